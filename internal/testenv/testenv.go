@@ -1,0 +1,239 @@
+// Package testenv gives tests real servers: a redis-server child on a free port that a test can
+// kill and restart, an in-process Kafka-protocol broker that keeps its log across restarts, and
+// the path of the shared data sets.
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segstream/segstream/internal/devbroker"
+)
+
+// DataDir is the folder of real data sets: $SEGSTREAM_DATA, or ../shared/data beside the
+// module root.
+func DataDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("SEGSTREAM_DATA"); d != "" {
+		return d
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatalf("finding module root: %v", err)
+	}
+	return filepath.Join(root, "..", "shared", "data")
+}
+
+// DataFile returns the path of a file under DataDir and skips the test only when the data
+// folder is absent altogether (a clone without shared/ beside it); a missing file in a present
+// folder fails the test.
+func DataFile(t testing.TB, rel string) string {
+	t.Helper()
+	dir := DataDir(t)
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("data sets not found at %s (set SEGSTREAM_DATA): %v", dir, err)
+	}
+	p := filepath.Join(dir, rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("data file missing: %v", err)
+	}
+	return p
+}
+
+// ModuleRoot is the directory holding go.mod, found from the working directory up.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above %s", dir)
+		}
+		dir = parent
+	}
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// RedisServer is a redis-server child process owned by one test.
+type RedisServer struct {
+	t    testing.TB
+	Addr string
+	port int
+	dir  string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// StartRedis starts redis-server on a free port with persistence off; it is killed at cleanup.
+func StartRedis(t testing.TB) *RedisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server is not on PATH: run the README's test command (make test), which installs it, or apt-get install -y redis-server")
+	}
+	port := FreePort(t)
+	r := &RedisServer{t: t, Addr: "127.0.0.1:" + strconv.Itoa(port), port: port, dir: t.TempDir()}
+	r.Start()
+	t.Cleanup(r.Kill)
+	return r
+}
+
+// Start (re)starts the server on the same port and waits until it answers PING.
+func (r *RedisServer) Start() {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		return
+	}
+	cmd := exec.Command("redis-server",
+		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir,
+		"--protected-mode", "no", "--loglevel", "warning")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("starting redis-server: %v", err)
+	}
+	r.cmd = cmd
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server on %s did not answer PING: %v", r.Addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Kill stops the server with SIGKILL; in-memory data is lost, as in a crash.
+func (r *RedisServer) Kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+// Client returns a client for the server, closed at cleanup.
+func (r *RedisServer) Client() *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	r.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Broker is an in-process kfake broker with a data directory, so Restart keeps records and
+// committed offsets.
+type Broker struct {
+	t       testing.TB
+	opts    devbroker.Options
+	mu      sync.Mutex
+	b       *devbroker.Broker
+	Address string
+}
+
+// StartBroker starts a one-node broker on a free port with segstream's topics at the given
+// partition count; it is closed at cleanup.
+func StartBroker(t testing.TB, partitions int32) *Broker {
+	t.Helper()
+	o := devbroker.Options{
+		Listen:     "127.0.0.1:" + strconv.Itoa(FreePort(t)),
+		DataDir:    t.TempDir(),
+		Partitions: partitions,
+	}
+	b := &Broker{t: t, opts: o, Address: o.Listen}
+	b.start()
+	t.Cleanup(b.Stop)
+	return b
+}
+
+func (b *Broker) start() {
+	b.t.Helper()
+	var err error
+	for i := 0; i < 50; i++ { // the port may linger briefly after a restart
+		var br *devbroker.Broker
+		br, err = devbroker.Start(b.opts)
+		if err == nil {
+			b.b = br
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.t.Fatalf("starting broker: %v", err)
+}
+
+// Stop closes the broker; Restart brings it back on the same address with its log.
+func (b *Broker) Stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.b != nil {
+		b.b.Close()
+		b.b = nil
+	}
+}
+
+// Restart stops and starts the broker on the same port and data directory.
+func (b *Broker) Restart() {
+	b.Stop()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.start()
+}
+
+// Dev returns the running devbroker.
+func (b *Broker) Dev() *devbroker.Broker {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b
+}
+
+// ReadLines is a small helper for tests that read text fixtures.
+func ReadLines(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		out = append(out, strings.TrimRight(sc.Text(), "\r"))
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,83 @@
+// Package stream holds segstream's Kafka edge: the v1 event contract with its strict, bounded
+// decoder, the topic names every binary shares, and the producer and DLQ plumbing.
+//
+// # Contract
+//
+// An event is one JSON object per Kafka message, keyed by customer id. docs/events.md is the
+// normative text; Decode enforces it and returns a *DecodeError with a typed Reason for every
+// rejection, which the ingest pipeline turns into a DLQ record.
+package stream
+
+import "time"
+
+// EventType is the kind of a shopping event.
+type EventType string
+
+// The event types of contract v1.
+const (
+	Purchase EventType = "purchase"
+	Visit    EventType = "visit"
+	Refund   EventType = "refund"
+	Profile  EventType = "profile"
+)
+
+// Event is one decoded, validated v1 event.
+type Event struct {
+	EventID    string    `json:"event_id"`
+	Type       EventType `json:"type"`
+	CustomerID string    `json:"customer_id"`
+	TS         time.Time `json:"ts"`
+
+	// Purchase and refund fields.
+	Items    []Item  `json:"items,omitempty"`
+	Amount   float64 `json:"amount,omitempty"` // order total; when absent it is the sum of the items
+	OrderID  string  `json:"order_id,omitempty"`
+	Currency string  `json:"currency,omitempty"`
+
+	// Price context seen by the customer (visits and purchases), per brand.
+	Prices     map[string]float64 `json:"prices,omitempty"`
+	Promotions map[string]bool    `json:"promotions,omitempty"`
+
+	// Profile attributes (numeric codes or values: age, income, ...).
+	Attributes map[string]float64 `json:"attributes,omitempty"`
+}
+
+// Item is one line of a purchase or refund.
+type Item struct {
+	SKU       string  `json:"sku,omitempty"`
+	Brand     string  `json:"brand,omitempty"`
+	Quantity  float64 `json:"quantity"`
+	UnitPrice float64 `json:"unit_price"`
+	Promotion bool    `json:"promotion,omitempty"`
+}
+
+// Total is the event's money amount: Amount when set, else the sum of quantity × unit price.
+func (e *Event) Total() float64 {
+	if e.Amount != 0 {
+		return e.Amount
+	}
+	var s float64
+	for _, it := range e.Items {
+		s += it.Quantity * it.UnitPrice
+	}
+	return s
+}
+
+// Topic names shared by every binary. Each can be overridden by a flag; these are the defaults.
+const (
+	DefaultEventsTopic   = "segstream.events"
+	DefaultFeaturesTopic = "segstream.features"
+	DefaultScoresTopic   = "segstream.scores"
+	DefaultChangesTopic  = "segstream.segment-changes"
+	DefaultDLQTopic      = "segstream.dlq"
+	DefaultSamplesTopic  = "segstream.samples"
+
+	DefaultIngestGroup = "segstream-ingest"
+	DefaultScorerGroup = "segstream-scorer"
+)
+
+// AllTopics lists the default topics, for brokers that pre-create them.
+var AllTopics = []string{
+	DefaultEventsTopic, DefaultFeaturesTopic, DefaultScoresTopic,
+	DefaultChangesTopic, DefaultDLQTopic, DefaultSamplesTopic,
+}
