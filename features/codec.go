@@ -1,0 +1,189 @@
+package features
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// formatV1 is the first byte of an encoded state. The header is the format byte and the
+// little-endian version: the compare-and-set script compares exactly those nine bytes.
+const (
+	formatV1   = 1
+	headerSize = 9
+)
+
+// ErrCorruptState reports a state blob that does not decode.
+var ErrCorruptState = errors.New("corrupt feature state")
+
+// AppendEncode appends the binary encoding of s to dst.
+func (s *State) AppendEncode(dst []byte) []byte {
+	dst = append(dst, formatV1)
+	dst = binary.LittleEndian.AppendUint64(dst, s.Version)
+	for _, v := range [...]int64{s.FirstSeen, s.LastSeen, s.FirstPurchase, s.LastPurchase, s.Orders,
+		s.ItemLines, s.PromoOrders, s.Refunds, s.Visits, s.ProfileTS, s.LastBrandTS, s.LastQuantityTS} {
+		dst = binary.AppendVarint(dst, v)
+	}
+	for _, f := range [...]float64{s.Monetary, s.Quantity, s.ItemSpend, s.RefundAmount, s.LastQuantity} {
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(f))
+	}
+	dst = appendString(dst, s.LastBrand)
+	dst = binary.AppendUvarint(dst, uint64(len(s.PurchaseDays)))
+	prev := int32(0)
+	for _, d := range s.PurchaseDays { // sorted: deltas stay small
+		dst = binary.AppendVarint(dst, int64(d-prev))
+		prev = d
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.Buckets)))
+	for _, b := range s.Buckets {
+		dst = binary.AppendVarint(dst, int64(b.Day))
+		dst = binary.AppendVarint(dst, int64(b.Orders))
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(b.Spend))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.Brands)))
+	for _, b := range s.Brands {
+		dst = appendString(dst, b.Brand)
+		dst = binary.AppendVarint(dst, b.Count)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.Attrs)))
+	for _, a := range s.Attrs {
+		dst = appendString(dst, a.Name)
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(a.Value))
+		dst = binary.AppendVarint(dst, a.TS)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.Offsets)))
+	for _, o := range s.Offsets {
+		dst = binary.AppendVarint(dst, int64(o.Partition))
+		dst = binary.AppendVarint(dst, o.Offset)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.Recent)))
+	for _, h := range s.Recent {
+		dst = binary.LittleEndian.AppendUint64(dst, h)
+	}
+	return dst
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail() {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: truncated", ErrCorruptState)
+	}
+	r.b = nil
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) count(max int) int {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || v > uint64(max) || v > uint64(len(r.b)) {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return int(v)
+}
+
+func (r *reader) u64() uint64 {
+	if len(r.b) < 8 {
+		r.fail()
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *reader) f64() float64 { return math.Float64frombits(r.u64()) }
+
+func (r *reader) str() string {
+	n := r.count(1 << 16)
+	if r.err != nil || len(r.b) < n {
+		r.fail()
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+// Decode replaces s with the state encoded in b, reusing s's slices.
+func (s *State) Decode(b []byte) error {
+	if len(b) < headerSize || b[0] != formatV1 {
+		return fmt.Errorf("%w: unknown format or short header (%d bytes)", ErrCorruptState, len(b))
+	}
+	r := reader{b: b[1:]}
+	s.Version = r.u64()
+	for _, p := range [...]*int64{&s.FirstSeen, &s.LastSeen, &s.FirstPurchase, &s.LastPurchase, &s.Orders,
+		&s.ItemLines, &s.PromoOrders, &s.Refunds, &s.Visits, &s.ProfileTS, &s.LastBrandTS, &s.LastQuantityTS} {
+		*p = r.varint()
+	}
+	for _, p := range [...]*float64{&s.Monetary, &s.Quantity, &s.ItemSpend, &s.RefundAmount, &s.LastQuantity} {
+		*p = r.f64()
+	}
+	s.LastBrand = r.str()
+	n := r.count(1 << 24)
+	s.PurchaseDays = s.PurchaseDays[:0]
+	prev := int32(0)
+	for i := 0; i < n && r.err == nil; i++ {
+		prev += int32(r.varint())
+		s.PurchaseDays = append(s.PurchaseDays, prev)
+	}
+	n = r.count(1 << 20)
+	s.Buckets = s.Buckets[:0]
+	for i := 0; i < n && r.err == nil; i++ {
+		s.Buckets = append(s.Buckets, Bucket{Day: int32(r.varint()), Orders: int32(r.varint()), Spend: r.f64()})
+	}
+	n = r.count(1 << 16)
+	s.Brands = s.Brands[:0]
+	for i := 0; i < n && r.err == nil; i++ {
+		s.Brands = append(s.Brands, BrandCount{Brand: r.str(), Count: r.varint()})
+	}
+	n = r.count(1 << 16)
+	s.Attrs = s.Attrs[:0]
+	for i := 0; i < n && r.err == nil; i++ {
+		s.Attrs = append(s.Attrs, Attr{Name: r.str(), Value: r.f64(), TS: r.varint()})
+	}
+	n = r.count(1 << 16)
+	s.Offsets = s.Offsets[:0]
+	for i := 0; i < n && r.err == nil; i++ {
+		s.Offsets = append(s.Offsets, PartOffset{Partition: int32(r.varint()), Offset: r.varint()})
+	}
+	n = r.count(1 << 20)
+	s.Recent = s.Recent[:0]
+	for i := 0; i < n && r.err == nil; i++ {
+		s.Recent = append(s.Recent, r.u64())
+	}
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.b) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrCorruptState, len(r.b))
+	}
+	return nil
+}
+
+// Reset clears s for reuse, keeping its slices' capacity.
+func (s *State) Reset() {
+	*s = State{
+		PurchaseDays: s.PurchaseDays[:0], Buckets: s.Buckets[:0], Brands: s.Brands[:0],
+		Attrs: s.Attrs[:0], Offsets: s.Offsets[:0], Recent: s.Recent[:0],
+	}
+}

@@ -1,0 +1,327 @@
+// Package features is segstream's Redis feature store: one small versioned state per customer,
+// updated exactly once per event by event time, and the feature vectors derived from it.
+//
+// # Design
+//
+// Each customer has one key, seg:{<customer_id>}:f, holding a compact binary State whose first
+// nine bytes are a format byte and a version number. A batch of events is applied by reading
+// every customer's state in one pipelined round trip, applying the events in Go, and writing each
+// changed state back with one short compare-and-set script (GET, compare the header, SET). A
+// customer whose state moved in between (another consumer wrote it) is re-read and re-applied.
+// That is three Redis commands per customer per batch, whatever the event carries, where a
+// server-side update script would run a dozen per event.
+//
+// Idempotency lives in the state itself: the last applied offset of every partition that
+// carried the customer's events, and a bounded window of recent event-id hashes. A redelivered
+// message or a duplicated event id changes nothing, also when one customer's events arrive on
+// more than one partition. The hash tag {customer_id} keeps the key in one Redis Cluster slot.
+package features
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/segstream/segstream/stream"
+)
+
+// Config shapes what the store keeps.
+type Config struct {
+	// Windows are the trailing windows, in days, of the windowed purchase and spend features.
+	// Default 30, 90, 365.
+	Windows []int
+	// DedupWindow is how many recent event ids per customer are remembered for duplicate
+	// detection. Default 1024.
+	DedupWindow int
+	// MaxBrands bounds the per-brand counters kept per customer. Default 64.
+	MaxBrands int
+	// Prefix is the key prefix. Default "seg".
+	Prefix string
+}
+
+func (c Config) withDefaults() Config {
+	if len(c.Windows) == 0 {
+		c.Windows = []int{30, 90, 365}
+	}
+	if c.DedupWindow <= 0 {
+		c.DedupWindow = 1024
+	}
+	if c.MaxBrands <= 0 {
+		c.MaxBrands = 64
+	}
+	if c.Prefix == "" {
+		c.Prefix = "seg"
+	}
+	return c
+}
+
+func (c *Config) maxWindow() int32 { return int32(slices.Max(c.Windows)) }
+
+// Key is the customer's state key; the hash tag keeps all of a customer's keys in one slot.
+func Key(prefix, customerID string) string { return prefix + ":{" + customerID + "}:f" }
+
+// Position is where an event came from. Offset < 0 means unknown (no redelivery check).
+type Position struct {
+	Partition int32
+	Offset    int64
+}
+
+// Outcome is what applying one event did.
+type Outcome uint8
+
+// Outcomes of Apply.
+const (
+	Applied          Outcome = iota
+	DuplicateOffset          // the message was already applied (a redelivery)
+	DuplicateEventID         // another message with the same event id was already applied
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Applied:
+		return "applied"
+	case DuplicateOffset:
+		return "duplicate_offset"
+	default:
+		return "duplicate_event_id"
+	}
+}
+
+// Bucket holds one day's purchases, for the windowed features.
+type Bucket struct {
+	Day    int32 // days since the Unix epoch, UTC
+	Orders int32
+	Spend  float64
+}
+
+// BrandCount counts item lines of one brand.
+type BrandCount struct {
+	Brand string
+	Count int64
+}
+
+// Attr is one profile attribute with the event time it was set at.
+type Attr struct {
+	Name  string
+	Value float64
+	TS    int64
+}
+
+// PartOffset is the last applied offset on one partition.
+type PartOffset struct {
+	Partition int32
+	Offset    int64
+}
+
+// State is everything kept per customer. Times are Unix milliseconds; 0 means never.
+type State struct {
+	Version uint64
+
+	FirstSeen, LastSeen         int64
+	FirstPurchase, LastPurchase int64
+	Orders                      int64
+	Monetary                    float64 // purchase totals
+	ItemLines                   int64
+	Quantity                    float64
+	ItemSpend                   float64 // Σ quantity × unit price over items
+	PromoOrders                 int64   // purchases with at least one promoted item
+	Refunds                     int64
+	RefundAmount                float64
+	Visits                      int64
+	LastBrand                   string
+	LastQuantity                float64
+	ProfileTS                   int64
+	PurchaseDays                []int32 // sorted distinct purchase days, all time
+	Buckets                     []Bucket
+	Brands                      []BrandCount
+	Attrs                       []Attr
+	Offsets                     []PartOffset
+	Recent                      []uint64 // event-id hashes, oldest first
+	LastBrandTS, LastQuantityTS int64
+}
+
+const msPerDay = 86400000
+
+func dayOf(ms int64) int32 {
+	d := ms / msPerDay
+	if ms < 0 && ms%msPerDay != 0 {
+		d--
+	}
+	return int32(d)
+}
+
+// hashID is FNV-1a 64: stable across processes, unlike maphash.
+func hashID(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// Apply applies one event at pos. It reports what happened and whether the state changed in a
+// way worth writing (an event-id duplicate only moves an offset, which a redelivery would find
+// again through the event id).
+func (s *State) Apply(ev *stream.Event, pos Position, cfg *Config) (Outcome, bool) {
+	if pos.Offset >= 0 {
+		i := slices.IndexFunc(s.Offsets, func(p PartOffset) bool { return p.Partition == pos.Partition })
+		if i >= 0 && pos.Offset <= s.Offsets[i].Offset {
+			return DuplicateOffset, false
+		}
+		if i >= 0 {
+			s.Offsets[i].Offset = pos.Offset
+		} else {
+			s.Offsets = append(s.Offsets, PartOffset{pos.Partition, pos.Offset})
+		}
+	}
+	h := hashID(ev.EventID)
+	if slices.Contains(s.Recent, h) {
+		return DuplicateEventID, false
+	}
+	if len(s.Recent) >= cfg.DedupWindow {
+		n := len(s.Recent) - cfg.DedupWindow + 1
+		s.Recent = append(s.Recent[:0], s.Recent[n:]...)
+	}
+	s.Recent = append(s.Recent, h)
+
+	ts := ev.TS.UnixMilli()
+	if s.FirstSeen == 0 || ts < s.FirstSeen {
+		s.FirstSeen = ts
+	}
+	if ts > s.LastSeen {
+		s.LastSeen = ts
+	}
+	switch ev.Type {
+	case stream.Purchase:
+		s.applyPurchase(ev, ts, cfg)
+	case stream.Refund:
+		s.Refunds++
+		s.RefundAmount += ev.Total()
+	case stream.Visit:
+		s.Visits++
+	case stream.Profile:
+		s.applyProfile(ev, ts)
+	}
+	s.prune(cfg)
+	return Applied, true
+}
+
+func (s *State) applyPurchase(ev *stream.Event, ts int64, cfg *Config) {
+	total := ev.Total()
+	if s.Orders == 0 || ts < s.FirstPurchase {
+		s.FirstPurchase = ts
+	}
+	if ts >= s.LastPurchase {
+		s.LastPurchase = ts
+	}
+	s.Orders++
+	s.Monetary += total
+	promo := false
+	var qty float64
+	brand := ""
+	for i := range ev.Items {
+		it := &ev.Items[i]
+		s.ItemLines++
+		s.Quantity += it.Quantity
+		qty += it.Quantity
+		s.ItemSpend += it.Quantity * it.UnitPrice
+		promo = promo || it.Promotion
+		if it.Brand != "" {
+			if brand == "" {
+				brand = it.Brand
+			}
+			s.countBrand(it.Brand, cfg)
+		}
+	}
+	if promo {
+		s.PromoOrders++
+	}
+	// Last brand and quantity follow event time, so a late event does not overwrite them.
+	if brand != "" && ts >= s.LastBrandTS {
+		s.LastBrand, s.LastBrandTS = brand, ts
+	}
+	if len(ev.Items) > 0 && ts >= s.LastQuantityTS {
+		s.LastQuantity, s.LastQuantityTS = qty, ts
+	}
+	day := dayOf(ts)
+	if i, found := slices.BinarySearch(s.PurchaseDays, day); !found {
+		s.PurchaseDays = slices.Insert(s.PurchaseDays, i, day)
+	}
+	if day > dayOf(s.LastSeen)-cfg.maxWindow() {
+		i, found := slices.BinarySearchFunc(s.Buckets, day, func(b Bucket, d int32) int { return int(b.Day - d) })
+		if !found {
+			s.Buckets = slices.Insert(s.Buckets, i, Bucket{Day: day})
+		}
+		s.Buckets[i].Orders++
+		s.Buckets[i].Spend += total
+	}
+}
+
+func (s *State) countBrand(b string, cfg *Config) {
+	for i := range s.Brands {
+		if s.Brands[i].Brand == b {
+			s.Brands[i].Count++
+			return
+		}
+	}
+	if len(s.Brands) < cfg.MaxBrands {
+		s.Brands = append(s.Brands, BrandCount{b, 1})
+	}
+}
+
+func (s *State) applyProfile(ev *stream.Event, ts int64) {
+	if ts > s.ProfileTS {
+		s.ProfileTS = ts
+	}
+	for name, v := range ev.Attributes {
+		i := slices.IndexFunc(s.Attrs, func(a Attr) bool { return a.Name == name })
+		switch {
+		case i < 0:
+			s.Attrs = append(s.Attrs, Attr{name, v, ts})
+		case ts >= s.Attrs[i].TS:
+			s.Attrs[i].Value, s.Attrs[i].TS = v, ts
+		}
+	}
+	slices.SortFunc(s.Attrs, func(a, b Attr) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+}
+
+// prune drops buckets that fell out of the longest window, measured from the latest event time.
+func (s *State) prune(cfg *Config) {
+	horizon := dayOf(s.LastSeen) - cfg.maxWindow()
+	n := 0
+	for n < len(s.Buckets) && s.Buckets[n].Day <= horizon {
+		n++
+	}
+	if n > 0 {
+		s.Buckets = append(s.Buckets[:0], s.Buckets[n:]...)
+	}
+}
+
+// Window sums purchases and spend over days in (asOfDay-days, asOfDay].
+func (s *State) Window(asOf time.Time, days int) (orders int64, spend float64) {
+	hi := dayOf(asOf.UnixMilli())
+	lo := hi - int32(days)
+	for _, b := range s.Buckets {
+		if b.Day > lo && b.Day <= hi {
+			orders += int64(b.Orders)
+			spend += b.Spend
+		}
+	}
+	return orders, spend
+}
+
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}

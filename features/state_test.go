@@ -1,0 +1,177 @@
+package features
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/segstream/segstream/stream"
+)
+
+func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 10, 0, 0, 0, time.UTC) }
+
+func purchase(id string, ts time.Time, items ...stream.Item) *stream.Event {
+	return &stream.Event{EventID: id, Type: stream.Purchase, CustomerID: "c", TS: ts, Items: items}
+}
+
+func TestApplySemantics(t *testing.T) {
+	cfg := Config{}.withDefaults()
+	var s State
+	apply := func(ev *stream.Event, off int64) Outcome {
+		t.Helper()
+		o, _ := s.Apply(ev, Position{Partition: 0, Offset: off}, &cfg)
+		return o
+	}
+	if o := apply(purchase("p1", day(2011, 1, 10), stream.Item{Brand: "a", Quantity: 2, UnitPrice: 1.5, Promotion: true}), 1); o != Applied {
+		t.Fatalf("first purchase: %v", o)
+	}
+	// Out of order: an earlier purchase arrives later; first purchase moves back, last stays.
+	apply(purchase("p0", day(2011, 1, 1), stream.Item{Brand: "b", Quantity: 1, UnitPrice: 4}), 2)
+	apply(purchase("p2", day(2011, 1, 10), stream.Item{Brand: "a", Quantity: 3, UnitPrice: 1}), 3) // same day
+	apply(&stream.Event{EventID: "v1", Type: stream.Visit, CustomerID: "c", TS: day(2011, 1, 11)}, 4)
+	apply(&stream.Event{EventID: "r1", Type: stream.Refund, CustomerID: "c", TS: day(2011, 1, 12), Amount: 2}, 5)
+	apply(&stream.Event{EventID: "pr2", Type: stream.Profile, CustomerID: "c", TS: day(2011, 1, 5), Attributes: map[string]float64{"age": 40}}, 6)
+	apply(&stream.Event{EventID: "pr1", Type: stream.Profile, CustomerID: "c", TS: day(2011, 1, 4), Attributes: map[string]float64{"age": 39, "income": 10}}, 7)
+
+	if got := apply(purchase("p1", day(2011, 2, 1), stream.Item{Quantity: 1, UnitPrice: 1}), 8); got != DuplicateEventID {
+		t.Fatalf("repeated event id: %v, want duplicate_event_id", got)
+	}
+	if got := apply(purchase("p9", day(2011, 2, 1), stream.Item{Quantity: 1, UnitPrice: 1}), 3); got != DuplicateOffset {
+		t.Fatalf("old offset: %v, want duplicate_offset", got)
+	}
+	// Another partition has its own offsets.
+	if o, _ := s.Apply(&stream.Event{EventID: "v2", Type: stream.Visit, CustomerID: "c", TS: day(2011, 1, 13)}, Position{Partition: 1, Offset: 0}, &cfg); o != Applied {
+		t.Fatalf("other partition: %v", o)
+	}
+
+	v := s.Vector("c", day(2011, 1, 20), cfg.Windows)
+	want := map[string]any{
+		"Frequency": int64(3), "PurchaseDays": int64(2), "Monetary": 10.0, "RecencyDays": int64(10), "TDays": int64(19),
+		"Items": int64(3), "Quantity": 6.0, "Refunds": int64(1), "RefundAmount": 2.0, "Visits": int64(2),
+		"LastBrand": "a", "LastQuantity": 3.0, "PurchaseIncidence": 1.0,
+	}
+	rv := reflect.ValueOf(v)
+	for f, w := range want {
+		if got := rv.FieldByName(f).Interface(); got != w {
+			t.Errorf("%s = %v, want %v", f, got, w)
+		}
+	}
+	if math.Abs(v.AvgUnitPrice-10.0/6) > 1e-12 || math.Abs(v.PromoShare-1.0/3) > 1e-12 {
+		t.Errorf("avg unit price %v, promo share %v", v.AvgUnitPrice, v.PromoShare)
+	}
+	if v.Attributes["age"] != 40 || v.Attributes["income"] != 10 {
+		t.Errorf("attributes %v: latest by event time must win per attribute", v.Attributes)
+	}
+	if v.Brands["a"] != 2 || v.Brands["b"] != 1 {
+		t.Errorf("brands %v", v.Brands)
+	}
+	if v.Windows[0] != (WindowAgg{Days: 30, Purchases: 3, Spend: 10}) {
+		t.Errorf("30-day window %+v", v.Windows[0])
+	}
+	if o, sp := s.Window(day(2011, 2, 5), 30); o != 2 || sp != 6 { // 2011-01-01 fell out
+		t.Errorf("window as of Feb 5: %d orders %v spend, want 2 and 6", o, sp)
+	}
+}
+
+func TestBucketsPrunedAsTheyFallOut(t *testing.T) {
+	cfg := Config{Windows: []int{30}}.withDefaults()
+	var s State
+	for i := 0; i < 100; i++ {
+		s.Apply(purchase(string(rune('a'+i%26))+string(rune('0'+i/26)), day(2011, 1, 1).AddDate(0, 0, i*3), stream.Item{Quantity: 1, UnitPrice: 1}), Position{Offset: int64(i)}, &cfg)
+	}
+	if len(s.Buckets) > 11 {
+		t.Fatalf("%d buckets kept for a 30-day window", len(s.Buckets))
+	}
+	if len(s.PurchaseDays) != 100 {
+		t.Fatalf("%d purchase days, want 100 (kept for all time)", len(s.PurchaseDays))
+	}
+	// A late event older than the window still counts in the all-time figures.
+	s.Apply(purchase("late", day(2010, 6, 1), stream.Item{Quantity: 1, UnitPrice: 5}), Position{Offset: 1000}, &cfg)
+	if s.Orders != 101 || len(s.PurchaseDays) != 101 || s.FirstPurchase != day(2010, 6, 1).UnixMilli() {
+		t.Fatalf("late event: orders %d days %d first %d", s.Orders, len(s.PurchaseDays), s.FirstPurchase)
+	}
+}
+
+func TestDedupWindowBounded(t *testing.T) {
+	cfg := Config{DedupWindow: 8}.withDefaults()
+	var s State
+	for i := 0; i < 20; i++ {
+		s.Apply(&stream.Event{EventID: string(rune('A' + i)), Type: stream.Visit, TS: day(2011, 1, 1)}, Position{Offset: -1}, &cfg)
+	}
+	if len(s.Recent) != 8 {
+		t.Fatalf("%d ids remembered, want 8", len(s.Recent))
+	}
+	if o, _ := s.Apply(&stream.Event{EventID: "T", Type: stream.Visit, TS: day(2011, 1, 1)}, Position{Offset: -1}, &cfg); o != DuplicateEventID {
+		t.Fatalf("recent id not detected: %v", o)
+	}
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	cfg := Config{}.withDefaults()
+	r := rand.New(rand.NewPCG(1, 2))
+	var s State
+	s.Version = 77
+	for i := 0; i < 300; i++ {
+		ts := day(2010, 1, 1).Add(time.Duration(r.IntN(700*24)) * time.Hour)
+		var ev stream.Event
+		switch r.IntN(4) {
+		case 0:
+			ev = stream.Event{Type: stream.Visit}
+		case 1:
+			ev = stream.Event{Type: stream.Refund, Amount: r.Float64() * 10}
+		case 2:
+			ev = stream.Event{Type: stream.Profile, Attributes: map[string]float64{"age": float64(r.IntN(80))}}
+		default:
+			ev = stream.Event{Type: stream.Purchase, Items: []stream.Item{{Brand: string(rune('a' + r.IntN(5))), Quantity: float64(1 + r.IntN(4)), UnitPrice: r.Float64() * 3, Promotion: r.IntN(2) == 0}}}
+		}
+		ev.EventID, ev.CustomerID, ev.TS = string(rune(0x100+i)), "c", ts
+		s.Apply(&ev, Position{Partition: int32(r.IntN(3)), Offset: int64(i)}, &cfg)
+	}
+	b := s.AppendEncode(nil)
+	var got State
+	if err := got.Decode(b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(normalize(s), normalize(got)) {
+		t.Fatalf("round trip differs:\n%+v\n%+v", s, got)
+	}
+	for n := 0; n < len(b); n++ {
+		if err := new(State).Decode(b[:n]); err == nil {
+			t.Fatalf("truncated state of %d/%d bytes decoded without error", n, len(b))
+		}
+	}
+}
+
+func normalize(s State) State {
+	for _, p := range []any{&s.PurchaseDays, &s.Buckets, &s.Brands, &s.Attrs, &s.Offsets, &s.Recent} {
+		v := reflect.ValueOf(p).Elem()
+		if v.Len() == 0 {
+			v.Set(reflect.Zero(v.Type()))
+		}
+	}
+	return s
+}
+
+func TestAppendMessageIsJSON(t *testing.T) {
+	cfg := Config{}.withDefaults()
+	var s State
+	ev := &stream.Event{EventID: "e\"1<", Type: stream.Purchase, CustomerID: "c\\\n", TS: day(2011, 3, 1),
+		Items: []stream.Item{{Brand: "x\"", Quantity: 2, UnitPrice: 0.1}}, Prices: map[string]float64{"x\"": 0.1, "y": 2}, Promotions: map[string]bool{"y": true}}
+	s.Apply(ev, Position{Partition: 2, Offset: 9}, &cfg)
+	s.Apply(&stream.Event{EventID: "p", Type: stream.Profile, CustomerID: ev.CustomerID, TS: day(2011, 3, 1), Attributes: map[string]float64{"age": 31}}, Position{Partition: 2, Offset: 10}, &cfg)
+	b := AppendMessage(nil, &s, ev, Position{Partition: 2, Offset: 9}, false, cfg.Windows)
+	var m Message
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	want := s.Vector(ev.CustomerID, time.UnixMilli(s.LastSeen), cfg.Windows)
+	if m.CustomerID != ev.CustomerID || m.EventID != ev.EventID || m.Partition != 2 || m.Offset != 9 || m.Prices["x\""] != 0.1 || !m.Promotions["y"] {
+		t.Fatalf("envelope %+v", m)
+	}
+	if !reflect.DeepEqual(m.Features, want) {
+		t.Fatalf("features\n got %+v\nwant %+v", m.Features, want)
+	}
+}

@@ -1,0 +1,134 @@
+package features
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/stream"
+)
+
+func visit(cust, id string, ts time.Time) *stream.Event {
+	return &stream.Event{EventID: id, Type: stream.Visit, CustomerID: cust, TS: ts}
+}
+
+func TestStoreBatchIdempotentAndConcurrent(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := context.Background()
+	st := NewStore(srv.Client(), Config{})
+
+	// Four lanes (partitions) each apply 200 visits of the same 10 customers, concurrently, and
+	// every batch is applied twice, as a redelivery would.
+	const lanes, perLane, customers = 4, 200, 10
+	var wg sync.WaitGroup
+	for lane := 0; lane < lanes; lane++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var recs []Record
+			for i := 0; i < perLane; i++ {
+				c := fmt.Sprintf("c%d", i%customers)
+				recs = append(recs, Record{Event: visit(c, fmt.Sprintf("%d-%d", lane, i), day(2011, 1, 1+i%28)), Pos: Position{Partition: int32(lane), Offset: int64(i)}})
+			}
+			for b := 0; b < len(recs); b += 50 {
+				batch := recs[b : b+50]
+				for rep := 0; rep < 2; rep++ {
+					res := make([]Result, len(batch))
+					if err := st.ApplyBatch(ctx, batch, res); err != nil {
+						t.Error(err)
+						return
+					}
+					for _, r := range res {
+						want := Applied
+						if rep == 1 {
+							want = DuplicateOffset
+						}
+						if r.Outcome != want || r.Message == nil {
+							t.Errorf("rep %d: outcome %v message %d bytes, want %v", rep, r.Outcome, len(r.Message), want)
+							return
+						}
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	total := int64(0)
+	for c := 0; c < customers; c++ {
+		s, ok, err := st.Get(ctx, fmt.Sprintf("c%d", c))
+		if err != nil || !ok {
+			t.Fatalf("get c%d: ok=%v err=%v", c, ok, err)
+		}
+		total += s.Visits
+	}
+	if total != lanes*perLane {
+		t.Fatalf("visits %d, want %d (lost or doubled updates)", total, lanes*perLane)
+	}
+	if st.Conflicts() == 0 {
+		t.Log("no compare-and-set conflicts happened; concurrency was not exercised this run")
+	}
+
+	// Same event id on another partition: a duplicate, not a second visit.
+	res := make([]Result, 1)
+	if err := st.ApplyBatch(ctx, []Record{{Event: visit("c0", "0-0", day(2011, 1, 1)), Pos: Position{Partition: 9, Offset: 0}}}, res); err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Outcome != DuplicateEventID || res[0].Message != nil {
+		t.Fatalf("cross-partition duplicate: %v", res[0].Outcome)
+	}
+
+	var n int
+	if err := st.Scan(ctx, ScanOptions{PageSize: 3}, func(id string, s *State) error {
+		n++
+		if s.Visits == 0 || id == "" {
+			return fmt.Errorf("scan gave %q with %d visits", id, s.Visits)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != customers {
+		t.Fatalf("scan saw %d customers, want %d", n, customers)
+	}
+}
+
+func TestStoreSurvivesScriptCacheLoss(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := context.Background()
+	rdb := srv.Client()
+	st := NewStore(rdb, Config{})
+	res := make([]Result, 1)
+	if err := st.ApplyBatch(ctx, []Record{{Event: visit("a", "1", day(2011, 1, 1)), Pos: Position{Offset: 0}}}, res); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ApplyBatch(ctx, []Record{{Event: visit("a", "2", day(2011, 1, 2)), Pos: Position{Offset: 1}}}, res); err != nil {
+		t.Fatalf("after SCRIPT FLUSH: %v", err)
+	}
+	s, _, err := st.Get(ctx, "a")
+	if err != nil || s.Visits != 2 {
+		t.Fatalf("visits %d err %v, want 2", s.Visits, err)
+	}
+}
+
+func TestStoreRestartsCorruptState(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := context.Background()
+	rdb := srv.Client()
+	st := NewStore(rdb, Config{})
+	if err := rdb.Set(ctx, Key("seg", "x"), "garbage", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res := make([]Result, 1)
+	if err := st.ApplyBatch(ctx, []Record{{Event: visit("x", "1", day(2011, 1, 1)), Pos: Position{Offset: 0}}}, res); err != nil {
+		t.Fatal(err)
+	}
+	if st.Corrupt() != 1 || res[0].Outcome != Applied {
+		t.Fatalf("corrupt=%d outcome=%v", st.Corrupt(), res[0].Outcome)
+	}
+}

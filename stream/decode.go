@@ -1,0 +1,310 @@
+package stream
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Reason is why an event was rejected. The set is closed, so it is safe as a metric label.
+type Reason string
+
+// Rejection reasons. docs/events.md describes each.
+const (
+	ReasonTooLarge         Reason = "too_large"
+	ReasonInvalidUTF8      Reason = "invalid_utf8"
+	ReasonMalformedJSON    Reason = "malformed_json"
+	ReasonUnknownField     Reason = "unknown_field"
+	ReasonMissingField     Reason = "missing_field"
+	ReasonInvalidType      Reason = "invalid_type"
+	ReasonInvalidValue     Reason = "invalid_value"
+	ReasonInvalidTimestamp Reason = "invalid_timestamp"
+	ReasonFutureTimestamp  Reason = "future_timestamp"
+	ReasonTooMany          Reason = "too_many"
+	ReasonKeyMismatch      Reason = "key_mismatch"
+)
+
+// Reasons lists every Reason, for pre-registering metric labels.
+var Reasons = []Reason{
+	ReasonTooLarge, ReasonInvalidUTF8, ReasonMalformedJSON, ReasonUnknownField, ReasonMissingField,
+	ReasonInvalidType, ReasonInvalidValue, ReasonInvalidTimestamp, ReasonFutureTimestamp,
+	ReasonTooMany, ReasonKeyMismatch,
+}
+
+// DecodeError is a rejected event: the reason, the offending field when there is one, and a
+// human-readable detail.
+type DecodeError struct {
+	Reason Reason
+	Field  string
+	Detail string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("%s: %s", e.Reason, e.Detail)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Reason, e.Field, e.Detail)
+}
+
+func reject(r Reason, field, format string, a ...any) *DecodeError {
+	return &DecodeError{Reason: r, Field: field, Detail: fmt.Sprintf(format, a...)}
+}
+
+// Limits bound what one event may hold. The zero value means DefaultLimits.
+type Limits struct {
+	MaxBytes      int           // whole message
+	MaxIDLen      int           // event_id, customer_id, order_id, sku, brand
+	MaxItems      int           // items per purchase or refund
+	MaxBrands     int           // entries in prices and in promotions
+	MaxAttributes int           // entries in attributes
+	MaxQuantity   float64       // per item
+	MaxPrice      float64       // unit price, and each price in the context
+	MaxAmount     float64       // order amount
+	MaxFuture     time.Duration // how far past the decoder's clock an event may be dated
+	MinTime       time.Time     // events dated earlier are rejected
+}
+
+// DefaultLimits are the limits of contract v1.
+var DefaultLimits = Limits{
+	MaxBytes:      64 << 10,
+	MaxIDLen:      128,
+	MaxItems:      500,
+	MaxBrands:     64,
+	MaxAttributes: 64,
+	MaxQuantity:   1e6,
+	MaxPrice:      1e7,
+	MaxAmount:     1e9,
+	MaxFuture:     24 * time.Hour,
+	MinTime:       time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+}
+
+// Decoder decodes and validates v1 events. It is safe for concurrent use.
+type Decoder struct {
+	Limits Limits
+	// Now is the clock for the future-date check; nil means time.Now.
+	Now func() time.Time
+}
+
+type rawItem struct {
+	SKU       string   `json:"sku"`
+	Brand     string   `json:"brand"`
+	Quantity  *float64 `json:"quantity"`
+	UnitPrice *float64 `json:"unit_price"`
+	Promotion bool     `json:"promotion"`
+}
+
+type rawEvent struct {
+	EventID    *string            `json:"event_id"`
+	Type       *string            `json:"type"`
+	CustomerID *string            `json:"customer_id"`
+	TS         *string            `json:"ts"`
+	Items      []rawItem          `json:"items"`
+	Amount     *float64           `json:"amount"`
+	OrderID    string             `json:"order_id"`
+	Currency   string             `json:"currency"`
+	Prices     map[string]float64 `json:"prices"`
+	Promotions map[string]bool    `json:"promotions"`
+	Attributes map[string]float64 `json:"attributes"`
+}
+
+// Decode parses one message value into ev. A rejection is always a *DecodeError.
+func (d *Decoder) Decode(b []byte, ev *Event) error {
+	l := d.Limits
+	if l.MaxBytes == 0 {
+		l = DefaultLimits
+	}
+	if len(b) > l.MaxBytes {
+		return reject(ReasonTooLarge, "", "%d bytes, limit %d", len(b), l.MaxBytes)
+	}
+	if !utf8.Valid(b) {
+		return reject(ReasonInvalidUTF8, "", "message is not valid UTF-8")
+	}
+	var raw rawEvent
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return classifyJSONError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return reject(ReasonMalformedJSON, "", "trailing data after the event object")
+	}
+	return d.validate(&raw, &l, ev)
+}
+
+func classifyJSONError(err error) *DecodeError {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if strings.HasPrefix(te.Value, "number") && te.Type != nil && te.Type.Kind() == reflect.Float64 {
+			return reject(ReasonInvalidValue, field, "number out of range")
+		}
+		return reject(ReasonInvalidType, field, "got JSON %s, want %s", te.Value, te.Type)
+	case errors.As(err, &se):
+		return reject(ReasonMalformedJSON, "", "%v at byte %d", se, se.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return reject(ReasonUnknownField, strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "not in contract v1")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return reject(ReasonMalformedJSON, "", "empty or truncated message")
+	default:
+		return reject(ReasonMalformedJSON, "", "%v", err)
+	}
+}
+
+func (d *Decoder) validate(r *rawEvent, l *Limits, ev *Event) error {
+	id := func(field string, p *string, required bool) (string, *DecodeError) {
+		if p == nil || *p == "" {
+			if required {
+				return "", reject(ReasonMissingField, field, "required")
+			}
+			return "", nil
+		}
+		if len(*p) > l.MaxIDLen {
+			return "", reject(ReasonInvalidValue, field, "%d bytes, limit %d", len(*p), l.MaxIDLen)
+		}
+		for _, c := range *p {
+			if c < 0x20 || c == 0x7f {
+				return "", reject(ReasonInvalidValue, field, "control character")
+			}
+		}
+		return *p, nil
+	}
+	var err *DecodeError
+	*ev = Event{}
+	if ev.EventID, err = id("event_id", r.EventID, true); err != nil {
+		return err
+	}
+	if ev.CustomerID, err = id("customer_id", r.CustomerID, true); err != nil {
+		return err
+	}
+	if r.Type == nil || *r.Type == "" {
+		return reject(ReasonMissingField, "type", "required")
+	}
+	ev.Type = EventType(*r.Type)
+	switch ev.Type {
+	case Purchase, Visit, Refund, Profile:
+	default:
+		return reject(ReasonInvalidValue, "type", "%q is not purchase, visit, refund or profile", *r.Type)
+	}
+	if r.TS == nil || *r.TS == "" {
+		return reject(ReasonMissingField, "ts", "required")
+	}
+	ts, perr := time.Parse(time.RFC3339Nano, *r.TS)
+	if perr != nil {
+		return reject(ReasonInvalidTimestamp, "ts", "%q is not RFC 3339", *r.TS)
+	}
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	if ts.After(now().Add(l.MaxFuture)) {
+		return reject(ReasonFutureTimestamp, "ts", "%s is more than %s ahead of now", *r.TS, l.MaxFuture)
+	}
+	if ts.Before(l.MinTime) {
+		return reject(ReasonInvalidTimestamp, "ts", "%s is before %s", *r.TS, l.MinTime.Format(time.RFC3339))
+	}
+	ev.TS = ts.UTC()
+	if ev.OrderID, err = id("order_id", &r.OrderID, false); err != nil {
+		return err
+	}
+	if len(r.Currency) > 8 {
+		return reject(ReasonInvalidValue, "currency", "longer than 8 bytes")
+	}
+	ev.Currency = r.Currency
+
+	money := ev.Type == Purchase || ev.Type == Refund
+	if !money && (len(r.Items) > 0 || r.Amount != nil) {
+		return reject(ReasonInvalidValue, "items", "only purchases and refunds carry items or amount")
+	}
+	if ev.Type != Profile && r.Attributes != nil {
+		return reject(ReasonInvalidValue, "attributes", "only profiles carry attributes")
+	}
+	if (ev.Type == Refund || ev.Type == Profile) && (r.Prices != nil || r.Promotions != nil) {
+		return reject(ReasonInvalidValue, "prices", "only visits and purchases carry a price context")
+	}
+	if len(r.Items) > l.MaxItems {
+		return reject(ReasonTooMany, "items", "%d items, limit %d", len(r.Items), l.MaxItems)
+	}
+	if len(r.Items) > 0 {
+		ev.Items = make([]Item, len(r.Items))
+	}
+	for i := range r.Items {
+		ri := &r.Items[i]
+		f := fmt.Sprintf("items[%d]", i)
+		if ri.Quantity == nil {
+			return reject(ReasonMissingField, f+".quantity", "required")
+		}
+		if ri.UnitPrice == nil {
+			return reject(ReasonMissingField, f+".unit_price", "required")
+		}
+		if q := *ri.Quantity; !(q > 0 && q <= l.MaxQuantity) {
+			return reject(ReasonInvalidValue, f+".quantity", "%v is not in (0, %v]", q, l.MaxQuantity)
+		}
+		if p := *ri.UnitPrice; !(p >= 0 && p <= l.MaxPrice) {
+			return reject(ReasonInvalidValue, f+".unit_price", "%v is not in [0, %v]", p, l.MaxPrice)
+		}
+		sku, e1 := id(f+".sku", &ri.SKU, false)
+		brand, e2 := id(f+".brand", &ri.Brand, false)
+		if e1 != nil {
+			return e1
+		}
+		if e2 != nil {
+			return e2
+		}
+		ev.Items[i] = Item{SKU: sku, Brand: brand, Quantity: *ri.Quantity, UnitPrice: *ri.UnitPrice, Promotion: ri.Promotion}
+	}
+	if r.Amount != nil {
+		if a := *r.Amount; !(a >= 0 && a <= l.MaxAmount) {
+			return reject(ReasonInvalidValue, "amount", "%v is not in [0, %v]", a, l.MaxAmount)
+		}
+		ev.Amount = *r.Amount
+	}
+	if money && len(ev.Items) == 0 && ev.Amount == 0 {
+		return reject(ReasonMissingField, "items", "a %s needs items or a positive amount", ev.Type)
+	}
+	if len(r.Prices) > l.MaxBrands {
+		return reject(ReasonTooMany, "prices", "%d brands, limit %d", len(r.Prices), l.MaxBrands)
+	}
+	for b, p := range r.Prices {
+		if len(b) == 0 || len(b) > l.MaxIDLen {
+			return reject(ReasonInvalidValue, "prices", "brand name must be 1..%d bytes", l.MaxIDLen)
+		}
+		if !(p >= 0 && p <= l.MaxPrice) {
+			return reject(ReasonInvalidValue, "prices."+b, "%v is not in [0, %v]", p, l.MaxPrice)
+		}
+	}
+	ev.Prices = r.Prices
+	if len(r.Promotions) > l.MaxBrands {
+		return reject(ReasonTooMany, "promotions", "%d brands, limit %d", len(r.Promotions), l.MaxBrands)
+	}
+	for b := range r.Promotions {
+		if len(b) == 0 || len(b) > l.MaxIDLen {
+			return reject(ReasonInvalidValue, "promotions", "brand name must be 1..%d bytes", l.MaxIDLen)
+		}
+	}
+	ev.Promotions = r.Promotions
+	if len(r.Attributes) > l.MaxAttributes {
+		return reject(ReasonTooMany, "attributes", "%d attributes, limit %d", len(r.Attributes), l.MaxAttributes)
+	}
+	for k, v := range r.Attributes {
+		if len(k) == 0 || len(k) > 64 {
+			return reject(ReasonInvalidValue, "attributes", "attribute names must be 1..64 bytes")
+		}
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return reject(ReasonInvalidValue, "attributes."+k, "not finite")
+		}
+	}
+	if ev.Type == Profile && len(r.Attributes) == 0 {
+		return reject(ReasonMissingField, "attributes", "a profile needs attributes")
+	}
+	ev.Attributes = r.Attributes
+	return nil
+}

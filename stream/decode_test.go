@@ -1,0 +1,155 @@
+package stream
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func testDecoder() *Decoder { return &Decoder{Now: func() time.Time { return testNow }} }
+
+func TestDecodeValid(t *testing.T) {
+	cases := []struct {
+		name  string
+		in    string
+		check func(t *testing.T, ev *Event)
+	}{
+		{"purchase", `{"event_id":"e1","type":"purchase","customer_id":"c1","ts":"2011-12-09T12:50:00Z","items":[{"sku":"A","brand":"b1","quantity":2,"unit_price":1.25,"promotion":true}],"order_id":"536365","currency":"GBP","prices":{"b1":1.25},"promotions":{"b1":true}}`,
+			func(t *testing.T, ev *Event) {
+				if ev.Type != Purchase || ev.CustomerID != "c1" || len(ev.Items) != 1 || ev.Total() != 2.5 || !ev.Items[0].Promotion || ev.Prices["b1"] != 1.25 {
+					t.Fatalf("decoded %+v", ev)
+				}
+				if !ev.TS.Equal(time.Date(2011, 12, 9, 12, 50, 0, 0, time.UTC)) {
+					t.Fatalf("ts %v", ev.TS)
+				}
+			}},
+		{"purchase amount only", `{"event_id":"e1","type":"purchase","customer_id":"c1","ts":"1997-01-01T00:00:00Z","amount":29.33}`,
+			func(t *testing.T, ev *Event) {
+				if ev.Total() != 29.33 {
+					t.Fatalf("total %v", ev.Total())
+				}
+			}},
+		{"visit with offset zone", `{"event_id":"v","type":"visit","customer_id":"c","ts":"2020-01-01T01:00:00+01:00","prices":{"1":1.5}}`,
+			func(t *testing.T, ev *Event) {
+				if !ev.TS.Equal(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)) || ev.TS.Location() != time.UTC {
+					t.Fatalf("ts %v", ev.TS)
+				}
+			}},
+		{"refund", `{"event_id":"r","type":"refund","customer_id":"c","ts":"2011-01-01T00:00:00Z","amount":3}`,
+			func(t *testing.T, ev *Event) {
+				if ev.Type != Refund || ev.Amount != 3 {
+					t.Fatalf("%+v", ev)
+				}
+			}},
+		{"profile", `{"event_id":"p","type":"profile","customer_id":"c","ts":"2011-01-01T00:00:00Z","attributes":{"age":35,"income":120000}}`,
+			func(t *testing.T, ev *Event) {
+				if ev.Attributes["age"] != 35 {
+					t.Fatalf("%+v", ev)
+				}
+			}},
+		{"in the near future", `{"event_id":"v","type":"visit","customer_id":"c","ts":"2026-11-22T20:00:00Z"}`, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var ev Event
+			if err := testDecoder().Decode([]byte(tc.in), &ev); err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if tc.check != nil {
+				tc.check(t, &ev)
+			}
+		})
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	base := `"event_id":"e","customer_id":"c","ts":"2011-12-09T12:50:00Z"`
+	cases := []struct {
+		name   string
+		in     string
+		reason Reason
+		field  string
+	}{
+		{"too large", `{"x":"` + strings.Repeat("a", 70000) + `"}`, ReasonTooLarge, ""},
+		{"invalid utf8", "{\"event_id\":\"\xff\"}", ReasonInvalidUTF8, ""},
+		{"not json", `hello`, ReasonMalformedJSON, ""},
+		{"empty", ``, ReasonMalformedJSON, ""},
+		{"truncated", `{"event_id":"e"`, ReasonMalformedJSON, ""},
+		{"trailing", `{` + base + `,"type":"visit"} {}`, ReasonMalformedJSON, ""},
+		{"array", `[1,2]`, ReasonInvalidType, ""},
+		{"unknown field", `{` + base + `,"type":"visit","colour":"red"}`, ReasonUnknownField, "colour"},
+		{"missing event_id", `{"type":"visit","customer_id":"c","ts":"2011-12-09T12:50:00Z"}`, ReasonMissingField, "event_id"},
+		{"empty customer", `{"event_id":"e","type":"visit","customer_id":"","ts":"2011-12-09T12:50:00Z"}`, ReasonMissingField, "customer_id"},
+		{"missing type", `{` + base + `}`, ReasonMissingField, "type"},
+		{"missing ts", `{"event_id":"e","type":"visit","customer_id":"c"}`, ReasonMissingField, "ts"},
+		{"bad type", `{` + base + `,"type":"click"}`, ReasonInvalidValue, "type"},
+		{"type not a string", `{` + base + `,"type":3}`, ReasonInvalidType, "type"},
+		{"bad ts", `{"event_id":"e","type":"visit","customer_id":"c","ts":"09/12/2011"}`, ReasonInvalidTimestamp, "ts"},
+		{"far future", `{"event_id":"e","type":"visit","customer_id":"c","ts":"2030-01-01T00:00:00Z"}`, ReasonFutureTimestamp, "ts"},
+		{"before 1970", `{"event_id":"e","type":"visit","customer_id":"c","ts":"1969-12-31T00:00:00Z"}`, ReasonInvalidTimestamp, "ts"},
+		{"negative price", `{` + base + `,"type":"purchase","items":[{"quantity":1,"unit_price":-1}]}`, ReasonInvalidValue, "items[0].unit_price"},
+		{"zero quantity", `{` + base + `,"type":"purchase","items":[{"quantity":0,"unit_price":1}]}`, ReasonInvalidValue, "items[0].quantity"},
+		{"missing quantity", `{` + base + `,"type":"purchase","items":[{"unit_price":1}]}`, ReasonMissingField, "items[0].quantity"},
+		{"huge number", `{` + base + `,"type":"purchase","amount":1e400}`, ReasonInvalidValue, "amount"},
+		{"amount over limit", `{` + base + `,"type":"purchase","amount":2e9}`, ReasonInvalidValue, "amount"},
+		{"negative amount", `{` + base + `,"type":"refund","amount":-5}`, ReasonInvalidValue, "amount"},
+		{"purchase without items", `{` + base + `,"type":"purchase"}`, ReasonMissingField, "items"},
+		{"visit with items", `{` + base + `,"type":"visit","items":[{"quantity":1,"unit_price":1}]}`, ReasonInvalidValue, "items"},
+		{"purchase with attributes", `{` + base + `,"type":"purchase","amount":1,"attributes":{"age":3}}`, ReasonInvalidValue, "attributes"},
+		{"profile without attributes", `{` + base + `,"type":"profile"}`, ReasonMissingField, "attributes"},
+		{"negative context price", `{` + base + `,"type":"visit","prices":{"1":-2}}`, ReasonInvalidValue, "prices.1"},
+		{"control char in id", `{"event_id":"e\u0001","type":"visit","customer_id":"c","ts":"2011-12-09T12:50:00Z"}`, ReasonInvalidValue, "event_id"},
+		{"long id", `{"event_id":"` + strings.Repeat("x", 200) + `","type":"visit","customer_id":"c","ts":"2011-12-09T12:50:00Z"}`, ReasonInvalidValue, "event_id"},
+		{"too many items", `{` + base + `,"type":"purchase","items":[` + strings.Repeat(`{"quantity":1,"unit_price":1},`, 500) + `{"quantity":1,"unit_price":1}]}`, ReasonTooMany, "items"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var ev Event
+			err := testDecoder().Decode([]byte(tc.in), &ev)
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("Decode(%.60q) = %v, want a *DecodeError", tc.in, err)
+			}
+			if de.Reason != tc.reason || de.Field != tc.field {
+				t.Fatalf("Decode(%.60q) = reason %q field %q (%v), want %q %q", tc.in, de.Reason, de.Field, de, tc.reason, tc.field)
+			}
+		})
+	}
+}
+
+// FuzzDecode checks that the decoder never panics, that every error is a typed rejection, and
+// that an accepted event re-encodes into something the decoder accepts as the same event.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"event_id":"e1","type":"purchase","customer_id":"c1","ts":"2011-12-09T12:50:00Z","items":[{"sku":"A","quantity":2,"unit_price":1.25}]}`))
+	f.Add([]byte(`{"event_id":"v","type":"visit","customer_id":"c","ts":"2020-01-01T00:00:00Z","prices":{"1":1.5},"promotions":{"1":true}}`))
+	f.Add([]byte(`{"event_id":"p","type":"profile","customer_id":"c","ts":"2011-01-01T00:00:00Z","attributes":{"age":35}}`))
+	f.Add([]byte(`{"event_id":"r","type":"refund","customer_id":"c","ts":"2011-01-01T00:00:00Z","amount":3}`))
+	f.Add([]byte(`{}`))
+	d := testDecoder()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ev Event
+		err := d.Decode(b, &ev)
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) || de.Reason == "" {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		again, merr := json.Marshal(&ev)
+		if merr != nil {
+			t.Fatalf("re-encoding an accepted event: %v", merr)
+		}
+		var ev2 Event
+		if err := d.Decode(again, &ev2); err != nil {
+			t.Fatalf("re-encoded event %s rejected: %v", again, err)
+		}
+		if ev2.EventID != ev.EventID || ev2.CustomerID != ev.CustomerID || !ev2.TS.Equal(ev.TS) || ev2.Total() != ev.Total() {
+			t.Fatalf("round trip changed the event: %+v vs %+v", ev, ev2)
+		}
+	})
+}
