@@ -83,23 +83,26 @@ func FreePort(t testing.TB) int {
 
 // RedisServer is a redis-server child process owned by one test.
 type RedisServer struct {
-	t    testing.TB
-	Addr string
-	port int
-	dir  string
+	t     testing.TB
+	Addr  string
+	port  int
+	dir   string
+	extra []string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 }
 
-// StartRedis starts redis-server on a free port with persistence off; it is killed at cleanup.
-func StartRedis(t testing.TB) *RedisServer {
+// StartRedis starts redis-server on a free port with persistence off unless extra server
+// arguments turn it on (for example "--appendonly", "yes", "--appendfsync", "always", so a
+// killed server comes back with every acknowledged write); it is killed at cleanup.
+func StartRedis(t testing.TB, extra ...string) *RedisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server is not on PATH: run the README's test command (make test), which installs it, or apt-get install -y redis-server")
 	}
 	port := FreePort(t)
-	r := &RedisServer{t: t, Addr: "127.0.0.1:" + strconv.Itoa(port), port: port, dir: t.TempDir()}
+	r := &RedisServer{t: t, Addr: "127.0.0.1:" + strconv.Itoa(port), port: port, dir: t.TempDir(), extra: extra}
 	r.Start()
 	t.Cleanup(r.Kill)
 	return r
@@ -113,10 +116,10 @@ func (r *RedisServer) Start() {
 	if r.cmd != nil {
 		return
 	}
-	cmd := exec.Command("redis-server",
-		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+	args := []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", r.dir,
-		"--protected-mode", "no", "--loglevel", "warning")
+		"--protected-mode", "no", "--loglevel", "warning"}
+	cmd := exec.Command("redis-server", append(args, r.extra...)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("starting redis-server: %v", err)

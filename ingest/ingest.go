@@ -1,0 +1,431 @@
+// Package ingest is the pipeline from the events topic to the feature store: a consumer-group
+// reader, one ordered lane per partition, batched exactly-once application of events to customer
+// states in Redis, the updated feature vectors produced to the features topic, rejected events to
+// the DLQ, and offsets committed only after all of that was acknowledged.
+//
+// # Guarantees
+//
+// A batch's offsets are committed after Redis acknowledged its state writes and Kafka
+// acknowledged its features and DLQ records. If Redis or Kafka is away, the lane retries with
+// backoff; the fetch loop blocks on the lane's bounded queue, so memory stays bounded and nothing
+// is committed that was not applied. A crash anywhere replays from the last commit, and the
+// offsets and event ids kept in each customer's state make the replay change nothing.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/stream"
+)
+
+// Applier applies a batch of events to customer features. features.Store is the production one.
+type Applier interface {
+	ApplyBatch(ctx context.Context, recs []features.Record, res []features.Result) error
+}
+
+// Options configure an Ingester.
+type Options struct {
+	Brokers       []string
+	Topic         string // events topic; default stream.DefaultEventsTopic
+	Group         string // consumer group; default stream.DefaultIngestGroup
+	FeaturesTopic string // default stream.DefaultFeaturesTopic; "-" produces no feature vectors
+	DLQTopic      string // default stream.DefaultDLQTopic
+
+	BatchSize    int           // most records per lane batch; default 1000
+	Linger       time.Duration // how long a lane waits to fill a batch; default 5ms
+	DrainTimeout time.Duration // how long shutdown may spend finishing queued batches; default 15s
+	MaxBackoff   time.Duration // retry backoff cap; default 5s
+
+	Features features.Config
+	Limits   stream.Limits
+
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+
+	// Applier overrides the feature store (benchmarks compare stores this way).
+	Applier Applier
+
+	// CrashAfterBatches, when > 0, makes the process kill itself with SIGKILL after that many
+	// batches were applied to Redis and before their offsets were committed. It exists for the
+	// fault-injection tests; never set it in production.
+	CrashAfterBatches int
+}
+
+func (o *Options) defaults() error {
+	if len(o.Brokers) == 0 {
+		return errors.New("no Kafka brokers: set --kafka")
+	}
+	def := func(s *string, d string) {
+		if *s == "" {
+			*s = d
+		}
+	}
+	def(&o.Topic, stream.DefaultEventsTopic)
+	def(&o.Group, stream.DefaultIngestGroup)
+	def(&o.FeaturesTopic, stream.DefaultFeaturesTopic)
+	def(&o.DLQTopic, stream.DefaultDLQTopic)
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.Linger <= 0 {
+		o.Linger = 5 * time.Millisecond
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 15 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Ingester runs the pipeline. Build it with New and run it once with Run.
+type Ingester struct {
+	o       Options
+	applier Applier
+	decoder *stream.Decoder
+	m       *metrics
+	log     *slog.Logger
+
+	reader *kafka.Reader
+	writer *kafka.Writer
+
+	batches atomic.Int64
+	ready   atomic.Bool
+	rdb     redis.UniversalClient
+	lastErr atomic.Pointer[error]
+	crashFn func()
+	windows []int
+}
+
+// New validates o and builds an Ingester over the Redis client rdb.
+func New(o Options, rdb redis.UniversalClient) (*Ingester, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	store := features.NewStore(rdb, o.Features)
+	in := &Ingester{o: o, applier: store, decoder: &stream.Decoder{Limits: o.Limits}, log: o.Logger, rdb: rdb,
+		windows: store.Config().Windows}
+	if o.Applier != nil {
+		in.applier = o.Applier
+	}
+	in.m = newMetrics(o.Registerer, func() float64 { return float64(store.Conflicts()) }, func() float64 { return float64(store.Corrupt()) })
+	in.crashFn = crashNow
+	return in, nil
+}
+
+// Ready reports whether the pipeline is consuming and Redis answers.
+func (in *Ingester) Ready() error {
+	if !in.ready.Load() {
+		return errors.New("consumer not started")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := in.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+type lane struct {
+	partition int
+	ch        chan kafka.Message
+}
+
+// Run consumes until ctx ends, then drains: it stops fetching, finishes and commits what the
+// lanes hold (within DrainTimeout), and closes its clients.
+func (in *Ingester) Run(ctx context.Context) error {
+	o := &in.o
+	in.reader = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:               o.Brokers,
+		GroupID:               o.Group,
+		Topic:                 o.Topic,
+		MinBytes:              1,
+		MaxBytes:              16 << 20,
+		MaxWait:               100 * time.Millisecond,
+		QueueCapacity:         o.BatchSize,
+		CommitInterval:        0, // synchronous commits, after the work
+		StartOffset:           kafka.FirstOffset,
+		ReadBackoffMin:        50 * time.Millisecond,
+		ReadBackoffMax:        time.Second,
+		WatchPartitionChanges: true,
+		Logger:                nil,
+		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { in.log.Debug("kafka reader: " + fmt.Sprintf(f, a...)) }),
+	})
+	in.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize})
+	defer in.writer.Close()
+	defer in.reader.Close()
+
+	// Work outlives ctx by DrainTimeout so queued batches can finish and commit.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopDrain := context.AfterFunc(ctx, func() {
+		time.AfterFunc(o.DrainTimeout, cancelWork)
+	})
+	defer stopDrain()
+
+	var wg sync.WaitGroup
+	lanes := map[int]*lane{}
+	in.ready.Store(true)
+	in.log.Info("ingest consuming", "topic", o.Topic, "group", o.Group, "brokers", o.Brokers)
+	backoff := newBackoff(o.MaxBackoff)
+	for {
+		msg, err := in.reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			// A broker restart shows up here as a dial error: retry, do not exit.
+			in.m.kafkaErrors.WithLabelValues("fetch").Inc()
+			in.log.Warn("fetching from kafka", "err", err)
+			if !backoff.wait(ctx) {
+				break
+			}
+			continue
+		}
+		backoff.reset()
+		in.m.consumed.Inc()
+		l := lanes[msg.Partition]
+		if l == nil {
+			l = &lane{partition: msg.Partition, ch: make(chan kafka.Message, o.BatchSize)}
+			lanes[msg.Partition] = l
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				in.runLane(workCtx, l)
+			}()
+		}
+		select {
+		case l.ch <- msg:
+		case <-ctx.Done():
+			// The message is not lost: it was never committed and will be fetched again.
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	in.ready.Store(false)
+	in.log.Info("ingest draining", "lanes", len(lanes))
+	for _, l := range lanes {
+		close(l.ch)
+	}
+	wg.Wait()
+	in.log.Info("ingest stopped")
+	if p := in.lastErr.Load(); p != nil {
+		// Not data loss (the batch's offsets were never committed), but the drain was cut short.
+		return fmt.Errorf("drain incomplete: %w", *p)
+	}
+	return nil
+}
+
+func (in *Ingester) runLane(ctx context.Context, l *lane) {
+	batch := make([]kafka.Message, 0, in.o.BatchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		batch = batch[:0]
+		msg, ok := <-l.ch
+		if !ok {
+			return
+		}
+		batch = append(batch, msg)
+		timer.Reset(in.o.Linger)
+	fill:
+		for len(batch) < in.o.BatchSize {
+			select {
+			case m, ok := <-l.ch:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, m)
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		if err := in.processBatch(ctx, batch); err != nil {
+			// Only a cancelled work context ends a batch early; its offsets stay uncommitted.
+			in.log.Warn("batch abandoned at shutdown", "partition", l.partition, "records", len(batch), "err", err)
+			in.lastErr.Store(&err)
+			for range l.ch { // drain so the fetch loop never blocks on us
+			}
+			return
+		}
+	}
+}
+
+func (in *Ingester) processBatch(ctx context.Context, batch []kafka.Message) error {
+	start := time.Now()
+	events := make([]stream.Event, len(batch))
+	recs := make([]features.Record, 0, len(batch))
+	var out []kafka.Message
+	for i := range batch {
+		m := &batch[i]
+		if err := in.decoder.Decode(m.Value, &events[i]); err != nil {
+			var de *stream.DecodeError
+			if !errors.As(err, &de) {
+				de = &stream.DecodeError{Reason: stream.ReasonMalformedJSON, Detail: err.Error()}
+			}
+			out = append(out, in.dlqMessage(m, de))
+			in.m.rejected.WithLabelValues(string(de.Reason)).Inc()
+			continue
+		}
+		if len(m.Key) > 0 && string(m.Key) != events[i].CustomerID {
+			de := &stream.DecodeError{Reason: stream.ReasonKeyMismatch, Field: "customer_id",
+				Detail: fmt.Sprintf("message key %q differs from customer_id %q", m.Key, events[i].CustomerID)}
+			out = append(out, in.dlqMessage(m, de))
+			in.m.rejected.WithLabelValues(string(de.Reason)).Inc()
+			continue
+		}
+		recs = append(recs, features.Record{Event: &events[i], Pos: features.Position{Partition: int32(m.Partition), Offset: m.Offset}})
+	}
+	res := make([]features.Result, len(recs))
+	if len(recs) > 0 {
+		bo := newBackoff(in.o.MaxBackoff)
+		for {
+			err := in.applier.ApplyBatch(ctx, recs, res)
+			if err == nil {
+				break
+			}
+			in.m.redisErrors.Inc()
+			in.log.Warn("applying batch to redis; will retry", "records", len(recs), "err", err)
+			if !bo.wait(ctx) {
+				return fmt.Errorf("applying batch: %w", err)
+			}
+		}
+	}
+	var applied int
+	for i, r := range res {
+		switch r.Outcome {
+		case features.Applied:
+			applied++
+		case features.DuplicateOffset:
+			in.m.duplicates.WithLabelValues("redelivery").Inc()
+		case features.DuplicateEventID:
+			in.m.duplicates.WithLabelValues("event_id").Inc()
+		}
+		if r.Message != nil && in.o.FeaturesTopic != "-" {
+			out = append(out, kafka.Message{Topic: in.o.FeaturesTopic, Key: []byte(recs[i].Event.CustomerID), Value: r.Message})
+		}
+	}
+	in.m.applied.Add(float64(applied))
+	if n := in.batches.Add(1); in.o.CrashAfterBatches > 0 && n >= int64(in.o.CrashAfterBatches) {
+		in.log.Warn("fault injection: crashing between the redis write and the offset commit")
+		in.crashFn()
+	}
+	if len(out) > 0 {
+		bo := newBackoff(in.o.MaxBackoff)
+		for {
+			err := in.writer.WriteMessages(ctx, out...)
+			if err == nil {
+				break
+			}
+			in.m.kafkaErrors.WithLabelValues("produce").Inc()
+			in.log.Warn("producing features and dlq records; will retry", "records", len(out), "err", err)
+			if !bo.wait(ctx) {
+				return fmt.Errorf("producing: %w", err)
+			}
+			out = unwritten(out, err)
+		}
+	}
+	for _, m := range out {
+		if m.Topic == in.o.DLQTopic {
+			in.m.produced.WithLabelValues("dlq").Inc()
+		} else {
+			in.m.produced.WithLabelValues("features").Inc()
+		}
+	}
+	last := batch[len(batch)-1]
+	bo := newBackoff(in.o.MaxBackoff)
+	for {
+		err := in.reader.CommitMessages(ctx, last)
+		if err == nil {
+			break
+		}
+		in.m.kafkaErrors.WithLabelValues("commit").Inc()
+		in.log.Warn("committing offsets; will retry", "partition", last.Partition, "offset", last.Offset, "err", err)
+		if !bo.wait(ctx) {
+			return fmt.Errorf("committing: %w", err)
+		}
+	}
+	in.m.lag.WithLabelValues(strconv.Itoa(last.Partition)).Set(float64(max(0, last.HighWaterMark-last.Offset-1)))
+	in.m.batchEvents.Observe(float64(len(batch)))
+	in.m.batchSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// unwritten keeps the messages a partial write failed on, so a retry does not duplicate the rest.
+func unwritten(out []kafka.Message, err error) []kafka.Message {
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) || len(we) != len(out) {
+		return out
+	}
+	keep := out[:0]
+	for i, e := range we {
+		if e != nil {
+			keep = append(keep, out[i])
+		}
+	}
+	return keep
+}
+
+// DLQ headers: the reason, the detail, and where the record came from.
+const (
+	HeaderReason    = "segstream-error-reason"
+	HeaderDetail    = "segstream-error-detail"
+	HeaderField     = "segstream-error-field"
+	HeaderTopic     = "segstream-source-topic"
+	HeaderPartition = "segstream-source-partition"
+	HeaderOffset    = "segstream-source-offset"
+)
+
+func (in *Ingester) dlqMessage(m *kafka.Message, de *stream.DecodeError) kafka.Message {
+	h := make([]kafka.Header, 0, len(m.Headers)+6)
+	h = append(h, m.Headers...)
+	h = append(h,
+		kafka.Header{Key: HeaderReason, Value: []byte(de.Reason)},
+		kafka.Header{Key: HeaderDetail, Value: []byte(de.Error())},
+		kafka.Header{Key: HeaderField, Value: []byte(de.Field)},
+		kafka.Header{Key: HeaderTopic, Value: []byte(m.Topic)},
+		kafka.Header{Key: HeaderPartition, Value: []byte(strconv.Itoa(m.Partition))},
+		kafka.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+	)
+	return kafka.Message{Topic: in.o.DLQTopic, Key: m.Key, Value: m.Value, Headers: h}
+}
+
+// backoff doubles from 50ms to a cap.
+type backoff struct {
+	cur, max time.Duration
+}
+
+func newBackoff(maxD time.Duration) *backoff { return &backoff{cur: 50 * time.Millisecond, max: maxD} }
+
+func (b *backoff) reset() { b.cur = 50 * time.Millisecond }
+
+// wait sleeps for the current delay and doubles it; false if ctx ended first.
+func (b *backoff) wait(ctx context.Context) bool {
+	t := time.NewTimer(b.cur)
+	defer t.Stop()
+	b.cur = min(2*b.cur, b.max)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
