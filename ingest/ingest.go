@@ -111,6 +111,7 @@ type Ingester struct {
 	lastErr atomic.Pointer[error]
 	crashFn func()
 	windows []int
+	prefix  string
 }
 
 // New validates o and builds an Ingester over the Redis client rdb.
@@ -120,7 +121,7 @@ func New(o Options, rdb redis.UniversalClient) (*Ingester, error) {
 	}
 	store := features.NewStore(rdb, o.Features)
 	in := &Ingester{o: o, applier: store, decoder: &stream.Decoder{Limits: o.Limits}, log: o.Logger, rdb: rdb,
-		windows: store.Config().Windows}
+		windows: store.Config().Windows, prefix: store.Config().Prefix}
 	if o.Applier != nil {
 		in.applier = o.Applier
 	}
@@ -274,6 +275,7 @@ func (in *Ingester) processBatch(ctx context.Context, batch []kafka.Message) err
 	events := make([]stream.Event, len(batch))
 	recs := make([]features.Record, 0, len(batch))
 	var out []kafka.Message
+	var dlqMax int64 = -1
 	for i := range batch {
 		m := &batch[i]
 		if err := in.decoder.Decode(m.Value, &events[i]); err != nil {
@@ -282,17 +284,23 @@ func (in *Ingester) processBatch(ctx context.Context, batch []kafka.Message) err
 				de = &stream.DecodeError{Reason: stream.ReasonMalformedJSON, Detail: err.Error()}
 			}
 			out = append(out, in.dlqMessage(m, de))
-			in.m.rejected.WithLabelValues(string(de.Reason)).Inc()
+			dlqMax = m.Offset
 			continue
 		}
 		if len(m.Key) > 0 && string(m.Key) != events[i].CustomerID {
 			de := &stream.DecodeError{Reason: stream.ReasonKeyMismatch, Field: "customer_id",
 				Detail: fmt.Sprintf("message key %q differs from customer_id %q", m.Key, events[i].CustomerID)}
 			out = append(out, in.dlqMessage(m, de))
-			in.m.rejected.WithLabelValues(string(de.Reason)).Inc()
+			dlqMax = m.Offset
 			continue
 		}
 		recs = append(recs, features.Record{Event: &events[i], Pos: features.Position{Partition: int32(m.Partition), Offset: m.Offset}})
+	}
+	if dlqMax >= 0 {
+		var err error
+		if out, err = in.skipAlreadyRejected(ctx, batch[0].Topic, batch[0].Partition, out); err != nil {
+			return err
+		}
 	}
 	res := make([]features.Result, len(recs))
 	if len(recs) > 0 {
@@ -346,8 +354,14 @@ func (in *Ingester) processBatch(ctx context.Context, batch []kafka.Message) err
 	for _, m := range out {
 		if m.Topic == in.o.DLQTopic {
 			in.m.produced.WithLabelValues("dlq").Inc()
+			in.m.rejected.WithLabelValues(headerValue(m.Headers, HeaderReason)).Inc()
 		} else {
 			in.m.produced.WithLabelValues("features").Inc()
+		}
+	}
+	if dlqMax >= 0 {
+		if err := in.markRejected(ctx, batch[0].Topic, batch[0].Partition, dlqMax); err != nil {
+			return err
 		}
 	}
 	last := batch[len(batch)-1]
@@ -428,4 +442,66 @@ func (b *backoff) wait(ctx context.Context) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// The DLQ watermark is the highest offset of each source partition already sent to the DLQ. A
+// redelivered batch (after a rebalance or a crash before the commit) skips rejects at or below
+// it, so each malformed record lands in the DLQ once.
+var dlqMarkScript = redis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`)
+
+func (in *Ingester) dlqMarkKey(topic string, partition int) string {
+	return fmt.Sprintf("%s:dlqmark:{%s:%d}", in.prefix, topic, partition)
+}
+
+func (in *Ingester) skipAlreadyRejected(ctx context.Context, topic string, partition int, out []kafka.Message) ([]kafka.Message, error) {
+	var mark int64
+	bo := newBackoff(in.o.MaxBackoff)
+	for {
+		v, err := in.rdb.Get(ctx, in.dlqMarkKey(topic, partition)).Int64()
+		if err == nil || errors.Is(err, redis.Nil) {
+			if errors.Is(err, redis.Nil) {
+				v = -1
+			}
+			mark = v
+			break
+		}
+		in.m.redisErrors.Inc()
+		if !bo.wait(ctx) {
+			return nil, fmt.Errorf("reading the dlq watermark: %w", err)
+		}
+	}
+	keep := out[:0]
+	for _, m := range out {
+		off, _ := strconv.ParseInt(headerValue(m.Headers, HeaderOffset), 10, 64)
+		if off > mark {
+			keep = append(keep, m)
+		}
+	}
+	return keep, nil
+}
+
+func (in *Ingester) markRejected(ctx context.Context, topic string, partition int, offset int64) error {
+	bo := newBackoff(in.o.MaxBackoff)
+	for {
+		err := dlqMarkScript.Run(ctx, in.rdb, []string{in.dlqMarkKey(topic, partition)}, offset).Err()
+		if err == nil {
+			return nil
+		}
+		in.m.redisErrors.Inc()
+		if !bo.wait(ctx) {
+			return fmt.Errorf("moving the dlq watermark: %w", err)
+		}
+	}
+}
+
+func headerValue(h []kafka.Header, key string) string {
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].Key == key {
+			return string(h[i].Value)
+		}
+	}
+	return ""
 }

@@ -1,0 +1,309 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/ingest"
+	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/stream"
+)
+
+// expected is the oracle: plain sums over the unique events, computed without the store.
+type expected struct {
+	orders, visits, refunds int
+	monetary, refundAmount  float64
+	first, last             int64
+	days                    map[int64]bool
+}
+
+type workload struct {
+	msgs      []kafka.Message // what is published, duplicates and garbage included
+	want      map[string]*expected
+	malformed int
+}
+
+func cents(x float64) int64 { return int64(math.Round(x * 100)) }
+
+// makeWorkload builds events for n customers in shuffled event-time order, re-sends dupFrac of
+// them later with the same event id, and mixes in malformed records.
+func makeWorkload(seed uint64, customers, events int, dupFrac float64, malformed int) *workload {
+	r := rand.New(rand.NewPCG(seed, 7))
+	w := &workload{want: map[string]*expected{}}
+	base := time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC)
+	var good []kafka.Message
+	for i := 0; i < events; i++ {
+		c := fmt.Sprintf("cust-%d", r.IntN(customers))
+		ts := base.Add(time.Duration(r.IntN(340*24*60)) * time.Minute)
+		ev := stream.Event{EventID: fmt.Sprintf("ev-%d", i), CustomerID: c, TS: ts}
+		e := w.want[c]
+		if e == nil {
+			e = &expected{days: map[int64]bool{}}
+			w.want[c] = e
+		}
+		switch k := r.IntN(10); {
+		case k < 5:
+			ev.Type = stream.Purchase
+			for j := 0; j <= r.IntN(3); j++ {
+				ev.Items = append(ev.Items, stream.Item{SKU: "s", Brand: fmt.Sprint(1 + r.IntN(5)), Quantity: float64(1 + r.IntN(5)), UnitPrice: float64(r.IntN(2000)) / 100})
+			}
+			ev.Amount = float64(cents(ev.Total())) / 100
+			e.orders++
+			e.monetary += ev.Amount
+			ms := ts.UnixMilli()
+			if e.first == 0 || ms < e.first {
+				e.first = ms
+			}
+			e.last = max(e.last, ms)
+			e.days[ms/86400000] = true
+		case k < 8:
+			ev.Type = stream.Visit
+			ev.Prices = map[string]float64{"1": 1.2, "2": 1.8}
+			e.visits++
+		case k < 9:
+			ev.Type = stream.Refund
+			ev.Amount = float64(1 + r.IntN(50))
+			e.refunds++
+			e.refundAmount += ev.Amount
+		default:
+			ev.Type = stream.Profile
+			ev.Attributes = map[string]float64{"age": float64(18 + r.IntN(60))}
+		}
+		b, _ := json.Marshal(&ev)
+		good = append(good, kafka.Message{Key: []byte(c), Value: b})
+	}
+	r.Shuffle(len(good), func(i, j int) { good[i], good[j] = good[j], good[i] })
+	w.msgs = append(w.msgs, good...)
+	for i := 0; i < int(dupFrac*float64(len(good))); i++ {
+		pos := r.IntN(len(w.msgs) + 1)
+		w.msgs = append(w.msgs[:pos], append([]kafka.Message{good[r.IntN(len(good))]}, w.msgs[pos:]...)...)
+	}
+	bad := []string{`{"event_id":`, `not json`, `{"event_id":"x","type":"purchase","customer_id":"cust-1","ts":"2011-01-01T00:00:00Z","items":[{"quantity":-1,"unit_price":1}]}`,
+		`{"event_id":"y","type":"visit","customer_id":"cust-2","ts":"2099-01-01T00:00:00Z"}`, "\xff\xfe", `{"event_id":"z","type":"nope","customer_id":"cust-3","ts":"2011-01-01T00:00:00Z"}`}
+	for i := 0; i < malformed; i++ {
+		pos := r.IntN(len(w.msgs) + 1)
+		m := kafka.Message{Key: []byte(fmt.Sprintf("cust-%d", r.IntN(customers))), Value: []byte(bad[i%len(bad)])}
+		w.msgs = append(w.msgs[:pos], append([]kafka.Message{m}, w.msgs[pos:]...)...)
+	}
+	w.malformed = malformed
+	return w
+}
+
+func publish(t *testing.T, ctx context.Context, addr string, msgs []kafka.Message) {
+	t.Helper()
+	w := stream.NewWriter([]string{addr}, stream.DefaultEventsTopic, stream.WriterOptions{})
+	defer w.Close()
+	for i := 0; i < len(msgs); i += 500 {
+		chunk := msgs[i:min(i+500, len(msgs))]
+		for {
+			err := w.WriteMessages(ctx, chunk...)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("publishing: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
+// diff compares Redis with the oracle and returns the first few differences.
+func diff(ctx context.Context, rdb redis.UniversalClient, want map[string]*expected) []string {
+	st := features.NewStore(rdb, features.Config{})
+	var out []string
+	for c, e := range want {
+		s, ok, err := st.Get(ctx, c)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		if !ok {
+			out = append(out, c+": missing")
+		} else if int(s.Orders) != e.orders || int(s.Visits) != e.visits || int(s.Refunds) != e.refunds ||
+			cents(s.Monetary) != cents(e.monetary) || cents(s.RefundAmount) != cents(e.refundAmount) ||
+			s.FirstPurchase != e.first || s.LastPurchase != e.last || len(s.PurchaseDays) != len(e.days) {
+			out = append(out, fmt.Sprintf("%s: orders %d/%d visits %d/%d refunds %d/%d monetary %.2f/%.2f days %d/%d last %d/%d",
+				c, s.Orders, e.orders, s.Visits, e.visits, s.Refunds, e.refunds, s.Monetary, e.monetary, len(s.PurchaseDays), len(e.days), s.LastPurchase, e.last))
+		}
+		if len(out) >= 5 {
+			break
+		}
+	}
+	return out
+}
+
+func waitMatch(t *testing.T, ctx context.Context, rdb redis.UniversalClient, want map[string]*expected, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var d []string
+	for time.Now().Before(deadline) {
+		if d = diff(ctx, rdb, want); len(d) == 0 {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("features never matched the oracle; first differences:\n%s", strings.Join(d, "\n"))
+}
+
+func countTopic(t *testing.T, ctx context.Context, addr, topic string) (n int, reasons map[string]int) {
+	t.Helper()
+	conn, err := kafka.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons = map[string]int{}
+	for _, p := range parts {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
+		pc, err := kafka.DialLeader(ctx, "tcp", addr, topic, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := pc.ReadLastOffset()
+		pc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := int64(0); i < last; i++ {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			for _, h := range m.Headers {
+				if h.Key == ingest.HeaderReason {
+					reasons[string(h.Value)]++
+				}
+			}
+		}
+		r.Close()
+	}
+	return n, reasons
+}
+
+func startIngest(t *testing.T, ctx context.Context, addr string, rdb redis.UniversalClient, name string) (stop func()) {
+	t.Helper()
+	in, err := ingest.New(ingest.Options{Brokers: []string{addr}, BatchSize: 200, MaxBackoff: 500 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)).With("ingest", name)}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("ingest %s: %v", name, err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// TestIngestExactlyOnceUnderFaults replays shuffled events with 10% duplicates and malformed
+// records through a Redis crash, a second consumer joining and a broker restart, and checks
+// every customer's features against the oracle and the DLQ against what was injected.
+func TestIngestExactlyOnceUnderFaults(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	br := testenv.StartBroker(t, 6)
+	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() }) // registered first, so it runs after the ingests stop
+
+	w := makeWorkload(1, 300, 12000, 0.10, 60)
+	third := len(w.msgs) / 3
+	publish(t, ctx, br.Address, w.msgs[:third])
+	startIngest(t, ctx, br.Address, rdb, "a")
+
+	time.Sleep(1500 * time.Millisecond) // mid-stream
+	srv.Kill()
+	publish(t, ctx, br.Address, w.msgs[third:2*third])
+	time.Sleep(2 * time.Second) // ingest keeps failing against the dead server and must not commit
+	srv.Start()
+
+	startIngest(t, ctx, br.Address, rdb, "b") // a second member joins the group mid-stream
+	time.Sleep(time.Second)
+	br.Restart()
+	publish(t, ctx, br.Address, w.msgs[2*third:])
+
+	waitMatch(t, ctx, rdb, w.want, 3*time.Minute)
+	n, reasons := countTopic(t, ctx, br.Address, stream.DefaultDLQTopic)
+	if n != w.malformed {
+		t.Fatalf("DLQ holds %d records (%v), want %d injected", n, reasons, w.malformed)
+	}
+}
+
+// TestIngestSIGKILLBetweenWriteAndCommit runs the real cmd/ingest binary, has it kill itself
+// after Redis acknowledged batches but before their offsets were committed, restarts it, and
+// checks the features are exact.
+func TestIngestSIGKILLBetweenWriteAndCommit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the ingest binary")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "ingest")
+	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "ingest")).CombinedOutput(); err != nil {
+		t.Fatalf("building cmd/ingest: %v\n%s", err, out)
+	}
+	br := testenv.StartBroker(t, 3)
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client()
+	w := makeWorkload(2, 200, 6000, 0.10, 0)
+	publish(t, ctx, br.Address, w.msgs)
+
+	run := func(crashAfter string) error {
+		cmd := exec.CommandContext(ctx, bin, "--kafka", br.Address, "--redis", srv.Addr, "--http", "", "--batch-size", "100", "--log-level", "warn")
+		cmd.Env = append(os.Environ(), "SEGSTREAM_FAULT_CRASH_AFTER_BATCHES="+crashAfter)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if crashAfter != "" {
+			return cmd.Wait()
+		}
+		defer func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			_ = cmd.Wait()
+		}()
+		waitMatch(t, ctx, rdb, w.want, 2*time.Minute)
+		return nil
+	}
+	err = run("5")
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 || !strings.Contains(ee.String(), "killed") {
+		t.Fatalf("ingest with the crash fault ended with %v, want killed by SIGKILL", err)
+	}
+	if d := diff(ctx, rdb, w.want); len(d) == 0 {
+		t.Fatal("features already complete before the restart: the crash did not happen mid-stream")
+	}
+	run("")
+}
