@@ -148,7 +148,11 @@ func replay(ctx context.Context, o replayOptions, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("published %d of %d events: %w", published.Load(), len(msgs), err)
 	}
-	printSummary(stdout, o, st, len(msgs), loaded, pubElapsed)
+	var bytes int
+	for _, m := range msgs {
+		bytes += len(m.Value)
+	}
+	printSummary(stdout, o, st, len(msgs), bytes, loaded, pubElapsed)
 
 	if o.wait {
 		return waitForGroup(ctx, o, stdout)
@@ -243,16 +247,17 @@ func startProgress(out io.Writer, total int, published *atomic.Int64) func() {
 	}
 }
 
-func printSummary(w io.Writer, o replayOptions, st datasets.Stats, n int, read, elapsed time.Duration) {
+func printSummary(w io.Writer, o replayOptions, st datasets.Stats, n, bytes int, read, elapsed time.Duration) {
 	types := make([]string, 0, len(st.Events))
 	for t, c := range st.Events {
 		types = append(types, fmt.Sprintf("%s %d", t, c))
 	}
 	sort.Strings(types)
 	rate := float64(n) / max(elapsed.Seconds(), 1e-9)
-	fmt.Fprintf(w, "published %d events (%s) from %s to %s in %s: %.0f events/s (file read and encoded in %s)\n",
-		n, strings.Join(types, ", "), o.file, o.topic, elapsed.Round(time.Millisecond), rate, read.Round(time.Millisecond))
-	attrs := []any{"published", n, "elapsed", elapsed.Round(time.Millisecond), "events_per_s", int64(rate), "rows", st.Rows}
+	mb := float64(bytes) / (1 << 20)
+	fmt.Fprintf(w, "published %d events (%s) from %s to %s in %s: %.0f events/s, %.1f MiB/s of JSON (file read and encoded in %s)\n",
+		n, strings.Join(types, ", "), o.file, o.topic, elapsed.Round(time.Millisecond), rate, mb/max(elapsed.Seconds(), 1e-9), read.Round(time.Millisecond))
+	attrs := []any{"published", n, "bytes", bytes, "elapsed", elapsed.Round(time.Millisecond), "events_per_s", int64(rate), "rows", st.Rows}
 	if reasons := st.SkipReasons(); len(reasons) > 0 {
 		parts := make([]string, len(reasons))
 		for i, r := range reasons {
