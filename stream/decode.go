@@ -73,9 +73,9 @@ type Limits struct {
 
 // DefaultLimits are the limits of contract v1.
 var DefaultLimits = Limits{
-	MaxBytes:      64 << 10,
+	MaxBytes:      1 << 20, // Kafka's default message.max.bytes is about this
 	MaxIDLen:      128,
-	MaxItems:      500,
+	MaxItems:      10000, // real invoices reach hundreds of lines (Online Retail: 542)
 	MaxBrands:     64,
 	MaxAttributes: 64,
 	MaxQuantity:   1e6,
