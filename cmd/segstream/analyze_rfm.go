@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,7 +53,7 @@ func runAnalyzeRFM(ctx context.Context, args []string, stdout io.Writer) error {
 	asOfS := fs.String("as-of", "", "the date recency is measured to, RFC 3339 or YYYY-MM-DD in UTC; purchases after it are ignored (required)")
 	asJSON := fs.Bool("json", false, "print per-customer rows and the quintile edges as JSON")
 	if err := cli.Parse(fs, args); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return badUsage("%v", err)

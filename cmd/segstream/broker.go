@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -23,7 +24,7 @@ func runBroker(ctx context.Context, args []string, _ io.Writer) error {
 	partitions := fs.Int("partitions", 6, "partitions of each pre-created topic")
 	retention := fs.Duration("retention", 24*time.Hour, "how long records are kept (the broker holds them in memory)")
 	if err := cli.Parse(fs, args); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return badUsage("%v", err)

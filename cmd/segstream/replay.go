@@ -59,7 +59,7 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.group, "group", stream.DefaultIngestGroup, "consumer group --wait waits for")
 	fs.DurationVar(&o.waitTimeout, "wait-timeout", 5*time.Minute, "how long --wait waits before failing")
 	if err := cli.Parse(fs, args); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return badUsage("%v", err)

@@ -2,6 +2,9 @@ package datasets
 
 import (
 	"context"
+	"encoding/csv"
+	"errors"
+	"io"
 	"math"
 	"reflect"
 	"testing"
@@ -115,5 +118,48 @@ func TestRealDataSets(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOnlineRetailRawCounts checks the file is the README's (raw rows, invoices and customers,
+// read directly) and that every invoice with a customer is accounted for: published as a
+// purchase or refund, or counted as invoice_no_items.
+func TestOnlineRetailRawCounts(t *testing.T) {
+	path := testenv.DataFile(t, "online_retail/Online Retail.csv.gz")
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	if _, err := cr.Read(); err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	invoices, withCustomer, customers := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows++
+		invoices[rec[0]] = true
+		if rec[6] != "" {
+			withCustomer[rec[0]] = true
+			customers[rec[6]] = true
+		}
+	}
+	if rows != 541909 || len(invoices) != 25900 || len(customers) != 4372 {
+		t.Fatalf("raw file: %d rows, %d invoices, %d customers; README: 541,909, 25,900, 4,372", rows, len(invoices), len(customers))
+	}
+	st, err := ReadFile(context.Background(), OnlineRetail, path, func(stream.Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Published() + st.Skipped[SkipInvoiceNoItems]; got != len(withCustomer) {
+		t.Errorf("events + empty invoices = %d, want the %d invoices that have a customer", got, len(withCustomer))
 	}
 }
