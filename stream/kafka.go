@@ -34,7 +34,7 @@ func NewWriter(brokers []string, topic string, o WriterOptions) *kafka.Writer {
 		Balancer:               &kafka.Murmur2Balancer{Consistent: true},
 		RequiredAcks:           kafka.RequireAll,
 		BatchSize:              o.BatchSize,
-		BatchBytes:             8 << 20,
+		BatchBytes:             900 << 10, // under the 1 MiB message.max.bytes of Kafka and kfake
 		BatchTimeout:           o.BatchTimeout,
 		Async:                  o.Async,
 		AllowAutoTopicCreation: false,

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/internal/devbroker"
+	"github.com/segstream/segstream/internal/redisproc"
 )
 
 // DataDir is the folder of real data sets: $SEGSTREAM_DATA, or ../shared/data beside the
@@ -83,14 +83,9 @@ func FreePort(t testing.TB) int {
 
 // RedisServer is a redis-server child process owned by one test.
 type RedisServer struct {
-	t     testing.TB
-	Addr  string
-	port  int
-	dir   string
-	extra []string
-
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	t    testing.TB
+	Addr string
+	p    *redisproc.Proc
 }
 
 // StartRedis starts redis-server on a free port with persistence off unless extra server
@@ -98,62 +93,27 @@ type RedisServer struct {
 // killed server comes back with every acknowledged write); it is killed at cleanup.
 func StartRedis(t testing.TB, extra ...string) *RedisServer {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
+	if !redisproc.Available() {
 		t.Fatalf("redis-server is not on PATH: run the README's test command (make test), which installs it, or apt-get install -y redis-server")
 	}
-	port := FreePort(t)
-	r := &RedisServer{t: t, Addr: "127.0.0.1:" + strconv.Itoa(port), port: port, dir: t.TempDir(), extra: extra}
-	r.Start()
-	t.Cleanup(r.Kill)
-	return r
+	p, err := redisproc.Start(context.Background(), redisproc.Options{Dir: t.TempDir(), Extra: extra})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return &RedisServer{t: t, Addr: p.Addr, p: p}
 }
 
-// Start (re)starts the server on the same port and waits until it answers PING.
+// Start restarts a killed server on the same port and directory.
 func (r *RedisServer) Start() {
 	r.t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		return
-	}
-	args := []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir,
-		"--protected-mode", "no", "--loglevel", "warning"}
-	cmd := exec.Command("redis-server", append(args, r.extra...)...)
-	// The server's own log only matters when it fails to start, which the PING wait reports.
-	cmd.Stdout, cmd.Stderr = nil, nil
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("starting redis-server: %v", err)
-	}
-	r.cmd = cmd
-	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server on %s did not answer PING: %v", r.Addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := r.p.Restart(context.Background()); err != nil {
+		r.t.Fatal(err)
 	}
 }
 
-// Kill stops the server with SIGKILL; in-memory data is lost, as in a crash.
-func (r *RedisServer) Kill() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
+// Kill stops the server with SIGKILL; without AOF its data is lost, as in a crash.
+func (r *RedisServer) Kill() { r.p.Kill() }
 
 // Client returns a client for the server, closed at cleanup.
 func (r *RedisServer) Client() *redis.Client {
