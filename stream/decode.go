@@ -127,6 +127,10 @@ func (d *Decoder) Decode(b []byte, ev *Event) error {
 		return reject(ReasonInvalidUTF8, "", "message is not valid UTF-8")
 	}
 	var raw rawEvent
+	if fastParse(b, &raw) {
+		return d.validate(&raw, &l, ev)
+	}
+	raw = rawEvent{}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {

@@ -1,11 +1,15 @@
 package stream
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -150,6 +154,39 @@ func FuzzDecode(f *testing.F) {
 		}
 		if ev2.EventID != ev.EventID || ev2.CustomerID != ev.CustomerID || !ev2.TS.Equal(ev.TS) || ev2.Total() != ev.Total() {
 			t.Fatalf("round trip changed the event: %+v vs %+v", ev, ev2)
+		}
+	})
+}
+
+// FuzzFastParse holds the hand-written fast path to encoding/json: whenever the fast path
+// accepts an input, encoding/json must accept it too and both must yield the same event.
+func FuzzFastParse(f *testing.F) {
+	f.Add(benchVisit)
+	f.Add(benchPurchase)
+	f.Add([]byte(`{"event_id":"p","type":"profile","customer_id":"c","ts":"2011-01-01T00:00:00Z","attributes":{"age":35,"x":-1.5e3}}`))
+	f.Add([]byte(` { "event_id" : "e" , "items" : [ ] , "prices" : { } } `))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !utf8.Valid(b) {
+			return // Decode rejects invalid UTF-8 before either parser runs
+		}
+		var fast rawEvent
+		if !fastParse(b, &fast) {
+			return
+		}
+		var ref rawEvent
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&ref); err != nil {
+			t.Fatalf("fast path accepted %q, encoding/json rejects it: %v", b, err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			t.Fatalf("fast path accepted trailing data in %q", b)
+		}
+		if len(fast.Items) == 0 && len(ref.Items) == 0 {
+			fast.Items, ref.Items = nil, nil
+		}
+		if !reflect.DeepEqual(fast, ref) {
+			t.Fatalf("fast path and encoding/json differ on %q:\n%#v\n%#v", b, fast, ref)
 		}
 	})
 }

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/segstream/segstream/internal/benchingest"
+	"github.com/segstream/segstream/internal/cli"
+)
+
+func init() {
+	register("bench", "measure throughput next to the machine's limits (bench ingest)", runBench)
+}
+
+func runBench(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "ingest" {
+		return badUsage("bench needs what to measure: segstream bench ingest [--events N] [--customers N] [--runs N]")
+	}
+	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
+	var o benchingest.Options
+	fs.IntVar(&o.Events, "events", 500000, "events per run")
+	fs.IntVar(&o.Customers, "customers", 50000, "distinct customers")
+	fs.IntVar(&o.Partitions, "partitions", 6, "partitions of the events topic")
+	fs.IntVar(&o.Runs, "runs", 3, "runs of each measurement; medians are reported")
+	fs.IntVar(&o.BatchSize, "batch-size", 1000, "ingest batch size")
+	seed := fs.Uint64("seed", 1, "generator seed")
+	if err := cli.Parse(fs, args[1:]); err != nil {
+		return usageError{err}
+	}
+	if o.Events < 1000 || o.Customers < 1 || o.Partitions < 1 || o.Runs < 1 || o.BatchSize < 1 {
+		return badUsage("--events must be at least 1000 and --customers, --partitions, --runs, --batch-size at least 1")
+	}
+	o.Seed = *seed
+	o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	_, err := benchingest.Run(ctx, o, stdout)
+	return err
+}

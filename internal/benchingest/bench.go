@@ -1,0 +1,294 @@
+// Package benchingest measures ingest throughput end to end (Kafka → exactly-once Redis update
+// → features topic → offset commit) next to the machine's limits, and next to a naive baseline,
+// all in one run: `segstream bench ingest`.
+package benchingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/ingest"
+	"github.com/segstream/segstream/internal/devbroker"
+	"github.com/segstream/segstream/internal/redisproc"
+	"github.com/segstream/segstream/internal/shoppers"
+	"github.com/segstream/segstream/stream"
+)
+
+// Options size the benchmark.
+type Options struct {
+	Events     int
+	Customers  int
+	Partitions int
+	Runs       int
+	BatchSize  int
+	Seed       uint64
+	Log        *slog.Logger
+}
+
+// Result is the headline figures.
+type Result struct {
+	EventsPerSecond float64
+	RatioVsNaive    float64
+}
+
+const topic = "bench.events"
+
+// countingApplier counts records applied, so a run knows when it has seen every event.
+type countingApplier struct {
+	inner ingest.Applier
+	n     atomic.Int64
+}
+
+func (c *countingApplier) ApplyBatch(ctx context.Context, recs []features.Record, res []features.Result) error {
+	if err := c.inner.ApplyBatch(ctx, recs, res); err != nil {
+		return err
+	}
+	c.n.Add(int64(len(recs)))
+	return nil
+}
+
+// Run runs the benchmark and prints its table to w; the last line is
+// `events_per_second=N ratio_vs_naive=R`.
+func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	br, err := devbroker.Start(devbroker.Options{Partitions: int32(o.Partitions), Topics: []string{topic, "bench.features", "bench.dlq"}})
+	if err != nil {
+		return Result{}, err
+	}
+	defer br.Close()
+	rp, err := redisproc.Start(ctx, redisproc.Options{})
+	if err != nil {
+		return Result{}, err
+	}
+	defer rp.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: rp.Addr, PoolSize: 32})
+	defer rdb.Close()
+	brokers := br.Addrs()
+
+	o.Log.Info("generating events", "events", o.Events, "customers", o.Customers)
+	msgs := generate(o)
+	produceStart := time.Now()
+	wr := stream.NewWriter(brokers, topic, stream.WriterOptions{BatchSize: 5000})
+	for i := 0; i < len(msgs); i += 20000 {
+		if err := wr.WriteMessages(ctx, msgs[i:min(i+20000, len(msgs))]...); err != nil {
+			wr.Close()
+			return Result{}, fmt.Errorf("producing bench events: %w", err)
+		}
+	}
+	wr.Close()
+	produceRate := float64(len(msgs)) / time.Since(produceStart).Seconds()
+
+	setRate, evalRate := redisBenchmark(ctx, rp.Addr, o.Log)
+	var decodeRates, naiveRates, segRates []float64
+	var naiveCmds, segCmds float64
+	for run := 0; run < o.Runs; run++ {
+		r, err := consumeDecode(ctx, brokers, fmt.Sprintf("bench-decode-%d", run), len(msgs))
+		if err != nil {
+			return Result{}, err
+		}
+		decodeRates = append(decodeRates, r)
+		for _, variant := range []string{"naive", "segstream"} {
+			if err := rdb.FlushAll(ctx).Err(); err != nil {
+				return Result{}, err
+			}
+			var app ingest.Applier = features.NewStore(rdb, features.Config{})
+			if variant == "naive" {
+				app = &naiveStore{rdb: rdb}
+			}
+			before := commandCalls(ctx, rdb)
+			rate, err := runIngest(ctx, brokers, rdb, fmt.Sprintf("bench-%s-%d", variant, run), app, o, len(msgs))
+			if err != nil {
+				return Result{}, fmt.Errorf("%s run %d: %w", variant, run, err)
+			}
+			cmds := float64(commandCalls(ctx, rdb)-before) / float64(len(msgs))
+			o.Log.Info("run", "variant", variant, "run", run+1, "events_per_s", int(rate))
+			if variant == "naive" {
+				naiveRates, naiveCmds = append(naiveRates, rate), cmds
+			} else {
+				segRates, segCmds = append(segRates, rate), cmds
+			}
+		}
+	}
+	res := Result{EventsPerSecond: median(segRates), RatioVsNaive: median(segRates) / median(naiveRates)}
+	// The ratio is the median of per-run ratios' numerator and denominator taken in the same run.
+	fmt.Fprintf(w, "segstream bench ingest: %d events, %d customers, %d partitions, batch %d, %d runs (medians), GOMAXPROCS=%d\n",
+		len(msgs), o.Customers, o.Partitions, o.BatchSize, o.Runs, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "%-58s %14s  %s\n", "measurement", "median", "runs")
+	row := func(name string, v float64, unit string, runs []float64) {
+		var rs []string
+		for _, r := range runs {
+			rs = append(rs, strconv.Itoa(int(r)))
+		}
+		fmt.Fprintf(w, "%-58s %14s  %s\n", name, fmt.Sprintf("%d %s", int(v), unit), strings.Join(rs, " "))
+	}
+	fmt.Fprintln(w, "machine limits")
+	row("  produce to the broker (kafka-go, acks=all)", produceRate, "ev/s", nil)
+	row("  redis-benchmark -P 64 SET", setRate, "op/s", nil)
+	row("  redis-benchmark -P 64 EVALSHA (the compare-and-set script)", evalRate, "op/s", nil)
+	row("  consume + decode, no Redis", median(decodeRates), "ev/s", decodeRates)
+	fmt.Fprintln(w, "ingest end to end: Kafka -> Redis (exactly once) -> features topic -> commit")
+	row(fmt.Sprintf("  naive: one rich script per event (%.1f Redis cmds/event)", naiveCmds), median(naiveRates), "ev/s", naiveRates)
+	row(fmt.Sprintf("  segstream: batched compare-and-set (%.1f Redis cmds/event)", segCmds), median(segRates), "ev/s", segRates)
+	fmt.Fprintf(w, "events_per_second=%d ratio_vs_naive=%.2f\n", int(res.EventsPerSecond), res.RatioVsNaive)
+	return res, nil
+}
+
+func generate(o Options) []kafka.Message {
+	g := shoppers.New(o.Seed, o.Customers, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	msgs := make([]kafka.Message, 0, o.Events)
+	var buf []stream.Event
+	for len(msgs) < o.Events {
+		buf = g.Next(buf[:0])
+		for i := range buf {
+			if len(msgs) == o.Events {
+				break
+			}
+			b, _ := json.Marshal(&buf[i])
+			msgs = append(msgs, kafka.Message{Key: []byte(buf[i].CustomerID), Value: b})
+		}
+	}
+	return msgs
+}
+
+func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group string, app ingest.Applier, o Options, n int) (float64, error) {
+	ca := &countingApplier{inner: app}
+	in, err := ingest.New(ingest.Options{Brokers: brokers, Topic: topic, Group: group, FeaturesTopic: "bench.features",
+		DLQTopic: "bench.dlq", BatchSize: o.BatchSize, Applier: ca}, rdb)
+	if err != nil {
+		return 0, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- in.Run(rctx) }()
+	deadline := time.After(10 * time.Minute)
+	for ca.n.Load() < int64(n) {
+		select {
+		case err := <-done:
+			cancel()
+			return 0, fmt.Errorf("ingest stopped early: %v", err)
+		case <-deadline:
+			cancel()
+			<-done
+			return 0, fmt.Errorf("ingest applied %d of %d events in 10 minutes", ca.n.Load(), n)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start)
+	cancel()
+	if err := <-done; err != nil {
+		return 0, err
+	}
+	return float64(n) / elapsed.Seconds(), nil
+}
+
+func consumeDecode(ctx context.Context, brokers []string, group string, n int) (float64, error) {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: group, Topic: topic, MinBytes: 1, MaxBytes: 16 << 20,
+		MaxWait: 100 * time.Millisecond, QueueCapacity: 1000, StartOffset: kafka.FirstOffset})
+	defer r.Close()
+	var d stream.Decoder
+	var ev stream.Event
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("consuming: %w", err)
+		}
+		if err := d.Decode(m.Value, &ev); err != nil {
+			return 0, fmt.Errorf("decoding bench event: %w", err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+var rpsRe = regexp.MustCompile(`([0-9.]+) requests per second`)
+
+// redisBenchmark runs redis-benchmark, the machine's own measure of what Redis can take.
+func redisBenchmark(ctx context.Context, addr string, log *slog.Logger) (set, eval float64) {
+	host, port, _ := strings.Cut(addr, ":")
+	run := func(args ...string) float64 {
+		base := []string{"-h", host, "-p", port, "-P", "64", "-n", "500000", "-r", "100000", "-q"}
+		out, err := exec.CommandContext(ctx, "redis-benchmark", append(base, args...)...).CombinedOutput()
+		if err != nil {
+			log.Warn("redis-benchmark failed; is it installed (Debian: redis-tools)?", "err", err)
+			return 0
+		}
+		m := rpsRe.FindAllStringSubmatch(string(out), -1)
+		if len(m) == 0 {
+			return 0
+		}
+		v, _ := strconv.ParseFloat(m[len(m)-1][1], 64)
+		return v
+	}
+	set = run("-t", "set")
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	sha, err := c.ScriptLoad(ctx, casSource).Result()
+	if err == nil {
+		eval = run("EVALSHA", sha, "1", "bench:{__rand_int__}:f", "", "x")
+	}
+	c.FlushAll(ctx)
+	return set, eval
+}
+
+// casSource is the store's compare-and-set script, for redis-benchmark.
+const casSource = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if string.sub(cur, 1, 9) ~= ARGV[1] then return 0 end
+elseif ARGV[1] ~= '' then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1`
+
+// commandCalls sums the calls of every command Redis has run, scripts' inner calls included.
+func commandCalls(ctx context.Context, rdb redis.UniversalClient) int64 {
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, line := range strings.Split(info, "\n") {
+		if !strings.HasPrefix(line, "cmdstat_") || strings.HasPrefix(line, "cmdstat_info") {
+			continue
+		}
+		if i := strings.Index(line, "calls="); i >= 0 {
+			rest := line[i+6:]
+			if j := strings.IndexByte(rest, ','); j >= 0 {
+				n, _ := strconv.ParseInt(rest[:j], 10, 64)
+				total += n
+			}
+		}
+	}
+	return total
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
