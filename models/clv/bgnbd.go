@@ -80,48 +80,92 @@ func checkRFT(x, tx, T float64) error {
 	return nil
 }
 
-// bgnbdLL is the likelihood of grouped data with per-count tables: for integer x,
-// lnΓ(r+x)−lnΓ(r) = Σ_{k<x} ln(r+k), so log-gamma and digamma differences need no special
-// functions at all.
+// bgnbdLL is the likelihood of grouped data, arranged so that one evaluation needs few special
+// functions:
+//   - for integer x, lnΓ(r+x)−lnΓ(r) = Σ_{k<x} ln(r+k), so log-gamma and digamma differences
+//     are running sums over a table indexed by x;
+//   - ln(α+T) and ln(α+t_x) are taken once per distinct T and t_x (calibration data has few
+//     distinct first-purchase days);
+//   - customers without repeat purchases contribute −r·ln(α+T) only, summed per distinct T;
+//   - the rest need one exp and one log1p each, for the log-sum-exp of the two terms.
 type bgnbdLL struct {
-	rows    []rfm
+	rows    []rfmRow  // customers with x > 0
 	countX  []float64 // total weight per frequency
+	ts, txs []float64 // distinct T and t_x
+	w0T     []float64 // weight of x = 0 customers per distinct T
 	total   float64
 	penalty float64
-	// per-evaluation tables, indexed by x
-	lr, la, dr, da, db []float64
+	// per-evaluation tables
+	lr, la, dr, da, db, lbx []float64 // by x
+	lT, iT, lt, it          []float64 // ln(α+T), 1/(α+T) by distinct T; same for t_x
+}
+
+type rfmRow struct {
+	x, ti, txi int
+	weight     float64
 }
 
 func newBGNBDLL(rows []rfm, maxX int, penalty float64) *bgnbdLL {
-	l := &bgnbdLL{rows: rows, penalty: penalty, countX: make([]float64, maxX+1)}
+	l := &bgnbdLL{penalty: penalty, countX: make([]float64, maxX+1)}
+	for _, r := range rows {
+		l.ts = append(l.ts, r.T)
+		l.txs = append(l.txs, r.tx)
+	}
+	l.ts, l.txs = uniqueSorted(l.ts), uniqueSorted(l.txs)
+	l.w0T = make([]float64, len(l.ts))
 	for _, r := range rows {
 		l.countX[r.x] += r.weight
 		l.total += r.weight
+		ti, _ := slices.BinarySearch(l.ts, r.T)
+		if r.x == 0 {
+			l.w0T[ti] += r.weight
+			continue
+		}
+		txi, _ := slices.BinarySearch(l.txs, r.tx)
+		l.rows = append(l.rows, rfmRow{x: r.x, ti: ti, txi: txi, weight: r.weight})
 	}
 	n := maxX + 1
-	l.lr, l.la, l.dr, l.da, l.db = make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	l.lr, l.la, l.dr, l.da, l.db, l.lbx = make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	l.lT, l.iT = make([]float64, len(l.ts)), make([]float64, len(l.ts))
+	l.lt, l.it = make([]float64, len(l.txs)), make([]float64, len(l.txs))
 	return l
+}
+
+func uniqueSorted(v []float64) []float64 {
+	slices.Sort(v)
+	return slices.Compact(v)
 }
 
 // eval returns the total log-likelihood at p = (r, alpha, a, b) and, when g is not nil, its
 // gradient with respect to p.
 func (l *bgnbdLL) eval(p [4]float64, g []float64) float64 {
 	r, alpha, a, b := p[0], p[1], p[2], p[3]
-	// Tables: lr[x] = lnΓ(r+x)−lnΓ(r); la[x] = lnΓ(a+b)+lnΓ(b+x)−lnΓ(b)−lnΓ(a+b+x), and the
-	// derivatives dr = ∂lr/∂r, da = ∂la/∂a, db = ∂la/∂b.
+	// lr[x] = lnΓ(r+x)−lnΓ(r); la[x] = lnΓ(a+b)+lnΓ(b+x)−lnΓ(b)−lnΓ(a+b+x); their derivatives
+	// dr = ∂lr/∂r, da = ∂la/∂a, db = ∂la/∂b; lbx[x] = ln(b+x−1).
 	var lr, la, dr, da, db float64
 	for x := range l.countX {
 		l.lr[x], l.la[x], l.dr[x], l.da[x], l.db[x] = lr, la, dr, da, db
 		k := float64(x)
+		if x > 0 {
+			l.lbx[x] = math.Log(b + k - 1)
+		}
 		lr += math.Log(r + k)
 		la += math.Log((b + k) / (a + b + k))
 		dr += 1 / (r + k)
 		da -= 1 / (a + b + k)
 		db += 1/(b+k) - 1/(a+b+k)
 	}
+	for i, T := range l.ts {
+		l.lT[i], l.iT[i] = math.Log(alpha+T), 1/(alpha+T)
+	}
+	for i, tx := range l.txs {
+		l.lt[i], l.it[i] = math.Log(alpha+tx), 1/(alpha+tx)
+	}
 	logAlpha, logA := math.Log(alpha), math.Log(a)
 	ll := l.total * r * logAlpha
-	var gr, galpha, ga, gb float64
+	gr := l.total * logAlpha
+	galpha := l.total * r / alpha
+	var ga, gb float64
 	for x, w := range l.countX {
 		if w == 0 {
 			continue
@@ -131,34 +175,34 @@ func (l *bgnbdLL) eval(p [4]float64, g []float64) float64 {
 		ga += w * l.da[x]
 		gb += w * l.db[x]
 	}
-	gr += l.total * logAlpha
-	galpha += l.total * r / alpha
+	for i, w := range l.w0T {
+		ll -= w * r * l.lT[i]
+		gr -= w * l.lT[i]
+		galpha -= w * r * l.iT[i]
+	}
 	for _, row := range l.rows {
 		rx := r + float64(row.x)
-		lT := math.Log(alpha + row.T)
+		lT, lt := l.lT[row.ti], l.lt[row.txi]
 		a3 := -rx * lT
-		if row.x == 0 {
-			ll += row.weight * a3
-			gr -= row.weight * lT
-			galpha -= row.weight * rx / (alpha + row.T)
-			continue
-		}
-		lt := math.Log(alpha + row.tx)
-		bx := b + float64(row.x) - 1
-		a4 := logA - math.Log(bx) - rx*lt
-		// log(e^a3 + e^a4) without overflow, and the weights of the two terms.
-		m := max(a3, a4)
-		e3, e4 := math.Exp(a3-m), math.Exp(a4-m)
-		s := e3 + e4
-		ll += row.weight * (m + math.Log(s))
+		a4 := logA - l.lbx[row.x] - rx*lt
+		// log(e^a3 + e^a4) without overflow; w4 is the share of the second term.
+		d := a4 - a3
+		e := math.Exp(-math.Abs(d))
+		lse := max(a3, a4) + math.Log1p(e)
+		ll += row.weight * lse
 		if g == nil {
 			continue
 		}
-		w3, w4 := row.weight*e3/s, row.weight*e4/s
+		w4 := 1 / (1 + e)
+		if d < 0 {
+			w4 = e / (1 + e)
+		}
+		w4 *= row.weight
+		w3 := row.weight - w4
 		gr -= w3*lT + w4*lt
-		galpha -= w3*rx/(alpha+row.T) + w4*rx/(alpha+row.tx)
+		galpha -= rx * (w3*l.iT[row.ti] + w4*l.it[row.txi])
 		ga += w4 / a
-		gb -= w4 / bx
+		gb -= w4 / (b + float64(row.x) - 1)
 	}
 	if g != nil {
 		g[0], g[1], g[2], g[3] = gr, galpha, ga, gb
