@@ -16,15 +16,16 @@ import (
 
 // Dataset is a table of numeric features with a 0/1 target.
 type Dataset struct {
-	IDs []string
-	X   *mat.Dense
-	Y   []float64
+	Names []string // feature names, one per column of X
+	IDs   []string
+	X     *mat.Dense
+	Y     []float64
 }
 
 // Rows returns the dataset restricted to the given rows, in that order.
 func (d Dataset) Rows(idx []int) Dataset {
 	_, c := d.X.Dims()
-	out := Dataset{IDs: make([]string, len(idx)), X: mat.NewDense(max(len(idx), 1), c, nil), Y: make([]float64, len(idx))}
+	out := Dataset{Names: d.Names, IDs: make([]string, len(idx)), X: mat.NewDense(max(len(idx), 1), c, nil), Y: make([]float64, len(idx))}
 	if len(idx) == 0 {
 		out.X = nil
 		return out
@@ -34,6 +35,12 @@ func (d Dataset) Rows(idx []int) Dataset {
 		copy(out.X.RawRowView(i), d.X.RawRowView(r))
 	}
 	return out
+}
+
+// AudiobooksFeatures names the ten feature columns of the Audiobooks data, in file order.
+var AudiobooksFeatures = []string{
+	"book_length_overall", "book_length_avg", "price_overall", "price_avg", "review",
+	"review_10", "completion", "minutes_listened", "support_requests", "last_visit_days",
 }
 
 // ReadAudiobooks reads the Audiobooks case data: comma separated, CRLF or LF, no header; the
@@ -82,6 +89,13 @@ func ReadAudiobooks(r io.Reader) (Dataset, error) {
 		return Dataset{}, errors.New("no rows")
 	}
 	d.X = mat.NewDense(len(d.Y), cols-2, data)
+	d.Names = AudiobooksFeatures
+	if cols-2 != len(AudiobooksFeatures) {
+		d.Names = make([]string, cols-2)
+		for j := range d.Names {
+			d.Names[j] = "x" + strconv.Itoa(j+1)
+		}
+	}
 	return d, nil
 }
 
