@@ -257,22 +257,22 @@ func (f *pass) forward(x *mat.Dense) {
 	}
 }
 
-// backward fills f.grad with the gradient of Σ w_i·bce_i / n + L2/(2n)·‖W‖² for the batch
-// last passed forward; it returns that loss.
-func (f *pass) backward(y, w []float64, l2 float64) float64 {
+// backward fills f.grad with the gradient of scale·Σ w_i·bce_i over the rows last passed
+// forward, and returns that loss. Training passes scale = 1/(rows in the whole batch), so
+// the gradients of the shards of one batch add up to the batch's.
+func (f *pass) backward(y, w []float64, scale float64) float64 {
 	m := f.m
 	n := f.curRows
 	p := f.bp.RawMatrix()
 	dp := f.bdp.RawMatrix()
-	inv := 1 / float64(n)
 	var loss float64
 	for i := 0; i < n; i++ {
 		pi := p.Data[i*p.Stride]
 		loss += w[i] * bce(y[i], pi)
 		// The sigmoid and the cross-entropy cancel to p − y.
-		dp.Data[i*dp.Stride] = w[i] * (pi - y[i]) * inv
+		dp.Data[i*dp.Stride] = w[i] * (pi - y[i]) * scale
 	}
-	loss *= inv
+	loss *= scale
 	// Output layer.
 	f.gW3.Mul(f.ba2.T(), f.bdp)
 	colSumInto(f.gB3, f.bdp)
@@ -286,19 +286,25 @@ func (f *pass) backward(y, w []float64, l2 float64) float64 {
 	reluGrad(f.bd1, f.bz1)
 	f.gW1.Mul(f.xb.T(), f.bd1)
 	colSumInto(f.gB1, f.bd1)
-	if l2 > 0 {
-		c := l2 * inv
-		var sq float64
-		for _, pair := range [][2]*mat.Dense{{f.gW1, m.W1}, {f.gW2, m.W2}, {f.gW3, m.W3}} {
-			g, wt := pair[0].RawMatrix().Data, pair[1].RawMatrix().Data
-			for k, v := range wt {
-				g[k] += c * v
-				sq += v * v
-			}
-		}
-		loss += c / 2 * sq
-	}
 	return loss
+}
+
+// addL2 adds the gradient of c/2·‖W‖² (weights only, not biases) to f.grad and returns the
+// penalty.
+func (f *pass) addL2(c float64) float64 {
+	if c == 0 {
+		return 0
+	}
+	m := f.m
+	var sq float64
+	for _, pair := range [][2]*mat.Dense{{f.gW1, m.W1}, {f.gW2, m.W2}, {f.gW3, m.W3}} {
+		g, wt := pair[0].RawMatrix().Data, pair[1].RawMatrix().Data
+		for k, v := range wt {
+			g[k] += c * v
+			sq += v * v
+		}
+	}
+	return c / 2 * sq
 }
 
 func bce(y, p float64) float64 {

@@ -261,7 +261,7 @@ func TestGradient(t *testing.T) {
 	f := newPass(m, 37)
 	loss := func() float64 {
 		f.forward(X)
-		return f.backward(y, w, l2)
+		return f.backward(y, w, 1.0/37) + f.addL2(l2/37)
 	}
 	loss()
 	g := slices.Clone(f.grad)

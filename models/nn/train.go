@@ -115,8 +115,9 @@ func Train(X *mat.Dense, y []float64, Xval *mat.Dense, yval []float64, c Config)
 				copy(xb.RawRowView(i), X.RawRowView(r))
 				yb[i], wb[i] = y[r], weight(y[r])
 			}
+			scale := 1 / float64(k)
 			f.forward(xb.Slice(0, k, 0, in).(*mat.Dense))
-			sum += f.backward(yb[:k], wb[:k], c.L2)
+			sum += f.backward(yb[:k], wb[:k], scale) + f.addL2(c.L2*scale)
 			batches++
 			step++
 			adam(m.params, f.grad, mom, vel, step, c)
