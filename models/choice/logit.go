@@ -1,0 +1,285 @@
+package choice
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// ErrNotConverged is returned, wrapped, together with the last iterate when a fit hits its
+// iteration limit; callers that can live with an approximate fit check errors.Is and use it.
+var ErrNotConverged = errors.New("fit did not converge")
+
+// LogitOptions control FitLogit. The zero value is plain maximum likelihood with defaults.
+type LogitOptions struct {
+	// L2 is λ in the penalty ½·λ·‖β‖² on the slopes (never the intercept); 0 is unpenalized.
+	L2 float64
+	// MaxIter caps Newton iterations; 0 means 100.
+	MaxIter int
+	// Tol stops the fit when no coefficient moves by more than Tol·(1+|β|); 0 means 1e-10.
+	// Newton converges quadratically, so the answer is then exact to machine precision.
+	Tol float64
+}
+
+// Logit is a fitted binary logit P(y=1|x) = 1/(1+exp(−(β₀ + xᵀβ))).
+type Logit struct {
+	Names         []string  // feature names, without "intercept"
+	Coef          []float64 // intercept first, then one per name
+	StdErr        []float64 // from the inverse (penalized) Hessian, same order as Coef
+	LogLikelihood float64   // unpenalized log-likelihood at Coef
+	Iterations    int
+	Converged     bool
+}
+
+// Prob returns P(y=1|x) for x without the intercept. It allocates nothing.
+func (m *Logit) Prob(x []float64) float64 {
+	eta := m.Coef[0]
+	for j, v := range x {
+		eta += m.Coef[j+1] * v
+	}
+	return sigmoid(eta)
+}
+
+func sigmoid(eta float64) float64 {
+	if eta >= 0 {
+		return 1 / (1 + math.Exp(-eta))
+	}
+	e := math.Exp(eta)
+	return e / (1 + e)
+}
+
+// log1pexp is log(1+exp(eta)) without overflow.
+func log1pexp(eta float64) float64 {
+	if eta > 35 {
+		return eta
+	}
+	if eta < -35 {
+		return math.Exp(eta)
+	}
+	return math.Log1p(math.Exp(eta))
+}
+
+// FitLogit fits a binary logit of y (each 0 or 1, or a fraction in [0,1]) on the columns of X by
+// Newton–Raphson (equivalently IRLS) with step halving. names label the columns of X and exclude
+// the intercept, which is always fitted and never penalized.
+//
+// If the iteration limit is reached, FitLogit returns the last iterate and an error wrapping
+// ErrNotConverged.
+func FitLogit(X *mat.Dense, y []float64, names []string, o LogitOptions) (*Logit, error) {
+	n, p := X.Dims()
+	if err := checkDesign(n, p, len(y), names); err != nil {
+		return nil, fmt.Errorf("fitting logit: %w", err)
+	}
+	for i, v := range y {
+		if !(v >= 0 && v <= 1) {
+			return nil, fmt.Errorf("fitting logit: y[%d] = %v is not in [0,1]", i, v)
+		}
+	}
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("fitting logit: %w", err)
+	}
+	k := p + 1
+	w := newLogitWork(X, y, k, o.L2)
+	beta := make([]float64, k)
+	// Start at the intercept-only optimum: one Newton step less, and the first step is safer.
+	ybar := 0.0
+	for _, v := range y {
+		ybar += v
+	}
+	ybar /= float64(n)
+	if ybar > 0 && ybar < 1 {
+		beta[0] = math.Log(ybar / (1 - ybar))
+	}
+	obj := w.eval(beta)
+	cand := make([]float64, k)
+	delta := mat.NewVecDense(k, nil)
+	var chol mat.Cholesky
+	m := &Logit{Names: append([]string(nil), names...)}
+	for m.Iterations < o.MaxIter {
+		if !chol.Factorize(w.hess) {
+			return nil, errors.New("fitting logit: Hessian is not positive definite (collinear columns or a constant column?)")
+		}
+		if err := chol.SolveVecTo(delta, w.grad); err != nil {
+			return nil, fmt.Errorf("fitting logit: solving the Newton step: %w", err)
+		}
+		m.Iterations++
+		step := 1.0
+		var candObj float64
+		for halvings := 0; ; halvings++ {
+			for j := range beta {
+				cand[j] = beta[j] + step*delta.AtVec(j)
+			}
+			candObj = w.eval(cand)
+			// Accept any step that does not lower the objective beyond rounding; near the
+			// optimum the change is below float resolution and must not stall the iteration.
+			if candObj >= obj-1e-12*math.Abs(obj) || halvings == 40 {
+				break
+			}
+			step /= 2
+		}
+		moved := 0.0
+		for j := range beta {
+			moved = math.Max(moved, math.Abs(cand[j]-beta[j])/(1+math.Abs(beta[j])))
+		}
+		copy(beta, cand)
+		obj = candObj
+		if moved <= o.Tol {
+			m.Converged = true
+			break
+		}
+	}
+	m.Coef = beta
+	m.LogLikelihood = w.ll
+	se, err := stdErrors(w.hess)
+	if err != nil {
+		return nil, fmt.Errorf("fitting logit: %w", err)
+	}
+	m.StdErr = se
+	if !m.Converged {
+		return m, fmt.Errorf("fitting logit: %d iterations: %w", m.Iterations, ErrNotConverged)
+	}
+	return m, nil
+}
+
+func (o LogitOptions) withDefaults() (LogitOptions, error) {
+	if o.L2 < 0 || math.IsNaN(o.L2) || math.IsInf(o.L2, 0) {
+		return o, fmt.Errorf("L2 = %v: want a finite value ≥ 0", o.L2)
+	}
+	if o.MaxIter < 0 {
+		return o, fmt.Errorf("MaxIter = %d: want ≥ 0 (0 means the default)", o.MaxIter)
+	}
+	if o.Tol < 0 {
+		return o, fmt.Errorf("Tol = %v: want ≥ 0 (0 means the default)", o.Tol)
+	}
+	if o.MaxIter == 0 {
+		o.MaxIter = 100
+	}
+	if o.Tol == 0 {
+		o.Tol = 1e-10
+	}
+	return o, nil
+}
+
+func checkDesign(n, p, ny int, names []string) error {
+	if ny != n {
+		return fmt.Errorf("X has %d rows but y has %d values", n, ny)
+	}
+	if len(names) != p {
+		return fmt.Errorf("X has %d columns but %d names were given (names exclude the intercept)", p, len(names))
+	}
+	for i, nm := range names {
+		if nm == "intercept" {
+			return fmt.Errorf("names[%d] is \"intercept\": the intercept is always fitted, leave it out of X", i)
+		}
+	}
+	if n <= p+1 {
+		return fmt.Errorf("%d rows for %d coefficients: need more rows than coefficients", n, p+1)
+	}
+	return nil
+}
+
+// logitWork holds the design and the derivatives of the penalized log-likelihood at the last
+// point evaluated, so one pass over the data per Newton iteration gives value, gradient and
+// Hessian together.
+type logitWork struct {
+	x      []float64 // row-major, stride
+	stride int
+	n, p   int
+	y      []float64
+	l2     float64
+	ll     float64 // unpenalized log-likelihood
+	grad   *mat.VecDense
+	hess   *mat.SymDense // negative Hessian of the penalized objective
+	h      []float64     // packed upper triangle accumulated in the pass
+	g      []float64
+}
+
+func newLogitWork(X *mat.Dense, y []float64, k int, l2 float64) *logitWork {
+	raw := X.RawMatrix()
+	return &logitWork{
+		x: raw.Data, stride: raw.Stride, n: raw.Rows, p: raw.Cols, y: y, l2: l2,
+		grad: mat.NewVecDense(k, nil),
+		hess: mat.NewSymDense(k, nil),
+		h:    make([]float64, k*(k+1)/2),
+		g:    make([]float64, k),
+	}
+}
+
+// eval computes the penalized log-likelihood at beta and stores the gradient and the negative
+// Hessian; it returns the penalized objective (to be maximized).
+func (w *logitWork) eval(beta []float64) float64 {
+	k := w.p + 1
+	g, h := w.g, w.h
+	clear(g)
+	clear(h)
+	ll := 0.0
+	for i := 0; i < w.n; i++ {
+		row := w.x[i*w.stride : i*w.stride+w.p]
+		eta := beta[0]
+		for j, v := range row {
+			eta += beta[j+1] * v
+		}
+		mu := sigmoid(eta)
+		yi := w.y[i]
+		ll += yi*eta - log1pexp(eta)
+		r := yi - mu
+		wt := mu * (1 - mu)
+		g[0] += r
+		// Packed upper triangle, row-major: (a,b) with a ≤ b. Column 0 is the implicit 1.
+		h[0] += wt
+		for b := 1; b < k; b++ {
+			h[b] += wt * row[b-1]
+		}
+		idx := k
+		for a := 1; a < k; a++ {
+			xa := row[a-1]
+			g[a] += r * xa
+			wa := wt * xa
+			for b := a; b < k; b++ {
+				h[idx] += wa * row[b-1]
+				idx++
+			}
+		}
+	}
+	pen := 0.0
+	for j := 1; j < k; j++ {
+		pen += beta[j] * beta[j]
+		g[j] -= w.l2 * beta[j]
+	}
+	idx := 0
+	for a := 0; a < k; a++ {
+		w.grad.SetVec(a, g[a])
+		for b := a; b < k; b++ {
+			v := h[idx]
+			if a == b && a > 0 {
+				v += w.l2
+			}
+			w.hess.SetSym(a, b, v)
+			idx++
+		}
+	}
+	w.ll = ll
+	return ll - 0.5*w.l2*pen
+}
+
+// stdErrors returns sqrt(diag(H⁻¹)) of a positive-definite negative Hessian (the observed
+// information).
+func stdErrors(info *mat.SymDense) ([]float64, error) {
+	var chol mat.Cholesky
+	if !chol.Factorize(info) {
+		return nil, errors.New("information matrix is not positive definite at the optimum: standard errors undefined")
+	}
+	var inv mat.SymDense
+	if err := chol.InverseTo(&inv); err != nil {
+		return nil, fmt.Errorf("inverting the information matrix: %w", err)
+	}
+	k := inv.SymmetricDim()
+	se := make([]float64, k)
+	for j := range se {
+		se[j] = math.Sqrt(inv.At(j, j))
+	}
+	return se, nil
+}
