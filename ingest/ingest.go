@@ -168,7 +168,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 		Logger:                nil,
 		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { in.log.Debug("kafka reader: " + fmt.Sprintf(f, a...)) }),
 	})
-	in.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize})
+	// A synchronous write returns when every partition's batch is flushed, and a batch that is
+	// not full waits BatchTimeout: keep it short, the lane already batches.
+	in.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond})
 	defer in.writer.Close()
 	defer in.reader.Close()
 
@@ -234,10 +236,31 @@ func (in *Ingester) Run(ctx context.Context) error {
 	return nil
 }
 
+// runLane batches one partition's records through two stages: apply (decode, Redis) and publish
+// (features and DLQ records, then the offset commit). The stages overlap, so batch N+1 is
+// applied while batch N is produced; the channel between them is small and ordered, so commits
+// still follow the work and memory stays bounded.
 func (in *Ingester) runLane(ctx context.Context, l *lane) {
+	applied := make(chan *appliedBatch, 2)
+	publishDone := make(chan struct{})
+	go func() {
+		defer close(publishDone)
+		in.publishLoop(ctx, l.partition, applied)
+	}()
+	defer func() {
+		close(applied)
+		<-publishDone
+	}()
 	batch := make([]kafka.Message, 0, in.o.BatchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	abandon := func(err error) {
+		// Only a cancelled work context ends a batch early; its offsets stay uncommitted.
+		in.log.Warn("batch abandoned at shutdown", "partition", l.partition, "records", len(batch), "err", err)
+		in.lastErr.Store(&err)
+		for range l.ch { // drain so the fetch loop never blocks on us
+		}
+	}
 	for {
 		batch = batch[:0]
 		msg, ok := <-l.ch
@@ -259,23 +282,74 @@ func (in *Ingester) runLane(ctx context.Context, l *lane) {
 			}
 		}
 		timer.Stop()
-		if err := in.processBatch(ctx, batch); err != nil {
-			// Only a cancelled work context ends a batch early; its offsets stay uncommitted.
-			in.log.Warn("batch abandoned at shutdown", "partition", l.partition, "records", len(batch), "err", err)
-			in.lastErr.Store(&err)
-			for range l.ch { // drain so the fetch loop never blocks on us
-			}
+		ab, err := in.applyBatch(ctx, batch)
+		if err != nil {
+			abandon(err)
+			return
+		}
+		select {
+		case applied <- ab:
+		case <-ctx.Done():
+			abandon(ctx.Err())
 			return
 		}
 	}
 }
 
-func (in *Ingester) processBatch(ctx context.Context, batch []kafka.Message) error {
-	start := time.Now()
+// appliedBatch is a batch whose events are in Redis and whose records await publishing.
+type appliedBatch struct {
+	out     []kafka.Message // features and DLQ records
+	dlqMax  int64           // highest rejected offset, -1 if none
+	last    kafka.Message   // the batch's last record, whose offset is committed
+	records int
+	started time.Time
+}
+
+// commitEvery bounds how long a lane may hold published work uncommitted while more batches
+// are queued behind it; an idle lane commits at once.
+const commitEvery = 100 * time.Millisecond
+
+func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-chan *appliedBatch) {
+	var pending *appliedBatch // published, not yet committed
+	lastCommit := time.Now()
+	commit := func() bool {
+		if pending == nil {
+			return true
+		}
+		if err := in.commit(ctx, pending.last); err != nil {
+			in.lastErr.Store(&err)
+			return false
+		}
+		lastCommit, pending = time.Now(), nil
+		return true
+	}
+	for ab := range applied {
+		if err := in.publish(ctx, ab); err != nil {
+			in.log.Warn("batch abandoned at shutdown", "partition", partition, "records", ab.records, "err", err)
+			in.lastErr.Store(&err)
+			for range applied {
+			}
+			return
+		}
+		pending = ab
+		in.m.lag.WithLabelValues(strconv.Itoa(partition)).Set(float64(max(0, ab.last.HighWaterMark-ab.last.Offset-1)))
+		in.m.batchEvents.Observe(float64(ab.records))
+		if len(applied) == 0 || time.Since(lastCommit) >= commitEvery {
+			if !commit() {
+				for range applied {
+				}
+				return
+			}
+		}
+		in.m.batchSeconds.Observe(time.Since(ab.started).Seconds())
+	}
+	commit()
+}
+
+func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message) (*appliedBatch, error) {
+	ab := &appliedBatch{started: time.Now(), dlqMax: -1, last: batch[len(batch)-1], records: len(batch)}
 	events := make([]stream.Event, len(batch))
 	recs := make([]features.Record, 0, len(batch))
-	var out []kafka.Message
-	var dlqMax int64 = -1
 	for i := range batch {
 		m := &batch[i]
 		if err := in.decoder.Decode(m.Value, &events[i]); err != nil {
@@ -283,23 +357,23 @@ func (in *Ingester) processBatch(ctx context.Context, batch []kafka.Message) err
 			if !errors.As(err, &de) {
 				de = &stream.DecodeError{Reason: stream.ReasonMalformedJSON, Detail: err.Error()}
 			}
-			out = append(out, in.dlqMessage(m, de))
-			dlqMax = m.Offset
+			ab.out = append(ab.out, in.dlqMessage(m, de))
+			ab.dlqMax = m.Offset
 			continue
 		}
 		if len(m.Key) > 0 && string(m.Key) != events[i].CustomerID {
 			de := &stream.DecodeError{Reason: stream.ReasonKeyMismatch, Field: "customer_id",
 				Detail: fmt.Sprintf("message key %q differs from customer_id %q", m.Key, events[i].CustomerID)}
-			out = append(out, in.dlqMessage(m, de))
-			dlqMax = m.Offset
+			ab.out = append(ab.out, in.dlqMessage(m, de))
+			ab.dlqMax = m.Offset
 			continue
 		}
 		recs = append(recs, features.Record{Event: &events[i], Pos: features.Position{Partition: int32(m.Partition), Offset: m.Offset}})
 	}
-	if dlqMax >= 0 {
+	if ab.dlqMax >= 0 {
 		var err error
-		if out, err = in.skipAlreadyRejected(ctx, batch[0].Topic, batch[0].Partition, out); err != nil {
-			return err
+		if ab.out, err = in.skipAlreadyRejected(ctx, batch[0].Topic, batch[0].Partition, ab.out); err != nil {
+			return nil, err
 		}
 	}
 	res := make([]features.Result, len(recs))
@@ -313,7 +387,7 @@ func (in *Ingester) processBatch(ctx context.Context, batch []kafka.Message) err
 			in.m.redisErrors.Inc()
 			in.log.Warn("applying batch to redis; will retry", "records", len(recs), "err", err)
 			if !bo.wait(ctx) {
-				return fmt.Errorf("applying batch: %w", err)
+				return nil, fmt.Errorf("applying batch: %w", err)
 			}
 		}
 	}
@@ -328,7 +402,7 @@ func (in *Ingester) processBatch(ctx context.Context, batch []kafka.Message) err
 			in.m.duplicates.WithLabelValues("event_id").Inc()
 		}
 		if r.Message != nil && in.o.FeaturesTopic != "-" {
-			out = append(out, kafka.Message{Topic: in.o.FeaturesTopic, Key: []byte(recs[i].Event.CustomerID), Value: r.Message})
+			ab.out = append(ab.out, kafka.Message{Topic: in.o.FeaturesTopic, Key: []byte(recs[i].Event.CustomerID), Value: r.Message})
 		}
 	}
 	in.m.applied.Add(float64(applied))
@@ -336,6 +410,19 @@ func (in *Ingester) processBatch(ctx context.Context, batch []kafka.Message) err
 		in.log.Warn("fault injection: crashing between the redis write and the offset commit")
 		in.crashFn()
 	}
+	return ab, nil
+}
+
+func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
+	for _, m := range ab.out {
+		if m.Topic == in.o.DLQTopic {
+			in.m.produced.WithLabelValues("dlq").Inc()
+			in.m.rejected.WithLabelValues(headerValue(m.Headers, HeaderReason)).Inc()
+		} else {
+			in.m.produced.WithLabelValues("features").Inc()
+		}
+	}
+	out := ab.out
 	if len(out) > 0 {
 		bo := newBackoff(in.o.MaxBackoff)
 		for {
@@ -351,25 +438,20 @@ func (in *Ingester) processBatch(ctx context.Context, batch []kafka.Message) err
 			out = unwritten(out, err)
 		}
 	}
-	for _, m := range out {
-		if m.Topic == in.o.DLQTopic {
-			in.m.produced.WithLabelValues("dlq").Inc()
-			in.m.rejected.WithLabelValues(headerValue(m.Headers, HeaderReason)).Inc()
-		} else {
-			in.m.produced.WithLabelValues("features").Inc()
-		}
-	}
-	if dlqMax >= 0 {
-		if err := in.markRejected(ctx, batch[0].Topic, batch[0].Partition, dlqMax); err != nil {
+	if ab.dlqMax >= 0 {
+		if err := in.markRejected(ctx, ab.last.Topic, ab.last.Partition, ab.dlqMax); err != nil {
 			return err
 		}
 	}
-	last := batch[len(batch)-1]
+	return nil
+}
+
+func (in *Ingester) commit(ctx context.Context, last kafka.Message) error {
 	bo := newBackoff(in.o.MaxBackoff)
 	for {
 		err := in.reader.CommitMessages(ctx, last)
 		if err == nil {
-			break
+			return nil
 		}
 		in.m.kafkaErrors.WithLabelValues("commit").Inc()
 		in.log.Warn("committing offsets; will retry", "partition", last.Partition, "offset", last.Offset, "err", err)
@@ -377,10 +459,6 @@ func (in *Ingester) processBatch(ctx context.Context, batch []kafka.Message) err
 			return fmt.Errorf("committing: %w", err)
 		}
 	}
-	in.m.lag.WithLabelValues(strconv.Itoa(last.Partition)).Set(float64(max(0, last.HighWaterMark-last.Offset-1)))
-	in.m.batchEvents.Observe(float64(len(batch)))
-	in.m.batchSeconds.Observe(time.Since(start).Seconds())
-	return nil
 }
 
 // unwritten keeps the messages a partial write failed on, so a retry does not duplicate the rest.

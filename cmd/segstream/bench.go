@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 
 	"github.com/segstream/segstream/internal/benchingest"
 	"github.com/segstream/segstream/internal/cli"
@@ -27,6 +29,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.Runs, "runs", 3, "runs of each measurement; medians are reported")
 	fs.IntVar(&o.BatchSize, "batch-size", 1000, "ingest batch size")
 	seed := fs.Uint64("seed", 1, "generator seed")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := cli.Parse(fs, args[1:]); err != nil {
 		return usageError{err}
 	}
@@ -35,6 +38,17 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	o.Seed = *seed
 	o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("creating %s: %w", *cpuProfile, err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("starting the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	_, err := benchingest.Run(ctx, o, stdout)
 	return err
 }

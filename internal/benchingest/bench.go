@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -68,7 +69,14 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	br, err := devbroker.Start(devbroker.Options{Partitions: int32(o.Partitions), Topics: []string{topic, "bench.features", "bench.dlq"}})
+	// A data directory keeps the broker's log in files: kfake's in-memory log grows by copying,
+	// which would charge the broker's cost to the pipeline under test.
+	dir, err := os.MkdirTemp("", "segstream-bench-broker-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	br, err := devbroker.Start(devbroker.Options{Partitions: int32(o.Partitions), DataDir: dir, Topics: []string{topic, "bench.features", "bench.dlq"}})
 	if err != nil {
 		return Result{}, err
 	}
