@@ -15,8 +15,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/segstream/segstream/internal/cli"
 	"github.com/segstream/segstream/models/choice"
 )
@@ -540,7 +538,7 @@ func fitQuantity(rows []choice.Purchase) (quantityReport, error) {
 	if X == nil {
 		return quantityReport{}, errors.New("no purchase rows (Incidence 1) to fit quantity on")
 	}
-	m, err := fitOLS(X, y)
+	m, err := choice.FitOLS(X, y, choice.QuantityNames)
 	if err != nil {
 		return quantityReport{}, err
 	}
@@ -556,10 +554,6 @@ func fitQuantity(rows []choice.Purchase) (quantityReport, error) {
 		return rep, err
 	}
 	return rep, nil
-}
-
-func fitOLS(X *mat.Dense, y []float64) (*choice.OLS, error) {
-	return choice.FitOLS(X, y, choice.QuantityNames)
 }
 
 func printQuantity(w io.Writer, rep quantityReport) error {
