@@ -50,17 +50,6 @@ func sigmoid(eta float64) float64 {
 	return e / (1 + e)
 }
 
-// log1pexp is log(1+exp(eta)) without overflow.
-func log1pexp(eta float64) float64 {
-	if eta > 35 {
-		return eta
-	}
-	if eta < -35 {
-		return math.Exp(eta)
-	}
-	return math.Log1p(math.Exp(eta))
-}
-
 // FitLogit fits a binary logit of y (each 0 or 1, or a fraction in [0,1]) on the columns of X by
 // Newton–Raphson (equivalently IRLS) with step halving. names label the columns of X and exclude
 // the intercept, which is always fitted and never penalized.
@@ -82,7 +71,11 @@ func FitLogit(X *mat.Dense, y []float64, names []string, o LogitOptions) (*Logit
 		return nil, fmt.Errorf("fitting logit: %w", err)
 	}
 	k := p + 1
-	w := newLogitWork(X, y, k, o.L2)
+	grp, err := groupRows(X)
+	if err != nil {
+		return nil, fmt.Errorf("fitting logit: %w", err)
+	}
+	w := newLogitWork(grp, y, k, o.L2)
 	beta := make([]float64, k)
 	// Start at the intercept-only optimum: one Newton step less, and the first step is safer.
 	ybar := 0.0
@@ -181,26 +174,30 @@ func checkDesign(n, p, ny int, names []string) error {
 	return nil
 }
 
-// logitWork holds the design and the derivatives of the penalized log-likelihood at the last
-// point evaluated, so one pass over the data per Newton iteration gives value, gradient and
-// Hessian together.
+// logitWork holds the grouped design and the derivatives of the penalized log-likelihood at the
+// last point evaluated, so one pass per Newton iteration gives value, gradient and Hessian.
+// Group g stands for n[g] rows with design row x_g, of which s[g] (summed y) were purchases:
+// its terms are s·η − n·log(1+e^η) in the likelihood, (s − n·μ)·x in the score and n·μ(1−μ)·xxᵀ
+// in the information, exactly the sums of its rows' terms.
 type logitWork struct {
-	x      []float64 // row-major, stride
-	stride int
-	n, p   int
-	y      []float64
-	l2     float64
-	ll     float64 // unpenalized log-likelihood
-	grad   *mat.VecDense
-	hess   *mat.SymDense // negative Hessian of the penalized objective
-	h      []float64     // packed upper triangle accumulated in the pass
-	g      []float64
+	grp  *groups
+	s    []float64 // sum of y per group
+	p    int
+	l2   float64
+	ll   float64 // unpenalized log-likelihood
+	grad *mat.VecDense
+	hess *mat.SymDense // negative Hessian of the penalized objective
+	h    []float64     // packed upper triangle accumulated in the pass
+	g    []float64
 }
 
-func newLogitWork(X *mat.Dense, y []float64, k int, l2 float64) *logitWork {
-	raw := X.RawMatrix()
+func newLogitWork(grp *groups, y []float64, k int, l2 float64) *logitWork {
+	s := make([]float64, grp.len())
+	for i, v := range y {
+		s[grp.of[i]] += v
+	}
 	return &logitWork{
-		x: raw.Data, stride: raw.Stride, n: raw.Rows, p: raw.Cols, y: y, l2: l2,
+		grp: grp, s: s, p: k - 1, l2: l2,
 		grad: mat.NewVecDense(k, nil),
 		hess: mat.NewSymDense(k, nil),
 		h:    make([]float64, k*(k+1)/2),
@@ -216,17 +213,26 @@ func (w *logitWork) eval(beta []float64) float64 {
 	clear(g)
 	clear(h)
 	ll := 0.0
-	for i := 0; i < w.n; i++ {
-		row := w.x[i*w.stride : i*w.stride+w.p]
+	for gi, ng := range w.grp.n {
+		row := w.grp.row(gi)
 		eta := beta[0]
 		for j, v := range row {
 			eta += beta[j+1] * v
 		}
-		mu := sigmoid(eta)
-		yi := w.y[i]
-		ll += yi*eta - log1pexp(eta)
-		r := yi - mu
-		wt := mu * (1 - mu)
+		// One exponential serves both μ and log(1+e^η).
+		e := math.Exp(-math.Abs(eta))
+		var mu, softplus float64
+		if eta >= 0 {
+			mu = 1 / (1 + e)
+			softplus = eta + math.Log1p(e)
+		} else {
+			mu = e / (1 + e)
+			softplus = math.Log1p(e)
+		}
+		sg := w.s[gi]
+		ll += sg*eta - ng*softplus
+		r := sg - ng*mu
+		wt := ng * mu * (1 - mu)
 		g[0] += r
 		// Packed upper triangle, row-major: (a,b) with a ≤ b. Column 0 is the implicit 1.
 		h[0] += wt

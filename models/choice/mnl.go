@@ -118,7 +118,11 @@ func FitMNL(X *mat.Dense, y []int, names []string, o MNLOptions) (*MNL, error) {
 		yi[i], _ = slices.BinarySearch(cats, v)
 	}
 	K, k := len(cats), p+1
-	w := newMNLWork(X, yi, K, k, o.L2)
+	grp, err := groupRows(X)
+	if err != nil {
+		return nil, fmt.Errorf("fitting MNL: %w", err)
+	}
+	w := newMNLWork(grp, yi, K, k, o.L2)
 	d := (K - 1) * k
 	beta := make([]float64, d)
 	// Start from the intercept-only optimum: log share of c over share of the base.
@@ -183,36 +187,38 @@ func FitMNL(X *mat.Dense, y []int, names []string, o MNLOptions) (*MNL, error) {
 }
 
 // mnlWork evaluates the penalized MNL log-likelihood with its gradient and negative Hessian in
-// one pass over the data.
+// one pass over the distinct design rows. Group g with design row x_g was chosen cnt[g·K+c]
+// times as category c out of n_g rows; its likelihood term is Σ_c cnt_c·η_c − n_g·lse(η), which
+// is the sum of its rows' terms.
 type mnlWork struct {
-	x      []float64
-	stride int
-	n, p   int
-	K, k   int
-	y      []int
-	l2     float64
-	ll     float64
-	grad   *mat.VecDense
-	hess   *mat.SymDense
-	eta    []float64 // per category
-	xx     []float64 // packed upper triangle of x̃x̃ᵀ for one row
+	grp  *groups
+	cnt  []float64 // per group and category
+	K, k int
+	l2   float64
+	ll   float64
+	grad *mat.VecDense
+	hess *mat.SymDense
+	eta  []float64 // per category
+	xx   []float64 // packed upper triangle of x̃x̃ᵀ for one row
 	// blk[pair] is the packed upper triangle of block (c,d), c ≤ d, of the negative Hessian.
 	blk [][]float64
 	g   []float64
 }
 
-func newMNLWork(X *mat.Dense, y []int, K, k int, l2 float64) *mnlWork {
-	raw := X.RawMatrix()
+func newMNLWork(grp *groups, y []int, K, k int, l2 float64) *mnlWork {
 	t := k * (k + 1) / 2
 	nb := (K - 1) * K / 2
 	w := &mnlWork{
-		x: raw.Data, stride: raw.Stride, n: raw.Rows, p: raw.Cols, K: K, k: k, y: y, l2: l2,
+		grp: grp, cnt: make([]float64, grp.len()*K), K: K, k: k, l2: l2,
 		grad: mat.NewVecDense((K-1)*k, nil),
 		hess: mat.NewSymDense((K-1)*k, nil),
 		eta:  make([]float64, K),
 		xx:   make([]float64, t),
 		blk:  make([][]float64, nb),
 		g:    make([]float64, (K-1)*k),
+	}
+	for i, c := range y {
+		w.cnt[int(grp.of[i])*K+c]++
 	}
 	for i := range w.blk {
 		w.blk[i] = make([]float64, t)
@@ -228,8 +234,9 @@ func (w *mnlWork) eval(beta []float64) float64 {
 	}
 	ll := 0.0
 	eta, xx, g := w.eta, w.xx, w.g
-	for i := 0; i < w.n; i++ {
-		row := w.x[i*w.stride : i*w.stride+w.p]
+	for gi, ng := range w.grp.n {
+		row := w.grp.row(gi)
+		cnt := w.cnt[gi*K : (gi+1)*K]
 		eta[0] = 0
 		mx := 0.0
 		for c := 1; c < K; c++ {
@@ -246,11 +253,11 @@ func (w *mnlWork) eval(beta []float64) float64 {
 			s += math.Exp(eta[c] - mx)
 		}
 		lse := mx + math.Log(s)
-		yc := w.y[i]
-		ll += eta[yc] - lse
-		for c := range eta {
-			eta[c] = math.Exp(eta[c] - lse) // now the probability
+		for c, e := range eta {
+			ll += cnt[c] * e
+			eta[c] = math.Exp(e - lse) // now the probability
 		}
+		ll -= ng * lse
 		// x̃x̃ᵀ once per row, shared by all category pairs.
 		xx[0] = 1
 		for b := 1; b < k; b++ {
@@ -267,19 +274,16 @@ func (w *mnlWork) eval(beta []float64) float64 {
 		pair := 0
 		for c := 1; c < K; c++ {
 			pc := eta[c]
-			r := -pc
-			if yc == c {
-				r++
-			}
+			r := cnt[c] - ng*pc
 			gc := g[(c-1)*k : c*k]
 			gc[0] += r
 			for j, v := range row {
 				gc[j+1] += r * v
 			}
 			for d := c; d < K; d++ {
-				wt := -pc * eta[d]
+				wt := -ng * pc * eta[d]
 				if d == c {
-					wt += pc
+					wt += ng * pc
 				}
 				bl := w.blk[pair]
 				for t, v := range xx {
@@ -309,13 +313,14 @@ func (w *mnlWork) eval(beta []float64) float64 {
 				for b := a; b < k; b++ {
 					v := bl[idx]
 					idx++
-					w.hess.SetSym(c*k+a, d*k+b, v)
 					if c == d {
 						if a == b && a > 0 {
-							w.hess.SetSym(c*k+a, d*k+b, v+w.l2)
+							v += w.l2
 						}
+						w.hess.SetSym(c*k+a, d*k+b, v)
 					} else {
-						// Off-diagonal blocks are symmetric in (a,b): fill the lower half too.
+						// Off-diagonal blocks are symmetric in (a,b): fill both halves.
+						w.hess.SetSym(c*k+a, d*k+b, v)
 						w.hess.SetSym(c*k+b, d*k+a, v)
 					}
 				}

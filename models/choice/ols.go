@@ -30,18 +30,43 @@ func (m *OLS) Predict(x []float64) float64 {
 
 // FitOLS regresses y on an intercept and the columns of X by a QR decomposition, which stays
 // accurate where the normal equations would square the condition number.
+//
+// Identical design rows are collapsed first (see groups): with n_g rows at x_g and mean
+// response ȳ_g, the rows √n_g·(1, x_g) with responses √n_g·ȳ_g have the same cross-products
+// XᵀX and Xᵀy as the full design, so the QR of that small matrix gives the same coefficients
+// and the same R (hence standard errors). Residuals and R² are then summed over the original rows.
 func FitOLS(X *mat.Dense, y []float64, names []string) (*OLS, error) {
 	n, p := X.Dims()
 	if err := checkDesign(n, p, len(y), names); err != nil {
 		return nil, fmt.Errorf("fitting OLS: %w", err)
 	}
-	k := p + 1
-	A := mat.NewDense(n, k, nil)
-	raw, src := A.RawMatrix(), X.RawMatrix()
-	for i := 0; i < n; i++ {
-		row := raw.Data[i*raw.Stride : i*raw.Stride+k]
-		row[0] = 1
-		copy(row[1:], src.Data[i*src.Stride:i*src.Stride+p])
+	for i, v := range y {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("fitting OLS: y[%d] = %v is not finite", i, v)
+		}
+	}
+	grp, err := groupRows(X)
+	if err != nil {
+		return nil, fmt.Errorf("fitting OLS: %w", err)
+	}
+	k, u := p+1, grp.len()
+	if u < k {
+		return nil, fmt.Errorf("fitting OLS: only %d distinct rows for %d coefficients: the design is rank deficient", u, k)
+	}
+	sum := make([]float64, u)
+	for i, v := range y {
+		sum[grp.of[i]] += v
+	}
+	A := mat.NewDense(u, k, nil)
+	b := mat.NewVecDense(u, nil)
+	for gi, ng := range grp.n {
+		w := math.Sqrt(ng)
+		row := A.RawRowView(gi)
+		row[0] = w
+		for j, v := range grp.row(gi) {
+			row[j+1] = w * v
+		}
+		b.SetVec(gi, sum[gi]/w) // √n·ȳ = Σy/√n
 	}
 	var qr mat.QR
 	qr.Factorize(A)
@@ -49,7 +74,7 @@ func FitOLS(X *mat.Dense, y []float64, names []string) (*OLS, error) {
 		return nil, fmt.Errorf("fitting OLS: design is rank deficient (condition number %.3g): drop collinear or constant columns", c)
 	}
 	var beta mat.VecDense
-	if err := qr.SolveVecTo(&beta, false, mat.NewVecDense(n, y)); err != nil {
+	if err := qr.SolveVecTo(&beta, false, b); err != nil {
 		return nil, fmt.Errorf("fitting OLS: solving: %w", err)
 	}
 	m := &OLS{Names: append([]string(nil), names...), Coef: make([]float64, k), StdErr: make([]float64, k), N: n}
@@ -57,15 +82,20 @@ func FitOLS(X *mat.Dense, y []float64, names []string) (*OLS, error) {
 		m.Coef[j] = beta.AtVec(j)
 	}
 	mean := 0.0
-	for _, v := range y {
+	for _, v := range sum {
 		mean += v
 	}
 	mean /= float64(n)
+	// Fitted values per group, then one pass over the rows for SSR and SST.
+	fit := make([]float64, u)
+	for gi := range fit {
+		fit[gi] = m.Predict(grp.row(gi))
+	}
 	ssr, sst := 0.0, 0.0
-	for i := 0; i < n; i++ {
-		r := y[i] - m.Predict(src.Data[i*src.Stride:i*src.Stride+p])
+	for i, v := range y {
+		r := v - fit[grp.of[i]]
 		ssr += r * r
-		d := y[i] - mean
+		d := v - mean
 		sst += d * d
 	}
 	if sst == 0 {
@@ -75,20 +105,18 @@ func FitOLS(X *mat.Dense, y []float64, names []string) (*OLS, error) {
 	m.R2 = 1 - ssr/sst
 	m.AdjR2 = 1 - (1-m.R2)*float64(n-1)/float64(n-k)
 	// Var(β) = σ²(RᵀR)⁻¹ = σ² R⁻¹R⁻ᵀ, and R is only k×k.
-	var R, Rinv mat.Dense
+	var R mat.Dense
 	qr.RTo(&R)
-	Rk := R.Slice(0, k, 0, k).(*mat.Dense)
 	tri := mat.NewTriDense(k, mat.Upper, nil)
-	tri.Copy(Rk)
+	tri.Copy(R.Slice(0, k, 0, k))
 	var ti mat.TriDense
 	if err := ti.InverseTri(tri); err != nil {
 		return nil, fmt.Errorf("fitting OLS: inverting R: %w", err)
 	}
-	Rinv.CloneFrom(&ti)
 	for j := 0; j < k; j++ {
-		row := Rinv.RawRowView(j)
 		s := 0.0
-		for _, v := range row {
+		for l := j; l < k; l++ {
+			v := ti.At(j, l)
 			s += v * v
 		}
 		m.StdErr[j] = math.Sqrt(m.Sigma2 * s)

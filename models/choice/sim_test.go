@@ -53,3 +53,66 @@ func logitLL(X *mat.Dense, y, beta []float64, l2 float64) float64 {
 func relErr(got, want float64) float64 {
 	return math.Abs(got-want) / math.Max(math.Abs(want), 1e-300)
 }
+
+// simMNL draws n rows of p features and labels 1..K from an MNL with base label 1 and the given
+// coefficients for labels 2..K (intercept first).
+func simMNL(seed uint64, n, p int, coef [][]float64) (*mat.Dense, []int) {
+	r := rand.New(rand.NewPCG(seed, 2))
+	X := mat.NewDense(n, p, nil)
+	y := make([]int, n)
+	u := make([]float64, len(coef)+1)
+	for i := 0; i < n; i++ {
+		for j := 0; j < p; j++ {
+			X.Set(i, j, 1+0.5*r.NormFloat64()+0.2*float64(j))
+		}
+		u[0] = 0
+		for c, b := range coef {
+			u[c+1] = b[0]
+			for j := 0; j < p; j++ {
+				u[c+1] += b[j+1] * X.At(i, j)
+			}
+		}
+		// Gumbel noise makes the utility maximizer an MNL draw.
+		best, bi := math.Inf(-1), 0
+		for c := range u {
+			v := u[c] - math.Log(-math.Log(r.Float64()))
+			if v > best {
+				best, bi = v, c
+			}
+		}
+		y[i] = bi + 1
+	}
+	return X, y
+}
+
+// mnlLL is the penalized MNL log-likelihood written out directly, for finite differences.
+func mnlLL(X *mat.Dense, y []int, cats []int, beta [][]float64, l2 float64) float64 {
+	n, p := X.Dims()
+	ll := 0.0
+	for i := 0; i < n; i++ {
+		eta := []float64{0}
+		for _, b := range beta {
+			e := b[0]
+			for j := 0; j < p; j++ {
+				e += b[j+1] * X.At(i, j)
+			}
+			eta = append(eta, e)
+		}
+		s := 0.0
+		for _, e := range eta {
+			s += math.Exp(e)
+		}
+		for c, lab := range cats {
+			if lab == y[i] {
+				ll += eta[c]
+			}
+		}
+		ll -= math.Log(s)
+	}
+	for _, b := range beta {
+		for j := 1; j < len(b); j++ {
+			ll -= 0.5 * l2 * b[j] * b[j]
+		}
+	}
+	return ll
+}

@@ -1,0 +1,235 @@
+package choice
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/segstream/segstream/internal/testenv"
+)
+
+// golden mirrors testdata/golden_purchase.json, written by scripts/golden/purchase.py.
+type golden struct {
+	Rows      int       `json:"rows"`
+	Grid      []float64 `json:"grid"`
+	Incidence struct {
+		Coef, StdErr        []float64
+		LLF                 float64 `json:"llf"`
+		Elasticity          []float64
+		ElasticityPromotion []float64 `json:"elasticity_promotion"`
+	} `json:"incidence"`
+	IncidenceL2 struct {
+		L2           float64 `json:"l2"`
+		Coef, StdErr []float64
+		LLF          float64 `json:"llf"`
+	} `json:"incidence_l2"`
+	BrandChoice struct {
+		Coef, StdErr     [][]float64
+		LLF              float64   `json:"llf"`
+		X                []float64 `json:"x"`
+		Own5             []float64 `json:"own_5"`
+		Cross54          []float64 `json:"cross_5_4"`
+		Own1             []float64 `json:"own_1"`
+		Cross21          []float64 `json:"cross_2_1"`
+		Own5TextbookJ    []float64 `json:"own_5_textbook"`
+		Cross54TextbookJ []float64 `json:"cross_5_4_textbook"`
+	} `json:"brand_choice"`
+	BrandChoiceL2 struct {
+		L2           float64 `json:"l2"`
+		Coef, StdErr [][]float64
+		LLF          float64 `json:"llf"`
+	} `json:"brand_choice_l2"`
+	Quantity struct {
+		Coef, StdErr []float64
+		R2           float64 `json:"r2"`
+		AdjR2        float64 `json:"adj_r2"`
+		Published    struct {
+			Price, Promotion float64
+		} `json:"published_course"`
+		Elasticity          []float64
+		ElasticityPromotion []float64 `json:"elasticity_promotion"`
+	} `json:"quantity"`
+}
+
+const goldenTol = 1e-6
+
+func loadGolden(t *testing.T) (*golden, []Purchase) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "golden_purchase.json"))
+	if err != nil {
+		t.Fatalf("reading golden numbers (regenerate with /usr/bin/python3 scripts/golden/purchase.py): %v", err)
+	}
+	var g golden
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatalf("decoding golden numbers: %v", err)
+	}
+	f, err := os.Open(testenv.DataFile(t, "customer_analytics_365/purchase_data_no_demographics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := ReadPurchases(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != g.Rows {
+		t.Fatalf("read %d rows, the golden file was made from %d", len(rows), g.Rows)
+	}
+	return &g, rows
+}
+
+// closeTo fails when any element differs from want by more than tol relative to |want|.
+func closeTo(t *testing.T, what string, got, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, golden has %d", what, len(got), len(want))
+	}
+	worst, at := 0.0, 0
+	for i := range got {
+		if e := relErr(got[i], want[i]); e > worst || math.IsNaN(got[i]) {
+			worst, at = e, i
+			if math.IsNaN(got[i]) {
+				worst = math.Inf(1)
+			}
+		}
+	}
+	if worst > tol {
+		t.Errorf("%s[%d] = %.12g, golden %.12g: relative error %.3g > %g", what, at, got[at], want[at], worst, tol)
+	}
+}
+
+func points(p []Point) []float64 {
+	out := make([]float64, len(p))
+	for i, v := range p {
+		out[i] = v.Elasticity
+	}
+	return out
+}
+
+func TestGoldenIncidence(t *testing.T) {
+	g, rows := loadGolden(t)
+	X, y := IncidenceDesign(rows)
+	tests := []struct {
+		name             string
+		l2               float64
+		coef, se         []float64
+		llf              float64
+		withElasticities bool
+	}{
+		{"statsmodels Logit", 0, g.Incidence.Coef, g.Incidence.StdErr, g.Incidence.LLF, true},
+		{"scipy penalized optimum", g.IncidenceL2.L2, g.IncidenceL2.Coef, g.IncidenceL2.StdErr, g.IncidenceL2.LLF, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := FitLogit(X, y, IncidenceNames, LogitOptions{L2: tc.l2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeTo(t, "coef", m.Coef, tc.coef, goldenTol)
+			closeTo(t, "stderr", m.StdErr, tc.se, goldenTol)
+			closeTo(t, "log-likelihood", []float64{m.LogLikelihood}, []float64{tc.llf}, goldenTol)
+			if !tc.withElasticities {
+				return
+			}
+			for _, c := range []struct {
+				promo float64
+				want  []float64
+			}{{0, g.Incidence.Elasticity}, {1, g.Incidence.ElasticityPromotion}} {
+				el, err := LogitElasticity(m, []float64{0, c.promo}, 0, CourseGrid())
+				if err != nil {
+					t.Fatal(err)
+				}
+				closeTo(t, "elasticity", points(el), c.want, goldenTol)
+			}
+		})
+	}
+}
+
+func TestGoldenBrandChoice(t *testing.T) {
+	g, rows := loadGolden(t)
+	X, y := BrandChoiceDesign(rows)
+	tests := []struct {
+		name     string
+		l2       float64
+		coef, se [][]float64
+		llf      float64
+	}{
+		{"statsmodels MNLogit", 0, g.BrandChoice.Coef, g.BrandChoice.StdErr, g.BrandChoice.LLF},
+		{"scipy penalized optimum", g.BrandChoiceL2.L2, g.BrandChoiceL2.Coef, g.BrandChoiceL2.StdErr, g.BrandChoiceL2.LLF},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := FitMNL(X, y, BrandChoiceNames, MNLOptions{L2: tc.l2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Coef) != len(tc.coef) {
+				t.Fatalf("%d non-base categories, golden has %d", len(m.Coef), len(tc.coef))
+			}
+			for c := range m.Coef {
+				closeTo(t, "coef", m.Coef[c], tc.coef[c], goldenTol)
+				closeTo(t, "stderr", m.StdErr[c], tc.se[c], goldenTol)
+			}
+			closeTo(t, "log-likelihood", []float64{m.LogLikelihood}, []float64{tc.llf}, goldenTol)
+			if tc.l2 != 0 {
+				return
+			}
+			x := ColumnMeans(X)
+			closeTo(t, "mean prices", x, g.BrandChoice.X, 1e-12)
+			grid := CourseGrid()
+			curves := []struct {
+				name string
+				fn   func(*MNL, []float64, int, int, []float64) ([]Point, error)
+				j, f int
+				want []float64
+			}{
+				{"own 5", MNLElasticity, 4, 4, g.BrandChoice.Own5},
+				{"cross 5 w.r.t. price 4", MNLElasticity, 4, 3, g.BrandChoice.Cross54},
+				{"own 1 (base)", MNLElasticity, 0, 0, g.BrandChoice.Own1},
+				{"cross 2 w.r.t. price 1", MNLElasticity, 1, 0, g.BrandChoice.Cross21},
+				{"textbook own 5", TextbookOwnElasticity, 4, 4, g.BrandChoice.Own5TextbookJ},
+				{"textbook cross w.r.t. price 4", TextbookCrossElasticity, 3, 3, g.BrandChoice.Cross54TextbookJ},
+			}
+			for _, c := range curves {
+				el, err := c.fn(m, x, c.j, c.f, grid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				closeTo(t, c.name, points(el), c.want, goldenTol)
+			}
+		})
+	}
+}
+
+func TestGoldenQuantity(t *testing.T) {
+	g, rows := loadGolden(t)
+	X, y := QuantityDesign(rows)
+	m, err := FitOLS(X, y, QuantityNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "coef", m.Coef, g.Quantity.Coef, goldenTol)
+	closeTo(t, "stderr", m.StdErr, g.Quantity.StdErr, goldenTol)
+	closeTo(t, "R²", []float64{m.R2, m.AdjR2}, []float64{g.Quantity.R2, g.Quantity.AdjR2}, goldenTol)
+	// The course prints the coefficients to four decimals.
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"price", m.Coef[1], g.Quantity.Published.Price}, {"promotion", m.Coef[2], g.Quantity.Published.Promotion}} {
+		if r := math.Round(c.got*1e4) / 1e4; r != c.want {
+			t.Errorf("%s coefficient %.6f rounds to %.4f, the course publishes %.4f", c.name, c.got, r, c.want)
+		}
+	}
+	for _, c := range []struct {
+		promo float64
+		want  []float64
+	}{{0, g.Quantity.Elasticity}, {1, g.Quantity.ElasticityPromotion}} {
+		el, err := QuantityElasticity(m, []float64{0, c.promo}, 0, CourseGrid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeTo(t, "elasticity", points(el), c.want, goldenTol)
+	}
+}
