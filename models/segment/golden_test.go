@@ -15,7 +15,10 @@ import (
 // golden mirrors testdata/golden_segmentation.json, written by scripts/golden/segmentation.py.
 type golden struct {
 	Params struct {
-		K, NInit, RandomState, PCA int
+		K           int `json:"k"`
+		NInit       int `json:"n_init"`
+		RandomState int `json:"random_state"`
+		PCA         int `json:"pca"`
 	} `json:"params"`
 	N      int `json:"n"`
 	Scaler struct {

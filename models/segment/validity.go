@@ -80,25 +80,13 @@ func validityInput(x *mat.Dense, labels []int) (n, p, k int, sizes []float64, er
 // Silhouette is the mean silhouette coefficient over all rows with Euclidean distances, as
 // sklearn's silhouette_score: for each row, (b-a)/max(a,b) with a the mean distance to its own
 // cluster and b the smallest mean distance to another cluster; rows alone in their cluster
-// score 0. It is exact and O(n²·p) time, O(n·k) memory; each pair is visited once.
+// score 0. It is exact and O(n²·p) time, O(n·k) memory per band (see silhouetteSums); pairs run on all cores.
 func Silhouette(x *mat.Dense, labels []int) (float64, error) {
-	n, p, k, sizes, err := validityInput(x, labels)
+	n, _, k, sizes, err := validityInput(x, labels)
 	if err != nil {
 		return 0, err
 	}
-	data, stride, _, _ := rawRows(x)
-	// sums[i*k+c] = total distance from row i to the rows of cluster c.
-	sums := make([]float64, n*k)
-	for i := range n {
-		ri := data[i*stride : i*stride+p]
-		li := labels[i]
-		si := sums[i*k : (i+1)*k]
-		for j := i + 1; j < n; j++ {
-			dd := math.Sqrt(sqDist(ri, data[j*stride:j*stride+p]))
-			si[labels[j]] += dd
-			sums[j*k+li] += dd
-		}
-	}
+	sums := silhouetteSums(x, labels, k)
 	var total float64
 	for i := range n {
 		li := labels[i]
@@ -117,6 +105,92 @@ func Silhouette(x *mat.Dense, labels []int) (float64, error) {
 		}
 	}
 	return total / float64(n), nil
+}
+
+// silBands is the fixed number of row bands Silhouette splits the pairs into. Fixed, not
+// GOMAXPROCS, so the floating-point sums, and the result, do not depend on the machine.
+const silBands = 8
+
+// silhouetteSums returns sums[i*k+c], the total distance from row i to the rows of cluster c.
+// Each pair is visited once. Rows are cut into silBands bands of about equal pair counts; a band
+// adds into its own buffer (rows after the band receive from many bands), and the buffers are
+// added in band order. Distances of row i to the rows after it are computed feature by feature
+// over a column-major copy, contiguous loops instead of a call per pair, summing the squares in
+// the same order as sqDist.
+func silhouetteSums(x *mat.Dense, labels []int, k int) []float64 {
+	data, stride, n, p := rawRows(x)
+	cols := make([]float64, n*p)
+	for i := range n {
+		for f, v := range data[i*stride : i*stride+p] {
+			cols[f*n+i] = v
+		}
+	}
+	// Band b starts where the cumulative pair count reaches b/silBands of the total.
+	starts := make([]int, silBands+1)
+	total := float64(n) * float64(n-1) / 2
+	acc, b := 0.0, 1
+	for i := 0; i < n && b < silBands; i++ {
+		acc += float64(n - 1 - i)
+		for b < silBands && acc >= total*float64(b)/silBands {
+			starts[b] = i + 1
+			b++
+		}
+	}
+	for ; b <= silBands; b++ {
+		starts[b] = n
+	}
+	bufs := make([][]float64, silBands)
+	parallel(workers(0, silBands), silBands, func(b int) {
+		lo, hi := starts[b], starts[b+1]
+		if lo >= hi {
+			return
+		}
+		sums := make([]float64, n*k)
+		dist := make([]float64, n)
+		for i := lo; i < hi; i++ {
+			dd := dist[i+1:]
+			c := cols[i+1 : n]
+			xi := cols[i]
+			for j, v := range c {
+				e := xi - v
+				dd[j] = e * e
+			}
+			for f := 1; f < p; f++ {
+				c := cols[f*n+i+1 : (f+1)*n]
+				xi := cols[f*n+i]
+				for j, v := range c {
+					e := xi - v
+					dd[j] += e * e
+				}
+			}
+			li := labels[i]
+			si := sums[i*k : (i+1)*k]
+			for j, d2 := range dd {
+				d := math.Sqrt(d2)
+				jj := i + 1 + j
+				si[labels[jj]] += d
+				sums[jj*k+li] += d
+			}
+		}
+		bufs[b] = sums
+	})
+	var out []float64
+	for _, s := range bufs {
+		if s == nil {
+			continue
+		}
+		if out == nil {
+			out = s
+			continue
+		}
+		for i, v := range s {
+			out[i] += v
+		}
+	}
+	if out == nil {
+		out = make([]float64, n*k)
+	}
+	return out
 }
 
 // SilhouetteSampled is the silhouette of sampleSize rows drawn without replacement with the
