@@ -150,6 +150,7 @@ func silhouetteSums(x *mat.Dense, labels []int, k int) []float64 {
 		for i := lo; i < hi; i++ {
 			dd := dist[i+1:]
 			c := cols[i+1 : n]
+			dd = dd[:len(c)] // lets the compiler drop the bounds checks below
 			xi := cols[i]
 			for j, v := range c {
 				e := xi - v
@@ -157,6 +158,7 @@ func silhouetteSums(x *mat.Dense, labels []int, k int) []float64 {
 			}
 			for f := 1; f < p; f++ {
 				c := cols[f*n+i+1 : (f+1)*n]
+				c = c[:len(dd)]
 				xi := cols[f*n+i]
 				for j, v := range c {
 					e := xi - v

@@ -160,6 +160,7 @@ func squareDistances(x *mat.Dense) []float64 {
 			for i := i0; i < i1; i++ {
 				row := d[i*n+j0 : i*n+j1]
 				c := cols[j0:j1]
+				row = row[:len(c)] // lets the compiler drop the bounds checks below
 				xi := cols[i]
 				for j, v := range c {
 					e := xi - v
@@ -167,6 +168,7 @@ func squareDistances(x *mat.Dense) []float64 {
 				}
 				for f := 1; f < p; f++ {
 					c := cols[f*n+j0 : f*n+j1]
+					c = c[:len(row)]
 					xi := cols[f*n+i]
 					for j, v := range c {
 						e := xi - v
