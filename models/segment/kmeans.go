@@ -1,0 +1,366 @@
+package segment
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// KMeansOptions configure KMeans. Zero values take sklearn's defaults.
+type KMeansOptions struct {
+	K       int     // number of clusters, ≥ 1
+	NInit   int     // restarts from fresh k-means++ seeds, best inertia kept; default 10
+	MaxIter int     // Lloyd iterations per restart; default 300
+	Tol     float64 // stop when the summed squared centroid shift ≤ Tol·(mean column variance); default 1e-4
+	Seed    uint64
+	// Workers run restarts in parallel; 0 means GOMAXPROCS. Restart i always draws from
+	// PCG(Seed, i), so the result does not depend on Workers.
+	Workers int
+}
+
+func (o KMeansOptions) withDefaults() KMeansOptions {
+	if o.NInit <= 0 {
+		o.NInit = 10
+	}
+	if o.MaxIter <= 0 {
+		o.MaxIter = 300
+	}
+	if o.Tol == 0 {
+		o.Tol = 1e-4
+	}
+	return o
+}
+
+// Clustering is a hard partition of the rows of a matrix into K clusters, with canonical labels
+// (see Canonicalize).
+type Clustering struct {
+	Centroids  *mat.Dense // K×p, row c is the mean of cluster c
+	Labels     []int      // per input row, in input order
+	Sizes      []int      // rows per cluster
+	Inertia    float64    // within-cluster sum of squared distances to the centroids (WCSS)
+	Iterations int        // Lloyd iterations (k-means) or mini-batch steps of the kept run
+}
+
+// KMeans clusters the rows of x with sklearn's algorithm: greedy k-means++ seeding, Lloyd
+// iterations until the labels stop changing or the centroids move less than the tolerance,
+// empty clusters re-seeded with the points farthest from their centroid, NInit restarts.
+func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
+	o = o.withDefaults()
+	n, p, err := checkMatrix(x, 1)
+	if err != nil {
+		return nil, err
+	}
+	if o.K < 1 || o.K > n {
+		return nil, inputErr("k=%d with %d rows: need 1 ≤ k ≤ rows", o.K, n)
+	}
+	tol := o.Tol * meanVariance(x)
+
+	type run struct {
+		centers    []float64
+		labels     []int
+		inertia    float64
+		iterations int
+	}
+	runs := make([]run, o.NInit)
+	w := workers(o.Workers, o.NInit)
+	// One scratch per restart is simplest and deterministic; they are small (O(n + k·p)).
+	parallel(w, o.NInit, func(i int) {
+		rng := rand.New(rand.NewPCG(o.Seed, uint64(i)))
+		ws := newLloyd(n, p, o.K)
+		kmeansPP(x, o.K, rng, ws.centers, ws.pp)
+		it := ws.lloyd(x, o.MaxIter, tol)
+		runs[i] = run{ws.centers, ws.labels, ws.inertia(x), it}
+	})
+	best := 0
+	for i := 1; i < len(runs); i++ {
+		if runs[i].inertia < runs[best].inertia {
+			best = i
+		}
+	}
+	r := runs[best]
+	return finish(r.centers, r.labels, o.K, p, r.inertia, r.iterations), nil
+}
+
+// finish puts a result into canonical label order.
+func finish(centers []float64, labels []int, k, p int, inertia float64, iterations int) *Clustering {
+	perm, sizes := Canonicalize(labels, k)
+	c := mat.NewDense(len(sizes), p, nil)
+	for old, nw := range perm {
+		if nw >= 0 {
+			copy(c.RawRowView(nw), centers[old*p:(old+1)*p])
+		}
+	}
+	return &Clustering{Centroids: c, Labels: labels, Sizes: sizes, Inertia: inertia, Iterations: iterations}
+}
+
+// meanVariance is the mean population variance of the columns, the scale sklearn gives Tol.
+func meanVariance(x *mat.Dense) float64 {
+	var s Scaler
+	if err := s.Fit(x); err != nil {
+		return 0
+	}
+	var v float64
+	for _, sd := range s.Scale {
+		if sd != 1 { // constant columns were given scale 1 but have variance 0
+			v += sd * sd
+		}
+	}
+	return v / float64(len(s.Scale))
+}
+
+// kppScratch holds the k-means++ buffers so restarts reuse nothing across goroutines.
+type kppScratch struct {
+	closest, cum, cand []float64 // n, n, trials·n
+	ids                []int
+}
+
+// kmeansPP writes k initial centers into centers (k·p, row-major) with sklearn's greedy
+// k-means++: the first center uniform, then each next center the best of 2+⌊ln k⌋ candidates
+// drawn proportionally to the squared distance to the nearest chosen center, "best" meaning
+// the smallest resulting potential.
+func kmeansPP(x *mat.Dense, k int, rng *rand.Rand, centers []float64, s *kppScratch) {
+	data, stride, n, p := rawRows(x)
+	row := func(i int) []float64 { return data[i*stride : i*stride+p] }
+	trials := 2 + int(math.Log(float64(k)))
+	if s.closest == nil {
+		s.closest = make([]float64, n)
+		s.cum = make([]float64, n)
+		s.cand = make([]float64, trials*n)
+		s.ids = make([]int, trials)
+	}
+	first := rng.IntN(n)
+	copy(centers[:p], row(first))
+	var pot float64
+	for i := range n {
+		s.closest[i] = sqDist(row(i), centers[:p])
+		pot += s.closest[i]
+	}
+	for c := 1; c < k; c++ {
+		var acc float64
+		for i, d := range s.closest {
+			acc += d
+			s.cum[i] = acc
+		}
+		for t := range trials {
+			// searchsorted(cumsum, r, side="left"), clipped to the last row as sklearn does.
+			id := sort.SearchFloat64s(s.cum, rng.Float64()*pot)
+			s.ids[t] = min(id, n-1)
+		}
+		bestT, bestPot := 0, math.Inf(1)
+		for t, id := range s.ids {
+			cd := s.cand[t*n : (t+1)*n]
+			cr := row(id)
+			var tp float64
+			for i := range n {
+				d := min(sqDist(row(i), cr), s.closest[i])
+				cd[i] = d
+				tp += d
+			}
+			if tp < bestPot {
+				bestT, bestPot = t, tp
+			}
+		}
+		pot = bestPot
+		copy(s.closest, s.cand[bestT*n:(bestT+1)*n])
+		copy(centers[c*p:(c+1)*p], row(s.ids[bestT]))
+	}
+}
+
+// lloydWork is one restart's state.
+type lloydWork struct {
+	k, p              int
+	centers, next     []float64
+	counts            []float64
+	labels, labelsOld []int
+	dist              []float64 // distance of each row to its assigned center, for re-seeding
+	pp                *kppScratch
+}
+
+func newLloyd(n, p, k int) *lloydWork {
+	w := &lloydWork{
+		k: k, p: p,
+		centers: make([]float64, k*p), next: make([]float64, k*p),
+		counts: make([]float64, k),
+		labels: make([]int, n), labelsOld: make([]int, n),
+		dist: make([]float64, n),
+		pp:   &kppScratch{},
+	}
+	for i := range w.labels {
+		w.labels[i], w.labelsOld[i] = -1, -1
+	}
+	return w
+}
+
+// lloyd iterates from w.centers and returns the number of iterations, following sklearn's
+// _kmeans_single_lloyd: each step assigns with the current centers and computes the next ones;
+// stop when the labels repeat exactly or the squared shift is within tol; if stopped by tol,
+// assign once more so the labels match the final centers.
+func (w *lloydWork) lloyd(x *mat.Dense, maxIter int, tol float64) int {
+	strict := false
+	it := 0
+	for it < maxIter {
+		it++
+		w.step(x, true)
+		w.centers, w.next = w.next, w.centers
+		if slices.Equal(w.labels, w.labelsOld) {
+			strict = true
+			break
+		}
+		var shift float64
+		for c := range w.k {
+			shift += sqDist(w.centers[c*w.p:(c+1)*w.p], w.next[c*w.p:(c+1)*w.p])
+		}
+		if shift <= tol {
+			break
+		}
+		copy(w.labelsOld, w.labels)
+	}
+	if !strict {
+		w.step(x, false)
+	}
+	return it
+}
+
+// step assigns every row to its nearest center in w.centers; with update it writes the means
+// of the new clusters into w.next.
+func (w *lloydWork) step(x *mat.Dense, update bool) {
+	data, stride, n, p := rawRows(x)
+	k := w.k
+	if update {
+		clear(w.next)
+		clear(w.counts)
+	}
+	for i := range n {
+		r := data[i*stride : i*stride+p]
+		best, bd := 0, math.Inf(1)
+		for c := range k {
+			if d := sqDist(r, w.centers[c*p:(c+1)*p]); d < bd {
+				best, bd = c, d
+			}
+		}
+		w.labels[i] = best
+		w.dist[i] = bd
+		if update {
+			w.counts[best]++
+			acc := w.next[best*p : (best+1)*p]
+			for j, v := range r {
+				acc[j] += v
+			}
+		}
+	}
+	if !update {
+		return
+	}
+	w.relocateEmpty(x)
+	for c := range k {
+		if w.counts[c] > 0 {
+			acc := w.next[c*p : (c+1)*p]
+			for j := range acc {
+				acc[j] /= w.counts[c]
+			}
+		}
+	}
+}
+
+// relocateEmpty gives each empty cluster one of the points farthest from their centers and
+// takes that point out of its old cluster's sum, as sklearn's _relocate_empty_clusters does.
+func (w *lloydWork) relocateEmpty(x *mat.Dense) {
+	var empty []int
+	for c := range w.k {
+		if w.counts[c] == 0 {
+			empty = append(empty, c)
+		}
+	}
+	if len(empty) == 0 {
+		return
+	}
+	data, stride, n, p := rawRows(x)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		switch {
+		case w.dist[a] > w.dist[b]:
+			return -1
+		case w.dist[a] < w.dist[b]:
+			return 1
+		}
+		return 0
+	})
+	for e, c := range empty {
+		i := idx[e]
+		r := data[i*stride : i*stride+p]
+		old := w.labels[i]
+		oldAcc := w.next[old*p : (old+1)*p]
+		for j, v := range r {
+			oldAcc[j] -= v
+		}
+		w.counts[old]--
+		copy(w.next[c*p:(c+1)*p], r)
+		w.counts[c] = 1
+	}
+}
+
+// inertia sums the squared distances of the last assignment.
+func (w *lloydWork) inertia(x *mat.Dense) float64 {
+	var s float64
+	for _, d := range w.dist {
+		s += d
+	}
+	return s
+}
+
+// NearestCentroid returns the index of the centroid (row of centroids) closest to row, the
+// Euclidean distance to it, and the distance to the runner-up (+Inf with one centroid). It
+// allocates nothing; len(row) must equal the number of centroid columns.
+func NearestCentroid(centroids *mat.Dense, row []float64) (label int, dist, runnerUp float64) {
+	data, stride, k, p := rawRows(centroids)
+	row = row[:p]
+	d1, d2 := math.Inf(1), math.Inf(1)
+	for c := range k {
+		d := sqDist(row, data[c*stride:c*stride+p])
+		if d < d1 {
+			d2, d1, label = d1, d, c
+		} else if d < d2 {
+			d2 = d
+		}
+	}
+	return label, math.Sqrt(d1), math.Sqrt(d2)
+}
+
+// Assign labels every row of x with its nearest centroid and returns the labels and the
+// inertia; rows are split across workers for large inputs (0 means GOMAXPROCS).
+func Assign(x, centroids *mat.Dense, labels []int, workersOpt int) ([]int, float64, error) {
+	n, p, err := checkMatrix(x, 1)
+	if err != nil {
+		return nil, 0, err
+	}
+	if _, cp := centroids.Dims(); cp != p {
+		return nil, 0, inputErr("data has %d columns, centroids %d", p, cp)
+	}
+	if len(labels) != n {
+		labels = make([]int, n)
+	}
+	const chunk = 1 << 14
+	tasks := (n + chunk - 1) / chunk
+	part := make([]float64, tasks) // per-chunk sums, added in order so the total is deterministic
+	parallel(workers(workersOpt, tasks), tasks, func(t int) {
+		lo, hi := t*chunk, min((t+1)*chunk, n)
+		var s float64
+		for i := lo; i < hi; i++ {
+			l, d, _ := NearestCentroid(centroids, x.RawRowView(i))
+			labels[i] = l
+			s += d * d
+		}
+		part[t] = s
+	})
+	var inertia float64
+	for _, s := range part {
+		inertia += s
+	}
+	return labels, inertia, nil
+}

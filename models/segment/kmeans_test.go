@@ -1,0 +1,182 @@
+package segment
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+func TestKMeansBlobs(t *testing.T) {
+	tests := []struct {
+		name    string
+		centers [][]float64
+		nPer    int
+		opt     KMeansOptions
+	}{
+		{"four corners", fourCorners, 100, KMeansOptions{K: 4, Seed: 1}},
+		{"one restart", fourCorners, 50, KMeansOptions{K: 4, NInit: 1, Seed: 9}},
+		{"two far blobs 1-D", [][]float64{{-5}, {5}}, 200, KMeansOptions{K: 2, Seed: 3}},
+		{"k=1", [][]float64{{1, 1}}, 30, KMeansOptions{K: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x, truth := blobs(11, tc.centers, tc.nPer, 0.5)
+			c, err := KMeans(x, tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ari := mustARI(t, c.Labels, truth); ari != 1 {
+				t.Errorf("ARI vs truth %v, want 1", ari)
+			}
+			// Canonical order: sizes never increase; centroids are their clusters' means.
+			for i := 1; i < len(c.Sizes); i++ {
+				if c.Sizes[i] > c.Sizes[i-1] {
+					t.Errorf("sizes %v not in decreasing order", c.Sizes)
+				}
+			}
+			if !mat.EqualApprox(c.Centroids, Centroids(x, c.Labels, tc.opt.K), 1e-9) {
+				t.Errorf("centroids are not the cluster means")
+			}
+			in, err := Inertia(x, c.Centroids, c.Labels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(in-c.Inertia) > 1e-9*in {
+				t.Errorf("inertia %v, recomputed %v", c.Inertia, in)
+			}
+			// Each row sits with its nearest centroid at convergence.
+			for i := range c.Labels {
+				if l, _, _ := NearestCentroid(c.Centroids, x.RawRowView(i)); l != c.Labels[i] {
+					t.Fatalf("row %d labelled %d, nearest centroid %d", i, c.Labels[i], l)
+				}
+			}
+		})
+	}
+}
+
+func TestKMeansDeterministic(t *testing.T) {
+	x := randMatrix(21, 600, 5) // no structure: many local optima, so seeds matter
+	fit := func(seed uint64, w int) *Clustering {
+		c, err := KMeans(x, KMeansOptions{K: 5, NInit: 6, Seed: seed, Workers: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b, c := fit(42, 1), fit(42, 4), fit(43, 1)
+	if !slices.Equal(a.Labels, b.Labels) || a.Inertia != b.Inertia || !mat.Equal(a.Centroids, b.Centroids) {
+		t.Error("same seed, different Workers: different result")
+	}
+	if slices.Equal(a.Labels, c.Labels) && a.Inertia == c.Inertia {
+		t.Log("seeds 42 and 43 found the same clustering") // possible, not an error
+	}
+	// Restarts keep the best: more restarts never do worse than the first of them.
+	one, err := KMeans(x, KMeansOptions{K: 5, NInit: 1, Seed: 42})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Inertia > one.Inertia {
+		t.Errorf("6 restarts inertia %v worse than restart 0 alone %v", a.Inertia, one.Inertia)
+	}
+}
+
+func TestKMeansEmptyClusterRelocation(t *testing.T) {
+	// Three distinct points, ten copies each. Lloyd starts from two centers on the first
+	// point and one far away, so two clusters are empty after the first assignment; re-seeding
+	// from the farthest points must still end with every point its own cluster.
+	var rows []float64
+	for i := range 30 {
+		v := float64(i % 3 * 10)
+		rows = append(rows, v, -v)
+	}
+	x := mat.NewDense(30, 2, rows)
+	w := newLloyd(30, 2, 3)
+	copy(w.centers, []float64{0, 0, 0, 0, 1000, 1000})
+	w.lloyd(x, 100, 0)
+	c := finish(w.centers, w.labels, 3, 2, w.inertia(x), 0)
+	if !slices.Equal(c.Sizes, []int{10, 10, 10}) || c.Inertia != 0 {
+		t.Errorf("sizes %v inertia %v, want [10 10 10] and 0", c.Sizes, c.Inertia)
+	}
+}
+
+func TestKMeansErrors(t *testing.T) {
+	x := randMatrix(1, 5, 2)
+	for _, k := range []int{0, 6} {
+		if _, err := KMeans(x, KMeansOptions{K: k}); !errors.Is(err, ErrInput) {
+			t.Errorf("k=%d: err %v, want ErrInput", k, err)
+		}
+	}
+}
+
+func TestMiniBatchKMeans(t *testing.T) {
+	x, truth := blobs(5, fourCorners, 5000, 1)
+	c, err := MiniBatchKMeans(x, MiniBatchOptions{K: 4, BatchSize: 256, Seed: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ari := mustARI(t, c.Labels, truth); ari < 0.99 {
+		t.Errorf("ARI vs truth %v, want ≥ 0.99", ari)
+	}
+	full, err := KMeans(x, KMeansOptions{K: 4, NInit: 3, Seed: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Inertia > full.Inertia*1.01 {
+		t.Errorf("mini-batch inertia %v more than 1%% above full k-means %v", c.Inertia, full.Inertia)
+	}
+	t.Logf("mini-batch: %d steps, inertia %.1f vs %.1f", c.Iterations, c.Inertia, full.Inertia)
+	again, err := MiniBatchKMeans(x, MiniBatchOptions{K: 4, BatchSize: 256, Seed: 8, Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(again.Labels, c.Labels) || again.Inertia != c.Inertia {
+		t.Error("same seed: different result")
+	}
+}
+
+func TestNearestCentroid(t *testing.T) {
+	cent := mat.NewDense(3, 2, []float64{0, 0, 3, 4, -6, 8})
+	tests := []struct {
+		row          []float64
+		label        int
+		dist, second float64
+	}{
+		{[]float64{0, 0}, 0, 0, 5},
+		{[]float64{3, 4}, 1, 0, 5},
+		{[]float64{-6, 8}, 2, 0, math.Sqrt(97)},
+	}
+	for _, tc := range tests {
+		l, d, s := NearestCentroid(cent, tc.row)
+		if l != tc.label || math.Abs(d-tc.dist) > 1e-12 || math.Abs(s-tc.second) > 1e-12 {
+			t.Errorf("%v: got (%d, %v, %v), want (%d, %v, %v)", tc.row, l, d, s, tc.label, tc.dist, tc.second)
+		}
+	}
+	row := []float64{1, 1}
+	if a := testing.AllocsPerRun(100, func() { NearestCentroid(cent, row) }); a != 0 {
+		t.Errorf("NearestCentroid allocates %v times", a)
+	}
+	if _, _, s := NearestCentroid(mat.NewDense(1, 2, nil), row); !math.IsInf(s, 1) {
+		t.Errorf("one centroid: runner-up %v, want +Inf", s)
+	}
+}
+
+func TestCanonicalize(t *testing.T) {
+	tests := []struct {
+		in, want, sizes []int
+		k               int
+	}{
+		{[]int{2, 2, 0, 1, 1, 1}, []int{1, 1, 2, 0, 0, 0}, []int{3, 2, 1}, 3},
+		{[]int{1, 0, 1, 0}, []int{0, 1, 0, 1}, []int{2, 2}, 2}, // tie: first appearance wins
+		{[]int{3, 3, 0}, []int{0, 0, 1}, []int{2, 1}, 4},       // unused labels dropped
+	}
+	for _, tc := range tests {
+		got := slices.Clone(tc.in)
+		_, sizes := Canonicalize(got, tc.k)
+		if !slices.Equal(got, tc.want) || !slices.Equal(sizes, tc.sizes) {
+			t.Errorf("Canonicalize(%v) = %v %v, want %v %v", tc.in, got, sizes, tc.want, tc.sizes)
+		}
+	}
+}

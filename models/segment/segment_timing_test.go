@@ -1,0 +1,192 @@
+package segment
+
+import (
+	"os"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/segstream/segstream/internal/testenv"
+)
+
+// The Seg* benchmarks fit the course's segmentation data (2,000×7, standardized) with the
+// settings scripts/bench/segmentation.py gives scikit-learn, which runs them side by side.
+
+func segData(b *testing.B) (raw, z *mat.Dense) {
+	b.Helper()
+	f, err := os.Open(testenv.DataFile(b, "customer_analytics_365/segmentation data.csv"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	_, raw, err = ReadCSV(f, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s Scaler
+	if err := s.Fit(raw); err != nil {
+		b.Fatal(err)
+	}
+	z = &mat.Dense{}
+	if err := s.TransformMatrix(z, raw); err != nil {
+		b.Fatal(err)
+	}
+	return raw, z
+}
+
+// BenchmarkSegScaler times fit plus transform, what StandardScaler().fit_transform does.
+func BenchmarkSegScaler(b *testing.B) {
+	raw, _ := segData(b)
+	var dst mat.Dense
+	b.ReportAllocs()
+	for b.Loop() {
+		var s Scaler
+		if err := s.Fit(raw); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.TransformMatrix(&dst, raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSegPCA times fit plus scores, what PCA().fit_transform does.
+func BenchmarkSegPCA(b *testing.B) {
+	_, z := segData(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := FitPCA(z, SignByScores)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.Scores(z, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSegKMeans(b *testing.B) {
+	_, z := segData(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := KMeans(z, KMeansOptions{K: 4, NInit: 10, Seed: 42}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSegKMeansSerial is BenchmarkSegKMeans on one goroutine.
+func BenchmarkSegKMeansSerial(b *testing.B) {
+	_, z := segData(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := KMeans(z, KMeansOptions{K: 4, NInit: 10, Seed: 42, Workers: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSegWard times the tree plus the cut, what AgglomerativeClustering(4).fit does.
+func BenchmarkSegWard(b *testing.B) {
+	_, z := segData(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		t, err := Ward(z)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := t.Cut(4); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSegSilhouette(b *testing.B) {
+	_, z := segData(b)
+	c, err := KMeans(z, KMeansOptions{K: 4, Seed: 42})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Silhouette(z, c.Labels); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSegValidity times Calinski-Harabasz and Davies-Bouldin together.
+func BenchmarkSegValidity(b *testing.B) {
+	_, z := segData(b)
+	c, err := KMeans(z, KMeansOptions{K: 4, Seed: 42})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := CalinskiHarabasz(z, c.Labels); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := DaviesBouldin(z, c.Labels); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMiniBatchKMeans clusters a million generated rows of 8 features.
+func BenchmarkMiniBatchKMeans(b *testing.B) {
+	x, _ := blobs(1, [][]float64{
+		{0, 0, 0, 0, 0, 0, 0, 0}, {5, 0, 0, 0, 5, 0, 0, 0}, {0, 5, 0, 5, 0, 0, 0, 0}, {0, 0, 5, 0, 0, 5, 5, 0},
+	}, 250_000, 1.5)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MiniBatchKMeans(x, MiniBatchOptions{K: 4, Seed: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkChooseK(b *testing.B) {
+	_, z := segData(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ChooseK(z, ChooseKOptions{KMin: 2, KMax: 10, KMeans: KMeansOptions{NInit: 10, Seed: 42}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkHungarian(b *testing.B) {
+	cost := randMatrix(9, 10, 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Hungarian(cost); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScore is the per-event cost of segmenting one customer: scale, project, nearest
+// centroid, into caller buffers.
+func BenchmarkScore(b *testing.B) {
+	for _, tc := range []struct {
+		name       string
+		p, dims, k int
+	}{
+		{"8feat-3pc-k4", 8, 3, 4},
+		{"12feat-4pc-k6", 12, 4, 6},
+		{"12feat-nopca-k6", 12, 0, 6},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			m, x := fitModel(b, tc.p, tc.dims, tc.k)
+			s := m.NewScratch()
+			raw := x.RawRowView(7)
+			b.ReportAllocs()
+			var sink Assignment
+			for b.Loop() {
+				sink = m.Score(raw, s)
+			}
+			_ = sink
+		})
+	}
+}

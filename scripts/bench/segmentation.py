@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Side-by-side timing of the segmentation fits: scikit-learn against models/segment.
+
+Times each scikit-learn fit on the course's segmentation data (median of several repeats), then
+runs the matching Go benchmarks (go test -bench, -count repeats, median of ns/op) and prints one
+table with the ratio sklearn/segstream. Both run in this one process tree, one after the other,
+so they see the same machine load.
+
+    /usr/bin/python3 scripts/bench/segmentation.py [--repeats N] [--go-count N] [--skip-choosek]
+
+The data set is read from $SEGSTREAM_DATA (default ../shared/data beside the repository root).
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.cluster import AgglomerativeClustering, KMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import (calinski_harabasz_score, davies_bouldin_score,
+                             silhouette_score)
+from sklearn.preprocessing import StandardScaler
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA = os.environ.get("SEGSTREAM_DATA") or os.path.join(ROOT, "..", "shared", "data")
+PATH = os.path.join(DATA, "customer_analytics_365", "segmentation data.csv")
+
+
+def median_time(f, repeats):
+    f()  # warm-up: imports, caches, thread pools
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def choose_k(z):
+    for k in range(2, 11):
+        lab = KMeans(n_clusters=k, n_init=10, random_state=42).fit(z).labels_
+        silhouette_score(z, lab)
+        calinski_harabasz_score(z, lab)
+        davies_bouldin_score(z, lab)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=7, help="sklearn repeats per fit")
+    ap.add_argument("--go-count", type=int, default=5, help="go test -count")
+    ap.add_argument("--skip-choosek", action="store_true", help="skip the slow k=2..10 sweep")
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+
+    raw = pd.read_csv(PATH, index_col=0).values.astype(np.float64)
+    z = StandardScaler().fit_transform(raw)
+    labels = KMeans(n_clusters=4, n_init=10, random_state=42).fit(z).labels_
+
+    # name: (description, sklearn callable, Go benchmark, repeats)
+    rows = [
+        ("scaler", "StandardScaler fit_transform", lambda: StandardScaler().fit_transform(raw), "SegScaler", args.repeats),
+        ("pca", "PCA() fit_transform, all 7", lambda: PCA().fit_transform(z), "SegPCA", args.repeats),
+        ("kmeans", "KMeans k=4 n_init=10", lambda: KMeans(n_clusters=4, n_init=10, random_state=42).fit(z), "SegKMeans", args.repeats),
+        ("ward", "Agglomerative ward k=4", lambda: AgglomerativeClustering(n_clusters=4, linkage="ward").fit(z), "SegWard", args.repeats),
+        ("silhouette", "silhouette_score exact", lambda: silhouette_score(z, labels), "SegSilhouette", args.repeats),
+        ("ch+db", "calinski_harabasz + davies_bouldin", lambda: (calinski_harabasz_score(z, labels), davies_bouldin_score(z, labels)), "SegValidity", args.repeats),
+    ]
+    if not args.skip_choosek:
+        rows.append(("choosek", "k=2..10: KMeans+silhouette+CH+DB", lambda: choose_k(z), "ChooseK", 3))
+
+    sk = {}
+    for name, _, f, _, rep in rows:
+        sk[name] = median_time(f, rep)
+        print(f"sklearn {name:<10} {sk[name]*1e3:10.3f} ms", file=sys.stderr)
+
+    pattern = "^Benchmark(" + "|".join(r[3] for r in rows) + ")$"
+    cmd = ["go", "test", "-run", "^$", "-bench", pattern, "-benchmem",
+           "-count", str(args.go_count), "./models/segment/"]
+    print("running: " + " ".join(cmd), file=sys.stderr)
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    ns = {}
+    for m in re.finditer(r"^Benchmark(\w+)-\d+\s+\d+\s+([\d.]+) ns/op", out, re.M):
+        ns.setdefault(m.group(1), []).append(float(m.group(2)))
+
+    print(f"segmentation data {raw.shape[0]}x{raw.shape[1]}; sklearn {sklearn.__version__} "
+          f"(median of {args.repeats}), Go median of {args.go_count}; {os.cpu_count()} CPUs")
+    print(f"{'fit':<11} {'what':<36} {'sklearn ms':>11} {'segstream ms':>13} {'ratio':>7}")
+    for name, what, _, bench, _ in rows:
+        if bench not in ns:
+            print(f"{name:<11} {what:<36} {sk[name]*1e3:11.3f} {'missing':>13}")
+            continue
+        g = statistics.median(ns[bench]) / 1e9
+        print(f"{name:<11} {what:<36} {sk[name]*1e3:11.3f} {g*1e3:13.3f} {sk[name]/g:6.1f}x")
+
+
+if __name__ == "__main__":
+    main()
