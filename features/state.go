@@ -37,6 +37,9 @@ type Config struct {
 	MaxBrands int
 	// Prefix is the key prefix. Default "seg".
 	Prefix string
+	// CacheSize bounds how many customers' last-written states are kept in memory to skip the
+	// read before a write. Default 100,000 (about 30 MB); negative disables the cache.
+	CacheSize int
 }
 
 func (c Config) withDefaults() Config {
@@ -51,6 +54,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Prefix == "" {
 		c.Prefix = "seg"
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = 100000
 	}
 	return c
 }

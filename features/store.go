@@ -41,8 +41,9 @@ type Result struct {
 
 // Store applies events to customer states in Redis. It is safe for concurrent use.
 type Store struct {
-	rdb redis.UniversalClient
-	cfg Config
+	rdb   redis.UniversalClient
+	cfg   Config
+	cache *stateCache
 
 	conflicts atomic.Int64
 	corrupt   atomic.Int64
@@ -50,7 +51,8 @@ type Store struct {
 
 // NewStore returns a store over rdb (a client, a failover client or a cluster client).
 func NewStore(rdb redis.UniversalClient, cfg Config) *Store {
-	return &Store{rdb: rdb, cfg: cfg.withDefaults()}
+	cfg = cfg.withDefaults()
+	return &Store{rdb: rdb, cfg: cfg, cache: newStateCache(cfg.CacheSize)}
 }
 
 // Config returns the store's configuration with defaults filled in.
@@ -99,20 +101,37 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 		if attempt > 0 {
 			s.conflicts.Add(int64(len(pending)))
 		}
-		gets := make([]*redis.StringCmd, len(pending))
-		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, c := range pending {
-				gets[i] = p.Get(ctx, c.key)
+		// The first attempt trusts the cache; a conflict drops the entry and reads Redis.
+		var toRead []*customer
+		cached := make([][]byte, len(pending))
+		for i, c := range pending {
+			if attempt == 0 {
+				cached[i] = s.cache.get(c.key)
 			}
-			return nil
-		}); err != nil && !errors.Is(err, redis.Nil) {
-			return fmt.Errorf("reading %d customer states: %w", len(pending), err)
+			if cached[i] == nil {
+				toRead = append(toRead, c)
+			}
+		}
+		gets := make(map[*customer]*redis.StringCmd, len(toRead))
+		if len(toRead) > 0 {
+			if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, c := range toRead {
+					gets[c] = p.Get(ctx, c.key)
+				}
+				return nil
+			}); err != nil && !errors.Is(err, redis.Nil) {
+				return fmt.Errorf("reading %d customer states: %w", len(toRead), err)
+			}
 		}
 		var writes []*customer
 		for i, c := range pending {
-			raw, err := gets[i].Bytes()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				return fmt.Errorf("reading state of %q: %w", c.id, err)
+			raw := cached[i]
+			if raw == nil {
+				var err error
+				raw, err = gets[c].Bytes()
+				if err != nil && !errors.Is(err, redis.Nil) {
+					return fmt.Errorf("reading state of %q: %w", c.id, err)
+				}
 			}
 			arena = s.applyCustomer(c, raw, recs, res, arena)
 			if c.blob != nil {
@@ -203,10 +222,14 @@ func (s *Store) writeStates(ctx context.Context, writes []*customer) ([]*custome
 		for i, c := range writes {
 			n, err := cmds[i].Int()
 			if err != nil {
+				s.cache.drop(c.key)
 				return nil, fmt.Errorf("writing state of %q: %w", c.id, err)
 			}
 			if n == 0 {
+				s.cache.drop(c.key)
 				conflicted = append(conflicted, c)
+			} else {
+				s.cache.put(c.key, c.blob)
 			}
 		}
 		return conflicted, nil

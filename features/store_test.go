@@ -132,3 +132,32 @@ func TestStoreRestartsCorruptState(t *testing.T) {
 		t.Fatalf("corrupt=%d outcome=%v", st.Corrupt(), res[0].Outcome)
 	}
 }
+
+// TestStoreStaleCacheConflicts has two stores, as two ingest processes would, take turns on one
+// customer: each store's cached state is stale every time, and no update may be lost.
+func TestStoreStaleCacheConflicts(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := context.Background()
+	a := NewStore(srv.Client(), Config{})
+	b := NewStore(srv.Client(), Config{})
+	res := make([]Result, 1)
+	for i := 0; i < 20; i++ {
+		st := a
+		if i%2 == 1 {
+			st = b
+		}
+		if err := st.ApplyBatch(ctx, []Record{{Event: visit("x", fmt.Sprint(i), day(2011, 1, 1+i)), Pos: Position{Partition: int32(i % 2), Offset: int64(i)}}}, res); err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Outcome != Applied {
+			t.Fatalf("event %d: %v", i, res[0].Outcome)
+		}
+	}
+	s, _, err := a.Get(ctx, "x")
+	if err != nil || s.Visits != 20 {
+		t.Fatalf("visits %d err %v, want 20", s.Visits, err)
+	}
+	if a.Conflicts()+b.Conflicts() < 18 {
+		t.Fatalf("conflicts a=%d b=%d: the stale cache was not detected", a.Conflicts(), b.Conflicts())
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"time"
 
 	"github.com/segstream/segstream/internal/benchingest"
 	"github.com/segstream/segstream/internal/cli"
@@ -28,6 +29,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.Partitions, "partitions", 6, "partitions of the events topic")
 	fs.IntVar(&o.Runs, "runs", 3, "runs of each measurement; medians are reported")
 	fs.IntVar(&o.BatchSize, "batch-size", 1000, "ingest batch size")
+	fs.DurationVar(&o.Linger, "linger", 5*time.Millisecond, "ingest linger")
 	seed := fs.Uint64("seed", 1, "generator seed")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := cli.Parse(fs, args[1:]); err != nil {

@@ -37,6 +37,7 @@ type Options struct {
 	Partitions int
 	Runs       int
 	BatchSize  int
+	Linger     time.Duration
 	Seed       uint64
 	Log        *slog.Logger
 }
@@ -136,8 +137,8 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	}
 	res := Result{EventsPerSecond: median(segRates), RatioVsNaive: median(segRates) / median(naiveRates)}
 	// The ratio is the median of per-run ratios' numerator and denominator taken in the same run.
-	fmt.Fprintf(w, "segstream bench ingest: %d events, %d customers, %d partitions, batch %d, %d runs (medians), GOMAXPROCS=%d\n",
-		len(msgs), o.Customers, o.Partitions, o.BatchSize, o.Runs, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "segstream bench ingest: %d events, %d customers, %d partitions, batch %d, linger %s, %d runs (medians), GOMAXPROCS=%d\n",
+		len(msgs), o.Customers, o.Partitions, o.BatchSize, o.Linger, o.Runs, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(w, "%-58s %14s  %s\n", "measurement", "median", "runs")
 	row := func(name string, v float64, unit string, runs []float64) {
 		var rs []string
@@ -178,7 +179,7 @@ func generate(o Options) []kafka.Message {
 func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group string, app ingest.Applier, o Options, n int) (float64, error) {
 	ca := &countingApplier{inner: app}
 	in, err := ingest.New(ingest.Options{Brokers: brokers, Topic: topic, Group: group, FeaturesTopic: "bench.features",
-		DLQTopic: "bench.dlq", BatchSize: o.BatchSize, Applier: ca}, rdb)
+		DLQTopic: "bench.dlq", BatchSize: o.BatchSize, Linger: o.Linger, Applier: ca}, rdb)
 	if err != nil {
 		return 0, err
 	}
