@@ -170,7 +170,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 	})
 	// A synchronous write returns when every partition's batch is flushed, and a batch that is
 	// not full waits BatchTimeout: keep it short, the lane already batches.
-	in.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond})
+	in.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond, Compression: kafka.Lz4})
 	defer in.writer.Close()
 	defer in.reader.Close()
 
@@ -183,6 +183,12 @@ func (in *Ingester) Run(ctx context.Context) error {
 	defer stopDrain()
 
 	var wg sync.WaitGroup
+	lagDone := make(chan struct{})
+	go func() {
+		defer close(lagDone)
+		in.watchLag(ctx)
+	}()
+	defer func() { <-lagDone }()
 	lanes := map[int]*lane{}
 	in.ready.Store(true)
 	in.log.Info("ingest consuming", "topic", o.Topic, "group", o.Group, "brokers", o.Brokers)
@@ -309,41 +315,65 @@ type appliedBatch struct {
 // are queued behind it; an idle lane commits at once.
 const commitEvery = 100 * time.Millisecond
 
+// maxInflightPublishes is how many batches of one lane may be producing at once. Produces
+// complete in any order; commits follow batch order, through a FIFO of completions.
+const maxInflightPublishes = 4
+
+type inflight struct {
+	ab   *appliedBatch
+	done chan error
+}
+
 func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-chan *appliedBatch) {
+	queue := make(chan inflight, maxInflightPublishes)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		in.commitInOrder(ctx, partition, queue)
+	}()
+	for ab := range applied {
+		f := inflight{ab: ab, done: make(chan error, 1)}
+		queue <- f // blocks while maxInflightPublishes are producing: backpressure
+		go func() { f.done <- in.publish(ctx, f.ab) }()
+	}
+	close(queue)
+	<-committed
+}
+
+// commitInOrder waits for each batch's publish in batch order and commits, coalescing commits
+// while more batches are queued.
+func (in *Ingester) commitInOrder(ctx context.Context, partition int, queue <-chan inflight) {
 	var pending *appliedBatch // published, not yet committed
 	lastCommit := time.Now()
-	commit := func() bool {
-		if pending == nil {
-			return true
+	failed := false
+	for f := range queue {
+		err := <-f.done
+		if failed {
+			continue // wait out the rest; nothing after a failure may be committed
 		}
+		if err != nil {
+			in.log.Warn("batch abandoned at shutdown", "partition", partition, "records", f.ab.records, "err", err)
+			in.lastErr.Store(&err)
+			failed = true
+			continue
+		}
+		pending = f.ab
+		in.m.batchEvents.Observe(float64(f.ab.records))
+		if len(queue) == 0 || time.Since(lastCommit) >= commitEvery {
+			if err := in.commit(ctx, pending.last); err != nil {
+				in.lastErr.Store(&err)
+				failed = true
+				continue
+			}
+			lastCommit, pending = time.Now(), nil
+		}
+		in.m.batchSeconds.Observe(time.Since(f.ab.started).Seconds())
+	}
+	if pending != nil && !failed {
 		if err := in.commit(ctx, pending.last); err != nil {
 			in.lastErr.Store(&err)
-			return false
 		}
-		lastCommit, pending = time.Now(), nil
-		return true
 	}
-	for ab := range applied {
-		if err := in.publish(ctx, ab); err != nil {
-			in.log.Warn("batch abandoned at shutdown", "partition", partition, "records", ab.records, "err", err)
-			in.lastErr.Store(&err)
-			for range applied {
-			}
-			return
-		}
-		pending = ab
-		in.m.lag.WithLabelValues(strconv.Itoa(partition)).Set(float64(max(0, ab.last.HighWaterMark-ab.last.Offset-1)))
-		in.m.batchEvents.Observe(float64(ab.records))
-		if len(applied) == 0 || time.Since(lastCommit) >= commitEvery {
-			if !commit() {
-				for range applied {
-				}
-				return
-			}
-		}
-		in.m.batchSeconds.Observe(time.Since(ab.started).Seconds())
-	}
-	commit()
 }
 
 func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message) (*appliedBatch, error) {
@@ -457,6 +487,34 @@ func (in *Ingester) commit(ctx context.Context, last kafka.Message) error {
 		in.log.Warn("committing offsets; will retry", "partition", last.Partition, "offset", last.Offset, "err", err)
 		if !bo.wait(ctx) {
 			return fmt.Errorf("committing: %w", err)
+		}
+	}
+}
+
+// lagEvery is how often the lag gauge is refreshed from the broker.
+const lagEvery = 10 * time.Second
+
+// watchLag sets the lag gauge from the group's committed offsets and the partitions' end
+// offsets, as the broker sees them. Taking it from processed batches instead would freeze the
+// gauge exactly when ingest is stuck, which is when the lag alert must fire.
+func (in *Ingester) watchLag(ctx context.Context) {
+	t := time.NewTicker(lagEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		lag, err := stream.GroupLag(qctx, in.o.Brokers, in.o.Group, in.o.Topic)
+		cancel()
+		if err != nil {
+			in.log.Debug("reading consumer lag", "err", err)
+			continue
+		}
+		for p, n := range lag {
+			in.m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(n))
 		}
 	}
 }

@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *m
 		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "segstream_ingest_batch_events",
 			Help: "Records per batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "segstream_ingest_consumer_lag_records",
-			Help: "Records between the last processed offset and the partition's high watermark."}, []string{"partition"}),
+			Help: "Records between the group's committed offset and the partition's end offset, refreshed every 10s from the broker."}, []string{"partition"}),
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "segstream_ingest_redis_errors_total",
 			Help: "Failed Redis batch applications (each is retried)."}),
 		kafkaErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "segstream_ingest_kafka_errors_total",

@@ -39,6 +39,8 @@ type Options struct {
 	BatchSize  int
 	Linger     time.Duration
 	Seed       uint64
+	// NoFeatures skips producing feature vectors, to see what the features topic costs.
+	NoFeatures bool
 	Log        *slog.Logger
 }
 
@@ -178,7 +180,11 @@ func generate(o Options) []kafka.Message {
 
 func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group string, app ingest.Applier, o Options, n int) (float64, error) {
 	ca := &countingApplier{inner: app}
-	in, err := ingest.New(ingest.Options{Brokers: brokers, Topic: topic, Group: group, FeaturesTopic: "bench.features",
+	ft := "bench.features"
+	if o.NoFeatures {
+		ft = "-"
+	}
+	in, err := ingest.New(ingest.Options{Brokers: brokers, Topic: topic, Group: group, FeaturesTopic: ft,
 		DLQTopic: "bench.dlq", BatchSize: o.BatchSize, Linger: o.Linger, Applier: ca}, rdb)
 	if err != nil {
 		return 0, err
