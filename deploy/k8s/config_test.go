@@ -23,7 +23,10 @@ func (f cliFlag) env() string {
 	return "SEGSTREAM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")) // internal/cli.EnvName
 }
 
-var defaultRE = regexp.MustCompile(` \(default (.*)\)$`)
+var (
+	defaultRE = regexp.MustCompile(` \(default (.*)\)$`)
+	envRE     = regexp.MustCompile(` \(env SEGSTREAM_[A-Z0-9_]+\)`)
+)
 
 // roleFlags runs `go run ./cmd/<role> -h` in the root module and parses the flag package's usage.
 func roleFlags(t *testing.T, role string) []cliFlag {
@@ -54,6 +57,7 @@ func roleFlags(t *testing.T, role string) []cliFlag {
 			flags[i].Default = m[1]
 			flags[i].Usage = strings.TrimSuffix(flags[i].Usage, m[0])
 		}
+		flags[i].Usage = envRE.ReplaceAllString(flags[i].Usage, "")
 		if flags[i].Type == "" {
 			flags[i].Type = "bool"
 		}
