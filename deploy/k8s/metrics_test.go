@@ -297,6 +297,10 @@ func checkAdapter(t *testing.T, c *nameChecker) {
 					Resource string `json:"resource"`
 				} `json:"overrides"`
 			} `json:"resources"`
+			Name struct {
+				Matches string `json:"matches"`
+				As      string `json:"as"`
+			} `json:"name"`
 			MetricsQuery string `json:"metricsQuery"`
 		} `json:"externalRules"`
 	}
@@ -313,6 +317,9 @@ func checkAdapter(t *testing.T, c *nameChecker) {
 	c.check(t, "adapter metricsQuery", q)
 	if names, _ := metricNames(r.SeriesQuery); !slices.Equal(names, []string{"segstream_ingest_consumer_lag_records"}) {
 		t.Errorf("adapter seriesQuery selects %v", names)
+	}
+	if r.Name.As != "segstream_ingest_consumer_lag_records" {
+		t.Errorf("adapter rule serves %q; base/hpa.yaml asks for segstream_ingest_consumer_lag_records", r.Name.As)
 	}
 	if r.Resources.Overrides["namespace"].Resource != "namespace" {
 		t.Error("adapter rule must map the namespace label to the namespace resource")
