@@ -13,3 +13,10 @@ test: deps
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# test-deploy renders deploy/k8s strictly and checks alerts, dashboard and docs against the code.
+# deploy/k8s is its own module (kustomize, k8s.io/api and the PromQL parser stay out of the root's
+# dependencies), so the root's ./... does not reach it.
+.PHONY: test-deploy
+test-deploy:
+	cd deploy/k8s && $(GO) test -count=1 ./...
