@@ -6,10 +6,12 @@ GO ?= go
 deps:
 	./scripts/test-deps.sh
 
-# test installs what the tests need (redis-server from Debian when missing), then runs every test.
+# test installs what the tests need (redis-server from Debian when missing), then runs every test,
+# the deploy module's included.
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) test-deploy
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
