@@ -26,6 +26,12 @@ func EnvName(flagName string) string {
 // Parse parses args into fs, then fills every flag not given on the command line from its
 // environment variable. Flags win over the environment, which wins over defaults.
 func Parse(fs *flag.FlagSet, args []string) error {
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "usage of %s:\n", fs.Name())
+		fs.PrintDefaults()
+		fmt.Fprintf(out, "\nEvery flag can also be set by the environment: --batch-size is %s. Flags win.\n", EnvName("batch-size"))
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
