@@ -142,3 +142,60 @@ func parallel(w, tasks int, f func(i int)) {
 	close(next)
 	wg.Wait()
 }
+
+// columnMajor copies the rows of x into p contiguous columns of length n, the layout the
+// distance kernels stream through.
+func columnMajor(x *mat.Dense) []float64 {
+	data, stride, n, p := rawRows(x)
+	cols := make([]float64, n*p)
+	for i := range n {
+		for f, v := range data[i*stride : i*stride+p] {
+			cols[f*n+i] = v
+		}
+	}
+	return cols
+}
+
+// sqDistsTo writes into dst[k] the squared distance from row i to row lo+k, for k < len(dst),
+// from the column-major copy cols of an n×p matrix. Features go four at a time with the running
+// sum held in a register, so dst is loaded and stored once per four features instead of once per
+// feature; the squares are still added in feature order, starting from the first, so every
+// value is bit-for-bit what sqDist returns and what scipy's pdist sums.
+func sqDistsTo(dst, cols []float64, n, p, i, lo int) {
+	m := len(dst)
+	f := 0
+	for ; f+4 <= p; f += 4 {
+		c0 := cols[f*n+lo : f*n+lo+m]
+		c1 := cols[(f+1)*n+lo : (f+1)*n+lo+m]
+		c2 := cols[(f+2)*n+lo : (f+2)*n+lo+m]
+		c3 := cols[(f+3)*n+lo : (f+3)*n+lo+m]
+		x0, x1, x2, x3 := cols[f*n+i], cols[(f+1)*n+i], cols[(f+2)*n+i], cols[(f+3)*n+i]
+		first := f == 0
+		for j := range dst {
+			e0, e1, e2, e3 := x0-c0[j], x1-c1[j], x2-c2[j], x3-c3[j]
+			s := e0 * e0
+			if !first {
+				s = dst[j] + s
+			}
+			s += e1 * e1
+			s += e2 * e2
+			s += e3 * e3
+			dst[j] = s
+		}
+	}
+	for ; f < p; f++ {
+		c := cols[f*n+lo : f*n+lo+m]
+		xi := cols[f*n+i]
+		if f == 0 {
+			for j := range dst {
+				e := xi - c[j]
+				dst[j] = e * e
+			}
+			continue
+		}
+		for j := range dst {
+			e := xi - c[j]
+			dst[j] += e * e
+		}
+	}
+}

@@ -138,13 +138,8 @@ const maxPooled = 1 << 24
 // every cell is computed the same way whatever the split; d[i][j] and d[j][i] are the same
 // float, as scipy's condensed matrix has one value per pair.
 func squareDistances(x *mat.Dense) []float64 {
-	data, stride, n, p := rawRows(x)
-	cols := make([]float64, n*p)
-	for i := range n {
-		for f, v := range data[i*stride : i*stride+p] {
-			cols[f*n+i] = v
-		}
-	}
+	n, p := x.Dims()
+	cols := columnMajor(x)
 	var d []float64
 	if b, ok := distPool.Get().(*[]float64); ok && cap(*b) >= n*n {
 		d = (*b)[:n*n] // every cell is overwritten below, so no clearing
@@ -158,23 +153,7 @@ func squareDistances(x *mat.Dense) []float64 {
 		for j0 := i0; j0 < n; j0 += tile {
 			j1 := min(j0+tile, n)
 			for i := i0; i < i1; i++ {
-				row := d[i*n+j0 : i*n+j1]
-				c := cols[j0:j1]
-				row = row[:len(c)] // lets the compiler drop the bounds checks below
-				xi := cols[i]
-				for j, v := range c {
-					e := xi - v
-					row[j] = e * e
-				}
-				for f := 1; f < p; f++ {
-					c := cols[f*n+j0 : f*n+j1]
-					c = c[:len(row)]
-					xi := cols[f*n+i]
-					for j, v := range c {
-						e := xi - v
-						row[j] += e * e
-					}
-				}
+				sqDistsTo(d[i*n+j0:i*n+j1], cols, n, p, i, j0)
 			}
 			if j0 == i0 {
 				continue // the diagonal tile computed both halves
