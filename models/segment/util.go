@@ -157,45 +157,60 @@ func columnMajor(x *mat.Dense) []float64 {
 }
 
 // sqDistsTo writes into dst[k] the squared distance from row i to row lo+k, for k < len(dst),
-// from the column-major copy cols of an n×p matrix. Features go four at a time with the running
-// sum held in a register, so dst is loaded and stored once per four features instead of once per
-// feature; the squares are still added in feature order, starting from the first, so every
-// value is bit-for-bit what sqDist returns and what scipy's pdist sums.
+// from the column-major copy cols of an n×p matrix. Features go up to four per pass with the
+// running sum in a register, so dst is loaded and stored once per four features instead of once
+// per feature (two passes for seven features). Squares are still added in feature order onto
+// a zero start, so every value is bit-for-bit what sqDist returns and what scipy's pdist sums.
 func sqDistsTo(dst, cols []float64, n, p, i, lo int) {
 	m := len(dst)
-	f := 0
-	for ; f+4 <= p; f += 4 {
-		c0 := cols[f*n+lo : f*n+lo+m]
-		c1 := cols[(f+1)*n+lo : (f+1)*n+lo+m]
-		c2 := cols[(f+2)*n+lo : (f+2)*n+lo+m]
-		c3 := cols[(f+3)*n+lo : (f+3)*n+lo+m]
-		x0, x1, x2, x3 := cols[f*n+i], cols[(f+1)*n+i], cols[(f+2)*n+i], cols[(f+3)*n+i]
-		first := f == 0
-		for j := range dst {
-			e0, e1, e2, e3 := x0-c0[j], x1-c1[j], x2-c2[j], x3-c3[j]
-			s := e0 * e0
-			if !first {
-				s = dst[j] + s
-			}
-			s += e1 * e1
-			s += e2 * e2
-			s += e3 * e3
-			dst[j] = s
-		}
-	}
-	for ; f < p; f++ {
-		c := cols[f*n+lo : f*n+lo+m]
-		xi := cols[f*n+i]
-		if f == 0 {
+	clear(dst)
+	col := func(f int) ([]float64, float64) { return cols[f*n+lo : f*n+lo+m], cols[f*n+i] }
+	for f := 0; f < p; {
+		switch g := min(4, p-f); g {
+		case 4:
+			c0, x0 := col(f)
+			c1, x1 := col(f + 1)
+			c2, x2 := col(f + 2)
+			c3, x3 := col(f + 3)
+			c0, c1, c2, c3 = c0[:m], c1[:m], c2[:m], c3[:m]
 			for j := range dst {
-				e := xi - c[j]
-				dst[j] = e * e
+				e0, e1, e2, e3 := x0-c0[j], x1-c1[j], x2-c2[j], x3-c3[j]
+				s := dst[j] + e0*e0
+				s += e1 * e1
+				s += e2 * e2
+				s += e3 * e3
+				dst[j] = s
 			}
-			continue
+		case 3:
+			c0, x0 := col(f)
+			c1, x1 := col(f + 1)
+			c2, x2 := col(f + 2)
+			c0, c1, c2 = c0[:m], c1[:m], c2[:m]
+			for j := range dst {
+				e0, e1, e2 := x0-c0[j], x1-c1[j], x2-c2[j]
+				s := dst[j] + e0*e0
+				s += e1 * e1
+				s += e2 * e2
+				dst[j] = s
+			}
+		case 2:
+			c0, x0 := col(f)
+			c1, x1 := col(f + 1)
+			c0, c1 = c0[:m], c1[:m]
+			for j := range dst {
+				e0, e1 := x0-c0[j], x1-c1[j]
+				s := dst[j] + e0*e0
+				s += e1 * e1
+				dst[j] = s
+			}
+		default:
+			c0, x0 := col(f)
+			c0 = c0[:m]
+			for j := range dst {
+				e0 := x0 - c0[j]
+				dst[j] += e0 * e0
+			}
 		}
-		for j := range dst {
-			e := xi - c[j]
-			dst[j] += e * e
-		}
+		f += min(4, p-f)
 	}
 }

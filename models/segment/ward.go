@@ -54,6 +54,28 @@ func Ward(x *mat.Dense) (*Dendrogram, error) {
 	}
 	merges := make([]Merge, 0, max(n-1, 0))
 	chain := make([]int, 0, n)
+
+	// Rows are brought up to date lazily. A merge rewrites only its new cluster's row y
+	// (contiguous) and not column y of every other row: those writes, one cache miss per live
+	// row per merge, were the slowest part of the fit. The current d(r, i) is in the row of
+	// whichever of r and i was rewritten last, so before row r is read, it copies d[y][r] for
+	// each cluster y rewritten since row r was last brought up to date (ver[r]). The values are
+	// the same floats the eager update would store, so the tree is unchanged.
+	ver := make([]int, n)     // merge count when row r was last made current
+	written := make([]int, n) // merge count when row y was last rewritten (0: the initial matrix)
+	log := make([]int, 1, n)  // log[t] is the row rewritten by merge t (log[0] unused)
+	current := func(r int) []float64 {
+		row := d[r*n : (r+1)*n]
+		t := len(log) - 1
+		for s := ver[r] + 1; s <= t; s++ {
+			if y := log[s]; y != r && size[y] > 0 && written[y] == s {
+				row[y] = d[y*n+r]
+			}
+		}
+		ver[r] = t
+		return row
+	}
+
 	for range n - 1 {
 		if len(chain) == 0 {
 			chain = append(chain, active[0])
@@ -62,7 +84,7 @@ func Ward(x *mat.Dense) (*Dendrogram, error) {
 		var cur float64
 		for {
 			x = chain[len(chain)-1]
-			row := d[x*n : (x+1)*n]
+			row := current(x)
 			cur = math.Inf(1)
 			if len(chain) > 1 {
 				y = chain[len(chain)-2]
@@ -86,18 +108,18 @@ func Ward(x *mat.Dense) (*Dendrogram, error) {
 		merges = append(merges, Merge{A: x, B: y, Height: math.Sqrt(cur), Size: size[x] + size[y]})
 		// Lance-Williams for Ward on squared distances; the new cluster takes y's slot and x
 		// leaves, as in scipy.
-		rx, ry := d[x*n:(x+1)*n], d[y*n:(y+1)*n]
+		rx, ry := current(x), current(y)
 		for _, i := range active {
 			if i == x || i == y {
 				continue
 			}
 			ni := float64(size[i])
-			v := ((ni+nx)*rx[i] + (ni+ny)*ry[i] - ni*cur) / (ni + nx + ny)
-			ry[i] = v
-			d[i*n+y] = v
+			ry[i] = ((ni+nx)*rx[i] + (ni+ny)*ry[i] - ni*cur) / (ni + nx + ny)
 		}
 		size[y] += size[x]
 		size[x] = 0
+		log = append(log, y)
+		written[y], ver[y] = len(log)-1, len(log)-1
 		k, _ := slices.BinarySearch(active, x)
 		active = slices.Delete(active, k, k+1)
 	}
