@@ -50,16 +50,12 @@ func BenchmarkSegScaler(b *testing.B) {
 	}
 }
 
-// BenchmarkSegPCA times fit plus scores, what PCA().fit_transform does.
+// BenchmarkSegPCA times FitTransformPCA, what PCA().fit_transform does.
 func BenchmarkSegPCA(b *testing.B) {
 	_, z := segData(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := FitPCA(z, SignByScores)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.Scores(z, 0); err != nil {
+		if _, _, err := FitTransformPCA(z, SignByScores); err != nil {
 			b.Fatal(err)
 		}
 	}
