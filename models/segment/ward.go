@@ -63,17 +63,28 @@ func Ward(x *mat.Dense) (*Dendrogram, error) {
 	// the same floats the eager update would store, so the tree is unchanged.
 	ver := make([]int, n)     // merge count when row r was last made current
 	written := make([]int, n) // merge count when row y was last rewritten (0: the initial matrix)
-	log := make([]int, 1, n)  // log[t] is the row rewritten by merge t (log[0] unused)
+	// recent lists the live rewritten clusters, oldest rewrite first, so a patch walks back
+	// from the end and stops at the first row older than the one it patches.
+	recent := make([]int, 0, n)
+	t := 0 // merges so far
 	current := func(r int) []float64 {
 		row := d[r*n : (r+1)*n]
-		t := len(log) - 1
-		for s := ver[r] + 1; s <= t; s++ {
-			if y := log[s]; y != r && size[y] > 0 && written[y] == s {
+		for k := len(recent) - 1; k >= 0; k-- {
+			y := recent[k]
+			if written[y] <= ver[r] {
+				break
+			}
+			if y != r {
 				row[y] = d[y*n+r]
 			}
 		}
 		ver[r] = t
 		return row
+	}
+	drop := func(c int) {
+		if k := slices.Index(recent, c); k >= 0 {
+			recent = slices.Delete(recent, k, k+1)
+		}
 	}
 
 	for range n - 1 {
@@ -118,8 +129,11 @@ func Ward(x *mat.Dense) (*Dendrogram, error) {
 		}
 		size[y] += size[x]
 		size[x] = 0
-		log = append(log, y)
-		written[y], ver[y] = len(log)-1, len(log)-1
+		t++
+		drop(x)
+		drop(y)
+		recent = append(recent, y)
+		written[y], ver[y] = t, t
 		k, _ := slices.BinarySearch(active, x)
 		active = slices.Delete(active, k, k+1)
 	}
