@@ -64,6 +64,7 @@ func fitPCA(x *mat.Dense, sign SignConvention, wantScores bool) (*PCA, *mat.Dens
 	// only this one.
 	mean := make([]float64, p)
 	cols := columnMajor(x)
+	defer putScratch(cols)
 	for f := range p {
 		c := cols[f*n : (f+1)*n]
 		mean[f] = floats.Sum(c) / float64(n)
@@ -142,7 +143,8 @@ func (m *PCA) signByComponents() {
 // bySign it first flips each component so that its largest-magnitude score (the first on
 // ties, as numpy's argmax) is positive. Scores go into out (n×p) unless out is nil.
 func (m *PCA) scoreColumns(cols []float64, n, p int, out *mat.Dense, bySign bool) {
-	acc := make([]float64, n)
+	acc := getScratch(n)
+	defer putScratch(acc)
 	for j := range p {
 		clear(acc)
 		c := m.Components.RawRowView(j)
@@ -199,6 +201,7 @@ func (m *PCA) Scores(x *mat.Dense, d int) (*mat.Dense, error) {
 		d = p
 	}
 	cols := columnMajor(x)
+	defer putScratch(cols)
 	for f := range p {
 		floats.AddConst(-m.Mean[f], cols[f*n:(f+1)*n])
 	}

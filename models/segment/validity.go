@@ -120,6 +120,7 @@ const silBands = 8
 func silhouetteSums(x *mat.Dense, labels []int, k int) []float64 {
 	n, p := x.Dims()
 	cols := columnMajor(x)
+	defer putScratch(cols)
 	// Band b starts where the cumulative pair count reaches b/silBands of the total.
 	starts := make([]int, silBands+1)
 	total := float64(n) * float64(n-1) / 2

@@ -176,6 +176,7 @@ const maxPooled = 1 << 24
 func squareDistances(x *mat.Dense) []float64 {
 	n, p := x.Dims()
 	cols := columnMajor(x)
+	defer putScratch(cols)
 	var d []float64
 	if b, ok := distPool.Get().(*[]float64); ok && cap(*b) >= n*n {
 		d = (*b)[:n*n] // every cell is overwritten below, so no clearing
