@@ -142,6 +142,28 @@ func BenchmarkMiniBatchKMeans(b *testing.B) {
 	}
 }
 
+// BenchmarkWardSample runs Ward on 2,000 of 200,000 generated rows and labels them all.
+func BenchmarkWardSample(b *testing.B) {
+	x, _ := blobs(2, fourCorners, 50_000, 2)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := WardSample(x, 4, 2000, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSilhouetteSampled scores 2,000 of 200,000 generated rows.
+func BenchmarkSilhouetteSampled(b *testing.B) {
+	x, truth := blobs(3, fourCorners, 50_000, 2)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := SilhouetteSampled(x, truth, 2000, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkChooseK(b *testing.B) {
 	_, z := segData(b)
 	b.ReportAllocs()
