@@ -45,6 +45,18 @@ def median_time(f, repeats):
     return statistics.median(ts)
 
 
+def kmeans_one_thread(z):
+    """KMeans with its OpenMP pool limited to one thread. On this shared 2-core machine the
+    two-thread KMeans swings between about 17 ms and over 300 ms with the other tenants' load;
+    one thread against the Go restarts on one goroutine is the stable comparison."""
+    from threadpoolctl import threadpool_limits
+
+    def run():
+        with threadpool_limits(limits=1):
+            KMeans(n_clusters=4, n_init=10, random_state=42).fit(z)
+    return run
+
+
 def choose_k(z):
     for k in range(2, 11):
         lab = KMeans(n_clusters=k, n_init=10, random_state=42).fit(z).labels_
@@ -70,6 +82,7 @@ def main():
         ("scaler", "StandardScaler fit_transform", lambda: StandardScaler().fit_transform(raw), "SegScaler", args.repeats),
         ("pca", "PCA() fit_transform, all 7", lambda: PCA().fit_transform(z), "SegPCA", args.repeats),
         ("kmeans", "KMeans k=4 n_init=10", lambda: KMeans(n_clusters=4, n_init=10, random_state=42).fit(z), "SegKMeans", args.repeats),
+        ("kmeans-1t", "KMeans k=4 n_init=10, one thread each", kmeans_one_thread(z), "SegKMeansSerial", args.repeats),
         ("ward", "Agglomerative ward k=4", lambda: AgglomerativeClustering(n_clusters=4, linkage="ward").fit(z), "SegWard", args.repeats),
         ("silhouette", "silhouette_score exact", lambda: silhouette_score(z, labels), "SegSilhouette", args.repeats),
         ("ch+db", "calinski_harabasz + davies_bouldin", lambda: (calinski_harabasz_score(z, labels), davies_bouldin_score(z, labels)), "SegValidity", args.repeats),
