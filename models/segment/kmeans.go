@@ -59,29 +59,48 @@ func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 	}
 	tol := o.Tol * meanVariance(x)
 
-	type run struct {
+	// Each worker reuses one scratch for its restarts and keeps its own best run; the best of
+	// those, lowest restart index on equal inertia, is the best over all restarts whichever
+	// worker ran which, so the result does not depend on scheduling. Fresh scratch per restart
+	// made a tenth of the fit garbage collection.
+	type best struct {
+		inertia    float64
+		index      int
 		centers    []float64
 		labels     []int
-		inertia    float64
 		iterations int
 	}
-	runs := make([]run, o.NInit)
 	w := workers(o.Workers, o.NInit)
-	// One scratch per restart is simplest and deterministic; they are small (O(n + k·p)).
+	type scratch struct {
+		lw   *lloydWork
+		best best
+	}
+	pool := make(chan *scratch, w)
+	all := make([]*scratch, w)
+	for i := range all {
+		all[i] = &scratch{lw: newLloyd(n, p, o.K), best: best{inertia: math.Inf(1), index: -1}}
+		pool <- all[i]
+	}
 	parallel(w, o.NInit, func(i int) {
-		rng := rand.New(rand.NewPCG(o.Seed, uint64(i)))
-		ws := newLloyd(n, p, o.K)
-		kmeansPP(x, o.K, rng, ws.centers, ws.pp)
+		s := <-pool
+		defer func() { pool <- s }()
+		ws := s.lw
+		ws.reset()
+		kmeansPP(x, o.K, rand.New(rand.NewPCG(o.Seed, uint64(i))), ws.centers, ws.pp)
 		it := ws.lloyd(x, o.MaxIter, tol)
-		runs[i] = run{ws.centers, ws.labels, ws.inertia(x), it}
+		in := ws.inertia(x)
+		if b := &s.best; in < b.inertia || (in == b.inertia && i < b.index) || b.index < 0 {
+			b.inertia, b.index, b.iterations = in, i, it
+			b.centers = append(b.centers[:0], ws.centers...)
+			b.labels = append(b.labels[:0], ws.labels...)
+		}
 	})
-	best := 0
-	for i := 1; i < len(runs); i++ {
-		if runs[i].inertia < runs[best].inertia {
-			best = i
+	r := all[0].best
+	for _, s := range all[1:] {
+		if b := s.best; b.index >= 0 && (b.inertia < r.inertia || (b.inertia == r.inertia && b.index < r.index)) {
+			r = b
 		}
 	}
-	r := runs[best]
 	return finish(r.centers, r.labels, o.K, p, r.inertia, r.iterations), nil
 }
 
@@ -194,6 +213,13 @@ func newLloyd(n, p, k int) *lloydWork {
 		w.labels[i], w.labelsOld[i] = -1, -1
 	}
 	return w
+}
+
+// reset readies w for another restart.
+func (w *lloydWork) reset() {
+	for i := range w.labels {
+		w.labels[i], w.labelsOld[i] = -1, -1
+	}
 }
 
 // lloyd iterates from w.centers and returns the number of iterations, following sklearn's
