@@ -139,6 +139,17 @@ func TestGoldenScalerPCA(t *testing.T) {
 		want = append(want, g.PCA.Scores[i]...)
 	}
 	checkVec(t, "scores", got, want, 1)
+
+	// FitTransformPCA returns the same scores, signs applied.
+	_, ft, err := FitTransformPCA(z, SignByScores)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, r := range g.PCA.ScoresRows {
+		got = append(got, ft.RawRowView(r)...)
+	}
+	checkVec(t, "fit_transform scores", got, want, 1)
 }
 
 // checkClusters compares a Go clustering with sklearn's.

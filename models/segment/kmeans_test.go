@@ -3,6 +3,7 @@ package segment
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -178,5 +179,80 @@ func TestCanonicalize(t *testing.T) {
 		if !slices.Equal(got, tc.want) || !slices.Equal(sizes, tc.sizes) {
 			t.Errorf("Canonicalize(%v) = %v %v, want %v %v", tc.in, got, sizes, tc.want, tc.sizes)
 		}
+	}
+}
+
+// naiveLloyd is sklearn's Lloyd loop without any acceleration: label every row by its nearest
+// center (lowest index on ties), move centers to the means, stop on repeated labels or a
+// summed squared shift within tol, then label once more after a tol stop.
+func naiveLloyd(x *mat.Dense, centers []float64, k, maxIter int, tol float64) ([]int, int) {
+	n, p := x.Dims()
+	c := slices.Clone(centers)
+	label := func() []int {
+		out := make([]int, n)
+		for i := range n {
+			best, bd := 0, math.Inf(1)
+			for j := range k {
+				if d := sqDist(x.RawRowView(i), c[j*p:(j+1)*p]); d < bd {
+					best, bd = j, d
+				}
+			}
+			out[i] = best
+		}
+		return out
+	}
+	prev := make([]int, n)
+	for i := range prev {
+		prev[i] = -1
+	}
+	for it := 1; it <= maxIter; it++ {
+		labels := label()
+		next := make([]float64, k*p)
+		counts := make([]float64, k)
+		for i, l := range labels {
+			counts[l]++
+			for j, v := range x.RawRowView(i) {
+				next[l*p+j] += v
+			}
+		}
+		for j := range next {
+			next[j] /= counts[j/p]
+		}
+		shift := sqDist(next, c)
+		c = next
+		if slices.Equal(labels, prev) {
+			return labels, it
+		}
+		prev = labels
+		if shift <= tol {
+			return label(), it
+		}
+	}
+	return label(), maxIter
+}
+
+func TestLloydMatchesNaive(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		x          *mat.Dense
+		k, maxIter int
+		tol        float64
+	}{
+		{"gaussian k=6", randMatrix(31, 800, 4), 6, 300, 0},
+		{"gaussian k=3 tol", randMatrix(32, 500, 7), 3, 300, 1e-3},
+		{"blobs k=8", func() *mat.Dense { x, _ := blobs(33, fourCorners, 150, 3); return x }(), 8, 300, 0},
+		{"few iterations", randMatrix(34, 600, 3), 5, 3, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, p := tc.x.Dims()
+			w := newLloyd(n, p, tc.k)
+			kmeansPP(tc.x, tc.k, rand.New(rand.NewPCG(1, 2)), w.centers, w.pp)
+			start := slices.Clone(w.centers)
+			it := w.lloyd(tc.x, tc.maxIter, tc.tol)
+			want, wantIt := naiveLloyd(tc.x, start, tc.k, tc.maxIter, tc.tol)
+			if !slices.Equal(w.labels, want) || it != wantIt {
+				t.Errorf("accelerated: %d iterations, naive %d; labels equal: %v", it, wantIt, slices.Equal(w.labels, want))
+			}
+		})
 	}
 }

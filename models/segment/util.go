@@ -142,3 +142,97 @@ func parallel(w, tasks int, f func(i int)) {
 	close(next)
 	wg.Wait()
 }
+
+// columnMajor copies the rows of x into p contiguous columns of length n, the layout the
+// distance and projection kernels stream through. The slice comes from a pool; hand it back
+// with putScratch when done.
+func columnMajor(x *mat.Dense) []float64 {
+	data, stride, n, p := rawRows(x)
+	cols := getScratch(n * p)
+	for f := range p {
+		// One column at a time: contiguous writes, and reads that walk the rows in order.
+		col := cols[f*n : (f+1)*n]
+		src := data[f:]
+		for i := range col {
+			col[i] = src[i*stride]
+		}
+	}
+	return cols
+}
+
+// scratchPool recycles the fits' large temporaries. Each fit used to allocate a few copies of
+// its input, and at n=2,000 collecting them cost as much as the arithmetic (a third of a PCA
+// fit went to GC assists).
+var scratchPool sync.Pool
+
+// getScratch returns a slice of length n with unspecified contents.
+func getScratch(n int) []float64 {
+	if b, ok := scratchPool.Get().(*[]float64); ok {
+		if cap(*b) >= n {
+			return (*b)[:n]
+		}
+		scratchPool.Put(b)
+	}
+	return make([]float64, n)
+}
+
+func putScratch(b []float64) { scratchPool.Put(&b) }
+
+// sqDistsTo writes into dst[k] the squared distance from row i to row lo+k, for k < len(dst),
+// from the column-major copy cols of an n×p matrix. Features go up to four per pass with the
+// running sum in a register, so dst is loaded and stored once per four features instead of once
+// per feature (two passes for seven features). Squares are still added in feature order onto
+// a zero start, so every value is bit-for-bit what sqDist returns and what scipy's pdist sums.
+func sqDistsTo(dst, cols []float64, n, p, i, lo int) {
+	m := len(dst)
+	clear(dst)
+	col := func(f int) ([]float64, float64) { return cols[f*n+lo : f*n+lo+m], cols[f*n+i] }
+	for f := 0; f < p; {
+		switch g := min(4, p-f); g {
+		case 4:
+			c0, x0 := col(f)
+			c1, x1 := col(f + 1)
+			c2, x2 := col(f + 2)
+			c3, x3 := col(f + 3)
+			c0, c1, c2, c3 = c0[:m], c1[:m], c2[:m], c3[:m]
+			for j := range dst {
+				e0, e1, e2, e3 := x0-c0[j], x1-c1[j], x2-c2[j], x3-c3[j]
+				s := dst[j] + e0*e0
+				s += e1 * e1
+				s += e2 * e2
+				s += e3 * e3
+				dst[j] = s
+			}
+		case 3:
+			c0, x0 := col(f)
+			c1, x1 := col(f + 1)
+			c2, x2 := col(f + 2)
+			c0, c1, c2 = c0[:m], c1[:m], c2[:m]
+			for j := range dst {
+				e0, e1, e2 := x0-c0[j], x1-c1[j], x2-c2[j]
+				s := dst[j] + e0*e0
+				s += e1 * e1
+				s += e2 * e2
+				dst[j] = s
+			}
+		case 2:
+			c0, x0 := col(f)
+			c1, x1 := col(f + 1)
+			c0, c1 = c0[:m], c1[:m]
+			for j := range dst {
+				e0, e1 := x0-c0[j], x1-c1[j]
+				s := dst[j] + e0*e0
+				s += e1 * e1
+				dst[j] = s
+			}
+		default:
+			c0, x0 := col(f)
+			c0 = c0[:m]
+			for j := range dst {
+				e0 := x0 - c0[j]
+				dst[j] += e0 * e0
+			}
+		}
+		f += min(4, p-f)
+	}
+}

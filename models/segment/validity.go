@@ -118,13 +118,9 @@ const silBands = 8
 // over a column-major copy, contiguous loops instead of a call per pair, summing the squares in
 // the same order as sqDist.
 func silhouetteSums(x *mat.Dense, labels []int, k int) []float64 {
-	data, stride, n, p := rawRows(x)
-	cols := make([]float64, n*p)
-	for i := range n {
-		for f, v := range data[i*stride : i*stride+p] {
-			cols[f*n+i] = v
-		}
-	}
+	n, p := x.Dims()
+	cols := columnMajor(x)
+	defer putScratch(cols)
 	// Band b starts where the cumulative pair count reaches b/silBands of the total.
 	starts := make([]int, silBands+1)
 	total := float64(n) * float64(n-1) / 2
@@ -149,22 +145,7 @@ func silhouetteSums(x *mat.Dense, labels []int, k int) []float64 {
 		dist := make([]float64, n)
 		for i := lo; i < hi; i++ {
 			dd := dist[i+1:]
-			c := cols[i+1 : n]
-			dd = dd[:len(c)] // lets the compiler drop the bounds checks below
-			xi := cols[i]
-			for j, v := range c {
-				e := xi - v
-				dd[j] = e * e
-			}
-			for f := 1; f < p; f++ {
-				c := cols[f*n+i+1 : (f+1)*n]
-				c = c[:len(dd)]
-				xi := cols[f*n+i]
-				for j, v := range c {
-					e := xi - v
-					dd[j] += e * e
-				}
-			}
+			sqDistsTo(dd, cols, n, p, i, i+1)
 			li := labels[i]
 			si := sums[i*k : (i+1)*k]
 			for j, d2 := range dd {

@@ -54,6 +54,39 @@ func Ward(x *mat.Dense) (*Dendrogram, error) {
 	}
 	merges := make([]Merge, 0, max(n-1, 0))
 	chain := make([]int, 0, n)
+
+	// Rows are brought up to date lazily. A merge rewrites only its new cluster's row y
+	// (contiguous) and not column y of every other row: those writes, one cache miss per live
+	// row per merge, were the slowest part of the fit. The current d(r, i) is in the row of
+	// whichever of r and i was rewritten last, so before row r is read, it copies d[y][r] for
+	// each cluster y rewritten since row r was last brought up to date (ver[r]). The values are
+	// the same floats the eager update would store, so the tree is unchanged.
+	ver := make([]int, n)     // merge count when row r was last made current
+	written := make([]int, n) // merge count when row y was last rewritten (0: the initial matrix)
+	// recent lists the live rewritten clusters, oldest rewrite first, so a patch walks back
+	// from the end and stops at the first row older than the one it patches.
+	recent := make([]int, 0, n)
+	t := 0 // merges so far
+	current := func(r int) []float64 {
+		row := d[r*n : (r+1)*n]
+		for k := len(recent) - 1; k >= 0; k-- {
+			y := recent[k]
+			if written[y] <= ver[r] {
+				break
+			}
+			if y != r {
+				row[y] = d[y*n+r]
+			}
+		}
+		ver[r] = t
+		return row
+	}
+	drop := func(c int) {
+		if k := slices.Index(recent, c); k >= 0 {
+			recent = slices.Delete(recent, k, k+1)
+		}
+	}
+
 	for range n - 1 {
 		if len(chain) == 0 {
 			chain = append(chain, active[0])
@@ -62,7 +95,7 @@ func Ward(x *mat.Dense) (*Dendrogram, error) {
 		var cur float64
 		for {
 			x = chain[len(chain)-1]
-			row := d[x*n : (x+1)*n]
+			row := current(x)
 			cur = math.Inf(1)
 			if len(chain) > 1 {
 				y = chain[len(chain)-2]
@@ -86,18 +119,21 @@ func Ward(x *mat.Dense) (*Dendrogram, error) {
 		merges = append(merges, Merge{A: x, B: y, Height: math.Sqrt(cur), Size: size[x] + size[y]})
 		// Lance-Williams for Ward on squared distances; the new cluster takes y's slot and x
 		// leaves, as in scipy.
-		rx, ry := d[x*n:(x+1)*n], d[y*n:(y+1)*n]
+		rx, ry := current(x), current(y)
 		for _, i := range active {
 			if i == x || i == y {
 				continue
 			}
 			ni := float64(size[i])
-			v := ((ni+nx)*rx[i] + (ni+ny)*ry[i] - ni*cur) / (ni + nx + ny)
-			ry[i] = v
-			d[i*n+y] = v
+			ry[i] = ((ni+nx)*rx[i] + (ni+ny)*ry[i] - ni*cur) / (ni + nx + ny)
 		}
 		size[y] += size[x]
 		size[x] = 0
+		t++
+		drop(x)
+		drop(y)
+		recent = append(recent, y)
+		written[y], ver[y] = t, t
 		k, _ := slices.BinarySearch(active, x)
 		active = slices.Delete(active, k, k+1)
 	}
@@ -138,13 +174,9 @@ const maxPooled = 1 << 24
 // every cell is computed the same way whatever the split; d[i][j] and d[j][i] are the same
 // float, as scipy's condensed matrix has one value per pair.
 func squareDistances(x *mat.Dense) []float64 {
-	data, stride, n, p := rawRows(x)
-	cols := make([]float64, n*p)
-	for i := range n {
-		for f, v := range data[i*stride : i*stride+p] {
-			cols[f*n+i] = v
-		}
-	}
+	n, p := x.Dims()
+	cols := columnMajor(x)
+	defer putScratch(cols)
 	var d []float64
 	if b, ok := distPool.Get().(*[]float64); ok && cap(*b) >= n*n {
 		d = (*b)[:n*n] // every cell is overwritten below, so no clearing
@@ -158,23 +190,7 @@ func squareDistances(x *mat.Dense) []float64 {
 		for j0 := i0; j0 < n; j0 += tile {
 			j1 := min(j0+tile, n)
 			for i := i0; i < i1; i++ {
-				row := d[i*n+j0 : i*n+j1]
-				c := cols[j0:j1]
-				row = row[:len(c)] // lets the compiler drop the bounds checks below
-				xi := cols[i]
-				for j, v := range c {
-					e := xi - v
-					row[j] = e * e
-				}
-				for f := 1; f < p; f++ {
-					c := cols[f*n+j0 : f*n+j1]
-					c = c[:len(row)]
-					xi := cols[f*n+i]
-					for j, v := range c {
-						e := xi - v
-						row[j] += e * e
-					}
-				}
+				sqDistsTo(d[i*n+j0:i*n+j1], cols, n, p, i, j0)
 			}
 			if j0 == i0 {
 				continue // the diagonal tile computed both halves
