@@ -109,6 +109,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	setRate, evalRate := redisBenchmark(ctx, rp.Addr, o.Log)
 	var decodeRates, naiveRates, segRates []float64
 	var naiveCmds, segCmds float64
+	var naiveBusy, segBusy []float64
 	for run := 0; run < o.Runs; run++ {
 		r, err := consumeDecode(ctx, brokers, fmt.Sprintf("bench-decode-%d", run), len(msgs))
 		if err != nil {
@@ -124,12 +125,20 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 				app = &naiveStore{rdb: rdb}
 			}
 			before := commandCalls(ctx, rdb)
+			cpu0 := redisCPU(ctx, rdb)
+			t0 := time.Now()
 			rate, err := runIngest(ctx, brokers, rdb, fmt.Sprintf("bench-%s-%d", variant, run), app, o, len(msgs))
 			if err != nil {
 				return Result{}, fmt.Errorf("%s run %d: %w", variant, run, err)
 			}
 			cmds := float64(commandCalls(ctx, rdb)-before) / float64(len(msgs))
-			o.Log.Info("run", "variant", variant, "run", run+1, "events_per_s", int(rate))
+			busy := (redisCPU(ctx, rdb) - cpu0) / time.Since(t0).Seconds()
+			o.Log.Info("run", "variant", variant, "run", run+1, "events_per_s", int(rate), "redis_cpu_busy", fmt.Sprintf("%.0f%%", 100*busy))
+			if variant == "naive" {
+				naiveBusy = append(naiveBusy, busy)
+			} else {
+				segBusy = append(segBusy, busy)
+			}
 			if variant == "naive" {
 				naiveRates, naiveCmds = append(naiveRates, rate), cmds
 			} else {
@@ -157,6 +166,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	fmt.Fprintln(w, "ingest end to end: Kafka -> Redis (exactly once) -> features topic -> commit")
 	row(fmt.Sprintf("  naive: one rich script per event (%.1f Redis cmds/event)", naiveCmds), median(naiveRates), "ev/s", naiveRates)
 	row(fmt.Sprintf("  segstream: batched compare-and-set (%.1f Redis cmds/event)", segCmds), median(segRates), "ev/s", segRates)
+	fmt.Fprintf(w, "redis-server CPU busy during ingest (median): naive %.0f%%, segstream %.0f%%\n", 100*median(naiveBusy), 100*median(segBusy))
 	fmt.Fprintf(w, "events_per_second=%d ratio_vs_naive=%.2f\n", int(res.EventsPerSecond), res.RatioVsNaive)
 	return res, nil
 }
@@ -273,6 +283,23 @@ elseif ARGV[1] ~= '' then
 end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1`
+
+// redisCPU is the server's user+system CPU seconds so far.
+func redisCPU(ctx context.Context, rdb redis.UniversalClient) float64 {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return total
+}
 
 // commandCalls sums the calls of every command Redis has run, scripts' inner calls included.
 func commandCalls(ctx context.Context, rdb redis.UniversalClient) int64 {
