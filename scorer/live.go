@@ -58,10 +58,18 @@ type item struct {
 	offset    int64
 }
 
-// tok identifies what a score hash holds: the state version, the model version and the
-// features record (partition, offset) that produced it (-1, -1 for the sweep).
+// tok identifies what a score hash holds: the customer's position in her own history (the
+// state version, then the offset of the event in the events topic; -1 for the sweep, which
+// knows the state but no event), the model version, and the features record (partition,
+// offset) that produced it (-1, -1 for the sweep).
+//
+// Ingest numbers states per batch, so several events of one batch share a state version; the
+// event offset tells them apart, and it grows with every event of a customer because one
+// customer's events share an events-topic partition.
 type tok struct {
-	sv, mv    uint64
+	sv        uint64
+	eo        int64
+	mv        uint64
 	part      int
 	off       int64
 	has       bool
@@ -72,22 +80,38 @@ func (t tok) String() string {
 	if !t.has {
 		return ""
 	}
-	return fmt.Sprintf("%d|%d|%d|%d", t.sv, t.mv, t.part, t.off)
+	return fmt.Sprintf("%d|%d|%d|%d|%d", t.sv, t.eo, t.mv, t.part, t.off)
 }
 
 func parseTok(s string) (tok, bool) {
 	p := strings.Split(s, "|")
-	if len(p) != 4 {
+	if len(p) != 5 {
 		return tok{}, false
 	}
 	sv, e1 := strconv.ParseUint(p[0], 10, 64)
-	mv, e2 := strconv.ParseUint(p[1], 10, 64)
-	part, e3 := strconv.Atoi(p[2])
-	off, e4 := strconv.ParseInt(p[3], 10, 64)
-	if e1 != nil || e2 != nil || e3 != nil || e4 != nil {
+	eo, e2 := strconv.ParseInt(p[1], 10, 64)
+	mv, e3 := strconv.ParseUint(p[2], 10, 64)
+	part, e4 := strconv.Atoi(p[3])
+	off, e5 := strconv.ParseInt(p[4], 10, 64)
+	if e1 != nil || e2 != nil || e3 != nil || e4 != nil || e5 != nil {
 		return tok{}, false
 	}
-	return tok{sv: sv, mv: mv, part: part, off: off, has: true}, true
+	return tok{sv: sv, eo: eo, mv: mv, part: part, off: off, has: true}, true
+}
+
+// cmpPos orders two positions in a customer's history: state version, then event offset.
+func cmpPos(sv1 uint64, eo1 int64, sv2 uint64, eo2 int64) int {
+	switch {
+	case sv1 < sv2:
+		return -1
+	case sv1 > sv2:
+		return 1
+	case eo1 < eo2:
+		return -1
+	case eo1 > eo2:
+		return 1
+	}
+	return 0
 }
 
 // cust is one customer's share of a batch.
@@ -185,8 +209,12 @@ func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundl
 	if len(moves) > 0 {
 		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, cu := range moves {
-				if cu.next.prev >= 0 && cu.next.prev != cu.next.seg {
-					p.ZRem(ctx, SegmentKey(s.prefix, cu.next.prev), cu.id)
+				// Leave the set the hash named when read, and the one the last move came from
+				// (they differ after several moves in one batch, or on a replay).
+				for _, old := range []int{cu.read.seg, cu.next.prev} {
+					if old >= 0 && old != cu.next.seg {
+						p.ZRem(ctx, SegmentKey(s.prefix, old), cu.id)
+					}
 				}
 				p.ZAdd(ctx, SegmentKey(s.prefix, cu.next.seg), redis.Z{Member: cu.id})
 			}
@@ -212,41 +240,57 @@ func atoiOr(v any, def int) int {
 	return def
 }
 
-// decide walks one customer's items in order and chooses, for each, whether to score it:
+// decide walks one customer's items in order and chooses, for each, whether to score it.
+// A features record (an event):
 //
-//   - a features record at or below the partition's produce watermark was scored and produced
-//     before (a Kafka redelivery): skip;
-//   - a newer state, or the same state under another model, is scored and becomes live;
-//   - the same state and model again is a duplicate (ingest re-emits the state after a
-//     redelivered event), unless it is the very record that was scored but not yet produced
-//     (a crash between the Redis write and the produce), which is produced again;
-//   - an older state is a replay of records scored but not produced: produced, not made live.
-//     From the sweep it is simply stale.
+//   - at or below the partition's produce watermark was scored and produced before (a Kafka
+//     redelivery): skip;
+//   - later in the customer's history than the live score: score, and it becomes live;
+//   - at the live score's position: score again only under another model, or when it is the
+//     very record that was scored but not yet produced (a crash between the Redis write and the
+//     produce); otherwise it is ingest re-emitting a state already scored: skip;
+//   - earlier than the live score: a re-emission after a redelivered event (skip), or a record
+//     not yet produced whose state a sweep or a crashed run already made live: score it into
+//     the output without making it live.
+//
+// A sweep entry is scored when its state is at least as new as the live one and the live
+// score is from another model.
 func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, sc *laneScratch) {
 	cu.write, cu.setMove, cu.out, cu.rec = false, false, cu.out[:0], nil
 	cur := cu.read
 	now := time.Now().UnixMilli()
 	for _, ii := range cu.items {
 		it := &items[ii]
-		sv := it.msg.Features.StateVersion
-		live := false
+		sv, eo := it.msg.Features.StateVersion, it.msg.Offset
+		if it.offset < 0 {
+			eo = -1
+		}
+		cmp := 1
+		if cur.has {
+			cmp = cmpPos(sv, eo, cur.sv, cur.eo)
+		}
+		live := true
 		switch {
 		case it.offset >= 0 && it.offset <= mark:
 			s.m.duplicates.WithLabelValues("produced").Inc()
 			continue
-		case !cur.has || sv > cur.sv || (sv == cur.sv && c.Version != cur.mv):
-			live = true
-		case sv == cur.sv:
-			if !(it.offset >= 0 && it.partition == cur.part && it.offset == cur.off) {
-				s.m.duplicates.WithLabelValues("scored").Inc()
-				continue
-			}
-			live = true // the scoring record itself, replayed before it was produced
-		default: // sv < cur.sv
-			if it.offset < 0 {
+		case it.offset < 0: // sweep
+			if cur.has && (sv < cur.sv || (sv == cur.sv && c.Version == cur.mv)) {
 				s.m.duplicates.WithLabelValues("stale").Inc()
 				continue
 			}
+		case cmp > 0:
+		case cmp == 0:
+			if c.Version == cur.mv && !(it.partition == cur.part && it.offset == cur.off) {
+				s.m.duplicates.WithLabelValues("scored").Inc()
+				continue
+			}
+		default: // cmp < 0
+			if it.msg.Redelivery {
+				s.m.duplicates.WithLabelValues("scored").Inc()
+				continue
+			}
+			live = false
 		}
 		r := sc.score(c, it, s.m)
 		rec := appendScore(nil, it, r, c.Brands(), now)
@@ -255,15 +299,14 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 			continue
 		}
 		from := cur.seg
-		replay := cur.has && sv == cur.sv && c.Version == cur.mv
-		if replay {
-			from = cur.prev
+		if cur.has && cmp == 0 && c.Version == cur.mv && it.offset >= 0 {
+			from = cur.prev // the replayed scoring record: its change was computed against prev
 		}
 		if from != r.Segment && s.o.ChangesTopic != "-" {
 			cu.out = append(cu.out, kafka.Message{Topic: s.o.ChangesTopic, Key: []byte(it.msg.CustomerID),
 				Value: appendChange(nil, it, from, r.Segment, c.Version, now)})
 		}
-		cur = tok{sv: sv, mv: c.Version, part: it.partition, off: it.offset, has: true, seg: r.Segment, prev: from}
+		cur = tok{sv: sv, eo: eo, mv: c.Version, part: it.partition, off: it.offset, has: true, seg: r.Segment, prev: from}
 		if it.offset < 0 {
 			cur.part = -1
 		}

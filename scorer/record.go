@@ -20,6 +20,8 @@ func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, nowMS 
 		dst = append(dst, `,"event_type":`...)
 		dst = appendJSONString(dst, string(it.msg.EventType))
 		dst = appendInt(dst, `,"event_ts_ms":`, it.msg.EventTSMS)
+		dst = appendInt(dst, `,"event_partition":`, int64(it.msg.Partition))
+		dst = appendInt(dst, `,"event_offset":`, it.msg.Offset)
 		dst = appendInt(dst, `,"features_partition":`, int64(it.partition))
 		dst = appendInt(dst, `,"features_offset":`, it.offset)
 	} else {

@@ -209,12 +209,14 @@ type lane struct {
 func (s *Scorer) consume(ctx context.Context) error {
 	o := &s.o
 	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:               o.Brokers,
-		GroupID:               o.Group,
-		Topic:                 o.Topic,
-		MinBytes:              1,
-		MaxBytes:              16 << 20,
-		MaxWait:               50 * time.Millisecond,
+		Brokers:  o.Brokers,
+		GroupID:  o.Group,
+		Topic:    o.Topic,
+		MinBytes: 1,
+		// MaxWait only matters on an idle partition (MinBytes is 1); kafka-go also derives the
+		// read deadline from it, and a short one times out big fetches on a busy machine.
+		MaxBytes:              4 << 20,
+		MaxWait:               250 * time.Millisecond,
 		QueueCapacity:         o.BatchSize,
 		CommitInterval:        0,
 		StartOffset:           kafka.FirstOffset,
@@ -429,8 +431,11 @@ func (sc *laneScratch) score(c *bundle.Compiled, it *item, m *metrics) *bundle.R
 	return &sc.r
 }
 
-// fillInput maps a feature vector onto the bundle's input without allocating (the windows
-// slice is reused).
+// FillInput maps a feature vector onto the bundle's input without allocating (the windows
+// slice is reused). The price context is left empty.
+func FillInput(in *bundle.Input, v *features.Vector) { fillInput(in, v, nil, nil) }
+
+// fillInput is FillInput with the event's price context.
 func fillInput(in *bundle.Input, v *features.Vector, prices map[string]float64, promos map[string]bool) {
 	f := &in.Fields
 	f[bundle.RecencyDays] = float64(v.RecencyDays)

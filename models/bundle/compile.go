@@ -152,6 +152,10 @@ func Compile(b *Bundle, o CompileOptions) (*Compiled, error) {
 	return c, nil
 }
 
+// SegmentModel returns the segmentation as a models/segment Model and the segment id of each
+// of its centroids, for checks against models/ directly.
+func (c *Compiled) SegmentModel() (*segment.Model, []int) { m := c.seg; return &m, c.segIDs }
+
 // Segments returns the segment ids and names, in centroid order.
 func (c *Compiled) Segments() (ids []int, names []string) { return c.segIDs, c.segNames }
 
