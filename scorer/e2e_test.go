@@ -43,7 +43,7 @@ func testLogger() *slog.Logger {
 }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	broker *testenv.Broker
 	redis  *testenv.RedisServer
@@ -55,7 +55,7 @@ type env struct {
 	events int
 }
 
-func newEnv(t *testing.T, ctx context.Context, customers int) *env {
+func newEnv(t testing.TB, ctx context.Context, customers int) *env {
 	e := &env{t: t, ctx: ctx, broker: testenv.StartBroker(t, partitions), redis: testenv.StartRedis(t)}
 	e.rdb = e.redis.Client()
 	e.store = features.NewStore(e.rdb, features.Config{Windows: windows})
@@ -113,6 +113,12 @@ func (e *env) run(name string, f func(context.Context) error) {
 			e.t.Errorf("%s: %v", name, err)
 		}
 	})
+}
+
+func newScorer(e *env, token string) (*scorer.Scorer, error) {
+	return scorer.New(scorer.Options{Brokers: []string{e.broker.Address}, Features: features.Config{Windows: windows},
+		PollInterval: 300 * time.Millisecond, SweepRate: 50000, Linger: 2 * time.Millisecond, APIToken: token,
+		Logger: testLogger()}, e.rdb)
 }
 
 func (e *env) startScorer(reg prometheus.Registerer) *scorer.Scorer {
