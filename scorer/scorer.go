@@ -39,7 +39,6 @@ package scorer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -324,7 +323,7 @@ func (s *Scorer) runBatch(ctx context.Context, partition int, batch []kafka.Mess
 	items := make([]item, 0, len(batch))
 	for i := range batch {
 		var it item
-		if err := json.Unmarshal(batch[i].Value, &it.msg); err != nil || it.msg.CustomerID == "" {
+		if err := decodeMessage(batch[i].Value, &it.msg); err != nil || it.msg.CustomerID == "" {
 			// Ingest writes these; one that does not decode is a bug upstream, not a reason
 			// to stall the partition.
 			s.m.errors.WithLabelValues("decode").Inc()
