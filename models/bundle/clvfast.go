@@ -10,7 +10,7 @@ import (
 const maxMonths = 120
 
 // maxTerms bounds the shared hypergeometric series; past it the exact clv code takes over.
-const maxTerms = 600
+const maxTerms = 400
 
 // clvFast is clv.Model.CLV computed with one hypergeometric series for all months. CLV needs
 // E[Y(t)] at t = 1..months months, and every one of those is 2F1(a, b; c; z_t) with the same
@@ -30,7 +30,7 @@ func clvFast(m *clv.Model, x, tx, T, mbar float64, months int, discount float64)
 	g := m.BGNBD
 	a, b, c := g.R+x, g.B+x, g.A+g.B+x-1
 	step := m.Unit.PerMonth()
-	var z, sum [maxMonths]float64
+	var z, sum [maxMonths + 3]float64
 	for i := range months {
 		t := float64(i+1) * step
 		z[i] = t / (g.Alpha + T + t)
@@ -58,12 +58,20 @@ func clvFast(m *clv.Model, x, tx, T, mbar float64, months int, discount float64)
 	if nTerms == 0 {
 		return clvExact(m, x, tx, T, mbar, months, discount)
 	}
-	// Horner for every month at once: independent chains, one multiply-add per term.
-	for n := nTerms - 1; n >= 0; n-- {
-		cn := coef[n]
-		for i := range months {
-			sum[i] = sum[i]*z[i] + cn
+	// Horner for four months at a time: four independent chains held in registers, one
+	// multiply-add per term and month.
+	cs := coef[:nTerms]
+	for i := 0; i < months; i += 4 {
+		z0, z1, z2, z3 := z[i], z[i+1], z[i+2], z[i+3] // z is zero past months
+		var s0, s1, s2, s3 float64
+		for n := len(cs) - 1; n >= 0; n-- {
+			cn := cs[n]
+			s0 = s0*z0 + cn
+			s1 = s1*z1 + cn
+			s2 = s2*z2 + cn
+			s3 = s3*z3 + cn
 		}
+		sum[i], sum[i+1], sum[i+2], sum[i+3] = s0, s1, s2, s3
 	}
 	spend := m.GammaGamma.ConditionalExpectedSpend(x, mbar)
 	head := (g.A + g.B + x - 1) / (g.A - 1)
@@ -75,7 +83,9 @@ func clvFast(m *clv.Model, x, tx, T, mbar float64, months int, discount float64)
 	df := 1.0
 	for i := range months {
 		t := float64(i+1) * step
-		cum := head * -math.Expm1(math.Log(sum[i])+(g.R+x)*math.Log((g.Alpha+T)/(g.Alpha+t+T))) / den
+		// 1 − 2F1·((α+T)/(α+T+t))^(r+x); clv takes it through Expm1, which only matters when
+		// the product is within 1e-9 of 1, far below a CLV's precision.
+		cum := head * (1 - sum[i]*math.Exp((g.R+x)*math.Log((g.Alpha+T)/(g.Alpha+t+T)))) / den
 		df /= 1 + discount
 		total += spend * (cum - prev) * df
 		prev = cum
