@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/stream"
 )
@@ -33,12 +35,15 @@ func apiEnv(t testing.TB, ctx context.Context, token string) (*env, *httptest.Se
 	if _, err := e.reg.Publish(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	s, err := newScorer(e, token)
+	reg := prometheus.NewRegistry()
+	s, err := newScorer(e, token, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.run("scorer", s.Run)
-	e.waitFor("scores", func() bool { return e.count(stream.DefaultScoresTopic) >= int64(e.events) })
+	e.waitFor("scores", func() bool {
+		return counterValue(reg, "segstream_scorer_events_scored_total", "event") >= float64(e.events)
+	})
 	mux := http.NewServeMux()
 	s.RegisterAPI(mux)
 	srv := httptest.NewServer(mux)

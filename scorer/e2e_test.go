@@ -115,9 +115,9 @@ func (e *env) run(name string, f func(context.Context) error) {
 	})
 }
 
-func newScorer(e *env, token string) (*scorer.Scorer, error) {
+func newScorer(e *env, token string, reg prometheus.Registerer) (*scorer.Scorer, error) {
 	return scorer.New(scorer.Options{Brokers: []string{e.broker.Address}, Features: features.Config{Windows: windows},
-		PollInterval: 300 * time.Millisecond, SweepRate: 50000, Linger: 2 * time.Millisecond, APIToken: token,
+		PollInterval: 300 * time.Millisecond, SweepRate: 50000, Linger: 2 * time.Millisecond, APIToken: token, Registerer: reg,
 		Logger: testLogger()}, e.rdb)
 }
 
@@ -280,10 +280,11 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := e.reg.Publish(ctx, b1); err != nil {
 		t.Fatal(err)
 	}
-	s := e.startScorer(nil)
+	reg := prometheus.NewRegistry()
+	s := e.startScorer(reg)
+	// Sweep records count in the topic too: wait for the events' own scores.
 	e.waitFor("scores", func() bool {
-		t.Logf("features %d scores %d", e.count(stream.DefaultFeaturesTopic), e.count(stream.DefaultScoresTopic))
-		return e.count(stream.DefaultScoresTopic) >= e.count(stream.DefaultFeaturesTopic)
+		return counterValue(reg, "segstream_scorer_events_scored_total", "event") >= float64(e.count(stream.DefaultFeaturesTopic))
 	})
 	checkLive(t, e, b1)
 
