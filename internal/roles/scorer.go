@@ -23,15 +23,19 @@ type ScorerFlags struct {
 	Linger, DrainTimeout, Poll                      time.Duration
 	SweepRate                                       int
 	Windows, APIToken                               string
+
+	shared []func() // copy values of flags another role registered first
 }
 
 // Register adds the scorer flags to fs. In the all-in-one binary --features-topic and
 // --windows are shared with ingest, so Register skips flags fs already has.
 func (f *ScorerFlags) Register(fs *flag.FlagSet) {
 	str := func(p *string, name, def, usage string) {
-		if fs.Lookup(name) == nil {
-			fs.StringVar(p, name, def, usage)
+		if fl := fs.Lookup(name); fl != nil {
+			f.shared = append(f.shared, func() { *p = fl.Value.String() })
+			return
 		}
+		fs.StringVar(p, name, def, usage)
 	}
 	str(&f.FeaturesTopic, "features-topic", stream.DefaultFeaturesTopic, "topic of feature vectors to score")
 	str(&f.Windows, "windows", "30,90,365", "trailing windows in days ingest computes (must match ingest)")
@@ -48,6 +52,9 @@ func (f *ScorerFlags) Register(fs *flag.FlagSet) {
 
 // Options validates the flags into scorer options.
 func (f *ScorerFlags) Options(brokers []string) (scorer.Options, error) {
+	for _, copyValue := range f.shared {
+		copyValue()
+	}
 	w, err := ParseWindows(f.Windows)
 	if err != nil {
 		return scorer.Options{}, err
