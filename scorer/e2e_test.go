@@ -150,7 +150,8 @@ func (e *env) readAll(topic string) []kafka.Message {
 		if hwm == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{e.broker.Address}, Topic: topic, Partition: p, MaxBytes: 16 << 20})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{e.broker.Address}, Topic: topic, Partition: p,
+			MaxBytes: 1 << 20, MaxWait: 500 * time.Millisecond, QueueCapacity: 10000})
 		for {
 			m, err := r.ReadMessage(e.ctx)
 			if err != nil {

@@ -212,10 +212,12 @@ func (s *Scorer) consume(ctx context.Context) error {
 		GroupID:  o.Group,
 		Topic:    o.Topic,
 		MinBytes: 1,
-		// MaxWait only matters on an idle partition (MinBytes is 1); kafka-go also derives the
-		// read deadline from it, and a short one times out big fetches on a busy machine.
-		MaxBytes:              4 << 20,
-		MaxWait:               250 * time.Millisecond,
+		// MaxWait only matters on an idle partition (MinBytes is 1), but kafka-go also makes it
+		// the deadline for the fetch response to start arriving, and a broker building a large
+		// response on a busy machine can miss a short one again and again (the partition then
+		// stalls at one offset). So: a generous wait and responses of about one batch.
+		MaxBytes:              1 << 20,
+		MaxWait:               500 * time.Millisecond,
 		QueueCapacity:         o.BatchSize,
 		CommitInterval:        0,
 		StartOffset:           kafka.FirstOffset,
