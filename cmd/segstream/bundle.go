@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segstream/segstream/internal/cli"
+	"github.com/segstream/segstream/internal/roles"
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/models/choice"
+	"github.com/segstream/segstream/registry"
+)
+
+func init() {
+	register("bundle", "build, publish and show model bundles (bundle build|publish|show ...)", runBundle)
+}
+
+func runBundle(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return badUsage("bundle needs a sub-verb: build, publish or show")
+	}
+	switch args[0] {
+	case "build":
+		return bundleBuild(args[1:], stdout)
+	case "publish":
+		return bundlePublish(ctx, args[1:], stdout)
+	case "show":
+		return bundleShow(ctx, args[1:], stdout)
+	}
+	return badUsage("unknown bundle sub-verb %q: build, publish or show", args[0])
+}
+
+func bundleBuild(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bundle build", flag.ContinueOnError)
+	in := fs.String("features", "", "features CSV from `segstream export features` (required)")
+	out := fs.String("out", "", "bundle file to write (required)")
+	k := fs.Int("k", 0, "number of segments; 0 chooses 2..8 by silhouette")
+	seed := fs.Uint64("seed", 1, "k-means seed")
+	version := fs.Uint64("version", 0, "bundle version; 0 uses the creation time in Unix seconds")
+	purchases := fs.String("purchases", "", "optional visits with price contexts (the course's purchase_data CSV) for the purchase models")
+	months := fs.Int("clv-months", 12, "CLV horizon in months")
+	if err := cli.Parse(fs, args); err != nil {
+		return usageError{err}
+	}
+	if *in == "" || *out == "" {
+		return badUsage("bundle build needs --features PATH.csv and --out BUNDLE")
+	}
+	if *k < 0 || *k == 1 || *k > 50 {
+		return badUsage("--k %d: give 0 (choose) or 2..50", *k)
+	}
+	cols, err := readFeatureColumns(*in)
+	if err != nil {
+		return err
+	}
+	o := bundle.BuildOptions{K: *k, Seed: *seed, Version: *version, CLVMonths: *months}
+	if *purchases != "" {
+		f, err := os.Open(*purchases)
+		if err != nil {
+			return err
+		}
+		o.Purchases, err = choice.ReadPurchases(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	b, err := bundle.Build(cols, o)
+	if err != nil {
+		return fmt.Errorf("building: %w", err)
+	}
+	raw, err := b.Encode()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, raw, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: version %d, %d customers, %d segments (silhouette %.3f), %d bytes\n",
+		*out, b.Version, b.Payload.Scorecard.Rows, b.Payload.Scorecard.K, b.Payload.Scorecard.Silhouette, len(raw))
+	for _, s := range b.Payload.Segmentation.Segments {
+		fmt.Fprintf(stdout, "  segment %d %-45q %5.1f%%\n", s.ID, s.Name, 100*s.Share)
+	}
+	for _, n := range b.Payload.Scorecard.Notes {
+		fmt.Fprintln(stdout, "  note:", n)
+	}
+	return nil
+}
+
+// readFeatureColumns reads the numeric columns of a features export; empty recency and T
+// (customers who never bought) read as -1, as the scorer sees them.
+func readFeatureColumns(path string) (map[string][]float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	head, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s header: %w", path, err)
+	}
+	skip := map[string]bool{"customer_id": true, "first_purchase": true, "last_purchase": true, "last_brand": true}
+	cols := map[string][]float64{}
+	names := make([]string, len(head))
+	for i, h := range head {
+		h = strings.TrimSpace(h)
+		if h == "T_days" {
+			h = "t_days"
+		}
+		if skip[h] || strings.HasPrefix(h, "attr_") {
+			continue
+		}
+		names[i] = h
+		cols[h] = nil
+	}
+	for _, need := range []string{"recency_days", "frequency", "monetary"} {
+		if _, ok := cols[need]; !ok {
+			return nil, fmt.Errorf("%s lacks column %s: is it a `segstream export features` CSV?", path, need)
+		}
+	}
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		for i, name := range names {
+			if name == "" {
+				continue
+			}
+			v := -1.0
+			if s := strings.TrimSpace(rec[i]); s != "" {
+				if v, err = strconv.ParseFloat(s, 64); err != nil {
+					return nil, fmt.Errorf("%s line %d: %s = %q is not a number", path, line, name, s)
+				}
+			} else if name != "recency_days" && name != "t_days" {
+				v = 0
+			}
+			cols[name] = append(cols[name], v)
+		}
+	}
+	return cols, nil
+}
+
+func bundlePublish(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bundle publish", flag.ContinueOnError)
+	addr := fs.String("redis", "127.0.0.1:6379", "Redis address (env SEGSTREAM_REDIS)")
+	if err := cli.Parse(fs, args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() != 1 {
+		return badUsage("bundle publish needs one bundle file: segstream bundle publish --redis ADDR BUNDLE")
+	}
+	raw, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		return err
+	}
+	rdb, err := roles.NewRedis(*addr)
+	if err != nil {
+		return usageError{err}
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := registry.New(rdb).Publish(ctx, b)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "published bundle version %d; it is now current\n", v)
+	return nil
+}
+
+func bundleShow(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bundle show", flag.ContinueOnError)
+	addr := fs.String("redis", "", "read the current (or --version) bundle from this Redis instead of a file")
+	version := fs.Uint64("version", 0, "with --redis: this version instead of the current one")
+	full := fs.Bool("json", false, "print the whole bundle as JSON")
+	if err := cli.Parse(fs, args); err != nil {
+		return usageError{err}
+	}
+	var raw []byte
+	var err error
+	switch {
+	case *addr != "":
+		rdb, err := roles.NewRedis(*addr)
+		if err != nil {
+			return usageError{err}
+		}
+		defer rdb.Close()
+		reg := registry.New(rdb)
+		v := *version
+		if v == 0 {
+			if v, err = reg.Current(ctx); err != nil {
+				return err
+			}
+		}
+		if raw, err = reg.Get(ctx, v); err != nil {
+			return err
+		}
+	case fs.NArg() == 1:
+		if raw, err = os.ReadFile(fs.Arg(0)); err != nil {
+			return err
+		}
+	default:
+		return badUsage("bundle show needs a bundle file or --redis ADDR")
+	}
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		return err
+	}
+	verr := b.Validate()
+	if *full {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(b); err != nil {
+			return err
+		}
+		return verr
+	}
+	p := &b.Payload
+	fmt.Fprintf(stdout, "version %d  created %s  schema %d  sha256 %s\n", b.Version, b.Created.Format(time.RFC3339), b.SchemaVersion, b.SHA256)
+	names := make([]string, len(p.Features))
+	for i, f := range p.Features {
+		names[i] = f.Name
+		if f.Transform != "" {
+			names[i] = f.Transform + "(" + f.Name + ")"
+		}
+	}
+	fmt.Fprintf(stdout, "features: %s\n", strings.Join(names, ", "))
+	fmt.Fprintf(stdout, "scorecard: %d rows, k=%d, silhouette %.3f, Calinski-Harabasz %.1f, Davies-Bouldin %.3f, smallest share %.1f%%\n",
+		p.Scorecard.Rows, p.Scorecard.K, p.Scorecard.Silhouette, p.Scorecard.CalinskiHarabasz, p.Scorecard.DaviesBouldin, 100*p.Scorecard.MinShare)
+	for _, s := range p.Segmentation.Segments {
+		fmt.Fprintf(stdout, "  segment %d %-45q %5.1f%%\n", s.ID, s.Name, 100*s.Share)
+	}
+	fmt.Fprintf(stdout, "models: rfm %v, conversion %v, clv %v, purchase %v\n", p.RFM != nil, p.Conversion != nil, p.CLV != nil, p.Purchase != nil)
+	for _, n := range p.Scorecard.Notes {
+		fmt.Fprintln(stdout, "  note:", n)
+	}
+	if verr != nil {
+		return fmt.Errorf("the bundle does not validate: %w", verr)
+	}
+	fmt.Fprintln(stdout, "valid")
+	return nil
+}

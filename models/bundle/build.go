@@ -1,0 +1,513 @@
+package bundle
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/segstream/segstream/models/choice"
+	"github.com/segstream/segstream/models/clv"
+	"github.com/segstream/segstream/models/rfm"
+	"github.com/segstream/segstream/models/segment"
+)
+
+// DefaultFeatures is the segmentation schema `segstream bundle build` uses: how recently, how
+// often and how much a customer buys, at what prices and how promotion-driven, and how often
+// visits turn into orders. Counts and money are log1p-transformed so a few big spenders do not
+// become segments of their own.
+var DefaultFeatures = []Feature{
+	{Name: "recency_days"},
+	{Name: "frequency", Transform: "log1p"},
+	{Name: "monetary", Transform: "log1p"},
+	{Name: "avg_order_value", Transform: "log1p"},
+	{Name: "visits", Transform: "log1p"},
+	{Name: "purchase_incidence"},
+	{Name: "promo_share"},
+	{Name: "avg_unit_price"},
+}
+
+// ConversionFeatures are the inputs of the stand-in conversion model Build fits.
+var ConversionFeatures = []string{"frequency", "monetary", "visits", "purchase_incidence", "promo_share", "t_days"}
+
+// BuildOptions shape Build.
+type BuildOptions struct {
+	Features []Feature // default DefaultFeatures
+	// K segments; 0 chooses k in 2..MaxK by silhouette.
+	K, MaxK int
+	Seed    uint64
+	// PCAVariance keeps the fewest components explaining at least this share of variance
+	// (default 0.8); 1 clusters on all components.
+	PCAVariance float64
+	Version     uint64
+	Created     time.Time
+	// CLVMonths is the CLV horizon (default 12); MonthlyDiscount its rate (default 0.01).
+	CLVMonths       int
+	MonthlyDiscount float64
+	// Purchases, when set, are visit rows with price contexts (the course's purchase data
+	// layout) from which the incidence, brand-choice and quantity models are fitted; brand b
+	// (1-based) is named strconv.Itoa(b).
+	Purchases []choice.Purchase
+}
+
+// Build fits a bundle from per-customer columns (feature name → one value per customer, all
+// of equal length; the names of FieldNames and the window features). Models whose inputs are
+// missing or whose fits fail are left out with a note in the scorecard; the segmentation and
+// the feature distributions are required.
+func Build(cols map[string][]float64, o BuildOptions) (*Bundle, error) {
+	if o.Features == nil {
+		o.Features = DefaultFeatures
+	}
+	if o.PCAVariance <= 0 {
+		o.PCAVariance = 0.8
+	}
+	if o.MaxK <= 0 {
+		o.MaxK = 8
+	}
+	if o.CLVMonths <= 0 {
+		o.CLVMonths = 12
+	}
+	if o.MonthlyDiscount <= 0 {
+		o.MonthlyDiscount = 0.01
+	}
+	if o.Created.IsZero() {
+		o.Created = time.Now().UTC()
+	}
+	if o.Version == 0 {
+		o.Version = uint64(o.Created.Unix())
+	}
+	n := -1
+	for name, c := range cols {
+		if n >= 0 && len(c) != n {
+			return nil, fmt.Errorf("column %s has %d values, others %d", name, len(c), n)
+		}
+		n = len(c)
+	}
+	if n < 10 {
+		return nil, fmt.Errorf("%d customers: need at least 10 to fit a bundle", max(n, 0))
+	}
+	b := &Bundle{Version: o.Version, Created: o.Created}
+	p := &b.Payload
+	p.Features = o.Features
+	x := mat.NewDense(n, len(o.Features), nil)
+	for j, f := range o.Features {
+		src, err := resolve(f.Name)
+		if err != nil {
+			return nil, err
+		}
+		col, ok := cols[f.Name]
+		if !ok {
+			return nil, fmt.Errorf("feature %s is not among the columns", f.Name)
+		}
+		src.log1p = f.Transform == "log1p"
+		for i, v := range col {
+			if src.log1p {
+				v = log1p(v)
+			}
+			x.Set(i, j, v)
+		}
+	}
+	if err := fitSegmentation(b, x, cols, o); err != nil {
+		return nil, err
+	}
+	note := func(format string, a ...any) {
+		p.Scorecard.Notes = append(p.Scorecard.Notes, fmt.Sprintf(format, a...))
+	}
+	if err := fitRFM(p, cols); err != nil {
+		note("rfm left out: %v", err)
+	}
+	if err := fitCLV(p, cols, o); err != nil {
+		note("clv left out: %v", err)
+	}
+	if err := fitConversion(p, cols); err != nil {
+		note("conversion left out: %v", err)
+	}
+	if len(o.Purchases) > 0 {
+		if err := fitPurchase(p, o.Purchases); err != nil {
+			note("purchase models left out: %v", err)
+		}
+	} else {
+		note("purchase models left out: no price-context data given")
+	}
+	names := make([]string, 0, len(cols))
+	for name := range cols {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		p.Training = append(p.Training, distributionOf(name, cols[name]))
+	}
+	if err := b.Seal(); err != nil {
+		return nil, err
+	}
+	return b, b.Validate()
+}
+
+func fitSegmentation(b *Bundle, raw *mat.Dense, cols map[string][]float64, o BuildOptions) error {
+	p := &b.Payload
+	n, nf := raw.Dims()
+	var sc segment.Scaler
+	if err := sc.Fit(raw); err != nil {
+		return fmt.Errorf("standardizing: %w", err)
+	}
+	z := mat.NewDense(n, nf, nil)
+	if err := sc.TransformMatrix(z, raw); err != nil {
+		return err
+	}
+	pca, err := segment.FitPCA(z, segment.SignByComponents)
+	if err != nil {
+		return fmt.Errorf("pca: %w", err)
+	}
+	dims, acc := 0, 0.0
+	for _, r := range pca.ExplainedVarianceRatio {
+		dims++
+		acc += r
+		if acc >= o.PCAVariance-1e-12 {
+			break
+		}
+	}
+	dims = max(dims, min(2, nf))
+	scores, err := pca.Scores(z, dims)
+	if err != nil {
+		return err
+	}
+	km := segment.KMeansOptions{NInit: 4, Seed: o.Seed}
+	k := o.K
+	sample := 0
+	if n > 3000 {
+		sample = 3000
+	}
+	if k <= 0 {
+		ch, err := segment.ChooseK(scores, segment.ChooseKOptions{KMin: 2, KMax: min(o.MaxK, n-1), KMeans: km, SilhouetteSample: sample})
+		if err != nil {
+			return fmt.Errorf("choosing k: %w", err)
+		}
+		k = ch.Best
+	}
+	km.K = k
+	cl, err := segment.KMeans(scores, km)
+	if err != nil {
+		return fmt.Errorf("k-means: %w", err)
+	}
+	s := &p.Segmentation
+	s.ScalerMean, s.ScalerScale = sc.Mean, sc.Scale
+	comps := make([][]float64, nf)
+	for i := range comps {
+		comps[i] = slices.Clone(pca.Components.RawRowView(i))
+	}
+	s.PCA = &PCA{Mean: pca.Mean, Components: comps, ExplainedVarianceRatio: pca.ExplainedVarianceRatio, Dims: dims}
+	// Profiles: member means of every column, in raw units.
+	profiles := make([]map[string]float64, k)
+	for c := range profiles {
+		profiles[c] = map[string]float64{}
+	}
+	overall := map[string]float64{}
+	for name, col := range cols {
+		sums := make([]float64, k)
+		var tot float64
+		for i, v := range col {
+			sums[cl.Labels[i]] += v
+			tot += v
+		}
+		overall[name] = tot / float64(n)
+		for c := range k {
+			if cl.Sizes[c] > 0 {
+				profiles[c][name] = sums[c] / float64(cl.Sizes[c])
+			}
+		}
+	}
+	used := map[string]int{}
+	minShare := 1.0
+	for c := range k {
+		name := segmentName(profiles[c], overall)
+		if used[name]++; used[name] > 1 {
+			name += " " + strconv.Itoa(used[name])
+		}
+		share := float64(cl.Sizes[c]) / float64(n)
+		minShare = min(minShare, share)
+		s.Segments = append(s.Segments, Segment{ID: c, Name: name, Centroid: slices.Clone(cl.Centroids.RawRowView(c)),
+			Size: cl.Sizes[c], Share: share, Profile: profiles[c]})
+	}
+	sc2 := &p.Scorecard
+	sc2.Rows, sc2.K, sc2.Inertia, sc2.MinShare = n, k, cl.Inertia, minShare
+	if sample > 0 {
+		sc2.Silhouette, _ = segment.SilhouetteSampled(scores, cl.Labels, sample, o.Seed)
+	} else {
+		sc2.Silhouette, _ = segment.Silhouette(scores, cl.Labels)
+	}
+	sc2.CalinskiHarabasz, _ = segment.CalinskiHarabasz(scores, cl.Labels)
+	sc2.DaviesBouldin, _ = segment.DaviesBouldin(scores, cl.Labels)
+	return nil
+}
+
+// segmentName describes a profile against the population: value, frequency and recency.
+func segmentName(prof, all map[string]float64) string {
+	rel := func(name string) (float64, bool) {
+		v, ok := prof[name]
+		a, ok2 := all[name]
+		if !ok || !ok2 || a == 0 {
+			return 1, false
+		}
+		return v / a, true
+	}
+	if f, ok := prof["frequency"]; ok && f < 0.5 {
+		return "browsers, no purchases"
+	}
+	value := "mid-value"
+	if r, ok := rel("monetary"); ok {
+		switch {
+		case r >= 1.6:
+			value = "high-value"
+		case r <= 0.6:
+			value = "low-value"
+		}
+	}
+	freq := "regular"
+	if r, ok := rel("frequency"); ok {
+		switch {
+		case r >= 1.3:
+			freq = "frequent"
+		case r <= 0.7:
+			freq = "occasional"
+		}
+	}
+	rec := "steady"
+	if r, ok := rel("recency_days"); ok {
+		switch {
+		case r <= 0.7:
+			rec = "active"
+		case r >= 1.5:
+			rec = "lapsing"
+		}
+	}
+	name := value + " " + freq + " " + rec
+	if r, ok := rel("promo_share"); ok && r >= 1.3 {
+		name += ", promotion-driven"
+	}
+	return name
+}
+
+func purchasers(cols map[string][]float64) []int {
+	var idx []int
+	for i, f := range cols["frequency"] {
+		if f > 0 {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+func fitRFM(p *Payload, cols map[string][]float64) error {
+	for _, c := range []string{"recency_days", "frequency", "monetary"} {
+		if _, ok := cols[c]; !ok {
+			return fmt.Errorf("no %s column", c)
+		}
+	}
+	idx := purchasers(cols)
+	if len(idx) < 5 {
+		return fmt.Errorf("%d purchasers, need 5", len(idx))
+	}
+	pick := func(c string) []float64 {
+		out := make([]float64, len(idx))
+		for i, j := range idx {
+			out[i] = cols[c][j]
+		}
+		return out
+	}
+	q, err := rfm.Fit(pick("recency_days"), pick("frequency"), pick("monetary"))
+	if err != nil {
+		return err
+	}
+	p.RFM = &q
+	return nil
+}
+
+func fitCLV(p *Payload, cols map[string][]float64, o BuildOptions) error {
+	for _, c := range []string{"recency_days", "t_days", "purchase_days", "monetary"} {
+		if _, ok := cols[c]; !ok {
+			return fmt.Errorf("no %s column", c)
+		}
+	}
+	var cs []clv.Customer
+	for _, i := range purchasers(cols) {
+		pd, T, rec := cols["purchase_days"][i], cols["t_days"][i], cols["recency_days"][i]
+		if pd < 1 || T < 0 || rec < 0 {
+			continue
+		}
+		c := clv.Customer{Frequency: pd - 1, Recency: (T - rec) / 7, T: T / 7}
+		if c.Frequency > 0 {
+			c.Monetary = cols["monetary"][i] / pd
+		}
+		cs = append(cs, c)
+	}
+	if len(cs) < 20 {
+		return fmt.Errorf("%d customers with purchases, need 20", len(cs))
+	}
+	bg, err := clv.FitBGNBD(cs, clv.FitOptions{Penalizer: 0.001})
+	if err != nil && !bg.Valid() {
+		return fmt.Errorf("BG/NBD: %w", err)
+	}
+	gg, err := clv.FitGammaGamma(cs, clv.FitOptions{Penalizer: 0.001})
+	if err != nil && !gg.Valid() {
+		return fmt.Errorf("Gamma-Gamma: %w", err)
+	}
+	if !bg.Valid() || !gg.Valid() {
+		return errors.New("fitted parameters are not valid")
+	}
+	p.CLV = &CLV{BGNBD: bg.BGNBD, GammaGamma: gg.GammaGamma, Unit: "weeks", Months: o.CLVMonths, MonthlyDiscount: o.MonthlyDiscount}
+	return nil
+}
+
+// fitConversion fits the stand-in conversion model: a ridge logit of "bought in the shortest
+// trailing window" on ConversionFeatures, standardized. The retrainer replaces it with a model
+// trained on labelled samples (models/nn); the bundle format holds either.
+func fitConversion(p *Payload, cols map[string][]float64) error {
+	target, days := "", math.MaxInt
+	for name := range cols {
+		if s, err := resolve(name); err == nil && s.days > 0 && !s.spend && s.days < days {
+			target, days = name, s.days
+		}
+	}
+	if target == "" {
+		return errors.New("no purchases_<days>d column to learn from")
+	}
+	n := len(cols[target])
+	x := mat.NewDense(n, len(ConversionFeatures), nil)
+	for j, f := range ConversionFeatures {
+		c, ok := cols[f]
+		if !ok {
+			return fmt.Errorf("no %s column", f)
+		}
+		x.SetCol(j, c)
+	}
+	var sc segment.Scaler
+	if err := sc.Fit(x); err != nil {
+		return err
+	}
+	if err := sc.TransformMatrix(x, x); err != nil {
+		return err
+	}
+	y := make([]float64, n)
+	pos := 0
+	for i, v := range cols[target] {
+		if v > 0 {
+			y[i] = 1
+			pos++
+		}
+	}
+	if pos == 0 || pos == n {
+		return fmt.Errorf("%s is the same for everyone", target)
+	}
+	m, err := choice.FitLogit(x, y, ConversionFeatures, choice.LogitOptions{L2: 1})
+	if err != nil && m == nil {
+		return err
+	}
+	p.Conversion = &Conversion{Kind: "logit", Target: target + " > 0", Features: ConversionFeatures,
+		Mean: sc.Mean, Scale: sc.Scale, Logit: m.Coef}
+	return nil
+}
+
+func fitPurchase(p *Payload, rows []choice.Purchase) error {
+	pu := &Purchase{MeanPrices: make([]float64, choice.Brands), MeanPromotions: make([]float64, choice.Brands)}
+	for b := range choice.Brands {
+		pu.Brands = append(pu.Brands, strconv.Itoa(b+1))
+		for _, r := range rows {
+			pu.MeanPrices[b] += r.Price[b]
+			pu.MeanPromotions[b] += r.Promotion[b]
+		}
+		pu.MeanPrices[b] /= float64(len(rows))
+		pu.MeanPromotions[b] /= float64(len(rows))
+	}
+	var errs []error
+	X, y := choice.IncidenceDesign(rows)
+	inc, err := choice.FitLogit(X, y, choice.IncidenceNames, choice.LogitOptions{})
+	if inc != nil {
+		pu.Incidence = inc.Coef
+	} else {
+		errs = append(errs, fmt.Errorf("incidence: %w", err))
+	}
+	Xb, yb := choice.BrandChoiceDesign(rows)
+	var mnl *choice.MNL
+	if Xb != nil {
+		mnl, err = choice.FitMNL(Xb, yb, choice.BrandChoiceNames, choice.MNLOptions{})
+		if mnl != nil && len(mnl.Categories) == choice.Brands {
+			pu.BrandChoice = mnl.Coef
+		} else {
+			errs = append(errs, fmt.Errorf("brand choice: %v categories: %w", mnl != nil, err))
+			mnl = nil
+		}
+	}
+	Xq, yq := choice.QuantityDesign(rows)
+	var ols *choice.OLS
+	if Xq != nil {
+		if ols, err = choice.FitOLS(Xq, yq, choice.QuantityNames); err == nil {
+			pu.Quantity = ols.Coef
+		} else {
+			errs = append(errs, fmt.Errorf("quantity: %w", err))
+		}
+	}
+	p.Purchase = pu
+	// Elasticity tables along the course's price grid, other inputs at their means.
+	grid := choice.CourseGrid()
+	var meanP, meanQ float64
+	for b := range choice.Brands {
+		meanP += pu.MeanPrices[b] / choice.Brands
+		meanQ += pu.MeanPromotions[b] / choice.Brands
+	}
+	e := Elasticity{Segment: -1}
+	if inc != nil {
+		e.Incidence, _ = choice.LogitElasticity(inc, []float64{meanP, meanQ}, 0, grid)
+	}
+	if mnl != nil {
+		e.BrandOwn = map[string][]choice.Point{}
+		for j := range choice.Brands {
+			e.BrandOwn[pu.Brands[j]], _ = choice.MNLElasticity(mnl, pu.MeanPrices, j, j, grid)
+		}
+	}
+	if ols != nil {
+		e.Quantity, _ = choice.QuantityElasticity(ols, []float64{meanP, 0}, 0, grid)
+	}
+	p.Elasticities = []Elasticity{e}
+	return errors.Join(errs...)
+}
+
+func distributionOf(name string, col []float64) Distribution {
+	s := slices.Clone(col)
+	slices.Sort(s)
+	d := Distribution{Feature: name, N: len(s)}
+	if len(s) == 0 {
+		return d
+	}
+	var sum, ss float64
+	for _, v := range s {
+		sum += v
+	}
+	d.Mean = sum / float64(len(s))
+	for _, v := range s {
+		ss += (v - d.Mean) * (v - d.Mean)
+	}
+	d.SD = math.Sqrt(ss / float64(len(s)))
+	d.Min, d.Max = s[0], s[len(s)-1]
+	for _, q := range DistributionQuantiles {
+		d.Quantiles = append(d.Quantiles, rfm.Quantile(s, q))
+	}
+	lo, hi := d.Quantiles[0], d.Quantiles[len(d.Quantiles)-1]
+	const bins = 20
+	if hi <= lo {
+		d.HistEdges, d.Histogram = []float64{lo, hi}, []int{len(s)}
+		return d
+	}
+	for i := 0; i <= bins; i++ {
+		d.HistEdges = append(d.HistEdges, lo+(hi-lo)*float64(i)/bins)
+	}
+	d.Histogram = make([]int, bins)
+	for _, v := range s {
+		i := int((v - lo) / (hi - lo) * bins)
+		d.Histogram[min(max(i, 0), bins-1)]++
+	}
+	return d
+}

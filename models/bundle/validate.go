@@ -1,0 +1,190 @@
+package bundle
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Validate checks everything that can be checked without the scorer: the schema version, the
+// checksum, that every number is finite, that every dimension agrees, that segment ids are
+// unique and that every feature is one the scorer can compute. All problems are reported, each
+// wrapping ErrCorrupt.
+func (b *Bundle) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, a...)...))
+	}
+	if b.SchemaVersion != SchemaVersion {
+		bad("schema version %d, this code reads %d", b.SchemaVersion, SchemaVersion)
+		return errors.Join(errs...)
+	}
+	if b.Version == 0 {
+		bad("version 0: bundles are numbered from 1")
+	}
+	sum, err := b.Payload.Checksum()
+	if err != nil {
+		bad("checksum: %v", err)
+	} else if sum != b.SHA256 {
+		bad("checksum mismatch: document says %.12s…, payload hashes to %.12s…", b.SHA256, sum)
+	}
+	p := &b.Payload
+	nf := len(p.Features)
+	if nf == 0 {
+		bad("no features")
+	}
+	seen := map[string]bool{}
+	for _, f := range p.Features {
+		if _, err := resolve(f.Name); err != nil {
+			bad("feature schema: %v", err)
+		}
+		if seen[f.Name] {
+			bad("feature %q listed twice", f.Name)
+		}
+		seen[f.Name] = true
+		if f.Transform != "" && f.Transform != "log1p" {
+			bad("feature %q: transform %q, want \"\" or \"log1p\"", f.Name, f.Transform)
+		}
+	}
+	s := &p.Segmentation
+	finite := func(what string, xs []float64) {
+		for i, x := range xs {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				bad("%s[%d] is not finite", what, i)
+				return
+			}
+		}
+	}
+	dimsEq := func(what string, got, want int) {
+		if got != want {
+			bad("%s has %d values, want %d", what, got, want)
+		}
+	}
+	dimsEq("scaler mean", len(s.ScalerMean), nf)
+	dimsEq("scaler scale", len(s.ScalerScale), nf)
+	finite("scaler mean", s.ScalerMean)
+	finite("scaler scale", s.ScalerScale)
+	for i, v := range s.ScalerScale {
+		if v <= 0 {
+			bad("scaler scale[%d] = %g, want > 0", i, v)
+		}
+	}
+	space := nf
+	if s.PCA != nil {
+		dimsEq("pca mean", len(s.PCA.Mean), nf)
+		finite("pca mean", s.PCA.Mean)
+		if s.PCA.Dims < 1 || s.PCA.Dims > len(s.PCA.Components) {
+			bad("pca uses %d components of %d", s.PCA.Dims, len(s.PCA.Components))
+		} else {
+			space = s.PCA.Dims
+		}
+		for i, c := range s.PCA.Components {
+			dimsEq(fmt.Sprintf("pca component %d", i), len(c), nf)
+			finite(fmt.Sprintf("pca component %d", i), c)
+		}
+	}
+	if len(s.Segments) == 0 {
+		bad("no segments")
+	}
+	ids := map[int]bool{}
+	for i, sg := range s.Segments {
+		if ids[sg.ID] {
+			bad("segment id %d used twice", sg.ID)
+		}
+		if sg.ID < 0 {
+			bad("segment id %d is negative", sg.ID)
+		}
+		ids[sg.ID] = true
+		if sg.Name == "" {
+			bad("segment %d has no name", sg.ID)
+		}
+		dimsEq(fmt.Sprintf("segment %d centroid", i), len(sg.Centroid), space)
+		finite(fmt.Sprintf("segment %d centroid", i), sg.Centroid)
+	}
+	if q := p.RFM; q != nil {
+		for name, e := range map[string][4]float64{"recency": q.RecencyDays, "frequency": q.Frequency, "monetary": q.Monetary} {
+			finite("rfm "+name+" edges", e[:])
+			if !slices.IsSorted(e[:]) {
+				bad("rfm %s edges %v are not ascending", name, e)
+			}
+		}
+	}
+	if c := p.Conversion; c != nil {
+		for _, n := range c.Features {
+			if _, err := resolve(n); err != nil {
+				bad("conversion: %v", err)
+			}
+		}
+		n := len(c.Features)
+		dimsEq("conversion mean", len(c.Mean), n)
+		dimsEq("conversion scale", len(c.Scale), n)
+		finite("conversion mean", c.Mean)
+		finite("conversion scale", c.Scale)
+		for i, v := range c.Scale {
+			if v <= 0 {
+				bad("conversion scale[%d] = %g, want > 0", i, v)
+			}
+		}
+		switch c.Kind {
+		case "logit":
+			dimsEq("conversion logit", len(c.Logit), n+1)
+			finite("conversion logit", c.Logit)
+		case "mlp":
+			if c.MLP == nil {
+				bad("conversion kind mlp without a network")
+			} else {
+				dimsEq("conversion mlp inputs", c.MLP.In, n)
+				finite("conversion mlp", c.MLP.Params)
+				if want := c.MLP.In*c.MLP.H1 + c.MLP.H1 + c.MLP.H1*c.MLP.H2 + c.MLP.H2 + c.MLP.H2 + 1; len(c.MLP.Params) != want || c.MLP.H1 < 1 || c.MLP.H2 < 1 {
+					bad("conversion mlp has %d parameters for %d-%d-%d-1", len(c.MLP.Params), c.MLP.In, c.MLP.H1, c.MLP.H2)
+				}
+			}
+		default:
+			bad("conversion kind %q, want logit or mlp", c.Kind)
+		}
+	}
+	if c := p.CLV; c != nil {
+		if !c.BGNBD.Valid() {
+			bad("clv: BG/NBD parameters %+v are not positive and finite", c.BGNBD)
+		}
+		if !c.GammaGamma.Valid() {
+			bad("clv: Gamma-Gamma parameters %+v are not valid (positive, finite, q > 1)", c.GammaGamma)
+		}
+		if c.Unit != "days" && c.Unit != "weeks" {
+			bad("clv unit %q, want days or weeks", c.Unit)
+		}
+		if c.Months < 1 || c.Months > 120 {
+			bad("clv horizon %d months, want 1..120", c.Months)
+		}
+		if math.IsNaN(c.MonthlyDiscount) || c.MonthlyDiscount < 0 || c.MonthlyDiscount >= 1 {
+			bad("clv monthly discount %g, want [0, 1)", c.MonthlyDiscount)
+		}
+	}
+	if pu := p.Purchase; pu != nil {
+		nb := len(pu.Brands)
+		if nb == 0 {
+			bad("purchase models without brands")
+		}
+		dimsEq("purchase mean prices", len(pu.MeanPrices), nb)
+		dimsEq("purchase mean promotions", len(pu.MeanPromotions), nb)
+		finite("purchase mean prices", pu.MeanPrices)
+		finite("purchase mean promotions", pu.MeanPromotions)
+		if pu.Incidence != nil {
+			dimsEq("incidence coefficients", len(pu.Incidence), 3)
+			finite("incidence coefficients", pu.Incidence)
+		}
+		if pu.BrandChoice != nil {
+			dimsEq("brand-choice rows", len(pu.BrandChoice), nb-1)
+			for i, r := range pu.BrandChoice {
+				dimsEq(fmt.Sprintf("brand-choice row %d", i), len(r), nb+1)
+				finite(fmt.Sprintf("brand-choice row %d", i), r)
+			}
+		}
+		if pu.Quantity != nil {
+			dimsEq("quantity coefficients", len(pu.Quantity), 3)
+			finite("quantity coefficients", pu.Quantity)
+		}
+	}
+	return errors.Join(errs...)
+}

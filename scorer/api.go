@@ -1,0 +1,275 @@
+package scorer
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segstream/segstream/features"
+)
+
+// The read API for campaign engines, served on the operator mux. docs/api.md is its contract.
+//
+//	GET  /v1/customers/{id}
+//	GET  /v1/segments
+//	GET  /v1/segments/{id}/members?cursor=&limit=
+//	POST /v1/whatif
+//	GET  /v1/elasticities
+
+// RegisterAPI adds the read API to mux.
+func (s *Scorer) RegisterAPI(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/customers/{id}", s.auth(s.getCustomer))
+	mux.HandleFunc("GET /v1/segments", s.auth(s.getSegments))
+	mux.HandleFunc("GET /v1/segments/{id}/members", s.auth(s.getMembers))
+	mux.HandleFunc("POST /v1/whatif", s.auth(s.postWhatIf))
+	mux.HandleFunc("GET /v1/elasticities", s.auth(s.getElasticities))
+}
+
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e apiError
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Scorer) auth(h http.HandlerFunc) http.HandlerFunc {
+	if s.o.APIToken == "" {
+		return h
+	}
+	want := []byte("Bearer " + s.o.APIToken)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="segstream"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>")
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *Scorer) noModel(w http.ResponseWriter) bool {
+	if s.model.Load() == nil {
+		writeError(w, http.StatusServiceUnavailable, "no_model", "no model bundle is loaded yet")
+		return true
+	}
+	return false
+}
+
+type customerResponse struct {
+	CustomerID string           `json:"customer_id"`
+	Features   *features.Vector `json:"features"`
+	Scores     json.RawMessage  `json:"scores"`
+}
+
+func (s *Scorer) getCustomer(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if id == "" || len(id) > 256 {
+		writeError(w, http.StatusBadRequest, "bad_customer_id", "customer id must be 1..256 bytes")
+		return
+	}
+	ctx := r.Context()
+	// Both reads hit the same slot (the customer's hash tag); pipelining them is one round trip.
+	var getF *redis.StringCmd
+	var getS *redis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		getF = p.Get(ctx, features.Key(s.prefix, id))
+		getS = p.HGet(ctx, ScoreKey(s.prefix, id), "rec")
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		writeError(w, http.StatusServiceUnavailable, "redis", "reading the customer: "+err.Error())
+		return
+	}
+	resp := customerResponse{CustomerID: id, Scores: json.RawMessage("null")}
+	found := false
+	if raw, err := getF.Bytes(); err == nil {
+		var st features.State
+		if err := st.Decode(raw); err != nil {
+			writeError(w, http.StatusInternalServerError, "corrupt_state", err.Error())
+			return
+		}
+		v := st.Vector(id, time.UnixMilli(st.LastSeen), s.o.Features.Windows)
+		resp.Features, found = &v, true
+	}
+	if rec, err := getS.Bytes(); err == nil {
+		resp.Scores, found = rec, true
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, "not_found", "no features or scores for customer "+strconv.Quote(id))
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+type segmentInfo struct {
+	ID            int                `json:"id"`
+	Name          string             `json:"name"`
+	Size          int64              `json:"size"`
+	TrainingShare float64            `json:"training_share"`
+	Profile       map[string]float64 `json:"profile"`
+}
+
+func (s *Scorer) getSegments(w http.ResponseWriter, r *http.Request) {
+	if s.noModel(w) {
+		return
+	}
+	c := s.model.Load()
+	sizes, err := s.SegmentSizes(r.Context(), c)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "redis", err.Error())
+		return
+	}
+	out := struct {
+		ModelVersion uint64        `json:"model_version"`
+		Segments     []segmentInfo `json:"segments"`
+		Scorecard    any           `json:"scorecard"`
+	}{ModelVersion: c.Version, Scorecard: c.Bundle.Payload.Scorecard}
+	for i, sg := range c.Bundle.Payload.Segmentation.Segments {
+		out.Segments = append(out.Segments, segmentInfo{ID: sg.ID, Name: sg.Name, Size: sizes[i], TrainingShare: sg.Share, Profile: sg.Profile})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Scorer) getMembers(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil || id < 0 {
+		writeError(w, http.StatusBadRequest, "bad_segment_id", "segment id must be a non-negative integer")
+		return
+	}
+	limit := 100
+	if l := r.URL.Query().Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 10000 {
+			writeError(w, http.StatusBadRequest, "bad_limit", "limit must be 1..10000")
+			return
+		}
+	}
+	// Members sort by id (all scores are 0); the cursor is the last id returned, so paging is
+	// stable while members come and go.
+	min := "-"
+	if cur := r.URL.Query().Get("cursor"); cur != "" {
+		min = "(" + cur
+	}
+	ids, err := s.rdb.ZRangeArgs(r.Context(), redis.ZRangeArgs{Key: SegmentKey(s.prefix, id), Start: min, Stop: "+",
+		ByLex: true, Count: int64(limit)}).Result()
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "redis", err.Error())
+		return
+	}
+	out := struct {
+		Segment    int      `json:"segment"`
+		Members    []string `json:"members"`
+		NextCursor string   `json:"next_cursor,omitempty"`
+	}{Segment: id, Members: ids}
+	if out.Members == nil {
+		out.Members = []string{}
+	}
+	if len(ids) == limit {
+		out.NextCursor = ids[len(ids)-1]
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type whatIfRequest struct {
+	Prices     map[string]float64 `json:"prices"`
+	Promotions map[string]bool    `json:"promotions"`
+}
+
+type whatIfResult struct {
+	Segment          string             `json:"segment"`
+	PPurchase        *float64           `json:"p_purchase"`
+	BrandShares      map[string]float64 `json:"brand_shares,omitempty"`
+	ExpectedQuantity *float64           `json:"expected_quantity"`
+	ExpectedRevenue  *float64           `json:"expected_revenue"`
+}
+
+func numOrNil(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func (s *Scorer) postWhatIf(w http.ResponseWriter, r *http.Request) {
+	if s.noModel(w) {
+		return
+	}
+	var req whatIfRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "body must be {\"prices\":{brand:price},\"promotions\":{brand:bool}}: "+err.Error())
+		return
+	}
+	if len(req.Prices) == 0 {
+		writeError(w, http.StatusBadRequest, "bad_request", "give at least one brand price in \"prices\"")
+		return
+	}
+	for b, p := range req.Prices {
+		if !(p > 0) || math.IsInf(p, 0) {
+			writeError(w, http.StatusBadRequest, "bad_price", "price of brand "+strconv.Quote(b)+" must be a positive number")
+			return
+		}
+	}
+	c := s.model.Load()
+	res, ok := c.WhatIf(req.Prices, req.Promotions)
+	if !ok {
+		writeError(w, http.StatusNotFound, "no_purchase_models", "the current bundle has no purchase models (build it with --purchases)")
+		return
+	}
+	known := map[string]bool{}
+	for _, b := range c.Brands() {
+		known[b] = true
+	}
+	var unknown []string
+	for b := range req.Prices {
+		if !known[b] {
+			unknown = append(unknown, b)
+		}
+	}
+	if len(unknown) > 0 {
+		writeError(w, http.StatusBadRequest, "unknown_brand", "brands not in the model: "+strings.Join(unknown, ", ")+"; known: "+strings.Join(c.Brands(), ", "))
+		return
+	}
+	one := whatIfResult{Segment: "all", PPurchase: numOrNil(res.PPurchase), ExpectedQuantity: numOrNil(res.ExpectedQuantity),
+		ExpectedRevenue: numOrNil(res.ExpectedRevenue)}
+	if res.BrandProbs != nil {
+		one.BrandShares = map[string]float64{}
+		for i, b := range c.Brands() {
+			one.BrandShares[b] = res.BrandProbs[i]
+		}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		ModelVersion uint64         `json:"model_version"`
+		Results      []whatIfResult `json:"results"`
+	}{c.Version, []whatIfResult{one}})
+}
+
+func (s *Scorer) getElasticities(w http.ResponseWriter, r *http.Request) {
+	if s.noModel(w) {
+		return
+	}
+	c := s.model.Load()
+	writeJSON(w, http.StatusOK, struct {
+		ModelVersion uint64 `json:"model_version"`
+		Elasticities any    `json:"elasticities"`
+	}{c.Version, c.Bundle.Payload.Elasticities})
+}

@@ -1,0 +1,586 @@
+package scorer_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/ingest"
+	"github.com/segstream/segstream/internal/shoppers"
+	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/models/choice"
+	"github.com/segstream/segstream/models/rfm"
+	"github.com/segstream/segstream/models/segment"
+	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/stream"
+)
+
+const partitions = 4
+
+var windows = []int{30, 90, 365}
+
+// testLogger discards logs unless SEGSTREAM_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("SEGSTREAM_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+type env struct {
+	t      testing.TB
+	ctx    context.Context
+	broker *testenv.Broker
+	redis  *testenv.RedisServer
+	rdb    *redis.Client
+	store  *features.Store
+	reg    *registry.Registry
+	gen    *shoppers.Generator
+	w      *kafka.Writer
+	events int
+}
+
+func newEnv(t testing.TB, ctx context.Context, customers int) *env {
+	e := &env{t: t, ctx: ctx, broker: testenv.StartBroker(t, partitions), redis: testenv.StartRedis(t)}
+	e.rdb = e.redis.Client()
+	e.store = features.NewStore(e.rdb, features.Config{Windows: windows})
+	e.reg = registry.New(e.rdb)
+	e.gen = shoppers.New(42, customers, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	e.w = stream.NewWriter([]string{e.broker.Address}, stream.DefaultEventsTopic, stream.WriterOptions{BatchSize: 2000})
+	t.Cleanup(func() { e.w.Close() })
+	return e
+}
+
+// produce sends n generated events (a few more: visits come with their purchases).
+func (e *env) produce(n int) {
+	e.t.Helper()
+	var evs []stream.Event
+	msgs := make([]kafka.Message, 0, 2000)
+	flush := func() {
+		if err := e.w.WriteMessages(e.ctx, msgs...); err != nil {
+			e.t.Fatal(err)
+		}
+		msgs = msgs[:0]
+	}
+	for sent := 0; sent < n; {
+		evs = e.gen.Next(evs[:0])
+		for i := range evs {
+			b, _ := json.Marshal(&evs[i])
+			msgs = append(msgs, kafka.Message{Key: []byte(evs[i].CustomerID), Value: b})
+			sent++
+		}
+		if len(msgs) >= 1900 {
+			flush()
+		}
+	}
+	if len(msgs) > 0 {
+		flush()
+	}
+	e.events += n
+}
+
+func (e *env) startIngest() {
+	e.t.Helper()
+	in, err := ingest.New(ingest.Options{Brokers: []string{e.broker.Address}, Features: features.Config{Windows: windows}}, e.rdb)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.run("ingest", in.Run)
+}
+
+func (e *env) run(name string, f func(context.Context) error) {
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	e.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			e.t.Errorf("%s: %v", name, err)
+		}
+	})
+}
+
+func newScorer(e *env, token string, reg prometheus.Registerer) (*scorer.Scorer, error) {
+	return scorer.New(scorer.Options{Brokers: []string{e.broker.Address}, Features: features.Config{Windows: windows},
+		PollInterval: 300 * time.Millisecond, SweepRate: 50000, Linger: 2 * time.Millisecond, APIToken: token, Registerer: reg,
+		Logger: testLogger()}, e.rdb)
+}
+
+func (e *env) startScorer(reg prometheus.Registerer) *scorer.Scorer {
+	e.t.Helper()
+	s, err := scorer.New(scorer.Options{Brokers: []string{e.broker.Address}, Features: features.Config{Windows: windows},
+		PollInterval: 300 * time.Millisecond, SweepRate: 50000, Linger: 2 * time.Millisecond, Registerer: reg,
+		Logger: testLogger()}, e.rdb)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.run("scorer", s.Run)
+	return s
+}
+
+// readAll returns every record of topic, partition by partition, up to the high watermark.
+func (e *env) readAll(topic string) []kafka.Message {
+	e.t.Helper()
+	var out []kafka.Message
+	for p := 0; p < partitions; p++ {
+		conn, err := kafka.DialLeader(e.ctx, "tcp", e.broker.Address, topic, p)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		hwm, err := conn.ReadLastOffset()
+		conn.Close()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if hwm == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{e.broker.Address}, Topic: topic, Partition: p,
+			MaxBytes: 1 << 20, MaxWait: 500 * time.Millisecond, QueueCapacity: 10000})
+		for {
+			m, err := r.ReadMessage(e.ctx)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			out = append(out, m)
+			if m.Offset >= hwm-1 {
+				break
+			}
+		}
+		r.Close()
+	}
+	return out
+}
+
+func (e *env) count(topic string) int64 {
+	var n int64
+	for p := 0; p < partitions; p++ {
+		conn, err := kafka.DialLeader(e.ctx, "tcp", e.broker.Address, topic, p)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		hwm, _ := conn.ReadLastOffset()
+		conn.Close()
+		n += hwm
+	}
+	return n
+}
+
+// waitFor polls cond until it holds or the test's context ends.
+func (e *env) waitFor(what string, cond func() bool) {
+	e.t.Helper()
+	for !cond() {
+		select {
+		case <-e.ctx.Done():
+			e.t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// columns exports every customer's features as Build columns.
+func (e *env) columns() map[string][]float64 {
+	e.t.Helper()
+	cols := map[string][]float64{}
+	var in bundle.Input
+	err := e.store.Scan(e.ctx, features.ScanOptions{}, func(id string, st *features.State) error {
+		v := st.Vector(id, time.UnixMilli(st.LastSeen), windows)
+		scorer.FillInput(&in, &v)
+		for f, n := range bundle.FieldNames {
+			cols[n] = append(cols[n], in.Fields[f])
+		}
+		for _, w := range in.Windows {
+			cols[fmt.Sprintf("purchases_%dd", w.Days)] = append(cols[fmt.Sprintf("purchases_%dd", w.Days)], w.Purchases)
+			cols[fmt.Sprintf("spend_%dd", w.Days)] = append(cols[fmt.Sprintf("spend_%dd", w.Days)], w.Spend)
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cols
+}
+
+// purchaseRows turns generated visits into the course's layout, for the purchase models.
+func purchaseRows(n int) []choice.Purchase {
+	g := shoppers.New(7, 500, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	var rows []choice.Purchase
+	var evs []stream.Event
+	for len(rows) < n {
+		evs = g.Next(evs[:0])
+		var row *choice.Purchase
+		for _, ev := range evs {
+			switch ev.Type {
+			case stream.Visit:
+				rows = append(rows, choice.Purchase{})
+				row = &rows[len(rows)-1]
+				for b := 0; b < 5; b++ {
+					row.Price[b] = ev.Prices[strconv.Itoa(b+1)]
+					if ev.Promotions[strconv.Itoa(b+1)] {
+						row.Promotion[b] = 1
+					}
+				}
+			case stream.Purchase:
+				if row != nil {
+					row.Incidence = 1
+					row.Brand, _ = strconv.Atoi(ev.Items[0].Brand)
+					row.Quantity = ev.Items[0].Quantity
+				}
+			}
+		}
+	}
+	return rows
+}
+
+type scoreRec struct {
+	CustomerID   string `json:"customer_id"`
+	ModelVersion uint64 `json:"model_version"`
+	StateVersion uint64 `json:"state_version"`
+	Source       string `json:"source"`
+	EventID      string `json:"event_id"`
+	Segment      int    `json:"segment"`
+	Distance     float64
+	RFM          *struct {
+		R, F, M int
+		Cell    string
+	} `json:"rfm"`
+	Price *struct {
+		PPurchase float64 `json:"p_purchase"`
+	} `json:"price"`
+}
+
+// TestEndToEnd replays generated shoppers through ingest and the scorer and checks that live
+// scores are what models/ computes for the customers' features, that segment sets hold exactly
+// the customers whose live segment says so, and that a swap re-scores everyone via the sweep.
+func TestEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	e := newEnv(t, ctx, 2000)
+	e.startIngest()
+	e.produce(20000)
+	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	b1, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 4, Seed: 1, Version: 1, Purchases: purchaseRows(5000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.reg.Publish(ctx, b1); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s := e.startScorer(reg)
+	// Sweep records count in the topic too: wait for the events' own scores.
+	e.waitFor("scores", func() bool {
+		return counterValue(reg, "segstream_scorer_events_scored_total", "event") >= float64(e.count(stream.DefaultFeaturesTopic))
+	})
+	checkLive(t, e, b1)
+
+	// A second bundle: the sweep moves every customer to it without any new event.
+	b2, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 2, Version: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.reg.Publish(ctx, b2); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the swap", func() bool { m := s.Model(); return m != nil && m.Version == 2 })
+	e.waitFor("the sweep", func() bool {
+		n := 0
+		iter := e.rdb.Scan(ctx, 0, "seg:{*}:s", 1000).Iterator()
+		for iter.Next(ctx) {
+			if mv, _ := e.rdb.HGet(ctx, iter.Val(), "mv").Result(); mv != "2" {
+				return false
+			}
+			n++
+		}
+		return n > 0
+	})
+	checkLive(t, e, b2)
+}
+
+// checkLive compares every customer's live score with models/ on the features in Redis and
+// the segment sets with the live segments.
+func checkLive(t *testing.T, e *env, b *bundle.Bundle) {
+	t.Helper()
+	sg := &b.Payload.Segmentation
+	comp := segment.PCA{Mean: sg.PCA.Mean}
+	c, err := bundle.Compile(b, bundle.CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = comp
+	model, cent := c.SegmentModel()
+	sc := model.NewScratch()
+	live := map[string]int{}
+	checked := 0
+	err = e.store.Scan(e.ctx, features.ScanOptions{}, func(id string, st *features.State) error {
+		raw, err := e.rdb.HGet(e.ctx, scorer.ScoreKey("seg", id), "rec").Bytes()
+		if err != nil {
+			return fmt.Errorf("customer %s has features but no live score: %w", id, err)
+		}
+		var r scoreRec
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return err
+		}
+		if r.ModelVersion != b.Version || r.StateVersion != st.Version {
+			return fmt.Errorf("customer %s: live score is model %d state %d, want %d and %d", id, r.ModelVersion, r.StateVersion, b.Version, st.Version)
+		}
+		v := st.Vector(id, time.UnixMilli(st.LastSeen), windows)
+		row := make([]float64, len(b.Payload.Features))
+		var in bundle.Input
+		scorer.FillInput(&in, &v)
+		for j, f := range b.Payload.Features {
+			x := in.Fields[fieldIndex(f.Name)]
+			if f.Transform == "log1p" {
+				x = math.Log1p(math.Max(x, 0))
+			}
+			row[j] = x
+		}
+		a := model.Score(row, sc)
+		if want := cent[a.Segment]; r.Segment != want || math.Abs(r.Distance-a.Distance) > 1e-6 {
+			return fmt.Errorf("customer %s: segment %d at %g, models/segment says %d at %g", id, r.Segment, r.Distance, want, a.Distance)
+		}
+		if v.Frequency > 0 && b.Payload.RFM != nil {
+			want := b.Payload.RFM.Score(float64(v.RecencyDays), float64(v.Frequency), v.Monetary)
+			if r.RFM == nil || r.RFM.R != want.R || r.RFM.F != want.F || r.RFM.M != want.M {
+				return fmt.Errorf("customer %s: rfm %+v, models/rfm says %+v", id, r.RFM, want)
+			}
+			_ = rfm.Segments
+		}
+		live[id] = r.Segment
+		checked++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every customer is in exactly the set of its live segment, and in no other set.
+	inSets := map[string]int{}
+	keys, err := e.rdb.Keys(e.ctx, "seg:segment:{*}").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		var id int
+		fmt.Sscanf(k, "seg:segment:{%d}", &id)
+		members, err := e.rdb.ZRange(e.ctx, k, 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range members {
+			if prev, dup := inSets[m]; dup {
+				t.Fatalf("customer %s is in segment sets %d and %d", m, prev, id)
+			}
+			inSets[m] = id
+		}
+	}
+	if len(inSets) != len(live) {
+		t.Fatalf("segment sets hold %d customers, %d have live scores", len(inSets), len(live))
+	}
+	for id, seg := range live {
+		if inSets[id] != seg {
+			t.Fatalf("customer %s: live segment %d, set %d", id, seg, inSets[id])
+		}
+	}
+	t.Logf("model %d: %d customers match models/ and the segment sets", b.Version, checked)
+}
+
+func fieldIndex(name string) bundle.Field {
+	for i, n := range bundle.FieldNames {
+		if n == name {
+			return bundle.Field(i)
+		}
+	}
+	panic("unknown field " + name)
+}
+
+// TestSwapUnderLoad publishes a bundle every second (and a corrupt and a wrong-schema one)
+// while 100,000 events flow, then checks that no features record was lost or scored twice into
+// the scores topic and that the refused bundles never scored anything.
+func TestSwapUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 events")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	e := newEnv(t, ctx, 5000)
+	e.startIngest()
+	e.produce(10000)
+	e.waitFor("ingest warm-up", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	cols := e.columns()
+	var bases []*bundle.Bundle
+	for k := 2; k <= 4; k++ {
+		b, err := bundle.Build(cols, bundle.BuildOptions{K: k, Seed: uint64(k), Version: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bases = append(bases, b)
+	}
+	if _, err := e.reg.Publish(ctx, bases[0]); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s := e.startScorer(reg)
+	e.waitFor("first model", func() bool { return s.Model() != nil })
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	good := map[uint64]bool{1: true}
+	var mu sync.Mutex
+	refusedVersions := map[uint64]bool{}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			v, err := e.reg.NextVersion(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			switch i {
+			case 2: // corrupt: bytes damaged in storage
+				raw, _ := bases[0].Encode()
+				raw[len(raw)/2] ^= 0xff
+				err = e.reg.Put(ctx, v, raw)
+			case 4: // wrong schema: a 7-day window this pipeline does not compute
+				b := *bases[1]
+				b.Payload.Features = append([]bundle.Feature(nil), b.Payload.Features...)
+				b.Payload.Features[0] = bundle.Feature{Name: "purchases_7d"}
+				b.Version = v
+				b.Seal()
+				raw, _ := b.Encode()
+				err = e.reg.Put(ctx, v, raw)
+			default:
+				b := *bases[i%len(bases)]
+				b.Version = v
+				raw, _ := b.Encode()
+				err = e.reg.Put(ctx, v, raw)
+				mu.Lock()
+				good[v] = true
+				mu.Unlock()
+			}
+			if err == nil {
+				err = e.reg.Activate(ctx, v)
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if i == 2 || i == 4 {
+				mu.Lock()
+				refusedVersions[v] = true
+				mu.Unlock()
+			}
+		}
+	}()
+	start := time.Now()
+	e.produce(100000)
+	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	e.waitFor("scores", func() bool {
+		return counterValue(reg, "segstream_scorer_events_scored_total", "event") >= float64(e.events)
+	})
+	// Keep swapping until at least six moves happened, so both bad bundles were offered.
+	for time.Since(start) < 7*time.Second {
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	e.waitFor("sweeps to settle", func() bool {
+		time.Sleep(500 * time.Millisecond)
+		return s.Model() != nil
+	})
+	elapsed := time.Since(start)
+
+	feats := e.readAll(stream.DefaultFeaturesTopic)
+	scores := e.readAll(stream.DefaultScoresTopic)
+	// An event's score is identified by its event, a sweep's by the state it scored.
+	type key struct {
+		id, event string
+		sv, mv    uint64
+	}
+	seen := map[key]int{}
+	scoredEvent := map[string]bool{}
+	for _, m := range scores {
+		var r scoreRec
+		if err := json.Unmarshal(m.Value, &r); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		ok, bad := good[r.ModelVersion], refusedVersions[r.ModelVersion]
+		mu.Unlock()
+		if !ok || bad {
+			t.Fatalf("a score from model %d, which was never a good bundle", r.ModelVersion)
+		}
+		k := key{r.CustomerID, r.EventID, r.StateVersion, r.ModelVersion}
+		if r.Source == "event" {
+			k.sv = 0
+		}
+		if seen[k]++; seen[k] > 1 {
+			t.Fatalf("%+v scored twice into the output", k)
+		}
+		if r.Source == "event" {
+			scoredEvent[r.EventID] = true
+		}
+	}
+	lost := 0
+	for _, m := range feats {
+		var fm features.Message
+		if err := json.Unmarshal(m.Value, &fm); err != nil {
+			t.Fatal(err)
+		}
+		if !fm.Redelivery && !scoredEvent[fm.EventID] {
+			if lost++; lost < 5 {
+				t.Errorf("features record %d/%d (customer %s state %d) has no score", m.Partition, m.Offset, fm.CustomerID, fm.Features.StateVersion)
+			}
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d features records lost", lost)
+	}
+	refused := counterValue(reg, "segstream_scorer_model_reloads_total", "refused")
+	okLoads := counterValue(reg, "segstream_scorer_model_reloads_total", "ok")
+	if refused < 2 {
+		t.Fatalf("%v bundles refused, want the corrupt and the wrong-schema one", refused)
+	}
+	t.Logf("%d events, %d features records, %d score records (%d from sweeps) in %s; %v swaps, %v refused",
+		e.events, len(feats), len(scores), len(scores)-len(feats), elapsed.Round(time.Millisecond), okLoads, refused)
+}
+
+// counterValue reads one labelled counter back out of a registry.
+func counterValue(g prometheus.Gatherer, name, label string) float64 {
+	mfs, _ := g.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,118 @@
+package scorer_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/stream"
+)
+
+// TestPipelineLatency offers events at a steady 20,000/s for 10 s through ingest and the
+// scorer and logs the p50/p99 time from an event produced to its score produced (both Kafka
+// record timestamps, milliseconds, one clock). It is a measurement, not a check: run it with
+// SEGSTREAM_BENCH=1 go test ./scorer -run TestPipelineLatency -v.
+func TestPipelineLatency(t *testing.T) {
+	if os.Getenv("SEGSTREAM_BENCH") == "" {
+		t.Skip("set SEGSTREAM_BENCH=1 to measure")
+	}
+	const rate, seconds, tick = 20000, 10, 5 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e := newEnv(t, ctx, 20000)
+	e.startIngest()
+	e.produce(20000)
+	e.waitFor("ingest warm-up", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 4, Seed: 1, Version: 1, Purchases: purchaseRows(4000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.reg.Publish(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	e.startScorer(nil)
+	e.waitFor("scorer warm-up", func() bool { return e.count(stream.DefaultScoresTopic) >= int64(e.events) })
+	warm := e.events
+
+	// An asynchronous producer, so the offered rate does not wait on acknowledgements.
+	aw := stream.NewWriter([]string{e.broker.Address}, stream.DefaultEventsTopic, stream.WriterOptions{BatchSize: 500, BatchTimeout: time.Millisecond, Async: true})
+	per := int(rate * tick / time.Second)
+	start := time.Now()
+	var evs []stream.Event
+	msgs := make([]kafka.Message, 0, per)
+	behind := 0
+	for i := 0; i < seconds*int(time.Second/tick); i++ {
+		if d := time.Until(start.Add(time.Duration(i) * tick)); d > 0 {
+			time.Sleep(d)
+		} else if d < -50*time.Millisecond {
+			behind++
+		}
+		msgs = msgs[:0]
+		for len(msgs) < per {
+			evs = e.gen.Next(evs[:0])
+			for j := range evs {
+				v, _ := json.Marshal(&evs[j])
+				msgs = append(msgs, kafka.Message{Key: []byte(evs[j].CustomerID), Value: v, Time: time.Now()})
+			}
+		}
+		if err := aw.WriteMessages(ctx, msgs...); err != nil {
+			t.Fatal(err)
+		}
+		e.events += len(msgs)
+	}
+	aw.Close()
+	offered := float64(e.events-warm) / time.Since(start).Seconds()
+	e.waitFor("scores", func() bool { return e.count(stream.DefaultScoresTopic) >= int64(e.events) })
+
+	produced := map[string]time.Time{}
+	for _, m := range e.readAll(stream.DefaultEventsTopic) {
+		var ev struct {
+			EventID string `json:"event_id"`
+		}
+		json.Unmarshal(m.Value, &ev)
+		if m.Time.After(start) {
+			produced[ev.EventID] = m.Time
+		}
+	}
+	featured := map[string]time.Time{}
+	for _, m := range e.readAll(stream.DefaultFeaturesTopic) {
+		var ev struct {
+			EventID string `json:"event_id"`
+		}
+		json.Unmarshal(m.Value, &ev)
+		if _, ok := produced[ev.EventID]; ok {
+			featured[ev.EventID] = m.Time
+		}
+	}
+	var lat, ing, sco []time.Duration
+	for _, m := range e.readAll(stream.DefaultScoresTopic) {
+		var r scoreRec
+		json.Unmarshal(m.Value, &r)
+		if p, ok := produced[r.EventID]; ok && r.Source == "event" {
+			lat = append(lat, m.Time.Sub(p))
+			if f, ok := featured[r.EventID]; ok {
+				ing = append(ing, f.Sub(p))
+				sco = append(sco, m.Time.Sub(f))
+			}
+		}
+	}
+	if len(lat) == 0 {
+		t.Fatal("no latencies")
+	}
+	q := func(d []time.Duration) string {
+		slices.Sort(d)
+		n := len(d)
+		return fmt.Sprintf("p50 %s p90 %s p99 %s max %s", d[n/2], d[n*9/10], d[n*99/100], d[n-1])
+	}
+	t.Logf("offered %.0f events/s for %ds (producer fell >50ms behind %d times); %d scored", offered, seconds, behind, len(lat))
+	t.Logf("event produced -> score produced: %s", q(lat))
+	t.Logf("  of which event -> features record (ingest): %s", q(ing))
+	t.Logf("  and features record -> score (scorer): %s", q(sco))
+}

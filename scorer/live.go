@@ -1,0 +1,378 @@
+package scorer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/models/bundle"
+)
+
+// Keys. The score hash shares the customer's hash tag with the feature state; the segment
+// sets and the produce watermarks have their own.
+//
+//	<prefix>:{<customer>}:s              score hash: tok, seg, prev, rec (the score JSON), mv, sv
+//	<prefix>:segment:{<id>}              sorted set of the segment's customers (score 0, by id)
+//	<prefix>:scoremark:{<topic>:<part>}  highest features offset whose scores were produced
+
+// ScoreKey is the key of a customer's live score hash.
+func ScoreKey(prefix, customerID string) string { return prefix + ":{" + customerID + "}:s" }
+
+// SegmentKey is the key of a segment's membership set.
+func SegmentKey(prefix string, segment int) string {
+	return prefix + ":segment:{" + strconv.Itoa(segment) + "}"
+}
+
+func (s *Scorer) markKey(partition int) string {
+	return fmt.Sprintf("%s:scoremark:{%s:%d}", s.prefix, s.o.Topic, partition)
+}
+
+// casScript writes a customer's live score only if the hash's token is still the one read;
+// ARGV[1] is "" when the hash did not exist.
+var casScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'tok')
+if cur then
+  if cur ~= ARGV[1] then return 0 end
+elseif ARGV[1] ~= '' then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'tok', ARGV[2], 'seg', ARGV[3], 'prev', ARGV[4], 'rec', ARGV[5], 'mv', ARGV[6], 'sv', ARGV[7])
+return 1`)
+
+var markScript = redis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`)
+
+// item is one thing to score: a features record (offset ≥ 0) or a sweep entry (offset -1).
+type item struct {
+	msg       features.Message
+	partition int
+	offset    int64
+}
+
+// tok identifies what a score hash holds: the customer's position in her own history (the
+// state version, then the offset of the event in the events topic; -1 for the sweep, which
+// knows the state but no event), the model version, and the features record (partition,
+// offset) that produced it (-1, -1 for the sweep).
+//
+// Ingest numbers states per batch, so several events of one batch share a state version; the
+// event offset tells them apart, and it grows with every event of a customer because one
+// customer's events share an events-topic partition.
+type tok struct {
+	sv        uint64
+	eo        int64
+	mv        uint64
+	part      int
+	off       int64
+	has       bool
+	seg, prev int
+}
+
+func (t tok) String() string {
+	if !t.has {
+		return ""
+	}
+	return fmt.Sprintf("%d|%d|%d|%d|%d", t.sv, t.eo, t.mv, t.part, t.off)
+}
+
+func parseTok(s string) (tok, bool) {
+	p := strings.Split(s, "|")
+	if len(p) != 5 {
+		return tok{}, false
+	}
+	sv, e1 := strconv.ParseUint(p[0], 10, 64)
+	eo, e2 := strconv.ParseInt(p[1], 10, 64)
+	mv, e3 := strconv.ParseUint(p[2], 10, 64)
+	part, e4 := strconv.Atoi(p[3])
+	off, e5 := strconv.ParseInt(p[4], 10, 64)
+	if e1 != nil || e2 != nil || e3 != nil || e4 != nil || e5 != nil {
+		return tok{}, false
+	}
+	return tok{sv: sv, eo: eo, mv: mv, part: part, off: off, has: true}, true
+}
+
+// cmpPos orders two positions in a customer's history: state version, then event offset.
+func cmpPos(sv1 uint64, eo1 int64, sv2 uint64, eo2 int64) int {
+	switch {
+	case sv1 < sv2:
+		return -1
+	case sv1 > sv2:
+		return 1
+	case eo1 < eo2:
+		return -1
+	case eo1 > eo2:
+		return 1
+	}
+	return 0
+}
+
+// cust is one customer's share of a batch.
+type cust struct {
+	id    string
+	key   string
+	items []int
+	read  tok // what the hash held when read
+	raw   string
+	// results of decide
+	write    bool
+	next     tok
+	rec      []byte
+	setMove  bool
+	out      []kafka.Message
+	conflict bool
+}
+
+// batchResult is what a processed batch produces.
+type batchResult struct {
+	out    []kafka.Message
+	scored int
+}
+
+// process scores items (one partition's batch, or a sweep page) against the live hashes and
+// writes them; mark is the partition's produce watermark (-1 for none). It returns the records
+// to produce. Retrying it after a failure is safe: what landed is recognised by its token.
+func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundle.Compiled, sc *laneScratch) (batchResult, error) {
+	byID := make(map[string]*cust, len(items))
+	var custs []*cust
+	for i := range items {
+		id := items[i].msg.CustomerID
+		cu := byID[id]
+		if cu == nil {
+			cu = &cust{id: id, key: ScoreKey(s.prefix, id)}
+			byID[id] = cu
+			custs = append(custs, cu)
+		}
+		cu.items = append(cu.items, i)
+	}
+	pending := custs
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt == 32 {
+			return batchResult{}, fmt.Errorf("%d customers still conflicting after %d attempts", len(pending), attempt)
+		}
+		if attempt > 0 {
+			s.m.casConflict.Add(float64(len(pending)))
+		}
+		cmds := make([]*redis.SliceCmd, len(pending))
+		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, cu := range pending {
+				cmds[i] = p.HMGet(ctx, cu.key, "tok", "seg", "prev")
+			}
+			return nil
+		}); err != nil {
+			return batchResult{}, fmt.Errorf("reading %d score hashes: %w", len(pending), err)
+		}
+		for i, cu := range pending {
+			v := cmds[i].Val()
+			cu.read = tok{seg: -1, prev: -1}
+			if t, ok := v[0].(string); ok {
+				if tk, ok := parseTok(t); ok {
+					cu.read = tk
+					cu.raw = t
+				}
+				cu.read.seg = atoiOr(v[1], -1)
+				cu.read.prev = atoiOr(v[2], -1)
+				if cu.raw == "" {
+					cu.raw = t // unparseable: overwrite it, but only if still the same
+				}
+			} else {
+				cu.raw = ""
+			}
+			s.decide(cu, items, mark, c, sc)
+		}
+		if err := s.writeLive(ctx, pending); err != nil {
+			return batchResult{}, err
+		}
+		next := pending[:0:0]
+		for _, cu := range pending {
+			if cu.conflict {
+				next = append(next, cu)
+			}
+		}
+		pending = next
+	}
+	var res batchResult
+	var moves []*cust
+	for _, cu := range custs {
+		res.out = append(res.out, cu.out...)
+		if cu.setMove {
+			moves = append(moves, cu)
+		}
+	}
+	if len(moves) > 0 {
+		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, cu := range moves {
+				// Leave the set the hash named when read, and the one the last move came from
+				// (they differ after several moves in one batch, or on a replay).
+				for _, old := range []int{cu.read.seg, cu.next.prev} {
+					if old >= 0 && old != cu.next.seg {
+						p.ZRem(ctx, SegmentKey(s.prefix, old), cu.id)
+					}
+				}
+				p.ZAdd(ctx, SegmentKey(s.prefix, cu.next.seg), redis.Z{Member: cu.id})
+			}
+			return nil
+		}); err != nil {
+			return batchResult{}, fmt.Errorf("moving %d customers between segment sets: %w", len(moves), err)
+		}
+	}
+	for _, m := range res.out {
+		if m.Topic == s.o.ScoresTopic {
+			res.scored++
+		}
+	}
+	return res, nil
+}
+
+func atoiOr(v any, def int) int {
+	if s, ok := v.(string); ok {
+		if n, err := strconv.Atoi(s); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+// decide walks one customer's items in order and chooses, for each, whether to score it.
+// A features record (an event):
+//
+//   - at or below the partition's produce watermark was scored and produced before (a Kafka
+//     redelivery): skip;
+//   - later in the customer's history than the live score: score, and it becomes live;
+//   - at the live score's position: score again only under another model, or when it is the
+//     very record that was scored but not yet produced (a crash between the Redis write and the
+//     produce); otherwise it is ingest re-emitting a state already scored: skip;
+//   - earlier than the live score: a re-emission after a redelivered event (skip), or a record
+//     not yet produced whose state a sweep or a crashed run already made live: score it into
+//     the output without making it live.
+//
+// A sweep entry is scored when its state is at least as new as the live one and the live
+// score is from another model.
+func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, sc *laneScratch) {
+	cu.write, cu.setMove, cu.out, cu.rec = false, false, cu.out[:0], nil
+	cur := cu.read
+	now := time.Now().UnixMilli()
+	for _, ii := range cu.items {
+		it := &items[ii]
+		sv, eo := it.msg.Features.StateVersion, it.msg.Offset
+		if it.offset < 0 {
+			eo = -1
+		}
+		cmp := 1
+		if cur.has {
+			cmp = cmpPos(sv, eo, cur.sv, cur.eo)
+		}
+		live := true
+		switch {
+		case it.offset >= 0 && it.offset <= mark:
+			s.m.duplicates.WithLabelValues("produced").Inc()
+			continue
+		case it.offset < 0: // sweep
+			if cur.has && (sv < cur.sv || (sv == cur.sv && c.Version == cur.mv)) {
+				s.m.duplicates.WithLabelValues("stale").Inc()
+				continue
+			}
+		case cmp > 0:
+		case cmp == 0:
+			if c.Version == cur.mv && !(it.partition == cur.part && it.offset == cur.off) {
+				s.m.duplicates.WithLabelValues("scored").Inc()
+				continue
+			}
+		default: // cmp < 0
+			if it.msg.Redelivery {
+				s.m.duplicates.WithLabelValues("scored").Inc()
+				continue
+			}
+			live = false
+		}
+		r := sc.score(c, it, s.m)
+		rec := appendScore(nil, it, r, c.Brands(), now)
+		cu.out = append(cu.out, kafka.Message{Topic: s.o.ScoresTopic, Key: []byte(it.msg.CustomerID), Value: rec})
+		if !live {
+			continue
+		}
+		from := cur.seg
+		if cur.has && cmp == 0 && c.Version == cur.mv && it.offset >= 0 {
+			from = cur.prev // the replayed scoring record: its change was computed against prev
+		}
+		if from != r.Segment && s.o.ChangesTopic != "-" {
+			cu.out = append(cu.out, kafka.Message{Topic: s.o.ChangesTopic, Key: []byte(it.msg.CustomerID),
+				Value: appendChange(nil, it, from, r.Segment, c.Version, now)})
+		}
+		cur = tok{sv: sv, eo: eo, mv: c.Version, part: it.partition, off: it.offset, has: true, seg: r.Segment, prev: from}
+		if it.offset < 0 {
+			cur.part = -1
+		}
+		cu.write, cu.setMove, cu.rec, cu.next = true, true, rec, cur
+	}
+}
+
+// writeLive runs the compare-and-set of every customer with something to write, in one
+// pipeline, and marks those whose hash moved underneath.
+func (s *Scorer) writeLive(ctx context.Context, custs []*cust) error {
+	var writes []*cust
+	for _, cu := range custs {
+		cu.conflict = false
+		if cu.write {
+			writes = append(writes, cu)
+		}
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	for try := 0; ; try++ {
+		cmds := make([]*redis.Cmd, len(writes))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, cu := range writes {
+				n := cu.next
+				cmds[i] = casScript.EvalSha(ctx, p, []string{cu.key}, cu.raw, n.String(), n.seg, n.prev, cu.rec, n.mv, n.sv)
+			}
+			return nil
+		})
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && try == 0 {
+			// After a Redis restart the script cache is empty and go-redis does not fall back
+			// inside a pipeline; nothing ran, so load the script and run the pipeline again.
+			if lerr := casScript.Load(ctx, s.rdb).Err(); lerr != nil {
+				return fmt.Errorf("loading the score script: %w", lerr)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("writing %d score hashes: %w", len(writes), err)
+		}
+		for i, cu := range writes {
+			n, err := cmds[i].Int()
+			if err != nil {
+				return fmt.Errorf("writing the score of %q: %w", cu.id, err)
+			}
+			cu.conflict = n == 0
+		}
+		return nil
+	}
+}
+
+// readMark returns the partition's produce watermark (-1 when none).
+func (s *Scorer) readMark(ctx context.Context, partition int) (int64, error) {
+	v, err := s.rdb.Get(ctx, s.markKey(partition)).Int64()
+	if errors.Is(err, redis.Nil) {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the produce watermark: %w", err)
+	}
+	return v, nil
+}
+
+func (s *Scorer) writeMark(ctx context.Context, partition int, offset int64) error {
+	if err := markScript.Run(ctx, s.rdb, []string{s.markKey(partition)}, offset).Err(); err != nil {
+		return fmt.Errorf("moving the produce watermark: %w", err)
+	}
+	return nil
+}

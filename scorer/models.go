@@ -1,0 +1,265 @@
+package scorer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/registry"
+)
+
+// watchModels follows the registry: announcements for speed, polling for what an announcement
+// may have missed. loaded is closed after the first successful load.
+func (s *Scorer) watchModels(ctx context.Context, loaded chan struct{}) {
+	sub := s.reg.Subscribe(ctx)
+	tick := time.NewTicker(s.o.PollInterval)
+	defer tick.Stop()
+	first := true
+	check := func(v uint64, announced bool) {
+		if s.load(ctx, v, announced) && first {
+			first = false
+			close(loaded)
+		}
+	}
+	poll := func() {
+		v, err := s.reg.Current(ctx)
+		if errors.Is(err, registry.ErrNoCurrent) {
+			return
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				s.m.reloads.WithLabelValues("error").Inc()
+				s.log.Warn("polling the model registry", "err", err)
+			}
+			return
+		}
+		check(v, false)
+	}
+	poll()
+	// Until the first load, poll faster: a scorer started before any bundle should not wait
+	// a whole interval once one is published and its announcement was missed.
+	fast := time.NewTicker(200 * time.Millisecond)
+	defer fast.Stop()
+	for {
+		var fastC <-chan time.Time
+		if first {
+			fastC = fast.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case v, ok := <-sub:
+			if !ok {
+				sub = nil
+				continue
+			}
+			check(v, true)
+		case <-tick.C:
+			poll()
+		case <-fastC:
+			poll()
+		}
+	}
+}
+
+// load swaps in version v unless it is current or was refused before; it reports whether v
+// is now current.
+func (s *Scorer) load(ctx context.Context, v uint64, announced bool) bool {
+	cur := s.model.Load()
+	if cur != nil && cur.Version == v {
+		return true
+	}
+	if s.refused.Load() == v && !announced {
+		return false // refused already; polling must not log it every interval
+	}
+	c, err := s.compile(ctx, v)
+	if err != nil {
+		if errors.Is(err, bundle.ErrCorrupt) || errors.Is(err, registry.ErrNotFound) {
+			s.refused.Store(v)
+			s.m.reloads.WithLabelValues("refused").Inc()
+			old := uint64(0)
+			if cur != nil {
+				old = cur.Version
+			}
+			s.log.Error("model bundle refused; the current one keeps serving", "version", v, "serving", old, "err", err)
+		} else if ctx.Err() == nil {
+			s.m.reloads.WithLabelValues("error").Inc()
+			s.log.Warn("loading model bundle; will retry", "version", v, "err", err)
+		}
+		return false
+	}
+	s.model.Store(c)
+	s.m.reloads.WithLabelValues("ok").Inc()
+	s.m.lastReload.SetToCurrentTime()
+	s.m.version.Set(float64(v))
+	ids, names := c.Segments()
+	s.log.Info("model bundle swapped in", "version", v, "segments", len(ids), "names", names)
+	select {
+	case s.swept <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (s *Scorer) compile(ctx context.Context, v uint64) (*bundle.Compiled, error) {
+	raw, err := s.reg.Get(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	if b.Version != v {
+		return nil, fmt.Errorf("%w: stored as version %d but says %d", bundle.ErrCorrupt, v, b.Version)
+	}
+	return bundle.Compile(b, bundle.CompileOptions{Windows: s.o.Features.Windows})
+}
+
+// errRestart ends a sweep early because a newer bundle arrived.
+var errRestart = errors.New("sweep restarted")
+
+// sweepLoop re-scores every customer after each swap, at most SweepRate customers a second,
+// so customers without events move to the new model's segments too. Customers whose live score
+// is already from the current model are skipped by the same dedup as events.
+func (s *Scorer) sweepLoop(ctx context.Context) {
+	if s.o.SweepRate < 0 {
+		return
+	}
+	const page = 256
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.swept:
+		}
+		s.sweeping.Store(true)
+		err := s.sweep(ctx, page)
+		s.sweeping.Store(false)
+		switch {
+		case errors.Is(err, errRestart):
+			select {
+			case s.swept <- struct{}{}:
+			default:
+			}
+		case err != nil && ctx.Err() == nil:
+			s.m.errors.WithLabelValues("sweep").Inc()
+			s.log.Warn("sweep failed; it runs again at the next swap", "err", err)
+		}
+	}
+}
+
+func (s *Scorer) sweep(ctx context.Context, page int) error {
+	c := s.model.Load()
+	if c == nil {
+		return nil
+	}
+	start := time.Now()
+	var items []item
+	sc := &laneScratch{}
+	done := 0
+	flush := func() error {
+		if len(items) == 0 {
+			return nil
+		}
+		if cur := s.model.Load(); cur != c {
+			return errRestart
+		}
+		err := func() error {
+			s.liveMu.Lock()
+			defer s.liveMu.Unlock()
+			res, err := s.process(ctx, items, -1, c, sc)
+			if err != nil {
+				return err
+			}
+			if len(res.out) > 0 {
+				if err := s.writer.WriteMessages(ctx, res.out...); err != nil {
+					return fmt.Errorf("producing sweep scores: %w", err)
+				}
+			}
+			s.m.scored.WithLabelValues("sweep").Add(float64(res.scored))
+			return nil
+		}()
+		done += len(items)
+		items = items[:0]
+		if err != nil {
+			return err
+		}
+		// Rate limit: hold the average at SweepRate customers a second.
+		if want := time.Duration(float64(done) / float64(s.o.SweepRate) * float64(time.Second)); time.Since(start) < want {
+			t := time.NewTimer(want - time.Since(start))
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+	err := s.store.Scan(ctx, features.ScanOptions{PageSize: page}, func(id string, st *features.State) error {
+		it := item{partition: -1, offset: -1}
+		it.msg.CustomerID = id
+		it.msg.Features = st.Vector(id, time.UnixMilli(st.LastSeen), s.o.Features.Windows)
+		items = append(items, it)
+		if len(items) >= page {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err == nil {
+		s.log.Info("sweep done", "model_version", c.Version, "customers", done, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return err
+}
+
+// sizesLoop refreshes the segment size gauges from the membership sets.
+func (s *Scorer) sizesLoop(ctx context.Context) {
+	t := time.NewTicker(s.o.SizesEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c := s.model.Load()
+		if c == nil {
+			continue
+		}
+		sizes, err := s.SegmentSizes(ctx, c)
+		if err != nil {
+			continue
+		}
+		s.m.segSize.Reset()
+		ids, _ := c.Segments()
+		for i, id := range ids {
+			s.m.segSize.WithLabelValues(strconv.Itoa(id)).Set(float64(sizes[i]))
+		}
+	}
+}
+
+// SegmentSizes returns the membership count of each of c's segments, in c.Segments order.
+func (s *Scorer) SegmentSizes(ctx context.Context, c *bundle.Compiled) ([]int64, error) {
+	ids, _ := c.Segments()
+	out := make([]int64, len(ids))
+	pipe := s.rdb.Pipeline()
+	cmds := make([]interface{ Val() int64 }, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.ZCard(ctx, SegmentKey(s.prefix, id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("reading segment sizes: %w", err)
+	}
+	for i := range ids {
+		out[i] = cmds[i].Val()
+	}
+	return out, nil
+}

@@ -1,0 +1,138 @@
+package scorer
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/segstream/segstream/models/bundle"
+)
+
+// appendScore appends the scores-topic JSON of one scored record. It is hand-written because
+// it runs for every event.
+func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, nowMS int64) []byte {
+	dst = append(dst, `{"customer_id":`...)
+	dst = appendJSONString(dst, it.msg.CustomerID)
+	dst = appendUint(dst, `,"model_version":`, r.ModelVersion)
+	dst = appendUint(dst, `,"state_version":`, it.msg.Features.StateVersion)
+	if it.offset >= 0 {
+		dst = append(dst, `,"source":"event","event_id":`...)
+		dst = appendJSONString(dst, it.msg.EventID)
+		dst = append(dst, `,"event_type":`...)
+		dst = appendJSONString(dst, string(it.msg.EventType))
+		dst = appendInt(dst, `,"event_ts_ms":`, it.msg.EventTSMS)
+		dst = appendInt(dst, `,"event_partition":`, int64(it.msg.Partition))
+		dst = appendInt(dst, `,"event_offset":`, it.msg.Offset)
+		dst = appendInt(dst, `,"features_partition":`, int64(it.partition))
+		dst = appendInt(dst, `,"features_offset":`, it.offset)
+	} else {
+		dst = append(dst, `,"source":"sweep"`...)
+	}
+	dst = appendInt(dst, `,"as_of_ms":`, it.msg.Features.AsOfMS)
+	dst = appendInt(dst, `,"scored_at_ms":`, nowMS)
+	dst = appendInt(dst, `,"segment":`, int64(r.Segment))
+	dst = append(dst, `,"segment_name":`...)
+	dst = appendJSONString(dst, r.SegmentName)
+	dst = appendFloat(dst, `,"distance":`, r.Distance)
+	dst = appendFloat(dst, `,"margin":`, r.Margin)
+	if r.HasRFM {
+		dst = appendInt(dst, `,"rfm":{"r":`, int64(r.RFM.R))
+		dst = appendInt(dst, `,"f":`, int64(r.RFM.F))
+		dst = appendInt(dst, `,"m":`, int64(r.RFM.M))
+		dst = append(dst, `,"cell":"`...)
+		dst = append(dst, r.RFMCell...)
+		dst = append(dst, `","segment":`...)
+		dst = appendJSONString(dst, string(r.RFMSegment))
+		dst = append(dst, '}')
+	}
+	if r.HasConversion {
+		dst = appendFloat(dst, `,"p_convert":`, r.PConvert)
+	}
+	if r.HasCLV {
+		dst = appendFloat(dst, `,"clv":`, r.CLV)
+		dst = appendFloat(dst, `,"p_alive":`, r.PAlive)
+		dst = appendFloat(dst, `,"expected_purchases":`, r.ExpectedPurchases)
+	}
+	if r.HasPrice {
+		dst = appendFloat(dst, `,"price":{"p_purchase":`, r.PPurchase)
+		if r.BrandProbs != nil {
+			dst = append(dst, `,"brand_probs":{`...)
+			for i, p := range r.BrandProbs {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = appendJSONString(dst, brands[i])
+				dst = strconv.AppendFloat(append(dst, ':'), finite(p), 'g', 6, 64)
+			}
+			dst = append(dst, '}')
+		}
+		dst = appendFloat(dst, `,"expected_quantity":`, r.ExpectedQuantity)
+		dst = appendFloat(dst, `,"expected_revenue":`, r.ExpectedRevenue)
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+// appendChange appends the segment-change JSON; from is -1 for a customer's first segment.
+func appendChange(dst []byte, it *item, from, to int, version uint64, nowMS int64) []byte {
+	dst = append(dst, `{"customer_id":`...)
+	dst = appendJSONString(dst, it.msg.CustomerID)
+	dst = appendInt(dst, `,"from":`, int64(from))
+	dst = appendInt(dst, `,"to":`, int64(to))
+	dst = appendUint(dst, `,"model_version":`, version)
+	dst = appendUint(dst, `,"state_version":`, it.msg.Features.StateVersion)
+	dst = appendInt(dst, `,"ts_ms":`, nowMS)
+	return append(dst, '}')
+}
+
+func appendInt(dst []byte, key string, v int64) []byte {
+	return strconv.AppendInt(append(dst, key...), v, 10)
+}
+
+func appendUint(dst []byte, key string, v uint64) []byte {
+	return strconv.AppendUint(append(dst, key...), v, 10)
+}
+
+// appendFloat writes null for NaN (a model the bundle lacks) and clamps infinities.
+func appendFloat(dst []byte, key string, v float64) []byte {
+	dst = append(dst, key...)
+	if math.IsNaN(v) {
+		return append(dst, "null"...)
+	}
+	return strconv.AppendFloat(dst, finite(v), 'g', 8, 64)
+}
+
+func finite(v float64) float64 {
+	switch {
+	case math.IsNaN(v):
+		return 0
+	case math.IsInf(v, 1):
+		return math.MaxFloat64
+	case math.IsInf(v, -1):
+		return -math.MaxFloat64
+	}
+	return v
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString quotes s for JSON (strconv.AppendQuote's \x escapes are not JSON).
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -1,0 +1,482 @@
+// Package scorer is the pipeline from the features topic to live scores: a consumer-group
+// reader, one ordered lane per partition, every features record scored with the current model
+// bundle (segment with reason codes, RFM, conversion probability, CLV and, with a price
+// context, purchase probability, brand probabilities and expected quantity), the answers kept
+// live in Redis (a hash per customer, a sorted set per segment) and produced to the scores
+// topic, with a segment-change record whenever a customer's segment moves. It also serves the
+// read API for campaign engines (api.go).
+//
+// # Guarantees
+//
+// Every answer names the model version that produced it. A batch's offsets are committed after
+// Redis acknowledged its writes and Kafka its records. A (customer, state version, model
+// version) is scored into the output once: each customer's score hash holds a token of what
+// it last scored (state version, model version, features partition and offset), and each
+// partition has a produce watermark in Redis, so redelivered records, re-emitted states and
+// crash replays are recognised (see decide). The one window left is a crash after the scores
+// were produced and before the watermark moved: the replay then produces identical records
+// again, which consumers can drop by (customer_id, state_version, model_version).
+//
+// # Models
+//
+// The bundle comes from the registry (registry package): announced moves of the current
+// pointer are followed at once, and the pointer is also polled. A new bundle is decoded,
+// validated, checked against the features this pipeline computes and compiled before it is
+// swapped in with an atomic pointer; a lane loads the pointer once per batch. A bundle that
+// fails is refused with a log line and segstream_scorer_model_reloads_total{result="refused"},
+// and the old one keeps serving. After a swap a rate-limited sweep re-scores every customer
+// whose live score is from another model, so segment membership follows the new model even
+// for customers with no new event.
+//
+// # Metrics
+//
+// segstream_scorer_model_version, _model_reloads_total{result},
+// _model_last_reload_success_timestamp_seconds, _score_duration_seconds,
+// _batch_duration_seconds, _segment_customers{segment}, _events_scored_total{source},
+// _duplicates_skipped_total{reason}, _errors_total{op}, _segment_changes_total,
+// _cas_conflicts_total.
+package scorer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/stream"
+)
+
+// Options configure a Scorer.
+type Options struct {
+	Brokers      []string
+	Topic        string // features topic; default stream.DefaultFeaturesTopic
+	Group        string // default stream.DefaultScorerGroup
+	ScoresTopic  string // default stream.DefaultScoresTopic
+	ChangesTopic string // default stream.DefaultChangesTopic; "-" produces none
+
+	BatchSize    int           // default 1000
+	Linger       time.Duration // default 5ms
+	DrainTimeout time.Duration // default 15s
+	MaxBackoff   time.Duration // default 5s
+
+	// Features must match ingest's configuration (prefix and windows).
+	Features features.Config
+
+	PollInterval time.Duration // registry poll; default 5s
+	SweepRate    int           // customers re-scored per second after a swap; default 2000; < 0 disables
+	SizesEvery   time.Duration // segment size refresh; default 5s
+
+	// APIToken, when set, is the bearer token the read API requires.
+	APIToken string
+
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+func (o *Options) defaults() error {
+	if len(o.Brokers) == 0 {
+		return errors.New("no Kafka brokers: set --kafka")
+	}
+	def := func(s *string, d string) {
+		if *s == "" {
+			*s = d
+		}
+	}
+	def(&o.Topic, stream.DefaultFeaturesTopic)
+	def(&o.Group, stream.DefaultScorerGroup)
+	def(&o.ScoresTopic, stream.DefaultScoresTopic)
+	def(&o.ChangesTopic, stream.DefaultChangesTopic)
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.Linger <= 0 {
+		o.Linger = 5 * time.Millisecond
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 15 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 5 * time.Second
+	}
+	if o.SweepRate == 0 {
+		o.SweepRate = 2000
+	}
+	if o.SizesEvery <= 0 {
+		o.SizesEvery = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Scorer runs the pipeline. Build it with New and run it once with Run.
+type Scorer struct {
+	o      Options
+	rdb    redis.UniversalClient
+	reg    *registry.Registry
+	store  *features.Store
+	prefix string
+	m      *metrics
+	log    *slog.Logger
+
+	model atomic.Pointer[bundle.Compiled]
+	// liveMu orders the live writes of lanes (read lock) against sweep pages (write lock), so
+	// a customer's hash, segment sets and output records move in one order.
+	liveMu   sync.RWMutex
+	swept    chan struct{} // 1-buffered trigger of the sweep
+	refused  atomic.Uint64 // last refused version, not retried until the pointer moves again
+	ready    atomic.Bool
+	writer   *kafka.Writer
+	lastErr  atomic.Pointer[error]
+	sweeping atomic.Bool
+}
+
+// New validates o and builds a Scorer over the Redis client rdb.
+func New(o Options, rdb redis.UniversalClient) (*Scorer, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	st := features.NewStore(rdb, o.Features)
+	o.Features = st.Config()
+	s := &Scorer{o: o, rdb: rdb, reg: registry.New(rdb), store: st, prefix: st.Config().Prefix,
+		m: newMetrics(o.Registerer), log: o.Logger, swept: make(chan struct{}, 1)}
+	// A synchronous write returns when every partition's batch is flushed, and a batch that is
+	// not full waits BatchTimeout: keep it short, the lanes already batch.
+	s.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond})
+	return s, nil
+}
+
+// Model returns the bundle scoring now (nil before the first load).
+func (s *Scorer) Model() *bundle.Compiled { return s.model.Load() }
+
+// Ready reports whether a model is loaded, the consumer runs and Redis answers.
+func (s *Scorer) Ready() error {
+	if s.model.Load() == nil {
+		return errors.New("no model bundle loaded yet: publish one with `segstream bundle publish`")
+	}
+	if !s.ready.Load() {
+		return errors.New("consumer not started")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+// Run loads the current bundle (waiting for one), then consumes until ctx ends and drains.
+func (s *Scorer) Run(ctx context.Context) error {
+	defer s.writer.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	bg, cancelBG := context.WithCancel(ctx)
+	defer cancelBG()
+	loaded := make(chan struct{})
+	wg.Add(3)
+	go func() { defer wg.Done(); s.watchModels(bg, loaded) }()
+	go func() { defer wg.Done(); s.sweepLoop(bg) }()
+	go func() { defer wg.Done(); s.sizesLoop(bg) }()
+	s.log.Info("scorer waiting for a model bundle")
+	select {
+	case <-loaded:
+	case <-ctx.Done():
+		return nil
+	}
+	return s.consume(ctx)
+}
+
+type lane struct {
+	partition int
+	ch        chan kafka.Message
+}
+
+func (s *Scorer) consume(ctx context.Context) error {
+	o := &s.o
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:  o.Brokers,
+		GroupID:  o.Group,
+		Topic:    o.Topic,
+		MinBytes: 1,
+		// MaxWait only matters on an idle partition (MinBytes is 1), but kafka-go also makes it
+		// the deadline for the fetch response to start arriving, and a broker building a large
+		// response on a busy machine can miss a short one again and again (the partition then
+		// stalls at one offset). So: a generous wait and responses of about one batch.
+		MaxBytes:              1 << 20,
+		MaxWait:               500 * time.Millisecond,
+		QueueCapacity:         o.BatchSize,
+		CommitInterval:        0,
+		StartOffset:           kafka.FirstOffset,
+		ReadBackoffMin:        20 * time.Millisecond,
+		ReadBackoffMax:        time.Second,
+		WatchPartitionChanges: true,
+		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { s.log.Debug("kafka reader: " + fmt.Sprintf(f, a...)) }),
+	})
+	defer reader.Close()
+
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(o.DrainTimeout, cancelWork) })
+	defer stop()
+
+	var wg sync.WaitGroup
+	lanes := map[int]*lane{}
+	s.ready.Store(true)
+	s.log.Info("scorer consuming", "topic", o.Topic, "group", o.Group, "model_version", s.model.Load().Version)
+	bo := newBackoff(o.MaxBackoff)
+	for {
+		msg, err := reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			s.m.errors.WithLabelValues("fetch").Inc()
+			s.log.Warn("fetching from kafka", "err", err)
+			if !bo.wait(ctx) {
+				break
+			}
+			continue
+		}
+		bo.reset()
+		l := lanes[msg.Partition]
+		if l == nil {
+			l = &lane{partition: msg.Partition, ch: make(chan kafka.Message, o.BatchSize)}
+			lanes[msg.Partition] = l
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.runLane(workCtx, l, reader)
+			}()
+		}
+		select {
+		case l.ch <- msg:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	s.ready.Store(false)
+	for _, l := range lanes {
+		close(l.ch)
+	}
+	wg.Wait()
+	s.log.Info("scorer stopped")
+	if p := s.lastErr.Load(); p != nil {
+		return fmt.Errorf("drain incomplete: %w", *p)
+	}
+	return nil
+}
+
+func (s *Scorer) runLane(ctx context.Context, l *lane, reader *kafka.Reader) {
+	batch := make([]kafka.Message, 0, s.o.BatchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	sc := &laneScratch{}
+	for {
+		batch = batch[:0]
+		msg, ok := <-l.ch
+		if !ok {
+			return
+		}
+		batch = append(batch, msg)
+		timer.Reset(s.o.Linger)
+	fill:
+		for len(batch) < s.o.BatchSize {
+			select {
+			case m, ok := <-l.ch:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, m)
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		if err := s.runBatch(ctx, l.partition, batch, sc, reader); err != nil {
+			s.log.Warn("batch abandoned at shutdown", "partition", l.partition, "records", len(batch), "err", err)
+			s.lastErr.Store(&err)
+			for range l.ch {
+			}
+			return
+		}
+	}
+}
+
+// runBatch scores, writes, produces and commits one partition batch, retrying failures with
+// backoff until the work context ends.
+func (s *Scorer) runBatch(ctx context.Context, partition int, batch []kafka.Message, sc *laneScratch, reader *kafka.Reader) error {
+	started := time.Now()
+	items := make([]item, 0, len(batch))
+	for i := range batch {
+		var it item
+		if err := decodeMessage(batch[i].Value, &it.msg); err != nil || it.msg.CustomerID == "" {
+			// Ingest writes these; one that does not decode is a bug upstream, not a reason
+			// to stall the partition.
+			s.m.errors.WithLabelValues("decode").Inc()
+			s.log.Error("undecodable features record skipped", "partition", partition, "offset", batch[i].Offset, "err", err)
+			continue
+		}
+		it.partition, it.offset = partition, batch[i].Offset
+		items = append(items, it)
+	}
+	bo := newBackoff(s.o.MaxBackoff)
+	retry := func(op string, f func() error) error {
+		for {
+			err := f()
+			if err == nil {
+				return nil
+			}
+			s.m.errors.WithLabelValues(op).Inc()
+			s.log.Warn(op+" failed; will retry", "partition", partition, "err", err)
+			if !bo.wait(ctx) {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+		}
+	}
+	if len(items) > 0 {
+		err := func() error {
+			s.liveMu.RLock()
+			defer s.liveMu.RUnlock()
+			c := s.model.Load() // once per batch, under the lock the sweep takes
+			var mark int64
+			if err := retry("redis", func() (err error) { mark, err = s.readMark(ctx, partition); return err }); err != nil {
+				return err
+			}
+			var res batchResult
+			if err := retry("redis", func() (err error) { res, err = s.process(ctx, items, mark, c, sc); return err }); err != nil {
+				return err
+			}
+			if err := s.produce(ctx, res.out, retry); err != nil {
+				return err
+			}
+			s.m.scored.WithLabelValues("event").Add(float64(res.scored))
+			return retry("redis", func() error { return s.writeMark(ctx, partition, batch[len(batch)-1].Offset) })
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	if err := retry("commit", func() error { return reader.CommitMessages(ctx, batch[len(batch)-1]) }); err != nil {
+		return err
+	}
+	s.m.batchSecs.Observe(time.Since(started).Seconds())
+	return nil
+}
+
+func (s *Scorer) produce(ctx context.Context, out []kafka.Message, retry func(string, func() error) error) error {
+	if len(out) == 0 {
+		return nil
+	}
+	for _, m := range out {
+		if m.Topic == s.o.ChangesTopic {
+			s.m.changes.Inc()
+		}
+	}
+	return retry("produce", func() error {
+		err := s.writer.WriteMessages(ctx, out...)
+		if err != nil {
+			out = unwritten(out, err)
+		}
+		return err
+	})
+}
+
+// unwritten keeps the messages a partial write failed on, so a retry does not duplicate the rest.
+func unwritten(out []kafka.Message, err error) []kafka.Message {
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) || len(we) != len(out) {
+		return out
+	}
+	keep := out[:0:0]
+	for i, e := range we {
+		if e != nil {
+			keep = append(keep, out[i])
+		}
+	}
+	return keep
+}
+
+// laneScratch is one goroutine's scoring buffers, rebuilt when the bundle changes.
+type laneScratch struct {
+	for_ *bundle.Compiled
+	s    *bundle.Scratch
+	in   bundle.Input
+	r    bundle.Result
+}
+
+// score scores one item; the result is valid until the next call.
+func (sc *laneScratch) score(c *bundle.Compiled, it *item, m *metrics) *bundle.Result {
+	if sc.for_ != c {
+		sc.for_, sc.s = c, c.NewScratch()
+	}
+	start := time.Now()
+	fillInput(&sc.in, &it.msg.Features, it.msg.Prices, it.msg.Promotions)
+	c.Score(&sc.in, sc.s, &sc.r)
+	m.scoreSecs.Observe(time.Since(start).Seconds())
+	return &sc.r
+}
+
+// FillInput maps a feature vector onto the bundle's input without allocating (the windows
+// slice is reused). The price context is left empty.
+func FillInput(in *bundle.Input, v *features.Vector) { fillInput(in, v, nil, nil) }
+
+// fillInput is FillInput with the event's price context.
+func fillInput(in *bundle.Input, v *features.Vector, prices map[string]float64, promos map[string]bool) {
+	f := &in.Fields
+	f[bundle.RecencyDays] = float64(v.RecencyDays)
+	f[bundle.TDays] = float64(v.TDays)
+	f[bundle.Frequency] = float64(v.Frequency)
+	f[bundle.PurchaseDays] = float64(v.PurchaseDays)
+	f[bundle.Monetary] = v.Monetary
+	f[bundle.AvgOrderValue] = v.AvgOrderValue
+	f[bundle.Items] = float64(v.Items)
+	f[bundle.Quantity] = v.Quantity
+	f[bundle.AvgUnitPrice] = v.AvgUnitPrice
+	f[bundle.PromoShare] = v.PromoShare
+	f[bundle.Refunds] = float64(v.Refunds)
+	f[bundle.RefundAmount] = v.RefundAmount
+	f[bundle.Visits] = float64(v.Visits)
+	f[bundle.PurchaseIncidence] = v.PurchaseIncidence
+	f[bundle.LastQuantity] = v.LastQuantity
+	f[bundle.DistinctBrands] = float64(len(v.Brands))
+	in.Windows = in.Windows[:0]
+	for _, w := range v.Windows {
+		in.Windows = append(in.Windows, bundle.Window{Days: w.Days, Purchases: float64(w.Purchases), Spend: w.Spend})
+	}
+	in.Prices, in.Promotions = prices, promos
+}
+
+// backoff doubles from 50ms to a cap.
+type backoff struct{ cur, max time.Duration }
+
+func newBackoff(maxD time.Duration) *backoff { return &backoff{cur: 50 * time.Millisecond, max: maxD} }
+
+func (b *backoff) reset() { b.cur = 50 * time.Millisecond }
+
+func (b *backoff) wait(ctx context.Context) bool {
+	t := time.NewTimer(b.cur)
+	defer t.Stop()
+	b.cur = min(2*b.cur, b.max)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
