@@ -12,6 +12,7 @@ type metrics struct {
 	lastReload  prometheus.Gauge
 	scoreSecs   prometheus.Histogram
 	batchSecs   prometheus.Histogram
+	reloadOK    prometheus.Gauge
 	segSize     *prometheus.GaugeVec
 	scored      *prometheus.CounterVec
 	duplicates  *prometheus.CounterVec
@@ -28,6 +29,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Bundle loads by result: ok, refused (failed validation or schema check; the old model keeps serving), error (could not read; retried)."}, []string{"result"}),
 		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{Name: "segstream_scorer_model_last_reload_success_timestamp_seconds",
 			Help: "Unix time of the last successful bundle swap."}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "segstream_scorer_model_last_reload_successful",
+			Help: "1 if the last bundle load attempt succeeded, 0 if it was refused or failed (the old model keeps serving)."}),
 		scoreSecs: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "segstream_scorer_score_duration_seconds",
 			Help:    "Time to score one event with the compiled bundle, without I/O.",
 			Buckets: prometheus.ExponentialBuckets(250e-9, 2, 14)}),
@@ -60,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.errors.WithLabelValues(op)
 	}
 	if reg != nil {
-		reg.MustRegister(m.version, m.reloads, m.lastReload, m.scoreSecs, m.batchSecs, m.segSize, m.scored,
+		reg.MustRegister(m.version, m.reloads, m.lastReload, m.reloadOK, m.scoreSecs, m.batchSecs, m.segSize, m.scored,
 			m.duplicates, m.errors, m.changes, m.casConflict)
 	}
 	return m

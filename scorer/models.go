@@ -33,6 +33,7 @@ func (s *Scorer) watchModels(ctx context.Context, loaded chan struct{}) {
 		if err != nil {
 			if ctx.Err() == nil {
 				s.m.reloads.WithLabelValues("error").Inc()
+				s.m.reloadOK.Set(0)
 				s.log.Warn("polling the model registry", "err", err)
 			}
 			return
@@ -81,6 +82,7 @@ func (s *Scorer) load(ctx context.Context, v uint64, announced bool) bool {
 		if errors.Is(err, bundle.ErrCorrupt) || errors.Is(err, registry.ErrNotFound) {
 			s.refused.Store(v)
 			s.m.reloads.WithLabelValues("refused").Inc()
+			s.m.reloadOK.Set(0)
 			old := uint64(0)
 			if cur != nil {
 				old = cur.Version
@@ -88,12 +90,14 @@ func (s *Scorer) load(ctx context.Context, v uint64, announced bool) bool {
 			s.log.Error("model bundle refused; the current one keeps serving", "version", v, "serving", old, "err", err)
 		} else if ctx.Err() == nil {
 			s.m.reloads.WithLabelValues("error").Inc()
+			s.m.reloadOK.Set(0)
 			s.log.Warn("loading model bundle; will retry", "version", v, "err", err)
 		}
 		return false
 	}
 	s.model.Store(c)
 	s.m.reloads.WithLabelValues("ok").Inc()
+	s.m.reloadOK.Set(1)
 	s.m.lastReload.SetToCurrentTime()
 	s.m.version.Set(float64(v))
 	ids, names := c.Segments()

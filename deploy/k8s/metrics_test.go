@@ -22,12 +22,8 @@ import (
 // in base/prometheusrule.yaml, deploy/grafana/segstream.json and docs/troubleshooting.md.
 var pendingMetrics = map[string]string{
 	"segstream_scorer_model_trained_timestamp_seconds":   "scorer: when the serving model was fitted (Unix seconds)",
-	"segstream_scorer_model_last_reload_successful":      "scorer: 1 if the last model reload succeeded, else 0",
 	"segstream_scorer_feature_drift_psi":                 "scorer: population stability index per feature against the bundle's training data",
-	"segstream_scorer_events_scored_total":               "scorer: feature vectors scored",
-	"segstream_scorer_score_duration_seconds":            "scorer: histogram of scoring time per batch",
 	"segstream_scorer_consumer_lag_records":              "scorer: lag on the features topic, by partition",
-	"segstream_scorer_model_reloads_total":               "scorer: model reloads by result (ok, invalid)",
 	"segstream_scorer_api_requests_total":                "scorer: read API requests by route and code class",
 	"segstream_retrainer_schedule_interval_seconds":      "retrainer: the configured refit interval",
 	"segstream_retrainer_runs_total":                     "retrainer: refits by result (promoted, refused, failed)",
