@@ -2,6 +2,7 @@ package features
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -173,5 +174,24 @@ func TestAppendMessageIsJSON(t *testing.T) {
 	}
 	if !reflect.DeepEqual(m.Features, want) {
 		t.Fatalf("features\n got %+v\nwant %+v", m.Features, want)
+	}
+}
+
+func BenchmarkAppendMessage(b *testing.B) {
+	cfg := Config{}.withDefaults()
+	var s State
+	ev := &stream.Event{EventID: "gen-1x40", Type: stream.Purchase, CustomerID: "s100042", TS: day(2024, 3, 1),
+		Items:  []stream.Item{{SKU: "bar-2", Brand: "2", Quantity: 3, UnitPrice: 1.9, Promotion: true}}, Amount: 5.7,
+		Prices: map[string]float64{"1": 1.21, "2": 1.9, "3": 2.33, "4": 2.01, "5": 2.7}, Promotions: map[string]bool{"1": false, "2": true, "3": false, "4": false, "5": true}}
+	for i := 0; i < 20; i++ {
+		e := *ev
+		e.EventID = fmt.Sprint(i)
+		e.TS = day(2024, 1, 1+i)
+		s.Apply(&e, Position{Offset: int64(i)}, &cfg)
+	}
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendMessage(buf[:0], &s, ev, Position{Partition: 1, Offset: 99}, false, cfg.Windows)
 	}
 }

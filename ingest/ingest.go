@@ -216,7 +216,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 		in.m.consumed.Inc()
 		l := lanes[msg.Partition]
 		if l == nil {
-			l = &lane{partition: msg.Partition, ch: make(chan kafka.Message, o.BatchSize)}
+			l = &lane{partition: msg.Partition, ch: make(chan kafka.Message, 4*o.BatchSize)}
 			lanes[msg.Partition] = l
 			wg.Add(1)
 			go func() {
