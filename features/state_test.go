@@ -181,7 +181,7 @@ func BenchmarkAppendMessage(b *testing.B) {
 	cfg := Config{}.withDefaults()
 	var s State
 	ev := &stream.Event{EventID: "gen-1x40", Type: stream.Purchase, CustomerID: "s100042", TS: day(2024, 3, 1),
-		Items:  []stream.Item{{SKU: "bar-2", Brand: "2", Quantity: 3, UnitPrice: 1.9, Promotion: true}}, Amount: 5.7,
+		Items: []stream.Item{{SKU: "bar-2", Brand: "2", Quantity: 3, UnitPrice: 1.9, Promotion: true}}, Amount: 5.7,
 		Prices: map[string]float64{"1": 1.21, "2": 1.9, "3": 2.33, "4": 2.01, "5": 2.7}, Promotions: map[string]bool{"1": false, "2": true, "3": false, "4": false, "5": true}}
 	for i := 0; i < 20; i++ {
 		e := *ev
