@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
@@ -26,6 +27,9 @@ import (
 	"github.com/segstream/segstream/internal/redisproc"
 	"github.com/segstream/segstream/internal/roles"
 	"github.com/segstream/segstream/internal/shoppers"
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -35,6 +39,8 @@ func init() {
 
 type demoOptions struct {
 	kafka, redis, http string
+	ingestHTTP         string
+	bootstrapAfter     int
 	dataDir            string
 	replay             string
 	customers          int
@@ -49,7 +55,9 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	var o demoOptions
 	fs.StringVar(&o.kafka, "kafka", "", "Kafka brokers host:port[,...]; empty starts an embedded broker (env SEGSTREAM_KAFKA)")
 	fs.StringVar(&o.redis, "redis", "", "Redis host:port or redis:// URL; empty starts redis-server if installed, else an in-process Redis (env SEGSTREAM_REDIS)")
-	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "listen address for /metrics, /healthz, /readyz (env SEGSTREAM_HTTP)")
+	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "listen address of the scorer's read API (/v1/), /metrics, /healthz, /readyz (env SEGSTREAM_HTTP)")
+	fs.StringVar(&o.ingestHTTP, "ingest-http", "127.0.0.1:8081", "listen address of the ingest role's /metrics and health")
+	fs.IntVar(&o.bootstrapAfter, "bootstrap-after", 500, "build and publish a first model bundle from the live features once this many customers have bought (0: never)")
 	fs.StringVar(&o.dataDir, "data-dir", filepath.Join(os.TempDir(), "segstream-demo"), "where the embedded broker keeps its log")
 	fs.StringVar(&o.replay, "replay", "", "replay a real data set instead of generated shoppers: PRESET=PATH (presets: online-retail, course-purchases, course-segmentation, cdnow)")
 	fs.IntVar(&o.customers, "customers", 2000, "generated shoppers")
@@ -142,23 +150,39 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "metrics and health on http://%s/metrics  (Ctrl-C stops everything)\n", o.http)
+	sf := roles.ScorerFlags{FeaturesTopic: stream.DefaultFeaturesTopic, Group: stream.DefaultScorerGroup,
+		ScoresTopic: stream.DefaultScoresTopic, ChangesTopic: stream.DefaultChangesTopic, BatchSize: 1000,
+		Linger: 2 * time.Millisecond, DrainTimeout: 10 * time.Second, Poll: 5 * time.Second, SweepRate: 2000, Windows: f.Windows}
+	so, err := sf.Options(brokers)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "read API http://%s/v1/segments, scorer metrics http://%s/metrics, ingest metrics http://%s/metrics  (Ctrl-C stops everything)\n", o.http, o.http, o.ingestHTTP)
 
 	var published atomic.Int64
+	caughtUp := make(chan struct{}) // closed when the history is published
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return roles.RunIngest(gctx, cli.Servers{Redis: redisAddr, HTTP: o.http}, io_, log)
+		return roles.RunIngest(gctx, cli.Servers{Redis: redisAddr, HTTP: o.ingestHTTP}, io_, log)
 	})
+	g.Go(func() error {
+		return roles.RunScorer(gctx, cli.Servers{Redis: redisAddr, HTTP: o.http}, so, log)
+	})
+	if o.bootstrapAfter > 0 {
+		g.Go(func() error { return demoBootstrap(gctx, stdout, rdb, f.Windows, o.bootstrapAfter, caughtUp) })
+	}
 	g.Go(func() error {
 		w := stream.NewWriter(brokers, stream.DefaultEventsTopic, stream.WriterOptions{})
 		defer w.Close()
 		if replayPath != "" {
-			return demoReplay(gctx, w, preset, replayPath, &published)
+			return demoReplay(gctx, w, preset, replayPath, &published, caughtUp)
 		}
-		return demoGenerate(gctx, w, o, &published)
+		return demoGenerate(gctx, w, o, &published, caughtUp)
 	})
 	if !o.quiet {
-		g.Go(func() error { return demoSummary(gctx, stdout, features.NewStore(rdb, features.Config{}), &published) })
+		g.Go(func() error {
+			return demoSummary(gctx, stdout, rdb, features.NewStore(rdb, features.Config{}), &published)
+		})
 	}
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
@@ -168,7 +192,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	return err
 }
 
-func demoReplay(ctx context.Context, w *kafka.Writer, p datasets.Preset, path string, published *atomic.Int64) error {
+func demoReplay(ctx context.Context, w *kafka.Writer, p datasets.Preset, path string, published *atomic.Int64, done chan<- struct{}) error {
 	var batch []kafka.Message
 	flush := func() error {
 		if len(batch) == 0 {
@@ -198,19 +222,21 @@ func demoReplay(ctx context.Context, w *kafka.Writer, p datasets.Preset, path st
 	if err := flush(); err != nil {
 		return err
 	}
+	close(done)
 	<-ctx.Done()
 	return ctx.Err()
 }
 
 // demoGenerate publishes a year of generated history at --rate, then keeps the shoppers
 // shopping in real time.
-func demoGenerate(ctx context.Context, w *kafka.Writer, o demoOptions, published *atomic.Int64) error {
+func demoGenerate(ctx context.Context, w *kafka.Writer, o demoOptions, published *atomic.Int64, caughtUp chan<- struct{}) error {
 	gen := shoppers.New(o.seed, o.customers, time.Now().Add(-o.history))
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	perTick := max(1, int(o.rate/20))
 	var evs []stream.Event
 	var batch []kafka.Message
+	closed := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -220,7 +246,12 @@ func demoGenerate(ctx context.Context, w *kafka.Writer, o demoOptions, published
 		batch = batch[:0]
 		for len(batch) < perTick {
 			if gen.Now().After(time.Now()) {
-				break // caught up with the clock: from here on, shoppers shop in real time
+				// Caught up with the clock: from here on, shoppers shop in real time.
+				if !closed {
+					close(caughtUp)
+					closed = true
+				}
+				break
 			}
 			evs = gen.Next(evs[:0])
 			for i := range evs {
@@ -241,7 +272,7 @@ func demoGenerate(ctx context.Context, w *kafka.Writer, o demoOptions, published
 }
 
 // demoSummary prints a compact live view: progress, and the RFM picture of the store.
-func demoSummary(ctx context.Context, w io.Writer, st *features.Store, published *atomic.Int64) error {
+func demoSummary(ctx context.Context, w io.Writer, rdb redis.UniversalClient, st *features.Store, published *atomic.Int64) error {
 	t := time.NewTicker(3 * time.Second)
 	defer t.Stop()
 	start := time.Now()
@@ -298,5 +329,93 @@ func demoSummary(ctx context.Context, w io.Writer, st *features.Store, published
 		for i := 0; i < len(tops) && i < 3; i++ {
 			fmt.Fprintf(w, "  top %d: customer %s  monetary %.2f  orders %d\n", i+1, tops[i].id, tops[i].m, tops[i].f)
 		}
+		demoSegments(ctx, w, rdb)
 	}
+}
+
+// demoBootstrap stands in for the retrainer: once enough shoppers have bought, it exports the
+// live features, builds a bundle from them (segstream bundle build) and publishes it, and the
+// scorer hot-swaps it in and sweeps every customer into a segment.
+func demoBootstrap(ctx context.Context, w io.Writer, rdb redis.UniversalClient, windows string, minBuyers int, caughtUp <-chan struct{}) error {
+	wd, err := roles.ParseWindows(windows)
+	if err != nil {
+		return err
+	}
+	st := features.NewStore(rdb, features.Config{Windows: wd})
+	// A model fitted on half-replayed history would see every customer as lapsed.
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-caughtUp:
+	}
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		buyers := 0
+		var latest int64 // the features are measured as of the latest event time, not the wall clock
+		if err := st.Scan(ctx, features.ScanOptions{}, func(_ string, s *features.State) error {
+			if s.Orders > 0 {
+				buyers++
+			}
+			latest = max(latest, s.LastSeen)
+			return nil
+		}); err != nil || buyers < minBuyers {
+			continue
+		}
+		f, err := os.CreateTemp("", "segstream-demo-features-*.csv")
+		if err != nil {
+			return err
+		}
+		path := f.Name()
+		_, err = st.ExportCSV(ctx, f, features.ExportOptions{AsOf: time.UnixMilli(latest).UTC()})
+		f.Close()
+		if err != nil {
+			os.Remove(path)
+			return fmt.Errorf("bootstrap export: %w", err)
+		}
+		cols, err := readFeatureColumns(path)
+		os.Remove(path)
+		if err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+		b, err := bundle.Build(cols, bundle.BuildOptions{Seed: 1, MaxK: 6, Created: time.Now().UTC()})
+		if err != nil {
+			return fmt.Errorf("bootstrap bundle: %w", err)
+		}
+		v, err := registry.New(rdb).Publish(ctx, b)
+		if err != nil {
+			return fmt.Errorf("bootstrap publish: %w", err)
+		}
+		fmt.Fprintf(w, "\npublished model bundle v%d (%d segments) built from %d customers' live features\n",
+			v, len(b.Payload.Segmentation.Segments), len(cols["frequency"]))
+		return nil
+	}
+}
+
+// demoSegments prints the current model's segments and their live sizes.
+func demoSegments(ctx context.Context, w io.Writer, rdb redis.UniversalClient) {
+	reg := registry.New(rdb)
+	v, err := reg.Current(ctx)
+	if err != nil || v == 0 {
+		return
+	}
+	raw, err := reg.Get(ctx, v)
+	if err != nil {
+		return
+	}
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(w, "  segments (model v%d):", v)
+	for _, sg := range b.Payload.Segmentation.Segments {
+		n, _ := rdb.ZCard(ctx, scorer.SegmentKey("seg", sg.ID)).Result()
+		fmt.Fprintf(w, " [%d %s: %d]", sg.ID, sg.Name, n)
+	}
+	fmt.Fprintln(w)
 }
