@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/segstream/segstream/internal/jsonscan"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -130,11 +131,11 @@ func AppendMessage(dst []byte, s *State, ev *stream.Event, pos Position, redeliv
 	s.fillVector(&v, asOf, windows)
 
 	dst = append(dst, `{"customer_id":`...)
-	dst = appendJSONString(dst, ev.CustomerID)
+	dst = jsonscan.AppendString(dst, ev.CustomerID)
 	dst = append(dst, `,"event_id":`...)
-	dst = appendJSONString(dst, ev.EventID)
+	dst = jsonscan.AppendString(dst, ev.EventID)
 	dst = append(dst, `,"event_type":`...)
-	dst = appendJSONString(dst, string(ev.Type))
+	dst = jsonscan.AppendString(dst, string(ev.Type))
 	dst = appendInt(dst, `,"event_ts_ms":`, ev.TS.UnixMilli())
 	dst = appendInt(dst, `,"source_partition":`, int64(pos.Partition))
 	dst = appendInt(dst, `,"source_offset":`, pos.Offset)
@@ -148,7 +149,7 @@ func AppendMessage(dst []byte, s *State, ev *stream.Event, pos Position, redeliv
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, k)
+			dst = jsonscan.AppendString(dst, k)
 			dst = append(dst, ':')
 			dst = appendNumber(dst, ev.Prices[k])
 		}
@@ -160,7 +161,7 @@ func AppendMessage(dst []byte, s *State, ev *stream.Event, pos Position, redeliv
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, k)
+			dst = jsonscan.AppendString(dst, k)
 			dst = strconv.AppendBool(append(dst, ':'), ev.Promotions[k])
 		}
 		dst = append(dst, '}')
@@ -172,7 +173,7 @@ func AppendMessage(dst []byte, s *State, ev *stream.Event, pos Position, redeliv
 
 func appendVector(dst []byte, v *Vector, customerID string, s *State) []byte {
 	dst = append(dst, `{"customer_id":`...)
-	dst = appendJSONString(dst, customerID)
+	dst = jsonscan.AppendString(dst, customerID)
 	dst = appendInt(dst, `,"as_of_ms":`, v.AsOfMS)
 	dst = strconv.AppendUint(append(dst, `,"state_version":`...), v.StateVersion, 10)
 	dst = appendInt(dst, `,"first_seen_ms":`, v.FirstSeenMS)
@@ -194,14 +195,14 @@ func appendVector(dst []byte, v *Vector, customerID string, s *State) []byte {
 	dst = appendInt(dst, `,"visits":`, v.Visits)
 	dst = appendFloat(dst, `,"purchase_incidence":`, v.PurchaseIncidence)
 	dst = append(dst, `,"last_brand":`...)
-	dst = appendJSONString(dst, v.LastBrand)
+	dst = jsonscan.AppendString(dst, v.LastBrand)
 	dst = appendFloat(dst, `,"last_quantity":`, v.LastQuantity)
 	dst = append(dst, `,"brands":{`...)
 	for i, b := range s.Brands {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, b.Brand)
+		dst = jsonscan.AppendString(dst, b.Brand)
 		dst = strconv.AppendInt(append(dst, ':'), b.Count, 10)
 	}
 	dst = append(dst, `},"attributes":{`...)
@@ -209,7 +210,7 @@ func appendVector(dst []byte, v *Vector, customerID string, s *State) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, a.Name)
+		dst = jsonscan.AppendString(dst, a.Name)
 		dst = appendNumber(append(dst, ':'), a.Value)
 	}
 	dst = append(dst, `},"windows":[`...)
@@ -252,29 +253,4 @@ func sortedKeys[V any](m map[string]V, buf []string) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s for JSON. Input is valid UTF-8 (the decoder checked), so only
-// quotes, backslashes and control characters need escaping.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/segstream/segstream/internal/jsonscan"
 	"github.com/segstream/segstream/models/bundle"
 )
 
@@ -11,14 +12,14 @@ import (
 // it runs for every event.
 func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, nowMS int64) []byte {
 	dst = append(dst, `{"customer_id":`...)
-	dst = appendJSONString(dst, it.msg.CustomerID)
+	dst = jsonscan.AppendString(dst, it.msg.CustomerID)
 	dst = appendUint(dst, `,"model_version":`, r.ModelVersion)
 	dst = appendUint(dst, `,"state_version":`, it.msg.Features.StateVersion)
 	if it.offset >= 0 {
 		dst = append(dst, `,"source":"event","event_id":`...)
-		dst = appendJSONString(dst, it.msg.EventID)
+		dst = jsonscan.AppendString(dst, it.msg.EventID)
 		dst = append(dst, `,"event_type":`...)
-		dst = appendJSONString(dst, string(it.msg.EventType))
+		dst = jsonscan.AppendString(dst, string(it.msg.EventType))
 		dst = appendInt(dst, `,"event_ts_ms":`, it.msg.EventTSMS)
 		dst = appendInt(dst, `,"event_partition":`, int64(it.msg.Partition))
 		dst = appendInt(dst, `,"event_offset":`, it.msg.Offset)
@@ -31,7 +32,7 @@ func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, nowMS 
 	dst = appendInt(dst, `,"scored_at_ms":`, nowMS)
 	dst = appendInt(dst, `,"segment":`, int64(r.Segment))
 	dst = append(dst, `,"segment_name":`...)
-	dst = appendJSONString(dst, r.SegmentName)
+	dst = jsonscan.AppendString(dst, r.SegmentName)
 	dst = appendFloat(dst, `,"distance":`, r.Distance)
 	dst = appendFloat(dst, `,"margin":`, r.Margin)
 	if r.HasRFM {
@@ -41,7 +42,7 @@ func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, nowMS 
 		dst = append(dst, `,"cell":"`...)
 		dst = append(dst, r.RFMCell...)
 		dst = append(dst, `","segment":`...)
-		dst = appendJSONString(dst, string(r.RFMSegment))
+		dst = jsonscan.AppendString(dst, string(r.RFMSegment))
 		dst = append(dst, '}')
 	}
 	if r.HasConversion {
@@ -60,7 +61,7 @@ func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, nowMS 
 				if i > 0 {
 					dst = append(dst, ',')
 				}
-				dst = appendJSONString(dst, brands[i])
+				dst = jsonscan.AppendString(dst, brands[i])
 				dst = strconv.AppendFloat(append(dst, ':'), finite(p), 'g', 6, 64)
 			}
 			dst = append(dst, '}')
@@ -75,7 +76,7 @@ func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, nowMS 
 // appendChange appends the segment-change JSON; from is -1 for a customer's first segment.
 func appendChange(dst []byte, it *item, from, to int, version uint64, nowMS int64) []byte {
 	dst = append(dst, `{"customer_id":`...)
-	dst = appendJSONString(dst, it.msg.CustomerID)
+	dst = jsonscan.AppendString(dst, it.msg.CustomerID)
 	dst = appendInt(dst, `,"from":`, int64(from))
 	dst = appendInt(dst, `,"to":`, int64(to))
 	dst = appendUint(dst, `,"model_version":`, version)
@@ -111,28 +112,4 @@ func finite(v float64) float64 {
 		return -math.MaxFloat64
 	}
 	return v
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s for JSON (strconv.AppendQuote's \x escapes are not JSON).
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

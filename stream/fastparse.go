@@ -1,9 +1,6 @@
 package stream
 
-import (
-	"strconv"
-	"unsafe"
-)
+import "github.com/segstream/segstream/internal/jsonscan"
 
 // fastParse parses the common shape of a v1 event without reflection. It handles exactly the
 // contract's fields, spelled exactly, with plain strings (no escapes), numbers, booleans, the
@@ -12,22 +9,22 @@ import (
 // authority on what is accepted and why a record is rejected. The differential fuzz test holds
 // the two to the same results.
 func fastParse(b []byte, r *rawEvent) bool {
-	p := parser{b: b}
-	if !p.objectStart() {
+	p := parser{jsonscan.Scanner{B: b}}
+	if !p.Expect('{') {
 		return false
 	}
 	first := true
 	for {
-		if p.peekByte('}') {
-			p.i++
+		if p.Peek('}') {
+			p.I++
 			break
 		}
-		if !first && !p.expect(',') {
+		if !first && !p.Expect(',') {
 			return false
 		}
 		first = false
-		key, ok := p.str()
-		if !ok || !p.expect(':') {
+		key, ok := p.Str()
+		if !ok || !p.Expect(':') {
 			return false
 		}
 		switch key {
@@ -48,15 +45,15 @@ func fastParse(b []byte, r *rawEvent) bool {
 				return false
 			}
 		case "order_id":
-			if r.OrderID, ok = p.str(); !ok {
+			if r.OrderID, ok = p.Str(); !ok {
 				return false
 			}
 		case "currency":
-			if r.Currency, ok = p.str(); !ok {
+			if r.Currency, ok = p.Str(); !ok {
 				return false
 			}
 		case "amount":
-			v, ok := p.num()
+			v, ok := p.Float()
 			if !ok {
 				return false
 			}
@@ -81,175 +78,69 @@ func fastParse(b []byte, r *rawEvent) bool {
 			return false
 		}
 	}
-	p.ws()
-	return p.i == len(p.b)
+	p.WS()
+	return p.I == len(p.B)
 }
 
-type parser struct {
-	b []byte
-	i int
-}
-
-func (p *parser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-func (p *parser) peekByte(c byte) bool {
-	p.ws()
-	return p.i < len(p.b) && p.b[p.i] == c
-}
-
-func (p *parser) expect(c byte) bool {
-	if p.peekByte(c) {
-		p.i++
-		return true
-	}
-	return false
-}
-
-func (p *parser) objectStart() bool { return p.expect('{') }
-
-// str reads a string without escapes or control characters.
-func (p *parser) str() (string, bool) {
-	if !p.expect('"') {
-		return "", false
-	}
-	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		if c == '"' {
-			s := string(p.b[start:p.i])
-			p.i++
-			return s, true
-		}
-		if c == '\\' || c < 0x20 {
-			return "", false
-		}
-		p.i++
-	}
-	return "", false
-}
+type parser struct{ jsonscan.Scanner }
 
 func (p *parser) strPtr() (*string, bool) {
-	s, ok := p.str()
+	s, ok := p.Str()
 	if !ok {
 		return nil, false
 	}
 	return &s, true
 }
 
-// num reads a number in strict JSON grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (p *parser) num() (float64, bool) {
-	p.ws()
-	start := p.i
-	if p.i < len(p.b) && p.b[p.i] == '-' {
-		p.i++
-	}
-	digits := func() int {
-		n := 0
-		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-			p.i++
-			n++
-		}
-		return n
-	}
-	if p.i < len(p.b) && p.b[p.i] == '0' {
-		p.i++
-	} else if digits() == 0 {
-		return 0, false
-	}
-	if p.i < len(p.b) && p.b[p.i] == '.' {
-		p.i++
-		if digits() == 0 {
-			return 0, false
-		}
-	}
-	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
-		p.i++
-		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
-			p.i++
-		}
-		if digits() == 0 {
-			return 0, false
-		}
-	}
-	s := p.b[start:p.i]
-	v, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(s), len(s)), 64)
-	if err != nil {
-		return 0, false // out of range: let encoding/json classify it
-	}
-	return v, true
-}
-
-func (p *parser) boolean() (bool, bool) {
-	p.ws()
-	if len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "true" {
-		p.i += 4
-		return true, true
-	}
-	if len(p.b)-p.i >= 5 && string(p.b[p.i:p.i+5]) == "false" {
-		p.i += 5
-		return false, true
-	}
-	return false, false
-}
-
 func (p *parser) items(r *rawEvent) bool {
-	if !p.expect('[') {
+	if !p.Expect('[') {
 		return false
 	}
 	r.Items = r.Items[:0]
-	if p.expect(']') {
+	if p.Expect(']') {
 		return true
 	}
 	for {
 		var it rawItem
-		if !p.expect('{') {
+		if !p.Expect('{') {
 			return false
 		}
 		first := true
 		for {
-			if p.expect('}') {
+			if p.Expect('}') {
 				break
 			}
-			if !first && !p.expect(',') {
+			if !first && !p.Expect(',') {
 				return false
 			}
 			first = false
-			key, ok := p.str()
-			if !ok || !p.expect(':') {
+			key, ok := p.Str()
+			if !ok || !p.Expect(':') {
 				return false
 			}
 			switch key {
 			case "sku":
-				if it.SKU, ok = p.str(); !ok {
+				if it.SKU, ok = p.Str(); !ok {
 					return false
 				}
 			case "brand":
-				if it.Brand, ok = p.str(); !ok {
+				if it.Brand, ok = p.Str(); !ok {
 					return false
 				}
 			case "quantity":
-				v, ok := p.num()
+				v, ok := p.Float()
 				if !ok {
 					return false
 				}
 				it.Quantity = &v
 			case "unit_price":
-				v, ok := p.num()
+				v, ok := p.Float()
 				if !ok {
 					return false
 				}
 				it.UnitPrice = &v
 			case "promotion":
-				if it.Promotion, ok = p.boolean(); !ok {
+				if it.Promotion, ok = p.Bool(); !ok {
 					return false
 				}
 			default:
@@ -257,64 +148,64 @@ func (p *parser) items(r *rawEvent) bool {
 			}
 		}
 		r.Items = append(r.Items, it)
-		if p.expect(']') {
+		if p.Expect(']') {
 			return true
 		}
-		if !p.expect(',') {
+		if !p.Expect(',') {
 			return false
 		}
 	}
 }
 
 func (p *parser) numMap() (map[string]float64, bool) {
-	if !p.expect('{') {
+	if !p.Expect('{') {
 		return nil, false
 	}
 	m := make(map[string]float64, 8)
-	if p.expect('}') {
+	if p.Expect('}') {
 		return m, true
 	}
 	for {
-		k, ok := p.str()
-		if !ok || !p.expect(':') {
+		k, ok := p.Str()
+		if !ok || !p.Expect(':') {
 			return nil, false
 		}
-		v, ok := p.num()
+		v, ok := p.Float()
 		if !ok {
 			return nil, false
 		}
 		m[k] = v
-		if p.expect('}') {
+		if p.Expect('}') {
 			return m, true
 		}
-		if !p.expect(',') {
+		if !p.Expect(',') {
 			return nil, false
 		}
 	}
 }
 
 func (p *parser) boolMap() (map[string]bool, bool) {
-	if !p.expect('{') {
+	if !p.Expect('{') {
 		return nil, false
 	}
 	m := make(map[string]bool, 8)
-	if p.expect('}') {
+	if p.Expect('}') {
 		return m, true
 	}
 	for {
-		k, ok := p.str()
-		if !ok || !p.expect(':') {
+		k, ok := p.Str()
+		if !ok || !p.Expect(':') {
 			return nil, false
 		}
-		v, ok := p.boolean()
+		v, ok := p.Bool()
 		if !ok {
 			return nil, false
 		}
 		m[k] = v
-		if p.expect('}') {
+		if p.Expect('}') {
 			return m, true
 		}
-		if !p.expect(',') {
+		if !p.Expect(',') {
 			return nil, false
 		}
 	}

@@ -1,0 +1,207 @@
+// Package jsonscan holds the primitives of segstream's reflection-free JSON fast paths: the
+// event decoder in stream and the features-record decoder in the scorer. They read the common,
+// plain shape of a document (no escapes, no nulls) and report false on anything else, so the
+// caller falls back to encoding/json, which stays the authority on what is valid.
+package jsonscan
+
+import (
+	"strconv"
+	"unsafe"
+)
+
+// Scanner reads B from I.
+type Scanner struct {
+	B []byte
+	I int
+}
+
+// WS skips white space.
+func (p *Scanner) WS() {
+	for p.I < len(p.B) {
+		switch p.B[p.I] {
+		case ' ', '\t', '\n', '\r':
+			p.I++
+		default:
+			return
+		}
+	}
+}
+
+// Peek reports whether the next non-space byte is c, without consuming it.
+func (p *Scanner) Peek(c byte) bool {
+	p.WS()
+	return p.I < len(p.B) && p.B[p.I] == c
+}
+
+// Expect consumes c if it is the next non-space byte.
+func (p *Scanner) Expect(c byte) bool {
+	if p.Peek(c) {
+		p.I++
+		return true
+	}
+	return false
+}
+
+// Done reports whether only white space is left.
+func (p *Scanner) Done() bool {
+	p.WS()
+	return p.I == len(p.B)
+}
+
+// Str reads a string without escapes or control characters.
+func (p *Scanner) Str() (string, bool) {
+	if !p.Expect('"') {
+		return "", false
+	}
+	start := p.I
+	for p.I < len(p.B) {
+		c := p.B[p.I]
+		if c == '"' {
+			s := string(p.B[start:p.I])
+			p.I++
+			return s, true
+		}
+		if c == '\\' || c < 0x20 {
+			return "", false
+		}
+		p.I++
+	}
+	return "", false
+}
+
+// NumText reads a number in strict JSON grammar, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?,
+// and returns its text; strconv alone would also take "+1", "0x10" or "Inf".
+func (p *Scanner) NumText() ([]byte, bool) {
+	p.WS()
+	start := p.I
+	if p.I < len(p.B) && p.B[p.I] == '-' {
+		p.I++
+	}
+	digits := func() int {
+		n := 0
+		for p.I < len(p.B) && p.B[p.I] >= '0' && p.B[p.I] <= '9' {
+			p.I++
+			n++
+		}
+		return n
+	}
+	if p.I < len(p.B) && p.B[p.I] == '0' {
+		p.I++
+	} else if digits() == 0 {
+		return nil, false
+	}
+	if p.I < len(p.B) && p.B[p.I] == '.' {
+		p.I++
+		if digits() == 0 {
+			return nil, false
+		}
+	}
+	if p.I < len(p.B) && (p.B[p.I] == 'e' || p.B[p.I] == 'E') {
+		p.I++
+		if p.I < len(p.B) && (p.B[p.I] == '+' || p.B[p.I] == '-') {
+			p.I++
+		}
+		if digits() == 0 {
+			return nil, false
+		}
+	}
+	return p.B[start:p.I], true
+}
+
+func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// Float reads a number; out of range is false (encoding/json then says why).
+func (p *Scanner) Float() (float64, bool) {
+	t, ok := p.NumText()
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(str(t), 64)
+	return v, err == nil
+}
+
+// Int reads an integer.
+func (p *Scanner) Int() (int64, bool) {
+	t, ok := p.NumText()
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(str(t), 10, 64)
+	return v, err == nil
+}
+
+// Uint reads a non-negative integer.
+func (p *Scanner) Uint() (uint64, bool) {
+	t, ok := p.NumText()
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(str(t), 10, 64)
+	return v, err == nil
+}
+
+// Bool reads true or false.
+func (p *Scanner) Bool() (bool, bool) {
+	p.WS()
+	switch {
+	case len(p.B)-p.I >= 4 && string(p.B[p.I:p.I+4]) == "true":
+		p.I += 4
+		return true, true
+	case len(p.B)-p.I >= 5 && string(p.B[p.I:p.I+5]) == "false":
+		p.I += 5
+		return false, true
+	}
+	return false, false
+}
+
+// Object calls field for every key of an object; field reads the value.
+func (p *Scanner) Object(field func(key string) bool) bool {
+	if !p.Expect('{') {
+		return false
+	}
+	if p.Expect('}') {
+		return true
+	}
+	for {
+		k, ok := p.Str()
+		if !ok || !p.Expect(':') || !field(k) {
+			return false
+		}
+		if p.Expect(',') {
+			continue
+		}
+		return p.Expect('}')
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString quotes s for JSON as encoding/json does for valid UTF-8 without U+2028/U+2029
+// (strconv.AppendQuote's \x escapes are not JSON): quotes, backslashes, control characters and
+// <, >, & are escaped.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
