@@ -63,15 +63,15 @@ func fastParse(b []byte, r *rawEvent) bool {
 				return false
 			}
 		case "prices":
-			if r.Prices, ok = p.numMap(); !ok {
+			if r.Prices, ok = parseMap(&p, p.Float); !ok {
 				return false
 			}
 		case "attributes":
-			if r.Attributes, ok = p.numMap(); !ok {
+			if r.Attributes, ok = parseMap(&p, p.Float); !ok {
 				return false
 			}
 		case "promotions":
-			if r.Promotions, ok = p.boolMap(); !ok {
+			if r.Promotions, ok = parseMap(&p, p.Bool); !ok {
 				return false
 			}
 		default:
@@ -157,56 +157,13 @@ func (p *parser) items(r *rawEvent) bool {
 	}
 }
 
-func (p *parser) numMap() (map[string]float64, bool) {
-	if !p.Expect('{') {
-		return nil, false
-	}
-	m := make(map[string]float64, 8)
-	if p.Expect('}') {
-		return m, true
-	}
-	for {
-		k, ok := p.Str()
-		if !ok || !p.Expect(':') {
-			return nil, false
-		}
-		v, ok := p.Float()
-		if !ok {
-			return nil, false
-		}
+// parseMap reads an object of brand or attribute names to values read by value.
+func parseMap[V any](p *parser, value func() (V, bool)) (map[string]V, bool) {
+	m := make(map[string]V, 8)
+	ok := p.Object(func(k string) bool {
+		v, ok := value()
 		m[k] = v
-		if p.Expect('}') {
-			return m, true
-		}
-		if !p.Expect(',') {
-			return nil, false
-		}
-	}
-}
-
-func (p *parser) boolMap() (map[string]bool, bool) {
-	if !p.Expect('{') {
-		return nil, false
-	}
-	m := make(map[string]bool, 8)
-	if p.Expect('}') {
-		return m, true
-	}
-	for {
-		k, ok := p.Str()
-		if !ok || !p.Expect(':') {
-			return nil, false
-		}
-		v, ok := p.Bool()
-		if !ok {
-			return nil, false
-		}
-		m[k] = v
-		if p.Expect('}') {
-			return m, true
-		}
-		if !p.Expect(',') {
-			return nil, false
-		}
-	}
+		return ok
+	})
+	return m, ok
 }
