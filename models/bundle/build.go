@@ -28,7 +28,7 @@ var DefaultFeatures = []Feature{
 	{Name: "visits", Transform: "log1p"},
 	{Name: "purchase_incidence"},
 	{Name: "promo_share"},
-	{Name: "avg_unit_price"},
+	{Name: "avg_unit_price", Transform: "log1p"}, // Online Retail has manual lines priced in the thousands
 }
 
 // ConversionFeatures are the inputs of the stand-in conversion model Build fits.
@@ -347,16 +347,26 @@ func fitCLV(p *Payload, cols map[string][]float64, o BuildOptions) error {
 	if len(cs) < 20 {
 		return fmt.Errorf("%d customers with purchases, need 20", len(cs))
 	}
-	bg, err := clv.FitBGNBD(cs, clv.FitOptions{Penalizer: 0.001})
+	// Maximum likelihood first, as lifetimes does by default; the penalty only rescues a fit that
+	// does not converge. It is on the raw parameters, so with spend in pounds or dollars (v in the
+	// hundreds) even 0.001 outweighs the likelihood and drives q below 1, where expected spend
+	// is undefined.
+	bg, err := clv.FitBGNBD(cs, clv.FitOptions{})
+	if err != nil || !bg.Valid() {
+		bg, err = clv.FitBGNBD(cs, clv.FitOptions{Penalizer: 0.001})
+	}
 	if err != nil && !bg.Valid() {
 		return fmt.Errorf("BG/NBD: %w", err)
 	}
-	gg, err := clv.FitGammaGamma(cs, clv.FitOptions{Penalizer: 0.001})
+	gg, err := clv.FitGammaGamma(cs, clv.FitOptions{})
+	if err != nil || !gg.Valid() {
+		gg, err = clv.FitGammaGamma(cs, clv.FitOptions{Penalizer: 0.001})
+	}
 	if err != nil && !gg.Valid() {
 		return fmt.Errorf("Gamma-Gamma: %w", err)
 	}
 	if !bg.Valid() || !gg.Valid() {
-		return errors.New("fitted parameters are not valid")
+		return fmt.Errorf("fitted parameters are not valid (BG/NBD %+v, Gamma-Gamma %+v)", bg.BGNBD, gg.GammaGamma)
 	}
 	p.CLV = &CLV{BGNBD: bg.BGNBD, GammaGamma: gg.GammaGamma, Unit: "weeks", Months: o.CLVMonths, MonthlyDiscount: o.MonthlyDiscount}
 	return nil

@@ -331,3 +331,29 @@ func TestCLVFastMatchesCLV(t *testing.T) {
 		t.Logf("largest relative difference %.2g (params %+v)", worst, m.BGNBD)
 	}
 }
+
+// TestBuildKeepsCLVWithLargeSpend: with spend in the hundreds (Online Retail's pounds), the
+// lifetimes-style penalty on the raw Gamma-Gamma parameters outweighs the likelihood and pushes q
+// below 1; Build must fit by maximum likelihood first and keep the CLV model.
+func TestBuildKeepsCLVWithLargeSpend(t *testing.T) {
+	cols, _ := synthetic(2000, 7)
+	r := rand.New(rand.NewPCG(7, 9))
+	for i, f := range cols["frequency"] {
+		if f > 0 {
+			aov := 250 * r.ExpFloat64() // heavy-tailed, mean 250
+			cols["avg_order_value"][i] = aov
+			cols["monetary"][i] = aov * f
+		}
+	}
+	b, err := Build(cols, BuildOptions{K: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := b.Payload.CLV
+	if c == nil {
+		t.Fatalf("CLV left out: %v", b.Payload.Scorecard)
+	}
+	if c.GammaGamma.Q <= 1 || c.GammaGamma.V < 50 {
+		t.Fatalf("Gamma-Gamma %+v: want q > 1 and v on the spend's scale", c.GammaGamma)
+	}
+}
