@@ -39,7 +39,6 @@ func init() {
 
 type demoOptions struct {
 	kafka, redis, http string
-	ingestHTTP         string
 	bootstrapAfter     int
 	dataDir            string
 	replay             string
@@ -55,8 +54,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	var o demoOptions
 	fs.StringVar(&o.kafka, "kafka", "", "Kafka brokers host:port[,...]; empty starts an embedded broker (env SEGSTREAM_KAFKA)")
 	fs.StringVar(&o.redis, "redis", "", "Redis host:port or redis:// URL; empty starts redis-server if installed, else an in-process Redis (env SEGSTREAM_REDIS)")
-	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "listen address of the scorer's read API (/v1/), /metrics, /healthz, /readyz (env SEGSTREAM_HTTP)")
-	fs.StringVar(&o.ingestHTTP, "ingest-http", "127.0.0.1:8081", "listen address of the ingest role's /metrics and health")
+	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "listen address of the read API (/v1/), /metrics of every role, /healthz, /readyz (env SEGSTREAM_HTTP)")
 	fs.IntVar(&o.bootstrapAfter, "bootstrap-after", 500, "build and publish a first model bundle from the live features once this many customers have bought (0: never)")
 	fs.StringVar(&o.dataDir, "data-dir", filepath.Join(os.TempDir(), "segstream-demo"), "where the embedded broker keeps its log")
 	fs.StringVar(&o.replay, "replay", "", "replay a real data set instead of generated shoppers: PRESET=PATH (presets: online-retail, course-purchases, course-segmentation, cdnow)")
@@ -157,16 +155,13 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "read API http://%s/v1/segments, scorer metrics http://%s/metrics, ingest metrics http://%s/metrics  (Ctrl-C stops everything)\n", o.http, o.http, o.ingestHTTP)
+	fmt.Fprintf(stdout, "read API http://%s/v1/segments, metrics http://%s/metrics  (Ctrl-C stops everything)\n", o.http, o.http)
 
 	var published atomic.Int64
 	caughtUp := make(chan struct{}) // closed when the history is published
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return roles.RunIngest(gctx, cli.Servers{Redis: redisAddr, HTTP: o.ingestHTTP}, io_, log)
-	})
-	g.Go(func() error {
-		return roles.RunScorer(gctx, cli.Servers{Redis: redisAddr, HTTP: o.http}, so, log)
+		return roles.RunAll(gctx, cli.Servers{Redis: redisAddr, HTTP: o.http}, io_, so, log)
 	})
 	if o.bootstrapAfter > 0 {
 		g.Go(func() error { return demoBootstrap(gctx, stdout, rdb, f.Windows, o.bootstrapAfter, caughtUp) })

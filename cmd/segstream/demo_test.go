@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +24,6 @@ func TestDemoFormsSegments(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--http", api,
-			"--ingest-http", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
 			"--customers", "300", "--history", "2160h", "--rate", "5000", "--bootstrap-after", "100", "--quiet"}, io.Discard, os.Stderr)
 	}()
 	type segs struct {
@@ -67,6 +67,18 @@ func TestDemoFormsSegments(t *testing.T) {
 	}
 	if len(last.Segments) < 2 {
 		t.Fatalf("one segment only: %+v", last)
+	}
+	// One endpoint serves every role's metrics.
+	resp, err := http.Get("http://" + api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"segstream_ingest_events_applied_total", "segstream_scorer_events_scored_total"} {
+		if !strings.Contains(string(body), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
 	}
 	cancel()
 	select {
