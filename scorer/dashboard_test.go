@@ -129,6 +129,16 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("chromium: %v\n%s", err, stderr.String())
 	}
 	dom := stdout.String()
+	// For looking at the page while working on it: SEGSTREAM_DASH_SCREENSHOT=/tmp/dash.png.
+	if shot := os.Getenv("SEGSTREAM_DASH_SCREENSHOT"); shot != "" {
+		out, err := exec.CommandContext(bctx, browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+			"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--disable-dev-shm-usage", "--user-data-dir="+t.TempDir(), "--virtual-time-budget=8000", "--hide-scrollbars",
+			"--window-size=1280,900", "--screenshot="+shot, hs.URL+"/?token="+token).CombinedOutput()
+		if err != nil {
+			t.Errorf("screenshot: %v\n%s", err, out)
+		}
+	}
 	if os.Getenv("SEGSTREAM_TEST_LOG") != "" {
 		t.Logf("DOM:\n%s\nchromium stderr:\n%s", dom, stderr.String())
 	}
