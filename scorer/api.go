@@ -22,6 +22,9 @@ import (
 //	GET  /v1/segments/{id}/members?cursor=&limit=
 //	POST /v1/whatif
 //	GET  /v1/elasticities
+//	GET  /v1/model
+//	GET  /v1/changes?limit=
+//	GET  /                  (the dashboard, dashboard.go)
 
 // RegisterAPI adds the read API to mux.
 func (s *Scorer) RegisterAPI(mux *http.ServeMux) {
@@ -30,6 +33,11 @@ func (s *Scorer) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/segments/{id}/members", s.auth(s.getMembers))
 	mux.HandleFunc("POST /v1/whatif", s.auth(s.postWhatIf))
 	mux.HandleFunc("GET /v1/elasticities", s.auth(s.getElasticities))
+	mux.HandleFunc("GET /v1/model", s.auth(s.getModel))
+	mux.HandleFunc("GET /v1/changes", s.auth(s.getChanges))
+	// The dashboard page itself carries no data, so it is served without the token; its
+	// requests to /v1 send the token the operator gives it in ?token=.
+	mux.HandleFunc("GET /{$}", s.getDashboard)
 }
 
 type apiError struct {

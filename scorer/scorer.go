@@ -143,6 +143,7 @@ type Scorer struct {
 	writer   *kafka.Writer
 	lastErr  atomic.Pointer[error]
 	sweeping atomic.Bool
+	recent   recentChanges // for the dashboard's GET /v1/changes
 }
 
 // New validates o and builds a Scorer over the Redis client rdb.
@@ -386,6 +387,7 @@ func (s *Scorer) produce(ctx context.Context, out []kafka.Message, retry func(st
 	for _, m := range out {
 		if m.Topic == s.o.ChangesTopic {
 			s.m.changes.Inc()
+			s.recent.add(m.Value)
 		}
 	}
 	return retry("produce", func() error {

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian machine: redis-server (tests start their own).
+# Installs what the tests need on a fresh Debian machine: redis-server (tests start their own)
+# and chromium (the dashboard test renders the page in it headless).
 set -euo pipefail
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+updated=""
+apt_install() {
+  # One apt-get update per run, and only when something is missing.
+  [ -n "$updated" ] || { $SUDO apt-get update -qq; updated=1; }
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
 if ! command -v redis-server >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  apt_install redis-server
   # The package starts a system instance; tests run their own on free ports.
   ($SUDO service redis-server stop || true) >/dev/null 2>&1
 fi
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+fi
 redis-server --version
+chromium --version 2>/dev/null || true

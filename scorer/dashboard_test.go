@@ -1,0 +1,192 @@
+package scorer_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/segstream/segstream/internal/ops"
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/stream"
+)
+
+// chromiumPath finds Debian's chromium. CI must run the browser test (scripts/test-deps.sh
+// installs it), so a missing browser fails there instead of passing silently.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium not found on PATH and CI is set: run scripts/test-deps.sh")
+		}
+		t.Skip("chromium not found on PATH: run scripts/test-deps.sh (apt-get install chromium) to run the dashboard browser test")
+	}
+	return p
+}
+
+// TestDashboard renders the page in headless Chromium against a live pipeline (real broker,
+// redis-server, ingest, scorer) with an API token set, and checks what an operator would see.
+func TestDashboard(t *testing.T) {
+	browser := chromiumPath(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const token = "dash-s3cret"
+
+	e := newEnv(t, ctx, 1000)
+	e.startIngest()
+	e.produce(4000)
+	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 1, Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.reg.Publish(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s, err := newScorer(e, token, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run("scorer", s.Run)
+	// Every features record is either scored or skipped as a duplicate: ingest is at least once,
+	// so the topic can hold more records than events were sent, and some are not scored again.
+	e.waitFor("scores", func() bool {
+		done := counterValue(reg, "segstream_scorer_events_scored_total", "event")
+		for _, r := range []string{"produced", "scored", "stale"} {
+			done += counterValue(reg, "segstream_scorer_duplicates_skipped_total", r)
+		}
+		return done >= float64(e.count(stream.DefaultFeaturesTopic))
+	})
+	// The scorer binary's mux: /metrics from ops, the API and the page from the scorer.
+	srv := ops.NewServer(reg, s.Ready, nil)
+	s.RegisterAPI(srv.Mux)
+	hs := httptest.NewServer(srv.Mux)
+	t.Cleanup(hs.Close)
+
+	// The page loads without the token; the data behind it does not.
+	for path, want := range map[string]int{"/": 200, "/v1/model": 401, "/v1/changes": 401, "/nope": 404} {
+		resp, err := http.Get(hs.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s without token: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	if code, m := call(t, hs, "GET", "/v1/model", token, ""); code != 200 || m["model_version"] != 1.0 || m["scorecard"] == nil || m["created"] == "" {
+		t.Errorf("GET /v1/model: %d %v", code, m)
+	}
+	if code, m := call(t, hs, "GET", "/v1/changes?limit=5", token, ""); code != 200 || len(m["changes"].([]any)) != 5 {
+		t.Errorf("GET /v1/changes?limit=5: %d %v", code, m)
+	}
+	if code, m := call(t, hs, "GET", "/v1/changes?limit=0", token, ""); code != 400 || m["error"].(map[string]any)["code"] != "bad_limit" {
+		t.Errorf("GET /v1/changes?limit=0: %d %v", code, m)
+	}
+
+	// Keep events flowing while the page polls, so counters and sizes move between polls. Not
+	// e.produce: it calls t.Fatal, which must not run off the test goroutine.
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		var evs []stream.Event
+		for feedCtx.Err() == nil {
+			var msgs []kafka.Message
+			for len(msgs) < 300 {
+				evs = e.gen.Next(evs[:0])
+				for i := range evs {
+					v, _ := json.Marshal(&evs[i])
+					msgs = append(msgs, kafka.Message{Key: []byte(evs[i].CustomerID), Value: v})
+				}
+			}
+			_ = e.w.WriteMessages(feedCtx, msgs...)
+			select {
+			case <-feedCtx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
+	defer func() { stopFeed(); <-fed }()
+
+	bctx, bcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer bcancel()
+	// --virtual-time-budget lets the page's timers run ~4 polls, then --dump-dom prints the DOM.
+	cmd := exec.CommandContext(bctx, browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0", "--user-data-dir="+t.TempDir(),
+		"--virtual-time-budget=8000", "--dump-dom", hs.URL+"/?token="+token)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	dom := stdout.String()
+	// For looking at the page while working on it: SEGSTREAM_DASH_SCREENSHOT=/tmp/dash.png.
+	if shot := os.Getenv("SEGSTREAM_DASH_SCREENSHOT"); shot != "" {
+		out, err := exec.CommandContext(bctx, browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+			"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--disable-dev-shm-usage", "--user-data-dir="+t.TempDir(), "--virtual-time-budget=8000", "--hide-scrollbars",
+			"--window-size=1280,900", "--screenshot="+shot, hs.URL+"/?token="+token).CombinedOutput()
+		if err != nil {
+			t.Errorf("screenshot: %v\n%s", err, out)
+		}
+	}
+	if os.Getenv("SEGSTREAM_TEST_LOG") != "" {
+		t.Logf("DOM:\n%s\nchromium stderr:\n%s", dom, stderr.String())
+	}
+	// Console errors: uncaught exceptions in the log, and the page's own error box (script
+	// errors and failed requests).
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, "Uncaught") || strings.Contains(line, "CONSOLE") && strings.Contains(line, "rror") {
+			t.Errorf("console: %s", line)
+		}
+	}
+	if !strings.Contains(dom, `<div id="errors"></div>`) {
+		m := regexp.MustCompile(`(?s)<div id="errors">(.*?)</div>`).FindStringSubmatch(dom)
+		t.Errorf("page shows errors: %v", m)
+	}
+	if !strings.Contains(dom, `<b id="model-version">v1</b>`) {
+		t.Errorf("model version v1 not shown")
+	}
+	if !regexp.MustCompile(`<b id="eps">[0-9][0-9,.]*</b>`).MatchString(dom) {
+		t.Errorf("events/s not computed: %s", regexp.MustCompile(`<b id="eps">[^<]*</b>`).FindString(dom))
+	}
+	for _, sg := range b.Payload.Segmentation.Segments {
+		re := regexp.MustCompile(`<tr data-segment="` + regexp.QuoteMeta(html.EscapeString(sg.Name)) + `">.*?<td class="size">([0-9][0-9,]*)</td>`)
+		if !re.MatchString(dom) {
+			t.Errorf("segment %q: no row with a size", sg.Name)
+		}
+		if !strings.Contains(dom, `data-segment="`+html.EscapeString(sg.Name)+`"></polyline>`) {
+			t.Errorf("segment %q: no line in the chart", sg.Name)
+		}
+	}
+	// A line that has updated: a polyline with at least two distinct points.
+	moved := false
+	for _, m := range regexp.MustCompile(`<polyline points="([^"]*)"`).FindAllStringSubmatch(dom, -1) {
+		pts := strings.Fields(m[1])
+		for _, p := range pts[1:] {
+			moved = moved || p != pts[0]
+		}
+	}
+	if !moved {
+		t.Errorf("chart has no polyline with more than one distinct point (the page did not update)")
+	}
+	// The script's own text is in the dump too, so match rendered rows, not words.
+	if !regexp.MustCompile(`<table id="changes">.*?<tbody><tr><td>[^<]+</td><td>s\d+</td>`).MatchString(dom) {
+		t.Errorf("recent changes table has no change rows")
+	}
+}
