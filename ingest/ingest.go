@@ -255,7 +255,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 // applied while batch N is produced; the channel between them is small and ordered, so commits
 // still follow the work and memory stays bounded.
 func (in *Ingester) runLane(ctx context.Context, l *lane) {
-	applied := make(chan *appliedBatch, 2)
+	applied := make(chan *appliedBatch, 4)
 	publishDone := make(chan struct{})
 	go func() {
 		defer close(publishDone)
@@ -323,51 +323,27 @@ type appliedBatch struct {
 // are queued behind it; an idle lane commits at once.
 const commitEvery = 100 * time.Millisecond
 
-// maxInflightPublishes is how many batches of one lane may be producing at once. Produces
-// complete in any order; commits follow batch order, through a FIFO of completions.
-const maxInflightPublishes = 4
-
-type inflight struct {
-	ab   *appliedBatch
-	done chan error
-}
-
+// publishLoop produces each applied batch and commits, in batch order. Produces stay one at a
+// time per lane: two batches in flight could land a customer's newer features record before
+// an older one, and the features topic promises per-customer order (the scorer would then skip
+// the older event as stale, and its score would never be produced).
 func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-chan *appliedBatch) {
-	queue := make(chan inflight, maxInflightPublishes)
-	committed := make(chan struct{})
-	go func() {
-		defer close(committed)
-		in.commitInOrder(ctx, partition, queue)
-	}()
-	for ab := range applied {
-		f := inflight{ab: ab, done: make(chan error, 1)}
-		queue <- f // blocks while maxInflightPublishes are producing: backpressure
-		go func() { f.done <- in.publish(ctx, f.ab) }()
-	}
-	close(queue)
-	<-committed
-}
-
-// commitInOrder waits for each batch's publish in batch order and commits, coalescing commits
-// while more batches are queued.
-func (in *Ingester) commitInOrder(ctx context.Context, partition int, queue <-chan inflight) {
 	var pending *appliedBatch // published, not yet committed
 	lastCommit := time.Now()
 	failed := false
-	for f := range queue {
-		err := <-f.done
+	for ab := range applied {
 		if failed {
-			continue // wait out the rest; nothing after a failure may be committed
+			continue // drain; nothing after a failure may be committed
 		}
-		if err != nil {
-			in.log.Warn("batch abandoned at shutdown", "partition", partition, "records", f.ab.records, "err", err)
+		if err := in.publish(ctx, ab); err != nil {
+			in.log.Warn("batch abandoned at shutdown", "partition", partition, "records", ab.records, "err", err)
 			in.lastErr.Store(&err)
 			failed = true
 			continue
 		}
-		pending = f.ab
-		in.m.batchEvents.Observe(float64(f.ab.records))
-		if len(queue) == 0 || time.Since(lastCommit) >= commitEvery {
+		pending = ab
+		in.m.batchEvents.Observe(float64(ab.records))
+		if len(applied) == 0 || time.Since(lastCommit) >= commitEvery {
 			if err := in.commit(ctx, pending.last); err != nil {
 				in.lastErr.Store(&err)
 				failed = true
@@ -375,7 +351,7 @@ func (in *Ingester) commitInOrder(ctx context.Context, partition int, queue <-ch
 			}
 			lastCommit, pending = time.Now(), nil
 		}
-		in.m.batchSeconds.Observe(time.Since(f.ab.started).Seconds())
+		in.m.batchSeconds.Observe(time.Since(ab.started).Seconds())
 	}
 	if pending != nil && !failed {
 		if err := in.commit(ctx, pending.last); err != nil {

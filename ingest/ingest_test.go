@@ -307,3 +307,61 @@ func TestIngestSIGKILLBetweenWriteAndCommit(t *testing.T) {
 	}
 	run("")
 }
+
+// TestFeaturesTopicKeepsCustomerOrder reads the features topic back and checks that each
+// customer's records come in state-version order: the scorer relies on it, and skips an older
+// state that arrives after a newer one.
+func TestFeaturesTopicKeepsCustomerOrder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	br := testenv.StartBroker(t, 3)
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client()
+	w := makeWorkload(3, 50, 20000, 0, 0) // few customers, many events each: every batch repeats them
+	publish(t, ctx, br.Address, w.msgs)
+	startIngest(t, ctx, br.Address, rdb, "a")
+	waitMatch(t, ctx, rdb, w.want, time.Minute)
+
+	conn, err := kafka.DialContext(ctx, "tcp", br.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := conn.ReadPartitions(stream.DefaultFeaturesTopic)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]uint64{}
+	records := 0
+	for _, p := range parts {
+		pc, err := kafka.DialLeader(ctx, "tcp", br.Address, stream.DefaultFeaturesTopic, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end, err := pc.ReadLastOffset()
+		pc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{br.Address}, Topic: stream.DefaultFeaturesTopic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
+		for off := int64(0); off < end; off++ {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msg features.Message
+			if err := json.Unmarshal(m.Value, &msg); err != nil {
+				t.Fatal(err)
+			}
+			records++
+			if v := msg.Features.StateVersion; v < last[msg.CustomerID] {
+				t.Fatalf("customer %s: state version %d after %d at offset %d", msg.CustomerID, v, last[msg.CustomerID], m.Offset)
+			}
+			last[msg.CustomerID] = msg.Features.StateVersion
+		}
+		r.Close()
+	}
+	if records < 20000 {
+		t.Fatalf("%d features records for 20000 events", records)
+	}
+}
