@@ -113,7 +113,6 @@ type Ingester struct {
 	windows []int
 	prefix  string
 
-	drainIncomplete atomic.Bool
 }
 
 // New validates o and builds an Ingester over the Redis client rdb.
@@ -131,9 +130,6 @@ func New(o Options, rdb redis.UniversalClient) (*Ingester, error) {
 	in.crashFn = crashNow
 	return in, nil
 }
-
-// DrainIncomplete reports whether the last Run stopped with batches applied but not committed.
-func (in *Ingester) DrainIncomplete() bool { return in.drainIncomplete.Load() }
 
 // Ready reports whether the pipeline is consuming and Redis answers.
 func (in *Ingester) Ready() error {
@@ -245,7 +241,6 @@ func (in *Ingester) Run(ctx context.Context) error {
 		// next, and recognised there by its offsets and event ids. A group rebalancing while its
 		// members stop is the usual cause.
 		in.log.Warn("drain incomplete; uncommitted batches will be redelivered and recognised", "err", *p)
-		in.drainIncomplete.Store(true)
 	}
 	return nil
 }
