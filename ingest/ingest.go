@@ -112,7 +112,6 @@ type Ingester struct {
 	crashFn func()
 	windows []int
 	prefix  string
-
 }
 
 // New validates o and builds an Ingester over the Redis client rdb.
