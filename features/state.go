@@ -5,11 +5,12 @@
 //
 // Each customer has one key, seg:{<customer_id>}:f, holding a compact binary State whose first
 // nine bytes are a format byte and a version number. A batch of events is applied by reading
-// every customer's state in one pipelined round trip, applying the events in Go, and writing each
-// changed state back with one short compare-and-set script (GET, compare the header, SET). A
-// customer whose state moved in between (another consumer wrote it) is re-read and re-applied.
-// That is three Redis commands per customer per batch, whatever the event carries, where a
-// server-side update script would run a dozen per event.
+// the states in one pipelined round trip (skipped for customers whose last-written state this
+// store still caches), applying the events in Go, and writing each changed state back with one
+// short compare-and-set script (GET, compare the header, SET). A customer whose state moved in
+// between (another consumer wrote it, or the cache was stale) is re-read and re-applied. That is
+// two to four Redis commands per customer per batch, whatever the event carries, where a
+// server-side update script runs a dozen per event (segstream bench ingest counts them).
 //
 // Idempotency lives in the state itself: the last applied offset of every partition that
 // carried the customer's events, and a bounded window of recent event-id hashes. A redelivered

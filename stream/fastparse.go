@@ -10,86 +10,46 @@ import "github.com/segstream/segstream/internal/jsonscan"
 // the two to the same results.
 func fastParse(b []byte, r *rawEvent) bool {
 	p := parser{jsonscan.Scanner{B: b}}
-	if !p.Expect('{') {
-		return false
-	}
-	first := true
-	for {
-		if p.Peek('}') {
-			p.I++
-			break
-		}
-		if !first && !p.Expect(',') {
-			return false
-		}
-		first = false
-		key, ok := p.Str()
-		if !ok || !p.Expect(':') {
-			return false
-		}
+	ok := p.Object(func(key string) (ok bool) {
 		switch key {
 		case "event_id":
-			if r.EventID, ok = p.strPtr(); !ok {
-				return false
-			}
+			r.EventID, ok = p.strPtr()
 		case "type":
-			if r.Type, ok = p.strPtr(); !ok {
-				return false
-			}
+			r.Type, ok = p.strPtr()
 		case "customer_id":
-			if r.CustomerID, ok = p.strPtr(); !ok {
-				return false
-			}
+			r.CustomerID, ok = p.strPtr()
 		case "ts":
-			if r.TS, ok = p.strPtr(); !ok {
-				return false
-			}
+			r.TS, ok = p.strPtr()
 		case "order_id":
-			if r.OrderID, ok = p.Str(); !ok {
-				return false
-			}
+			r.OrderID, ok = p.Str()
 		case "currency":
-			if r.Currency, ok = p.Str(); !ok {
-				return false
-			}
+			r.Currency, ok = p.Str()
 		case "amount":
-			v, ok := p.Float()
-			if !ok {
-				return false
-			}
-			r.Amount = &v
+			r.Amount, ok = p.floatPtr()
 		case "items":
-			if !p.items(r) {
-				return false
-			}
+			ok = p.items(r)
 		case "prices":
-			if r.Prices, ok = parseMap(&p, p.Float); !ok {
-				return false
-			}
+			r.Prices, ok = parseMap(&p, p.Float)
 		case "attributes":
-			if r.Attributes, ok = parseMap(&p, p.Float); !ok {
-				return false
-			}
+			r.Attributes, ok = parseMap(&p, p.Float)
 		case "promotions":
-			if r.Promotions, ok = parseMap(&p, p.Bool); !ok {
-				return false
-			}
-		default:
-			return false
+			r.Promotions, ok = parseMap(&p, p.Bool)
 		}
-	}
-	p.WS()
-	return p.I == len(p.B)
+		return ok // an unknown key is false: encoding/json says why
+	})
+	return ok && p.Done()
 }
 
 type parser struct{ jsonscan.Scanner }
 
 func (p *parser) strPtr() (*string, bool) {
 	s, ok := p.Str()
-	if !ok {
-		return nil, false
-	}
-	return &s, true
+	return &s, ok
+}
+
+func (p *parser) floatPtr() (*float64, bool) {
+	v, ok := p.Float()
+	return &v, ok
 }
 
 func (p *parser) items(r *rawEvent) bool {
@@ -102,50 +62,23 @@ func (p *parser) items(r *rawEvent) bool {
 	}
 	for {
 		var it rawItem
-		if !p.Expect('{') {
-			return false
-		}
-		first := true
-		for {
-			if p.Expect('}') {
-				break
-			}
-			if !first && !p.Expect(',') {
-				return false
-			}
-			first = false
-			key, ok := p.Str()
-			if !ok || !p.Expect(':') {
-				return false
-			}
+		ok := p.Object(func(key string) (ok bool) {
 			switch key {
 			case "sku":
-				if it.SKU, ok = p.Str(); !ok {
-					return false
-				}
+				it.SKU, ok = p.Str()
 			case "brand":
-				if it.Brand, ok = p.Str(); !ok {
-					return false
-				}
+				it.Brand, ok = p.Str()
 			case "quantity":
-				v, ok := p.Float()
-				if !ok {
-					return false
-				}
-				it.Quantity = &v
+				it.Quantity, ok = p.floatPtr()
 			case "unit_price":
-				v, ok := p.Float()
-				if !ok {
-					return false
-				}
-				it.UnitPrice = &v
+				it.UnitPrice, ok = p.floatPtr()
 			case "promotion":
-				if it.Promotion, ok = p.Bool(); !ok {
-					return false
-				}
-			default:
-				return false
+				it.Promotion, ok = p.Bool()
 			}
+			return ok
+		})
+		if !ok {
+			return false
 		}
 		r.Items = append(r.Items, it)
 		if p.Expect(']') {

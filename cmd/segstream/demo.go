@@ -161,7 +161,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	caughtUp := make(chan struct{}) // closed when the history is published
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return roles.RunAll(gctx, cli.Servers{Redis: redisAddr, HTTP: o.http}, io_, so, log)
+		return roles.RunAll(gctx, cli.Servers{Redis: redisAddr, HTTP: o.http}, &io_, &so, log)
 	})
 	if o.bootstrapAfter > 0 {
 		g.Go(func() error { return demoBootstrap(gctx, stdout, rdb, f.Windows, o.bootstrapAfter, caughtUp) })

@@ -13,38 +13,62 @@ import (
 	"github.com/segstream/segstream/scorer"
 )
 
-// RunAll runs ingest and the scorer in one process behind one operator endpoint on s.HTTP: the
-// read API, both roles' metrics in one registry, and a readiness check that needs both.
-func RunAll(ctx context.Context, s cli.Servers, io ingest.Options, so scorer.Options, log *slog.Logger) error {
+// RunAll runs the given roles (a nil options pointer leaves that role out) in one process
+// behind one operator endpoint on s.HTTP: both roles' metrics in one registry, the read API when
+// the scorer runs, and a readiness check that needs every role.
+func RunAll(ctx context.Context, s cli.Servers, io *ingest.Options, so *scorer.Options, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	rdb, err := NewRedis(s.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
 	reg := ops.NewRegistry()
-	io.Registerer, io.Logger = reg, log.With("role", "ingest")
-	so.Registerer, so.Logger = reg, log.With("role", "scorer")
-	in, err := ingest.New(io, rdb)
-	if err != nil {
-		return err
+	var (
+		runs  []func(context.Context) error
+		ready []func() error
+		sc    *scorer.Scorer
+	)
+	if io != nil {
+		o := *io
+		o.Registerer, o.Logger = reg, log.With("role", "ingest")
+		in, err := ingest.New(o, rdb)
+		if err != nil {
+			return err
+		}
+		runs, ready = append(runs, in.Run), append(ready, in.Ready)
 	}
-	sc, err := scorer.New(so, rdb)
-	if err != nil {
-		return err
+	if so != nil {
+		o := *so
+		o.Registerer, o.Logger = reg, log.With("role", "scorer")
+		if sc, err = scorer.New(o, rdb); err != nil {
+			return err
+		}
+		runs, ready = append(runs, sc.Run), append(ready, sc.Ready)
 	}
-	srv := ops.NewServer(reg, func() error { return errors.Join(in.Ready(), sc.Ready()) }, log)
-	sc.RegisterAPI(srv.Mux)
+	if len(runs) == 0 {
+		return errors.New("no role to run")
+	}
+	srv := ops.NewServer(reg, func() error {
+		var errs []error
+		for _, r := range ready {
+			errs = append(errs, r())
+		}
+		return errors.Join(errs...)
+	}, log)
+	if sc != nil {
+		sc.RegisterAPI(srv.Mux)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, s.HTTP) })
-	g.Go(func() error {
-		err := in.Run(gctx)
-		srv.Stopping()
-		return err
-	})
-	g.Go(func() error {
-		err := sc.Run(gctx)
-		srv.Stopping()
-		return err
-	})
+	for _, run := range runs {
+		g.Go(func() error {
+			err := run(gctx)
+			srv.Stopping() // one role stopping makes the process not ready
+			return err
+		})
+	}
 	return g.Wait()
 }

@@ -14,12 +14,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/internal/cli"
-	"github.com/segstream/segstream/internal/ops"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -132,24 +130,5 @@ func NewLogger(level string) (*slog.Logger, error) {
 
 // RunIngest runs the ingest role with its operator endpoint until ctx ends.
 func RunIngest(ctx context.Context, s cli.Servers, o ingest.Options, log *slog.Logger) error {
-	rdb, err := NewRedis(s.Redis)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	reg := ops.NewRegistry()
-	o.Registerer, o.Logger = reg, log
-	in, err := ingest.New(o, rdb)
-	if err != nil {
-		return err
-	}
-	srv := ops.NewServer(reg, in.Ready, log)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Serve(gctx, s.HTTP) })
-	g.Go(func() error {
-		err := in.Run(gctx)
-		srv.Stopping()
-		return err
-	})
-	return g.Wait()
+	return RunAll(ctx, s, &o, nil, log)
 }

@@ -7,11 +7,8 @@ import (
 	"log/slog"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/cli"
-	"github.com/segstream/segstream/internal/ops"
 	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
 )
@@ -80,25 +77,5 @@ func (f *ScorerFlags) Options(brokers []string) (scorer.Options, error) {
 
 // RunScorer runs the scorer role with its operator endpoint and read API until ctx ends.
 func RunScorer(ctx context.Context, s cli.Servers, o scorer.Options, log *slog.Logger) error {
-	rdb, err := NewRedis(s.Redis)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	reg := ops.NewRegistry()
-	o.Registerer, o.Logger = reg, log
-	sc, err := scorer.New(o, rdb)
-	if err != nil {
-		return err
-	}
-	srv := ops.NewServer(reg, sc.Ready, log)
-	sc.RegisterAPI(srv.Mux)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Serve(gctx, s.HTTP) })
-	g.Go(func() error {
-		err := sc.Run(gctx)
-		srv.Stopping()
-		return err
-	})
-	return g.Wait()
+	return RunAll(ctx, s, nil, &o, log)
 }
