@@ -1,0 +1,156 @@
+package features
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/segstream/segstream/stream"
+)
+
+// A Sample is one point-in-time training example: the customer's state just before a visit or
+// purchase, the prices the customer saw, and what they did. Training the purchase and
+// conversion models on states as they were before the outcome, rather than on today's
+// features, keeps the outcome from leaking into its own predictors.
+type Sample struct {
+	TS         int64 // event time, Unix milliseconds
+	CustomerID string
+	EventID    string
+	Type       stream.EventType // Visit or Purchase
+	Prices     map[string]float64
+	Promotions map[string]bool
+	// Outcome: Bought for a purchase; Brand is the brand with the largest quantity among its
+	// items (empty when no item names one) and Quantity the total item quantity.
+	Bought   bool
+	Brand    string
+	Quantity float64
+	// Before is the state before the event. Its Offsets and Recent (idempotency bookkeeping)
+	// are not carried.
+	Before State
+}
+
+// sampleV1 is the first byte of an encoded sample.
+const sampleV1 = 1
+
+// Sampled reports whether ev yields a training sample.
+func Sampled(ev *stream.Event) bool { return ev.Type == stream.Visit || ev.Type == stream.Purchase }
+
+// AppendSample appends the encoding of the sample that ev makes against before (the state
+// before ev) to dst.
+func AppendSample(dst []byte, before *State, ev *stream.Event) []byte {
+	dst = append(dst, sampleV1)
+	dst = binary.AppendVarint(dst, ev.TS.UnixMilli())
+	dst = appendString(dst, ev.CustomerID)
+	dst = appendString(dst, ev.EventID)
+	dst = appendString(dst, string(ev.Type))
+	dst = appendPrices(dst, ev.Prices, ev.Promotions)
+	brand, qty, best := "", 0.0, -1.0
+	if ev.Type == stream.Purchase {
+		for _, it := range ev.Items {
+			qty += it.Quantity
+			if it.Brand != "" && it.Quantity > best {
+				brand, best = it.Brand, it.Quantity
+			}
+		}
+		dst = append(dst, 1)
+	} else {
+		dst = append(dst, 0)
+	}
+	dst = appendString(dst, brand)
+	dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(qty))
+	st := *before
+	st.Offsets, st.Recent = nil, nil
+	return st.AppendEncode(dst)
+}
+
+// appendPrices writes the price context in brand order so equal contexts encode equally.
+func appendPrices(dst []byte, prices map[string]float64, promos map[string]bool) []byte {
+	var buf [16]string
+	keys := buf[:0]
+	for k := range prices {
+		keys = append(keys, k)
+	}
+	for k := range promos {
+		if _, ok := prices[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	dst = binary.AppendUvarint(dst, uint64(len(keys)))
+	for _, k := range keys {
+		dst = appendString(dst, k)
+		p, ok := prices[k]
+		if !ok {
+			p = math.NaN() // a promotion flag without a price
+		}
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p))
+		if promos[k] {
+			dst = append(dst, 1)
+		} else {
+			dst = append(dst, 0)
+		}
+	}
+	return dst
+}
+
+// DecodeSample decodes a sample written by AppendSample.
+func DecodeSample(b []byte) (Sample, error) {
+	var s Sample
+	if len(b) < 1 || b[0] != sampleV1 {
+		return s, fmt.Errorf("sample: unknown format (%d bytes)", len(b))
+	}
+	r := reader{b: b[1:]}
+	s.TS = r.varint()
+	s.CustomerID = r.str()
+	s.EventID = r.str()
+	s.Type = stream.EventType(r.str())
+	n := r.count(10000)
+	for range n {
+		k := r.str()
+		p := r.f64()
+		promo := r.byte()
+		if r.err != nil {
+			break
+		}
+		if !math.IsNaN(p) {
+			if s.Prices == nil {
+				s.Prices = make(map[string]float64, n)
+			}
+			s.Prices[k] = p
+		}
+		if promo == 1 {
+			if s.Promotions == nil {
+				s.Promotions = make(map[string]bool, n)
+			}
+			s.Promotions[k] = true
+		}
+	}
+	s.Bought = r.byte() == 1
+	s.Brand = r.str()
+	s.Quantity = r.f64()
+	if r.err != nil {
+		return s, fmt.Errorf("sample: %w", r.err)
+	}
+	if err := s.Before.Decode(r.b); err != nil {
+		return s, fmt.Errorf("sample state: %w", err)
+	}
+	if s.Type != stream.Visit && s.Type != stream.Purchase {
+		return s, fmt.Errorf("sample: event type %q", s.Type)
+	}
+	return s, nil
+}
+
+// Time is the sample's event time.
+func (s *Sample) Time() time.Time { return time.UnixMilli(s.TS).UTC() }
+
+func (r *reader) byte() byte {
+	if len(r.b) < 1 {
+		r.fail()
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}

@@ -1,0 +1,114 @@
+// Package report renders a refit's report: one self-contained HTML page with SVG charts
+// (drawn with gonum/plot) that shows a campaign team what the retrainer fitted, how good and
+// how stable it is, and why it was promoted or refused. The retrainer serves it and writes it
+// next to every bundle.
+package report
+
+import "time"
+
+// Data is everything one report shows. Slices may be empty when a model was left out; the
+// page then says so in place of the chart.
+type Data struct {
+	Version        uint64 // the candidate bundle
+	CurrentVersion uint64 // the bundle serving when the refit started; 0 when none
+	Created        time.Time
+	Trigger        string   // "schedule", "drift", "manual", "offline"
+	Promoted       bool     // false: refused
+	Reasons        []string // why it was refused (gate failures), or notes
+	Rows           int      // customers in the training snapshot
+	Samples        int      // point-in-time samples used
+
+	Scorecard []Metric
+
+	// K sweep: inertia and silhouette against k; ChosenK marks the choice.
+	KSweep  []KPoint
+	ChosenK int
+
+	// Segments indexed by position; Segment.ID is the stable id shown to users.
+	Segments []Segment
+	// Features lists the profile columns in display order.
+	Features []string
+	// Overall is the population mean of each feature, for comparing profiles.
+	Overall map[string]float64
+
+	// Customers on the first two principal components (a sample), coloured by segment id.
+	PCAPoints []Point
+
+	// Ward dendrogram of a sample in scipy's linkage convention: ids below Leaves are sample
+	// rows, id Leaves+i is the cluster formed by Merges[i].
+	Leaves int
+	Merges []Merge
+
+	// Transition from the current segments (rows) to the new ones (columns), on the same
+	// customers. Empty when there is no current model.
+	Transition Transition
+
+	// Elasticity curves per segment: price elasticity of purchase probability over a price
+	// grid, with and without promotion.
+	Elasticities []Curve
+
+	// Calibration of the conversion model on held-out samples: mean predicted against
+	// observed rate per bin.
+	Calibration []CalibrationBin
+	AUC, Brier  float64
+}
+
+// Metric is one scorecard line. Gate is the rule it is held to ("≥ 0.05"), empty when none.
+type Metric struct {
+	Group string // substantial, stable, differentiable, identifiable, actionable, calibration
+	Name  string
+	Value float64
+	Gate  string
+	Pass  bool
+}
+
+// KPoint is one k of the sweep.
+type KPoint struct {
+	K                   int
+	Inertia, Silhouette float64
+}
+
+// Segment is one new segment with its profile in original units.
+type Segment struct {
+	ID      int
+	Name    string
+	Size    int
+	Share   float64
+	Profile map[string]float64
+}
+
+// Point is one customer projected on the first two components.
+type Point struct {
+	X, Y    float64
+	Segment int // Segment.ID
+}
+
+// Merge is one agglomeration step.
+type Merge struct {
+	A, B   int
+	Height float64
+	Size   int
+}
+
+// Transition counts customers moving from a current segment to a new one.
+type Transition struct {
+	From, To []string // labels, e.g. "0 high-value frequent active"
+	Counts   [][]int  // Counts[i][j]: from From[i] to To[j]
+}
+
+// Curve is one segment's elasticity curve.
+type Curve struct {
+	Segment   int
+	Name      string
+	Promotion bool
+	Points    []XY
+}
+
+// XY is a point of a curve.
+type XY struct{ X, Y float64 }
+
+// CalibrationBin is one bin of a calibration curve.
+type CalibrationBin struct {
+	Predicted, Observed float64
+	N                   int
+}
