@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
@@ -52,6 +53,39 @@ type BuildOptions struct {
 	// layout) from which the incidence, brand-choice and quantity models are fitted; brand b
 	// (1-based) is named strconv.Itoa(b).
 	Purchases []choice.Purchase
+	// PurchaseCols, when set, hold each purchase row's customer features as they were at
+	// the visit (same names as the snapshot's columns): the rows are then assigned to the new
+	// segments and price response is fitted per segment too.
+	PurchaseCols map[string][]float64
+
+	// Current is the serving bundle, if any. New segments are matched to its segments so
+	// their ids carry over, and k is chosen by stability against it as well as by validity.
+	Current *Bundle
+	// KMin is the smallest k tried when K is 0 (default 2).
+	KMin int
+	// StabilityTolerance: every k whose silhouette is within this of the best is treated as
+	// equally valid, and among those the one most stable against Current (adjusted Rand
+	// index on the same customers) wins; default 0.02.
+	StabilityTolerance float64
+	// SweepRows caps the rows the k sweep clusters (a seeded sample; default 20,000) and
+	// FullRows the rows the final fit clusters with restarted Lloyd k-means; above it the
+	// final fit is mini-batch k-means (default 200,000).
+	SweepRows, FullRows int
+
+	// Conversion, when set, are point-in-time labelled samples; the conversion model is then
+	// fitted on them (with a held-out share for calibration) instead of the stand-in.
+	Conversion *ConversionData
+}
+
+// ConversionData are labelled conversion samples: features before the sample time and
+// whether the customer bought within the horizon after it.
+type ConversionData struct {
+	Cols   map[string][]float64
+	Labels []float64
+	// HoldOut is the share kept out of the fit for calibration (default 0.2).
+	HoldOut float64
+	// Horizon names what "convert" means, for the bundle ("purchase within 30 days").
+	Horizon string
 }
 
 // Build fits a bundle from per-customer columns (feature name → one value per customer, all
@@ -59,6 +93,13 @@ type BuildOptions struct {
 // missing or whose fits fail are left out with a note in the scorecard; the segmentation and
 // the feature distributions are required.
 func Build(cols map[string][]float64, o BuildOptions) (*Bundle, error) {
+	b, _, err := BuildWithDiagnostics(cols, o)
+	return b, err
+}
+
+// BuildWithDiagnostics is Build that also returns what the retrainer reports: labels per
+// row, the k sweep, the comparison with the current bundle, the conversion calibration.
+func BuildWithDiagnostics(cols map[string][]float64, o BuildOptions) (*Bundle, *Diagnostics, error) {
 	if o.Features == nil {
 		o.Features = DefaultFeatures
 	}
@@ -67,6 +108,18 @@ func Build(cols map[string][]float64, o BuildOptions) (*Bundle, error) {
 	}
 	if o.MaxK <= 0 {
 		o.MaxK = 8
+	}
+	if o.KMin < 2 {
+		o.KMin = 2
+	}
+	if o.StabilityTolerance <= 0 {
+		o.StabilityTolerance = 0.02
+	}
+	if o.SweepRows <= 0 {
+		o.SweepRows = 20000
+	}
+	if o.FullRows <= 0 {
+		o.FullRows = 200000
 	}
 	if o.CLVMonths <= 0 {
 		o.CLVMonths = 12
@@ -83,12 +136,12 @@ func Build(cols map[string][]float64, o BuildOptions) (*Bundle, error) {
 	n := -1
 	for name, c := range cols {
 		if n >= 0 && len(c) != n {
-			return nil, fmt.Errorf("column %s has %d values, others %d", name, len(c), n)
+			return nil, nil, fmt.Errorf("column %s has %d values, others %d", name, len(c), n)
 		}
 		n = len(c)
 	}
 	if n < 10 {
-		return nil, fmt.Errorf("%d customers: need at least 10 to fit a bundle", max(n, 0))
+		return nil, nil, fmt.Errorf("%d customers: need at least 10 to fit a bundle", max(n, 0))
 	}
 	b := &Bundle{Version: o.Version, Created: o.Created}
 	p := &b.Payload
@@ -97,11 +150,11 @@ func Build(cols map[string][]float64, o BuildOptions) (*Bundle, error) {
 	for j, f := range o.Features {
 		src, err := resolve(f.Name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		col, ok := cols[f.Name]
 		if !ok {
-			return nil, fmt.Errorf("feature %s is not among the columns", f.Name)
+			return nil, nil, fmt.Errorf("feature %s is not among the columns", f.Name)
 		}
 		src.log1p = f.Transform == "log1p"
 		for i, v := range col {
@@ -111,8 +164,9 @@ func Build(cols map[string][]float64, o BuildOptions) (*Bundle, error) {
 			x.Set(i, j, v)
 		}
 	}
-	if err := fitSegmentation(b, x, cols, o); err != nil {
-		return nil, err
+	d := &Diagnostics{}
+	if err := fitSegmentation(b, d, x, cols, o); err != nil {
+		return nil, nil, err
 	}
 	note := func(format string, a ...any) {
 		p.Scorecard.Notes = append(p.Scorecard.Notes, fmt.Sprintf(format, a...))
@@ -123,12 +177,21 @@ func Build(cols map[string][]float64, o BuildOptions) (*Bundle, error) {
 	if err := fitCLV(p, cols, o); err != nil {
 		note("clv left out: %v", err)
 	}
-	if err := fitConversion(p, cols); err != nil {
+	if o.Conversion != nil {
+		if err := fitConversionSamples(p, d, o.Conversion, o.Seed); err != nil {
+			note("conversion left out: %v", err)
+		}
+	} else if err := fitConversion(p, cols); err != nil {
 		note("conversion left out: %v", err)
 	}
 	if len(o.Purchases) > 0 {
 		if err := fitPurchase(p, o.Purchases); err != nil {
 			note("purchase models left out: %v", err)
+		}
+		if o.PurchaseCols != nil && p.Purchase != nil {
+			if err := fitPurchaseBySegment(b, d, o); err != nil {
+				note("per-segment price response left out: %v", err)
+			}
 		}
 	} else {
 		note("purchase models left out: no price-context data given")
@@ -142,12 +205,12 @@ func Build(cols map[string][]float64, o BuildOptions) (*Bundle, error) {
 		p.Training = append(p.Training, distributionOf(name, cols[name]))
 	}
 	if err := b.Seal(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return b, b.Validate()
+	return b, d, b.Validate()
 }
 
-func fitSegmentation(b *Bundle, raw *mat.Dense, cols map[string][]float64, o BuildOptions) error {
+func fitSegmentation(b *Bundle, d *Diagnostics, raw *mat.Dense, cols map[string][]float64, o BuildOptions) error {
 	p := &b.Payload
 	n, nf := raw.Dims()
 	var sc segment.Scaler
@@ -175,23 +238,39 @@ func fitSegmentation(b *Bundle, raw *mat.Dense, cols map[string][]float64, o Bui
 	if err != nil {
 		return err
 	}
-	km := segment.KMeansOptions{NInit: 4, Seed: o.Seed}
-	k := o.K
-	sample := 0
-	if n > 3000 {
-		sample = 3000
-	}
-	if k <= 0 {
-		ch, err := segment.ChooseK(scores, segment.ChooseKOptions{KMin: 2, KMax: min(o.MaxK, n-1), KMeans: km, SilhouetteSample: sample})
+	z = nil // n×features of garbage the k sweep does not need
+	d.Scores = scores
+	if o.Current != nil {
+		cur, err := Compile(o.Current, CompileOptions{})
 		if err != nil {
+			return fmt.Errorf("current bundle: %w", err)
+		}
+		if d.CurrentLabels, err = cur.AssignColumns(cols, n); err != nil {
+			return fmt.Errorf("current bundle on this snapshot: %w", err)
+		}
+	}
+	k := o.K
+	if k <= 0 {
+		if k, err = chooseK(d, scores, o); err != nil {
 			return fmt.Errorf("choosing k: %w", err)
 		}
-		k = ch.Best
 	}
-	km.K = k
-	cl, err := segment.KMeans(scores, km)
+	d.ChosenK = k
+	var cl *segment.Clustering
+	if n <= o.FullRows {
+		cl, err = segment.KMeans(scores, segment.KMeansOptions{K: k, NInit: 4, Seed: o.Seed})
+	} else {
+		cl, err = segment.MiniBatchKMeans(scores, segment.MiniBatchOptions{K: k, Seed: o.Seed, BatchSize: 4096})
+	}
 	if err != nil {
 		return fmt.Errorf("k-means: %w", err)
+	}
+	ids := make([]int, k) // new cluster → stable segment id
+	for c := range ids {
+		ids[c] = c
+	}
+	if d.CurrentLabels != nil {
+		ids = matchIDs(d.CurrentLabels, cl.Labels, k)
 	}
 	s := &p.Segmentation
 	s.ScalerMean, s.ScalerScale = sc.Mean, sc.Scale
@@ -220,6 +299,7 @@ func fitSegmentation(b *Bundle, raw *mat.Dense, cols map[string][]float64, o Bui
 			}
 		}
 	}
+	d.Overall = overall
 	used := map[string]int{}
 	minShare := 1.0
 	for c := range k {
@@ -229,11 +309,19 @@ func fitSegmentation(b *Bundle, raw *mat.Dense, cols map[string][]float64, o Bui
 		}
 		share := float64(cl.Sizes[c]) / float64(n)
 		minShare = min(minShare, share)
-		s.Segments = append(s.Segments, Segment{ID: c, Name: name, Centroid: slices.Clone(cl.Centroids.RawRowView(c)),
+		s.Segments = append(s.Segments, Segment{ID: ids[c], Name: name, Centroid: slices.Clone(cl.Centroids.RawRowView(c)),
 			Size: cl.Sizes[c], Share: share, Profile: profiles[c]})
+	}
+	d.Labels = make([]int, n)
+	for i, l := range cl.Labels {
+		d.Labels[i] = ids[l]
 	}
 	sc2 := &p.Scorecard
 	sc2.Rows, sc2.K, sc2.Inertia, sc2.MinShare = n, k, cl.Inertia, minShare
+	sample := 0
+	if n > 3000 {
+		sample = 3000
+	}
 	if sample > 0 {
 		sc2.Silhouette, _ = segment.SilhouetteSampled(scores, cl.Labels, sample, o.Seed)
 	} else {
@@ -241,7 +329,122 @@ func fitSegmentation(b *Bundle, raw *mat.Dense, cols map[string][]float64, o Bui
 	}
 	sc2.CalinskiHarabasz, _ = segment.CalinskiHarabasz(scores, cl.Labels)
 	sc2.DaviesBouldin, _ = segment.DaviesBouldin(scores, cl.Labels)
+	if d.CurrentLabels != nil {
+		ari, _ := segment.AdjustedRandIndex(d.CurrentLabels, d.Labels)
+		moved := 0
+		for i := range d.Labels {
+			if d.Labels[i] != d.CurrentLabels[i] {
+				moved++
+			}
+		}
+		sc2.Stability = &Stability{CurrentVersion: o.Current.Version, ARI: ari, Moved: float64(moved) / float64(n)}
+	}
 	return nil
+}
+
+// chooseK sweeps k on a seeded sample of the rows: validity by silhouette, and, with a current
+// bundle, stability by the adjusted Rand index against its labels on the same rows. Every k
+// within StabilityTolerance of the best silhouette is as valid as the best, and the most
+// stable of those wins, so a refit does not reshuffle segments for a negligible gain.
+func chooseK(d *Diagnostics, scores *mat.Dense, o BuildOptions) (int, error) {
+	n, p := scores.Dims()
+	kmax := min(o.MaxK, n-1)
+	if kmax < o.KMin {
+		return 0, fmt.Errorf("k range [%d, %d] with %d rows", o.KMin, kmax, n)
+	}
+	x, rows := scores, []int(nil)
+	if n > o.SweepRows {
+		rng := rand.New(rand.NewPCG(o.Seed, 0x6b737765)) // stream tag "kswe"
+		rows = rng.Perm(n)[:o.SweepRows]
+		slices.Sort(rows)
+		x = mat.NewDense(len(rows), p, nil)
+		for i, r := range rows {
+			copy(x.RawRowView(i), scores.RawRowView(r))
+		}
+	}
+	m, _ := x.Dims()
+	var cur []int
+	if d.CurrentLabels != nil {
+		cur = d.CurrentLabels
+		if rows != nil {
+			cur = make([]int, len(rows))
+			for i, r := range rows {
+				cur[i] = d.CurrentLabels[r]
+			}
+		}
+	}
+	silSample := 0
+	if m > 3000 {
+		silSample = 3000
+	}
+	best := -1
+	for k := o.KMin; k <= kmax; k++ {
+		c, err := segment.KMeans(x, segment.KMeansOptions{K: k, NInit: 4, Seed: o.Seed})
+		if err != nil {
+			return 0, err
+		}
+		ks := SweepPoint{K: k, WCSS: c.Inertia, ARI: math.NaN()}
+		if silSample > 0 {
+			ks.Silhouette, _ = segment.SilhouetteSampled(x, c.Labels, silSample, o.Seed)
+		} else {
+			ks.Silhouette, _ = segment.Silhouette(x, c.Labels)
+		}
+		ks.CalinskiHarabasz, _ = segment.CalinskiHarabasz(x, c.Labels)
+		if cur != nil {
+			ks.ARI, _ = segment.AdjustedRandIndex(cur, c.Labels)
+		}
+		d.Sweep = append(d.Sweep, ks)
+		if best < 0 || ks.Silhouette > d.Sweep[best].Silhouette {
+			best = len(d.Sweep) - 1
+		}
+	}
+	choice := best
+	if cur != nil {
+		for i, ks := range d.Sweep {
+			if ks.Silhouette >= d.Sweep[best].Silhouette-o.StabilityTolerance && ks.ARI > d.Sweep[choice].ARI+1e-12 {
+				choice = i
+			}
+		}
+	}
+	return d.Sweep[choice].K, nil
+}
+
+// matchIDs gives each new cluster the id of the current segment it shares most customers with
+// (a maximum-overlap assignment, Hungarian), so ids carry over; clusters left without a
+// partner get ids no current segment uses.
+func matchIDs(current, labels []int, k int) []int {
+	curIDs := map[int]int{}
+	var order []int
+	for _, id := range current {
+		if _, ok := curIDs[id]; !ok {
+			curIDs[id] = 0
+			order = append(order, id)
+		}
+	}
+	slices.Sort(order)
+	for i, id := range order {
+		curIDs[id] = i
+	}
+	cost := mat.NewDense(k, max(len(order), 1), nil)
+	for i, l := range labels {
+		j := curIDs[current[i]]
+		cost.Set(l, j, cost.At(l, j)-1)
+	}
+	ids := make([]int, k)
+	next := 0
+	if len(order) > 0 {
+		next = order[len(order)-1] + 1
+	}
+	rowToCol, _, err := segment.Hungarian(cost)
+	for c := range ids {
+		if err == nil && rowToCol[c] >= 0 && rowToCol[c] < len(order) && cost.At(c, rowToCol[c]) < 0 {
+			ids[c] = order[rowToCol[c]]
+		} else {
+			ids[c] = next
+			next++
+		}
+	}
+	return ids
 }
 
 // segmentName describes a profile against the population: value, frequency and recency.
@@ -471,6 +674,8 @@ func fitPurchase(p *Payload, rows []choice.Purchase) error {
 	e := Elasticity{Segment: -1}
 	if inc != nil {
 		e.Incidence, _ = choice.LogitElasticity(inc, []float64{meanP, meanQ}, 0, grid)
+		e.IncidenceNoPromotion, _ = choice.LogitElasticity(inc, []float64{meanP, 0}, 0, grid)
+		e.IncidencePromotion, _ = choice.LogitElasticity(inc, []float64{meanP, 1}, 0, grid)
 	}
 	if mnl != nil {
 		e.BrandOwn = map[string][]choice.Point{}

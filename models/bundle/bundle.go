@@ -130,22 +130,32 @@ type Purchase struct {
 
 // Elasticity is a table of price elasticities for one segment (-1: everyone).
 type Elasticity struct {
-	Segment   int                       `json:"segment"`
-	Incidence []choice.Point            `json:"incidence,omitempty"`
-	BrandOwn  map[string][]choice.Point `json:"brand_own,omitempty"`
-	Quantity  []choice.Point            `json:"quantity,omitempty"`
+	Segment   int            `json:"segment"`
+	Incidence []choice.Point `json:"incidence,omitempty"` // at the mean promotion
+	// The incidence elasticity with no brand on promotion and with every brand on promotion.
+	IncidenceNoPromotion []choice.Point            `json:"incidence_no_promotion,omitempty"`
+	IncidencePromotion   []choice.Point            `json:"incidence_promotion,omitempty"`
+	BrandOwn             map[string][]choice.Point `json:"brand_own,omitempty"`
+	Quantity             []choice.Point            `json:"quantity,omitempty"`
 }
 
 // Scorecard says how good the segmentation is, as far as numbers can say it.
 type Scorecard struct {
-	Rows             int      `json:"rows"`
-	K                int      `json:"k"`
-	Silhouette       float64  `json:"silhouette"`
-	CalinskiHarabasz float64  `json:"calinski_harabasz"`
-	DaviesBouldin    float64  `json:"davies_bouldin"`
-	MinShare         float64  `json:"min_share"`
-	Inertia          float64  `json:"inertia"`
-	Notes            []string `json:"notes,omitempty"`
+	Rows             int     `json:"rows"`
+	K                int     `json:"k"`
+	Silhouette       float64 `json:"silhouette"`
+	CalinskiHarabasz float64 `json:"calinski_harabasz"`
+	DaviesBouldin    float64 `json:"davies_bouldin"`
+	MinShare         float64 `json:"min_share"`
+	Inertia          float64 `json:"inertia"`
+	// Stability against the bundle serving when this one was fitted; nil for a first fit.
+	Stability *Stability `json:"stability,omitempty"`
+	// ElasticitySpread is the range of the purchase-incidence price elasticity at the mean
+	// price across segments: how differently segments respond to price (actionable).
+	ElasticitySpread float64 `json:"elasticity_spread,omitempty"`
+	// Conversion is the conversion model's calibration on held-out samples.
+	Conversion *Calibration `json:"conversion,omitempty"`
+	Notes      []string     `json:"notes,omitempty"`
 }
 
 // Distribution is one feature's training distribution, for drift checks.

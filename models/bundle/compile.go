@@ -56,6 +56,11 @@ func Compile(b *Bundle, o CompileOptions) (*Compiled, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
+	return compile(b, o)
+}
+
+// compile builds the scoring structures of a bundle that is still being built (not sealed).
+func compile(b *Bundle, o CompileOptions) (*Compiled, error) {
 	p := &b.Payload
 	c := &Compiled{Version: b.Version, Bundle: b}
 	names := make([]string, len(p.Features))

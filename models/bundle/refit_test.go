@@ -1,0 +1,167 @@
+package bundle
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+)
+
+// A refit on unchanged data keeps every id and moves nobody; one on shuffled customers keeps
+// the ids that follow the customers, not the cluster numbering.
+func TestRefitKeepsSegmentIDs(t *testing.T) {
+	cols, _ := synthetic(1200, 11)
+	first, d1, err := BuildWithDiagnostics(cols, BuildOptions{Seed: 3, Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Payload.Scorecard.Stability != nil || d1.CurrentLabels != nil {
+		t.Fatal("a first fit reports stability against nothing")
+	}
+	again, d2, err := BuildWithDiagnostics(cols, BuildOptions{Seed: 3, Version: 2, Current: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := again.Payload.Scorecard.Stability
+	if st == nil || st.CurrentVersion != 1 || st.ARI != 1 || st.Moved != 0 {
+		t.Fatalf("unchanged data: stability %+v", st)
+	}
+	if !slices.Equal(d1.Labels, d2.Labels) || !slices.Equal(d2.CurrentLabels, d1.Labels) {
+		t.Fatal("unchanged data: labels differ")
+	}
+	// Reverse the rows: k-means numbers clusters by size and first appearance, so raw cluster
+	// numbers can move; the matched ids must follow the customers.
+	rev := map[string][]float64{}
+	for k, c := range cols {
+		rc := slices.Clone(c)
+		slices.Reverse(rc)
+		rev[k] = rc
+	}
+	third, d3, err := BuildWithDiagnostics(rev, BuildOptions{Seed: 5, Version: 3, Current: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(d1.Labels)
+	for i := range n {
+		if d3.Labels[n-1-i] != d1.Labels[i] {
+			t.Fatalf("row %d: segment %d after the refit, %d before", i, d3.Labels[n-1-i], d1.Labels[i])
+		}
+	}
+	if third.Payload.Scorecard.Stability.Moved != 0 {
+		t.Fatalf("moved %v", third.Payload.Scorecard.Stability.Moved)
+	}
+}
+
+func TestMatchIDs(t *testing.T) {
+	current := []int{4, 4, 4, 7, 7, 7, 9, 9}
+	// New clustering splits segment 4 and merges 7 and 9.
+	labels := []int{0, 0, 2, 1, 1, 1, 1, 1}
+	ids := matchIDs(current, labels, 3)
+	if ids[0] != 4 || ids[1] != 7 || ids[2] != 10 {
+		t.Fatalf("ids %v, want [4 7 10]", ids)
+	}
+	// Fewer new clusters than current segments.
+	ids = matchIDs(current, []int{0, 0, 0, 0, 0, 1, 1, 1}, 2)
+	if ids[0] != 4 || ids[1] != 9 {
+		t.Fatalf("ids %v, want [4 9]", ids)
+	}
+}
+
+// The sweep prefers the most stable of the near-best ks; without a current bundle it is
+// plain silhouette.
+func TestChooseKStability(t *testing.T) {
+	cols, _ := synthetic(900, 5)
+	b, d, err := BuildWithDiagnostics(cols, BuildOptions{Seed: 1, MaxK: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	best := slices.MaxFunc(d.Sweep, func(a, b SweepPoint) int { return cmpFloat(a.Silhouette, b.Silhouette) })
+	if d.ChosenK != best.K || b.Payload.Scorecard.K != best.K {
+		t.Fatalf("chose %d, best silhouette at %d", d.ChosenK, best.K)
+	}
+	for _, p := range d.Sweep {
+		if !math.IsNaN(p.ARI) {
+			t.Fatal("ARI without a current bundle")
+		}
+	}
+	_, d2, err := BuildWithDiagnostics(cols, BuildOptions{Seed: 1, MaxK: 6, Current: b, StabilityTolerance: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// With every k "valid", the most stable k is the current k itself (ARI 1).
+	if d2.ChosenK != d.ChosenK {
+		t.Fatalf("with a tolerance of 1 chose k=%d, current has %d", d2.ChosenK, d.ChosenK)
+	}
+	for _, p := range d2.Sweep {
+		if p.K == d.ChosenK && p.ARI < 0.999 {
+			t.Fatalf("ARI at the current k is %v", p.ARI)
+		}
+	}
+}
+
+func TestConversionFromSamples(t *testing.T) {
+	cols, _ := synthetic(1000, 2)
+	n := 4000
+	conv := map[string][]float64{}
+	for _, f := range ConversionFeatures {
+		conv[f] = make([]float64, n)
+	}
+	labels := make([]float64, n)
+	for i := range n {
+		j := i % 1000
+		for _, f := range ConversionFeatures {
+			conv[f][i] = cols[f][j]
+		}
+		// Frequent buyers convert; the signal is strong enough for a clear AUC.
+		if cols["frequency"][j] > 4 && i%7 != 0 || i%13 == 0 {
+			labels[i] = 1
+		}
+	}
+	b, err := Build(cols, BuildOptions{Seed: 1, Created: time.Unix(1, 0), Conversion: &ConversionData{Cols: conv, Labels: labels, Horizon: "purchase within 30 days"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := b.Payload.Scorecard.Conversion
+	if cal == nil || cal.N != 800 || cal.AUC < 0.8 || cal.Brier <= 0 || cal.Brier > 0.25 || len(cal.Bins) != 10 {
+		t.Fatalf("calibration %+v", cal)
+	}
+	if b.Payload.Conversion.Target != "purchase within 30 days" {
+		t.Fatalf("target %q", b.Payload.Conversion.Target)
+	}
+	var sum int
+	for _, bin := range cal.Bins {
+		sum += bin.N
+	}
+	if sum != cal.N {
+		t.Fatalf("bins hold %d of %d", sum, cal.N)
+	}
+}
+
+func TestPurchaseBySegment(t *testing.T) {
+	cols, rows := synthetic(1200, 9)
+	pc := map[string][]float64{}
+	for name, c := range cols {
+		pc[name] = make([]float64, len(rows))
+		for i := range rows {
+			pc[name][i] = c[(i*7)%1200]
+		}
+	}
+	b, err := Build(cols, BuildOptions{Seed: 1, Purchases: rows, PurchaseCols: pc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, e := range b.Payload.Elasticities {
+		seen[e.Segment] = true
+		if len(e.Incidence) == 0 || len(e.IncidencePromotion) != len(e.Incidence) {
+			t.Fatalf("segment %d: incidence curves %d/%d points", e.Segment, len(e.Incidence), len(e.IncidencePromotion))
+		}
+	}
+	if !seen[-1] || len(seen) < 2 {
+		t.Fatalf("elasticity tables for %v; notes %q", seen, b.Payload.Scorecard.Notes)
+	}
+	if b.Payload.Scorecard.ElasticitySpread <= 0 && len(seen) > 2 {
+		t.Fatalf("spread %v over %d segments", b.Payload.Scorecard.ElasticitySpread, len(seen)-1)
+	}
+}
