@@ -5,7 +5,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
 )
 
 // A refit on unchanged data keeps every id and moves nobody; one on shuffled customers keeps
