@@ -10,13 +10,27 @@ import (
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/internal/cli"
 	"github.com/segstream/segstream/internal/ops"
+	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/scorer"
 )
 
-// RunAll runs the given roles (a nil options pointer leaves that role out) in one process
-// behind one operator endpoint on s.HTTP: both roles' metrics in one registry, the read API when
-// the scorer runs, and a readiness check that needs every role.
+// RunAll runs ingest and the scorer (a nil options pointer leaves that role out); see RunRoles.
 func RunAll(ctx context.Context, s cli.Servers, io *ingest.Options, so *scorer.Options, log *slog.Logger) error {
+	return RunRoles(ctx, s, Roles{Ingest: io, Scorer: so}, log)
+}
+
+// Roles are the roles one process runs; a nil options pointer leaves that role out.
+type Roles struct {
+	Ingest    *ingest.Options
+	Scorer    *scorer.Options
+	Retrainer *retrainer.Options
+}
+
+// RunRoles runs the given roles in one process behind one operator endpoint on s.HTTP: every
+// role's metrics in one registry, the read API when the scorer runs, the retrainer's report
+// and trigger when it runs, and a readiness check that needs every role.
+func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) error {
+	io, so := rs.Ingest, rs.Scorer
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -48,6 +62,15 @@ func RunAll(ctx context.Context, s cli.Servers, io *ingest.Options, so *scorer.O
 		}
 		runs, ready = append(runs, sc.Run), append(ready, sc.Ready)
 	}
+	var rt *retrainer.Retrainer
+	if ro := rs.Retrainer; ro != nil {
+		o := *ro
+		o.Registerer, o.Logger = reg, log.With("role", "retrainer")
+		if rt, err = retrainer.New(o, rdb); err != nil {
+			return err
+		}
+		runs, ready = append(runs, rt.Run), append(ready, rt.Ready)
+	}
 	if len(runs) == 0 {
 		return errors.New("no role to run")
 	}
@@ -60,6 +83,9 @@ func RunAll(ctx context.Context, s cli.Servers, io *ingest.Options, so *scorer.O
 	}, log)
 	if sc != nil {
 		sc.RegisterAPI(srv.Mux)
+	}
+	if rt != nil {
+		rt.RegisterAPI(srv.Mux)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, s.HTTP) })

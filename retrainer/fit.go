@@ -1,0 +1,201 @@
+package retrainer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/models/choice"
+	"github.com/segstream/segstream/models/segment"
+	"github.com/segstream/segstream/retrainer/report"
+)
+
+// FitInput is everything one refit learns from.
+type FitInput struct {
+	Cols     map[string][]float64 // the feature snapshot, one value per customer
+	Training *Training            // point-in-time samples; nil or empty leaves those models to the stand-ins
+	Current  *bundle.Bundle       // the serving bundle; nil for a first fit
+	Trigger  string
+	Version  uint64
+	Created  time.Time
+}
+
+// FitOptions shape a refit.
+type FitOptions struct {
+	Seed       uint64
+	KMin, KMax int
+	Gates      Gates
+}
+
+// Outcome is a refit's result: the candidate, the gates' verdict and the report.
+type Outcome struct {
+	Bundle   *bundle.Bundle
+	Diag     *bundle.Diagnostics
+	Promoted bool
+	Reasons  []string // failed gates; empty when promoted
+	Report   *report.Data
+	Drift    map[string]float64 // PSI of the snapshot against the current bundle
+}
+
+// Fit builds a candidate bundle, holds it to the gates and assembles the report. It does no
+// I/O: the service and `retrainer fit` share it.
+func Fit(in FitInput, o FitOptions) (*Outcome, error) {
+	bo := bundle.BuildOptions{Seed: o.Seed, KMin: o.KMin, MaxK: o.KMax, Current: in.Current,
+		Version: in.Version, Created: in.Created}
+	samples := 0
+	if t := in.Training; t != nil {
+		samples = t.Samples
+		if len(t.Purchases) > 0 {
+			bo.Purchases, bo.PurchaseCols = t.Purchases, t.PurchaseCols
+		}
+		bo.Conversion = t.Conversion
+	}
+	b, d, err := bundle.BuildWithDiagnostics(in.Cols, bo)
+	if err != nil {
+		return nil, fmt.Errorf("fitting: %w", err)
+	}
+	out := &Outcome{Bundle: b, Diag: d}
+	if in.Current != nil {
+		out.Drift = Drift(in.Current, in.Cols)
+	}
+	out.Reasons = o.Gates.Check(b)
+	out.Promoted = len(out.Reasons) == 0
+	out.Report = reportData(in, o, out, samples)
+	return out, nil
+}
+
+func segLabel(id int, name string) string { return strconv.Itoa(id) + " " + name }
+
+// reportData turns a refit into what the report shows.
+func reportData(in FitInput, o FitOptions, out *Outcome, samples int) *report.Data {
+	b, d := out.Bundle, out.Diag
+	sc := &b.Payload.Scorecard
+	r := &report.Data{Version: b.Version, Created: b.Created, Trigger: in.Trigger, Promoted: out.Promoted,
+		Reasons: slices.Clone(out.Reasons), Rows: sc.Rows, Samples: samples, ChosenK: d.ChosenK, Overall: d.Overall}
+	if in.Current != nil {
+		r.CurrentVersion = in.Current.Version
+	}
+	r.Reasons = append(r.Reasons, sc.Notes...)
+	g := o.Gates
+	gate := func(op string, v float64, on bool) string {
+		if !on {
+			return ""
+		}
+		return op + " " + strconv.FormatFloat(v, 'g', 4, 64)
+	}
+	add := func(group, name string, v float64, rule string, pass bool) {
+		r.Scorecard = append(r.Scorecard, report.Metric{Group: group, Name: name, Value: v, Gate: rule, Pass: pass})
+	}
+	add("substantial", "smallest segment share", sc.MinShare, gate("≥", g.MinShare, g.MinShare > 0), g.MinShare <= 0 || sc.MinShare >= g.MinShare)
+	if st := sc.Stability; st != nil {
+		add("stable", "adjusted Rand index vs v"+strconv.FormatUint(st.CurrentVersion, 10), st.ARI, gate("≥", g.MinARI, g.MinARI > 0), g.MinARI <= 0 || st.ARI >= g.MinARI)
+		add("stable", "share of customers changing segment", st.Moved, gate("≤", g.MaxMoved, g.MaxMoved > 0), g.MaxMoved <= 0 || st.Moved <= g.MaxMoved)
+	}
+	add("differentiable", "silhouette", sc.Silhouette, gate("≥", g.MinSilhouette, g.MinSilhouette > 0), g.MinSilhouette <= 0 || sc.Silhouette >= g.MinSilhouette)
+	add("differentiable", "Calinski-Harabasz", sc.CalinskiHarabasz, "", true)
+	add("differentiable", "Davies-Bouldin", sc.DaviesBouldin, "", true)
+	add("identifiable", "segments (k)", float64(sc.K), "", true)
+	if sc.ElasticitySpread > 0 {
+		add("actionable", "spread of price elasticity across segments", sc.ElasticitySpread, "", true)
+	}
+	if c := sc.Conversion; c != nil {
+		add("calibration", "conversion AUC (held out)", c.AUC, gate("≥", g.MinAUC, g.MinAUC > 0), g.MinAUC <= 0 || c.AUC >= g.MinAUC)
+		add("calibration", "conversion Brier score (held out)", c.Brier, "", true)
+		r.AUC, r.Brier = c.AUC, c.Brier
+		for _, bin := range c.Bins {
+			r.Calibration = append(r.Calibration, report.CalibrationBin{Predicted: bin.Predicted, Observed: bin.Observed, N: bin.N})
+		}
+	}
+	for _, p := range d.Sweep {
+		r.KSweep = append(r.KSweep, report.KPoint{K: p.K, Inertia: p.WCSS, Silhouette: p.Silhouette})
+	}
+	names := map[int]string{}
+	for _, s := range b.Payload.Segmentation.Segments {
+		names[s.ID] = s.Name
+		r.Segments = append(r.Segments, report.Segment{ID: s.ID, Name: s.Name, Size: s.Size, Share: s.Share, Profile: s.Profile})
+	}
+	for _, f := range b.Payload.Features {
+		r.Features = append(r.Features, f.Name)
+	}
+	for _, f := range []string{"recency_days", "frequency", "monetary"} {
+		if !slices.Contains(r.Features, f) {
+			r.Features = append(r.Features, f)
+		}
+	}
+	n, dims := d.Scores.Dims()
+	rng := rand.New(rand.NewPCG(o.Seed, 0x72657074)) // stream tag "rept"
+	pts := rng.Perm(n)[:min(n, 2000)]
+	if dims >= 2 {
+		for _, i := range pts {
+			r.PCAPoints = append(r.PCAPoints, report.Point{X: d.Scores.At(i, 0), Y: d.Scores.At(i, 1), Segment: d.Labels[i]})
+		}
+	}
+	if leaves := pts[:min(len(pts), 60)]; len(leaves) >= 3 {
+		x := mat.NewDense(len(leaves), dims, nil)
+		for j, i := range leaves {
+			copy(x.RawRowView(j), d.Scores.RawRowView(i))
+		}
+		if tree, err := segment.Ward(x); err == nil {
+			r.Leaves = tree.N
+			for _, m := range tree.Merges {
+				r.Merges = append(r.Merges, report.Merge{A: m.A, B: m.B, Height: m.Height, Size: m.Size})
+			}
+		}
+	}
+	if d.CurrentLabels != nil && in.Current != nil {
+		r.Transition = transition(in.Current, b, d.CurrentLabels, d.Labels)
+	}
+	for _, e := range b.Payload.Elasticities {
+		name := "everyone"
+		if e.Segment >= 0 {
+			name = names[e.Segment]
+		}
+		for _, c := range []struct {
+			pts   []report.XY
+			promo bool
+		}{{xy(e.IncidenceNoPromotion), false}, {xy(e.IncidencePromotion), true}} {
+			if len(c.pts) > 0 {
+				r.Elasticities = append(r.Elasticities, report.Curve{Segment: e.Segment, Name: name, Promotion: c.promo, Points: c.pts})
+			}
+		}
+	}
+	return r
+}
+
+func xy(ps []choice.Point) []report.XY {
+	out := make([]report.XY, len(ps))
+	for i, p := range ps {
+		out[i] = report.XY{X: p.Price, Y: p.Elasticity}
+	}
+	return out
+}
+
+func transition(cur, next *bundle.Bundle, from, to []int) report.Transition {
+	var t report.Transition
+	fi, ti := map[int]int{}, map[int]int{}
+	for _, s := range cur.Payload.Segmentation.Segments {
+		fi[s.ID] = len(t.From)
+		t.From = append(t.From, segLabel(s.ID, s.Name))
+	}
+	for _, s := range next.Payload.Segmentation.Segments {
+		ti[s.ID] = len(t.To)
+		t.To = append(t.To, segLabel(s.ID, s.Name))
+	}
+	t.Counts = make([][]int, len(t.From))
+	for i := range t.Counts {
+		t.Counts[i] = make([]int, len(t.To))
+	}
+	for i := range from {
+		a, okA := fi[from[i]]
+		b, okB := ti[to[i]]
+		if okA && okB {
+			t.Counts[a][b]++
+		}
+	}
+	return t
+}

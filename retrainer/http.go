@@ -1,0 +1,91 @@
+package retrainer
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+)
+
+// RegisterAPI adds the retrainer's endpoints to mux:
+//
+//	GET  /report                  the latest refit's report (HTML)
+//	GET  /reports/{version}       a recent refit's report
+//	GET  /v1/retrainer/status     recent refits, the last drift, whether this replica acts
+//	POST /v1/retrain              trigger a refit now (bearer token when configured)
+func (r *Retrainer) RegisterAPI(mux *http.ServeMux) {
+	mux.HandleFunc("GET /report", func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		var html []byte
+		if len(r.order) > 0 {
+			html = r.reports[r.order[len(r.order)-1]]
+		}
+		r.mu.Unlock()
+		serveReport(w, html)
+	})
+	mux.HandleFunc("GET /reports/{version}", func(w http.ResponseWriter, req *http.Request) {
+		v, err := strconv.ParseUint(req.PathValue("version"), 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_version", "the version is a positive integer")
+			return
+		}
+		r.mu.Lock()
+		html := r.reports[v]
+		r.mu.Unlock()
+		serveReport(w, html)
+	})
+	mux.HandleFunc("GET /v1/retrainer/status", func(w http.ResponseWriter, req *http.Request) {
+		runs, drift, leader := r.Status()
+		slices.Reverse(runs)
+		writeJSON(w, http.StatusOK, struct {
+			Leader          bool               `json:"leader"`
+			IntervalSeconds float64            `json:"interval_seconds"`
+			DriftThreshold  float64            `json:"drift_threshold"`
+			Drift           map[string]float64 `json:"drift_psi"`
+			Runs            []RunStatus        `json:"runs"`
+		}{leader, r.o.Interval.Seconds(), r.o.DriftThreshold, drift, runs})
+	})
+	mux.HandleFunc("POST /v1/retrain", func(w http.ResponseWriter, req *http.Request) {
+		if r.o.Token != "" && subtle.ConstantTimeCompare([]byte(req.Header.Get("Authorization")), []byte("Bearer "+r.o.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="segstream"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>")
+			return
+		}
+		if !r.Leader() {
+			writeError(w, http.StatusConflict, "not_leader", "this replica is a standby; the replica holding the retrainer lease acts")
+			return
+		}
+		if !r.Trigger("manual") {
+			writeError(w, http.StatusConflict, "already_queued", "a manual refit is already queued")
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued"})
+	})
+}
+
+func serveReport(w http.ResponseWriter, html []byte) {
+	if html == nil {
+		writeError(w, http.StatusNotFound, "no_report", "no refit has produced a report yet")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(html)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,547 @@
+// Package retrainer refits segstream's models on the live data: on a schedule, when a
+// feature drifts from the serving model's training distribution, or on request. A refit takes
+// a snapshot of the customer features and the point-in-time training samples, fits every
+// model (models/bundle), keeps segment ids stable against the serving bundle, holds the
+// candidate to quality gates, and publishes it to the registry, from which scorers hot-swap
+// it. Every refit writes a report (retrainer/report). One replica acts at a time, by a lease
+// in Redis; refits run beside ingest and scoring and never block them.
+package retrainer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/retrainer/report"
+	"github.com/segstream/segstream/stream"
+)
+
+// Options configure a Retrainer. Zero values take the defaults noted.
+type Options struct {
+	Brokers      []string
+	SamplesTopic string // default stream.DefaultSamplesTopic; "-" reads no samples
+	// Features must match ingest's configuration (prefix and windows).
+	Features features.Config
+
+	Interval       time.Duration // scheduled refit interval; default 1h
+	DriftInterval  time.Duration // drift check interval; default 1m; negative disables
+	DriftThreshold float64       // PSI that triggers a refit; default 0.25
+	DriftRows      int           // customers a drift check reads; default 50,000
+	// MinInterval is the least time between two refits that drift triggers (a refused refit
+	// leaves the drift in place); default 10m.
+	MinInterval time.Duration
+	// Warmup delays the first scheduled refit after taking the lease; default 0 when no
+	// bundle is serving (fit one as soon as there is data), else Interval.
+	Warmup time.Duration
+
+	MaxRows    int           // snapshot sample cap; default 500,000
+	MaxSamples int           // samples read per refit; default 500,000
+	Horizon    time.Duration // conversion label horizon; default 30 days
+	Session    time.Duration // visit → purchase session; default 30 minutes
+	MinRows    int           // customers needed for a refit; default 50
+
+	Seed       uint64 // default 1
+	KMin, KMax int    // default 2, 8
+	Gates      *Gates // nil: DefaultGates; &Gates{} promotes every refit
+
+	LockKey string        // default "<prefix>:retrainer:lock"
+	LockTTL time.Duration // default 30s
+
+	ReportDir string // when set, every refit's report and candidate bundle are written here
+	// Token, when set, is the bearer token POST /v1/retrain requires.
+	Token string
+
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+func (o *Options) defaults() error {
+	if o.SamplesTopic == "" {
+		o.SamplesTopic = stream.DefaultSamplesTopic
+	}
+	if o.SamplesTopic != "-" && len(o.Brokers) == 0 {
+		return errors.New("no Kafka brokers for the samples topic: set --kafka, or --samples-topic - to fit without samples")
+	}
+	d := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	d(&o.Interval, time.Hour)
+	d(&o.DriftInterval, time.Minute)
+	d(&o.MinInterval, 10*time.Minute)
+	d(&o.Horizon, 30*24*time.Hour)
+	d(&o.Session, 30*time.Minute)
+	d(&o.LockTTL, 30*time.Second)
+	if o.Interval < time.Second {
+		return fmt.Errorf("refit interval %v: must be at least 1s", o.Interval)
+	}
+	if o.LockTTL < time.Second {
+		return fmt.Errorf("lock TTL %v: must be at least 1s", o.LockTTL)
+	}
+	i := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	i(&o.DriftRows, 50000)
+	i(&o.MaxRows, 500000)
+	i(&o.MaxSamples, 500000)
+	i(&o.MinRows, 50)
+	i(&o.KMin, 2)
+	i(&o.KMax, 8)
+	if o.KMax < o.KMin {
+		return fmt.Errorf("k range %d..%d: the maximum must not be below the minimum", o.KMin, o.KMax)
+	}
+	if o.DriftThreshold <= 0 {
+		o.DriftThreshold = 0.25
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Gates == nil {
+		g := DefaultGates
+		o.Gates = &g
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	return nil
+}
+
+// Retrainer is the refit service.
+type Retrainer struct {
+	o     Options
+	rdb   redis.UniversalClient
+	store *features.Store
+	reg   *registry.Registry
+	lease *Lease
+	m     *metrics
+	log   *slog.Logger
+
+	trigger chan string
+	fitMu   sync.Mutex // one refit at a time in this process
+
+	mu       sync.Mutex
+	held     bool
+	runs     []RunStatus // most recent last
+	reports  map[uint64][]byte
+	order    []uint64 // report versions, oldest first
+	lastDrft map[string]float64
+	lastFit  time.Time
+}
+
+// RunStatus is one refit as GET /v1/retrainer/status reports it.
+type RunStatus struct {
+	Version  uint64    `json:"version"`
+	Trigger  string    `json:"trigger"`
+	Result   string    `json:"result"` // promoted, refused, failed, skipped
+	Reasons  []string  `json:"reasons,omitempty"`
+	Started  time.Time `json:"started"`
+	Duration float64   `json:"duration_seconds"`
+	Rows     int       `json:"rows"`
+	Samples  int       `json:"samples"`
+	K        int       `json:"k"`
+}
+
+// New makes a Retrainer on rdb.
+func New(o Options, rdb redis.UniversalClient) (*Retrainer, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	st := features.NewStore(rdb, o.Features)
+	if o.LockKey == "" {
+		o.LockKey = st.Config().Prefix + ":retrainer:lock"
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	m.interval.Set(o.Interval.Seconds())
+	return &Retrainer{o: o, rdb: rdb, store: st, reg: registry.New(rdb), lease: NewLease(rdb, o.LockKey, o.LockTTL),
+		m: m, log: o.Logger, trigger: make(chan string, 1), reports: map[uint64][]byte{}}, nil
+}
+
+// Trigger asks for a refit now; false when one is already queued.
+func (r *Retrainer) Trigger(reason string) bool {
+	select {
+	case r.trigger <- reason:
+		return true
+	default:
+		return false
+	}
+}
+
+// Ready reports whether the retrainer can reach Redis. A standby replica (no lease) is ready:
+// it is healthy and waiting to take over.
+func (r *Retrainer) Ready() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+// Leader reports whether this replica holds the lease.
+func (r *Retrainer) Leader() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held
+}
+
+func (r *Retrainer) setHeld(h bool) {
+	r.mu.Lock()
+	changed := r.held != h
+	r.held = h
+	r.mu.Unlock()
+	if h {
+		r.m.lockHeld.Set(1)
+	} else {
+		r.m.lockHeld.Set(0)
+	}
+	if changed {
+		r.log.Info("retrainer lease", "held", h, "key", r.o.LockKey)
+	}
+}
+
+// Run keeps the lease (or waits for it) and, while holding it, refits on the schedule, on
+// drift and on request, until ctx ends.
+func (r *Retrainer) Run(ctx context.Context) error {
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if r.Leader() {
+			_ = r.lease.Release(ctx)
+		}
+		r.setHeld(false)
+	}()
+	renew := time.NewTicker(r.o.LockTTL / 3)
+	defer renew.Stop()
+	var lead leadership
+	defer lead.stop()
+	for {
+		ok, err := r.lease.Acquire(ctx)
+		if err != nil {
+			r.log.Warn("retrainer lease", "err", err)
+			ok = false // without Redis nobody can be sure; stop acting until it answers
+		}
+		if ok && !r.Leader() {
+			r.setHeld(true)
+			lead.start(ctx, r.lead)
+		} else if !ok && r.Leader() {
+			r.setHeld(false)
+			lead.stop()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-renew.C:
+		}
+	}
+}
+
+// leadership is the refit loop running while this replica holds the lease.
+type leadership struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (l *leadership) start(ctx context.Context, run func(context.Context)) {
+	ctx, l.cancel = context.WithCancel(ctx)
+	l.done = make(chan struct{})
+	go func() { defer close(l.done); run(ctx) }()
+}
+
+func (l *leadership) stop() {
+	if l.cancel != nil {
+		l.cancel()
+		<-l.done
+		l.cancel, l.done = nil, nil
+	}
+}
+
+// lead runs the refit loop while this replica holds the lease.
+func (r *Retrainer) lead(ctx context.Context) {
+	warm := r.o.Warmup
+	if warm == 0 {
+		if v, err := r.reg.Current(ctx); err == nil && v > 0 {
+			warm = r.o.Interval
+		} else {
+			warm = 5 * time.Second
+		}
+	}
+	next := time.NewTimer(warm)
+	defer next.Stop()
+	var drift <-chan time.Time
+	if r.o.DriftInterval > 0 {
+		t := time.NewTicker(r.o.DriftInterval)
+		defer t.Stop()
+		drift = t.C
+	}
+	for {
+		var trig string
+		select {
+		case <-ctx.Done():
+			return
+		case <-next.C:
+			trig = "schedule"
+		case trig = <-r.trigger:
+		case <-drift:
+			if !r.checkDrift(ctx) {
+				continue
+			}
+			trig = "drift"
+		}
+		st := r.RefitNow(ctx, trig)
+		if st.Result == "skipped" && trig == "schedule" {
+			next.Reset(min(r.o.Interval, 10*time.Second)) // no data yet: look again soon
+		} else if trig == "schedule" || st.Result == "promoted" {
+			next.Reset(r.o.Interval)
+		}
+	}
+}
+
+// checkDrift measures PSI of a sample of customers against the serving bundle and says
+// whether a refit is due.
+func (r *Retrainer) checkDrift(ctx context.Context) bool {
+	cur, err := r.currentBundle(ctx)
+	if err != nil || cur == nil {
+		return false
+	}
+	asOf, err := r.clock(ctx, nil)
+	if err != nil || asOf.IsZero() {
+		return false
+	}
+	snap, err := TakeSnapshot(ctx, r.store, asOf, r.o.DriftRows, r.o.Seed)
+	if err != nil {
+		r.log.Warn("drift check", "err", err)
+		return false
+	}
+	psi := Drift(cur, snap.Cols)
+	r.recordDrift(psi)
+	worst, feature := 0.0, ""
+	for f, v := range psi {
+		if v > worst {
+			worst, feature = v, f
+		}
+	}
+	r.mu.Lock()
+	since := time.Since(r.lastFit)
+	r.mu.Unlock()
+	if worst > r.o.DriftThreshold && since >= r.o.MinInterval {
+		r.log.Info("feature drift triggers a refit", "feature", feature, "psi", worst, "threshold", r.o.DriftThreshold, "model", cur.Version)
+		return true
+	}
+	return false
+}
+
+func (r *Retrainer) recordDrift(psi map[string]float64) {
+	r.mu.Lock()
+	r.lastDrft = psi
+	r.mu.Unlock()
+	for f, v := range psi {
+		r.m.drift.WithLabelValues(f).Set(v)
+	}
+}
+
+func (r *Retrainer) currentBundle(ctx context.Context) (*bundle.Bundle, error) {
+	v, err := r.reg.Current(ctx)
+	if err != nil || v == 0 {
+		return nil, err
+	}
+	raw, err := r.reg.Get(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	return bundle.Decode(raw)
+}
+
+// clock is the event time the features are measured to: the latest sample's, else the
+// latest event among all customers.
+func (r *Retrainer) clock(ctx context.Context, t *Training) (time.Time, error) {
+	if t != nil && !t.Latest.IsZero() {
+		return t.Latest, nil
+	}
+	ms, err := latestEvent(ctx, r.store)
+	if err != nil || ms == 0 {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
+
+// RefitNow runs one refit and returns its status. Errors are in the status (result failed).
+func (r *Retrainer) RefitNow(ctx context.Context, trigger string) RunStatus {
+	r.fitMu.Lock()
+	defer r.fitMu.Unlock()
+	start := time.Now()
+	st := RunStatus{Trigger: trigger, Started: start.UTC()}
+	out, err := r.refit(ctx, trigger, &st)
+	st.Duration = time.Since(start).Seconds()
+	switch {
+	case errors.Is(err, errNotEnoughData):
+		st.Result, st.Reasons = "skipped", []string{err.Error()}
+		r.log.Info("refit skipped", "trigger", trigger, "reason", err)
+	case err != nil:
+		st.Result, st.Reasons = "failed", []string{err.Error()}
+		r.log.Error("refit failed", "trigger", trigger, "err", err)
+	case out.Promoted:
+		st.Result = "promoted"
+		r.m.lastSuccess.SetToCurrentTime()
+		r.log.Info("refit promoted", "trigger", trigger, "version", st.Version, "k", st.K, "rows", st.Rows,
+			"samples", st.Samples, "seconds", st.Duration)
+	default:
+		st.Result, st.Reasons = "refused", out.Reasons
+		r.log.Warn("refit refused", "trigger", trigger, "version", st.Version, "reasons", out.Reasons)
+	}
+	if st.Result != "skipped" {
+		r.m.runs.WithLabelValues(trigger, st.Result).Inc()
+		r.m.duration.Observe(st.Duration)
+		r.mu.Lock()
+		r.lastFit = time.Now()
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	r.runs = append(r.runs, st)
+	if len(r.runs) > 50 {
+		r.runs = r.runs[len(r.runs)-50:]
+	}
+	r.mu.Unlock()
+	return st
+}
+
+var errNotEnoughData = errors.New("not enough data")
+
+func (r *Retrainer) refit(ctx context.Context, trigger string, st *RunStatus) (*Outcome, error) {
+	cur, err := r.currentBundle(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the current bundle: %w", err)
+	}
+	var training *Training
+	if r.o.SamplesTopic != "-" {
+		tb := NewTrainingBuilder(TrainingOptions{Windows: r.store.Config().Windows, Horizon: r.o.Horizon, Session: r.o.Session})
+		if _, err := ReadSamples(ctx, r.o.Brokers, r.o.SamplesTopic, r.o.MaxSamples, r.log, tb.Add); err != nil {
+			// The segmentation, RFM and CLV need no samples; fit them and say so.
+			r.log.Warn("refit without samples", "topic", r.o.SamplesTopic, "err", err)
+		} else {
+			training = tb.Build()
+		}
+	}
+	asOf, err := r.clock(ctx, training)
+	if err != nil {
+		return nil, err
+	}
+	if asOf.IsZero() {
+		return nil, fmt.Errorf("%w: no customer features yet", errNotEnoughData)
+	}
+	snap, err := TakeSnapshot(ctx, r.store, asOf, r.o.MaxRows, r.o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	if len(snap.IDs) < r.o.MinRows {
+		return nil, fmt.Errorf("%w: %d customers, a refit needs %d", errNotEnoughData, len(snap.IDs), r.o.MinRows)
+	}
+	v, err := r.reg.NextVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st.Version, st.Rows = v, len(snap.IDs)
+	if training != nil {
+		st.Samples = training.Samples
+	}
+	out, err := Fit(FitInput{Cols: snap.Cols, Training: training, Current: cur, Trigger: trigger, Version: v, Created: time.Now().UTC()},
+		FitOptions{Seed: r.o.Seed, KMin: r.o.KMin, KMax: r.o.KMax, Gates: *r.o.Gates})
+	if err != nil {
+		return nil, err
+	}
+	st.K = out.Bundle.Payload.Scorecard.K
+	if out.Drift != nil {
+		r.recordDrift(out.Drift)
+	}
+	var buf bytes.Buffer
+	if err := report.Render(&buf, out.Report); err != nil {
+		r.log.Warn("report", "version", v, "err", err)
+	} else {
+		r.keepReport(v, buf.Bytes())
+	}
+	if r.o.ReportDir != "" {
+		if err := writeOutputs(r.o.ReportDir, out.Bundle, buf.Bytes()); err != nil {
+			r.log.Warn("writing report", "dir", r.o.ReportDir, "err", err)
+		}
+	}
+	if !out.Promoted {
+		return out, nil
+	}
+	if ctx.Err() != nil || !r.Leader() {
+		return nil, errors.New("lost the lease before publishing; the next leader refits")
+	}
+	if _, err := r.reg.Publish(ctx, out.Bundle); err != nil {
+		return nil, fmt.Errorf("publishing: %w", err)
+	}
+	if d := Drift(out.Bundle, snap.Cols); d != nil {
+		r.recordDrift(d) // against the new model the population is, by construction, stable
+	}
+	return out, nil
+}
+
+// writeOutputs writes bundle-v<N>.json.gz and its report beside it.
+func writeOutputs(dir string, b *bundle.Bundle, html []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	raw, err := b.Encode()
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "bundle-v"+strconv.FormatUint(b.Version, 10)+".json.gz")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(ReportPath(path), html, 0o644)
+}
+
+// ReportPath is where the report of the bundle at path is written: beside it, with
+// .report.html in place of the bundle's extensions.
+func ReportPath(bundlePath string) string {
+	base := filepath.Base(bundlePath)
+	for _, ext := range []string{".gz", ".json"} {
+		if len(base) > len(ext) && base[len(base)-len(ext):] == ext {
+			base = base[:len(base)-len(ext)]
+		}
+	}
+	return filepath.Join(filepath.Dir(bundlePath), base+".report.html")
+}
+
+func (r *Retrainer) keepReport(v uint64, html []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reports[v] = html
+	r.order = append(r.order, v)
+	for len(r.order) > 20 {
+		delete(r.reports, r.order[0])
+		r.order = r.order[1:]
+	}
+}
+
+// Status is the recent refits, oldest first, and the last drift measured.
+func (r *Retrainer) Status() (runs []RunStatus, drift map[string]float64, leader bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]RunStatus(nil), r.runs...), r.lastDrft, r.held
+}
