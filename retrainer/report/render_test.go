@@ -333,3 +333,14 @@ func TestNum(t *testing.T) {
 		}
 	}
 }
+
+func TestSafelyTurnsPanicIntoNote(t *testing.T) {
+	c := safely("x", func() (chart, error) { panic("plotter: bad range") })
+	if c.ID != "x" || c.SVG != "" || !c.Failed || !strings.Contains(c.Note, "plotter: bad range") {
+		t.Errorf("%+v", c)
+	}
+	c = safely("y", func() (chart, error) { return chart{}, errors.New("no canvas") })
+	if c.ID != "y" || !c.Failed || c.Note != "This chart could not be drawn: no canvas" {
+		t.Errorf("%+v", c)
+	}
+}
