@@ -17,29 +17,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/segstream/segstream/internal/chromium"
 	"github.com/segstream/segstream/internal/ops"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/stream"
 )
 
-// chromiumPath finds Debian's chromium. CI must run the browser test (scripts/test-deps.sh
-// installs it), so a missing browser fails there instead of passing silently.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium not found on PATH and CI is set: run scripts/test-deps.sh")
-		}
-		t.Skip("chromium not found on PATH: run scripts/test-deps.sh (apt-get install chromium) to run the dashboard browser test")
-	}
-	return p
-}
-
 // TestDashboard renders the page in headless Chromium against a live pipeline (real broker,
 // redis-server, ingest, scorer) with an API token set, and checks what an operator would see.
 func TestDashboard(t *testing.T) {
-	browser := chromiumPath(t)
+	browser := chromium.Path(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const token = "dash-s3cret"

@@ -38,6 +38,9 @@ type Data struct {
 	// rows, id Leaves+i is the cluster formed by Merges[i].
 	Leaves int
 	Merges []Merge
+	// LeafSegments, when set (one per sample row), is the Segment.ID of each leaf: the page
+	// colours the leaves by it, to show whether Ward's tree agrees with the fitted segments.
+	LeafSegments []int
 
 	// Transition from the current segments (rows) to the new ones (columns), on the same
 	// customers. Empty when there is no current model.
