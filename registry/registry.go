@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -193,4 +194,18 @@ func (r *Registry) Subscribe(ctx context.Context) <-chan uint64 {
 		}
 	}()
 	return out
+}
+
+// PublishFile publishes the bundle file at path (as written by Encode): decoded, validated,
+// stored and made current.
+func PublishFile(ctx context.Context, r *Registry, path string) (uint64, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return r.Publish(ctx, b)
 }

@@ -9,8 +9,8 @@ import (
 // psiFloor keeps empty bins from making the index infinite; 1e-4 is the usual choice.
 const psiFloor = 1e-4
 
-// PSI is the population stability index of values against a training distribution, on the
-// distribution's own histogram bins: Σ (a − e) · ln(a / e) over bin shares. Below 0.1 is
+// PSI is the population stability index of values against a training distribution, on its
+// decile bins (equal training mass; ties merged), or its histogram for bundles without them: Σ (a − e) · ln(a / e) over bin shares. Below 0.1 is
 // usually read as stable, 0.1–0.25 as a moderate shift, above 0.25 as a major one.
 func PSI(train bundle.Distribution, values []float64) float64 {
 	if len(values) == 0 || train.N == 0 || len(train.Histogram) == 0 {
@@ -19,7 +19,16 @@ func PSI(train bundle.Distribution, values []float64) float64 {
 	edges := train.HistEdges
 	lo, hi := edges[0], edges[len(edges)-1]
 	var expected, actual []float64
-	if len(train.Histogram) == 1 || hi <= lo {
+	if len(train.DecileCounts) > 1 {
+		expected = make([]float64, len(train.DecileCounts))
+		for i, c := range train.DecileCounts {
+			expected[i] = float64(c) / float64(train.N)
+		}
+		actual = make([]float64, len(expected))
+		for _, v := range values {
+			actual[bundle.DecileBin(train.DecileEdges, v)]++
+		}
+	} else if len(train.Histogram) == 1 || hi <= lo {
 		// A constant feature: one bin for the constant, one for anything else.
 		expected = []float64{1, 0}
 		actual = make([]float64, 2)

@@ -363,7 +363,10 @@ func (r *Retrainer) recordDrift(psi map[string]float64) {
 
 func (r *Retrainer) currentBundle(ctx context.Context) (*bundle.Bundle, error) {
 	v, err := r.reg.Current(ctx)
-	if err != nil || v == 0 {
+	if errors.Is(err, registry.ErrNoCurrent) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	raw, err := r.reg.Get(ctx, v)

@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/cli"
 	"github.com/segstream/segstream/internal/roles"
 	"github.com/segstream/segstream/models/bundle"
@@ -95,60 +93,16 @@ func bundleBuild(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// readFeatureColumns reads the numeric columns of a features export; empty recency and T
-// (customers who never bought) read as -1, as the scorer sees them.
+// readFeatureColumns reads the numeric columns of a features export.
 func readFeatureColumns(path string) (map[string][]float64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
-	head, err := r.Read()
+	cols, err := features.ReadColumnsCSV(f)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s header: %w", path, err)
-	}
-	skip := map[string]bool{"customer_id": true, "first_purchase": true, "last_purchase": true, "last_brand": true}
-	cols := map[string][]float64{}
-	names := make([]string, len(head))
-	for i, h := range head {
-		h = strings.TrimSpace(h)
-		if h == "T_days" {
-			h = "t_days"
-		}
-		if skip[h] || strings.HasPrefix(h, "attr_") {
-			continue
-		}
-		names[i] = h
-		cols[h] = nil
-	}
-	for _, need := range []string{"recency_days", "frequency", "monetary"} {
-		if _, ok := cols[need]; !ok {
-			return nil, fmt.Errorf("%s lacks column %s: is it a `segstream export features` CSV?", path, need)
-		}
-	}
-	for line := 2; ; line++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		for i, name := range names {
-			if name == "" {
-				continue
-			}
-			v := -1.0
-			if s := strings.TrimSpace(rec[i]); s != "" {
-				if v, err = strconv.ParseFloat(s, 64); err != nil {
-					return nil, fmt.Errorf("%s line %d: %s = %q is not a number", path, line, name, s)
-				}
-			} else if name != "recency_days" && name != "t_days" {
-				v = 0
-			}
-			cols[name] = append(cols[name], v)
-		}
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cols, nil
 }
@@ -162,14 +116,6 @@ func bundlePublish(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() != 1 {
 		return badUsage("bundle publish needs one bundle file: segstream bundle publish --redis ADDR BUNDLE")
 	}
-	raw, err := os.ReadFile(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	b, err := bundle.Decode(raw)
-	if err != nil {
-		return err
-	}
 	rdb, err := roles.NewRedis(*addr)
 	if err != nil {
 		return usageError{err}
@@ -177,7 +123,7 @@ func bundlePublish(ctx context.Context, args []string, stdout io.Writer) error {
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	v, err := registry.New(rdb).Publish(ctx, b)
+	v, err := registry.PublishFile(ctx, registry.New(rdb), fs.Arg(0))
 	if err != nil {
 		return err
 	}

@@ -690,6 +690,12 @@ func fitPurchase(p *Payload, rows []choice.Purchase) error {
 	return errors.Join(errs...)
 }
 
+// DecileBin is the bin of v among Distribution.DecileEdges.
+func DecileBin(edges []float64, v float64) int {
+	i, _ := slices.BinarySearch(edges, v) // first edge ≥ v: v ≤ edges[i]
+	return i
+}
+
 func distributionOf(name string, col []float64) Distribution {
 	s := slices.Clone(col)
 	slices.Sort(s)
@@ -709,6 +715,16 @@ func distributionOf(name string, col []float64) Distribution {
 	d.Min, d.Max = s[0], s[len(s)-1]
 	for _, q := range DistributionQuantiles {
 		d.Quantiles = append(d.Quantiles, rfm.Quantile(s, q))
+	}
+	for q := 1; q <= 9; q++ {
+		e := rfm.Quantile(s, float64(q)/10)
+		if len(d.DecileEdges) == 0 || e > d.DecileEdges[len(d.DecileEdges)-1] {
+			d.DecileEdges = append(d.DecileEdges, e)
+		}
+	}
+	d.DecileCounts = make([]int, len(d.DecileEdges)+1)
+	for _, v := range s {
+		d.DecileCounts[DecileBin(d.DecileEdges, v)]++
 	}
 	lo, hi := d.Quantiles[0], d.Quantiles[len(d.Quantiles)-1]
 	const bins = 20

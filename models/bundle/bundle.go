@@ -172,6 +172,11 @@ type Distribution struct {
 	// include everything below the first and above the last edge).
 	HistEdges []float64 `json:"hist_edges"`
 	Histogram []int     `json:"histogram"`
+	// DecileEdges are the distinct training deciles and DecileCounts the training values in
+	// (-∞, e₀], (e₀, e₁], ..., (e_last, ∞): equal-mass bins for the population stability
+	// index, which equal-width bins make blind to shifts in heavy-tailed money.
+	DecileEdges  []float64 `json:"decile_edges,omitempty"`
+	DecileCounts []int     `json:"decile_counts,omitempty"`
 }
 
 // DistributionQuantiles are the probabilities of Distribution.Quantiles.

@@ -1,0 +1,369 @@
+package retrainer
+
+import (
+	"context"
+	"hash/fnv"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/internal/datasets"
+	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/models/segment"
+	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/stream"
+)
+
+var (
+	retailOnce   sync.Once
+	retailEvents []stream.Event
+	retailErr    error
+)
+
+// onlineRetail loads the Online Retail events once per test binary.
+func onlineRetail(t *testing.T) []stream.Event {
+	t.Helper()
+	file := testenv.DataFile(t, "online_retail/Online Retail.csv.gz")
+	retailOnce.Do(func() {
+		_, retailErr = datasets.ReadFile(context.Background(), datasets.OnlineRetail, file, func(ev stream.Event) error {
+			retailEvents = append(retailEvents, ev)
+			return nil
+		})
+	})
+	if retailErr != nil {
+		t.Fatal(retailErr)
+	}
+	return retailEvents
+}
+
+// apply writes events into the feature store through the store's own batched update, the
+// same code ingest runs; spend is scaled by scale for customers that shift says.
+func apply(t *testing.T, st *features.Store, evs []stream.Event, shift func(customer string) bool, scale float64) {
+	t.Helper()
+	ctx := context.Background()
+	const batch = 2000
+	recs := make([]features.Record, 0, batch)
+	res := make([]features.Result, batch)
+	flush := func() {
+		if err := st.ApplyBatch(ctx, recs, res); err != nil {
+			t.Fatal(err)
+		}
+		recs = recs[:0]
+	}
+	for i := range evs {
+		ev := evs[i]
+		if shift != nil && shift(ev.CustomerID) {
+			ev.Amount *= scale
+			ev.Items = slices.Clone(ev.Items)
+			for j := range ev.Items {
+				ev.Items[j].UnitPrice *= scale
+			}
+		}
+		recs = append(recs, features.Record{Event: &ev, Pos: features.Position{Partition: 0, Offset: int64(i)}})
+		if len(recs) == batch {
+			flush()
+		}
+	}
+	if len(recs) > 0 {
+		flush()
+	}
+}
+
+func halfOfCustomers(id string) bool {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return h.Sum32()%2 == 0
+}
+
+func newRetrainer(t *testing.T, rdb redis.UniversalClient, o Options) (*Retrainer, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	o.Registerer = reg
+	o.SamplesTopic = "-"
+	r, err := New(o, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, reg
+}
+
+// offlineLabels is the k-means of the same customers' exported features computed with
+// models/segment directly: log1p where the schema says, standardize, PCA to the bundle's
+// dimensions, k-means with the same k and seed.
+func offlineLabels(t *testing.T, st *features.Store, asOf time.Time, b *bundle.Bundle, seed uint64) (ids []string, labels []int, cols map[string][]float64) {
+	t.Helper()
+	var sb strings.Builder
+	if _, err := st.ExportCSV(context.Background(), &sb, features.ExportOptions{AsOf: asOf}); err != nil {
+		t.Fatal(err)
+	}
+	cols, err := features.ReadColumnsCSV(strings.NewReader(sb.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(sb.String(), "\n")[1:] {
+		if line != "" {
+			ids = append(ids, line[:strings.IndexByte(line, ',')])
+		}
+	}
+	n := len(ids)
+	fs := b.Payload.Features
+	x := mat.NewDense(n, len(fs), nil)
+	for j, f := range fs {
+		for i, v := range cols[f.Name] {
+			if f.Transform == "log1p" {
+				v = math.Log1p(max(v, 0))
+			}
+			x.Set(i, j, v)
+		}
+	}
+	var sc segment.Scaler
+	if err := sc.Fit(x); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.TransformMatrix(x, x); err != nil {
+		t.Fatal(err)
+	}
+	pca, err := segment.FitPCA(x, segment.SignByComponents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores, err := pca.Scores(x, b.Payload.Segmentation.PCA.Dims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	km, err := segment.KMeans(scores, segment.KMeansOptions{K: b.Payload.Scorecard.K, NInit: 4, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids, km.Labels, cols
+}
+
+func compiled(t *testing.T, rdb redis.UniversalClient) *bundle.Compiled {
+	t.Helper()
+	ctx := context.Background()
+	reg := registry.New(rdb)
+	v, err := reg.Current(ctx)
+	if err != nil || v == 0 {
+		t.Fatalf("no current bundle (%d): %v", v, err)
+	}
+	raw, err := reg.Get(ctx, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := bundle.Compile(b, bundle.CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRefitOnlineRetail: a refit promotes a bundle whose segments are the offline k-means of
+// the same features; a second refit on unchanged data keeps every id and moves nobody; the
+// gates refuse a refit whose smallest segment is too small, and the registry keeps serving.
+func TestRefitOnlineRetail(t *testing.T) {
+	evs := onlineRetail(t)
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client()
+	st := features.NewStore(rdb, features.Config{})
+	apply(t, st, evs, nil, 1)
+	ctx := context.Background()
+
+	r, reg := newRetrainer(t, rdb, Options{Seed: 7})
+	r.setHeld(true)
+	first := r.RefitNow(ctx, "manual")
+	if first.Result != "promoted" {
+		t.Fatalf("first refit: %+v", first)
+	}
+	if first.Rows < 4338 { // every customer with a state: the 4,338 buyers and a few with only refunds
+		t.Fatalf("snapshot of %d customers", first.Rows)
+	}
+	c1 := compiled(t, rdb)
+	if c1.Version != first.Version {
+		t.Fatalf("current is v%d, the refit promoted v%d", c1.Version, first.Version)
+	}
+
+	// The offline reference: same features, same k and seed.
+	asOf, err := r.clock(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, offline, cols := offlineLabels(t, st, asOf, c1.Bundle, 7)
+	live, err := c1.AssignColumns(cols, len(ids))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ari, err := segment.AdjustedRandIndex(offline, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("v%d: k=%d over %d customers; ARI against the offline k-means %.6f", first.Version, first.K, len(ids), ari)
+	if ari < 0.99 {
+		t.Fatalf("adjusted Rand index against the offline k-means %.4f, want ≥ 0.99", ari)
+	}
+
+	second := r.RefitNow(ctx, "manual")
+	if second.Result != "promoted" {
+		t.Fatalf("second refit: %+v", second)
+	}
+	c2 := compiled(t, rdb)
+	sc := c2.Bundle.Payload.Scorecard
+	if sc.Stability == nil || sc.Stability.Moved != 0 || sc.Stability.ARI != 1 || sc.Stability.CurrentVersion != first.Version {
+		t.Fatalf("second refit on unchanged data: stability %+v", sc.Stability)
+	}
+	again, _ := c2.AssignColumns(cols, len(ids))
+	if !slices.Equal(again, live) {
+		t.Fatal("the second refit moved customers between segment ids")
+	}
+	id1, _ := c1.Segments()
+	id2, _ := c2.Segments()
+	if !slices.Equal(slices.Sorted(slices.Values(id1)), slices.Sorted(slices.Values(id2))) {
+		t.Fatalf("segment ids %v became %v", id1, id2)
+	}
+
+	// Gates: a minimum share no segment can meet.
+	strict := *r.o.Gates
+	strict.MinShare = 0.9
+	r.o.Gates = &strict
+	refused := r.RefitNow(ctx, "manual")
+	if refused.Result != "refused" || len(refused.Reasons) == 0 || !strings.Contains(refused.Reasons[0], "substantial") {
+		t.Fatalf("refit under an impossible minimum share: %+v", refused)
+	}
+	if c := compiled(t, rdb); c.Version != second.Version {
+		t.Fatalf("a refused refit moved the registry to v%d", c.Version)
+	}
+	if got := testutil.ToFloat64(r.m.runs.WithLabelValues("manual", "refused")); got != 1 {
+		t.Fatalf("refused runs metric %v", got)
+	}
+	if got := testutil.ToFloat64(r.m.runs.WithLabelValues("manual", "promoted")); got != 2 {
+		t.Fatalf("promoted runs metric %v", got)
+	}
+	_ = reg
+	r.mu.Lock()
+	_, haveReport := r.reports[refused.Version]
+	r.mu.Unlock()
+	if !haveReport {
+		t.Fatal("the refused refit left no report")
+	}
+}
+
+// TestDriftTriggersRefit: the same data with spend scaled by 3 for half the customers, scored
+// against a bundle fitted on the original, raises the drift metric, and the running service
+// refits on its own; with a tight churn budget the refit is refused and the old bundle stays.
+func TestDriftTriggersRefit(t *testing.T) {
+	evs := onlineRetail(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	base := testenv.StartRedis(t).Client()
+	st := features.NewStore(base, features.Config{})
+	apply(t, st, evs, nil, 1)
+	r0, _ := newRetrainer(t, base, Options{Seed: 7})
+	r0.setHeld(true)
+	if s := r0.RefitNow(ctx, "manual"); s.Result != "promoted" {
+		t.Fatalf("baseline refit: %+v", s)
+	}
+	orig := compiled(t, base).Bundle
+	asOf, _ := r0.clock(ctx, nil)
+	same, err := TakeSnapshot(ctx, st, asOf, 1e6, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, v := range Drift(orig, same.Cols) {
+		if v > 0.01 {
+			t.Fatalf("%s: PSI %.4f of the training data against itself", f, v)
+		}
+	}
+
+	shifted := testenv.StartRedis(t).Client()
+	apply(t, features.NewStore(shifted, features.Config{}), evs, halfOfCustomers, 3)
+	if _, err := registry.New(shifted).Publish(ctx, orig); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := newRetrainer(t, shifted, Options{Seed: 7, Interval: time.Hour, Warmup: time.Hour,
+		DriftInterval: 200 * time.Millisecond, MinInterval: time.Millisecond, LockTTL: 3 * time.Second, DriftThreshold: 0.1,
+		Gates: &Gates{MaxMoved: 0.01}})
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if testutil.ToFloat64(r.m.runs.WithLabelValues("drift", "refused"))+testutil.ToFloat64(r.m.runs.WithLabelValues("drift", "promoted")) >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			runs, drift, leader := r.Status()
+			t.Fatalf("no drift-triggered refit: leader %v, drift %v, runs %+v", leader, drift, runs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	psi := testutil.ToFloat64(r.m.drift.WithLabelValues("monetary"))
+	if psi <= 0.1 {
+		t.Fatalf("monetary PSI %.3f after tripling half the customers' spend, want > 0.1", psi)
+	}
+	runs, _, _ := r.Status()
+	t.Logf("monetary PSI %.3f; refit %+v", psi, runs[0])
+	if runs[0].Result != "refused" || !strings.Contains(strings.Join(runs[0].Reasons, ";"), "stable") {
+		t.Fatalf("with a 1%% churn budget the drift refit should be refused on stability: %+v", runs[0])
+	}
+	if v, _ := registry.New(shifted).Current(ctx); v != orig.Version {
+		t.Fatalf("registry moved to v%d after a refused refit", v)
+	}
+	if got := testutil.ToFloat64(r.m.lockHeld); got != 1 {
+		t.Fatalf("lock held gauge %v", got)
+	}
+}
+
+// TestLeaseOneActor: two retrainers on one Redis; one acts, the other waits and takes over
+// when the first stops.
+func TestLeaseOneActor(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client()
+	a, _ := newRetrainer(t, rdb, Options{LockTTL: time.Second, Interval: time.Hour, Warmup: time.Hour, DriftInterval: -1})
+	b, _ := newRetrainer(t, rdb, Options{LockTTL: time.Second, Interval: time.Hour, Warmup: time.Hour, DriftInterval: -1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	actx, stopA := context.WithCancel(ctx)
+	da, db := make(chan error, 1), make(chan error, 1)
+	go func() { da <- a.Run(actx) }()
+	waitFor(t, a.Leader, "a leads")
+	go func() { db <- b.Run(ctx) }()
+	time.Sleep(1500 * time.Millisecond) // longer than the TTL: a renews, b must not take over
+	if !a.Leader() || b.Leader() {
+		t.Fatalf("leaders: a %v, b %v", a.Leader(), b.Leader())
+	}
+	stopA()
+	<-da
+	waitFor(t, b.Leader, "b takes over after a releases")
+	cancel()
+	<-db
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

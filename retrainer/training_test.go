@@ -1,0 +1,84 @@
+package retrainer
+
+import (
+	"testing"
+	"time"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/stream"
+)
+
+func TestTrainingJoinsOccasionsAndLabels(t *testing.T) {
+	day := 24 * time.Hour
+	t0 := time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC)
+	prices := map[string]float64{"1": 1.4, "2": 1.8, "3": 2, "4": 2.2, "5": 2.6}
+	cfg := features.NewStore(nil, features.Config{}).Config()
+	var states = map[string]*features.State{}
+	tb := NewTrainingBuilder(TrainingOptions{Windows: []int{30}})
+	n := 0
+	emit := func(cust string, typ stream.EventType, at time.Time, brand string, qty float64) {
+		n++
+		ev := &stream.Event{EventID: cust + string(rune('a'+n)), Type: typ, CustomerID: cust, TS: at, Prices: prices}
+		if typ == stream.Purchase {
+			ev.Items = []stream.Item{{Brand: brand, Quantity: qty, UnitPrice: prices[brand]}}
+		}
+		st := states[cust]
+		if st == nil {
+			st = &features.State{}
+			states[cust] = st
+		}
+		s, err := features.DecodeSample(features.AppendSample(nil, st, ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.Add(&s)
+		st.Apply(ev, features.Position{Offset: int64(n)}, &cfg)
+	}
+	// a: visit, buys brand 2 a second later (one occasion, bought), visits again 10 days later
+	// without buying, buys 5 days after that.
+	emit("a", stream.Visit, t0, "", 0)
+	emit("a", stream.Purchase, t0.Add(time.Second), "2", 3)
+	emit("a", stream.Visit, t0.Add(10*day), "", 0)
+	emit("a", stream.Purchase, t0.Add(15*day), "4", 1)
+	// b: visits twice and never buys.
+	emit("b", stream.Visit, t0, "", 0)
+	emit("b", stream.Visit, t0.Add(20*day), "", 0)
+	// c: one visit long after everyone: sets the clock to t0+100d.
+	emit("c", stream.Visit, t0.Add(100*day), "", 0)
+
+	tr := tb.Build()
+	if tr.Samples != 7 || !tr.Latest.Equal(t0.Add(100*day)) {
+		t.Fatalf("samples %d latest %v", tr.Samples, tr.Latest)
+	}
+	// Occasions: a's first visit (bought 2×3), a's second visit (no), a's lone purchase 5 days
+	// later (bought 4×1), b's two visits, c's visit.
+	if len(tr.Purchases) != 6 {
+		t.Fatalf("%d occasions: %+v", len(tr.Purchases), tr.Purchases)
+	}
+	bought := 0
+	for _, p := range tr.Purchases {
+		bought += p.Incidence
+	}
+	if bought != 2 || tr.Purchases[0].Brand != 2 || tr.Purchases[0].Quantity != 3 {
+		t.Fatalf("occasions %+v", tr.Purchases)
+	}
+	if got := tr.PurchaseCols["frequency"]; len(got) != 6 || got[0] != 0 || got[2] != 1 {
+		t.Fatalf("frequency before each occasion %v", got)
+	}
+	// Conversion: the clock is t0+100d and the horizon 30 days, so c's visit is out; the six
+	// others are in. a's first visit (bought 1 s later) → 1, a's purchase at t0+1s (bought
+	// again within 30 days) → 1, a's second visit → 1, a's last purchase → 0, b → 0, 0.
+	want := []float64{1, 1, 1, 0, 0, 0}
+	c := tr.Conversion
+	if c == nil || len(c.Labels) != len(want) {
+		t.Fatalf("conversion %+v", c)
+	}
+	for i := range want {
+		if c.Labels[i] != want[i] {
+			t.Fatalf("labels %v, want %v", c.Labels, want)
+		}
+	}
+	if len(c.Cols["visits"]) != 6 || c.Cols["visits"][2] != 1 { // a's second visit saw one visit before it
+		t.Fatalf("visits before the samples %v", c.Cols["visits"])
+	}
+}
