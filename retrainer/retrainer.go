@@ -60,6 +60,12 @@ type Options struct {
 	LockKey string        // default "<prefix>:retrainer:lock"
 	LockTTL time.Duration // default 30s
 
+	// Start, when set, holds every refit back until it is closed (the demo closes it once the
+	// history is replayed: a model fitted on half a history sees everyone as lapsed).
+	Start <-chan struct{}
+	// OnRefit, when set, is called after every refit with its status.
+	OnRefit func(RunStatus)
+
 	ReportDir string // when set, every refit's report and candidate bundle are written here
 	// Token, when set, is the bearer token POST /v1/retrain requires.
 	Token string
@@ -279,6 +285,13 @@ func (l *leadership) stop() {
 
 // lead runs the refit loop while this replica holds the lease.
 func (r *Retrainer) lead(ctx context.Context) {
+	if r.o.Start != nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.o.Start:
+		}
+	}
 	warm := r.o.Warmup
 	if warm == 0 {
 		if v, err := r.reg.Current(ctx); err == nil && v > 0 {
@@ -419,6 +432,9 @@ func (r *Retrainer) RefitNow(ctx context.Context, trigger string) RunStatus {
 		r.mu.Lock()
 		r.lastFit = time.Now()
 		r.mu.Unlock()
+	}
+	if r.o.OnRefit != nil {
+		r.o.OnRefit(st)
 	}
 	r.mu.Lock()
 	r.runs = append(r.runs, st)

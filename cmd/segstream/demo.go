@@ -30,6 +30,7 @@ import (
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -40,6 +41,7 @@ func init() {
 type demoOptions struct {
 	kafka, redis, http string
 	bootstrapAfter     int
+	refitInterval      time.Duration
 	dataDir            string
 	replay             string
 	customers          int
@@ -55,7 +57,8 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.kafka, "kafka", "", "Kafka brokers host:port[,...]; empty starts an embedded broker (env SEGSTREAM_KAFKA)")
 	fs.StringVar(&o.redis, "redis", "", "Redis host:port or redis:// URL; empty starts redis-server if installed, else an in-process Redis (env SEGSTREAM_REDIS)")
 	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "listen address of the read API (/v1/), /metrics of every role, /healthz, /readyz (env SEGSTREAM_HTTP)")
-	fs.IntVar(&o.bootstrapAfter, "bootstrap-after", 500, "build and publish a first model bundle from the live features once this many customers have bought (0: never)")
+	fs.IntVar(&o.bootstrapAfter, "bootstrap-after", 500, "the retrainer fits a first model once the history is replayed and this many customers have features (0: no retrainer)")
+	fs.DurationVar(&o.refitInterval, "refit-interval", 2*time.Minute, "time between the retrainer's scheduled refits")
 	fs.StringVar(&o.dataDir, "data-dir", filepath.Join(os.TempDir(), "segstream-demo"), "where the embedded broker keeps its log")
 	fs.StringVar(&o.replay, "replay", "", "replay a real data set instead of generated shoppers: PRESET=PATH (presets: online-retail, course-purchases, course-segmentation, cdnow)")
 	fs.IntVar(&o.customers, "customers", 2000, "generated shoppers")
@@ -160,12 +163,33 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	var published atomic.Int64
 	caughtUp := make(chan struct{}) // closed when the history is published
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return roles.RunAll(gctx, cli.Servers{Redis: redisAddr, HTTP: o.http}, &io_, &so, log)
-	})
+	rs := roles.Roles{Ingest: &io_, Scorer: &so}
 	if o.bootstrapAfter > 0 {
-		g.Go(func() error { return demoBootstrap(gctx, stdout, rdb, f.Windows, o.bootstrapAfter, caughtUp) })
+		rf := roles.RetrainerFlags{SamplesTopic: stream.DefaultSamplesTopic, Windows: f.Windows, Interval: o.refitInterval,
+			DriftInterval: 30 * time.Second, DriftThreshold: 0.25, MinInterval: o.refitInterval, MaxRows: 500000, MaxSamples: 500000,
+			Horizon: 30 * 24 * time.Hour, KMin: 2, KMax: 6, Seed: 1, LockTTL: 15 * time.Second,
+			MinShare: retrainer.DefaultGates.MinShare, MaxMoved: retrainer.DefaultGates.MaxMoved,
+			MinSilhouette: retrainer.DefaultGates.MinSilhouette, MinAUC: retrainer.DefaultGates.MinAUC}
+		ro, err := rf.Options(brokers)
+		if err != nil {
+			return err
+		}
+		// A model fitted on half-replayed history would see every customer as lapsed.
+		ro.Start, ro.MinRows = caughtUp, o.bootstrapAfter
+		ro.OnRefit = func(st retrainer.RunStatus) {
+			switch st.Result {
+			case "promoted":
+				fmt.Fprintf(stdout, "\nretrainer: promoted model v%d (%d segments, %d customers, %d samples, %s trigger); report at http://%s/report\n",
+					st.Version, st.K, st.Rows, st.Samples, st.Trigger, o.http)
+			case "refused", "failed":
+				fmt.Fprintf(stdout, "\nretrainer: refit v%d %s: %s\n", st.Version, st.Result, strings.Join(st.Reasons, "; "))
+			}
+		}
+		rs.Retrainer = &ro
 	}
+	g.Go(func() error {
+		return roles.RunRoles(gctx, cli.Servers{Redis: redisAddr, HTTP: o.http}, rs, log)
+	})
 	g.Go(func() error {
 		w := stream.NewWriter(brokers, stream.DefaultEventsTopic, stream.WriterOptions{})
 		defer w.Close()
@@ -328,69 +352,6 @@ func demoSummary(ctx context.Context, w io.Writer, rdb redis.UniversalClient, st
 	}
 }
 
-// demoBootstrap stands in for the retrainer: once enough shoppers have bought, it exports the
-// live features, builds a bundle from them (segstream bundle build) and publishes it, and the
-// scorer hot-swaps it in and sweeps every customer into a segment.
-func demoBootstrap(ctx context.Context, w io.Writer, rdb redis.UniversalClient, windows string, minBuyers int, caughtUp <-chan struct{}) error {
-	wd, err := roles.ParseWindows(windows)
-	if err != nil {
-		return err
-	}
-	st := features.NewStore(rdb, features.Config{Windows: wd})
-	// A model fitted on half-replayed history would see every customer as lapsed.
-	select {
-	case <-ctx.Done():
-		return nil
-	case <-caughtUp:
-	}
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		buyers := 0
-		var latest int64 // the features are measured as of the latest event time, not the wall clock
-		if err := st.Scan(ctx, features.ScanOptions{}, func(_ string, s *features.State) error {
-			if s.Orders > 0 {
-				buyers++
-			}
-			latest = max(latest, s.LastSeen)
-			return nil
-		}); err != nil || buyers < minBuyers {
-			continue
-		}
-		f, err := os.CreateTemp("", "segstream-demo-features-*.csv")
-		if err != nil {
-			return err
-		}
-		path := f.Name()
-		_, err = st.ExportCSV(ctx, f, features.ExportOptions{AsOf: time.UnixMilli(latest).UTC()})
-		f.Close()
-		if err != nil {
-			os.Remove(path)
-			return fmt.Errorf("bootstrap export: %w", err)
-		}
-		cols, err := readFeatureColumns(path)
-		os.Remove(path)
-		if err != nil {
-			return fmt.Errorf("bootstrap: %w", err)
-		}
-		b, err := bundle.Build(cols, bundle.BuildOptions{Seed: 1, MaxK: 6, Created: time.Now().UTC()})
-		if err != nil {
-			return fmt.Errorf("bootstrap bundle: %w", err)
-		}
-		v, err := registry.New(rdb).Publish(ctx, b)
-		if err != nil {
-			return fmt.Errorf("bootstrap publish: %w", err)
-		}
-		fmt.Fprintf(w, "\npublished model bundle v%d (%d segments) built from %d customers' live features\n",
-			v, len(b.Payload.Segmentation.Segments), len(cols["frequency"]))
-		return nil
-	}
-}
 
 // demoSegments prints the current model's segments and their live sizes.
 func demoSegments(ctx context.Context, w io.Writer, rdb redis.UniversalClient) {

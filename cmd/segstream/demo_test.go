@@ -75,10 +75,44 @@ func TestDemoFormsSegments(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, m := range []string{"segstream_ingest_events_applied_total", "segstream_scorer_events_scored_total"} {
+	for _, m := range []string{"segstream_ingest_events_applied_total", "segstream_scorer_events_scored_total",
+		"segstream_retrainer_runs_total", "segstream_retrainer_lock_held 1"} {
 		if !strings.Contains(string(body), m) {
 			t.Errorf("/metrics lacks %s", m)
 		}
+	}
+	// The retrainer fitted that model and serves its report.
+	resp, err = http.Get("http://" + api + "/v1/retrainer/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status struct {
+		Leader bool `json:"leader"`
+		Runs   []struct {
+			Version uint64 `json:"version"`
+			Result  string `json:"result"`
+		} `json:"runs"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&status)
+	resp.Body.Close()
+	if err != nil || !status.Leader || len(status.Runs) == 0 {
+		t.Fatalf("retrainer status %+v: %v", status, err)
+	}
+	promoted := false
+	for _, r := range status.Runs {
+		promoted = promoted || (r.Result == "promoted" && r.Version == last.ModelVersion)
+	}
+	if !promoted {
+		t.Fatalf("serving v%d, but the retrainer's runs are %+v", last.ModelVersion, status.Runs)
+	}
+	resp, err = http.Get("http://" + api + "/report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<svg") {
+		t.Fatalf("/report: %d, %d bytes", resp.StatusCode, len(body))
 	}
 	cancel()
 	select {
