@@ -29,8 +29,8 @@ import (
 	"github.com/segstream/segstream/internal/shoppers"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/registry"
-	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/retrainer"
+	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -351,7 +351,6 @@ func demoSummary(ctx context.Context, w io.Writer, rdb redis.UniversalClient, st
 		demoSegments(ctx, w, rdb)
 	}
 }
-
 
 // demoSegments prints the current model's segments and their live sizes.
 func demoSegments(ctx context.Context, w io.Writer, rdb redis.UniversalClient) {
