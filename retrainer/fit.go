@@ -27,6 +27,8 @@ type FitInput struct {
 
 // FitOptions shape a refit.
 type FitOptions struct {
+	// Features is the segmentation schema; nil means bundle.DefaultFeatures.
+	Features   []bundle.Feature
 	Seed       uint64
 	KMin, KMax int
 	Gates      Gates
@@ -45,7 +47,7 @@ type Outcome struct {
 // Fit builds a candidate bundle, holds it to the gates and assembles the report. It does no
 // I/O: the service and `retrainer fit` share it.
 func Fit(in FitInput, o FitOptions) (*Outcome, error) {
-	bo := bundle.BuildOptions{Seed: o.Seed, KMin: o.KMin, MaxK: o.KMax, Current: in.Current,
+	bo := bundle.BuildOptions{Features: o.Features, Seed: o.Seed, KMin: o.KMin, MaxK: o.KMax, Current: in.Current,
 		Version: in.Version, Created: in.Created}
 	samples := 0
 	if t := in.Training; t != nil {

@@ -53,6 +53,8 @@ type Options struct {
 	Session    time.Duration // visit → purchase session; default 30 minutes
 	MinRows    int           // customers needed for a refit; default 50
 
+	// Schema is the segmentation's features; nil means bundle.DefaultFeatures.
+	Schema     []bundle.Feature
 	Seed       uint64 // default 1
 	KMin, KMax int    // default 2, 8
 	Gates      *Gates // nil: DefaultGates; &Gates{} promotes every refit
@@ -485,7 +487,7 @@ func (r *Retrainer) refit(ctx context.Context, trigger string, st *RunStatus) (*
 		st.Samples = training.Samples
 	}
 	out, err := Fit(FitInput{Cols: snap.Cols, Training: training, Current: cur, Trigger: trigger, Version: v, Created: time.Now().UTC()},
-		FitOptions{Seed: r.o.Seed, KMin: r.o.KMin, KMax: r.o.KMax, Gates: *r.o.Gates})
+		FitOptions{Features: r.o.Schema, Seed: r.o.Seed, KMin: r.o.KMin, KMax: r.o.KMax, Gates: *r.o.Gates})
 	if err != nil {
 		return nil, err
 	}
@@ -563,4 +565,12 @@ func (r *Retrainer) Status() (runs []RunStatus, drift map[string]float64, leader
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]RunStatus(nil), r.runs...), r.lastDrft, r.held
+}
+
+// RefitNowAsLeader runs one refit as if this replica held the lease, for benchmarks and the
+// offline tools; the service takes the lease first.
+func (r *Retrainer) RefitNowAsLeader(ctx context.Context, trigger string) RunStatus {
+	r.setHeld(true)
+	defer r.setHeld(false)
+	return r.RefitNow(ctx, trigger)
 }

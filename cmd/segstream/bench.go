@@ -19,6 +19,9 @@ func init() {
 }
 
 func runBench(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "retrain" {
+		return benchRetrain(ctx, args[1:], stdout)
+	}
 	if len(args) == 0 || args[0] != "ingest" {
 		return badUsage("bench needs what to measure: segstream bench ingest [--events N] [--customers N] [--runs N]")
 	}
