@@ -22,14 +22,8 @@ import (
 // in base/prometheusrule.yaml, deploy/grafana/segstream.json and docs/troubleshooting.md.
 var pendingMetrics = map[string]string{
 	"segstream_scorer_model_trained_timestamp_seconds":   "scorer: when the serving model was fitted (Unix seconds)",
-	"segstream_scorer_feature_drift_psi":                 "scorer: population stability index per feature against the bundle's training data",
 	"segstream_scorer_consumer_lag_records":              "scorer: lag on the features topic, by partition",
 	"segstream_scorer_api_requests_total":                "scorer: read API requests by route and code class",
-	"segstream_retrainer_schedule_interval_seconds":      "retrainer: the configured refit interval",
-	"segstream_retrainer_runs_total":                     "retrainer: refits by result (promoted, refused, failed)",
-	"segstream_retrainer_run_duration_seconds":           "retrainer: histogram of refit time",
-	"segstream_retrainer_last_success_timestamp_seconds": "retrainer: when a refit was last promoted",
-	"segstream_retrainer_lock_held":                      "retrainer: 1 while this replica holds the Redis lock",
 }
 
 // standardMetrics are series every target has: Prometheus's up, and the Go and process
