@@ -21,9 +21,9 @@ import (
 // When a name appears in the code, drop it from here; when the code picks another name, rename it
 // in base/prometheusrule.yaml, deploy/grafana/segstream.json and docs/troubleshooting.md.
 var pendingMetrics = map[string]string{
-	"segstream_scorer_model_trained_timestamp_seconds":   "scorer: when the serving model was fitted (Unix seconds)",
-	"segstream_scorer_consumer_lag_records":              "scorer: lag on the features topic, by partition",
-	"segstream_scorer_api_requests_total":                "scorer: read API requests by route and code class",
+	"segstream_scorer_model_trained_timestamp_seconds": "scorer: when the serving model was fitted (Unix seconds)",
+	"segstream_scorer_consumer_lag_records":            "scorer: lag on the features topic, by partition",
+	"segstream_scorer_api_requests_total":              "scorer: read API requests by route and code class",
 }
 
 // standardMetrics are series every target has: Prometheus's up, and the Go and process
