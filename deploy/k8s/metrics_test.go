@@ -17,7 +17,7 @@ import (
 )
 
 // pendingMetrics are metric names the alerts and the dashboard use before any binary exports
-// them: the scorer and the retrainer are being written. Each is a proposal to their authors.
+// them. Each is a proposal to the authors of the role it names.
 // When a name appears in the code, drop it from here; when the code picks another name, rename it
 // in base/prometheusrule.yaml, deploy/grafana/segstream.json and docs/troubleshooting.md.
 var pendingMetrics = map[string]string{
@@ -34,7 +34,8 @@ var standardMetrics = map[string]bool{
 
 // exportedMetrics returns the segstream_* metric names the root module's Go code names in
 // string literals (ingest/metrics.go today; the scorer and retrainer once they land), plus the
-// series a histogram adds. It is a static stand-in for a scrape of /metrics.
+// series a histogram adds. TestAlerts checks against a scrape of a running segstream
+// (scrapedMetrics) and uses this list only with -short.
 func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	lit := regexp.MustCompile(`"(segstream_[a-z0-9_]+)"`)
@@ -160,7 +161,19 @@ func headingAnchors(t *testing.T, path string) map[string]bool {
 
 func TestAlerts(t *testing.T) {
 	pr := prometheusRule(t)
-	c := &nameChecker{exported: exportedMetrics(t), recorded: map[string]bool{}, usedPending: map[string]bool{}}
+	exported := exportedMetrics(t)
+	if !testing.Short() {
+		// The real check: what a running segstream serves on /metrics. The static list above
+		// stays as a guard that the code still names what the scrape found.
+		scraped := scrapedMetrics(t)
+		for n := range exported {
+			if !scraped[n] && isRoleMetric(n) {
+				t.Logf("named in the code but not in the scrape (a label set never observed, or a role the demo does not run): %s", n)
+			}
+		}
+		exported = scraped
+	}
+	c := &nameChecker{exported: exported, recorded: map[string]bool{}, usedPending: map[string]bool{}}
 	for _, g := range pr.Spec.Groups {
 		for _, r := range g.Rules {
 			if r.Record != "" {
@@ -219,6 +232,15 @@ func TestAlerts(t *testing.T) {
 			t.Errorf("pendingMetrics lists %s, which nothing uses", n)
 		}
 	}
+}
+
+func isRoleMetric(n string) bool {
+	for _, p := range []string{"segstream_ingest_", "segstream_scorer_", "segstream_retrainer_"} {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // grafanaPanel is the part of a Grafana panel the checks read; rows nest panels.
