@@ -118,4 +118,3 @@ func get(ctx context.Context, url string) (string, error) {
 	}
 	return b.String(), nil
 }
-
