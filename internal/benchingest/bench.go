@@ -41,7 +41,9 @@ type Options struct {
 	Seed       uint64
 	// NoFeatures skips producing feature vectors, to see what the features topic costs.
 	NoFeatures bool
-	Log        *slog.Logger
+	// NoSamples skips the training samples (ingest's --samples=false), to see what they cost.
+	NoSamples bool
+	Log       *slog.Logger
 }
 
 // Result is the headline figures.
@@ -79,7 +81,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		return Result{}, err
 	}
 	defer os.RemoveAll(dir)
-	br, err := devbroker.Start(devbroker.Options{Partitions: int32(o.Partitions), DataDir: dir, Topics: []string{topic, "bench.features", "bench.dlq"}})
+	br, err := devbroker.Start(devbroker.Options{Partitions: int32(o.Partitions), DataDir: dir, Topics: []string{topic, "bench.features", "bench.dlq", "bench.samples"}})
 	if err != nil {
 		return Result{}, err
 	}
@@ -120,7 +122,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			if err := rdb.FlushAll(ctx).Err(); err != nil {
 				return Result{}, err
 			}
-			var app ingest.Applier = features.NewStore(rdb, features.Config{})
+			var app ingest.Applier = features.NewStore(rdb, features.Config{Samples: !o.NoSamples})
 			if variant == "naive" {
 				app = &naiveStore{rdb: rdb}
 			}
@@ -163,7 +165,16 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	row("  redis-benchmark -P 64 SET", setRate, "op/s", nil)
 	row("  redis-benchmark -P 64 EVALSHA (the compare-and-set script)", evalRate, "op/s", nil)
 	row("  consume + decode, no Redis", median(decodeRates), "ev/s", decodeRates)
-	fmt.Fprintln(w, "ingest end to end: Kafka -> Redis (exactly once) -> features topic -> commit")
+	outputs := "features and samples topics"
+	switch {
+	case o.NoFeatures && o.NoSamples:
+		outputs = "no output topics"
+	case o.NoFeatures:
+		outputs = "samples topic"
+	case o.NoSamples:
+		outputs = "features topic"
+	}
+	fmt.Fprintf(w, "ingest end to end: Kafka -> Redis (exactly once) -> %s -> commit\n", outputs)
 	row(fmt.Sprintf("  naive: one rich script per event (%.1f Redis cmds/event)", naiveCmds), median(naiveRates), "ev/s", naiveRates)
 	row(fmt.Sprintf("  segstream: batched compare-and-set (%.1f Redis cmds/event)", segCmds), median(segRates), "ev/s", segRates)
 	fmt.Fprintf(w, "redis-server CPU busy during ingest (median): naive %.0f%%, segstream %.0f%%\n", 100*median(naiveBusy), 100*median(segBusy))
@@ -190,11 +201,14 @@ func generate(o Options) []kafka.Message {
 
 func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group string, app ingest.Applier, o Options, n int) (float64, error) {
 	ca := &countingApplier{inner: app}
-	ft := "bench.features"
+	ft, st := "bench.features", "bench.samples"
 	if o.NoFeatures {
 		ft = "-"
 	}
-	in, err := ingest.New(ingest.Options{Brokers: brokers, Topic: topic, Group: group, FeaturesTopic: ft,
+	if o.NoSamples {
+		st = "-"
+	}
+	in, err := ingest.New(ingest.Options{Brokers: brokers, Topic: topic, Group: group, FeaturesTopic: ft, SamplesTopic: st,
 		DLQTopic: "bench.dlq", BatchSize: o.BatchSize, Linger: o.Linger, Applier: ca}, rdb)
 	if err != nil {
 		return 0, err
