@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -43,6 +44,8 @@ type Options struct {
 	NoFeatures bool
 	// NoSamples skips the training samples (ingest's --samples=false), to see what they cost.
 	NoSamples bool
+	// NoNaive skips the naive baseline (for profiling segstream's own runs); no ratio is given.
+	NoNaive bool
 	Log       *slog.Logger
 }
 
@@ -112,13 +115,18 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	var decodeRates, naiveRates, segRates []float64
 	var naiveCmds, segCmds float64
 	var naiveBusy, segBusy []float64
+	var naiveCPU, segCPU []float64 // this process's CPU µs per event (ingest and the in-process broker)
 	for run := 0; run < o.Runs; run++ {
 		r, err := consumeDecode(ctx, brokers, fmt.Sprintf("bench-decode-%d", run), len(msgs))
 		if err != nil {
 			return Result{}, err
 		}
 		decodeRates = append(decodeRates, r)
-		for _, variant := range []string{"naive", "segstream"} {
+		variants := []string{"naive", "segstream"}
+		if o.NoNaive {
+			variants = variants[1:]
+		}
+		for _, variant := range variants {
 			if err := rdb.FlushAll(ctx).Err(); err != nil {
 				return Result{}, err
 			}
@@ -128,6 +136,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			}
 			before := commandCalls(ctx, rdb)
 			cpu0 := redisCPU(ctx, rdb)
+			self0 := processCPU()
 			t0 := time.Now()
 			rate, err := runIngest(ctx, brokers, rdb, fmt.Sprintf("bench-%s-%d", variant, run), app, o, len(msgs))
 			if err != nil {
@@ -135,11 +144,12 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			}
 			cmds := float64(commandCalls(ctx, rdb)-before) / float64(len(msgs))
 			busy := (redisCPU(ctx, rdb) - cpu0) / time.Since(t0).Seconds()
+			self := (processCPU() - self0).Seconds() * 1e6 / float64(len(msgs))
 			o.Log.Info("run", "variant", variant, "run", run+1, "events_per_s", int(rate), "redis_cpu_busy", fmt.Sprintf("%.0f%%", 100*busy))
 			if variant == "naive" {
-				naiveBusy = append(naiveBusy, busy)
+				naiveBusy, naiveCPU = append(naiveBusy, busy), append(naiveCPU, self)
 			} else {
-				segBusy = append(segBusy, busy)
+				segBusy, segCPU = append(segBusy, busy), append(segCPU, self)
 			}
 			if variant == "naive" {
 				naiveRates, naiveCmds = append(naiveRates, rate), cmds
@@ -178,6 +188,8 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	row(fmt.Sprintf("  naive: one rich script per event (%.1f Redis cmds/event)", naiveCmds), median(naiveRates), "ev/s", naiveRates)
 	row(fmt.Sprintf("  segstream: batched compare-and-set (%.1f Redis cmds/event)", segCmds), median(segRates), "ev/s", segRates)
 	fmt.Fprintf(w, "redis-server CPU busy during ingest (median): naive %.0f%%, segstream %.0f%%\n", 100*median(naiveBusy), 100*median(segBusy))
+	fmt.Fprintf(w, "bench process CPU per event, ingest + in-process broker (median): naive %.1f µs, segstream %.1f µs (runs %s)\n",
+		median(naiveCPU), median(segCPU), fmtRuns(segCPU))
 	fmt.Fprintf(w, "events_per_second=%d ratio_vs_naive=%.2f\n", int(res.EventsPerSecond), res.RatioVsNaive)
 	return res, nil
 }
@@ -335,6 +347,24 @@ func commandCalls(ctx context.Context, rdb redis.UniversalClient) int64 {
 		}
 	}
 	return total
+}
+
+// processCPU is this process's user+system CPU time so far: less sensitive than throughput to
+// what else runs on the machine.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func fmtRuns(xs []float64) string {
+	var s []string
+	for _, x := range xs {
+		s = append(s, strconv.FormatFloat(x, 'f', 1, 64))
+	}
+	return strings.Join(s, " ")
 }
 
 func median(xs []float64) float64 {
