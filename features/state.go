@@ -41,6 +41,9 @@ type Config struct {
 	// CacheSize bounds how many customers' last-written states are kept in memory to skip the
 	// read before a write. Default 100,000 (about 30 MB); negative disables the cache.
 	CacheSize int
+	// Samples makes ApplyBatch return a point-in-time training sample (features/samples.go)
+	// for every applied visit and purchase, in Result.Sample.
+	Samples bool
 }
 
 func (c Config) withDefaults() Config {

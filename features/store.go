@@ -34,9 +34,14 @@ type Record struct {
 
 // Result is what ApplyBatch did with one record. Message is the features-topic JSON for an
 // applied event or a redelivery (nil for an event-id duplicate); it stays valid after the call.
+// Sample, with Config.Samples, is the encoded training sample (AppendSample) of an applied
+// visit or purchase against the state just before it; nil otherwise, and nil for redeliveries
+// and duplicate events, so a sample whose produce was lost in a crash is not made again:
+// samples are at most once.
 type Result struct {
 	Outcome Outcome
 	Message []byte
+	Sample  []byte
 }
 
 // Store applies events to customer states in Redis. It is safe for concurrent use.
@@ -168,9 +173,26 @@ func (s *Store) applyCustomer(c *customer, raw []byte, recs []Record, res []Resu
 	changed := false
 	for _, ri := range c.recs {
 		r := &recs[ri]
+		sampleAt := -1
+		if s.cfg.Samples && Sampled(r.Event) {
+			// The sample needs the state before the event, so encode it first and drop it
+			// again if the event turns out to be a duplicate. Its Version is the stored one the
+			// batch started from.
+			sampleAt = len(arena)
+			c.state.Version = oldVersion
+			arena = AppendSample(arena, &c.state, r.Event)
+			c.state.Version = oldVersion + 1
+		}
 		out, ch := c.state.Apply(r.Event, r.Pos, &s.cfg)
 		changed = changed || ch
 		res[ri] = Result{Outcome: out}
+		if sampleAt >= 0 {
+			if out == Applied {
+				res[ri].Sample = arena[sampleAt:len(arena):len(arena)]
+			} else {
+				arena = arena[:sampleAt]
+			}
+		}
 		if out == Applied {
 			start := len(arena)
 			arena = AppendMessage(arena, &c.state, r.Event, r.Pos, false, s.cfg.Windows)

@@ -161,3 +161,68 @@ func TestStoreStaleCacheConflicts(t *testing.T) {
 		t.Fatalf("conflicts a=%d b=%d: the stale cache was not detected", a.Conflicts(), b.Conflicts())
 	}
 }
+
+// TestStoreSamples checks that an applied visit or purchase yields a sample of the state just
+// before it, and that refunds, profiles, redeliveries and duplicate event ids yield none.
+func TestStoreSamples(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := context.Background()
+	st := NewStore(srv.Client(), Config{Samples: true})
+	buy := func(id string, ts time.Time, brand string, qty float64) *stream.Event {
+		return &stream.Event{EventID: id, Type: stream.Purchase, CustomerID: "c", TS: ts,
+			Items: []stream.Item{{Brand: brand, Quantity: qty, UnitPrice: 2}}}
+	}
+	v := visit("c", "v1", day(2011, 1, 1))
+	v.Prices = map[string]float64{"1": 1.5}
+	recs := []Record{
+		{Event: v, Pos: Position{Offset: 0}},
+		{Event: buy("p1", day(2011, 1, 2), "1", 2), Pos: Position{Offset: 1}},
+		{Event: &stream.Event{EventID: "r1", Type: stream.Refund, CustomerID: "c", TS: day(2011, 1, 3), Amount: 1}, Pos: Position{Offset: 2}},
+		{Event: buy("p1", day(2011, 1, 2), "1", 2), Pos: Position{Offset: 3}}, // same event id
+		{Event: buy("p2", day(2011, 1, 4), "3", 5), Pos: Position{Offset: 4}},
+	}
+	res := make([]Result, len(recs))
+	if err := st.ApplyBatch(ctx, recs, res); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		sample bool
+		orders int64
+		visits int64
+	}{{true, 0, 0}, {true, 0, 1}, {false, 0, 0}, {false, 0, 0}, {true, 1, 1}}
+	for i, w := range want {
+		if (res[i].Sample != nil) != w.sample {
+			t.Fatalf("record %d (%v): sample %d bytes, want one: %v", i, res[i].Outcome, len(res[i].Sample), w.sample)
+		}
+		if !w.sample {
+			continue
+		}
+		s, err := DecodeSample(res[i].Sample)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if s.EventID != recs[i].Event.EventID || s.Before.Orders != w.orders || s.Before.Visits != w.visits || s.Before.Version != 0 {
+			t.Fatalf("record %d: sample %s before orders %d visits %d version %d", i, s.EventID, s.Before.Orders, s.Before.Visits, s.Before.Version)
+		}
+	}
+	if s, _ := DecodeSample(res[4].Sample); !s.Bought || s.Brand != "3" || s.Quantity != 5 || s.Before.LastBrand != "1" {
+		t.Fatalf("purchase sample %+v", s)
+	}
+	if s, _ := DecodeSample(res[0].Sample); s.Bought || s.Prices["1"] != 1.5 {
+		t.Fatalf("visit sample %+v", s)
+	}
+	// A redelivery of the whole batch makes no sample.
+	if err := st.ApplyBatch(ctx, recs, res); err != nil {
+		t.Fatal(err)
+	}
+	for i := range res {
+		if res[i].Sample != nil || res[i].Outcome == Applied {
+			t.Fatalf("redelivered record %d: %v with a %d-byte sample", i, res[i].Outcome, len(res[i].Sample))
+		}
+	}
+	// Without Config.Samples there are none.
+	plain := NewStore(srv.Client(), Config{Prefix: "other"})
+	if err := plain.ApplyBatch(ctx, recs[:1], res[:1]); err != nil || res[0].Sample != nil {
+		t.Fatalf("samples off: %v, %d bytes", err, len(res[0].Sample))
+	}
+}

@@ -6,7 +6,7 @@
 // # Guarantees
 //
 // A batch's offsets are committed after Redis acknowledged its state writes and Kafka
-// acknowledged its features and DLQ records. If Redis or Kafka is away, the lane retries with
+// acknowledged its features, samples and DLQ records. If Redis or Kafka is away, the lane retries with
 // backoff; the fetch loop blocks on the lane's bounded queue, so memory stays bounded and nothing
 // is committed that was not applied. A crash anywhere replays from the last commit, and the
 // offsets and event ids kept in each customer's state make the replay change nothing.
@@ -42,6 +42,10 @@ type Options struct {
 	Group         string // consumer group; default stream.DefaultIngestGroup
 	FeaturesTopic string // default stream.DefaultFeaturesTopic; "-" produces no feature vectors
 	DLQTopic      string // default stream.DefaultDLQTopic
+	// SamplesTopic receives a point-in-time training sample (features/samples.go) for every
+	// applied visit and purchase, keyed by customer id. Default stream.DefaultSamplesTopic; "-"
+	// produces none. It overrides Features.Samples.
+	SamplesTopic string
 
 	BatchSize    int           // most records per lane batch; default 1000
 	Linger       time.Duration // how long a lane waits to fill a batch; default 5ms
@@ -76,6 +80,8 @@ func (o *Options) defaults() error {
 	def(&o.Group, stream.DefaultIngestGroup)
 	def(&o.FeaturesTopic, stream.DefaultFeaturesTopic)
 	def(&o.DLQTopic, stream.DefaultDLQTopic)
+	def(&o.SamplesTopic, stream.DefaultSamplesTopic)
+	o.Features.Samples = o.SamplesTopic != "-"
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
 	}
@@ -306,7 +312,7 @@ func (in *Ingester) runLane(ctx context.Context, l *lane) {
 
 // appliedBatch is a batch whose events are in Redis and whose records await publishing.
 type appliedBatch struct {
-	out     []kafka.Message // features and DLQ records
+	out     []kafka.Message // features, samples and DLQ records
 	dlqMax  int64           // highest rejected offset, -1 if none
 	last    kafka.Message   // the batch's last record, whose offset is committed
 	records int
@@ -409,8 +415,15 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message) (*app
 		case features.DuplicateEventID:
 			in.m.duplicates.WithLabelValues("event_id").Inc()
 		}
+		if r.Message == nil && r.Sample == nil {
+			continue
+		}
+		key := []byte(recs[i].Event.CustomerID)
 		if r.Message != nil && in.o.FeaturesTopic != "-" {
-			ab.out = append(ab.out, kafka.Message{Topic: in.o.FeaturesTopic, Key: []byte(recs[i].Event.CustomerID), Value: r.Message})
+			ab.out = append(ab.out, kafka.Message{Topic: in.o.FeaturesTopic, Key: key, Value: r.Message})
+		}
+		if r.Sample != nil && in.o.SamplesTopic != "-" {
+			ab.out = append(ab.out, kafka.Message{Topic: in.o.SamplesTopic, Key: key, Value: r.Sample})
 		}
 	}
 	in.m.applied.Add(float64(applied))
@@ -422,14 +435,20 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message) (*app
 }
 
 func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
+	var nFeatures, nSamples float64
 	for _, m := range ab.out {
-		if m.Topic == in.o.DLQTopic {
+		switch m.Topic {
+		case in.o.DLQTopic:
 			in.m.produced.WithLabelValues("dlq").Inc()
 			in.m.rejected.WithLabelValues(headerValue(m.Headers, HeaderReason)).Inc()
-		} else {
-			in.m.produced.WithLabelValues("features").Inc()
+		case in.o.SamplesTopic:
+			nSamples++
+		default:
+			nFeatures++
 		}
 	}
+	in.m.produced.WithLabelValues("features").Add(nFeatures)
+	in.m.samples.Add(nSamples)
 	out := ab.out
 	if len(out) > 0 {
 		bo := newBackoff(in.o.MaxBackoff)
@@ -439,7 +458,7 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 				break
 			}
 			in.m.kafkaErrors.WithLabelValues("produce").Inc()
-			in.log.Warn("producing features and dlq records; will retry", "records", len(out), "err", err)
+			in.log.Warn("producing features, samples and dlq records; will retry", "records", len(out), "err", err)
 			if !bo.wait(ctx) {
 				return fmt.Errorf("producing: %w", err)
 			}

@@ -63,6 +63,8 @@ func makeWorkload(seed uint64, customers, events int, dupFrac float64, malformed
 				ev.Items = append(ev.Items, stream.Item{SKU: "s", Brand: fmt.Sprint(1 + r.IntN(5)), Quantity: float64(1 + r.IntN(5)), UnitPrice: float64(r.IntN(2000)) / 100})
 			}
 			ev.Amount = float64(cents(ev.Total())) / 100
+			ev.Prices = map[string]float64{"1": 1.1, "3": 2.5}
+			ev.Promotions = map[string]bool{"3": true}
 			e.orders++
 			e.monetary += ev.Amount
 			ms := ts.UnixMilli()
@@ -388,4 +390,145 @@ func TestFeaturesTopicKeepsCustomerOrder(t *testing.T) {
 	if records < 20000 {
 		t.Fatalf("%d features records for 20000 events", records)
 	}
+}
+
+// TestSamplesTopic checks the samples topic after a run with duplicates and malformed records:
+// exactly one sample per applied visit or purchase (none for refunds, profiles, duplicated events
+// or rejects), each holding the customer's state just before the event and the event's outcome.
+func TestSamplesTopic(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	br := testenv.StartBroker(t, 3)
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client()
+	w := makeWorkload(4, 40, 3000, 0.10, 12)
+
+	// The oracle: a customer's events share a partition, so ingest applies them in publish
+	// order; the first delivery of an event id applies, later ones are duplicates.
+	type before struct{ orders, visits int64 }
+	want := map[string]before{} // event id -> state before it
+	wantEvents := map[string]*stream.Event{}
+	seen := map[string]bool{}
+	counts := map[string]*before{}
+	for _, m := range w.msgs {
+		var ev stream.Event
+		if err := json.Unmarshal(m.Value, &ev); err != nil || ev.EventID == "" || ev.TS.Year() > 2020 || !strings.HasPrefix(ev.EventID, "ev-") {
+			continue // malformed: rejected to the DLQ
+		}
+		if seen[ev.EventID] {
+			continue
+		}
+		seen[ev.EventID] = true
+		c := counts[ev.CustomerID]
+		if c == nil {
+			c = &before{}
+			counts[ev.CustomerID] = c
+		}
+		switch ev.Type {
+		case stream.Purchase:
+			want[ev.EventID] = *c
+			c.orders++
+		case stream.Visit:
+			want[ev.EventID] = *c
+			c.visits++
+		}
+		wantEvents[ev.EventID] = &ev
+	}
+
+	publish(t, ctx, br.Address, w.msgs)
+	startIngest(t, ctx, br.Address, rdb, "a")
+	waitMatch(t, ctx, rdb, w.want, time.Minute)
+	waitCommitted(t, ctx, br.Address, time.Minute)
+
+	got := map[string]bool{}
+	purchasesSeen, laterPurchases := 0, 0
+	for _, m := range readTopic(t, ctx, br.Address, stream.DefaultSamplesTopic) {
+		s, err := features.DecodeSample(m.Value)
+		if err != nil {
+			t.Fatalf("sample at offset %d: %v", m.Offset, err)
+		}
+		if string(m.Key) != s.CustomerID {
+			t.Fatalf("sample of %s keyed %q", s.CustomerID, m.Key)
+		}
+		b, ok := want[s.EventID]
+		if !ok {
+			t.Fatalf("sample for event %s (%s), which makes none", s.EventID, s.Type)
+		}
+		if got[s.EventID] {
+			t.Fatalf("two samples for event %s", s.EventID)
+		}
+		got[s.EventID] = true
+		ev := wantEvents[s.EventID]
+		if s.Before.Orders != b.orders || s.Before.Visits != b.visits {
+			t.Fatalf("event %s: sample before has orders %d visits %d, want %d and %d", s.EventID, s.Before.Orders, s.Before.Visits, b.orders, b.visits)
+		}
+		if s.Type != ev.Type || s.TS != ev.TS.UnixMilli() || s.CustomerID != ev.CustomerID || len(s.Prices) != len(ev.Prices) {
+			t.Fatalf("event %s: sample %+v for event %+v", s.EventID, s, ev)
+		}
+		for k, p := range ev.Prices {
+			if s.Prices[k] != p {
+				t.Fatalf("event %s: price of %s %v, want %v", s.EventID, k, s.Prices[k], p)
+			}
+		}
+		if ev.Type == stream.Purchase {
+			purchasesSeen++
+			if b.orders > 0 {
+				laterPurchases++
+			}
+			brand, qty, best := "", 0.0, -1.0
+			for _, it := range ev.Items {
+				qty += it.Quantity
+				if it.Quantity > best {
+					brand, best = it.Brand, it.Quantity
+				}
+			}
+			if !s.Bought || s.Brand != brand || s.Quantity != qty || !s.Promotions["3"] {
+				t.Fatalf("event %s: outcome bought=%v brand %q qty %v promotions %v, want brand %q qty %v", s.EventID, s.Bought, s.Brand, s.Quantity, s.Promotions, brand, qty)
+			}
+		} else if s.Bought || s.Quantity != 0 || s.Brand != "" {
+			t.Fatalf("visit %s: outcome bought=%v brand %q qty %v", s.EventID, s.Bought, s.Brand, s.Quantity)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d samples, want one per applied visit or purchase: %d", len(got), len(want))
+	}
+	if purchasesSeen == 0 || laterPurchases == 0 || laterPurchases == purchasesSeen {
+		t.Fatalf("workload too thin: %d purchase samples, %d after an earlier purchase", purchasesSeen, laterPurchases)
+	}
+}
+
+// readTopic reads every record of topic.
+func readTopic(t *testing.T, ctx context.Context, addr, topic string) []kafka.Message {
+	t.Helper()
+	conn, err := kafka.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.Message
+	for _, p := range parts {
+		pc, err := kafka.DialLeader(ctx, "tcp", addr, topic, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end, err := pc.ReadLastOffset()
+		pc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
+		for off := int64(0); off < end; off++ {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m)
+		}
+		r.Close()
+	}
+	return out
 }

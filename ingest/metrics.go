@@ -21,6 +21,7 @@ type metrics struct {
 	casConflicts prometheus.CounterFunc
 	corrupt      prometheus.CounterFunc
 	produced     *prometheus.CounterVec
+	samples      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *metrics {
@@ -50,6 +51,8 @@ func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *m
 			Help: "Customer states that did not decode and were started afresh."}, corrupt),
 		produced: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "segstream_ingest_records_produced_total",
 			Help: "Records produced, by topic role (features or dlq)."}, []string{"topic"}),
+		samples: prometheus.NewCounter(prometheus.CounterOpts{Name: "segstream_ingest_samples_produced_total",
+			Help: "Point-in-time training samples produced to the samples topic."}),
 	}
 	for _, r := range stream.Reasons {
 		m.rejected.WithLabelValues(string(r))
@@ -65,7 +68,7 @@ func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *m
 	}
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.applied, m.duplicates, m.rejected, m.batchSeconds, m.batchEvents,
-			m.lag, m.redisErrors, m.kafkaErrors, m.casConflicts, m.corrupt, m.produced)
+			m.lag, m.redisErrors, m.kafkaErrors, m.casConflicts, m.corrupt, m.produced, m.samples)
 	}
 	return m
 }

@@ -34,6 +34,8 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.BatchSize, "batch-size", 1000, "ingest batch size")
 	fs.DurationVar(&o.Linger, "linger", 5*time.Millisecond, "ingest linger")
 	fs.BoolVar(&o.NoFeatures, "no-features", false, "do not produce feature vectors (shows what the features topic costs)")
+	fs.BoolVar(&o.NoNaive, "no-naive", false, "skip the naive baseline (for profiling; no ratio)")
+	fs.BoolVar(&o.NoSamples, "no-samples", false, "do not make training samples (shows what the samples topic costs)")
 	seed := fs.Uint64("seed", 1, "generator seed")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := cli.Parse(fs, args[1:]); err != nil {

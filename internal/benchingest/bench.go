@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -41,7 +42,11 @@ type Options struct {
 	Seed       uint64
 	// NoFeatures skips producing feature vectors, to see what the features topic costs.
 	NoFeatures bool
-	Log        *slog.Logger
+	// NoSamples skips the training samples (ingest's --samples=false), to see what they cost.
+	NoSamples bool
+	// NoNaive skips the naive baseline (for profiling segstream's own runs); no ratio is given.
+	NoNaive bool
+	Log       *slog.Logger
 }
 
 // Result is the headline figures.
@@ -79,7 +84,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		return Result{}, err
 	}
 	defer os.RemoveAll(dir)
-	br, err := devbroker.Start(devbroker.Options{Partitions: int32(o.Partitions), DataDir: dir, Topics: []string{topic, "bench.features", "bench.dlq"}})
+	br, err := devbroker.Start(devbroker.Options{Partitions: int32(o.Partitions), DataDir: dir, Topics: []string{topic, "bench.features", "bench.dlq", "bench.samples"}})
 	if err != nil {
 		return Result{}, err
 	}
@@ -110,22 +115,28 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	var decodeRates, naiveRates, segRates []float64
 	var naiveCmds, segCmds float64
 	var naiveBusy, segBusy []float64
+	var naiveCPU, segCPU []float64 // this process's CPU µs per event (ingest and the in-process broker)
 	for run := 0; run < o.Runs; run++ {
 		r, err := consumeDecode(ctx, brokers, fmt.Sprintf("bench-decode-%d", run), len(msgs))
 		if err != nil {
 			return Result{}, err
 		}
 		decodeRates = append(decodeRates, r)
-		for _, variant := range []string{"naive", "segstream"} {
+		variants := []string{"naive", "segstream"}
+		if o.NoNaive {
+			variants = variants[1:]
+		}
+		for _, variant := range variants {
 			if err := rdb.FlushAll(ctx).Err(); err != nil {
 				return Result{}, err
 			}
-			var app ingest.Applier = features.NewStore(rdb, features.Config{})
+			var app ingest.Applier = features.NewStore(rdb, features.Config{Samples: !o.NoSamples})
 			if variant == "naive" {
 				app = &naiveStore{rdb: rdb}
 			}
 			before := commandCalls(ctx, rdb)
 			cpu0 := redisCPU(ctx, rdb)
+			self0 := processCPU()
 			t0 := time.Now()
 			rate, err := runIngest(ctx, brokers, rdb, fmt.Sprintf("bench-%s-%d", variant, run), app, o, len(msgs))
 			if err != nil {
@@ -133,11 +144,12 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			}
 			cmds := float64(commandCalls(ctx, rdb)-before) / float64(len(msgs))
 			busy := (redisCPU(ctx, rdb) - cpu0) / time.Since(t0).Seconds()
+			self := (processCPU() - self0).Seconds() * 1e6 / float64(len(msgs))
 			o.Log.Info("run", "variant", variant, "run", run+1, "events_per_s", int(rate), "redis_cpu_busy", fmt.Sprintf("%.0f%%", 100*busy))
 			if variant == "naive" {
-				naiveBusy = append(naiveBusy, busy)
+				naiveBusy, naiveCPU = append(naiveBusy, busy), append(naiveCPU, self)
 			} else {
-				segBusy = append(segBusy, busy)
+				segBusy, segCPU = append(segBusy, busy), append(segCPU, self)
 			}
 			if variant == "naive" {
 				naiveRates, naiveCmds = append(naiveRates, rate), cmds
@@ -163,10 +175,21 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	row("  redis-benchmark -P 64 SET", setRate, "op/s", nil)
 	row("  redis-benchmark -P 64 EVALSHA (the compare-and-set script)", evalRate, "op/s", nil)
 	row("  consume + decode, no Redis", median(decodeRates), "ev/s", decodeRates)
-	fmt.Fprintln(w, "ingest end to end: Kafka -> Redis (exactly once) -> features topic -> commit")
+	outputs := "features and samples topics"
+	switch {
+	case o.NoFeatures && o.NoSamples:
+		outputs = "no output topics"
+	case o.NoFeatures:
+		outputs = "samples topic"
+	case o.NoSamples:
+		outputs = "features topic"
+	}
+	fmt.Fprintf(w, "ingest end to end: Kafka -> Redis (exactly once) -> %s -> commit\n", outputs)
 	row(fmt.Sprintf("  naive: one rich script per event (%.1f Redis cmds/event)", naiveCmds), median(naiveRates), "ev/s", naiveRates)
 	row(fmt.Sprintf("  segstream: batched compare-and-set (%.1f Redis cmds/event)", segCmds), median(segRates), "ev/s", segRates)
 	fmt.Fprintf(w, "redis-server CPU busy during ingest (median): naive %.0f%%, segstream %.0f%%\n", 100*median(naiveBusy), 100*median(segBusy))
+	fmt.Fprintf(w, "bench process CPU per event, ingest + in-process broker (median): naive %.1f µs, segstream %.1f µs (runs %s)\n",
+		median(naiveCPU), median(segCPU), fmtRuns(segCPU))
 	fmt.Fprintf(w, "events_per_second=%d ratio_vs_naive=%.2f\n", int(res.EventsPerSecond), res.RatioVsNaive)
 	return res, nil
 }
@@ -190,11 +213,14 @@ func generate(o Options) []kafka.Message {
 
 func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group string, app ingest.Applier, o Options, n int) (float64, error) {
 	ca := &countingApplier{inner: app}
-	ft := "bench.features"
+	ft, st := "bench.features", "bench.samples"
 	if o.NoFeatures {
 		ft = "-"
 	}
-	in, err := ingest.New(ingest.Options{Brokers: brokers, Topic: topic, Group: group, FeaturesTopic: ft,
+	if o.NoSamples {
+		st = "-"
+	}
+	in, err := ingest.New(ingest.Options{Brokers: brokers, Topic: topic, Group: group, FeaturesTopic: ft, SamplesTopic: st,
 		DLQTopic: "bench.dlq", BatchSize: o.BatchSize, Linger: o.Linger, Applier: ca}, rdb)
 	if err != nil {
 		return 0, err
@@ -321,6 +347,24 @@ func commandCalls(ctx context.Context, rdb redis.UniversalClient) int64 {
 		}
 	}
 	return total
+}
+
+// processCPU is this process's user+system CPU time so far: less sensitive than throughput to
+// what else runs on the machine.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func fmtRuns(xs []float64) string {
+	var s []string
+	for _, x := range xs {
+		s = append(s, strconv.FormatFloat(x, 'f', 1, 64))
+	}
+	return strings.Join(s, " ")
 }
 
 func median(xs []float64) float64 {

@@ -24,6 +24,8 @@ import (
 // IngestFlags are the flags of the ingest role.
 type IngestFlags struct {
 	Topic, Group, FeaturesTopic, DLQTopic string
+	SamplesTopic                          string
+	Samples                               bool
 	BatchSize                             int
 	Linger, DrainTimeout, MaxFuture       time.Duration
 	Windows                               string
@@ -36,6 +38,8 @@ func (f *IngestFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Group, "ingest-group", stream.DefaultIngestGroup, "consumer group of the ingest role")
 	fs.StringVar(&f.FeaturesTopic, "features-topic", stream.DefaultFeaturesTopic, "topic for updated feature vectors (\"-\" for none)")
 	fs.StringVar(&f.DLQTopic, "dlq-topic", stream.DefaultDLQTopic, "topic for rejected events")
+	fs.StringVar(&f.SamplesTopic, "samples-topic", stream.DefaultSamplesTopic, "topic for point-in-time training samples (one per applied visit or purchase); cap it with retention.bytes / retention.ms")
+	fs.BoolVar(&f.Samples, "samples", true, "produce training samples to --samples-topic (--samples=false for none)")
 	fs.IntVar(&f.BatchSize, "batch-size", 1000, "most records per partition batch")
 	fs.DurationVar(&f.Linger, "linger", 5*time.Millisecond, "how long a partition lane waits to fill a batch")
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 15*time.Second, "how long shutdown may spend finishing queued batches")
@@ -79,10 +83,16 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 	if f.MaxFuture <= 0 {
 		return ingest.Options{}, fmt.Errorf("--max-future %s: give a positive duration such as 24h", f.MaxFuture)
 	}
+	samples := f.SamplesTopic
+	if !f.Samples {
+		samples = "-"
+	} else if samples == "" || samples == "-" {
+		return ingest.Options{}, fmt.Errorf("--samples-topic %q: name a topic, or turn samples off with --samples=false", samples)
+	}
 	lim := stream.DefaultLimits
 	lim.MaxFuture = f.MaxFuture
 	o := ingest.Options{
-		Brokers: brokers, Topic: f.Topic, Group: f.Group, FeaturesTopic: f.FeaturesTopic, DLQTopic: f.DLQTopic,
+		Brokers: brokers, Topic: f.Topic, Group: f.Group, FeaturesTopic: f.FeaturesTopic, DLQTopic: f.DLQTopic, SamplesTopic: samples,
 		BatchSize: f.BatchSize, Linger: f.Linger, DrainTimeout: f.DrainTimeout,
 		Features: features.Config{Windows: w, DedupWindow: f.DedupWindow},
 		Limits:   lim,

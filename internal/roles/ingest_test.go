@@ -1,0 +1,42 @@
+package roles
+
+import (
+	"flag"
+	"testing"
+
+	"github.com/segstream/segstream/internal/cli"
+	"github.com/segstream/segstream/stream"
+)
+
+func TestIngestSampleFlags(t *testing.T) {
+	cases := []struct {
+		args    []string
+		env     string // SEGSTREAM_SAMPLES, "" for unset
+		want    string // the options' SamplesTopic
+		wantErr bool
+	}{
+		{nil, "", stream.DefaultSamplesTopic, false},
+		{[]string{"--samples-topic", "train"}, "", "train", false},
+		{[]string{"--samples=false"}, "", "-", false},
+		{nil, "false", "-", false},
+		{[]string{"--samples=true"}, "false", stream.DefaultSamplesTopic, false}, // flags win
+		{[]string{"--samples-topic", "-"}, "", "", true},
+	}
+	for _, tc := range cases {
+		t.Run("", func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("SEGSTREAM_SAMPLES", tc.env)
+			}
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			var f IngestFlags
+			f.Register(fs)
+			if err := cli.Parse(fs, tc.args); err != nil {
+				t.Fatal(err)
+			}
+			o, err := f.Options([]string{"127.0.0.1:9092"})
+			if (err != nil) != tc.wantErr || (err == nil && o.SamplesTopic != tc.want) {
+				t.Errorf("%v env %q: samples topic %q, %v; want %q", tc.args, tc.env, o.SamplesTopic, err, tc.want)
+			}
+		})
+	}
+}
