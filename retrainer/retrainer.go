@@ -413,6 +413,10 @@ func (r *Retrainer) RefitNow(ctx context.Context, trigger string) RunStatus {
 	out, err := r.refit(ctx, trigger, &st)
 	st.Duration = time.Since(start).Seconds()
 	switch {
+	case err != nil && ctx.Err() != nil:
+		// Shutting down or the lease was lost: not a failure of the refit.
+		st.Result, st.Reasons = "skipped", []string{"cancelled: " + ctx.Err().Error()}
+		r.log.Info("refit cancelled", "trigger", trigger)
 	case errors.Is(err, errNotEnoughData):
 		st.Result, st.Reasons = "skipped", []string{err.Error()}
 		r.log.Info("refit skipped", "trigger", trigger, "reason", err)

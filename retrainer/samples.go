@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -44,30 +45,45 @@ func ReadSamples(ctx context.Context, brokers []string, topic string, maxSamples
 	return bad, nil
 }
 
+// readPartition reads [start, end) of one partition from its leader with plain fetches: a
+// consumer-group reader would add joins and commits a one-off scan does not need.
 func readPartition(ctx context.Context, brokers []string, topic string, partition int, start, end int64, fn func(*features.Sample)) (bad int, err error) {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: brokers, Topic: topic, Partition: partition,
-		MinBytes: 1, MaxBytes: 4 << 20, MaxWait: time.Second,
-	})
-	defer r.Close()
-	if err := r.SetOffset(start); err != nil {
+	d := &kafka.Dialer{Timeout: 10 * time.Second}
+	conn, err := d.DialLeader(ctx, "tcp", brokers[0], topic, partition)
+	if err != nil {
 		return 0, err
 	}
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
+	defer conn.Close()
+	if _, err := conn.Seek(start, kafka.SeekAbsolute); err != nil {
+		return 0, err
+	}
+	next := start
+	for next < end {
+		if err := ctx.Err(); err != nil {
 			return bad, err
 		}
-		s, err := features.DecodeSample(m.Value)
-		if err != nil {
-			bad++
-		} else {
+		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		// Responses of about 1 MiB: kfake builds large fetch responses slowly enough to miss
+		// short deadlines.
+		batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 500 * time.Millisecond})
+		for next < end {
+			m, err := batch.ReadMessage()
+			if err != nil {
+				break
+			}
+			next = m.Offset + 1
+			s, err := features.DecodeSample(m.Value)
+			if err != nil {
+				bad++
+				continue
+			}
 			fn(&s)
 		}
-		if m.Offset >= end-1 {
-			return bad, nil
+		if err := batch.Close(); err != nil && !errors.Is(err, io.EOF) {
+			return bad, err
 		}
 	}
+	return bad, nil
 }
 
 // Training is the point-in-time training data built from samples.

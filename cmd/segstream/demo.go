@@ -145,7 +145,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	defer rdb.Close()
 
 	f := roles.IngestFlags{Topic: stream.DefaultEventsTopic, Group: stream.DefaultIngestGroup, FeaturesTopic: stream.DefaultFeaturesTopic,
-		DLQTopic: stream.DefaultDLQTopic, BatchSize: 500, Linger: 5 * time.Millisecond, DrainTimeout: 10 * time.Second,
+		DLQTopic: stream.DefaultDLQTopic, SamplesTopic: stream.DefaultSamplesTopic, Samples: true, BatchSize: 500, Linger: 5 * time.Millisecond, DrainTimeout: 10 * time.Second,
 		MaxFuture: 24 * time.Hour, Windows: "30,90,365", DedupWindow: 1024}
 	io_, err := f.Options(brokers)
 	if err != nil {
