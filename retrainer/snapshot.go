@@ -1,9 +1,13 @@
 package retrainer
 
 import (
+	"container/heap"
 	"context"
+	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
+	"hash/fnv"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/segstream/segstream/features"
@@ -30,31 +34,83 @@ func latestEvent(ctx context.Context, st *features.Store) (int64, error) {
 	return latest, err
 }
 
-// TakeSnapshot scans every customer (every master of a cluster) and keeps a uniform sample of
-// at most maxRows of them (reservoir sampling, seeded), with their features as of asOf.
+// TakeSnapshot scans every customer (every master of a cluster) and keeps a sample of at most
+// maxRows of them with their features as of asOf. The sample is the maxRows customers with the
+// smallest seeded hash of their id (a bottom-k sample: uniform, and the same whatever order
+// SCAN visits the keys in, which differs between Redis processes), and the rows are sorted by
+// customer id, so the same data and seed give the same snapshot on any Redis.
 func TakeSnapshot(ctx context.Context, st *features.Store, asOf time.Time, maxRows int, seed uint64) (*Snapshot, error) {
 	if maxRows <= 0 {
 		return nil, fmt.Errorf("snapshot: max rows %d", maxRows)
 	}
 	cols := newColumns(st.Config().Windows, min(maxRows, 1<<16))
 	snap := &Snapshot{AsOf: asOf}
-	rng := rand.New(rand.NewPCG(seed, 0x736e6170)) // stream tag "snap"
+	var ids []string
+	h := &rowHeap{}
 	err := st.Scan(ctx, features.ScanOptions{}, func(id string, s *features.State) error {
 		snap.Seen++
-		if len(snap.IDs) < maxRows {
-			snap.IDs = append(snap.IDs, id)
+		k := idHash(id, seed)
+		if len(ids) < maxRows {
+			heap.Push(h, rowKey{hash: k, row: len(ids)})
+			ids = append(ids, id)
 			cols.add(s, asOf, -1)
 			return nil
 		}
-		if j := rng.IntN(snap.Seen); j < maxRows {
-			snap.IDs[j] = id
-			cols.add(s, asOf, j)
+		if top := (*h)[0]; k < top.hash {
+			ids[top.row] = id
+			cols.add(s, asOf, top.row)
+			(*h)[0].hash = k
+			heap.Fix(h, 0)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	snap.Cols = cols.cols
+	order := make([]int, len(ids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
+	snap.IDs = make([]string, len(ids))
+	for i, j := range order {
+		snap.IDs[i] = ids[j]
+	}
+	snap.Cols = make(map[string][]float64, len(cols.cols))
+	for name, c := range cols.cols {
+		sorted := make([]float64, len(c))
+		for i, j := range order {
+			sorted[i] = c[j]
+		}
+		snap.Cols[name] = sorted
+	}
 	return snap, nil
+}
+
+func idHash(id string, seed uint64) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], seed)
+	h.Write(b[:])
+	h.Write([]byte(id))
+	return h.Sum64()
+}
+
+type rowKey struct {
+	hash uint64
+	row  int
+}
+
+// rowHeap is a max-heap on hash: its top is the kept row to replace first.
+type rowHeap []rowKey
+
+func (h rowHeap) Len() int           { return len(h) }
+func (h rowHeap) Less(i, j int) bool { return h[i].hash > h[j].hash }
+func (h rowHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *rowHeap) Push(x any)        { *h = append(*h, x.(rowKey)) }
+func (h *rowHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

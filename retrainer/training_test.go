@@ -1,8 +1,13 @@
 package retrainer
 
 import (
+	"context"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/segstream/segstream/internal/testenv"
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/stream"
@@ -80,5 +85,34 @@ func TestTrainingJoinsOccasionsAndLabels(t *testing.T) {
 	}
 	if len(c.Cols["visits"]) != 6 || c.Cols["visits"][2] != 1 { // a's second visit saw one visit before it
 		t.Fatalf("visits before the samples %v", c.Cols["visits"])
+	}
+}
+
+// The snapshot sample does not depend on the order SCAN visits keys in: the same data in two
+// redis-servers (different hash seeds) gives the same rows in the same order.
+func TestSnapshotIsOrderFree(t *testing.T) {
+	ctx := context.Background()
+	var snaps []*Snapshot
+	for range 2 {
+		rdb := testenv.StartRedis(t).Client()
+		st := features.NewStore(rdb, features.Config{})
+		var evs []stream.Event
+		for i := range 3000 {
+			evs = append(evs, stream.Event{EventID: "e" + strconv.Itoa(i), Type: stream.Purchase, CustomerID: "c" + strconv.Itoa(i%1500),
+				TS: time.Date(2024, 1, 1+i%300, 0, 0, 0, 0, time.UTC), Amount: float64(1 + i%97)})
+		}
+		apply(t, st, evs, nil, 1)
+		s, err := TakeSnapshot(ctx, st, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), 500, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps = append(snaps, s)
+	}
+	a, b := snaps[0], snaps[1]
+	if a.Seen != 1500 || len(a.IDs) != 500 || !slices.Equal(a.IDs, b.IDs) || !slices.Equal(a.Cols["monetary"], b.Cols["monetary"]) {
+		t.Fatalf("snapshots differ: seen %d, %d rows; first ids %v vs %v", a.Seen, len(a.IDs), a.IDs[:3], b.IDs[:3])
+	}
+	if !slices.IsSorted(a.IDs) {
+		t.Fatal("rows are not in customer order")
 	}
 }
