@@ -174,8 +174,15 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		// A model fitted on half-replayed history would see every customer as lapsed.
-		ro.Start, ro.MinRows = caughtUp, o.bootstrapAfter
+		// A model fitted on half-replayed history would see every customer as lapsed: the first
+		// refit waits until ingest has committed the history.
+		ingested := make(chan struct{})
+		g.Go(func() error {
+			waitIngested(gctx, brokers, caughtUp)
+			close(ingested)
+			return nil
+		})
+		ro.Start, ro.MinRows = ingested, o.bootstrapAfter
 		ro.OnRefit = func(st retrainer.RunStatus) {
 			switch st.Result {
 			case "promoted":
@@ -209,6 +216,33 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	return err
+}
+
+// waitIngested returns once the history is published (caughtUp) and the ingest group has
+// committed every event of it, or at most a minute after publishing ended (live generated
+// events keep a small lag).
+func waitIngested(ctx context.Context, brokers []string, caughtUp <-chan struct{}) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-caughtUp:
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		lag, err := stream.GroupLag(ctx, brokers, stream.DefaultIngestGroup, stream.DefaultEventsTopic)
+		total := int64(0)
+		for _, l := range lag {
+			total += l
+		}
+		if err == nil && len(lag) > 0 && total == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func demoReplay(ctx context.Context, w *kafka.Writer, p datasets.Preset, path string, published *atomic.Int64, done chan<- struct{}) error {
