@@ -38,10 +38,11 @@ type Applier interface {
 // Options configure an Ingester.
 type Options struct {
 	Brokers       []string
-	Topic         string // events topic; default stream.DefaultEventsTopic
-	Group         string // consumer group; default stream.DefaultIngestGroup
-	FeaturesTopic string // default stream.DefaultFeaturesTopic; "-" produces no feature vectors
-	DLQTopic      string // default stream.DefaultDLQTopic
+	Security      *stream.Security // Kafka TLS and SASL; nil is plaintext
+	Topic         string           // events topic; default stream.DefaultEventsTopic
+	Group         string           // consumer group; default stream.DefaultIngestGroup
+	FeaturesTopic string           // default stream.DefaultFeaturesTopic; "-" produces no feature vectors
+	DLQTopic      string           // default stream.DefaultDLQTopic
 	// SamplesTopic receives a point-in-time training sample (features/samples.go) for every
 	// applied visit and purchase, keyed by customer id. Default stream.DefaultSamplesTopic; "-"
 	// produces none. It overrides Features.Samples.
@@ -160,6 +161,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 	o := &in.o
 	in.reader = kafka.NewReader(kafka.ReaderConfig{
 		Brokers:               o.Brokers,
+		Dialer:                o.Security.Dialer(),
 		GroupID:               o.Group,
 		Topic:                 o.Topic,
 		MinBytes:              1,
@@ -176,7 +178,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 	})
 	// A synchronous write returns when every partition's batch is flushed, and a batch that is
 	// not full waits BatchTimeout: keep it short, the lane already batches.
-	in.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond, Compression: kafka.Lz4})
+	in.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond, Compression: kafka.Lz4, Security: o.Security})
 	defer in.writer.Close()
 	defer in.reader.Close()
 
@@ -504,7 +506,7 @@ func (in *Ingester) watchLag(ctx context.Context) {
 		case <-t.C:
 		}
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		lag, err := stream.GroupLag(qctx, in.o.Brokers, in.o.Group, in.o.Topic)
+		lag, err := stream.Cluster{Brokers: in.o.Brokers, Security: in.o.Security}.GroupLag(qctx, in.o.Group, in.o.Topic)
 		cancel()
 		if err != nil {
 			in.log.Debug("reading consumer lag", "err", err)

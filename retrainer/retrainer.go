@@ -32,7 +32,8 @@ import (
 // Options configure a Retrainer. Zero values take the defaults noted.
 type Options struct {
 	Brokers      []string
-	SamplesTopic string // default stream.DefaultSamplesTopic; "-" reads no samples
+	Security     *stream.Security // Kafka TLS and SASL; nil is plaintext
+	SamplesTopic string           // default stream.DefaultSamplesTopic; "-" reads no samples
 	// Features must match ingest's configuration (prefix and windows).
 	Features features.Config
 
@@ -461,7 +462,7 @@ func (r *Retrainer) refit(ctx context.Context, trigger string, st *RunStatus) (*
 	var training *Training
 	if r.o.SamplesTopic != "-" {
 		tb := NewTrainingBuilder(TrainingOptions{Windows: r.store.Config().Windows, Horizon: r.o.Horizon, Session: r.o.Session})
-		if _, err := ReadSamples(ctx, r.o.Brokers, r.o.SamplesTopic, r.o.MaxSamples, r.log, tb.Add); err != nil {
+		if _, err := ReadSamples(ctx, stream.Cluster{Brokers: r.o.Brokers, Security: r.o.Security}, r.o.SamplesTopic, r.o.MaxSamples, r.log, tb.Add); err != nil {
 			// The segmentation, RFM and CLV need no samples; fit them and say so.
 			r.log.Warn("refit without samples", "topic", r.o.SamplesTopic, "err", err)
 		} else {

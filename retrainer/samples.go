@@ -22,8 +22,8 @@ import (
 // over its partitions, up to the end offsets it finds when it starts (records produced
 // meanwhile wait for the next refit). Records that do not decode are counted and skipped:
 // training data is best effort, a refit is not.
-func ReadSamples(ctx context.Context, brokers []string, topic string, maxSamples int, log *slog.Logger, fn func(*features.Sample)) (bad int, err error) {
-	offs, err := stream.LogOffsets(ctx, brokers, topic)
+func ReadSamples(ctx context.Context, c stream.Cluster, topic string, maxSamples int, log *slog.Logger, fn func(*features.Sample)) (bad int, err error) {
+	offs, err := c.LogOffsets(ctx, topic)
 	if err != nil {
 		return 0, err
 	}
@@ -33,7 +33,7 @@ func ReadSamples(ctx context.Context, brokers []string, topic string, maxSamples
 		if start >= o.End {
 			continue
 		}
-		n, err := readPartition(ctx, brokers, topic, p, start, o.End, fn)
+		n, err := readPartition(ctx, c, topic, p, start, o.End, fn)
 		bad += n
 		if err != nil {
 			return bad, fmt.Errorf("reading %s/%d: %w", topic, p, err)
@@ -47,9 +47,8 @@ func ReadSamples(ctx context.Context, brokers []string, topic string, maxSamples
 
 // readPartition reads [start, end) of one partition from its leader with plain fetches: a
 // consumer-group reader would add joins and commits a one-off scan does not need.
-func readPartition(ctx context.Context, brokers []string, topic string, partition int, start, end int64, fn func(*features.Sample)) (bad int, err error) {
-	d := &kafka.Dialer{Timeout: 10 * time.Second}
-	conn, err := d.DialLeader(ctx, "tcp", brokers[0], topic, partition)
+func readPartition(ctx context.Context, c stream.Cluster, topic string, partition int, start, end int64, fn func(*features.Sample)) (bad int, err error) {
+	conn, err := c.Security.Dialer().DialLeader(ctx, "tcp", c.Brokers[0], topic, partition)
 	if err != nil {
 		return 0, err
 	}

@@ -59,10 +59,11 @@ import (
 // Options configure a Scorer.
 type Options struct {
 	Brokers      []string
-	Topic        string // features topic; default stream.DefaultFeaturesTopic
-	Group        string // default stream.DefaultScorerGroup
-	ScoresTopic  string // default stream.DefaultScoresTopic
-	ChangesTopic string // default stream.DefaultChangesTopic; "-" produces none
+	Security     *stream.Security // Kafka TLS and SASL; nil is plaintext
+	Topic        string           // features topic; default stream.DefaultFeaturesTopic
+	Group        string           // default stream.DefaultScorerGroup
+	ScoresTopic  string           // default stream.DefaultScoresTopic
+	ChangesTopic string           // default stream.DefaultChangesTopic; "-" produces none
 
 	BatchSize    int           // default 1000
 	Linger       time.Duration // default 5ms
@@ -157,7 +158,7 @@ func New(o Options, rdb redis.UniversalClient) (*Scorer, error) {
 		m: newMetrics(o.Registerer), log: o.Logger, swept: make(chan struct{}, 1)}
 	// A synchronous write returns when every partition's batch is flushed, and a batch that is
 	// not full waits BatchTimeout: keep it short, the lanes already batch.
-	s.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond})
+	s.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond, Security: o.Security})
 	return s, nil
 }
 
@@ -210,6 +211,7 @@ func (s *Scorer) consume(ctx context.Context) error {
 	o := &s.o
 	reader := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:  o.Brokers,
+		Dialer:   o.Security.Dialer(),
 		GroupID:  o.Group,
 		Topic:    o.Topic,
 		MinBytes: 1,

@@ -10,15 +10,22 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// adminClient is a short-lived admin client; kafka-go's default transport pools connections,
-// so building one per call costs nothing.
-func adminClient(brokers []string) *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+// Cluster is a Kafka cluster as every client of a process reaches it: its bootstrap brokers and
+// the TLS and SASL settings.
+type Cluster struct {
+	Brokers  []string
+	Security *Security
+}
+
+// adminClient is a short-lived admin client; kafka-go's transports pool connections, so
+// building one per call costs nothing.
+func (c Cluster) adminClient() *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Timeout: 10 * time.Second, Transport: c.Security.Transport()}
 }
 
 // Partitions lists a topic's partition ids in ascending order.
-func Partitions(ctx context.Context, brokers []string, topic string) ([]int, error) {
-	md, err := adminClient(brokers).Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+func (c Cluster) Partitions(ctx context.Context, topic string) ([]int, error) {
+	md, err := c.adminClient().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("reading metadata of topic %s: %w", topic, err)
 	}
@@ -49,8 +56,8 @@ type Offsets struct {
 }
 
 // LogOffsets returns every partition's first and end offsets.
-func LogOffsets(ctx context.Context, brokers []string, topic string) (map[int]Offsets, error) {
-	parts, err := Partitions(ctx, brokers, topic)
+func (c Cluster) LogOffsets(ctx context.Context, topic string) (map[int]Offsets, error) {
+	parts, err := c.Partitions(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +65,7 @@ func LogOffsets(ctx context.Context, brokers []string, topic string) (map[int]Of
 	for _, p := range parts {
 		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
 	}
-	res, err := adminClient(brokers).ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	res, err := c.adminClient().ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
 		return nil, fmt.Errorf("listing offsets of %s: %w", topic, err)
 	}
@@ -77,12 +84,12 @@ func LogOffsets(ctx context.Context, brokers []string, topic string) (map[int]Of
 
 // CommittedOffsets returns the offset a consumer group has committed on every partition of a
 // topic: the next offset it will read; -1 where it has committed nothing.
-func CommittedOffsets(ctx context.Context, brokers []string, group, topic string) (map[int]int64, error) {
-	parts, err := Partitions(ctx, brokers, topic)
+func (c Cluster) CommittedOffsets(ctx context.Context, group, topic string) (map[int]int64, error) {
+	parts, err := c.Partitions(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
-	res, err := adminClient(brokers).OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	res, err := c.adminClient().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
 	if err != nil {
 		return nil, fmt.Errorf("fetching offsets of group %s: %w", group, err)
 	}
@@ -110,22 +117,42 @@ func CommittedOffsets(ctx context.Context, brokers []string, group, topic string
 // GroupLag returns, per partition of topic, how many records the consumer group has yet to
 // commit: the end offset minus the committed offset. A partition the group never committed
 // counts from the first offset still in the log, where a new group would start.
-func GroupLag(ctx context.Context, brokers []string, group, topic string) (map[int]int64, error) {
+func (c Cluster) GroupLag(ctx context.Context, group, topic string) (map[int]int64, error) {
 	if group == "" {
 		return nil, errors.New("group lag: empty group id")
 	}
-	logs, err := LogOffsets(ctx, brokers, topic)
+	logs, err := c.LogOffsets(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
-	committed, err := CommittedOffsets(ctx, brokers, group, topic)
+	committed, err := c.CommittedOffsets(ctx, group, topic)
 	if err != nil {
 		return nil, err
 	}
 	lag := make(map[int]int64, len(logs))
 	for p, o := range logs {
-		c := max(committed[p], o.First)
-		lag[p] = max(o.End-c, 0)
+		from := max(committed[p], o.First)
+		lag[p] = max(o.End-from, 0)
 	}
 	return lag, nil
+}
+
+// Partitions is Cluster{Brokers: brokers}.Partitions, for plaintext clusters.
+func Partitions(ctx context.Context, brokers []string, topic string) ([]int, error) {
+	return Cluster{Brokers: brokers}.Partitions(ctx, topic)
+}
+
+// LogOffsets is Cluster{Brokers: brokers}.LogOffsets, for plaintext clusters.
+func LogOffsets(ctx context.Context, brokers []string, topic string) (map[int]Offsets, error) {
+	return Cluster{Brokers: brokers}.LogOffsets(ctx, topic)
+}
+
+// CommittedOffsets is Cluster{Brokers: brokers}.CommittedOffsets, for plaintext clusters.
+func CommittedOffsets(ctx context.Context, brokers []string, group, topic string) (map[int]int64, error) {
+	return Cluster{Brokers: brokers}.CommittedOffsets(ctx, group, topic)
+}
+
+// GroupLag is Cluster{Brokers: brokers}.GroupLag, for plaintext clusters.
+func GroupLag(ctx context.Context, brokers []string, group, topic string) (map[int]int64, error) {
+	return Cluster{Brokers: brokers}.GroupLag(ctx, group, topic)
 }

@@ -19,6 +19,8 @@ type WriterOptions struct {
 	// Async makes WriteMessages return before the broker acknowledges. Only for fire-and-forget
 	// producers such as load generators; pipelines that commit offsets need false.
 	Async bool
+	// Security is TLS and SASL for the connection; nil is plaintext.
+	Security *Security
 }
 
 // NewWriter returns a producer with segstream's defaults: acks from all in-sync replicas, and
@@ -45,5 +47,6 @@ func NewWriter(brokers []string, topic string, o WriterOptions) *kafka.Writer {
 		MaxAttempts:            10,
 		WriteBackoffMin:        50 * time.Millisecond,
 		WriteBackoffMax:        2 * time.Second,
+		Transport:              o.Security.Transport(),
 	}
 }

@@ -41,6 +41,7 @@ type replayOptions struct {
 	wait        bool
 	group       string
 	waitTimeout time.Duration
+	security    *stream.Security
 }
 
 func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
@@ -51,6 +52,8 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		names[i] = string(p)
 	}
 	kafkaAddrs := fs.String("kafka", "127.0.0.1:9092", "Kafka bootstrap brokers, host:port[,host:port...] (env SEGSTREAM_KAFKA)")
+	var sec stream.SecurityConfig
+	cli.RegisterKafkaSecurity(fs, &sec)
 	preset := fs.String("preset", "", "data-set format: "+strings.Join(names, ", ")+" (required)")
 	fs.StringVar(&o.file, "file", "", "the data file, plain or .gz (required)")
 	fs.StringVar(&o.topic, "topic", stream.DefaultEventsTopic, "topic to publish to")
@@ -66,6 +69,9 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var err error
 	if o.brokers, err = cli.KafkaBrokers(*kafkaAddrs); err != nil {
+		return badUsage("%v", err)
+	}
+	if o.security, err = sec.Build(); err != nil {
 		return badUsage("%v", err)
 	}
 	if *preset == "" {
@@ -120,7 +126,7 @@ func replay(ctx context.Context, o replayOptions, stdout io.Writer) error {
 	// Fail fast, with a useful message, when the broker is unreachable or the topic is
 	// missing: the writer would otherwise retry for a long while.
 	checkCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	_, err = stream.Partitions(checkCtx, o.brokers, o.topic)
+	_, err = o.cluster().Partitions(checkCtx, o.topic)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("checking topic %s on %s (is the broker up and the topic created?): %w", o.topic, strings.Join(o.brokers, ","), err)
@@ -131,7 +137,7 @@ func replay(ctx context.Context, o replayOptions, stdout io.Writer) error {
 		// Pace in slices of a tenth of a second so the rate holds over short spans too.
 		chunk = min(max(int(o.rate/10), 1), replayBatch)
 	}
-	w := stream.NewWriter(o.brokers, o.topic, stream.WriterOptions{BatchSize: min(chunk, 1000)})
+	w := stream.NewWriter(o.brokers, o.topic, stream.WriterOptions{BatchSize: min(chunk, 1000), Security: o.security})
 	// NewWriter allows 8 MiB batches, but Kafka's and kfake's default message.max.bytes is
 	// 1 MiB per record batch, and a thousand Online Retail invoices are several MiB: the
 	// broker refuses them with MESSAGE_TOO_LARGE. Stay well under the default.
@@ -276,7 +282,7 @@ func printSummary(w io.Writer, o replayOptions, st datasets.Stats, n, bytes int,
 func waitForGroup(ctx context.Context, o replayOptions, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, o.waitTimeout)
 	defer cancel()
-	target, err := stream.LogOffsets(ctx, o.brokers, o.topic)
+	target, err := o.cluster().LogOffsets(ctx, o.topic)
 	if err != nil {
 		return fmt.Errorf("reading end offsets to wait for: %w", err)
 	}
@@ -286,7 +292,7 @@ func waitForGroup(ctx context.Context, o replayOptions, stdout io.Writer) error 
 	var behind int64
 	var lagging []string
 	for {
-		committed, err := stream.CommittedOffsets(ctx, o.brokers, o.group, o.topic)
+		committed, err := o.cluster().CommittedOffsets(ctx, o.group, o.topic)
 		if err == nil {
 			behind, lagging = 0, lagging[:0]
 			parts := make([]int, 0, len(target))
@@ -355,4 +361,8 @@ func summarizeWriteErr(err error) error {
 	}
 	sort.Strings(msgs)
 	return fmt.Errorf("%d of %d messages failed: %s: %w", failed, len(we), strings.Join(msgs, "; "), first)
+}
+
+func (o *replayOptions) cluster() stream.Cluster {
+	return stream.Cluster{Brokers: o.brokers, Security: o.security}
 }

@@ -46,7 +46,7 @@ type Options struct {
 	NoSamples bool
 	// NoNaive skips the naive baseline (for profiling segstream's own runs); no ratio is given.
 	NoNaive bool
-	Log       *slog.Logger
+	Log     *slog.Logger
 }
 
 // Result is the headline figures.

@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/segstream/segstream/stream"
 )
 
 // EnvPrefix is prepended to a flag's upper-cased name (dashes as underscores) to find its
@@ -56,13 +59,75 @@ type Servers struct {
 	Kafka string // comma-separated host:port list
 	Redis string // host:port or redis:// / rediss:// URL
 	HTTP  string // host:port for /metrics, health and APIs
+
+	KafkaSecurity stream.SecurityConfig
+	RedisAuth     RedisAuth
 }
 
-// Register adds --kafka, --redis and --http to fs.
+// RedisAuth is Redis ACL credentials and TLS given apart from the address: a Redis Cluster's
+// address list has no room for them, and secrets are better kept out of URLs.
+type RedisAuth struct {
+	Username, Password        string
+	TLS                       bool
+	CAFile, CertFile, KeyFile string
+}
+
+// Register adds --kafka, --redis and --http, and the Kafka and Redis security flags, to fs.
 func (s *Servers) Register(fs *flag.FlagSet, defaultHTTP string) {
 	fs.StringVar(&s.Kafka, "kafka", "127.0.0.1:9092", "Kafka bootstrap brokers, host:port[,host:port...] (env SEGSTREAM_KAFKA)")
-	fs.StringVar(&s.Redis, "redis", "127.0.0.1:6379", "Redis address host:port or redis://[user:pass@]host:port/db URL; rediss:// for TLS (env SEGSTREAM_REDIS)")
+	fs.StringVar(&s.Redis, "redis", "127.0.0.1:6379", "Redis address host:port or redis://[user:pass@]host:port/db URL; rediss:// for TLS; host:port,host:port,... for Redis Cluster (env SEGSTREAM_REDIS)")
 	fs.StringVar(&s.HTTP, "http", defaultHTTP, "listen address for /metrics, /healthz, /readyz (env SEGSTREAM_HTTP)")
+	RegisterKafkaSecurity(fs, &s.KafkaSecurity)
+	r := &s.RedisAuth
+	fs.StringVar(&r.Username, "redis-username", "", "Redis ACL user (also for Redis Cluster); overrides a user in a redis:// URL")
+	fs.StringVar(&r.Password, "redis-password", "", "Redis password; prefer the environment (SEGSTREAM_REDIS_PASSWORD) to the command line")
+	fs.BoolVar(&r.TLS, "redis-tls", false, "connect to Redis over TLS (the system roots, plus --redis-tls-ca-file); also for Redis Cluster")
+	fs.StringVar(&r.CAFile, "redis-tls-ca-file", "", "PEM CA certificate(s) to trust for Redis, besides the system roots (implies --redis-tls)")
+	fs.StringVar(&r.CertFile, "redis-tls-cert-file", "", "PEM client certificate for mutual TLS with Redis (with --redis-tls-key-file)")
+	fs.StringVar(&r.KeyFile, "redis-tls-key-file", "", "PEM private key of --redis-tls-cert-file")
+}
+
+// RegisterKafkaSecurity adds the Kafka TLS and SASL flags to fs, for tools that take --kafka
+// without the other servers.
+func RegisterKafkaSecurity(fs *flag.FlagSet, k *stream.SecurityConfig) {
+	fs.BoolVar(&k.TLS, "kafka-tls", false, "connect to Kafka over TLS (the system roots, plus --kafka-tls-ca-file)")
+	fs.StringVar(&k.CAFile, "kafka-tls-ca-file", "", "PEM CA certificate(s) to trust for Kafka, besides the system roots (implies --kafka-tls)")
+	fs.StringVar(&k.CertFile, "kafka-tls-cert-file", "", "PEM client certificate for mutual TLS with Kafka (with --kafka-tls-key-file)")
+	fs.StringVar(&k.KeyFile, "kafka-tls-key-file", "", "PEM private key of --kafka-tls-cert-file")
+	fs.StringVar(&k.SASLMechanism, "kafka-sasl-mechanism", "", "SASL mechanism for Kafka: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)")
+	fs.StringVar(&k.Username, "kafka-sasl-username", "", "SASL user name for Kafka")
+	fs.StringVar(&k.Password, "kafka-sasl-password", "", "SASL password for Kafka; prefer the environment (SEGSTREAM_KAFKA_SASL_PASSWORD) to the command line")
+}
+
+// Cluster validates --kafka and the Kafka security flags.
+func (s *Servers) Cluster() (stream.Cluster, error) {
+	brokers, err := KafkaBrokers(s.Kafka)
+	if err != nil {
+		return stream.Cluster{}, err
+	}
+	sec, err := s.KafkaSecurity.Build()
+	if err != nil {
+		return stream.Cluster{}, err
+	}
+	return stream.Cluster{Brokers: brokers, Security: sec}, nil
+}
+
+// Apply sets the credentials and TLS of a on a client's options.
+func (a RedisAuth) Apply(username, password *string, tlsConf **tls.Config) error {
+	if a.Username != "" {
+		*username = a.Username
+	}
+	if a.Password != "" {
+		*password = a.Password
+	}
+	if a.TLS || a.CAFile != "" || a.CertFile != "" || a.KeyFile != "" {
+		t, err := stream.TLSConfig("redis", a.CAFile, a.CertFile, a.KeyFile)
+		if err != nil {
+			return err
+		}
+		*tlsConf = t
+	}
+	return nil
 }
 
 // KafkaBrokers validates --kafka and splits it into broker addresses.

@@ -34,7 +34,11 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	rdb, err := NewRedis(s.Redis)
+	rdb, err := NewRedisAuth(s.Redis, s.RedisAuth)
+	if err != nil {
+		return err
+	}
+	kafkaSec, err := s.KafkaSecurity.Build()
 	if err != nil {
 		return err
 	}
@@ -47,7 +51,7 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 	)
 	if io != nil {
 		o := *io
-		o.Registerer, o.Logger = reg, log.With("role", "ingest")
+		o.Registerer, o.Logger, o.Security = reg, log.With("role", "ingest"), kafkaSec
 		in, err := ingest.New(o, rdb)
 		if err != nil {
 			return err
@@ -56,7 +60,7 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 	}
 	if so != nil {
 		o := *so
-		o.Registerer, o.Logger = reg, log.With("role", "scorer")
+		o.Registerer, o.Logger, o.Security = reg, log.With("role", "scorer"), kafkaSec
 		if sc, err = scorer.New(o, rdb); err != nil {
 			return err
 		}
@@ -65,7 +69,7 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 	var rt *retrainer.Retrainer
 	if ro := rs.Retrainer; ro != nil {
 		o := *ro
-		o.Registerer, o.Logger = reg, log.With("role", "retrainer")
+		o.Registerer, o.Logger, o.Security = reg, log.With("role", "retrainer"), kafkaSec
 		if rt, err = retrainer.New(o, rdb); err != nil {
 			return err
 		}

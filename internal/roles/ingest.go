@@ -107,27 +107,8 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 	return o, nil
 }
 
-// NewRedis builds a client from --redis; a comma-separated list of addresses is a cluster.
-func NewRedis(addr string) (redis.UniversalClient, error) {
-	if strings.Contains(addr, ",") && !strings.Contains(addr, "://") {
-		var addrs []string
-		for _, a := range strings.Split(addr, ",") {
-			o, err := cli.RedisOptions(a)
-			if err != nil {
-				return nil, err
-			}
-			addrs = append(addrs, o.Addr)
-		}
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs}), nil
-	}
-	o, err := cli.RedisOptions(addr)
-	if err != nil {
-		return nil, err
-	}
-	o.MaxRetries = 2
-	o.PoolSize = 32
-	return redis.NewClient(o), nil
-}
+// NewRedis builds a client from --redis alone (credentials and TLS only through a URL).
+func NewRedis(addr string) (redis.UniversalClient, error) { return NewRedisAuth(addr, cli.RedisAuth{}) }
 
 // NewLogger returns a text logger at the named level.
 func NewLogger(level string) (*slog.Logger, error) {

@@ -39,11 +39,12 @@ func (r Role) Parse(args []string) (RunFunc, cli.Servers, *slog.Logger, bool, er
 	if err := cli.Parse(fs, args); err != nil {
 		return nil, s, nil, false, err
 	}
-	brokers, err := cli.KafkaBrokers(s.Kafka)
+	cluster, err := s.Cluster()
 	if err != nil {
 		return nil, s, nil, false, err
 	}
-	rdb, err := NewRedis(s.Redis) // validates; connects lazily
+	brokers := cluster.Brokers
+	rdb, err := NewRedisAuth(s.Redis, s.RedisAuth) // validates; connects lazily
 	if err != nil {
 		return nil, s, nil, false, err
 	}
