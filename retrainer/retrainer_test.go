@@ -294,7 +294,7 @@ func TestDriftTriggersRefit(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ := newRetrainer(t, shifted, Options{Seed: 7, Interval: time.Hour, Warmup: time.Hour,
-		DriftInterval: 200 * time.Millisecond, MinInterval: time.Millisecond, LockTTL: 3 * time.Second, DriftThreshold: 0.1,
+		DriftInterval: 200 * time.Millisecond, MinInterval: time.Millisecond, LockTTL: 3 * time.Second,
 		Gates: &Gates{MaxMoved: 0.01}})
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -316,12 +316,15 @@ func TestDriftTriggersRefit(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	psi := testutil.ToFloat64(r.m.drift.WithLabelValues("monetary"))
-	if psi <= 0.1 {
-		t.Fatalf("monetary PSI %.3f after tripling half the customers' spend, want > 0.1", psi)
+	_, all, _ := r.Status()
+	t.Logf("PSI by feature after the shift: %v", all)
+	// With the default threshold (0.25): spend per order and per unit move most.
+	psi := testutil.ToFloat64(r.m.drift.WithLabelValues("avg_order_value"))
+	if psi <= 0.25 || testutil.ToFloat64(r.m.drift.WithLabelValues("monetary")) <= 0.1 {
+		t.Fatalf("PSI after tripling half the customers' spend: %v, want avg_order_value > 0.25 and monetary > 0.1", all)
 	}
 	runs, _, _ := r.Status()
-	t.Logf("monetary PSI %.3f; refit %+v", psi, runs[0])
+	t.Logf("avg_order_value PSI %.3f; refit %+v", psi, runs[0])
 	if runs[0].Result != "refused" || !strings.Contains(strings.Join(runs[0].Reasons, ";"), "stable") {
 		t.Fatalf("with a 1%% churn budget the drift refit should be refused on stability: %+v", runs[0])
 	}
