@@ -83,7 +83,11 @@ func Train(X *mat.Dense, y []float64, Xval *mat.Dense, yval []float64, c Config)
 	}
 
 	bs := min(c.BatchSize, len(rows))
-	f := newPass(m, bs)
+	// A batch is cut into two shards whose passes run on two goroutines and whose gradients
+	// add up to the batch's (backward scales by the whole batch). Always two, whatever the
+	// machine, so a seed gives the same network everywhere; the summation order is fixed.
+	shards := [2]*pass{newPass(m, (bs+1)/2), newPass(m, (bs+1)/2)}
+	f := shards[0]
 	xb := mat.NewDense(bs, in, nil)
 	yb, wb := make([]float64, bs), make([]float64, bs)
 	mom, vel := make([]float64, len(m.params)), make([]float64, len(m.params))
@@ -116,8 +120,7 @@ func Train(X *mat.Dense, y []float64, Xval *mat.Dense, yval []float64, c Config)
 				yb[i], wb[i] = y[r], weight(y[r])
 			}
 			scale := 1 / float64(k)
-			f.forward(xb.Slice(0, k, 0, in).(*mat.Dense))
-			sum += f.backward(yb[:k], wb[:k], scale) + f.addL2(c.L2*scale)
+			sum += shardedStep(shards, xb, yb, wb, k, in, scale) + f.addL2(c.L2*scale)
 			batches++
 			step++
 			adam(m.params, f.grad, mom, vel, step, c)
@@ -149,6 +152,36 @@ func Train(X *mat.Dense, y []float64, Xval *mat.Dense, yval []float64, c Config)
 		}
 	}
 	return m, h, nil
+}
+
+// shardedStep runs forward and backward over the first k rows of xb in two shards, the
+// second on its own goroutine, and leaves the batch's gradient in shards[0].grad.
+func shardedStep(shards [2]*pass, xb *mat.Dense, yb, wb []float64, k, in int, scale float64) float64 {
+	half := (k + 1) / 2
+	if k < 32 {
+		half = k // too small to be worth a goroutine
+	}
+	var loss1 float64
+	done := make(chan struct{})
+	if half < k {
+		go func() {
+			f := shards[1]
+			f.forward(xb.Slice(half, k, 0, in).(*mat.Dense))
+			loss1 = f.backward(yb[half:k], wb[half:k], scale)
+			close(done)
+		}()
+	}
+	f := shards[0]
+	f.forward(xb.Slice(0, half, 0, in).(*mat.Dense))
+	loss := f.backward(yb[:half], wb[:half], scale)
+	if half < k {
+		<-done
+		for i, g := range shards[1].grad {
+			f.grad[i] += g
+		}
+		loss += loss1
+	}
+	return loss
 }
 
 // adam takes one Adam step (Kingma and Ba 2015) on params with gradient g.
