@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,10 @@ func TestDemoFormsSegments(t *testing.T) {
 			t.Errorf("/metrics lacks %s", m)
 		}
 	}
+	// The embedded Redis is a redis-server child (the check after stopping must see it go).
+	if kids := childProcesses(t, "redis-server"); len(kids) != 1 {
+		t.Fatalf("want one redis-server child while the demo runs, have %v", kids)
+	}
 	// The retrainer fitted that model and serves its report.
 	resp, err = http.Get("http://" + api + "/v1/retrainer/status")
 	if err != nil {
@@ -120,7 +125,38 @@ func TestDemoFormsSegments(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("demo exited %d after cancel", code)
 		}
+		if kids := childProcesses(t, "redis-server"); len(kids) > 0 {
+			t.Fatalf("redis-server children still running after the demo stopped: %v", kids)
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo did not stop within 30 s of cancel")
 	}
+}
+
+// childProcesses lists the pids of this process's children with the given command name.
+func childProcesses(t *testing.T, name string) []string {
+	t.Helper()
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	me := strconv.Itoa(os.Getpid())
+	var out []string
+	for _, d := range dirs {
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(stat)
+		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closing < open {
+			continue
+		}
+		fields := strings.Fields(s[closing+1:])
+		if s[open+1:closing] == name && len(fields) > 1 && fields[1] == me {
+			out = append(out, d.Name())
+		}
+	}
+	return out
 }

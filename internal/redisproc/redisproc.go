@@ -75,6 +75,7 @@ func (p *Proc) Restart(ctx context.Context) error {
 		"--save", "", "--appendonly", "no", "--dir", p.o.Dir,
 		"--protected-mode", "no", "--loglevel", "warning"}
 	cmd := exec.Command("redis-server", append(args, p.o.Extra...)...)
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting redis-server: %w", err)
 	}
