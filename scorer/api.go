@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/models/bundle"
 )
 
 // The read API for campaign engines, served on the operator mux. docs/api.md is its contract.
@@ -203,6 +204,8 @@ type whatIfRequest struct {
 
 type whatIfResult struct {
 	Segment          string             `json:"segment"`
+	SegmentID        *int               `json:"segment_id,omitempty"`
+	OwnModels        bool               `json:"own_models"` // false: the segment uses the overall models
 	PPurchase        *float64           `json:"p_purchase"`
 	BrandShares      map[string]float64 `json:"brand_shares,omitempty"`
 	ExpectedQuantity *float64           `json:"expected_quantity"`
@@ -257,18 +260,37 @@ func (s *Scorer) postWhatIf(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "unknown_brand", "brands not in the model: "+strings.Join(unknown, ", ")+"; known: "+strings.Join(c.Brands(), ", "))
 		return
 	}
-	one := whatIfResult{Segment: "all", PPurchase: numOrNil(res.PPurchase), ExpectedQuantity: numOrNil(res.ExpectedQuantity),
-		ExpectedRevenue: numOrNil(res.ExpectedRevenue)}
-	if res.BrandProbs != nil {
-		one.BrandShares = map[string]float64{}
-		for i, b := range c.Brands() {
-			one.BrandShares[b] = res.BrandProbs[i]
+	result := func(name string, res bundle.Result) whatIfResult {
+		one := whatIfResult{Segment: name, PPurchase: numOrNil(res.PPurchase), ExpectedQuantity: numOrNil(res.ExpectedQuantity),
+			ExpectedRevenue: numOrNil(res.ExpectedRevenue)}
+		if res.BrandProbs != nil {
+			one.BrandShares = map[string]float64{}
+			for i, b := range c.Brands() {
+				one.BrandShares[b] = res.BrandProbs[i]
+			}
+		}
+		return one
+	}
+	all := result("all", res)
+	all.OwnModels = true
+	results := []whatIfResult{all}
+	// Then every segment, with its own price response where the bundle has one.
+	ids, names := c.Segments()
+	own := map[int]bool{}
+	for _, sp := range c.Bundle.Payload.Purchase.Segments {
+		own[sp.Segment] = true
+	}
+	for i, id := range ids {
+		if sr, ok := c.WhatIfSegment(id, req.Prices, req.Promotions); ok {
+			one := result(names[i], sr)
+			one.SegmentID, one.OwnModels = &id, own[id]
+			results = append(results, one)
 		}
 	}
 	writeJSON(w, http.StatusOK, struct {
 		ModelVersion uint64         `json:"model_version"`
 		Results      []whatIfResult `json:"results"`
-	}{c.Version, []whatIfResult{one}})
+	}{c.Version, results})
 }
 
 func (s *Scorer) getElasticities(w http.ResponseWriter, r *http.Request) {

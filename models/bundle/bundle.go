@@ -126,6 +126,17 @@ type Purchase struct {
 	BrandChoice [][]float64 `json:"brand_choice,omitempty"`
 	// Quantity coefficients: intercept, price, promotion.
 	Quantity []float64 `json:"quantity,omitempty"`
+	// Segments are the same models fitted on each segment's occasions, where it had enough;
+	// a segment without an entry (or a model left out of one) uses the models above.
+	Segments []SegmentPurchase `json:"segments,omitempty"`
+}
+
+// SegmentPurchase is one segment's price-response models, in Purchase's layout.
+type SegmentPurchase struct {
+	Segment     int         `json:"segment"`
+	Incidence   []float64   `json:"incidence,omitempty"`
+	BrandChoice [][]float64 `json:"brand_choice,omitempty"`
+	Quantity    []float64   `json:"quantity,omitempty"`
 }
 
 // Elasticity is a table of price elasticities for one segment (-1: everyone).

@@ -44,10 +44,35 @@ type Compiled struct {
 	months   int
 	discount float64
 
-	pu        *Purchase
+	pu     *Purchase
+	all    puModels   // fitted on every occasion
+	bySeg  []puModels // per segment index (centroid order); falls back to all
+	hasSeg bool
+}
+
+// puModels are the price-response models one scoring uses.
+type puModels struct {
 	incidence *choice.Logit
 	brand     *choice.MNL
 	quantity  *choice.OLS
+}
+
+func newPUModels(brands []string, inc []float64, brand [][]float64, qty []float64, fallback puModels) puModels {
+	m := fallback
+	if inc != nil {
+		m.incidence = &choice.Logit{Names: choice.IncidenceNames, Coef: inc}
+	}
+	if brand != nil {
+		cats := make([]int, len(brands))
+		for i := range cats {
+			cats[i] = i
+		}
+		m.brand = &choice.MNL{Names: brands, Categories: cats, Coef: brand}
+	}
+	if qty != nil {
+		m.quantity = &choice.OLS{Names: choice.QuantityNames, Coef: qty}
+	}
+	return m
 }
 
 // Compile validates b, checks its features against what the scorer computes, and builds the
@@ -140,18 +165,16 @@ func compile(b *Bundle, o CompileOptions) (*Compiled, error) {
 	}
 	if pu := p.Purchase; pu != nil {
 		c.pu = pu
-		if pu.Incidence != nil {
-			c.incidence = &choice.Logit{Names: choice.IncidenceNames, Coef: pu.Incidence}
-		}
-		if pu.BrandChoice != nil {
-			cats := make([]int, len(pu.Brands))
-			for i := range cats {
-				cats[i] = i
+		c.all = newPUModels(pu.Brands, pu.Incidence, pu.BrandChoice, pu.Quantity, puModels{})
+		c.bySeg = make([]puModels, len(c.segIDs))
+		for i, id := range c.segIDs {
+			c.bySeg[i] = c.all
+			for _, sp := range pu.Segments {
+				if sp.Segment == id {
+					c.bySeg[i] = newPUModels(pu.Brands, sp.Incidence, sp.BrandChoice, sp.Quantity, c.all)
+					c.hasSeg = true
+				}
 			}
-			c.brand = &choice.MNL{Names: pu.Brands, Categories: cats, Coef: pu.BrandChoice}
-		}
-		if pu.Quantity != nil {
-			c.quantity = &choice.OLS{Names: choice.QuantityNames, Coef: pu.Quantity}
 		}
 	}
 	return c, nil
@@ -306,13 +329,14 @@ func (c *Compiled) Score(in *Input, s *Scratch, r *Result) {
 		}
 	}
 	if c.pu != nil && len(in.Prices) > 0 {
-		c.priceResponse(in.Prices, in.Promotions, s, r)
+		// The customer's segment's price response, where the bundle has one.
+		c.priceResponse(&c.bySeg[a.Segment], in.Prices, in.Promotions, s, r)
 	}
 }
 
 // priceResponse fills the purchase probability, brand probabilities and expected quantity at
 // the given prices and promotions; brands missing from them take their training means.
-func (c *Compiled) priceResponse(prices map[string]float64, promos map[string]bool, s *Scratch, r *Result) {
+func (c *Compiled) priceResponse(m *puModels, prices map[string]float64, promos map[string]bool, s *Scratch, r *Result) {
 	pu := c.pu
 	r.HasPrice = true
 	var meanP, meanQ float64
@@ -336,23 +360,23 @@ func (c *Compiled) priceResponse(prices map[string]float64, promos map[string]bo
 	meanP /= n
 	meanQ /= n
 	r.PPurchase, r.ExpectedQuantity, r.ExpectedRevenue = math.NaN(), math.NaN(), math.NaN()
-	if c.incidence != nil {
+	if m.incidence != nil {
 		x := [2]float64{meanP, meanQ}
-		r.PPurchase = c.incidence.Prob(x[:])
+		r.PPurchase = m.incidence.Prob(x[:])
 	}
-	if c.brand != nil {
-		r.BrandProbs = c.brand.Probs(s.price, s.probs)
+	if m.brand != nil {
+		r.BrandProbs = m.brand.Probs(s.price, s.probs)
 	}
-	if c.quantity != nil && r.BrandProbs != nil {
+	if m.quantity != nil && r.BrandProbs != nil {
 		var eq, rev float64
 		for i, pb := range r.BrandProbs {
 			x := [2]float64{s.price[i], s.promo[i]}
-			q := max(0, c.quantity.Predict(x[:]))
+			q := max(0, m.quantity.Predict(x[:]))
 			eq += pb * q
 			rev += pb * q * s.price[i]
 		}
 		r.ExpectedQuantity = eq
-		if c.incidence != nil {
+		if m.incidence != nil {
 			r.ExpectedRevenue = r.PPurchase * rev
 		}
 	}
@@ -362,6 +386,26 @@ func (c *Compiled) priceResponse(prices map[string]float64, promos map[string]bo
 // name → value; brands left out take their training means). ok is false without purchase
 // models. It allocates the brand probabilities.
 func (c *Compiled) WhatIf(prices map[string]float64, promos map[string]bool) (r Result, ok bool) {
+	return c.whatIf(&c.all, prices, promos)
+}
+
+// WhatIfSegment is WhatIf with the price response of the segment with this id (the overall
+// models where the bundle has none for it); ok is false without purchase models or for an
+// unknown segment.
+func (c *Compiled) WhatIfSegment(segment int, prices map[string]float64, promos map[string]bool) (r Result, ok bool) {
+	i := slices.Index(c.segIDs, segment)
+	if c.pu == nil || i < 0 {
+		return Result{}, false
+	}
+	r, ok = c.whatIf(&c.bySeg[i], prices, promos)
+	r.Segment, r.SegmentName = segment, c.segNames[i]
+	return r, ok
+}
+
+// HasSegmentPurchase reports whether any segment has price-response models of its own.
+func (c *Compiled) HasSegmentPurchase() bool { return c.hasSeg }
+
+func (c *Compiled) whatIf(m *puModels, prices map[string]float64, promos map[string]bool) (r Result, ok bool) {
 	if c.pu == nil {
 		return Result{}, false
 	}
@@ -369,7 +413,7 @@ func (c *Compiled) WhatIf(prices map[string]float64, promos map[string]bool) (r 
 	if promos == nil {
 		promos = map[string]bool{}
 	}
-	c.priceResponse(prices, promos, s, &r)
+	c.priceResponse(m, prices, promos, s, &r)
 	r.ModelVersion = c.Version
 	return r, true
 }

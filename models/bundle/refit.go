@@ -262,6 +262,7 @@ func fitPurchaseBySegment(b *Bundle, d *Diagnostics, o BuildOptions) error {
 			continue
 		}
 		e := Elasticity{Segment: sg.ID}
+		sp := SegmentPurchase{Segment: sg.ID}
 		X, y := choice.IncidenceDesign(rows)
 		var meanQ float64
 		for i := range len(y) {
@@ -272,6 +273,7 @@ func fitPurchaseBySegment(b *Bundle, d *Diagnostics, o BuildOptions) error {
 			skipped = append(skipped, fmt.Sprintf("%d (incidence: %v)", sg.ID, err))
 			continue
 		}
+		sp.Incidence = inc.Coef
 		e.Incidence, _ = choice.LogitElasticity(inc, []float64{meanP, meanQ}, 0, grid)
 		e.IncidenceNoPromotion, _ = choice.LogitElasticity(inc, []float64{meanP, 0}, 0, grid)
 		e.IncidencePromotion, _ = choice.LogitElasticity(inc, []float64{meanP, 1}, 0, grid)
@@ -281,6 +283,7 @@ func fitPurchaseBySegment(b *Bundle, d *Diagnostics, o BuildOptions) error {
 		}
 		if Xb, yb := choice.BrandChoiceDesign(rows); Xb != nil {
 			if mnl, _ := choice.FitMNL(Xb, yb, choice.BrandChoiceNames, choice.MNLOptions{L2: 1}); mnl != nil && len(mnl.Categories) == choice.Brands {
+				sp.BrandChoice = mnl.Coef
 				e.BrandOwn = map[string][]choice.Point{}
 				for j := range choice.Brands {
 					e.BrandOwn[pu.Brands[j]], _ = choice.MNLElasticity(mnl, pu.MeanPrices, j, j, grid)
@@ -289,10 +292,12 @@ func fitPurchaseBySegment(b *Bundle, d *Diagnostics, o BuildOptions) error {
 		}
 		if Xq, yq := choice.QuantityDesign(rows); Xq != nil {
 			if ols, err := choice.FitOLS(Xq, yq, choice.QuantityNames); err == nil {
+				sp.Quantity = ols.Coef
 				e.Quantity, _ = choice.QuantityElasticity(ols, []float64{meanP, 0}, 0, grid)
 			}
 		}
 		b.Payload.Elasticities = append(b.Payload.Elasticities, e)
+		pu.Segments = append(pu.Segments, sp)
 	}
 	d.PurchaseRows = n
 	if hi >= lo {

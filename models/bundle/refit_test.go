@@ -3,6 +3,7 @@ package bundle
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -162,5 +163,81 @@ func TestPurchaseBySegment(t *testing.T) {
 	}
 	if b.Payload.Scorecard.ElasticitySpread <= 0 && len(seen) > 2 {
 		t.Fatalf("spread %v over %d segments", b.Payload.Scorecard.ElasticitySpread, len(seen)-1)
+	}
+}
+
+// Per-segment price response: the bundle carries each segment's models, WhatIfSegment uses
+// them, and scoring a customer at a price context uses the customer's segment's models.
+func TestSegmentPriceResponse(t *testing.T) {
+	cols, rows := synthetic(1200, 9)
+	pc := map[string][]float64{}
+	for name, c := range cols {
+		pc[name] = make([]float64, len(rows))
+		for i := range rows {
+			pc[name][i] = c[(i*7)%1200]
+		}
+	}
+	b, err := Build(cols, BuildOptions{Seed: 1, Purchases: rows, PurchaseCols: pc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Payload.Purchase.Segments) == 0 {
+		t.Fatalf("no per-segment models; notes %q", b.Payload.Scorecard.Notes)
+	}
+	c, err := Compile(b, CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.HasSegmentPurchase() {
+		t.Fatal("compiled bundle has no segment models")
+	}
+	prices := map[string]float64{"1": 1.3, "2": 1.9, "3": 2.1, "4": 2.0, "5": 2.5}
+	all, _ := c.WhatIf(prices, nil)
+	sp := b.Payload.Purchase.Segments[0]
+	seg, ok := c.WhatIfSegment(sp.Segment, prices, nil)
+	if !ok || seg.Segment != sp.Segment || seg.PPurchase == all.PPurchase {
+		t.Fatalf("segment %d what-if %+v, overall %+v", sp.Segment, seg, all)
+	}
+	// Its incidence is the segment's own logit at the mean price and promotion.
+	var mp float64
+	for _, v := range prices {
+		mp += v / 5
+	}
+	want := 1 / (1 + math.Exp(-(sp.Incidence[0] + sp.Incidence[1]*mp)))
+	if math.Abs(seg.PPurchase-want) > 1e-12 {
+		t.Fatalf("segment incidence %v, want %v", seg.PPurchase, want)
+	}
+	if _, ok := c.WhatIfSegment(9999, prices, nil); ok {
+		t.Fatal("an unknown segment answered")
+	}
+	// Scoring: a customer of that segment gets the segment's purchase probability.
+	labels, _ := c.AssignColumns(cols, 1200)
+	row := slices.Index(labels, sp.Segment)
+	in := inputOf(cols, row)
+	in.Prices, in.Promotions = prices, map[string]bool{}
+	var r Result
+	c.Score(in, c.NewScratch(), &r)
+	if r.Segment != sp.Segment || math.Abs(r.PPurchase-want) > 1e-12 {
+		t.Fatalf("scored segment %d p=%v, want segment %d p=%v", r.Segment, r.PPurchase, sp.Segment, want)
+	}
+}
+
+func TestValidateRefusesStraySegmentModels(t *testing.T) {
+	cols, rows := synthetic(600, 4)
+	b, err := Build(cols, BuildOptions{Seed: 1, Purchases: rows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Payload.Purchase.Segments = []SegmentPurchase{{Segment: 99, Incidence: []float64{1, 2, 3}}}
+	if err := b.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "segment 99") {
+		t.Fatalf("models for an unknown segment: %v", err)
+	}
+	b.Payload.Purchase.Segments = []SegmentPurchase{{Segment: b.Payload.Segmentation.Segments[0].ID, Quantity: []float64{1, 2}}}
+	_ = b.Seal()
+	if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "quantity") {
+		t.Fatalf("short segment quantity model: %v", err)
 	}
 }

@@ -170,20 +170,35 @@ func (b *Bundle) Validate() error {
 		dimsEq("purchase mean promotions", len(pu.MeanPromotions), nb)
 		finite("purchase mean prices", pu.MeanPrices)
 		finite("purchase mean promotions", pu.MeanPromotions)
-		if pu.Incidence != nil {
-			dimsEq("incidence coefficients", len(pu.Incidence), 3)
-			finite("incidence coefficients", pu.Incidence)
-		}
-		if pu.BrandChoice != nil {
-			dimsEq("brand-choice rows", len(pu.BrandChoice), nb-1)
-			for i, r := range pu.BrandChoice {
-				dimsEq(fmt.Sprintf("brand-choice row %d", i), len(r), nb+1)
-				finite(fmt.Sprintf("brand-choice row %d", i), r)
+		models := func(what string, inc []float64, brand [][]float64, qty []float64) {
+			if inc != nil {
+				dimsEq(what+"incidence coefficients", len(inc), 3)
+				finite(what+"incidence coefficients", inc)
+			}
+			if brand != nil {
+				dimsEq(what+"brand-choice rows", len(brand), nb-1)
+				for i, r := range brand {
+					dimsEq(fmt.Sprintf("%sbrand-choice row %d", what, i), len(r), nb+1)
+					finite(fmt.Sprintf("%sbrand-choice row %d", what, i), r)
+				}
+			}
+			if qty != nil {
+				dimsEq(what+"quantity coefficients", len(qty), 3)
+				finite(what+"quantity coefficients", qty)
 			}
 		}
-		if pu.Quantity != nil {
-			dimsEq("quantity coefficients", len(pu.Quantity), 3)
-			finite("quantity coefficients", pu.Quantity)
+		models("", pu.Incidence, pu.BrandChoice, pu.Quantity)
+		ids := map[int]bool{}
+		for _, sg := range p.Segmentation.Segments {
+			ids[sg.ID] = true
+		}
+		seen := map[int]bool{}
+		for _, sp := range pu.Segments {
+			if !ids[sp.Segment] || seen[sp.Segment] {
+				bad("purchase models for segment %d: no such segment, or twice", sp.Segment)
+			}
+			seen[sp.Segment] = true
+			models(fmt.Sprintf("segment %d ", sp.Segment), sp.Incidence, sp.BrandChoice, sp.Quantity)
 		}
 	}
 	return errors.Join(errs...)
