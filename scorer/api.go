@@ -36,6 +36,7 @@ func (s *Scorer) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/elasticities", s.auth(s.getElasticities))
 	mux.HandleFunc("GET /v1/model", s.auth(s.getModel))
 	mux.HandleFunc("GET /v1/changes", s.auth(s.getChanges))
+	mux.HandleFunc("GET /v1/dashboard", s.getDashboardConfig)
 	// The dashboard page itself carries no data, so it is served without the token; its
 	// requests to /v1 send the token the operator gives it in ?token=.
 	mux.HandleFunc("GET /{$}", s.getDashboard)

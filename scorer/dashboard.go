@@ -25,6 +25,15 @@ func (s *Scorer) getDashboard(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(dashboardHTML)
 }
 
+// getDashboardConfig tells the page where the retrainer's report and status are. Links, not
+// data, so it needs no token.
+func (s *Scorer) getDashboardConfig(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, struct {
+		ReportURL          string `json:"report_url,omitempty"`
+		RetrainerStatusURL string `json:"retrainer_status_url,omitempty"`
+	}{s.o.ReportURL, s.o.RetrainerStatusURL})
+}
+
 type modelResponse struct {
 	ModelVersion uint64    `json:"model_version"`
 	Created      time.Time `json:"created"`

@@ -19,7 +19,10 @@ import (
 
 	"github.com/segstream/segstream/internal/chromium"
 	"github.com/segstream/segstream/internal/ops"
+	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/retrainer"
+	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -35,15 +38,28 @@ func TestDashboard(t *testing.T) {
 	e.startIngest()
 	e.produce(4000)
 	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
-	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 1, Version: 1})
+	// The model comes from a real retrainer refit on the live features, as in the all-in-one
+	// process, and the page shows the retrainer's panel from its status endpoint.
+	reg := prometheus.NewRegistry()
+	rt, err := retrainer.New(retrainer.Options{SamplesTopic: "-", Features: features.Config{Windows: windows}, KMin: 3, KMax: 3,
+		Gates: &retrainer.Gates{}, Registerer: reg}, e.rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.reg.Publish(ctx, b); err != nil {
+	if st := rt.RefitNowAsLeader(ctx, "manual"); st.Result != "promoted" || st.Version != 1 {
+		t.Fatalf("refit: %+v", st)
+	}
+	raw, err := e.reg.Get(ctx, 1)
+	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	s, err := newScorer(e, token, reg)
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := scorer.New(scorer.Options{Brokers: []string{e.broker.Address}, Features: features.Config{Windows: windows},
+		PollInterval: 300 * time.Millisecond, SweepRate: 50000, Linger: 2 * time.Millisecond, APIToken: token, Registerer: reg,
+		Logger: testLogger(), ReportURL: "/report", RetrainerStatusURL: "/v1/retrainer/status"}, e.rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +76,7 @@ func TestDashboard(t *testing.T) {
 	// The scorer binary's mux: /metrics from ops, the API and the page from the scorer.
 	srv := ops.NewServer(reg, s.Ready, nil)
 	s.RegisterAPI(srv.Mux)
+	rt.RegisterAPI(srv.Mux)
 	hs := httptest.NewServer(srv.Mux)
 	t.Cleanup(hs.Close)
 
@@ -171,6 +188,18 @@ func TestDashboard(t *testing.T) {
 	}
 	if !moved {
 		t.Errorf("chart has no polyline with more than one distinct point (the page did not update)")
+	}
+	// The retrainer's panel: the refit that made v1, and the link to its report.
+	if !regexp.MustCompile(`<tr data-result="promoted"><td>[^<]+</td><td><a href="/reports/1">v1</a></td><td>manual</td><td>promoted</td><td>3</td>`).MatchString(dom) {
+		t.Errorf("retrainer panel has no row for the promoted refit v1: %s", regexp.MustCompile(`(?s)<table id="refits">.*?</table>`).FindString(dom))
+	}
+	if !strings.Contains(dom, `<a href="/report" id="report-link">latest refit report</a>`) {
+		t.Errorf("no link to the retrainer's report")
+	}
+	// Ingest runs with its own registry here, so its lag is not on this /metrics: "–", not an
+	// error or a stale number.
+	if !strings.Contains(dom, `<b id="ingest-lag">–</b>`) {
+		t.Errorf("ingest lag without ingest metrics: %s", regexp.MustCompile(`<b id="ingest-lag">[^<]*</b>`).FindString(dom))
 	}
 	// The script's own text is in the dump too, so match rendered rows, not words.
 	if !regexp.MustCompile(`<table id="changes">.*?<tbody><tr><td>[^<]+</td><td>s\d+</td>`).MatchString(dom) {

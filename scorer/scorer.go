@@ -82,6 +82,11 @@ type Options struct {
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+
+	// ReportURL is the retrainer's report the dashboard links to; RetrainerStatusURL, when the
+	// retrainer answers on the same origin (the all-in-one process), feeds the dashboard's
+	// refits panel. Empty leaves them out.
+	ReportURL, RetrainerStatusURL string
 }
 
 func (o *Options) defaults() error {

@@ -61,6 +61,9 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 	if so != nil {
 		o := *so
 		o.Registerer, o.Logger, o.Security = reg, log.With("role", "scorer"), kafkaSec
+		if rs.Retrainer != nil { // same origin: the dashboard reads its status and links its report
+			o.ReportURL, o.RetrainerStatusURL = "/report", "/v1/retrainer/status"
+		}
 		if sc, err = scorer.New(o, rdb); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"log/slog"
 	"time"
 
@@ -19,7 +20,7 @@ type ScorerFlags struct {
 	BatchSize                                       int
 	Linger, DrainTimeout, Poll                      time.Duration
 	SweepRate                                       int
-	Windows, APIToken                               string
+	Windows, APIToken, ReportURL                    string
 
 	shared []func() // copy values of flags another role registered first
 }
@@ -45,6 +46,7 @@ func (f *ScorerFlags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.Poll, "model-poll", 5*time.Second, "how often the model registry is polled (announcements are followed at once)")
 	fs.IntVar(&f.SweepRate, "sweep-rate", 2000, "customers re-scored per second after a model swap (-1 disables the sweep)")
 	fs.StringVar(&f.APIToken, "api-token", "", "bearer token the read API requires (env SEGSTREAM_API_TOKEN); empty serves it without one")
+	fs.StringVar(&f.ReportURL, "report-url", "", "URL of the retrainer's report the dashboard links to (e.g. https://retrainer.example/report); empty: no link")
 }
 
 // Options validates the flags into scorer options.
@@ -65,13 +67,16 @@ func (f *ScorerFlags) Options(brokers []string) (scorer.Options, error) {
 	if f.SweepRate == 0 || f.SweepRate < -1 {
 		return scorer.Options{}, fmt.Errorf("--sweep-rate %d: give customers per second (> 0) or -1 to disable", f.SweepRate)
 	}
+	if u := f.ReportURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "/") {
+		return scorer.Options{}, fmt.Errorf("--report-url %q: give an http(s):// URL or a path on this origin", u)
+	}
 	if f.FeaturesTopic == "" || f.FeaturesTopic == "-" {
 		return scorer.Options{}, fmt.Errorf("--features-topic %q: the scorer needs the topic ingest produces to", f.FeaturesTopic)
 	}
 	return scorer.Options{
 		Brokers: brokers, Topic: f.FeaturesTopic, Group: f.Group, ScoresTopic: f.ScoresTopic, ChangesTopic: f.ChangesTopic,
 		BatchSize: f.BatchSize, Linger: f.Linger, DrainTimeout: f.DrainTimeout,
-		Features: features.Config{Windows: w}, PollInterval: f.Poll, SweepRate: f.SweepRate, APIToken: f.APIToken,
+		Features: features.Config{Windows: w}, PollInterval: f.Poll, SweepRate: f.SweepRate, APIToken: f.APIToken, ReportURL: f.ReportURL,
 	}, nil
 }
 
