@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/chromium"
 	"github.com/segstream/segstream/internal/ops"
-	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/scorer"
