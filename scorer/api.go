@@ -29,13 +29,13 @@ import (
 
 // RegisterAPI adds the read API to mux.
 func (s *Scorer) RegisterAPI(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/customers/{id}", s.auth(s.getCustomer))
-	mux.HandleFunc("GET /v1/segments", s.auth(s.getSegments))
-	mux.HandleFunc("GET /v1/segments/{id}/members", s.auth(s.getMembers))
-	mux.HandleFunc("POST /v1/whatif", s.auth(s.postWhatIf))
-	mux.HandleFunc("GET /v1/elasticities", s.auth(s.getElasticities))
-	mux.HandleFunc("GET /v1/model", s.auth(s.getModel))
-	mux.HandleFunc("GET /v1/changes", s.auth(s.getChanges))
+	mux.HandleFunc("GET /v1/customers/{id}", s.counted("customer", s.auth(s.getCustomer)))
+	mux.HandleFunc("GET /v1/segments", s.counted("segments", s.auth(s.getSegments)))
+	mux.HandleFunc("GET /v1/segments/{id}/members", s.counted("members", s.auth(s.getMembers)))
+	mux.HandleFunc("POST /v1/whatif", s.counted("whatif", s.auth(s.postWhatIf)))
+	mux.HandleFunc("GET /v1/elasticities", s.counted("elasticities", s.auth(s.getElasticities)))
+	mux.HandleFunc("GET /v1/model", s.counted("model", s.auth(s.getModel)))
+	mux.HandleFunc("GET /v1/changes", s.counted("changes", s.auth(s.getChanges)))
 	mux.HandleFunc("GET /v1/dashboard", s.getDashboardConfig)
 	// The dashboard page itself carries no data, so it is served without the token; its
 	// requests to /v1 send the token the operator gives it in ?token=.

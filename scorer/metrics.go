@@ -19,7 +19,13 @@ type metrics struct {
 	errors      *prometheus.CounterVec
 	changes     prometheus.Counter
 	casConflict prometheus.Counter
+	trained     prometheus.Gauge
+	lag         *prometheus.GaugeVec
+	api         *prometheus.CounterVec
 }
+
+// apiRoutes are the read API's routes as the api metric labels them.
+var apiRoutes = []string{"customer", "segments", "members", "whatif", "elasticities", "model", "changes"}
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
@@ -49,6 +55,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Segment-change records produced."}),
 		casConflict: prometheus.NewCounter(prometheus.CounterOpts{Name: "segstream_scorer_cas_conflicts_total",
 			Help: "Customer score hashes re-read because another writer moved them."}),
+		trained: prometheus.NewGauge(prometheus.GaugeOpts{Name: "segstream_scorer_model_trained_timestamp_seconds",
+			Help: "When the bundle scoring now was fitted (Unix seconds; 0 before the first load)."}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "segstream_scorer_consumer_lag_records",
+			Help: "Features records the scorer group has yet to commit, by partition (measured at the broker every 10 s)."}, []string{"partition"}),
+		api: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "segstream_scorer_api_requests_total",
+			Help: "Read API requests by route and status class (2xx, 4xx, 5xx)."}, []string{"route", "code"}),
+	}
+	for _, r := range apiRoutes {
+		for _, c := range []string{"2xx", "4xx", "5xx"} {
+			m.api.WithLabelValues(r, c)
+		}
 	}
 	for _, r := range []string{"ok", "refused", "error"} {
 		m.reloads.WithLabelValues(r)
@@ -64,7 +81,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.version, m.reloads, m.lastReload, m.reloadOK, m.scoreSecs, m.batchSecs, m.segSize, m.scored,
-			m.duplicates, m.errors, m.changes, m.casConflict)
+			m.duplicates, m.errors, m.changes, m.casConflict, m.trained, m.lag, m.api)
 	}
 	return m
 }

@@ -100,6 +100,7 @@ func (s *Scorer) load(ctx context.Context, v uint64, announced bool) bool {
 	s.m.reloadOK.Set(1)
 	s.m.lastReload.SetToCurrentTime()
 	s.m.version.Set(float64(v))
+	s.m.trained.Set(float64(c.Bundle.Created.Unix()))
 	ids, names := c.Segments()
 	s.log.Info("model bundle swapped in", "version", v, "segments", len(ids), "names", names)
 	select {

@@ -16,15 +16,10 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// pendingMetrics are metric names the alerts and the dashboard use before any binary exports
-// them. Each is a proposal to the authors of the role it names.
-// When a name appears in the code, drop it from here; when the code picks another name, rename it
-// in base/prometheusrule.yaml, deploy/grafana/segstream.json and docs/troubleshooting.md.
-var pendingMetrics = map[string]string{
-	"segstream_scorer_model_trained_timestamp_seconds": "scorer: when the serving model was fitted (Unix seconds)",
-	"segstream_scorer_consumer_lag_records":            "scorer: lag on the features topic, by partition",
-	"segstream_scorer_api_requests_total":              "scorer: read API requests by route and code class",
-}
+// pendingMetrics are metric names the alerts and the dashboard may use before any binary
+// exports them, each a proposal to the authors of the role it names. When a name appears in the
+// code, drop it from here. Empty: every name used is exported.
+var pendingMetrics = map[string]string{}
 
 // standardMetrics are series every target has: Prometheus's up, and the Go and process
 // collectors that internal/ops.NewRegistry registers in every binary.
