@@ -247,5 +247,3 @@ func (tb *TrainingBuilder) Build() *Training {
 	return t
 }
 
-// errNoSamples marks a refit that had no samples topic to read.
-var errNoSamples = errors.New("no samples")

@@ -22,7 +22,6 @@ import (
 	"github.com/segstream/segstream/internal/roles"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/models/choice"
-	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/retrainer/report"
 )
@@ -155,14 +154,7 @@ func publish(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() != 1 {
 		return errors.New("needs one bundle file: retrainer publish --redis ADDR BUNDLE")
 	}
-	rdb, err := roles.NewRedis(*addr)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	v, err := registry.PublishFile(ctx, registry.New(rdb), fs.Arg(0))
+	v, err := roles.PublishFile(ctx, *addr, fs.Arg(0))
 	if err != nil {
 		return err
 	}

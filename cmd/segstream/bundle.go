@@ -116,14 +116,7 @@ func bundlePublish(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() != 1 {
 		return badUsage("bundle publish needs one bundle file: segstream bundle publish --redis ADDR BUNDLE")
 	}
-	rdb, err := roles.NewRedis(*addr)
-	if err != nil {
-		return usageError{err}
-	}
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	v, err := registry.PublishFile(ctx, registry.New(rdb), fs.Arg(0))
+	v, err := roles.PublishFile(ctx, *addr, fs.Arg(0))
 	if err != nil {
 		return err
 	}
