@@ -140,13 +140,7 @@ func TestConversionFromSamples(t *testing.T) {
 
 func TestPurchaseBySegment(t *testing.T) {
 	cols, rows := synthetic(1200, 9)
-	pc := map[string][]float64{}
-	for name, c := range cols {
-		pc[name] = make([]float64, len(rows))
-		for i := range rows {
-			pc[name][i] = c[(i*7)%1200]
-		}
-	}
+	pc := visitColumns(cols, len(rows))
 	b, err := Build(cols, BuildOptions{Seed: 1, Purchases: rows, PurchaseCols: pc})
 	if err != nil {
 		t.Fatal(err)
@@ -170,13 +164,7 @@ func TestPurchaseBySegment(t *testing.T) {
 // them, and scoring a customer at a price context uses the customer's segment's models.
 func TestSegmentPriceResponse(t *testing.T) {
 	cols, rows := synthetic(1200, 9)
-	pc := map[string][]float64{}
-	for name, c := range cols {
-		pc[name] = make([]float64, len(rows))
-		for i := range rows {
-			pc[name][i] = c[(i*7)%1200]
-		}
-	}
+	pc := visitColumns(cols, len(rows))
 	b, err := Build(cols, BuildOptions{Seed: 1, Purchases: rows, PurchaseCols: pc})
 	if err != nil {
 		t.Fatal(err)
@@ -240,4 +228,17 @@ func TestValidateRefusesStraySegmentModels(t *testing.T) {
 	if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "quantity") {
 		t.Fatalf("short segment quantity model: %v", err)
 	}
+}
+
+// visitColumns gives each of n price-context rows the features of a customer of cols (row i
+// gets customer 7i mod customers), as the retrainer pairs occasions with states.
+func visitColumns(cols map[string][]float64, n int) map[string][]float64 {
+	pc := map[string][]float64{}
+	for name, c := range cols {
+		pc[name] = make([]float64, n)
+		for i := range n {
+			pc[name][i] = c[(i*7)%len(c)]
+		}
+	}
+	return pc
 }
