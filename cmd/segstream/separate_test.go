@@ -5,15 +5,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/models/choice"
+	"github.com/segstream/segstream/registry"
 )
 
 type modelView struct {
@@ -25,6 +30,9 @@ type modelView struct {
 		Silhouette float64 `json:"silhouette"`
 	}
 	Segments []string // "id name"
+	// WhatIf is POST /v1/whatif at the course's mean prices: the price-response models the
+	// retrainer fitted from ingest's training samples, overall and per segment.
+	WhatIf string
 }
 
 // demoModel runs the demo with args until the retrainer's first model is serving and returns
@@ -88,6 +96,29 @@ func demoModel(t *testing.T, args ...string) modelView {
 			mv.Segments = append(mv.Segments, fmt.Sprintf("%d %s", s.ID, s.Name))
 		}
 		slices.Sort(mv.Segments)
+		resp, err := http.Post("http://"+api+"/v1/whatif", "application/json",
+			strings.NewReader(`{"prices":{"1":1.39,"2":1.78,"3":2.01,"4":2.16,"5":2.65}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("whatif: %d %s", resp.StatusCode, body)
+		}
+		var wi struct {
+			Results []struct {
+				Segment   string   `json:"segment"`
+				OwnModels bool     `json:"own_models"`
+				PPurchase *float64 `json:"p_purchase"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal(body, &wi); err != nil || len(wi.Results) < 2 || wi.Results[0].PPurchase == nil {
+			t.Fatalf("whatif: %s", body)
+		}
+		for _, r := range wi.Results {
+			mv.WhatIf += fmt.Sprintf("%s own=%v p=%.6f; ", r.Segment, r.OwnModels, *r.PPurchase)
+		}
 		return mv
 	}
 }
@@ -116,7 +147,57 @@ func TestSameSegmentsOnSeparateServers(t *testing.T) {
 
 	t.Logf("embedded: %+v", embedded)
 	t.Logf("separate: %+v", separate)
-	if embedded.Scorecard != separate.Scorecard || !slices.Equal(embedded.Segments, separate.Segments) {
+	// The purchase models the retrainer fitted from ingest's point-in-time samples are the
+	// offline fits of the same file: every row of the course's data became one occasion.
+	ctx := context.Background()
+	reg := registry.New(srv.Client())
+	v, err := reg.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := reg.Get(ctx, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := choice.ReadPurchases(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	X, y := choice.IncidenceDesign(rows)
+	inc, err := choice.FitLogit(X, y, choice.IncidenceNames, choice.LogitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	Xq, yq := choice.QuantityDesign(rows)
+	qty, err := choice.FitOLS(Xq, yq, choice.QuantityNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu := b.Payload.Purchase
+	if pu == nil {
+		t.Fatalf("no purchase models; notes %q", b.Payload.Scorecard.Notes)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want []float64
+	}{{"incidence", pu.Incidence, inc.Coef}, {"quantity", pu.Quantity, qty.Coef}} {
+		for i := range c.want {
+			if math.Abs(c.got[i]-c.want[i]) > 1e-6*math.Max(1, math.Abs(c.want[i])) {
+				t.Errorf("%s coefficient %d: %.10f from the samples, %.10f offline", c.name, i, c.got[i], c.want[i])
+			}
+		}
+	}
+	t.Logf("incidence from samples %v, offline %v; quantity %v, offline %v", pu.Incidence, inc.Coef, pu.Quantity, qty.Coef)
+	if embedded.Scorecard != separate.Scorecard || !slices.Equal(embedded.Segments, separate.Segments) || embedded.WhatIf != separate.WhatIf {
 		t.Fatalf("different models from the same replay:\nembedded %+v\nseparate %+v", embedded, separate)
 	}
 }
