@@ -374,3 +374,34 @@ func TestBuildKeepsCLVWithLargeSpend(t *testing.T) {
 		t.Fatalf("Gamma-Gamma %+v: want q > 1 and v on the spend's scale", c.GammaGamma)
 	}
 }
+
+// TestCLVFastDegenerate: with a and b near 0 (a fit to data where nobody dropped out; the
+// pipeline's warm-up data gives one), a+b+x−1 sits next to a pole of ₂F₁ for x ≤ 1 and must be
+// formed from a+b, not from a+b−1. The model is then NBD-like: a customer drops out with
+// probability a/(a+b) ≈ 6e-7, so E[Y(t)] ≈ (r+x)·t/(α+T) for a customer seen at her last
+// purchase. clv.Model gets x = 0 wrong here (its series meets c ≈ −1), so x = 0 is held to the
+// limit and x ≥ 1 to clv.Model.
+func TestCLVFastDegenerate(t *testing.T) {
+	m := &clv.Model{BGNBD: clv.BGNBD{R: 0.5677749755251249, Alpha: 1.0079754647879473, A: 5.178975334065085e-22, B: 8.947752236019829e-16},
+		GammaGamma: clv.GammaGamma{P: 6.25, Q: 3.74, V: 15.45}}
+	f := newCLVFast(m, 12, 0.01)
+	var s clvScratch
+	g := m.BGNBD
+	for _, x := range []float64{0, 1, 2, 5, 30} {
+		for _, T := range []float64{0, 0.5, 5, 20, 52} {
+			v, e, _ := f.eval(&s, x, T, T, 30)
+			horizon := 12 * m.Unit.PerMonth()
+			if nbd := (g.R + x) * horizon / (g.Alpha + T); math.Abs(e/nbd-1) > 1e-5 {
+				t.Errorf("x=%g T=%g: expected purchases %.10g, NBD limit %.10g", x, T, e, nbd)
+			}
+			if x == 0 {
+				continue
+			}
+			want := m.CLV(x, T, T, 30, 12, 0.01)
+			wantE := g.ConditionalExpectedPurchases(horizon, x, T, T)
+			if math.Abs(v/want-1) > 1e-9 || math.Abs(e/wantE-1) > 1e-9 {
+				t.Errorf("x=%g T=%g: fast %.15g %.15g, clv %.15g %.15g", x, T, v, e, want, wantE)
+			}
+		}
+	}
+}

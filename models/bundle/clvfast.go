@@ -10,7 +10,7 @@ import (
 const maxMonths = 120
 
 // maxTerms bounds the shared hypergeometric series; past it the exact clv code takes over.
-const maxTerms = 400
+const maxTerms = 1200
 
 // clvTol is the truncation error allowed in the series, absolute on a sum whose first term is 1:
 // below the rounding of that 1.
@@ -46,8 +46,8 @@ type clvFast struct {
 	months   int
 	discount float64
 	step     float64 // units per month
-	ca, cb   float64 // a+b−1−r and a−1: the transformed series' numerator parameters
-	head0    float64 // a+b−1, the head's numerator without x
+	a, ab    float64 // a and a+b
+	abr      float64 // a+b−r
 	df       []float64
 	ok       bool // the fast path applies to this model and horizon
 }
@@ -62,11 +62,11 @@ type clvScratch struct {
 func newCLVFast(m *clv.Model, months int, discount float64) *clvFast {
 	g := m.BGNBD
 	f := &clvFast{m: m, months: months, discount: discount, step: m.Unit.PerMonth(),
-		ca: g.A + g.B - 1 - g.R, cb: g.A - 1, head0: g.A + g.B - 1}
+		a: g.A, ab: g.A + g.B, abr: g.A + g.B - g.R}
 	// The tail bound below needs the coefficient ratios to stay under 1 from some term on,
 	// which holds when a < 2 + r (a+b−c−1 = r+x−a+1 > −1 for every x ≥ 0); a = 1 has no BG/NBD
 	// expectation (the formula divides by a−1).
-	f.ok = months >= 1 && months <= maxMonths && g.A != 1 && g.A < 2+g.R && g.A+g.B-1 > 0
+	f.ok = months >= 1 && months <= maxMonths && g.A != 1 && g.A < 2+g.R
 	if f.ok {
 		f.df = make([]float64, months)
 		df := 1.0
@@ -82,8 +82,11 @@ func newCLVFast(m *clv.Model, months int, discount float64) *clvFast {
 // a customer with x repeat purchases, recency tx, age T and mean spend mbar.
 func (f *clvFast) eval(s *clvScratch, x, tx, T, mbar float64) (value, purchases, pAlive float64) {
 	g := &f.m.BGNBD
-	c := f.head0 + x // the series' denominator parameter, a+b+x−1
-	if !f.ok || !(x >= 0) || !(T >= 0) {
+	// The parameters are formed from a, a+b and a+b−r plus integers, not from a−1 or a+b−1:
+	// fitted parameters can sit near 0 (a, b ~ 1e-15 when nobody in the training data dropped
+	// out), where a+b−1+x and a−1+n would lose every digit that matters.
+	c := f.ab + (x - 1) // the series' denominator parameter, a+b+x−1
+	if !f.ok || !(x >= 0) || !(T >= 0) || c == 0 {
 		return f.exact(x, tx, T, mbar)
 	}
 	months := f.months
@@ -101,22 +104,27 @@ func (f *clvFast) eval(s *clvScratch, x, tx, T, mbar float64) (value, purchases,
 	// Coefficients until the terms of the largest z are negligible; on the way, the number of
 	// terms each group of four months needs (its largest z converges first). Once a ratio is
 	// below 1 every later one is (see newCLVFast), so the tail after term n is at most
-	// |term n|·z/(1−z).
+	// |term n|·z/(1−z); it is compared with the sum of the terms' magnitudes so far, which is
+	// also what bounds the rounding error of the sum.
 	var nTerms [maxMonths / 4]int
 	gi := 0
 	zg := s.z[min(3, months-1)]
 	lim := clvTol * (1 - zg)
-	pg := 1.0 // zg^n
-	coef := 1.0
+	pg := 1.0   // zg^n
+	mag := 1.0  // Σ |coef_k|·zg^k so far
+	coef := 1.0 // coef_n
 	s.coef[0] = 1
-	ca, cb := f.ca, f.cb
+	a, abr, xc := f.a, f.abr, x-1
 	for n := 1; n < maxTerms; n++ {
 		fn := float64(n - 1)
-		ratio := (ca + fn) * (cb + fn) / ((c + fn) * (fn + 1))
+		// (a+b−1−r+fn)(a−1+fn) / ((a+b+x−1+fn)(fn+1))
+		ratio := (abr + (fn - 1)) * (a + (fn - 1)) / ((f.ab + (xc + fn)) * (fn + 1))
 		coef *= ratio
 		s.coef[n] = coef
 		pg *= zg
-		for math.Abs(coef)*pg <= lim && math.Abs(ratio) < 1 {
+		t := math.Abs(coef) * pg
+		mag += t
+		for t <= lim*mag && math.Abs(ratio) < 1 {
 			nTerms[gi] = n + 1
 			gi++
 			if gi == groups {
@@ -124,9 +132,16 @@ func (f *clvFast) eval(s *clvScratch, x, tx, T, mbar float64) (value, purchases,
 			}
 			zg = s.z[min(4*gi+3, months-1)]
 			lim = clvTol * (1 - zg)
-			pg = math.Pow(zg, float64(n))
+			pg, mag = 1, 0
+			for k := 0; k <= n; k++ {
+				mag += math.Abs(s.coef[k]) * pg
+				if k < n {
+					pg *= zg
+				}
+			}
+			t = math.Abs(coef) * pg
 		}
-		if gi == groups {
+		if gi == groups || !(mag <= math.MaxFloat64) {
 			break
 		}
 	}
@@ -138,8 +153,8 @@ func (f *clvFast) eval(s *clvScratch, x, tx, T, mbar float64) (value, purchases,
 	if x > 0 {
 		den += g.A / (g.B + x - 1) * math.Exp((g.R+x)*math.Log(aT/(g.Alpha+tx)))
 	}
-	scale := c / f.cb / den // E[Y(t)] = scale·(1 − v_t)
-	p := f.cb
+	p := g.A - 1
+	scale := c / p / den // E[Y(t)] = scale·(1 − v_t)
 	var sum, prev float64
 	prev = 1 // v_0
 	for gi := range groups {
@@ -165,10 +180,11 @@ func (f *clvFast) eval(s *clvScratch, x, tx, T, mbar float64) (value, purchases,
 	}
 	spend := f.m.GammaGamma.ConditionalExpectedSpend(x, mbar)
 	value = spend * scale * sum
-	if math.IsNaN(value) {
-		value = 0
+	purchases = scale * (1 - prev)
+	if math.IsNaN(value) || math.IsNaN(purchases) {
+		return f.exact(x, tx, T, mbar)
 	}
-	return value, scale * (1 - prev), 1 / den
+	return value, purchases, 1 / den
 }
 
 func (f *clvFast) exact(x, tx, T, mbar float64) (value, purchases, pAlive float64) {
