@@ -134,12 +134,16 @@ type cust struct {
 type batchResult struct {
 	out    []kafka.Message
 	scored int
+	moves  []*cust // customers to move between segment sets (moveSets)
+	mark   int64   // the partition's produce watermark as read (-1 for none)
 }
 
 // process scores items (one partition's batch, or a sweep page) against the live hashes and
-// writes them; mark is the partition's produce watermark (-1 for none). It returns the records
-// to produce. Retrying it after a failure is safe: what landed is recognised by its token.
-func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundle.Compiled, sc *laneScratch) (batchResult, error) {
+// writes them. For a partition's batch (partition ≥ 0) the partition's produce watermark is read
+// in the same round trip as the hashes; a sweep page passes -1 and has none. It returns the
+// records to produce and the segment-set moves to make (moveSets), which the caller runs beside
+// the produce. Retrying it after a failure is safe: what landed is recognised by its token.
+func (s *Scorer) process(ctx context.Context, items []item, partition int, c *bundle.Compiled, sc *laneScratch) (batchResult, error) {
 	byID := make(map[string]*cust, len(items))
 	var custs []*cust
 	for i := range items {
@@ -152,6 +156,7 @@ func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundl
 		}
 		cu.items = append(cu.items, i)
 	}
+	res := batchResult{mark: -1}
 	pending := custs
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt == 32 {
@@ -161,15 +166,31 @@ func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundl
 			s.m.casConflict.Add(float64(len(pending)))
 		}
 		cmds := make([]*redis.SliceCmd, len(pending))
+		var markCmd *redis.StringCmd
 		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if attempt == 0 && partition >= 0 {
+				markCmd = p.Get(ctx, s.markKey(partition))
+			}
 			for i, cu := range pending {
 				cmds[i] = p.HMGet(ctx, cu.key, "tok", "seg", "prev")
 			}
 			return nil
-		}); err != nil {
+		}); err != nil && !errors.Is(err, redis.Nil) {
 			return batchResult{}, fmt.Errorf("reading %d score hashes: %w", len(pending), err)
 		}
+		if markCmd != nil {
+			v, err := markCmd.Int64()
+			switch {
+			case err == nil:
+				res.mark = v
+			case !errors.Is(err, redis.Nil):
+				return batchResult{}, fmt.Errorf("reading the produce watermark: %w", err)
+			}
+		}
 		for i, cu := range pending {
+			if err := cmds[i].Err(); err != nil {
+				return batchResult{}, fmt.Errorf("reading the score hash of %q: %w", cu.id, err)
+			}
 			v := cmds[i].Val()
 			cu.read = tok{seg: -1, prev: -1}
 			if t, ok := v[0].(string); ok {
@@ -185,7 +206,7 @@ func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundl
 			} else {
 				cu.raw = ""
 			}
-			s.decide(cu, items, mark, c, sc)
+			s.decide(cu, items, res.mark, c, sc)
 		}
 		if err := s.writeLive(ctx, pending); err != nil {
 			return batchResult{}, err
@@ -198,29 +219,10 @@ func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundl
 		}
 		pending = next
 	}
-	var res batchResult
-	var moves []*cust
 	for _, cu := range custs {
 		res.out = append(res.out, cu.out...)
 		if cu.setMove {
-			moves = append(moves, cu)
-		}
-	}
-	if len(moves) > 0 {
-		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, cu := range moves {
-				// Leave the set the hash named when read, and the one the last move came from
-				// (they differ after several moves in one batch, or on a replay).
-				for _, old := range []int{cu.read.seg, cu.next.prev} {
-					if old >= 0 && old != cu.next.seg {
-						p.ZRem(ctx, SegmentKey(s.prefix, old), cu.id)
-					}
-				}
-				p.ZAdd(ctx, SegmentKey(s.prefix, cu.next.seg), redis.Z{Member: cu.id})
-			}
-			return nil
-		}); err != nil {
-			return batchResult{}, fmt.Errorf("moving %d customers between segment sets: %w", len(moves), err)
+			res.moves = append(res.moves, cu)
 		}
 	}
 	for _, m := range res.out {
@@ -229,6 +231,30 @@ func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundl
 		}
 	}
 	return res, nil
+}
+
+// moveSets moves customers whose live segment changed between the segment sets, in one
+// pipeline. It is idempotent, so a retry after a failure is safe.
+func (s *Scorer) moveSets(ctx context.Context, moves []*cust) error {
+	if len(moves) == 0 {
+		return nil
+	}
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, cu := range moves {
+			// Leave the set the hash named when read, and the one the last move came from
+			// (they differ after several moves in one batch, or on a replay).
+			for _, old := range []int{cu.read.seg, cu.next.prev} {
+				if old >= 0 && old != cu.next.seg {
+					p.ZRem(ctx, SegmentKey(s.prefix, old), cu.id)
+				}
+			}
+			p.ZAdd(ctx, SegmentKey(s.prefix, cu.next.seg), redis.Z{Member: cu.id})
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("moving %d customers between segment sets: %w", len(moves), err)
+	}
+	return nil
 }
 
 func atoiOr(v any, def int) int {
@@ -356,18 +382,6 @@ func (s *Scorer) writeLive(ctx context.Context, custs []*cust) error {
 		}
 		return nil
 	}
-}
-
-// readMark returns the partition's produce watermark (-1 when none).
-func (s *Scorer) readMark(ctx context.Context, partition int) (int64, error) {
-	v, err := s.rdb.Get(ctx, s.markKey(partition)).Int64()
-	if errors.Is(err, redis.Nil) {
-		return -1, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("reading the produce watermark: %w", err)
-	}
-	return v, nil
 }
 
 func (s *Scorer) writeMark(ctx context.Context, partition int, offset int64) error {
