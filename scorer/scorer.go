@@ -423,18 +423,25 @@ func (s *Scorer) retry(ctx context.Context, partition int, bo *backoff, op strin
 // the work context ends.
 func (s *Scorer) runBatch(ctx context.Context, partition int, batch []kafka.Message, sc *laneScratch) (*laneDone, error) {
 	d := &laneDone{started: time.Now(), last: batch[len(batch)-1]}
-	items := make([]item, 0, len(batch))
+	// The lane's items and their maps are reused batch after batch: nothing of a batch's
+	// items outlives its live step.
+	if len(sc.bufs) < len(batch) {
+		sc.bufs = make([]msgBufs, len(batch))
+		sc.items = make([]item, 0, len(batch))
+	}
+	items := sc.items[:0]
 	for i := range batch {
-		var it item
-		if err := decodeMessage(batch[i].Value, &it.msg); err != nil || it.msg.CustomerID == "" {
+		items = append(items, item{})
+		it := &items[len(items)-1]
+		if err := decodeMessageInto(batch[i].Value, &it.msg, &sc.bufs[len(items)-1]); err != nil || it.msg.CustomerID == "" {
 			// Ingest writes these; one that does not decode is a bug upstream, not a reason
 			// to stall the partition.
 			s.m.errors.WithLabelValues("decode").Inc()
 			s.log.Error("undecodable features record skipped", "partition", partition, "offset", batch[i].Offset, "err", err)
+			items = items[:len(items)-1]
 			continue
 		}
 		it.partition, it.offset = partition, batch[i].Offset
-		items = append(items, it)
 	}
 	if len(items) == 0 {
 		return d, nil
@@ -506,10 +513,12 @@ func unwritten(out []kafka.Message, err error) []kafka.Message {
 
 // laneScratch is one goroutine's scoring buffers, rebuilt when the bundle changes.
 type laneScratch struct {
-	for_ *bundle.Compiled
-	s    *bundle.Scratch
-	in   bundle.Input
-	r    bundle.Result
+	for_  *bundle.Compiled
+	s     *bundle.Scratch
+	in    bundle.Input
+	r     bundle.Result
+	items []item    // a batch's decoded records
+	bufs  []msgBufs // their maps, reused
 }
 
 // score scores one item; the result is valid until the next call.
