@@ -144,18 +144,28 @@ type batchResult struct {
 // records to produce and the segment-set moves to make (moveSets), which the caller runs beside
 // the produce. Retrying it after a failure is safe: what landed is recognised by its token.
 func (s *Scorer) process(ctx context.Context, items []item, partition int, c *bundle.Compiled, sc *laneScratch) (batchResult, error) {
-	byID := make(map[string]*cust, len(items))
-	var custs []*cust
+	// The customers' structs, their index and lists are the lane's, reused batch after batch;
+	// nothing of them outlives the batch's live step.
+	if sc.byID == nil {
+		sc.byID = map[string]*cust{}
+	}
+	clear(sc.byID)
+	if len(sc.slab) < len(items) {
+		sc.slab = make([]cust, len(items))
+	}
+	custs := sc.custs[:0]
 	for i := range items {
 		id := items[i].msg.CustomerID
-		cu := byID[id]
+		cu := sc.byID[id]
 		if cu == nil {
-			cu = &cust{id: id, key: ScoreKey(s.prefix, id)}
-			byID[id] = cu
+			cu = &sc.slab[len(custs)]
+			*cu = cust{id: id, key: ScoreKey(s.prefix, id), items: cu.items[:0], out: cu.out[:0]}
+			sc.byID[id] = cu
 			custs = append(custs, cu)
 		}
 		cu.items = append(cu.items, i)
 	}
+	sc.custs = custs
 	res := batchResult{mark: -1}
 	pending := custs
 	for attempt := 0; len(pending) > 0; attempt++ {
@@ -285,6 +295,7 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 	cu.write, cu.setMove, cu.out, cu.rec = false, false, cu.out[:0], nil
 	cur := cu.read
 	now := time.Now().UnixMilli()
+	var key []byte // the records' Kafka key, shared
 	for _, ii := range cu.items {
 		it := &items[ii]
 		sv, eo := it.msg.Features.StateVersion, it.msg.Offset
@@ -319,8 +330,11 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 			live = false
 		}
 		r := sc.score(c, it, s.m)
-		rec := appendScore(nil, it, r, c.Brands(), now)
-		cu.out = append(cu.out, kafka.Message{Topic: s.o.ScoresTopic, Key: []byte(it.msg.CustomerID), Value: rec})
+		if key == nil {
+			key = []byte(it.msg.CustomerID)
+		}
+		rec := sc.arena.add(func(b []byte) []byte { return appendScore(b, it, r, c.Brands(), now) })
+		cu.out = append(cu.out, kafka.Message{Topic: s.o.ScoresTopic, Key: key, Value: rec})
 		if !live {
 			continue
 		}
@@ -329,8 +343,8 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 			from = cur.prev // the replayed scoring record: its change was computed against prev
 		}
 		if from != r.Segment && s.o.ChangesTopic != "-" {
-			cu.out = append(cu.out, kafka.Message{Topic: s.o.ChangesTopic, Key: []byte(it.msg.CustomerID),
-				Value: appendChange(nil, it, from, r.Segment, c.Version, now)})
+			cu.out = append(cu.out, kafka.Message{Topic: s.o.ChangesTopic, Key: key,
+				Value: sc.arena.add(func(b []byte) []byte { return appendChange(b, it, from, r.Segment, c.Version, now) })})
 		}
 		cur = tok{sv: sv, eo: eo, mv: c.Version, part: it.partition, off: it.offset, has: true, seg: r.Segment, prev: from}
 		if it.offset < 0 {

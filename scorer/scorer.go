@@ -519,6 +519,24 @@ type laneScratch struct {
 	r     bundle.Result
 	items []item    // a batch's decoded records
 	bufs  []msgBufs // their maps, reused
+	arena arena     // the output records
+	byID  map[string]*cust
+	slab  []cust
+	custs []*cust
+}
+
+// arena hands out the output records from shared blocks: one allocation per 64 KiB of records
+// instead of several per record. It only ever appends, so a record handed out never changes.
+type arena struct{ buf []byte }
+
+// add appends a record with f and returns it (capacity capped, so appending to it copies).
+func (a *arena) add(f func([]byte) []byte) []byte {
+	if cap(a.buf)-len(a.buf) < 2048 {
+		a.buf = make([]byte, 0, 64<<10)
+	}
+	start := len(a.buf)
+	a.buf = f(a.buf)
+	return a.buf[start:len(a.buf):len(a.buf)]
 }
 
 // score scores one item; the result is valid until the next call.
