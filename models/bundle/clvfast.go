@@ -12,8 +12,8 @@ const maxMonths = 120
 // maxTerms bounds the shared hypergeometric series; past it the exact clv code takes over.
 const maxTerms = 1200
 
-// clvTol is the truncation error allowed in the series, absolute on a sum whose first term is 1:
-// below the rounding of that 1.
+// clvTol is the truncation error allowed in the series, relative to the sum of its terms'
+// magnitudes (which also bounds the sum's rounding error, about 1e-16 of it).
 const clvTol = 1e-17
 
 // clvFast is a clv.Model prepared for clv.Model.CLV with one hypergeometric series for all
