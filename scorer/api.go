@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/internal/jsonscan"
 	"github.com/segstream/segstream/models/bundle"
 )
 
@@ -84,11 +87,14 @@ func (s *Scorer) noModel(w http.ResponseWriter) bool {
 	return false
 }
 
-type customerResponse struct {
-	CustomerID string           `json:"customer_id"`
-	Features   *features.Vector `json:"features"`
-	Scores     json.RawMessage  `json:"scores"`
+// customerBuf is one request's state and answer buffer, pooled: GET /v1/customers/{id} is the
+// hot read path.
+type customerBuf struct {
+	st  features.State
+	out []byte
 }
+
+var customerBufs = sync.Pool{New: func() any { return &customerBuf{out: make([]byte, 0, 4096)} }}
 
 func (s *Scorer) getCustomer(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
@@ -109,25 +115,150 @@ func (s *Scorer) getCustomer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "redis", "reading the customer: "+err.Error())
 		return
 	}
-	resp := customerResponse{CustomerID: id, Scores: json.RawMessage("null")}
+	cb := customerBufs.Get().(*customerBuf)
+	defer customerBufs.Put(cb)
+	out := append(cb.out[:0], `{"customer_id":`...)
+	out = jsonscan.AppendString(out, id)
+	out = append(out, `,"features":`...)
 	found := false
-	if raw, err := getF.Bytes(); err == nil {
-		var st features.State
-		if err := st.Decode(raw); err != nil {
+	if raw, err := getF.Result(); err == nil {
+		// Decode only reads the blob and copies the strings it keeps, so it can read the
+		// reply's string in place.
+		if err := cb.st.Decode(unsafe.Slice(unsafe.StringData(raw), len(raw))); err != nil {
 			writeError(w, http.StatusInternalServerError, "corrupt_state", err.Error())
 			return
 		}
-		v := st.Vector(id, time.UnixMilli(st.LastSeen), s.o.Features.Windows)
-		resp.Features, found = &v, true
+		out, found = appendFeatures(out, id, &cb.st, s.o.Features.Windows), true
+	} else {
+		out = append(out, "null"...)
 	}
-	if rec, err := getS.Bytes(); err == nil {
-		resp.Scores, found = rec, true
+	out = append(out, `,"scores":`...)
+	if rec, err := getS.Result(); err == nil {
+		// The record is JSON this scorer wrote (appendScore); it goes out verbatim.
+		out, found = append(out, rec...), true
+	} else {
+		out = append(out, "null"...)
 	}
+	out = append(out, "}\n"...)
+	cb.out = out
 	if !found {
 		writeError(w, http.StatusNotFound, "not_found", "no features or scores for customer "+strconv.Quote(id))
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+}
+
+var jsonContentType = []string{"application/json"}
+
+// appendFeatures writes the customer's features.Vector as of her last event, as encoding/json
+// writes one (same keys, same numbers), straight from the state: State.Vector allocates the
+// brand and attribute maps and the windows on every call. The derivations are features'
+// (State.Vector); TestCustomerJSON holds the two to the same answer.
+func appendFeatures(dst []byte, id string, st *features.State, windows []int) []byte {
+	asOf := st.LastSeen
+	recency, tenure := int64(-1), int64(-1)
+	var aov, promoShare, unitPrice, incidence float64
+	if st.Orders > 0 {
+		recency, tenure = wholeDays(st.LastPurchase, asOf), wholeDays(st.FirstPurchase, asOf)
+		aov = st.Monetary / float64(st.Orders)
+		promoShare = float64(st.PromoOrders) / float64(st.Orders)
+	}
+	if st.Quantity > 0 {
+		unitPrice = st.ItemSpend / st.Quantity
+	}
+	if st.Visits > 0 {
+		incidence = min(1, float64(st.Orders)/float64(st.Visits))
+	}
+	dst = append(dst, `{"customer_id":`...)
+	dst = jsonscan.AppendString(dst, id)
+	dst = appendInt(dst, `,"as_of_ms":`, asOf)
+	dst = appendUint(dst, `,"state_version":`, st.Version)
+	dst = appendInt(dst, `,"first_seen_ms":`, st.FirstSeen)
+	dst = appendInt(dst, `,"last_seen_ms":`, st.LastSeen)
+	dst = appendInt(dst, `,"first_purchase_ms":`, st.FirstPurchase)
+	dst = appendInt(dst, `,"last_purchase_ms":`, st.LastPurchase)
+	dst = appendInt(dst, `,"recency_days":`, recency)
+	dst = appendInt(dst, `,"t_days":`, tenure)
+	dst = appendInt(dst, `,"frequency":`, st.Orders)
+	dst = appendInt(dst, `,"purchase_days":`, int64(len(st.PurchaseDays)))
+	dst = appendJSONFloat(append(dst, `,"monetary":`...), st.Monetary)
+	dst = appendJSONFloat(append(dst, `,"avg_order_value":`...), aov)
+	dst = appendInt(dst, `,"items":`, st.ItemLines)
+	dst = appendJSONFloat(append(dst, `,"quantity":`...), st.Quantity)
+	dst = appendJSONFloat(append(dst, `,"avg_unit_price":`...), unitPrice)
+	dst = appendJSONFloat(append(dst, `,"promo_share":`...), promoShare)
+	dst = appendInt(dst, `,"refunds":`, st.Refunds)
+	dst = appendJSONFloat(append(dst, `,"refund_amount":`...), st.RefundAmount)
+	dst = appendInt(dst, `,"visits":`, st.Visits)
+	dst = appendJSONFloat(append(dst, `,"purchase_incidence":`...), incidence)
+	dst = append(dst, `,"last_brand":`...)
+	dst = jsonscan.AppendString(dst, st.LastBrand)
+	dst = appendJSONFloat(append(dst, `,"last_quantity":`...), st.LastQuantity)
+	// One entry per brand and per attribute name in the state (a map in the Vector).
+	dst = append(dst, `,"brands":{`...)
+	for i, b := range st.Brands {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonscan.AppendString(dst, b.Brand)
+		dst = strconv.AppendInt(append(dst, ':'), b.Count, 10)
+	}
+	dst = append(dst, `},"attributes":{`...)
+	for i, a := range st.Attrs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonscan.AppendString(dst, a.Name)
+		dst = appendJSONFloat(append(dst, ':'), a.Value)
+	}
+	dst = append(dst, `},"windows":[`...)
+	asOfT := time.UnixMilli(asOf)
+	for i, days := range windows {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		orders, spend := st.Window(asOfT, days)
+		dst = appendInt(dst, `{"days":`, int64(days))
+		dst = appendInt(dst, `,"purchases":`, orders)
+		dst = appendJSONFloat(append(dst, `,"spend":`...), spend)
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}
+
+// wholeDays is features' day count: whole days from fromMS to toMS, 0 when negative.
+func wholeDays(fromMS, toMS int64) int64 {
+	if d := toMS - fromMS; d > 0 {
+		return d / 86400000
+	}
+	return 0
+}
+
+// appendJSONFloat formats f as encoding/json does: the shortest representation that reads back
+// exactly, plain notation from 1e-6 to 1e21, exponent notation without a leading zero outside.
+// Infinities and NaN (which encoding/json refuses) are clamped as in the score records.
+func appendJSONFloat(dst []byte, f float64) []byte {
+	f = finite(f)
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return strconv.AppendInt(dst, int64(f), 10) // integral: as encoding/json, faster
+	}
+	format := byte('f')
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 → e-9
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
 }
 
 type segmentInfo struct {

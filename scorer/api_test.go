@@ -3,10 +3,13 @@ package scorer_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -41,8 +44,14 @@ func apiEnv(t testing.TB, ctx context.Context, token string) (*env, *httptest.Se
 		t.Fatal(err)
 	}
 	e.run("scorer", s.Run)
+	// Every features record is scored or skipped as a duplicate (ingest is at least once: the
+	// topic can hold re-emissions, which are not scored again).
 	e.waitFor("scores", func() bool {
-		return counterValue(reg, "segstream_scorer_events_scored_total", "event") >= float64(e.events)
+		done := counterValue(reg, "segstream_scorer_events_scored_total", "event")
+		for _, r := range []string{"produced", "scored", "stale"} {
+			done += counterValue(reg, "segstream_scorer_duplicates_skipped_total", r)
+		}
+		return done >= float64(e.count(stream.DefaultFeaturesTopic))
 	})
 	mux := http.NewServeMux()
 	s.RegisterAPI(mux)
@@ -166,6 +175,11 @@ func TestAPI(t *testing.T) {
 // TestAPILatency measures GET /v1/customers/{id} at a fixed offered rate (5,000/s for 5 s) on
 // loopback against real Redis and logs p50/p99. It is a measurement, not a check: run it with
 // SEGSTREAM_BENCH=1 go test ./scorer -run TestAPILatency -v.
+//
+// The load generator runs in a child process (this test binary, TestAPILoadGenerator), so its
+// goroutines, allocations and garbage collection are not the server's; it is open-loop: requests
+// are due at fixed times and latency runs from the due time, so queueing behind a slow answer
+// counts (no coordinated omission). SEGSTREAM_LOADGEN=inprocess runs it in this process instead.
 func TestAPILatency(t *testing.T) {
 	if os.Getenv("SEGSTREAM_BENCH") == "" {
 		t.Skip("set SEGSTREAM_BENCH=1 to measure")
@@ -174,21 +188,6 @@ func TestAPILatency(t *testing.T) {
 	defer cancel()
 	e, srv := apiEnv(t, ctx, "")
 	const rate, n = 5000, 25000
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxIdleConns: 512}}
-	// Warm the connection pool and report the unloaded latency.
-	t0 := time.Now()
-	for i := 0; i < 500; i++ {
-		resp, err := client.Get(srv.URL + "/v1/customers/s" + strconv.Itoa(100000+i%1000))
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
-	}
-	t.Logf("sequential: %s per request", time.Since(t0)/500)
 	ids, err := e.rdb.Keys(ctx, "seg:{*}:s").Result()
 	if err != nil || len(ids) == 0 {
 		t.Fatalf("no scored customers: %v", err)
@@ -196,47 +195,194 @@ func TestAPILatency(t *testing.T) {
 	for k, key := range ids {
 		ids[k] = strings.TrimSuffix(strings.TrimPrefix(key, "seg:{"), "}:s")
 	}
-	// A fixed pool of workers with keep-alive connections takes requests at their scheduled
-	// times; latency runs from the scheduled time, so queueing behind a slow answer counts
-	// (no coordinated omission).
+	// Unloaded latency, sequentially, after warming the server.
+	client := &http.Client{}
+	for pass := 0; pass < 2; pass++ {
+		t0 := time.Now()
+		for i := 0; i < 500; i++ {
+			resp, err := client.Get(srv.URL + "/v1/customers/" + ids[i%len(ids)])
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+		if pass == 1 {
+			t.Logf("sequential: %s per request", time.Since(t0)/500)
+		}
+	}
+	load0 := loadAverage()
+	var lat, fromSent []time.Duration
+	var failed int64
+	var took time.Duration
+	where := "child process"
+	if os.Getenv("SEGSTREAM_LOADGEN") == "inprocess" {
+		where = "this process"
+		lat, fromSent, failed, took = openLoop(srv.URL, ids, rate, n)
+	} else {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "lat")
+		idsFile := filepath.Join(dir, "ids")
+		if err := os.WriteFile(idsFile, []byte(strings.Join(ids, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestAPILoadGenerator$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "SEGSTREAM_LOADGEN_URL="+srv.URL, "SEGSTREAM_LOADGEN_IDS="+idsFile,
+			"SEGSTREAM_LOADGEN_OUT="+out, fmt.Sprintf("SEGSTREAM_LOADGEN_RATE=%d", rate), fmt.Sprintf("SEGSTREAM_LOADGEN_N=%d", n))
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("load generator: %v\n%s", err, b)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(b))
+		failed, _ = strconv.ParseInt(f[0], 10, 64)
+		tookNS, _ := strconv.ParseInt(f[1], 10, 64)
+		took = time.Duration(tookNS)
+		for _, v := range f[2:] {
+			ns, _ := strconv.ParseInt(v, 10, 64)
+			lat = append(lat, time.Duration(ns))
+		}
+		lat, fromSent = lat[:len(lat)/2], lat[len(lat)/2:]
+	}
+	if len(lat) != n || len(fromSent) != n {
+		t.Fatalf("%d latencies, want %d", len(lat), n)
+	}
+	q := func(d []time.Duration) string {
+		slices.Sort(d)
+		return fmt.Sprintf("p50 %s p90 %s p99 %s max %s", d[n/2], d[n*9/10], d[n*99/100], d[n-1])
+	}
+	t.Logf("%d requests in %s (%.0f/s offered %d/s, generator in %s), %d failed; load average %s before, %s after",
+		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), rate, where, failed, load0, loadAverage())
+	t.Logf("  from due time:   %s", q(lat))
+	t.Logf("  from dispatch:   %s", q(fromSent))
+}
+
+// TestAPILoadGenerator is TestAPILatency's load generator when run as its child process.
+func TestAPILoadGenerator(t *testing.T) {
+	url := os.Getenv("SEGSTREAM_LOADGEN_URL")
+	if url == "" {
+		t.Skip("the child process of TestAPILatency")
+	}
+	b, err := os.ReadFile(os.Getenv("SEGSTREAM_LOADGEN_IDS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rate, _ := strconv.Atoi(os.Getenv("SEGSTREAM_LOADGEN_RATE"))
+	n, _ := strconv.Atoi(os.Getenv("SEGSTREAM_LOADGEN_N"))
+	lat, fromSent, failed, took := openLoop(url, strings.Split(string(b), "\n"), rate, n)
+	out := []byte(fmt.Sprintf("%d %d", failed, took))
+	for _, d := range append(lat, fromSent...) {
+		out = strconv.AppendInt(append(out, ' '), int64(d), 10)
+	}
+	if err := os.WriteFile(os.Getenv("SEGSTREAM_LOADGEN_OUT"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openLoop requests GET /v1/customers/{id} n times at rate per second from a pool of keep-alive
+// workers. A dispatcher wakes every half millisecond and hands out the requests due by then; a
+// request waits for a free worker in a queue. Each latency runs to the end of the answer's body:
+// lat from the request's due time, fromSent from the moment the dispatcher handed it out (this
+// machine's timers fire about 1.1 ms late, so a due time is up to that much before the
+// dispatcher wakes: lat counts the generator's lateness, fromSent does not; both count the
+// queue for a worker).
+func openLoop(base string, ids []string, rate, n int) (lat, fromSent []time.Duration, failed int64, took time.Duration) {
 	const workers = 64
-	lat := make([]time.Duration, n)
-	var failed atomic.Int64
+	tr := &http.Transport{MaxIdleConnsPerHost: workers, MaxIdleConns: workers}
+	client := &http.Client{Transport: tr}
+	defer tr.CloseIdleConnections()
+	urls := make([]string, len(ids))
+	for i, id := range ids {
+		urls[i] = base + "/v1/customers/" + id
+	}
+	// Open the connections first.
 	var wg sync.WaitGroup
-	due := make(chan int, n)
-	start := time.Now()
-	sched := func(i int) time.Time { return start.Add(time.Duration(i) * time.Second / rate) }
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range due {
-				resp, err := client.Get(srv.URL + "/v1/customers/" + ids[i%len(ids)])
-				if err != nil {
-					if failed.Add(1) == 1 {
-						t.Logf("first failure: %v", err)
-					}
-					continue
-				}
+			if resp, err := client.Get(urls[w%len(urls)]); err == nil {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != 200 && failed.Add(1) == 1 {
-					t.Logf("first failure: status %d", resp.StatusCode)
-				}
-				lat[i] = time.Since(sched(i))
 			}
 		}()
 	}
-	for i := 0; i < n; i++ {
-		if d := time.Until(sched(i)); d > 0 {
-			time.Sleep(d)
+	wg.Wait()
+	lat = make([]time.Duration, n)
+	fromSent = make([]time.Duration, n)
+	sent := make([]time.Time, n)
+	var nfailed atomic.Int64
+	due := make(chan int, n)
+	start := time.Now()
+	sched := func(i int) time.Time { return start.Add(time.Duration(i) * time.Second / time.Duration(rate)) }
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 8192)
+			for i := range due {
+				resp, err := client.Get(urls[i%len(urls)])
+				if err != nil {
+					nfailed.Add(1)
+					lat[i], fromSent[i] = time.Since(sched(i)), time.Since(sent[i])
+					continue
+				}
+				for {
+					if _, err := resp.Body.Read(buf); err != nil {
+						break
+					}
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					nfailed.Add(1)
+				}
+				lat[i], fromSent[i] = time.Since(sched(i)), time.Since(sent[i])
+			}
+		}()
+	}
+	for i := 0; i < n; {
+		now := time.Now()
+		for i < n && !sched(i).After(now) {
+			sent[i] = now
+			due <- i
+			i++
 		}
-		due <- i
+		if i < n {
+			time.Sleep(min(time.Until(sched(i)), 500*time.Microsecond))
+		}
 	}
 	close(due)
 	wg.Wait()
-	took := time.Since(start)
-	slices.Sort(lat)
-	t.Logf("%d requests in %s (%.0f/s offered 5000/s), %d failed: p50 %s p90 %s p99 %s max %s", n, took.Round(time.Millisecond),
-		float64(n)/took.Seconds(), failed.Load(), lat[n/2], lat[n*9/10], lat[n*99/100], lat[n-1])
+	return lat, fromSent, nfailed.Load(), time.Since(start)
+}
+
+// TestAPILatencyFloor runs TestAPILatency's load generator (in this process) against a handler
+// that only writes a fixed 1.5 KB answer: the HTTP stack's and the machine's share of the read
+// API's latency, with no Redis and no work. SEGSTREAM_BENCH=1 go test ./scorer -run
+// TestAPILatencyFloor -v.
+func TestAPILatencyFloor(t *testing.T) {
+	if os.Getenv("SEGSTREAM_BENCH") == "" {
+		t.Skip("set SEGSTREAM_BENCH=1 to measure")
+	}
+	body := []byte(`{"customer_id":"x","features":` + strings.Repeat(`"padding",`, 145) + `null}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	defer srv.Close()
+	const rate, n = 5000, 25000
+	load0 := loadAverage()
+	lat, fromSent, failed, took := openLoop(srv.URL, []string{"a", "b", "c"}, rate, n)
+	q := func(d []time.Duration) string {
+		slices.Sort(d)
+		return fmt.Sprintf("p50 %s p90 %s p99 %s max %s", d[n/2], d[n*9/10], d[n*99/100], d[n-1])
+	}
+	t.Logf("static %d-byte answer: %d requests in %s, %d failed; load average %s before, %s after", len(body), n, took.Round(time.Millisecond), failed, load0, loadAverage())
+	t.Logf("  from due time:   %s", q(lat))
+	t.Logf("  from dispatch:   %s", q(fromSent))
 }

@@ -2,6 +2,7 @@ package scorer
 
 import (
 	"encoding/json"
+	"unsafe"
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/jsonscan"
@@ -12,9 +13,27 @@ import (
 // (features.AppendMessage), which fastMessage parses without reflection, several times faster
 // than encoding/json; anything else (an escape in a string, a null, an unknown key) falls back
 // to encoding/json, the authority. The test holds the two to the same results.
+//
+// The fast path's strings are views of b, so b must not change while m is in use (a Kafka
+// record's value is its own allocation, read once).
 func decodeMessage(b []byte, m *features.Message) error {
+	var bufs msgBufs
+	return decodeMessageInto(b, m, &bufs)
+}
+
+// msgBufs are the maps and windows of a decoded record, kept with a lane's item and cleared
+// for the next batch's record instead of allocated again.
+type msgBufs struct {
+	prices  map[string]float64
+	promos  map[string]bool
+	brands  map[string]int64
+	attrs   map[string]float64
+	windows []features.WindowAgg
+}
+
+func decodeMessageInto(b []byte, m *features.Message, bufs *msgBufs) error {
 	*m = features.Message{}
-	p := mparser{jsonscan.Scanner{B: b}}
+	p := mparser{Scanner: jsonscan.Scanner{B: b}, bufs: bufs}
 	if p.message(m) {
 		p.WS()
 		if p.I == len(p.B) {
@@ -25,19 +44,74 @@ func decodeMessage(b []byte, m *features.Message) error {
 	return json.Unmarshal(b, m)
 }
 
-type mparser struct{ jsonscan.Scanner }
+type mparser struct {
+	jsonscan.Scanner
+	bufs *msgBufs
+}
+
+// str reads a string without escapes as a view of the input (no copy).
+func (p *mparser) str() (string, bool) {
+	if !p.Expect('"') {
+		return "", false
+	}
+	start := p.I
+	for p.I < len(p.B) {
+		c := p.B[p.I]
+		if c == '"' {
+			p.I++
+			if p.I-1 == start {
+				return "", true
+			}
+			return unsafe.String(&p.B[start], p.I-1-start), true
+		}
+		if c == '\\' || c < 0x20 {
+			return "", false
+		}
+		p.I++
+	}
+	return "", false
+}
+
+// object calls field for every key of an object, the key a view of the input.
+func (p *mparser) object(field func(key string) bool) bool {
+	if !p.Expect('{') {
+		return false
+	}
+	if p.Expect('}') {
+		return true
+	}
+	for {
+		k, ok := p.str()
+		if !ok || !p.Expect(':') || !field(k) {
+			return false
+		}
+		if p.Expect(',') {
+			continue
+		}
+		return p.Expect('}')
+	}
+}
+
+func reuse[V any](m *map[string]V) map[string]V {
+	if *m == nil {
+		*m = map[string]V{}
+	} else {
+		clear(*m)
+	}
+	return *m
+}
 
 func (p *mparser) message(m *features.Message) bool {
-	return p.Object(func(k string) bool {
+	return p.object(func(k string) bool {
 		var ok bool
 		switch k {
 		case "customer_id":
-			m.CustomerID, ok = p.Str()
+			m.CustomerID, ok = p.str()
 		case "event_id":
-			m.EventID, ok = p.Str()
+			m.EventID, ok = p.str()
 		case "event_type":
 			var s string
-			s, ok = p.Str()
+			s, ok = p.str()
 			m.EventType = stream.EventType(s)
 		case "event_ts_ms":
 			m.EventTSMS, ok = p.Int()
@@ -50,15 +124,15 @@ func (p *mparser) message(m *features.Message) bool {
 		case "redelivery":
 			m.Redelivery, ok = p.Bool()
 		case "prices":
-			m.Prices = map[string]float64{}
-			ok = p.Object(func(b string) bool {
+			m.Prices = reuse(&p.bufs.prices)
+			ok = p.object(func(b string) bool {
 				v, ok := p.Float()
 				m.Prices[b] = v
 				return ok
 			})
 		case "promotions":
-			m.Promotions = map[string]bool{}
-			ok = p.Object(func(b string) bool {
+			m.Promotions = reuse(&p.bufs.promos)
+			ok = p.object(func(b string) bool {
 				v, ok := p.Bool()
 				m.Promotions[b] = v
 				return ok
@@ -71,13 +145,13 @@ func (p *mparser) message(m *features.Message) bool {
 }
 
 func (p *mparser) vector(v *features.Vector) bool {
-	return p.Object(func(k string) bool {
+	return p.object(func(k string) bool {
 		var ok bool
 		i64 := func(dst *int64) { *dst, ok = p.Int() }
 		f64 := func(dst *float64) { *dst, ok = p.Float() }
 		switch k {
 		case "customer_id":
-			v.CustomerID, ok = p.Str()
+			v.CustomerID, ok = p.str()
 		case "as_of_ms":
 			i64(&v.AsOfMS)
 		case "state_version":
@@ -119,19 +193,19 @@ func (p *mparser) vector(v *features.Vector) bool {
 		case "purchase_incidence":
 			f64(&v.PurchaseIncidence)
 		case "last_brand":
-			v.LastBrand, ok = p.Str()
+			v.LastBrand, ok = p.str()
 		case "last_quantity":
 			f64(&v.LastQuantity)
 		case "brands":
-			v.Brands = map[string]int64{}
-			ok = p.Object(func(b string) bool {
+			v.Brands = reuse(&p.bufs.brands)
+			ok = p.object(func(b string) bool {
 				n, ok := p.Int()
 				v.Brands[b] = n
 				return ok
 			})
 		case "attributes":
-			v.Attributes = map[string]float64{}
-			ok = p.Object(func(a string) bool {
+			v.Attributes = reuse(&p.bufs.attrs)
+			ok = p.object(func(a string) bool {
 				x, ok := p.Float()
 				v.Attributes[a] = x
 				return ok
@@ -147,14 +221,17 @@ func (p *mparser) windows(v *features.Vector) bool {
 	if !p.Expect('[') {
 		return false
 	}
-	v.Windows = []features.WindowAgg{}
+	if p.bufs.windows == nil {
+		p.bufs.windows = make([]features.WindowAgg, 0, 4)
+	}
+	v.Windows = p.bufs.windows[:0]
 	if p.Peek(']') {
 		p.I++
 		return true
 	}
 	for {
 		var w features.WindowAgg
-		ok := p.Object(func(k string) bool {
+		ok := p.object(func(k string) bool {
 			var ok bool
 			switch k {
 			case "days":
@@ -172,6 +249,7 @@ func (p *mparser) windows(v *features.Vector) bool {
 			return false
 		}
 		v.Windows = append(v.Windows, w)
+		p.bufs.windows = v.Windows
 		if p.Expect(',') {
 			continue
 		}

@@ -55,3 +55,13 @@ func BenchmarkDecodeMessage(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkDecodeMessageReused(b *testing.B) {
+	msg := sampleMessages()[1]
+	var m features.Message
+	var bufs msgBufs
+	b.ReportAllocs()
+	for b.Loop() {
+		decodeMessageInto(msg, &m, &bufs)
+	}
+}

@@ -96,7 +96,7 @@ func (e *env) produce(n int) {
 
 func (e *env) startIngest() {
 	e.t.Helper()
-	in, err := ingest.New(ingest.Options{Brokers: []string{e.broker.Address}, Features: features.Config{Windows: windows}}, e.rdb)
+	in, err := ingest.New(ingest.Options{Brokers: []string{e.broker.Address}, Features: features.Config{Windows: windows}, Logger: testLogger()}, e.rdb)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +46,18 @@ func TestPipelineLatency(t *testing.T) {
 	// An asynchronous producer, so the offered rate does not wait on acknowledgements.
 	aw := stream.NewWriter([]string{e.broker.Address}, stream.DefaultEventsTopic, stream.WriterOptions{BatchSize: 500, BatchTimeout: time.Millisecond, Async: true})
 	per := int(rate * tick / time.Second)
+	// SEGSTREAM_LOADPROF=file writes a CPU profile of this process over the load alone.
+	if f := os.Getenv("SEGSTREAM_LOADPROF"); f != "" {
+		pf, err := os.Create(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loadBefore := loadAverage()
 	start := time.Now()
 	var evs []stream.Event
 	msgs := make([]kafka.Message, 0, per)
@@ -68,6 +82,9 @@ func TestPipelineLatency(t *testing.T) {
 		e.events += len(msgs)
 	}
 	aw.Close()
+	if os.Getenv("SEGSTREAM_LOADPROF") != "" {
+		pprof.StopCPUProfile()
+	}
 	offered := float64(e.events-warm) / time.Since(start).Seconds()
 	e.waitFor("scores", func() bool { return e.count(stream.DefaultScoresTopic) >= int64(e.events) })
 
@@ -111,8 +128,22 @@ func TestPipelineLatency(t *testing.T) {
 		n := len(d)
 		return fmt.Sprintf("p50 %s p90 %s p99 %s max %s", d[n/2], d[n*9/10], d[n*99/100], d[n-1])
 	}
-	t.Logf("offered %.0f events/s for %ds (producer fell >50ms behind %d times); %d scored", offered, seconds, behind, len(lat))
+	t.Logf("offered %.0f events/s for %ds (producer fell >50ms behind %d times); %d scored; load average %s before, %s after", offered, seconds, behind, len(lat), loadBefore, loadAverage())
 	t.Logf("event produced -> score produced: %s", q(lat))
 	t.Logf("  of which event -> features record (ingest): %s", q(ing))
 	t.Logf("  and features record -> score (scorer): %s", q(sco))
+}
+
+// loadAverage is the machine's 1-minute load average, for the record: every figure here
+// depends on what else the two cores run.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }

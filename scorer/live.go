@@ -134,24 +134,39 @@ type cust struct {
 type batchResult struct {
 	out    []kafka.Message
 	scored int
+	moves  []*cust // customers to move between segment sets (moveSets)
+	mark   int64   // the partition's produce watermark as read (-1 for none)
 }
 
 // process scores items (one partition's batch, or a sweep page) against the live hashes and
-// writes them; mark is the partition's produce watermark (-1 for none). It returns the records
-// to produce. Retrying it after a failure is safe: what landed is recognised by its token.
-func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundle.Compiled, sc *laneScratch) (batchResult, error) {
-	byID := make(map[string]*cust, len(items))
-	var custs []*cust
+// writes them. For a partition's batch (partition ≥ 0) the partition's produce watermark is read
+// in the same round trip as the hashes; a sweep page passes -1 and has none. It returns the
+// records to produce and the segment-set moves to make (moveSets), which the caller runs beside
+// the produce. Retrying it after a failure is safe: what landed is recognised by its token.
+func (s *Scorer) process(ctx context.Context, items []item, partition int, c *bundle.Compiled, sc *laneScratch) (batchResult, error) {
+	// The customers' structs, their index and lists are the lane's, reused batch after batch;
+	// nothing of them outlives the batch's live step.
+	if sc.byID == nil {
+		sc.byID = map[string]*cust{}
+	}
+	clear(sc.byID)
+	if len(sc.slab) < len(items) {
+		sc.slab = make([]cust, len(items))
+	}
+	custs := sc.custs[:0]
 	for i := range items {
 		id := items[i].msg.CustomerID
-		cu := byID[id]
+		cu := sc.byID[id]
 		if cu == nil {
-			cu = &cust{id: id, key: ScoreKey(s.prefix, id)}
-			byID[id] = cu
+			cu = &sc.slab[len(custs)]
+			*cu = cust{id: id, key: ScoreKey(s.prefix, id), items: cu.items[:0], out: cu.out[:0]}
+			sc.byID[id] = cu
 			custs = append(custs, cu)
 		}
 		cu.items = append(cu.items, i)
 	}
+	sc.custs = custs
+	res := batchResult{mark: -1}
 	pending := custs
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt == 32 {
@@ -161,15 +176,31 @@ func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundl
 			s.m.casConflict.Add(float64(len(pending)))
 		}
 		cmds := make([]*redis.SliceCmd, len(pending))
+		var markCmd *redis.StringCmd
 		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if attempt == 0 && partition >= 0 {
+				markCmd = p.Get(ctx, s.markKey(partition))
+			}
 			for i, cu := range pending {
 				cmds[i] = p.HMGet(ctx, cu.key, "tok", "seg", "prev")
 			}
 			return nil
-		}); err != nil {
+		}); err != nil && !errors.Is(err, redis.Nil) {
 			return batchResult{}, fmt.Errorf("reading %d score hashes: %w", len(pending), err)
 		}
+		if markCmd != nil {
+			v, err := markCmd.Int64()
+			switch {
+			case err == nil:
+				res.mark = v
+			case !errors.Is(err, redis.Nil):
+				return batchResult{}, fmt.Errorf("reading the produce watermark: %w", err)
+			}
+		}
 		for i, cu := range pending {
+			if err := cmds[i].Err(); err != nil {
+				return batchResult{}, fmt.Errorf("reading the score hash of %q: %w", cu.id, err)
+			}
 			v := cmds[i].Val()
 			cu.read = tok{seg: -1, prev: -1}
 			if t, ok := v[0].(string); ok {
@@ -185,7 +216,7 @@ func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundl
 			} else {
 				cu.raw = ""
 			}
-			s.decide(cu, items, mark, c, sc)
+			s.decide(cu, items, res.mark, c, sc)
 		}
 		if err := s.writeLive(ctx, pending); err != nil {
 			return batchResult{}, err
@@ -198,29 +229,10 @@ func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundl
 		}
 		pending = next
 	}
-	var res batchResult
-	var moves []*cust
 	for _, cu := range custs {
 		res.out = append(res.out, cu.out...)
 		if cu.setMove {
-			moves = append(moves, cu)
-		}
-	}
-	if len(moves) > 0 {
-		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, cu := range moves {
-				// Leave the set the hash named when read, and the one the last move came from
-				// (they differ after several moves in one batch, or on a replay).
-				for _, old := range []int{cu.read.seg, cu.next.prev} {
-					if old >= 0 && old != cu.next.seg {
-						p.ZRem(ctx, SegmentKey(s.prefix, old), cu.id)
-					}
-				}
-				p.ZAdd(ctx, SegmentKey(s.prefix, cu.next.seg), redis.Z{Member: cu.id})
-			}
-			return nil
-		}); err != nil {
-			return batchResult{}, fmt.Errorf("moving %d customers between segment sets: %w", len(moves), err)
+			res.moves = append(res.moves, cu)
 		}
 	}
 	for _, m := range res.out {
@@ -229,6 +241,30 @@ func (s *Scorer) process(ctx context.Context, items []item, mark int64, c *bundl
 		}
 	}
 	return res, nil
+}
+
+// moveSets moves customers whose live segment changed between the segment sets, in one
+// pipeline. It is idempotent, so a retry after a failure is safe.
+func (s *Scorer) moveSets(ctx context.Context, moves []*cust) error {
+	if len(moves) == 0 {
+		return nil
+	}
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, cu := range moves {
+			// Leave the set the hash named when read, and the one the last move came from
+			// (they differ after several moves in one batch, or on a replay).
+			for _, old := range []int{cu.read.seg, cu.next.prev} {
+				if old >= 0 && old != cu.next.seg {
+					p.ZRem(ctx, SegmentKey(s.prefix, old), cu.id)
+				}
+			}
+			p.ZAdd(ctx, SegmentKey(s.prefix, cu.next.seg), redis.Z{Member: cu.id})
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("moving %d customers between segment sets: %w", len(moves), err)
+	}
+	return nil
 }
 
 func atoiOr(v any, def int) int {
@@ -259,6 +295,7 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 	cu.write, cu.setMove, cu.out, cu.rec = false, false, cu.out[:0], nil
 	cur := cu.read
 	now := time.Now().UnixMilli()
+	var key []byte // the records' Kafka key, shared
 	for _, ii := range cu.items {
 		it := &items[ii]
 		sv, eo := it.msg.Features.StateVersion, it.msg.Offset
@@ -293,8 +330,11 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 			live = false
 		}
 		r := sc.score(c, it, s.m)
-		rec := appendScore(nil, it, r, c.Brands(), now)
-		cu.out = append(cu.out, kafka.Message{Topic: s.o.ScoresTopic, Key: []byte(it.msg.CustomerID), Value: rec})
+		if key == nil {
+			key = []byte(it.msg.CustomerID)
+		}
+		rec := sc.arena.add(func(b []byte) []byte { return appendScore(b, it, r, c.Brands(), now) })
+		cu.out = append(cu.out, kafka.Message{Topic: s.o.ScoresTopic, Key: key, Value: rec})
 		if !live {
 			continue
 		}
@@ -303,8 +343,8 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 			from = cur.prev // the replayed scoring record: its change was computed against prev
 		}
 		if from != r.Segment && s.o.ChangesTopic != "-" {
-			cu.out = append(cu.out, kafka.Message{Topic: s.o.ChangesTopic, Key: []byte(it.msg.CustomerID),
-				Value: appendChange(nil, it, from, r.Segment, c.Version, now)})
+			cu.out = append(cu.out, kafka.Message{Topic: s.o.ChangesTopic, Key: key,
+				Value: sc.arena.add(func(b []byte) []byte { return appendChange(b, it, from, r.Segment, c.Version, now) })})
 		}
 		cur = tok{sv: sv, eo: eo, mv: c.Version, part: it.partition, off: it.offset, has: true, seg: r.Segment, prev: from}
 		if it.offset < 0 {
@@ -356,18 +396,6 @@ func (s *Scorer) writeLive(ctx context.Context, custs []*cust) error {
 		}
 		return nil
 	}
-}
-
-// readMark returns the partition's produce watermark (-1 when none).
-func (s *Scorer) readMark(ctx context.Context, partition int) (int64, error) {
-	v, err := s.rdb.Get(ctx, s.markKey(partition)).Int64()
-	if errors.Is(err, redis.Nil) {
-		return -1, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("reading the produce watermark: %w", err)
-	}
-	return v, nil
 }
 
 func (s *Scorer) writeMark(ctx context.Context, partition int, offset int64) error {

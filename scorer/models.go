@@ -181,6 +181,9 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 			if err != nil {
 				return err
 			}
+			if err := s.moveSets(ctx, res.moves); err != nil {
+				return err
+			}
 			if len(res.out) > 0 {
 				if err := s.writer.WriteMessages(ctx, res.out...); err != nil {
 					return fmt.Errorf("producing sweep scores: %w", err)

@@ -291,11 +291,36 @@ func (s *Scorer) consume(ctx context.Context) error {
 	return nil
 }
 
+// runLane scores one partition's records in batches. A batch's work is in two steps: the live
+// step (read the score hashes and the partition's produce watermark in one round trip, score,
+// compare-and-set the hashes, then produce the records while the segment sets move) and the
+// bookkeeping step (move the watermark, commit the offsets). The bookkeeping of batch N runs
+// beside the live step of batch N+1, in order, so commits still follow the work; offsets are
+// committed when the lane has nothing queued behind, or every commitEvery.
 func (s *Scorer) runLane(ctx context.Context, l *lane, reader *kafka.Reader) {
+	done := make(chan *laneDone, 2)
+	var inFlight sync.WaitGroup // batches handed to the bookkeeping step and not finished
+	var failed atomic.Bool
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		s.bookkeep(ctx, l.partition, reader, done, &inFlight, &failed)
+	}()
+	defer func() {
+		close(done)
+		<-finished
+	}()
 	batch := make([]kafka.Message, 0, s.o.BatchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	sc := &laneScratch{}
+	handed := int64(-1) // the last offset handed to the bookkeeping step
+	abandon := func(err error) {
+		s.log.Warn("batch abandoned at shutdown", "partition", l.partition, "records", len(batch), "err", err)
+		s.lastErr.Store(&err)
+		for range l.ch {
+		}
+	}
 	for {
 		batch = batch[:0]
 		msg, ok := <-l.ch
@@ -317,75 +342,147 @@ func (s *Scorer) runLane(ctx context.Context, l *lane, reader *kafka.Reader) {
 			}
 		}
 		timer.Stop()
-		if err := s.runBatch(ctx, l.partition, batch, sc, reader); err != nil {
-			s.log.Warn("batch abandoned at shutdown", "partition", l.partition, "records", len(batch), "err", err)
-			s.lastErr.Store(&err)
-			for range l.ch {
-			}
+		if failed.Load() {
+			abandon(errors.New("an earlier batch's bookkeeping failed"))
 			return
+		}
+		if batch[0].Offset <= handed {
+			// Redelivered offsets (a rebalance): the watermark this batch reads must include
+			// every batch before it.
+			inFlight.Wait()
+		}
+		d, err := s.runBatch(ctx, l.partition, batch, sc)
+		if err != nil {
+			abandon(err)
+			return
+		}
+		handed = batch[len(batch)-1].Offset
+		inFlight.Add(1)
+		done <- d
+	}
+}
+
+// laneDone is a batch whose records are produced and whose watermark and offsets remain.
+type laneDone struct {
+	mark    bool // move the watermark to last's offset (the batch had records to score)
+	last    kafka.Message
+	started time.Time
+}
+
+// commitEvery bounds how long a busy lane holds finished batches uncommitted.
+const commitEvery = 100 * time.Millisecond
+
+// bookkeep moves the watermark and commits, batch by batch in order. After a failure (only a
+// cancelled work context ends the retries) nothing more is committed.
+func (s *Scorer) bookkeep(ctx context.Context, partition int, reader *kafka.Reader, done <-chan *laneDone, inFlight *sync.WaitGroup, failed *atomic.Bool) {
+	var pending *kafka.Message // finished, not yet committed
+	lastCommit := time.Now()
+	commit := func() {
+		err := s.retry(ctx, partition, newBackoff(s.o.MaxBackoff), "commit", func() error { return reader.CommitMessages(ctx, *pending) })
+		if err != nil {
+			s.lastErr.Store(&err)
+			failed.Store(true)
+		}
+		pending, lastCommit = nil, time.Now()
+	}
+	for d := range done {
+		if !failed.Load() {
+			if d.mark {
+				err := s.retry(ctx, partition, newBackoff(s.o.MaxBackoff), "redis", func() error { return s.writeMark(ctx, partition, d.last.Offset) })
+				if err != nil {
+					s.log.Warn("batch abandoned at shutdown", "partition", partition, "err", err)
+					s.lastErr.Store(&err)
+					failed.Store(true)
+				}
+			}
+			if !failed.Load() {
+				pending = &d.last
+				if len(done) == 0 || time.Since(lastCommit) >= commitEvery {
+					commit()
+				}
+				s.m.batchSecs.Observe(time.Since(d.started).Seconds())
+			}
+		}
+		inFlight.Done()
+	}
+	if pending != nil && !failed.Load() {
+		commit()
+	}
+}
+
+// retry runs f until it succeeds, with backoff, counting and logging failures; it gives up when
+// ctx ends.
+func (s *Scorer) retry(ctx context.Context, partition int, bo *backoff, op string, f func() error) error {
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		s.m.errors.WithLabelValues(op).Inc()
+		s.log.Warn(op+" failed; will retry", "partition", partition, "err", err)
+		if !bo.wait(ctx) {
+			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
 }
 
-// runBatch scores, writes, produces and commits one partition batch, retrying failures with
-// backoff until the work context ends.
-func (s *Scorer) runBatch(ctx context.Context, partition int, batch []kafka.Message, sc *laneScratch, reader *kafka.Reader) error {
-	started := time.Now()
-	items := make([]item, 0, len(batch))
+// runBatch is the live step of one partition batch: decode, score, write the live hashes,
+// then produce the records while the segment sets move, retrying failures with backoff until
+// the work context ends.
+func (s *Scorer) runBatch(ctx context.Context, partition int, batch []kafka.Message, sc *laneScratch) (*laneDone, error) {
+	d := &laneDone{started: time.Now(), last: batch[len(batch)-1]}
+	// The lane's items and their maps are reused batch after batch: nothing of a batch's
+	// items outlives its live step.
+	if len(sc.bufs) < len(batch) {
+		sc.bufs = make([]msgBufs, len(batch))
+		sc.items = make([]item, 0, len(batch))
+	}
+	items := sc.items[:0]
 	for i := range batch {
-		var it item
-		if err := decodeMessage(batch[i].Value, &it.msg); err != nil || it.msg.CustomerID == "" {
+		items = append(items, item{})
+		it := &items[len(items)-1]
+		if err := decodeMessageInto(batch[i].Value, &it.msg, &sc.bufs[len(items)-1]); err != nil || it.msg.CustomerID == "" {
 			// Ingest writes these; one that does not decode is a bug upstream, not a reason
 			// to stall the partition.
 			s.m.errors.WithLabelValues("decode").Inc()
 			s.log.Error("undecodable features record skipped", "partition", partition, "offset", batch[i].Offset, "err", err)
+			items = items[:len(items)-1]
 			continue
 		}
 		it.partition, it.offset = partition, batch[i].Offset
-		items = append(items, it)
 	}
+	if len(items) == 0 {
+		return d, nil
+	}
+	d.mark = true
 	bo := newBackoff(s.o.MaxBackoff)
-	retry := func(op string, f func() error) error {
-		for {
-			err := f()
-			if err == nil {
-				return nil
-			}
-			s.m.errors.WithLabelValues(op).Inc()
-			s.log.Warn(op+" failed; will retry", "partition", partition, "err", err)
-			if !bo.wait(ctx) {
-				return fmt.Errorf("%s: %w", op, err)
-			}
-		}
+	retry := func(op string, f func() error) error { return s.retry(ctx, partition, bo, op, f) }
+	s.liveMu.RLock()
+	defer s.liveMu.RUnlock()
+	c := s.model.Load() // once per batch, under the lock the sweep takes
+	var res batchResult
+	if err := retry("redis", func() (err error) { res, err = s.process(ctx, items, partition, c, sc); return err }); err != nil {
+		return nil, err
 	}
-	if len(items) > 0 {
-		err := func() error {
-			s.liveMu.RLock()
-			defer s.liveMu.RUnlock()
-			c := s.model.Load() // once per batch, under the lock the sweep takes
-			var mark int64
-			if err := retry("redis", func() (err error) { mark, err = s.readMark(ctx, partition); return err }); err != nil {
-				return err
-			}
-			var res batchResult
-			if err := retry("redis", func() (err error) { res, err = s.process(ctx, items, mark, c, sc); return err }); err != nil {
-				return err
-			}
-			if err := s.produce(ctx, res.out, retry); err != nil {
-				return err
-			}
-			s.m.scored.WithLabelValues("event").Add(float64(res.scored))
-			return retry("redis", func() error { return s.writeMark(ctx, partition, batch[len(batch)-1].Offset) })
-		}()
-		if err != nil {
-			return err
-		}
+	if err := s.produceAndMove(ctx, partition, res, retry); err != nil {
+		return nil, err
 	}
-	if err := retry("commit", func() error { return reader.CommitMessages(ctx, batch[len(batch)-1]) }); err != nil {
-		return err
+	s.m.scored.WithLabelValues("event").Add(float64(res.scored))
+	return d, nil
+}
+
+// produceAndMove produces a processed batch's records and moves its customers between segment
+// sets, the two at once (both only follow the live writes).
+func (s *Scorer) produceAndMove(ctx context.Context, partition int, res batchResult, retry func(string, func() error) error) error {
+	if len(res.moves) == 0 {
+		return s.produce(ctx, res.out, retry)
 	}
-	s.m.batchSecs.Observe(time.Since(started).Seconds())
-	return nil
+	moved := make(chan error, 1)
+	go func() {
+		moved <- s.retry(ctx, partition, newBackoff(s.o.MaxBackoff), "redis", func() error { return s.moveSets(ctx, res.moves) })
+	}()
+	perr := s.produce(ctx, res.out, retry)
+	return errors.Join(perr, <-moved)
 }
 
 func (s *Scorer) produce(ctx context.Context, out []kafka.Message, retry func(string, func() error) error) error {
@@ -424,10 +521,30 @@ func unwritten(out []kafka.Message, err error) []kafka.Message {
 
 // laneScratch is one goroutine's scoring buffers, rebuilt when the bundle changes.
 type laneScratch struct {
-	for_ *bundle.Compiled
-	s    *bundle.Scratch
-	in   bundle.Input
-	r    bundle.Result
+	for_  *bundle.Compiled
+	s     *bundle.Scratch
+	in    bundle.Input
+	r     bundle.Result
+	items []item    // a batch's decoded records
+	bufs  []msgBufs // their maps, reused
+	arena arena     // the output records
+	byID  map[string]*cust
+	slab  []cust
+	custs []*cust
+}
+
+// arena hands out the output records from shared blocks: one allocation per 64 KiB of records
+// instead of several per record. It only ever appends, so a record handed out never changes.
+type arena struct{ buf []byte }
+
+// add appends a record with f and returns it (capacity capped, so appending to it copies).
+func (a *arena) add(f func([]byte) []byte) []byte {
+	if cap(a.buf)-len(a.buf) < 2048 {
+		a.buf = make([]byte, 0, 64<<10)
+	}
+	start := len(a.buf)
+	a.buf = f(a.buf)
+	return a.buf[start:len(a.buf):len(a.buf)]
 }
 
 // score scores one item; the result is valid until the next call.

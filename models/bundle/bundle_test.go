@@ -305,19 +305,36 @@ func TestCLVFastMatchesCLV(t *testing.T) {
 	}
 	cdnow := *c.clv
 	cdnow.BGNBD = clv.BGNBD{R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426}
-	for _, m := range []*clv.Model{c.clv, &cdnow} {
+	// a > 1 (every transformed term positive), and a ≥ 2 + r (the exact code's path).
+	aAbove1, aAbove2 := cdnow, cdnow
+	aAbove1.BGNBD = clv.BGNBD{R: 1.7, Alpha: 12, A: 1.6, B: 4.5}
+	aAbove2.BGNBD = clv.BGNBD{R: 0.3, Alpha: 6, A: 2.5, B: 7}
+	// Daily units: 30 units a month, a horizon of 24 months.
+	daily := cdnow
+	daily.Unit = clv.Days
+	daily.BGNBD.Alpha *= 7
+	var s clvScratch
+	for _, tc := range []struct {
+		m      *clv.Model
+		months int
+	}{{c.clv, 12}, {&cdnow, 12}, {&aAbove1, 12}, {&aAbove2, 12}, {&daily, 24}, {&cdnow, 7}, {&cdnow, 1}} {
+		m := tc.m
+		f := newCLVFast(m, tc.months, 0.01)
 		worst := 0.0
 		for _, x := range []float64{0, 1, 2, 5, 10, 30, 80} {
-			for _, T := range []float64{0.5, 4, 20, 52, 150} {
+			for _, T := range []float64{0, 0.5, 4, 20, 52, 150} {
 				for _, frac := range []float64{0, 0.3, 1} {
 					tx := T * frac
 					mbar := 0.0
 					if x > 0 {
 						mbar = 35
 					}
-					want := m.CLV(x, tx, T, mbar, 12, 0.01)
-					got, gotE := clvFast(m, x, tx, T, mbar, 12, 0.01)
-					if wantE := m.BGNBD.ConditionalExpectedPurchases(12*m.Unit.PerMonth(), x, tx, T); math.Abs(gotE-wantE) > 1e-9*math.Max(1, wantE) {
+					want := m.CLV(x, tx, T, mbar, tc.months, 0.01)
+					got, gotE, gotAlive := f.eval(&s, x, tx, T, mbar)
+					if wantAlive := m.BGNBD.PAlive(x, tx, T); math.Abs(gotAlive-wantAlive) > 1e-12 {
+						t.Errorf("x=%g tx=%g T=%g: P(alive) %.15g, clv %.15g", x, tx, T, gotAlive, wantAlive)
+					}
+					if wantE := m.BGNBD.ConditionalExpectedPurchases(float64(tc.months)*m.Unit.PerMonth(), x, tx, T); math.Abs(gotE-wantE) > 1e-9*math.Max(1, wantE) {
 						t.Errorf("x=%g tx=%g T=%g: expected purchases %.15g, clv %.15g", x, tx, T, gotE, wantE)
 					}
 					rel := math.Abs(got-want) / math.Max(1e-12, math.Abs(want))
@@ -328,7 +345,7 @@ func TestCLVFastMatchesCLV(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("largest relative difference %.2g (params %+v)", worst, m.BGNBD)
+		t.Logf("largest relative difference %.2g (params %+v, %d months, %v)", worst, m.BGNBD, tc.months, m.Unit)
 	}
 }
 
@@ -355,5 +372,36 @@ func TestBuildKeepsCLVWithLargeSpend(t *testing.T) {
 	}
 	if c.GammaGamma.Q <= 1 || c.GammaGamma.V < 50 {
 		t.Fatalf("Gamma-Gamma %+v: want q > 1 and v on the spend's scale", c.GammaGamma)
+	}
+}
+
+// TestCLVFastDegenerate: with a and b near 0 (a fit to data where nobody dropped out; the
+// pipeline's warm-up data gives one), a+b+x−1 sits next to a pole of ₂F₁ for x ≤ 1 and must be
+// formed from a+b, not from a+b−1. The model is then NBD-like: a customer drops out with
+// probability a/(a+b) ≈ 6e-7, so E[Y(t)] ≈ (r+x)·t/(α+T) for a customer seen at her last
+// purchase. clv.Model gets x = 0 wrong here (its series meets c ≈ −1), so x = 0 is held to the
+// limit and x ≥ 1 to clv.Model.
+func TestCLVFastDegenerate(t *testing.T) {
+	m := &clv.Model{BGNBD: clv.BGNBD{R: 0.5677749755251249, Alpha: 1.0079754647879473, A: 5.178975334065085e-22, B: 8.947752236019829e-16},
+		GammaGamma: clv.GammaGamma{P: 6.25, Q: 3.74, V: 15.45}}
+	f := newCLVFast(m, 12, 0.01)
+	var s clvScratch
+	g := m.BGNBD
+	for _, x := range []float64{0, 1, 2, 5, 30} {
+		for _, T := range []float64{0, 0.5, 5, 20, 52} {
+			v, e, _ := f.eval(&s, x, T, T, 30)
+			horizon := 12 * m.Unit.PerMonth()
+			if nbd := (g.R + x) * horizon / (g.Alpha + T); math.Abs(e/nbd-1) > 1e-5 {
+				t.Errorf("x=%g T=%g: expected purchases %.10g, NBD limit %.10g", x, T, e, nbd)
+			}
+			if x == 0 {
+				continue
+			}
+			want := m.CLV(x, T, T, 30, 12, 0.01)
+			wantE := g.ConditionalExpectedPurchases(horizon, x, T, T)
+			if math.Abs(v/want-1) > 1e-9 || math.Abs(e/wantE-1) > 1e-9 {
+				t.Errorf("x=%g T=%g: fast %.15g %.15g, clv %.15g %.15g", x, T, v, e, want, wantE)
+			}
+		}
 	}
 }

@@ -6,64 +6,162 @@ import (
 	"github.com/segstream/segstream/models/clv"
 )
 
-// maxMonths bounds the CLV horizon the fast path handles on the stack.
+// maxMonths bounds the CLV horizon the fast path handles.
 const maxMonths = 120
 
 // maxTerms bounds the shared hypergeometric series; past it the exact clv code takes over.
-const maxTerms = 400
+const maxTerms = 1200
 
-// clvFast is clv.Model.CLV computed with one hypergeometric series for all months. CLV needs
-// E[Y(t)] at t = 1..months months, and every one of those is 2F1(a, b; c; z_t) with the same
-// a, b, c (they depend on the customer and the model, not on t): the series coefficients are
-// shared, only the powers of z_t differ. Summing all months in one pass costs about as much as
-// one 2F1, instead of months of them, which is what keeps per-event scoring under 2 µs. The
-// coefficients are positive, so the series converges monotonically; when it does not converge
-// within maxTerms or leaves the float64 range (frequent buyers, where clv uses Euler's
-// transformation) the exact clv.Model.CLV is called instead. Agreement with it is tested to 1e-9.
+// clvTol is the truncation error allowed in the series, relative to the sum of its terms'
+// magnitudes (which also bounds the sum's rounding error, about 1e-16 of it).
+const clvTol = 1e-17
+
+// clvFast is a clv.Model prepared for clv.Model.CLV with one hypergeometric series for all
+// months of the horizon.
 //
-// It returns the CLV and E[Y(months)], the expected purchases over the horizon.
-func clvFast(m *clv.Model, x, tx, T, mbar float64, months int, discount float64) (value, purchases float64) {
-	g0 := m.BGNBD
-	if months > maxMonths || months < 1 || g0.R+x <= 0 || g0.B+x <= 0 || g0.A+g0.B+x-1 <= 0 {
-		return clvExact(m, x, tx, T, mbar, months, discount)
-	}
+// CLV needs E[Y(t) | x, t_x, T] at t = 1..months months (BG/NBD, eq. 10 of Fader, Hardie and
+// Lee 2005):
+//
+//	E[Y(t)] = (a+b+x−1)/(a−1) · (1 − (1−z)^(r+x) · ₂F₁(r+x, b+x; a+b+x−1; z)) / D,
+//	z = t/(α+T+t),  D = 1 + a/(b+x−1) · ((α+T)/(α+t_x))^(r+x)  (D = 1 when x = 0).
+//
+// Euler's transformation ₂F₁(A, B; C; z) = (1−z)^(C−A−B) ₂F₁(C−A, C−B; C; z) turns the product
+// into (1−z)^(a−1) · ₂F₁(a+b−1−r, a−1; a+b+x−1; z): the exponent and both numerator parameters
+// no longer depend on the customer, only the denominator parameter grows with x. The
+// transformed series' terms fall off like n^−(r+x−a+2)·zⁿ instead of growing for the first
+// x·z/(1−z) terms as the direct series' do, so frequent buyers need a few terms instead of
+// hundreds, and for a < 1 every term after the first has the same sign (no cancellation).
+//
+// The coefficients do not depend on t either, so one set serves every month; only the powers
+// of z_t differ. The months are evaluated by Horner's rule four at a time (independent chains
+// that keep the multiply-add units busy), each group of four with the terms its largest z
+// needs. (1−z)^(a−1) takes one Log and one Exp per month; the discount factors are computed
+// once per bundle. The same D gives P(alive) = 1/D.
+//
+// Customers whose series does not converge within maxTerms (z close to 1: customers much
+// younger than the horizon), or parameters outside the transformation's range, are computed by
+// clv.Model.CLV itself. Agreement with it is tested to 1e-9 relative.
+type clvFast struct {
+	m        *clv.Model
+	months   int
+	discount float64
+	step     float64 // units per month
+	a, ab    float64 // a and a+b
+	abr      float64 // a+b−r
+	df       []float64
+	ok       bool // the fast path applies to this model and horizon
+}
+
+// clvScratch holds the series coefficients and per-month values of one evaluation.
+type clvScratch struct {
+	coef [maxTerms]float64
+	z    [maxMonths + 3]float64 // padded with zeros to a multiple of four
+	lq   [maxMonths]float64
+}
+
+func newCLVFast(m *clv.Model, months int, discount float64) *clvFast {
 	g := m.BGNBD
-	a, b, c := g.R+x, g.B+x, g.A+g.B+x-1
-	step := m.Unit.PerMonth()
-	var z, sum [maxMonths + 3]float64
-	for i := range months {
-		t := float64(i+1) * step
-		z[i] = t / (g.Alpha + T + t)
+	f := &clvFast{m: m, months: months, discount: discount, step: m.Unit.PerMonth(),
+		a: g.A, ab: g.A + g.B, abr: g.A + g.B - g.R}
+	// The tail bound below needs the coefficient ratios to stay under 1 from some term on,
+	// which holds when a < 2 + r (a+b−c−1 = r+x−a+1 > −1 for every x ≥ 0); a = 1 has no BG/NBD
+	// expectation (the formula divides by a−1).
+	f.ok = months >= 1 && months <= maxMonths && g.A != 1 && g.A < 2+g.R
+	if f.ok {
+		f.df = make([]float64, months)
+		df := 1.0
+		for i := range f.df {
+			df /= 1 + discount
+			f.df[i] = df
+		}
 	}
-	zmax := z[months-1]
-	// The coefficients, until the largest z's terms are negligible against the sum (≥ 1).
-	var coef [maxTerms]float64
-	coef[0] = 1
-	term, series := 1.0, 1.0
-	nTerms := 0
+	return f
+}
+
+// eval returns the CLV over the horizon, E[Y(months)] (the expected purchases) and P(alive) of
+// a customer with x repeat purchases, recency tx, age T and mean spend mbar.
+func (f *clvFast) eval(s *clvScratch, x, tx, T, mbar float64) (value, purchases, pAlive float64) {
+	g := &f.m.BGNBD
+	// The parameters are formed from a, a+b and a+b−r plus integers, not from a−1 or a+b−1:
+	// fitted parameters can sit near 0 (a, b ~ 1e-15 when nobody in the training data dropped
+	// out), where a+b−1+x and a−1+n would lose every digit that matters.
+	c := f.ab + (x - 1) // the series' denominator parameter, a+b+x−1
+	if !f.ok || !(x >= 0) || !(T >= 0) || c == 0 {
+		return f.exact(x, tx, T, mbar)
+	}
+	months := f.months
+	aT := g.Alpha + T
+	laT := math.Log(aT)
+	for i := range months {
+		t := float64(i+1) * f.step
+		s.z[i] = t / (aT + t)
+		s.lq[i] = math.Log(aT+t) - laT // −ln(1−z)
+	}
+	groups := (months + 3) / 4
+	for i := months; i < groups*4; i++ {
+		s.z[i] = 0
+	}
+	// Coefficients until the terms of the largest z are negligible; on the way, the number of
+	// terms each group of four months needs (its largest z converges first). Once a ratio is
+	// below 1 every later one is (see newCLVFast), so the tail after term n is at most
+	// |term n|·z/(1−z); it is compared with the sum of the terms' magnitudes so far, which is
+	// also what bounds the rounding error of the sum.
+	var nTerms [maxMonths / 4]int
+	gi := 0
+	zg := s.z[min(3, months-1)]
+	lim := clvTol * (1 - zg)
+	pg := 1.0   // zg^n
+	mag := 1.0  // Σ |coef_k|·zg^k so far
+	coef := 1.0 // coef_n
+	s.coef[0] = 1
+	a, abr, xc := f.a, f.abr, x-1
 	for n := 1; n < maxTerms; n++ {
 		fn := float64(n - 1)
-		ratio := (a + fn) * (b + fn) / ((c + fn) * (fn + 1))
-		coef[n] = coef[n-1] * ratio
-		term *= ratio * zmax
-		series += term
-		if !(series <= math.MaxFloat64) { // overflowed to +Inf or became NaN
-			break
+		// (a+b−1−r+fn)(a−1+fn) / ((a+b+x−1+fn)(fn+1))
+		ratio := (abr + (fn - 1)) * (a + (fn - 1)) / ((f.ab + (xc + fn)) * (fn + 1))
+		coef *= ratio
+		s.coef[n] = coef
+		pg *= zg
+		t := math.Abs(coef) * pg
+		mag += t
+		for t <= lim*mag && math.Abs(ratio) < 1 {
+			nTerms[gi] = n + 1
+			gi++
+			if gi == groups {
+				break
+			}
+			zg = s.z[min(4*gi+3, months-1)]
+			lim = clvTol * (1 - zg)
+			pg, mag = 1, 0
+			for k := 0; k <= n; k++ {
+				mag += math.Abs(s.coef[k]) * pg
+				if k < n {
+					pg *= zg
+				}
+			}
+			t = math.Abs(coef) * pg
 		}
-		if r := ratio * zmax; r < 0.95 && term <= 1e-17*(1-r)*series {
-			nTerms = n + 1
+		if gi == groups || !(mag <= math.MaxFloat64) {
 			break
 		}
 	}
-	if nTerms == 0 {
-		return clvExact(m, x, tx, T, mbar, months, discount)
+	if gi < groups {
+		return f.exact(x, tx, T, mbar)
 	}
-	// Horner for four months at a time: four independent chains held in registers, one
-	// multiply-add per term and month.
-	cs := coef[:nTerms]
-	for i := 0; i < months; i += 4 {
-		z0, z1, z2, z3 := z[i], z[i+1], z[i+2], z[i+3] // z is zero past months
+	// D, and P(alive) = 1/D (BGNBD.PAlive's logistic form of the same odds).
+	den := 1.0
+	if x > 0 {
+		den += g.A / (g.B + x - 1) * math.Exp((g.R+x)*math.Log(aT/(g.Alpha+tx)))
+	}
+	p := g.A - 1
+	scale := c / p / den // E[Y(t)] = scale·(1 − v_t)
+	var sum, prev float64
+	prev = 1 // v_0
+	for gi := range groups {
+		i := 4 * gi
+		z0, z1, z2, z3 := s.z[i], s.z[i+1], s.z[i+2], s.z[i+3]
 		var s0, s1, s2, s3 float64
+		cs := s.coef[:nTerms[gi]]
 		for n := len(cs) - 1; n >= 0; n-- {
 			cn := cs[n]
 			s0 = s0*z0 + cn
@@ -71,31 +169,27 @@ func clvFast(m *clv.Model, x, tx, T, mbar float64, months int, discount float64)
 			s2 = s2*z2 + cn
 			s3 = s3*z3 + cn
 		}
-		sum[i], sum[i+1], sum[i+2], sum[i+3] = s0, s1, s2, s3
+		sv := [4]float64{s0, s1, s2, s3}
+		for k := range min(4, months-i) {
+			// v_t = (1−z)^(a−1)·₂F₁(a+b−1−r, a−1; a+b+x−1; z), E[Y(t)] = scale·(1 − v_t);
+			// the month's expected purchases are scale·(v_{t−1} − v_t).
+			v := sv[k] * math.Exp(-p*s.lq[i+k])
+			sum += (prev - v) * f.df[i+k]
+			prev = v
+		}
 	}
-	spend := m.GammaGamma.ConditionalExpectedSpend(x, mbar)
-	head := (g.A + g.B + x - 1) / (g.A - 1)
-	den := 1.0
-	if x > 0 {
-		den += g.A / (g.B + x - 1) * math.Pow((g.Alpha+T)/(g.Alpha+tx), g.R+x)
+	spend := f.m.GammaGamma.ConditionalExpectedSpend(x, mbar)
+	value = spend * scale * sum
+	purchases = scale * (1 - prev)
+	if math.IsNaN(value) || math.IsNaN(purchases) {
+		return f.exact(x, tx, T, mbar)
 	}
-	var total, prev float64
-	df := 1.0
-	for i := range months {
-		t := float64(i+1) * step
-		// 1 − 2F1·((α+T)/(α+T+t))^(r+x); clv takes it through Expm1, which only matters when
-		// the product is within 1e-9 of 1, far below a CLV's precision.
-		cum := head * (1 - sum[i]*math.Exp((g.R+x)*math.Log((g.Alpha+T)/(g.Alpha+t+T)))) / den
-		df /= 1 + discount
-		total += spend * (cum - prev) * df
-		prev = cum
-	}
-	if math.IsNaN(total) {
-		total = 0
-	}
-	return total, prev
+	return value, purchases, 1 / den
 }
 
-func clvExact(m *clv.Model, x, tx, T, mbar float64, months int, discount float64) (value, purchases float64) {
-	return m.CLV(x, tx, T, mbar, months, discount), m.BGNBD.ConditionalExpectedPurchases(float64(months)*m.Unit.PerMonth(), x, tx, T)
+func (f *clvFast) exact(x, tx, T, mbar float64) (value, purchases, pAlive float64) {
+	m := f.m
+	return m.CLV(x, tx, T, mbar, f.months, f.discount),
+		m.BGNBD.ConditionalExpectedPurchases(float64(f.months)*m.Unit.PerMonth(), x, tx, T),
+		m.BGNBD.PAlive(x, tx, T)
 }

@@ -40,6 +40,7 @@ type Compiled struct {
 	convMLP   *nn.MLP
 
 	clv      *clv.Model
+	clvFast  *clvFast
 	clvUnit  float64 // days per unit
 	months   int
 	discount float64
@@ -162,6 +163,7 @@ func compile(b *Bundle, o CompileOptions) (*Compiled, error) {
 		c.clv = &clv.Model{BGNBD: cl.BGNBD, GammaGamma: cl.GammaGamma, Unit: u}
 		c.clvUnit = u.Days()
 		c.months, c.discount = cl.Months, cl.MonthlyDiscount
+		c.clvFast = newCLVFast(c.clv, c.months, c.discount)
 	}
 	if pu := p.Purchase; pu != nil {
 		c.pu = pu
@@ -213,6 +215,7 @@ type Scratch struct {
 	price []float64
 	promo []float64
 	probs []float64
+	clv   *clvScratch
 }
 
 // NewScratch allocates buffers sized for c.
@@ -227,6 +230,9 @@ func (c *Compiled) NewScratch() *Scratch {
 	if c.pu != nil {
 		n := len(c.pu.Brands)
 		s.price, s.promo, s.probs = make([]float64, n), make([]float64, n), make([]float64, n)
+	}
+	if c.clv != nil {
+		s.clv = new(clvScratch)
 	}
 	return s
 }
@@ -323,9 +329,8 @@ func (c *Compiled) Score(in *Input, s *Scratch, r *Result) {
 				// upward bias for customers with few repeats.
 				mbar = f[Monetary] / f[PurchaseDays]
 			}
-			r.PAlive = finite0(c.clv.BGNBD.PAlive(x, tx, T))
-			v, e := clvFast(c.clv, x, tx, T, mbar, c.months, c.discount)
-			r.CLV, r.ExpectedPurchases = finite0(v), finite0(e)
+			v, e, alive := c.clvFast.eval(s.clv, x, tx, T, mbar)
+			r.CLV, r.ExpectedPurchases, r.PAlive = finite0(v), finite0(e), finite0(alive)
 		}
 	}
 	if c.pu != nil && len(in.Prices) > 0 {

@@ -1,0 +1,127 @@
+package scorer_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/internal/shoppers"
+	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/stream"
+)
+
+// customerFixture fills a real Redis with the feature states of 200 generated shoppers and a
+// score record for each, and returns the read API over it (no Kafka: the scorer is not run).
+func customerFixture(t testing.TB) (http.Handler, []string, *features.Store) {
+	ctx := context.Background()
+	rs := testenv.StartRedis(t)
+	rdb := rs.Client()
+	cfg := features.Config{Windows: windows}
+	store := features.NewStore(rdb, cfg)
+	gen := shoppers.New(7, 200, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	var evs []stream.Event
+	for len(evs) < 4000 {
+		evs = gen.Next(evs)
+	}
+	recs := make([]features.Record, len(evs))
+	for i := range evs {
+		recs[i] = features.Record{Event: &evs[i], Pos: features.Position{Partition: 0, Offset: int64(i)}}
+	}
+	if err := store.ApplyBatch(ctx, recs, make([]features.Result, len(recs))); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for i := range evs {
+		id := evs[i].CustomerID
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		ids = append(ids, id)
+		rec := `{"customer_id":` + strconv.Quote(id) + `,"model_version":7,"state_version":12,"source":"event","event_id":"gen-1x",` +
+			`"event_type":"visit","event_ts_ms":1735790000000,"event_partition":2,"event_offset":5121,` +
+			`"features_partition":2,"features_offset":5120,"as_of_ms":1735790000000,"scored_at_ms":1763800000000,` +
+			`"segment":1,"segment_name":"high-value frequent active","distance":0.8412345678,"margin":0.3112345,` +
+			`"rfm":{"r":5,"f":4,"m":4,"cell":"544","segment":"Loyal customers"},"p_convert":0.6212345,` +
+			`"clv":48.212345,"p_alive":0.9312345,"expected_purchases":3.112345,` +
+			`"price":{"p_purchase":0.3112345,"brand_probs":{"1":0.28,"2":0.21,"3":0.2,"4":0.17,"5":0.14},` +
+			`"expected_quantity":2.712345,"expected_revenue":1.612345}}`
+		if err := rdb.HSet(ctx, scorer.ScoreKey("seg", id), "rec", rec, "tok", "1|1|7|0|1", "seg", 1, "prev", -1).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := scorer.New(scorer.Options{Brokers: []string{"127.0.0.1:1"}, Features: cfg}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	s.RegisterAPI(mux)
+	return mux, ids, store
+}
+
+// TestCustomerJSON holds GET /v1/customers/{id} to the documented shape: the features are the
+// feature store's Vector as encoding/json writes it, the scores the stored record verbatim.
+func TestCustomerJSON(t *testing.T) {
+	h, ids, store := customerFixture(t)
+	for _, id := range append(ids[:20], `we"ird\id`) {
+		req := httptest.NewRequest("GET", "/v1/customers/"+id, nil)
+		req.SetPathValue("id", id)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if id == `we"ird\id` {
+			if w.Code != 404 {
+				t.Fatalf("unknown customer: status %d %s", w.Code, w.Body)
+			}
+			continue
+		}
+		if w.Code != 200 || w.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("%s: status %d, content type %q", id, w.Code, w.Header().Get("Content-Type"))
+		}
+		var got map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+			t.Fatalf("%s: %v: %s", id, err, w.Body)
+		}
+		st, ok, err := store.Get(context.Background(), id)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		v := st.Vector(id, time.UnixMilli(st.LastSeen), windows)
+		b, _ := json.Marshal(struct {
+			CustomerID string           `json:"customer_id"`
+			Features   *features.Vector `json:"features"`
+		}{id, &v})
+		var want map[string]any
+		json.Unmarshal(b, &want)
+		if !reflect.DeepEqual(got["features"], want["features"]) || got["customer_id"] != id {
+			t.Fatalf("%s: features\n got %v\nwant %v", id, got["features"], want["features"])
+		}
+		sc, _ := got["scores"].(map[string]any)
+		if sc["customer_id"] != id || sc["clv"] != 48.212345 {
+			t.Fatalf("%s: scores %v", id, got["scores"])
+		}
+	}
+}
+
+// BenchmarkGetCustomer is the handler's cost per request without the network client:
+// one Redis round trip, decoding the state and writing the answer.
+func BenchmarkGetCustomer(b *testing.B) {
+	h, ids, _ := customerFixture(b)
+	reqs := make([]*http.Request, len(ids))
+	for i, id := range ids {
+		reqs[i] = httptest.NewRequest("GET", "/v1/customers/"+id, nil)
+	}
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		w.Body.Reset()
+		h.ServeHTTP(w, reqs[i%len(reqs)])
+	}
+}
