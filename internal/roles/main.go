@@ -88,6 +88,7 @@ func (r Role) Main(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "configuration ok")
 		return nil
 	}
+	TuneGC()
 	go func() {
 		<-ctx.Done()
 		c := make(chan os.Signal, 1)
