@@ -21,6 +21,8 @@ import (
 type Security struct {
 	TLS  *tls.Config
 	SASL sasl.Mechanism
+	// Config is what Build made this from, for clients other than kafka-go's.
+	Config SecurityConfig
 }
 
 // SecurityConfig is what the flags say; Build turns it into a Security.
@@ -34,7 +36,7 @@ type SecurityConfig struct {
 // Build validates c: unreadable files, a certificate without its key, an unknown mechanism or
 // a mechanism without credentials are errors that say which flag to fix.
 func (c SecurityConfig) Build() (*Security, error) {
-	s := &Security{}
+	s := &Security{Config: c}
 	if c.TLS || c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" {
 		t, err := tlsConfig("kafka", c.CAFile, c.CertFile, c.KeyFile)
 		if err != nil {
