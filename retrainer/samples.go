@@ -246,4 +246,3 @@ func (tb *TrainingBuilder) Build() *Training {
 	}
 	return t
 }
-

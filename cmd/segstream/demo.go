@@ -89,6 +89,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError{err}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	roles.TuneGC() // the read API and the dashboard answer from this process
 
 	// The broker's log and Redis must survive a restart together, or a fresh Redis would miss
 	// what the group already committed: redis-server keeps an AOF beside the broker's log, and

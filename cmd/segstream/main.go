@@ -19,8 +19,6 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
-
-	"github.com/segstream/segstream/internal/roles"
 )
 
 // verb is one sub-command. args excludes the verb itself.
@@ -56,7 +54,6 @@ func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	roles.TuneGC()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 

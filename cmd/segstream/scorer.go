@@ -20,5 +20,6 @@ func runScorer(ctx context.Context, args []string, stdout io.Writer) error {
 		_, err := io.WriteString(stdout, "configuration ok\n")
 		return err
 	}
+	roles.TuneGC()
 	return run(ctx, s, log)
 }

@@ -12,7 +12,8 @@ import (
 // bounded.
 const GCPercent = 400
 
-// TuneGC applies GCPercent unless the environment sets GOGC.
+// TuneGC applies GCPercent unless the environment sets GOGC. Ingest, the scorer and the
+// all-in-one demo call it; the retrainer does not (a refit's heap is large and short-lived).
 func TuneGC() {
 	if _, ok := os.LookupEnv("GOGC"); !ok {
 		debug.SetGCPercent(GCPercent)

@@ -24,6 +24,9 @@ type Role struct {
 	Register    func(fs *flag.FlagSet)
 	// Prepare validates the role's flags into options; its error stops the program at start.
 	Prepare func(brokers []string) (RunFunc, error)
+	// LatencyGC runs the role with GCPercent (see TuneGC): for roles that answer per event or
+	// per request, not for the retrainer, whose refits would only hold more heap.
+	LatencyGC bool
 }
 
 // Parse parses and validates every flag (the shared --kafka, --redis, --http, --log-level and
@@ -88,7 +91,9 @@ func (r Role) Main(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "configuration ok")
 		return nil
 	}
-	TuneGC()
+	if r.LatencyGC {
+		TuneGC()
+	}
 	go func() {
 		<-ctx.Done()
 		c := make(chan os.Signal, 1)
@@ -102,7 +107,7 @@ func (r Role) Main(ctx context.Context, args []string, stdout io.Writer) error {
 // Ingest is the ingest role's command line.
 func Ingest() Role {
 	var f IngestFlags
-	return Role{Name: "ingest", DefaultHTTP: ":9101", Register: f.Register, Prepare: func(brokers []string) (RunFunc, error) {
+	return Role{Name: "ingest", DefaultHTTP: ":9101", LatencyGC: true, Register: f.Register, Prepare: func(brokers []string) (RunFunc, error) {
 		o, err := f.Options(brokers)
 		if err != nil {
 			return nil, err
@@ -114,7 +119,7 @@ func Ingest() Role {
 // Scorer is the scorer role's command line.
 func Scorer() Role {
 	var f ScorerFlags
-	return Role{Name: "scorer", DefaultHTTP: ":9102", Register: f.Register, Prepare: func(brokers []string) (RunFunc, error) {
+	return Role{Name: "scorer", DefaultHTTP: ":9102", LatencyGC: true, Register: f.Register, Prepare: func(brokers []string) (RunFunc, error) {
 		o, err := f.Options(brokers)
 		if err != nil {
 			return nil, err
