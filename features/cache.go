@@ -2,10 +2,14 @@ package features
 
 import "sync"
 
-// stateCache remembers the encoded state this process last wrote per customer, so a batch can
-// skip the read round trip for customers it has seen. It is only a guess: the compare-and-set
-// checks the header against Redis, and a customer whose state moved elsewhere (another consumer,
-// a Redis restart) conflicts and is re-read.
+// stateCache remembers the state this process last wrote per customer, decoded, so a batch can
+// skip both the read round trip and the decoding for customers it has seen. It is only a guess:
+// the compare-and-set checks the header against Redis, and a customer whose state moved
+// elsewhere (another consumer, a Redis restart) conflicts and is re-read.
+//
+// A batch takes a state out of the cache, applies its events to it in place and puts it back
+// once Redis has it, so a state is never shared: a batch that fails or conflicts has simply taken
+// it, and the next one reads Redis.
 type stateCache struct {
 	max    int
 	shards [16]cacheShard
@@ -13,7 +17,7 @@ type stateCache struct {
 
 type cacheShard struct {
 	mu sync.Mutex
-	m  map[string][]byte
+	m  map[string]*State
 }
 
 func newStateCache(max int) *stateCache {
@@ -22,7 +26,7 @@ func newStateCache(max int) *stateCache {
 	}
 	c := &stateCache{max: max}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string][]byte)
+		c.shards[i].m = make(map[string]*State)
 	}
 	return c
 }
@@ -31,17 +35,23 @@ func (c *stateCache) shard(key string) *cacheShard {
 	return &c.shards[hashID(key)%uint64(len(c.shards))]
 }
 
-func (c *stateCache) get(key string) []byte {
+// take removes and returns the customer's state, nil if it is not cached.
+func (c *stateCache) take(key string) *State {
 	if c == nil {
 		return nil
 	}
 	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.m[key]
+	st := s.m[key]
+	if st != nil {
+		delete(s.m, key)
+	}
+	return st
 }
 
-func (c *stateCache) put(key string, blob []byte) {
+// put gives st to the cache; the caller must not touch it afterwards.
+func (c *stateCache) put(key string, st *State) {
 	if c == nil {
 		return
 	}
@@ -60,15 +70,5 @@ func (c *stateCache) put(key string, blob []byte) {
 			n--
 		}
 	}
-	s.m[key] = blob
-}
-
-func (c *stateCache) drop(key string) {
-	if c == nil {
-		return
-	}
-	s := c.shard(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, key)
+	s.m[key] = st
 }

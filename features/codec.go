@@ -17,10 +17,15 @@ const (
 // ErrCorruptState reports a state blob that does not decode.
 var ErrCorruptState = errors.New("corrupt feature state")
 
+// appendHeader appends the first headerSize bytes of s's encoding: what the compare-and-set
+// compares.
+func (s *State) appendHeader(dst []byte) []byte {
+	return binary.LittleEndian.AppendUint64(append(dst, formatV1), s.Version)
+}
+
 // AppendEncode appends the binary encoding of s to dst.
 func (s *State) AppendEncode(dst []byte) []byte {
-	dst = append(dst, formatV1)
-	dst = binary.LittleEndian.AppendUint64(dst, s.Version)
+	dst = s.appendHeader(dst)
 	for _, v := range [...]int64{s.FirstSeen, s.LastSeen, s.FirstPurchase, s.LastPurchase, s.Orders,
 		s.ItemLines, s.PromoOrders, s.Refunds, s.Visits, s.ProfileTS, s.LastBrandTS, s.LastQuantityTS} {
 		dst = binary.AppendVarint(dst, v)

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/segstream/segstream/stream"
@@ -40,12 +39,32 @@ func Sampled(ev *stream.Event) bool { return ev.Type == stream.Visit || ev.Type 
 // AppendSample appends the encoding of the sample that ev makes against before (the state
 // before ev) to dst.
 func AppendSample(dst []byte, before *State, ev *stream.Event) []byte {
+	var buf [16]priceEntry
+	return appendSample(dst, before, ev, priceContext(ev, buf[:0]))
+}
+
+// appendSample is AppendSample with ev's price context already sorted (priceContext).
+func appendSample(dst []byte, before *State, ev *stream.Event, ctx []priceEntry) []byte {
 	dst = append(dst, sampleV1)
 	dst = binary.AppendVarint(dst, ev.TS.UnixMilli())
 	dst = appendString(dst, ev.CustomerID)
 	dst = appendString(dst, ev.EventID)
 	dst = appendString(dst, string(ev.Type))
-	dst = appendPrices(dst, ev.Prices, ev.Promotions)
+	// The price context in brand order, so equal contexts encode equally.
+	dst = binary.AppendUvarint(dst, uint64(len(ctx)))
+	for i := range ctx {
+		dst = appendString(dst, ctx[i].brand)
+		p := ctx[i].price
+		if !ctx[i].hasPrice {
+			p = math.NaN() // a promotion flag without a price
+		}
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p))
+		if ctx[i].promo {
+			dst = append(dst, 1)
+		} else {
+			dst = append(dst, 0)
+		}
+	}
 	brand, qty, best := "", 0.0, -1.0
 	if ev.Type == stream.Purchase {
 		for _, it := range ev.Items {
@@ -63,36 +82,6 @@ func AppendSample(dst []byte, before *State, ev *stream.Event) []byte {
 	st := *before
 	st.Offsets, st.Recent = nil, nil
 	return st.AppendEncode(dst)
-}
-
-// appendPrices writes the price context in brand order so equal contexts encode equally.
-func appendPrices(dst []byte, prices map[string]float64, promos map[string]bool) []byte {
-	var buf [16]string
-	keys := buf[:0]
-	for k := range prices {
-		keys = append(keys, k)
-	}
-	for k := range promos {
-		if _, ok := prices[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	dst = binary.AppendUvarint(dst, uint64(len(keys)))
-	for _, k := range keys {
-		dst = appendString(dst, k)
-		p, ok := prices[k]
-		if !ok {
-			p = math.NaN() // a promotion flag without a price
-		}
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p))
-		if promos[k] {
-			dst = append(dst, 1)
-		} else {
-			dst = append(dst, 0)
-		}
-	}
-	return dst
 }
 
 // DecodeSample decodes a sample written by AppendSample.

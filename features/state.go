@@ -38,8 +38,9 @@ type Config struct {
 	MaxBrands int
 	// Prefix is the key prefix. Default "seg".
 	Prefix string
-	// CacheSize bounds how many customers' last-written states are kept in memory to skip the
-	// read before a write. Default 100,000 (about 30 MB); negative disables the cache.
+	// CacheSize bounds how many customers' last-written states are kept in memory, decoded, to
+	// skip the read and the decoding before a write. Default 100,000 (about 85 MB at ten
+	// events per customer); negative disables the cache.
 	CacheSize int
 	// Samples makes ApplyBatch return a point-in-time training sample (features/samples.go)
 	// for every applied visit and purchase, in Result.Sample.

@@ -177,6 +177,65 @@ func TestAppendMessageIsJSON(t *testing.T) {
 	}
 }
 
+// TestAppendMessageNumbers checks the record's numbers against the Vector on states whose sums
+// are not whole cents (0.1 + 0.2 is 0.30000000000000004): sums of money read back to the cent,
+// every other number exactly.
+func TestAppendMessageNumbers(t *testing.T) {
+	cfg := Config{}.withDefaults()
+	var s State
+	ts := day(2011, 3, 1)
+	for i, amt := range []float64{0.1, 0.2, 1.0 / 3, 12345678.91, 0.005, 7} {
+		ev := &stream.Event{EventID: fmt.Sprint("p", i), Type: stream.Purchase, CustomerID: "c", TS: ts.Add(time.Duration(i) * time.Hour), Amount: amt,
+			Items:  []stream.Item{{Brand: "b", Quantity: 1.5 + float64(i)/3, UnitPrice: amt / 3, Promotion: i%2 == 0}},
+			Prices: map[string]float64{"a": 1.0 / 7, "b": 2.25, "c": 1e-7, "d": 123456.78}}
+		s.Apply(ev, Position{Offset: int64(2 * i)}, &cfg)
+		s.Apply(&stream.Event{EventID: fmt.Sprint("v", i), Type: stream.Visit, CustomerID: "c", TS: ev.TS}, Position{Offset: int64(2*i + 1)}, &cfg)
+		s.Apply(&stream.Event{EventID: fmt.Sprint("r", i), Type: stream.Refund, CustomerID: "c", TS: ev.TS, Amount: amt / 7}, Position{Partition: 1, Offset: int64(i)}, &cfg)
+		s.Apply(&stream.Event{EventID: fmt.Sprint("a", i), Type: stream.Profile, CustomerID: "c", TS: ev.TS, Attributes: map[string]float64{"x": amt / 11}}, Position{Partition: 2, Offset: int64(i)}, &cfg)
+		var m Message
+		if err := json.Unmarshal(AppendMessage(nil, &s, ev, Position{}, false, cfg.Windows), &m); err != nil {
+			t.Fatal(err)
+		}
+		for k, p := range ev.Prices {
+			if m.Prices[k] != p {
+				t.Fatalf("price %s: %v, want %v exactly", k, m.Prices[k], p)
+			}
+		}
+		want := s.Vector("c", time.UnixMilli(s.LastSeen), cfg.Windows)
+		got := m.Features
+		cents := func(x float64) int64 { return int64(math.Round(x * 100)) }
+		money := [][2]float64{{got.Monetary, want.Monetary}, {got.RefundAmount, want.RefundAmount}}
+		for j := range want.Windows {
+			money = append(money, [2]float64{got.Windows[j].Spend, want.Windows[j].Spend})
+			got.Windows[j].Spend = want.Windows[j].Spend
+		}
+		for j, p := range money {
+			if cents(p[0]) != cents(p[1]) {
+				t.Fatalf("event %d, money field %d: %v, want %v to the cent", i, j, p[0], p[1])
+			}
+		}
+		got.Monetary, got.RefundAmount = want.Monetary, want.RefundAmount
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("event %d: features\n got %+v\nwant %+v", i, got, want)
+		}
+	}
+}
+
+func TestAppendNumberExact(t *testing.T) {
+	for _, v := range []float64{0, -0.5, 1.21, 0.1 + 0.2, 1.0 / 3, 1e-7, 2.5e12, 9999999999999.99, 1e300, -1.005, 0.07, 123456.78, math.NaN(), math.Inf(1)} {
+		var got float64
+		b := appendNumber(nil, v)
+		if err := json.Unmarshal(b, &got); err != nil || got != finite(v) {
+			t.Fatalf("appendNumber(%v) = %s, reads back %v (%v)", v, b, got, err)
+		}
+	}
+	for v, want := range map[float64]string{12.34: "12.34", 12.3: "12.3", 12: "12", 0.30000000000000004: "0.3", -1.5: "-1.5", 0.004: "0", 1.999: "2", 0.07: "0.07"} {
+		if got := string(appendMoney(nil, v)); got != want {
+			t.Fatalf("appendMoney(%v) = %s, want %s", v, got, want)
+		}
+	}
+}
+
 func BenchmarkAppendMessage(b *testing.B) {
 	cfg := Config{}.withDefaults()
 	var s State

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
@@ -70,13 +72,29 @@ func (s *Store) Conflicts() int64 { return s.conflicts.Load() }
 func (s *Store) Corrupt() int64 { return s.corrupt.Load() }
 
 type customer struct {
-	id     string
-	key    string
-	recs   []int
-	state  State
-	header string
-	blob   []byte
+	id, key     string
+	first, last int32 // the customer's first and last record; batch.next links the rest
+	state       *State
+	header      []byte // the stored header the write compares against; nil when there was none
+	hdr         [headerSize]byte
+	write       bool // the state changed and must be written
+	blob        []byte
 }
+
+// batchScratch is what ApplyBatch needs besides the results, kept for the next batch.
+type batchScratch struct {
+	custs   []customer
+	byID    map[string]int32
+	next    []int32 // next record of the same customer, -1 at the end
+	pending []*customer
+	toRead  []*customer
+	gets    []*redis.StringCmd
+	writes  []*customer
+	blobs   []byte // the encoded states of one write pipeline
+	cmds    []*redis.Cmd
+}
+
+var scratchPool = sync.Pool{New: func() any { return &batchScratch{byID: map[string]int32{}} }}
 
 // ApplyBatch applies recs in order (per customer) and fills res, which must be as long as recs.
 // On error nothing is half-applied from the caller's point of view: retrying the same batch is
@@ -85,105 +103,144 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 	if len(res) < len(recs) {
 		return fmt.Errorf("apply batch: %d results for %d records", len(res), len(recs))
 	}
-	byID := make(map[string]*customer, len(recs))
-	var custs []*customer
+	b := scratchPool.Get().(*batchScratch)
+	defer b.release()
+	b.next = slices.Grow(b.next[:0], len(recs))[:len(recs)]
+	b.custs = slices.Grow(b.custs[:0], len(recs)) // never reallocated below: pointers stay valid
 	for i := range recs {
+		b.next[i] = -1
 		id := recs[i].Event.CustomerID
-		c := byID[id]
-		if c == nil {
-			c = &customer{id: id, key: Key(s.cfg.Prefix, id)}
-			byID[id] = c
-			custs = append(custs, c)
+		ci, ok := b.byID[id]
+		if !ok {
+			ci = int32(len(b.custs))
+			b.byID[id] = ci
+			b.custs = append(b.custs, customer{id: id, key: Key(s.cfg.Prefix, id), first: int32(i), last: int32(i)})
+			continue
 		}
-		c.recs = append(c.recs, i)
+		c := &b.custs[ci]
+		b.next[c.last] = int32(i)
+		c.last = int32(i)
 	}
-	arena := make([]byte, 0, 768*len(recs))
-	pending := custs
-	for attempt := 0; len(pending) > 0; attempt++ {
+	var arena []byte
+	b.pending = b.pending[:0]
+	for i := range b.custs {
+		b.pending = append(b.pending, &b.custs[i])
+	}
+	for attempt := 0; len(b.pending) > 0; attempt++ {
 		if attempt == maxCASAttempts {
-			return fmt.Errorf("apply batch: %d customers still conflicting after %d attempts", len(pending), attempt)
+			return fmt.Errorf("apply batch: %d customers still conflicting after %d attempts", len(b.pending), attempt)
 		}
 		if attempt > 0 {
-			s.conflicts.Add(int64(len(pending)))
+			s.conflicts.Add(int64(len(b.pending)))
 		}
-		// The first attempt trusts the cache; a conflict drops the entry and reads Redis.
-		var toRead []*customer
-		cached := make([][]byte, len(pending))
-		for i, c := range pending {
+		// The first attempt trusts the cache; a conflict reads Redis.
+		b.toRead = b.toRead[:0]
+		for _, c := range b.pending {
+			c.header = nil
 			if attempt == 0 {
-				cached[i] = s.cache.get(c.key)
+				if st := s.cache.take(c.key); st != nil {
+					c.state = st
+					c.header = st.appendHeader(c.hdr[:0])
+					continue
+				}
 			}
-			if cached[i] == nil {
-				toRead = append(toRead, c)
-			}
+			b.toRead = append(b.toRead, c)
 		}
-		gets := make(map[*customer]*redis.StringCmd, len(toRead))
-		if len(toRead) > 0 {
+		b.gets = b.gets[:0]
+		if len(b.toRead) > 0 {
 			if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for _, c := range toRead {
-					gets[c] = p.Get(ctx, c.key)
+				for _, c := range b.toRead {
+					b.gets = append(b.gets, p.Get(ctx, c.key))
 				}
 				return nil
 			}); err != nil && !errors.Is(err, redis.Nil) {
-				return fmt.Errorf("reading %d customer states: %w", len(toRead), err)
+				return fmt.Errorf("reading %d customer states: %w", len(b.toRead), err)
 			}
 		}
-		var writes []*customer
-		for i, c := range pending {
-			raw := cached[i]
-			if raw == nil {
-				var err error
-				raw, err = gets[c].Bytes()
-				if err != nil && !errors.Is(err, redis.Nil) {
-					return fmt.Errorf("reading state of %q: %w", c.id, err)
+		for i, c := range b.toRead {
+			raw, err := b.gets[i].Bytes()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return fmt.Errorf("reading state of %q: %w", c.id, err)
+			}
+			if c.state == nil {
+				c.state = new(State)
+			}
+			c.state.Reset()
+			if raw != nil {
+				c.header = raw[:min(headerSize, len(raw)):min(headerSize, len(raw))]
+				if err := c.state.Decode(raw); err != nil {
+					// A state we cannot read must not stall the partition; start afresh and count it.
+					s.corrupt.Add(1)
+					c.state.Reset()
 				}
 			}
-			arena = s.applyCustomer(c, raw, recs, res, arena)
-			if c.blob != nil {
-				writes = append(writes, c)
+		}
+		b.writes = b.writes[:0]
+		b.blobs = b.blobs[:0]
+		for _, c := range b.pending {
+			arena = s.applyCustomer(c, b.next, recs, res, arena)
+			if c.write {
+				b.writes = append(b.writes, c)
+				start := len(b.blobs)
+				b.blobs = c.state.AppendEncode(b.blobs)
+				c.blob = b.blobs[start:len(b.blobs):len(b.blobs)]
+			} else {
+				// Nothing to write; what the state holds (offsets at most) matches the version
+				// Redis has.
+				s.cache.put(c.key, c.state)
+				c.state = nil
 			}
 		}
-		if len(writes) == 0 {
+		if len(b.writes) == 0 {
 			break
 		}
-		conflicted, err := s.writeStates(ctx, writes)
+		conflicted, err := s.writeStates(ctx, b)
 		if err != nil {
 			return err
 		}
-		pending = conflicted
+		b.pending = append(b.pending[:0], conflicted...)
 	}
 	return nil
 }
 
-// applyCustomer applies c's records to the state decoded from raw and leaves the new encoding
-// in c.blob (nil when nothing needs writing).
-func (s *Store) applyCustomer(c *customer, raw []byte, recs []Record, res []Result, arena []byte) []byte {
-	c.state.Reset()
-	c.header, c.blob = "", nil
-	if raw != nil {
-		c.header = string(raw[:min(headerSize, len(raw))])
-		if err := c.state.Decode(raw); err != nil {
-			// A state we cannot read must not stall the partition; start afresh and count it.
-			s.corrupt.Add(1)
-			c.state.Reset()
-		}
+// release clears what points into the batch (states, records, Redis replies) and pools b.
+func (b *batchScratch) release() {
+	clear(b.custs)
+	clear(b.byID)
+	clear(b.pending)
+	clear(b.toRead)
+	clear(b.gets)
+	clear(b.writes)
+	clear(b.cmds[:cap(b.cmds)])
+	if cap(b.blobs) > 4<<20 || cap(b.custs) > 1<<16 {
+		return // an outsized batch: let it go
 	}
-	oldVersion := c.state.Version
-	c.state.Version = oldVersion + 1
+	scratchPool.Put(b)
+}
+
+// applyCustomer applies c's records to c.state; c.write says whether it must be written.
+func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Result, arena []byte) []byte {
+	st := c.state
+	oldVersion := st.Version
+	st.Version = oldVersion + 1
 	changed := false
-	for _, ri := range c.recs {
+	var ctxBuf [16]priceEntry
+	redeliveries := false
+	for ri := c.first; ri >= 0; ri = next[ri] {
 		r := &recs[ri]
+		ctx := priceContext(r.Event, ctxBuf[:0])
 		sampleAt := -1
 		if s.cfg.Samples && Sampled(r.Event) {
 			// The sample needs the state before the event, so encode it first and drop it
 			// again if the event turns out to be a duplicate. Its Version is the stored one the
 			// batch started from.
+			arena = reserve(arena, 1024)
 			sampleAt = len(arena)
-			c.state.Version = oldVersion
-			arena = AppendSample(arena, &c.state, r.Event)
-			c.state.Version = oldVersion + 1
+			st.Version = oldVersion
+			arena = appendSample(arena, st, r.Event, ctx)
+			st.Version = oldVersion + 1
 		}
-		out, ch := c.state.Apply(r.Event, r.Pos, &s.cfg)
+		out, ch := st.Apply(r.Event, r.Pos, &s.cfg)
 		changed = changed || ch
 		res[ri] = Result{Outcome: out}
 		if sampleAt >= 0 {
@@ -194,37 +251,55 @@ func (s *Store) applyCustomer(c *customer, raw []byte, recs []Record, res []Resu
 			}
 		}
 		if out == Applied {
+			arena = reserve(arena, 2048)
 			start := len(arena)
-			arena = AppendMessage(arena, &c.state, r.Event, r.Pos, false, s.cfg.Windows)
+			arena = appendMessage(arena, st, r.Event, ctx, r.Pos, false, s.cfg.Windows)
 			res[ri].Message = arena[start:len(arena):len(arena)]
 		}
+		redeliveries = redeliveries || out == DuplicateOffset
 	}
 	if !changed {
-		c.state.Version = oldVersion
+		st.Version = oldVersion
 	}
 	// Redeliveries carry the state as it now stands: the earlier delivery's message may never
 	// have reached the features topic.
-	for _, ri := range c.recs {
+	for ri := c.first; redeliveries && ri >= 0; ri = next[ri] {
 		if res[ri].Outcome == DuplicateOffset {
+			arena = reserve(arena, 2048)
 			start := len(arena)
-			arena = AppendMessage(arena, &c.state, recs[ri].Event, recs[ri].Pos, true, s.cfg.Windows)
+			arena = AppendMessage(arena, st, recs[ri].Event, recs[ri].Pos, true, s.cfg.Windows)
 			res[ri].Message = arena[start:len(arena):len(arena)]
 		}
 	}
-	if changed {
-		c.blob = c.state.AppendEncode(make([]byte, 0, 256))
-	}
+	c.write = changed
 	return arena
 }
 
-// writeStates runs the compare-and-set for each customer in one pipeline and returns those
-// whose state had moved.
-func (s *Store) writeStates(ctx context.Context, writes []*customer) ([]*customer, error) {
+// arenaChunk is the size of the buffers that a batch's features records and samples are
+// written into; the results slice them, so a full one is left to them and a new one started
+// rather than grown (growing would copy everything written so far).
+const arenaChunk = 256 << 10
+
+// reserve returns arena, or a new empty chunk when arena has less than n bytes free.
+func reserve(arena []byte, n int) []byte {
+	if cap(arena)-len(arena) >= n {
+		return arena
+	}
+	return make([]byte, 0, max(arenaChunk, n))
+}
+
+// writeStates runs the compare-and-set for each of b.writes in one pipeline and returns those
+// whose state had moved. The others' states go to the cache.
+func (s *Store) writeStates(ctx context.Context, b *batchScratch) ([]*customer, error) {
 	for try := 0; ; try++ {
-		cmds := make([]*redis.Cmd, len(writes))
+		b.cmds = b.cmds[:0]
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, c := range writes {
-				cmds[i] = casScript.EvalSha(ctx, p, []string{c.key}, c.header, c.blob)
+			for _, c := range b.writes {
+				var header any = ""
+				if c.header != nil {
+					header = c.header
+				}
+				b.cmds = append(b.cmds, casScript.EvalSha(ctx, p, []string{c.key}, header, c.blob))
 			}
 			return nil
 		})
@@ -238,20 +313,19 @@ func (s *Store) writeStates(ctx context.Context, writes []*customer) ([]*custome
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("writing %d customer states: %w", len(writes), err)
+			return nil, fmt.Errorf("writing %d customer states: %w", len(b.writes), err)
 		}
 		var conflicted []*customer
-		for i, c := range writes {
-			n, err := cmds[i].Int()
+		for i, c := range b.writes {
+			n, err := b.cmds[i].Int()
 			if err != nil {
-				s.cache.drop(c.key)
 				return nil, fmt.Errorf("writing state of %q: %w", c.id, err)
 			}
 			if n == 0 {
-				s.cache.drop(c.key)
 				conflicted = append(conflicted, c)
 			} else {
-				s.cache.put(c.key, c.blob)
+				s.cache.put(c.key, c.state)
+				c.state = nil
 			}
 		}
 		return conflicted, nil

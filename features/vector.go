@@ -2,7 +2,6 @@ package features
 
 import (
 	"math"
-	"slices"
 	"strconv"
 	"time"
 
@@ -123,80 +122,149 @@ type Message struct {
 
 // AppendMessage appends the JSON of the Message for ev at pos, with s the state right after it.
 // It is hand-written because it runs for every event; encoding/json reads it back as a Message.
+// Sums of money (monetary, refund_amount, the windows' spend) are written to the cent, which
+// also drops the float noise of the summing (114.00000000000003 is 114); every other number,
+// the averages included, reads back exactly.
 func AppendMessage(dst []byte, s *State, ev *stream.Event, pos Position, redelivery bool, windows []int) []byte {
-	var v Vector
-	var wbuf [8]WindowAgg
-	v.Windows = wbuf[:0]
-	asOf := max(s.LastSeen, ev.TS.UnixMilli())
-	s.fillVector(&v, asOf, windows)
+	var buf [16]priceEntry
+	return appendMessage(dst, s, ev, priceContext(ev, buf[:0]), pos, redelivery, windows)
+}
 
+// priceEntry is one brand of an event's price context.
+type priceEntry struct {
+	brand    string
+	price    float64
+	hasPrice bool
+	hasPromo bool // the brand is in Promotions
+	promo    bool // and its value
+}
+
+// priceContext returns ev's prices and promotions as one list sorted by brand, in buf when it is
+// large enough, so the features record and the sample need one pass over the maps between them.
+func priceContext(ev *stream.Event, buf []priceEntry) []priceEntry {
+	ctx := buf[:0]
+	for b, p := range ev.Prices {
+		ctx = append(ctx, priceEntry{brand: b, price: p, hasPrice: true})
+	}
+	for b, on := range ev.Promotions {
+		found := false
+		for i := range ctx {
+			if ctx[i].hasPrice && ctx[i].brand == b {
+				ctx[i].hasPromo, ctx[i].promo, found = true, on, true
+				break
+			}
+		}
+		if !found {
+			ctx = append(ctx, priceEntry{brand: b, hasPromo: true, promo: on})
+		}
+	}
+	// Insertion sort: contexts have a handful of brands.
+	for i := 1; i < len(ctx); i++ {
+		for j := i; j > 0 && ctx[j].brand < ctx[j-1].brand; j-- {
+			ctx[j], ctx[j-1] = ctx[j-1], ctx[j]
+		}
+	}
+	return ctx
+}
+
+func appendMessage(dst []byte, s *State, ev *stream.Event, ctx []priceEntry, pos Position, redelivery bool, windows []int) []byte {
+	evTS := ev.TS.UnixMilli()
 	dst = append(dst, `{"customer_id":`...)
 	dst = jsonscan.AppendString(dst, ev.CustomerID)
 	dst = append(dst, `,"event_id":`...)
 	dst = jsonscan.AppendString(dst, ev.EventID)
 	dst = append(dst, `,"event_type":`...)
 	dst = jsonscan.AppendString(dst, string(ev.Type))
-	dst = appendInt(dst, `,"event_ts_ms":`, ev.TS.UnixMilli())
+	dst = appendInt(dst, `,"event_ts_ms":`, evTS)
 	dst = appendInt(dst, `,"source_partition":`, int64(pos.Partition))
 	dst = appendInt(dst, `,"source_offset":`, pos.Offset)
 	if redelivery {
 		dst = append(dst, `,"redelivery":true`...)
 	}
-	var kbuf [16]string
 	if len(ev.Prices) > 0 {
 		dst = append(dst, `,"prices":{`...)
-		for i, k := range sortedKeys(ev.Prices, kbuf[:]) {
-			if i > 0 {
+		first := true
+		for i := range ctx {
+			if !ctx[i].hasPrice {
+				continue
+			}
+			if !first {
 				dst = append(dst, ',')
 			}
-			dst = jsonscan.AppendString(dst, k)
-			dst = append(dst, ':')
-			dst = appendNumber(dst, ev.Prices[k])
+			first = false
+			dst = jsonscan.AppendString(dst, ctx[i].brand)
+			dst = appendNumber(append(dst, ':'), ctx[i].price)
 		}
 		dst = append(dst, '}')
 	}
 	if len(ev.Promotions) > 0 {
 		dst = append(dst, `,"promotions":{`...)
-		for i, k := range sortedKeys(ev.Promotions, kbuf[:]) {
-			if i > 0 {
+		first := true
+		for i := range ctx {
+			if !ctx[i].hasPromo {
+				continue
+			}
+			if !first {
 				dst = append(dst, ',')
 			}
-			dst = jsonscan.AppendString(dst, k)
-			dst = strconv.AppendBool(append(dst, ':'), ev.Promotions[k])
+			first = false
+			dst = jsonscan.AppendString(dst, ctx[i].brand)
+			if ctx[i].promo {
+				dst = append(dst, ":true"...)
+			} else {
+				dst = append(dst, ":false"...)
+			}
 		}
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `,"features":`...)
-	dst = appendVector(dst, &v, ev.CustomerID, s)
+	dst = appendVector(dst, s, ev.CustomerID, max(s.LastSeen, evTS), windows)
 	return append(dst, '}')
 }
 
-func appendVector(dst []byte, v *Vector, customerID string, s *State) []byte {
+// appendVector writes the Vector that fillVector makes, without building it.
+func appendVector(dst []byte, s *State, customerID string, asOf int64, windows []int) []byte {
 	dst = append(dst, `{"customer_id":`...)
 	dst = jsonscan.AppendString(dst, customerID)
-	dst = appendInt(dst, `,"as_of_ms":`, v.AsOfMS)
-	dst = strconv.AppendUint(append(dst, `,"state_version":`...), v.StateVersion, 10)
-	dst = appendInt(dst, `,"first_seen_ms":`, v.FirstSeenMS)
-	dst = appendInt(dst, `,"last_seen_ms":`, v.LastSeenMS)
-	dst = appendInt(dst, `,"first_purchase_ms":`, v.FirstPurchaseMS)
-	dst = appendInt(dst, `,"last_purchase_ms":`, v.LastPurchaseMS)
-	dst = appendInt(dst, `,"recency_days":`, v.RecencyDays)
-	dst = appendInt(dst, `,"t_days":`, v.TDays)
-	dst = appendInt(dst, `,"frequency":`, v.Frequency)
-	dst = appendInt(dst, `,"purchase_days":`, v.PurchaseDays)
-	dst = appendFloat(dst, `,"monetary":`, v.Monetary)
-	dst = appendFloat(dst, `,"avg_order_value":`, v.AvgOrderValue)
-	dst = appendInt(dst, `,"items":`, v.Items)
-	dst = appendFloat(dst, `,"quantity":`, v.Quantity)
-	dst = appendFloat(dst, `,"avg_unit_price":`, v.AvgUnitPrice)
-	dst = appendFloat(dst, `,"promo_share":`, v.PromoShare)
-	dst = appendInt(dst, `,"refunds":`, v.Refunds)
-	dst = appendFloat(dst, `,"refund_amount":`, v.RefundAmount)
-	dst = appendInt(dst, `,"visits":`, v.Visits)
-	dst = appendFloat(dst, `,"purchase_incidence":`, v.PurchaseIncidence)
+	dst = appendInt(dst, `,"as_of_ms":`, asOf)
+	dst = strconv.AppendUint(append(dst, `,"state_version":`...), s.Version, 10)
+	dst = appendInt(dst, `,"first_seen_ms":`, s.FirstSeen)
+	dst = appendInt(dst, `,"last_seen_ms":`, s.LastSeen)
+	dst = appendInt(dst, `,"first_purchase_ms":`, s.FirstPurchase)
+	dst = appendInt(dst, `,"last_purchase_ms":`, s.LastPurchase)
+	recency, tenure := int64(-1), int64(-1)
+	var aov, promoShare float64
+	if s.Orders > 0 {
+		recency = wholeDays(s.LastPurchase, asOf)
+		tenure = wholeDays(s.FirstPurchase, asOf)
+		aov = s.Monetary / float64(s.Orders)
+		promoShare = float64(s.PromoOrders) / float64(s.Orders)
+	}
+	dst = appendInt(dst, `,"recency_days":`, recency)
+	dst = appendInt(dst, `,"t_days":`, tenure)
+	dst = appendInt(dst, `,"frequency":`, s.Orders)
+	dst = appendInt(dst, `,"purchase_days":`, int64(len(s.PurchaseDays)))
+	dst = appendMoney(append(dst, `,"monetary":`...), s.Monetary)
+	dst = appendFloat(dst, `,"avg_order_value":`, aov)
+	dst = appendInt(dst, `,"items":`, s.ItemLines)
+	dst = appendFloat(dst, `,"quantity":`, s.Quantity)
+	aup := 0.0
+	if s.Quantity > 0 {
+		aup = s.ItemSpend / s.Quantity
+	}
+	dst = appendFloat(dst, `,"avg_unit_price":`, aup)
+	dst = appendFloat(dst, `,"promo_share":`, promoShare)
+	dst = appendInt(dst, `,"refunds":`, s.Refunds)
+	dst = appendMoney(append(dst, `,"refund_amount":`...), s.RefundAmount)
+	dst = appendInt(dst, `,"visits":`, s.Visits)
+	incidence := 0.0
+	if s.Visits > 0 {
+		incidence = min(1, float64(s.Orders)/float64(s.Visits))
+	}
+	dst = appendFloat(dst, `,"purchase_incidence":`, incidence)
 	dst = append(dst, `,"last_brand":`...)
-	dst = jsonscan.AppendString(dst, v.LastBrand)
-	dst = appendFloat(dst, `,"last_quantity":`, v.LastQuantity)
+	dst = jsonscan.AppendString(dst, s.LastBrand)
+	dst = appendFloat(dst, `,"last_quantity":`, s.LastQuantity)
 	dst = append(dst, `,"brands":{`...)
 	for i, b := range s.Brands {
 		if i > 0 {
@@ -214,13 +282,23 @@ func appendVector(dst []byte, v *Vector, customerID string, s *State) []byte {
 		dst = appendNumber(append(dst, ':'), a.Value)
 	}
 	dst = append(dst, `},"windows":[`...)
-	for i, w := range v.Windows {
+	hi := dayOf(asOf)
+	for i, w := range windows {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendInt(dst, `{"days":`, int64(w.Days))
-		dst = appendInt(dst, `,"purchases":`, w.Purchases)
-		dst = appendFloat(dst, `,"spend":`, w.Spend)
+		lo := hi - int32(w)
+		var orders int64
+		var spend float64
+		for _, b := range s.Buckets { // as State.Window
+			if b.Day > lo && b.Day <= hi {
+				orders += int64(b.Orders)
+				spend += b.Spend
+			}
+		}
+		dst = appendInt(dst, `{"days":`, int64(w))
+		dst = appendInt(dst, `,"purchases":`, orders)
+		dst = appendMoney(append(dst, `,"spend":`...), spend)
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
@@ -234,23 +312,47 @@ func appendFloat(dst []byte, key string, v float64) []byte {
 	return appendNumber(append(dst, key...), v)
 }
 
-// appendNumber formats v as encoding/json would read it back exactly. Counts, quantities and
-// days are integral, and integers format several times faster than the shortest-float search.
+// appendNumber formats v so that encoding/json reads back exactly v. Counts, quantities and
+// days are integral, and prices are whole cents; both format several times faster as integers
+// than through the shortest-float search, which is left for the rest.
 func appendNumber(dst []byte, v float64) []byte {
 	v = finite(v)
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
 		return strconv.AppendInt(dst, int64(v), 10)
 	}
+	if math.Abs(v) < 1e13 {
+		// c/100 is the float nearest to the decimal c/100, so when it is v, the decimal reads
+		// back as v.
+		if c := math.Round(v * 100); c/100 == v {
+			return appendCents(dst, int64(c))
+		}
+	}
 	return strconv.AppendFloat(dst, v, 'g', -1, 64)
 }
 
-// sortedKeys returns m's keys in order, in buf when it is large enough (price contexts have a
-// handful of brands), so the hot path does not allocate.
-func sortedKeys[V any](m map[string]V, buf []string) []string {
-	keys := buf[:0]
-	for k := range m {
-		keys = append(keys, k)
+// appendMoney formats v rounded to the cent.
+func appendMoney(dst []byte, v float64) []byte {
+	v = finite(v)
+	if math.Abs(v) >= 1e13 {
+		return strconv.AppendFloat(dst, v, 'g', -1, 64)
 	}
-	slices.Sort(keys)
-	return keys
+	return appendCents(dst, int64(math.Round(v*100)))
+}
+
+// appendCents writes c hundredths as a decimal without trailing zeros: 1234 is 12.34, 1230 12.3,
+// 1200 12.
+func appendCents(dst []byte, c int64) []byte {
+	if c < 0 {
+		dst = append(dst, '-')
+		c = -c
+	}
+	dst = strconv.AppendInt(dst, c/100, 10)
+	switch f := c % 100; {
+	case f == 0:
+	case f%10 == 0:
+		dst = append(dst, '.', byte('0'+f/10))
+	default:
+		dst = append(dst, '.', byte('0'+f/10), byte('0'+f%10))
+	}
+	return dst
 }
