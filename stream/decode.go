@@ -114,6 +114,54 @@ type rawEvent struct {
 	Attributes map[string]float64 `json:"attributes"`
 }
 
+// eventFields is an event as parsed, before validation; both parsers yield it. The contract
+// treats an absent, null or empty string the same way, so strings carry no presence; an item's
+// quantity and unit price do (absent is missing_field, not invalid_value).
+type eventFields struct {
+	EventID, Type, CustomerID, TS string
+	OrderID, Currency             string
+	Amount                        float64
+	HasAmount                     bool
+	Items                         []itemFields
+	Prices                        map[string]float64
+	Promotions                    map[string]bool
+	Attributes                    map[string]float64
+}
+
+type itemFields struct {
+	SKU, Brand                string
+	Quantity, UnitPrice       float64
+	HasQuantity, HasUnitPrice bool
+	Promotion                 bool
+}
+
+// fields converts what encoding/json decoded.
+func (r *rawEvent) fields(f *eventFields) {
+	deref := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	*f = eventFields{EventID: deref(r.EventID), Type: deref(r.Type), CustomerID: deref(r.CustomerID), TS: deref(r.TS),
+		OrderID: r.OrderID, Currency: r.Currency, Prices: r.Prices, Promotions: r.Promotions, Attributes: r.Attributes}
+	if r.Amount != nil {
+		f.Amount, f.HasAmount = *r.Amount, true
+	}
+	if r.Items != nil {
+		f.Items = make([]itemFields, len(r.Items))
+	}
+	for i, it := range r.Items {
+		f.Items[i] = itemFields{SKU: it.SKU, Brand: it.Brand, Promotion: it.Promotion}
+		if it.Quantity != nil {
+			f.Items[i].Quantity, f.Items[i].HasQuantity = *it.Quantity, true
+		}
+		if it.UnitPrice != nil {
+			f.Items[i].UnitPrice, f.Items[i].HasUnitPrice = *it.UnitPrice, true
+		}
+	}
+}
+
 // Decode parses one message value into ev. A rejection is always a *DecodeError.
 func (d *Decoder) Decode(b []byte, ev *Event) error {
 	l := d.Limits
@@ -126,11 +174,11 @@ func (d *Decoder) Decode(b []byte, ev *Event) error {
 	if !utf8.Valid(b) {
 		return reject(ReasonInvalidUTF8, "", "message is not valid UTF-8")
 	}
-	var raw rawEvent
-	if fastParse(b, &raw) {
-		return d.validate(&raw, &l, ev)
+	var f eventFields
+	if fastParse(b, &f) {
+		return d.validate(&f, &l, ev)
 	}
-	raw = rawEvent{}
+	var raw rawEvent
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
@@ -139,7 +187,8 @@ func (d *Decoder) Decode(b []byte, ev *Event) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return reject(ReasonMalformedJSON, "", "trailing data after the event object")
 	}
-	return d.validate(&raw, &l, ev)
+	raw.fields(&f)
+	return d.validate(&f, &l, ev)
 }
 
 func classifyJSONError(err error) *DecodeError {
@@ -163,60 +212,63 @@ func classifyJSONError(err error) *DecodeError {
 	}
 }
 
-func (d *Decoder) validate(r *rawEvent, l *Limits, ev *Event) error {
-	id := func(field string, p *string, required bool) (string, *DecodeError) {
-		if p == nil || *p == "" {
+// validate checks r against the contract and fills ev. r.TS may alias the message: it is only
+// parsed, and copied into error details.
+func (d *Decoder) validate(r *eventFields, l *Limits, ev *Event) error {
+	id := func(field func() string, p string, required bool) (string, *DecodeError) {
+		if p == "" {
 			if required {
-				return "", reject(ReasonMissingField, field, "required")
+				return "", reject(ReasonMissingField, field(), "required")
 			}
 			return "", nil
 		}
-		if len(*p) > l.MaxIDLen {
-			return "", reject(ReasonInvalidValue, field, "%d bytes, limit %d", len(*p), l.MaxIDLen)
+		if len(p) > l.MaxIDLen {
+			return "", reject(ReasonInvalidValue, field(), "%d bytes, limit %d", len(p), l.MaxIDLen)
 		}
-		for _, c := range *p {
-			if c < 0x20 || c == 0x7f {
-				return "", reject(ReasonInvalidValue, field, "control character")
+		for i := 0; i < len(p); i++ { // control characters are ASCII: bytes suffice
+			if c := p[i]; c < 0x20 || c == 0x7f {
+				return "", reject(ReasonInvalidValue, field(), "control character")
 			}
 		}
-		return *p, nil
+		return p, nil
 	}
+	name := func(s string) func() string { return func() string { return s } }
 	var err *DecodeError
 	*ev = Event{}
-	if ev.EventID, err = id("event_id", r.EventID, true); err != nil {
+	if ev.EventID, err = id(name("event_id"), r.EventID, true); err != nil {
 		return err
 	}
-	if ev.CustomerID, err = id("customer_id", r.CustomerID, true); err != nil {
+	if ev.CustomerID, err = id(name("customer_id"), r.CustomerID, true); err != nil {
 		return err
 	}
-	if r.Type == nil || *r.Type == "" {
+	if r.Type == "" {
 		return reject(ReasonMissingField, "type", "required")
 	}
-	ev.Type = EventType(*r.Type)
+	ev.Type = EventType(r.Type)
 	switch ev.Type {
 	case Purchase, Visit, Refund, Profile:
 	default:
-		return reject(ReasonInvalidValue, "type", "%q is not purchase, visit, refund or profile", *r.Type)
+		return reject(ReasonInvalidValue, "type", "%q is not purchase, visit, refund or profile", r.Type)
 	}
-	if r.TS == nil || *r.TS == "" {
+	if r.TS == "" {
 		return reject(ReasonMissingField, "ts", "required")
 	}
-	ts, perr := time.Parse(time.RFC3339Nano, *r.TS)
+	ts, perr := time.Parse(time.RFC3339Nano, r.TS)
 	if perr != nil {
-		return reject(ReasonInvalidTimestamp, "ts", "%q is not RFC 3339", *r.TS)
+		return reject(ReasonInvalidTimestamp, "ts", "%q is not RFC 3339", r.TS)
 	}
 	now := time.Now
 	if d.Now != nil {
 		now = d.Now
 	}
 	if ts.After(now().Add(l.MaxFuture)) {
-		return reject(ReasonFutureTimestamp, "ts", "%s is more than %s ahead of now", *r.TS, l.MaxFuture)
+		return reject(ReasonFutureTimestamp, "ts", "%s is more than %s ahead of now", r.TS, l.MaxFuture)
 	}
 	if ts.Before(l.MinTime) {
-		return reject(ReasonInvalidTimestamp, "ts", "%s is before %s", *r.TS, l.MinTime.Format(time.RFC3339))
+		return reject(ReasonInvalidTimestamp, "ts", "%s is before %s", r.TS, l.MinTime.Format(time.RFC3339))
 	}
 	ev.TS = ts.UTC()
-	if ev.OrderID, err = id("order_id", &r.OrderID, false); err != nil {
+	if ev.OrderID, err = id(name("order_id"), r.OrderID, false); err != nil {
 		return err
 	}
 	if len(r.Currency) > 8 {
@@ -225,7 +277,7 @@ func (d *Decoder) validate(r *rawEvent, l *Limits, ev *Event) error {
 	ev.Currency = r.Currency
 
 	money := ev.Type == Purchase || ev.Type == Refund
-	if !money && (len(r.Items) > 0 || r.Amount != nil) {
+	if !money && (len(r.Items) > 0 || r.HasAmount) {
 		return reject(ReasonInvalidValue, "items", "only purchases and refunds carry items or amount")
 	}
 	if ev.Type != Profile && r.Attributes != nil {
@@ -242,34 +294,36 @@ func (d *Decoder) validate(r *rawEvent, l *Limits, ev *Event) error {
 	}
 	for i := range r.Items {
 		ri := &r.Items[i]
-		f := fmt.Sprintf("items[%d]", i)
-		if ri.Quantity == nil {
-			return reject(ReasonMissingField, f+".quantity", "required")
+		f := func(field string) func() string { // the field name, made only for a rejection
+			return func() string { return fmt.Sprintf("items[%d].%s", i, field) }
 		}
-		if ri.UnitPrice == nil {
-			return reject(ReasonMissingField, f+".unit_price", "required")
+		if !ri.HasQuantity {
+			return reject(ReasonMissingField, f("quantity")(), "required")
 		}
-		if q := *ri.Quantity; !(q > 0 && q <= l.MaxQuantity) {
-			return reject(ReasonInvalidValue, f+".quantity", "%v is not in (0, %v]", q, l.MaxQuantity)
+		if !ri.HasUnitPrice {
+			return reject(ReasonMissingField, f("unit_price")(), "required")
 		}
-		if p := *ri.UnitPrice; !(p >= 0 && p <= l.MaxPrice) {
-			return reject(ReasonInvalidValue, f+".unit_price", "%v is not in [0, %v]", p, l.MaxPrice)
+		if q := ri.Quantity; !(q > 0 && q <= l.MaxQuantity) {
+			return reject(ReasonInvalidValue, f("quantity")(), "%v is not in (0, %v]", q, l.MaxQuantity)
 		}
-		sku, e1 := id(f+".sku", &ri.SKU, false)
-		brand, e2 := id(f+".brand", &ri.Brand, false)
+		if p := ri.UnitPrice; !(p >= 0 && p <= l.MaxPrice) {
+			return reject(ReasonInvalidValue, f("unit_price")(), "%v is not in [0, %v]", p, l.MaxPrice)
+		}
+		sku, e1 := id(f("sku"), ri.SKU, false)
+		brand, e2 := id(f("brand"), ri.Brand, false)
 		if e1 != nil {
 			return e1
 		}
 		if e2 != nil {
 			return e2
 		}
-		ev.Items[i] = Item{SKU: sku, Brand: brand, Quantity: *ri.Quantity, UnitPrice: *ri.UnitPrice, Promotion: ri.Promotion}
+		ev.Items[i] = Item{SKU: sku, Brand: brand, Quantity: ri.Quantity, UnitPrice: ri.UnitPrice, Promotion: ri.Promotion}
 	}
-	if r.Amount != nil {
-		if a := *r.Amount; !(a >= 0 && a <= l.MaxAmount) {
+	if r.HasAmount {
+		if a := r.Amount; !(a >= 0 && a <= l.MaxAmount) {
 			return reject(ReasonInvalidValue, "amount", "%v is not in [0, %v]", a, l.MaxAmount)
 		}
-		ev.Amount = *r.Amount
+		ev.Amount = r.Amount
 	}
 	if money && len(ev.Items) == 0 && ev.Amount == 0 {
 		return reject(ReasonMissingField, "items", "a %s needs items or a positive amount", ev.Type)

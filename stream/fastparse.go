@@ -1,6 +1,11 @@
 package stream
 
-import "github.com/segstream/segstream/internal/jsonscan"
+import (
+	"strings"
+	"sync/atomic"
+
+	"github.com/segstream/segstream/internal/jsonscan"
+)
 
 // fastParse parses the common shape of a v1 event without reflection. It handles exactly the
 // contract's fields, spelled exactly, with plain strings (no escapes), numbers, booleans, the
@@ -8,24 +13,34 @@ import "github.com/segstream/segstream/internal/jsonscan"
 // key, a syntax error) it returns false and the caller decodes with encoding/json, which is the
 // authority on what is accepted and why a record is rejected. The differential fuzz test holds
 // the two to the same results.
-func fastParse(b []byte, r *rawEvent) bool {
+//
+// r.TS aliases b (validate only parses it); the other strings are copies, the short repetitive
+// ones (event types, brands, attribute names, currencies) shared through an intern table.
+func fastParse(b []byte, r *eventFields) bool {
 	p := parser{jsonscan.Scanner{B: b}}
-	ok := p.Object(func(key string) (ok bool) {
+	ok := p.ObjectView(func(key string) (ok bool) {
 		switch key {
 		case "event_id":
-			r.EventID, ok = p.strPtr()
+			r.EventID, ok = p.Str()
 		case "type":
-			r.Type, ok = p.strPtr()
+			var t []byte
+			if t, ok = p.StrBytes(); ok {
+				r.Type = eventType(t)
+			}
 		case "customer_id":
-			r.CustomerID, ok = p.strPtr()
+			r.CustomerID, ok = p.Str()
 		case "ts":
-			r.TS, ok = p.strPtr()
+			var t []byte
+			if t, ok = p.StrBytes(); ok {
+				r.TS = jsonscan.View(t)
+			}
 		case "order_id":
 			r.OrderID, ok = p.Str()
 		case "currency":
-			r.Currency, ok = p.Str()
+			r.Currency, ok = p.internStr()
 		case "amount":
-			r.Amount, ok = p.floatPtr()
+			r.Amount, ok = p.Float()
+			r.HasAmount = true
 		case "items":
 			ok = p.items(r)
 		case "prices":
@@ -40,38 +55,56 @@ func fastParse(b []byte, r *rawEvent) bool {
 	return ok && p.Done()
 }
 
+// eventType returns the contract's constant for t without allocating.
+func eventType(t []byte) string {
+	switch string(t) {
+	case string(Purchase):
+		return string(Purchase)
+	case string(Visit):
+		return string(Visit)
+	case string(Refund):
+		return string(Refund)
+	case string(Profile):
+		return string(Profile)
+	}
+	return string(t)
+}
+
 type parser struct{ jsonscan.Scanner }
 
-func (p *parser) strPtr() (*string, bool) {
-	s, ok := p.Str()
-	return &s, ok
+func (p *parser) internStr() (string, bool) {
+	b, ok := p.StrBytes()
+	if !ok {
+		return "", false
+	}
+	return intern(jsonscan.View(b)), true
 }
 
-func (p *parser) floatPtr() (*float64, bool) {
-	v, ok := p.Float()
-	return &v, ok
-}
-
-func (p *parser) items(r *rawEvent) bool {
+func (p *parser) items(r *eventFields) bool {
 	if !p.Expect('[') {
 		return false
 	}
 	r.Items = r.Items[:0]
+	if r.Items == nil {
+		r.Items = make([]itemFields, 0, 4)
+	}
 	if p.Expect(']') {
 		return true
 	}
 	for {
-		var it rawItem
-		ok := p.Object(func(key string) (ok bool) {
+		var it itemFields
+		ok := p.ObjectView(func(key string) (ok bool) {
 			switch key {
 			case "sku":
 				it.SKU, ok = p.Str()
 			case "brand":
-				it.Brand, ok = p.Str()
+				it.Brand, ok = p.internStr()
 			case "quantity":
-				it.Quantity, ok = p.floatPtr()
+				it.Quantity, ok = p.Float()
+				it.HasQuantity = true
 			case "unit_price":
-				it.UnitPrice, ok = p.floatPtr()
+				it.UnitPrice, ok = p.Float()
+				it.HasUnitPrice = true
 			case "promotion":
 				it.Promotion, ok = p.Bool()
 			}
@@ -93,10 +126,34 @@ func (p *parser) items(r *rawEvent) bool {
 // parseMap reads an object of brand or attribute names to values read by value.
 func parseMap[V any](p *parser, value func() (V, bool)) (map[string]V, bool) {
 	m := make(map[string]V, 8)
-	ok := p.Object(func(k string) bool {
+	ok := p.ObjectView(func(k string) bool {
 		v, ok := value()
-		m[k] = v
+		m[intern(k)] = v
 		return ok
 	})
 	return m, ok
+}
+
+// internTable shares the strings that repeat across events (brands, attribute names,
+// currencies): a lookup that finds its string allocates nothing. Slots are overwritten on
+// collision, so the table stays small whatever the input.
+var internTable [4096]atomic.Pointer[string]
+
+// intern returns a string equal to v, which may be a View, that owns its bytes: shared with
+// earlier calls for short strings, a copy otherwise.
+func intern(v string) string {
+	if len(v) > 32 {
+		return strings.Clone(v)
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(v); i++ {
+		h = (h ^ uint32(v[i])) * 16777619
+	}
+	slot := &internTable[h%uint32(len(internTable))]
+	if s := slot.Load(); s != nil && *s == v {
+		return *s
+	}
+	s := strings.Clone(v)
+	slot.Store(&s)
+	return s
 }

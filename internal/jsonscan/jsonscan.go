@@ -69,6 +69,30 @@ func (p *Scanner) Str() (string, bool) {
 	return "", false
 }
 
+// StrBytes reads a string like Str and returns its bytes, which alias B.
+func (p *Scanner) StrBytes() ([]byte, bool) {
+	if !p.Expect('"') {
+		return nil, false
+	}
+	start := p.I
+	for p.I < len(p.B) {
+		c := p.B[p.I]
+		if c == '"' {
+			b := p.B[start:p.I:p.I]
+			p.I++
+			return b, true
+		}
+		if c == '\\' || c < 0x20 {
+			return nil, false
+		}
+		p.I++
+	}
+	return nil, false
+}
+
+// View is b as a string without copying: it must not outlive b's contents, nor be kept.
+func View(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 // NumText reads a number in strict JSON grammar, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?,
 // and returns its text; strconv alone would also take "+1", "0x10" or "Inf".
 func (p *Scanner) NumText() ([]byte, bool) {
@@ -165,6 +189,26 @@ func (p *Scanner) Object(field func(key string) bool) bool {
 	for {
 		k, ok := p.Str()
 		if !ok || !p.Expect(':') || !field(k) {
+			return false
+		}
+		if p.Expect(',') {
+			continue
+		}
+		return p.Expect('}')
+	}
+}
+
+// ObjectView is Object with each key a View of B: field must copy a key it keeps.
+func (p *Scanner) ObjectView(field func(key string) bool) bool {
+	if !p.Expect('{') {
+		return false
+	}
+	if p.Expect('}') {
+		return true
+	}
+	for {
+		k, ok := p.StrBytes()
+		if !ok || !p.Expect(':') || !field(View(k)) {
 			return false
 		}
 		if p.Expect(',') {
