@@ -6,8 +6,9 @@
 // Each customer has one key, seg:{<customer_id>}:f, holding a compact binary State whose first
 // nine bytes are a format byte and a version number. A batch of events is applied by reading
 // the states in one pipelined round trip (skipped for customers whose last-written state this
-// store still caches), applying the events in Go, and writing each changed state back with one
-// short compare-and-set script (GET, compare the header, SET). A customer whose state moved in
+// store still caches, decoded), applying the events in Go, and writing the changed states back
+// with a compare-and-set (read the header, compare, SET): one script call per batch against a
+// single Redis, one short script per customer against a cluster. A customer whose state moved in
 // between (another consumer wrote it, or the cache was stale) is re-read and re-applied. That is
 // two to four Redis commands per customer per batch, whatever the event carries, where a
 // server-side update script runs a dozen per event (segstream bench ingest counts them).

@@ -7,18 +7,42 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/stream"
 )
+
+// forEachCASMode runs test with the compare-and-set of a single Redis (one script call per
+// batch) and with the per-key one a cluster uses.
+func forEachCASMode(t *testing.T, test func(*testing.T, func(redis.UniversalClient, Config) *Store)) {
+	for _, perKey := range []bool{false, true} {
+		name := "batched"
+		if perKey {
+			name = "per-key"
+		}
+		t.Run(name, func(t *testing.T) {
+			test(t, func(rdb redis.UniversalClient, cfg Config) *Store {
+				st := NewStore(rdb, cfg)
+				st.batchCAS = !perKey
+				return st
+			})
+		})
+	}
+}
 
 func visit(cust, id string, ts time.Time) *stream.Event {
 	return &stream.Event{EventID: id, Type: stream.Visit, CustomerID: cust, TS: ts}
 }
 
 func TestStoreBatchIdempotentAndConcurrent(t *testing.T) {
+	forEachCASMode(t, testStoreBatchIdempotentAndConcurrent)
+}
+
+func testStoreBatchIdempotentAndConcurrent(t *testing.T, newStore func(redis.UniversalClient, Config) *Store) {
 	srv := testenv.StartRedis(t)
 	ctx := context.Background()
-	st := NewStore(srv.Client(), Config{})
+	st := newStore(srv.Client(), Config{})
 
 	// Four lanes (partitions) each apply 200 visits of the same 10 customers, concurrently, and
 	// every batch is applied twice, as a redelivery would.
@@ -96,10 +120,14 @@ func TestStoreBatchIdempotentAndConcurrent(t *testing.T) {
 }
 
 func TestStoreSurvivesScriptCacheLoss(t *testing.T) {
+	forEachCASMode(t, testStoreSurvivesScriptCacheLoss)
+}
+
+func testStoreSurvivesScriptCacheLoss(t *testing.T, newStore func(redis.UniversalClient, Config) *Store) {
 	srv := testenv.StartRedis(t)
 	ctx := context.Background()
 	rdb := srv.Client()
-	st := NewStore(rdb, Config{})
+	st := newStore(rdb, Config{})
 	res := make([]Result, 1)
 	if err := st.ApplyBatch(ctx, []Record{{Event: visit("a", "1", day(2011, 1, 1)), Pos: Position{Offset: 0}}}, res); err != nil {
 		t.Fatal(err)
@@ -116,11 +144,13 @@ func TestStoreSurvivesScriptCacheLoss(t *testing.T) {
 	}
 }
 
-func TestStoreRestartsCorruptState(t *testing.T) {
+func TestStoreRestartsCorruptState(t *testing.T) { forEachCASMode(t, testStoreRestartsCorruptState) }
+
+func testStoreRestartsCorruptState(t *testing.T, newStore func(redis.UniversalClient, Config) *Store) {
 	srv := testenv.StartRedis(t)
 	ctx := context.Background()
 	rdb := srv.Client()
-	st := NewStore(rdb, Config{})
+	st := newStore(rdb, Config{})
 	if err := rdb.Set(ctx, Key("seg", "x"), "garbage", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -135,11 +165,13 @@ func TestStoreRestartsCorruptState(t *testing.T) {
 
 // TestStoreStaleCacheConflicts has two stores, as two ingest processes would, take turns on one
 // customer: each store's cached state is stale every time, and no update may be lost.
-func TestStoreStaleCacheConflicts(t *testing.T) {
+func TestStoreStaleCacheConflicts(t *testing.T) { forEachCASMode(t, testStoreStaleCacheConflicts) }
+
+func testStoreStaleCacheConflicts(t *testing.T, newStore func(redis.UniversalClient, Config) *Store) {
 	srv := testenv.StartRedis(t)
 	ctx := context.Background()
-	a := NewStore(srv.Client(), Config{})
-	b := NewStore(srv.Client(), Config{})
+	a := newStore(srv.Client(), Config{})
+	b := newStore(srv.Client(), Config{})
 	res := make([]Result, 1)
 	for i := 0; i < 20; i++ {
 		st := a
