@@ -66,16 +66,17 @@ type Result struct {
 	Outcome Outcome
 	Message []byte
 	Sample  []byte
+	chunk   *chunk // what Message and Sample are in, for Release
 }
 
 // Store applies events to customer states in Redis. It is safe for concurrent use.
 type Store struct {
-	rdb   redis.UniversalClient
+	rdb redis.UniversalClient
 	// batchCAS: one compare-and-set script call per batch (a single Redis), rather than one per
 	// customer (a cluster).
 	batchCAS bool
-	cfg   Config
-	cache *stateCache
+	cfg      Config
+	cache    *stateCache
 
 	conflicts atomic.Int64
 	corrupt   atomic.Int64
@@ -149,7 +150,7 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 		b.next[c.last] = int32(i)
 		c.last = int32(i)
 	}
-	var arena []byte
+	var ar arena
 	b.pending = b.pending[:0]
 	for i := range b.custs {
 		b.pending = append(b.pending, &b.custs[i])
@@ -206,7 +207,7 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 		b.writes = b.writes[:0]
 		b.blobs = b.blobs[:0]
 		for _, c := range b.pending {
-			arena = s.applyCustomer(c, b.next, recs, res, arena)
+			s.applyCustomer(c, b.next, recs, res, &ar)
 			if c.write {
 				b.writes = append(b.writes, c)
 				start := len(b.blobs)
@@ -248,7 +249,7 @@ func (b *batchScratch) release() {
 }
 
 // applyCustomer applies c's records to c.state; c.write says whether it must be written.
-func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Result, arena []byte) []byte {
+func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Result, ar *arena) {
 	st := c.state
 	oldVersion := st.Version
 	st.Version = oldVersion + 1
@@ -263,10 +264,10 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 			// The sample needs the state before the event, so encode it first and drop it
 			// again if the event turns out to be a duplicate. Its Version is the stored one the
 			// batch started from.
-			arena = reserve(arena, 1024)
-			sampleAt = len(arena)
+			ar.reserve(1024)
+			sampleAt = len(ar.cur.b)
 			st.Version = oldVersion
-			arena = appendSample(arena, st, r.Event, ctx)
+			ar.cur.b = appendSample(ar.cur.b, st, r.Event, ctx)
 			st.Version = oldVersion + 1
 		}
 		out, ch := st.Apply(r.Event, r.Pos, &s.cfg)
@@ -274,16 +275,16 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 		res[ri] = Result{Outcome: out}
 		if sampleAt >= 0 {
 			if out == Applied {
-				res[ri].Sample = arena[sampleAt:len(arena):len(arena)]
+				res[ri].Sample, res[ri].chunk = ar.since(sampleAt), ar.cur
 			} else {
-				arena = arena[:sampleAt]
+				ar.cur.b = ar.cur.b[:sampleAt]
 			}
 		}
 		if out == Applied {
-			arena = reserve(arena, 2048)
-			start := len(arena)
-			arena = appendMessage(arena, st, r.Event, ctx, r.Pos, false, s.cfg.Windows)
-			res[ri].Message = arena[start:len(arena):len(arena)]
+			ar.reserve(2048)
+			start := len(ar.cur.b)
+			ar.cur.b = appendMessage(ar.cur.b, st, r.Event, ctx, r.Pos, false, s.cfg.Windows)
+			res[ri].Message, res[ri].chunk = ar.since(start), ar.cur
 		}
 		redeliveries = redeliveries || out == DuplicateOffset
 	}
@@ -294,27 +295,69 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 	// have reached the features topic.
 	for ri := c.first; redeliveries && ri >= 0; ri = next[ri] {
 		if res[ri].Outcome == DuplicateOffset {
-			arena = reserve(arena, 2048)
-			start := len(arena)
-			arena = AppendMessage(arena, st, recs[ri].Event, recs[ri].Pos, true, s.cfg.Windows)
-			res[ri].Message = arena[start:len(arena):len(arena)]
+			ar.reserve(2048)
+			start := len(ar.cur.b)
+			ar.cur.b = AppendMessage(ar.cur.b, st, recs[ri].Event, recs[ri].Pos, true, s.cfg.Windows)
+			res[ri].Message, res[ri].chunk = ar.since(start), ar.cur
 		}
 	}
 	c.write = changed
-	return arena
 }
 
-// arenaChunk is the size of the buffers that a batch's features records and samples are
-// written into; the results slice them, so a full one is left to them and a new one started
+// A chunk holds a batch's features records and samples; the results slice it. Chunks are
+// recycled through Release once the records are produced.
+type chunk struct {
+	b     []byte
+	inUse bool // taken for a batch and not yet released
+}
+
+// arenaChunk is the size of a chunk. A full chunk is left to its results and a new one started
 // rather than grown (growing would copy everything written so far).
 const arenaChunk = 256 << 10
 
-// reserve returns arena, or a new empty chunk when arena has less than n bytes free.
-func reserve(arena []byte, n int) []byte {
-	if cap(arena)-len(arena) >= n {
-		return arena
+var chunkPool = sync.Pool{New: func() any { return &chunk{b: make([]byte, 0, arenaChunk)} }}
+
+// arena is the chunks one ApplyBatch writes into.
+type arena struct{ cur *chunk }
+
+// reserve makes sure the current chunk has n bytes free.
+func (a *arena) reserve(n int) {
+	if a.cur != nil && cap(a.cur.b)-len(a.cur.b) >= n {
+		return
 	}
-	return make([]byte, 0, max(arenaChunk, n))
+	if n > arenaChunk {
+		a.cur = &chunk{b: make([]byte, 0, n)}
+		return
+	}
+	a.cur = chunkPool.Get().(*chunk)
+	a.cur.inUse = true
+}
+
+// since returns what was written to the current chunk from start, capped so that appending to
+// it cannot overwrite what follows.
+func (a *arena) since(start int) []byte {
+	b := a.cur.b
+	return b[start:len(b):len(b)]
+}
+
+// Release gives the memory of the features records and samples of one ApplyBatch call back for
+// later batches. res must be all the results of that call (they share the memory), and nothing
+// may use their Message or Sample any more (they were produced and acknowledged). Without it,
+// the garbage collector frees them.
+func (s *Store) Release(res []Result) {
+	for i := range res {
+		c := res[i].chunk
+		res[i] = Result{}
+		if c == nil || !c.inUse {
+			continue // released already (results share chunks), or not from the pool
+		}
+		c.inUse = false
+		if cap(c.b) != arenaChunk {
+			continue // grown past its size by an outsized record
+		}
+		c.b = c.b[:0]
+		chunkPool.Put(c)
+	}
 }
 
 // writeStates runs the compare-and-set for each of b.writes in one pipeline and returns those

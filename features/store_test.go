@@ -2,6 +2,7 @@ package features
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -257,4 +258,48 @@ func TestStoreSamples(t *testing.T) {
 	if err := plain.ApplyBatch(ctx, recs[:1], res[:1]); err != nil || res[0].Sample != nil {
 		t.Fatalf("samples off: %v, %d bytes", err, len(res[0].Sample))
 	}
+}
+
+// TestStoreReleaseReusesMemorySafely releases a batch spread over several chunks, with customers
+// interleaved so results and chunks come in different orders, then applies two batches on the
+// recycled memory without releasing them: each must keep its own records intact.
+func TestStoreReleaseReusesMemorySafely(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := context.Background()
+	st := NewStore(srv.Client(), Config{Samples: true})
+	off := int64(0)
+	batch := func() ([]Record, []Result) {
+		recs := make([]Record, 1500)
+		for i := range recs {
+			ev := visit(fmt.Sprintf("c%d", i%37), fmt.Sprint("e", off), day(2011, 1, 1+i%28))
+			ev.Prices = map[string]float64{"1": 1.25, "2": float64(i)}
+			recs[i] = Record{Event: ev, Pos: Position{Offset: off}}
+			off++
+		}
+		res := make([]Result, len(recs))
+		if err := st.ApplyBatch(ctx, recs, res); err != nil {
+			t.Fatal(err)
+		}
+		return recs, res
+	}
+	check := func(recs []Record, res []Result) {
+		t.Helper()
+		for i := range res {
+			var m Message
+			if err := json.Unmarshal(res[i].Message, &m); err != nil || m.EventID != recs[i].Event.EventID {
+				t.Fatalf("record %d: message for %q (%v), want %q", i, m.EventID, err, recs[i].Event.EventID)
+			}
+			if s, err := DecodeSample(res[i].Sample); err != nil || s.EventID != recs[i].Event.EventID {
+				t.Fatalf("record %d: sample for %q (%v)", i, s.EventID, err)
+			}
+		}
+	}
+	recs, res := batch()
+	check(recs, res)
+	st.Release(res)
+	st.Release(res) // twice is harmless
+	r2, s2 := batch()
+	r3, s3 := batch()
+	check(r2, s2)
+	check(r3, s3)
 }

@@ -35,6 +35,12 @@ type Applier interface {
 	ApplyBatch(ctx context.Context, recs []features.Record, res []features.Result) error
 }
 
+// Releaser is an Applier that can reuse the memory of a batch's results once they are produced
+// (features.Store.Release).
+type Releaser interface {
+	Release(res []features.Result)
+}
+
 // Options configure an Ingester.
 type Options struct {
 	Brokers       []string
@@ -165,8 +171,13 @@ func (in *Ingester) Run(ctx context.Context) error {
 		GroupID:               o.Group,
 		Topic:                 o.Topic,
 		MinBytes:              1,
-		MaxBytes:              16 << 20,
-		MaxWait:               100 * time.Millisecond,
+		// Responses of about 1 MiB (beyond the first batch, which the broker returns whole
+		// whatever its size) and a generous wait: kafka-go makes MaxWait the deadline for the
+		// response to start arriving, and a broker building a large response on a busy machine
+		// missed a 100 ms one 5-33 times in 10 s, stalling the partition each time. MinBytes 1
+		// answers as soon as there is data, so the wait only matters on an idle partition.
+		MaxBytes:              1 << 20,
+		MaxWait:               500 * time.Millisecond,
 		QueueCapacity:         o.BatchSize,
 		CommitInterval:        0, // synchronous commits, after the work
 		StartOffset:           kafka.FirstOffset,
@@ -268,6 +279,7 @@ func (in *Ingester) runLane(ctx context.Context, l *lane) {
 		<-publishDone
 	}()
 	batch := make([]kafka.Message, 0, in.o.BatchSize)
+	var scratch laneScratch
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	abandon := func(err error) {
@@ -298,7 +310,7 @@ func (in *Ingester) runLane(ctx context.Context, l *lane) {
 			}
 		}
 		timer.Stop()
-		ab, err := in.applyBatch(ctx, batch)
+		ab, err := in.applyBatch(ctx, batch, &scratch)
 		if err != nil {
 			abandon(err)
 			return
@@ -312,11 +324,20 @@ func (in *Ingester) runLane(ctx context.Context, l *lane) {
 	}
 }
 
+// laneScratch is a lane's decoding space, reused batch after batch: nothing the publish stage
+// holds points into it.
+type laneScratch struct {
+	events []stream.Event
+	recs   []features.Record
+	keys   [][]byte // the customer id as the events record's key, to key the outputs by
+}
+
 // appliedBatch is a batch whose events are in Redis and whose records await publishing.
 type appliedBatch struct {
-	out     []kafka.Message // features, samples and DLQ records
-	dlqMax  int64           // highest rejected offset, -1 if none
-	last    kafka.Message   // the batch's last record, whose offset is committed
+	res     []features.Result // released to the applier once produced
+	out     []kafka.Message   // features, samples and DLQ records
+	dlqMax  int64             // highest rejected offset, -1 if none
+	last    kafka.Message     // the batch's last record, whose offset is committed
 	records int
 	started time.Time
 }
@@ -362,10 +383,18 @@ func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-ch
 	}
 }
 
-func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message) (*appliedBatch, error) {
+func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *laneScratch) (*appliedBatch, error) {
 	ab := &appliedBatch{started: time.Now(), dlqMax: -1, last: batch[len(batch)-1], records: len(batch)}
-	events := make([]stream.Event, len(batch))
-	recs := make([]features.Record, 0, len(batch))
+	if cap(sc.events) < len(batch) {
+		sc.events = make([]stream.Event, len(batch))
+	}
+	events := sc.events[:len(batch)]
+	recs, keys := sc.recs[:0], sc.keys[:0]
+	defer func() {
+		// Drop what the events point to (maps, items), so a quiet lane holds no garbage.
+		clear(events)
+		sc.recs, sc.keys = recs[:0], keys[:0]
+	}()
 	for i := range batch {
 		m := &batch[i]
 		if err := in.decoder.Decode(m.Value, &events[i]); err != nil {
@@ -385,6 +414,7 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message) (*app
 			continue
 		}
 		recs = append(recs, features.Record{Event: &events[i], Pos: features.Position{Partition: int32(m.Partition), Offset: m.Offset}})
+		keys = append(keys, m.Key)
 	}
 	if ab.dlqMax >= 0 {
 		var err error
@@ -420,7 +450,10 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message) (*app
 		if r.Message == nil && r.Sample == nil {
 			continue
 		}
-		key := []byte(recs[i].Event.CustomerID)
+		key := keys[i] // the events record's key: the customer id, checked above
+		if len(key) == 0 {
+			key = []byte(recs[i].Event.CustomerID)
+		}
 		if r.Message != nil && in.o.FeaturesTopic != "-" {
 			ab.out = append(ab.out, kafka.Message{Topic: in.o.FeaturesTopic, Key: key, Value: r.Message})
 		}
@@ -428,6 +461,7 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message) (*app
 			ab.out = append(ab.out, kafka.Message{Topic: in.o.SamplesTopic, Key: key, Value: r.Sample})
 		}
 	}
+	ab.res = res
 	in.m.applied.Add(float64(applied))
 	if n := in.batches.Add(1); in.o.CrashAfterBatches > 0 && n >= int64(in.o.CrashAfterBatches) {
 		in.log.Warn("fault injection: crashing between the redis write and the offset commit")
@@ -467,6 +501,10 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 			out = unwritten(out, err)
 		}
 	}
+	if r, ok := in.applier.(Releaser); ok {
+		r.Release(ab.res) // produced and acknowledged: the writer holds none of it any more
+	}
+	ab.out, ab.res = nil, nil
 	if ab.dlqMax >= 0 {
 		if err := in.markRejected(ctx, ab.last.Topic, ab.last.Partition, ab.dlqMax); err != nil {
 			return err

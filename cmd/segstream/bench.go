@@ -38,6 +38,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.BoolVar(&o.NoSamples, "no-samples", false, "do not make training samples (shows what the samples topic costs)")
 	seed := fs.Uint64("seed", 1, "generator seed")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	if err := cli.Parse(fs, args[1:]); err != nil {
 		return usageError{err}
 	}
@@ -58,5 +59,15 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	_, err := benchingest.Run(ctx, o, stdout)
+	if *memProfile != "" && err == nil {
+		f, ferr := os.Create(*memProfile)
+		if ferr != nil {
+			return fmt.Errorf("creating %s: %w", *memProfile, ferr)
+		}
+		defer f.Close()
+		if werr := pprof.Lookup("allocs").WriteTo(f, 0); werr != nil {
+			return fmt.Errorf("writing the allocation profile: %w", werr)
+		}
+	}
 	return err
 }

@@ -71,6 +71,12 @@ func (c *countingApplier) ApplyBatch(ctx context.Context, recs []features.Record
 	return nil
 }
 
+func (c *countingApplier) Release(res []features.Result) {
+	if r, ok := c.inner.(ingest.Releaser); ok {
+		r.Release(res)
+	}
+}
+
 // Run runs the benchmark and prints its table to w; the last line is
 // `events_per_second=N ratio_vs_naive=R`.
 func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
