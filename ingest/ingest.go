@@ -166,11 +166,11 @@ type lane struct {
 func (in *Ingester) Run(ctx context.Context) error {
 	o := &in.o
 	in.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:               o.Brokers,
-		Dialer:                o.Security.Dialer(),
-		GroupID:               o.Group,
-		Topic:                 o.Topic,
-		MinBytes:              1,
+		Brokers:  o.Brokers,
+		Dialer:   o.Security.Dialer(),
+		GroupID:  o.Group,
+		Topic:    o.Topic,
+		MinBytes: 1,
 		// Responses of about 1 MiB (beyond the first batch, which the broker returns whole
 		// whatever its size) and a generous wait: kafka-go makes MaxWait the deadline for the
 		// response to start arriving, and a broker building a large response on a busy machine
