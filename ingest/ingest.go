@@ -189,7 +189,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 	})
 	// A synchronous write returns when every partition's batch is flushed, and a batch that is
 	// not full waits BatchTimeout: keep it short, the lane already batches.
-	in.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond, Compression: kafka.Lz4, Security: o.Security})
+	in.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond, Compression: kafka.Snappy, Security: o.Security})
 	defer in.writer.Close()
 	defer in.reader.Close()
 
