@@ -13,6 +13,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/segstream/segstream/internal/roles"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/stream"
 )
@@ -28,6 +29,7 @@ func TestPipelineLatency(t *testing.T) {
 	const rate, seconds, tick = 20000, 10, 5 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	roles.TuneGC() // ingest and the scorer run with it, in their binaries and in the demo
 	e := newEnv(t, ctx, 20000)
 	e.startIngest()
 	e.produce(20000)
