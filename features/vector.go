@@ -218,12 +218,21 @@ func appendMessage(dst []byte, s *State, ev *stream.Event, ctx []priceEntry, pos
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `,"features":`...)
-	dst = appendVector(dst, s, ev.CustomerID, max(s.LastSeen, evTS), windows)
+	dst = appendVector(dst, s, ev.CustomerID, max(s.LastSeen, evTS), windows, appendMoney)
 	return append(dst, '}')
 }
 
 // appendVector writes the Vector that fillVector makes, without building it.
-func appendVector(dst []byte, s *State, customerID string, asOf int64, windows []int) []byte {
+// AppendVectorJSON appends s's Vector as of asOf as JSON with the values encoding/json writes
+// for State.Vector (money unrounded), without building the Vector: for answers read straight
+// from a state, such as the scorer's GET /v1/customers/{id}.
+func (s *State) AppendVectorJSON(dst []byte, customerID string, asOf time.Time, windows []int) []byte {
+	return appendVector(dst, s, customerID, asOf.UnixMilli(), windows, appendNumber)
+}
+
+// appendVector writes the features record's vector; money formats sums of money (to the cent
+// in the features record, exactly for AppendVectorJSON).
+func appendVector(dst []byte, s *State, customerID string, asOf int64, windows []int, money func([]byte, float64) []byte) []byte {
 	dst = append(dst, `{"customer_id":`...)
 	dst = jsonscan.AppendString(dst, customerID)
 	dst = appendInt(dst, `,"as_of_ms":`, asOf)
@@ -244,7 +253,7 @@ func appendVector(dst []byte, s *State, customerID string, asOf int64, windows [
 	dst = appendInt(dst, `,"t_days":`, tenure)
 	dst = appendInt(dst, `,"frequency":`, s.Orders)
 	dst = appendInt(dst, `,"purchase_days":`, int64(len(s.PurchaseDays)))
-	dst = appendMoney(append(dst, `,"monetary":`...), s.Monetary)
+	dst = money(append(dst, `,"monetary":`...), s.Monetary)
 	dst = appendFloat(dst, `,"avg_order_value":`, aov)
 	dst = appendInt(dst, `,"items":`, s.ItemLines)
 	dst = appendFloat(dst, `,"quantity":`, s.Quantity)
@@ -255,7 +264,7 @@ func appendVector(dst []byte, s *State, customerID string, asOf int64, windows [
 	dst = appendFloat(dst, `,"avg_unit_price":`, aup)
 	dst = appendFloat(dst, `,"promo_share":`, promoShare)
 	dst = appendInt(dst, `,"refunds":`, s.Refunds)
-	dst = appendMoney(append(dst, `,"refund_amount":`...), s.RefundAmount)
+	dst = money(append(dst, `,"refund_amount":`...), s.RefundAmount)
 	dst = appendInt(dst, `,"visits":`, s.Visits)
 	incidence := 0.0
 	if s.Visits > 0 {
@@ -298,7 +307,7 @@ func appendVector(dst []byte, s *State, customerID string, asOf int64, windows [
 		}
 		dst = appendInt(dst, `{"days":`, int64(w))
 		dst = appendInt(dst, `,"purchases":`, orders)
-		dst = appendMoney(append(dst, `,"spend":`...), spend)
+		dst = money(append(dst, `,"spend":`...), spend)
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)

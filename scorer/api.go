@@ -128,7 +128,7 @@ func (s *Scorer) getCustomer(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, "corrupt_state", err.Error())
 			return
 		}
-		out, found = appendFeatures(out, id, &cb.st, s.o.Features.Windows), true
+		out, found = cb.st.AppendVectorJSON(out, id, time.UnixMilli(cb.st.LastSeen), s.o.Features.Windows), true
 	} else {
 		out = append(out, "null"...)
 	}
@@ -153,113 +153,6 @@ func (s *Scorer) getCustomer(w http.ResponseWriter, r *http.Request) {
 }
 
 var jsonContentType = []string{"application/json"}
-
-// appendFeatures writes the customer's features.Vector as of her last event, as encoding/json
-// writes one (same keys, same numbers), straight from the state: State.Vector allocates the
-// brand and attribute maps and the windows on every call. The derivations are features'
-// (State.Vector); TestCustomerJSON holds the two to the same answer.
-func appendFeatures(dst []byte, id string, st *features.State, windows []int) []byte {
-	asOf := st.LastSeen
-	recency, tenure := int64(-1), int64(-1)
-	var aov, promoShare, unitPrice, incidence float64
-	if st.Orders > 0 {
-		recency, tenure = wholeDays(st.LastPurchase, asOf), wholeDays(st.FirstPurchase, asOf)
-		aov = st.Monetary / float64(st.Orders)
-		promoShare = float64(st.PromoOrders) / float64(st.Orders)
-	}
-	if st.Quantity > 0 {
-		unitPrice = st.ItemSpend / st.Quantity
-	}
-	if st.Visits > 0 {
-		incidence = min(1, float64(st.Orders)/float64(st.Visits))
-	}
-	dst = append(dst, `{"customer_id":`...)
-	dst = jsonscan.AppendString(dst, id)
-	dst = appendInt(dst, `,"as_of_ms":`, asOf)
-	dst = appendUint(dst, `,"state_version":`, st.Version)
-	dst = appendInt(dst, `,"first_seen_ms":`, st.FirstSeen)
-	dst = appendInt(dst, `,"last_seen_ms":`, st.LastSeen)
-	dst = appendInt(dst, `,"first_purchase_ms":`, st.FirstPurchase)
-	dst = appendInt(dst, `,"last_purchase_ms":`, st.LastPurchase)
-	dst = appendInt(dst, `,"recency_days":`, recency)
-	dst = appendInt(dst, `,"t_days":`, tenure)
-	dst = appendInt(dst, `,"frequency":`, st.Orders)
-	dst = appendInt(dst, `,"purchase_days":`, int64(len(st.PurchaseDays)))
-	dst = appendJSONFloat(append(dst, `,"monetary":`...), st.Monetary)
-	dst = appendJSONFloat(append(dst, `,"avg_order_value":`...), aov)
-	dst = appendInt(dst, `,"items":`, st.ItemLines)
-	dst = appendJSONFloat(append(dst, `,"quantity":`...), st.Quantity)
-	dst = appendJSONFloat(append(dst, `,"avg_unit_price":`...), unitPrice)
-	dst = appendJSONFloat(append(dst, `,"promo_share":`...), promoShare)
-	dst = appendInt(dst, `,"refunds":`, st.Refunds)
-	dst = appendJSONFloat(append(dst, `,"refund_amount":`...), st.RefundAmount)
-	dst = appendInt(dst, `,"visits":`, st.Visits)
-	dst = appendJSONFloat(append(dst, `,"purchase_incidence":`...), incidence)
-	dst = append(dst, `,"last_brand":`...)
-	dst = jsonscan.AppendString(dst, st.LastBrand)
-	dst = appendJSONFloat(append(dst, `,"last_quantity":`...), st.LastQuantity)
-	// One entry per brand and per attribute name in the state (a map in the Vector).
-	dst = append(dst, `,"brands":{`...)
-	for i, b := range st.Brands {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = jsonscan.AppendString(dst, b.Brand)
-		dst = strconv.AppendInt(append(dst, ':'), b.Count, 10)
-	}
-	dst = append(dst, `},"attributes":{`...)
-	for i, a := range st.Attrs {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = jsonscan.AppendString(dst, a.Name)
-		dst = appendJSONFloat(append(dst, ':'), a.Value)
-	}
-	dst = append(dst, `},"windows":[`...)
-	asOfT := time.UnixMilli(asOf)
-	for i, days := range windows {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		orders, spend := st.Window(asOfT, days)
-		dst = appendInt(dst, `{"days":`, int64(days))
-		dst = appendInt(dst, `,"purchases":`, orders)
-		dst = appendJSONFloat(append(dst, `,"spend":`...), spend)
-		dst = append(dst, '}')
-	}
-	return append(dst, "]}"...)
-}
-
-// wholeDays is features' day count: whole days from fromMS to toMS, 0 when negative.
-func wholeDays(fromMS, toMS int64) int64 {
-	if d := toMS - fromMS; d > 0 {
-		return d / 86400000
-	}
-	return 0
-}
-
-// appendJSONFloat formats f as encoding/json does: the shortest representation that reads back
-// exactly, plain notation from 1e-6 to 1e21, exponent notation without a leading zero outside.
-// Infinities and NaN (which encoding/json refuses) are clamped as in the score records.
-func appendJSONFloat(dst []byte, f float64) []byte {
-	f = finite(f)
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-		return strconv.AppendInt(dst, int64(f), 10) // integral: as encoding/json, faster
-	}
-	format := byte('f')
-	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if format == 'e' {
-		// e-09 → e-9
-		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
-	}
-	return dst
-}
 
 type segmentInfo struct {
 	ID            int                `json:"id"`
