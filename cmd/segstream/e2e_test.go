@@ -13,10 +13,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/cli"
 	"github.com/segstream/segstream/internal/datasets"
 	"github.com/segstream/segstream/internal/roles"
 	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/models/segment"
+	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/retrainer"
 )
 
 // TestOnlineRetailEndToEnd replays UCI Online Retail through the broker, ingest and a real
@@ -102,4 +110,96 @@ func TestOnlineRetailEndToEnd(t *testing.T) {
 	if got != len(want) {
 		t.Fatalf("export has %d of the oracle's %d customers", got, len(want))
 	}
+
+	// The retrainer on the replayed features: its segments are the k-means of the same features
+	// computed offline from an export, and a second refit moves nobody.
+	rdb := srv.Client()
+	rt, err := retrainer.New(retrainer.Options{SamplesTopic: "-", Seed: 7}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := rt.RefitNowAsLeader(ctx, "manual")
+	if first.Result != "promoted" || first.Rows < len(want) {
+		t.Fatalf("refit: %+v", first)
+	}
+	latest := filepath.Join(t.TempDir(), "latest.csv") // as of the last event, the retrainer's clock
+	if code := run(ctx, []string{"export", "features", "--redis", srv.Addr, "--as-of", "2011-12-09T12:50:00Z", "--out", latest}, &out, os.Stderr); code != 0 {
+		t.Fatalf("export exited %d", code)
+	}
+	lf, err := os.Open(latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := features.ReadColumnsCSV(lf)
+	lf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := currentBundle(t, rdb)
+	n := len(cols["frequency"])
+	x := mat.NewDense(n, len(b.Payload.Features), nil)
+	for j, f := range b.Payload.Features {
+		for i, v := range cols[f.Name] {
+			if f.Transform == "log1p" {
+				v = math.Log1p(max(v, 0))
+			}
+			x.Set(i, j, v)
+		}
+	}
+	var sc segment.Scaler
+	if err := sc.Fit(x); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.TransformMatrix(x, x); err != nil {
+		t.Fatal(err)
+	}
+	pca, err := segment.FitPCA(x, segment.SignByComponents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores, err := pca.Scores(x, b.Payload.Segmentation.PCA.Dims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	km, err := segment.KMeans(scores, segment.KMeansOptions{K: b.Payload.Scorecard.K, NInit: 4, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := bundle.Compile(b, bundle.CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := c.AssignColumns(cols, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ari, err := segment.AdjustedRandIndex(km.Labels, live)
+	if err != nil || ari < 0.99 {
+		t.Fatalf("adjusted Rand index of the refit against offline k-means: %v (%v)", ari, err)
+	}
+	second := rt.RefitNowAsLeader(ctx, "manual")
+	st := currentBundle(t, rdb).Payload.Scorecard.Stability
+	if second.Result != "promoted" || st == nil || st.Moved != 0 || st.ARI != 1 {
+		t.Fatalf("second refit on unchanged data: %+v, stability %+v", second, st)
+	}
+	t.Logf("refit v%d: k=%d over %d customers, ARI %.4f against offline k-means; v%d moved nobody", first.Version, first.K, first.Rows, ari, second.Version)
+}
+
+func currentBundle(t *testing.T, rdb *redis.Client) *bundle.Bundle {
+	t.Helper()
+	ctx := context.Background()
+	reg := registry.New(rdb)
+	v, err := reg.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := reg.Get(ctx, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
