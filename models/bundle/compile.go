@@ -45,10 +45,9 @@ type Compiled struct {
 	months   int
 	discount float64
 
-	pu     *Purchase
-	all    puModels   // fitted on every occasion
-	bySeg  []puModels // per segment index (centroid order); falls back to all
-	hasSeg bool
+	pu    *Purchase
+	all   puModels   // fitted on every occasion
+	bySeg []puModels // per segment index (centroid order); falls back to all
 }
 
 // puModels are the price-response models one scoring uses.
@@ -174,7 +173,6 @@ func compile(b *Bundle, o CompileOptions) (*Compiled, error) {
 			for _, sp := range pu.Segments {
 				if sp.Segment == id {
 					c.bySeg[i] = newPUModels(pu.Brands, sp.Incidence, sp.BrandChoice, sp.Quantity, c.all)
-					c.hasSeg = true
 				}
 			}
 		}
@@ -406,9 +404,6 @@ func (c *Compiled) WhatIfSegment(segment int, prices map[string]float64, promos 
 	r.Segment, r.SegmentName = segment, c.segNames[i]
 	return r, ok
 }
-
-// HasSegmentPurchase reports whether any segment has price-response models of its own.
-func (c *Compiled) HasSegmentPurchase() bool { return c.hasSeg }
 
 func (c *Compiled) whatIf(m *puModels, prices map[string]float64, promos map[string]bool) (r Result, ok bool) {
 	if c.pu == nil {

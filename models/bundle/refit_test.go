@@ -176,9 +176,6 @@ func TestSegmentPriceResponse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.HasSegmentPurchase() {
-		t.Fatal("compiled bundle has no segment models")
-	}
 	prices := map[string]float64{"1": 1.3, "2": 1.9, "3": 2.1, "4": 2.0, "5": 2.5}
 	all, _ := c.WhatIf(prices, nil)
 	sp := b.Payload.Purchase.Segments[0]
