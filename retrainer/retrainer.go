@@ -341,13 +341,11 @@ func (r *Retrainer) checkDrift(ctx context.Context) bool {
 	if err != nil || cur == nil {
 		return false
 	}
-	asOf, err := r.clock(ctx, nil)
-	if err != nil || asOf.IsZero() {
-		return false
-	}
-	snap, err := TakeSnapshot(ctx, r.store, asOf, r.o.DriftRows, r.o.Seed)
-	if err != nil {
-		r.log.Warn("drift check", "err", err)
+	snap, err := QuickSample(ctx, r.store, r.o.DriftRows)
+	if err != nil || snap.AsOf.IsZero() {
+		if err != nil {
+			r.log.Warn("drift check", "err", err)
+		}
 		return false
 	}
 	psi := Drift(cur, snap.Cols)

@@ -87,6 +87,36 @@ func TakeSnapshot(ctx context.Context, st *features.Store, asOf time.Time, maxRo
 	return snap, nil
 }
 
+// QuickSample reads the first n customers SCAN returns (spread over hash slots, so close to
+// uniform) rather than every customer: a drift check runs every minute and must not scan a
+// million keys each time. Its clock is the latest event among them: one limited scan finds it,
+// a second (SCAN returns the same keys while the table is not resized) takes the features.
+func QuickSample(ctx context.Context, st *features.Store, n int) (*Snapshot, error) {
+	var latest int64
+	if err := st.Scan(ctx, features.ScanOptions{Limit: n}, func(_ string, s *features.State) error {
+		latest = max(latest, s.LastSeen)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("sample: %w", err)
+	}
+	snap := &Snapshot{}
+	if latest == 0 {
+		return snap, nil
+	}
+	snap.AsOf = time.UnixMilli(latest).UTC()
+	cols := newColumns(st.Config().Windows, min(n, 1<<16))
+	if err := st.Scan(ctx, features.ScanOptions{Limit: n}, func(id string, s *features.State) error {
+		snap.Seen++
+		snap.IDs = append(snap.IDs, id)
+		cols.add(s, snap.AsOf, -1)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("sample: %w", err)
+	}
+	snap.Cols = cols.cols
+	return snap, nil
+}
+
 func idHash(id string, seed uint64) uint64 {
 	h := fnv.New64a()
 	var b [8]byte
