@@ -3,7 +3,6 @@ package retrainer
 import (
 	"context"
 	"hash/fnv"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -13,10 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
-	"gonum.org/v1/gonum/mat"
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/datasets"
+	"github.com/segstream/segstream/internal/offlinefit"
 	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/models/segment"
@@ -98,8 +97,7 @@ func newRetrainer(t *testing.T, rdb redis.UniversalClient, o Options) (*Retraine
 }
 
 // offlineLabels is the k-means of the same customers' exported features computed with
-// models/segment directly: log1p where the schema says, standardize, PCA to the bundle's
-// dimensions, k-means with the same k and seed.
+// models/segment directly (internal/offlinefit).
 func offlineLabels(t *testing.T, st *features.Store, asOf time.Time, b *bundle.Bundle, seed uint64) (ids []string, labels []int, cols map[string][]float64) {
 	t.Helper()
 	var sb strings.Builder
@@ -115,37 +113,11 @@ func offlineLabels(t *testing.T, st *features.Store, asOf time.Time, b *bundle.B
 			ids = append(ids, line[:strings.IndexByte(line, ',')])
 		}
 	}
-	n := len(ids)
-	fs := b.Payload.Features
-	x := mat.NewDense(n, len(fs), nil)
-	for j, f := range fs {
-		for i, v := range cols[f.Name] {
-			if f.Transform == "log1p" {
-				v = math.Log1p(max(v, 0))
-			}
-			x.Set(i, j, v)
-		}
-	}
-	var sc segment.Scaler
-	if err := sc.Fit(x); err != nil {
-		t.Fatal(err)
-	}
-	if err := sc.TransformMatrix(x, x); err != nil {
-		t.Fatal(err)
-	}
-	pca, err := segment.FitPCA(x, segment.SignByComponents)
+	labels, err = offlinefit.KMeans(b, cols, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	scores, err := pca.Scores(x, b.Payload.Segmentation.PCA.Dims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	km, err := segment.KMeans(scores, segment.KMeansOptions{K: b.Payload.Scorecard.K, NInit: 4, Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids, km.Labels, cols
+	return ids, labels, cols
 }
 
 func compiled(t *testing.T, rdb redis.UniversalClient) *bundle.Compiled {

@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"gonum.org/v1/gonum/mat"
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/cli"
 	"github.com/segstream/segstream/internal/datasets"
+	"github.com/segstream/segstream/internal/offlinefit"
 	"github.com/segstream/segstream/internal/roles"
 	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/models/bundle"
@@ -137,31 +137,7 @@ func TestOnlineRetailEndToEnd(t *testing.T) {
 	}
 	b := currentBundle(t, rdb)
 	n := len(cols["frequency"])
-	x := mat.NewDense(n, len(b.Payload.Features), nil)
-	for j, f := range b.Payload.Features {
-		for i, v := range cols[f.Name] {
-			if f.Transform == "log1p" {
-				v = math.Log1p(max(v, 0))
-			}
-			x.Set(i, j, v)
-		}
-	}
-	var sc segment.Scaler
-	if err := sc.Fit(x); err != nil {
-		t.Fatal(err)
-	}
-	if err := sc.TransformMatrix(x, x); err != nil {
-		t.Fatal(err)
-	}
-	pca, err := segment.FitPCA(x, segment.SignByComponents)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scores, err := pca.Scores(x, b.Payload.Segmentation.PCA.Dims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	km, err := segment.KMeans(scores, segment.KMeansOptions{K: b.Payload.Scorecard.K, NInit: 4, Seed: 7})
+	offline, err := offlinefit.KMeans(b, cols, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +149,7 @@ func TestOnlineRetailEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ari, err := segment.AdjustedRandIndex(km.Labels, live)
+	ari, err := segment.AdjustedRandIndex(offline, live)
 	if err != nil || ari < 0.99 {
 		t.Fatalf("adjusted Rand index of the refit against offline k-means: %v (%v)", ari, err)
 	}
