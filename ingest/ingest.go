@@ -297,8 +297,12 @@ func (in *Ingester) runLane(ctx context.Context, l *lane) {
 		}
 		batch = append(batch, msg)
 		timer.Reset(in.o.Linger)
+		// Linger for more only while the fetch that brought these records is still arriving:
+		// once the lane holds its partition's last record (stream.CaughtUp) and nothing is
+		// queued, the next record is a produce and a fetch away, and waiting for it would only
+		// delay these. Under load the queue is rarely empty, so batches still grow.
 	fill:
-		for len(batch) < in.o.BatchSize {
+		for len(batch) < in.o.BatchSize && !(len(l.ch) == 0 && stream.CaughtUp(&batch[len(batch)-1])) {
 			select {
 			case m, ok := <-l.ch:
 				if !ok {

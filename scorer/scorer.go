@@ -329,8 +329,12 @@ func (s *Scorer) runLane(ctx context.Context, l *lane, reader *kafka.Reader) {
 		}
 		batch = append(batch, msg)
 		timer.Reset(s.o.Linger)
+		// Linger for more only while the fetch that brought these records is still arriving:
+		// once the lane holds its partition's last record (stream.CaughtUp) and nothing is
+		// queued, the next record is a produce and a fetch away, and waiting for it would only
+		// delay these. Under load the queue is rarely empty, so batches still grow.
 	fill:
-		for len(batch) < s.o.BatchSize {
+		for len(batch) < s.o.BatchSize && !(len(l.ch) == 0 && stream.CaughtUp(&batch[len(batch)-1])) {
 			select {
 			case m, ok := <-l.ch:
 				if !ok {
