@@ -346,17 +346,18 @@ type appliedBatch struct {
 	started time.Time
 }
 
-// commitEvery bounds how long a lane may hold published work uncommitted while more batches
-// are queued behind it; an idle lane commits at once.
+// commitEvery is the most often a lane commits, and how long it holds published work
+// uncommitted (committer).
 const commitEvery = 100 * time.Millisecond
 
-// publishLoop produces each applied batch and commits, in batch order. Produces stay one at a
+// publishLoop produces each applied batch, in batch order, and hands it to the lane's committer,
+// which commits beside it (committer). Produces stay one at a
 // time per lane: two batches in flight could land a customer's newer features record before
 // an older one, and the features topic promises per-customer order (the scorer would then skip
 // the older event as stale, and its score would never be produced).
 func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-chan *appliedBatch) {
-	var pending *appliedBatch // published, not yet committed
-	lastCommit := time.Now()
+	c := in.startCommitter(ctx, partition)
+	defer c.close()
 	failed := false
 	for ab := range applied {
 		if failed {
@@ -368,22 +369,9 @@ func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-ch
 			failed = true
 			continue
 		}
-		pending = ab
 		in.m.batchEvents.Observe(float64(ab.records))
-		if len(applied) == 0 || time.Since(lastCommit) >= commitEvery {
-			if err := in.commit(ctx, pending.last); err != nil {
-				in.lastErr.Store(&err)
-				failed = true
-				continue
-			}
-			lastCommit, pending = time.Now(), nil
-		}
+		c.offer(ab.last)
 		in.m.batchSeconds.Observe(time.Since(ab.started).Seconds())
-	}
-	if pending != nil && !failed {
-		if err := in.commit(ctx, pending.last); err != nil {
-			in.lastErr.Store(&err)
-		}
 	}
 }
 
