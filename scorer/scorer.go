@@ -146,7 +146,7 @@ type Scorer struct {
 	swept    chan struct{} // 1-buffered trigger of the sweep
 	refused  atomic.Uint64 // last refused version, not retried until the pointer moves again
 	ready    atomic.Bool
-	writer   *kafka.Writer
+	producer *producer
 	lastErr  atomic.Pointer[error]
 	sweeping atomic.Bool
 	recent   recentChanges // for the dashboard's GET /v1/changes
@@ -161,9 +161,8 @@ func New(o Options, rdb redis.UniversalClient) (*Scorer, error) {
 	o.Features = st.Config()
 	s := &Scorer{o: o, rdb: rdb, reg: registry.New(rdb), store: st, prefix: st.Config().Prefix,
 		m: newMetrics(o.Registerer), log: o.Logger, swept: make(chan struct{}, 1)}
-	// A synchronous write returns when every partition's batch is flushed, and a batch that is
-	// not full waits BatchTimeout: keep it short, the lanes already batch.
-	s.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond, Security: o.Security})
+	// The lanes already batch: their records go out as they are (producer).
+	s.producer = newProducer(o.Brokers, o.Security)
 	return s, nil
 }
 
@@ -188,7 +187,7 @@ func (s *Scorer) Ready() error {
 
 // Run loads the current bundle (waiting for one), then consumes until ctx ends and drains.
 func (s *Scorer) Run(ctx context.Context) error {
-	defer s.writer.Close()
+	defer s.producer.close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	bg, cancelBG := context.WithCancel(ctx)
@@ -563,7 +562,7 @@ func (s *Scorer) produce(ctx context.Context, out []kafka.Message, retry func(st
 		}
 	}
 	return retry("produce", func() error {
-		err := s.writer.WriteMessages(ctx, out...)
+		err := s.producer.produce(ctx, out)
 		if err != nil {
 			out = unwritten(out, err)
 		}
