@@ -299,9 +299,9 @@ func (in *Ingester) runLane(ctx context.Context, l *lane) {
 		timer.Reset(in.o.Linger)
 		// The lane lingers even when it holds its partition's last record (the scorer's lanes
 		// stop there, stream.CaughtUp): ingest's kafka.Writer allocates a full-size batch per
-		// topic-partition per produce, and the twice as many, smaller batches that gave made
-		// garbage collection, not lingering, the tail (docs/benchmarks.md). Revisit once
-		// ingest produces without kafka.Writer.
+		// topic-partition per produce, stopping there doubled the batches and that garbage,
+		// and garbage collection is what the latency tail is made of (docs/benchmarks.md).
+		// Revisit once ingest produces without kafka.Writer.
 	fill:
 		for len(batch) < in.o.BatchSize {
 			select {
@@ -351,11 +351,11 @@ type appliedBatch struct {
 // uncommitted (committer).
 const commitEvery = 100 * time.Millisecond
 
-// publishLoop produces each applied batch, in batch order, and hands it to the lane's committer,
-// which commits beside it (committer). Produces stay one at a
-// time per lane: two batches in flight could land a customer's newer features record before
-// an older one, and the features topic promises per-customer order (the scorer would then skip
-// the older event as stale, and its score would never be produced).
+// publishLoop produces each applied batch, in batch order, and hands it to the lane's
+// committer, which commits beside it (committer). Produces stay one at a time per lane: two
+// batches in flight could land a customer's newer features record before an older one, and the
+// features topic promises per-customer order (the scorer would then skip the older event as
+// stale, and its score would never be produced).
 func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-chan *appliedBatch) {
 	c := in.startCommitter(ctx, partition)
 	defer c.close()

@@ -384,8 +384,8 @@ const commitEvery = 100 * time.Millisecond
 // previous watermark write was in flight share one write (the watermark only moves up, and the
 // last batch's offset covers the ones before it). The commit follows at once if the last one is
 // commitEvery old, else when it will be, so an idle lane's offsets are committed within
-// commitEvery of its last batch. After a failure (only a
-// cancelled work context ends the retries) nothing more is committed.
+// commitEvery of its last batch. After a failure (only a cancelled work context ends the
+// retries) nothing more is committed.
 func (s *Scorer) bookkeep(ctx context.Context, partition int, reader *kafka.Reader, done <-chan *laneDone, inFlight *sync.WaitGroup, failed *atomic.Bool) {
 	var pending *kafka.Message // finished, not yet committed
 	var lastCommit time.Time
