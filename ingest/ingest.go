@@ -297,6 +297,11 @@ func (in *Ingester) runLane(ctx context.Context, l *lane) {
 		}
 		batch = append(batch, msg)
 		timer.Reset(in.o.Linger)
+		// The lane lingers even when it holds its partition's last record (the scorer's lanes
+		// stop there, stream.CaughtUp): ingest's kafka.Writer allocates a full-size batch per
+		// topic-partition per produce, stopping there doubled the batches and that garbage,
+		// and garbage collection is what the latency tail is made of (docs/benchmarks.md).
+		// Revisit once ingest produces without kafka.Writer.
 	fill:
 		for len(batch) < in.o.BatchSize {
 			select {
@@ -342,17 +347,18 @@ type appliedBatch struct {
 	started time.Time
 }
 
-// commitEvery bounds how long a lane may hold published work uncommitted while more batches
-// are queued behind it; an idle lane commits at once.
+// commitEvery is the most often a lane commits, and how long it holds published work
+// uncommitted (committer).
 const commitEvery = 100 * time.Millisecond
 
-// publishLoop produces each applied batch and commits, in batch order. Produces stay one at a
-// time per lane: two batches in flight could land a customer's newer features record before
-// an older one, and the features topic promises per-customer order (the scorer would then skip
-// the older event as stale, and its score would never be produced).
+// publishLoop produces each applied batch, in batch order, and hands it to the lane's
+// committer, which commits beside it (committer). Produces stay one at a time per lane: two
+// batches in flight could land a customer's newer features record before an older one, and the
+// features topic promises per-customer order (the scorer would then skip the older event as
+// stale, and its score would never be produced).
 func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-chan *appliedBatch) {
-	var pending *appliedBatch // published, not yet committed
-	lastCommit := time.Now()
+	c := in.startCommitter(ctx, partition)
+	defer c.close()
 	failed := false
 	for ab := range applied {
 		if failed {
@@ -364,22 +370,9 @@ func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-ch
 			failed = true
 			continue
 		}
-		pending = ab
 		in.m.batchEvents.Observe(float64(ab.records))
-		if len(applied) == 0 || time.Since(lastCommit) >= commitEvery {
-			if err := in.commit(ctx, pending.last); err != nil {
-				in.lastErr.Store(&err)
-				failed = true
-				continue
-			}
-			lastCommit, pending = time.Now(), nil
-		}
+		c.offer(ab.last)
 		in.m.batchSeconds.Observe(time.Since(ab.started).Seconds())
-	}
-	if pending != nil && !failed {
-		if err := in.commit(ctx, pending.last); err != nil {
-			in.lastErr.Store(&err)
-		}
 	}
 }
 
