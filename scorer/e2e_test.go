@@ -56,7 +56,12 @@ type env struct {
 }
 
 func newEnv(t testing.TB, ctx context.Context, customers int) *env {
-	e := &env{t: t, ctx: ctx, broker: testenv.StartBroker(t, partitions), redis: testenv.StartRedis(t)}
+	return newEnvOn(t, ctx, customers, testenv.StartBroker(t, partitions))
+}
+
+// newEnvOn is newEnv on a given broker.
+func newEnvOn(t testing.TB, ctx context.Context, customers int, broker *testenv.Broker) *env {
+	e := &env{t: t, ctx: ctx, broker: broker, redis: testenv.StartRedis(t)}
 	e.rdb = e.redis.Client()
 	e.store = features.NewStore(e.rdb, features.Config{Windows: windows})
 	e.reg = registry.New(e.rdb)

@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segstream/segstream/internal/roles"
+	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/stream"
 )
@@ -30,7 +31,17 @@ func TestPipelineLatency(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	roles.TuneGC() // ingest and the scorer run with it, in their binaries and in the demo
-	e := newEnv(t, ctx, 20000)
+	// The broker runs in a child process, as Kafka runs apart from ingest and the scorer in
+	// production; SEGSTREAM_BENCH_BROKER=inprocess keeps it in this process, as the demo does,
+	// where its stored records are most of the heap ingest's and the scorer's collections mark.
+	var broker *testenv.Broker
+	where := os.Getenv("SEGSTREAM_BENCH_BROKER")
+	if where == "inprocess" {
+		broker = testenv.StartBroker(t, partitions)
+	} else {
+		broker, where = testenv.StartBrokerProcess(t, partitions), "child process"
+	}
+	e := newEnvOn(t, ctx, 20000, broker)
 	e.startIngest()
 	e.produce(20000)
 	e.waitFor("ingest warm-up", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
@@ -130,6 +141,7 @@ func TestPipelineLatency(t *testing.T) {
 		n := len(d)
 		return fmt.Sprintf("p50 %s p90 %s p99 %s max %s", d[n/2], d[n*9/10], d[n*99/100], d[n-1])
 	}
+	t.Logf("broker: %s", where)
 	t.Logf("offered %.0f events/s for %ds (producer fell >50ms behind %d times); %d scored; load average %s before, %s after", offered, seconds, behind, len(lat), loadBefore, loadAverage())
 	t.Logf("event produced -> score produced: %s", q(lat))
 	t.Logf("  of which event -> features record (ingest): %s", q(ing))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -130,6 +131,10 @@ type Broker struct {
 	mu      sync.Mutex
 	b       *devbroker.Broker
 	Address string
+	// process: the broker runs in a child process (StartBrokerProcess).
+	process bool
+	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 // StartBroker starts a one-node broker on a free port with segstream's topics at the given
@@ -149,6 +154,10 @@ func StartBroker(t testing.TB, partitions int32) *Broker {
 
 func (b *Broker) start() {
 	b.t.Helper()
+	if b.process {
+		b.startProcess()
+		return
+	}
 	var err error
 	for i := 0; i < 50; i++ { // the port may linger briefly after a restart
 		var br *devbroker.Broker
@@ -166,6 +175,10 @@ func (b *Broker) start() {
 func (b *Broker) Stop() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.process {
+		b.stopProcess()
+		return
+	}
 	if b.b != nil {
 		b.b.Close()
 		b.b = nil
