@@ -115,8 +115,8 @@ type Ingester struct {
 	m       *metrics
 	log     *slog.Logger
 
-	reader *kafka.Reader
-	writer *kafka.Writer
+	reader   *kafka.Reader
+	producer *stream.Producer
 
 	batches atomic.Int64
 	ready   atomic.Bool
@@ -187,10 +187,10 @@ func (in *Ingester) Run(ctx context.Context) error {
 		Logger:                nil,
 		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { in.log.Debug("kafka reader: " + fmt.Sprintf(f, a...)) }),
 	})
-	// A synchronous write returns when every partition's batch is flushed, and a batch that is
-	// not full waits BatchTimeout: keep it short, the lane already batches.
-	in.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond, Compression: kafka.Snappy, Security: o.Security})
-	defer in.writer.Close()
+	// The lanes already batch, so their output goes out as it is, one produce request per
+	// partition leader, without kafka.Writer's per-record bookkeeping (stream.Producer).
+	in.producer = stream.NewProducer(o.Brokers, stream.ProducerOptions{Compression: kafka.Snappy, Security: o.Security})
+	defer in.producer.Close()
 	defer in.reader.Close()
 
 	// Work outlives ctx by DrainTimeout so queued batches can finish and commit.
@@ -486,13 +486,15 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 	in.m.produced.WithLabelValues("features").Add(nFeatures)
 	in.m.samples.Add(nSamples)
 	out := ab.out
+	retried := false
 	if len(out) > 0 {
 		bo := newBackoff(in.o.MaxBackoff)
 		for {
-			err := in.writer.WriteMessages(ctx, out...)
+			err := in.producer.Produce(ctx, out)
 			if err == nil {
 				break
 			}
+			retried = true
 			in.m.kafkaErrors.WithLabelValues("produce").Inc()
 			in.log.Warn("producing features, samples and dlq records; will retry", "records", len(out), "err", err)
 			if !bo.wait(ctx) {
@@ -501,8 +503,11 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 			out = unwritten(out, err)
 		}
 	}
-	if r, ok := in.applier.(Releaser); ok {
-		r.Release(ab.res) // produced and acknowledged: the writer holds none of it any more
+	// Produced and acknowledged: nothing holds the records any more. After a failed attempt the
+	// garbage collector frees them instead, because a request that timed out may still be in
+	// kafka-go's connection goroutine, reading them.
+	if r, ok := in.applier.(Releaser); ok && !retried {
+		r.Release(ab.res)
 	}
 	ab.out, ab.res = nil, nil
 	if ab.dlqMax >= 0 {
