@@ -269,17 +269,20 @@ func (in *Ingester) Run(ctx context.Context) error {
 // still follow the work and memory stays bounded.
 func (in *Ingester) runLane(ctx context.Context, l *lane) {
 	applied := make(chan *appliedBatch, 4)
+	// Published batches come back to be filled again: their output and result slices are a few
+	// hundred KiB a batch, which the allocator would otherwise zero and the GC trace every time.
+	spare := make(chan *appliedBatch, cap(applied)+2)
 	publishDone := make(chan struct{})
 	go func() {
 		defer close(publishDone)
-		in.publishLoop(ctx, l.partition, applied)
+		in.publishLoop(ctx, l.partition, applied, spare)
 	}()
 	defer func() {
 		close(applied)
 		<-publishDone
 	}()
 	batch := make([]kafka.Message, 0, in.o.BatchSize)
-	var scratch laneScratch
+	scratch := laneScratch{spare: spare}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	abandon := func(err error) {
@@ -330,6 +333,7 @@ type laneScratch struct {
 	events []stream.Event
 	recs   []features.Record
 	keys   [][]byte // the customer id as the events record's key, to key the outputs by
+	spare  <-chan *appliedBatch
 }
 
 // appliedBatch is a batch whose events are in Redis and whose records await publishing.
@@ -340,6 +344,8 @@ type appliedBatch struct {
 	last    kafka.Message     // the batch's last record, whose offset is committed
 	records int
 	started time.Time
+	// reusable: nothing outside the lane reads out or res any more (see publish).
+	reusable bool
 }
 
 // commitEvery bounds how long a lane may hold published work uncommitted while more batches
@@ -350,8 +356,8 @@ const commitEvery = 100 * time.Millisecond
 // time per lane: two batches in flight could land a customer's newer features record before
 // an older one, and the features topic promises per-customer order (the scorer would then skip
 // the older event as stale, and its score would never be produced).
-func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-chan *appliedBatch) {
-	var pending *appliedBatch // published, not yet committed
+func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-chan *appliedBatch, spare chan<- *appliedBatch) {
+	var pending *kafka.Message // the last record published and not yet committed
 	lastCommit := time.Now()
 	failed := false
 	for ab := range applied {
@@ -364,27 +370,40 @@ func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-ch
 			failed = true
 			continue
 		}
-		pending = ab
-		in.m.batchEvents.Observe(float64(ab.records))
+		last, records, started := ab.last, ab.records, ab.started
+		pending = &last
+		if ab.reusable {
+			select {
+			case spare <- ab:
+			default:
+			}
+		}
+		in.m.batchEvents.Observe(float64(records))
 		if len(applied) == 0 || time.Since(lastCommit) >= commitEvery {
-			if err := in.commit(ctx, pending.last); err != nil {
+			if err := in.commit(ctx, *pending); err != nil {
 				in.lastErr.Store(&err)
 				failed = true
 				continue
 			}
 			lastCommit, pending = time.Now(), nil
 		}
-		in.m.batchSeconds.Observe(time.Since(ab.started).Seconds())
+		in.m.batchSeconds.Observe(time.Since(started).Seconds())
 	}
 	if pending != nil && !failed {
-		if err := in.commit(ctx, pending.last); err != nil {
+		if err := in.commit(ctx, *pending); err != nil {
 			in.lastErr.Store(&err)
 		}
 	}
 }
 
 func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *laneScratch) (*appliedBatch, error) {
-	ab := &appliedBatch{started: time.Now(), dlqMax: -1, last: batch[len(batch)-1], records: len(batch)}
+	var ab *appliedBatch
+	select {
+	case ab = <-sc.spare:
+	default:
+		ab = &appliedBatch{out: make([]kafka.Message, 0, 2*len(batch))} // features and samples
+	}
+	*ab = appliedBatch{out: ab.out[:0], res: ab.res[:0], started: time.Now(), dlqMax: -1, last: batch[len(batch)-1], records: len(batch)}
 	if cap(sc.events) < len(batch) {
 		sc.events = make([]stream.Event, len(batch))
 	}
@@ -422,7 +441,11 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 			return nil, err
 		}
 	}
-	res := make([]features.Result, len(recs))
+	if cap(ab.res) < len(recs) {
+		ab.res = make([]features.Result, len(recs))
+	}
+	res := ab.res[:len(recs)]
+	clear(res)
 	if len(recs) > 0 {
 		bo := newBackoff(in.o.MaxBackoff)
 		for {
@@ -505,11 +528,17 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 	}
 	// Produced and acknowledged: nothing holds the records any more. After a failed attempt the
 	// garbage collector frees them instead, because a request that timed out may still be in
-	// kafka-go's connection goroutine, reading them.
+	// kafka-go's connection goroutine, reading them (and ab.out with them).
 	if r, ok := in.applier.(Releaser); ok && !retried {
 		r.Release(ab.res)
 	}
-	ab.out, ab.res = nil, nil
+	if !retried {
+		clear(ab.out) // the lane reuses the slices; the records' bytes are the applier's again
+		clear(ab.res)
+		ab.out, ab.res, ab.reusable = ab.out[:0], ab.res[:0], true
+	} else {
+		ab.out, ab.res = nil, nil
+	}
 	if ab.dlqMax >= 0 {
 		if err := in.markRejected(ctx, ab.last.Topic, ab.last.Partition, ab.dlqMax); err != nil {
 			return err
@@ -562,12 +591,14 @@ func (in *Ingester) watchLag(ctx context.Context) {
 }
 
 // unwritten keeps the messages a partial write failed on, so a retry does not duplicate the rest.
+// It copies them rather than compacting out in place: a request that timed out may still be
+// reading out in kafka-go's connection goroutine.
 func unwritten(out []kafka.Message, err error) []kafka.Message {
 	var we kafka.WriteErrors
 	if !errors.As(err, &we) || len(we) != len(out) {
 		return out
 	}
-	keep := out[:0]
+	keep := make([]kafka.Message, 0, len(out))
 	for i, e := range we {
 		if e != nil {
 			keep = append(keep, out[i])
