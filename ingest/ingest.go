@@ -31,6 +31,8 @@ import (
 )
 
 // Applier applies a batch of events to customer features. features.Store is the production one.
+// The records' events are the lane's: valid during the call only, as the next batch is decoded
+// into the same Events (maps included).
 type Applier interface {
 	ApplyBatch(ctx context.Context, recs []features.Record, res []features.Result) error
 }
@@ -410,13 +412,17 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 	events := sc.events[:len(batch)]
 	recs, keys := sc.recs[:0], sc.keys[:0]
 	defer func() {
-		// Drop what the events point to (maps, items), so a quiet lane holds no garbage.
-		clear(events)
+		// Drop what the events point to, so a quiet lane holds no garbage, but for their maps,
+		// which DecodeInto refills next batch (as many entries each as the limits allow, 64 by default).
+		for i := range events {
+			e := &events[i]
+			*e = stream.Event{Prices: e.Prices, Promotions: e.Promotions, Attributes: e.Attributes}
+		}
 		sc.recs, sc.keys = recs[:0], keys[:0]
 	}()
 	for i := range batch {
 		m := &batch[i]
-		if err := in.decoder.Decode(m.Value, &events[i]); err != nil {
+		if err := in.decoder.DecodeInto(m.Value, &events[i]); err != nil {
 			var de *stream.DecodeError
 			if !errors.As(err, &de) {
 				de = &stream.DecodeError{Reason: stream.ReasonMalformedJSON, Detail: err.Error()}
