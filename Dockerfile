@@ -4,13 +4,19 @@
 #   docker build -t ghcr.io/segstream/segstream:dev .
 
 FROM golang:1.26 AS build
+# OpenBLAS for the network's matrix products (-tags openblas), linked statically below.
+RUN apt-get update && apt-get install -y --no-install-recommends libopenblas-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# Static binaries (no cgo), no local paths or VCS stamps in them.
-RUN CGO_ENABLED=0 GOOS=linux GOFLAGS=-buildvcs=false \
-    go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/...
+# Static binaries, no local paths or VCS stamps in them. cgo only for OpenBLAS, linked
+# statically (Debian's build picks its kernels for the CPU at run time); netgo and osusergo keep
+# name resolution and user lookup in Go, so nothing needs glibc's loader at run time.
+RUN CGO_ENABLED=1 GOOS=linux GOFLAGS=-buildvcs=false \
+    go build -trimpath -tags 'openblas netgo osusergo' \
+      -ldflags='-s -w -linkmode external -extldflags "-static"' -o /out/ ./cmd/...
 
 # distroless static: no shell, CA certificates for TLS to Kafka and Redis, user 65532 (nonroot).
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -11,6 +11,8 @@ deps:
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) vet -tags openblas ./models/nn
+	$(GO) test -count=1 -tags openblas ./models/nn
 	$(MAKE) test-deploy
 
 bench:

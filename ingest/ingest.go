@@ -302,6 +302,12 @@ func (in *Ingester) runLane(ctx context.Context, l *lane) {
 		}
 		batch = append(batch, msg)
 		timer.Reset(in.o.Linger)
+		// The lane lingers even when it holds its partition's last record (the scorer's lanes
+		// stop there, stream.CaughtUp): when ingest produced with kafka.Writer, which allocated
+		// a full-size batch per topic-partition per produce, stopping there doubled the batches
+		// and that garbage, and garbage collection is what the latency tail is made of
+		// (docs/benchmarks.md). Ingest now produces with stream.Producer and reuses its batch
+		// memory; whether stopping there pays has not been measured again.
 	fill:
 		for len(batch) < in.o.BatchSize {
 			select {
@@ -350,17 +356,19 @@ type appliedBatch struct {
 	reusable bool
 }
 
-// commitEvery bounds how long a lane may hold published work uncommitted while more batches
-// are queued behind it; an idle lane commits at once.
+// commitEvery is the most often a lane commits, and how long it holds published work
+// uncommitted (committer).
 const commitEvery = 100 * time.Millisecond
 
-// publishLoop produces each applied batch and commits, in batch order. Produces stay one at a
-// time per lane: two batches in flight could land a customer's newer features record before
-// an older one, and the features topic promises per-customer order (the scorer would then skip
-// the older event as stale, and its score would never be produced).
+// publishLoop produces each applied batch, in batch order, and hands it to the lane's
+// committer, which commits beside it (committer). Produces stay one at a time per lane: two
+// batches in flight could land a customer's newer features record before an older one, and the
+// features topic promises per-customer order (the scorer would then skip the older event as
+// stale, and its score would never be produced). A published batch goes back to the lane
+// (spare) to be filled again.
 func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-chan *appliedBatch, spare chan<- *appliedBatch) {
-	var pending *kafka.Message // the last record published and not yet committed
-	lastCommit := time.Now()
+	c := in.startCommitter(ctx, partition)
+	defer c.close()
 	failed := false
 	for ab := range applied {
 		if failed {
@@ -373,7 +381,6 @@ func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-ch
 			continue
 		}
 		last, records, started := ab.last, ab.records, ab.started
-		pending = &last
 		if ab.reusable {
 			select {
 			case spare <- ab:
@@ -381,20 +388,8 @@ func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-ch
 			}
 		}
 		in.m.batchEvents.Observe(float64(records))
-		if len(applied) == 0 || time.Since(lastCommit) >= commitEvery {
-			if err := in.commit(ctx, *pending); err != nil {
-				in.lastErr.Store(&err)
-				failed = true
-				continue
-			}
-			lastCommit, pending = time.Now(), nil
-		}
+		c.offer(last)
 		in.m.batchSeconds.Observe(time.Since(started).Seconds())
-	}
-	if pending != nil && !failed {
-		if err := in.commit(ctx, *pending); err != nil {
-			in.lastErr.Store(&err)
-		}
 	}
 }
 

@@ -146,7 +146,7 @@ type Scorer struct {
 	swept    chan struct{} // 1-buffered trigger of the sweep
 	refused  atomic.Uint64 // last refused version, not retried until the pointer moves again
 	ready    atomic.Bool
-	writer   *kafka.Writer
+	producer *producer
 	lastErr  atomic.Pointer[error]
 	sweeping atomic.Bool
 	recent   recentChanges // for the dashboard's GET /v1/changes
@@ -161,9 +161,8 @@ func New(o Options, rdb redis.UniversalClient) (*Scorer, error) {
 	o.Features = st.Config()
 	s := &Scorer{o: o, rdb: rdb, reg: registry.New(rdb), store: st, prefix: st.Config().Prefix,
 		m: newMetrics(o.Registerer), log: o.Logger, swept: make(chan struct{}, 1)}
-	// A synchronous write returns when every partition's batch is flushed, and a batch that is
-	// not full waits BatchTimeout: keep it short, the lanes already batch.
-	s.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond, Security: o.Security})
+	// The lanes already batch: their records go out as they are (producer).
+	s.producer = newProducer(o.Brokers, o.Security)
 	return s, nil
 }
 
@@ -188,7 +187,7 @@ func (s *Scorer) Ready() error {
 
 // Run loads the current bundle (waiting for one), then consumes until ctx ends and drains.
 func (s *Scorer) Run(ctx context.Context) error {
-	defer s.writer.Close()
+	defer s.producer.close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	bg, cancelBG := context.WithCancel(ctx)
@@ -295,10 +294,11 @@ func (s *Scorer) consume(ctx context.Context) error {
 // step (read the score hashes and the partition's produce watermark in one round trip, score,
 // compare-and-set the hashes, then produce the records while the segment sets move) and the
 // bookkeeping step (move the watermark, commit the offsets). The bookkeeping of batch N runs
-// beside the live step of batch N+1, in order, so commits still follow the work; offsets are
-// committed when the lane has nothing queued behind, or every commitEvery.
+// beside the live step of batch N+1, in order, so commits still follow the work (bookkeep).
 func (s *Scorer) runLane(ctx context.Context, l *lane, reader *kafka.Reader) {
-	done := make(chan *laneDone, 2)
+	// Room for a few batches: the bookkeeping step takes all that wait in one watermark write,
+	// and the lane does not stop while a commit is in flight.
+	done := make(chan *laneDone, 8)
 	var inFlight sync.WaitGroup // batches handed to the bookkeeping step and not finished
 	var failed atomic.Bool
 	finished := make(chan struct{})
@@ -329,8 +329,12 @@ func (s *Scorer) runLane(ctx context.Context, l *lane, reader *kafka.Reader) {
 		}
 		batch = append(batch, msg)
 		timer.Reset(s.o.Linger)
+		// Linger for more only while the fetch that brought these records is still arriving:
+		// once the lane holds its partition's last record (stream.CaughtUp) and nothing is
+		// queued, the next record is a produce and a fetch away, and waiting for it would only
+		// delay these. Under load the queue is rarely empty, so batches still grow.
 	fill:
-		for len(batch) < s.o.BatchSize {
+		for len(batch) < s.o.BatchSize && !(len(l.ch) == 0 && stream.CaughtUp(&batch[len(batch)-1])) {
 			select {
 			case m, ok := <-l.ch:
 				if !ok {
@@ -369,14 +373,22 @@ type laneDone struct {
 	started time.Time
 }
 
-// commitEvery bounds how long a busy lane holds finished batches uncommitted.
+// commitEvery is the most often a lane commits, and how long it holds finished batches
+// uncommitted. Commits are not on any record's path to its score, but every one is a round trip
+// through the reader's single commit loop (one at a time for all lanes) and the group
+// coordinator: committing every batch (about 800 a second at 20,000 records/s) queued them
+// behind each other for up to tens of milliseconds, and the lane waited on its bookkeeping.
 const commitEvery = 100 * time.Millisecond
 
-// bookkeep moves the watermark and commits, batch by batch in order. After a failure (only a
-// cancelled work context ends the retries) nothing more is committed.
+// bookkeep moves the watermark and commits, in batch order. Batches that finished while the
+// previous watermark write was in flight share one write (the watermark only moves up, and the
+// last batch's offset covers the ones before it). The commit follows at once if the last one is
+// commitEvery old, else when it will be, so an idle lane's offsets are committed within
+// commitEvery of its last batch. After a failure (only a cancelled work context ends the
+// retries) nothing more is committed.
 func (s *Scorer) bookkeep(ctx context.Context, partition int, reader *kafka.Reader, done <-chan *laneDone, inFlight *sync.WaitGroup, failed *atomic.Bool) {
 	var pending *kafka.Message // finished, not yet committed
-	lastCommit := time.Now()
+	var lastCommit time.Time
 	commit := func() {
 		err := s.retry(ctx, partition, newBackoff(s.o.MaxBackoff), "commit", func() error { return reader.CommitMessages(ctx, *pending) })
 		if err != nil {
@@ -385,28 +397,82 @@ func (s *Scorer) bookkeep(ctx context.Context, partition int, reader *kafka.Read
 		}
 		pending, lastCommit = nil, time.Now()
 	}
-	for d := range done {
-		if !failed.Load() {
-			if d.mark {
-				err := s.retry(ctx, partition, newBackoff(s.o.MaxBackoff), "redis", func() error { return s.writeMark(ctx, partition, d.last.Offset) })
-				if err != nil {
-					s.log.Warn("batch abandoned at shutdown", "partition", partition, "err", err)
-					s.lastErr.Store(&err)
-					failed.Store(true)
-				}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	var ds []*laneDone
+	for {
+		var d *laneDone
+		var ok bool
+		select {
+		case d, ok = <-done:
+		case <-timer.C:
+			armed = false
+			if pending != nil && !failed.Load() {
+				commit()
 			}
-			if !failed.Load() {
-				pending = &d.last
-				if len(done) == 0 || time.Since(lastCommit) >= commitEvery {
-					commit()
+			continue
+		}
+		if !ok {
+			break
+		}
+		ds = append(ds[:0], d)
+	drain:
+		for {
+			select {
+			case d, ok := <-done:
+				if !ok {
+					break drain // seen again by the outer receive
 				}
-				s.m.batchSecs.Observe(time.Since(d.started).Seconds())
+				ds = append(ds, d)
+			default:
+				break drain
 			}
 		}
-		inFlight.Done()
+		s.bookkeepBatches(ctx, partition, ds, failed)
+		if !failed.Load() {
+			pending = &ds[len(ds)-1].last
+			if wait := commitEvery - time.Since(lastCommit); wait <= 0 {
+				commit()
+			} else if !armed {
+				timer.Reset(wait)
+				armed = true
+			}
+		}
+		for range ds {
+			inFlight.Done()
+		}
+		clear(ds)
 	}
+	timer.Stop()
 	if pending != nil && !failed.Load() {
 		commit()
+	}
+}
+
+// bookkeepBatches moves the watermark past the last of ds that had records to score, in one
+// write, and records the batches' durations.
+func (s *Scorer) bookkeepBatches(ctx context.Context, partition int, ds []*laneDone, failed *atomic.Bool) {
+	if failed.Load() {
+		return
+	}
+	mark := int64(-1)
+	for _, d := range ds {
+		if d.mark {
+			mark = d.last.Offset
+		}
+	}
+	if mark >= 0 {
+		err := s.retry(ctx, partition, newBackoff(s.o.MaxBackoff), "redis", func() error { return s.writeMark(ctx, partition, mark) })
+		if err != nil {
+			s.log.Warn("batch abandoned at shutdown", "partition", partition, "err", err)
+			s.lastErr.Store(&err)
+			failed.Store(true)
+			return
+		}
+	}
+	for _, d := range ds {
+		s.m.batchSecs.Observe(time.Since(d.started).Seconds())
 	}
 }
 
@@ -496,7 +562,7 @@ func (s *Scorer) produce(ctx context.Context, out []kafka.Message, retry func(st
 		}
 	}
 	return retry("produce", func() error {
-		err := s.writer.WriteMessages(ctx, out...)
+		err := s.producer.produce(ctx, out)
 		if err != nil {
 			out = unwritten(out, err)
 		}

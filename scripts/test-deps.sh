@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian machine: redis-server (tests start their own)
-# and chromium (the dashboard test renders the page in it headless).
+# Installs what the tests need on a fresh Debian machine: redis-server (tests start their own),
+# chromium (the dashboard test renders the page in it headless), and a C compiler with OpenBLAS
+# (the network's -tags openblas build links it through cgo).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 updated=""
@@ -16,6 +17,12 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
+fi
+if ! command -v gcc >/dev/null 2>&1; then
+  apt_install gcc libc6-dev
+fi
+if ! echo 'int main(void){return 0;}' | gcc -x c - -lopenblas -o /dev/null 2>/dev/null; then
+  apt_install libopenblas-dev
 fi
 redis-server --version
 chromium --version 2>/dev/null || true

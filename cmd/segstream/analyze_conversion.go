@@ -44,6 +44,7 @@ type conversionReport struct {
 		BestEpoch    int     `json:"best_epoch"`
 		EarlyStopped bool    `json:"early_stopped"`
 		BestValLoss  float64 `json:"best_val_loss"`
+		BLAS         string  `json:"blas"` // "gonum", or "openblas" in a -tags openblas build
 	} `json:"mlp"`
 	Logit struct {
 		Coef map[string]float64 `json:"coef"`
@@ -115,6 +116,7 @@ func runAnalyzeConversion(_ context.Context, args []string, stdout io.Writer) er
 	r.MLP.Hidden = [2]int{m.H1, m.H2}
 	r.MLP.Epochs, r.MLP.BestEpoch, r.MLP.EarlyStopped = h.Epochs, h.BestEpoch, h.EarlyStopped
 	r.MLP.BestValLoss = h.ValLoss[h.BestEpoch-1]
+	r.MLP.BLAS = nn.BLAS()
 
 	for _, e := range []struct {
 		dst *metrics.Binary
@@ -136,7 +138,7 @@ func runAnalyzeConversion(_ context.Context, args []string, stdout io.Writer) er
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "conversion: %s, seed %d, balanced and split %d/%d/%d\n", r.File, r.Seed, r.Split.Train, r.Split.Val, r.Split.Test)
-	fmt.Fprintf(w, "MLP %d-%d ReLU\tepochs %d\tbest %d\tvalidation loss %.4f\t\n", m.H1, m.H2, h.Epochs, h.BestEpoch, r.MLP.BestValLoss)
+	fmt.Fprintf(w, "MLP %d-%d ReLU\tepochs %d\tbest %d\tvalidation loss %.4f\tBLAS %s\t\n", m.H1, m.H2, h.Epochs, h.BestEpoch, r.MLP.BestValLoss, r.MLP.BLAS)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "set\tmodel\taccuracy\tAUC\tlog loss\tBrier\t\n")
 	for _, row := range []struct {

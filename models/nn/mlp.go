@@ -186,15 +186,16 @@ func sigmoid(z float64) float64 {
 // pass holds the activations of one batch, allocated once for the largest batch and cut
 // down for a smaller last batch.
 type pass struct {
-	m             *MLP
-	cap           int
-	z1, z2, p     *mat.Dense // pre-activations and output, batch × units
-	a1, a2        *mat.Dense // post-ReLU activations
+	m   *MLP
+	cap int
+	// a1 and a2 are the hidden layers after ReLU: their positive entries are also where
+	// relu' is 1, so the pre-activations need no buffer of their own.
+	a1, a2, p     *mat.Dense // batch × units
 	d1, d2, dp    *mat.Dense // gradients of the loss w.r.t. the pre-activations
-	bz1, bz2, bp  *mat.Dense // the views for the current batch size
-	ba1, ba2      *mat.Dense
+	ba1, ba2, bp  *mat.Dense // the views for the current batch size
 	bd1, bd2, bdp *mat.Dense
 	xb            *mat.Dense
+	ones          []float64  // batch ones, for the bias gradients as matrix-vector products
 	gW1, gW2, gW3 *mat.Dense // gradient views into one flat slice
 	gB1, gB2, gB3 []float64
 	grad          []float64
@@ -203,9 +204,13 @@ type pass struct {
 
 func newPass(m *MLP, batch int) *pass {
 	f := &pass{m: m, cap: batch}
-	f.z1, f.a1, f.d1 = mat.NewDense(batch, m.H1, nil), mat.NewDense(batch, m.H1, nil), mat.NewDense(batch, m.H1, nil)
-	f.z2, f.a2, f.d2 = mat.NewDense(batch, m.H2, nil), mat.NewDense(batch, m.H2, nil), mat.NewDense(batch, m.H2, nil)
+	f.a1, f.d1 = mat.NewDense(batch, m.H1, nil), mat.NewDense(batch, m.H1, nil)
+	f.a2, f.d2 = mat.NewDense(batch, m.H2, nil), mat.NewDense(batch, m.H2, nil)
 	f.p, f.dp = mat.NewDense(batch, 1, nil), mat.NewDense(batch, 1, nil)
+	f.ones = make([]float64, batch)
+	for i := range f.ones {
+		f.ones[i] = 1
+	}
 	f.grad = make([]float64, len(m.params))
 	f.gW1, f.gW2, f.gW3, f.gB1, f.gB2, f.gB3 = layout(m.In, m.H1, m.H2, f.grad)
 	return f
@@ -221,22 +226,39 @@ func (f *pass) size(n int) {
 		_, c := d.Dims()
 		return d.Slice(0, n, 0, c).(*mat.Dense)
 	}
-	f.bz1, f.ba1, f.bd1 = cut(f.z1), cut(f.a1), cut(f.d1)
-	f.bz2, f.ba2, f.bd2 = cut(f.z2), cut(f.a2), cut(f.d2)
+	f.ba1, f.bd1 = cut(f.a1), cut(f.d1)
+	f.ba2, f.bd2 = cut(f.a2), cut(f.d2)
 	f.bp, f.bdp = cut(f.p), cut(f.dp)
 }
 
-func addBiasRelu(z, a *mat.Dense, b []float64) {
-	r, c := z.Dims()
-	zr, ar := z.RawMatrix(), a.RawMatrix()
-	for i := 0; i < r; i++ {
-		zrow := zr.Data[i*zr.Stride : i*zr.Stride+c]
-		arow := ar.Data[i*ar.Stride : i*ar.Stride+c]
-		for j := range zrow {
-			v := zrow[j] + b[j]
-			zrow[j] = v
-			arow[j] = max(v, 0)
-		}
+// layer sets a = relu(x·w + b): the bias rows first, so that one product adds onto them.
+func layer(x, w *mat.Dense, b []float64, a *mat.Dense) {
+	ra := a.RawMatrix()
+	for i := 0; i < ra.Rows; i++ {
+		copy(ra.Data[i*ra.Stride:i*ra.Stride+ra.Cols], b)
+	}
+	gemm(false, x, false, w, 1, a)
+	for i := 0; i < ra.Rows; i++ {
+		relu(ra.Data[i*ra.Stride : i*ra.Stride+ra.Cols])
+	}
+}
+
+// relu zeroes the negative entries of v without branches: the signs of a hidden layer are
+// close to a coin toss, and a mispredicted branch per entry cost more than the products.
+func relu(v []float64) {
+	for j, x := range v {
+		b := math.Float64bits(x)
+		v[j] = math.Float64frombits(b &^ uint64(int64(b)>>63))
+	}
+}
+
+// maskBy zeroes d where a, a ReLU output (≥ 0), is zero: the chain rule through relu.
+func maskBy(d, a []float64) {
+	a = a[:len(d)]
+	for j, x := range a {
+		b := math.Float64bits(x)
+		keep := uint64(int64(b|-b) >> 63) // all ones when a > 0
+		d[j] = math.Float64frombits(math.Float64bits(d[j]) & keep)
 	}
 }
 
@@ -246,11 +268,9 @@ func (f *pass) forward(x *mat.Dense) {
 	f.size(n)
 	f.xb = x
 	m := f.m
-	f.bz1.Mul(x, m.W1)
-	addBiasRelu(f.bz1, f.ba1, m.B1)
-	f.bz2.Mul(f.ba1, m.W2)
-	addBiasRelu(f.bz2, f.ba2, m.B2)
-	f.bp.Mul(f.ba2, m.W3)
+	layer(x, m.W1, m.B1, f.ba1)
+	layer(f.ba1, m.W2, m.B2, f.ba2)
+	gemm(false, f.ba2, false, m.W3, 0, f.bp)
 	p := f.bp.RawMatrix()
 	for i := 0; i < n; i++ {
 		p.Data[i*p.Stride] = sigmoid(p.Data[i*p.Stride] + m.B3[0])
@@ -273,19 +293,34 @@ func (f *pass) backward(y, w []float64, scale float64) float64 {
 		dp.Data[i*dp.Stride] = w[i] * (pi - y[i]) * scale
 	}
 	loss *= scale
+	ones := f.ones[:n]
 	// Output layer.
-	f.gW3.Mul(f.ba2.T(), f.bdp)
-	colSumInto(f.gB3, f.bdp)
-	// Second hidden layer: d2 = (dp·w3ᵀ) ⊙ relu'(z2).
-	f.bd2.Mul(f.bdp, m.W3.T())
-	reluGrad(f.bd2, f.bz2)
-	f.gW2.Mul(f.ba1.T(), f.bd2)
-	colSumInto(f.gB2, f.bd2)
+	gemm(true, f.ba2, false, f.bdp, 0, f.gW3)
+	f.gB3[0] = 0
+	for i := 0; i < n; i++ {
+		f.gB3[0] += dp.Data[i*dp.Stride]
+	}
+	// Second hidden layer: d2 = (dp·w3ᵀ) ⊙ relu'(z2), an outer product.
+	w3 := m.W3.RawMatrix().Data[:m.H2]
+	d2, a2 := f.bd2.RawMatrix(), f.ba2.RawMatrix()
+	for i := 0; i < n; i++ {
+		row := d2.Data[i*d2.Stride : i*d2.Stride+m.H2]
+		g := dp.Data[i*dp.Stride]
+		for j, v := range w3 {
+			row[j] = g * v
+		}
+		maskBy(row, a2.Data[i*a2.Stride:])
+	}
+	gemm(true, f.ba1, false, f.bd2, 0, f.gW2)
+	colSum(f.gB2, f.bd2, ones)
 	// First hidden layer.
-	f.bd1.Mul(f.bd2, m.W2.T())
-	reluGrad(f.bd1, f.bz1)
-	f.gW1.Mul(f.xb.T(), f.bd1)
-	colSumInto(f.gB1, f.bd1)
+	gemm(false, f.bd2, true, m.W2, 0, f.bd1)
+	d1, a1 := f.bd1.RawMatrix(), f.ba1.RawMatrix()
+	for i := 0; i < n; i++ {
+		maskBy(d1.Data[i*d1.Stride:i*d1.Stride+m.H1], a1.Data[i*a1.Stride:])
+	}
+	gemm(true, f.xb, false, f.bd1, 0, f.gW1)
+	colSum(f.gB1, f.bd1, ones)
 	return loss
 }
 
@@ -317,31 +352,6 @@ func bce(y, p float64) float64 {
 		return -math.Log1p(-p)
 	}
 	return -(y*math.Log(p) + (1-y)*math.Log1p(-p))
-}
-
-func reluGrad(d, z *mat.Dense) {
-	r, c := d.Dims()
-	dr, zr := d.RawMatrix(), z.RawMatrix()
-	for i := 0; i < r; i++ {
-		drow := dr.Data[i*dr.Stride : i*dr.Stride+c]
-		zrow := zr.Data[i*zr.Stride : i*zr.Stride+c]
-		for j, v := range zrow {
-			if v <= 0 {
-				drow[j] = 0
-			}
-		}
-	}
-}
-
-func colSumInto(dst []float64, d *mat.Dense) {
-	r, c := d.Dims()
-	raw := d.RawMatrix()
-	clear(dst)
-	for i := 0; i < r; i++ {
-		for j, v := range raw.Data[i*raw.Stride : i*raw.Stride+c] {
-			dst[j] += v
-		}
-	}
 }
 
 // newRand is the generator of one training run: PCG seeded from the user's seed.

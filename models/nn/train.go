@@ -186,13 +186,15 @@ func shardedStep(shards [2]*pass, xb *mat.Dense, yb, wb []float64, k, in int, sc
 
 // adam takes one Adam step (Kingma and Ba 2015) on params with gradient g.
 func adam(params, g, mom, vel []float64, t int, c Config) {
-	b1t := 1 - math.Pow(c.Beta1, float64(t))
-	b2t := 1 - math.Pow(c.Beta2, float64(t))
-	lr := c.LearningRate * math.Sqrt(b2t) / b1t
+	b1, b2, eps := c.Beta1, c.Beta2, c.Epsilon
+	lr := c.LearningRate * math.Sqrt(1-math.Pow(b2, float64(t))) / (1 - math.Pow(b1, float64(t)))
+	g = g[:len(params)]
+	mom, vel = mom[:len(params)], vel[:len(params)]
 	for i, gi := range g {
-		mom[i] = c.Beta1*mom[i] + (1-c.Beta1)*gi
-		vel[i] = c.Beta2*vel[i] + (1-c.Beta2)*gi*gi
-		params[i] -= lr * mom[i] / (math.Sqrt(vel[i]) + c.Epsilon)
+		m := b1*mom[i] + (1-b1)*gi
+		v := b2*vel[i] + (1-b2)*gi*gi
+		mom[i], vel[i] = m, v
+		params[i] -= lr * m / (math.Sqrt(v) + eps)
 	}
 }
 
