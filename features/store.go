@@ -345,16 +345,23 @@ func (a *arena) since(start int) []byte {
 // may use their Message or Sample any more (they were produced and acknowledged). Without it,
 // the garbage collector frees them.
 func (s *Store) Release(res []Result) {
+	// The chunks are collected first and returned after: a chunk put back while later results
+	// still named it could be taken by another lane before the loop reached them, and seen in
+	// use there, put back a second time while that lane writes into it.
+	var buf [16]*chunk
+	chunks := buf[:0]
 	for i := range res {
 		c := res[i].chunk
 		res[i] = Result{}
-		if c == nil || !c.inUse {
-			continue // released already (results share chunks), or not from the pool
+		if c != nil && !slices.Contains(chunks, c) { // a batch fills a handful of chunks
+			chunks = append(chunks, c)
+		}
+	}
+	for _, c := range chunks {
+		if !c.inUse || cap(c.b) != arenaChunk {
+			continue // not from the pool (an outsized record's own buffer)
 		}
 		c.inUse = false
-		if cap(c.b) != arenaChunk {
-			continue // grown past its size by an outsized record
-		}
 		c.b = c.b[:0]
 		chunkPool.Put(c)
 	}

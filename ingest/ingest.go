@@ -31,6 +31,8 @@ import (
 )
 
 // Applier applies a batch of events to customer features. features.Store is the production one.
+// The records' events are the lane's: valid during the call only, as the next batch is decoded
+// into the same Events (maps included).
 type Applier interface {
 	ApplyBatch(ctx context.Context, recs []features.Record, res []features.Result) error
 }
@@ -115,8 +117,8 @@ type Ingester struct {
 	m       *metrics
 	log     *slog.Logger
 
-	reader *kafka.Reader
-	writer *kafka.Writer
+	reader   *kafka.Reader
+	producer *stream.Producer
 
 	batches atomic.Int64
 	ready   atomic.Bool
@@ -187,10 +189,10 @@ func (in *Ingester) Run(ctx context.Context) error {
 		Logger:                nil,
 		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { in.log.Debug("kafka reader: " + fmt.Sprintf(f, a...)) }),
 	})
-	// A synchronous write returns when every partition's batch is flushed, and a batch that is
-	// not full waits BatchTimeout: keep it short, the lane already batches.
-	in.writer = stream.NewWriter(o.Brokers, "", stream.WriterOptions{BatchSize: o.BatchSize, BatchTimeout: 500 * time.Microsecond, Compression: kafka.Snappy, Security: o.Security})
-	defer in.writer.Close()
+	// The lanes already batch, so their output goes out as it is, one produce request per
+	// partition leader, without kafka.Writer's per-record bookkeeping (stream.Producer).
+	in.producer = stream.NewProducer(o.Brokers, stream.ProducerOptions{Compression: kafka.Snappy, Security: o.Security})
+	defer in.producer.Close()
 	defer in.reader.Close()
 
 	// Work outlives ctx by DrainTimeout so queued batches can finish and commit.
@@ -269,17 +271,20 @@ func (in *Ingester) Run(ctx context.Context) error {
 // still follow the work and memory stays bounded.
 func (in *Ingester) runLane(ctx context.Context, l *lane) {
 	applied := make(chan *appliedBatch, 4)
+	// Published batches come back to be filled again: their output and result slices are a few
+	// hundred KiB a batch, which the allocator would otherwise zero and the GC trace every time.
+	spare := make(chan *appliedBatch, cap(applied)+2)
 	publishDone := make(chan struct{})
 	go func() {
 		defer close(publishDone)
-		in.publishLoop(ctx, l.partition, applied)
+		in.publishLoop(ctx, l.partition, applied, spare)
 	}()
 	defer func() {
 		close(applied)
 		<-publishDone
 	}()
 	batch := make([]kafka.Message, 0, in.o.BatchSize)
-	var scratch laneScratch
+	scratch := laneScratch{spare: spare}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	abandon := func(err error) {
@@ -298,10 +303,11 @@ func (in *Ingester) runLane(ctx context.Context, l *lane) {
 		batch = append(batch, msg)
 		timer.Reset(in.o.Linger)
 		// The lane lingers even when it holds its partition's last record (the scorer's lanes
-		// stop there, stream.CaughtUp): ingest's kafka.Writer allocates a full-size batch per
-		// topic-partition per produce, stopping there doubled the batches and that garbage,
-		// and garbage collection is what the latency tail is made of (docs/benchmarks.md).
-		// Revisit once ingest produces without kafka.Writer.
+		// stop there, stream.CaughtUp): when ingest produced with kafka.Writer, which allocated
+		// a full-size batch per topic-partition per produce, stopping there doubled the batches
+		// and that garbage, and garbage collection is what the latency tail is made of
+		// (docs/benchmarks.md). Ingest now produces with stream.Producer and reuses its batch
+		// memory; whether stopping there pays has not been measured again.
 	fill:
 		for len(batch) < in.o.BatchSize {
 			select {
@@ -335,6 +341,7 @@ type laneScratch struct {
 	events []stream.Event
 	recs   []features.Record
 	keys   [][]byte // the customer id as the events record's key, to key the outputs by
+	spare  <-chan *appliedBatch
 }
 
 // appliedBatch is a batch whose events are in Redis and whose records await publishing.
@@ -345,6 +352,8 @@ type appliedBatch struct {
 	last    kafka.Message     // the batch's last record, whose offset is committed
 	records int
 	started time.Time
+	// reusable: nothing outside the lane reads out or res any more (see publish).
+	reusable bool
 }
 
 // commitEvery is the most often a lane commits, and how long it holds published work
@@ -355,8 +364,9 @@ const commitEvery = 100 * time.Millisecond
 // committer, which commits beside it (committer). Produces stay one at a time per lane: two
 // batches in flight could land a customer's newer features record before an older one, and the
 // features topic promises per-customer order (the scorer would then skip the older event as
-// stale, and its score would never be produced).
-func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-chan *appliedBatch) {
+// stale, and its score would never be produced). A published batch goes back to the lane
+// (spare) to be filled again.
+func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-chan *appliedBatch, spare chan<- *appliedBatch) {
 	c := in.startCommitter(ctx, partition)
 	defer c.close()
 	failed := false
@@ -370,27 +380,44 @@ func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-ch
 			failed = true
 			continue
 		}
-		in.m.batchEvents.Observe(float64(ab.records))
-		c.offer(ab.last)
-		in.m.batchSeconds.Observe(time.Since(ab.started).Seconds())
+		last, records, started := ab.last, ab.records, ab.started
+		if ab.reusable {
+			select {
+			case spare <- ab:
+			default:
+			}
+		}
+		in.m.batchEvents.Observe(float64(records))
+		c.offer(last)
+		in.m.batchSeconds.Observe(time.Since(started).Seconds())
 	}
 }
 
 func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *laneScratch) (*appliedBatch, error) {
-	ab := &appliedBatch{started: time.Now(), dlqMax: -1, last: batch[len(batch)-1], records: len(batch)}
+	var ab *appliedBatch
+	select {
+	case ab = <-sc.spare:
+	default:
+		ab = &appliedBatch{out: make([]kafka.Message, 0, 2*len(batch))} // features and samples
+	}
+	*ab = appliedBatch{out: ab.out[:0], res: ab.res[:0], started: time.Now(), dlqMax: -1, last: batch[len(batch)-1], records: len(batch)}
 	if cap(sc.events) < len(batch) {
 		sc.events = make([]stream.Event, len(batch))
 	}
 	events := sc.events[:len(batch)]
 	recs, keys := sc.recs[:0], sc.keys[:0]
 	defer func() {
-		// Drop what the events point to (maps, items), so a quiet lane holds no garbage.
-		clear(events)
+		// Drop what the events point to, so a quiet lane holds no garbage, but for their maps,
+		// which DecodeInto refills next batch (as many entries each as the limits allow, 64 by default).
+		for i := range events {
+			e := &events[i]
+			*e = stream.Event{Prices: e.Prices, Promotions: e.Promotions, Attributes: e.Attributes}
+		}
 		sc.recs, sc.keys = recs[:0], keys[:0]
 	}()
 	for i := range batch {
 		m := &batch[i]
-		if err := in.decoder.Decode(m.Value, &events[i]); err != nil {
+		if err := in.decoder.DecodeInto(m.Value, &events[i]); err != nil {
 			var de *stream.DecodeError
 			if !errors.As(err, &de) {
 				de = &stream.DecodeError{Reason: stream.ReasonMalformedJSON, Detail: err.Error()}
@@ -415,7 +442,11 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 			return nil, err
 		}
 	}
-	res := make([]features.Result, len(recs))
+	if cap(ab.res) < len(recs) {
+		ab.res = make([]features.Result, len(recs))
+	}
+	res := ab.res[:len(recs)]
+	clear(res)
 	if len(recs) > 0 {
 		bo := newBackoff(in.o.MaxBackoff)
 		for {
@@ -479,13 +510,15 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 	in.m.produced.WithLabelValues("features").Add(nFeatures)
 	in.m.samples.Add(nSamples)
 	out := ab.out
+	retried := false
 	if len(out) > 0 {
 		bo := newBackoff(in.o.MaxBackoff)
 		for {
-			err := in.writer.WriteMessages(ctx, out...)
+			err := in.producer.Produce(ctx, out)
 			if err == nil {
 				break
 			}
+			retried = true
 			in.m.kafkaErrors.WithLabelValues("produce").Inc()
 			in.log.Warn("producing features, samples and dlq records; will retry", "records", len(out), "err", err)
 			if !bo.wait(ctx) {
@@ -494,10 +527,19 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 			out = unwritten(out, err)
 		}
 	}
-	if r, ok := in.applier.(Releaser); ok {
-		r.Release(ab.res) // produced and acknowledged: the writer holds none of it any more
+	// Produced and acknowledged: nothing holds the records any more. After a failed attempt the
+	// garbage collector frees them instead, because a request that timed out may still be in
+	// kafka-go's connection goroutine, reading them (and ab.out with them).
+	if r, ok := in.applier.(Releaser); ok && !retried {
+		r.Release(ab.res)
 	}
-	ab.out, ab.res = nil, nil
+	if !retried {
+		clear(ab.out) // the lane reuses the slices; the records' bytes are the applier's again
+		clear(ab.res)
+		ab.out, ab.res, ab.reusable = ab.out[:0], ab.res[:0], true
+	} else {
+		ab.out, ab.res = nil, nil
+	}
 	if ab.dlqMax >= 0 {
 		if err := in.markRejected(ctx, ab.last.Topic, ab.last.Partition, ab.dlqMax); err != nil {
 			return err
@@ -550,12 +592,14 @@ func (in *Ingester) watchLag(ctx context.Context) {
 }
 
 // unwritten keeps the messages a partial write failed on, so a retry does not duplicate the rest.
+// It copies them rather than compacting out in place: a request that timed out may still be
+// reading out in kafka-go's connection goroutine.
 func unwritten(out []kafka.Message, err error) []kafka.Message {
 	var we kafka.WriteErrors
 	if !errors.As(err, &we) || len(we) != len(out) {
 		return out
 	}
-	keep := out[:0]
+	keep := make([]kafka.Message, 0, len(out))
 	for i, e := range we {
 		if e != nil {
 			keep = append(keep, out[i])

@@ -126,6 +126,14 @@ type eventFields struct {
 	Prices                        map[string]float64
 	Promotions                    map[string]bool
 	Attributes                    map[string]float64
+
+	spare spareMaps // for the fast parser to refill (DecodeInto)
+}
+
+// spareMaps are an earlier event's maps, each taken at most once.
+type spareMaps struct {
+	prices, attributes map[string]float64
+	promotions         map[string]bool
 }
 
 type itemFields struct {
@@ -163,7 +171,15 @@ func (r *rawEvent) fields(f *eventFields) {
 }
 
 // Decode parses one message value into ev. A rejection is always a *DecodeError.
-func (d *Decoder) Decode(b []byte, ev *Event) error {
+func (d *Decoder) Decode(b []byte, ev *Event) error { return d.decode(b, ev, false) }
+
+// DecodeInto is Decode for a caller that decodes event after event into the same Event and keeps
+// nothing of the earlier one: the price, promotion and attribute maps ev holds are emptied and
+// refilled instead of allocated again (two maps of a typical visit are two thirds of its
+// decoding allocations).
+func (d *Decoder) DecodeInto(b []byte, ev *Event) error { return d.decode(b, ev, true) }
+
+func (d *Decoder) decode(b []byte, ev *Event, reuse bool) error {
 	l := d.Limits
 	if l.MaxBytes == 0 {
 		l = DefaultLimits
@@ -175,6 +191,9 @@ func (d *Decoder) Decode(b []byte, ev *Event) error {
 		return reject(ReasonInvalidUTF8, "", "message is not valid UTF-8")
 	}
 	var f eventFields
+	if reuse {
+		f.spare = spareMaps{prices: ev.Prices, attributes: ev.Attributes, promotions: ev.Promotions}
+	}
 	if fastParse(b, &f) {
 		return d.validate(&f, &l, ev)
 	}

@@ -125,6 +125,46 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+// TestDecodeIntoMatchesDecode decodes a mix of events and rejects one after the other into one
+// Event with DecodeInto, and checks each result against Decode into a fresh Event: refilled maps
+// keep nothing of the earlier event, and an event without a map does not get the earlier one's.
+func TestDecodeIntoMatchesDecode(t *testing.T) {
+	base := `"customer_id":"c","ts":"2011-12-09T12:50:00Z"`
+	msgs := []string{
+		string(benchVisit),
+		`{"event_id":"v2",` + base + `,"type":"visit","prices":{"9":4.5}}`,
+		`{"event_id":"r",` + base + `,"type":"refund","amount":3}`,
+		string(benchPurchase),
+		`{"event_id":"p",` + base + `,"type":"profile","attributes":{"age":35,"income":1200}}`,
+		`{"event_id":"p2",` + base + `,"type":"profile","attributes":{"age":36}}`,
+		`{"event_id":"bad",` + base + `,"type":"visit","prices":{"1":-2}}`,
+		`{"event_id":"v3",` + base + `,"type":"visit","promotions":{"2":true}}`,
+		`{"event_id":"esc\u0041",` + base + `,"type":"visit","prices":{"1":1}}`, // encoding/json's path
+		`not json`,
+		string(benchVisit),
+		`{"event_id":"v4",` + base + `,"type":"visit","prices":{},"promotions":{}}`,
+		`{"event_id":"v5",` + base + `,"type":"visit"}`,
+	}
+	d := testDecoder()
+	var into Event
+	for _, m := range msgs {
+		var want Event
+		wantErr := d.Decode([]byte(m), &want)
+		gotErr := d.DecodeInto([]byte(m), &into)
+		if !reflect.DeepEqual(gotErr, wantErr) {
+			t.Fatalf("%s: DecodeInto error %v, Decode error %v", m, gotErr, wantErr)
+		}
+		if wantErr == nil && !reflect.DeepEqual(into, want) {
+			t.Fatalf("%s: DecodeInto gave\n%+v\nDecode gave\n%+v", m, into, want)
+		}
+	}
+	fresh := testing.AllocsPerRun(100, func() { _ = d.Decode(benchVisit, new(Event)) })
+	reused := testing.AllocsPerRun(100, func() { _ = d.DecodeInto(benchVisit, &into) })
+	if reused >= fresh-1 {
+		t.Fatalf("DecodeInto of a visit allocates %v times, Decode %v: the maps were not reused", reused, fresh)
+	}
+}
+
 // FuzzDecode checks that the decoder never panics, that every error is a typed rejection, and
 // that an accepted event re-encodes into something the decoder accepts as the same event.
 func FuzzDecode(f *testing.F) {

@@ -10,16 +10,26 @@ func BenchmarkDecode(b *testing.B) {
 		name string
 		msg  []byte
 	}{{"visit", benchVisit}, {"purchase", benchPurchase}} {
-		b.Run(c.name, func(b *testing.B) {
-			d := testDecoder()
-			var ev Event
-			b.ReportAllocs()
-			b.SetBytes(int64(len(c.msg)))
-			for b.Loop() {
-				if err := d.Decode(c.msg, &ev); err != nil {
-					b.Fatal(err)
-				}
+		for _, into := range []bool{false, true} {
+			name := c.name
+			if into {
+				name += "/into"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				d := testDecoder()
+				decode := d.Decode
+				if into {
+					decode = d.DecodeInto
+				}
+				var ev Event
+				b.ReportAllocs()
+				b.SetBytes(int64(len(c.msg)))
+				for b.Loop() {
+					if err := decode(c.msg, &ev); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -44,11 +44,14 @@ func fastParse(b []byte, r *eventFields) bool {
 		case "items":
 			ok = p.items(r)
 		case "prices":
-			r.Prices, ok = parseMap(&p, p.Float)
+			r.Prices, ok = parseMap(&p, p.Float, r.spare.prices)
+			r.spare.prices = nil
 		case "attributes":
-			r.Attributes, ok = parseMap(&p, p.Float)
+			r.Attributes, ok = parseMap(&p, p.Float, r.spare.attributes)
+			r.spare.attributes = nil
 		case "promotions":
-			r.Promotions, ok = parseMap(&p, p.Bool)
+			r.Promotions, ok = parseMap(&p, p.Bool, r.spare.promotions)
+			r.spare.promotions = nil
 		}
 		return ok // an unknown key is false: encoding/json says why
 	})
@@ -123,9 +126,14 @@ func (p *parser) items(r *eventFields) bool {
 	}
 }
 
-// parseMap reads an object of brand or attribute names to values read by value.
-func parseMap[V any](p *parser, value func() (V, bool)) (map[string]V, bool) {
-	m := make(map[string]V, 8)
+// parseMap reads an object of brand or attribute names to values read by value, into m (emptied
+// first) when there is one to reuse.
+func parseMap[V any](p *parser, value func() (V, bool), m map[string]V) (map[string]V, bool) {
+	if m == nil {
+		m = make(map[string]V, 8)
+	} else {
+		clear(m)
+	}
 	ok := p.ObjectView(func(k string) bool {
 		v, ok := value()
 		m[intern(k)] = v

@@ -36,15 +36,22 @@ func TestSecurityAgainstKfake(t *testing.T) {
 	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("k"), Value: []byte("hello")}); err != nil {
 		t.Fatalf("producing over TLS with SCRAM: %v", err)
 	}
+	p := stream.NewProducer(brokers, stream.ProducerOptions{Compression: kafka.Snappy, Security: sec})
+	defer p.Close()
+	if err := p.Produce(ctx, []kafka.Message{{Topic: "secure", Key: []byte("k"), Value: []byte("again")}}); err != nil {
+		t.Fatalf("producing with stream.Producer over TLS with SCRAM: %v", err)
+	}
 	offs, err := stream.Cluster{Brokers: brokers, Security: sec}.LogOffsets(ctx, "secure")
-	if err != nil || offs[0].End != 1 {
+	if err != nil || offs[0].End != 2 {
 		t.Fatalf("log offsets over TLS with SCRAM: %v %v", offs, err)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: "secure", Partition: 0, Dialer: sec.Dialer(), MaxWait: 200 * time.Millisecond})
 	defer r.Close()
-	m, err := r.ReadMessage(ctx)
-	if err != nil || string(m.Value) != "hello" {
-		t.Fatalf("consuming over TLS with SCRAM: %q %v", m.Value, err)
+	for _, want := range []string{"hello", "again"} {
+		m, err := r.ReadMessage(ctx)
+		if err != nil || string(m.Value) != want {
+			t.Fatalf("consuming over TLS with SCRAM: %q %v, want %q", m.Value, err, want)
+		}
 	}
 
 	short, cancelShort := context.WithTimeout(ctx, 3*time.Second)

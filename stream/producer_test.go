@@ -1,0 +1,292 @@
+package stream_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/segstream/segstream/stream"
+)
+
+// threeBrokers is a kfake cluster of three nodes, so partitions have different leaders.
+func threeBrokers(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// readTopic reads every record of topic, by partition.
+func readTopic(t *testing.T, ctx context.Context, brokers []string, topic string) map[int][]kafka.Message {
+	t.Helper()
+	offs, err := stream.LogOffsets(ctx, brokers, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int][]kafka.Message{}
+	for p, o := range offs {
+		if o.End == o.First {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MaxWait: 50 * time.Millisecond})
+		for off := o.First; off < o.End; off++ {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatalf("reading %s/%d at %d: %v", topic, p, off, err)
+			}
+			out[p] = append(out[p], m)
+		}
+		r.Close()
+	}
+	return out
+}
+
+// sameRecords checks that each partition of got holds exactly the messages of want that
+// partitionOf places there, in want's order.
+func sameRecords(t *testing.T, got map[int][]kafka.Message, want []kafka.Message, partitionOf func(kafka.Message) int) {
+	t.Helper()
+	byPartition := map[int][]kafka.Message{}
+	for _, m := range want {
+		p := partitionOf(m)
+		byPartition[p] = append(byPartition[p], m)
+	}
+	for p := range got {
+		if _, ok := byPartition[p]; !ok {
+			t.Errorf("partition %d holds %d records, want none", p, len(got[p]))
+		}
+	}
+	for p, w := range byPartition {
+		g := got[p]
+		if len(g) != len(w) {
+			t.Errorf("partition %d holds %d records, want %d", p, len(g), len(w))
+			continue
+		}
+		for i := range w {
+			if !bytes.Equal(g[i].Key, w[i].Key) || !bytes.Equal(g[i].Value, w[i].Value) || !slices.EqualFunc(g[i].Headers, w[i].Headers,
+				func(a, b kafka.Header) bool { return a.Key == b.Key && bytes.Equal(a.Value, b.Value) }) {
+				t.Errorf("partition %d record %d: %q=%q %v, want %q=%q %v", p, i, g[i].Key, g[i].Value, g[i].Headers, w[i].Key, w[i].Value, w[i].Headers)
+				break
+			}
+		}
+	}
+}
+
+// produceRequests counts the produce requests the cluster receives and checks that every record
+// batch in them is snappy-compressed.
+func produceRequests(t *testing.T, c *kfake.Cluster) func() int {
+	var mu sync.Mutex
+	n := 0
+	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.ProduceRequest)
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		for _, rt := range req.Topics {
+			for _, rp := range rt.Partitions {
+				// A v2 record batch's attributes sit at byte 21; the codec is the low 3 bits.
+				if len(rp.Records) < 23 || binary.BigEndian.Uint16(rp.Records[21:])&7 != 2 {
+					t.Errorf("%s/%d: record batch not snappy-compressed", rt.Topic, rp.Partition)
+				}
+			}
+		}
+		return nil, nil, false
+	})
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+}
+
+func mixedBatch(n int, topics ...string) []kafka.Message {
+	msgs := make([]kafka.Message, n)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Topic: topics[i%len(topics)], Key: []byte(fmt.Sprintf("cust-%d", i%97)), Value: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+		if i%10 == 0 {
+			msgs[i].Headers = []kafka.Header{{Key: "h", Value: []byte(fmt.Sprint(i))}}
+		}
+	}
+	msgs[7].Key = nil // placed consistently too, as the Writer's balancer does
+	return msgs
+}
+
+// TestProducerPlacesRecordsAsTheWriter produces one mixed batch over two topics with a Producer
+// and the same records with NewWriter's writer, and checks that every key lands on the same
+// partition, in order, with its headers, from one snappy-compressed request per leader.
+func TestProducerPlacesRecordsAsTheWriter(t *testing.T) {
+	c := threeBrokers(t, kfake.SeedTopics(5, "p.a", "w.a"), kfake.SeedTopics(3, "p.b", "w.b"))
+	brokers := c.ListenAddrs()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	requests := produceRequests(t, c)
+
+	msgs := mixedBatch(600, "p.a", "p.a", "p.b")
+	p := stream.NewProducer(brokers, stream.ProducerOptions{Compression: kafka.Snappy})
+	defer p.Close()
+	if err := p.Produce(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if n := requests(); n < 1 || n > 3 {
+		t.Errorf("one Produce of 8 partitions on 3 brokers sent %d produce requests, want one per leader", n)
+	}
+
+	viaWriter := slices.Clone(msgs)
+	for i := range viaWriter {
+		viaWriter[i].Topic = "w" + viaWriter[i].Topic[1:]
+	}
+	w := stream.NewWriter(brokers, "", stream.WriterOptions{Compression: kafka.Snappy})
+	defer w.Close()
+	if err := w.WriteMessages(ctx, viaWriter...); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, topic := range []string{"a", "b"} {
+		written := map[string]int{}
+		for p, ms := range readTopic(t, ctx, brokers, "w."+topic) {
+			for _, m := range ms {
+				written[string(m.Value)] = p
+			}
+		}
+		var want []kafka.Message
+		for _, m := range msgs {
+			if m.Topic == "p."+topic {
+				want = append(want, m)
+			}
+		}
+		if len(written) != len(want) {
+			t.Fatalf("the writer wrote %d records to w.%s, want %d", len(written), topic, len(want))
+		}
+		sameRecords(t, readTopic(t, ctx, brokers, "p."+topic), want, func(m kafka.Message) int { return written[string(m.Value)] })
+	}
+}
+
+// failProduce answers the next produce request that arrives at node (any node if -1) with code
+// for each of its partitions, and lets the others through; it returns the partitions it failed.
+func failProduce(c *kfake.Cluster, node int32, code int16) <-chan []int32 {
+	failed := make(chan []int32, 1)
+	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		if node >= 0 && c.CurrentNode() != node {
+			return nil, nil, false
+		}
+		req := kreq.(*kmsg.ProduceRequest)
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		var parts []int32
+		for _, rt := range req.Topics {
+			t := kmsg.NewProduceResponseTopic()
+			t.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewProduceResponseTopicPartition()
+				p.Partition, p.ErrorCode = rp.Partition, code
+				t.Partitions = append(t.Partitions, p)
+				parts = append(parts, rp.Partition)
+			}
+			resp.Topics = append(resp.Topics, t)
+		}
+		failed <- parts
+		return resp, nil, true
+	})
+	return failed
+}
+
+// TestProducerReportsWhatFailed has one broker refuse a produce request and checks that exactly
+// the records of the partitions it leads are reported, and that sending those again completes
+// the topic with every record once and in order.
+func TestProducerReportsWhatFailed(t *testing.T) {
+	c := threeBrokers(t, kfake.SeedTopics(6, "f"))
+	brokers := c.ListenAddrs()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	partitionOf := func(m kafka.Message) int {
+		return kafka.Murmur2Balancer{Consistent: true}.Balance(m, 0, 1, 2, 3, 4, 5)
+	}
+	node := c.LeaderFor("f", 0)
+	failed := failProduce(c, node, int16(kafka.NotEnoughReplicas))
+
+	msgs := mixedBatch(400, "f")
+	p := stream.NewProducer(brokers, stream.ProducerOptions{Compression: kafka.Snappy})
+	defer p.Close()
+	err := p.Produce(ctx, msgs)
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) || len(we) != len(msgs) {
+		t.Fatalf("Produce with one broker refusing: %v, want a kafka.WriteErrors of %d", err, len(msgs))
+	}
+	refused := <-failed
+	var retry []kafka.Message
+	for i, m := range msgs {
+		wantFailed := slices.Contains(refused, int32(partitionOf(m)))
+		if (we[i] != nil) != wantFailed {
+			t.Fatalf("record %d on partition %d: error %v, want failed=%v (refused partitions %v)", i, partitionOf(m), we[i], wantFailed, refused)
+		}
+		if we[i] != nil {
+			if !errors.Is(we[i], kafka.NotEnoughReplicas) {
+				t.Fatalf("record %d: %v, want NotEnoughReplicas", i, we[i])
+			}
+			retry = append(retry, m)
+		}
+	}
+	if len(retry) == 0 || len(retry) == len(msgs) {
+		t.Fatalf("%d of %d records failed; the refused broker leads %v", len(retry), len(msgs), refused)
+	}
+	if err := p.Produce(ctx, retry); err != nil {
+		t.Fatal(err)
+	}
+	sameRecords(t, readTopic(t, ctx, brokers, "f"), msgs, partitionOf)
+}
+
+// TestProducerSplitsLargePartitionsInOrder sends more than one request's worth of records to one
+// partition, has the second request refused, and checks that nothing after the refused records
+// was written before them.
+func TestProducerSplitsLargePartitionsInOrder(t *testing.T) {
+	c := threeBrokers(t, kfake.SeedTopics(1, "big"))
+	brokers := c.ListenAddrs()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	msgs := make([]kafka.Message, 40) // 2.5 MiB: three requests of at most 900 KiB
+	for i := range msgs {
+		v := bytes.Repeat([]byte{byte('a' + i%26)}, 64<<10)
+		msgs[i] = kafka.Message{Topic: "big", Key: []byte(fmt.Sprint(i)), Value: v}
+	}
+	var seen int
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		seen++
+		if seen == 2 {
+			c.DropControl()
+			failProduce(c, -1, int16(kafka.RequestTimedOut))
+		}
+		return nil, nil, false
+	})
+
+	p := stream.NewProducer(brokers, stream.ProducerOptions{Compression: kafka.Snappy})
+	defer p.Close()
+	err := p.Produce(ctx, msgs)
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) {
+		t.Fatalf("Produce with its second request refused: %v, want a kafka.WriteErrors", err)
+	}
+	first := slices.IndexFunc(we, func(e error) bool { return e != nil })
+	if first <= 0 {
+		t.Fatalf("first failed record %d, want the first request's records written", first)
+	}
+	for i := first; i < len(we); i++ {
+		if we[i] == nil {
+			t.Fatalf("record %d reported written after record %d failed", i, first)
+		}
+	}
+	if err := p.Produce(ctx, msgs[first:]); err != nil {
+		t.Fatal(err)
+	}
+	sameRecords(t, readTopic(t, ctx, brokers, "big"), msgs, func(kafka.Message) int { return 0 })
+}
