@@ -524,7 +524,7 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 			if !bo.wait(ctx) {
 				return fmt.Errorf("producing: %w", err)
 			}
-			out = unwritten(out, err)
+			out = stream.Unwritten(out, err)
 		}
 	}
 	// Produced and acknowledged: nothing holds the records any more. After a failed attempt the
@@ -589,23 +589,6 @@ func (in *Ingester) watchLag(ctx context.Context) {
 			in.m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(n))
 		}
 	}
-}
-
-// unwritten keeps the messages a partial write failed on, so a retry does not duplicate the rest.
-// It copies them rather than compacting out in place: a request that timed out may still be
-// reading out in kafka-go's connection goroutine.
-func unwritten(out []kafka.Message, err error) []kafka.Message {
-	var we kafka.WriteErrors
-	if !errors.As(err, &we) || len(we) != len(out) {
-		return out
-	}
-	keep := make([]kafka.Message, 0, len(out))
-	for i, e := range we {
-		if e != nil {
-			keep = append(keep, out[i])
-		}
-	}
-	return keep
 }
 
 // DLQ headers: the reason, the detail, and where the record came from.

@@ -185,7 +185,7 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 				return err
 			}
 			if len(res.out) > 0 {
-				if err := s.producer.produce(ctx, res.out); err != nil {
+				if err := s.producer.Produce(ctx, res.out); err != nil {
 					return fmt.Errorf("producing sweep scores: %w", err)
 				}
 			}

@@ -146,7 +146,7 @@ type Scorer struct {
 	swept    chan struct{} // 1-buffered trigger of the sweep
 	refused  atomic.Uint64 // last refused version, not retried until the pointer moves again
 	ready    atomic.Bool
-	producer *producer
+	producer *stream.Producer
 	lastErr  atomic.Pointer[error]
 	sweeping atomic.Bool
 	recent   recentChanges // for the dashboard's GET /v1/changes
@@ -161,8 +161,10 @@ func New(o Options, rdb redis.UniversalClient) (*Scorer, error) {
 	o.Features = st.Config()
 	s := &Scorer{o: o, rdb: rdb, reg: registry.New(rdb), store: st, prefix: st.Config().Prefix,
 		m: newMetrics(o.Registerer), log: o.Logger, swept: make(chan struct{}, 1)}
-	// The lanes already batch: their records go out as they are (producer).
-	s.producer = newProducer(o.Brokers, o.Security)
+	// The lanes already batch, so their records go out as they are: kafka.Writer would
+	// re-batch them, wait its BatchTimeout on every partial batch and allocate a full-size
+	// batch per topic-partition per call, garbage that showed up as latency spikes.
+	s.producer = stream.NewProducer(o.Brokers, stream.ProducerOptions{Security: o.Security})
 	return s, nil
 }
 
@@ -187,7 +189,7 @@ func (s *Scorer) Ready() error {
 
 // Run loads the current bundle (waiting for one), then consumes until ctx ends and drains.
 func (s *Scorer) Run(ctx context.Context) error {
-	defer s.producer.close()
+	defer s.producer.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	bg, cancelBG := context.WithCancel(ctx)
@@ -562,27 +564,12 @@ func (s *Scorer) produce(ctx context.Context, out []kafka.Message, retry func(st
 		}
 	}
 	return retry("produce", func() error {
-		err := s.producer.produce(ctx, out)
+		err := s.producer.Produce(ctx, out)
 		if err != nil {
-			out = unwritten(out, err)
+			out = stream.Unwritten(out, err)
 		}
 		return err
 	})
-}
-
-// unwritten keeps the messages a partial write failed on, so a retry does not duplicate the rest.
-func unwritten(out []kafka.Message, err error) []kafka.Message {
-	var we kafka.WriteErrors
-	if !errors.As(err, &we) || len(we) != len(out) {
-		return out
-	}
-	keep := out[:0:0]
-	for i, e := range we {
-		if e != nil {
-			keep = append(keep, out[i])
-		}
-	}
-	return keep
 }
 
 // laneScratch is one goroutine's scoring buffers, rebuilt when the bundle changes.

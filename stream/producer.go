@@ -471,3 +471,19 @@ func growSlots(s []produceSlot, n int) []produceSlot {
 	}
 	return s[:n]
 }
+
+// Unwritten keeps the messages that a Produce (or kafka.Writer) error names as not written, so
+// a retry does not duplicate the rest; without a per-message error it keeps them all.
+func Unwritten(out []kafka.Message, err error) []kafka.Message {
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) || len(we) != len(out) {
+		return out
+	}
+	keep := make([]kafka.Message, 0, len(out))
+	for i, e := range we {
+		if e != nil {
+			keep = append(keep, out[i])
+		}
+	}
+	return keep
+}

@@ -80,6 +80,12 @@ func sameRecords(t *testing.T, got map[int][]kafka.Message, want []kafka.Message
 				t.Errorf("partition %d record %d: %q=%q %v, want %q=%q %v", p, i, g[i].Key, g[i].Value, g[i].Headers, w[i].Key, w[i].Value, w[i].Headers)
 				break
 			}
+			// Records without a time carry the time they were sent: the scorer's latency and
+			// consumers' lag are read from it.
+			if d := time.Since(g[i].Time); w[i].Time.IsZero() && (d < 0 || d > time.Minute) {
+				t.Errorf("partition %d record %d: timestamp %v, want about now", p, i, g[i].Time)
+				break
+			}
 		}
 	}
 }
