@@ -48,8 +48,8 @@ func ServeBrokerIfAsked() {
 }
 
 // StartBrokerProcess runs the broker in a child process (the test binary again, which must
-// call ServeBrokerIfAsked from TestMain) instead of in the test's own. Production runs Kafka
-// apart from ingest and the scorer; in-process, the broker's stored records are the larger
+// call ServeBrokerIfAsked from TestMain) instead of in the test's own, as production runs Kafka
+// apart from ingest and the scorer: in-process, the broker's stored records are the larger
 // part of the test's heap, and every garbage collection of ingest and the scorer marks them.
 // Stop and Restart work as for StartBroker; Dev is nil.
 func StartBrokerProcess(t testing.TB, partitions int32) *Broker {
