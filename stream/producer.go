@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -181,13 +182,7 @@ func (p *Producer) place(ctx context.Context, msgs []kafka.Message, sc *produceS
 		if t == "" {
 			return fmt.Errorf("message %d names no topic", i)
 		}
-		last = -1
-		for j := range sc.topics {
-			if sc.topics[j].name == t {
-				last = j
-				break
-			}
-		}
+		last = slices.IndexFunc(sc.topics, func(pt producerTopic) bool { return pt.name == t })
 		if last < 0 {
 			sc.topics = append(sc.topics, producerTopic{name: t})
 			sc.names = append(sc.names, t)
@@ -293,13 +288,7 @@ func (p *Producer) round(ctx context.Context, msgs []kafka.Message, sc *produceS
 			continue
 		}
 		leader := sc.topics[s.topic].leaders[s.partition]
-		k := -1
-		for j := range sc.reqs {
-			if sc.reqs[j].leader == leader {
-				k = j
-				break
-			}
-		}
+		k := slices.IndexFunc(sc.reqs, func(r leaderRequest) bool { return r.leader == leader })
 		if k < 0 {
 			sc.reqs = append(sc.reqs, leaderRequest{leader: leader})
 			k = len(sc.reqs) - 1
