@@ -12,6 +12,7 @@ import (
 
 	"github.com/segstream/segstream/internal/benchingest"
 	"github.com/segstream/segstream/internal/cli"
+	"github.com/segstream/segstream/internal/roles"
 )
 
 func init() {
@@ -58,6 +59,8 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// Ingest as cmd/ingest runs it: with the binaries' GC setting (GOGC 400 unless GOGC is set).
+	roles.TuneGC()
 	_, err := benchingest.Run(ctx, o, stdout)
 	if *memProfile != "" && err == nil {
 		f, ferr := os.Create(*memProfile)

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,8 +167,10 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	}
 	res := Result{EventsPerSecond: median(segRates), RatioVsNaive: median(segRates) / median(naiveRates)}
 	// The ratio is the median of per-run ratios' numerator and denominator taken in the same run.
-	fmt.Fprintf(w, "segstream bench ingest: %d events, %d customers, %d partitions, batch %d, linger %s, %d runs (medians), GOMAXPROCS=%d\n",
-		len(msgs), o.Customers, o.Partitions, o.BatchSize, o.Linger, o.Runs, runtime.GOMAXPROCS(0))
+	gogc := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gogc)
+	fmt.Fprintf(w, "segstream bench ingest: %d events, %d customers, %d partitions, batch %d, linger %s, %d runs (medians), GOMAXPROCS=%d, GOGC=%d\n",
+		len(msgs), o.Customers, o.Partitions, o.BatchSize, o.Linger, o.Runs, runtime.GOMAXPROCS(0), gogc)
 	fmt.Fprintf(w, "%-58s %14s  %s\n", "measurement", "median", "runs")
 	row := func(name string, v float64, unit string, runs []float64) {
 		var rs []string
