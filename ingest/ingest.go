@@ -56,7 +56,7 @@ type Options struct {
 	// produces none. It overrides Features.Samples.
 	SamplesTopic string
 
-	BatchSize    int           // most records per lane batch; default 1000
+	BatchSize    int           // most records per lane batch; default 2000
 	Linger       time.Duration // how long a lane waits to fill a batch; default 5ms
 	DrainTimeout time.Duration // how long shutdown may spend finishing queued batches; default 15s
 	MaxBackoff   time.Duration // retry backoff cap; default 5s
@@ -92,7 +92,7 @@ func (o *Options) defaults() error {
 	def(&o.SamplesTopic, stream.DefaultSamplesTopic)
 	o.Features.Samples = o.SamplesTopic != "-"
 	if o.BatchSize <= 0 {
-		o.BatchSize = 1000
+		o.BatchSize = 2000
 	}
 	if o.Linger <= 0 {
 		o.Linger = 5 * time.Millisecond

@@ -32,7 +32,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.Customers, "customers", 50000, "distinct customers")
 	fs.IntVar(&o.Partitions, "partitions", 6, "partitions of the events topic")
 	fs.IntVar(&o.Runs, "runs", 3, "runs of each measurement; medians are reported")
-	fs.IntVar(&o.BatchSize, "batch-size", 1000, "ingest batch size")
+	fs.IntVar(&o.BatchSize, "batch-size", 2000, "ingest batch size")
 	fs.DurationVar(&o.Linger, "linger", 5*time.Millisecond, "ingest linger")
 	fs.BoolVar(&o.NoFeatures, "no-features", false, "do not produce feature vectors (shows what the features topic costs)")
 	fs.BoolVar(&o.NoNaive, "no-naive", false, "skip the naive baseline (for profiling; no ratio)")

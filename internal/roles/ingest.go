@@ -40,7 +40,7 @@ func (f *IngestFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.DLQTopic, "dlq-topic", stream.DefaultDLQTopic, "topic for rejected events")
 	fs.StringVar(&f.SamplesTopic, "samples-topic", stream.DefaultSamplesTopic, "topic for point-in-time training samples (one per applied visit or purchase); cap it with retention.bytes / retention.ms")
 	fs.BoolVar(&f.Samples, "samples", true, "produce training samples to --samples-topic (--samples=false for none)")
-	fs.IntVar(&f.BatchSize, "batch-size", 1000, "most records per partition batch")
+	fs.IntVar(&f.BatchSize, "batch-size", 2000, "most records per partition batch")
 	fs.DurationVar(&f.Linger, "linger", 5*time.Millisecond, "how long a partition lane waits to fill a batch")
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 15*time.Second, "how long shutdown may spend finishing queued batches")
 	fs.DurationVar(&f.MaxFuture, "max-future", 24*time.Hour, "events dated further than this past the clock are rejected")
