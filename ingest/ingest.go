@@ -167,28 +167,7 @@ type lane struct {
 // lanes hold (within DrainTimeout), and closes its clients.
 func (in *Ingester) Run(ctx context.Context) error {
 	o := &in.o
-	in.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:  o.Brokers,
-		Dialer:   o.Security.Dialer(),
-		GroupID:  o.Group,
-		Topic:    o.Topic,
-		MinBytes: 1,
-		// Responses of about 1 MiB (beyond the first batch, which the broker returns whole
-		// whatever its size) and a generous wait: kafka-go makes MaxWait the deadline for the
-		// response to start arriving, and a broker building a large response on a busy machine
-		// missed a 100 ms one 5-33 times in 10 s, stalling the partition each time. MinBytes 1
-		// answers as soon as there is data, so the wait only matters on an idle partition.
-		MaxBytes:              1 << 20,
-		MaxWait:               500 * time.Millisecond,
-		QueueCapacity:         o.BatchSize,
-		CommitInterval:        0, // synchronous commits, after the work
-		StartOffset:           kafka.FirstOffset,
-		ReadBackoffMin:        50 * time.Millisecond,
-		ReadBackoffMax:        time.Second,
-		WatchPartitionChanges: true,
-		Logger:                nil,
-		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { in.log.Debug("kafka reader: " + fmt.Sprintf(f, a...)) }),
-	})
+	in.reader = stream.NewGroupReader(stream.GroupReaderOptions{Brokers: o.Brokers, Security: o.Security, Group: o.Group, Topic: o.Topic, Queue: o.BatchSize, Log: in.log})
 	// The lanes already batch, so their output goes out as it is, one produce request per
 	// partition leader, without kafka.Writer's per-record bookkeeping (stream.Producer).
 	in.producer = stream.NewProducer(o.Brokers, stream.ProducerOptions{Compression: kafka.Snappy, Security: o.Security})

@@ -216,26 +216,7 @@ type lane struct {
 
 func (s *Scorer) consume(ctx context.Context) error {
 	o := &s.o
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:  o.Brokers,
-		Dialer:   o.Security.Dialer(),
-		GroupID:  o.Group,
-		Topic:    o.Topic,
-		MinBytes: 1,
-		// MaxWait only matters on an idle partition (MinBytes is 1), but kafka-go also makes it
-		// the deadline for the fetch response to start arriving, and a broker building a large
-		// response on a busy machine can miss a short one again and again (the partition then
-		// stalls at one offset). So: a generous wait and responses of about one batch.
-		MaxBytes:              1 << 20,
-		MaxWait:               500 * time.Millisecond,
-		QueueCapacity:         o.BatchSize,
-		CommitInterval:        0,
-		StartOffset:           kafka.FirstOffset,
-		ReadBackoffMin:        20 * time.Millisecond,
-		ReadBackoffMax:        time.Second,
-		WatchPartitionChanges: true,
-		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { s.log.Debug("kafka reader: " + fmt.Sprintf(f, a...)) }),
-	})
+	reader := stream.NewGroupReader(stream.GroupReaderOptions{Brokers: o.Brokers, Security: o.Security, Group: o.Group, Topic: o.Topic, Queue: o.BatchSize, Log: s.log})
 	defer reader.Close()
 
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
