@@ -38,7 +38,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.BoolVar(&o.NoNaive, "no-naive", false, "skip the naive baseline (for profiling; no ratio)")
 	fs.BoolVar(&o.NoSamples, "no-samples", false, "do not make training samples (shows what the samples topic costs)")
 	seed := fs.Uint64("seed", 1, "generator seed")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the last segstream ingest run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	if err := cli.Parse(fs, args[1:]); err != nil {
 		return usageError{err}
@@ -54,10 +54,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("creating %s: %w", *cpuProfile, err)
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("starting the CPU profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+		o.CPUProfile = f
 	}
 	// Ingest as cmd/ingest runs it: with the binaries' GC setting (GOGC 400 unless GOGC is set).
 	roles.TuneGC()

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,7 +48,10 @@ type Options struct {
 	NoSamples bool
 	// NoNaive skips the naive baseline (for profiling segstream's own runs); no ratio is given.
 	NoNaive bool
-	Log     *slog.Logger
+	// CPUProfile, when set, receives a CPU profile of the last segstream ingest run alone, so
+	// the generator, the limits and the baseline do not blur it.
+	CPUProfile io.Writer
+	Log        *slog.Logger
 }
 
 // Result is the headline figures.
@@ -144,8 +148,17 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			before := commandCalls(ctx, rdb)
 			cpu0 := redisCPU(ctx, rdb)
 			self0 := processCPU()
+			profile := o.CPUProfile != nil && variant == "segstream" && run == o.Runs-1
+			if profile {
+				if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+					return Result{}, fmt.Errorf("starting the CPU profile: %w", err)
+				}
+			}
 			t0 := time.Now()
 			rate, err := runIngest(ctx, brokers, rdb, fmt.Sprintf("bench-%s-%d", variant, run), app, o, len(msgs))
+			if profile {
+				pprof.StopCPUProfile()
+			}
 			if err != nil {
 				return Result{}, fmt.Errorf("%s run %d: %w", variant, run, err)
 			}

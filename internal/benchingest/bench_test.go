@@ -1,0 +1,44 @@
+package benchingest
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunSmall runs the whole benchmark at a size a test can afford: both variants through the
+// real pipeline, the limits, the table, the last line a script reads, and the profile.
+func TestRunSmall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, prof bytes.Buffer
+	res, err := Run(ctx, Options{Events: 3000, Customers: 300, Partitions: 3, Runs: 1, BatchSize: 500,
+		Linger: 5 * time.Millisecond, Seed: 7, CPUProfile: &prof}, &out)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	last := lines[len(lines)-1]
+	m := regexp.MustCompile(`^events_per_second=(\d+) ratio_vs_naive=([0-9.]+)$`).FindStringSubmatch(last)
+	if m == nil {
+		t.Fatalf("last line %q is not events_per_second=N ratio_vs_naive=R\n%s", last, out.String())
+	}
+	eps, _ := strconv.Atoi(m[1])
+	ratio, _ := strconv.ParseFloat(m[2], 64)
+	if eps != int(res.EventsPerSecond) || eps <= 0 || ratio <= 0 {
+		t.Errorf("last line %q, result %+v", last, res)
+	}
+	for _, want := range []string{"consume + decode, no Redis", "naive: one rich script per event", "segstream: batched compare-and-set", "GOGC="} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	// A CPU profile is gzip-compressed protobuf; an empty buffer would mean it never ran.
+	if prof.Len() < 100 || !bytes.HasPrefix(prof.Bytes(), []byte{0x1f, 0x8b}) {
+		t.Errorf("CPU profile: %d bytes, want a gzip-compressed profile", prof.Len())
+	}
+}
