@@ -27,24 +27,30 @@ return 1`)
 
 // casBatchScript is casScript for many keys in one call, for a single Redis (not a cluster,
 // whose keys of one call must share a slot): KEYS[i] gets ARGV[2i] if its header is still
-// ARGV[2i-1]. It returns 1 or 0 per key. It reads the nine header bytes with GETRANGE, which is
-// "" for a missing key (a state is never shorter), instead of copying whole states into Lua;
-// one call per batch spares Redis a script invocation per customer.
+// ARGV[2i-1] ("" for a customer not yet stored). It returns 1 or 0 per key. It reads every key
+// with one MGET and writes the winners with one MSET: inside a script each redis.call costs
+// Redis a few microseconds of its own (argument objects, command lookup, reply conversion), more
+// than the command, so two calls per batch instead of two per customer. A state is never
+// shorter than its nine header bytes.
 var casBatchScript = redis.NewScript(`
-local res = {}
+local cur = redis.call('MGET', unpack(KEYS))
+local res, kv, n = {}, {}, 0
 for i = 1, #KEYS do
-  local cur = redis.call('GETRANGE', KEYS[i], 0, 8)
-  if cur == ARGV[2*i-1] then
-    redis.call('SET', KEYS[i], ARGV[2*i])
+  local c, h = cur[i], ARGV[2*i-1]
+  if (c == false and h == '') or (c and string.sub(c, 1, 9) == h) then
+    kv[n+1] = KEYS[i]
+    kv[n+2] = ARGV[2*i]
+    n = n + 2
     res[i] = 1
   else
     res[i] = 0
   end
 end
+if n > 0 then redis.call('MSET', unpack(kv)) end
 return res`)
 
 // casBatchKeys bounds the keys of one casBatchScript call, so one call does not hold Redis for
-// long.
+// long; Lua's unpack also refuses more than about 8,000 values (the MSET's are twice this).
 const casBatchKeys = 1000
 
 // maxCASAttempts bounds the re-read loop for customers whose state keeps moving underneath.

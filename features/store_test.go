@@ -344,3 +344,60 @@ func TestStoreReleaseConcurrentLanes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCASScriptsAgree runs the per-key and the batched compare-and-set scripts over the same
+// cases: a new customer, a header for a key that is gone, a matching and a stale header, a new
+// customer's empty header for a key that exists, and a stored value shorter than a header.
+func TestCASScriptsAgree(t *testing.T) {
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t).Addr})
+	defer rdb.Close()
+	const hdr = "H00000001"
+	stored := map[string]string{"match": hdr + "old", "stale": "H00000002old", "exists": hdr + "old", "short": "H0"}
+	cases := []struct {
+		key, header string
+		want        int64
+	}{
+		{"new", "", 1}, {"gone", hdr, 0}, {"match", hdr, 1}, {"stale", hdr, 0}, {"exists", "", 0}, {"short", hdr, 0},
+	}
+	for _, batched := range []bool{false, true} {
+		if err := rdb.FlushAll(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range stored {
+			rdb.Set(ctx, k, v, 0)
+		}
+		var keys []string
+		var args []any
+		for _, c := range cases {
+			keys = append(keys, c.key)
+			args = append(args, c.header, c.key+"-written")
+		}
+		got := make([]int64, len(cases))
+		if batched {
+			res, err := casBatchScript.Run(ctx, rdb, keys, args...).Int64Slice()
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy(got, res)
+		} else {
+			for i := range cases {
+				n, err := casScript.Run(ctx, rdb, keys[i:i+1], args[2*i:2*i+2]...).Int64()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[i] = n
+			}
+		}
+		for i, c := range cases {
+			v, _ := rdb.Get(ctx, c.key).Result()
+			wantV := stored[c.key]
+			if c.want == 1 {
+				wantV = c.key + "-written"
+			}
+			if got[i] != c.want || v != wantV {
+				t.Errorf("batched=%v %s: got %d, value %q; want %d, value %q", batched, c.key, got[i], v, c.want, wantV)
+			}
+		}
+	}
+}
