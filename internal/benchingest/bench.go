@@ -123,10 +123,8 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	produceRate := float64(len(msgs)) / time.Since(produceStart).Seconds()
 
 	setRate, evalRate := redisBenchmark(ctx, rp.Addr, o.Log)
-	var decodeRates, naiveRates, segRates []float64
-	var naiveCmds, segCmds float64
-	var naiveBusy, segBusy []float64
-	var naiveCPU, segCPU []float64 // this process's CPU µs per event (ingest and the in-process broker)
+	var decodeRates []float64
+	stats := map[string]*variantStats{"naive": {}, "segstream": {}}
 	for run := 0; run < o.Runs; run++ {
 		r, err := consumeDecode(ctx, brokers, fmt.Sprintf("bench-decode-%d", run), len(msgs))
 		if err != nil {
@@ -148,6 +146,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			before := commandCalls(ctx, rdb)
 			cpu0 := redisCPU(ctx, rdb)
 			self0 := processCPU()
+			machine0 := machineCPU()
 			profile := o.CPUProfile != nil && variant == "segstream" && run == o.Runs-1
 			if profile {
 				if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
@@ -162,23 +161,22 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			if err != nil {
 				return Result{}, fmt.Errorf("%s run %d: %w", variant, run, err)
 			}
-			cmds := float64(commandCalls(ctx, rdb)-before) / float64(len(msgs))
-			busy := (redisCPU(ctx, rdb) - cpu0) / time.Since(t0).Seconds()
-			self := (processCPU() - self0).Seconds() * 1e6 / float64(len(msgs))
+			wall := time.Since(t0).Seconds()
+			busy := (redisCPU(ctx, rdb) - cpu0) / wall
+			selfCPU := (processCPU() - self0).Seconds()
+			machine := (machineCPU() - machine0) / wall
 			o.Log.Info("run", "variant", variant, "run", run+1, "events_per_s", int(rate), "redis_cpu_busy", fmt.Sprintf("%.0f%%", 100*busy))
-			if variant == "naive" {
-				naiveBusy, naiveCPU = append(naiveBusy, busy), append(naiveCPU, self)
-			} else {
-				segBusy, segCPU = append(segBusy, busy), append(segCPU, self)
-			}
-			if variant == "naive" {
-				naiveRates, naiveCmds = append(naiveRates, rate), cmds
-			} else {
-				segRates, segCmds = append(segRates, rate), cmds
-			}
+			st := stats[variant]
+			st.cmds = float64(commandCalls(ctx, rdb)-before) / float64(len(msgs))
+			st.rates = append(st.rates, rate)
+			st.redisBusy = append(st.redisBusy, busy)
+			st.cpuPerEvent = append(st.cpuPerEvent, selfCPU*1e6/float64(len(msgs)))
+			st.selfBusy = append(st.selfBusy, selfCPU/wall)
+			st.machineBusy = append(st.machineBusy, machine)
 		}
 	}
-	res := Result{EventsPerSecond: median(segRates), RatioVsNaive: median(segRates) / median(naiveRates)}
+	naive, seg := stats["naive"], stats["segstream"]
+	res := Result{EventsPerSecond: median(seg.rates), RatioVsNaive: median(seg.rates) / median(naive.rates)}
 	// The ratio is the median of per-run ratios' numerator and denominator taken in the same run.
 	gogc := debug.SetGCPercent(-1)
 	debug.SetGCPercent(gogc)
@@ -195,7 +193,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	fmt.Fprintln(w, "machine limits")
 	row("  produce to the broker (kafka-go, acks=all)", produceRate, "ev/s", nil)
 	row("  redis-benchmark -P 64 SET", setRate, "op/s", nil)
-	row("  redis-benchmark -P 64 EVALSHA (the compare-and-set script)", evalRate, "op/s", nil)
+	row("  redis-benchmark -P 64 EVALSHA (per-key compare-and-set)", evalRate, "op/s", nil)
 	row("  consume + decode, no Redis", median(decodeRates), "ev/s", decodeRates)
 	outputs := "features and samples topics"
 	switch {
@@ -207,11 +205,18 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		outputs = "features topic"
 	}
 	fmt.Fprintf(w, "ingest end to end: Kafka -> Redis (exactly once) -> %s -> commit\n", outputs)
-	row(fmt.Sprintf("  naive: one rich script per event (%.1f Redis cmds/event)", naiveCmds), median(naiveRates), "ev/s", naiveRates)
-	row(fmt.Sprintf("  segstream: batched compare-and-set (%.1f Redis cmds/event)", segCmds), median(segRates), "ev/s", segRates)
-	fmt.Fprintf(w, "redis-server CPU busy during ingest (median): naive %.0f%%, segstream %.0f%%\n", 100*median(naiveBusy), 100*median(segBusy))
+	row(fmt.Sprintf("  naive: one rich script per event (%.1f Redis cmds/event)", naive.cmds), median(naive.rates), "ev/s", naive.rates)
+	row(fmt.Sprintf("  segstream: batched compare-and-set (%.1f Redis cmds/event)", seg.cmds), median(seg.rates), "ev/s", seg.rates)
+	fmt.Fprintf(w, "redis-server CPU busy during ingest (median): naive %.0f%%, segstream %.0f%%\n", 100*median(naive.redisBusy), 100*median(seg.redisBusy))
 	fmt.Fprintf(w, "bench process CPU per event, ingest + in-process broker (median): naive %.1f µs, segstream %.1f µs (runs %s)\n",
-		median(naiveCPU), median(segCPU), fmtRuns(segCPU))
+		median(naive.cpuPerEvent), median(seg.cpuPerEvent), fmtRuns(seg.cpuPerEvent))
+	if m := median(seg.machineBusy); m > 0 {
+		// How much of the machine the segstream runs had: near GOMAXPROCS means CPU-bound, and
+		// "other" is CPU that neither the bench process nor redis-server used (kernel threads,
+		// anything else running).
+		fmt.Fprintf(w, "machine CPU busy during segstream's runs (median, of %d cores): %.2f = bench process %.2f + redis-server %.2f + other %.2f\n",
+			runtime.NumCPU(), m, median(seg.selfBusy), median(seg.redisBusy), max(0, m-median(seg.selfBusy)-median(seg.redisBusy)))
+	}
 	fmt.Fprintf(w, "events_per_second=%d ratio_vs_naive=%.2f\n", int(res.EventsPerSecond), res.RatioVsNaive)
 	return res, nil
 }
@@ -321,7 +326,8 @@ func redisBenchmark(ctx context.Context, addr string, log *slog.Logger) (set, ev
 	return set, eval
 }
 
-// casSource is the store's compare-and-set script, for redis-benchmark.
+// casSource is the store's per-key compare-and-set script (the one a cluster runs), for
+// redis-benchmark.
 const casSource = `
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -379,6 +385,34 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// variantStats are one variant's figures, a value per run.
+type variantStats struct {
+	rates, redisBusy, cpuPerEvent, selfBusy, machineBusy []float64
+	cmds                                                 float64 // Redis commands per event, last run
+}
+
+// machineCPU is the CPU seconds every core has spent busy (not idle or waiting for I/O) since
+// boot, from Linux's /proc/stat; 0 elsewhere.
+func machineCPU() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy float64
+	// user, nice, system, then idle and iowait (not busy), then irq and softirq; steal is time
+	// the hypervisor gave to others, and guest time is already in user.
+	for _, i := range []int{1, 2, 3, 6, 7} {
+		x, _ := strconv.ParseFloat(f[i], 64)
+		busy += x
+	}
+	return busy / 100 // USER_HZ, 100 on every Linux architecture Go supports
 }
 
 func fmtRuns(xs []float64) string {
