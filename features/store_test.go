@@ -401,3 +401,28 @@ func TestCASScriptsAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreUnderDocumentedACL runs both compare-and-set modes, their conflict path and a scan as
+// a Redis user holding only the ACL docs/operations.md grants ingest.
+func TestStoreUnderDocumentedACL(t *testing.T) {
+	forEachCASMode(t, func(t *testing.T, newStore func(redis.UniversalClient, Config) *Store) {
+		srv := testenv.StartRedis(t)
+		rdb := srv.ACLClient(t, "segstream-ingest", testenv.DocumentedIngestACL(t))
+		ctx := context.Background()
+		a, b := newStore(rdb, Config{}), newStore(rdb, Config{})
+		res := make([]Result, 1)
+		for i := 0; i < 6; i++ {
+			st := []*Store{a, b}[i%2] // each store's cache is stale every time: conflicts
+			if err := st.ApplyBatch(ctx, []Record{{Event: visit("x", fmt.Sprint(i), day(2011, 1, 1+i)), Pos: Position{Offset: int64(i)}}}, res); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if a.Conflicts()+b.Conflicts() == 0 {
+			t.Fatal("no conflicts: the re-read path did not run")
+		}
+		n := 0
+		if err := a.Scan(ctx, ScanOptions{}, func(string, *State) error { n++; return nil }); err != nil || n != 1 {
+			t.Fatalf("scan: %d customers, %v", n, err)
+		}
+	})
+}

@@ -532,3 +532,23 @@ func readTopic(t *testing.T, ctx context.Context, addr, topic string) []kafka.Me
 	}
 	return out
 }
+
+// TestIngestUnderDocumentedACL runs ingest as a Redis user holding only the ACL that
+// docs/operations.md grants it, duplicates and malformed records included, so a command the
+// code starts using (inside its scripts too) cannot go undocumented.
+func TestIngestUnderDocumentedACL(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	br := testenv.StartBroker(t, 3)
+	srv := testenv.StartRedis(t)
+	rdb := srv.ACLClient(t, "segstream-ingest", testenv.DocumentedIngestACL(t))
+
+	w := makeWorkload(3, 100, 3000, 0.10, 20)
+	publish(t, ctx, br.Address, w.msgs)
+	startIngest(t, ctx, br.Address, rdb, "acl")
+	waitMatch(t, ctx, srv.Client(), w.want, time.Minute)
+	waitCommitted(t, ctx, br.Address, time.Minute)
+	if n, reasons := countTopic(t, ctx, br.Address, stream.DefaultDLQTopic); n != w.malformed {
+		t.Fatalf("DLQ holds %d records (%v), want %d injected", n, reasons, w.malformed)
+	}
+}

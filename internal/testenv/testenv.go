@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,3 +224,39 @@ func init() {
 type quietLogger struct{}
 
 func (quietLogger) Printf(context.Context, string, ...any) {}
+
+// DocumentedIngestACL is the Redis ACL rule list docs/operations.md tells operators to give
+// ingest, so a test can run under exactly what the documentation grants.
+func DocumentedIngestACL(t testing.TB) []string {
+	t.Helper()
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("Redis ACL for segstream needs the commands\\s+it uses on its keys only: `([^`]+)`").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/operations.md no longer states the Redis ACL segstream needs")
+	}
+	return strings.Fields(string(m[1]))
+}
+
+// ACLClient creates the Redis user name with rules (nothing else granted) on r and returns a
+// client that logs in as it.
+func (r *RedisServer) ACLClient(t testing.TB, name string, rules []string) *redis.Client {
+	t.Helper()
+	admin := r.Client()
+	args := []any{"ACL", "SETUSER", name, "reset", "on", ">pw"}
+	for _, r := range rules {
+		args = append(args, r)
+	}
+	if err := admin.Do(context.Background(), args...).Err(); err != nil {
+		t.Fatalf("ACL SETUSER %s %v: %v", name, rules, err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, Username: name, Password: "pw"})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
