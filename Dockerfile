@@ -13,7 +13,8 @@ RUN go mod download
 COPY . .
 # Static binaries, no local paths or VCS stamps in them. cgo only for OpenBLAS, linked
 # statically (Debian's build picks its kernels for the CPU at run time); netgo and osusergo keep
-# name resolution and user lookup in Go, so nothing needs glibc's loader at run time.
+# name resolution and user lookup in Go, so nothing needs glibc's loader at run time. go build
+# applies each main package's default.pgo (profile-guided optimization; scripts/pgo.sh).
 RUN CGO_ENABLED=1 GOOS=linux GOFLAGS=-buildvcs=false \
     go build -trimpath -tags 'openblas netgo osusergo' \
       -ldflags='-s -w -linkmode external -extldflags "-static"' -o /out/ ./cmd/...
