@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"slices"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go/protocol"
 	metadataAPI "github.com/segmentio/kafka-go/protocol/metadata"
 	produceAPI "github.com/segmentio/kafka-go/protocol/produce"
+	"github.com/segmentio/kafka-go/protocol/rawproduce"
 )
 
 // Producer writes batches of records that the caller has already formed, such as an ingest
@@ -26,7 +26,8 @@ import (
 // the records copied into per-partition batches. A Producer reads the metadata once per call,
 // places the records with the same balancer, and sends one produce request per partition leader
 // holding every partition of every topic that leader owns, built on kafka-go's own transport
-// (so TLS, SASL and the connection pool are kafka-go's).
+// (so TLS, SASL and the connection pool are kafka-go's). It encodes the record batches itself
+// (batchEncoder) and hands them to kafka-go as raw produce requests.
 //
 // It does not retry: Produce reports which records failed, as kafka.Writer does, and the caller
 // retries those with its own backoff. A Producer is safe for concurrent use.
@@ -34,7 +35,7 @@ type Producer struct {
 	addr      net.Addr
 	transport kafka.RoundTripper
 	owned     *kafka.Transport // closed by Close; nil when the transport is kafka-go's default
-	attrs     protocol.Attributes
+	codec     kafka.Compression
 	maxBytes  int
 	timeout   time.Duration
 	balancer  kafka.Murmur2Balancer
@@ -63,7 +64,7 @@ func NewProducer(brokers []string, o ProducerOptions) *Producer {
 	}
 	p := &Producer{
 		addr:     kafka.TCP(brokers...),
-		attrs:    protocol.Attributes(o.Compression) & 0x7,
+		codec:    o.Compression,
 		maxBytes: producerBatchBytes,
 		timeout:  o.Timeout,
 		balancer: kafka.Murmur2Balancer{Consistent: true},
@@ -139,20 +140,28 @@ func (p *Producer) Produce(ctx context.Context, msgs []kafka.Message) error {
 
 // produceScratch is one call's working space, reused through the Producer's pool.
 type produceScratch struct {
-	topics  []producerTopic
-	slotOf  []int32 // per message: its (topic, partition) slot
-	order   []int32 // message indexes grouped by slot, in msgs order within a slot
-	slots   []produceSlot
-	readers []recordReader
-	names   []string
-	reqs    []leaderRequest
+	topics []producerTopic
+	slotOf []int32 // per message: its (topic, partition) slot
+	order  []int32 // message indexes grouped by slot, in msgs order within a slot
+	slots  []produceSlot
+	names  []string
+	reqs   []leaderRequest
+	enc    batchEncoder
+	wire   []byte   // the round's encoded record batches, one after the other
+	spans  [][2]int // each slot's batch in wire, in the order the round took the slots
+	sent   []int    // how many records each of those batches holds
+	bodies []bytes.Reader
 }
 
 func (sc *produceScratch) reset() {
-	clear(sc.readers) // no references to the caller's bytes outlive the call
 	clear(sc.reqs)
+	clear(sc.bodies)
 	sc.topics, sc.slotOf, sc.order, sc.slots = sc.topics[:0], sc.slotOf[:0], sc.order[:0], sc.slots[:0]
-	sc.readers, sc.names, sc.reqs = sc.readers[:0], sc.names[:0], sc.reqs[:0]
+	sc.names, sc.reqs = sc.names[:0], sc.reqs[:0]
+	sc.wire, sc.spans, sc.sent, sc.bodies = sc.wire[:0], sc.spans[:0], sc.sent[:0], sc.bodies[:0]
+	if cap(sc.wire) > 8<<20 { // one huge call should not pin its buffer in the pool
+		sc.wire = nil
+	}
 }
 
 type producerTopic struct {
@@ -271,7 +280,7 @@ func (p *Producer) place(ctx context.Context, msgs []kafka.Message, sc *produceS
 type leaderRequest struct {
 	leader int32
 	slots  []int // indexes into produceScratch.slots, grouped by topic
-	req    *produceAPI.Request
+	req    *rawproduce.Request
 	res    protocol.Message
 	err    error
 }
@@ -281,7 +290,6 @@ type leaderRequest struct {
 // more only when its records pass producerBatchBytes.
 func (p *Producer) round(ctx context.Context, msgs []kafka.Message, sc *produceScratch) bool {
 	sc.reqs = sc.reqs[:0]
-	sc.readers = sc.readers[:0]
 	for i := range sc.slots {
 		s := &sc.slots[i]
 		if s.err != nil || s.next == s.end {
@@ -299,22 +307,16 @@ func (p *Producer) round(ctx context.Context, msgs []kafka.Message, sc *produceS
 	if len(sc.reqs) == 0 {
 		return false
 	}
-	// Readers are allocated up front: the requests point into the slice.
-	nslots := 0
-	for i := range sc.reqs {
-		nslots += len(sc.reqs[i].slots)
-	}
-	if cap(sc.readers) < nslots {
-		sc.readers = make([]recordReader, 0, nslots)
-	}
 	timeoutMs := int32(p.timeout / time.Millisecond)
 	if d, ok := ctx.Deadline(); ok {
 		timeoutMs = int32(max(time.Until(d), time.Millisecond) / time.Millisecond)
 	}
+	// Encode every batch of the round first (wire may move as it grows), then point the
+	// requests at them.
+	now := time.Now()
+	sc.wire, sc.spans, sc.sent = sc.wire[:0], sc.spans[:0], sc.sent[:0]
 	for i := range sc.reqs {
-		lr := &sc.reqs[i]
-		req := &produceAPI.Request{Acks: int16(kafka.RequireAll), Timeout: timeoutMs}
-		for _, si := range lr.slots {
+		for _, si := range sc.reqs[i].slots {
 			s := &sc.slots[si]
 			end, size := s.next, 0
 			for end < s.end {
@@ -326,35 +328,67 @@ func (p *Producer) round(ctx context.Context, msgs []kafka.Message, sc *produceS
 				size += n
 				end++
 			}
-			sc.readers = append(sc.readers, recordReader{msgs: msgs, idx: sc.order[s.next:end], n: end - s.next})
-			rs := protocol.RecordSet{Attributes: p.attrs, Records: &sc.readers[len(sc.readers)-1]}
+			from := len(sc.wire)
+			var err error
+			if sc.wire, err = sc.enc.appendBatch(sc.wire, msgs, sc.order[s.next:end], p.codec, now); err != nil {
+				s.err = err // not sent; reported for these records like a broker's refusal
+				end = s.next
+			}
+			sc.spans = append(sc.spans, [2]int{from, len(sc.wire)})
+			sc.sent = append(sc.sent, end-s.next)
+		}
+	}
+	if cap(sc.bodies) < len(sc.spans) {
+		sc.bodies = make([]bytes.Reader, len(sc.spans))
+	}
+	sc.bodies = sc.bodies[:len(sc.spans)]
+	b := 0
+	for i := range sc.reqs {
+		lr := &sc.reqs[i]
+		req := &rawproduce.Request{Acks: int16(kafka.RequireAll), Timeout: timeoutMs}
+		for _, si := range lr.slots {
+			s := &sc.slots[si]
+			sc.bodies[b].Reset(sc.wire[sc.spans[b][0]:sc.spans[b][1]])
+			rs := protocol.RawRecordSet{Reader: &sc.bodies[b]}
+			b++
+			if s.err != nil {
+				continue
+			}
 			name := sc.topics[s.topic].name
 			if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != name {
-				req.Topics = append(req.Topics, produceAPI.RequestTopic{Topic: name})
+				req.Topics = append(req.Topics, rawproduce.RequestTopic{Topic: name})
 			}
 			t := &req.Topics[len(req.Topics)-1]
-			t.Partitions = append(t.Partitions, produceAPI.RequestPartition{Partition: s.partition, RecordSet: rs})
+			t.Partitions = append(t.Partitions, rawproduce.RequestPartition{Partition: s.partition, RecordSet: rs})
 		}
 		lr.req = req
+		if len(req.Topics) == 0 {
+			lr.req = nil // every batch of it failed to encode
+		}
 	}
 	var wg sync.WaitGroup
 	for i := range sc.reqs {
 		lr := &sc.reqs[i]
-		if i == len(sc.reqs)-1 {
+		switch {
+		case lr.req == nil:
+		case i == len(sc.reqs)-1:
 			lr.res, lr.err = p.transport.RoundTrip(ctx, p.addr, lr.req)
-			break
+		default:
+			wg.Go(func() { lr.res, lr.err = p.transport.RoundTrip(ctx, p.addr, lr.req) })
 		}
-		wg.Go(func() { lr.res, lr.err = p.transport.RoundTrip(ctx, p.addr, lr.req) })
 	}
 	wg.Wait()
 
-	r := 0 // the round's readers, in the order the slots took them
+	r := 0 // the round's batches, in the order the slots took them
 	for i := range sc.reqs {
 		lr := &sc.reqs[i]
 		for _, si := range lr.slots {
 			s := &sc.slots[si]
-			sent := sc.readers[r].n
+			sent := sc.sent[r]
 			r++
+			if s.err != nil {
+				continue // failed to encode
+			}
 			name := sc.topics[s.topic].name
 			if lr.err != nil {
 				s.err = fmt.Errorf("producing to %s/%d: %w", name, s.partition, lr.err)
@@ -407,38 +441,6 @@ func recordSize(m *kafka.Message) int {
 	}
 	return n
 }
-
-// recordReader hands kafka-go's encoder the records msgs[idx...] one after the other, through
-// one reused Record (the encoder is done with a record before it asks for the next).
-type recordReader struct {
-	msgs       []kafka.Message
-	idx        []int32 // what is left to read
-	n          int     // how many records the reader started with
-	rec        kafka.Record
-	key, value bytesReader
-}
-
-func (r *recordReader) ReadRecord() (*kafka.Record, error) {
-	if len(r.idx) == 0 {
-		return nil, io.EOF
-	}
-	m := &r.msgs[r.idx[0]]
-	r.idx = r.idx[1:]
-	r.rec = kafka.Record{Time: m.Time, Headers: m.Headers}
-	if m.Key != nil {
-		r.key.Reset(m.Key)
-		r.rec.Key = &r.key
-	}
-	if m.Value != nil {
-		r.value.Reset(m.Value)
-		r.rec.Value = &r.value
-	}
-	return &r.rec, nil
-}
-
-type bytesReader struct{ bytes.Reader }
-
-func (*bytesReader) Close() error { return nil }
 
 func growInts(s []int, n int) []int {
 	if cap(s) < n {
