@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"time"
 
 	"github.com/klauspost/compress/s2"
@@ -96,7 +97,7 @@ func (e *batchEncoder) appendBatch(dst []byte, msgs []kafka.Message, idx []int32
 			block := raw[:min(len(raw), xerialBlock)]
 			raw = raw[len(block):]
 			at := len(dst)
-			dst = growFor(append(dst, 0, 0, 0, 0), s2.MaxEncodedLen(len(block)))
+			dst = slices.Grow(append(dst, 0, 0, 0, 0), s2.MaxEncodedLen(len(block)))
 			enc := s2.EncodeSnappy(dst[at+4:cap(dst)], block) // in place: dst has the room
 			binary.BigEndian.PutUint32(dst[at:], uint32(len(enc)))
 			dst = dst[:at+4+len(enc)]
@@ -124,16 +125,6 @@ func (e *batchEncoder) appendBatch(dst []byte, msgs []kafka.Message, idx []int32
 	binary.BigEndian.PutUint32(dst[start+4+8:], uint32(len(dst)-start-4-12))
 	binary.BigEndian.PutUint32(dst[crcFrom-4:], crc32.Checksum(dst[crcFrom:], castagnoli))
 	return dst, nil
-}
-
-// growFor returns b with room for n more bytes.
-func growFor(b []byte, n int) []byte {
-	if cap(b)-len(b) >= n {
-		return b
-	}
-	nb := make([]byte, len(b), 2*cap(b)+n)
-	copy(nb, b)
-	return nb
 }
 
 func varintLen(v int64) int {

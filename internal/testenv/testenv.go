@@ -250,8 +250,8 @@ func (r *RedisServer) ACLClient(t testing.TB, name string, rules []string) *redi
 	t.Helper()
 	admin := r.Client()
 	args := []any{"ACL", "SETUSER", name, "reset", "on", ">pw"}
-	for _, r := range rules {
-		args = append(args, r)
+	for _, rule := range rules {
+		args = append(args, rule)
 	}
 	if err := admin.Do(context.Background(), args...).Err(); err != nil {
 		t.Fatalf("ACL SETUSER %s %v: %v", name, rules, err)
