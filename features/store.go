@@ -112,6 +112,8 @@ type customer struct {
 	hdr         [headerSize]byte
 	write       bool // the state changed and must be written
 	blob        []byte
+	entry       *cacheEntry // the cache entry state was taken from
+	shard       uint8       // of the cache
 }
 
 // batchScratch is what ApplyBatch needs besides the results, kept for the next batch.
@@ -123,7 +125,9 @@ type batchScratch struct {
 	toRead  []*customer
 	gets    []*redis.StringCmd
 	writes  []*customer
-	blobs   []byte // the encoded states of one write pipeline
+	done    []*customer // written (or unchanged): their states go to the cache
+	sorted  []*customer // the cache's scratch
+	blobs   []byte      // the encoded states of one write pipeline
 	cmds    []*redis.Cmd
 	keys    []string
 	args    []any
@@ -169,15 +173,15 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 			s.conflicts.Add(int64(len(b.pending)))
 		}
 		// The first attempt trusts the cache; a conflict reads Redis.
+		if attempt == 0 {
+			b.sorted = s.cache.takeAll(b.pending, b.sorted)
+		}
 		b.toRead = b.toRead[:0]
 		for _, c := range b.pending {
 			c.header = nil
-			if attempt == 0 {
-				if st := s.cache.take(c.key); st != nil {
-					c.state = st
-					c.header = st.appendHeader(c.hdr[:0])
-					continue
-				}
+			if attempt == 0 && c.entry != nil {
+				c.header = c.state.appendHeader(c.hdr[:0])
+				continue
 			}
 			b.toRead = append(b.toRead, c)
 		}
@@ -222,8 +226,7 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 			} else {
 				// Nothing to write; what the state holds (offsets at most) matches the version
 				// Redis has.
-				s.cache.put(c.key, c.state)
-				c.state = nil
+				b.done = append(b.done, c)
 			}
 		}
 		if len(b.writes) == 0 {
@@ -235,6 +238,7 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 		}
 		b.pending = append(b.pending[:0], conflicted...)
 	}
+	b.sorted = s.cache.putAll(b.done, b.sorted)
 	return nil
 }
 
@@ -246,6 +250,9 @@ func (b *batchScratch) release() {
 	clear(b.toRead)
 	clear(b.gets)
 	clear(b.writes)
+	clear(b.done)
+	b.done = b.done[:0]
+	clear(b.sorted)
 	clear(b.cmds[:cap(b.cmds)])
 	clear(b.args[:cap(b.args)])
 	if cap(b.blobs) > 4<<20 || cap(b.custs) > 1<<16 {
@@ -412,8 +419,7 @@ func (s *Store) writeStates(ctx context.Context, b *batchScratch) ([]*customer, 
 			if n == 0 {
 				conflicted = append(conflicted, c)
 			} else {
-				s.cache.put(c.key, c.state)
-				c.state = nil
+				b.done = append(b.done, c)
 			}
 		}
 		return conflicted, nil
@@ -447,8 +453,7 @@ func (s *Store) writeStatesBatched(ctx context.Context, b *batchScratch) ([]*cus
 			if res[i] == 0 {
 				conflicted = append(conflicted, c)
 			} else {
-				s.cache.put(c.key, c.state)
-				c.state = nil
+				b.done = append(b.done, c)
 			}
 		}
 	}

@@ -1,0 +1,91 @@
+package features
+
+import (
+	"fmt"
+	"testing"
+)
+
+func customers(ids ...string) []*customer {
+	cs := make([]*customer, len(ids))
+	for i, id := range ids {
+		cs[i] = &customer{id: id, key: Key("", id)}
+	}
+	return cs
+}
+
+func TestStateCacheTakeAndPut(t *testing.T) {
+	c := newStateCache(1000)
+	var buf []*customer
+
+	a := customers("a", "b", "c")
+	buf = c.takeAll(a, buf)
+	for _, cu := range a {
+		if cu.state != nil || cu.entry != nil {
+			t.Fatalf("%s: found in an empty cache", cu.id)
+		}
+		cu.state = &State{Version: 1}
+	}
+	buf = c.putAll(a, buf)
+	for _, cu := range a {
+		if cu.state != nil || cu.entry != nil {
+			t.Fatalf("%s: put left the batch holding its state", cu.id)
+		}
+	}
+
+	// One batch takes b; a second batch taking b at the same time must not get the same state.
+	first := customers("b")
+	buf = c.takeAll(first, buf)
+	if first[0].state == nil || first[0].state.Version != 1 {
+		t.Fatalf("b not taken: %+v", first[0])
+	}
+	second := customers("b", "c")
+	buf = c.takeAll(second, buf)
+	if second[0].state != nil {
+		t.Fatal("b was handed to two batches at once")
+	}
+	if second[1].state == nil {
+		t.Fatal("c not found")
+	}
+
+	// The second batch read b from Redis and writes it; the first fails and never puts. The
+	// second's state is what the cache then holds, untaken.
+	second[0].state = &State{Version: 2}
+	buf = c.putAll(second, buf)
+	third := customers("b")
+	buf = c.takeAll(third, buf)
+	if third[0].state == nil || third[0].state.Version != 2 {
+		t.Fatalf("after the second batch's put, b is %+v, want version 2", third[0].state)
+	}
+	if third[0].state == first[0].state {
+		t.Fatal("the failed batch's state came back")
+	}
+	c.putAll(third, buf)
+}
+
+func TestStateCacheBounded(t *testing.T) {
+	const max = 160
+	c := newStateCache(max)
+	var buf []*customer
+	for round := range 20 {
+		var ids []string
+		for i := range 50 {
+			ids = append(ids, fmt.Sprintf("r%d-%d", round, i))
+		}
+		cs := customers(ids...)
+		buf = c.takeAll(cs, buf)
+		for _, cu := range cs {
+			cu.state = new(State)
+		}
+		buf = c.putAll(cs, buf)
+	}
+	n := 0
+	for i := range c.shards {
+		if l := len(c.shards[i].m); l > max/cacheShards {
+			t.Errorf("shard %d holds %d entries, bound %d", i, l, max/cacheShards)
+		}
+		n += len(c.shards[i].m)
+	}
+	if n == 0 {
+		t.Fatal("the cache kept nothing")
+	}
+}
