@@ -1,6 +1,7 @@
 package features
 
 import (
+	"bytes"
 	"reflect"
 	"testing"
 	"time"
@@ -18,8 +19,8 @@ func TestSampleRoundTrip(t *testing.T) {
 
 	ev := &stream.Event{EventID: "e1", Type: stream.Purchase, CustomerID: "c1", TS: ts,
 		Items:      []stream.Item{{Brand: "1", Quantity: 1, UnitPrice: 2}, {Brand: "4", Quantity: 4, UnitPrice: 1}},
-		Prices:     map[string]float64{"1": 2, "4": 1.1},
-		Promotions: map[string]bool{"4": true, "5": true}}
+		Prices:     stream.PricesOf(map[string]float64{"1": 2, "4": 1.1}),
+		Promotions: stream.PromotionsOf(map[string]bool{"4": true, "5": true})}
 	b := AppendSample(nil, &before, ev)
 	s, err := DecodeSample(b)
 	if err != nil {
@@ -29,7 +30,7 @@ func TestSampleRoundTrip(t *testing.T) {
 		!s.Bought || s.Brand != "4" || s.Quantity != 5 {
 		t.Fatalf("decoded %+v", s)
 	}
-	if !reflect.DeepEqual(s.Prices, ev.Prices) || !reflect.DeepEqual(s.Promotions, ev.Promotions) {
+	if !reflect.DeepEqual(s.Prices, ev.Prices.Map()) || !reflect.DeepEqual(s.Promotions, ev.Promotions.Map()) {
 		t.Fatalf("price context %v %v", s.Prices, s.Promotions)
 	}
 	if s.Before.Orders != 1 || s.Before.LastBrand != "2" || s.Before.Offsets != nil || s.Before.Recent != nil {
@@ -44,5 +45,24 @@ func TestSampleRoundTrip(t *testing.T) {
 	s, err = DecodeSample(AppendSample(nil, &before, visit))
 	if err != nil || s.Bought || s.Quantity != 0 || s.Prices != nil {
 		t.Fatalf("visit sample %+v, %v", s, err)
+	}
+}
+
+// A hand-built event whose price context is out of order (the decoder's never is) gets the same
+// features record and sample as the sorted one.
+func TestUnsortedPriceContext(t *testing.T) {
+	ts := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	sorted := stream.Event{EventID: "e1", Type: stream.Visit, CustomerID: "c1", TS: ts,
+		Prices:     stream.Prices{{Brand: "1", Price: 2}, {Brand: "2", Price: 1.5}, {Brand: "3", Price: 0.5}},
+		Promotions: stream.Promotions{{Brand: "2", On: true}, {Brand: "4", On: true}}}
+	unsorted := sorted
+	unsorted.Prices = stream.Prices{{Brand: "3", Price: 0.5}, {Brand: "1", Price: 2}, {Brand: "2", Price: 1.5}}
+	unsorted.Promotions = stream.Promotions{{Brand: "4", On: true}, {Brand: "2", On: true}}
+	var st State
+	if a, b := AppendSample(nil, &st, &sorted), AppendSample(nil, &st, &unsorted); !bytes.Equal(a, b) {
+		t.Errorf("samples differ:\n%q\n%q", a, b)
+	}
+	if a, b := AppendMessage(nil, &st, &sorted, Position{}, false, []int{30}), AppendMessage(nil, &st, &unsorted, Position{}, false, []int{30}); !bytes.Equal(a, b) {
+		t.Errorf("features records differ:\n%s\n%s", a, b)
 	}
 }

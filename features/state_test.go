@@ -160,7 +160,7 @@ func TestAppendMessageIsJSON(t *testing.T) {
 	cfg := Config{}.withDefaults()
 	var s State
 	ev := &stream.Event{EventID: "e\"1<", Type: stream.Purchase, CustomerID: "c\\\n", TS: day(2011, 3, 1),
-		Items: []stream.Item{{Brand: "x\"", Quantity: 2, UnitPrice: 0.1}}, Prices: map[string]float64{"x\"": 0.1, "y": 2}, Promotions: map[string]bool{"y": true}}
+		Items: []stream.Item{{Brand: "x\"", Quantity: 2, UnitPrice: 0.1}}, Prices: stream.PricesOf(map[string]float64{"x\"": 0.1, "y": 2}), Promotions: stream.PromotionsOf(map[string]bool{"y": true})}
 	s.Apply(ev, Position{Partition: 2, Offset: 9}, &cfg)
 	s.Apply(&stream.Event{EventID: "p", Type: stream.Profile, CustomerID: ev.CustomerID, TS: day(2011, 3, 1), Attributes: map[string]float64{"age": 31}}, Position{Partition: 2, Offset: 10}, &cfg)
 	b := AppendMessage(nil, &s, ev, Position{Partition: 2, Offset: 9}, false, cfg.Windows)
@@ -187,7 +187,7 @@ func TestAppendMessageNumbers(t *testing.T) {
 	for i, amt := range []float64{0.1, 0.2, 1.0 / 3, 12345678.91, 0.005, 7} {
 		ev := &stream.Event{EventID: fmt.Sprint("p", i), Type: stream.Purchase, CustomerID: "c", TS: ts.Add(time.Duration(i) * time.Hour), Amount: amt,
 			Items:  []stream.Item{{Brand: "b", Quantity: 1.5 + float64(i)/3, UnitPrice: amt / 3, Promotion: i%2 == 0}},
-			Prices: map[string]float64{"a": 1.0 / 7, "b": 2.25, "c": 1e-7, "d": 123456.78}}
+			Prices: stream.PricesOf(map[string]float64{"a": 1.0 / 7, "b": 2.25, "c": 1e-7, "d": 123456.78})}
 		s.Apply(ev, Position{Offset: int64(2 * i)}, &cfg)
 		s.Apply(&stream.Event{EventID: fmt.Sprint("v", i), Type: stream.Visit, CustomerID: "c", TS: ev.TS}, Position{Offset: int64(2*i + 1)}, &cfg)
 		s.Apply(&stream.Event{EventID: fmt.Sprint("r", i), Type: stream.Refund, CustomerID: "c", TS: ev.TS, Amount: amt / 7}, Position{Partition: 1, Offset: int64(i)}, &cfg)
@@ -196,8 +196,8 @@ func TestAppendMessageNumbers(t *testing.T) {
 		if err := json.Unmarshal(AppendMessage(nil, &s, ev, Position{}, false, cfg.Windows), &m); err != nil {
 			t.Fatal(err)
 		}
-		for k, p := range ev.Prices {
-			if m.Prices[k] != p {
+		for _, e := range ev.Prices {
+			if k, p := e.Brand, e.Price; m.Prices[k] != p {
 				t.Fatalf("price %s: %v, want %v exactly", k, m.Prices[k], p)
 			}
 		}
@@ -241,7 +241,7 @@ func BenchmarkAppendMessage(b *testing.B) {
 	var s State
 	ev := &stream.Event{EventID: "gen-1x40", Type: stream.Purchase, CustomerID: "s100042", TS: day(2024, 3, 1),
 		Items: []stream.Item{{SKU: "bar-2", Brand: "2", Quantity: 3, UnitPrice: 1.9, Promotion: true}}, Amount: 5.7,
-		Prices: map[string]float64{"1": 1.21, "2": 1.9, "3": 2.33, "4": 2.01, "5": 2.7}, Promotions: map[string]bool{"1": false, "2": true, "3": false, "4": false, "5": true}}
+		Prices: stream.PricesOf(map[string]float64{"1": 1.21, "2": 1.9, "3": 2.33, "4": 2.01, "5": 2.7}), Promotions: stream.PromotionsOf(map[string]bool{"1": false, "2": true, "3": false, "4": false, "5": true})}
 	for i := 0; i < 20; i++ {
 		e := *ev
 		e.EventID = fmt.Sprint(i)

@@ -206,7 +206,7 @@ func TestStoreSamples(t *testing.T) {
 			Items: []stream.Item{{Brand: brand, Quantity: qty, UnitPrice: 2}}}
 	}
 	v := visit("c", "v1", day(2011, 1, 1))
-	v.Prices = map[string]float64{"1": 1.5}
+	v.Prices = stream.PricesOf(map[string]float64{"1": 1.5})
 	recs := []Record{
 		{Event: v, Pos: Position{Offset: 0}},
 		{Event: buy("p1", day(2011, 1, 2), "1", 2), Pos: Position{Offset: 1}},
@@ -272,7 +272,7 @@ func TestStoreReleaseReusesMemorySafely(t *testing.T) {
 		recs := make([]Record, 1500)
 		for i := range recs {
 			ev := visit(fmt.Sprintf("c%d", i%37), fmt.Sprint("e", off), day(2011, 1, 1+i%28))
-			ev.Prices = map[string]float64{"1": 1.25, "2": float64(i)}
+			ev.Prices = stream.PricesOf(map[string]float64{"1": 1.25, "2": float64(i)})
 			recs[i] = Record{Event: ev, Pos: Position{Offset: off}}
 			off++
 		}
@@ -319,7 +319,7 @@ func TestStoreReleaseConcurrentLanes(t *testing.T) {
 				recs := make([]Record, 1500) // a dozen chunks a batch, so lanes trade them
 				for i := range recs {
 					ev := visit(fmt.Sprintf("l%d-c%d", lane, i%41), fmt.Sprintf("l%d-b%d-e%d", lane, b, i), day(2011, 1, 1+i%28))
-					ev.Prices = map[string]float64{"1": 1.25, "2": float64(i)}
+					ev.Prices = stream.PricesOf(map[string]float64{"1": 1.25, "2": float64(i)})
 					recs[i] = Record{Event: ev, Pos: Position{Partition: int32(lane), Offset: int64(b*len(recs) + i)}}
 				}
 				res := make([]Result, len(recs))

@@ -140,31 +140,37 @@ type priceEntry struct {
 }
 
 // priceContext returns ev's prices and promotions as one list sorted by brand, in buf when it is
-// large enough, so the features record and the sample need one pass over the maps between them.
+// large enough, so the features record and the sample need one pass between them. Both come
+// sorted from the decoder, so this is a merge; a hand-built event's may not be.
 func priceContext(ev *stream.Event, buf []priceEntry) []priceEntry {
-	ctx := buf[:0]
-	for b, p := range ev.Prices {
-		ctx = append(ctx, priceEntry{brand: b, price: p, hasPrice: true})
+	if ctx, ok := mergeContext(ev.Prices, ev.Promotions, buf[:0]); ok {
+		return ctx
 	}
-	for b, on := range ev.Promotions {
-		found := false
-		for i := range ctx {
-			if ctx[i].hasPrice && ctx[i].brand == b {
-				ctx[i].hasPromo, ctx[i].promo, found = true, on, true
-				break
-			}
-		}
-		if !found {
-			ctx = append(ctx, priceEntry{brand: b, hasPromo: true, promo: on})
-		}
-	}
-	// Insertion sort: contexts have a handful of brands.
-	for i := 1; i < len(ctx); i++ {
-		for j := i; j > 0 && ctx[j].brand < ctx[j-1].brand; j-- {
-			ctx[j], ctx[j-1] = ctx[j-1], ctx[j]
-		}
-	}
+	// A map keeps a repeated brand's last value, as the decoder does.
+	ctx, _ := mergeContext(stream.PricesOf(ev.Prices.Map()), stream.PromotionsOf(ev.Promotions.Map()), buf[:0])
 	return ctx
+}
+
+// mergeContext merges pr and po into ctx; false when they were not sorted by brand, each brand
+// once (the merged list is strictly increasing exactly when both are).
+func mergeContext(pr stream.Prices, po stream.Promotions, ctx []priceEntry) ([]priceEntry, bool) {
+	for len(pr) > 0 || len(po) > 0 {
+		switch {
+		case len(po) == 0 || len(pr) > 0 && pr[0].Brand < po[0].Brand:
+			ctx = append(ctx, priceEntry{brand: pr[0].Brand, price: pr[0].Price, hasPrice: true})
+			pr = pr[1:]
+		case len(pr) == 0 || po[0].Brand < pr[0].Brand:
+			ctx = append(ctx, priceEntry{brand: po[0].Brand, hasPromo: true, promo: po[0].On})
+			po = po[1:]
+		default:
+			ctx = append(ctx, priceEntry{brand: pr[0].Brand, price: pr[0].Price, hasPrice: true, hasPromo: true, promo: po[0].On})
+			pr, po = pr[1:], po[1:]
+		}
+		if n := len(ctx); n > 1 && ctx[n-2].brand >= ctx[n-1].brand {
+			return ctx, false
+		}
+	}
+	return ctx, true
 }
 
 func appendMessage(dst []byte, s *State, ev *stream.Event, ctx []priceEntry, pos Position, redelivery bool, windows []int) []byte {

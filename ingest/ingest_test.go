@@ -63,8 +63,8 @@ func makeWorkload(seed uint64, customers, events int, dupFrac float64, malformed
 				ev.Items = append(ev.Items, stream.Item{SKU: "s", Brand: fmt.Sprint(1 + r.IntN(5)), Quantity: float64(1 + r.IntN(5)), UnitPrice: float64(r.IntN(2000)) / 100})
 			}
 			ev.Amount = float64(cents(ev.Total())) / 100
-			ev.Prices = map[string]float64{"1": 1.1, "3": 2.5}
-			ev.Promotions = map[string]bool{"3": true}
+			ev.Prices = stream.PricesOf(map[string]float64{"1": 1.1, "3": 2.5})
+			ev.Promotions = stream.PromotionsOf(map[string]bool{"3": true})
 			e.orders++
 			e.monetary += ev.Amount
 			ms := ts.UnixMilli()
@@ -75,7 +75,7 @@ func makeWorkload(seed uint64, customers, events int, dupFrac float64, malformed
 			e.days[ms/86400000] = true
 		case k < 8:
 			ev.Type = stream.Visit
-			ev.Prices = map[string]float64{"1": 1.2, "2": 1.8}
+			ev.Prices = stream.PricesOf(map[string]float64{"1": 1.2, "2": 1.8})
 			e.visits++
 		case k < 9:
 			ev.Type = stream.Refund
@@ -465,8 +465,8 @@ func TestSamplesTopic(t *testing.T) {
 		if s.Type != ev.Type || s.TS != ev.TS.UnixMilli() || s.CustomerID != ev.CustomerID || len(s.Prices) != len(ev.Prices) {
 			t.Fatalf("event %s: sample %+v for event %+v", s.EventID, s, ev)
 		}
-		for k, p := range ev.Prices {
-			if s.Prices[k] != p {
+		for _, e := range ev.Prices {
+			if k, p := e.Brand, e.Price; s.Prices[k] != p {
 				t.Fatalf("event %s: price of %s %v, want %v", s.EventID, k, s.Prices[k], p)
 			}
 		}

@@ -27,7 +27,7 @@ func TestReadSamples(t *testing.T) {
 	msgs := make([]kafka.Message, 0, 1000)
 	for i := range n {
 		ev := &stream.Event{EventID: "e" + strconv.Itoa(i), Type: stream.Visit, CustomerID: "c" + strconv.Itoa(i%997), TS: t0.Add(time.Duration(i) * time.Minute),
-			Prices: map[string]float64{"1": 1.5}}
+			Prices: stream.PricesOf(map[string]float64{"1": 1.5})}
 		msgs = append(msgs, kafka.Message{Key: []byte(ev.CustomerID), Value: features.AppendSample(nil, &st, ev)})
 		if len(msgs) == cap(msgs) {
 			if err := w.WriteMessages(ctx, msgs...); err != nil {

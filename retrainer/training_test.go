@@ -23,7 +23,7 @@ func TestTrainingJoinsOccasionsAndLabels(t *testing.T) {
 	n := 0
 	emit := func(cust string, typ stream.EventType, at time.Time, brand string, qty float64) {
 		n++
-		ev := &stream.Event{EventID: cust + string(rune('a'+n)), Type: typ, CustomerID: cust, TS: at, Prices: prices}
+		ev := &stream.Event{EventID: cust + string(rune('a'+n)), Type: typ, CustomerID: cust, TS: at, Prices: stream.PricesOf(prices)}
 		if typ == stream.Purchase {
 			ev.Items = []stream.Item{{Brand: brand, Quantity: qty, UnitPrice: prices[brand]}}
 		}

@@ -15,7 +15,7 @@ func sampleMessages() [][]byte {
 	ts := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	evs := []stream.Event{
 		{EventID: "p1", Type: stream.Profile, CustomerID: "c1", TS: ts, Attributes: map[string]float64{"age": 41, "income": 1e5}},
-		{EventID: "v1", Type: stream.Visit, CustomerID: "c1", TS: ts.Add(time.Hour), Prices: map[string]float64{"1": 1.2, "2": 2.5}, Promotions: map[string]bool{"1": true, "2": false}},
+		{EventID: "v1", Type: stream.Visit, CustomerID: "c1", TS: ts.Add(time.Hour), Prices: stream.PricesOf(map[string]float64{"1": 1.2, "2": 2.5}), Promotions: stream.PromotionsOf(map[string]bool{"1": true, "2": false})},
 		{EventID: "b1", Type: stream.Purchase, CustomerID: "c1", TS: ts.Add(2 * time.Hour), Amount: 12.5,
 			Items: []stream.Item{{SKU: "x", Brand: "we\"ird", Quantity: 2, UnitPrice: 6.25}}},
 	}

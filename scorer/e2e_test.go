@@ -235,8 +235,8 @@ func purchaseRows(n int) []choice.Purchase {
 				rows = append(rows, choice.Purchase{})
 				row = &rows[len(rows)-1]
 				for b := 0; b < 5; b++ {
-					row.Price[b] = ev.Prices[strconv.Itoa(b+1)]
-					if ev.Promotions[strconv.Itoa(b+1)] {
+					row.Price[b], _ = ev.Prices.Get(strconv.Itoa(b + 1))
+					if ev.Promotions.On(strconv.Itoa(b + 1)) {
 						row.Promotion[b] = 1
 					}
 				}

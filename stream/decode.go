@@ -123,17 +123,18 @@ type eventFields struct {
 	Amount                        float64
 	HasAmount                     bool
 	Items                         []itemFields
-	Prices                        map[string]float64
-	Promotions                    map[string]bool
+	Prices                        Prices
+	Promotions                    Promotions
 	Attributes                    map[string]float64
 
 	spare spareMaps // for the fast parser to refill (DecodeInto)
 }
 
-// spareMaps are an earlier event's maps, each taken at most once.
+// spareMaps are an earlier event's maps and price context, each taken at most once.
 type spareMaps struct {
-	prices, attributes map[string]float64
-	promotions         map[string]bool
+	prices     Prices
+	promotions Promotions
+	attributes map[string]float64
 }
 
 type itemFields struct {
@@ -152,7 +153,8 @@ func (r *rawEvent) fields(f *eventFields) {
 		return *p
 	}
 	*f = eventFields{EventID: deref(r.EventID), Type: deref(r.Type), CustomerID: deref(r.CustomerID), TS: deref(r.TS),
-		OrderID: r.OrderID, Currency: r.Currency, Prices: r.Prices, Promotions: r.Promotions, Attributes: r.Attributes}
+		OrderID: r.OrderID, Currency: r.Currency, Prices: PricesOf(r.Prices), Promotions: PromotionsOf(r.Promotions),
+		Attributes: r.Attributes}
 	if r.Amount != nil {
 		f.Amount, f.HasAmount = *r.Amount, true
 	}
@@ -350,20 +352,20 @@ func (d *Decoder) validate(r *eventFields, l *Limits, ev *Event) error {
 	if len(r.Prices) > l.MaxBrands {
 		return reject(ReasonTooMany, "prices", "%d brands, limit %d", len(r.Prices), l.MaxBrands)
 	}
-	for b, p := range r.Prices {
-		if len(b) == 0 || len(b) > l.MaxIDLen {
+	for _, e := range r.Prices {
+		if len(e.Brand) == 0 || len(e.Brand) > l.MaxIDLen {
 			return reject(ReasonInvalidValue, "prices", "brand name must be 1..%d bytes", l.MaxIDLen)
 		}
-		if !(p >= 0 && p <= l.MaxPrice) {
-			return reject(ReasonInvalidValue, "prices."+b, "%v is not in [0, %v]", p, l.MaxPrice)
+		if !(e.Price >= 0 && e.Price <= l.MaxPrice) {
+			return reject(ReasonInvalidValue, "prices."+e.Brand, "%v is not in [0, %v]", e.Price, l.MaxPrice)
 		}
 	}
 	ev.Prices = r.Prices
 	if len(r.Promotions) > l.MaxBrands {
 		return reject(ReasonTooMany, "promotions", "%d brands, limit %d", len(r.Promotions), l.MaxBrands)
 	}
-	for b := range r.Promotions {
-		if len(b) == 0 || len(b) > l.MaxIDLen {
+	for _, e := range r.Promotions {
+		if len(e.Brand) == 0 || len(e.Brand) > l.MaxIDLen {
 			return reject(ReasonInvalidValue, "promotions", "brand name must be 1..%d bytes", l.MaxIDLen)
 		}
 	}

@@ -34,9 +34,9 @@ type Event struct {
 	OrderID  string  `json:"order_id,omitempty"`
 	Currency string  `json:"currency,omitempty"`
 
-	// Price context seen by the customer (visits and purchases), per brand.
-	Prices     map[string]float64 `json:"prices,omitempty"`
-	Promotions map[string]bool    `json:"promotions,omitempty"`
+	// Price context seen by the customer (visits and purchases), per brand, sorted by brand.
+	Prices     Prices     `json:"prices,omitempty"`
+	Promotions Promotions `json:"promotions,omitempty"`
 
 	// Profile attributes (numeric codes or values: age, income, ...).
 	Attributes map[string]float64 `json:"attributes,omitempty"`

@@ -44,13 +44,13 @@ func fastParse(b []byte, r *eventFields) bool {
 		case "items":
 			ok = p.items(r)
 		case "prices":
-			r.Prices, ok = parseMap(&p, p.Float, r.spare.prices)
+			r.Prices, ok = p.prices(r.spare.prices)
 			r.spare.prices = nil
 		case "attributes":
 			r.Attributes, ok = parseMap(&p, p.Float, r.spare.attributes)
 			r.spare.attributes = nil
 		case "promotions":
-			r.Promotions, ok = parseMap(&p, p.Bool, r.spare.promotions)
+			r.Promotions, ok = p.promotions(r.spare.promotions)
 			r.spare.promotions = nil
 		}
 		return ok // an unknown key is false: encoding/json says why
@@ -140,6 +140,35 @@ func parseMap[V any](p *parser, value func() (V, bool), m map[string]V) (map[str
 		return ok
 	})
 	return m, ok
+}
+
+// prices reads the price context's object into s (emptied first) when there is one to reuse;
+// an empty object is an empty, non-nil slice. A repeated brand is false (encoding/json decides).
+func (p *parser) prices(s Prices) (Prices, bool) {
+	s = s[:0]
+	if s == nil {
+		s = make(Prices, 0, 8)
+	}
+	ok := p.ObjectView(func(k string) bool {
+		v, ok := p.Float()
+		s = append(s, BrandPrice{intern(k), v})
+		return ok
+	})
+	return s, ok && sortBrands(s, func(e *BrandPrice) string { return e.Brand })
+}
+
+// promotions is prices for the promotions object.
+func (p *parser) promotions(s Promotions) (Promotions, bool) {
+	s = s[:0]
+	if s == nil {
+		s = make(Promotions, 0, 8)
+	}
+	ok := p.ObjectView(func(k string) bool {
+		v, ok := p.Bool()
+		s = append(s, BrandPromotion{intern(k), v})
+		return ok
+	})
+	return s, ok && sortBrands(s, func(e *BrandPromotion) string { return e.Brand })
 }
 
 // internTable shares the strings that repeat across events (brands, attribute names,

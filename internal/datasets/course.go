@@ -130,12 +130,12 @@ func readCoursePurchases(ctx context.Context, r io.Reader, st *Stats, yield func
 }
 
 // priceContext builds fresh maps per event: callers may keep and change events.
-func priceContext(prices, promos []float64) (map[string]float64, map[string]bool) {
-	pm := make(map[string]float64, 5)
-	bm := make(map[string]bool, 5)
+func priceContext(prices, promos []float64) (stream.Prices, stream.Promotions) {
+	pm := make(stream.Prices, len(brands)) // brands are in order
+	bm := make(stream.Promotions, len(brands))
 	for i, b := range brands {
-		pm[b] = prices[i]
-		bm[b] = promos[i] != 0
+		pm[i] = stream.BrandPrice{Brand: b, Price: prices[i]}
+		bm[i] = stream.BrandPromotion{Brand: b, On: promos[i] != 0}
 	}
 	return pm, bm
 }

@@ -184,11 +184,11 @@ func TestCoursePurchases(t *testing.T) {
 		"200000001,28,1,2,2,0,0,1.50,1.90,1.99,2.09,2.67,0,1,0,0,0\r\n" +
 		"200000002,3,1,0,0,0,0,1.50,1.90,1.99,2.09,2.67,0,0,0,0,0\r\n" // incidence without brand
 	evs, st := mustCollect(t, CoursePurchases, in)
-	prices := func(p ...float64) map[string]float64 {
-		return map[string]float64{"1": p[0], "2": p[1], "3": p[2], "4": p[3], "5": p[4]}
+	prices := func(p ...float64) stream.Prices {
+		return stream.PricesOf(map[string]float64{"1": p[0], "2": p[1], "3": p[2], "4": p[3], "5": p[4]})
 	}
-	promo := func(b ...bool) map[string]bool {
-		return map[string]bool{"1": b[0], "2": b[1], "3": b[2], "4": b[3], "5": b[4]}
+	promo := func(b ...bool) stream.Promotions {
+		return stream.PromotionsOf(map[string]bool{"1": b[0], "2": b[1], "3": b[2], "4": b[3], "5": b[4]})
 	}
 	want := []stream.Event{
 		{EventID: "cp:200000001:1:v", Type: stream.Visit, CustomerID: "200000001", TS: ts("2019-01-02T00:00:00Z"),
@@ -207,11 +207,11 @@ func TestCoursePurchases(t *testing.T) {
 	if st.Rows != 3 || st.Events[stream.Visit] != 3 || st.Events[stream.Purchase] != 1 || st.Skipped[SkipBadPurchase] != 1 {
 		t.Errorf("stats = %+v, want 3 rows, 3 visits, 1 purchase, 1 %s", st, SkipBadPurchase)
 	}
-	// A purchase's price context must not be the visit's map: a consumer that edits one event
-	// would change the other.
-	evs[1].Prices["1"] = 99
-	if evs[2].Prices["1"] == 99 {
-		t.Error("visit and purchase share one price map")
+	// A purchase's price context must not be the visit's: a consumer that edits one event would
+	// change the other.
+	evs[1].Prices[0].Price = 99
+	if evs[2].Prices[0].Price == 99 {
+		t.Error("visit and purchase share one price context")
 	}
 }
 

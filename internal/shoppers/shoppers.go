@@ -119,8 +119,8 @@ func (g *Generator) Next(dst []stream.Event) []stream.Event {
 		dst = append(dst, c.refunds[0])
 		c.refunds = c.refunds[1:]
 	}
-	prices := make(map[string]float64, 5)
-	promos := make(map[string]bool, 5)
+	prices := make(stream.Prices, 5) // brands "1" to "5": in order
+	promos := make(stream.Promotions, 5)
 	var mean, promoShare float64
 	p := [5]float64{}
 	pr := [5]bool{}
@@ -132,8 +132,8 @@ func (g *Generator) Next(dst []stream.Event) []stream.Event {
 			promoShare += 0.2
 		}
 		mean += p[b] / 5
-		prices[strconv.Itoa(b+1)] = p[b]
-		promos[strconv.Itoa(b+1)] = pr[b]
+		prices[b] = stream.BrandPrice{Brand: strconv.Itoa(b + 1), Price: p[b]}
+		promos[b] = stream.BrandPromotion{Brand: strconv.Itoa(b + 1), On: pr[b]}
 	}
 	dst = append(dst, stream.Event{EventID: g.id(), Type: stream.Visit, CustomerID: c.id, TS: ts, Prices: prices, Promotions: promos})
 	u := a.BaseBuy + a.PriceSens*(mean-2.0) + a.PromoLift*promoShare
