@@ -63,6 +63,10 @@ func (e *batchEncoder) appendBatch(dst []byte, msgs []kafka.Message, idx []int32
 	}
 	first := stamp(msgs[idx[0]].Time)
 	maxTS := first
+	snappy := codec == kafka.Snappy
+	if snappy {
+		dst = append(dst, xerialHeader...)
+	}
 	raw := e.raw[:0]
 	for i, mi := range idx {
 		m := &msgs[mi]
@@ -85,6 +89,12 @@ func (e *batchEncoder) appendBatch(dst []byte, msgs []kafka.Message, idx []int32
 			raw = append(raw, h.Key...)
 			raw = appendNullBytes(raw, h.Value)
 		}
+		// Each full frame is compressed as soon as it is there, so the records go through a
+		// buffer that stays in the core's cache rather than through one the size of the batch.
+		for snappy && len(raw) >= xerialBlock {
+			dst = appendXerialFrame(dst, raw[:xerialBlock])
+			raw = raw[:copy(raw, raw[xerialBlock:])]
+		}
 	}
 	e.raw = raw
 
@@ -92,15 +102,8 @@ func (e *batchEncoder) appendBatch(dst []byte, msgs []kafka.Message, idx []int32
 	case 0:
 		dst = append(dst, raw...)
 	case kafka.Snappy:
-		dst = append(dst, xerialHeader...)
-		for len(raw) > 0 {
-			block := raw[:min(len(raw), xerialBlock)]
-			raw = raw[len(block):]
-			at := len(dst)
-			dst = slices.Grow(append(dst, 0, 0, 0, 0), s2.MaxEncodedLen(len(block)))
-			enc := s2.EncodeSnappy(dst[at+4:cap(dst)], block) // in place: dst has the room
-			binary.BigEndian.PutUint32(dst[at:], uint32(len(enc)))
-			dst = dst[:at+4+len(enc)]
+		if len(raw) > 0 {
+			dst = appendXerialFrame(dst, raw)
 		}
 	default:
 		c := codec.Codec()
@@ -125,6 +128,15 @@ func (e *batchEncoder) appendBatch(dst []byte, msgs []kafka.Message, idx []int32
 	binary.BigEndian.PutUint32(dst[start+4+8:], uint32(len(dst)-start-4-12))
 	binary.BigEndian.PutUint32(dst[crcFrom-4:], crc32.Checksum(dst[crcFrom:], castagnoli))
 	return dst, nil
+}
+
+// appendXerialFrame appends block snappy-compressed, after its big-endian length.
+func appendXerialFrame(dst, block []byte) []byte {
+	at := len(dst)
+	dst = slices.Grow(append(dst, 0, 0, 0, 0), s2.MaxEncodedLen(len(block)))
+	enc := s2.EncodeSnappy(dst[at+4:cap(dst)], block) // in place: dst has the room
+	binary.BigEndian.PutUint32(dst[at:], uint32(len(enc)))
+	return dst[:at+4+len(enc)]
 }
 
 func varintLen(v int64) int {
