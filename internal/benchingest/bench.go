@@ -144,27 +144,27 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 				app = &naiveStore{rdb: rdb}
 			}
 			before := commandCalls(ctx, rdb)
-			cpu0 := redisCPU(ctx, rdb)
-			self0 := processCPU()
-			machine0 := machineCPU()
 			profile := o.CPUProfile != nil && variant == "segstream" && run == o.Runs-1
 			if profile {
 				if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
 					return Result{}, fmt.Errorf("starting the CPU profile: %w", err)
 				}
 			}
-			t0 := time.Now()
-			rate, err := runIngest(ctx, brokers, rdb, fmt.Sprintf("bench-%s-%d", variant, run), app, o, len(msgs))
+			mark := func() cpuMark { return markCPU(ctx, rdb) }
+			rate, m0, m1, err := runIngest(ctx, brokers, rdb, fmt.Sprintf("bench-%s-%d", variant, run), app, o, len(msgs), mark)
 			if profile {
 				pprof.StopCPUProfile()
 			}
 			if err != nil {
 				return Result{}, fmt.Errorf("%s run %d: %w", variant, run, err)
 			}
-			wall := time.Since(t0).Seconds()
-			busy := (redisCPU(ctx, rdb) - cpu0) / wall
-			selfCPU := (processCPU() - self0).Seconds()
-			machine := (machineCPU() - machine0) / wall
+			// CPU is counted over the measured window only, from ingest's start to its last event
+			// applied, not its shutdown (leaving the group, closing connections: a quarter of a
+			// second of idle cores that would read as headroom).
+			wall := m1.at.Sub(m0.at).Seconds()
+			busy := (m1.redis - m0.redis) / wall
+			selfCPU := (m1.self - m0.self).Seconds()
+			machine := (m1.machine - m0.machine) / wall
 			o.Log.Info("run", "variant", variant, "run", run+1, "events_per_s", int(rate), "redis_cpu_busy", fmt.Sprintf("%.0f%%", 100*busy))
 			st := stats[variant]
 			st.cmds = float64(commandCalls(ctx, rdb)-before) / float64(len(msgs))
@@ -238,7 +238,22 @@ func generate(o Options) []kafka.Message {
 	return msgs
 }
 
-func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group string, app ingest.Applier, o Options, n int) (float64, error) {
+// cpuMark is the CPU time used so far by this process, redis-server and the whole machine.
+type cpuMark struct {
+	at             time.Time
+	self           time.Duration
+	redis, machine float64 // seconds
+}
+
+func markCPU(ctx context.Context, rdb redis.UniversalClient) cpuMark {
+	m := cpuMark{self: processCPU(), redis: redisCPU(ctx, rdb), machine: machineCPU()}
+	m.at = time.Now()
+	return m
+}
+
+// runIngest runs ingest until it has applied n events and returns the rate, with mark's
+// readings at its start and at its last event.
+func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group string, app ingest.Applier, o Options, n int, mark func() cpuMark) (float64, cpuMark, cpuMark, error) {
 	ca := &countingApplier{inner: app}
 	ft, st := "bench.features", "bench.samples"
 	if o.NoFeatures {
@@ -250,31 +265,32 @@ func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient,
 	in, err := ingest.New(ingest.Options{Brokers: brokers, Topic: topic, Group: group, FeaturesTopic: ft, SamplesTopic: st,
 		DLQTopic: "bench.dlq", BatchSize: o.BatchSize, Linger: o.Linger, Applier: ca}, rdb)
 	if err != nil {
-		return 0, err
+		return 0, cpuMark{}, cpuMark{}, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	start := time.Now()
+	start := mark()
 	go func() { done <- in.Run(rctx) }()
 	deadline := time.After(10 * time.Minute)
 	for ca.n.Load() < int64(n) {
 		select {
 		case err := <-done:
 			cancel()
-			return 0, fmt.Errorf("ingest stopped early: %v", err)
+			return 0, cpuMark{}, cpuMark{}, fmt.Errorf("ingest stopped early: %v", err)
 		case <-deadline:
 			cancel()
 			<-done
-			return 0, fmt.Errorf("ingest applied %d of %d events in 10 minutes", ca.n.Load(), n)
+			return 0, cpuMark{}, cpuMark{}, fmt.Errorf("ingest applied %d of %d events in 10 minutes", ca.n.Load(), n)
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	elapsed := time.Since(start)
+	elapsed := time.Since(start.at)
+	end := mark()
 	cancel()
 	if err := <-done; err != nil {
-		return 0, err
+		return 0, cpuMark{}, cpuMark{}, err
 	}
-	return float64(n) / elapsed.Seconds(), nil
+	return float64(n) / elapsed.Seconds(), start, end, nil
 }
 
 func consumeDecode(ctx context.Context, brokers []string, group string, n int) (float64, error) {
