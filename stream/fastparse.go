@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -149,12 +150,20 @@ func (p *parser) prices(s Prices) (Prices, bool) {
 	if s == nil {
 		s = make(Prices, 0, 8)
 	}
+	sorted := true
 	ok := p.ObjectView(func(k string) bool {
 		v, ok := p.Float()
+		if n := len(s); n > 0 && s[n-1].Brand >= k {
+			sorted = false
+		}
 		s = append(s, BrandPrice{intern(k), v})
 		return ok
 	})
-	return s, ok && sortBrands(s, func(e *BrandPrice) string { return e.Brand })
+	if !ok || sorted {
+		return s, ok
+	}
+	slices.SortFunc(s, func(a, b BrandPrice) int { return strings.Compare(a.Brand, b.Brand) })
+	return s, uniqueSorted(len(s), func(i int) string { return s[i].Brand })
 }
 
 // promotions is prices for the promotions object.
@@ -163,12 +172,30 @@ func (p *parser) promotions(s Promotions) (Promotions, bool) {
 	if s == nil {
 		s = make(Promotions, 0, 8)
 	}
+	sorted := true
 	ok := p.ObjectView(func(k string) bool {
 		v, ok := p.Bool()
+		if n := len(s); n > 0 && s[n-1].Brand >= k {
+			sorted = false
+		}
 		s = append(s, BrandPromotion{intern(k), v})
 		return ok
 	})
-	return s, ok && sortBrands(s, func(e *BrandPromotion) string { return e.Brand })
+	if !ok || sorted {
+		return s, ok
+	}
+	slices.SortFunc(s, func(a, b BrandPromotion) int { return strings.Compare(a.Brand, b.Brand) })
+	return s, uniqueSorted(len(s), func(i int) string { return s[i].Brand })
+}
+
+// uniqueSorted reports whether no two neighbours of a sorted list of n brands are equal.
+func uniqueSorted(n int, brand func(int) string) bool {
+	for i := 1; i < n; i++ {
+		if brand(i-1) == brand(i) {
+			return false
+		}
+	}
+	return true
 }
 
 // internTable shares the strings that repeat across events (brands, attribute names,

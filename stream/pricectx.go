@@ -160,22 +160,3 @@ func (p *Promotions) UnmarshalJSON(b []byte) error {
 	*p = PromotionsOf(m)
 	return nil
 }
-
-// sortBrands sorts a parsed context by brand (insertion sort: contexts are short and usually
-// arrive in order) and reports whether every brand is there once; a repeated brand sends the
-// event to encoding/json, whose last-wins rule the contract follows.
-func sortBrands[E any](s []E, brand func(*E) string) bool {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0; j-- {
-			a, b := brand(&s[j-1]), brand(&s[j])
-			if a < b {
-				break
-			}
-			if a == b {
-				return false
-			}
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return true
-}

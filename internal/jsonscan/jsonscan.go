@@ -15,16 +15,21 @@ type Scanner struct {
 	I int
 }
 
-// WS skips white space.
+// WS skips white space. Machine-written JSON has none, so the first test usually ends it.
 func (p *Scanner) WS() {
-	for p.I < len(p.B) {
-		switch p.B[p.I] {
-		case ' ', '\t', '\n', '\r':
-			p.I++
-		default:
-			return
-		}
+	if p.I < len(p.B) && p.B[p.I] > ' ' {
+		return
 	}
+	i := p.I
+	for i < len(p.B) {
+		switch p.B[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+			continue
+		}
+		break
+	}
+	p.I = i
 }
 
 // Peek reports whether the next non-space byte is c, without consuming it.
@@ -50,23 +55,11 @@ func (p *Scanner) Done() bool {
 
 // Str reads a string without escapes or control characters.
 func (p *Scanner) Str() (string, bool) {
-	if !p.Expect('"') {
+	b, ok := p.StrBytes()
+	if !ok {
 		return "", false
 	}
-	start := p.I
-	for p.I < len(p.B) {
-		c := p.B[p.I]
-		if c == '"' {
-			s := string(p.B[start:p.I])
-			p.I++
-			return s, true
-		}
-		if c == '\\' || c < 0x20 {
-			return "", false
-		}
-		p.I++
-	}
-	return "", false
+	return string(b), true
 }
 
 // StrBytes reads a string like Str and returns its bytes, which alias B.
@@ -74,18 +67,17 @@ func (p *Scanner) StrBytes() ([]byte, bool) {
 	if !p.Expect('"') {
 		return nil, false
 	}
-	start := p.I
-	for p.I < len(p.B) {
-		c := p.B[p.I]
+	// The index lives in a local: through p it would be stored back on every byte.
+	b, start := p.B, p.I
+	for i := start; i < len(b); i++ {
+		c := b[i]
 		if c == '"' {
-			b := p.B[start:p.I:p.I]
-			p.I++
-			return b, true
+			p.I = i + 1
+			return b[start:i:i], true
 		}
 		if c == '\\' || c < 0x20 {
 			return nil, false
 		}
-		p.I++
 	}
 	return nil, false
 }
@@ -97,39 +89,40 @@ func View(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // and returns its text; strconv alone would also take "+1", "0x10" or "Inf".
 func (p *Scanner) NumText() ([]byte, bool) {
 	p.WS()
-	start := p.I
-	if p.I < len(p.B) && p.B[p.I] == '-' {
-		p.I++
-	}
+	b, start := p.B, p.I
+	i := start
 	digits := func() int {
-		n := 0
-		for p.I < len(p.B) && p.B[p.I] >= '0' && p.B[p.I] <= '9' {
-			p.I++
-			n++
+		n := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
 		}
-		return n
+		return i - n
 	}
-	if p.I < len(p.B) && p.B[p.I] == '0' {
-		p.I++
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
 	} else if digits() == 0 {
 		return nil, false
 	}
-	if p.I < len(p.B) && p.B[p.I] == '.' {
-		p.I++
+	if i < len(b) && b[i] == '.' {
+		i++
 		if digits() == 0 {
 			return nil, false
 		}
 	}
-	if p.I < len(p.B) && (p.B[p.I] == 'e' || p.B[p.I] == 'E') {
-		p.I++
-		if p.I < len(p.B) && (p.B[p.I] == '+' || p.B[p.I] == '-') {
-			p.I++
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
 		}
 		if digits() == 0 {
 			return nil, false
 		}
 	}
-	return p.B[start:p.I], true
+	p.I = i
+	return b[start:i], true
 }
 
 func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
@@ -140,8 +133,52 @@ func (p *Scanner) Float() (float64, bool) {
 	if !ok {
 		return 0, false
 	}
+	if v, ok := exactDecimal(t); ok {
+		return v, true
+	}
 	v, err := strconv.ParseFloat(str(t), 64)
 	return v, err == nil
+}
+
+// pow10 are the powers of ten a float64 holds exactly.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// exactDecimal converts the text of a number NumText accepted when it has no exponent and at
+// most 15 digits, the shape of prices and quantities: the digits as an integer and the power of
+// ten are then both exact float64s, so their quotient is the correctly rounded value, the one
+// strconv.ParseFloat returns (its own first fast path, without its general parsing around it).
+func exactDecimal(t []byte) (float64, bool) {
+	neg := len(t) > 0 && t[0] == '-'
+	if neg {
+		t = t[1:]
+	}
+	var m uint64
+	digits, frac := 0, -1
+	for _, c := range t {
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.':
+			frac = 0
+		default:
+			return 0, false // an exponent
+		}
+	}
+	if digits > 15 {
+		return 0, false
+	}
+	v := float64(m)
+	if frac > 0 {
+		v /= pow10[frac]
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // Int reads an integer.
