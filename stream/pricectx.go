@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/segstream/segstream/internal/jsonscan"
 )
@@ -60,10 +59,13 @@ func PromotionsOf(m map[string]bool) Promotions {
 	return p
 }
 
-// Get returns brand's price and whether there is one.
+// Get returns brand's price and whether there is one. It scans (contexts are a few brands, at
+// most 64), so it also answers for a hand-built context that is out of order.
 func (p Prices) Get(brand string) (float64, bool) {
-	if i, ok := slices.BinarySearchFunc(p, brand, func(e BrandPrice, b string) int { return strings.Compare(e.Brand, b) }); ok {
-		return p[i].Price, true
+	for i := range p {
+		if p[i].Brand == brand {
+			return p[i].Price, true
+		}
 	}
 	return 0, false
 }
@@ -80,10 +82,14 @@ func (p Prices) Map() map[string]float64 {
 	return m
 }
 
-// On says whether brand was on promotion.
+// On says whether brand was on promotion (a scan, as Get).
 func (p Promotions) On(brand string) bool {
-	i, ok := slices.BinarySearchFunc(p, brand, func(e BrandPromotion, b string) int { return strings.Compare(e.Brand, b) })
-	return ok && p[i].On
+	for i := range p {
+		if p[i].Brand == brand {
+			return p[i].On
+		}
+	}
+	return false
 }
 
 // Map returns p as a map (nil for nil).
