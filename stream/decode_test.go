@@ -275,3 +275,13 @@ func TestDecodePriceContextOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestPriceContextLookupsOutOfOrder(t *testing.T) {
+	p := Prices{{"3", 1.5}, {"1", 2}}
+	if v, ok := p.Get("1"); !ok || v != 2 {
+		t.Errorf("Get(1) = %v %v on a hand-built context out of order", v, ok)
+	}
+	if (Promotions{{"3", false}, {"1", true}}).On("1") != true {
+		t.Error("On(1) missed on a hand-built context out of order")
+	}
+}
