@@ -46,72 +46,61 @@ func newStateCache(max int) *stateCache {
 	return c
 }
 
-// byShard orders cs by shard into buf and returns it with each shard's end index in it.
-func byShard(cs []*customer, buf []*customer) ([]*customer, [cacheShards]int) {
-	var n [cacheShards]int
-	for _, c := range cs {
-		c.shard = uint8(hashID(c.key) % cacheShards)
-		n[c.shard]++
-	}
+// eachShard calls fn with each shard and its customers among cs, under the shard's lock, one
+// shard at a time. buf is scratch for ordering cs by shard; it is returned for reuse.
+func (c *stateCache) eachShard(cs, buf []*customer, fn func(s *cacheShard, part []*customer)) []*customer {
 	var end [cacheShards]int
-	at := 0
-	for i := range n {
-		at += n[i]
-		end[i] = at
+	for _, cu := range cs {
+		cu.shard = uint8(hashID(cu.key) % cacheShards)
+		end[cu.shard]++
+	}
+	for i := 1; i < cacheShards; i++ {
+		end[i] += end[i-1]
 	}
 	buf = slices.Grow(buf[:0], len(cs))[:len(cs)]
 	pos := end
 	for i := len(cs) - 1; i >= 0; i-- {
-		c := cs[i]
-		pos[c.shard]--
-		buf[pos[c.shard]] = c
+		pos[cs[i].shard]--
+		buf[pos[cs[i].shard]] = cs[i]
 	}
-	return buf, end
+	lo := 0
+	for i := range c.shards {
+		if lo < end[i] {
+			s := &c.shards[i]
+			s.mu.Lock()
+			fn(s, buf[lo:end[i]])
+			s.mu.Unlock()
+		}
+		lo = end[i]
+	}
+	return buf
 }
 
-// takeAll sets c.state, c.entry and the header for each of cs the cache holds untaken, marking
-// them taken; it leaves the others' state nil. buf is scratch; the sorted slice is returned for
-// reuse.
-func (c *stateCache) takeAll(cs []*customer, buf []*customer) []*customer {
+// takeAll sets c.state and c.entry for each of cs the cache holds untaken, marking them taken;
+// it leaves the others' state nil. buf is scratch, returned for reuse.
+func (c *stateCache) takeAll(cs, buf []*customer) []*customer {
 	if c == nil || len(cs) == 0 {
 		return buf
 	}
-	sorted, end := byShard(cs, buf)
-	lo := 0
-	for i := range c.shards {
-		if lo == end[i] {
-			continue
-		}
-		s := &c.shards[i]
-		s.mu.Lock()
-		for _, cu := range sorted[lo:end[i]] {
+	return c.eachShard(cs, buf, func(s *cacheShard, part []*customer) {
+		for _, cu := range part {
 			if e := s.m[cu.key]; e != nil && !e.taken {
 				e.taken = true
 				cu.state, cu.entry = e.st, e
 			}
 		}
-		s.mu.Unlock()
-		lo = end[i]
-	}
-	return sorted
+	})
 }
 
 // putAll gives each of cs's state to the cache (Redis has it); the caller must not touch the
 // states afterwards.
-func (c *stateCache) putAll(cs []*customer, buf []*customer) []*customer {
+func (c *stateCache) putAll(cs, buf []*customer) []*customer {
 	if c == nil || len(cs) == 0 {
 		return buf
 	}
-	sorted, end := byShard(cs, buf)
 	perShard := max(1, c.max/cacheShards)
-	lo := 0
-	for i := range c.shards {
-		if lo == end[i] {
-			continue
-		}
-		s := &c.shards[i]
-		s.mu.Lock()
-		for _, cu := range sorted[lo:end[i]] {
+	return c.eachShard(cs, buf, func(s *cacheShard, part []*customer) {
+		for _, cu := range part {
 			e := cu.entry
 			if e == nil {
 				if e = s.m[cu.key]; e == nil {
@@ -126,10 +115,7 @@ func (c *stateCache) putAll(cs []*customer, buf []*customer) []*customer {
 			e.st, e.taken = cu.state, false
 			cu.state, cu.entry = nil, nil
 		}
-		s.mu.Unlock()
-		lo = end[i]
-	}
-	return sorted
+	})
 }
 
 // evict drops an arbitrary tenth of the shard; map iteration order is random enough for a cache

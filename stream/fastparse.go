@@ -144,7 +144,13 @@ func parseMap[V any](p *parser, value func() (V, bool), m map[string]V) (map[str
 }
 
 // prices reads the price context's object into s (emptied first) when there is one to reuse;
-// an empty object is an empty, non-nil slice. A repeated brand is false (encoding/json decides).
+// an empty object is an empty, non-nil slice. The result is sorted: checked as it is read, and
+// sorted only when out of order. A repeated brand is false (encoding/json decides, and keeps the
+// last value).
+//
+// prices and promotions are written out twice on purpose: one generic function over both,
+// reaching the brand through function values, was slower on the hot path (BenchmarkDecode, five
+// alternating runs: a visit 613 -> 816 ns, a purchase 1,289 -> 1,373 ns, medians).
 func (p *parser) prices(s Prices) (Prices, bool) {
 	s = s[:0]
 	if s == nil {
