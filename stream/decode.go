@@ -130,7 +130,7 @@ type eventFields struct {
 	spare spareMaps // for the fast parser to refill (DecodeInto)
 }
 
-// spareMaps are an earlier event's maps and price context, each taken at most once.
+// spareMaps are an earlier event's price context and attribute map, each taken at most once.
 type spareMaps struct {
 	prices     Prices
 	promotions Promotions
@@ -176,9 +176,9 @@ func (r *rawEvent) fields(f *eventFields) {
 func (d *Decoder) Decode(b []byte, ev *Event) error { return d.decode(b, ev, false) }
 
 // DecodeInto is Decode for a caller that decodes event after event into the same Event and keeps
-// nothing of the earlier one: the price, promotion and attribute maps ev holds are emptied and
-// refilled instead of allocated again (two maps of a typical visit are two thirds of its
-// decoding allocations).
+// nothing of the earlier one: the price and promotion slices and the attribute map ev holds are
+// emptied and refilled instead of allocated again (a visit's two are half its decoding
+// allocations).
 func (d *Decoder) DecodeInto(b []byte, ev *Event) error { return d.decode(b, ev, true) }
 
 func (d *Decoder) decode(b []byte, ev *Event, reuse bool) error {

@@ -161,7 +161,7 @@ func TestDecodeIntoMatchesDecode(t *testing.T) {
 	fresh := testing.AllocsPerRun(100, func() { _ = d.Decode(benchVisit, new(Event)) })
 	reused := testing.AllocsPerRun(100, func() { _ = d.DecodeInto(benchVisit, &into) })
 	if reused >= fresh-1 {
-		t.Fatalf("DecodeInto of a visit allocates %v times, Decode %v: the maps were not reused", reused, fresh)
+		t.Fatalf("DecodeInto of a visit allocates %v times, Decode %v: the price context and maps were not reused", reused, fresh)
 	}
 }
 
