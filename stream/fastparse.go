@@ -48,7 +48,7 @@ func fastParse(b []byte, r *eventFields) bool {
 			r.Prices, ok = p.prices(r.spare.prices)
 			r.spare.prices = nil
 		case "attributes":
-			r.Attributes, ok = parseMap(&p, p.Float, r.spare.attributes)
+			r.Attributes, ok = p.attributes(r.spare.attributes)
 			r.spare.attributes = nil
 		case "promotions":
 			r.Promotions, ok = p.promotions(r.spare.promotions)
@@ -127,16 +127,16 @@ func (p *parser) items(r *eventFields) bool {
 	}
 }
 
-// parseMap reads an object of brand or attribute names to values read by value, into m (emptied
-// first) when there is one to reuse.
-func parseMap[V any](p *parser, value func() (V, bool), m map[string]V) (map[string]V, bool) {
+// attributes reads the profile's attributes object into m (emptied first) when there is one to
+// reuse.
+func (p *parser) attributes(m map[string]float64) (map[string]float64, bool) {
 	if m == nil {
-		m = make(map[string]V, 8)
+		m = make(map[string]float64, 8)
 	} else {
 		clear(m)
 	}
 	ok := p.ObjectView(func(k string) bool {
-		v, ok := value()
+		v, ok := p.Float()
 		m[intern(k)] = v
 		return ok
 	})
