@@ -9,10 +9,22 @@ import (
 	"strings"
 )
 
+// daysColumn marks the Days fields, whose empty cell means "never bought" (-1).
+var daysColumn = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range Fields {
+		if f.Kind == Days {
+			m[f.Name] = true
+		}
+	}
+	return m
+}()
+
 // ReadColumnsCSV reads the numeric columns of a features export (ExportCSV's layout) into
-// columns named as the model bundle names features. Empty recency and T (customers who never
-// bought) read as -1, as the scorer sees them; other empty cells as 0. Identity, time and
-// attribute columns are skipped.
+// columns named as the model bundle names features. Empty day counts (the Days fields of a
+// customer who never bought) read as -1, as the scorer sees them; other empty cells as 0.
+// Identity, time and attribute columns are skipped. The header T_days, which exports before
+// t_days wrote, is read as t_days.
 func ReadColumnsCSV(r io.Reader) (map[string][]float64, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
@@ -56,7 +68,7 @@ func ReadColumnsCSV(r io.Reader) (map[string][]float64, error) {
 				if v, err = strconv.ParseFloat(s, 64); err != nil {
 					return nil, fmt.Errorf("line %d: %s = %q is not a number", line, name, s)
 				}
-			} else if name != "recency_days" && name != "t_days" {
+			} else if !daysColumn[name] {
 				v = 0
 			}
 			cols[name] = append(cols[name], v)

@@ -3,7 +3,6 @@ package features
 import (
 	"context"
 	"encoding/csv"
-	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -27,22 +26,22 @@ type ExportStats struct {
 
 const attrSampleRows = 1000
 
-// ExportCSV writes one row per customer: customer_id, recency_days (whole days from the last
-// purchase to AsOf, rounded down; empty with no purchase), frequency (orders), monetary
-// (purchase total), T_days, and the other features.
+// ExportCSV writes one row per customer: customer_id, then the model inputs of the Fields table
+// in its order (recency_days and t_days are whole days to AsOf, rounded down, and empty for a
+// customer who never bought; monetary is net of refunds; money is to the cent), the trailing
+// windows' purchases and spend, first_purchase, last_purchase, last_brand and the attributes.
 func (s *Store) ExportCSV(ctx context.Context, w io.Writer, o ExportOptions) (ExportStats, error) {
 	cw := csv.NewWriter(w)
 	var stats ExportStats
 	attrs := o.Attributes
 	headerDone := false
 	writeHeader := func() error {
-		h := []string{"customer_id", "recency_days", "frequency", "monetary", "T_days", "purchase_days",
-			"avg_order_value", "first_purchase", "last_purchase", "items", "quantity", "avg_unit_price",
-			"promo_share", "refunds", "refund_amount", "visits", "purchase_incidence", "last_brand",
-			"last_quantity", "distinct_brands"}
-		for _, w := range s.cfg.Windows {
-			h = append(h, fmt.Sprintf("purchases_%dd", w), fmt.Sprintf("spend_%dd", w))
+		h := []string{"customer_id"}
+		for _, f := range Fields {
+			h = append(h, f.Name)
 		}
+		h = append(h, WindowColumns(s.cfg.Windows)...)
+		h = append(h, "first_purchase", "last_purchase", "last_brand")
 		for _, a := range attrs {
 			h = append(h, "attr_"+a)
 		}
@@ -125,30 +124,25 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, o ExportOptions) (Ex
 func (s *Store) baseRow(id string, st *State, asOf time.Time) []string {
 	var v Vector
 	st.fillVector(&v, asOf.UnixMilli(), s.cfg.Windows)
-	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
-	i := func(x int64) string { return strconv.FormatInt(x, 10) }
+	num := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 	ts := func(ms int64) string {
 		if ms == 0 {
 			return ""
 		}
 		return time.UnixMilli(ms).UTC().Format(time.RFC3339)
 	}
-	rec, tdays := "", ""
-	if v.RecencyDays >= 0 {
-		rec, tdays = i(v.RecencyDays), i(v.TDays)
+	row := make([]string, 0, 1+len(Fields)+2*len(v.Windows)+3)
+	row = append(row, id)
+	for _, f := range Fields {
+		x := f.Get(&v)
+		if f.Kind == Days && x < 0 {
+			row = append(row, "") // never bought: no day count, not -1
+			continue
+		}
+		row = append(row, num(x))
 	}
-	row := []string{id, rec, i(v.Frequency), f(round2(v.Monetary)), tdays, i(v.PurchaseDays),
-		f(v.AvgOrderValue), ts(v.FirstPurchaseMS), ts(v.LastPurchaseMS), i(v.Items), f(v.Quantity), f(v.AvgUnitPrice),
-		f(v.PromoShare), i(v.Refunds), f(round2(v.RefundAmount)), i(v.Visits), f(v.PurchaseIncidence), v.LastBrand,
-		f(v.LastQuantity), i(int64(len(st.Brands)))}
 	for _, w := range v.Windows {
-		row = append(row, i(w.Purchases), f(round2(w.Spend)))
+		row = append(row, strconv.FormatInt(w.Purchases, 10), num(w.Spend))
 	}
-	return row
-}
-
-// round2 rounds money to the cent, removing float noise such as 4.999999999 from sums.
-func round2(x float64) float64 {
-	r, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 2, 64), 64)
-	return r
+	return append(row, ts(v.FirstPurchaseMS), ts(v.LastPurchaseMS), v.LastBrand)
 }

@@ -62,7 +62,7 @@ func TestUnsortedPriceContext(t *testing.T) {
 	if a, b := AppendSample(nil, &st, &sorted), AppendSample(nil, &st, &unsorted); !bytes.Equal(a, b) {
 		t.Errorf("samples differ:\n%q\n%q", a, b)
 	}
-	if a, b := AppendMessage(nil, &st, &sorted, Position{}, false, []int{30}), AppendMessage(nil, &st, &unsorted, Position{}, false, []int{30}); !bytes.Equal(a, b) {
+	if a, b := AppendMessage(nil, &st, &sorted, Position{}, false, st.LastSeen, []int{30}), AppendMessage(nil, &st, &unsorted, Position{}, false, st.LastSeen, []int{30}); !bytes.Equal(a, b) {
 		t.Errorf("features records differ:\n%s\n%s", a, b)
 	}
 }

@@ -43,6 +43,8 @@ type Config struct {
 	// skip the read and the decoding before a write. Default 100,000 (about 85 MB at ten
 	// events per customer); negative disables the cache.
 	CacheSize int
+	// Now is the wall clock that caps the event-time clock (clock.go); nil is time.Now.
+	Now func() time.Time
 	// Samples makes ApplyBatch return a point-in-time training sample (features/samples.go)
 	// for every applied visit and purchase, in Result.Sample.
 	Samples bool
@@ -127,6 +129,8 @@ type PartOffset struct {
 
 // State is everything kept per customer. Times are Unix milliseconds; 0 means never.
 type State struct {
+	// Version counts the events applied to the state: each applied event makes a new version,
+	// so a version names exactly one state (the scorer orders answers by it).
 	Version uint64
 
 	FirstSeen, LastSeen         int64
@@ -196,6 +200,7 @@ func (s *State) Apply(ev *stream.Event, pos Position, cfg *Config) (Outcome, boo
 		s.Recent = append(s.Recent[:0], s.Recent[n:]...)
 	}
 	s.Recent = append(s.Recent, h)
+	s.Version++
 
 	ts := ev.TS.UnixMilli()
 	if s.FirstSeen == 0 || ts < s.FirstSeen {

@@ -50,7 +50,7 @@ func TestApplySemantics(t *testing.T) {
 
 	v := s.Vector("c", day(2011, 1, 20), cfg.Windows)
 	want := map[string]any{
-		"Frequency": int64(3), "PurchaseDays": int64(2), "Monetary": 10.0, "RecencyDays": int64(10), "TDays": int64(19),
+		"Frequency": int64(3), "PurchaseDays": int64(2), "Monetary": 8.0, "GrossMonetary": 10.0, "RecencyDays": int64(10), "TDays": int64(19),
 		"Items": int64(3), "Quantity": 6.0, "Refunds": int64(1), "RefundAmount": 2.0, "Visits": int64(2),
 		"LastBrand": "a", "LastQuantity": 3.0, "PurchaseIncidence": 1.0,
 	}
@@ -59,6 +59,14 @@ func TestApplySemantics(t *testing.T) {
 		if got := rv.FieldByName(f).Interface(); got != w {
 			t.Errorf("%s = %v, want %v", f, got, w)
 		}
+	}
+	// Eight events applied (the two duplicates are not), each a new version.
+	if v.StateVersion != 8 {
+		t.Errorf("state version %d after 8 applied events", v.StateVersion)
+	}
+	// The order value is net of the refund, as monetary is.
+	if math.Abs(v.AvgOrderValue-8.0/3) > 1e-12 {
+		t.Errorf("avg order value %v, want 8/3", v.AvgOrderValue)
 	}
 	if math.Abs(v.AvgUnitPrice-10.0/6) > 1e-12 || math.Abs(v.PromoShare-1.0/3) > 1e-12 {
 		t.Errorf("avg unit price %v, promo share %v", v.AvgUnitPrice, v.PromoShare)
@@ -163,7 +171,7 @@ func TestAppendMessageIsJSON(t *testing.T) {
 		Items: []stream.Item{{Brand: "x\"", Quantity: 2, UnitPrice: 0.1}}, Prices: stream.PricesOf(map[string]float64{"x\"": 0.1, "y": 2}), Promotions: stream.PromotionsOf(map[string]bool{"y": true})}
 	s.Apply(ev, Position{Partition: 2, Offset: 9}, &cfg)
 	s.Apply(&stream.Event{EventID: "p", Type: stream.Profile, CustomerID: ev.CustomerID, TS: day(2011, 3, 1), Attributes: map[string]float64{"age": 31}}, Position{Partition: 2, Offset: 10}, &cfg)
-	b := AppendMessage(nil, &s, ev, Position{Partition: 2, Offset: 9}, false, cfg.Windows)
+	b := AppendMessage(nil, &s, ev, Position{Partition: 2, Offset: 9}, false, s.LastSeen, cfg.Windows)
 	var m Message
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatalf("%s: %v", b, err)
@@ -193,7 +201,7 @@ func TestAppendMessageNumbers(t *testing.T) {
 		s.Apply(&stream.Event{EventID: fmt.Sprint("r", i), Type: stream.Refund, CustomerID: "c", TS: ev.TS, Amount: amt / 7}, Position{Partition: 1, Offset: int64(i)}, &cfg)
 		s.Apply(&stream.Event{EventID: fmt.Sprint("a", i), Type: stream.Profile, CustomerID: "c", TS: ev.TS, Attributes: map[string]float64{"x": amt / 11}}, Position{Partition: 2, Offset: int64(i)}, &cfg)
 		var m Message
-		if err := json.Unmarshal(AppendMessage(nil, &s, ev, Position{}, false, cfg.Windows), &m); err != nil {
+		if err := json.Unmarshal(AppendMessage(nil, &s, ev, Position{}, false, s.LastSeen, cfg.Windows), &m); err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range ev.Prices {
@@ -230,8 +238,8 @@ func TestAppendNumberExact(t *testing.T) {
 		}
 	}
 	for v, want := range map[float64]string{12.34: "12.34", 12.3: "12.3", 12: "12", 0.30000000000000004: "0.3", -1.5: "-1.5", 0.004: "0", 1.999: "2", 0.07: "0.07"} {
-		if got := string(appendMoney(nil, v)); got != want {
-			t.Fatalf("appendMoney(%v) = %s, want %s", v, got, want)
+		if got := string(appendNumber(nil, cents(v))); got != want {
+			t.Fatalf("appendNumber(cents(%v)) = %s, want %s", v, got, want)
 		}
 	}
 }
@@ -251,6 +259,6 @@ func BenchmarkAppendMessage(b *testing.B) {
 	buf := make([]byte, 0, 2048)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendMessage(buf[:0], &s, ev, Position{Partition: 1, Offset: 99}, false, cfg.Windows)
+		buf = AppendMessage(buf[:0], &s, ev, Position{Partition: 1, Offset: 99}, false, s.LastSeen, cfg.Windows)
 	}
 }

@@ -131,6 +131,7 @@ type batchScratch struct {
 	cmds    []*redis.Cmd
 	keys    []string
 	args    []any
+	vec     Vector // the features records' scratch
 }
 
 var scratchPool = sync.Pool{New: func() any { return &batchScratch{byID: map[string]int32{}} }}
@@ -138,9 +139,26 @@ var scratchPool = sync.Pool{New: func() any { return &batchScratch{byID: map[str
 // ApplyBatch applies recs in order (per customer) and fills res, which must be as long as recs.
 // On error nothing is half-applied from the caller's point of view: retrying the same batch is
 // safe, because what did land is recognised by its offsets and event ids.
+//
+// It first raises the event-time clock (clock.go) to the batch's newest event time, and measures
+// every features record of the batch to the clock it then reads. The clock moves before the
+// states are written: a batch that fails is retried until it lands (or, after a crash, is
+// redelivered), so the clock runs at most a batch ahead of what is applied, and the records'
+// as_of never lags the events they carry.
 func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) error {
 	if len(res) < len(recs) {
 		return fmt.Errorf("apply batch: %d results for %d records", len(res), len(recs))
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	var newest int64
+	for i := range recs {
+		newest = max(newest, recs[i].Event.TS.UnixMilli())
+	}
+	asOf, err := s.RaiseClock(ctx, newest, s.now())
+	if err != nil {
+		return fmt.Errorf("apply batch: %w", err)
 	}
 	b := scratchPool.Get().(*batchScratch)
 	defer b.release()
@@ -217,7 +235,7 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 		b.writes = b.writes[:0]
 		b.blobs = b.blobs[:0]
 		for _, c := range b.pending {
-			s.applyCustomer(c, b.next, recs, res, &ar)
+			s.applyCustomer(c, b.next, recs, res, &ar, &b.vec, asOf)
 			if c.write {
 				b.writes = append(b.writes, c)
 				start := len(b.blobs)
@@ -261,11 +279,10 @@ func (b *batchScratch) release() {
 	scratchPool.Put(b)
 }
 
-// applyCustomer applies c's records to c.state; c.write says whether it must be written.
-func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Result, ar *arena) {
+// applyCustomer applies c's records to c.state; c.write says whether it must be written. The
+// features records are measured to asOf, the clock; v is their scratch.
+func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Result, ar *arena, v *Vector, asOf int64) {
 	st := c.state
-	oldVersion := st.Version
-	st.Version = oldVersion + 1
 	changed := false
 	var ctxBuf [16]priceEntry
 	redeliveries := false
@@ -275,13 +292,10 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 		sampleAt := -1
 		if s.cfg.Samples && Sampled(r.Event) {
 			// The sample needs the state before the event, so encode it first and drop it
-			// again if the event turns out to be a duplicate. Its Version is the stored one the
-			// batch started from.
+			// again if the event turns out to be a duplicate.
 			ar.reserve(1024)
 			sampleAt = len(ar.cur.b)
-			st.Version = oldVersion
 			ar.cur.b = appendSample(ar.cur.b, st, r.Event, ctx)
-			st.Version = oldVersion + 1
 		}
 		out, ch := st.Apply(r.Event, r.Pos, &s.cfg)
 		changed = changed || ch
@@ -296,13 +310,10 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 		if out == Applied {
 			ar.reserve(2048)
 			start := len(ar.cur.b)
-			ar.cur.b = appendMessage(ar.cur.b, st, r.Event, ctx, r.Pos, false, s.cfg.Windows)
+			ar.cur.b = appendMessage(ar.cur.b, st, v, r.Event, ctx, r.Pos, false, asOf, s.cfg.Windows)
 			res[ri].Message, res[ri].chunk = ar.since(start), ar.cur
 		}
 		redeliveries = redeliveries || out == DuplicateOffset
-	}
-	if !changed {
-		st.Version = oldVersion
 	}
 	// Redeliveries carry the state as it now stands: the earlier delivery's message may never
 	// have reached the features topic.
@@ -310,7 +321,7 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 		if res[ri].Outcome == DuplicateOffset {
 			ar.reserve(2048)
 			start := len(ar.cur.b)
-			ar.cur.b = AppendMessage(ar.cur.b, st, recs[ri].Event, recs[ri].Pos, true, s.cfg.Windows)
+			ar.cur.b = appendMessage(ar.cur.b, st, v, recs[ri].Event, priceContext(recs[ri].Event, ctxBuf[:0]), recs[ri].Pos, true, asOf, s.cfg.Windows)
 			res[ri].Message, res[ri].chunk = ar.since(start), ar.cur
 		}
 	}

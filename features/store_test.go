@@ -218,11 +218,14 @@ func TestStoreSamples(t *testing.T) {
 	if err := st.ApplyBatch(ctx, recs, res); err != nil {
 		t.Fatal(err)
 	}
+	// Each sample carries the state just before its event, whose version counts the events
+	// applied before it.
 	want := []struct {
-		sample bool
-		orders int64
-		visits int64
-	}{{true, 0, 0}, {true, 0, 1}, {false, 0, 0}, {false, 0, 0}, {true, 1, 1}}
+		sample  bool
+		orders  int64
+		visits  int64
+		version uint64
+	}{{true, 0, 0, 0}, {true, 0, 1, 1}, {false, 0, 0, 0}, {false, 0, 0, 0}, {true, 1, 1, 3}}
 	for i, w := range want {
 		if (res[i].Sample != nil) != w.sample {
 			t.Fatalf("record %d (%v): sample %d bytes, want one: %v", i, res[i].Outcome, len(res[i].Sample), w.sample)
@@ -234,7 +237,7 @@ func TestStoreSamples(t *testing.T) {
 		if err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}
-		if s.EventID != recs[i].Event.EventID || s.Before.Orders != w.orders || s.Before.Visits != w.visits || s.Before.Version != 0 {
+		if s.EventID != recs[i].Event.EventID || s.Before.Orders != w.orders || s.Before.Visits != w.visits || s.Before.Version != w.version {
 			t.Fatalf("record %d: sample %s before orders %d visits %d version %d", i, s.EventID, s.Before.Orders, s.Before.Visits, s.Before.Version)
 		}
 	}

@@ -17,7 +17,10 @@ type WindowAgg struct {
 }
 
 // Vector is a customer's features as of a point in event time. Times are Unix milliseconds
-// (0 = never); day counts are whole days rounded down, -1 when there was no purchase.
+// (0 = never); day counts are whole days rounded down, -1 when there was no purchase. Money is
+// net of refunds (Monetary, floored at zero: a refund of a purchase from before the retained
+// history does not make a customer owe) with the gross and refunded sums beside it, all to the
+// cent.
 type Vector struct {
 	CustomerID        string             `json:"customer_id"`
 	AsOfMS            int64              `json:"as_of_ms"`
@@ -31,6 +34,7 @@ type Vector struct {
 	Frequency         int64              `json:"frequency"`
 	PurchaseDays      int64              `json:"purchase_days"`
 	Monetary          float64            `json:"monetary"`
+	GrossMonetary     float64            `json:"gross_monetary"`
 	AvgOrderValue     float64            `json:"avg_order_value"`
 	Items             int64              `json:"items"`
 	Quantity          float64            `json:"quantity"`
@@ -42,6 +46,7 @@ type Vector struct {
 	PurchaseIncidence float64            `json:"purchase_incidence"`
 	LastBrand         string             `json:"last_brand"`
 	LastQuantity      float64            `json:"last_quantity"`
+	DistinctBrands    int64              `json:"distinct_brands"`
 	Brands            map[string]int64   `json:"brands"`
 	Attributes        map[string]float64 `json:"attributes"`
 	Windows           []WindowAgg        `json:"windows"`
@@ -70,38 +75,67 @@ func (s *State) Vector(customerID string, asOf time.Time, windows []int) Vector 
 	return v
 }
 
+// fillVector is the one function of (state, clock) every feature consumer reads: the features
+// record, the read API, the CSV export, the retrainer's rows and the scorer's sweeps. Sums of
+// money are rounded to the cent here, once, so all of them see the same numbers (the features
+// record's JSON carries cents; math.Round(x*100)/100 is the float nearest that decimal, so it
+// reads back exactly).
 func (s *State) fillVector(v *Vector, asOf int64, windows []int) {
 	v.AsOfMS = asOf
 	v.StateVersion = s.Version
 	v.FirstSeenMS, v.LastSeenMS = s.FirstSeen, s.LastSeen
 	v.FirstPurchaseMS, v.LastPurchaseMS = s.FirstPurchase, s.LastPurchase
+	v.GrossMonetary = cents(s.Monetary)
+	v.RefundAmount = cents(s.RefundAmount)
+	v.Monetary = max(0, cents(s.Monetary-s.RefundAmount))
 	v.RecencyDays, v.TDays = -1, -1
+	v.AvgOrderValue, v.PromoShare = 0, 0
 	if s.Orders > 0 {
 		v.RecencyDays = wholeDays(s.LastPurchase, asOf)
 		v.TDays = wholeDays(s.FirstPurchase, asOf)
-		v.AvgOrderValue = s.Monetary / float64(s.Orders)
+		v.AvgOrderValue = v.Monetary / float64(s.Orders)
 		v.PromoShare = float64(s.PromoOrders) / float64(s.Orders)
 	}
 	v.Frequency = s.Orders
 	v.PurchaseDays = int64(len(s.PurchaseDays))
-	v.Monetary = s.Monetary
 	v.Items = s.ItemLines
 	v.Quantity = s.Quantity
+	v.AvgUnitPrice = 0
 	if s.Quantity > 0 {
 		v.AvgUnitPrice = s.ItemSpend / s.Quantity
 	}
-	v.Refunds, v.RefundAmount = s.Refunds, s.RefundAmount
+	v.Refunds = s.Refunds
 	v.Visits = s.Visits
+	v.PurchaseIncidence = 0
 	if s.Visits > 0 {
 		v.PurchaseIncidence = min(1, float64(s.Orders)/float64(s.Visits))
 	}
 	v.LastBrand, v.LastQuantity = s.LastBrand, s.LastQuantity
+	v.DistinctBrands = int64(len(s.Brands))
 	v.Windows = v.Windows[:0]
-	asOfT := time.UnixMilli(asOf)
+	hi := dayOf(asOf)
 	for _, w := range windows {
-		o, sp := s.Window(asOfT, w)
-		v.Windows = append(v.Windows, WindowAgg{Days: w, Purchases: o, Spend: sp})
+		lo := hi - int32(w)
+		agg := WindowAgg{Days: w}
+		for _, b := range s.Buckets {
+			if b.Day > lo && b.Day <= hi {
+				agg.Purchases += int64(b.Orders)
+				agg.Spend += b.Spend
+			}
+		}
+		agg.Spend = cents(agg.Spend)
+		v.Windows = append(v.Windows, agg)
 	}
+}
+
+// cents rounds money to the cent, dropping the float noise of summing (114.00000000000003 is
+// 114). Sums past 1e13 are left as they are (x*100 would lose the cents anyway).
+func cents(x float64) float64 {
+	x = finite(x)
+	if math.Abs(x) >= 1e13 {
+		return x
+	}
+	return math.Round(x*100) / 100
 }
 
 // Message is what ingest produces to the features topic for every applied event: the
@@ -120,14 +154,13 @@ type Message struct {
 	Features   Vector             `json:"features"`
 }
 
-// AppendMessage appends the JSON of the Message for ev at pos, with s the state right after it.
-// It is hand-written because it runs for every event; encoding/json reads it back as a Message.
-// Sums of money (monetary, refund_amount, the windows' spend) are written to the cent, which
-// also drops the float noise of the summing (114.00000000000003 is 114); every other number,
-// the averages included, reads back exactly.
-func AppendMessage(dst []byte, s *State, ev *stream.Event, pos Position, redelivery bool, windows []int) []byte {
+// AppendMessage appends the JSON of the Message for ev at pos, with s the state right after it
+// and its features measured to the event-time clock asOfMS. It is hand-written because it runs
+// for every event; encoding/json reads it back as a Message, every number exactly.
+func AppendMessage(dst []byte, s *State, ev *stream.Event, pos Position, redelivery bool, asOfMS int64, windows []int) []byte {
 	var buf [16]priceEntry
-	return appendMessage(dst, s, ev, priceContext(ev, buf[:0]), pos, redelivery, windows)
+	var v Vector
+	return appendMessage(dst, s, &v, ev, priceContext(ev, buf[:0]), pos, redelivery, asOfMS, windows)
 }
 
 // priceEntry is one brand of an event's price context.
@@ -173,7 +206,8 @@ func mergeContext(pr stream.Prices, po stream.Promotions, ctx []priceEntry) ([]p
 	return ctx, true
 }
 
-func appendMessage(dst []byte, s *State, ev *stream.Event, ctx []priceEntry, pos Position, redelivery bool, windows []int) []byte {
+// appendMessage is AppendMessage with the price context merged and v as scratch space.
+func appendMessage(dst []byte, s *State, v *Vector, ev *stream.Event, ctx []priceEntry, pos Position, redelivery bool, asOfMS int64, windows []int) []byte {
 	evTS := ev.TS.UnixMilli()
 	dst = append(dst, `{"customer_id":`...)
 	dst = jsonscan.AppendString(dst, ev.CustomerID)
@@ -224,62 +258,49 @@ func appendMessage(dst []byte, s *State, ev *stream.Event, ctx []priceEntry, pos
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `,"features":`...)
-	dst = appendVector(dst, s, ev.CustomerID, max(s.LastSeen, evTS), windows, appendMoney)
+	s.fillVector(v, asOfMS, windows)
+	dst = appendVector(dst, s, v, ev.CustomerID)
 	return append(dst, '}')
 }
 
-// appendVector writes the Vector that fillVector makes, without building it.
-// AppendVectorJSON appends s's Vector as of asOf as JSON with the values encoding/json writes
-// for State.Vector (money unrounded), without building the Vector: for answers read straight
-// from a state, such as the scorer's GET /v1/customers/{id}.
-func (s *State) AppendVectorJSON(dst []byte, customerID string, asOf time.Time, windows []int) []byte {
-	return appendVector(dst, s, customerID, asOf.UnixMilli(), windows, appendNumber)
+// AppendVectorJSON appends s's Vector as of asOf as JSON (what encoding/json writes for
+// State.Vector), without building its maps: for answers read straight from a state, such as the
+// scorer's GET /v1/customers/{id}. v is scratch space for the scalar part, reused.
+func (s *State) AppendVectorJSON(dst []byte, v *Vector, customerID string, asOf time.Time, windows []int) []byte {
+	s.fillVector(v, asOf.UnixMilli(), windows)
+	return appendVector(dst, s, v, customerID)
 }
 
-// appendVector writes the features record's vector; money formats sums of money (to the cent
-// in the features record, exactly for AppendVectorJSON).
-func appendVector(dst []byte, s *State, customerID string, asOf int64, windows []int, money func([]byte, float64) []byte) []byte {
+// fieldKeys are the JSON keys of Fields, with their separators.
+var fieldKeys = func() (k [len(Fields)]string) {
+	for i, f := range Fields {
+		k[i] = `,"` + f.Name + `":`
+	}
+	return k
+}()
+
+// appendVector writes v, filled from s, as the features record's vector: the scalar fields from
+// the Fields table, then the brand and attribute maps straight from s.
+func appendVector(dst []byte, s *State, v *Vector, customerID string) []byte {
 	dst = append(dst, `{"customer_id":`...)
 	dst = jsonscan.AppendString(dst, customerID)
-	dst = appendInt(dst, `,"as_of_ms":`, asOf)
-	dst = strconv.AppendUint(append(dst, `,"state_version":`...), s.Version, 10)
-	dst = appendInt(dst, `,"first_seen_ms":`, s.FirstSeen)
-	dst = appendInt(dst, `,"last_seen_ms":`, s.LastSeen)
-	dst = appendInt(dst, `,"first_purchase_ms":`, s.FirstPurchase)
-	dst = appendInt(dst, `,"last_purchase_ms":`, s.LastPurchase)
-	recency, tenure := int64(-1), int64(-1)
-	var aov, promoShare float64
-	if s.Orders > 0 {
-		recency = wholeDays(s.LastPurchase, asOf)
-		tenure = wholeDays(s.FirstPurchase, asOf)
-		aov = s.Monetary / float64(s.Orders)
-		promoShare = float64(s.PromoOrders) / float64(s.Orders)
+	dst = appendInt(dst, `,"as_of_ms":`, v.AsOfMS)
+	dst = strconv.AppendUint(append(dst, `,"state_version":`...), v.StateVersion, 10)
+	dst = appendInt(dst, `,"first_seen_ms":`, v.FirstSeenMS)
+	dst = appendInt(dst, `,"last_seen_ms":`, v.LastSeenMS)
+	dst = appendInt(dst, `,"first_purchase_ms":`, v.FirstPurchaseMS)
+	dst = appendInt(dst, `,"last_purchase_ms":`, v.LastPurchaseMS)
+	for i := range Fields {
+		f := &Fields[i]
+		x := f.Get(v)
+		if f.Kind == Count || f.Kind == Days {
+			dst = appendInt(dst, fieldKeys[i], int64(x))
+		} else {
+			dst = appendFloat(dst, fieldKeys[i], x)
+		}
 	}
-	dst = appendInt(dst, `,"recency_days":`, recency)
-	dst = appendInt(dst, `,"t_days":`, tenure)
-	dst = appendInt(dst, `,"frequency":`, s.Orders)
-	dst = appendInt(dst, `,"purchase_days":`, int64(len(s.PurchaseDays)))
-	dst = money(append(dst, `,"monetary":`...), s.Monetary)
-	dst = appendFloat(dst, `,"avg_order_value":`, aov)
-	dst = appendInt(dst, `,"items":`, s.ItemLines)
-	dst = appendFloat(dst, `,"quantity":`, s.Quantity)
-	aup := 0.0
-	if s.Quantity > 0 {
-		aup = s.ItemSpend / s.Quantity
-	}
-	dst = appendFloat(dst, `,"avg_unit_price":`, aup)
-	dst = appendFloat(dst, `,"promo_share":`, promoShare)
-	dst = appendInt(dst, `,"refunds":`, s.Refunds)
-	dst = money(append(dst, `,"refund_amount":`...), s.RefundAmount)
-	dst = appendInt(dst, `,"visits":`, s.Visits)
-	incidence := 0.0
-	if s.Visits > 0 {
-		incidence = min(1, float64(s.Orders)/float64(s.Visits))
-	}
-	dst = appendFloat(dst, `,"purchase_incidence":`, incidence)
 	dst = append(dst, `,"last_brand":`...)
-	dst = jsonscan.AppendString(dst, s.LastBrand)
-	dst = appendFloat(dst, `,"last_quantity":`, s.LastQuantity)
+	dst = jsonscan.AppendString(dst, v.LastBrand)
 	dst = append(dst, `,"brands":{`...)
 	for i, b := range s.Brands {
 		if i > 0 {
@@ -297,23 +318,13 @@ func appendVector(dst []byte, s *State, customerID string, asOf int64, windows [
 		dst = appendNumber(append(dst, ':'), a.Value)
 	}
 	dst = append(dst, `},"windows":[`...)
-	hi := dayOf(asOf)
-	for i, w := range windows {
+	for i, w := range v.Windows {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		lo := hi - int32(w)
-		var orders int64
-		var spend float64
-		for _, b := range s.Buckets { // as State.Window
-			if b.Day > lo && b.Day <= hi {
-				orders += int64(b.Orders)
-				spend += b.Spend
-			}
-		}
-		dst = appendInt(dst, `{"days":`, int64(w))
-		dst = appendInt(dst, `,"purchases":`, orders)
-		dst = money(append(dst, `,"spend":`...), spend)
+		dst = appendInt(dst, `{"days":`, int64(w.Days))
+		dst = appendInt(dst, `,"purchases":`, w.Purchases)
+		dst = appendFloat(dst, `,"spend":`, w.Spend)
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
@@ -343,15 +354,6 @@ func appendNumber(dst []byte, v float64) []byte {
 		}
 	}
 	return strconv.AppendFloat(dst, v, 'g', -1, 64)
-}
-
-// appendMoney formats v rounded to the cent.
-func appendMoney(dst []byte, v float64) []byte {
-	v = finite(v)
-	if math.Abs(v) >= 1e13 {
-		return strconv.AppendFloat(dst, v, 'g', -1, 64)
-	}
-	return appendCents(dst, int64(math.Round(v*100)))
 }
 
 // appendCents writes c hundredths as a decimal without trailing zeros: 1234 is 12.34, 1230 12.3,

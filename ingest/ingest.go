@@ -618,11 +618,7 @@ func (b *backoff) wait(ctx context.Context) bool {
 
 // The DLQ watermark is the highest offset of each source partition already sent to the DLQ. A
 // redelivered batch (after a rebalance or a crash before the commit) skips rejects at or below
-// it, so each malformed record lands in the DLQ once.
-var dlqMarkScript = redis.NewScript(`
-local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
-return 1`)
+// it, so each malformed record lands in the DLQ once. It only moves up (features.Raise).
 
 func (in *Ingester) dlqMarkKey(topic string, partition int) string {
 	return fmt.Sprintf("%s:dlqmark:{%s:%d}", in.prefix, topic, partition)
@@ -658,7 +654,7 @@ func (in *Ingester) skipAlreadyRejected(ctx context.Context, topic string, parti
 func (in *Ingester) markRejected(ctx context.Context, topic string, partition int, offset int64) error {
 	bo := newBackoff(in.o.MaxBackoff)
 	for {
-		err := dlqMarkScript.Run(ctx, in.rdb, []string{in.dlqMarkKey(topic, partition)}, offset).Err()
+		_, err := features.Raise(ctx, in.rdb, in.dlqMarkKey(topic, partition), offset)
 		if err == nil {
 			return nil
 		}

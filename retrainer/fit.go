@@ -47,8 +47,10 @@ type Outcome struct {
 // Fit builds a candidate bundle, holds it to the gates and assembles the report. It does no
 // I/O: the service and `retrainer fit` share it.
 func Fit(in FitInput, o FitOptions) (*Outcome, error) {
+	// k is chosen among the segmentations the substantiality gate would pass, so one small,
+	// well-separated group does not win the sweep only to have every refit refused.
 	bo := bundle.BuildOptions{Features: o.Features, Seed: o.Seed, KMin: o.KMin, MaxK: o.KMax, Current: in.Current,
-		Version: in.Version, Created: in.Created}
+		Version: in.Version, Created: in.Created, MinShare: o.Gates.MinShare}
 	samples := 0
 	if t := in.Training; t != nil {
 		samples = t.Samples

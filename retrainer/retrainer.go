@@ -390,15 +390,19 @@ func (r *Retrainer) currentBundle(ctx context.Context) (*bundle.Bundle, error) {
 	return bundle.Decode(raw)
 }
 
-// clock is the event time the features are measured to: the latest sample's, else the
-// latest event among all customers.
+// clock is the event time the features are measured to: the deployment's event-time clock,
+// which the scorer measures live answers to (latestEvent); the latest training sample's time
+// only when the store has no events at all.
 func (r *Retrainer) clock(ctx context.Context, t *Training) (time.Time, error) {
-	if t != nil && !t.Latest.IsZero() {
-		return t.Latest, nil
-	}
 	ms, err := latestEvent(ctx, r.store)
-	if err != nil || ms == 0 {
+	if err != nil {
 		return time.Time{}, err
+	}
+	if ms == 0 {
+		if t != nil {
+			return t.Latest, nil
+		}
+		return time.Time{}, nil
 	}
 	return time.UnixMilli(ms).UTC(), nil
 }

@@ -22,10 +22,14 @@ type Snapshot struct {
 	Seen int
 }
 
-// latestEvent is the latest event time among all customers (Unix ms): the snapshot's clock.
-// Features are measured to it rather than to the wall clock, so a replayed history is seen as
-// it was when it happened.
+// latestEvent is the snapshot's clock: the deployment's event-time clock (features.ClockKey),
+// which the scorer measures live answers to, so a model is trained on the rows it will score.
+// A store written before the clock was kept has none; then it is the latest event time among
+// all customers, which ingest's clock equals when no event was dated ahead of the wall clock.
 func latestEvent(ctx context.Context, st *features.Store) (int64, error) {
+	if ms, ok, err := st.Clock(ctx); err != nil || ok {
+		return ms, err
+	}
 	var latest int64
 	err := st.Scan(ctx, features.ScanOptions{}, func(_ string, s *features.State) error {
 		latest = max(latest, s.LastSeen)
@@ -89,15 +93,20 @@ func TakeSnapshot(ctx context.Context, st *features.Store, asOf time.Time, maxRo
 
 // QuickSample reads the first n customers SCAN returns (spread over hash slots, so close to
 // uniform) rather than every customer: a drift check runs every minute and must not scan a
-// million keys each time. Its clock is the latest event among them: one limited scan finds it,
-// a second (SCAN returns the same keys while the table is not resized) takes the features.
+// million keys each time. Its clock is the event-time clock; without one (a store written before
+// it was kept), the latest event among the sampled customers, which one more limited scan finds.
 func QuickSample(ctx context.Context, st *features.Store, n int) (*Snapshot, error) {
-	var latest int64
-	if err := st.Scan(ctx, features.ScanOptions{Limit: n}, func(_ string, s *features.State) error {
-		latest = max(latest, s.LastSeen)
-		return nil
-	}); err != nil {
+	latest, ok, err := st.Clock(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("sample: %w", err)
+	}
+	if !ok {
+		if err := st.Scan(ctx, features.ScanOptions{Limit: n}, func(_ string, s *features.State) error {
+			latest = max(latest, s.LastSeen)
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("sample: %w", err)
+		}
 	}
 	snap := &Snapshot{}
 	if latest == 0 {

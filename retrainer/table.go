@@ -1,28 +1,27 @@
 package retrainer
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/models/bundle"
 )
 
 // columns accumulates per-customer feature columns under the names the bundle schema and the
-// export CSV use.
+// export CSV use, read through the one table of model inputs (features.Fields), so the rows a
+// model is trained on are the rows the scorer scores live.
 type columns struct {
 	windows []int
-	names   []string // bundle.FieldNames then purchases_<d>d, spend_<d>d per window
+	names   []string // features.Fields' names, then the window columns
 	cols    map[string][]float64
 	v       features.Vector
 }
 
 func newColumns(windows []int, capacity int) *columns {
 	c := &columns{windows: windows, cols: map[string][]float64{}}
-	c.names = append(c.names, bundle.FieldNames[:]...)
-	for _, w := range windows {
-		c.names = append(c.names, "purchases_"+strconv.Itoa(w)+"d", "spend_"+strconv.Itoa(w)+"d")
+	for _, f := range features.Fields {
+		c.names = append(c.names, f.Name)
 	}
+	c.names = append(c.names, features.WindowColumns(windows)...)
 	for _, n := range c.names {
 		c.cols[n] = make([]float64, 0, capacity)
 	}
@@ -35,15 +34,6 @@ func (c *columns) len() int { return len(c.cols["frequency"]) }
 func (c *columns) add(st *features.State, asOf time.Time, i int) {
 	v := &c.v
 	st.FillVector(v, "", asOf, c.windows)
-	vals := [bundle.NumFields]float64{
-		bundle.RecencyDays: float64(v.RecencyDays), bundle.TDays: float64(v.TDays),
-		bundle.Frequency: float64(v.Frequency), bundle.PurchaseDays: float64(v.PurchaseDays),
-		bundle.Monetary: v.Monetary, bundle.AvgOrderValue: v.AvgOrderValue, bundle.Items: float64(v.Items),
-		bundle.Quantity: v.Quantity, bundle.AvgUnitPrice: v.AvgUnitPrice, bundle.PromoShare: v.PromoShare,
-		bundle.Refunds: float64(v.Refunds), bundle.RefundAmount: v.RefundAmount, bundle.Visits: float64(v.Visits),
-		bundle.PurchaseIncidence: v.PurchaseIncidence, bundle.LastQuantity: v.LastQuantity,
-		bundle.DistinctBrands: float64(len(st.Brands)),
-	}
 	set := func(name string, x float64) {
 		if i < 0 {
 			c.cols[name] = append(c.cols[name], x)
@@ -51,11 +41,11 @@ func (c *columns) add(st *features.State, asOf time.Time, i int) {
 			c.cols[name][i] = x
 		}
 	}
-	for f, x := range vals {
-		set(bundle.FieldNames[f], x)
+	for f := range features.Fields {
+		set(c.names[f], features.Fields[f].Get(v))
 	}
 	for j, w := range v.Windows {
-		set(c.names[int(bundle.NumFields)+2*j], float64(w.Purchases))
-		set(c.names[int(bundle.NumFields)+2*j+1], w.Spend)
+		set(c.names[len(features.Fields)+2*j], float64(w.Purchases))
+		set(c.names[len(features.Fields)+2*j+1], w.Spend)
 	}
 }

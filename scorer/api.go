@@ -91,6 +91,7 @@ func (s *Scorer) noModel(w http.ResponseWriter) bool {
 // hot read path.
 type customerBuf struct {
 	st  features.State
+	v   features.Vector
 	out []byte
 }
 
@@ -128,7 +129,9 @@ func (s *Scorer) getCustomer(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, "corrupt_state", err.Error())
 			return
 		}
-		out, found = cb.st.AppendVectorJSON(out, id, time.UnixMilli(cb.st.LastSeen), s.o.Features.Windows), true
+		// Measured to the event-time clock, as every answer is: a customer ages as the clock
+		// moves, whether or not she has new events.
+		out, found = cb.st.AppendVectorJSON(out, &cb.v, id, time.UnixMilli(s.clockAt(ctx, cb.st.LastSeen)), s.o.Features.Windows), true
 	} else {
 		out = append(out, "null"...)
 	}

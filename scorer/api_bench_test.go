@@ -68,7 +68,8 @@ func customerFixture(t testing.TB) (http.Handler, []string, *features.Store) {
 }
 
 // TestCustomerJSON holds GET /v1/customers/{id} to the documented shape: the features are the
-// feature store's Vector as encoding/json writes it, the scores the stored record verbatim.
+// feature store's Vector as encoding/json writes it, measured to the event-time clock (not to
+// the customer's own last event), the scores the stored record verbatim.
 func TestCustomerJSON(t *testing.T) {
 	h, ids, store := customerFixture(t)
 	for _, id := range append(ids[:20], `we"ird\id`) {
@@ -93,7 +94,14 @@ func TestCustomerJSON(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatal(ok, err)
 		}
-		v := st.Vector(id, time.UnixMilli(st.LastSeen), windows)
+		clock, ok, err := store.Clock(context.Background())
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if clock <= st.LastSeen && id == ids[0] {
+			t.Fatalf("%s was seen at the clock: the test cannot tell the clock from her last event", id)
+		}
+		v := st.Vector(id, time.UnixMilli(clock), windows)
 		b, _ := json.Marshal(struct {
 			CustomerID string           `json:"customer_id"`
 			Features   *features.Vector `json:"features"`

@@ -174,6 +174,8 @@ func (p *mparser) vector(v *features.Vector) bool {
 			i64(&v.PurchaseDays)
 		case "monetary":
 			f64(&v.Monetary)
+		case "gross_monetary":
+			f64(&v.GrossMonetary)
 		case "avg_order_value":
 			f64(&v.AvgOrderValue)
 		case "items":
@@ -196,6 +198,8 @@ func (p *mparser) vector(v *features.Vector) bool {
 			v.LastBrand, ok = p.str()
 		case "last_quantity":
 			f64(&v.LastQuantity)
+		case "distinct_brands":
+			i64(&v.DistinctBrands)
 		case "brands":
 			v.Brands = reuse(&p.bufs.brands)
 			ok = p.object(func(b string) bool {

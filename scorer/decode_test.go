@@ -23,7 +23,7 @@ func sampleMessages() [][]byte {
 	var s features.State
 	for i := range evs {
 		s.Apply(&evs[i], features.Position{Partition: 3, Offset: int64(i)}, &cfg)
-		out = append(out, features.AppendMessage(nil, &s, &evs[i], features.Position{Partition: 3, Offset: int64(i)}, i == 2, cfg.Windows))
+		out = append(out, features.AppendMessage(nil, &s, &evs[i], features.Position{Partition: 3, Offset: int64(i)}, i == 2, s.LastSeen, cfg.Windows))
 	}
 	return append(out, []byte(`{"customer_id":"c\u0032","features":{"state_version":1}}`), []byte(`{"customer_id":"c3","extra":1}`))
 }

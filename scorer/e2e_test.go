@@ -198,20 +198,57 @@ func (e *env) waitFor(what string, cond func() bool) {
 	}
 }
 
-// columns exports every customer's features as Build columns.
+// clock reads the event-time clock.
+func (e *env) clock() time.Time {
+	e.t.Helper()
+	ms, ok, err := e.store.Clock(e.ctx)
+	if err != nil || !ok {
+		e.t.Fatalf("no event-time clock (%v)", err)
+	}
+	return time.UnixMilli(ms)
+}
+
+// namedFeatures is the test's own reading of a feature vector: every feature by its JSON name,
+// the windows as purchases_<d>d and spend_<d>d. It goes through encoding/json, not through the
+// table the scorer and the retrainer map features with (features.Fields).
+func namedFeatures(t testing.TB, v *features.Vector) map[string]float64 {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for k, x := range m {
+		if f, ok := x.(float64); ok {
+			out[k] = f
+		}
+	}
+	for _, w := range v.Windows {
+		out[fmt.Sprintf("purchases_%dd", w.Days)] = float64(w.Purchases)
+		out[fmt.Sprintf("spend_%dd", w.Days)] = w.Spend
+	}
+	return out
+}
+
+// columns exports every customer's features, as of the event-time clock, as Build columns.
 func (e *env) columns() map[string][]float64 {
 	e.t.Helper()
 	cols := map[string][]float64{}
-	var in bundle.Input
+	asOf := e.clock()
 	err := e.store.Scan(e.ctx, features.ScanOptions{}, func(id string, st *features.State) error {
-		v := st.Vector(id, time.UnixMilli(st.LastSeen), windows)
-		scorer.FillInput(&in, &v)
-		for f, n := range bundle.FieldNames {
-			cols[n] = append(cols[n], in.Fields[f])
+		v := st.Vector(id, asOf, windows)
+		named := namedFeatures(e.t, &v)
+		for _, n := range bundle.FieldNames {
+			cols[n] = append(cols[n], named[n])
 		}
-		for _, w := range in.Windows {
-			cols[fmt.Sprintf("purchases_%dd", w.Days)] = append(cols[fmt.Sprintf("purchases_%dd", w.Days)], w.Purchases)
-			cols[fmt.Sprintf("spend_%dd", w.Days)] = append(cols[fmt.Sprintf("spend_%dd", w.Days)], w.Spend)
+		for _, w := range windows {
+			for _, k := range []string{fmt.Sprintf("purchases_%dd", w), fmt.Sprintf("spend_%dd", w)} {
+				cols[k] = append(cols[k], named[k])
+			}
 		}
 		return nil
 	})
@@ -219,6 +256,19 @@ func (e *env) columns() map[string][]float64 {
 		e.t.Fatal(err)
 	}
 	return cols
+}
+
+// waitAged waits until the scorer swept at the event-time clock (every answer measured to it or
+// found unchanged since) and returns that clock.
+func (e *env) waitAged(s *scorer.Scorer) time.Time {
+	e.t.Helper()
+	var clock time.Time
+	e.waitFor("the sweep at the event-time clock", func() bool {
+		clock = e.clock()
+		_, swept := s.Clock()
+		return swept >= clock.UnixMilli()
+	})
+	return clock
 }
 
 // purchaseRows turns generated visits into the course's layout, for the purchase models.
@@ -256,6 +306,7 @@ type scoreRec struct {
 	CustomerID   string `json:"customer_id"`
 	ModelVersion uint64 `json:"model_version"`
 	StateVersion uint64 `json:"state_version"`
+	AsOfMS       int64  `json:"as_of_ms"`
 	Source       string `json:"source"`
 	EventID      string `json:"event_id"`
 	Segment      int    `json:"segment"`
@@ -288,11 +339,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 	reg := prometheus.NewRegistry()
 	s := e.startScorer(reg)
-	// Sweep records count in the topic too: wait for the events' own scores.
-	e.waitFor("scores", func() bool {
-		return counterValue(reg, "segstream_scorer_events_scored_total", "event") >= float64(e.count(stream.DefaultFeaturesTopic))
-	})
-	checkLive(t, e, b1)
+	e.waitConsumed(reg, e.count(stream.DefaultFeaturesTopic))
+	checkLive(t, e, b1, e.waitAged(s))
 
 	// A second bundle: the sweep moves every customer to it without any new event.
 	b2, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 2, Version: 2})
@@ -314,12 +362,77 @@ func TestEndToEnd(t *testing.T) {
 		}
 		return n > 0
 	})
-	checkLive(t, e, b2)
+	checkLive(t, e, b2, e.waitAged(s))
+	checkChanges(t, e)
+
+	// Redelivery: a second scorer group reads the whole features topic again. Everything in it
+	// was produced or is older than the live answers, so nothing is scored, written or produced.
+	scores, changes := e.count(stream.DefaultScoresTopic), e.count(stream.DefaultChangesTopic)
+	reg2 := prometheus.NewRegistry()
+	s2, err := scorer.New(scorer.Options{Brokers: []string{e.broker.Address}, Group: "segstream-scorer-replay",
+		Features: features.Config{Windows: windows}, PollInterval: 300 * time.Millisecond, SweepRate: 50000,
+		Registerer: reg2, Logger: testLogger()}, e.rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run("replay scorer", s2.Run)
+	e.waitConsumed(reg2, e.count(stream.DefaultFeaturesTopic))
+	if n := counterValue(reg2, "segstream_scorer_events_scored_total", "event"); n != 0 {
+		t.Fatalf("the redelivered features topic scored %v records", n)
+	}
+	if got, got2 := e.count(stream.DefaultScoresTopic), e.count(stream.DefaultChangesTopic); got != scores || got2 != changes {
+		t.Fatalf("redelivery produced %d score and %d change records", got-scores, got2-changes)
+	}
+	checkLive(t, e, b2, e.waitAged(s2))
 }
 
-// checkLive compares every customer's live score with models/ on the features in Redis and
-// the segment sets with the live segments.
-func checkLive(t *testing.T, e *env, b *bundle.Bundle) {
+// checkChanges reads the segment-change topic and checks that every customer's changes chain
+// (each one's from is the previous one's to, the first from no segment), that none changes
+// nothing or undoes the one before at the same state, clock and model, and that the last one
+// leads to the segment the customer's live answer holds.
+func checkChanges(t *testing.T, e *env) {
+	t.Helper()
+	type change struct {
+		Customer string `json:"customer_id"`
+		From     int    `json:"from"`
+		To       int    `json:"to"`
+		Model    uint64 `json:"model_version"`
+		State    uint64 `json:"state_version"`
+		AsOf     int64  `json:"as_of_ms"`
+	}
+	last := map[string]change{}
+	for _, m := range e.readAll(stream.DefaultChangesTopic) {
+		var c change
+		if err := json.Unmarshal(m.Value, &c); err != nil {
+			t.Fatal(err)
+		}
+		prev, seen := last[c.Customer]
+		switch {
+		case !seen && c.From != -1:
+			t.Fatalf("customer %s: first change %+v starts from segment %d", c.Customer, c, c.From)
+		case seen && c.From != prev.To:
+			t.Fatalf("customer %s: change %+v does not follow %+v", c.Customer, c, prev)
+		case seen && c.To == prev.From && c.State == prev.State && c.AsOf == prev.AsOf && c.Model == prev.Model:
+			t.Fatalf("customer %s: change %+v undoes %+v", c.Customer, c, prev)
+		case c.From == c.To:
+			t.Fatalf("customer %s: change %+v changes nothing", c.Customer, c)
+		}
+		last[c.Customer] = c
+	}
+	for id, c := range last {
+		seg, err := e.rdb.HGet(e.ctx, scorer.ScoreKey("seg", id), "seg").Int()
+		if err != nil || seg != c.To {
+			t.Fatalf("customer %s: last change leads to %d, the live segment is %d (%v)", id, c.To, seg, err)
+		}
+	}
+	if len(last) == 0 {
+		t.Fatal("no segment changes")
+	}
+}
+
+// checkLive compares every customer's live score with models/ on her features in Redis as of
+// the event-time clock, and the segment sets with the live segments.
+func checkLive(t *testing.T, e *env, b *bundle.Bundle, clock time.Time) {
 	t.Helper()
 	sg := &b.Payload.Segmentation
 	comp := segment.PCA{Mean: sg.PCA.Mean}
@@ -344,12 +457,14 @@ func checkLive(t *testing.T, e *env, b *bundle.Bundle) {
 		if r.ModelVersion != b.Version || r.StateVersion != st.Version {
 			return fmt.Errorf("customer %s: live score is model %d state %d, want %d and %d", id, r.ModelVersion, r.StateVersion, b.Version, st.Version)
 		}
-		v := st.Vector(id, time.UnixMilli(st.LastSeen), windows)
+		v := st.Vector(id, clock, windows)
+		named := namedFeatures(t, &v)
 		row := make([]float64, len(b.Payload.Features))
-		var in bundle.Input
-		scorer.FillInput(&in, &v)
 		for j, f := range b.Payload.Features {
-			x := in.Fields[fieldIndex(f.Name)]
+			x, ok := named[f.Name]
+			if !ok {
+				return fmt.Errorf("feature %s is not in the features record", f.Name)
+			}
 			if f.Transform == "log1p" {
 				x = math.Log1p(math.Max(x, 0))
 			}
@@ -402,15 +517,6 @@ func checkLive(t *testing.T, e *env, b *bundle.Bundle) {
 		}
 	}
 	t.Logf("model %d: %d customers match models/ and the segment sets", b.Version, checked)
-}
-
-func fieldIndex(name string) bundle.Field {
-	for i, n := range bundle.FieldNames {
-		if n == name {
-			return bundle.Field(i)
-		}
-	}
-	panic("unknown field " + name)
 }
 
 // TestSwapUnderLoad publishes a bundle every second (and a corrupt and a wrong-schema one)
@@ -502,9 +608,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	start := time.Now()
 	e.produce(100000)
 	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
-	e.waitFor("scores", func() bool {
-		return counterValue(reg, "segstream_scorer_events_scored_total", "event") >= float64(e.events)
-	})
+	e.waitConsumed(reg, e.count(stream.DefaultFeaturesTopic))
 	// Keep swapping until at least six moves happened, so both bad bundles were offered.
 	for time.Since(start) < 7*time.Second {
 		time.Sleep(100 * time.Millisecond)
@@ -519,13 +623,19 @@ func TestSwapUnderLoad(t *testing.T) {
 
 	feats := e.readAll(stream.DefaultFeaturesTopic)
 	scores := e.readAll(stream.DefaultScoresTopic)
-	// An event's score is identified by its event, a sweep's by the state it scored.
+	// An event's score is identified by its event, a sweep's by the state and clock it scored.
 	type key struct {
 		id, event string
 		sv, mv    uint64
+		asOf      int64
+	}
+	type pos struct {
+		sv   uint64
+		asOf int64
 	}
 	seen := map[key]int{}
 	scoredEvent := map[string]bool{}
+	newest := map[string]pos{} // the latest answer produced for each customer
 	for _, m := range scores {
 		var r scoreRec
 		if err := json.Unmarshal(m.Value, &r); err != nil {
@@ -537,9 +647,9 @@ func TestSwapUnderLoad(t *testing.T) {
 		if !ok || bad {
 			t.Fatalf("a score from model %d, which was never a good bundle", r.ModelVersion)
 		}
-		k := key{r.CustomerID, r.EventID, r.StateVersion, r.ModelVersion}
+		k := key{r.CustomerID, r.EventID, r.StateVersion, r.ModelVersion, r.AsOfMS}
 		if r.Source == "event" {
-			k.sv = 0
+			k.sv, k.asOf = 0, 0
 		}
 		if seen[k]++; seen[k] > 1 {
 			t.Fatalf("%+v scored twice into the output", k)
@@ -547,22 +657,47 @@ func TestSwapUnderLoad(t *testing.T) {
 		if r.Source == "event" {
 			scoredEvent[r.EventID] = true
 		}
+		// Answers only move forward: in the scores topic (one partition per customer, in
+		// produce order) no answer is older than one produced before it for the same customer.
+		p, prev := pos{r.StateVersion, r.AsOfMS}, newest[r.CustomerID]
+		if p.sv < prev.sv || p.sv == prev.sv && p.asOf < prev.asOf {
+			t.Fatalf("customer %s: answer at state %d clock %d produced after one at state %d clock %d", r.CustomerID, p.sv, p.asOf, prev.sv, prev.asOf)
+		}
+		newest[r.CustomerID] = p
 	}
-	lost := 0
+	// Every features record was scored, or skipped because an answer at a later position in
+	// the customer's history (a sweep's, from the state in Redis) had already been produced.
+	lost, superseded := 0, 0
 	for _, m := range feats {
 		var fm features.Message
 		if err := json.Unmarshal(m.Value, &fm); err != nil {
 			t.Fatal(err)
 		}
-		if !fm.Redelivery && !scoredEvent[fm.EventID] {
-			if lost++; lost < 5 {
-				t.Errorf("features record %d/%d (customer %s state %d) has no score", m.Partition, m.Offset, fm.CustomerID, fm.Features.StateVersion)
-			}
+		if fm.Redelivery || scoredEvent[fm.EventID] {
+			continue
+		}
+		if n := newest[fm.CustomerID]; n.sv > fm.Features.StateVersion || n.sv == fm.Features.StateVersion && n.asOf >= fm.Features.AsOfMS {
+			superseded++
+			continue
+		}
+		if lost++; lost < 5 {
+			t.Errorf("features record %d/%d (customer %s state %d) has no score and no later answer", m.Partition, m.Offset, fm.CustomerID, fm.Features.StateVersion)
 		}
 	}
 	if lost > 0 {
 		t.Fatalf("%d features records lost", lost)
 	}
+	// Every customer's newest answer is from her final state.
+	if err := e.store.Scan(ctx, features.ScanOptions{}, func(id string, st *features.State) error {
+		if newest[id].sv != st.Version {
+			return fmt.Errorf("customer %s: newest answer from state %d, her state is %d", id, newest[id].sv, st.Version)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d features records superseded by a sweep's later answer before the lane reached them", superseded)
+	checkChanges(t, e)
 	refused := counterValue(reg, "segstream_scorer_model_reloads_total", "refused")
 	okLoads := counterValue(reg, "segstream_scorer_model_reloads_total", "ok")
 	if refused < 2 {
@@ -570,6 +705,20 @@ func TestSwapUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d events, %d features records, %d score records (%d from sweeps) in %s; %v swaps, %v refused",
 		e.events, len(feats), len(scores), len(scores)-len(feats), elapsed.Round(time.Millisecond), okLoads, refused)
+}
+
+// waitConsumed waits until the scorer has scored or skipped n features records (a record older
+// than the live answer is skipped, not scored: an answer never goes back in a customer's
+// history).
+func (e *env) waitConsumed(reg prometheus.Gatherer, n int64) {
+	e.t.Helper()
+	e.waitFor("scores", func() bool {
+		done := counterValue(reg, "segstream_scorer_events_scored_total", "event")
+		for _, r := range []string{"produced", "scored", "stale"} {
+			done += counterValue(reg, "segstream_scorer_duplicates_skipped_total", r)
+		}
+		return done >= float64(n)
+	})
 }
 
 // counterValue reads one labelled counter back out of a registry.

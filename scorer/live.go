@@ -18,7 +18,7 @@ import (
 // Keys. The score hash shares the customer's hash tag with the feature state; the segment
 // sets and the produce watermarks have their own.
 //
-//	<prefix>:{<customer>}:s              score hash: tok, seg, prev, rec (the score JSON), mv, sv
+//	<prefix>:{<customer>}:s              score hash: tok, seg, prev, rec (the score JSON), mv, sv, dig
 //	<prefix>:segment:{<id>}              sorted set of the segment's customers (score 0, by id)
 //	<prefix>:scoremark:{<topic>:<part>}  highest features offset whose scores were produced
 
@@ -43,12 +43,7 @@ if cur then
 elseif ARGV[1] ~= '' then
   return 0
 end
-redis.call('HSET', KEYS[1], 'tok', ARGV[2], 'seg', ARGV[3], 'prev', ARGV[4], 'rec', ARGV[5], 'mv', ARGV[6], 'sv', ARGV[7])
-return 1`)
-
-var markScript = redis.NewScript(`
-local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
+redis.call('HSET', KEYS[1], 'tok', ARGV[2], 'seg', ARGV[3], 'prev', ARGV[4], 'rec', ARGV[5], 'mv', ARGV[6], 'sv', ARGV[7], 'dig', ARGV[8])
 return 1`)
 
 // item is one thing to score: a features record (offset ≥ 0) or a sweep entry (offset -1).
@@ -58,29 +53,30 @@ type item struct {
 	offset    int64
 }
 
-// tok identifies what a score hash holds: the customer's position in her own history (the
-// state version, then the offset of the event in the events topic; -1 for the sweep, which
-// knows the state but no event), the model version, and the features record (partition,
-// offset) that produced it (-1, -1 for the sweep).
+// tok identifies what a score hash holds: the answer's position in the customer's history (the
+// state version, one per applied event, then the event-time clock the features were measured
+// to), the model version, and the features record (partition, offset) that produced it (-1, -1
+// for a sweep).
 //
-// Ingest numbers states per batch, so several events of one batch share a state version; the
-// event offset tells them apart, and it grows with every event of a customer because one
-// customer's events share an events-topic partition.
+// Answers only move forward: one replaces the stored answer only from a later position, or from
+// the same position under another model. The compare-and-set in writeLive makes the comparison
+// and the write one atomic step.
 type tok struct {
 	sv        uint64
-	eo        int64
+	asOf      int64
 	mv        uint64
 	part      int
 	off       int64
 	has       bool
 	seg, prev int
+	dig       uint64 // the scored answer's digest (answerDigest), 0 when unknown
 }
 
 func (t tok) String() string {
 	if !t.has {
 		return ""
 	}
-	return fmt.Sprintf("%d|%d|%d|%d|%d", t.sv, t.eo, t.mv, t.part, t.off)
+	return fmt.Sprintf("%d|%d|%d|%d|%d", t.sv, t.asOf, t.mv, t.part, t.off)
 }
 
 func parseTok(s string) (tok, bool) {
@@ -89,26 +85,26 @@ func parseTok(s string) (tok, bool) {
 		return tok{}, false
 	}
 	sv, e1 := strconv.ParseUint(p[0], 10, 64)
-	eo, e2 := strconv.ParseInt(p[1], 10, 64)
+	asOf, e2 := strconv.ParseInt(p[1], 10, 64)
 	mv, e3 := strconv.ParseUint(p[2], 10, 64)
 	part, e4 := strconv.Atoi(p[3])
 	off, e5 := strconv.ParseInt(p[4], 10, 64)
 	if e1 != nil || e2 != nil || e3 != nil || e4 != nil || e5 != nil {
 		return tok{}, false
 	}
-	return tok{sv: sv, eo: eo, mv: mv, part: part, off: off, has: true}, true
+	return tok{sv: sv, asOf: asOf, mv: mv, part: part, off: off, has: true}, true
 }
 
-// cmpPos orders two positions in a customer's history: state version, then event offset.
-func cmpPos(sv1 uint64, eo1 int64, sv2 uint64, eo2 int64) int {
+// cmpPos orders two positions in a customer's history: state version, then clock.
+func cmpPos(sv1 uint64, asOf1 int64, sv2 uint64, asOf2 int64) int {
 	switch {
 	case sv1 < sv2:
 		return -1
 	case sv1 > sv2:
 		return 1
-	case eo1 < eo2:
+	case asOf1 < asOf2:
 		return -1
-	case eo1 > eo2:
+	case asOf1 > asOf2:
 		return 1
 	}
 	return 0
@@ -182,7 +178,7 @@ func (s *Scorer) process(ctx context.Context, items []item, partition int, c *bu
 				markCmd = p.Get(ctx, s.markKey(partition))
 			}
 			for i, cu := range pending {
-				cmds[i] = p.HMGet(ctx, cu.key, "tok", "seg", "prev")
+				cmds[i] = p.HMGet(ctx, cu.key, "tok", "seg", "prev", "dig")
 			}
 			return nil
 		}); err != nil && !errors.Is(err, redis.Nil) {
@@ -210,6 +206,9 @@ func (s *Scorer) process(ctx context.Context, items []item, partition int, c *bu
 				}
 				cu.read.seg = atoiOr(v[1], -1)
 				cu.read.prev = atoiOr(v[2], -1)
+				if d, ok := v[3].(string); ok {
+					cu.read.dig, _ = strconv.ParseUint(d, 10, 64)
+				}
 				if cu.raw == "" {
 					cu.raw = t // unparseable: overwrite it, but only if still the same
 				}
@@ -276,21 +275,20 @@ func atoiOr(v any, def int) int {
 	return def
 }
 
-// decide walks one customer's items in order and chooses, for each, whether to score it.
-// A features record (an event):
+// decide walks one customer's items in order and chooses, for each, whether to score it. An
+// answer's position is (state version, clock): the features record's, or for a sweep entry the
+// state read and the clock of the sweep's page.
 //
-//   - at or below the partition's produce watermark was scored and produced before (a Kafka
-//     redelivery): skip;
-//   - later in the customer's history than the live score: score, and it becomes live;
-//   - at the live score's position: score again only under another model, or when it is the
-//     very record that was scored but not yet produced (a crash between the Redis write and the
-//     produce); otherwise it is ingest re-emitting a state already scored: skip;
-//   - earlier than the live score: a re-emission after a redelivered event (skip), or a record
-//     not yet produced whose state a sweep or a crashed run already made live: score it into
-//     the output without making it live.
-//
-// A sweep entry is scored when its state is at least as new as the live one and the live
-// score is from another model.
+//   - A features record at or below the partition's produce watermark was scored and produced
+//     before (a Kafka redelivery): skip.
+//   - Later than the live answer: score it, produce it, and it becomes live.
+//   - At the live answer's position: score again only under another model, or when it is the
+//     very features record that was made live but not produced (a crash between the Redis
+//     write and the produce); otherwise skip.
+//   - Earlier than the live answer: skip. An answer older than one already written is never
+//     written or produced, so a campaign engine reading the scores topic sees each customer's
+//     answers in the order of her history, and a segment change is produced exactly when the
+//     stored segment changes, from the segment stored before it.
 func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, sc *laneScratch) {
 	cu.write, cu.setMove, cu.out, cu.rec = false, false, cu.out[:0], nil
 	cur := cu.read
@@ -298,55 +296,48 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 	var key []byte // the records' Kafka key, shared
 	for _, ii := range cu.items {
 		it := &items[ii]
-		sv, eo := it.msg.Features.StateVersion, it.msg.Offset
-		if it.offset < 0 {
-			eo = -1
-		}
+		sv, asOf := it.msg.Features.StateVersion, it.msg.Features.AsOfMS
 		cmp := 1
 		if cur.has {
-			cmp = cmpPos(sv, eo, cur.sv, cur.eo)
+			cmp = cmpPos(sv, asOf, cur.sv, cur.asOf)
 		}
-		live := true
+		replay := false // the live answer's own features record, not yet produced
 		switch {
 		case it.offset >= 0 && it.offset <= mark:
 			s.m.duplicates.WithLabelValues("produced").Inc()
 			continue
-		case it.offset < 0: // sweep
-			if cur.has && (sv < cur.sv || (sv == cur.sv && c.Version == cur.mv)) {
-				s.m.duplicates.WithLabelValues("stale").Inc()
-				continue
-			}
-		case cmp > 0:
-		case cmp == 0:
-			if c.Version == cur.mv && !(it.partition == cur.part && it.offset == cur.off) {
+		case cmp < 0:
+			s.m.duplicates.WithLabelValues("stale").Inc()
+			continue
+		case cmp == 0 && c.Version == cur.mv:
+			if it.offset < 0 || it.partition != cur.part || it.offset != cur.off {
 				s.m.duplicates.WithLabelValues("scored").Inc()
 				continue
 			}
-		default: // cmp < 0
-			if it.msg.Redelivery {
-				s.m.duplicates.WithLabelValues("scored").Inc()
-				continue
-			}
-			live = false
+			replay = true
 		}
 		r := sc.score(c, it, s.m)
+		rec := sc.arena.add(func(b []byte) []byte { return appendScore(b, it, r, c.Brands(), now) })
+		dig := answerDigest(rec)
+		if it.offset < 0 && cur.has && c.Version == cur.mv && dig == cur.dig {
+			// A sweep that finds the answer unchanged (a customer whose scores do not move
+			// with the clock, or did not move this far) writes and produces nothing.
+			s.m.duplicates.WithLabelValues("unchanged").Inc()
+			continue
+		}
 		if key == nil {
 			key = []byte(it.msg.CustomerID)
 		}
-		rec := sc.arena.add(func(b []byte) []byte { return appendScore(b, it, r, c.Brands(), now) })
 		cu.out = append(cu.out, kafka.Message{Topic: s.o.ScoresTopic, Key: key, Value: rec})
-		if !live {
-			continue
-		}
 		from := cur.seg
-		if cur.has && cmp == 0 && c.Version == cur.mv && it.offset >= 0 {
-			from = cur.prev // the replayed scoring record: its change was computed against prev
+		if replay {
+			from = cur.prev // the change was computed against the segment before this answer
 		}
 		if from != r.Segment && s.o.ChangesTopic != "-" {
 			cu.out = append(cu.out, kafka.Message{Topic: s.o.ChangesTopic, Key: key,
 				Value: sc.arena.add(func(b []byte) []byte { return appendChange(b, it, from, r.Segment, c.Version, now) })})
 		}
-		cur = tok{sv: sv, eo: eo, mv: c.Version, part: it.partition, off: it.offset, has: true, seg: r.Segment, prev: from}
+		cur = tok{sv: sv, asOf: asOf, mv: c.Version, part: it.partition, off: it.offset, has: true, seg: r.Segment, prev: from, dig: dig}
 		if it.offset < 0 {
 			cur.part = -1
 		}
@@ -372,7 +363,7 @@ func (s *Scorer) writeLive(ctx context.Context, custs []*cust) error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, cu := range writes {
 				n := cu.next
-				cmds[i] = casScript.EvalSha(ctx, p, []string{cu.key}, cu.raw, n.String(), n.seg, n.prev, cu.rec, n.mv, n.sv)
+				cmds[i] = casScript.EvalSha(ctx, p, []string{cu.key}, cu.raw, n.String(), n.seg, n.prev, cu.rec, n.mv, n.sv, strconv.FormatUint(n.dig, 10))
 			}
 			return nil
 		})
@@ -399,7 +390,7 @@ func (s *Scorer) writeLive(ctx context.Context, custs []*cust) error {
 }
 
 func (s *Scorer) writeMark(ctx context.Context, partition int, offset int64) error {
-	if err := markScript.Run(ctx, s.rdb, []string{s.markKey(partition)}, offset).Err(); err != nil {
+	if _, err := features.Raise(ctx, s.rdb, s.markKey(partition), offset); err != nil {
 		return fmt.Errorf("moving the produce watermark: %w", err)
 	}
 	return nil

@@ -22,6 +22,7 @@ type metrics struct {
 	trained     prometheus.Gauge
 	lag         *prometheus.GaugeVec
 	api         *prometheus.CounterVec
+	clock       prometheus.Gauge
 }
 
 // apiRoutes are the read API's routes as the api metric labels them.
@@ -46,9 +47,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		segSize: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "segstream_scorer_segment_customers",
 			Help: "Customers in each segment's membership set, by segment id."}, []string{"segment"}),
 		scored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "segstream_scorer_events_scored_total",
-			Help: "Scores produced, by source: event (a features record) or sweep (re-scored after a swap)."}, []string{"source"}),
+			Help: "Scores produced, by source: event (a features record) or sweep (re-scored after a swap or as the event-time clock moved)."}, []string{"source"}),
 		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "segstream_scorer_duplicates_skipped_total",
-			Help: "Records not scored again, by reason: produced (already in the scores topic), scored (same state and model already scored), stale (an older state than the one scored)."}, []string{"reason"}),
+			Help: "Records not scored again, by reason: produced (already in the scores topic), scored (same state, clock and model already scored), stale (older than the live answer), unchanged (a sweep found the answer as it was)."}, []string{"reason"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "segstream_scorer_errors_total",
 			Help: "Failures by operation (each retried, except decode: the record is skipped)."}, []string{"op"}),
 		changes: prometheus.NewCounter(prometheus.CounterOpts{Name: "segstream_scorer_segment_changes_total",
@@ -61,6 +62,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Features records the scorer group has yet to commit, by partition (measured at the broker every 10 s)."}, []string{"partition"}),
 		api: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "segstream_scorer_api_requests_total",
 			Help: "Read API requests by route and status class (2xx, 4xx, 5xx)."}, []string{"route", "code"}),
+		clock: prometheus.NewGauge(prometheus.GaugeOpts{Name: "segstream_scorer_event_clock_seconds",
+			Help: "The event-time clock the scorer measures answers to (Unix seconds): the newest event time ingest applied."}),
 	}
 	for _, r := range apiRoutes {
 		for _, c := range []string{"2xx", "4xx", "5xx"} {
@@ -73,15 +76,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, s := range []string{"event", "sweep"} {
 		m.scored.WithLabelValues(s)
 	}
-	for _, r := range []string{"produced", "scored", "stale"} {
+	for _, r := range []string{"produced", "scored", "stale", "unchanged"} {
 		m.duplicates.WithLabelValues(r)
 	}
-	for _, op := range []string{"fetch", "decode", "redis", "produce", "commit", "sweep"} {
+	for _, op := range []string{"fetch", "decode", "redis", "produce", "commit", "sweep", "clock"} {
 		m.errors.WithLabelValues(op)
 	}
 	if reg != nil {
 		reg.MustRegister(m.version, m.reloads, m.lastReload, m.reloadOK, m.scoreSecs, m.batchSecs, m.segSize, m.scored,
-			m.duplicates, m.errors, m.changes, m.casConflict, m.trained, m.lag, m.api)
+			m.duplicates, m.errors, m.changes, m.casConflict, m.trained, m.lag, m.api, m.clock)
 	}
 	return m
 }

@@ -104,7 +104,7 @@ func (s *Scorer) load(ctx context.Context, v uint64, announced bool) bool {
 	ids, names := c.Segments()
 	s.log.Info("model bundle swapped in", "version", v, "segments", len(ids), "names", names)
 	select {
-	case s.swept <- struct{}{}:
+	case s.sweepNow <- struct{}{}:
 	default:
 	}
 	return true
@@ -128,9 +128,63 @@ func (s *Scorer) compile(ctx context.Context, v uint64) (*bundle.Compiled, error
 // errRestart ends a sweep early because a newer bundle arrived.
 var errRestart = errors.New("sweep restarted")
 
-// sweepLoop re-scores every customer after each swap, at most SweepRate customers a second,
-// so customers without events move to the new model's segments too. Customers whose live score
-// is already from the current model are skipped by the same dedup as events.
+// clockEvery is how often the scorer reads the event-time clock.
+const clockEvery = 500 * time.Millisecond
+
+// clockLoop follows the event-time clock in Redis (features.ClockKey) and starts a sweep when
+// customers have aged: when the clock moved AgeStep past the last sweep's, or moved at all and
+// then stood still for AgeSettle (the end of a replay, or a quiet stream).
+func (s *Scorer) clockLoop(ctx context.Context) {
+	t := time.NewTicker(clockEvery)
+	defer t.Stop()
+	moved := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ms, ok, err := features.ReadClock(ctx, s.rdb, s.prefix)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.m.errors.WithLabelValues("clock").Inc()
+			}
+			continue
+		}
+		if ok && ms > s.clock.Load() {
+			s.clock.Store(ms)
+			s.m.clock.Set(float64(ms) / 1000)
+			moved = time.Now()
+		}
+		if s.o.SweepRate < 0 || s.model.Load() == nil || s.sweeping.Load() {
+			continue
+		}
+		c, last := s.clock.Load(), s.swept.Load()
+		if c > last && (c-last >= s.o.AgeStep.Milliseconds() || time.Since(moved) >= s.o.AgeSettle) {
+			select {
+			case s.sweepNow <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// clockAt returns the event-time clock for an answer about a customer last seen at lastSeen: the
+// clock as last read, or read now if it was not yet; lastSeen before any clock exists (a store
+// written before the clock was kept).
+func (s *Scorer) clockAt(ctx context.Context, lastSeen int64) int64 {
+	if c := s.clock.Load(); c > 0 {
+		return c
+	}
+	if ms, ok, err := features.ReadClock(ctx, s.rdb, s.prefix); err == nil && ok {
+		return ms
+	}
+	return lastSeen
+}
+
+// sweepLoop runs a sweep after each swap and whenever customers aged (clockLoop), at most
+// SweepRate customers a second, so customers without events follow the new model and the clock
+// too. What a sweep would not change is skipped by the same rules as events (decide).
 func (s *Scorer) sweepLoop(ctx context.Context) {
 	if s.o.SweepRate < 0 {
 		return
@@ -140,7 +194,7 @@ func (s *Scorer) sweepLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.swept:
+		case <-s.sweepNow:
 		}
 		s.sweeping.Store(true)
 		err := s.sweep(ctx, page)
@@ -148,16 +202,19 @@ func (s *Scorer) sweepLoop(ctx context.Context) {
 		switch {
 		case errors.Is(err, errRestart):
 			select {
-			case s.swept <- struct{}{}:
+			case s.sweepNow <- struct{}{}:
 			default:
 			}
 		case err != nil && ctx.Err() == nil:
 			s.m.errors.WithLabelValues("sweep").Inc()
-			s.log.Warn("sweep failed; it runs again at the next swap", "err", err)
+			s.log.Warn("sweep failed; it runs again when the clock moves or the model changes", "err", err)
 		}
 	}
 }
 
+// sweep re-scores every customer from her state in Redis, measured to the event-time clock.
+// Each page reads the clock afresh, so a page's answers are never older than the events the
+// lanes scored before it.
 func (s *Scorer) sweep(ctx context.Context, page int) error {
 	c := s.model.Load()
 	if c == nil {
@@ -167,6 +224,24 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 	var items []item
 	sc := &laneScratch{}
 	done := 0
+	first := int64(-1) // the clock of the first page: what this sweep brings every customer to
+	clock := func() (int64, error) {
+		ms, ok, err := features.ReadClock(ctx, s.rdb, s.prefix)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			ms = 0 // no event applied yet: measure each state to its own last event
+		}
+		if first < 0 {
+			first = ms
+		}
+		return ms, nil
+	}
+	asOf, err := clock()
+	if err != nil {
+		return err
+	}
 	flush := func() error {
 		if len(items) == 0 {
 			return nil
@@ -197,6 +272,9 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 		if err != nil {
 			return err
 		}
+		if asOf, err = clock(); err != nil {
+			return err
+		}
 		// Rate limit: hold the average at SweepRate customers a second.
 		if want := time.Duration(float64(done) / float64(s.o.SweepRate) * float64(time.Second)); time.Since(start) < want {
 			t := time.NewTimer(want - time.Since(start))
@@ -209,11 +287,15 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 		}
 		return nil
 	}
-	err := s.store.Scan(ctx, features.ScanOptions{PageSize: page}, func(id string, st *features.State) error {
-		it := item{partition: -1, offset: -1}
+	err = s.store.Scan(ctx, features.ScanOptions{PageSize: page}, func(id string, st *features.State) error {
+		items = append(items, item{partition: -1, offset: -1})
+		it := &items[len(items)-1]
 		it.msg.CustomerID = id
-		it.msg.Features = st.Vector(id, time.UnixMilli(st.LastSeen), s.o.Features.Windows)
-		items = append(items, it)
+		at := asOf
+		if at == 0 {
+			at = st.LastSeen
+		}
+		st.FillVector(&it.msg.Features, id, time.UnixMilli(at), s.o.Features.Windows)
 		if len(items) >= page {
 			return flush()
 		}
@@ -223,7 +305,8 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 		err = flush()
 	}
 	if err == nil {
-		s.log.Info("sweep done", "model_version", c.Version, "customers", done, "took", time.Since(start).Round(time.Millisecond))
+		s.swept.Store(first)
+		s.log.Info("sweep done", "model_version", c.Version, "customers", done, "clock", time.UnixMilli(first).UTC(), "took", time.Since(start).Round(time.Millisecond))
 	}
 	return err
 }

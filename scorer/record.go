@@ -1,6 +1,7 @@
 package scorer
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 
@@ -73,6 +74,22 @@ func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, nowMS 
 	return append(dst, '}')
 }
 
+// answerDigest hashes what a score record answers (its fields from "segment" on: segment, RFM,
+// conversion, CLV, price response), leaving out where it came from and when it was made, so a
+// sweep can tell an answer that moved with the clock from one that did not.
+func answerDigest(rec []byte) uint64 {
+	i := bytes.Index(rec, []byte(`,"segment":`))
+	if i < 0 {
+		i = 0
+	}
+	h := uint64(14695981039346656037) // FNV-1a, inline: this runs for every scored record
+	for _, b := range rec[i:] {
+		h ^= uint64(b)
+		h *= 1099511628211
+	}
+	return max(h, 1) // 0 means unknown
+}
+
 // appendChange appends the segment-change JSON; from is -1 for a customer's first segment.
 func appendChange(dst []byte, it *item, from, to int, version uint64, nowMS int64) []byte {
 	dst = append(dst, `{"customer_id":`...)
@@ -81,6 +98,7 @@ func appendChange(dst []byte, it *item, from, to int, version uint64, nowMS int6
 	dst = appendInt(dst, `,"to":`, int64(to))
 	dst = appendUint(dst, `,"model_version":`, version)
 	dst = appendUint(dst, `,"state_version":`, it.msg.Features.StateVersion)
+	dst = appendInt(dst, `,"as_of_ms":`, it.msg.Features.AsOfMS)
 	dst = appendInt(dst, `,"ts_ms":`, nowMS)
 	return append(dst, '}')
 }

@@ -74,7 +74,11 @@ type Options struct {
 	Features features.Config
 
 	PollInterval time.Duration // registry poll; default 5s
-	SweepRate    int           // customers re-scored per second after a swap; default 2000; < 0 disables
+	SweepRate    int           // customers re-scored per second by a sweep; default 2000; < 0 disables sweeps
+	// AgeStep is how far the event-time clock moves before a sweep re-scores every customer whose
+	// answer changed with time (default 1h of event time); a clock that moved less and then stood
+	// still for AgeSettle (default 3s of wall time) is swept too, so the end of a replay is.
+	AgeStep, AgeSettle time.Duration
 	SizesEvery   time.Duration // segment size refresh; default 5s
 
 	// APIToken, when set, is the bearer token the read API requires.
@@ -120,6 +124,12 @@ func (o *Options) defaults() error {
 	if o.SweepRate == 0 {
 		o.SweepRate = 2000
 	}
+	if o.AgeStep <= 0 {
+		o.AgeStep = time.Hour
+	}
+	if o.AgeSettle <= 0 {
+		o.AgeSettle = 3 * time.Second
+	}
 	if o.SizesEvery <= 0 {
 		o.SizesEvery = 5 * time.Second
 	}
@@ -143,13 +153,15 @@ type Scorer struct {
 	// liveMu orders the live writes of lanes (read lock) against sweep pages (write lock), so
 	// a customer's hash, segment sets and output records move in one order.
 	liveMu   sync.RWMutex
-	swept    chan struct{} // 1-buffered trigger of the sweep
+	sweepNow chan struct{} // 1-buffered trigger of the sweep
 	refused  atomic.Uint64 // last refused version, not retried until the pointer moves again
 	ready    atomic.Bool
 	producer *stream.Producer
 	lastErr  atomic.Pointer[error]
 	sweeping atomic.Bool
 	recent   recentChanges // for the dashboard's GET /v1/changes
+	clock    atomic.Int64  // the event-time clock as last read (clockLoop), Unix ms; 0 before
+	swept    atomic.Int64  // the clock of the last finished sweep's first page
 }
 
 // New validates o and builds a Scorer over the Redis client rdb.
@@ -160,13 +172,18 @@ func New(o Options, rdb redis.UniversalClient) (*Scorer, error) {
 	st := features.NewStore(rdb, o.Features)
 	o.Features = st.Config()
 	s := &Scorer{o: o, rdb: rdb, reg: registry.New(rdb), store: st, prefix: st.Config().Prefix,
-		m: newMetrics(o.Registerer), log: o.Logger, swept: make(chan struct{}, 1)}
+		m: newMetrics(o.Registerer), log: o.Logger, sweepNow: make(chan struct{}, 1)}
 	// The lanes already batch, so their records go out as they are: kafka.Writer would
 	// re-batch them, wait its BatchTimeout on every partial batch and allocate a full-size
 	// batch per topic-partition per call, garbage that showed up as latency spikes.
 	s.producer = stream.NewProducer(o.Brokers, stream.ProducerOptions{Security: o.Security})
 	return s, nil
 }
+
+// Clock returns the event-time clock as the scorer last read it and the clock of its last
+// finished sweep (Unix ms; 0 before either): when swept ≥ clock, every live answer is measured
+// to the clock or was found unchanged since.
+func (s *Scorer) Clock() (clock, swept int64) { return s.clock.Load(), s.swept.Load() }
 
 // Model returns the bundle scoring now (nil before the first load).
 func (s *Scorer) Model() *bundle.Compiled { return s.model.Load() }
@@ -195,7 +212,8 @@ func (s *Scorer) Run(ctx context.Context) error {
 	bg, cancelBG := context.WithCancel(ctx)
 	defer cancelBG()
 	loaded := make(chan struct{})
-	wg.Add(4)
+	wg.Add(5)
+	go func() { defer wg.Done(); s.clockLoop(bg) }()
 	go func() { defer wg.Done(); s.lagLoop(bg) }()
 	go func() { defer wg.Done(); s.watchModels(bg, loaded) }()
 	go func() { defer wg.Done(); s.sweepLoop(bg) }()
@@ -593,33 +611,10 @@ func (sc *laneScratch) score(c *bundle.Compiled, it *item, m *metrics) *bundle.R
 	return &sc.r
 }
 
-// FillInput maps a feature vector onto the bundle's input without allocating (the windows
-// slice is reused). The price context is left empty.
-func FillInput(in *bundle.Input, v *features.Vector) { fillInput(in, v, nil, nil) }
-
-// fillInput is FillInput with the event's price context.
+// fillInput maps a features record onto the model's input: the features by the one table
+// (features.Fields), and the event's price context.
 func fillInput(in *bundle.Input, v *features.Vector, prices map[string]float64, promos map[string]bool) {
-	f := &in.Fields
-	f[bundle.RecencyDays] = float64(v.RecencyDays)
-	f[bundle.TDays] = float64(v.TDays)
-	f[bundle.Frequency] = float64(v.Frequency)
-	f[bundle.PurchaseDays] = float64(v.PurchaseDays)
-	f[bundle.Monetary] = v.Monetary
-	f[bundle.AvgOrderValue] = v.AvgOrderValue
-	f[bundle.Items] = float64(v.Items)
-	f[bundle.Quantity] = v.Quantity
-	f[bundle.AvgUnitPrice] = v.AvgUnitPrice
-	f[bundle.PromoShare] = v.PromoShare
-	f[bundle.Refunds] = float64(v.Refunds)
-	f[bundle.RefundAmount] = v.RefundAmount
-	f[bundle.Visits] = float64(v.Visits)
-	f[bundle.PurchaseIncidence] = v.PurchaseIncidence
-	f[bundle.LastQuantity] = v.LastQuantity
-	f[bundle.DistinctBrands] = float64(len(v.Brands))
-	in.Windows = in.Windows[:0]
-	for _, w := range v.Windows {
-		in.Windows = append(in.Windows, bundle.Window{Days: w.Days, Purchases: float64(w.Purchases), Spend: w.Spend})
-	}
+	v.FillInput(in)
 	in.Prices, in.Promotions = prices, promos
 }
 

@@ -345,7 +345,12 @@ func demoSummary(ctx context.Context, w io.Writer, rdb redis.UniversalClient, st
 			f  int64
 		}
 		var tops []top
+		// Recency is measured to the event-time clock, as every answer is: a replayed history
+		// is seen as it was when it happened, not from today.
 		now := time.Now()
+		if ms, ok, err := st.Clock(ctx); err == nil && ok {
+			now = time.UnixMilli(ms)
+		}
 		recency := map[string]int{}
 		err := st.Scan(ctx, features.ScanOptions{Limit: 200000}, func(id string, s *features.State) error {
 			n++
@@ -354,8 +359,9 @@ func demoSummary(ctx context.Context, w io.Writer, rdb redis.UniversalClient, st
 			}
 			buyers++
 			orders += s.Orders
-			money += s.Monetary
-			tops = append(tops, top{id, s.Monetary, s.Orders})
+			net := max(0, s.Monetary-s.RefundAmount) // as the features' monetary: net of refunds
+			money += net
+			tops = append(tops, top{id, net, s.Orders})
 			days := int(now.Sub(time.UnixMilli(s.LastPurchase)).Hours() / 24)
 			switch {
 			case days <= 30:

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,7 +38,7 @@ func runExport(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fs := flag.NewFlagSet("export features", flag.ContinueOnError)
 	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address host:port or redis:// URL (env SEGSTREAM_REDIS)")
-	asOf := fs.String("as-of", "", "the time recency and windows are measured to (RFC 3339 or YYYY-MM-DD); default now")
+	asOf := fs.String("as-of", "", "the time recency and windows are measured to (RFC 3339 or YYYY-MM-DD); default the event-time clock, as the scorer measures live answers")
 	out := fs.String("out", "-", "output CSV path, - for standard output")
 	windows := fs.String("windows", "30,90,365", "the windows ingest was configured with, in days")
 	attrs := fs.String("attributes", "", "comma-separated profile attribute columns (default: those found in the first 1000 customers)")
@@ -45,7 +46,7 @@ func runExport(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := cli.Parse(fs, args[1:]); err != nil {
 		return usageError{err}
 	}
-	t := time.Now().UTC()
+	var t time.Time
 	if *asOf != "" {
 		var err error
 		if t, err = parseTime("as-of", *asOf); err != nil {
@@ -61,6 +62,17 @@ func runExport(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError{err}
 	}
 	defer rdb.Close()
+	store := features.NewStore(rdb, features.Config{Windows: w})
+	if t.IsZero() {
+		ms, ok, err := store.Clock(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("the store has no event-time clock (no event applied yet); give --as-of")
+		}
+		t = time.UnixMilli(ms).UTC()
+	}
 	o := features.ExportOptions{AsOf: t, Limit: *limit}
 	if *attrs != "" {
 		o.Attributes = strings.Split(*attrs, ",")
@@ -75,7 +87,7 @@ func runExport(ctx context.Context, args []string, stdout io.Writer) error {
 		dst = f
 	}
 	bw := bufio.NewWriterSize(dst, 1<<20)
-	st, err := features.NewStore(rdb, features.Config{Windows: w}).ExportCSV(ctx, bw, o)
+	st, err := store.ExportCSV(ctx, bw, o)
 	if err != nil {
 		return fmt.Errorf("exporting features: %w", err)
 	}

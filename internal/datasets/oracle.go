@@ -18,15 +18,22 @@ type RFM struct {
 	LastPurchase time.Time // latest InvoiceDate of a kept row
 	RecencyDays  int       // whole days from LastPurchase to as-of, rounded down
 	Frequency    int       // distinct invoices with a kept row
-	Monetary     float64   // sum of Quantity × UnitPrice over kept rows
+	Monetary     float64   // sum of Quantity × UnitPrice over kept rows (gross)
+	Refunded     float64   // sum of |Quantity × UnitPrice| over the customer's cancellation rows
 }
+
+// Net is what the customer spent net of refunds, floored at zero (a cancellation of an order
+// from before the data begins cannot make a customer owe).
+func (r RFM) Net() float64 { return max(0, r.Monetary-r.Refunded) }
 
 // OnlineRetailRFM computes every customer's RFM straight from the rows of an Online Retail or
 // Online Retail II CSV (plain or gzip), keyed by integer customer id.
 //
 // It is the oracle of the end-to-end test, so it shares nothing with the event conversion above:
 // a row is kept when it has a customer id, its invoice does not start with "C", and its quantity
-// and price are both positive, the usual cleaning for RFM.
+// and price are both positive, the usual cleaning for RFM. Cancellation rows (invoice "C…")
+// with a customer id and a non-zero quantity and price are summed as refunds, for the
+// customers who bought.
 func OnlineRetailRFM(path string, asOf time.Time) (map[string]RFM, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -66,6 +73,7 @@ func OnlineRetailRFM(path string, asOf time.Time) (map[string]RFM, error) {
 	}
 
 	out := map[string]RFM{}
+	refunded := map[string]float64{}
 	invoices := map[string]map[string]bool{}
 	for {
 		row, err := cr.Read()
@@ -76,7 +84,7 @@ func OnlineRetailRFM(path string, asOf time.Time) (map[string]RFM, error) {
 			return nil, fmt.Errorf("oracle: %w", err)
 		}
 		inv, qtyS, dateS, priceS, cust := row[idx[0]], row[idx[1]], row[idx[2]], row[idx[3]], row[idx[4]]
-		if cust == "" || strings.HasPrefix(inv, "C") {
+		if cust == "" {
 			continue
 		}
 		qty, err1 := strconv.ParseFloat(qtyS, 64)
@@ -86,10 +94,16 @@ func OnlineRetailRFM(path string, asOf time.Time) (map[string]RFM, error) {
 		if err := errors.Join(err1, err2, err3, err4); err != nil {
 			return nil, fmt.Errorf("oracle: invoice %s: %w", inv, err)
 		}
+		id := strconv.FormatInt(int64(c), 10)
+		if strings.HasPrefix(inv, "C") {
+			if qty != 0 && price != 0 {
+				refunded[id] += math.Abs(qty * price)
+			}
+			continue
+		}
 		if qty <= 0 || price <= 0 {
 			continue
 		}
-		id := strconv.FormatInt(int64(c), 10)
 		cur := out[id]
 		if date.After(cur.LastPurchase) {
 			cur.LastPurchase = date
@@ -103,6 +117,7 @@ func OnlineRetailRFM(path string, asOf time.Time) (map[string]RFM, error) {
 	}
 	for id, cur := range out {
 		cur.Frequency = len(invoices[id])
+		cur.Refunded = refunded[id]
 		cur.RecencyDays = int(math.Floor(asOf.Sub(cur.LastPurchase).Hours() / 24))
 		out[id] = cur
 	}

@@ -67,6 +67,12 @@ type BuildOptions struct {
 	// equally valid, and among those the one most stable against Current (adjusted Rand
 	// index on the same customers) wins; default 0.02.
 	StabilityTolerance float64
+	// MinShare, when positive, is the smallest segment share a chosen k may have: a k whose
+	// smallest cluster is below it in the sweep is chosen only when no k meets it. A handful of
+	// well-separated customers (say, those who returned everything they bought) would otherwise
+	// win on silhouette as a segment of their own that no campaign can use, and the retrainer's
+	// substantiality gate would refuse every refit.
+	MinShare float64
 	// SweepRows caps the rows the k sweep clusters (a seeded sample; default 20,000) and
 	// FullRows the rows the final fit clusters with restarted Lloyd k-means; above it the
 	// final fit is mini-batch k-means (default 200,000).
@@ -345,7 +351,8 @@ func fitSegmentation(b *Bundle, d *Diagnostics, raw *mat.Dense, cols map[string]
 // chooseK sweeps k on a seeded sample of the rows: validity by silhouette, and, with a current
 // bundle, stability by the adjusted Rand index against its labels on the same rows. Every k
 // within StabilityTolerance of the best silhouette is as valid as the best, and the most
-// stable of those wins, so a refit does not reshuffle segments for a negligible gain.
+// stable of those wins, so a refit does not reshuffle segments for a negligible gain. Only k
+// whose smallest cluster holds at least MinShare of the rows are eligible, while any is.
 func chooseK(d *Diagnostics, scores *mat.Dense, o BuildOptions) (int, error) {
 	n, p := scores.Dims()
 	kmax := min(o.MaxK, n-1)
@@ -393,15 +400,22 @@ func chooseK(d *Diagnostics, scores *mat.Dense, o BuildOptions) (int, error) {
 		if cur != nil {
 			ks.ARI, _ = segment.AdjustedRandIndex(cur, c.Labels)
 		}
+		ks.MinShare = float64(slices.Min(c.Sizes)) / float64(m)
 		d.Sweep = append(d.Sweep, ks)
-		if best < 0 || ks.Silhouette > d.Sweep[best].Silhouette {
-			best = len(d.Sweep) - 1
+	}
+	eligible := func(ks SweepPoint) bool { return ks.MinShare >= o.MinShare }
+	if !slices.ContainsFunc(d.Sweep, eligible) {
+		eligible = func(SweepPoint) bool { return true }
+	}
+	for i, ks := range d.Sweep {
+		if eligible(ks) && (best < 0 || ks.Silhouette > d.Sweep[best].Silhouette) {
+			best = i
 		}
 	}
 	choice := best
 	if cur != nil {
 		for i, ks := range d.Sweep {
-			if ks.Silhouette >= d.Sweep[best].Silhouette-o.StabilityTolerance && ks.ARI > d.Sweep[choice].ARI+1e-12 {
+			if eligible(ks) && ks.Silhouette >= d.Sweep[best].Silhouette-o.StabilityTolerance && ks.ARI > d.Sweep[choice].ARI+1e-12 {
 				choice = i
 			}
 		}

@@ -16,7 +16,8 @@ const (
 	TDays
 	Frequency
 	PurchaseDays
-	Monetary
+	Monetary // net of refunds, floored at zero
+	GrossMonetary
 	AvgOrderValue
 	Items
 	Quantity
@@ -33,7 +34,7 @@ const (
 
 // FieldNames are the names of the scalar features, indexed by Field.
 var FieldNames = [NumFields]string{
-	"recency_days", "t_days", "frequency", "purchase_days", "monetary", "avg_order_value",
+	"recency_days", "t_days", "frequency", "purchase_days", "monetary", "gross_monetary", "avg_order_value",
 	"items", "quantity", "avg_unit_price", "promo_share", "refunds", "refund_amount", "visits",
 	"purchase_incidence", "last_quantity", "distinct_brands",
 }
@@ -98,6 +99,14 @@ func CheckFeatures(names []string) (windows []int, err error) {
 		}
 	}
 	return windows, nil
+}
+
+// WindowFeature names a trailing window's feature: purchases_<days>d, or spend_<days>d.
+func WindowFeature(days int, spend bool) string {
+	if spend {
+		return "spend_" + strconv.Itoa(days) + "d"
+	}
+	return "purchases_" + strconv.Itoa(days) + "d"
 }
 
 // value reads the feature from in; a window the input lacks reads as 0.

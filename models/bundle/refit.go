@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
@@ -47,6 +46,7 @@ type SweepPoint struct {
 	Silhouette       float64
 	CalinskiHarabasz float64
 	ARI              float64
+	MinShare         float64 // the smallest cluster's share of the sweep's rows
 }
 
 // Diagnostics is what a build found on the way, for the retrainer's report and gates. Slices
@@ -81,7 +81,7 @@ func (c *Compiled) AssignColumns(cols map[string][]float64, n int) ([]int, error
 	var wins []winCol
 	for _, s := range c.src {
 		if s.days > 0 && !slices.ContainsFunc(wins, func(w winCol) bool { return in.Windows[w.i].Days == s.days }) {
-			w := winCol{i: len(in.Windows), purch: cols["purchases_"+strconv.Itoa(s.days)+"d"], spen: cols["spend_"+strconv.Itoa(s.days)+"d"]}
+			w := winCol{i: len(in.Windows), purch: cols[WindowFeature(s.days, false)], spen: cols[WindowFeature(s.days, true)]}
 			in.Windows = append(in.Windows, Window{Days: s.days})
 			wins = append(wins, w)
 		}

@@ -1,0 +1,73 @@
+package features
+
+import (
+	"github.com/segstream/segstream/models/bundle"
+)
+
+// Kind says how a feature field is written: as an integer, as whole days (-1, exported as an
+// empty cell, when the customer never bought), as money to the cent, or as any number.
+type Kind uint8
+
+// Kinds of feature fields.
+const (
+	Count Kind = iota
+	Days
+	Money
+	Real
+)
+
+// Field is one scalar feature a model can take: its name (bundle.FieldNames), how it is written,
+// and how it is read from a Vector.
+type Field struct {
+	Name string
+	Kind Kind
+	Get  func(v *Vector) float64
+}
+
+// Fields is the table of scalar model inputs, indexed by bundle.Field. Everything that turns a
+// customer's features into model input reads it: the features record's encoder, the CSV export,
+// the retrainer's training rows and the scorer's live input (FillInput). So the row a model is
+// trained on and the row it scores live are one function of (state, clock): State.fillVector,
+// then this table. Adding a feature is a row here, its field in Vector and fillVector, and its
+// name in bundle.FieldNames (a test checks the two tables agree).
+var Fields = [bundle.NumFields]Field{
+	bundle.RecencyDays:       {"recency_days", Days, func(v *Vector) float64 { return float64(v.RecencyDays) }},
+	bundle.TDays:             {"t_days", Days, func(v *Vector) float64 { return float64(v.TDays) }},
+	bundle.Frequency:         {"frequency", Count, func(v *Vector) float64 { return float64(v.Frequency) }},
+	bundle.PurchaseDays:      {"purchase_days", Count, func(v *Vector) float64 { return float64(v.PurchaseDays) }},
+	bundle.Monetary:          {"monetary", Money, func(v *Vector) float64 { return v.Monetary }},
+	bundle.GrossMonetary:     {"gross_monetary", Money, func(v *Vector) float64 { return v.GrossMonetary }},
+	bundle.AvgOrderValue:     {"avg_order_value", Real, func(v *Vector) float64 { return v.AvgOrderValue }},
+	bundle.Items:             {"items", Count, func(v *Vector) float64 { return float64(v.Items) }},
+	bundle.Quantity:          {"quantity", Real, func(v *Vector) float64 { return v.Quantity }},
+	bundle.AvgUnitPrice:      {"avg_unit_price", Real, func(v *Vector) float64 { return v.AvgUnitPrice }},
+	bundle.PromoShare:        {"promo_share", Real, func(v *Vector) float64 { return v.PromoShare }},
+	bundle.Refunds:           {"refunds", Count, func(v *Vector) float64 { return float64(v.Refunds) }},
+	bundle.RefundAmount:      {"refund_amount", Money, func(v *Vector) float64 { return v.RefundAmount }},
+	bundle.Visits:            {"visits", Count, func(v *Vector) float64 { return float64(v.Visits) }},
+	bundle.PurchaseIncidence: {"purchase_incidence", Real, func(v *Vector) float64 { return v.PurchaseIncidence }},
+	bundle.LastQuantity:      {"last_quantity", Real, func(v *Vector) float64 { return v.LastQuantity }},
+	bundle.DistinctBrands:    {"distinct_brands", Count, func(v *Vector) float64 { return float64(v.DistinctBrands) }},
+}
+
+// FillInput maps v onto a model's input without allocating (in's window slice is reused). The
+// price context is left as it was.
+func (v *Vector) FillInput(in *bundle.Input) {
+	for i := range Fields {
+		in.Fields[i] = Fields[i].Get(v)
+	}
+	in.Windows = in.Windows[:0]
+	for _, w := range v.Windows {
+		in.Windows = append(in.Windows, bundle.Window{Days: w.Days, Purchases: float64(w.Purchases), Spend: w.Spend})
+	}
+}
+
+// WindowColumns are the column names of the trailing windows' purchases and spend, in the order
+// Vector.Windows holds them: purchases_<d>d then spend_<d>d for each window.
+func WindowColumns(windows []int) []string {
+	out := make([]string, 0, 2*len(windows))
+	for _, w := range windows {
+		out = append(out, bundle.WindowFeature(w, false), bundle.WindowFeature(w, true))
+	}
+	return out
+}
