@@ -79,7 +79,7 @@ type Options struct {
 	// answer changed with time (default 1h of event time); a clock that moved less and then stood
 	// still for AgeSettle (default 3s of wall time) is swept too, so the end of a replay is.
 	AgeStep, AgeSettle time.Duration
-	SizesEvery   time.Duration // segment size refresh; default 5s
+	SizesEvery         time.Duration // segment size refresh; default 5s
 
 	// APIToken, when set, is the bearer token the read API requires.
 	APIToken string
