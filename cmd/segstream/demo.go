@@ -154,7 +154,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	sf := roles.ScorerFlags{FeaturesTopic: stream.DefaultFeaturesTopic, Group: stream.DefaultScorerGroup,
 		ScoresTopic: stream.DefaultScoresTopic, ChangesTopic: stream.DefaultChangesTopic, BatchSize: 1000,
-		Linger: 2 * time.Millisecond, DrainTimeout: 10 * time.Second, Poll: 5 * time.Second, SweepRate: 2000, Windows: f.Windows}
+		Linger: 2 * time.Millisecond, DrainTimeout: 10 * time.Second, Poll: 5 * time.Second, SweepRate: 2000, AgeStep: time.Hour, Windows: f.Windows}
 	so, err := sf.Options(brokers)
 	if err != nil {
 		return err

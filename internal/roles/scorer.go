@@ -18,7 +18,7 @@ import (
 type ScorerFlags struct {
 	FeaturesTopic, Group, ScoresTopic, ChangesTopic string
 	BatchSize                                       int
-	Linger, DrainTimeout, Poll                      time.Duration
+	Linger, DrainTimeout, Poll, AgeStep             time.Duration
 	SweepRate                                       int
 	Windows, APIToken, ReportURL                    string
 
@@ -44,7 +44,8 @@ func (f *ScorerFlags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.Linger, "scorer-linger", 2*time.Millisecond, "how long a partition lane waits for the rest of a fetch to fill a batch (none once it holds the partition's last record)")
 	fs.DurationVar(&f.DrainTimeout, "scorer-drain-timeout", 15*time.Second, "how long shutdown may spend finishing queued batches")
 	fs.DurationVar(&f.Poll, "model-poll", 5*time.Second, "how often the model registry is polled (announcements are followed at once)")
-	fs.IntVar(&f.SweepRate, "sweep-rate", 2000, "customers re-scored per second after a model swap (-1 disables the sweep)")
+	fs.IntVar(&f.SweepRate, "sweep-rate", 2000, "customers re-scored per second by a sweep, after a model swap and as the event-time clock moves (-1 disables sweeps)")
+	fs.DurationVar(&f.AgeStep, "age-step", time.Hour, "how far the event-time clock moves before a sweep re-scores the customers whose answers changed with time")
 	fs.StringVar(&f.APIToken, "api-token", "", "bearer token the read API requires (env SEGSTREAM_API_TOKEN); empty serves it without one")
 	fs.StringVar(&f.ReportURL, "report-url", "", "URL of the retrainer's report the dashboard links to (e.g. https://retrainer.example/report); empty: no link")
 }
@@ -64,6 +65,9 @@ func (f *ScorerFlags) Options(brokers []string) (scorer.Options, error) {
 	if f.Poll < 100*time.Millisecond {
 		return scorer.Options{}, fmt.Errorf("--model-poll %s: give at least 100ms (announcements are followed at once anyway)", f.Poll)
 	}
+	if f.AgeStep < time.Minute {
+		return scorer.Options{}, fmt.Errorf("--age-step %s: give at least 1m of event time (answers change by whole days)", f.AgeStep)
+	}
 	if f.SweepRate == 0 || f.SweepRate < -1 {
 		return scorer.Options{}, fmt.Errorf("--sweep-rate %d: give customers per second (> 0) or -1 to disable", f.SweepRate)
 	}
@@ -76,7 +80,7 @@ func (f *ScorerFlags) Options(brokers []string) (scorer.Options, error) {
 	return scorer.Options{
 		Brokers: brokers, Topic: f.FeaturesTopic, Group: f.Group, ScoresTopic: f.ScoresTopic, ChangesTopic: f.ChangesTopic,
 		BatchSize: f.BatchSize, Linger: f.Linger, DrainTimeout: f.DrainTimeout,
-		Features: features.Config{Windows: w}, PollInterval: f.Poll, SweepRate: f.SweepRate, APIToken: f.APIToken, ReportURL: f.ReportURL,
+		Features: features.Config{Windows: w}, PollInterval: f.Poll, SweepRate: f.SweepRate, AgeStep: f.AgeStep, APIToken: f.APIToken, ReportURL: f.ReportURL,
 	}, nil
 }
 
