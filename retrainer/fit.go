@@ -107,6 +107,14 @@ func reportData(in FitInput, o FitOptions, out *Outcome, samples int) *report.Da
 	if sc.ElasticitySpread > 0 {
 		add("actionable", "spread of price elasticity across segments", sc.ElasticitySpread, "", true)
 	}
+	// The report says what conversion model there is even when it has no calibration (the
+	// stand-in fitted without point-in-time samples).
+	if cv := b.Payload.Conversion; cv != nil {
+		r.Conversion = cv.Kind
+		if cv.Target != "" {
+			r.Conversion += " of " + cv.Target
+		}
+	}
 	if c := sc.Conversion; c != nil {
 		add("calibration", "conversion AUC (held out)", c.AUC, gate("≥", g.MinAUC, g.MinAUC > 0), g.MinAUC <= 0 || c.AUC >= g.MinAUC)
 		add("calibration", "conversion Brier score (held out)", c.Brier, "", true)

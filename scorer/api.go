@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -192,6 +193,15 @@ func (s *Scorer) getMembers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_segment_id", "segment id must be a non-negative integer")
 		return
 	}
+	if s.noModel(w) {
+		return
+	}
+	// A segment the serving model does not have has no members by definition, and an empty
+	// 200 would read as "the segment exists and is empty": say which ids exist instead.
+	if c := s.model.Load(); !knownSegment(c, id) {
+		writeError(w, http.StatusNotFound, "unknown_segment", unknownSegmentMessage(c, id))
+		return
+	}
 	limit := 100
 	if l := r.URL.Query().Get("limit"); l != "" {
 		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 10000 {
@@ -225,6 +235,23 @@ func (s *Scorer) getMembers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// knownSegment reports whether the model c has a segment with this id.
+func knownSegment(c *bundle.Compiled, id int) bool {
+	ids, _ := c.Segments()
+	return slices.Contains(ids, id)
+}
+
+// unknownSegmentMessage names the segment ids model c has, for the 404 of an id it lacks.
+func unknownSegmentMessage(c *bundle.Compiled, id int) string {
+	ids, _ := c.Segments()
+	known := make([]string, len(ids))
+	for i, k := range slices.Sorted(slices.Values(ids)) {
+		known[i] = strconv.Itoa(k)
+	}
+	return "segment " + strconv.Itoa(id) + " is not in model v" + strconv.FormatUint(c.Version, 10) +
+		"; known segment ids: " + strings.Join(known, ", ")
+}
+
 type whatIfRequest struct {
 	Prices     map[string]float64 `json:"prices"`
 	Promotions map[string]bool    `json:"promotions"`
@@ -245,6 +272,65 @@ func numOrNil(v float64) *float64 {
 		return nil
 	}
 	return &v
+}
+
+// whatIfPriceFactor bounds a what-if price to within this factor of its brand's training mean
+// price, either way (docs/api.md). The price-response models are linear in price inside
+// logits and a regression, fitted on prices near those means: a tenth or ten times the mean is
+// already far outside what they saw, and further out the exponentials overflow or underflow
+// until probabilities, quantities and revenue are no longer numbers at all (1e308 gave NaN
+// brand shares, which encoding/json cannot write, so the answer was a 200 with an empty body).
+const whatIfPriceFactor = 10
+
+// whatIfAbsMin and whatIfAbsMax bound the price of a brand whose training mean price is not a
+// positive finite number (Validate only checks that it is finite), so every brand has a range.
+const whatIfAbsMin, whatIfAbsMax = 1e-6, 1e6
+
+// whatIfRange is the price range POST /v1/whatif accepts for brand i of pu.
+func whatIfRange(pu *bundle.Purchase, i int) (lo, hi float64) {
+	if i < len(pu.MeanPrices) {
+		if m := pu.MeanPrices[i]; m > 0 && !math.IsInf(m, 0) {
+			return m / whatIfPriceFactor, m * whatIfPriceFactor
+		}
+	}
+	return whatIfAbsMin, whatIfAbsMax
+}
+
+// whatIfModels says which price-response models answer for a segment (-1: everyone): the
+// segment's own where it has one, else the overall one, as bundle.Compile falls back. A value
+// whose model is missing is null by design; any other value must be a finite number.
+func whatIfModels(pu *bundle.Purchase, segment int) (incidence, brand, quantity bool) {
+	incidence, brand, quantity = pu.Incidence != nil, pu.BrandChoice != nil, pu.Quantity != nil
+	for _, sp := range pu.Segments {
+		if sp.Segment == segment && segment >= 0 {
+			incidence = incidence || sp.Incidence != nil
+			brand = brand || sp.BrandChoice != nil
+			quantity = quantity || sp.Quantity != nil
+		}
+	}
+	return incidence, brand, quantity
+}
+
+// whatIfNonFinite names the first value of res that its models should have computed but that
+// is not a finite number, or returns "" when there is none.
+func whatIfNonFinite(res bundle.Result, brands []string, incidence, brand, quantity bool) string {
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+	switch {
+	case incidence && bad(res.PPurchase):
+		return "p_purchase"
+	case brand && len(res.BrandProbs) != len(brands):
+		return "brand_shares"
+	case brand && quantity && bad(res.ExpectedQuantity):
+		return "expected_quantity"
+	case brand && quantity && incidence && bad(res.ExpectedRevenue):
+		return "expected_revenue"
+	}
+	for i, p := range res.BrandProbs {
+		if bad(p) {
+			return "brand_shares[" + strconv.Quote(brands[i]) + "]"
+		}
+	}
+	return ""
 }
 
 func (s *Scorer) postWhatIf(w http.ResponseWriter, r *http.Request) {
@@ -269,35 +355,62 @@ func (s *Scorer) postWhatIf(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c := s.model.Load()
-	res, ok := c.WhatIf(req.Prices, req.Promotions)
-	if !ok {
+	pu := c.Bundle.Payload.Purchase
+	if !c.HasPurchase() || pu == nil {
 		writeError(w, http.StatusNotFound, "no_purchase_models", "the current bundle has no purchase models (build it with --purchases)")
 		return
 	}
-	known := map[string]bool{}
-	for _, b := range c.Brands() {
-		known[b] = true
-	}
+	brands := c.Brands()
 	var unknown []string
 	for b := range req.Prices {
-		if !known[b] {
+		if !slices.Contains(brands, b) {
 			unknown = append(unknown, b)
 		}
 	}
 	if len(unknown) > 0 {
-		writeError(w, http.StatusBadRequest, "unknown_brand", "brands not in the model: "+strings.Join(unknown, ", ")+"; known: "+strings.Join(c.Brands(), ", "))
+		slices.Sort(unknown)
+		writeError(w, http.StatusBadRequest, "unknown_brand", "brands not in the model: "+strings.Join(unknown, ", ")+"; known: "+strings.Join(brands, ", "))
 		return
 	}
+	// Every price within its brand's range, in brand order so the message is stable.
+	var outside []string
+	for i, b := range brands {
+		p, ok := req.Prices[b]
+		if lo, hi := whatIfRange(pu, i); ok && (p < lo || p > hi) {
+			outside = append(outside, "brand "+strconv.Quote(b)+" "+fmtPrice(p)+" is outside "+fmtPrice(lo)+".."+fmtPrice(hi))
+		}
+	}
+	if len(outside) > 0 {
+		writeError(w, http.StatusBadRequest, "price_out_of_range", "each price must lie within a factor of "+
+			strconv.Itoa(whatIfPriceFactor)+" of its brand's training mean price: "+strings.Join(outside, "; "))
+		return
+	}
+	res, _ := c.WhatIf(req.Prices, req.Promotions)
 	result := func(name string, res bundle.Result) whatIfResult {
 		one := whatIfResult{Segment: name, PPurchase: numOrNil(res.PPurchase), ExpectedQuantity: numOrNil(res.ExpectedQuantity),
 			ExpectedRevenue: numOrNil(res.ExpectedRevenue)}
 		if res.BrandProbs != nil {
 			one.BrandShares = map[string]float64{}
-			for i, b := range c.Brands() {
+			for i, b := range brands {
 				one.BrandShares[b] = res.BrandProbs[i]
 			}
 		}
 		return one
+	}
+	// nonFinite answers 500 when a model computed something that is not a number inside the
+	// allowed range: that is the bundle's fault, not the request's, and a 200 would carry a
+	// null that reads as "no such model".
+	nonFinite := func(segment int, name string, res bundle.Result) bool {
+		inc, br, qty := whatIfModels(pu, segment)
+		if what := whatIfNonFinite(res, brands, inc, br, qty); what != "" {
+			writeError(w, http.StatusInternalServerError, "non_finite_result", "model v"+strconv.FormatUint(c.Version, 10)+
+				" gave a "+what+" that is not a finite number for segment "+strconv.Quote(name)+" at these prices")
+			return true
+		}
+		return false
+	}
+	if nonFinite(-1, "all", res) {
+		return
 	}
 	all := result("all", res)
 	all.OwnModels = true
@@ -305,21 +418,37 @@ func (s *Scorer) postWhatIf(w http.ResponseWriter, r *http.Request) {
 	// Then every segment, with its own price response where the bundle has one.
 	ids, names := c.Segments()
 	own := map[int]bool{}
-	for _, sp := range c.Bundle.Payload.Purchase.Segments {
+	for _, sp := range pu.Segments {
 		own[sp.Segment] = true
 	}
 	for i, id := range ids {
 		if sr, ok := c.WhatIfSegment(id, req.Prices, req.Promotions); ok {
+			if nonFinite(id, names[i], sr) {
+				return
+			}
 			one := result(names[i], sr)
 			one.SegmentID, one.OwnModels = &id, own[id]
 			results = append(results, one)
 		}
 	}
-	writeJSON(w, http.StatusOK, struct {
+	// Encoded before the status is written, so a value encoding/json refuses becomes a 500
+	// with a message instead of a 200 with an empty body.
+	body, err := json.Marshal(struct {
 		ModelVersion uint64         `json:"model_version"`
 		Results      []whatIfResult `json:"results"`
 	}{c.Version, results})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encoding", "encoding the what-if answer: "+err.Error())
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(body, '\n'))
 }
+
+// fmtPrice prints a price with the precision a range message needs.
+func fmtPrice(p float64) string { return strconv.FormatFloat(p, 'g', 4, 64) }
 
 func (s *Scorer) getElasticities(w http.ResponseWriter, r *http.Request) {
 	if s.noModel(w) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -134,6 +135,21 @@ func TestAPI(t *testing.T) {
 		{name: "whatif bad body", method: "POST", path: "/v1/whatif", token: token, body: `{"price":1}`, status: 400, code: "bad_request"},
 		{name: "whatif bad price", method: "POST", path: "/v1/whatif", token: token, body: `{"prices":{"1":-1}}`, status: 400, code: "bad_price"},
 		{name: "whatif unknown brand", method: "POST", path: "/v1/whatif", token: token, body: `{"prices":{"acme":1}}`, status: 400, code: "unknown_brand"},
+		// A segment id the model does not have is a 404 naming the ids it has, not an empty page.
+		{name: "unknown segment", method: "GET", path: "/v1/segments/99/members", token: token, status: 404, code: "unknown_segment",
+			check: func(t *testing.T, m map[string]any) {
+				if msg := errMessage(m); !strings.Contains(msg, "known segment ids: 0, 1, 2") {
+					t.Fatalf("unknown segment: message %q does not list the known ids", msg)
+				}
+			}},
+		// Prices whose answers are no longer numbers are refused with the range that is allowed,
+		// never answered 200 with an empty or null body.
+		{name: "whatif huge price", method: "POST", path: "/v1/whatif", token: token, body: `{"prices":{"1":1e308}}`, status: 400, code: "price_out_of_range",
+			check: checkPriceRange(`brand "1" 1e+308 is outside `)},
+		{name: "whatif tiny price", method: "POST", path: "/v1/whatif", token: token, body: `{"prices":{"2":1e-300}}`, status: 400, code: "price_out_of_range",
+			check: checkPriceRange(`brand "2" 1e-300 is outside `)},
+		{name: "whatif huge and tiny", method: "POST", path: "/v1/whatif", token: token, body: `{"prices":{"3":2,"4":1e-300,"5":1e300}}`, status: 400, code: "price_out_of_range",
+			check: checkPriceRange(`brand "4" 1e-300 is outside `, `brand "5" 1e+300 is outside `)},
 		{name: "elasticities", method: "GET", path: "/v1/elasticities", token: token, status: 200, check: func(t *testing.T, m map[string]any) {
 			if es, _ := m["elasticities"].([]any); len(es) != 1 {
 				t.Fatalf("elasticities: %v", m)
@@ -171,6 +187,119 @@ func TestAPI(t *testing.T) {
 			t.Fatalf("paged %d members (sorted %v), segment has %v", len(all), sort.StringsAreSorted(all), want)
 		}
 	})
+}
+
+func errCode(m map[string]any) string {
+	e, _ := m["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func errMessage(m map[string]any) string {
+	e, _ := m["error"].(map[string]any)
+	msg, _ := e["message"].(string)
+	return msg
+}
+
+// priceRangeRE is the range a price_out_of_range message gives for one brand.
+var priceRangeRE = regexp.MustCompile(`is outside ([0-9.e+-]+)\.\.([0-9.e+-]+)`)
+
+// checkPriceRange checks that a price_out_of_range message names each offending brand with a
+// finite, non-empty range.
+func checkPriceRange(want ...string) func(t *testing.T, m map[string]any) {
+	return func(t *testing.T, m map[string]any) {
+		t.Helper()
+		msg := errMessage(m)
+		for _, w := range want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("message %q lacks %q", msg, w)
+			}
+		}
+		ranges := priceRangeRE.FindAllStringSubmatch(msg, -1)
+		if len(ranges) != len(want) {
+			t.Fatalf("message %q: %d ranges, want %d", msg, len(ranges), len(want))
+		}
+		for _, r := range ranges {
+			lo, err1 := strconv.ParseFloat(r[1], 64)
+			hi, err2 := strconv.ParseFloat(r[2], 64)
+			if err1 != nil || err2 != nil || !(lo > 0 && lo < hi && hi < 1e6) {
+				t.Errorf("message %q: range %s..%s is not a sane price range", msg, r[1], r[2])
+			}
+		}
+	}
+}
+
+// TestAPIWithoutModel checks that the endpoints that read a model say 503 no_model before the
+// first bundle, the members list included (it used to answer an empty 200 from Redis).
+func TestAPIWithoutModel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e := newEnv(t, ctx, 10)
+	s, err := newScorer(e, "", prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	s.RegisterAPI(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/v1/segments/0/members", ""},
+		{"GET", "/v1/segments/7/members?limit=5", ""},
+		{"GET", "/v1/segments", ""},
+		{"POST", "/v1/whatif", `{"prices":{"1":1.5}}`},
+	} {
+		st, m := call(t, srv, tc.method, tc.path, "", tc.body)
+		if code := errCode(m); st != 503 || code != "no_model" {
+			t.Errorf("%s %s without a model: %d %v, want 503 no_model", tc.method, tc.path, st, m)
+		}
+	}
+}
+
+// TestWhatIfNonFinite serves a bundle whose quantity model overflows at ordinary prices: the
+// answer must be a 500 that says so, not a 200 whose expected quantity is null (which reads as
+// "no quantity model").
+func TestWhatIfNonFinite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e := newEnv(t, ctx, 300)
+	e.startIngest()
+	e.produce(2000)
+	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 1, Version: 1, Purchases: purchaseRows(4000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu := b.Payload.Purchase
+	if pu == nil || pu.Quantity == nil || pu.Incidence == nil {
+		t.Fatalf("bundle has no purchase models to break: %+v", pu)
+	}
+	// A price slope of 1e308 is finite, so the bundle validates, but times any price above one
+	// it is +Inf: the expected quantity and revenue are not numbers.
+	pu.Quantity = []float64{0, 1e308, 0}
+	for i := range pu.Segments {
+		pu.Segments[i].Quantity = nil
+	}
+	if err := b.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.reg.Publish(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	s, err := newScorer(e, "", prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run("scorer", s.Run)
+	e.waitFor("model", func() bool { return s.Model() != nil })
+	mux := http.NewServeMux()
+	s.RegisterAPI(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	st, m := call(t, srv, "POST", "/v1/whatif", "", `{"prices":{"1":1.2,"2":1.8,"3":2.0,"4":2.2,"5":2.6}}`)
+	if code := errCode(m); st != 500 || code != "non_finite_result" || !strings.Contains(errMessage(m), "expected_quantity") {
+		t.Fatalf("whatif with an overflowing quantity model: %d %v, want 500 non_finite_result naming expected_quantity", st, m)
+	}
 }
 
 // TestAPILatency measures GET /v1/customers/{id} at a fixed offered rate (5,000/s for 5 s) on

@@ -206,3 +206,122 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("recent changes table has no change rows")
 	}
 }
+
+// TestDashboardShowsNumbers renders the page for a bundle whose scorecard nests (stability,
+// the conversion calibration and its bins) and whose profiles hold the never-bought cases: a
+// segment without a buyer (no day counts) and one whose mean mixed in the -1 marker (a bundle
+// from before profiles left non-buyers out). Every nested value must read as numbers, and no
+// day count as a negative number of days.
+func TestDashboardShowsNumbers(t *testing.T) {
+	browser := chromium.Path(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e := newEnv(t, ctx, 300)
+	e.startIngest()
+	e.produce(2000)
+	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 1, Version: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &b.Payload.Scorecard
+	sc.Stability = &bundle.Stability{CurrentVersion: 1, ARI: 0.8731, Moved: 0.0412}
+	sc.Conversion = &bundle.Calibration{N: 1200, AUC: 0.8123, Brier: 0.1534, Bins: []bundle.CalibrationBin{
+		{Predicted: 0.05, Observed: 0.04, N: 400}, {Predicted: 0.25, Observed: 0.3, N: 400}, {Predicted: 0.6, Observed: 0.55, N: 400}}}
+	segs := b.Payload.Segmentation.Segments
+	segs[0].Profile["recency_days"] = -1 // an old bundle's mean of non-buyers' markers
+	segs[0].Profile["t_days"] = -0.4     // and of a mix
+	delete(segs[1].Profile, "recency_days")
+	delete(segs[1].Profile, "t_days") // no member bought
+	if err := b.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.reg.Publish(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s, err := newScorer(e, "", reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run("scorer", s.Run)
+	e.waitFor("model", func() bool { return s.Model() != nil })
+	srv := ops.NewServer(reg, s.Ready, nil)
+	s.RegisterAPI(srv.Mux)
+	hs := httptest.NewServer(srv.Mux)
+	t.Cleanup(hs.Close)
+
+	bctx, bcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer bcancel()
+	// Two polls are enough: the page renders the model and the segments on the first.
+	cmd := exec.CommandContext(bctx, browser, append(chromium.Headless(t.TempDir()), "--virtual-time-budget=3000", "--dump-dom", hs.URL+"/")...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	dom := stdout.String()
+	if os.Getenv("SEGSTREAM_TEST_LOG") != "" {
+		t.Logf("DOM:\n%s", dom)
+	}
+	if !strings.Contains(dom, `<div id="errors"></div>`) {
+		t.Errorf("page shows errors: %v", regexp.MustCompile(`(?s)<div id="errors">(.*?)</div>`).FindStringSubmatch(dom))
+	}
+
+	// The scorecard: everything up to the end of its section (it holds nested tables).
+	card := regexp.MustCompile(`(?s)<table id="scorecard">.*?</section>`).FindString(dom)
+	if card == "" || !strings.Contains(card, `<td>silhouette</td>`) {
+		t.Fatalf("no scorecard rendered: %.300s", card)
+	}
+	if strings.Contains(card, "[object") || strings.Contains(card, "undefined") || strings.Contains(card, "NaN") {
+		t.Errorf("scorecard shows something that is not a number: %s", card)
+	}
+	for _, want := range []string{
+		// Stability as a key/value table of numbers.
+		`<tr data-metric="stability"><td>stability</td><td><table class="nested"><tbody><tr><th>current_version</th><td>1</td></tr><tr><th>ari</th><td>0.873</td></tr><tr><th>moved</th><td>0.041</td></tr></tbody></table></td></tr>`,
+		// The calibration's numbers, and its bins as a table with a column per field.
+		`<tr><th>auc</th><td>0.812</td></tr><tr><th>brier</th><td>0.153</td></tr>`,
+		`<thead><tr><th>predicted</th><th>observed</th><th>n</th></tr></thead><tbody><tr><td>0.05</td><td>0.04</td><td>400</td></tr>`,
+	} {
+		if !strings.Contains(card, want) {
+			t.Errorf("scorecard lacks\n%s\nin\n%s", want, card)
+		}
+	}
+
+	// Profiles: the day counts of the two segments are shown as absent, never as numbers.
+	table := regexp.MustCompile(`(?s)<table id="segments">.*?</table>`).FindString(dom)
+	cellRE := regexp.MustCompile(`<t[hd][^>]*>(.*?)</t[hd]>`)
+	var head []string
+	for _, m := range cellRE.FindAllStringSubmatch(regexp.MustCompile(`(?s)<thead>.*?</thead>`).FindString(table), -1) {
+		head = append(head, m[1])
+	}
+	cell := func(segment, feature string) string {
+		t.Helper()
+		row := regexp.MustCompile(`<tr data-segment="` + regexp.QuoteMeta(html.EscapeString(segment)) + `">.*?</tr>`).FindString(table)
+		cells := cellRE.FindAllStringSubmatch(row, -1)
+		for i, h := range head {
+			if h == feature && i < len(cells) {
+				return cells[i][1]
+			}
+		}
+		t.Fatalf("no %s cell for segment %q in\n%s", feature, segment, table)
+		return ""
+	}
+	for _, c := range []struct{ segment, feature, want string }{
+		{segs[0].Name, "recency_days", "n/a"},
+		{segs[0].Name, "t_days", "n/a"},
+		{segs[1].Name, "recency_days", "never bought"},
+		{segs[1].Name, "t_days", "never bought"},
+	} {
+		if got := cell(c.segment, c.feature); got != c.want {
+			t.Errorf("segment %q %s: %q, want %q", c.segment, c.feature, got, c.want)
+		}
+	}
+	for _, sg := range segs {
+		for _, f := range []string{"recency_days", "t_days"} {
+			if got := cell(sg.Name, f); strings.HasPrefix(got, "-") {
+				t.Errorf("segment %q %s shows %q, a negative number of days", sg.Name, f, got)
+			}
+		}
+	}
+}

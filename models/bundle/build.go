@@ -32,6 +32,10 @@ var DefaultFeatures = []Feature{
 	{Name: "avg_unit_price", Transform: "log1p"}, // Online Retail has manual lines priced in the thousands
 }
 
+// neverBoughtDays are the columns that hold -1 for a customer who never bought (days since the
+// last and the first purchase): profile means leave those customers out.
+var neverBoughtDays = map[string]bool{"recency_days": true, "t_days": true}
+
 // ConversionFeatures are the inputs of the stand-in conversion model Build fits.
 var ConversionFeatures = []string{"frequency", "monetary", "visits", "purchase_incidence", "promo_share", "t_days"}
 
@@ -285,23 +289,35 @@ func fitSegmentation(b *Bundle, d *Diagnostics, raw *mat.Dense, cols map[string]
 		comps[i] = slices.Clone(pca.Components.RawRowView(i))
 	}
 	s.PCA = &PCA{Mean: pca.Mean, Components: comps, ExplainedVarianceRatio: pca.ExplainedVarianceRatio, Dims: dims}
-	// Profiles: member means of every column, in raw units.
+	// Profiles: member means of every column, in raw units. A day count of a customer who never
+	// bought is -1 (features.Vector), a marker rather than a number of days: those means are
+	// over the members who bought, and a segment (or population) without a buyer has no value
+	// for them, which the dashboard and the report show as "never bought", instead of a mean
+	// that mixes the -1s in (a browsers' segment read as bought -1 days ago).
 	profiles := make([]map[string]float64, k)
 	for c := range profiles {
 		profiles[c] = map[string]float64{}
 	}
 	overall := map[string]float64{}
 	for name, col := range cols {
-		sums := make([]float64, k)
+		sums, counts := make([]float64, k), make([]int, k)
 		var tot float64
+		var totN int
 		for i, v := range col {
+			if neverBoughtDays[name] && v < 0 {
+				continue
+			}
 			sums[cl.Labels[i]] += v
+			counts[cl.Labels[i]]++
 			tot += v
+			totN++
 		}
-		overall[name] = tot / float64(n)
+		if totN > 0 {
+			overall[name] = tot / float64(totN)
+		}
 		for c := range k {
-			if cl.Sizes[c] > 0 {
-				profiles[c][name] = sums[c] / float64(cl.Sizes[c])
+			if counts[c] > 0 {
+				profiles[c][name] = sums[c] / float64(counts[c])
 			}
 		}
 	}

@@ -25,6 +25,8 @@ type chart struct {
 	SVG    template.HTML
 	Note   string
 	Failed bool // the note reports a drawing failure, not missing data
+	// Caption, under a drawn chart, says what the chart leaves out.
+	Caption string
 }
 
 // Tableau 10: distinguishable, and readable by most colour-blind viewers.
@@ -251,7 +253,11 @@ func pcaChart(d *Data, segs *segments) (chart, error) {
 		return note("No principal-component sample in this bundle.")
 	}
 	ids := sortedKeys(byID)
-	p := newPlot("Customers on the first two principal components", "PC1", "PC2")
+	drawn := 0
+	for _, xys := range byID {
+		drawn += len(xys)
+	}
+	p := newPlot("First two principal components of "+sampleOf(drawn, d.Rows), "PC1", "PC2")
 	leg := newLegend()
 	for _, id := range ids {
 		s, err := plotter.NewScatter(byID[id])
@@ -267,6 +273,20 @@ func pcaChart(d *Data, segs *segments) (chart, error) {
 	}
 	svg, err := toSVG(p, leg, vg.Points(640), vg.Points(420))
 	return chart{SVG: svg}, err
+}
+
+// sampleOf says how many customers a chart shows out of how many the refit saw, for its title,
+// so a chart of a sample is never read as the whole population: "a sample of 2,000 of 48,210
+// customers". rows is 0 when the total is unknown.
+func sampleOf(shown, rows int) string {
+	switch {
+	case rows > 0 && shown >= rows:
+		return fmt.Sprintf("all %s customers", count(rows))
+	case rows > 0:
+		return fmt.Sprintf("a sample of %s of %s customers", count(shown), count(rows))
+	default:
+		return fmt.Sprintf("a sample of %s customers", count(shown))
+	}
 }
 
 func sortedKeys[V any](m map[int]V) []int {
@@ -286,7 +306,9 @@ func dendrogramChart(d *Data, segs *segments) (chart, error) {
 	if den == nil {
 		return note("No dendrogram sample in this bundle.")
 	}
-	p := newPlot(fmt.Sprintf("Ward dendrogram of a sample of %d customers", d.Leaves), "sample customers (leaf order)", "Ward linkage height")
+	// A tree of every customer would be unreadable (and Ward is quadratic), so it is drawn on a
+	// small sample; the title says of how many.
+	p := newPlot("Ward dendrogram of "+sampleOf(d.Leaves, d.Rows), "sample customers (leaf order)", "Ward linkage height")
 	for _, l := range den.links() {
 		line, err := plotter.NewLine(plotter.XYs{{X: l[0][0], Y: l[0][1]}, {X: l[1][0], Y: l[1][1]}, {X: l[2][0], Y: l[2][1]}, {X: l[3][0], Y: l[3][1]}})
 		if err != nil {
@@ -339,7 +361,7 @@ func dendrogramChart(d *Data, segs *segments) (chart, error) {
 func profileChart(d *Data, segs *segments) (chart, error) {
 	var feats []string
 	for _, f := range d.Features {
-		if o, ok := d.Overall[f]; ok && finite(o) && o != 0 {
+		if o, ok := profileValue(d.Overall, f); ok && o != 0 {
 			feats = append(feats, f)
 		}
 	}
@@ -358,12 +380,17 @@ func profileChart(d *Data, segs *segments) (chart, error) {
 	lw = min(lw, vg.Points(w)*2/5)
 	slot := (vg.Points(w) - lw - vg.Points(55)) / vg.Length(len(feats))
 	bar := slot * 0.8 / vg.Length(len(d.Segments))
+	var missing []string
 	for i, sg := range d.Segments {
 		vals := make(plotter.Values, len(feats))
 		for j, f := range feats {
-			v, ok := sg.Profile[f]
-			if o := d.Overall[f]; ok && finite(v) {
-				vals[j] = 100 * (v - o) / math.Abs(o)
+			// A segment without a value (no buyer for a day count) gets no bar: a zero-height
+			// one draws nothing, and the caption says which are missing, so it is not read as
+			// "like everyone" nor as -100%.
+			if rel, ok := relativeProfile(d, sg, f); ok {
+				vals[j] = rel
+			} else {
+				missing = append(missing, fmt.Sprintf("%s of %s", f, segs.label[sg.ID]))
 			}
 		}
 		b, err := plotter.NewBarChart(vals, bar)
@@ -392,7 +419,22 @@ func profileChart(d *Data, segs *segments) (chart, error) {
 		p.X.Tick.Label.YAlign = draw.YCenter
 	}
 	svg, err := toSVG(p, leg, vg.Points(w), vg.Points(h))
-	return chart{SVG: svg}, err
+	c := chart{SVG: svg}
+	if len(missing) > 0 {
+		c.Caption = "No bar for " + strings.Join(missing, "; ") + ": no value (a day count of a segment whose members never bought)."
+	}
+	return c, err
+}
+
+// relativeProfile is segment sg's mean of feature f as a percentage difference from the
+// overall mean, and false when either has no value to compare (profileValue).
+func relativeProfile(d *Data, sg Segment, f string) (float64, bool) {
+	v, ok := profileValue(sg.Profile, f)
+	o, okO := profileValue(d.Overall, f)
+	if !ok || !okO || o == 0 {
+		return 0, false
+	}
+	return 100 * (v - o) / math.Abs(o), true
 }
 
 func elasticityChart(d *Data, segs *segments) (chart, error) {
@@ -438,7 +480,9 @@ func elasticityChart(d *Data, segs *segments) (chart, error) {
 		drawn++
 	}
 	if drawn == 0 {
-		return note("No conversion model in this bundle: no elasticity curves.")
+		// These curves come from the purchase-incidence model (price-context samples), not the
+		// conversion model, which has a section of its own.
+		return note("No purchase-incidence model in this bundle: no price elasticity curves.")
 	}
 	svg, err := toSVG(p, leg, vg.Points(720), vg.Points(380))
 	return chart{SVG: svg}, err
@@ -452,6 +496,11 @@ func calibrationChart(d *Data) (chart, error) {
 		}
 	}
 	if len(xys) == 0 {
+		// Say what the bundle has: a conversion model fitted without held-out samples has no
+		// calibration, but it is there and it scores.
+		if d.Conversion != "" {
+			return note("The conversion model (" + d.Conversion + ") has no calibration in this bundle: it was not fitted on point-in-time samples, so none were held out to check it.")
+		}
 		return note("No conversion model in this bundle.")
 	}
 	sort.SliceStable(xys, func(i, j int) bool { return xys[i].X < xys[j].X })

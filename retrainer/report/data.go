@@ -50,6 +50,10 @@ type Data struct {
 	// grid, with and without promotion.
 	Elasticities []Curve
 
+	// Conversion names the bundle's conversion model ("logit of purchases_30d > 0"), empty
+	// when the bundle has none. A model can be there without a calibration (the stand-in
+	// fitted without point-in-time samples), so the page needs both to say what is there.
+	Conversion string
 	// Calibration of the conversion model on held-out samples: mean predicted against
 	// observed rate per bin.
 	Calibration []CalibrationBin
@@ -71,7 +75,9 @@ type KPoint struct {
 	Inertia, Silhouette float64
 }
 
-// Segment is one new segment with its profile in original units.
+// Segment is one new segment with its profile in original units. The day counts
+// (recency_days, t_days) are means over the members who bought; a segment without a buyer has
+// none, and the page shows "never bought" there (neverBoughtDays).
 type Segment struct {
 	ID      int
 	Name    string

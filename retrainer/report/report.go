@@ -110,7 +110,14 @@ type profileTable struct {
 
 type profileRow struct {
 	Feature string
-	Values  []string // one per segment, then the overall mean
+	Values  []profileCell // one per segment, then the overall mean
+}
+
+// profileCell is one mean of the profile table; Absent marks text that stands for a value
+// that does not exist, so it is not read as a number.
+type profileCell struct {
+	Text   string
+	Absent bool
 }
 
 func newProfileTable(d *Data) profileTable {
@@ -129,11 +136,36 @@ func newProfileTable(d *Data) profileTable {
 	return t
 }
 
-func lookup(m map[string]float64, k string) string {
-	if v, ok := m[k]; ok {
-		return num(v)
+// neverBoughtDays are the features that count days since a purchase: -1 for a customer who
+// never bought. Profiles average them over the members who bought, so a segment with none has
+// no value: the table says "never bought" there, and the chart draws no bar. A negative mean
+// can only come from a bundle that averaged the -1s in; it is no number of days either, so it
+// is shown as n/a rather than as a number (or as a percentage far below the overall mean).
+var neverBoughtDays = map[string]bool{"recency_days": true, "t_days": true}
+
+// profileValue is the value of feature f in a profile, and whether there is one to show as a
+// number: not missing, finite, and not the never-bought marker.
+func profileValue(m map[string]float64, f string) (float64, bool) {
+	v, ok := m[f]
+	if !ok || !finite(v) || neverBoughtDays[f] && v < 0 {
+		return 0, false
 	}
-	return "—"
+	return v, true
+}
+
+func lookup(m map[string]float64, k string) profileCell {
+	if v, ok := profileValue(m, k); ok {
+		return profileCell{Text: num(v)}
+	}
+	_, ok := m[k]
+	switch {
+	case neverBoughtDays[k] && !ok:
+		return profileCell{Text: "never bought", Absent: true}
+	case !ok:
+		return profileCell{Text: "—", Absent: true}
+	default: // the marker averaged in, or not a number
+		return profileCell{Text: "n/a", Absent: true}
+	}
 }
 
 type transitionTable struct {
