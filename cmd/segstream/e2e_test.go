@@ -312,6 +312,29 @@ func checkLiveEqualsBatch(t *testing.T, ctx context.Context, broker string, srv 
 			t.Fatalf("customer %s: recency %d as of %d, the oracle says %d at the clock %d", id, got.Features.RecencyDays, got.Features.AsOfMS, w.RecencyDays, clock.UnixMilli())
 		}
 	}
+	// Customer 12346 bought once for 77,183.60 and cancelled it in full the same day: net of
+	// the refund he is worth nothing, whatever the gross order said.
+	var c12346 struct {
+		Features struct {
+			Monetary      float64 `json:"monetary"`
+			GrossMonetary float64 `json:"gross_monetary"`
+		} `json:"features"`
+		Scores struct {
+			CLV float64 `json:"clv"`
+			RFM struct {
+				M int `json:"m"`
+			} `json:"rfm"`
+		} `json:"scores"`
+	}
+	resp, err := http.Get(api.URL + "/v1/customers/12346")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&c12346)
+	resp.Body.Close()
+	if err != nil || c12346.Features.Monetary != 0 || c12346.Features.GrossMonetary != 77183.6 || c12346.Scores.RFM.M != 1 || c12346.Scores.CLV != 0 {
+		t.Fatalf("customer 12346 (bought 77,183.60, refunded all of it): %+v (%v)", c12346, err)
+	}
 	t.Logf("live equals batch at %v: %d customers (%d buyers) in segment and RFM cell, %d segment sizes, %d recencies in the read API",
 		clock, n, bought, len(sizes), len(oracle))
 }
