@@ -257,8 +257,11 @@ func BenchmarkAppendMessage(b *testing.B) {
 		s.Apply(&e, Position{Offset: int64(i)}, &cfg)
 	}
 	buf := make([]byte, 0, 2048)
+	// As ApplyBatch writes it: the price context merged once and the batch's scratch vector.
+	var v Vector
+	var ctxBuf [16]priceEntry
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendMessage(buf[:0], &s, ev, Position{Partition: 1, Offset: 99}, false, s.LastSeen, cfg.Windows)
+		buf = appendMessage(buf[:0], &s, &v, ev, priceContext(ev, ctxBuf[:0]), Position{Partition: 1, Offset: 99}, false, s.LastSeen, cfg.Windows)
 	}
 }
