@@ -392,32 +392,13 @@ func TestEndToEnd(t *testing.T) {
 // leads to the segment the customer's live answer holds.
 func checkChanges(t *testing.T, e *env) {
 	t.Helper()
-	type change struct {
-		Customer string `json:"customer_id"`
-		From     int    `json:"from"`
-		To       int    `json:"to"`
-		Model    uint64 `json:"model_version"`
-		State    uint64 `json:"state_version"`
-		AsOf     int64  `json:"as_of_ms"`
-	}
-	last := map[string]change{}
+	var values [][]byte
 	for _, m := range e.readAll(stream.DefaultChangesTopic) {
-		var c change
-		if err := json.Unmarshal(m.Value, &c); err != nil {
-			t.Fatal(err)
-		}
-		prev, seen := last[c.Customer]
-		switch {
-		case !seen && c.From != -1:
-			t.Fatalf("customer %s: first change %+v starts from segment %d", c.Customer, c, c.From)
-		case seen && c.From != prev.To:
-			t.Fatalf("customer %s: change %+v does not follow %+v", c.Customer, c, prev)
-		case seen && c.To == prev.From && c.State == prev.State && c.AsOf == prev.AsOf && c.Model == prev.Model:
-			t.Fatalf("customer %s: change %+v undoes %+v", c.Customer, c, prev)
-		case c.From == c.To:
-			t.Fatalf("customer %s: change %+v changes nothing", c.Customer, c)
-		}
-		last[c.Customer] = c
+		values = append(values, m.Value)
+	}
+	last, err := testenv.CheckSegmentChanges(values)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for id, c := range last {
 		seg, err := e.rdb.HGet(e.ctx, scorer.ScoreKey("seg", id), "seg").Int()
