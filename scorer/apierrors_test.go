@@ -2,19 +2,26 @@ package scorer_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/internal/chromium"
 	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/scorer"
 )
@@ -101,5 +108,51 @@ func TestAPIErrorsDoNotLeak(t *testing.T) {
 				t.Errorf("the log does not say which request failed: %s", logs.String())
 			}
 		})
+	}
+}
+
+// TestDashboardAsksForToken renders the page in headless Chromium against a scorer that needs a
+// token, opened with the token in the query string as pages used to be: the page does not send
+// it, shows the field that asks for it, and no request carries it.
+func TestDashboardAsksForToken(t *testing.T) {
+	browser := chromium.Path(t)
+	const token = "dash-s3cret"
+	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	defer rdb.Close()
+	s, err := scorer.New(scorer.Options{Brokers: []string{"127.0.0.1:9"}, Features: features.Config{Windows: windows},
+		APIToken: token, Registerer: prometheus.NewRegistry()}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	s.RegisterAPI(mux)
+	var withToken, inURL atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			withToken.Add(1)
+		}
+		if strings.Contains(r.URL.String(), token) && r.URL.Path != "/" {
+			inURL.Add(1)
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, browser, append(chromium.Headless(t.TempDir()), "--virtual-time-budget=3000", "--dump-dom",
+		hs.URL+"/?token="+token)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	dom := string(out)
+	if !strings.Contains(dom, `<form id="token-form">`) {
+		t.Errorf("the token field is not shown: %s", regexp.MustCompile(`<form id="token-form"[^>]*>`).FindString(dom))
+	}
+	if !strings.Contains(dom, "enter the API token above") {
+		t.Errorf("the error box does not ask for the token: %s", regexp.MustCompile(`(?s)<div id="errors">.*?</div>`).FindString(dom))
+	}
+	if withToken.Load() != 0 || inURL.Load() != 0 {
+		t.Errorf("the page sent the query string's token: %d requests with Authorization, %d with it in the URL", withToken.Load(), inURL.Load())
 	}
 }
