@@ -23,5 +23,6 @@ RUN CGO_ENABLED=1 GOOS=linux GOFLAGS=-buildvcs=false \
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ /usr/local/bin/
 USER 65532:65532
-EXPOSE 8080
+# 8080: /metrics, /healthz, /readyz (--http in the manifests); 8081: the API (--api).
+EXPOSE 8080 8081
 ENTRYPOINT ["/usr/local/bin/segstream"]

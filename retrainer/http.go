@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 )
@@ -13,7 +14,10 @@ import (
 //	GET  /report                  the latest refit's report (HTML)
 //	GET  /reports/{version}       a recent refit's report
 //	GET  /v1/retrainer/status     recent refits, the last drift, whether this replica acts
-//	POST /v1/retrain              trigger a refit now (bearer token when configured)
+//	POST /v1/retrain              trigger a refit now: the bearer token when one is configured,
+//	                              else only from this host (loopback)
+//
+// They are served on the API listener (--api), apart from the operator endpoints.
 func (r *Retrainer) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /report", func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
@@ -38,6 +42,13 @@ func (r *Retrainer) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/retrainer/status", func(w http.ResponseWriter, req *http.Request) {
 		runs, drift, leader := r.Status()
 		slices.Reverse(runs)
+		for i := range runs {
+			// A failed refit's reasons are error texts (Redis and Kafka addresses among them):
+			// the log has them, a client gets the fact.
+			if runs[i].Result == "failed" {
+				runs[i].Reasons = []string{failedReason}
+			}
+		}
 		writeJSON(w, http.StatusOK, struct {
 			Leader          bool               `json:"leader"`
 			IntervalSeconds float64            `json:"interval_seconds"`
@@ -47,9 +58,16 @@ func (r *Retrainer) RegisterAPI(mux *http.ServeMux) {
 		}{leader, r.o.Interval.Seconds(), r.o.DriftThreshold, drift, runs})
 	})
 	mux.HandleFunc("POST /v1/retrain", func(w http.ResponseWriter, req *http.Request) {
-		if r.o.Token != "" && subtle.ConstantTimeCompare([]byte(req.Header.Get("Authorization")), []byte("Bearer "+r.o.Token)) != 1 {
+		switch {
+		case r.o.Token != "" && subtle.ConstantTimeCompare([]byte(req.Header.Get("Authorization")), []byte("Bearer "+r.o.Token)) != 1:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="segstream"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>")
+			return
+		case r.o.Token == "" && !fromLoopback(req):
+			// Without a token anyone who reaches the port could make the retrainer work; a
+			// person on the host (or through kubectl port-forward, which arrives on loopback)
+			// still can.
+			writeError(w, http.StatusForbidden, "forbidden", "without --retrain-token this endpoint answers only callers on the retrainer's host")
 			return
 		}
 		if !r.Leader() {
@@ -62,6 +80,15 @@ func (r *Retrainer) RegisterAPI(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued"})
 	})
+}
+
+// failedReason stands in for a failed refit's error in API answers.
+const failedReason = "internal error; the retrainer's log has the detail"
+
+// fromLoopback says whether req came from this host.
+func fromLoopback(req *http.Request) bool {
+	ap, err := netip.ParseAddrPort(req.RemoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
 }
 
 func serveReport(w http.ResponseWriter, html []byte) {

@@ -70,7 +70,8 @@ type Options struct {
 	OnRefit func(RunStatus)
 
 	ReportDir string // when set, every refit's report and candidate bundle are written here
-	// Token, when set, is the bearer token POST /v1/retrain requires.
+	// Token, when set, is the bearer token POST /v1/retrain requires; without one only callers
+	// on loopback may trigger a refit.
 	Token string
 
 	Logger     *slog.Logger

@@ -20,7 +20,8 @@ import (
 	"github.com/segstream/segstream/models/bundle"
 )
 
-// The read API for campaign engines, served on the operator mux. docs/api.md is its contract.
+// The read API for campaign engines, served on the API listener (--api), apart from the
+// operator endpoints. docs/api.md is its contract.
 //
 //	GET  /v1/customers/{id}
 //	GET  /v1/segments
@@ -41,8 +42,9 @@ func (s *Scorer) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/model", s.counted("model", s.auth(s.getModel)))
 	mux.HandleFunc("GET /v1/changes", s.counted("changes", s.auth(s.getChanges)))
 	mux.HandleFunc("GET /v1/dashboard", s.getDashboardConfig)
-	// The dashboard page itself carries no data, so it is served without the token; its
-	// requests to /v1 send the token the operator gives it in ?token=.
+	mux.HandleFunc("GET /v1/dashboard/metrics", s.auth(s.dashboardMetrics()))
+	// The dashboard page itself carries no data, so it is served without the token; the page
+	// asks for the token and sends it as Authorization on its requests to /v1.
 	mux.HandleFunc("GET /{$}", s.getDashboard)
 }
 
@@ -114,7 +116,7 @@ func (s *Scorer) getCustomer(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		writeError(w, http.StatusServiceUnavailable, "redis", "reading the customer: "+err.Error())
+		s.storeUnavailable(w, r, err)
 		return
 	}
 	cb := customerBufs.Get().(*customerBuf)
@@ -127,7 +129,7 @@ func (s *Scorer) getCustomer(w http.ResponseWriter, r *http.Request) {
 		// Decode only reads the blob and copies the strings it keeps, so it can read the
 		// reply's string in place.
 		if err := cb.st.Decode(unsafe.Slice(unsafe.StringData(raw), len(raw))); err != nil {
-			writeError(w, http.StatusInternalServerError, "corrupt_state", err.Error())
+			s.corruptState(w, r, err)
 			return
 		}
 		// Measured to the event-time clock, as every answer is: a customer ages as the clock
@@ -173,7 +175,7 @@ func (s *Scorer) getSegments(w http.ResponseWriter, r *http.Request) {
 	c := s.model.Load()
 	sizes, err := s.SegmentSizes(r.Context(), c)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "redis", err.Error())
+		s.storeUnavailable(w, r, err)
 		return
 	}
 	out := struct {
@@ -218,7 +220,7 @@ func (s *Scorer) getMembers(w http.ResponseWriter, r *http.Request) {
 	ids, err := s.rdb.ZRangeArgs(r.Context(), redis.ZRangeArgs{Key: SegmentKey(s.prefix, id), Start: min, Stop: "+",
 		ByLex: true, Count: int64(limit)}).Result()
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "redis", err.Error())
+		s.storeUnavailable(w, r, err)
 		return
 	}
 	out := struct {
@@ -341,7 +343,7 @@ func (s *Scorer) postWhatIf(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "body must be {\"prices\":{brand:price},\"promotions\":{brand:bool}}: "+err.Error())
+		writeError(w, http.StatusBadRequest, "bad_request", "body must be {\"prices\":{brand:price},\"promotions\":{brand:bool}}: "+bodyError(err))
 		return
 	}
 	if len(req.Prices) == 0 {

@@ -10,8 +10,9 @@ import (
 )
 
 // The live dashboard: one self-contained page (no CDN, no build step, so it works air-gapped
-// and ships inside the binary) whose script polls /metrics, /v1/model, /v1/segments and
-// /v1/changes every 2 s. docs/api.md describes it.
+// and ships inside the binary) whose script polls /v1/dashboard/metrics, /v1/model,
+// /v1/segments and /v1/changes every 2 s, sending the API token it asks for. docs/api.md
+// describes it.
 
 //go:embed dashboard.html
 var dashboardHTML []byte

@@ -19,7 +19,6 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/chromium"
-	"github.com/segstream/segstream/internal/ops"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/scorer"
@@ -73,11 +72,12 @@ func TestDashboard(t *testing.T) {
 		}
 		return done >= float64(e.count(stream.DefaultFeaturesTopic))
 	})
-	// The scorer binary's mux: /metrics from ops, the API and the page from the scorer.
-	srv := ops.NewServer(reg, s.Ready, nil)
-	s.RegisterAPI(srv.Mux)
-	rt.RegisterAPI(srv.Mux)
-	hs := httptest.NewServer(srv.Mux)
+	// The API listener's mux, as RunRoles builds it: the API and the page from the scorer, the
+	// retrainer's endpoints; /metrics is on the operator port, which the page does not reach.
+	mux := http.NewServeMux()
+	s.RegisterAPI(mux)
+	rt.RegisterAPI(mux)
+	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 
 	// The page loads without the token; the data behind it does not.
@@ -132,7 +132,7 @@ func TestDashboard(t *testing.T) {
 	cmd := exec.CommandContext(bctx, browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0", "--user-data-dir="+t.TempDir(),
-		"--virtual-time-budget=8000", "--dump-dom", hs.URL+"/?token="+token)
+		"--virtual-time-budget=8000", "--dump-dom", hs.URL+"/#token="+token)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -144,7 +144,7 @@ func TestDashboard(t *testing.T) {
 		out, err := exec.CommandContext(bctx, browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
 			"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
 			"--disable-dev-shm-usage", "--user-data-dir="+t.TempDir(), "--virtual-time-budget=8000", "--hide-scrollbars",
-			"--window-size=1280,900", "--screenshot="+shot, hs.URL+"/?token="+token).CombinedOutput()
+			"--window-size=1280,900", "--screenshot="+shot, hs.URL+"/#token="+token).CombinedOutput()
 		if err != nil {
 			t.Errorf("screenshot: %v\n%s", err, out)
 		}
@@ -246,9 +246,9 @@ func TestDashboardShowsNumbers(t *testing.T) {
 	}
 	e.run("scorer", s.Run)
 	e.waitFor("model", func() bool { return s.Model() != nil })
-	srv := ops.NewServer(reg, s.Ready, nil)
-	s.RegisterAPI(srv.Mux)
-	hs := httptest.NewServer(srv.Mux)
+	mux := http.NewServeMux()
+	s.RegisterAPI(mux)
+	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 
 	bctx, bcancel := context.WithTimeout(ctx, 30*time.Second)

@@ -86,6 +86,9 @@ type Options struct {
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+	// Gatherer is where the dashboard reads the throughput and lag series it shows
+	// (GET /v1/dashboard/metrics); nil takes Registerer when that is also a Gatherer.
+	Gatherer prometheus.Gatherer
 
 	// ReportURL is the retrainer's report the dashboard links to; RetrainerStatusURL, when the
 	// retrainer answers on the same origin (the all-in-one process), feeds the dashboard's
@@ -135,6 +138,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if g, ok := o.Registerer.(prometheus.Gatherer); ok && o.Gatherer == nil {
+		o.Gatherer = g
 	}
 	return nil
 }

@@ -40,6 +40,7 @@ func init() {
 
 type demoOptions struct {
 	kafka, redis, http string
+	api                cli.Servers // --api and its limits
 	bootstrapAfter     int
 	refitInterval      time.Duration
 	dataDir            string
@@ -56,7 +57,8 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	var o demoOptions
 	fs.StringVar(&o.kafka, "kafka", "", "Kafka brokers host:port[,...]; empty starts an embedded broker (env SEGSTREAM_KAFKA)")
 	fs.StringVar(&o.redis, "redis", "", "Redis host:port or redis:// URL; empty starts redis-server if installed, else an in-process Redis (env SEGSTREAM_REDIS)")
-	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "listen address of the read API (/v1/), /metrics of every role, /healthz, /readyz (env SEGSTREAM_HTTP)")
+	fs.StringVar(&o.http, "http", "127.0.0.1:9100", "listen address of /metrics of every role, /healthz and /readyz (env SEGSTREAM_HTTP)")
+	o.api.RegisterAPI(fs, "127.0.0.1:8080")
 	fs.IntVar(&o.bootstrapAfter, "bootstrap-after", 500, "the retrainer fits a first model once the history is replayed and this many customers have features (0: no retrainer)")
 	fs.DurationVar(&o.refitInterval, "refit-interval", 2*time.Minute, "time between the retrainer's scheduled refits")
 	fs.StringVar(&o.dataDir, "data-dir", filepath.Join(os.TempDir(), "segstream-demo"), "where the embedded broker keeps its log")
@@ -85,7 +87,8 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if o.customers < 1 || o.rate <= 0 {
 		return badUsage("--customers and --rate must be positive")
 	}
-	if err := cli.CheckListen("http", o.http); err != nil {
+	o.api.HTTP = o.http
+	if err := o.api.CheckServers(); err != nil {
 		return usageError{err}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -159,7 +162,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "read API http://%s/v1/segments, metrics http://%s/metrics  (Ctrl-C stops everything)\n", o.http, o.http)
+	fmt.Fprintf(stdout, "dashboard http://%s/, read API http://%s/v1/segments, metrics http://%s/metrics  (Ctrl-C stops everything)\n", o.api.API, o.api.API, o.http)
 
 	var published atomic.Int64
 	caughtUp := make(chan struct{}) // closed when the history is published
@@ -188,7 +191,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 			switch st.Result {
 			case "promoted":
 				fmt.Fprintf(stdout, "\nretrainer: promoted model v%d (%d segments, %d customers, %d samples, %s trigger); report at http://%s/report\n",
-					st.Version, st.K, st.Rows, st.Samples, st.Trigger, o.http)
+					st.Version, st.K, st.Rows, st.Samples, st.Trigger, o.api.API)
 			case "refused", "failed":
 				fmt.Fprintf(stdout, "\nretrainer: refit v%d %s: %s\n", st.Version, st.Result, strings.Join(st.Reasons, "; "))
 			}
@@ -196,7 +199,9 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		rs.Retrainer = &ro
 	}
 	g.Go(func() error {
-		return roles.RunRoles(gctx, cli.Servers{Redis: redisAddr, HTTP: o.http}, rs, log)
+		srv := o.api
+		srv.Redis = redisAddr
+		return roles.RunRoles(gctx, srv, rs, log)
 	})
 	g.Go(func() error {
 		w := stream.NewWriter(brokers, stream.DefaultEventsTopic, stream.WriterOptions{})

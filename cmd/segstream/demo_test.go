@@ -25,12 +25,13 @@ import (
 // chain, none undoes another at the same state); then that cancelling stops it cleanly.
 func TestDemoFormsSegments(t *testing.T) {
 	api := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	opsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)) // /metrics and the probes, apart from the API
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
 	var stdout lockedBuffer
 	go func() {
-		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--http", api,
+		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--api", api, "--http", opsAddr,
 			"--customers", "300", "--history", "2160h", "--rate", "5000", "--bootstrap-after", "100", "--quiet"}, &stdout, os.Stderr)
 	}()
 	type segs struct {
@@ -76,7 +77,7 @@ func TestDemoFormsSegments(t *testing.T) {
 		t.Fatalf("one segment only: %+v", last)
 	}
 	// One endpoint serves every role's metrics.
-	resp, err := http.Get("http://" + api + "/metrics")
+	resp, err := http.Get("http://" + opsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func demoModel(t *testing.T, args ...string) modelView {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"demo", "--http", api, "--quiet", "--bootstrap-after", "100"}, args...), io.Discard, os.Stderr)
+		done <- run(ctx, append([]string{"demo", "--api", api, "--http", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), "--quiet", "--bootstrap-after", "100"}, args...), io.Discard, os.Stderr)
 	}()
 	defer func() {
 		cancel()

@@ -32,7 +32,8 @@ func scrapedMetrics(t *testing.T) map[string]bool {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building cmd/segstream: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "demo", "--data-dir", t.TempDir(), "--http", addr, "--customers", "300",
+	// /metrics is on --http; the API and dashboard get a port of their own, free too.
+	cmd := exec.Command(bin, "demo", "--data-dir", t.TempDir(), "--http", addr, "--api", "127.0.0.1:0", "--customers", "300",
 		"--history", "2160h", "--rate", "5000", "--bootstrap-after", "100", "--quiet")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segstream/segstream/internal/ops"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -58,7 +59,17 @@ func Parse(fs *flag.FlagSet, args []string) error {
 type Servers struct {
 	Kafka string // comma-separated host:port list
 	Redis string // host:port or redis:// / rediss:// URL
-	HTTP  string // host:port for /metrics, health and APIs
+	HTTP  string // host:port for /metrics, /healthz and /readyz (the operator port)
+
+	// API is host:port of the API listener (the scorer's read API and dashboard, the
+	// retrainer's endpoints), apart from HTTP so that /metrics and the probes never face API
+	// clients; empty serves no API. Roles without an API do not register it.
+	API string
+	// APIMaxConns caps the API's open connections; APIRate and APIBurst are each client
+	// address's request rate (0 disables it) and burst.
+	APIMaxConns int
+	APIRate     float64
+	APIBurst    int
 
 	KafkaSecurity stream.SecurityConfig
 	RedisAuth     RedisAuth
@@ -85,6 +96,41 @@ func (s *Servers) Register(fs *flag.FlagSet, defaultHTTP string) {
 	fs.StringVar(&r.CAFile, "redis-tls-ca-file", "", "PEM CA certificate(s) to trust for Redis, besides the system roots (implies --redis-tls)")
 	fs.StringVar(&r.CertFile, "redis-tls-cert-file", "", "PEM client certificate for mutual TLS with Redis (with --redis-tls-key-file)")
 	fs.StringVar(&r.KeyFile, "redis-tls-key-file", "", "PEM private key of --redis-tls-cert-file")
+}
+
+// RegisterAPI adds --api and the API's limits (--api-max-conns, --api-rate, --api-burst) to fs,
+// for the roles that serve an API.
+func (s *Servers) RegisterAPI(fs *flag.FlagSet, defaultAPI string) {
+	fs.StringVar(&s.API, "api", defaultAPI, "listen address for the API (the scorer's /v1/ and dashboard, the retrainer's /v1/retrain and reports), apart from --http (env SEGSTREAM_API); empty serves no API")
+	fs.IntVar(&s.APIMaxConns, "api-max-conns", ops.DefaultAPIMaxConns, "most connections the API holds open; more are closed at once and counted")
+	fs.Float64Var(&s.APIRate, "api-rate", ops.DefaultRatePerSecond, "requests per second each client address may send the API on average (0 disables the limit); beyond it, 429 with Retry-After")
+	fs.IntVar(&s.APIBurst, "api-burst", ops.DefaultRateBurst, "requests a client address may send the API at once before --api-rate applies")
+}
+
+// CheckServers validates --http, --api and the API's limits.
+func (s *Servers) CheckServers() error {
+	if err := CheckListen("http", s.HTTP); err != nil {
+		return err
+	}
+	if err := CheckListen("api", s.API); err != nil {
+		return err
+	}
+	if s.API == "" {
+		return nil
+	}
+	if s.API == s.HTTP {
+		return fmt.Errorf("--api %q is --http's address: give the API a port of its own, so /metrics and the probes stay apart from API clients", s.API)
+	}
+	if s.APIMaxConns < 1 {
+		return fmt.Errorf("--api-max-conns %d: give at least 1", s.APIMaxConns)
+	}
+	if s.APIRate < 0 {
+		return fmt.Errorf("--api-rate %v: give requests per second, or 0 to disable the limit", s.APIRate)
+	}
+	if s.APIRate > 0 && s.APIBurst < 1 {
+		return fmt.Errorf("--api-burst %d: give at least 1 request", s.APIBurst)
+	}
+	return nil
 }
 
 // RegisterKafkaSecurity adds the Kafka TLS and SASL flags to fs, for tools that take --kafka

@@ -4,13 +4,11 @@ package ops
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -24,10 +22,16 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// Server is the operator HTTP endpoint. Mux may take more handlers (APIs, dashboards) before
-// Serve.
+// Server is the operator HTTP endpoint. Mux may take more handlers before Serve; the read API
+// and the dashboard have a listener of their own (ServeHTTP with ListenerAPI), so /metrics and
+// the probes never share a port with API clients.
 type Server struct {
-	Mux      *http.ServeMux
+	Mux *http.ServeMux
+	// Limits bound the operator port's clients; the zero value takes the defaults
+	// (DefaultOpsMaxConns connections and the Default*Timeout values).
+	Limits Limits
+	// Metrics, when set, counts refused connections; nil counts into unregistered series.
+	Metrics  *Metrics
 	ready    atomic.Pointer[func() error]
 	stopping atomic.Bool
 	log      *slog.Logger
@@ -69,33 +73,25 @@ func (s *Server) Stopping() { s.stopping.Store(true) }
 
 // Serve listens on addr until ctx ends, then shuts down gracefully. An empty addr serves nothing.
 func (s *Server) Serve(ctx context.Context, addr string) error {
-	if addr == "" {
+	l, err := Listen("http", addr)
+	if err != nil {
+		return err
+	}
+	if l == nil {
 		<-ctx.Done()
 		return nil
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	return s.ServeListener(ctx, l)
 }
 
-// ServeListener is Serve on an existing listener.
+// ServeListener is Serve on an existing listener. When ctx ends /readyz turns 503 before the
+// server shuts down.
 func (s *Server) ServeListener(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s.Mux, ReadHeaderTimeout: 5 * time.Second}
-	s.log.Info("serving operator endpoints", "addr", l.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
-	case <-ctx.Done():
-	}
-	s.Stopping()
-	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http shutdown: %w", err)
-	}
-	return nil
+	stopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	context.AfterFunc(ctx, func() {
+		s.Stopping()
+		stop()
+	})
+	return ServeHTTP(stopCtx, ListenerOps, l, s.Mux, s.Limits, s.Metrics, s.log)
 }

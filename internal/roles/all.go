@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 
 	"golang.org/x/sync/errgroup"
 
@@ -26,9 +27,11 @@ type Roles struct {
 	Retrainer *retrainer.Options
 }
 
-// RunRoles runs the given roles in one process behind one operator endpoint on s.HTTP: every
-// role's metrics in one registry, the read API when the scorer runs, the retrainer's report
-// and trigger when it runs, and a readiness check that needs every role.
+// RunRoles runs the given roles in one process behind one operator endpoint on s.HTTP (every
+// role's metrics in one registry, and a readiness check that needs every role) and one API
+// listener on s.API: the read API and dashboard when the scorer runs, the retrainer's report
+// and trigger when it runs. The API listener is rate limited per client; both are bounded in
+// connections and time (internal/ops).
 func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) error {
 	io, so := rs.Ingest, rs.Scorer
 	if log == nil {
@@ -60,7 +63,7 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 	}
 	if so != nil {
 		o := *so
-		o.Registerer, o.Logger, o.Security = reg, log.With("role", "scorer"), kafkaSec
+		o.Registerer, o.Gatherer, o.Logger, o.Security = reg, reg, log.With("role", "scorer"), kafkaSec
 		if rs.Retrainer != nil { // same origin: the dashboard reads its status and links its report
 			o.ReportURL, o.RetrainerStatusURL = "/report", "/v1/retrainer/status"
 		}
@@ -81,6 +84,7 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 	if len(runs) == 0 {
 		return errors.New("no role to run")
 	}
+	hm := ops.NewMetrics(reg)
 	srv := ops.NewServer(reg, func() error {
 		var errs []error
 		for _, r := range ready {
@@ -88,14 +92,35 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 		}
 		return errors.Join(errs...)
 	}, log)
-	if sc != nil {
-		sc.RegisterAPI(srv.Mux)
+	srv.Metrics = hm
+	var api *http.ServeMux
+	if sc != nil || rt != nil {
+		api = http.NewServeMux()
+		if sc != nil {
+			sc.RegisterAPI(api)
+			if so.APIToken == "" && s.API != "" {
+				log.Warn("the read API serves without a token: set --api-token (SEGSTREAM_API_TOKEN) unless only trusted clients reach it", "api", s.API)
+			}
+		}
+		if rt != nil {
+			rt.RegisterAPI(api)
+		}
 	}
-	if rt != nil {
-		rt.RegisterAPI(srv.Mux)
+	// Listen before running anything, so an address in use stops the process at once.
+	apiL, err := ops.Listen("api", s.API)
+	if err != nil {
+		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, s.HTTP) })
+	if api != nil && apiL != nil {
+		h := ops.RateLimit{PerSecond: s.APIRate, Burst: s.APIBurst}.Handler(ops.ListenerAPI, api, hm)
+		g.Go(func() error {
+			return ops.ServeHTTP(gctx, ops.ListenerAPI, apiL, h, ops.Limits{MaxConns: s.APIMaxConns}, hm, log)
+		})
+	} else if apiL != nil {
+		apiL.Close() // no role here has an API
+	}
 	for _, run := range runs {
 		g.Go(func() error {
 			err := run(gctx)

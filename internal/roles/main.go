@@ -21,7 +21,10 @@ type RunFunc func(ctx context.Context, s cli.Servers, log *slog.Logger) error
 type Role struct {
 	Name        string
 	DefaultHTTP string
-	Register    func(fs *flag.FlagSet)
+	// DefaultAPI is the default --api address for roles that serve an API; empty registers no
+	// --api flag (ingest serves only the operator endpoints).
+	DefaultAPI string
+	Register   func(fs *flag.FlagSet)
 	// Prepare validates the role's flags into options; its error stops the program at start.
 	Prepare func(brokers []string) (RunFunc, error)
 	// LatencyGC runs the role with GCPercent (see TuneGC): for roles that answer per event or
@@ -30,12 +33,15 @@ type Role struct {
 }
 
 // Parse parses and validates every flag (the shared --kafka, --redis, --http, --log-level and
-// --check-config, then the role's own). It returns the configured role and whether only a
+// --check-config, --api and its limits for a role with an API, then the role's own). It returns the configured role and whether only a
 // configuration check was asked for. Errors are usage errors: they say what to fix.
 func (r Role) Parse(args []string) (RunFunc, cli.Servers, *slog.Logger, bool, error) {
 	fs := flag.NewFlagSet(r.Name, flag.ContinueOnError)
 	var s cli.Servers
 	s.Register(fs, r.DefaultHTTP)
+	if r.DefaultAPI != "" {
+		s.RegisterAPI(fs, r.DefaultAPI)
+	}
 	r.Register(fs)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	check := fs.Bool("check-config", false, "validate flags and environment, then exit")
@@ -52,7 +58,7 @@ func (r Role) Parse(args []string) (RunFunc, cli.Servers, *slog.Logger, bool, er
 		return nil, s, nil, false, err
 	}
 	rdb.Close()
-	if err := cli.CheckListen("http", s.HTTP); err != nil {
+	if err := s.CheckServers(); err != nil {
 		return nil, s, nil, false, err
 	}
 	run, err := r.Prepare(brokers)
@@ -119,7 +125,7 @@ func Ingest() Role {
 // Scorer is the scorer role's command line.
 func Scorer() Role {
 	var f ScorerFlags
-	return Role{Name: "scorer", DefaultHTTP: ":9102", LatencyGC: true, Register: f.Register, Prepare: func(brokers []string) (RunFunc, error) {
+	return Role{Name: "scorer", DefaultHTTP: ":9102", DefaultAPI: ":8080", LatencyGC: true, Register: f.Register, Prepare: func(brokers []string) (RunFunc, error) {
 		o, err := f.Options(brokers)
 		if err != nil {
 			return nil, err

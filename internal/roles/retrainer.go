@@ -55,7 +55,7 @@ func (f *RetrainerFlags) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.MinAUC, "gate-min-auc", retrainer.DefaultGates.MinAUC, "refuse a refit whose conversion model's held-out AUC is below this (0 disables)")
 	fs.DurationVar(&f.LockTTL, "lock-ttl", 30*time.Second, "lease of the retrainer lock; a standby takes over this long after the leader dies")
 	fs.StringVar(&f.ReportDir, "report-dir", "", "directory to write every refit's bundle and report into (empty: serve them only)")
-	fs.StringVar(&f.Token, "retrain-token", "", "bearer token POST /v1/retrain requires (env SEGSTREAM_RETRAIN_TOKEN); empty accepts any caller")
+	fs.StringVar(&f.Token, "retrain-token", "", "bearer token POST /v1/retrain requires (env SEGSTREAM_RETRAIN_TOKEN); empty accepts only callers on this host (loopback)")
 }
 
 // Options validates the flags into retrainer options.
@@ -107,7 +107,7 @@ func (f *RetrainerFlags) Options(brokers []string) (retrainer.Options, error) {
 // Retrainer is the retrainer role's command line.
 func Retrainer() Role {
 	var f RetrainerFlags
-	return Role{Name: "retrainer", DefaultHTTP: ":9103", Register: f.Register, Prepare: func(brokers []string) (RunFunc, error) {
+	return Role{Name: "retrainer", DefaultHTTP: ":9103", DefaultAPI: ":8081", Register: f.Register, Prepare: func(brokers []string) (RunFunc, error) {
 		o, err := f.Options(brokers)
 		if err != nil {
 			return nil, err

@@ -1,0 +1,158 @@
+package scorer_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/internal/chromium"
+	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/scorer"
+)
+
+// syncBuffer is a log sink the server's goroutines may write while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestAPIErrorsDoNotLeak: when Redis fails or a stored state does not decode, the client gets
+// a fixed message with a code, and the detail (the Redis address, the decoder's text) goes to the
+// scorer's log only.
+func TestAPIErrorsDoNotLeak(t *testing.T) {
+	dead := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)) // nothing listens there
+	mr := miniredis.RunT(t)
+	cases := []struct {
+		name, redisAddr, path string
+		setup                 func(rdb redis.UniversalClient)
+		status                int
+		code, message         string
+		leak                  []string // in the log, never in the answer
+	}{
+		{name: "customer, Redis down", redisAddr: dead, path: "/v1/customers/alice", status: 503, code: "unavailable",
+			message: "the store is unavailable; retry later", leak: []string{dead, "dial", "refused"}},
+		{name: "members, Redis down", redisAddr: dead, path: "/v1/segments/0/members", status: 503, code: "unavailable",
+			message: "the store is unavailable; retry later", leak: []string{dead, "dial", "refused"}},
+		{name: "corrupt state", redisAddr: mr.Addr(), path: "/v1/customers/bob", status: 500, code: "corrupt_state",
+			setup: func(rdb redis.UniversalClient) {
+				key := features.Key(features.NewStore(rdb, features.Config{}).Config().Prefix, "bob")
+				if err := mr.Set(key, "\x07garbage that is no state"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			message: "the customer's stored state could not be read; the operators have it in the scorer's log"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rdb := redis.NewClient(&redis.Options{Addr: tc.redisAddr, MaxRetries: -1})
+			defer rdb.Close()
+			if tc.setup != nil {
+				tc.setup(rdb)
+			}
+			var logs syncBuffer
+			s, err := scorer.New(scorer.Options{Brokers: []string{"127.0.0.1:9"}, Features: features.Config{Windows: windows},
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))}, rdb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mux := http.NewServeMux()
+			s.RegisterAPI(mux)
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, tc.path, nil))
+			var body struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatalf("answer is not JSON: %q", w.Body.String())
+			}
+			if w.Code != tc.status || body.Error.Code != tc.code || body.Error.Message != tc.message {
+				t.Errorf("%d %+v, want %d %s %q", w.Code, body.Error, tc.status, tc.code, tc.message)
+			}
+			for _, l := range tc.leak {
+				if strings.Contains(w.Body.String(), l) {
+					t.Errorf("the answer names %q: %s", l, w.Body.String())
+				}
+				if !strings.Contains(logs.String(), l) {
+					t.Errorf("the log lacks %q: %s", l, logs.String())
+				}
+			}
+			if !strings.Contains(logs.String(), "path="+tc.path) {
+				t.Errorf("the log does not say which request failed: %s", logs.String())
+			}
+		})
+	}
+}
+
+// TestDashboardAsksForToken renders the page in headless Chromium against a scorer that needs a
+// token, opened with the token in the query string as pages used to be: the page does not send
+// it, shows the field that asks for it, and no request carries it.
+func TestDashboardAsksForToken(t *testing.T) {
+	browser := chromium.Path(t)
+	const token = "dash-s3cret"
+	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	defer rdb.Close()
+	s, err := scorer.New(scorer.Options{Brokers: []string{"127.0.0.1:9"}, Features: features.Config{Windows: windows},
+		APIToken: token, Registerer: prometheus.NewRegistry()}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	s.RegisterAPI(mux)
+	var withToken, inURL atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			withToken.Add(1)
+		}
+		if strings.Contains(r.URL.String(), token) && r.URL.Path != "/" {
+			inURL.Add(1)
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, browser, append(chromium.Headless(t.TempDir()), "--virtual-time-budget=3000", "--dump-dom",
+		hs.URL+"/?token="+token)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	dom := string(out)
+	if !strings.Contains(dom, `<form id="token-form">`) {
+		t.Errorf("the token field is not shown: %s", regexp.MustCompile(`<form id="token-form"[^>]*>`).FindString(dom))
+	}
+	if !strings.Contains(dom, "enter the API token above") {
+		t.Errorf("the error box does not ask for the token: %s", regexp.MustCompile(`(?s)<div id="errors">.*?</div>`).FindString(dom))
+	}
+	if withToken.Load() != 0 || inURL.Load() != 0 {
+		t.Errorf("the page sent the query string's token: %d requests with Authorization, %d with it in the URL", withToken.Load(), inURL.Load())
+	}
+}
