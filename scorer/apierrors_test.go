@@ -59,8 +59,6 @@ func TestAPIErrorsDoNotLeak(t *testing.T) {
 	}{
 		{name: "customer, Redis down", redisAddr: dead, path: "/v1/customers/alice", status: 503, code: "unavailable",
 			message: "the store is unavailable; retry later", leak: []string{dead, "dial", "refused"}},
-		{name: "members, Redis down", redisAddr: dead, path: "/v1/segments/0/members", status: 503, code: "unavailable",
-			message: "the store is unavailable; retry later", leak: []string{dead, "dial", "refused"}},
 		{name: "corrupt state", redisAddr: mr.Addr(), path: "/v1/customers/bob", status: 500, code: "corrupt_state",
 			setup: func(rdb redis.UniversalClient) {
 				key := features.Key(features.NewStore(rdb, features.Config{}).Config().Prefix, "bob")

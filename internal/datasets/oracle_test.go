@@ -14,7 +14,7 @@ import (
 func TestOracleSmall(t *testing.T) {
 	in := orHeaderV1 +
 		"1,A,x,2,2011-12-01 10:00:00,1.50,7,UK\n" +
-		"C2,A,x,-2,2011-12-05 10:00:00,1.50,7,UK\n" + // cancellation: ignored
+		"C2,A,x,-2,2011-12-05 10:00:00,1.50,7,UK\n" + // cancellation: not a purchase; refunded 3
 		"3,A,x,1,2011-12-08 13:00:00,10,7,UK\n" +
 		"3,B,x,-1,2011-12-09 13:00:00,10,7,UK\n" + // negative quantity: ignored, date too
 		"1,B,x,1,2011-12-01 10:00:00,0.25,7,UK\n" + // same invoice again: one invoice
@@ -33,8 +33,9 @@ func TestOracleSmall(t *testing.T) {
 		RecencyDays:  1, // 1 day 23 h 50 min, rounded down
 		Frequency:    2,
 		Monetary:     13.25,
+		Refunded:     3,
 	}}
-	if len(got) != 1 || got["7"] != want["7"] {
+	if len(got) != 1 || got["7"] != want["7"] || got["7"].Net() != 10.25 {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 }
