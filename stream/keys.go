@@ -27,9 +27,10 @@ var (
 // fields: docs/events.md keeps the last value of a repeated one, so they are not checked.
 //
 // b must begin with one well-formed JSON value (encoding/json has read it); what follows it is
-// not looked at. It allocates only for a key with escapes and for the rejection. It runs where
-// the fast path declined a message (an escape, a null, an unknown or repeated key), which
-// checks the same things itself on the common shape.
+// not looked at. It allocates only for a key with escapes and for the rejection: on the
+// 326-byte purchase of BenchmarkDecodeFallback it takes 345 ns, 3% of encoding/json's path
+// (13 µs). It runs where the fast path declined a message (an escape, a null, an unknown or
+// repeated key), which checks the same things itself on the common shape.
 func checkKeys(b []byte) *DecodeError {
 	s := keyScan{b: b}
 	if s.next() != '{' {
