@@ -96,6 +96,7 @@ func reportData(in FitInput, o FitOptions, out *Outcome, samples int) *report.Da
 		r.Scorecard = append(r.Scorecard, report.Metric{Group: group, Name: name, Value: v, Gate: rule, Pass: pass})
 	}
 	add("substantial", "smallest segment share", sc.MinShare, gate("≥", g.MinShare, g.MinShare > 0), g.MinShare <= 0 || sc.MinShare >= g.MinShare)
+	add("substantial", "customers clipped at the fences for the fit", float64(sc.ClippedCustomers), "", true)
 	if st := sc.Stability; st != nil {
 		add("stable", "adjusted Rand index vs v"+strconv.FormatUint(st.CurrentVersion, 10), st.ARI, gate("≥", g.MinARI, g.MinARI > 0), g.MinARI <= 0 || st.ARI >= g.MinARI)
 		add("stable", "share of customers changing segment", st.Moved, gate("≤", g.MaxMoved, g.MaxMoved > 0), g.MaxMoved <= 0 || st.Moved <= g.MaxMoved)

@@ -56,6 +56,36 @@ func TestDecodeValid(t *testing.T) {
 				}
 			}},
 		{"in the near future", `{"event_id":"v","type":"visit","customer_id":"c","ts":"2026-11-22T20:00:00Z"}`, nil},
+		{"items total at the limit", `{"event_id":"e","type":"purchase","customer_id":"c","ts":"2011-01-01T00:00:00Z","items":[{"quantity":100,"unit_price":1e7}],"amount":5}`,
+			func(t *testing.T, ev *Event) {
+				if ev.Amount != 5 || ev.Items[0].Quantity*ev.Items[0].UnitPrice != DefaultLimits.MaxTotal {
+					t.Fatalf("%+v", ev)
+				}
+			}},
+		{"total quantity at the limit", `{"event_id":"e","type":"refund","customer_id":"c","ts":"2011-01-01T00:00:00Z","items":[` + strings.Repeat(`{"quantity":1e6,"unit_price":0},`, 9) + `{"quantity":1e6,"unit_price":1}]}`,
+			func(t *testing.T, ev *Event) {
+				if len(ev.Items) != 10 || ev.Total() != 1e6 {
+					t.Fatalf("%+v", ev)
+				}
+			}},
+		{"attributes at the limit", `{"event_id":"p","type":"profile","customer_id":"c","ts":"2011-01-01T00:00:00Z","attributes":{"income":1e12,"debt":-1e12}}`,
+			func(t *testing.T, ev *Event) {
+				if ev.Attributes["income"] != 1e12 || ev.Attributes["debt"] != -1e12 {
+					t.Fatalf("%+v", ev)
+				}
+			}},
+		{"attribute named twice keeps the last", `{"event_id":"p","type":"profile","customer_id":"c","ts":"2011-01-01T00:00:00Z","attributes":{"age":3,"age":35}}`,
+			func(t *testing.T, ev *Event) {
+				if ev.Attributes["age"] != 35 {
+					t.Fatalf("%+v", ev)
+				}
+			}},
+		{"escaped key spells a field exactly", `{"event\u005fid":"e","type":"purchase","customer_id":"c","ts":"2011-01-01T00:00:00Z","items":[{"unit\u005fprice":2,"quantity":3}]}`,
+			func(t *testing.T, ev *Event) {
+				if ev.EventID != "e" || ev.Total() != 6 {
+					t.Fatalf("%+v", ev)
+				}
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,6 +139,27 @@ func TestDecodeRejects(t *testing.T) {
 		{"control char in id", `{"event_id":"e\u0001","type":"visit","customer_id":"c","ts":"2011-12-09T12:50:00Z"}`, ReasonInvalidValue, "event_id"},
 		{"long id", `{"event_id":"` + strings.Repeat("x", 200) + `","type":"visit","customer_id":"c","ts":"2011-12-09T12:50:00Z"}`, ReasonInvalidValue, "event_id"},
 		{"too many items", `{` + base + `,"type":"purchase","items":[` + strings.Repeat(`{"quantity":1,"unit_price":1},`, 10000) + `{"quantity":1,"unit_price":1}]}`, ReasonTooMany, "items"},
+		// Issue 14: every item within its limits, the event far beyond any order.
+		{"items total 2e15", `{` + base + `,"type":"purchase","items":[` + strings.Repeat(`{"quantity":1e6,"unit_price":1e7},`, 199) + `{"quantity":1e6,"unit_price":1e7}]}`, ReasonTotalOutOfRange, "items"},
+		{"items total over limit with an amount", `{` + base + `,"type":"purchase","amount":10,"items":[{"quantity":101,"unit_price":1e7}]}`, ReasonTotalOutOfRange, "items"},
+		{"refund items total over limit", `{` + base + `,"type":"refund","items":[{"quantity":2,"unit_price":6e6},{"quantity":1000,"unit_price":1e6}]}`, ReasonTotalOutOfRange, "items"},
+		{"total quantity over limit", `{` + base + `,"type":"purchase","items":[` + strings.Repeat(`{"quantity":1e6,"unit_price":0},`, 10) + `{"quantity":1,"unit_price":1}]}`, ReasonQuantityOutOfRange, "items"},
+		{"attribute over limit", `{` + base + `,"type":"profile","attributes":{"age":35,"income":1e308}}`, ReasonAttributeOutOfRange, "attributes.income"},
+		{"negative attribute over limit", `{` + base + `,"type":"profile","attributes":{"income":-1.5e12}}`, ReasonAttributeOutOfRange, "attributes.income"},
+		{"field in another case", `{"Event_Id":"e","type":"visit","customer_id":"c","ts":"2011-12-09T12:50:00Z"}`, ReasonUnknownField, "Event_Id"},
+		{"field in another case beside the field", `{` + base + `,"type":"visit","TYPE":"purchase"}`, ReasonUnknownField, "TYPE"},
+		{"field in another case, wrong type", `{"Event_Id":3,"type":"visit","customer_id":"c","ts":"2011-12-09T12:50:00Z"}`, ReasonUnknownField, "Event_Id"},
+		{"item field in another case", `{` + base + `,"type":"purchase","items":[{"quantity":1,"unit_price":1},{"Quantity":1,"unit_price":1}]}`, ReasonUnknownField, "items[1].Quantity"},
+		{"item field folding to a field", `{` + base + `,"type":"purchase","items":[{"quantity":1,"unit_price":1,"ſku":"A"}]}`, ReasonUnknownField, "items[0].ſku"},
+		{"unknown item field", `{` + base + `,"type":"purchase","items":[{"quantity":1,"unit_price":1,"colour":"red"}]}`, ReasonUnknownField, "items[0].colour"},
+		{"duplicate field", `{` + base + `,"type":"visit","event_id":"e2"}`, ReasonDuplicateField, "event_id"},
+		{"duplicate field, same value", `{` + base + `,"type":"visit","type":"visit"}`, ReasonDuplicateField, "type"},
+		{"duplicate field, escaped", `{` + base + `,"type":"visit","customer\u005fid":"d"}`, ReasonDuplicateField, "customer_id"},
+		{"duplicate items", `{` + base + `,"type":"purchase","items":[{"quantity":1,"unit_price":1}],"items":[]}`, ReasonDuplicateField, "items"},
+		{"duplicate item field", `{` + base + `,"type":"purchase","items":[{"quantity":1,"unit_price":1,"quantity":1e6}]}`, ReasonDuplicateField, "items[0].quantity"},
+		{"duplicate field, then a syntax error", `{` + base + `,"type":"visit","type":"visit",}`, ReasonMalformedJSON, ""},
+		{"duplicate field, then trailing data", `{` + base + `,"type":"visit","type":"visit"} {}`, ReasonDuplicateField, "type"},
+		{"type error, then a duplicate field", `{` + base + `,"type":3,"type":"visit"}`, ReasonDuplicateField, "type"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,6 +224,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"event_id":"p","type":"profile","customer_id":"c","ts":"2011-01-01T00:00:00Z","attributes":{"age":35}}`))
 	f.Add([]byte(`{"event_id":"r","type":"refund","customer_id":"c","ts":"2011-01-01T00:00:00Z","amount":3}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"event_id":"e1","type":"purchase","customer_id":"c1","ts":"2011-12-09T12:50:00Z","items":[{"quantity":1e6,"unit_price":1e7},{"quantity":1e6,"unit_price":1e3}]}`))
+	f.Add([]byte(`{"event_id":"p","type":"profile","customer_id":"c","ts":"2011-01-01T00:00:00Z","attributes":{"age":35,"income":-1e308}}`))
+	f.Add([]byte(`{"event_id":"e","Type":"visit","customer_id":"c","ts":"2011-01-01T00:00:00Z","customer_id":"c"}`))
 	d := testDecoder()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var ev Event
@@ -208,6 +262,8 @@ func FuzzFastParse(f *testing.F) {
 	f.Add([]byte(` { "event_id" : "e" , "items" : [ ] , "prices" : { } } `))
 	f.Add([]byte(`{"event_id":"v","prices":{"3":1.5,"1":2,"2":0.5},"promotions":{"2":true,"1":false}}`))
 	f.Add([]byte(`{"event_id":"v","prices":{"1":1.5,"1":2},"promotions":{"2":true,"2":false}}`))
+	f.Add([]byte(`{"event_id":"v","Event_Id":"w","items":[{"quantity":1,"quantity":2}]}`))
+	f.Add([]byte(`{"event_id":"v","items":[{"Unit_Price":1,"sku":"a","sku":"b"}],"event_id":"v"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if !utf8.Valid(b) {
 			return // Decode rejects invalid UTF-8 before either parser runs
@@ -215,6 +271,9 @@ func FuzzFastParse(f *testing.F) {
 		var fast eventFields
 		if !fastParse(b, &fast) {
 			return
+		}
+		if err := checkKeys(b); err != nil {
+			t.Fatalf("fast path accepted %q, checkKeys rejects it: %v", b, err)
 		}
 		var raw rawEvent
 		dec := json.NewDecoder(bytes.NewReader(b))
@@ -283,5 +342,49 @@ func TestPriceContextLookupsOutOfOrder(t *testing.T) {
 	}
 	if (Promotions{{"3", false}, {"1", true}}).On("1") != true {
 		t.Error("On(1) missed on a hand-built context out of order")
+	}
+}
+
+// TestDecodeDerivedLimits: the bounds on an event's sums follow Decoder.Limits, and a Limits
+// written before they existed (zero there) keeps accepting what it accepted.
+func TestDecodeDerivedLimits(t *testing.T) {
+	base := `"event_id":"e","customer_id":"c","ts":"2011-12-09T12:50:00Z"`
+	order := `{` + base + `,"type":"purchase","items":[{"quantity":400,"unit_price":2.5},{"quantity":100,"unit_price":1}]}` // 1,100 in 500 units
+	profile := `{` + base + `,"type":"profile","attributes":{"income":250000}}`
+	old := DefaultLimits
+	old.MaxTotal, old.MaxTotalQuantity, old.MaxAttribute = 0, 0, 0
+	tight := DefaultLimits
+	tight.MaxTotal, tight.MaxTotalQuantity, tight.MaxAttribute = 1000, 400, 1e5
+	cases := []struct {
+		name   string
+		limits Limits
+		in     string
+		reason Reason // "" when accepted
+		detail string
+	}{
+		{"defaults", Limits{}, order, "", ""},
+		{"derived bounds left zero", old, order, "", ""},
+		{"derived bounds left zero, profile", old, profile, "", ""},
+		{"total", tight, order, ReasonTotalOutOfRange, "quantity × unit_price sums to 1100 over the items, limit 1000"},
+		{"quantity", Limits{MaxBytes: 1 << 20, MaxIDLen: 128, MaxItems: 10, MaxQuantity: 1e3, MaxPrice: 10, MaxAmount: 1e9, MaxFuture: time.Hour, MaxTotalQuantity: 499},
+			order, ReasonQuantityOutOfRange, "quantity sums to 500 over the items, limit 499"},
+		{"attribute", tight, profile, ReasonAttributeOutOfRange, "250000 is not in [-100000, 100000]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &Decoder{Limits: tc.limits, Now: func() time.Time { return testNow }}
+			var ev Event
+			err := d.Decode([]byte(tc.in), &ev)
+			if tc.reason == "" {
+				if err != nil {
+					t.Fatalf("Decode: %v", err)
+				}
+				return
+			}
+			var de *DecodeError
+			if !errors.As(err, &de) || de.Reason != tc.reason || de.Detail != tc.detail {
+				t.Fatalf("Decode = %v, want %s with detail %q", err, tc.reason, tc.detail)
+			}
+		})
 	}
 }

@@ -9,51 +9,72 @@ import (
 )
 
 // fastParse parses the common shape of a v1 event without reflection. It handles exactly the
-// contract's fields, spelled exactly, with plain strings (no escapes), numbers, booleans, the
-// items array and the three maps. On anything else (an escape, a null, an unknown or oddly cased
-// key, a syntax error) it returns false and the caller decodes with encoding/json, which is the
-// authority on what is accepted and why a record is rejected. The differential fuzz test holds
-// the two to the same results.
+// contract's fields, spelled exactly, each at most once per object, with plain strings (no
+// escapes), numbers, booleans, the items array and the three maps. On anything else (an escape,
+// a null, an unknown, oddly cased or repeated key, a syntax error) it returns false and the
+// caller decodes with encoding/json and checkKeys, which are the authority on what is accepted
+// and why a record is rejected. The differential fuzz test holds the two to the same results.
+//
+// A repeated key is found with one bit per field, which costs nothing BenchmarkDecode resolves:
+// over nine alternating runs on a loaded two-core machine the medians moved by less than the
+// runs' spread (a visit 1,781 → 1,445 ns, a purchase 3,355 → 3,031 ns, allocations unchanged).
 //
 // r.TS aliases b (validate only parses it); the other strings are copies, the short repetitive
 // ones (event types, brands, attribute names, currencies) shared through an intern table.
 func fastParse(b []byte, r *eventFields) bool {
 	p := parser{jsonscan.Scanner{B: b}}
+	var seen uint16 // bit i: the i-th case below has been read
 	ok := p.ObjectView(func(key string) (ok bool) {
+		var bit uint16
 		switch key {
 		case "event_id":
+			bit = 1 << 0
 			r.EventID, ok = p.Str()
 		case "type":
+			bit = 1 << 1
 			var t []byte
 			if t, ok = p.StrBytes(); ok {
 				r.Type = eventType(t)
 			}
 		case "customer_id":
+			bit = 1 << 2
 			r.CustomerID, ok = p.Str()
 		case "ts":
+			bit = 1 << 3
 			var t []byte
 			if t, ok = p.StrBytes(); ok {
 				r.TS = jsonscan.View(t)
 			}
 		case "order_id":
+			bit = 1 << 4
 			r.OrderID, ok = p.Str()
 		case "currency":
+			bit = 1 << 5
 			r.Currency, ok = p.internStr()
 		case "amount":
+			bit = 1 << 6
 			r.Amount, ok = p.Float()
 			r.HasAmount = true
 		case "items":
+			bit = 1 << 7
 			ok = p.items(r)
 		case "prices":
+			bit = 1 << 8
 			r.Prices, ok = p.prices(r.spare.prices)
 			r.spare.prices = nil
 		case "attributes":
+			bit = 1 << 9
 			r.Attributes, ok = p.attributes(r.spare.attributes)
 			r.spare.attributes = nil
 		case "promotions":
+			bit = 1 << 10
 			r.Promotions, ok = p.promotions(r.spare.promotions)
 			r.spare.promotions = nil
 		}
+		if seen&bit != 0 {
+			return false // a repeated key: checkKeys names it
+		}
+		seen |= bit
 		return ok // an unknown key is false: encoding/json says why
 	})
 	return ok && p.Done()
@@ -97,21 +118,32 @@ func (p *parser) items(r *eventFields) bool {
 	}
 	for {
 		var it itemFields
+		var seen uint8
 		ok := p.ObjectView(func(key string) (ok bool) {
+			var bit uint8
 			switch key {
 			case "sku":
+				bit = 1 << 0
 				it.SKU, ok = p.Str()
 			case "brand":
+				bit = 1 << 1
 				it.Brand, ok = p.internStr()
 			case "quantity":
+				bit = 1 << 2
 				it.Quantity, ok = p.Float()
 				it.HasQuantity = true
 			case "unit_price":
+				bit = 1 << 3
 				it.UnitPrice, ok = p.Float()
 				it.HasUnitPrice = true
 			case "promotion":
+				bit = 1 << 4
 				it.Promotion, ok = p.Bool()
 			}
+			if seen&bit != 0 {
+				return false
+			}
+			seen |= bit
 			return ok
 		})
 		if !ok {

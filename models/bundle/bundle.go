@@ -51,12 +51,25 @@ type Feature struct {
 	Transform string `json:"transform,omitempty"`
 }
 
-// Segmentation is standardize → optional PCA → nearest centroid.
+// Segmentation is clip → standardize → optional PCA → nearest centroid.
 type Segmentation struct {
+	// Clip holds, per feature in fit order, the bounds its transformed value is clipped to
+	// before standardizing, in training and in scoring alike. Bundles fitted before clipping
+	// have none and score unclipped.
+	Clip        []Clip    `json:"clip,omitempty"`
 	ScalerMean  []float64 `json:"scaler_mean"`
 	ScalerScale []float64 `json:"scaler_scale"`
 	PCA         *PCA      `json:"pca,omitempty"`
 	Segments    []Segment `json:"segments"`
+}
+
+// Clip is one feature's winsorizing bounds on the transformed scale (after log1p where the
+// feature has it): a value below Low is raised to it, one above High lowered to it, and a side
+// without a bound is not clipped. Clipped counts the training values moved.
+type Clip struct {
+	Low     *float64 `json:"low,omitempty"`
+	High    *float64 `json:"high,omitempty"`
+	Clipped int      `json:"clipped,omitempty"`
 }
 
 // PCA is a fitted projection: Components rows are the components, Dims how many are used.
@@ -74,7 +87,9 @@ type Segment struct {
 	Centroid []float64 `json:"centroid"` // in clustering space (standardized, projected)
 	Size     int       `json:"size"`
 	Share    float64   `json:"share"`
-	// Profile is the centroid in raw feature units (means of the members), by feature name.
+	// Profile is the centroid in raw feature units (means of the members), by feature name;
+	// a segmentation feature's values are clipped as they were for the fit (Segmentation.Clip,
+	// taken back to raw units), so that one extreme customer does not make a segment's mean.
 	Profile map[string]float64 `json:"profile"`
 }
 
@@ -159,6 +174,10 @@ type Scorecard struct {
 	DaviesBouldin    float64 `json:"davies_bouldin"`
 	MinShare         float64 `json:"min_share"`
 	Inertia          float64 `json:"inertia"`
+	// ClippedCustomers had at least one feature clipped for the fit, ClippedValues counts the
+	// values clipped over all features (Segmentation.Clip has them per feature).
+	ClippedCustomers int `json:"clipped_customers,omitempty"`
+	ClippedValues    int `json:"clipped_values,omitempty"`
 	// Stability against the bundle serving when this one was fitted; nil for a first fit.
 	Stability *Stability `json:"stability,omitempty"`
 	// ElasticitySpread is the range of the purchase-incidence price elasticity at the mean

@@ -171,6 +171,15 @@ func TestValidateRefuses(t *testing.T) {
 		{"rfm edges", func(b *Bundle) { b.Payload.RFM.Monetary = rfm.Edges{4, 3, 2, 1}; b.Seal() }, "not ascending"},
 		{"clv params", func(b *Bundle) { b.Payload.CLV.BGNBD.R = -1; b.Seal() }, "BG/NBD"},
 		{"conversion dims", func(b *Bundle) { b.Payload.Conversion.Logit = b.Payload.Conversion.Logit[1:]; b.Seal() }, "conversion logit has"},
+		{"clip dims", func(b *Bundle) {
+			b.Payload.Segmentation.Clip = b.Payload.Segmentation.Clip[1:]
+			b.Seal()
+		}, "clip bounds has"},
+		{"clip bounds crossed", func(b *Bundle) {
+			lo, hi := 2.0, 1.0
+			b.Payload.Segmentation.Clip[0].Low, b.Payload.Segmentation.Clip[0].High = &lo, &hi
+			b.Seal()
+		}, "low ≤ high"},
 		{"brand choice dims", func(b *Bundle) {
 			b.Payload.Purchase.BrandChoice = b.Payload.Purchase.BrandChoice[1:]
 			b.Seal()

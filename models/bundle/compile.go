@@ -28,6 +28,8 @@ type Compiled struct {
 	Bundle  *Bundle // the source document, for the read API
 
 	src      []source
+	clipLo   []float64 // per src, -Inf where not clipped; nil for a bundle fitted before clipping
+	clipHi   []float64 // per src, +Inf where not clipped
 	seg      segment.Model
 	segIDs   []int
 	segNames []string
@@ -113,6 +115,10 @@ func compile(b *Bundle, o CompileOptions) (*Compiled, error) {
 		return nil, err
 	}
 	s := &p.Segmentation
+	for i := range s.Clip {
+		lo, hi := s.Clip[i].bounds()
+		c.clipLo, c.clipHi = append(c.clipLo, lo), append(c.clipHi, hi)
+	}
 	sc := &segment.Scaler{Mean: s.ScalerMean, Scale: s.ScalerScale}
 	sc.Prepare()
 	c.seg.Scaler = sc
@@ -181,7 +187,8 @@ func compile(b *Bundle, o CompileOptions) (*Compiled, error) {
 }
 
 // SegmentModel returns the segmentation as a models/segment Model and the segment id of each
-// of its centroids, for checks against models/ directly.
+// of its centroids, for checks against models/ directly. The Model does not clip: give it
+// rows clipped at Bundle.Payload.Segmentation.Clip, as Score does.
 func (c *Compiled) SegmentModel() (*segment.Model, []int) { m := c.seg; return &m, c.segIDs }
 
 // Segments returns the segment ids and names, in centroid order.
@@ -282,9 +289,7 @@ func init() {
 // Score scores one customer into r. It allocates nothing.
 func (c *Compiled) Score(in *Input, s *Scratch, r *Result) {
 	*r = Result{ModelVersion: c.Version}
-	for i := range c.src {
-		s.raw[i] = c.src[i].value(in)
-	}
+	c.segmentInput(in, s.raw)
 	a := c.seg.Score(s.raw, s.seg)
 	r.Segment, r.SegmentName, r.Distance, r.Margin = c.segIDs[a.Segment], c.segNames[a.Segment], a.Distance, a.Margin
 	if math.IsInf(r.Margin, 1) {
@@ -334,6 +339,17 @@ func (c *Compiled) Score(in *Input, s *Scratch, r *Result) {
 	if c.pu != nil && len(in.Prices) > 0 {
 		// The customer's segment's price response, where the bundle has one.
 		c.priceResponse(&c.bySeg[a.Segment], in.Prices, in.Promotions, s, r)
+	}
+}
+
+// segmentInput fills raw with the segmentation's features of in, transformed and clipped as
+// they were for the fit.
+func (c *Compiled) segmentInput(in *Input, raw []float64) {
+	for i := range c.src {
+		raw[i] = c.src[i].value(in)
+	}
+	for i, lo := range c.clipLo {
+		raw[i] = min(max(raw[i], lo), c.clipHi[i])
 	}
 }
 

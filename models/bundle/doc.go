@@ -30,4 +30,10 @@
 //
 // Compile turns a validated bundle into a Compiled value whose Score method allocates nothing:
 // one Scratch per goroutine holds every buffer.
+//
+// Before standardizing, each segmentation feature is clipped at the bounds the fit chose
+// (Segmentation.Clip, Tukey's far-out fences where no more than 0.1% lie beyond; see
+// clipBounds), in training and in scoring alike, so that a few extreme customers neither make
+// a segment of their own nor land far off every centroid. A bundle without bounds, fitted
+// before they existed, scores unclipped.
 package bundle

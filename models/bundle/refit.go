@@ -105,9 +105,7 @@ func (c *Compiled) AssignColumns(cols map[string][]float64, n int) ([]int, error
 				win.Spend = w.spen[i]
 			}
 		}
-		for j := range c.src {
-			raw[j] = c.src[j].value(&in)
-		}
+		c.segmentInput(&in, raw)
 		out[i] = c.segIDs[c.seg.Score(raw, scratch).Segment]
 	}
 	return out, nil

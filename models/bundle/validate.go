@@ -61,6 +61,16 @@ func (b *Bundle) Validate() error {
 			bad("%s has %d values, want %d", what, got, want)
 		}
 	}
+	if s.Clip != nil {
+		dimsEq("clip bounds", len(s.Clip), nf)
+		for i := range s.Clip {
+			c := &s.Clip[i]
+			lo, hi := c.bounds()
+			if math.IsNaN(lo) || math.IsNaN(hi) || (c.Low != nil && math.IsInf(lo, 0)) || (c.High != nil && math.IsInf(hi, 0)) || lo > hi || c.Clipped < 0 {
+				bad("clip bounds[%d] = [%g, %g] (%d clipped), want finite bounds with low ≤ high", i, lo, hi, c.Clipped)
+			}
+		}
+	}
 	dimsEq("scaler mean", len(s.ScalerMean), nf)
 	dimsEq("scaler scale", len(s.ScalerScale), nf)
 	finite("scaler mean", s.ScalerMean)
