@@ -62,6 +62,26 @@ func apiEnv(t testing.TB, ctx context.Context, token string) (*env, *httptest.Se
 	return e, srv
 }
 
+// serveBundle publishes b, starts a scorer (no token) and serves its read API once the model is
+// loaded.
+func (e *env) serveBundle(b *bundle.Bundle) *httptest.Server {
+	e.t.Helper()
+	if _, err := e.reg.Publish(e.ctx, b); err != nil {
+		e.t.Fatal(err)
+	}
+	s, err := newScorer(e, "", prometheus.NewRegistry())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.run("scorer", s.Run)
+	e.waitFor("model", func() bool { return s.Model() != nil })
+	mux := http.NewServeMux()
+	s.RegisterAPI(mux)
+	srv := httptest.NewServer(mux)
+	e.t.Cleanup(srv.Close)
+	return srv
+}
+
 func call(t testing.TB, srv *httptest.Server, method, path, token, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
@@ -283,19 +303,7 @@ func TestWhatIfNonFinite(t *testing.T) {
 	if err := b.Seal(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.reg.Publish(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	s, err := newScorer(e, "", prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.run("scorer", s.Run)
-	e.waitFor("model", func() bool { return s.Model() != nil })
-	mux := http.NewServeMux()
-	s.RegisterAPI(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := e.serveBundle(b)
 	st, m := call(t, srv, "POST", "/v1/whatif", "", `{"prices":{"1":1.2,"2":1.8,"3":2.0,"4":2.2,"5":2.6}}`)
 	if code := errCode(m); st != 500 || code != "non_finite_result" || !strings.Contains(errMessage(m), "expected_quantity") {
 		t.Fatalf("whatif with an overflowing quantity model: %d %v, want 500 non_finite_result naming expected_quantity", st, m)

@@ -1,7 +1,6 @@
 package scorer_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,24 +23,6 @@ import (
 	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/scorer"
 )
-
-// syncBuffer is a log sink the server's goroutines may write while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestAPIErrorsDoNotLeak: when Redis fails or a stored state does not decode, the client gets
 // a fixed message with a code, and the detail (the Redis address, the decoder's text) goes to the
@@ -75,7 +55,7 @@ func TestAPIErrorsDoNotLeak(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(rdb)
 			}
-			var logs syncBuffer
+			var logs testenv.SyncBuffer
 			s, err := scorer.New(scorer.Options{Brokers: []string{"127.0.0.1:9"}, Features: features.Config{Windows: windows},
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))}, rdb)
 			if err != nil {

@@ -236,20 +236,7 @@ func TestDashboardShowsNumbers(t *testing.T) {
 	if err := b.Seal(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.reg.Publish(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	s, err := newScorer(e, "", reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.run("scorer", s.Run)
-	e.waitFor("model", func() bool { return s.Model() != nil })
-	mux := http.NewServeMux()
-	s.RegisterAPI(mux)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(hs.Close)
+	hs := e.serveBundle(b)
 
 	bctx, bcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer bcancel()

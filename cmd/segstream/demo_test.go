@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +27,7 @@ func TestDemoFormsSegments(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
-	var stdout lockedBuffer
+	var stdout testenv.SyncBuffer
 	go func() {
 		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--api", api, "--http", opsAddr,
 			"--customers", "300", "--history", "2160h", "--rate", "5000", "--bootstrap-after", "100", "--quiet"}, &stdout, os.Stderr)
@@ -145,24 +143,6 @@ func TestDemoFormsSegments(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo did not stop within 30 s of cancel")
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the demo's goroutines and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // checkChangesChain reads the segment-change topic of the demo's embedded broker (named in its

@@ -1,8 +1,10 @@
 package testenv
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 )
 
 // SegmentChange is one record of the segment-change topic.
@@ -41,4 +43,23 @@ func CheckSegmentChanges(values [][]byte) (map[string]SegmentChange, error) {
 		last[c.Customer] = c
 	}
 	return last, nil
+}
+
+// SyncBuffer is a bytes.Buffer that a server's or a program's goroutines may write while the
+// test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
