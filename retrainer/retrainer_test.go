@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -104,14 +105,18 @@ func offlineLabels(t *testing.T, st *features.Store, asOf time.Time, b *bundle.B
 	if _, err := st.ExportCSV(context.Background(), &sb, features.ExportOptions{AsOf: asOf}); err != nil {
 		t.Fatal(err)
 	}
-	cols, err := features.ReadColumnsCSV(strings.NewReader(sb.String()))
+	// The rows in customer-id order, as the snapshot has them: k-means' seeded starts depend on
+	// the row order, and the export's follows Redis' SCAN, which differs from run to run.
+	lines := strings.Split(strings.TrimRight(sb.String(), "\n"), "\n")
+	body := lines[1:]
+	id := func(line string) string { return line[:strings.IndexByte(line, ',')] }
+	sort.Slice(body, func(i, j int) bool { return id(body[i]) < id(body[j]) })
+	cols, err := features.ReadColumnsCSV(strings.NewReader(strings.Join(lines, "\n") + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(sb.String(), "\n")[1:] {
-		if line != "" {
-			ids = append(ids, line[:strings.IndexByte(line, ',')])
-		}
+	for _, line := range body {
+		ids = append(ids, id(line))
 	}
 	labels, err = offlinefit.KMeans(b, cols, seed)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -139,12 +140,10 @@ func TestOnlineRetailEndToEnd(t *testing.T) {
 	if code := run(ctx, []string{"export", "features", "--redis", srv.Addr, "--out", latest}, &out, os.Stderr); code != 0 {
 		t.Fatalf("export exited %d", code)
 	}
-	lf, err := os.Open(latest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cols, err := features.ReadColumnsCSV(lf)
-	lf.Close()
+	// The rows in customer-id order, as the retrainer's snapshot has them: k-means' seeded
+	// starts depend on the row order, and the export's follows Redis' SCAN, which differs from
+	// run to run (ARI 0.98 to 0.999 on SCAN order; 2 segments of a weak structure).
+	cols, err := features.ReadColumnsCSV(bytes.NewReader(sortedByID(t, latest)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +186,9 @@ func checkLiveEqualsBatch(t *testing.T, ctx context.Context, broker string, srv 
 	c, err := bundle.Compile(b, bundle.CompileOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if b.Payload.CLV == nil || b.Payload.RFM == nil {
+		t.Fatalf("the refit left out CLV or RFM: %v", b.Payload.Scorecard.Notes)
 	}
 	clock := time.Date(2011, 12, 9, 12, 50, 0, 0, time.UTC) // the data's last invoice
 	if ms, ok, err := features.ReadClock(ctx, rdb, "seg"); err != nil || !ok || ms != clock.UnixMilli() {
@@ -313,7 +315,9 @@ func checkLiveEqualsBatch(t *testing.T, ctx context.Context, broker string, srv 
 		}
 	}
 	// Customer 12346 bought once for 77,183.60 and cancelled it in full the same day: net of
-	// the refund he is worth nothing, whatever the gross order said.
+	// the refund he spent nothing, whatever the gross order said, so he is in the lowest M
+	// quintile. (His CLV is BG/NBD and Gamma-Gamma's for a one-time buyer, whose spend the
+	// model takes to be the population's, as lifetimes does for frequency 0.)
 	var c12346 struct {
 		Features struct {
 			Monetary      float64 `json:"monetary"`
@@ -332,11 +336,28 @@ func checkLiveEqualsBatch(t *testing.T, ctx context.Context, broker string, srv 
 	}
 	err = json.NewDecoder(resp.Body).Decode(&c12346)
 	resp.Body.Close()
-	if err != nil || c12346.Features.Monetary != 0 || c12346.Features.GrossMonetary != 77183.6 || c12346.Scores.RFM.M != 1 || c12346.Scores.CLV != 0 {
+	if err != nil || c12346.Features.Monetary != 0 || c12346.Features.GrossMonetary != 77183.6 || c12346.Scores.RFM.M != 1 {
 		t.Fatalf("customer 12346 (bought 77,183.60, refunded all of it): %+v (%v)", c12346, err)
 	}
 	t.Logf("live equals batch at %v: %d customers (%d buyers) in segment and RFM cell, %d segment sizes, %d recencies in the read API",
 		clock, n, bought, len(sizes), len(oracle))
+}
+
+// sortedByID returns the CSV at path with its data rows sorted by their first column.
+func sortedByID(t *testing.T, path string) []byte {
+	t.Helper()
+	rows, err := csv.NewReader(bytes.NewReader(mustRead(t, path))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := rows[1:]
+	sort.Slice(body, func(i, j int) bool { return body[i][0] < body[j][0] })
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	if err := w.WriteAll(rows); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 func mustRead(t *testing.T, path string) []byte {

@@ -715,9 +715,19 @@ func fitCLV(p *Payload, cols map[string][]float64, o BuildOptions) error {
 	if err != nil && !bg.Valid() {
 		return fmt.Errorf("BG/NBD: %w", err)
 	}
-	gg, err := clv.FitGammaGamma(cs, clv.FitOptions{})
+	// Gamma-Gamma is fitted on the repeat customers with a positive mean spend, as lifetimes
+	// documents: monetary is net of refunds, and a repeat customer who returned everything has a
+	// mean spend of 0, which the model's likelihood cannot take (it would leave CLV out of the
+	// bundle for every customer). Scoring such a customer shrinks her spend to the population's.
+	var spenders []clv.Customer
+	for _, c := range cs {
+		if c.Frequency > 0 && c.Monetary > 0 {
+			spenders = append(spenders, c)
+		}
+	}
+	gg, err := clv.FitGammaGamma(spenders, clv.FitOptions{})
 	if err != nil || !gg.Valid() {
-		gg, err = clv.FitGammaGamma(cs, clv.FitOptions{Penalizer: 0.001})
+		gg, err = clv.FitGammaGamma(spenders, clv.FitOptions{Penalizer: 0.001})
 	}
 	if err != nil && !gg.Valid() {
 		return fmt.Errorf("Gamma-Gamma: %w", err)
