@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/segstream/segstream/ingest"
@@ -47,6 +48,12 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 	}
 	defer rdb.Close()
 	reg := ops.NewRegistry()
+	persistence := prometheus.NewGauge(prometheus.GaugeOpts{Name: "segstream_redis_persistence_enabled",
+		Help: "1 if every Redis master keeps an append-only file or RDB snapshots, 0 if one keeps none (a restart empties it); unset if the configuration could not be read."})
+	reg.MustRegister(persistence)
+	if err := CheckRedisConfig(ctx, rdb, log, persistence); err != nil {
+		return err
+	}
 	var (
 		runs  []func(context.Context) error
 		ready []func() error
