@@ -17,7 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +66,12 @@ type Options struct {
 	Features features.Config
 	Limits   stream.Limits
 
+	// StallAfter is how long ingest stays ready while it makes no progress: while Redis has
+	// rejected every write (an out-of-memory noeviction Redis answers PING but refuses SET), or
+	// while a partition has records waiting and the group's committed offset on it has not
+	// moved (a consumer stuck in a rebalance). Default 2m.
+	StallAfter time.Duration
+
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 
@@ -103,6 +111,9 @@ func (o *Options) defaults() error {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 5 * time.Second
 	}
+	if o.StallAfter <= 0 {
+		o.StallAfter = 2 * time.Minute
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -127,6 +138,15 @@ type Ingester struct {
 	crashFn func()
 	windows []int
 	prefix  string
+
+	// failingSince is when the current run of failed batch writes began (Unix ns; 0 while the
+	// last write succeeded), and lastFailure its latest error.
+	failingSince atomic.Int64
+	lastFailure  atomic.Pointer[string]
+	// stalled says which partitions made no progress for StallAfter with records waiting (nil
+	// when none), from watchLag.
+	stalled  atomic.Pointer[string]
+	lagEvery time.Duration
 }
 
 // New validates o and builds an Ingester over the Redis client rdb.
@@ -142,13 +162,31 @@ func New(o Options, rdb redis.UniversalClient) (*Ingester, error) {
 	}
 	in.m = newMetrics(o.Registerer, func() float64 { return float64(store.Conflicts()) }, func() float64 { return float64(store.Corrupt()) })
 	in.crashFn = crashNow
+	// The lag is read every 10 s, or often enough to see a stall within StallAfter and a half.
+	in.lagEvery = min(lagEvery, o.StallAfter/2)
 	return in, nil
 }
 
-// Ready reports whether the pipeline is consuming and Redis answers.
+// Ready reports whether the pipeline is consuming and making progress: Redis answers and has
+// accepted a write within StallAfter, and no partition with records waiting has stood still for
+// StallAfter.
 func (in *Ingester) Ready() error {
 	if !in.ready.Load() {
 		return errors.New("consumer not started")
+	}
+	var stall []error
+	if since := in.failingSince.Load(); since != 0 && time.Since(time.Unix(0, since)) > in.o.StallAfter {
+		last := ""
+		if p := in.lastFailure.Load(); p != nil {
+			last = *p
+		}
+		stall = append(stall, fmt.Errorf("redis has rejected every batch for %s: %s", time.Since(time.Unix(0, since)).Round(time.Second), last))
+	}
+	if p := in.stalled.Load(); p != nil {
+		stall = append(stall, errors.New(*p))
+	}
+	if len(stall) > 0 {
+		return errors.Join(stall...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -431,8 +469,12 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 		for {
 			err := in.applier.ApplyBatch(ctx, recs, res)
 			if err == nil {
+				in.failingSince.Store(0)
 				break
 			}
+			in.failingSince.CompareAndSwap(0, time.Now().UnixNano())
+			msg := err.Error()
+			in.lastFailure.Store(&msg)
 			in.m.redisErrors.Inc()
 			in.log.Warn("applying batch to redis; will retry", "records", len(recs), "err", err)
 			if !bo.wait(ctx) {
@@ -547,10 +589,18 @@ const lagEvery = 10 * time.Second
 
 // watchLag sets the lag gauge from the group's committed offsets and the partitions' end
 // offsets, as the broker sees them. Taking it from processed batches instead would freeze the
-// gauge exactly when ingest is stuck, which is when the lag alert must fire.
+// gauge exactly when ingest is stuck, which is when the lag alert must fire. It also marks the
+// partitions that have had records waiting while the group's committed offset stood still for
+// StallAfter (stalled, which Ready reports): a stall shows at the broker whatever its cause.
 func (in *Ingester) watchLag(ctx context.Context) {
-	t := time.NewTicker(lagEvery)
+	t := time.NewTicker(in.lagEvery)
 	defer t.Stop()
+	type progress struct {
+		committed int64
+		since     time.Time
+	}
+	seen := map[int]progress{}
+	cl := stream.Cluster{Brokers: in.o.Brokers, Security: in.o.Security}
 	for {
 		select {
 		case <-ctx.Done():
@@ -558,15 +608,39 @@ func (in *Ingester) watchLag(ctx context.Context) {
 		case <-t.C:
 		}
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		lag, err := stream.Cluster{Brokers: in.o.Brokers, Security: in.o.Security}.GroupLag(qctx, in.o.Group, in.o.Topic)
+		logs, err := cl.LogOffsets(qctx, in.o.Topic)
+		var committed map[int]int64
+		if err == nil {
+			committed, err = cl.CommittedOffsets(qctx, in.o.Group, in.o.Topic)
+		}
 		cancel()
 		if err != nil {
 			in.log.Debug("reading consumer lag", "err", err)
 			continue
 		}
-		for p, n := range lag {
-			in.m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(n))
+		now := time.Now()
+		var stalled []string
+		for p, o := range logs {
+			from := max(committed[p], o.First)
+			lag := max(o.End-from, 0)
+			in.m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(lag))
+			pr, ok := seen[p]
+			if !ok || pr.committed != from || lag == 0 {
+				pr = progress{committed: from, since: now}
+			}
+			seen[p] = pr
+			if lag > 0 && now.Sub(pr.since) >= in.o.StallAfter {
+				stalled = append(stalled, fmt.Sprintf("%d (%d records waiting, no progress for %s)", p, lag, now.Sub(pr.since).Round(time.Second)))
+			}
 		}
+		in.m.stalled.Set(float64(len(stalled)))
+		if len(stalled) == 0 {
+			in.stalled.Store(nil)
+			continue
+		}
+		slices.Sort(stalled)
+		msg := "partitions of " + in.o.Topic + " stalled: " + strings.Join(stalled, ", ")
+		in.stalled.Store(&msg)
 	}
 }
 

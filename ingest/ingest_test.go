@@ -552,3 +552,76 @@ func TestIngestUnderDocumentedACL(t *testing.T) {
 		t.Fatalf("DLQ holds %d records (%v), want %d injected", n, reasons, w.malformed)
 	}
 }
+
+// TestIngestNotReadyWhileStalled: a Redis out of memory under noeviction answers PING but
+// refuses every write. Ingest keeps retrying (and commits nothing), and within StallAfter it
+// reports not ready, naming the cause; once Redis takes writes again it catches up, matches the
+// oracle and is ready again.
+func TestIngestNotReadyWhileStalled(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	br := testenv.StartBroker(t, 2)
+	srv := testenv.StartRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	w := makeWorkload(3, 100, 2000, 0, 0)
+	half := len(w.msgs) / 2
+	publish(t, ctx, br.Address, w.msgs[:half])
+
+	in, err := ingest.New(ingest.Options{Brokers: []string{br.Address}, BatchSize: 200, MaxBackoff: 200 * time.Millisecond,
+		StallAfter: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ictx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ictx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("ingest: %v", err)
+		}
+	}()
+	waitCommitted(t, ctx, br.Address, time.Minute)
+	if err := in.Ready(); err != nil {
+		t.Fatalf("caught up but not ready: %v", err)
+	}
+
+	// Out of memory: every write is refused, PING still answers.
+	if err := rdb.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, ctx, br.Address, w.msgs[half:])
+	var notReady error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if notReady = in.Ready(); notReady != nil {
+			break
+		}
+	}
+	if notReady == nil || !strings.Contains(notReady.Error(), "redis has rejected every batch") || !strings.Contains(notReady.Error(), "OOM") {
+		t.Fatalf("ingest against a Redis refusing writes: ready error %v, want one naming the rejected writes", notReady)
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("the fault must leave PING answering: %v", err)
+	}
+	// The group's offsets did not move past what was applied: the stall shows at the broker too.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if err := in.Ready(); err != nil && strings.Contains(err.Error(), "stalled") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no partition reported stalled: %v", in.Ready())
+		}
+	}
+
+	if err := rdb.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitMatch(t, ctx, rdb, w.want, time.Minute)
+	waitCommitted(t, ctx, br.Address, time.Minute)
+	for deadline := time.Now().Add(30 * time.Second); in.Ready() != nil; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("caught up after the fault but still not ready: %v", in.Ready())
+		}
+	}
+}

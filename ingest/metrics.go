@@ -16,6 +16,7 @@ type metrics struct {
 	batchSeconds prometheus.Histogram
 	batchEvents  prometheus.Histogram
 	lag          *prometheus.GaugeVec
+	stalled      prometheus.Gauge
 	redisErrors  prometheus.Counter
 	kafkaErrors  *prometheus.CounterVec
 	casConflicts prometheus.CounterFunc
@@ -41,6 +42,8 @@ func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *m
 			Help: "Records per batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "segstream_ingest_consumer_lag_records",
 			Help: "Records between the group's committed offset and the partition's end offset, refreshed every 10s from the broker."}, []string{"partition"}),
+		stalled: prometheus.NewGauge(prometheus.GaugeOpts{Name: "segstream_ingest_stalled_partitions",
+			Help: "Partitions with records waiting whose committed offset has not moved for --stall-after (ingest is not ready while any is)."}),
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "segstream_ingest_redis_errors_total",
 			Help: "Failed Redis batch applications (each is retried)."}),
 		kafkaErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "segstream_ingest_kafka_errors_total",
@@ -68,7 +71,7 @@ func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *m
 	}
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.applied, m.duplicates, m.rejected, m.batchSeconds, m.batchEvents,
-			m.lag, m.redisErrors, m.kafkaErrors, m.casConflicts, m.corrupt, m.produced, m.samples)
+			m.lag, m.stalled, m.redisErrors, m.kafkaErrors, m.casConflicts, m.corrupt, m.produced, m.samples)
 	}
 	return m
 }

@@ -28,6 +28,7 @@ type IngestFlags struct {
 	Samples                               bool
 	BatchSize                             int
 	Linger, DrainTimeout, MaxFuture       time.Duration
+	StallAfter                            time.Duration
 	Windows                               string
 	DedupWindow                           int
 }
@@ -46,6 +47,7 @@ func (f *IngestFlags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.MaxFuture, "max-future", 24*time.Hour, "events dated further than this past the clock are rejected")
 	fs.StringVar(&f.Windows, "windows", "30,90,365", "trailing windows in days for windowed purchase and spend features")
 	fs.IntVar(&f.DedupWindow, "dedup-window", 1024, "recent event ids remembered per customer for duplicate detection")
+	fs.DurationVar(&f.StallAfter, "stall-after", 2*time.Minute, "not ready once Redis has rejected every write, or a partition with records waiting has made no progress, for this long")
 }
 
 // ParseWindows parses a comma-separated list of positive day counts.
@@ -80,6 +82,9 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 	if f.DedupWindow < 1 || f.DedupWindow > 1<<16 {
 		return ingest.Options{}, fmt.Errorf("--dedup-window %d: give 1..65536", f.DedupWindow)
 	}
+	if f.StallAfter < 0 || f.StallAfter > 0 && f.StallAfter < 10*time.Second {
+		return ingest.Options{}, fmt.Errorf("--stall-after %s: give at least 10s (the lag is read every 10 s)", f.StallAfter)
+	}
 	if f.MaxFuture <= 0 {
 		return ingest.Options{}, fmt.Errorf("--max-future %s: give a positive duration such as 24h", f.MaxFuture)
 	}
@@ -93,7 +98,7 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 	lim.MaxFuture = f.MaxFuture
 	o := ingest.Options{
 		Brokers: brokers, Topic: f.Topic, Group: f.Group, FeaturesTopic: f.FeaturesTopic, DLQTopic: f.DLQTopic, SamplesTopic: samples,
-		BatchSize: f.BatchSize, Linger: f.Linger, DrainTimeout: f.DrainTimeout,
+		BatchSize: f.BatchSize, Linger: f.Linger, DrainTimeout: f.DrainTimeout, StallAfter: f.StallAfter,
 		Features: features.Config{Windows: w, DedupWindow: f.DedupWindow},
 		Limits:   lim,
 	}
