@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -36,6 +37,7 @@ type workload struct {
 	msgs      []kafka.Message // what is published, duplicates and garbage included
 	want      map[string]*expected
 	malformed int
+	reasons   map[string]int // the DLQ reason each malformed record must carry, counted
 }
 
 func cents(x float64) int64 { return int64(math.Round(x * 100)) }
@@ -95,12 +97,22 @@ func makeWorkload(seed uint64, customers, events int, dupFrac float64, malformed
 		pos := r.IntN(len(w.msgs) + 1)
 		w.msgs = append(w.msgs[:pos], append([]kafka.Message{good[r.IntN(len(good))]}, w.msgs[pos:]...)...)
 	}
-	bad := []string{`{"event_id":`, `not json`, `{"event_id":"x","type":"purchase","customer_id":"cust-1","ts":"2011-01-01T00:00:00Z","items":[{"quantity":-1,"unit_price":1}]}`,
-		`{"event_id":"y","type":"visit","customer_id":"cust-2","ts":"2099-01-01T00:00:00Z"}`, "\xff\xfe", `{"event_id":"z","type":"nope","customer_id":"cust-3","ts":"2011-01-01T00:00:00Z"}`}
+	// Each malformed record with the reason docs/events.md gives for it.
+	bad := []struct{ msg, reason string }{
+		{`{"event_id":`, "malformed_json"},
+		{`not json`, "malformed_json"},
+		{`{"event_id":"x","type":"purchase","customer_id":"cust-1","ts":"2011-01-01T00:00:00Z","items":[{"quantity":-1,"unit_price":1}]}`, "invalid_value"},
+		{`{"event_id":"y","type":"visit","customer_id":"cust-2","ts":"2099-01-01T00:00:00Z"}`, "future_timestamp"},
+		{"\xff\xfe", "invalid_utf8"},
+		{`{"event_id":"z","type":"nope","customer_id":"cust-3","ts":"2011-01-01T00:00:00Z"}`, "invalid_value"},
+	}
+	w.reasons = map[string]int{}
 	for i := 0; i < malformed; i++ {
 		pos := r.IntN(len(w.msgs) + 1)
-		m := kafka.Message{Key: []byte(fmt.Sprintf("cust-%d", r.IntN(customers))), Value: []byte(bad[i%len(bad)])}
+		b := bad[i%len(bad)]
+		m := kafka.Message{Key: []byte(fmt.Sprintf("cust-%d", r.IntN(customers))), Value: []byte(b.msg)}
 		w.msgs = append(w.msgs[:pos], append([]kafka.Message{m}, w.msgs[pos:]...)...)
+		w.reasons[b.reason]++
 	}
 	w.malformed = malformed
 	return w
@@ -278,8 +290,8 @@ func TestIngestExactlyOnceUnderFaults(t *testing.T) {
 	waitMatch(t, ctx, rdb, w.want, 3*time.Minute)
 	waitCommitted(t, ctx, br.Address, time.Minute)
 	n, reasons := countTopic(t, ctx, br.Address, stream.DefaultDLQTopic)
-	if n != w.malformed {
-		t.Fatalf("DLQ holds %d records (%v), want %d injected", n, reasons, w.malformed)
+	if n != w.malformed || !maps.Equal(reasons, w.reasons) {
+		t.Fatalf("DLQ holds %d records with reasons %v, want the %d injected, %v", n, reasons, w.malformed, w.reasons)
 	}
 }
 
@@ -548,8 +560,8 @@ func TestIngestUnderDocumentedACL(t *testing.T) {
 	startIngest(t, ctx, br.Address, rdb, "acl")
 	waitMatch(t, ctx, srv.Client(), w.want, time.Minute)
 	waitCommitted(t, ctx, br.Address, time.Minute)
-	if n, reasons := countTopic(t, ctx, br.Address, stream.DefaultDLQTopic); n != w.malformed {
-		t.Fatalf("DLQ holds %d records (%v), want %d injected", n, reasons, w.malformed)
+	if n, reasons := countTopic(t, ctx, br.Address, stream.DefaultDLQTopic); n != w.malformed || !maps.Equal(reasons, w.reasons) {
+		t.Fatalf("DLQ holds %d records with reasons %v, want the %d injected, %v", n, reasons, w.malformed, w.reasons)
 	}
 }
 
