@@ -325,7 +325,11 @@ func (s *State) prune(cfg *Config) {
 
 // Window sums purchases and spend over days in (asOfDay-days, asOfDay].
 func (s *State) Window(asOf time.Time, days int) (orders int64, spend float64) {
-	hi := dayOf(asOf.UnixMilli())
+	return s.window(dayOf(asOf.UnixMilli()), days)
+}
+
+// window sums purchases and spend over days in (hi-days, hi].
+func (s *State) window(hi int32, days int) (orders int64, spend float64) {
 	lo := hi - int32(days)
 	for _, b := range s.Buckets {
 		if b.Day > lo && b.Day <= hi {

@@ -115,16 +115,8 @@ func (s *State) fillVector(v *Vector, asOf int64, windows []int) {
 	v.Windows = v.Windows[:0]
 	hi := dayOf(asOf)
 	for _, w := range windows {
-		lo := hi - int32(w)
-		agg := WindowAgg{Days: w}
-		for _, b := range s.Buckets {
-			if b.Day > lo && b.Day <= hi {
-				agg.Purchases += int64(b.Orders)
-				agg.Spend += b.Spend
-			}
-		}
-		agg.Spend = cents(agg.Spend)
-		v.Windows = append(v.Windows, agg)
+		orders, spend := s.window(hi, w)
+		v.Windows = append(v.Windows, WindowAgg{Days: w, Purchases: orders, Spend: cents(spend)})
 	}
 }
 

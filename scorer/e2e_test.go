@@ -384,6 +384,50 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("redelivery produced %d score and %d change records", got-scores, got2-changes)
 	}
 	checkLive(t, e, b2, e.waitAged(s2))
+
+	// Customers age: one event 60 days past the clock moves it, and every other customer, with
+	// no event of her own, is swept to the new clock; checkLive holds the live answers to models/
+	// at that clock (recency and windows moved, so RFM cells and segments move with them).
+	before := e.rfmCells()
+	later := e.clock().Add(60 * 24 * time.Hour)
+	ev := stream.Event{EventID: "age-1", Type: stream.Visit, CustomerID: "ager", TS: later}
+	raw, _ := json.Marshal(&ev)
+	if err := e.w.WriteMessages(ctx, kafka.Message{Key: []byte("ager"), Value: raw}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the clock to move", func() bool { return e.clock().Equal(later) })
+	checkLive(t, e, b2, e.waitAged(s))
+	after, moved := e.rfmCells(), 0
+	for id, c := range before {
+		if after[id] != c {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Fatal("no customer's RFM cell moved in 60 days: the test shows nothing")
+	}
+	t.Logf("60 days later %d of %d customers are in another RFM cell", moved, len(before))
+}
+
+// rfmCells reads every customer's live RFM cell.
+func (e *env) rfmCells() map[string]string {
+	e.t.Helper()
+	out := map[string]string{}
+	iter := e.rdb.Scan(e.ctx, 0, "seg:{*}:s", 1000).Iterator()
+	for iter.Next(e.ctx) {
+		raw, err := e.rdb.HGet(e.ctx, iter.Val(), "rec").Bytes()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		var r scoreRec
+		if err := json.Unmarshal(raw, &r); err != nil {
+			e.t.Fatal(err)
+		}
+		if r.RFM != nil {
+			out[r.CustomerID] = r.RFM.Cell
+		}
+	}
+	return out
 }
 
 // checkChanges reads the segment-change topic and checks that every customer's changes chain
@@ -449,11 +493,21 @@ func checkLive(t *testing.T, e *env, b *bundle.Bundle, clock time.Time) {
 			if f.Transform == "log1p" {
 				x = math.Log1p(math.Max(x, 0))
 			}
+			// Winsorized at the bundle's bounds, as the segmentation was fitted (a customer
+			// who aged past the training's longest recency is clipped to it).
+			if j < len(sg.Clip) {
+				if lo := sg.Clip[j].Low; lo != nil {
+					x = math.Max(x, *lo)
+				}
+				if hi := sg.Clip[j].High; hi != nil {
+					x = math.Min(x, *hi)
+				}
+			}
 			row[j] = x
 		}
 		a := model.Score(row, sc)
 		if want := cent[a.Segment]; r.Segment != want || math.Abs(r.Distance-a.Distance) > 1e-6 {
-			return fmt.Errorf("customer %s: segment %d at %g, models/segment says %d at %g", id, r.Segment, r.Distance, want, a.Distance)
+			return fmt.Errorf("customer %s: segment %d at %g (answer as of %d, source %s), models/segment says %d at %g at the clock %d", id, r.Segment, r.Distance, r.AsOfMS, r.Source, want, a.Distance, clock.UnixMilli())
 		}
 		if v.Frequency > 0 && b.Payload.RFM != nil {
 			want := b.Payload.RFM.Score(float64(v.RecencyDays), float64(v.Frequency), v.Monetary)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/segstream/segstream/internal/jsonscan"
 	"github.com/segstream/segstream/models/bundle"
 )
@@ -82,11 +84,11 @@ func answerDigest(rec []byte) uint64 {
 	if i < 0 {
 		i = 0
 	}
-	h := uint64(14695981039346656037) // FNV-1a, inline: this runs for every scored record
-	for _, b := range rec[i:] {
-		h ^= uint64(b)
-		h *= 1099511628211
-	}
+	// xxhash, not a byte-wise FNV: this runs for every scored record, and on a 700-byte record
+	// the digest took 578 ns with FNV-1a and 143 ns with xxhash, the search included
+	// (BenchmarkAnswerDigest, three runs each). It is stable across processes, as the digest
+	// must be: any scorer replica compares it.
+	h := xxhash.Sum64(rec[i:])
 	return max(h, 1) // 0 means unknown
 }
 
