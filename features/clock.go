@@ -45,8 +45,10 @@ func Raise(ctx context.Context, rdb redis.Scripter, key string, v int64) (int64,
 // RaiseClock moves the clock up to eventMS, capped at now: an event dated ahead of the wall
 // clock (the decoder admits a day of skew) does not move the clock past the present. It returns
 // the clock afterwards.
+// With an epoch set (SetEpoch), it first checks the store's epoch marker and fails with
+// ErrStoreLost when that is not the one expected.
 func (s *Store) RaiseClock(ctx context.Context, eventMS int64, now time.Time) (int64, error) {
-	return Raise(ctx, s.rdb, ClockKey(s.cfg.Prefix), min(eventMS, now.UnixMilli()))
+	return s.raiseClockFenced(ctx, min(eventMS, now.UnixMilli()))
 }
 
 // Clock reads the event-time clock; ok is false before ingest applied its first event.

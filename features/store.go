@@ -86,6 +86,7 @@ type Store struct {
 
 	conflicts atomic.Int64
 	corrupt   atomic.Int64
+	epoch     atomic.Pointer[string] // the epoch marker writes are fenced by (epoch.go)
 }
 
 // NewStore returns a store over rdb (a client, a failover client or a cluster client).
@@ -158,6 +159,7 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 	}
 	asOf, err := s.RaiseClock(ctx, newest, s.now())
 	if err != nil {
+		// ErrStoreLost stays visible through the wrap: ingest rebuilds on it.
 		return fmt.Errorf("apply batch: %w", err)
 	}
 	b := scratchPool.Get().(*batchScratch)

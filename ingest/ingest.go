@@ -75,8 +75,13 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 
-	// Applier overrides the feature store (benchmarks compare stores this way).
+	// Applier overrides the feature store (benchmarks compare stores this way); the epoch
+	// marker is then neither checked nor healed.
 	Applier Applier
+
+	// Epoch is the process's watch of the store's epoch marker (features.EpochWatch), shared by
+	// the roles of one process; nil makes one.
+	Epoch *features.EpochWatch
 
 	// CrashAfterBatches, when > 0, makes the process kill itself with SIGKILL after that many
 	// batches were applied to Redis and before their offsets were committed. It exists for the
@@ -147,6 +152,13 @@ type Ingester struct {
 	// when none), from watchLag.
 	stalled  atomic.Pointer[string]
 	lagEvery time.Duration
+
+	// store is the feature store when it is the applier (nil with Options.Applier), epoch the
+	// watch of its marker, lostNow a batch's signal that the store fenced it (rebuild.go).
+	store     *features.Store
+	epoch     *features.EpochWatch
+	lostNow   chan struct{}
+	rebuildID string // the claim of this replica's rebuild in progress ("" between rebuilds)
 }
 
 // New validates o and builds an Ingester over the Redis client rdb.
@@ -159,7 +171,15 @@ func New(o Options, rdb redis.UniversalClient) (*Ingester, error) {
 		windows: store.Config().Windows, prefix: store.Config().Prefix}
 	if o.Applier != nil {
 		in.applier = o.Applier
+	} else {
+		in.store = store
+		store.SetEpoch(unfenced) // nothing is written before initEpoch decided
 	}
+	in.epoch = o.Epoch
+	if in.epoch == nil {
+		in.epoch = features.NewEpochWatch(rdb, in.prefix, o.Registerer, o.Logger)
+	}
+	in.lostNow = make(chan struct{}, 1)
 	in.m = newMetrics(o.Registerer, func() float64 { return float64(store.Conflicts()) }, func() float64 { return float64(store.Corrupt()) })
 	in.crashFn = crashNow
 	// The lag is read every 10 s, or often enough to see a stall within StallAfter and a half.
@@ -184,6 +204,11 @@ func (in *Ingester) Ready() error {
 	}
 	if p := in.stalled.Load(); p != nil {
 		stall = append(stall, errors.New(*p))
+	}
+	if in.store != nil {
+		if err := in.epoch.Lost(); err != nil {
+			stall = append(stall, err)
+		}
 	}
 	if len(stall) > 0 {
 		return errors.Join(stall...)
@@ -227,6 +252,17 @@ func (in *Ingester) Run(ctx context.Context) error {
 		in.watchLag(ctx)
 	}()
 	defer func() { <-lagDone }()
+	if in.store != nil {
+		if err := in.initEpoch(ctx); err != nil {
+			return nil // ctx ended before Redis answered
+		}
+		healDone := make(chan struct{})
+		go func() {
+			defer close(healDone)
+			in.heal(ctx)
+		}()
+		defer func() { <-healDone }()
+	}
 	lanes := map[int]*lane{}
 	in.ready.Store(true)
 	in.log.Info("ingest consuming", "topic", o.Topic, "group", o.Group, "brokers", o.Brokers)
@@ -434,18 +470,7 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 	}()
 	for i := range batch {
 		m := &batch[i]
-		if err := in.decoder.DecodeInto(m.Value, &events[i]); err != nil {
-			var de *stream.DecodeError
-			if !errors.As(err, &de) {
-				de = &stream.DecodeError{Reason: stream.ReasonMalformedJSON, Detail: err.Error()}
-			}
-			ab.out = append(ab.out, in.dlqMessage(m, de))
-			ab.dlqMax = m.Offset
-			continue
-		}
-		if len(m.Key) > 0 && string(m.Key) != events[i].CustomerID {
-			de := &stream.DecodeError{Reason: stream.ReasonKeyMismatch, Field: "customer_id",
-				Detail: fmt.Sprintf("message key %q differs from customer_id %q", m.Key, events[i].CustomerID)}
+		if de := in.decode(m, &events[i]); de != nil {
 			ab.out = append(ab.out, in.dlqMessage(m, de))
 			ab.dlqMax = m.Offset
 			continue
@@ -471,6 +496,12 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 			if err == nil {
 				in.failingSince.Store(0)
 				break
+			}
+			if errors.Is(err, features.ErrStoreLost) {
+				select { // the heal loop rebuilds; this batch waits for the store to be whole
+				case in.lostNow <- struct{}{}:
+				default:
+				}
 			}
 			in.failingSince.CompareAndSwap(0, time.Now().UnixNano())
 			msg := err.Error()
@@ -513,6 +544,23 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 		in.crashFn()
 	}
 	return ab, nil
+}
+
+// decode decodes one events record into ev; a record that is not a valid event, or whose key
+// is not its customer id, gets the reason it goes to the DLQ with.
+func (in *Ingester) decode(m *kafka.Message, ev *stream.Event) *stream.DecodeError {
+	if err := in.decoder.DecodeInto(m.Value, ev); err != nil {
+		var de *stream.DecodeError
+		if !errors.As(err, &de) {
+			de = &stream.DecodeError{Reason: stream.ReasonMalformedJSON, Detail: err.Error()}
+		}
+		return de
+	}
+	if len(m.Key) > 0 && string(m.Key) != ev.CustomerID {
+		return &stream.DecodeError{Reason: stream.ReasonKeyMismatch, Field: "customer_id",
+			Detail: fmt.Sprintf("message key %q differs from customer_id %q", m.Key, ev.CustomerID)}
+	}
+	return nil
 }
 
 func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {

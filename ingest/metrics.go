@@ -9,20 +9,23 @@ import (
 // metrics are ingest's Prometheus series. Labels are bounded: reasons are a closed set,
 // partitions are as many as the topic has.
 type metrics struct {
-	consumed     prometheus.Counter
-	applied      prometheus.Counter
-	duplicates   *prometheus.CounterVec
-	rejected     *prometheus.CounterVec
-	batchSeconds prometheus.Histogram
-	batchEvents  prometheus.Histogram
-	lag          *prometheus.GaugeVec
-	stalled      prometheus.Gauge
-	redisErrors  prometheus.Counter
-	kafkaErrors  *prometheus.CounterVec
-	casConflicts prometheus.CounterFunc
-	corrupt      prometheus.CounterFunc
-	produced     *prometheus.CounterVec
-	samples      prometheus.Counter
+	consumed      prometheus.Counter
+	applied       prometheus.Counter
+	duplicates    *prometheus.CounterVec
+	rejected      *prometheus.CounterVec
+	batchSeconds  prometheus.Histogram
+	batchEvents   prometheus.Histogram
+	lag           *prometheus.GaugeVec
+	stalled       prometheus.Gauge
+	redisErrors   prometheus.Counter
+	kafkaErrors   *prometheus.CounterVec
+	casConflicts  prometheus.CounterFunc
+	corrupt       prometheus.CounterFunc
+	produced      *prometheus.CounterVec
+	samples       prometheus.Counter
+	rebuilding    prometheus.Gauge
+	rebuilds      *prometheus.CounterVec
+	rebuildEvents prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *metrics {
@@ -56,6 +59,15 @@ func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *m
 			Help: "Records produced, by topic role (features or dlq)."}, []string{"topic"}),
 		samples: prometheus.NewCounter(prometheus.CounterOpts{Name: "segstream_ingest_samples_produced_total",
 			Help: "Point-in-time training samples produced to the samples topic."}),
+		rebuilding: prometheus.NewGauge(prometheus.GaugeOpts{Name: "segstream_ingest_rebuilding",
+			Help: "1 while this replica rebuilds a lost feature store from the events topic."}),
+		rebuilds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "segstream_ingest_rebuilds_total",
+			Help: "Rebuilds of a lost feature store this replica ran, by result (done or failed)."}, []string{"result"}),
+		rebuildEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "segstream_ingest_rebuild_events_total",
+			Help: "Events re-applied from the events topic while rebuilding a lost feature store."}),
+	}
+	for _, r := range []string{"done", "failed"} {
+		m.rebuilds.WithLabelValues(r)
 	}
 	for _, r := range stream.Reasons {
 		m.rejected.WithLabelValues(string(r))
@@ -71,7 +83,8 @@ func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *m
 	}
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.applied, m.duplicates, m.rejected, m.batchSeconds, m.batchEvents,
-			m.lag, m.stalled, m.redisErrors, m.kafkaErrors, m.casConflicts, m.corrupt, m.produced, m.samples)
+			m.lag, m.stalled, m.redisErrors, m.kafkaErrors, m.casConflicts, m.corrupt, m.produced, m.samples,
+			m.rebuilding, m.rebuilds, m.rebuildEvents)
 	}
 	return m
 }

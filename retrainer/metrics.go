@@ -9,6 +9,7 @@ type metrics struct {
 	lastSuccess prometheus.Gauge
 	lockHeld    prometheus.Gauge
 	drift       *prometheus.GaugeVec
+	restored    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -25,8 +26,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "1 while this replica holds the retrainer lease and acts, 0 on a standby."}),
 		drift: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "segstream_retrainer_feature_drift_psi",
 			Help: "Population stability index of each segmentation feature against the serving bundle's training data."}, []string{"feature"}),
+		restored: prometheus.NewCounter(prometheus.CounterOpts{Name: "segstream_retrainer_bundle_restores_total",
+			Help: "Times the registry had no current bundle (Redis lost it) and the kept copy was published again."}),
 	}
-	for _, c := range []prometheus.Collector{m.interval, m.runs, m.duration, m.lastSuccess, m.lockHeld, m.drift} {
+	for _, c := range []prometheus.Collector{m.interval, m.runs, m.duration, m.lastSuccess, m.lockHeld, m.drift, m.restored} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

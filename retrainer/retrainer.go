@@ -74,6 +74,11 @@ type Options struct {
 	// on loopback may trigger a refit.
 	Token string
 
+	// Epoch is the process's watch of the store's epoch marker (features.EpochWatch), shared
+	// by its roles; nil makes one. While the store is lost the retrainer is not ready and does
+	// not refit (a snapshot of a half-rebuilt store would fit nonsense).
+	Epoch *features.EpochWatch
+
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -155,6 +160,11 @@ type Retrainer struct {
 	order    []uint64 // report versions, oldest first
 	lastDrft map[string]float64
 	lastFit  time.Time
+
+	epoch *features.EpochWatch
+	// kept is the registry's current bundle as last seen, version and bytes, kept outside
+	// Redis (here and in ReportDir) to publish again if Redis loses the registry (keep.go).
+	kept keptBundle
 }
 
 // RunStatus is one refit as GET /v1/retrainer/status reports it.
@@ -184,8 +194,13 @@ func New(o Options, rdb redis.UniversalClient) (*Retrainer, error) {
 		return nil, err
 	}
 	m.interval.Set(o.Interval.Seconds())
-	return &Retrainer{o: o, rdb: rdb, store: st, reg: registry.New(rdb), lease: NewLease(rdb, o.LockKey, o.LockTTL),
-		m: m, log: o.Logger, trigger: make(chan string, 1), reports: map[uint64][]byte{}}, nil
+	r := &Retrainer{o: o, rdb: rdb, store: st, reg: registry.New(rdb), lease: NewLease(rdb, o.LockKey, o.LockTTL),
+		m: m, log: o.Logger, trigger: make(chan string, 1), reports: map[uint64][]byte{}, epoch: o.Epoch}
+	if r.epoch == nil {
+		r.epoch = features.NewEpochWatch(rdb, st.Config().Prefix, o.Registerer, o.Logger)
+	}
+	r.loadKept()
+	return r, nil
 }
 
 // Trigger asks for a refit now; false when one is already queued.
@@ -206,7 +221,7 @@ func (r *Retrainer) Ready() error {
 	if err := r.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
-	return nil
+	return r.epoch.Lost()
 }
 
 // Leader reports whether this replica holds the lease.
@@ -242,6 +257,7 @@ func (r *Retrainer) Run(ctx context.Context) error {
 		}
 		r.setHeld(false)
 	}()
+	r.epoch.Start(ctx)
 	renew := time.NewTicker(r.o.LockTTL / 3)
 	defer renew.Stop()
 	var lead leadership
@@ -258,6 +274,9 @@ func (r *Retrainer) Run(ctx context.Context) error {
 		} else if !ok && r.Leader() {
 			r.setHeld(false)
 			lead.stop()
+		}
+		if r.Leader() {
+			r.keepCurrent(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -458,6 +477,9 @@ func (r *Retrainer) RefitNow(ctx context.Context, trigger string) RunStatus {
 var errNotEnoughData = errors.New("not enough data")
 
 func (r *Retrainer) refit(ctx context.Context, trigger string, st *RunStatus) (*Outcome, error) {
+	if err := r.epoch.Lost(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotEnoughData, err)
+	}
 	cur, err := r.currentBundle(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the current bundle: %w", err)

@@ -2,9 +2,6 @@ package retrainer
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -36,7 +33,7 @@ func ReadSamples(ctx context.Context, c stream.Cluster, topic string, maxSamples
 		n, err := readPartition(ctx, c, topic, p, start, o.End, fn)
 		bad += n
 		if err != nil {
-			return bad, fmt.Errorf("reading %s/%d: %w", topic, p, err)
+			return bad, err
 		}
 	}
 	if bad > 0 && log != nil {
@@ -45,44 +42,18 @@ func ReadSamples(ctx context.Context, c stream.Cluster, topic string, maxSamples
 	return bad, nil
 }
 
-// readPartition reads [start, end) of one partition from its leader with plain fetches: a
-// consumer-group reader would add joins and commits a one-off scan does not need.
+// readPartition decodes the samples of [start, end) of one partition.
 func readPartition(ctx context.Context, c stream.Cluster, topic string, partition int, start, end int64, fn func(*features.Sample)) (bad int, err error) {
-	conn, err := c.Security.Dialer().DialLeader(ctx, "tcp", c.Brokers[0], topic, partition)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	if _, err := conn.Seek(start, kafka.SeekAbsolute); err != nil {
-		return 0, err
-	}
-	next := start
-	for next < end {
-		if err := ctx.Err(); err != nil {
-			return bad, err
+	err = c.ReadRange(ctx, topic, partition, start, end, func(m *kafka.Message) error {
+		s, err := features.DecodeSample(m.Value)
+		if err != nil {
+			bad++
+			return nil
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-		// Responses of about 1 MiB: kfake builds large fetch responses slowly enough to miss
-		// short deadlines.
-		batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 500 * time.Millisecond})
-		for next < end {
-			m, err := batch.ReadMessage()
-			if err != nil {
-				break
-			}
-			next = m.Offset + 1
-			s, err := features.DecodeSample(m.Value)
-			if err != nil {
-				bad++
-				continue
-			}
-			fn(&s)
-		}
-		if err := batch.Close(); err != nil && !errors.Is(err, io.EOF) {
-			return bad, err
-		}
-	}
-	return bad, nil
+		fn(&s)
+		return nil
+	})
+	return bad, err
 }
 
 // Training is the point-in-time training data built from samples.

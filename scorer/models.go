@@ -103,11 +103,16 @@ func (s *Scorer) load(ctx context.Context, v uint64, announced bool) bool {
 	s.m.trained.Set(float64(c.Bundle.Created.Unix()))
 	ids, names := c.Segments()
 	s.log.Info("model bundle swapped in", "version", v, "segments", len(ids), "names", names)
+	s.triggerSweep()
+	return true
+}
+
+// triggerSweep asks the sweep loop for a sweep (one is queued at most).
+func (s *Scorer) triggerSweep() {
 	select {
 	case s.sweepNow <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 func (s *Scorer) compile(ctx context.Context, v uint64) (*bundle.Compiled, error) {
@@ -161,10 +166,7 @@ func (s *Scorer) clockLoop(ctx context.Context) {
 		}
 		c, last := s.clock.Load(), s.swept.Load()
 		if c > last && (c-last >= s.o.AgeStep.Milliseconds() || time.Since(moved) >= s.o.AgeSettle) {
-			select {
-			case s.sweepNow <- struct{}{}:
-			default:
-			}
+			s.triggerSweep()
 		}
 	}
 }
@@ -201,10 +203,7 @@ func (s *Scorer) sweepLoop(ctx context.Context) {
 		s.sweeping.Store(false)
 		switch {
 		case errors.Is(err, errRestart):
-			select {
-			case s.sweepNow <- struct{}{}:
-			default:
-			}
+			s.triggerSweep()
 		case err != nil && ctx.Err() == nil:
 			s.m.errors.WithLabelValues("sweep").Inc()
 			s.log.Warn("sweep failed; it runs again when the clock moves or the model changes", "err", err)

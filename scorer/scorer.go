@@ -94,6 +94,11 @@ type Options struct {
 	// retrainer answers on the same origin (the all-in-one process), feeds the dashboard's
 	// refits panel. Empty leaves them out.
 	ReportURL, RetrainerStatusURL string
+
+	// Epoch is the process's watch of the store's epoch marker (features.EpochWatch), shared
+	// by its roles; nil makes one. While the store is lost the scorer is not ready; once ingest
+	// has rebuilt it, the scorer re-scores every customer (a sweep).
+	Epoch *features.EpochWatch
 }
 
 func (o *Options) defaults() error {
@@ -168,6 +173,7 @@ type Scorer struct {
 	recent   recentChanges // for the dashboard's GET /v1/changes
 	clock    atomic.Int64  // the event-time clock as last read (clockLoop), Unix ms; 0 before
 	swept    atomic.Int64  // the clock of the last finished sweep's first page
+	epoch    *features.EpochWatch
 }
 
 // New validates o and builds a Scorer over the Redis client rdb.
@@ -178,7 +184,12 @@ func New(o Options, rdb redis.UniversalClient) (*Scorer, error) {
 	st := features.NewStore(rdb, o.Features)
 	o.Features = st.Config()
 	s := &Scorer{o: o, rdb: rdb, reg: registry.New(rdb), store: st, prefix: st.Config().Prefix,
-		m: newMetrics(o.Registerer), log: o.Logger, sweepNow: make(chan struct{}, 1)}
+		m: newMetrics(o.Registerer), log: o.Logger, sweepNow: make(chan struct{}, 1), epoch: o.Epoch}
+	if s.epoch == nil {
+		s.epoch = features.NewEpochWatch(rdb, s.prefix, o.Registerer, o.Logger)
+	}
+	// The rebuilt store has every state again but no answers: score them all at the clock.
+	s.epoch.OnRebuilt(func(string) { s.triggerSweep() })
 	// The lanes already batch, so their records go out as they are: kafka.Writer would
 	// re-batch them, wait its BatchTimeout on every partial batch and allocate a full-size
 	// batch per topic-partition per call, garbage that showed up as latency spikes.
@@ -202,6 +213,9 @@ func (s *Scorer) Ready() error {
 	if !s.ready.Load() {
 		return errors.New("consumer not started")
 	}
+	if err := s.epoch.Lost(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
@@ -218,6 +232,7 @@ func (s *Scorer) Run(ctx context.Context) error {
 	bg, cancelBG := context.WithCancel(ctx)
 	defer cancelBG()
 	loaded := make(chan struct{})
+	s.epoch.Start(bg)
 	wg.Add(5)
 	go func() { defer wg.Done(); s.clockLoop(bg) }()
 	go func() { defer wg.Done(); s.lagLoop(bg) }()

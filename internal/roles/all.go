@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/internal/cli"
 	"github.com/segstream/segstream/internal/ops"
@@ -26,6 +27,19 @@ type Roles struct {
 	Ingest    *ingest.Options
 	Scorer    *scorer.Options
 	Retrainer *retrainer.Options
+}
+
+// prefix is the feature store's key prefix of the roles (they share one store).
+func (rs Roles) prefix() string {
+	switch {
+	case rs.Ingest != nil:
+		return rs.Ingest.Features.Prefix
+	case rs.Scorer != nil:
+		return rs.Scorer.Features.Prefix
+	case rs.Retrainer != nil:
+		return rs.Retrainer.Features.Prefix
+	}
+	return ""
 }
 
 // RunRoles runs the given roles in one process behind one operator endpoint on s.HTTP (every
@@ -59,9 +73,12 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 		ready []func() error
 		sc    *scorer.Scorer
 	)
+	// One watch of the store's epoch marker for every role of the process: one metric, one
+	// Redis read a second, one verdict on whether the store was lost.
+	epoch := features.NewEpochWatch(rdb, rs.prefix(), reg, log)
 	if io != nil {
 		o := *io
-		o.Registerer, o.Logger, o.Security = reg, log.With("role", "ingest"), kafkaSec
+		o.Registerer, o.Logger, o.Security, o.Epoch = reg, log.With("role", "ingest"), kafkaSec, epoch
 		in, err := ingest.New(o, rdb)
 		if err != nil {
 			return err
@@ -70,7 +87,7 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 	}
 	if so != nil {
 		o := *so
-		o.Registerer, o.Gatherer, o.Logger, o.Security = reg, reg, log.With("role", "scorer"), kafkaSec
+		o.Registerer, o.Gatherer, o.Logger, o.Security, o.Epoch = reg, reg, log.With("role", "scorer"), kafkaSec, epoch
 		if rs.Retrainer != nil { // same origin: the dashboard reads its status and links its report
 			o.ReportURL, o.RetrainerStatusURL = "/report", "/v1/retrainer/status"
 		}
@@ -82,7 +99,7 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 	var rt *retrainer.Retrainer
 	if ro := rs.Retrainer; ro != nil {
 		o := *ro
-		o.Registerer, o.Logger, o.Security = reg, log.With("role", "retrainer"), kafkaSec
+		o.Registerer, o.Logger, o.Security, o.Epoch = reg, log.With("role", "retrainer"), kafkaSec, epoch
 		if rt, err = retrainer.New(o, rdb); err != nil {
 			return err
 		}
