@@ -83,45 +83,7 @@ func TestOnlineRetailEndToEnd(t *testing.T) {
 	if len(want) != 4338 {
 		t.Fatalf("oracle has %d customers, want 4338", len(want))
 	}
-	f, err := os.Open(csvPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range rows[0] {
-		col[h] = i
-	}
-	got := 0
-	bad := 0
-	for _, r := range rows[1:] {
-		id := r[col["customer_id"]]
-		w, ok := want[id]
-		if !ok {
-			// Customers with only refunds, or only non-positive lines, are not in the cleaned data.
-			if r[col["frequency"]] != "0" {
-				t.Errorf("customer %s has %s orders but is not in the oracle", id, r[col["frequency"]])
-			}
-			continue
-		}
-		got++
-		rec, _ := strconv.Atoi(r[col["recency_days"]])
-		freq, _ := strconv.Atoi(r[col["frequency"]])
-		mon, _ := strconv.ParseFloat(r[col["monetary"]], 64)
-		gross, _ := strconv.ParseFloat(r[col["gross_monetary"]], 64)
-		if rec != w.RecencyDays || freq != w.Frequency || math.Round(mon*100) != math.Round(w.Net()*100) || math.Round(gross*100) != math.Round(w.Monetary*100) {
-			if bad++; bad <= 10 {
-				t.Errorf("customer %s: recency %d frequency %d monetary %.2f (gross %.2f), oracle %d %d %.2f (gross %.2f)", id, rec, freq, mon, gross, w.RecencyDays, w.Frequency, w.Net(), w.Monetary)
-			}
-		}
-	}
-	if got != len(want) {
-		t.Fatalf("export has %d of the oracle's %d customers", got, len(want))
-	}
+	checkExportRFM(t, csvPath, want)
 
 	// The retrainer on the replayed features: its segments are the k-means of the same features
 	// computed offline from an export, and a second refit moves nobody.
@@ -387,3 +349,50 @@ func currentBundle(t *testing.T, rdb *redis.Client) *bundle.Bundle {
 	}
 	return b
 }
+
+// checkExportRFM checks recency, frequency and monetary (net and gross) of every customer of
+// the export at csvPath against the oracle, money to the cent, and that the export has every
+// oracle customer.
+func checkExportRFM(t *testing.T, csvPath string, want map[string]datasets.RFM) {
+	t.Helper()
+	f, err := os.Open(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	got := 0
+	bad := 0
+	for _, r := range rows[1:] {
+		id := r[col["customer_id"]]
+		w, ok := want[id]
+		if !ok {
+			// Customers with only refunds, or only non-positive lines, are not in the cleaned data.
+			if r[col["frequency"]] != "0" {
+				t.Errorf("customer %s has %s orders but is not in the oracle", id, r[col["frequency"]])
+			}
+			continue
+		}
+		got++
+		rec, _ := strconv.Atoi(r[col["recency_days"]])
+		freq, _ := strconv.Atoi(r[col["frequency"]])
+		mon, _ := strconv.ParseFloat(r[col["monetary"]], 64)
+		gross, _ := strconv.ParseFloat(r[col["gross_monetary"]], 64)
+		if rec != w.RecencyDays || freq != w.Frequency || math.Round(mon*100) != math.Round(w.Net()*100) || math.Round(gross*100) != math.Round(w.Monetary*100) {
+			if bad++; bad <= 10 {
+				t.Errorf("customer %s: recency %d frequency %d monetary %.2f (gross %.2f), oracle %d %d %.2f (gross %.2f)", id, rec, freq, mon, gross, w.RecencyDays, w.Frequency, w.Net(), w.Monetary)
+			}
+		}
+	}
+	if got != len(want) {
+		t.Fatalf("export has %d of the oracle's %d customers", got, len(want))
+	}
+}
+

@@ -212,7 +212,7 @@ func TestAlerts(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"SegstreamIngestLagGrowing", "SegstreamIngestDLQRate", "SegstreamIngestRedisErrors",
-		"SegstreamModelStale", "SegstreamModelReloadFailing", "SegstreamFeatureDrift"} {
+		"SegstreamModelStale", "SegstreamModelReloadFailing", "SegstreamFeatureDrift", "SegstreamStoreLost", "SegstreamIngestStalled"} {
 		if !alerts[want] {
 			t.Errorf("alert %s is missing", want)
 		}

@@ -111,8 +111,12 @@ func RunRoles(ctx context.Context, s cli.Servers, rs Roles, log *slog.Logger) er
 	hm := ops.NewMetrics(reg)
 	srv := ops.NewServer(reg, func() error {
 		var errs []error
+		seen := map[string]bool{} // roles sharing a cause (a lost store) say it once
 		for _, r := range ready {
-			errs = append(errs, r())
+			if err := r(); err != nil && !seen[err.Error()] {
+				seen[err.Error()] = true
+				errs = append(errs, err)
+			}
 		}
 		return errors.Join(errs...)
 	}, log)

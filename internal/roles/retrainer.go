@@ -54,7 +54,7 @@ func (f *RetrainerFlags) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.MinSilhouette, "gate-min-silhouette", retrainer.DefaultGates.MinSilhouette, "refuse a refit whose silhouette is below this (0 disables)")
 	fs.Float64Var(&f.MinAUC, "gate-min-auc", retrainer.DefaultGates.MinAUC, "refuse a refit whose conversion model's held-out AUC is below this (0 disables)")
 	fs.DurationVar(&f.LockTTL, "lock-ttl", 30*time.Second, "lease of the retrainer lock; a standby takes over this long after the leader dies")
-	fs.StringVar(&f.ReportDir, "report-dir", "", "directory to write every refit's bundle and report into (empty: serve them only)")
+	fs.StringVar(&f.ReportDir, "report-dir", "", "directory to write every refit's bundle and report into, and the copy of the current bundle published again if Redis loses the registry (empty: serve reports only, keep the copy in memory)")
 	fs.StringVar(&f.Token, "retrain-token", "", "bearer token POST /v1/retrain requires (env SEGSTREAM_RETRAIN_TOKEN); empty accepts only callers on this host (loopback)")
 }
 
