@@ -395,4 +395,3 @@ func checkExportRFM(t *testing.T, csvPath string, want map[string]datasets.RFM) 
 		t.Fatalf("export has %d of the oracle's %d customers", got, len(want))
 	}
 }
-
