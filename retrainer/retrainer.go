@@ -164,7 +164,8 @@ type Retrainer struct {
 	epoch *features.EpochWatch
 	// kept is the registry's current bundle as last seen, version and bytes, kept outside
 	// Redis (here and in ReportDir) to publish again if Redis loses the registry (keep.go).
-	kept keptBundle
+	kept       keptBundle
+	restoreNow chan struct{} // the store was rebuilt: check the registry now
 }
 
 // RunStatus is one refit as GET /v1/retrainer/status reports it.
@@ -200,6 +201,13 @@ func New(o Options, rdb redis.UniversalClient) (*Retrainer, error) {
 		r.epoch = features.NewEpochWatch(rdb, st.Config().Prefix, o.Registerer, o.Logger)
 	}
 	r.loadKept()
+	r.restoreNow = make(chan struct{}, 1)
+	r.epoch.OnRebuilt(func(string) { // the registry went with the store: restore it at once
+		select {
+		case r.restoreNow <- struct{}{}:
+		default:
+		}
+	})
 	return r, nil
 }
 
@@ -282,6 +290,7 @@ func (r *Retrainer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-renew.C:
+		case <-r.restoreNow:
 		}
 	}
 }

@@ -130,6 +130,9 @@ func (s *Scorer) compile(ctx context.Context, v uint64) (*bundle.Compiled, error
 	return bundle.Compile(b, bundle.CompileOptions{Windows: s.o.Features.Windows})
 }
 
+// sweepRetry is how long after a failed sweep it runs again.
+const sweepRetry = 5 * time.Second
+
 // errRestart ends a sweep early because a newer bundle arrived.
 var errRestart = errors.New("sweep restarted")
 
@@ -206,7 +209,10 @@ func (s *Scorer) sweepLoop(ctx context.Context) {
 			s.triggerSweep()
 		case err != nil && ctx.Err() == nil:
 			s.m.errors.WithLabelValues("sweep").Inc()
-			s.log.Warn("sweep failed; it runs again when the clock moves or the model changes", "err", err)
+			s.log.Warn("sweep failed; retrying in 5s", "err", err)
+			// Nothing else may come to trigger it (a clock that stands still, a store just
+			// rebuilt), so a failed sweep is retried until one finishes.
+			time.AfterFunc(sweepRetry, s.triggerSweep)
 		}
 	}
 }

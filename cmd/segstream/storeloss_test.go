@@ -58,8 +58,14 @@ func TestStoreLossHeals(t *testing.T) {
 	op := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
+	var logs testenv.SyncBuffer // shown when the test fails
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("pipeline log:\n%s", logs.String())
+		}
+	})
 	go func() {
-		done <- roles.RunRoles(pctx, cli.Servers{Redis: srv.Addr, HTTP: op}, rs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		done <- roles.RunRoles(pctx, cli.Servers{Redis: srv.Addr, HTTP: op}, rs, slog.New(slog.NewTextHandler(&logs, nil)))
 	}()
 	defer func() {
 		stop()
@@ -111,9 +117,10 @@ func TestStoreLossHeals(t *testing.T) {
 	t.Logf("not ready %.1f s after the restart: %v", time.Since(lost).Seconds(), notReady)
 
 	waitFor(t, 2*time.Minute-time.Since(lost), "the pipeline ready again", func() bool { return ready(op) == nil })
-	if v, err := reg.Current(ctx); err != nil || v != version {
-		t.Fatalf("registry's current bundle after the loss: %d (%v), want the kept %d", v, err, version)
-	}
+	waitFor(t, 2*time.Minute-time.Since(lost), "the registry's current bundle again", func() bool {
+		v, err := reg.Current(ctx)
+		return err == nil && v == version
+	})
 	if ms, ok, err := features.ReadClock(ctx, rdb, "seg"); err != nil || !ok || ms != clock {
 		t.Fatalf("event-time clock after the rebuild %d (%v %v), want %d", ms, ok, err, clock)
 	}
@@ -127,15 +134,17 @@ func TestStoreLossHeals(t *testing.T) {
 	}
 	checkExportRFM(t, csvPath, want)
 	// The scorer re-scores everyone at the clock (a sweep after the rebuild).
+	var behind string
 	waitFor(t, 2*time.Minute-time.Since(lost), "a live answer at the clock for every customer", func() bool {
 		for id := range want {
-			asOf, err := rdb.HGet(ctx, scorer.ScoreKey("seg", id), "rec").Bytes()
-			if err != nil || !bytes.Contains(asOf, []byte(`"as_of_ms":`+strconv.FormatInt(clock, 10))) {
+			rec, err := rdb.HGetAll(ctx, scorer.ScoreKey("seg", id)).Result()
+			if err != nil || !strings.Contains(rec["rec"], `"as_of_ms":`+strconv.FormatInt(clock, 10)) {
+				behind = fmt.Sprintf("customer %s: %v %v", id, rec, err)
 				return false
 			}
 		}
 		return true
-	})
+	}, func() string { return behind })
 	if n := metric(t, op, "segstream_retrainer_bundle_restores_total"); n != 1 {
 		t.Fatalf("segstream_retrainer_bundle_restores_total = %v, want 1: the registry came back some other way", n)
 	}
@@ -145,12 +154,16 @@ func TestStoreLossHeals(t *testing.T) {
 	t.Logf("healed %.1f s after the restart: %d customers equal the oracle, model v%d serving", time.Since(lost).Seconds(), len(want), version)
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, detail ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			d := ""
+			for _, f := range detail {
+				d += "; " + f()
+			}
+			t.Fatalf("timed out after %s waiting for %s%s", timeout, what, d)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
