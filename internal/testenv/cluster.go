@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ type clusterNode struct {
 	addr   string
 	cl     *redis.Client // the harness's own connection, for CLUSTER INFO and INFO
 	killed bool
+	frozen bool // SIGSTOPped by CutReplication
 }
 
 // clusterNodeTimeout is the nodes' --cluster-node-timeout: a master that does not answer for
@@ -191,7 +193,7 @@ func (c *RedisCluster) Master(i int) string {
 func (c *RedisCluster) master(ctx context.Context, i int) *clusterNode {
 	c.t.Helper()
 	for _, n := range c.shards[i] {
-		if !n.killed && c.replication(ctx, n)["role"] == "master" {
+		if !n.killed && !n.frozen && c.replication(ctx, n)["role"] == "master" {
 			return n
 		}
 	}
@@ -209,6 +211,14 @@ func (c *RedisCluster) KillMaster(i int) (promoted string) {
 	m := c.master(ctx, i)
 	m.p.Kill()
 	m.killed = true
+	for _, n := range c.shards[i] {
+		if n.frozen {
+			if err := n.p.Signal(syscall.SIGCONT); err != nil {
+				c.t.Fatalf("thawing %s: %v", n.addr, err)
+			}
+			n.frozen = false
+		}
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		for _, n := range c.shards[i] {
@@ -226,6 +236,50 @@ func (c *RedisCluster) KillMaster(i int) (promoted string) {
 	}
 	c.waitOK(ctx, "after killing "+m.addr)
 	return promoted
+}
+
+// CutReplication freezes every live replica of shard i (SIGSTOP) and drops their replication
+// links on the master: from then on the master acknowledges writes that no replica will ever
+// receive, as when a master is cut off from its replicas just before it dies. It returns the
+// master's replication offset at the cut (MasterOffset tells how far writes went past it).
+// KillMaster thaws the replicas after killing the master, so one of them is promoted without
+// those writes.
+func (c *RedisCluster) CutReplication(i int) (offset int64) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m := c.master(ctx, i)
+	for _, n := range c.shards[i] {
+		if n != m && !n.killed {
+			if err := n.p.Signal(syscall.SIGSTOP); err != nil {
+				c.t.Fatalf("freezing %s: %v", n.addr, err)
+			}
+			n.frozen = true
+		}
+	}
+	if err := m.cl.ClientKillByFilter(ctx, "TYPE", "replica").Err(); err != nil {
+		c.t.Fatalf("CLIENT KILL TYPE replica on %s: %v", m.addr, err)
+	}
+	return c.offset(ctx, m)
+}
+
+// MasterOffset is master_repl_offset of shard i's master: how far its replication stream, every
+// write it acknowledged, has gone.
+func (c *RedisCluster) MasterOffset(i int) int64 {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.offset(ctx, c.master(ctx, i))
+}
+
+func (c *RedisCluster) offset(ctx context.Context, n *clusterNode) int64 {
+	c.t.Helper()
+	r := c.replication(ctx, n)
+	off, err := strconv.ParseInt(r["master_repl_offset"], 10, 64)
+	if err != nil {
+		c.t.Fatalf("%s: master_repl_offset in INFO replication %v: %v", n.addr, r, err)
+	}
+	return off
 }
 
 // Restart brings back every killed node of shard i on its port and directory. Without
