@@ -9,7 +9,9 @@
 // acknowledged its features, samples and DLQ records. If Redis or Kafka is away, the lane retries with
 // backoff; the fetch loop blocks on the lane's bounded queue, so memory stays bounded and nothing
 // is committed that was not applied. A crash anywhere replays from the last commit, and the
-// offsets and event ids kept in each customer's state make the replay change nothing.
+// offsets and event ids kept in each customer's state make the replay change nothing. A Redis
+// failover loses the writes the old master had not yet replicated; with Options.WaitReplicas a
+// batch is committed only after that many replicas of every master acknowledged its writes.
 package ingest
 
 import (
@@ -72,6 +74,14 @@ type Options struct {
 	// moved (a consumer stuck in a rebalance). Default 2m.
 	StallAfter time.Duration
 
+	// WaitReplicas, when > 0, holds a batch's offsets back until that many replicas of every
+	// Redis master acknowledged its writes (Redis WAIT, see features.ReplicaWaiter); a batch
+	// whose writes are not acknowledged within WaitReplicasTimeout (default 1s) is applied
+	// again, so a failover cannot lose what was committed. 0 commits once the master
+	// acknowledged.
+	WaitReplicas        int
+	WaitReplicasTimeout time.Duration
+
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 
@@ -119,6 +129,9 @@ func (o *Options) defaults() error {
 	if o.StallAfter <= 0 {
 		o.StallAfter = 2 * time.Minute
 	}
+	if o.WaitReplicasTimeout <= 0 {
+		o.WaitReplicasTimeout = defaultWaitReplicasTimeout
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -159,6 +172,8 @@ type Ingester struct {
 	epoch     *features.EpochWatch
 	lostNow   chan struct{}
 	rebuildID string // the claim of this replica's rebuild in progress ("" between rebuilds)
+	// replicas waits for Redis replicas before a batch may commit; nil without WaitReplicas.
+	replicas *features.ReplicaWaiter
 }
 
 // New validates o and builds an Ingester over the Redis client rdb.
@@ -182,6 +197,7 @@ func New(o Options, rdb redis.UniversalClient) (*Ingester, error) {
 	in.lostNow = make(chan struct{}, 1)
 	in.m = newMetrics(o.Registerer, func() float64 { return float64(store.Conflicts()) }, func() float64 { return float64(store.Corrupt()) })
 	in.crashFn = crashNow
+	in.replicas = newReplicaWaiter(&in.o, rdb, in.prefix)
 	// The lag is read every 10 s, or often enough to see a stall within StallAfter and a half.
 	in.lagEvery = min(lagEvery, o.StallAfter/2)
 	return in, nil
@@ -494,6 +510,9 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 		for {
 			err := in.applier.ApplyBatch(ctx, recs, res)
 			if err == nil {
+				err = in.waitReplicas(ctx) // on an error the batch is applied again
+			}
+			if err == nil {
 				in.failingSince.Store(0)
 				break
 			}
@@ -777,6 +796,9 @@ func (in *Ingester) markRejected(ctx context.Context, topic string, partition in
 	bo := newBackoff(in.o.MaxBackoff)
 	for {
 		_, err := features.Raise(ctx, in.rdb, in.dlqMarkKey(topic, partition), offset)
+		if err == nil {
+			err = in.waitReplicas(ctx)
+		}
 		if err == nil {
 			return nil
 		}

@@ -20,7 +20,7 @@ import (
 )
 
 // runIngest runs an ingester with its metrics in reg until the returned stop is called.
-func runIngest(t *testing.T, ctx context.Context, addr string, rdb redis.UniversalClient, reg *prometheus.Registry) (*ingest.Ingester, func()) {
+func runIngestWithRegistry(t *testing.T, ctx context.Context, addr string, rdb redis.UniversalClient, reg *prometheus.Registry) (*ingest.Ingester, func()) {
 	t.Helper()
 	in, err := ingest.New(ingest.Options{Brokers: []string{addr}, BatchSize: 200, MaxBackoff: 500 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler), Registerer: reg}, rdb)
@@ -44,7 +44,7 @@ func runIngest(t *testing.T, ctx context.Context, addr string, rdb redis.Univers
 	return in, stop
 }
 
-func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -90,7 +90,7 @@ func TestIngestRebuildsLostStore(t *testing.T) {
 	w := makeWorkload(3, 200, 6000, 0.10, 12)
 	publish(t, ctx, br.Address, w.msgs)
 	reg := prometheus.NewRegistry()
-	in, stop := runIngest(t, ctx, br.Address, rdb, reg)
+	in, stop := runIngestWithRegistry(t, ctx, br.Address, rdb, reg)
 	waitMatch(t, ctx, rdb, w.want, time.Minute)
 	waitCommitted(t, ctx, br.Address, time.Minute)
 	epoch, err := rdb.Get(ctx, features.EpochKey("seg")).Result()
@@ -118,16 +118,16 @@ func TestIngestRebuildsLostStore(t *testing.T) {
 	}
 	waitMatch(t, ctx, rdb, w.want, time.Minute)
 	waitReady(t, in, 30*time.Second)
-	if n := counter(t, reg, "segstream_redis_store_losses_total"); n != 1 {
+	if n := metricValue(t, reg, "segstream_redis_store_losses_total"); n != 1 {
 		t.Fatalf("segstream_redis_store_losses_total = %v, want 1", n)
 	}
-	if n := counter(t, reg, "segstream_ingest_rebuilds_total", "result", "done"); n != 1 {
+	if n := metricValue(t, reg, "segstream_ingest_rebuilds_total", "result", "done"); n != 1 {
 		t.Fatalf("segstream_ingest_rebuilds_total{result=done} = %v, want 1", n)
 	}
-	if v := counter(t, reg, "segstream_redis_store_lost"); v != 0 {
+	if v := metricValue(t, reg, "segstream_redis_store_lost"); v != 0 {
 		t.Fatalf("segstream_redis_store_lost = %v after the rebuild, want 0", v)
 	}
-	if n := counter(t, reg, "segstream_ingest_rebuild_events_total"); n < float64(len(w.msgs)-w.malformed) {
+	if n := metricValue(t, reg, "segstream_ingest_rebuild_events_total"); n < float64(len(w.msgs)-w.malformed) {
 		t.Fatalf("the rebuild re-applied %v events, want every one of the %d valid records", n, len(w.msgs)-w.malformed)
 	}
 	if e2, _ := rdb.Get(ctx, features.EpochKey("seg")).Result(); e2 == "" || e2 == epoch || strings.HasPrefix(e2, features.RebuildingPrefix) {
@@ -153,10 +153,10 @@ func TestIngestRebuildsLostStore(t *testing.T) {
 	publish(t, ctx, br.Address, late2)
 	w.want["late-2"] = &expected{visits: 2, days: map[int64]bool{}}
 	reg2 := prometheus.NewRegistry()
-	in2, _ := runIngest(t, ctx, br.Address, rdb, reg2)
+	in2, _ := runIngestWithRegistry(t, ctx, br.Address, rdb, reg2)
 	waitMatch(t, ctx, rdb, w.want, time.Minute)
 	waitReady(t, in2, 30*time.Second)
-	if n := counter(t, reg2, "segstream_ingest_rebuilds_total", "result", "done"); n != 1 {
+	if n := metricValue(t, reg2, "segstream_ingest_rebuilds_total", "result", "done"); n != 1 {
 		t.Fatalf("after a loss while ingest was down: rebuilds{done} = %v, want 1", n)
 	}
 	waitCommitted(t, ctx, br.Address, time.Minute)

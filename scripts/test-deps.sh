@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian machine: redis-server (tests start their own),
-# chromium (the dashboard test renders the page in it headless), and a C compiler with OpenBLAS
-# (the network's -tags openblas build links it through cgo).
+# Installs what the tests need on a fresh Debian machine: redis-server and redis-cli (tests start
+# their own servers and clusters), chromium (the dashboard test renders the page in it headless),
+# and a C compiler with OpenBLAS (the network's -tags openblas build links it through cgo).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 updated=""
@@ -14,6 +14,9 @@ if ! command -v redis-server >/dev/null 2>&1; then
   apt_install redis-server
   # The package starts a system instance; tests run their own on free ports.
   ($SUDO service redis-server stop || true) >/dev/null 2>&1
+fi
+if ! command -v redis-cli >/dev/null 2>&1; then
+  apt_install redis-tools # redis-cli creates the Redis Cluster of the cluster tests
 fi
 if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium

@@ -109,6 +109,17 @@ func (p *Proc) Kill() {
 	p.cmd = nil
 }
 
+// Signal sends sig to the server if it is running: SIGSTOP and SIGCONT freeze and thaw it,
+// as a stalled machine would.
+func (p *Proc) Signal(sig os.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return errors.New("redis-server is not running")
+	}
+	return p.cmd.Process.Signal(sig)
+}
+
 // Close kills the server and removes a directory Start created.
 func (p *Proc) Close() {
 	p.Kill()

@@ -31,6 +31,7 @@ type IngestFlags struct {
 	StallAfter                            time.Duration
 	Windows                               string
 	DedupWindow                           int
+	WaitReplicas                          int
 }
 
 // Register adds the ingest flags to fs.
@@ -47,6 +48,7 @@ func (f *IngestFlags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.MaxFuture, "max-future", 24*time.Hour, "events dated further than this past the clock are rejected")
 	fs.StringVar(&f.Windows, "windows", "30,90,365", "trailing windows in days for windowed purchase and spend features")
 	fs.IntVar(&f.DedupWindow, "dedup-window", 1024, "recent event ids remembered per customer for duplicate detection")
+	fs.IntVar(&f.WaitReplicas, "redis-wait-replicas", 0, "commit a batch's offsets only once this many replicas of every Redis master acknowledged its writes (Redis WAIT); 0 commits on the master's acknowledgement, which a failover can lose")
 	fs.DurationVar(&f.StallAfter, "stall-after", 2*time.Minute, "not ready once Redis has rejected every write, or a partition with records waiting has made no progress, for this long")
 }
 
@@ -85,6 +87,9 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 	if f.StallAfter < 0 || f.StallAfter > 0 && f.StallAfter < 10*time.Second {
 		return ingest.Options{}, fmt.Errorf("--stall-after %s: give at least 10s (the lag is read every 10 s)", f.StallAfter)
 	}
+	if f.WaitReplicas < 0 || f.WaitReplicas > 16 {
+		return ingest.Options{}, fmt.Errorf("--redis-wait-replicas %d: give 0 (no wait) to 16", f.WaitReplicas)
+	}
 	if f.MaxFuture <= 0 {
 		return ingest.Options{}, fmt.Errorf("--max-future %s: give a positive duration such as 24h", f.MaxFuture)
 	}
@@ -99,8 +104,9 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 	o := ingest.Options{
 		Brokers: brokers, Topic: f.Topic, Group: f.Group, FeaturesTopic: f.FeaturesTopic, DLQTopic: f.DLQTopic, SamplesTopic: samples,
 		BatchSize: f.BatchSize, Linger: f.Linger, DrainTimeout: f.DrainTimeout, StallAfter: f.StallAfter,
-		Features: features.Config{Windows: w, DedupWindow: f.DedupWindow},
-		Limits:   lim,
+		WaitReplicas: f.WaitReplicas,
+		Features:     features.Config{Windows: w, DedupWindow: f.DedupWindow},
+		Limits:       lim,
 	}
 	if v := os.Getenv("SEGSTREAM_FAULT_CRASH_AFTER_BATCHES"); v != "" {
 		n, err := strconv.Atoi(v)

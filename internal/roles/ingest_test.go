@@ -40,3 +40,34 @@ func TestIngestSampleFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestIngestWaitReplicasFlag(t *testing.T) {
+	cases := []struct {
+		args    []string
+		env     string // SEGSTREAM_REDIS_WAIT_REPLICAS, "" for unset
+		want    int
+		wantErr bool
+	}{
+		{nil, "", 0, false},
+		{[]string{"--redis-wait-replicas", "1"}, "", 1, false},
+		{nil, "2", 2, false},
+		{[]string{"--redis-wait-replicas", "-1"}, "", 0, true},
+	}
+	for _, tc := range cases {
+		t.Run("", func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("SEGSTREAM_REDIS_WAIT_REPLICAS", tc.env)
+			}
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			var f IngestFlags
+			f.Register(fs)
+			if err := cli.Parse(fs, tc.args); err != nil {
+				t.Fatal(err)
+			}
+			o, err := f.Options([]string{"127.0.0.1:9092"})
+			if (err != nil) != tc.wantErr || (err == nil && o.WaitReplicas != tc.want) {
+				t.Errorf("%v env %q: wait replicas %d, %v; want %d", tc.args, tc.env, o.WaitReplicas, err, tc.want)
+			}
+		})
+	}
+}
