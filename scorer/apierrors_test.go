@@ -28,7 +28,7 @@ import (
 func TestAPIErrorsDoNotLeak(t *testing.T) {
 	cases := []struct {
 		name, path string
-		// setup prepares a real redis-server for the case and returns the scorer's client.
+		// setup prepares the case on a real redis-server and the scorer's client of it.
 		setup         func(t *testing.T, srv *testenv.RedisServer, rdb *redis.Client)
 		status        int
 		code, message string
