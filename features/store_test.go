@@ -43,11 +43,16 @@ func TestStoreBatchIdempotentAndConcurrent(t *testing.T) {
 func testStoreBatchIdempotentAndConcurrent(t *testing.T, newStore func(redis.UniversalClient, Config) *Store) {
 	srv := testenv.StartRedis(t)
 	ctx := context.Background()
-	st := newStore(srv.Client(), Config{})
-
 	// Four lanes (partitions) each apply 200 visits of the same 10 customers, concurrently, and
-	// every batch is applied twice, as a redelivery would.
+	// every batch is applied twice, as a redelivery would. Their first state writes wait for
+	// one another (writeBarrier), so all four have read the same (absent) states before any
+	// writes: three of them must conflict on all ten customers, re-read and re-apply.
 	const lanes, perLane, customers = 4, 200, 10
+	rdb := srv.Client()
+	barrier := newWriteBarrier(lanes)
+	rdb.AddHook(barrier)
+	st := newStore(rdb, Config{})
+
 	var wg sync.WaitGroup
 	for lane := 0; lane < lanes; lane++ {
 		wg.Add(1)
@@ -92,8 +97,11 @@ func testStoreBatchIdempotentAndConcurrent(t *testing.T, newStore func(redis.Uni
 	if total != lanes*perLane {
 		t.Fatalf("visits %d, want %d (lost or doubled updates)", total, lanes*perLane)
 	}
-	if st.Conflicts() == 0 {
-		t.Log("no compare-and-set conflicts happened; concurrency was not exercised this run")
+	if !barrier.met() {
+		t.Fatal("the lanes' first writes never met at the barrier")
+	}
+	if st.Conflicts() < (lanes-1)*customers {
+		t.Fatalf("%d compare-and-set conflicts, want at least %d: three lanes wrote states another had moved", st.Conflicts(), (lanes-1)*customers)
 	}
 
 	// Same event id on another partition: a duplicate, not a second visit.
@@ -117,6 +125,71 @@ func testStoreBatchIdempotentAndConcurrent(t *testing.T, newStore func(redis.Uni
 	}
 	if n != customers {
 		t.Fatalf("scan saw %d customers, want %d", n, customers)
+	}
+}
+
+// writeBarrier is a go-redis hook that holds the first n state writes (compare-and-set script
+// calls on customer keys) until all n have arrived, so n concurrent appliers are known to have
+// read their states before any of them writes. It lets later writes through; if the n never
+// meet within 10 s it lets them go too, and met reports false.
+type writeBarrier struct {
+	n       int
+	mu      sync.Mutex
+	arrived int
+	all     chan struct{}
+	ok      bool
+}
+
+func newWriteBarrier(n int) *writeBarrier { return &writeBarrier{n: n, all: make(chan struct{})} }
+
+func (b *writeBarrier) met() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ok
+}
+
+func (b *writeBarrier) wait(cmds []redis.Cmder) {
+	write := false
+	for _, c := range cmds {
+		a := c.Args()
+		if name, _ := a[0].(string); len(a) >= 4 && (name == "evalsha" || name == "eval") {
+			key, _ := a[3].(string)
+			write = write || key != ClockKey("seg")
+		}
+	}
+	if !write {
+		return
+	}
+	b.mu.Lock()
+	if b.arrived == b.n {
+		b.mu.Unlock()
+		return
+	}
+	b.arrived++
+	if b.arrived == b.n {
+		b.ok = true
+		close(b.all)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.all:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+func (b *writeBarrier) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (b *writeBarrier) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		b.wait([]redis.Cmder{cmd})
+		return next(ctx, cmd)
+	}
+}
+
+func (b *writeBarrier) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		b.wait(cmds)
+		return next(ctx, cmds)
 	}
 }
 

@@ -64,6 +64,8 @@ func (c *committer) run(ctx context.Context) {
 			// Only a cancelled work context ends the retries; nothing more is committed.
 			c.in.lastErr.Store(&err)
 			failed = true
+		} else {
+			c.in.fault(CrashAfterCommit)
 		}
 		pending, lastCommit = nil, time.Now()
 	}

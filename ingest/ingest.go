@@ -93,10 +93,11 @@ type Options struct {
 	// the roles of one process; nil makes one.
 	Epoch *features.EpochWatch
 
-	// CrashAfterBatches, when > 0, makes the process kill itself with SIGKILL after that many
-	// batches were applied to Redis and before their offsets were committed. It exists for the
-	// fault-injection tests; never set it in production.
+	// CrashAfterBatches, when > 0, makes the process kill itself with SIGKILL when that many
+	// batches reached CrashAt (commits, for CrashAfterCommit). They exist for the
+	// fault-injection tests; never set them in production.
 	CrashAfterBatches int
+	CrashAt           CrashPoint // default CrashAfterApply
 }
 
 func (o *Options) defaults() error {
@@ -135,6 +136,11 @@ func (o *Options) defaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	p, err := ParseCrashPoint(string(o.CrashAt))
+	if err != nil {
+		return err
+	}
+	o.CrashAt = p
 	return nil
 }
 
@@ -149,7 +155,7 @@ type Ingester struct {
 	reader   *kafka.Reader
 	producer *stream.Producer
 
-	batches atomic.Int64
+	faults  atomic.Int64 // batches that reached Options.CrashAt
 	ready   atomic.Bool
 	rdb     redis.UniversalClient
 	lastErr atomic.Pointer[error]
@@ -558,10 +564,7 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 	}
 	ab.res = res
 	in.m.applied.Add(float64(applied))
-	if n := in.batches.Add(1); in.o.CrashAfterBatches > 0 && n >= int64(in.o.CrashAfterBatches) {
-		in.log.Warn("fault injection: crashing between the redis write and the offset commit")
-		in.crashFn()
-	}
+	in.fault(CrashAfterApply)
 	return ab, nil
 }
 
@@ -615,6 +618,7 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 			out = stream.Unwritten(out, err)
 		}
 	}
+	in.fault(CrashAfterProduce)
 	// Produced and acknowledged: nothing holds the records any more. After a failed attempt the
 	// garbage collector frees them instead, because a request that timed out may still be in
 	// kafka-go's connection goroutine, reading them (and ab.out with them).

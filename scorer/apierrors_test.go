@@ -3,7 +3,6 @@ package scorer_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
@@ -28,21 +26,27 @@ import (
 // a fixed message with a code, and the detail (the Redis address, the decoder's text) goes to the
 // scorer's log only.
 func TestAPIErrorsDoNotLeak(t *testing.T) {
-	dead := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)) // nothing listens there
-	mr := miniredis.RunT(t)
 	cases := []struct {
-		name, redisAddr, path string
-		setup                 func(rdb redis.UniversalClient)
-		status                int
-		code, message         string
-		leak                  []string // in the log, never in the answer
+		name, path string
+		// setup prepares the case on a real redis-server and the scorer's client of it.
+		setup         func(t *testing.T, srv *testenv.RedisServer, rdb *redis.Client)
+		status        int
+		code, message string
+		leak          func(addr string) []string // in the log, never in the answer
 	}{
-		{name: "customer, Redis down", redisAddr: dead, path: "/v1/customers/alice", status: 503, code: "unavailable",
-			message: "the store is unavailable; retry later", leak: []string{dead, "dial", "refused"}},
-		{name: "corrupt state", redisAddr: mr.Addr(), path: "/v1/customers/bob", status: 500, code: "corrupt_state",
-			setup: func(rdb redis.UniversalClient) {
+		{name: "customer, Redis killed", path: "/v1/customers/alice", status: 503, code: "unavailable",
+			setup: func(t *testing.T, srv *testenv.RedisServer, rdb *redis.Client) {
+				if err := rdb.Ping(context.Background()).Err(); err != nil {
+					t.Fatal(err)
+				}
+				srv.Kill() // SIGKILL: the pooled connection breaks, a new dial is refused
+			},
+			message: "the store is unavailable; retry later",
+			leak:    func(addr string) []string { return []string{addr, "dial", "refused"} }},
+		{name: "corrupt state", path: "/v1/customers/bob", status: 500, code: "corrupt_state",
+			setup: func(t *testing.T, _ *testenv.RedisServer, rdb *redis.Client) {
 				key := features.Key(features.NewStore(rdb, features.Config{}).Config().Prefix, "bob")
-				if err := mr.Set(key, "\x07garbage that is no state"); err != nil {
+				if err := rdb.Set(context.Background(), key, "\x07garbage that is no state", 0).Err(); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -50,10 +54,13 @@ func TestAPIErrorsDoNotLeak(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rdb := redis.NewClient(&redis.Options{Addr: tc.redisAddr, MaxRetries: -1})
+			srv := testenv.StartRedis(t)
+			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
 			defer rdb.Close()
-			if tc.setup != nil {
-				tc.setup(rdb)
+			tc.setup(t, srv, rdb)
+			var leak []string
+			if tc.leak != nil {
+				leak = tc.leak(srv.Addr)
 			}
 			var logs testenv.SyncBuffer
 			s, err := scorer.New(scorer.Options{Brokers: []string{"127.0.0.1:9"}, Features: features.Config{Windows: windows},
@@ -74,7 +81,7 @@ func TestAPIErrorsDoNotLeak(t *testing.T) {
 			if w.Code != tc.status || body.Error.Code != tc.code || body.Error.Message != tc.message {
 				t.Errorf("%d %+v, want %d %s %q", w.Code, body.Error, tc.status, tc.code, tc.message)
 			}
-			for _, l := range tc.leak {
+			for _, l := range leak {
 				if strings.Contains(w.Body.String(), l) {
 					t.Errorf("the answer names %q: %s", l, w.Body.String())
 				}
@@ -95,8 +102,7 @@ func TestAPIErrorsDoNotLeak(t *testing.T) {
 func TestDashboardAsksForToken(t *testing.T) {
 	browser := chromium.Path(t)
 	const token = "dash-s3cret"
-	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
-	defer rdb.Close()
+	rdb := testenv.StartRedis(t).Client()
 	s, err := scorer.New(scorer.Options{Brokers: []string{"127.0.0.1:9"}, Features: features.Config{Windows: windows},
 		APIToken: token, Registerer: prometheus.NewRegistry()}, rdb)
 	if err != nil {

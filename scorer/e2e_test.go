@@ -586,6 +586,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	good := map[uint64]bool{1: true}
+	lastGood := uint64(1) // the last good bundle activated: the one serving once swaps stop
 	var mu sync.Mutex
 	refusedVersions := map[uint64]bool{}
 	wg.Add(1)
@@ -624,6 +625,7 @@ func TestSwapUnderLoad(t *testing.T) {
 				err = e.reg.Put(ctx, v, raw)
 				mu.Lock()
 				good[v] = true
+				lastGood = v
 				mu.Unlock()
 			}
 			if err == nil {
@@ -650,9 +652,13 @@ func TestSwapUnderLoad(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	e.waitFor("sweeps to settle", func() bool {
-		time.Sleep(500 * time.Millisecond)
-		return s.Model() != nil
+	// Settled: the last good bundle serves (the bad ones after it were refused) and no sweep
+	// is producing any more (the scores topic holds still for a second).
+	e.waitFor("the last good model to serve and its sweep to end", func() bool {
+		n := e.count(stream.DefaultScoresTopic)
+		time.Sleep(time.Second)
+		m := s.Model()
+		return m != nil && m.Version == lastGood && e.count(stream.DefaultScoresTopic) == n
 	})
 	elapsed := time.Since(start)
 

@@ -114,6 +114,11 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 			return ingest.Options{}, fmt.Errorf("SEGSTREAM_FAULT_CRASH_AFTER_BATCHES=%q: not a number", v)
 		}
 		o.CrashAfterBatches = n
+		// SEGSTREAM_FAULT_CRASH_AT picks where that batch crashes: after-apply (the default),
+		// after-produce or after-commit.
+		if o.CrashAt, err = ingest.ParseCrashPoint(os.Getenv("SEGSTREAM_FAULT_CRASH_AT")); err != nil {
+			return ingest.Options{}, fmt.Errorf("SEGSTREAM_FAULT_CRASH_AT: %w", err)
+		}
 	}
 	return o, nil
 }

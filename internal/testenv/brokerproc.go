@@ -91,6 +91,41 @@ func (b *Broker) startProcess() {
 	b.cmd, b.exited = cmd, exited
 }
 
+// Kill ends a broker process (StartBrokerProcess) with SIGKILL, as a crash would: nothing is
+// flushed or closed, and what it had handed to its data directory is all a Start finds. It
+// returns an error when the process was not running or did not die of the SIGKILL. It does not
+// call t.Fatal, so a test may call it from any goroutine (a fault hook).
+func (b *Broker) Kill() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.process {
+		return fmt.Errorf("broker on %s runs in the test's process: Kill needs StartBrokerProcess", b.Address)
+	}
+	if b.cmd == nil {
+		return fmt.Errorf("broker on %s is not running", b.Address)
+	}
+	cmd := b.cmd
+	b.cmd = nil
+	_ = cmd.Process.Kill()
+	<-b.exited
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		return fmt.Errorf("broker process ended with %v, not by SIGKILL", cmd.ProcessState)
+	}
+	return nil
+}
+
+// Start starts a stopped or killed broker again on its address and data directory.
+func (b *Broker) Start() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.process && b.cmd != nil || !b.process && b.b != nil {
+		return
+	}
+	b.start()
+}
+
 func (b *Broker) stopProcess() {
 	if b.cmd == nil {
 		return
