@@ -602,6 +602,13 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 	in.m.samples.Add(nSamples)
 	out := ab.out
 	retried := false
+	if ab.dlqMax >= 0 {
+		// Before the produce: a crash after it and before the watermark moves leaves these
+		// rejects "maybe produced", which a redelivery checks against the DLQ (dlq.go).
+		if err := in.raiseDLQMark(ctx, in.dlqPendingKey(ab.last.Topic, ab.last.Partition), ab.dlqMax); err != nil {
+			return err
+		}
+	}
 	if len(out) > 0 {
 		bo := newBackoff(in.o.MaxBackoff)
 		for {
@@ -758,58 +765,6 @@ func (b *backoff) wait(ctx context.Context) bool {
 		return true
 	case <-ctx.Done():
 		return false
-	}
-}
-
-// The DLQ watermark is the highest offset of each source partition already sent to the DLQ. A
-// redelivered batch (after a rebalance or a crash before the commit) skips rejects at or below
-// it, so each malformed record lands in the DLQ once. It only moves up (features.Raise).
-
-func (in *Ingester) dlqMarkKey(topic string, partition int) string {
-	return fmt.Sprintf("%s:dlqmark:{%s:%d}", in.prefix, topic, partition)
-}
-
-func (in *Ingester) skipAlreadyRejected(ctx context.Context, topic string, partition int, out []kafka.Message) ([]kafka.Message, error) {
-	var mark int64
-	bo := newBackoff(in.o.MaxBackoff)
-	for {
-		v, err := in.rdb.Get(ctx, in.dlqMarkKey(topic, partition)).Int64()
-		if err == nil || errors.Is(err, redis.Nil) {
-			if errors.Is(err, redis.Nil) {
-				v = -1
-			}
-			mark = v
-			break
-		}
-		in.m.redisErrors.Inc()
-		if !bo.wait(ctx) {
-			return nil, fmt.Errorf("reading the dlq watermark: %w", err)
-		}
-	}
-	keep := out[:0]
-	for _, m := range out {
-		off, _ := strconv.ParseInt(headerValue(m.Headers, HeaderOffset), 10, 64)
-		if off > mark {
-			keep = append(keep, m)
-		}
-	}
-	return keep, nil
-}
-
-func (in *Ingester) markRejected(ctx context.Context, topic string, partition int, offset int64) error {
-	bo := newBackoff(in.o.MaxBackoff)
-	for {
-		_, err := features.Raise(ctx, in.rdb, in.dlqMarkKey(topic, partition), offset)
-		if err == nil {
-			err = in.waitReplicas(ctx)
-		}
-		if err == nil {
-			return nil
-		}
-		in.m.redisErrors.Inc()
-		if !bo.wait(ctx) {
-			return fmt.Errorf("moving the dlq watermark: %w", err)
-		}
 	}
 }
 
