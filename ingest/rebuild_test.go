@@ -101,9 +101,6 @@ func TestIngestRebuildsLostStore(t *testing.T) {
 	// Redis restarts empty under the running ingest.
 	srv.Kill()
 	srv.Start()
-	if n, _ := rdb.DBSize(ctx).Result(); n > 1 {
-		t.Fatalf("redis came back with %d keys: the restart did not empty it", n)
-	}
 	sawNotReady := false
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && !sawNotReady {
