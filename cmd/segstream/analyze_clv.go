@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"io"
 	"math"
@@ -29,10 +28,7 @@ func runAnalyzeCLV(_ context.Context, args []string, stdout io.Writer) error {
 	top := fs.Int("top", 20, "customers to list, highest CLV first; 0 lists all")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	if err := cli.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return badUsage("%v", err)
+		return usageError{err}
 	}
 	if *file == "" {
 		return badUsage("--file is required: a CDNOW transaction file such as ../shared/data/cdnow/CDNOW_master.txt")

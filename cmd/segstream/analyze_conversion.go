@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"io"
 
@@ -23,10 +22,7 @@ func runAnalyzeConversion(_ context.Context, args []string, stdout io.Writer) er
 	patience := fs.Int("patience", 10, "epochs without validation improvement before stopping")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	if err := cli.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return badUsage("%v", err)
+		return usageError{err}
 	}
 	if *file == "" {
 		return badUsage("--file is required: the Audiobooks data, e.g. ../shared/data/audiobooks/Audiobooks_data.csv")

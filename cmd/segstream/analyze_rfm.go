@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,10 +22,7 @@ func runAnalyzeRFM(ctx context.Context, args []string, stdout io.Writer) error {
 	asOfS := fs.String("as-of", "", "the date recency is measured to, RFC 3339 or YYYY-MM-DD in UTC; purchases after it are ignored (required)")
 	asJSON := fs.Bool("json", false, "print per-customer rows and the quintile edges as JSON")
 	if err := cli.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return badUsage("%v", err)
+		return usageError{err}
 	}
 	if *file == "" {
 		return badUsage("--file is required: the Online Retail CSV, e.g. --file '../shared/data/online_retail/Online Retail.csv.gz'")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"io"
 	"os"
@@ -37,10 +36,7 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.Group, "group", stream.DefaultIngestGroup, "consumer group --wait waits for")
 	fs.DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "how long --wait waits before failing")
 	if err := cli.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return badUsage("%v", err)
+		return usageError{err}
 	}
 	var err error
 	if o.Brokers, err = cli.KafkaBrokers(*kafkaAddrs); err != nil {
