@@ -31,7 +31,11 @@ type FitOptions struct {
 	Features   []bundle.Feature
 	Seed       uint64
 	KMin, KMax int
-	Gates      Gates
+	// K fixes the number of segments; 0 chooses it in KMin..KMax.
+	K int
+	// CLVMonths is the CLV horizon; 0 is the bundle's default (12).
+	CLVMonths int
+	Gates     Gates
 }
 
 // Outcome is a refit's result: the candidate, the gates' verdict and the report.
@@ -49,7 +53,7 @@ type Outcome struct {
 func Fit(in FitInput, o FitOptions) (*Outcome, error) {
 	// k is chosen among the segmentations the substantiality gate would pass, so one small,
 	// well-separated group does not win the sweep only to have every refit refused.
-	bo := bundle.BuildOptions{Features: o.Features, Seed: o.Seed, KMin: o.KMin, MaxK: o.KMax, Current: in.Current,
+	bo := bundle.BuildOptions{Features: o.Features, Seed: o.Seed, K: o.K, KMin: o.KMin, MaxK: o.KMax, CLVMonths: o.CLVMonths, Current: in.Current,
 		Version: in.Version, Created: in.Created, MinShare: o.Gates.MinShare}
 	samples := 0
 	if t := in.Training; t != nil {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/segstream/segstream/analysis"
 	"github.com/segstream/segstream/internal/testenv"
 )
 
@@ -20,7 +21,7 @@ func TestAnalyzeCLVAndConversion(t *testing.T) {
 		check func(t *testing.T, out []byte)
 	}{
 		{"clv json", []string{"analyze", "clv", "--file", cdnow, "--json", "--top", "3"}, 0, func(t *testing.T, out []byte) {
-			var r clvReport
+			var r analysis.CLVReport
 			if err := json.Unmarshal(out, &r); err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +48,7 @@ func TestAnalyzeCLVAndConversion(t *testing.T) {
 		{"clv bad unit", []string{"analyze", "clv", "--file", cdnow, "--unit", "fortnights"}, 2, nil},
 		{"clv missing file", []string{"analyze", "clv", "--file", "/nonexistent"}, 1, nil},
 		{"conversion json", []string{"analyze", "conversion", "--file", books, "--json"}, 0, func(t *testing.T, out []byte) {
-			var r conversionReport
+			var r analysis.ConversionReport
 			if err := json.Unmarshal(out, &r); err != nil {
 				t.Fatal(err)
 			}

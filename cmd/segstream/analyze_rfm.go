@@ -2,49 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"sort"
 	"time"
 
+	"github.com/segstream/segstream/analysis"
 	"github.com/segstream/segstream/internal/cli"
-	"github.com/segstream/segstream/internal/datasets"
-	"github.com/segstream/segstream/models/rfm"
-	"github.com/segstream/segstream/stream"
 )
 
 func init() {
 	registerAnalyze("rfm", "RFM scores and named segments per customer of an Online Retail file", runAnalyzeRFM)
-}
-
-// rfmRow is one customer in `analyze rfm --json`.
-type rfmRow struct {
-	CustomerID   string      `json:"customer_id"`
-	LastPurchase time.Time   `json:"last_purchase"`
-	RecencyDays  int         `json:"recency_days"`
-	Frequency    int         `json:"frequency"`
-	Monetary     float64     `json:"monetary"` // rounded to the cent for output; edges use the exact sums
-	R            int         `json:"r"`
-	F            int         `json:"f"`
-	M            int         `json:"m"`
-	Cell         string      `json:"rfm"`
-	Segment      rfm.Segment `json:"segment"`
-}
-
-// rfmReport is the whole `analyze rfm --json` document.
-type rfmReport struct {
-	File      string              `json:"file"`
-	AsOf      time.Time           `json:"as_of"`
-	Customers int                 `json:"customers"`
-	Quantiles [4]float64          `json:"quantiles"`
-	Edges     rfm.Quintiles       `json:"edges"`
-	Segments  map[rfm.Segment]int `json:"segments"`
-	Rows      []rfmRow            `json:"customer_rows"`
 }
 
 func runAnalyzeRFM(ctx context.Context, args []string, stdout io.Writer) error {
@@ -53,10 +22,7 @@ func runAnalyzeRFM(ctx context.Context, args []string, stdout io.Writer) error {
 	asOfS := fs.String("as-of", "", "the date recency is measured to, RFC 3339 or YYYY-MM-DD in UTC; purchases after it are ignored (required)")
 	asJSON := fs.Bool("json", false, "print per-customer rows and the quintile edges as JSON")
 	if err := cli.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return badUsage("%v", err)
+		return usageError{err}
 	}
 	if *file == "" {
 		return badUsage("--file is required: the Online Retail CSV, e.g. --file '../shared/data/online_retail/Online Retail.csv.gz'")
@@ -71,17 +37,14 @@ func runAnalyzeRFM(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return badUsage("--as-of: %v", err)
 	}
-	rep, err := computeRFM(ctx, *file, asOf)
+	rep, err := analysis.RFM(ctx, *file, asOf)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return analysis.WriteJSON(stdout, rep)
 	}
-	printRFM(stdout, rep)
-	return nil
+	return rep.WriteText(stdout)
 }
 
 func parseAsOf(s string) (time.Time, error) {
@@ -93,104 +56,4 @@ func parseAsOf(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 (2011-12-10T12:50:00Z) nor YYYY-MM-DD", s)
 	}
 	return t, nil
-}
-
-// computeRFM aggregates the online-retail preset's purchase events per customer. The preset
-// already applies the usual RFM cleaning: rows with a customer, quantity and price positive;
-// refunds (cancelled invoices) are ignored here.
-func computeRFM(ctx context.Context, path string, asOf time.Time) (*rfmReport, error) {
-	type agg struct {
-		last      time.Time
-		frequency int
-		monetary  float64
-	}
-	per := map[string]*agg{}
-	_, err := datasets.ReadFile(ctx, datasets.OnlineRetail, path, func(e stream.Event) error {
-		if e.Type != stream.Purchase || e.TS.After(asOf) {
-			return nil
-		}
-		a := per[e.CustomerID]
-		if a == nil {
-			a = &agg{}
-			per[e.CustomerID] = a
-		}
-		if e.TS.After(a.last) {
-			a.last = e.TS
-		}
-		a.frequency++ // one event per invoice
-		for _, it := range e.Items {
-			// The exact line sums, not the event's amount rounded to the cent, as pandas sums.
-			a.monetary += it.Quantity * it.UnitPrice
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(per) == 0 {
-		return nil, fmt.Errorf("no purchases on or before %s in %s", asOf.Format(time.RFC3339), path)
-	}
-	rep := &rfmReport{File: path, AsOf: asOf, Customers: len(per), Quantiles: rfm.Quantiles, Segments: map[rfm.Segment]int{}}
-	ids := make([]string, 0, len(per))
-	for id := range per {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { // numeric order for integer ids
-		if len(ids[i]) != len(ids[j]) {
-			return len(ids[i]) < len(ids[j])
-		}
-		return ids[i] < ids[j]
-	})
-	r := make([]float64, len(ids))
-	f := make([]float64, len(ids))
-	m := make([]float64, len(ids))
-	rep.Rows = make([]rfmRow, len(ids))
-	for i, id := range ids {
-		a := per[id]
-		days := int(asOf.Sub(a.last) / (24 * time.Hour)) // non-negative, so truncation rounds down
-		r[i], f[i], m[i] = float64(days), float64(a.frequency), a.monetary
-		rep.Rows[i] = rfmRow{CustomerID: id, LastPurchase: a.last, RecencyDays: days, Frequency: a.frequency, Monetary: math.Round(a.monetary*100) / 100}
-	}
-	if rep.Edges, err = rfm.Fit(r, f, m); err != nil {
-		return nil, err
-	}
-	for i := range rep.Rows {
-		row := &rep.Rows[i]
-		s := rep.Edges.Score(r[i], f[i], m[i])
-		row.R, row.F, row.M, row.Cell, row.Segment = s.R, s.F, s.M, s.Cell(), s.Segment()
-		rep.Segments[row.Segment]++
-	}
-	return rep, nil
-}
-
-func printRFM(w io.Writer, rep *rfmReport) {
-	fmt.Fprintf(w, "RFM of %s as of %s: %d customers\n\n", rep.File, rep.AsOf.Format(time.RFC3339), rep.Customers)
-	fmt.Fprintf(w, "quintile edges (q = 0.2 0.4 0.6 0.8; a value equal to an edge takes the lower bin)\n")
-	fmt.Fprintf(w, "  recency_days %10.2f %10.2f %10.2f %10.2f  (R = 5 for the most recent)\n", rep.Edges.RecencyDays[0], rep.Edges.RecencyDays[1], rep.Edges.RecencyDays[2], rep.Edges.RecencyDays[3])
-	fmt.Fprintf(w, "  frequency    %10.2f %10.2f %10.2f %10.2f\n", rep.Edges.Frequency[0], rep.Edges.Frequency[1], rep.Edges.Frequency[2], rep.Edges.Frequency[3])
-	fmt.Fprintf(w, "  monetary     %10.2f %10.2f %10.2f %10.2f\n\n", rep.Edges.Monetary[0], rep.Edges.Monetary[1], rep.Edges.Monetary[2], rep.Edges.Monetary[3])
-	fmt.Fprintf(w, "%-20s %9s %7s %13s %10s %14s\n", "segment", "customers", "share", "mean recency", "mean freq", "mean monetary")
-	type sums struct{ r, f, m float64 }
-	by := map[rfm.Segment]*sums{}
-	for _, row := range rep.Rows {
-		s := by[row.Segment]
-		if s == nil {
-			s = &sums{}
-			by[row.Segment] = s
-		}
-		s.r += float64(row.RecencyDays)
-		s.f += float64(row.Frequency)
-		s.m += row.Monetary
-	}
-	for _, seg := range rfm.Segments {
-		n := rep.Segments[seg]
-		if n == 0 {
-			fmt.Fprintf(w, "%-20s %9d %6.1f%%\n", seg, 0, 0.0)
-			continue
-		}
-		s := by[seg]
-		fmt.Fprintf(w, "%-20s %9d %6.1f%% %13.1f %10.1f %14.2f\n", seg, n, 100*float64(n)/float64(rep.Customers),
-			s.r/float64(n), s.f/float64(n), s.m/float64(n))
-	}
-	fmt.Fprintln(w, "\n--json prints every customer's recency, frequency, monetary, scores and segment.")
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/segstream/segstream/analysis"
 	"github.com/segstream/segstream/internal/rfmgolden"
 	"github.com/segstream/segstream/internal/testenv"
 )
@@ -25,7 +26,7 @@ func TestAnalyzeRFMMatchesPandas(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	var rep rfmReport
+	var rep analysis.RFMReport
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("decoding --json output: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/segstream/segstream/analysis"
 	"github.com/segstream/segstream/internal/testenv"
 )
 
@@ -24,7 +25,7 @@ func TestAnalyzeSegmentationJSON(t *testing.T) {
 		return out.Bytes()
 	}
 	first := runJSON()
-	var rep segReport
+	var rep analysis.SegmentationReport
 	if err := json.Unmarshal(first, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestAnalyzeSegmentationJSON(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		c    segClusters
+		c    analysis.Clusters
 		dims int
 	}{{"kmeans", rep.KMeans, 7}, {"pca_kmeans", rep.PCAKMeans, 3}, {"ward", rep.Ward, 7}} {
 		if len(c.c.Labels) != 2000 || len(c.c.Sizes) != 4 || len(c.c.Centroids) != 4 || len(c.c.Centroids[0]) != c.dims {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -24,10 +23,7 @@ func runBroker(ctx context.Context, args []string, _ io.Writer) error {
 	partitions := fs.Int("partitions", 6, "partitions of each pre-created topic")
 	retention := fs.Duration("retention", 24*time.Hour, "how long records are kept (the broker holds them in memory)")
 	if err := cli.Parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return badUsage("%v", err)
+		return usageError{err}
 	}
 	if err := cli.CheckListen("listen", *listen); err != nil || *listen == "" {
 		return badUsage("--listen: give host:port, e.g. --listen 127.0.0.1:9092 (%v)", err)

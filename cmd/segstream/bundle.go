@@ -10,11 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/cli"
 	"github.com/segstream/segstream/internal/roles"
 	"github.com/segstream/segstream/models/bundle"
-	"github.com/segstream/segstream/models/choice"
 	"github.com/segstream/segstream/registry"
 )
 
@@ -37,91 +35,22 @@ func runBundle(ctx context.Context, args []string, stdout io.Writer) error {
 	return badUsage("unknown bundle sub-verb %q: build, publish or show", args[0])
 }
 
+// bundleBuild is `retrainer fit` under the name this binary has always used.
 func bundleBuild(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("bundle build", flag.ContinueOnError)
-	in := fs.String("features", "", "features CSV from `segstream export features` (required)")
-	out := fs.String("out", "", "bundle file to write (required)")
-	k := fs.Int("k", 0, "number of segments; 0 chooses 2..8 by silhouette")
-	seed := fs.Uint64("seed", 1, "k-means seed")
-	version := fs.Uint64("version", 0, "bundle version; 0 uses the creation time in Unix seconds")
-	purchases := fs.String("purchases", "", "optional visits with price contexts (the course's purchase_data CSV) for the purchase models")
-	months := fs.Int("clv-months", 12, "CLV horizon in months")
-	if err := cli.Parse(fs, args); err != nil {
+	j, err := roles.ParseFit("bundle build", args)
+	if err != nil {
 		return usageError{err}
 	}
-	if *in == "" || *out == "" {
-		return badUsage("bundle build needs --features PATH.csv and --out BUNDLE")
-	}
-	if *k < 0 || *k == 1 || *k > 50 {
-		return badUsage("--k %d: give 0 (choose) or 2..50", *k)
-	}
-	cols, err := readFeatureColumns(*in)
-	if err != nil {
-		return err
-	}
-	o := bundle.BuildOptions{K: *k, Seed: *seed, Version: *version, CLVMonths: *months}
-	if *purchases != "" {
-		f, err := os.Open(*purchases)
-		if err != nil {
-			return err
-		}
-		o.Purchases, err = choice.ReadPurchases(f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	b, err := bundle.Build(cols, o)
-	if err != nil {
-		return fmt.Errorf("building: %w", err)
-	}
-	raw, err := b.Encode()
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(*out, raw, 0o644); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s: version %d, %d customers, %d segments (silhouette %.3f), %d bytes\n",
-		*out, b.Version, b.Payload.Scorecard.Rows, b.Payload.Scorecard.K, b.Payload.Scorecard.Silhouette, len(raw))
-	for _, s := range b.Payload.Segmentation.Segments {
-		fmt.Fprintf(stdout, "  segment %d %-45q %5.1f%%\n", s.ID, s.Name, 100*s.Share)
-	}
-	for _, n := range b.Payload.Scorecard.Notes {
-		fmt.Fprintln(stdout, "  note:", n)
-	}
-	return nil
+	return j.Run(stdout)
 }
 
-// readFeatureColumns reads the numeric columns of a features export.
-func readFeatureColumns(path string) (map[string][]float64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	cols, err := features.ReadColumnsCSV(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return cols, nil
-}
-
+// bundlePublish is `retrainer publish`.
 func bundlePublish(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("bundle publish", flag.ContinueOnError)
-	addr := fs.String("redis", "127.0.0.1:6379", "Redis address (env SEGSTREAM_REDIS)")
-	if err := cli.Parse(fs, args); err != nil {
+	j, err := roles.ParsePublish("bundle publish", args)
+	if err != nil {
 		return usageError{err}
 	}
-	if fs.NArg() != 1 {
-		return badUsage("bundle publish needs one bundle file: segstream bundle publish --redis ADDR BUNDLE")
-	}
-	v, err := roles.PublishFile(ctx, *addr, fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "published bundle version %d; it is now current\n", v)
-	return nil
+	return j.Run(ctx, stdout)
 }
 
 func bundleShow(ctx context.Context, args []string, stdout io.Writer) error {

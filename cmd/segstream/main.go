@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// usageError marks a bad flag or argument: exit status 2.
+// usageError marks a bad flag or argument: exit status 2 (a wrapped flag.ErrHelp still exits 0).
 type usageError struct{ error }
 
 func (u usageError) Unwrap() error { return u.error }

@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segstream/segstream/internal/datasets"
+	"github.com/segstream/segstream/internal/replay"
 	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/stream"
 )
@@ -259,7 +260,7 @@ func TestReplayBadFlags(t *testing.T) {
 }
 
 func TestSummarizeWriteErr(t *testing.T) {
-	err := summarizeWriteErr(kafka.WriteErrors{nil, kafka.MessageSizeTooLarge, kafka.MessageSizeTooLarge})
+	err := replay.SummarizeWriteErr(kafka.WriteErrors{nil, kafka.MessageSizeTooLarge, kafka.MessageSizeTooLarge})
 	if !errors.Is(err, kafka.MessageSizeTooLarge) || !strings.HasPrefix(err.Error(), "2 of 3 messages failed") ||
 		strings.Count(err.Error(), "Message Size Too Large") != 2 { // once in the list, once wrapped
 		t.Fatalf("got %v", err)

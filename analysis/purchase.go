@@ -1,0 +1,495 @@
+package analysis
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/segstream/segstream/models/choice"
+)
+
+// The three purchase analyses of the customer-analytics course, on its purchase data
+// (docs/models/purchase.md describes the models, the grid and the output).
+
+// Purchases are the course's visits with price contexts, and with a group file the same rows
+// split by group.
+type Purchases struct {
+	Rows       []choice.Purchase
+	Groups     []string // sorted; nil without a group file
+	ByGroup    map[string][]choice.Purchase
+	Unassigned int // rows of customers the group file does not list
+}
+
+// LoadPurchases reads the purchase CSV at file and, when groupFile is not empty, splits the rows
+// by the customer_id,group lines there. Rows of customers the group file does not list belong to
+// no group; their count is reported.
+func LoadPurchases(file, groupFile string) (*Purchases, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("opening --file: %w", err)
+	}
+	defer f.Close()
+	p := &Purchases{}
+	if p.Rows, err = choice.ReadPurchases(f); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", file, err)
+	}
+	if groupFile == "" {
+		return p, nil
+	}
+	of, err := readGroupFile(groupFile)
+	if err != nil {
+		return nil, err
+	}
+	p.ByGroup = map[string][]choice.Purchase{}
+	for _, r := range p.Rows {
+		g, ok := of[r.ID]
+		if !ok {
+			p.Unassigned++
+			continue
+		}
+		p.ByGroup[g] = append(p.ByGroup[g], r)
+	}
+	if len(p.ByGroup) == 0 {
+		return nil, fmt.Errorf("--group-file %s: none of its customer ids occurs in --file (ids there look like %d)", groupFile, p.Rows[0].ID)
+	}
+	for g := range p.ByGroup {
+		p.Groups = append(p.Groups, g)
+	}
+	slices.Sort(p.Groups)
+	return p, nil
+}
+
+// readGroupFile reads customer_id,group lines; a first line whose id is not a number is a header.
+func readGroupFile(path string) (map[int64]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening --group-file: %w", err)
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = -1
+	out := map[int64]string{}
+	for line := 1; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading --group-file %s: %w", path, err)
+		}
+		if len(rec) < 2 {
+			return nil, fmt.Errorf("--group-file %s line %d: want customer_id,group, got %d field(s)", path, line, len(rec))
+		}
+		id, err := strconv.ParseInt(strings.TrimSpace(rec[0]), 10, 64)
+		if err != nil {
+			if line == 1 {
+				continue // header
+			}
+			return nil, fmt.Errorf("--group-file %s line %d: customer_id %q is not an integer", path, line, rec[0])
+		}
+		g := strings.TrimSpace(rec[1])
+		if g == "" {
+			return nil, fmt.Errorf("--group-file %s line %d: empty group for customer %d", path, line, id)
+		}
+		if prev, dup := out[id]; dup && prev != g {
+			return nil, fmt.Errorf("--group-file %s line %d: customer %d is in groups %q and %q", path, line, id, prev, g)
+		}
+		out[id] = g
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--group-file %s lists no customers", path)
+	}
+	return out, nil
+}
+
+// named pairs coefficient names with values, in order, for tables and JSON.
+func named(names []string, v []float64) map[string]float64 {
+	m := make(map[string]float64, len(v))
+	for i, n := range names {
+		m[n] = v[i]
+	}
+	return m
+}
+
+func withIntercept(names []string) []string { return append([]string{"intercept"}, names...) }
+
+// WriteJSON writes v as indented JSON.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing JSON: %w", err)
+	}
+	return nil
+}
+
+// IncidenceReport is a purchase incidence fit: `segstream analyze incidence`.
+type IncidenceReport struct {
+	Analysis            string             `json:"analysis,omitempty"`
+	Group               string             `json:"group,omitempty"`
+	Rows                int                `json:"rows"`
+	Purchases           int                `json:"purchases"`
+	L2                  float64            `json:"l2"`
+	Coefficients        map[string]float64 `json:"coefficients,omitempty"`
+	StdErrors           map[string]float64 `json:"std_errors,omitempty"`
+	LogLikelihood       float64            `json:"log_likelihood"`
+	Iterations          int                `json:"iterations"`
+	Converged           bool               `json:"converged"`
+	Elasticity          []choice.Point     `json:"elasticity,omitempty"`
+	ElasticityPromotion []choice.Point     `json:"elasticity_promotion,omitempty"`
+	Error               string             `json:"error,omitempty"`
+	Unassigned          *int               `json:"unassigned_rows,omitempty"`
+	Groups              []IncidenceReport  `json:"groups,omitempty"`
+	names               []string
+}
+
+// Incidence fits the purchase incidence logit with L2 penalty l2 and its price elasticities,
+// on all rows and on each group.
+func Incidence(p *Purchases, l2 float64) (*IncidenceReport, error) {
+	rep, err := fitIncidence(p.Rows, l2)
+	if err != nil {
+		return nil, err
+	}
+	rep.Analysis = "incidence"
+	if p.Groups != nil {
+		rep.Unassigned = &p.Unassigned
+		for _, g := range p.Groups {
+			gr, err := fitIncidence(p.ByGroup[g], l2)
+			if err != nil {
+				gr = IncidenceReport{Rows: len(p.ByGroup[g]), Error: err.Error()}
+			}
+			gr.Group = g
+			rep.Groups = append(rep.Groups, gr)
+		}
+	}
+	return &rep, nil
+}
+
+func fitIncidence(rows []choice.Purchase, l2 float64) (IncidenceReport, error) {
+	X, y := choice.IncidenceDesign(rows)
+	m, err := choice.FitLogit(X, y, choice.IncidenceNames, choice.LogitOptions{L2: l2})
+	if err != nil {
+		return IncidenceReport{}, err
+	}
+	rep := IncidenceReport{
+		Rows: len(rows), L2: l2, names: withIntercept(m.Names),
+		Coefficients: named(withIntercept(m.Names), m.Coef), StdErrors: named(withIntercept(m.Names), m.StdErr),
+		LogLikelihood: m.LogLikelihood, Iterations: m.Iterations, Converged: m.Converged,
+	}
+	for _, v := range y {
+		rep.Purchases += int(v)
+	}
+	// Price is feature 0 (mean price), promotion feature 1 (mean promotion share).
+	if rep.Elasticity, err = choice.LogitElasticity(m, []float64{0, 0}, 0, choice.CourseGrid()); err != nil {
+		return rep, err
+	}
+	if rep.ElasticityPromotion, err = choice.LogitElasticity(m, []float64{0, 1}, 0, choice.CourseGrid()); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// WriteText prints the report as tables.
+func (rep *IncidenceReport) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	section := func(r IncidenceReport, title string) {
+		fmt.Fprintf(tw, "%s: logit of Incidence on mean price and mean promotion, %d visits, %d purchases, L2 %g\n", title, r.Rows, r.Purchases, r.L2)
+		if r.Error != "" {
+			fmt.Fprintf(tw, "  fit failed: %s\n\n", r.Error)
+			return
+		}
+		fmt.Fprintf(tw, "term\tcoef\tstd err\t\n")
+		for _, n := range r.names {
+			fmt.Fprintf(tw, "%s\t%.6f\t%.6f\t\n", n, r.Coefficients[n], r.StdErrors[n])
+		}
+		fmt.Fprintf(tw, "log-likelihood %.4f, %d iterations, converged %v\n\n", r.LogLikelihood, r.Iterations, r.Converged)
+		fmt.Fprintf(tw, "price\telasticity\twith promotion\t\n")
+		printCurves(tw, r.Elasticity, r.ElasticityPromotion)
+		fmt.Fprintln(tw)
+	}
+	section(*rep, "all customers")
+	if rep.Unassigned != nil {
+		fmt.Fprintf(tw, "%d rows of customers not in --group-file are left out of the groups\n\n", *rep.Unassigned)
+	}
+	for _, g := range rep.Groups {
+		section(g, "group "+g.Group)
+	}
+	return tw.Flush()
+}
+
+// printCurves prints every tenth grid point (0.50, 0.60, ...): --json has all of them.
+func printCurves(tw io.Writer, curves ...[]choice.Point) {
+	for i := 0; i < len(curves[0]); i += 10 {
+		fmt.Fprintf(tw, "%.2f", curves[0][i].Price)
+		for _, c := range curves {
+			fmt.Fprintf(tw, "\t%.4f", c[i].Elasticity)
+		}
+		fmt.Fprintf(tw, "\t\n")
+	}
+}
+
+// BrandPoint is one grid price with the exact elasticity of the fitted MNL and the course's
+// simplified (textbook) formula, kept apart because they differ.
+type BrandPoint struct {
+	Price    float64 `json:"price"`
+	Exact    float64 `json:"elasticity"`
+	Textbook float64 `json:"textbook_elasticity"`
+}
+
+// BrandReport is a brand choice fit: `segstream analyze brand-choice`.
+type BrandReport struct {
+	Analysis        string                        `json:"analysis,omitempty"`
+	Group           string                        `json:"group,omitempty"`
+	Rows            int                           `json:"rows"`
+	L2              float64                       `json:"l2"`
+	BaseBrand       int                           `json:"base_brand,omitempty"`
+	Brand           int                           `json:"brand"`
+	CrossBrand      int                           `json:"cross_brand"`
+	PricesHeldAt    map[string]float64            `json:"prices_held_at,omitempty"`
+	Coefficients    map[string]map[string]float64 `json:"coefficients,omitempty"`
+	StdErrors       map[string]map[string]float64 `json:"std_errors,omitempty"`
+	LogLikelihood   float64                       `json:"log_likelihood"`
+	Iterations      int                           `json:"iterations"`
+	Converged       bool                          `json:"converged"`
+	OwnElasticity   []BrandPoint                  `json:"own_elasticity,omitempty"`
+	CrossElasticity []BrandPoint                  `json:"cross_elasticity,omitempty"`
+	Error           string                        `json:"error,omitempty"`
+	Unassigned      *int                          `json:"unassigned_rows,omitempty"`
+	Groups          []BrandReport                 `json:"groups,omitempty"`
+	model           *choice.MNL
+}
+
+func (r *BrandReport) meanPrices() []float64 {
+	out := make([]float64, len(choice.BrandChoiceNames))
+	for i, n := range choice.BrandChoiceNames {
+		out[i] = r.PricesHeldAt[n]
+	}
+	return out
+}
+
+// BrandChoice fits the brand choice MNL with L2 penalty l2 and the own-price elasticity of
+// brand and its cross-price elasticity with cross, on all rows and on each group. Groups hold
+// the other prices at the whole sample's means, so their curves compare.
+func BrandChoice(p *Purchases, l2 float64, brand, cross int) (*BrandReport, error) {
+	rep, err := fitBrandChoice(p.Rows, l2, brand, cross, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep.Analysis = "brand-choice"
+	if p.Groups != nil {
+		rep.Unassigned = &p.Unassigned
+		for _, g := range p.Groups {
+			gr, err := fitBrandChoice(p.ByGroup[g], l2, brand, cross, rep.meanPrices())
+			if err != nil {
+				gr = BrandReport{Rows: len(p.ByGroup[g]), Brand: brand, CrossBrand: cross, Error: err.Error()}
+			}
+			gr.Group = g
+			rep.Groups = append(rep.Groups, gr)
+		}
+	}
+	return &rep, nil
+}
+
+func fitBrandChoice(rows []choice.Purchase, l2 float64, brand, cross int, at []float64) (BrandReport, error) {
+	X, y := choice.BrandChoiceDesign(rows)
+	if X == nil {
+		return BrandReport{}, errors.New("no purchase rows (Incidence 1) to fit brand choice on")
+	}
+	m, err := choice.FitMNL(X, y, choice.BrandChoiceNames, choice.MNLOptions{L2: l2})
+	if err != nil {
+		return BrandReport{}, err
+	}
+	if at == nil {
+		at = choice.ColumnMeans(X)
+	}
+	rep := BrandReport{
+		Rows: len(y), L2: l2, BaseBrand: m.Categories[0], Brand: brand, CrossBrand: cross,
+		PricesHeldAt: named(choice.BrandChoiceNames, at),
+		Coefficients: map[string]map[string]float64{}, StdErrors: map[string]map[string]float64{},
+		LogLikelihood: m.LogLikelihood, Iterations: m.Iterations, Converged: m.Converged, model: m,
+	}
+	names := withIntercept(m.Names)
+	for c, b := range m.Coef {
+		key := fmt.Sprintf("brand_%d", m.Categories[c+1])
+		rep.Coefficients[key] = named(names, b)
+		rep.StdErrors[key] = named(names, m.StdErr[c])
+	}
+	j, ok := m.CategoryIndex(brand)
+	if !ok {
+		return rep, fmt.Errorf("brand %d is never bought in these rows: no elasticity for it", brand)
+	}
+	k, ok := m.CategoryIndex(cross)
+	if !ok {
+		return rep, fmt.Errorf("brand %d is never bought in these rows: no cross elasticity with it", cross)
+	}
+	grid := choice.CourseGrid()
+	// Feature f is Price_f+1: the brand's own price column.
+	own, err := choice.MNLElasticity(m, at, j, brand-1, grid)
+	if err != nil {
+		return rep, err
+	}
+	ownT, err := choice.TextbookOwnElasticity(m, at, j, brand-1, grid)
+	if err != nil {
+		return rep, err
+	}
+	cr, err := choice.MNLElasticity(m, at, j, cross-1, grid)
+	if err != nil {
+		return rep, err
+	}
+	crT, err := choice.TextbookCrossElasticity(m, at, k, cross-1, grid)
+	if err != nil {
+		return rep, err
+	}
+	for i := range grid {
+		rep.OwnElasticity = append(rep.OwnElasticity, BrandPoint{grid[i], own[i].Elasticity, ownT[i].Elasticity})
+		rep.CrossElasticity = append(rep.CrossElasticity, BrandPoint{grid[i], cr[i].Elasticity, crT[i].Elasticity})
+	}
+	return rep, nil
+}
+
+// WriteText prints the report as tables.
+func (rep *BrandReport) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	section := func(r BrandReport, title string) {
+		fmt.Fprintf(tw, "%s: MNL of Brand on Price_1..Price_5, %d purchases, base brand %d, L2 %g\n", title, r.Rows, r.BaseBrand, r.L2)
+		if r.Error != "" && r.model == nil {
+			fmt.Fprintf(tw, "  fit failed: %s\n\n", r.Error)
+			return
+		}
+		m := r.model
+		fmt.Fprintf(tw, "term")
+		for _, c := range m.Categories[1:] {
+			fmt.Fprintf(tw, "\tbrand %d\t(se)", c)
+		}
+		fmt.Fprintf(tw, "\t\n")
+		for t, n := range withIntercept(m.Names) {
+			fmt.Fprintf(tw, "%s", n)
+			for c := range m.Coef {
+				fmt.Fprintf(tw, "\t%.4f\t(%.4f)", m.Coef[c][t], m.StdErr[c][t])
+			}
+			fmt.Fprintf(tw, "\t\n")
+		}
+		fmt.Fprintf(tw, "log-likelihood %.4f, %d iterations, converged %v\n\n", r.LogLikelihood, r.Iterations, r.Converged)
+		if r.Error != "" {
+			fmt.Fprintf(tw, "  no elasticities: %s\n\n", r.Error)
+			return
+		}
+		fmt.Fprintf(tw, "other prices held at")
+		for _, n := range choice.BrandChoiceNames {
+			fmt.Fprintf(tw, " %s=%.4f", n, r.PricesHeldAt[n])
+		}
+		fmt.Fprintf(tw, "\n")
+		fmt.Fprintf(tw, "price\town %d exact\town %d textbook\t%d w.r.t. price %d exact\t%d w.r.t. price %d textbook\t\n",
+			r.Brand, r.Brand, r.Brand, r.CrossBrand, r.Brand, r.CrossBrand)
+		for i := 0; i < len(r.OwnElasticity); i += 10 {
+			o, c := r.OwnElasticity[i], r.CrossElasticity[i]
+			fmt.Fprintf(tw, "%.2f\t%.4f\t%.4f\t%.4f\t%.4f\t\n", o.Price, o.Exact, o.Textbook, c.Exact, c.Textbook)
+		}
+		fmt.Fprintln(tw)
+	}
+	section(*rep, "all customers")
+	if rep.Unassigned != nil {
+		fmt.Fprintf(tw, "%d rows of customers not in --group-file are left out of the groups\n\n", *rep.Unassigned)
+	}
+	for _, g := range rep.Groups {
+		section(g, "group "+g.Group)
+	}
+	return tw.Flush()
+}
+
+// QuantityReport is a purchase quantity fit: `segstream analyze quantity`.
+type QuantityReport struct {
+	Analysis            string             `json:"analysis,omitempty"`
+	Group               string             `json:"group,omitempty"`
+	Rows                int                `json:"rows"`
+	Coefficients        map[string]float64 `json:"coefficients,omitempty"`
+	StdErrors           map[string]float64 `json:"std_errors,omitempty"`
+	R2                  float64            `json:"r2"`
+	AdjR2               float64            `json:"adj_r2"`
+	Elasticity          []choice.Point     `json:"elasticity,omitempty"`
+	ElasticityPromotion []choice.Point     `json:"elasticity_promotion,omitempty"`
+	Error               string             `json:"error,omitempty"`
+	Unassigned          *int               `json:"unassigned_rows,omitempty"`
+	Groups              []QuantityReport   `json:"groups,omitempty"`
+	names               []string
+}
+
+// Quantity fits the purchase quantity OLS and its price elasticities, on all rows and on each
+// group.
+func Quantity(p *Purchases) (*QuantityReport, error) {
+	rep, err := fitQuantity(p.Rows)
+	if err != nil {
+		return nil, err
+	}
+	rep.Analysis = "quantity"
+	if p.Groups != nil {
+		rep.Unassigned = &p.Unassigned
+		for _, g := range p.Groups {
+			gr, err := fitQuantity(p.ByGroup[g])
+			if err != nil {
+				gr = QuantityReport{Rows: len(p.ByGroup[g]), Error: err.Error()}
+			}
+			gr.Group = g
+			rep.Groups = append(rep.Groups, gr)
+		}
+	}
+	return &rep, nil
+}
+
+func fitQuantity(rows []choice.Purchase) (QuantityReport, error) {
+	X, y := choice.QuantityDesign(rows)
+	if X == nil {
+		return QuantityReport{}, errors.New("no purchase rows (Incidence 1) to fit quantity on")
+	}
+	m, err := choice.FitOLS(X, y, choice.QuantityNames)
+	if err != nil {
+		return QuantityReport{}, err
+	}
+	names := withIntercept(m.Names)
+	rep := QuantityReport{
+		Rows: len(y), names: names, R2: m.R2, AdjR2: m.AdjR2,
+		Coefficients: named(names, m.Coef), StdErrors: named(names, m.StdErr),
+	}
+	if rep.Elasticity, err = choice.QuantityElasticity(m, []float64{0, 0}, 0, choice.CourseGrid()); err != nil {
+		return rep, err
+	}
+	if rep.ElasticityPromotion, err = choice.QuantityElasticity(m, []float64{0, 1}, 0, choice.CourseGrid()); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// WriteText prints the report as tables.
+func (rep *QuantityReport) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	section := func(r QuantityReport, title string) {
+		fmt.Fprintf(tw, "%s: OLS of Quantity on the bought brand's price and promotion, %d purchases\n", title, r.Rows)
+		if r.Error != "" {
+			fmt.Fprintf(tw, "  fit failed: %s\n\n", r.Error)
+			return
+		}
+		fmt.Fprintf(tw, "term\tcoef\tstd err\t\n")
+		for _, n := range r.names {
+			fmt.Fprintf(tw, "%s\t%.6f\t%.6f\t\n", n, r.Coefficients[n], r.StdErrors[n])
+		}
+		fmt.Fprintf(tw, "R² %.6f, adjusted R² %.6f\n\n", r.R2, r.AdjR2)
+		fmt.Fprintf(tw, "price\telasticity\twith promotion\t\n")
+		printCurves(tw, r.Elasticity, r.ElasticityPromotion)
+		fmt.Fprintln(tw)
+	}
+	section(*rep, "all customers")
+	if rep.Unassigned != nil {
+		fmt.Fprintf(tw, "%d rows of customers not in --group-file are left out of the groups\n\n", *rep.Unassigned)
+	}
+	for _, g := range rep.Groups {
+		section(g, "group "+g.Group)
+	}
+	return tw.Flush()
+}

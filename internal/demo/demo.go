@@ -1,0 +1,383 @@
+// Package demo runs every role in one process, on an embedded Kafka-protocol broker and an
+// embedded Redis unless told to use real ones, feeds it generated shoppers or a replayed data set,
+// and prints a live summary: `segstream` with no verb.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/internal/cli"
+	"github.com/segstream/segstream/internal/datasets"
+	"github.com/segstream/segstream/internal/devbroker"
+	"github.com/segstream/segstream/internal/redisproc"
+	"github.com/segstream/segstream/internal/roles"
+	"github.com/segstream/segstream/internal/shoppers"
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/retrainer"
+	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/stream"
+)
+
+// Options are the demo's settings, validated by the caller.
+type Options struct {
+	Kafka          string   // empty starts an embedded broker
+	Brokers        []string // Kafka, parsed; unused when Kafka is empty
+	Redis          string   // empty starts redis-server if installed, else an in-process Redis
+	HTTP           string   // /metrics of every role, /healthz and /readyz
+	API            cli.Servers
+	BootstrapAfter int // customers with features before the first fit; 0: no retrainer
+	RefitInterval  time.Duration
+	DataDir        string          // the embedded broker's log (and redis-server's AOF)
+	Preset         datasets.Preset // with ReplayPath: replay this data set instead of generated shoppers
+	ReplayPath     string
+	Customers      int     // generated shoppers
+	Rate           float64 // generated events per second while replaying history
+	History        time.Duration
+	Seed           uint64
+	Quiet          bool // no live summary
+}
+
+// Run runs the demo until ctx ends; a clean stop returns nil.
+func Run(ctx context.Context, o Options, stdout io.Writer) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	roles.TuneGC() // the read API and the dashboard answer from this process
+
+	// The broker's log and Redis must survive a restart together, or a fresh Redis would miss
+	// what the group already committed: redis-server keeps an AOF beside the broker's log, and
+	// with the in-process Redis (which keeps nothing) the old log is cleared.
+	embeddedRedis := o.Redis == ""
+	if o.Kafka == "" && embeddedRedis && !redisproc.Available() {
+		if err := os.RemoveAll(o.DataDir); err != nil {
+			return fmt.Errorf("clearing %s: %w", o.DataDir, err)
+		}
+	}
+	brokers := o.Brokers
+	if o.Kafka == "" {
+		br, err := devbroker.Start(devbroker.Options{DataDir: o.DataDir})
+		if err != nil {
+			return err
+		}
+		defer br.Close()
+		brokers = br.Addrs()
+		fmt.Fprintf(stdout, "embedded Kafka-protocol broker on %s (log in %s)\n", brokers[0], o.DataDir)
+	}
+	redisAddr := o.Redis
+	if redisAddr == "" {
+		if redisproc.Available() {
+			dir := filepath.Join(o.DataDir, "redis")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("creating %s: %w", dir, err)
+			}
+			p, err := redisproc.Start(ctx, redisproc.Options{Dir: dir, Extra: []string{"--appendonly", "yes"}})
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			redisAddr = p.Addr
+			fmt.Fprintf(stdout, "redis-server child on %s\n", redisAddr)
+		} else {
+			m := miniredis.NewMiniRedis()
+			if err := m.Start(); err != nil {
+				return fmt.Errorf("starting in-process redis: %w", err)
+			}
+			defer m.Close()
+			redisAddr = m.Addr()
+			fmt.Fprintf(stdout, "in-process Redis (miniredis) on %s; install redis-server for real speed\n", redisAddr)
+		}
+	}
+	rdb, err := roles.NewRedis(redisAddr)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	f := roles.IngestFlags{Topic: stream.DefaultEventsTopic, Group: stream.DefaultIngestGroup, FeaturesTopic: stream.DefaultFeaturesTopic,
+		DLQTopic: stream.DefaultDLQTopic, SamplesTopic: stream.DefaultSamplesTopic, Samples: true, BatchSize: 500, Linger: 5 * time.Millisecond, DrainTimeout: 10 * time.Second,
+		MaxFuture: 24 * time.Hour, Windows: "30,90,365", DedupWindow: 1024}
+	io_, err := f.Options(brokers)
+	if err != nil {
+		return err
+	}
+	sf := roles.ScorerFlags{FeaturesTopic: stream.DefaultFeaturesTopic, Group: stream.DefaultScorerGroup,
+		ScoresTopic: stream.DefaultScoresTopic, ChangesTopic: stream.DefaultChangesTopic, BatchSize: 1000,
+		Linger: 2 * time.Millisecond, DrainTimeout: 10 * time.Second, Poll: 5 * time.Second, SweepRate: 2000, AgeStep: time.Hour, Windows: f.Windows}
+	so, err := sf.Options(brokers)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "dashboard http://%s/, read API http://%s/v1/segments, metrics http://%s/metrics  (Ctrl-C stops everything)\n", o.API.API, o.API.API, o.HTTP)
+
+	var published atomic.Int64
+	caughtUp := make(chan struct{}) // closed when the history is published
+	g, gctx := errgroup.WithContext(ctx)
+	rs := roles.Roles{Ingest: &io_, Scorer: &so}
+	if o.BootstrapAfter > 0 {
+		rf := roles.RetrainerFlags{SamplesTopic: stream.DefaultSamplesTopic, Windows: f.Windows, Interval: o.RefitInterval,
+			DriftInterval: 30 * time.Second, DriftThreshold: 0.25, MinInterval: o.RefitInterval, MaxRows: 500000, MaxSamples: 500000,
+			Horizon: 30 * 24 * time.Hour, KMin: 2, KMax: 6, Seed: 1, LockTTL: 15 * time.Second,
+			MinShare: retrainer.DefaultGates.MinShare, MaxMoved: retrainer.DefaultGates.MaxMoved,
+			MinSilhouette: retrainer.DefaultGates.MinSilhouette, MinAUC: retrainer.DefaultGates.MinAUC}
+		ro, err := rf.Options(brokers)
+		if err != nil {
+			return err
+		}
+		// A model fitted on half-replayed history would see every customer as lapsed: the first
+		// refit waits until ingest has committed the history.
+		ingested := make(chan struct{})
+		g.Go(func() error {
+			waitIngested(gctx, brokers, caughtUp)
+			close(ingested)
+			return nil
+		})
+		ro.Start, ro.MinRows = ingested, o.BootstrapAfter
+		ro.OnRefit = func(st retrainer.RunStatus) {
+			switch st.Result {
+			case "promoted":
+				fmt.Fprintf(stdout, "\nretrainer: promoted model v%d (%d segments, %d customers, %d samples, %s trigger); report at http://%s/report\n",
+					st.Version, st.K, st.Rows, st.Samples, st.Trigger, o.API.API)
+			case "refused", "failed":
+				fmt.Fprintf(stdout, "\nretrainer: refit v%d %s: %s\n", st.Version, st.Result, strings.Join(st.Reasons, "; "))
+			}
+		}
+		rs.Retrainer = &ro
+	}
+	g.Go(func() error {
+		srv := o.API
+		srv.Redis = redisAddr
+		return roles.RunRoles(gctx, srv, rs, log)
+	})
+	g.Go(func() error {
+		w := stream.NewWriter(brokers, stream.DefaultEventsTopic, stream.WriterOptions{})
+		defer w.Close()
+		if o.ReplayPath != "" {
+			return demoReplay(gctx, w, o.Preset, o.ReplayPath, &published, caughtUp)
+		}
+		return demoGenerate(gctx, w, o, &published, caughtUp)
+	})
+	if !o.Quiet {
+		g.Go(func() error {
+			return demoSummary(gctx, stdout, rdb, features.NewStore(rdb, features.Config{}), &published)
+		})
+	}
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		fmt.Fprintln(stdout, "\nstopped cleanly")
+		return nil
+	}
+	return err
+}
+
+// waitIngested returns once the history is published (caughtUp) and the ingest group has
+// committed every event of it, or at most a minute after publishing ended (live generated
+// events keep a small lag).
+func waitIngested(ctx context.Context, brokers []string, caughtUp <-chan struct{}) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-caughtUp:
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		lag, err := stream.GroupLag(ctx, brokers, stream.DefaultIngestGroup, stream.DefaultEventsTopic)
+		total := int64(0)
+		for _, l := range lag {
+			total += l
+		}
+		if err == nil && len(lag) > 0 && total == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func demoReplay(ctx context.Context, w *kafka.Writer, p datasets.Preset, path string, published *atomic.Int64, done chan<- struct{}) error {
+	var batch []kafka.Message
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := w.WriteMessages(ctx, batch...); err != nil {
+			return fmt.Errorf("publishing: %w", err)
+		}
+		published.Add(int64(len(batch)))
+		batch = batch[:0]
+		return nil
+	}
+	_, err := datasets.ReadFile(ctx, p, path, func(ev stream.Event) error {
+		b, err := json.Marshal(&ev)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, kafka.Message{Key: []byte(ev.CustomerID), Value: b})
+		if len(batch) == 2000 {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	close(done)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// demoGenerate publishes a year of generated history at --rate, then keeps the shoppers
+// shopping in real time.
+func demoGenerate(ctx context.Context, w *kafka.Writer, o Options, published *atomic.Int64, caughtUp chan<- struct{}) error {
+	gen := shoppers.New(o.Seed, o.Customers, time.Now().Add(-o.History))
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	perTick := max(1, int(o.Rate/20))
+	var evs []stream.Event
+	var batch []kafka.Message
+	closed := false
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		batch = batch[:0]
+		for len(batch) < perTick {
+			if gen.Now().After(time.Now()) {
+				// Caught up with the clock: from here on, shoppers shop in real time.
+				if !closed {
+					close(caughtUp)
+					closed = true
+				}
+				break
+			}
+			evs = gen.Next(evs[:0])
+			for i := range evs {
+				b, _ := json.Marshal(&evs[i])
+				batch = append(batch, kafka.Message{Key: []byte(evs[i].CustomerID), Value: b})
+			}
+		}
+		if len(batch) > 0 {
+			if err := w.WriteMessages(ctx, batch...); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("publishing: %w", err)
+			}
+			published.Add(int64(len(batch)))
+		}
+	}
+}
+
+// demoSummary prints a compact live view: progress, and the RFM picture of the store.
+func demoSummary(ctx context.Context, w io.Writer, rdb redis.UniversalClient, st *features.Store, published *atomic.Int64) error {
+	t := time.NewTicker(3 * time.Second)
+	defer t.Stop()
+	start := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		var n, buyers int
+		var orders int64
+		var money float64
+		type top struct {
+			id string
+			m  float64
+			f  int64
+		}
+		var tops []top
+		// Recency is measured to the event-time clock, as every answer is: a replayed history
+		// is seen as it was when it happened, not from today.
+		now := time.Now()
+		if ms, ok, err := st.Clock(ctx); err == nil && ok {
+			now = time.UnixMilli(ms)
+		}
+		recency := map[string]int{}
+		err := st.Scan(ctx, features.ScanOptions{Limit: 200000}, func(id string, s *features.State) error {
+			n++
+			if s.Orders == 0 {
+				return nil
+			}
+			buyers++
+			orders += s.Orders
+			net := max(0, s.Monetary-s.RefundAmount) // as the features' monetary: net of refunds
+			money += net
+			tops = append(tops, top{id, net, s.Orders})
+			days := int(now.Sub(time.UnixMilli(s.LastPurchase)).Hours() / 24)
+			switch {
+			case days <= 30:
+				recency["≤30d"]++
+			case days <= 90:
+				recency["31-90d"]++
+			case days <= 365:
+				recency["91-365d"]++
+			default:
+				recency[">1y"]++
+			}
+			return nil
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			fmt.Fprintf(w, "summary: %v\n", err)
+			continue
+		}
+		sort.Slice(tops, func(i, j int) bool { return tops[i].m > tops[j].m })
+		fmt.Fprintf(w, "\n[%s] published %d events | %d customers in Redis, %d buyers, %d orders, revenue %.2f\n",
+			time.Since(start).Round(time.Second), published.Load(), n, buyers, orders, money)
+		fmt.Fprintf(w, "  last purchase: ≤30d %d | 31-90d %d | 91-365d %d | >1y %d\n", recency["≤30d"], recency["31-90d"], recency["91-365d"], recency[">1y"])
+		for i := 0; i < len(tops) && i < 3; i++ {
+			fmt.Fprintf(w, "  top %d: customer %s  monetary %.2f  orders %d\n", i+1, tops[i].id, tops[i].m, tops[i].f)
+		}
+		demoSegments(ctx, w, rdb)
+	}
+}
+
+// demoSegments prints the current model's segments and their live sizes.
+func demoSegments(ctx context.Context, w io.Writer, rdb redis.UniversalClient) {
+	reg := registry.New(rdb)
+	v, err := reg.Current(ctx)
+	if err != nil || v == 0 {
+		return
+	}
+	raw, err := reg.Get(ctx, v)
+	if err != nil {
+		return
+	}
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(w, "  segments (model v%d):", v)
+	for _, sg := range b.Payload.Segmentation.Segments {
+		n, _ := rdb.ZCard(ctx, scorer.SegmentKey("seg", sg.ID)).Result()
+		fmt.Fprintf(w, " [%d %s: %d]", sg.ID, sg.Name, n)
+	}
+	fmt.Fprintln(w)
+}
