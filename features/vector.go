@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/segstream/segstream/internal/jsonscan"
+	"github.com/segstream/segstream/stream/jsonscan"
 	"github.com/segstream/segstream/stream"
 )
 

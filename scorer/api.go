@@ -16,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/internal/jsonscan"
+	"github.com/segstream/segstream/stream/jsonscan"
 	"github.com/segstream/segstream/models/bundle"
 )
 

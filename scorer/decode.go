@@ -5,7 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/internal/jsonscan"
+	"github.com/segstream/segstream/stream/jsonscan"
 	"github.com/segstream/segstream/stream"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/segstream/segstream/internal/jsonscan"
+	"github.com/segstream/segstream/stream/jsonscan"
 	"github.com/segstream/segstream/models/bundle"
 )
 

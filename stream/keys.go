@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/segstream/segstream/internal/jsonscan"
+	"github.com/segstream/segstream/stream/jsonscan"
 )
 
 // The contract's field names, as it spells them: the event object's and an item's. Each list

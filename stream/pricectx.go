@@ -7,7 +7,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/segstream/segstream/internal/jsonscan"
+	"github.com/segstream/segstream/stream/jsonscan"
 )
 
 // Prices is the price per brand an event's customer saw, sorted by brand, each brand once. On the
