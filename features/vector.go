@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/segstream/segstream/stream/jsonscan"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/stream/jsonscan"
 )
 
 // WindowAgg is one trailing window's purchases and spend.

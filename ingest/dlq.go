@@ -131,14 +131,14 @@ func (in *Ingester) raiseDLQMark(ctx context.Context, key string, offset int64) 
 
 // retryRedis runs f until it succeeds, backing off, or ctx ends.
 func (in *Ingester) retryRedis(ctx context.Context, what string, f func() error) error {
-	bo := newBackoff(in.o.MaxBackoff)
+	bo := stream.NewBackoff(in.o.MaxBackoff)
 	for {
 		err := f()
 		if err == nil || errors.Is(err, redis.Nil) {
 			return nil
 		}
 		in.m.redisErrors.Inc()
-		if !bo.wait(ctx) {
+		if !bo.Wait(ctx) {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 	}

@@ -288,7 +288,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 	lanes := map[int]*lane{}
 	in.ready.Store(true)
 	in.log.Info("ingest consuming", "topic", o.Topic, "group", o.Group, "brokers", o.Brokers)
-	backoff := newBackoff(o.MaxBackoff)
+	backoff := stream.NewBackoff(o.MaxBackoff)
 	for {
 		msg, err := in.reader.FetchMessage(ctx)
 		if err != nil {
@@ -298,12 +298,12 @@ func (in *Ingester) Run(ctx context.Context) error {
 			// A broker restart shows up here as a dial error: retry, do not exit.
 			in.m.kafkaErrors.WithLabelValues("fetch").Inc()
 			in.log.Warn("fetching from kafka", "err", err)
-			if !backoff.wait(ctx) {
+			if !backoff.Wait(ctx) {
 				break
 			}
 			continue
 		}
-		backoff.reset()
+		backoff.Reset()
 		in.m.consumed.Inc()
 		l := lanes[msg.Partition]
 		if l == nil {
@@ -512,7 +512,7 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 	res := ab.res[:len(recs)]
 	clear(res)
 	if len(recs) > 0 {
-		bo := newBackoff(in.o.MaxBackoff)
+		bo := stream.NewBackoff(in.o.MaxBackoff)
 		for {
 			err := in.applier.ApplyBatch(ctx, recs, res)
 			if err == nil {
@@ -533,7 +533,7 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 			in.lastFailure.Store(&msg)
 			in.m.redisErrors.Inc()
 			in.log.Warn("applying batch to redis; will retry", "records", len(recs), "err", err)
-			if !bo.wait(ctx) {
+			if !bo.Wait(ctx) {
 				return nil, fmt.Errorf("applying batch: %w", err)
 			}
 		}
@@ -610,7 +610,7 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 		}
 	}
 	if len(out) > 0 {
-		bo := newBackoff(in.o.MaxBackoff)
+		bo := stream.NewBackoff(in.o.MaxBackoff)
 		for {
 			err := in.producer.Produce(ctx, out)
 			if err == nil {
@@ -619,7 +619,7 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 			retried = true
 			in.m.kafkaErrors.WithLabelValues("produce").Inc()
 			in.log.Warn("producing features, samples and dlq records; will retry", "records", len(out), "err", err)
-			if !bo.wait(ctx) {
+			if !bo.Wait(ctx) {
 				return fmt.Errorf("producing: %w", err)
 			}
 			out = stream.Unwritten(out, err)
@@ -648,7 +648,7 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 }
 
 func (in *Ingester) commit(ctx context.Context, last kafka.Message) error {
-	bo := newBackoff(in.o.MaxBackoff)
+	bo := stream.NewBackoff(in.o.MaxBackoff)
 	for {
 		err := in.reader.CommitMessages(ctx, last)
 		if err == nil {
@@ -656,7 +656,7 @@ func (in *Ingester) commit(ctx context.Context, last kafka.Message) error {
 		}
 		in.m.kafkaErrors.WithLabelValues("commit").Inc()
 		in.log.Warn("committing offsets; will retry", "partition", last.Partition, "offset", last.Offset, "err", err)
-		if !bo.wait(ctx) {
+		if !bo.Wait(ctx) {
 			return fmt.Errorf("committing: %w", err)
 		}
 	}
@@ -744,28 +744,6 @@ func (in *Ingester) dlqMessage(m *kafka.Message, de *stream.DecodeError) kafka.M
 		kafka.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
 	)
 	return kafka.Message{Topic: in.o.DLQTopic, Key: m.Key, Value: m.Value, Headers: h}
-}
-
-// backoff doubles from 50ms to a cap.
-type backoff struct {
-	cur, max time.Duration
-}
-
-func newBackoff(maxD time.Duration) *backoff { return &backoff{cur: 50 * time.Millisecond, max: maxD} }
-
-func (b *backoff) reset() { b.cur = 50 * time.Millisecond }
-
-// wait sleeps for the current delay and doubles it; false if ctx ended first.
-func (b *backoff) wait(ctx context.Context) bool {
-	t := time.NewTimer(b.cur)
-	defer t.Stop()
-	b.cur = min(2*b.cur, b.max)
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func headerValue(h []kafka.Header, key string) string {

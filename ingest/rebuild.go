@@ -83,7 +83,7 @@ func (in *Ingester) epochKeys() []string {
 // initEpoch decides, before the first batch, whether the store is whole, new or lost, retrying
 // while Redis or Kafka is away.
 func (in *Ingester) initEpoch(ctx context.Context) error {
-	bo := newBackoff(in.o.MaxBackoff)
+	bo := stream.NewBackoff(in.o.MaxBackoff)
 	for {
 		err := in.decideEpoch(ctx)
 		if err == nil {
@@ -91,7 +91,7 @@ func (in *Ingester) initEpoch(ctx context.Context) error {
 			return nil
 		}
 		in.log.Warn("reading the store's epoch marker; will retry", "err", err)
-		if !bo.wait(ctx) {
+		if !bo.Wait(ctx) {
 			return ctx.Err()
 		}
 	}
@@ -312,7 +312,7 @@ func (in *Ingester) rebuildPartition(ctx context.Context, cl stream.Cluster, st 
 		if len(recs) == 0 {
 			return nil
 		}
-		bo := newBackoff(in.o.MaxBackoff)
+		bo := stream.NewBackoff(in.o.MaxBackoff)
 		for {
 			err := st.ApplyBatch(ctx, recs, res[:len(recs)])
 			if err == nil {
@@ -322,7 +322,7 @@ func (in *Ingester) rebuildPartition(ctx context.Context, cl stream.Cluster, st 
 				return err
 			}
 			in.m.redisErrors.Inc()
-			if !bo.wait(ctx) {
+			if !bo.Wait(ctx) {
 				return fmt.Errorf("rebuilding %s/%d: %w", in.o.Topic, p, err)
 			}
 		}

@@ -16,8 +16,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/stream/jsonscan"
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/stream/jsonscan"
 )
 
 // The read API for campaign engines, served on the API listener (--api), apart from the

@@ -5,8 +5,8 @@ import (
 	"unsafe"
 
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/stream/jsonscan"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/stream/jsonscan"
 )
 
 // decodeMessage decodes a features record. Ingest writes them with one hand-written layout

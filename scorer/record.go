@@ -7,8 +7,8 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/segstream/segstream/stream/jsonscan"
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/stream/jsonscan"
 )
 
 // appendScore appends the scores-topic JSON of one scored record. It is hand-written because

@@ -267,7 +267,7 @@ func (s *Scorer) consume(ctx context.Context) error {
 	lanes := map[int]*lane{}
 	s.ready.Store(true)
 	s.log.Info("scorer consuming", "topic", o.Topic, "group", o.Group, "model_version", s.model.Load().Version)
-	bo := newBackoff(o.MaxBackoff)
+	bo := stream.NewBackoff(o.MaxBackoff)
 	for {
 		msg, err := reader.FetchMessage(ctx)
 		if err != nil {
@@ -276,12 +276,12 @@ func (s *Scorer) consume(ctx context.Context) error {
 			}
 			s.m.errors.WithLabelValues("fetch").Inc()
 			s.log.Warn("fetching from kafka", "err", err)
-			if !bo.wait(ctx) {
+			if !bo.Wait(ctx) {
 				break
 			}
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		l := lanes[msg.Partition]
 		if l == nil {
 			l = &lane{partition: msg.Partition, ch: make(chan kafka.Message, o.BatchSize)}
@@ -412,7 +412,7 @@ func (s *Scorer) bookkeep(ctx context.Context, partition int, reader *kafka.Read
 	var pending *kafka.Message // finished, not yet committed
 	var lastCommit time.Time
 	commit := func() {
-		err := s.retry(ctx, partition, newBackoff(s.o.MaxBackoff), "commit", func() error { return reader.CommitMessages(ctx, *pending) })
+		err := s.retry(ctx, partition, stream.NewBackoff(s.o.MaxBackoff), "commit", func() error { return reader.CommitMessages(ctx, *pending) })
 		if err != nil {
 			s.lastErr.Store(&err)
 			failed.Store(true)
@@ -485,7 +485,7 @@ func (s *Scorer) bookkeepBatches(ctx context.Context, partition int, ds []*laneD
 		}
 	}
 	if mark >= 0 {
-		err := s.retry(ctx, partition, newBackoff(s.o.MaxBackoff), "redis", func() error { return s.writeMark(ctx, partition, mark) })
+		err := s.retry(ctx, partition, stream.NewBackoff(s.o.MaxBackoff), "redis", func() error { return s.writeMark(ctx, partition, mark) })
 		if err != nil {
 			s.log.Warn("batch abandoned at shutdown", "partition", partition, "err", err)
 			s.lastErr.Store(&err)
@@ -500,7 +500,7 @@ func (s *Scorer) bookkeepBatches(ctx context.Context, partition int, ds []*laneD
 
 // retry runs f until it succeeds, with backoff, counting and logging failures; it gives up when
 // ctx ends.
-func (s *Scorer) retry(ctx context.Context, partition int, bo *backoff, op string, f func() error) error {
+func (s *Scorer) retry(ctx context.Context, partition int, bo *stream.Backoff, op string, f func() error) error {
 	for {
 		err := f()
 		if err == nil {
@@ -508,7 +508,7 @@ func (s *Scorer) retry(ctx context.Context, partition int, bo *backoff, op strin
 		}
 		s.m.errors.WithLabelValues(op).Inc()
 		s.log.Warn(op+" failed; will retry", "partition", partition, "err", err)
-		if !bo.wait(ctx) {
+		if !bo.Wait(ctx) {
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
@@ -543,7 +543,7 @@ func (s *Scorer) runBatch(ctx context.Context, partition int, batch []kafka.Mess
 		return d, nil
 	}
 	d.mark = true
-	bo := newBackoff(s.o.MaxBackoff)
+	bo := stream.NewBackoff(s.o.MaxBackoff)
 	retry := func(op string, f func() error) error { return s.retry(ctx, partition, bo, op, f) }
 	s.liveMu.RLock()
 	defer s.liveMu.RUnlock()
@@ -567,7 +567,7 @@ func (s *Scorer) produceAndMove(ctx context.Context, partition int, res batchRes
 	}
 	moved := make(chan error, 1)
 	go func() {
-		moved <- s.retry(ctx, partition, newBackoff(s.o.MaxBackoff), "redis", func() error { return s.moveSets(ctx, res.moves) })
+		moved <- s.retry(ctx, partition, stream.NewBackoff(s.o.MaxBackoff), "redis", func() error { return s.moveSets(ctx, res.moves) })
 	}()
 	perr := s.produce(ctx, res.out, retry)
 	return errors.Join(perr, <-moved)
@@ -637,23 +637,4 @@ func (sc *laneScratch) score(c *bundle.Compiled, it *item, m *metrics) *bundle.R
 func fillInput(in *bundle.Input, v *features.Vector, prices map[string]float64, promos map[string]bool) {
 	v.FillInput(in)
 	in.Prices, in.Promotions = prices, promos
-}
-
-// backoff doubles from 50ms to a cap.
-type backoff struct{ cur, max time.Duration }
-
-func newBackoff(maxD time.Duration) *backoff { return &backoff{cur: 50 * time.Millisecond, max: maxD} }
-
-func (b *backoff) reset() { b.cur = 50 * time.Millisecond }
-
-func (b *backoff) wait(ctx context.Context) bool {
-	t := time.NewTimer(b.cur)
-	defer t.Stop()
-	b.cur = min(2*b.cur, b.max)
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
