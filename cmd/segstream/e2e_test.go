@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/internal/cli"
 	"github.com/segstream/segstream/internal/datasets"
 	"github.com/segstream/segstream/internal/offlinefit"
@@ -48,12 +49,7 @@ func TestOnlineRetailEndToEnd(t *testing.T) {
 	br := testenv.StartBroker(t, 6)
 	srv := testenv.StartRedis(t)
 
-	o, err := (&roles.IngestFlags{Windows: "30,90,365", BatchSize: 1000, Linger: 5 * time.Millisecond,
-		DrainTimeout: 10 * time.Second, MaxFuture: 24 * time.Hour, DedupWindow: 1024,
-		Topic: "segstream.events", Group: "segstream-ingest", FeaturesTopic: "segstream.features", DLQTopic: "segstream.dlq"}).Options([]string{br.Address})
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := ingestOptions(t, br.Address)
 	ictx, stopIngest := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -394,4 +390,16 @@ func checkExportRFM(t *testing.T, csvPath string, want map[string]datasets.RFM) 
 	if got != len(want) {
 		t.Fatalf("export has %d of the oracle's %d customers", got, len(want))
 	}
+}
+
+// ingestOptions are ingest's options as its flags' defaults give them, on broker.
+func ingestOptions(t *testing.T, broker string) ingest.Options {
+	t.Helper()
+	o, err := (&roles.IngestFlags{Windows: "30,90,365", BatchSize: 1000, Linger: 5 * time.Millisecond,
+		DrainTimeout: 10 * time.Second, MaxFuture: 24 * time.Hour, DedupWindow: 1024, StallAfter: 2 * time.Minute,
+		Topic: "segstream.events", Group: "segstream-ingest", FeaturesTopic: "segstream.features", DLQTopic: "segstream.dlq"}).Options([]string{broker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }

@@ -43,12 +43,7 @@ func TestStoreLossHeals(t *testing.T) {
 	srv := testenv.StartRedis(t) // no persistence: a restart empties it
 	rdb := srv.Client()
 
-	io_, err := (&roles.IngestFlags{Windows: "30,90,365", BatchSize: 1000, Linger: 5 * time.Millisecond,
-		DrainTimeout: 10 * time.Second, MaxFuture: 24 * time.Hour, DedupWindow: 1024, StallAfter: 2 * time.Minute,
-		Topic: "segstream.events", Group: "segstream-ingest", FeaturesTopic: "segstream.features", DLQTopic: "segstream.dlq"}).Options([]string{br.Address})
-	if err != nil {
-		t.Fatal(err)
-	}
+	io_ := ingestOptions(t, br.Address)
 	io_.SamplesTopic = "-"
 	start := make(chan struct{})
 	reportDir := t.TempDir()
