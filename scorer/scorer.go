@@ -66,7 +66,7 @@ type Options struct {
 	ChangesTopic string           // default stream.DefaultChangesTopic; "-" produces none
 
 	BatchSize    int           // default 1000
-	Linger       time.Duration // default 5ms
+	Linger       time.Duration // default DefaultLinger
 	DrainTimeout time.Duration // default 15s
 	MaxBackoff   time.Duration // default 5s
 
@@ -118,7 +118,7 @@ func (o *Options) defaults() error {
 		o.BatchSize = 1000
 	}
 	if o.Linger <= 0 {
-		o.Linger = 5 * time.Millisecond
+		o.Linger = DefaultLinger
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 15 * time.Second
@@ -149,6 +149,10 @@ func (o *Options) defaults() error {
 	}
 	return nil
 }
+
+// DefaultLinger is how long a lane waits for the rest of a fetch to fill a batch; the flag's
+// default and the library's are this one value.
+const DefaultLinger = 2 * time.Millisecond
 
 // Scorer runs the pipeline. Build it with New and run it once with Run.
 type Scorer struct {

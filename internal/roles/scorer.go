@@ -41,7 +41,7 @@ func (f *ScorerFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.ScoresTopic, "scores-topic", stream.DefaultScoresTopic, "topic for score records")
 	fs.StringVar(&f.ChangesTopic, "changes-topic", stream.DefaultChangesTopic, "topic for segment-change records (\"-\" for none)")
 	fs.IntVar(&f.BatchSize, "scorer-batch-size", 1000, "most records per partition batch")
-	fs.DurationVar(&f.Linger, "scorer-linger", 2*time.Millisecond, "how long a partition lane waits for the rest of a fetch to fill a batch (none once it holds the partition's last record)")
+	fs.DurationVar(&f.Linger, "scorer-linger", scorer.DefaultLinger, "how long a partition lane waits for the rest of a fetch to fill a batch (none once it holds the partition's last record)")
 	fs.DurationVar(&f.DrainTimeout, "scorer-drain-timeout", 15*time.Second, "how long shutdown may spend finishing queued batches")
 	fs.DurationVar(&f.Poll, "model-poll", 5*time.Second, "how often the model registry is polled (announcements are followed at once)")
 	fs.IntVar(&f.SweepRate, "sweep-rate", 2000, "customers re-scored per second by a sweep, after a model swap and as the event-time clock moves (-1 disables sweeps)")
