@@ -4,6 +4,7 @@ import (
 	"flag"
 	"testing"
 
+	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/internal/cli"
 	"github.com/segstream/segstream/stream"
 )
@@ -27,13 +28,7 @@ func TestIngestSampleFlags(t *testing.T) {
 			if tc.env != "" {
 				t.Setenv("SEGSTREAM_SAMPLES", tc.env)
 			}
-			fs := flag.NewFlagSet("t", flag.ContinueOnError)
-			var f IngestFlags
-			f.Register(fs)
-			if err := cli.Parse(fs, tc.args); err != nil {
-				t.Fatal(err)
-			}
-			o, err := f.Options([]string{"127.0.0.1:9092"})
+			o, err := ingestOptions(t, tc.args)
 			if (err != nil) != tc.wantErr || (err == nil && o.SamplesTopic != tc.want) {
 				t.Errorf("%v env %q: samples topic %q, %v; want %q", tc.args, tc.env, o.SamplesTopic, err, tc.want)
 			}
@@ -58,16 +53,22 @@ func TestIngestWaitReplicasFlag(t *testing.T) {
 			if tc.env != "" {
 				t.Setenv("SEGSTREAM_REDIS_WAIT_REPLICAS", tc.env)
 			}
-			fs := flag.NewFlagSet("t", flag.ContinueOnError)
-			var f IngestFlags
-			f.Register(fs)
-			if err := cli.Parse(fs, tc.args); err != nil {
-				t.Fatal(err)
-			}
-			o, err := f.Options([]string{"127.0.0.1:9092"})
+			o, err := ingestOptions(t, tc.args)
 			if (err != nil) != tc.wantErr || (err == nil && o.WaitReplicas != tc.want) {
 				t.Errorf("%v env %q: wait replicas %d, %v; want %d", tc.args, tc.env, o.WaitReplicas, err, tc.want)
 			}
 		})
 	}
+}
+
+// ingestOptions parses args (and the environment) as the ingest role does and validates them.
+func ingestOptions(t *testing.T, args []string) (ingest.Options, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var f IngestFlags
+	f.Register(fs)
+	if err := cli.Parse(fs, args); err != nil {
+		t.Fatal(err)
+	}
+	return f.Options([]string{"127.0.0.1:9092"})
 }
