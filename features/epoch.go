@@ -113,6 +113,9 @@ type EpochWatch struct {
 	mu        sync.Mutex
 	onRebuilt []func(epoch string)
 	started   bool
+	// checkMu orders a Check's read and verdict against Adopt and MarkLost: a Check that read
+	// "rebuild:<id>" must not mark the store lost after the rebuild's Adopt.
+	checkMu sync.Mutex
 }
 
 // NewEpochWatch returns a watch over the store under prefix. Its metrics go to reg (nil: none);
@@ -177,6 +180,12 @@ func (w *EpochWatch) OnRebuilt(f func(epoch string)) {
 // MarkLost records that the store was lost for reason (ingest finds a store without a marker
 // while its group has committed offsets: the data those offsets stand for is gone).
 func (w *EpochWatch) MarkLost(reason string) {
+	w.checkMu.Lock()
+	defer w.checkMu.Unlock()
+	w.markLost(reason)
+}
+
+func (w *EpochWatch) markLost(reason string) {
 	msg := "redis store lost: " + reason + "; ingest rebuilds it from the events topic"
 	if w.lost.Swap(&msg) == nil {
 		w.losses.Inc()
@@ -187,6 +196,12 @@ func (w *EpochWatch) MarkLost(reason string) {
 
 // Adopt records e as the whole epoch: after a loss, the store is whole again.
 func (w *EpochWatch) Adopt(e string) {
+	w.checkMu.Lock()
+	defer w.checkMu.Unlock()
+	w.adopt(e)
+}
+
+func (w *EpochWatch) adopt(e string) {
 	old := w.known.Swap(&e)
 	wasLost := w.lost.Swap(nil) != nil
 	w.lostG.Set(0)
@@ -217,20 +232,22 @@ func (w *EpochWatch) Read(ctx context.Context) (string, error) {
 // after a whole one was seen, or a rebuild in progress, is a loss. A missing marker before any
 // was seen is a store ingest has not written yet (ingest decides, see MarkLost).
 func (w *EpochWatch) Check(ctx context.Context) error {
+	w.checkMu.Lock()
+	defer w.checkMu.Unlock()
 	e, err := w.Read(ctx)
 	if err != nil {
 		return err
 	}
 	switch {
 	case strings.HasPrefix(e, RebuildingPrefix):
-		w.MarkLost("ingest is rebuilding it (" + e + ")")
+		w.markLost("ingest is rebuilding it (" + e + ")")
 	case e == "":
 		if w.Known() != "" {
-			w.MarkLost("its epoch marker " + w.Known() + " is gone (restarted empty, flushed or failed over without the data)")
+			w.markLost("its epoch marker " + w.Known() + " is gone (restarted empty, flushed or failed over without the data)")
 		}
 	default:
 		if e != w.Known() || w.Lost() != nil {
-			w.Adopt(e)
+			w.adopt(e)
 		}
 	}
 	return nil
