@@ -428,17 +428,7 @@ func counter(t *testing.T, name string, regs ...prometheus.Gatherer) float64 {
 	t.Helper()
 	var sum float64
 	for _, g := range regs {
-		mfs, err := g.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() == name {
-				for _, m := range mf.GetMetric() {
-					sum += m.GetCounter().GetValue()
-				}
-			}
-		}
+		sum += sumCounter(g, name)
 	}
 	return sum
 }
