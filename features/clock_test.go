@@ -113,3 +113,20 @@ func TestFieldsMatchBundle(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldsSetGet checks each table row's decoder side against its encoder side: a value set
+// through the row reads back through it, and touches no other row.
+func TestFieldsSetGet(t *testing.T) {
+	var v Vector
+	for i := range Fields {
+		Fields[i].Set(&v, float64(100+i))
+	}
+	for i, f := range Fields {
+		if got := f.Get(&v); got != float64(100+i) {
+			t.Errorf("Fields[%d] %s: set %d, read back %v (another row writes the same Vector field?)", i, f.Name, 100+i, got)
+		}
+		if FieldIndex(f.Name) != i {
+			t.Errorf("FieldIndex(%q) = %d, want %d", f.Name, FieldIndex(f.Name), i)
+		}
+	}
+}

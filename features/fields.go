@@ -17,11 +17,12 @@ const (
 )
 
 // Field is one scalar feature a model can take: its name (bundle.FieldNames), how it is written,
-// and how it is read from a Vector.
+// how it is read from a Vector (the encoders) and set in one (the decoders).
 type Field struct {
 	Name string
 	Kind Kind
 	Get  func(v *Vector) float64
+	Set  func(v *Vector, x float64)
 }
 
 // Fields is the table of scalar model inputs, indexed by bundle.Field. Everything that turns a
@@ -31,23 +32,23 @@ type Field struct {
 // then this table. Adding a feature is a row here, its field in Vector and fillVector, and its
 // name in bundle.FieldNames (a test checks the two tables agree).
 var Fields = [bundle.NumFields]Field{
-	bundle.RecencyDays:       {"recency_days", Days, func(v *Vector) float64 { return float64(v.RecencyDays) }},
-	bundle.TDays:             {"t_days", Days, func(v *Vector) float64 { return float64(v.TDays) }},
-	bundle.Frequency:         {"frequency", Count, func(v *Vector) float64 { return float64(v.Frequency) }},
-	bundle.PurchaseDays:      {"purchase_days", Count, func(v *Vector) float64 { return float64(v.PurchaseDays) }},
-	bundle.Monetary:          {"monetary", Money, func(v *Vector) float64 { return v.Monetary }},
-	bundle.GrossMonetary:     {"gross_monetary", Money, func(v *Vector) float64 { return v.GrossMonetary }},
-	bundle.AvgOrderValue:     {"avg_order_value", Real, func(v *Vector) float64 { return v.AvgOrderValue }},
-	bundle.Items:             {"items", Count, func(v *Vector) float64 { return float64(v.Items) }},
-	bundle.Quantity:          {"quantity", Real, func(v *Vector) float64 { return v.Quantity }},
-	bundle.AvgUnitPrice:      {"avg_unit_price", Real, func(v *Vector) float64 { return v.AvgUnitPrice }},
-	bundle.PromoShare:        {"promo_share", Real, func(v *Vector) float64 { return v.PromoShare }},
-	bundle.Refunds:           {"refunds", Count, func(v *Vector) float64 { return float64(v.Refunds) }},
-	bundle.RefundAmount:      {"refund_amount", Money, func(v *Vector) float64 { return v.RefundAmount }},
-	bundle.Visits:            {"visits", Count, func(v *Vector) float64 { return float64(v.Visits) }},
-	bundle.PurchaseIncidence: {"purchase_incidence", Real, func(v *Vector) float64 { return v.PurchaseIncidence }},
-	bundle.LastQuantity:      {"last_quantity", Real, func(v *Vector) float64 { return v.LastQuantity }},
-	bundle.DistinctBrands:    {"distinct_brands", Count, func(v *Vector) float64 { return float64(v.DistinctBrands) }},
+	bundle.RecencyDays:       {"recency_days", Days, func(v *Vector) float64 { return float64(v.RecencyDays) }, func(v *Vector, x float64) { v.RecencyDays = int64(x) }},
+	bundle.TDays:             {"t_days", Days, func(v *Vector) float64 { return float64(v.TDays) }, func(v *Vector, x float64) { v.TDays = int64(x) }},
+	bundle.Frequency:         {"frequency", Count, func(v *Vector) float64 { return float64(v.Frequency) }, func(v *Vector, x float64) { v.Frequency = int64(x) }},
+	bundle.PurchaseDays:      {"purchase_days", Count, func(v *Vector) float64 { return float64(v.PurchaseDays) }, func(v *Vector, x float64) { v.PurchaseDays = int64(x) }},
+	bundle.Monetary:          {"monetary", Money, func(v *Vector) float64 { return v.Monetary }, func(v *Vector, x float64) { v.Monetary = x }},
+	bundle.GrossMonetary:     {"gross_monetary", Money, func(v *Vector) float64 { return v.GrossMonetary }, func(v *Vector, x float64) { v.GrossMonetary = x }},
+	bundle.AvgOrderValue:     {"avg_order_value", Real, func(v *Vector) float64 { return v.AvgOrderValue }, func(v *Vector, x float64) { v.AvgOrderValue = x }},
+	bundle.Items:             {"items", Count, func(v *Vector) float64 { return float64(v.Items) }, func(v *Vector, x float64) { v.Items = int64(x) }},
+	bundle.Quantity:          {"quantity", Real, func(v *Vector) float64 { return v.Quantity }, func(v *Vector, x float64) { v.Quantity = x }},
+	bundle.AvgUnitPrice:      {"avg_unit_price", Real, func(v *Vector) float64 { return v.AvgUnitPrice }, func(v *Vector, x float64) { v.AvgUnitPrice = x }},
+	bundle.PromoShare:        {"promo_share", Real, func(v *Vector) float64 { return v.PromoShare }, func(v *Vector, x float64) { v.PromoShare = x }},
+	bundle.Refunds:           {"refunds", Count, func(v *Vector) float64 { return float64(v.Refunds) }, func(v *Vector, x float64) { v.Refunds = int64(x) }},
+	bundle.RefundAmount:      {"refund_amount", Money, func(v *Vector) float64 { return v.RefundAmount }, func(v *Vector, x float64) { v.RefundAmount = x }},
+	bundle.Visits:            {"visits", Count, func(v *Vector) float64 { return float64(v.Visits) }, func(v *Vector, x float64) { v.Visits = int64(x) }},
+	bundle.PurchaseIncidence: {"purchase_incidence", Real, func(v *Vector) float64 { return v.PurchaseIncidence }, func(v *Vector, x float64) { v.PurchaseIncidence = x }},
+	bundle.LastQuantity:      {"last_quantity", Real, func(v *Vector) float64 { return v.LastQuantity }, func(v *Vector, x float64) { v.LastQuantity = x }},
+	bundle.DistinctBrands:    {"distinct_brands", Count, func(v *Vector) float64 { return float64(v.DistinctBrands) }, func(v *Vector, x float64) { v.DistinctBrands = int64(x) }},
 }
 
 // FillInput maps v onto a model's input without allocating (in's window slice is reused). The
@@ -70,4 +71,14 @@ func WindowColumns(windows []int) []string {
 		out = append(out, bundle.WindowFeature(w, false), bundle.WindowFeature(w, true))
 	}
 	return out
+}
+
+// FieldIndex returns the index in Fields of the field named name, or -1.
+func FieldIndex(name string) int {
+	for i := range Fields {
+		if Fields[i].Name == name {
+			return i
+		}
+	}
+	return -1
 }

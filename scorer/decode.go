@@ -144,11 +144,13 @@ func (p *mparser) message(m *features.Message) bool {
 	})
 }
 
+// vector decodes the features vector. Its scalar model inputs are read through the feature table
+// (features.Fields), as the encoder writes them: adding a feature there adds it here.
 func (p *mparser) vector(v *features.Vector) bool {
+	next := 0 // the table's field expected next: the encoder writes them in table order
 	return p.object(func(k string) bool {
 		var ok bool
 		i64 := func(dst *int64) { *dst, ok = p.Int() }
-		f64 := func(dst *float64) { *dst, ok = p.Float() }
 		switch k {
 		case "customer_id":
 			v.CustomerID, ok = p.str()
@@ -164,42 +166,8 @@ func (p *mparser) vector(v *features.Vector) bool {
 			i64(&v.FirstPurchaseMS)
 		case "last_purchase_ms":
 			i64(&v.LastPurchaseMS)
-		case "recency_days":
-			i64(&v.RecencyDays)
-		case "t_days":
-			i64(&v.TDays)
-		case "frequency":
-			i64(&v.Frequency)
-		case "purchase_days":
-			i64(&v.PurchaseDays)
-		case "monetary":
-			f64(&v.Monetary)
-		case "gross_monetary":
-			f64(&v.GrossMonetary)
-		case "avg_order_value":
-			f64(&v.AvgOrderValue)
-		case "items":
-			i64(&v.Items)
-		case "quantity":
-			f64(&v.Quantity)
-		case "avg_unit_price":
-			f64(&v.AvgUnitPrice)
-		case "promo_share":
-			f64(&v.PromoShare)
-		case "refunds":
-			i64(&v.Refunds)
-		case "refund_amount":
-			f64(&v.RefundAmount)
-		case "visits":
-			i64(&v.Visits)
-		case "purchase_incidence":
-			f64(&v.PurchaseIncidence)
 		case "last_brand":
 			v.LastBrand, ok = p.str()
-		case "last_quantity":
-			f64(&v.LastQuantity)
-		case "distinct_brands":
-			i64(&v.DistinctBrands)
 		case "brands":
 			v.Brands = reuse(&p.bufs.brands)
 			ok = p.object(func(b string) bool {
@@ -216,9 +184,48 @@ func (p *mparser) vector(v *features.Vector) bool {
 			})
 		case "windows":
 			ok = p.windows(v)
+		default:
+			// A model input, through the table; an unknown key leaves ok false, and the
+			// caller falls back to encoding/json.
+			if i := fieldAt(k, next); i >= 0 {
+				next = i + 1
+				ok = p.field(v, &features.Fields[i])
+			}
 		}
 		return ok
 	})
+}
+
+// fieldAt returns the index of the table field named k, trying next first; -1 if none.
+func fieldAt(k string, next int) int {
+	if next < len(features.Fields) && features.Fields[next].Name == k {
+		return next
+	}
+	if i, ok := fieldIndex[k]; ok {
+		return i
+	}
+	return -1
+}
+
+// fieldIndex finds a table field by name when the record's order is not the table's.
+var fieldIndex = func() map[string]int {
+	m := make(map[string]int, len(features.Fields))
+	for i, f := range features.Fields {
+		m[f.Name] = i
+	}
+	return m
+}()
+
+// field reads one scalar of the table into v: whole numbers for counts and days.
+func (p *mparser) field(v *features.Vector, f *features.Field) bool {
+	if f.Kind == features.Count || f.Kind == features.Days {
+		n, ok := p.Int()
+		f.Set(v, float64(n))
+		return ok
+	}
+	x, ok := p.Float()
+	f.Set(v, x)
+	return ok
 }
 
 func (p *mparser) windows(v *features.Vector) bool {
