@@ -8,7 +8,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/segstream/segstream/internal/datasets"
+	"github.com/segstream/segstream/datasets"
 	"github.com/segstream/segstream/models/rfm"
 	"github.com/segstream/segstream/stream"
 )

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestApplyBatchClock checks the event-time clock: a batch raises it to its newest event, an

@@ -10,9 +10,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/segstream/segstream/internal/shoppers"
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/datasets/shoppers"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 func processCPU() time.Duration {

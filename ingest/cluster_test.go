@@ -15,8 +15,8 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // runIngest runs ingest with o (brokers, batching and a registry filled in by the caller) until

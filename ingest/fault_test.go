@@ -25,8 +25,8 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // stateWrites is a go-redis hook on ingest's own client that counts the compare-and-set writes

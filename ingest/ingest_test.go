@@ -20,8 +20,8 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // expected is the oracle for one customer: what the event contract (docs/events.md) says the

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestMain lets the fault tests run the broker in a child process (testenv.StartBrokerProcess),

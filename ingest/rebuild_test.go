@@ -14,8 +14,8 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // runIngest runs an ingester with its metrics in reg until the returned stop is called.

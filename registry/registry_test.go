@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 func TestRegistry(t *testing.T) {

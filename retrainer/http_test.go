@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/retrainer"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestRetrainEndpointCallers: with a token POST /v1/retrain needs it; without one it answers

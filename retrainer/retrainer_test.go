@@ -14,14 +14,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segstream/segstream/datasets"
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/internal/datasets"
-	"github.com/segstream/segstream/internal/offlinefit"
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/models/segment"
 	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/offlinefit"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 var (

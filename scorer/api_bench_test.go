@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segstream/segstream/datasets/shoppers"
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/internal/shoppers"
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // customerFixture fills a real Redis with the feature states of 200 generated shoppers and a

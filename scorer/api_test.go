@@ -22,8 +22,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/segstream/segstream/internal/roles"
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -324,7 +324,7 @@ func TestAPILatency(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	roles.TuneGC() // as the binaries run
+	scorer.TuneGC() // as the binaries run
 	e, srv := apiEnv(t, ctx, "")
 	const rate, n = 5000, 25000
 	ids, err := e.rdb.Keys(ctx, "seg:{*}:s").Result()

@@ -17,9 +17,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/internal/chromium"
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/testkit/chromium"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestAPIErrorsDoNotLeak: when Redis fails or a stored state does not decode, the client gets

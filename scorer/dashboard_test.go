@@ -18,11 +18,11 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/internal/chromium"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/chromium"
 )
 
 // TestDashboard renders the page in headless Chromium against a live pipeline (real broker,

@@ -17,10 +17,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/segstream/segstream/datasets/shoppers"
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
-	"github.com/segstream/segstream/internal/shoppers"
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/models/choice"
 	"github.com/segstream/segstream/models/rfm"
@@ -28,6 +27,7 @@ import (
 	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 const partitions = 4

@@ -13,10 +13,10 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/segstream/segstream/internal/roles"
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestPipelineLatency offers events at a steady 20,000/s for 10 s through ingest and the
@@ -30,7 +30,7 @@ func TestPipelineLatency(t *testing.T) {
 	const rate, seconds, tick = 20000, 10, 5 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	roles.TuneGC() // ingest and the scorer run with it, in their binaries and in the demo
+	scorer.TuneGC() // ingest and the scorer run with it, in their binaries and in the demo
 	// The broker runs in this process, as in the demo and in every earlier figure.
 	// SEGSTREAM_BENCH_BROKER=process runs it in a child process instead, as Kafka runs apart
 	// from ingest and the scorer in production: its stored records then leave this heap, but

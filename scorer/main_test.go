@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 func TestMain(m *testing.M) {

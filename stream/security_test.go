@@ -9,8 +9,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestSecurityAgainstKfake produces and consumes through a broker that requires TLS and

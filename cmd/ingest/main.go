@@ -3,6 +3,6 @@
 // docs/ingest.md lists its flags.
 package main
 
-import "github.com/segstream/segstream/internal/roles"
+import "github.com/segstream/segstream/internal/app/roles"
 
 func main() { roles.Main(roles.Ingest()) }

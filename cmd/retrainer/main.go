@@ -6,7 +6,7 @@
 //	retrainer publish --redis ADDR BUNDLE
 //
 // They are the same verbs as `segstream bundle build` and `segstream bundle publish`
-// (internal/roles: ParseFit, ParsePublish).
+// (internal/app/roles: ParseFit, ParsePublish).
 package main
 
 import (
@@ -19,7 +19,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/segstream/segstream/internal/roles"
+	"github.com/segstream/segstream/internal/app/roles"
 )
 
 func main() {

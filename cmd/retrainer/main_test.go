@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/segstream/segstream/internal/roles"
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/internal/app/roles"
 	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // writeFeatures writes a features export of n customers of three kinds.

@@ -3,6 +3,6 @@
 // segment-change records, hot-swapping bundles from the registry, and serving the read API.
 package main
 
-import "github.com/segstream/segstream/internal/roles"
+import "github.com/segstream/segstream/internal/app/roles"
 
 func main() { roles.Main(roles.Scorer()) }

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/segstream/segstream/analysis"
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 func TestAnalyzeCLVAndConversion(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/segstream/segstream/analysis"
-	"github.com/segstream/segstream/internal/cli"
+	"github.com/segstream/segstream/internal/app/cli"
 )
 
 func init() {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {

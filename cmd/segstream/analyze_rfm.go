@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/segstream/segstream/analysis"
-	"github.com/segstream/segstream/internal/cli"
+	"github.com/segstream/segstream/internal/app/cli"
 )
 
 func init() {

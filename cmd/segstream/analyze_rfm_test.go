@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/segstream/segstream/analysis"
-	"github.com/segstream/segstream/internal/rfmgolden"
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/testkit/rfmgolden"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestAnalyzeRFMMatchesPandas runs the verb as a user would and compares every customer with

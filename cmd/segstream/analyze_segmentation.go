@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/segstream/segstream/analysis"
-	"github.com/segstream/segstream/internal/cli"
+	"github.com/segstream/segstream/internal/app/cli"
 )
 
 func init() {

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/segstream/segstream/analysis"
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 const segFile = "customer_analytics_365/segmentation data.csv"

@@ -10,9 +10,9 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/segstream/segstream/internal/benchingest"
-	"github.com/segstream/segstream/internal/cli"
-	"github.com/segstream/segstream/internal/roles"
+	"github.com/segstream/segstream/internal/app/cli"
+	"github.com/segstream/segstream/internal/demo/benchingest"
+	"github.com/segstream/segstream/scorer"
 )
 
 func init() {
@@ -57,7 +57,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		o.CPUProfile = f
 	}
 	// Ingest as cmd/ingest runs it: with the binaries' GC setting (GOGC 400 unless GOGC is set).
-	roles.TuneGC()
+	scorer.TuneGC()
 	_, err := benchingest.Run(ctx, o, stdout)
 	if *memProfile != "" && err == nil {
 		f, ferr := os.Create(*memProfile)

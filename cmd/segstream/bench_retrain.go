@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/segstream/segstream/internal/benchretrain"
-	"github.com/segstream/segstream/internal/cli"
+	"github.com/segstream/segstream/internal/app/cli"
+	"github.com/segstream/segstream/internal/demo/benchretrain"
 )
 
 func benchRetrain(ctx context.Context, args []string, stdout io.Writer) error {

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/segstream/segstream/internal/cli"
-	"github.com/segstream/segstream/internal/devbroker"
+	"github.com/segstream/segstream/embedded/devbroker"
+	"github.com/segstream/segstream/internal/app/cli"
 	"github.com/segstream/segstream/stream"
 )
 

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segstream/segstream/internal/cli"
-	"github.com/segstream/segstream/internal/roles"
+	"github.com/segstream/segstream/internal/app/cli"
+	"github.com/segstream/segstream/internal/app/roles"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/registry"
 )

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // writeExport writes a features CSV in the layout of `segstream export features`.

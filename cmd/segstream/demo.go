@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segstream/segstream/internal/cli"
-	"github.com/segstream/segstream/internal/datasets"
+	"github.com/segstream/segstream/datasets"
+	"github.com/segstream/segstream/internal/app/cli"
+	"github.com/segstream/segstream/internal/app/roles"
 	"github.com/segstream/segstream/internal/demo"
-	"github.com/segstream/segstream/internal/roles"
 )
 
 func init() {

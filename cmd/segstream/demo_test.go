@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestDemoFormsSegments runs the no-flag demo (embedded broker and Redis) on a small population

@@ -20,18 +20,18 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segstream/segstream/datasets"
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
-	"github.com/segstream/segstream/internal/cli"
-	"github.com/segstream/segstream/internal/datasets"
-	"github.com/segstream/segstream/internal/offlinefit"
-	"github.com/segstream/segstream/internal/roles"
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/internal/app/cli"
+	"github.com/segstream/segstream/internal/app/roles"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/models/segment"
 	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/testkit/offlinefit"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestOnlineRetailEndToEnd replays UCI Online Retail through the broker, ingest and a real

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/internal/cli"
-	"github.com/segstream/segstream/internal/roles"
+	"github.com/segstream/segstream/internal/app/cli"
+	"github.com/segstream/segstream/internal/app/roles"
 )
 
 func init() {

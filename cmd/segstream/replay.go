@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segstream/segstream/internal/cli"
-	"github.com/segstream/segstream/internal/datasets"
-	"github.com/segstream/segstream/internal/replay"
+	"github.com/segstream/segstream/datasets"
+	"github.com/segstream/segstream/internal/app/cli"
+	"github.com/segstream/segstream/internal/demo/replay"
 	"github.com/segstream/segstream/stream"
 )
 

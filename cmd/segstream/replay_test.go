@@ -14,10 +14,10 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/segstream/segstream/internal/datasets"
-	"github.com/segstream/segstream/internal/replay"
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/datasets"
+	"github.com/segstream/segstream/internal/demo/replay"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 const purchaseCSV = "ID,Day,Incidence,Brand,Quantity,Last_Inc_Brand,Last_Inc_Quantity,Price_1,Price_2,Price_3,Price_4,Price_5,Promotion_1,Promotion_2,Promotion_3,Promotion_4,Promotion_5\r\n" +

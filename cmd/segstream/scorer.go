@@ -4,7 +4,8 @@ import (
 	"context"
 	"io"
 
-	"github.com/segstream/segstream/internal/roles"
+	"github.com/segstream/segstream/internal/app/roles"
+	"github.com/segstream/segstream/scorer"
 )
 
 func init() {
@@ -20,6 +21,6 @@ func runScorer(ctx context.Context, args []string, stdout io.Writer) error {
 		_, err := io.WriteString(stdout, "configuration ok\n")
 		return err
 	}
-	roles.TuneGC()
+	scorer.TuneGC()
 	return run(ctx, s, log)
 }

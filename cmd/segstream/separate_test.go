@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/models/choice"
 	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 type modelView struct {

@@ -17,15 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segstream/segstream/datasets"
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/internal/cli"
-	"github.com/segstream/segstream/internal/datasets"
-	"github.com/segstream/segstream/internal/roles"
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/internal/app/cli"
+	"github.com/segstream/segstream/internal/app/roles"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestStoreLossHeals runs the whole pipeline (ingest, scorer, retrainer in one process, as the

@@ -20,7 +20,7 @@ type cliFlag struct {
 }
 
 func (f cliFlag) env() string {
-	return "SEGSTREAM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")) // internal/cli.EnvName
+	return "SEGSTREAM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")) // internal/app/cli.EnvName
 }
 
 var (

@@ -22,7 +22,7 @@ import (
 var pendingMetrics = map[string]string{}
 
 // standardMetrics are series every target has: Prometheus's up, and the Go and process
-// collectors that internal/ops.NewRegistry registers in every binary.
+// collectors that internal/app/ops.NewRegistry registers in every binary.
 var standardMetrics = map[string]bool{
 	"up": true, "process_cpu_seconds_total": true, "process_resident_memory_bytes": true, "go_goroutines": true,
 }

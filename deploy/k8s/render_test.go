@@ -279,7 +279,7 @@ func checkDeployments(t *testing.T, r *rendered) {
 		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
 			preStop = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
 		}
-		const httpShutdown = 5 * time.Second // internal/ops.Server's shutdown budget
+		const httpShutdown = 5 * time.Second // internal/app/ops.Server's shutdown budget
 		need := preStop + drain + httpShutdown
 		if ps.TerminationGracePeriodSeconds == nil || time.Duration(*ps.TerminationGracePeriodSeconds)*time.Second <= need {
 			t.Errorf("%s: terminationGracePeriodSeconds must exceed preStop %s + drain %s + HTTP shutdown %s", name, preStop, drain, httpShutdown)

@@ -22,13 +22,13 @@ import (
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/segstream/segstream/datasets"
+	"github.com/segstream/segstream/datasets/shoppers"
+	"github.com/segstream/segstream/embedded/devbroker"
+	"github.com/segstream/segstream/embedded/redisproc"
 	"github.com/segstream/segstream/features"
-	"github.com/segstream/segstream/internal/cli"
-	"github.com/segstream/segstream/internal/datasets"
-	"github.com/segstream/segstream/internal/devbroker"
-	"github.com/segstream/segstream/internal/redisproc"
-	"github.com/segstream/segstream/internal/roles"
-	"github.com/segstream/segstream/internal/shoppers"
+	"github.com/segstream/segstream/internal/app/cli"
+	"github.com/segstream/segstream/internal/app/roles"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/retrainer"
@@ -58,7 +58,7 @@ type Options struct {
 // Run runs the demo until ctx ends; a clean stop returns nil.
 func Run(ctx context.Context, o Options, stdout io.Writer) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	roles.TuneGC() // the read API and the dashboard answer from this process
+	scorer.TuneGC() // the read API and the dashboard answer from this process
 
 	// The broker's log and Redis must survive a restart together, or a fresh Redis would miss
 	// what the group already committed: redis-server keeps an AOF beside the broker's log, and

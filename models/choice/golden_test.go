@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // golden mirrors testdata/golden_purchase.json, written by scripts/golden/purchase.py.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // readCSV reads a published summary file (LF or CRLF, header line) into rows of strings.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 func day(s string) time.Time {

@@ -11,9 +11,9 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/segstream/segstream/internal/testenv"
 	"github.com/segstream/segstream/models/choice"
 	"github.com/segstream/segstream/models/metrics"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 type goldenSplit struct {

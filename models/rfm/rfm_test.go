@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/segstream/segstream/internal/rfmgolden"
+	"github.com/segstream/segstream/testkit/rfmgolden"
 )
 
 func TestQuantileMatchesNumpy(t *testing.T) {

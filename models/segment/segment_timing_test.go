@@ -6,7 +6,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/segstream/segstream/internal/testenv"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // The Seg* benchmarks fit the course's segmentation data (2,000×7, standardized) with the

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segstream/segstream/internal/chromium"
+	"github.com/segstream/segstream/testkit/chromium"
 )
 
 // harness loads the report unchanged in a same-origin frame and, once everything has loaded,

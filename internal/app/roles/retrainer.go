@@ -1,0 +1,119 @@
+package roles
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/internal/app/cli"
+	"github.com/segstream/segstream/retrainer"
+	"github.com/segstream/segstream/stream"
+)
+
+// RetrainerFlags are the flags of the retrainer role.
+type RetrainerFlags struct {
+	SamplesTopic, Windows, ReportDir, Token string
+	Interval, DriftInterval, MinInterval    time.Duration
+	LockTTL, Horizon                        time.Duration
+	DriftThreshold                          float64
+	MaxRows, MaxSamples, KMin, KMax         int
+	Seed                                    uint64
+	MinShare, MaxMoved, MinSilhouette       float64
+	MinAUC                                  float64
+
+	shared []func()
+}
+
+// Register adds the retrainer flags to fs, skipping flags another role registered first
+// (--windows, --samples-topic in the all-in-one binary).
+func (f *RetrainerFlags) Register(fs *flag.FlagSet) {
+	str := func(p *string, name, def, usage string) {
+		if fl := fs.Lookup(name); fl != nil {
+			f.shared = append(f.shared, func() { *p = fl.Value.String() })
+			return
+		}
+		fs.StringVar(p, name, def, usage)
+	}
+	str(&f.SamplesTopic, "samples-topic", stream.DefaultSamplesTopic, "topic of point-in-time training samples (\"-\" fits without them)")
+	str(&f.Windows, "windows", "30,90,365", "trailing windows in days ingest computes (must match ingest)")
+	fs.DurationVar(&f.Interval, "refit-interval", time.Hour, "time between scheduled refits")
+	fs.DurationVar(&f.DriftInterval, "drift-interval", time.Minute, "time between drift checks (negative disables them)")
+	fs.Float64Var(&f.DriftThreshold, "drift-threshold", 0.25, "population stability index of a segmentation feature that triggers a refit")
+	fs.DurationVar(&f.MinInterval, "drift-min-interval", 10*time.Minute, "least time between two refits that drift triggers")
+	fs.IntVar(&f.MaxRows, "max-rows", 500000, "customers sampled into a refit's snapshot")
+	fs.IntVar(&f.MaxSamples, "max-samples", 500000, "training samples a refit reads (the latest)")
+	fs.DurationVar(&f.Horizon, "conversion-horizon", 30*24*time.Hour, "a sample converts if the customer buys within this time after it")
+	fs.IntVar(&f.KMin, "k-min", 2, "fewest segments a refit considers")
+	fs.IntVar(&f.KMax, "k-max", 8, "most segments a refit considers")
+	fs.Uint64Var(&f.Seed, "seed", 1, "seed of every random choice in a refit (samples, k-means restarts)")
+	fs.Float64Var(&f.MinShare, "gate-min-share", retrainer.DefaultGates.MinShare, "refuse a refit whose smallest segment holds less than this share of customers (0 disables)")
+	fs.Float64Var(&f.MaxMoved, "gate-max-moved", retrainer.DefaultGates.MaxMoved, "refuse a refit that moves more than this share of customers to another segment (0 disables)")
+	fs.Float64Var(&f.MinSilhouette, "gate-min-silhouette", retrainer.DefaultGates.MinSilhouette, "refuse a refit whose silhouette is below this (0 disables)")
+	fs.Float64Var(&f.MinAUC, "gate-min-auc", retrainer.DefaultGates.MinAUC, "refuse a refit whose conversion model's held-out AUC is below this (0 disables)")
+	fs.DurationVar(&f.LockTTL, "lock-ttl", 30*time.Second, "lease of the retrainer lock; a standby takes over this long after the leader dies")
+	fs.StringVar(&f.ReportDir, "report-dir", "", "directory to write every refit's bundle and report into, and the copy of the current bundle published again if Redis loses the registry (empty: serve reports only, keep the copy in memory)")
+	fs.StringVar(&f.Token, "retrain-token", "", "bearer token POST /v1/retrain requires (env SEGSTREAM_RETRAIN_TOKEN); empty accepts only callers on this host (loopback)")
+}
+
+// Options validates the flags into retrainer options.
+func (f *RetrainerFlags) Options(brokers []string) (retrainer.Options, error) {
+	for _, copyValue := range f.shared {
+		copyValue()
+	}
+	w, err := ParseWindows(f.Windows)
+	if err != nil {
+		return retrainer.Options{}, err
+	}
+	switch {
+	case f.Interval < time.Second:
+		return retrainer.Options{}, fmt.Errorf("--refit-interval %s: give at least 1s", f.Interval)
+	case f.DriftInterval == 0:
+		return retrainer.Options{}, fmt.Errorf("--drift-interval 0: give a duration, or a negative one to disable drift checks")
+	case f.DriftThreshold <= 0:
+		return retrainer.Options{}, fmt.Errorf("--drift-threshold %v: give a positive PSI (0.1 moderate, 0.25 major shift)", f.DriftThreshold)
+	case f.MaxRows < 10 || f.MaxSamples < 1:
+		return retrainer.Options{}, fmt.Errorf("--max-rows %d / --max-samples %d: give at least 10 and 1", f.MaxRows, f.MaxSamples)
+	case f.KMin < 2 || f.KMax < f.KMin:
+		return retrainer.Options{}, fmt.Errorf("--k-min %d --k-max %d: give 2 ≤ k-min ≤ k-max", f.KMin, f.KMax)
+	case f.Horizon <= 0:
+		return retrainer.Options{}, fmt.Errorf("--conversion-horizon %s: give a positive duration", f.Horizon)
+	case f.LockTTL < time.Second:
+		return retrainer.Options{}, fmt.Errorf("--lock-ttl %s: give at least 1s", f.LockTTL)
+	case f.SamplesTopic == "":
+		return retrainer.Options{}, fmt.Errorf("--samples-topic is empty: give the topic ingest writes samples to, or - for none")
+	case f.Seed == 0:
+		return retrainer.Options{}, fmt.Errorf("--seed 0: give a positive seed")
+	}
+	for name, v := range map[string]float64{"gate-min-share": f.MinShare, "gate-max-moved": f.MaxMoved, "gate-min-silhouette": f.MinSilhouette, "gate-min-auc": f.MinAUC} {
+		if v < 0 || v > 1 {
+			return retrainer.Options{}, fmt.Errorf("--%s %v: give a value in [0, 1]", name, v)
+		}
+	}
+	if f.SamplesTopic != "-" && len(brokers) == 0 {
+		return retrainer.Options{}, fmt.Errorf("the samples topic needs --kafka; or --samples-topic - to fit without samples")
+	}
+	return retrainer.Options{
+		Brokers: brokers, SamplesTopic: f.SamplesTopic, Features: features.Config{Windows: w},
+		Interval: f.Interval, DriftInterval: f.DriftInterval, DriftThreshold: f.DriftThreshold, MinInterval: f.MinInterval,
+		MaxRows: f.MaxRows, MaxSamples: f.MaxSamples, Horizon: f.Horizon, Seed: f.Seed, KMin: f.KMin, KMax: f.KMax,
+		Gates:   &retrainer.Gates{MinShare: f.MinShare, MaxMoved: f.MaxMoved, MinSilhouette: f.MinSilhouette, MinAUC: f.MinAUC},
+		LockTTL: f.LockTTL, ReportDir: f.ReportDir, Token: f.Token,
+	}, nil
+}
+
+// Retrainer is the retrainer role's command line.
+func Retrainer() Role {
+	var f RetrainerFlags
+	return Role{Name: "retrainer", DefaultHTTP: ":9103", DefaultAPI: ":8081", Register: f.Register, Prepare: func(brokers []string) (RunFunc, error) {
+		o, err := f.Options(brokers)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, s cli.Servers, log *slog.Logger) error {
+			return RunRoles(ctx, s, Roles{Retrainer: &o}, log)
+		}, nil
+	}}
+}

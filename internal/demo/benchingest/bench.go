@@ -1,0 +1,452 @@
+// Package benchingest measures ingest throughput end to end (Kafka → exactly-once Redis update
+// → features topic → offset commit) next to the machine's limits, and next to a naive baseline,
+// all in one run: `segstream bench ingest`.
+package benchingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/segstream/segstream/datasets/shoppers"
+	"github.com/segstream/segstream/embedded/devbroker"
+	"github.com/segstream/segstream/embedded/redisproc"
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/ingest"
+	"github.com/segstream/segstream/stream"
+)
+
+// Options size the benchmark.
+type Options struct {
+	Events     int
+	Customers  int
+	Partitions int
+	Runs       int
+	BatchSize  int
+	Linger     time.Duration
+	Seed       uint64
+	// NoFeatures skips producing feature vectors, to see what the features topic costs.
+	NoFeatures bool
+	// NoSamples skips the training samples (ingest's --samples=false), to see what they cost.
+	NoSamples bool
+	// NoNaive skips the naive baseline (for profiling segstream's own runs); no ratio is given.
+	NoNaive bool
+	// CPUProfile, when set, receives a CPU profile of the last segstream ingest run alone, so
+	// the generator, the limits and the baseline do not blur it.
+	CPUProfile io.Writer
+	Log        *slog.Logger
+}
+
+// Result is the headline figures.
+type Result struct {
+	EventsPerSecond float64
+	RatioVsNaive    float64
+}
+
+const topic = "bench.events"
+
+// countingApplier counts records applied, so a run knows when it has seen every event.
+type countingApplier struct {
+	inner ingest.Applier
+	n     atomic.Int64
+}
+
+func (c *countingApplier) ApplyBatch(ctx context.Context, recs []features.Record, res []features.Result) error {
+	if err := c.inner.ApplyBatch(ctx, recs, res); err != nil {
+		return err
+	}
+	c.n.Add(int64(len(recs)))
+	return nil
+}
+
+func (c *countingApplier) Release(res []features.Result) {
+	if r, ok := c.inner.(ingest.Releaser); ok {
+		r.Release(res)
+	}
+}
+
+// Run runs the benchmark and prints its table to w; the last line is
+// `events_per_second=N ratio_vs_naive=R`.
+func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	// A data directory keeps the broker's log in files: kfake's in-memory log grows by copying,
+	// which would charge the broker's cost to the pipeline under test.
+	dir, err := os.MkdirTemp("", "segstream-bench-broker-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	br, err := devbroker.Start(devbroker.Options{Partitions: int32(o.Partitions), DataDir: dir, Topics: []string{topic, "bench.features", "bench.dlq", "bench.samples"}})
+	if err != nil {
+		return Result{}, err
+	}
+	defer br.Close()
+	rp, err := redisproc.Start(ctx, redisproc.Options{})
+	if err != nil {
+		return Result{}, err
+	}
+	defer rp.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: rp.Addr, PoolSize: 32})
+	defer rdb.Close()
+	brokers := br.Addrs()
+
+	o.Log.Info("generating events", "events", o.Events, "customers", o.Customers)
+	msgs := generate(o)
+	produceStart := time.Now()
+	wr := stream.NewWriter(brokers, topic, stream.WriterOptions{BatchSize: 5000})
+	for i := 0; i < len(msgs); i += 20000 {
+		if err := wr.WriteMessages(ctx, msgs[i:min(i+20000, len(msgs))]...); err != nil {
+			wr.Close()
+			return Result{}, fmt.Errorf("producing bench events: %w", err)
+		}
+	}
+	wr.Close()
+	produceRate := float64(len(msgs)) / time.Since(produceStart).Seconds()
+
+	setRate, evalRate := redisBenchmark(ctx, rp.Addr, o.Log)
+	var decodeRates []float64
+	stats := map[string]*variantStats{"naive": {}, "segstream": {}}
+	for run := 0; run < o.Runs; run++ {
+		r, err := consumeDecode(ctx, brokers, fmt.Sprintf("bench-decode-%d", run), len(msgs))
+		if err != nil {
+			return Result{}, err
+		}
+		decodeRates = append(decodeRates, r)
+		variants := []string{"naive", "segstream"}
+		if o.NoNaive {
+			variants = variants[1:]
+		}
+		for _, variant := range variants {
+			if err := rdb.FlushAll(ctx).Err(); err != nil {
+				return Result{}, err
+			}
+			var app ingest.Applier = features.NewStore(rdb, features.Config{Samples: !o.NoSamples})
+			if variant == "naive" {
+				app = &naiveStore{rdb: rdb}
+			}
+			before := commandCalls(ctx, rdb)
+			profile := o.CPUProfile != nil && variant == "segstream" && run == o.Runs-1
+			if profile {
+				if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+					return Result{}, fmt.Errorf("starting the CPU profile: %w", err)
+				}
+			}
+			mark := func() cpuMark { return markCPU(ctx, rdb) }
+			rate, m0, m1, err := runIngest(ctx, brokers, rdb, fmt.Sprintf("bench-%s-%d", variant, run), app, o, len(msgs), mark)
+			if profile {
+				pprof.StopCPUProfile()
+			}
+			if err != nil {
+				return Result{}, fmt.Errorf("%s run %d: %w", variant, run, err)
+			}
+			// CPU is counted over the measured window only, from ingest's start to its last event
+			// applied, not its shutdown (leaving the group, closing connections: a quarter of a
+			// second of idle cores that would read as headroom).
+			wall := m1.at.Sub(m0.at).Seconds()
+			busy := (m1.redis - m0.redis) / wall
+			selfCPU := (m1.self - m0.self).Seconds()
+			machine := (m1.machine - m0.machine) / wall
+			o.Log.Info("run", "variant", variant, "run", run+1, "events_per_s", int(rate), "redis_cpu_busy", fmt.Sprintf("%.0f%%", 100*busy))
+			st := stats[variant]
+			st.cmds = float64(commandCalls(ctx, rdb)-before) / float64(len(msgs))
+			st.rates = append(st.rates, rate)
+			st.redisBusy = append(st.redisBusy, busy)
+			st.cpuPerEvent = append(st.cpuPerEvent, selfCPU*1e6/float64(len(msgs)))
+			st.selfBusy = append(st.selfBusy, selfCPU/wall)
+			st.machineBusy = append(st.machineBusy, machine)
+		}
+	}
+	naive, seg := stats["naive"], stats["segstream"]
+	res := Result{EventsPerSecond: median(seg.rates), RatioVsNaive: median(seg.rates) / median(naive.rates)}
+	// The ratio is the median of per-run ratios' numerator and denominator taken in the same run.
+	gogc := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gogc)
+	fmt.Fprintf(w, "segstream bench ingest: %d events, %d customers, %d partitions, batch %d, linger %s, %d runs (medians), GOMAXPROCS=%d, GOGC=%d\n",
+		len(msgs), o.Customers, o.Partitions, o.BatchSize, o.Linger, o.Runs, runtime.GOMAXPROCS(0), gogc)
+	fmt.Fprintf(w, "%-58s %14s  %s\n", "measurement", "median", "runs")
+	row := func(name string, v float64, unit string, runs []float64) {
+		var rs []string
+		for _, r := range runs {
+			rs = append(rs, strconv.Itoa(int(r)))
+		}
+		fmt.Fprintf(w, "%-58s %14s  %s\n", name, fmt.Sprintf("%d %s", int(v), unit), strings.Join(rs, " "))
+	}
+	fmt.Fprintln(w, "machine limits")
+	row("  produce to the broker (kafka-go, acks=all)", produceRate, "ev/s", nil)
+	row("  redis-benchmark -P 64 SET", setRate, "op/s", nil)
+	row("  redis-benchmark -P 64 EVALSHA (per-key compare-and-set)", evalRate, "op/s", nil)
+	row("  consume + decode, no Redis", median(decodeRates), "ev/s", decodeRates)
+	outputs := "features and samples topics"
+	switch {
+	case o.NoFeatures && o.NoSamples:
+		outputs = "no output topics"
+	case o.NoFeatures:
+		outputs = "samples topic"
+	case o.NoSamples:
+		outputs = "features topic"
+	}
+	fmt.Fprintf(w, "ingest end to end: Kafka -> Redis (exactly once) -> %s -> commit\n", outputs)
+	row(fmt.Sprintf("  naive: one rich script per event (%.1f Redis cmds/event)", naive.cmds), median(naive.rates), "ev/s", naive.rates)
+	row(fmt.Sprintf("  segstream: batched compare-and-set (%.1f Redis cmds/event)", seg.cmds), median(seg.rates), "ev/s", seg.rates)
+	fmt.Fprintf(w, "redis-server CPU busy during ingest (median): naive %.0f%%, segstream %.0f%%\n", 100*median(naive.redisBusy), 100*median(seg.redisBusy))
+	fmt.Fprintf(w, "bench process CPU per event, ingest + in-process broker (median): naive %.1f µs, segstream %.1f µs (runs %s)\n",
+		median(naive.cpuPerEvent), median(seg.cpuPerEvent), fmtRuns(seg.cpuPerEvent))
+	if m := median(seg.machineBusy); m > 0 {
+		// How much of the machine the segstream runs had: near GOMAXPROCS means CPU-bound, and
+		// "other" is CPU that neither the bench process nor redis-server used (kernel threads,
+		// anything else running).
+		fmt.Fprintf(w, "machine CPU busy during segstream's runs (median, of %d cores): %.2f = bench process %.2f + redis-server %.2f + other %.2f\n",
+			runtime.NumCPU(), m, median(seg.selfBusy), median(seg.redisBusy), max(0, m-median(seg.selfBusy)-median(seg.redisBusy)))
+	}
+	fmt.Fprintf(w, "events_per_second=%d ratio_vs_naive=%.2f\n", int(res.EventsPerSecond), res.RatioVsNaive)
+	return res, nil
+}
+
+func generate(o Options) []kafka.Message {
+	g := shoppers.New(o.Seed, o.Customers, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	msgs := make([]kafka.Message, 0, o.Events)
+	var buf []stream.Event
+	for len(msgs) < o.Events {
+		buf = g.Next(buf[:0])
+		for i := range buf {
+			if len(msgs) == o.Events {
+				break
+			}
+			b, _ := json.Marshal(&buf[i])
+			msgs = append(msgs, kafka.Message{Key: []byte(buf[i].CustomerID), Value: b})
+		}
+	}
+	return msgs
+}
+
+// cpuMark is the CPU time used so far by this process, redis-server and the whole machine.
+type cpuMark struct {
+	at             time.Time
+	self           time.Duration
+	redis, machine float64 // seconds
+}
+
+func markCPU(ctx context.Context, rdb redis.UniversalClient) cpuMark {
+	m := cpuMark{self: processCPU(), redis: redisCPU(ctx, rdb), machine: machineCPU()}
+	m.at = time.Now()
+	return m
+}
+
+// runIngest runs ingest until it has applied n events and returns the rate, with mark's
+// readings at its start and at its last event.
+func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group string, app ingest.Applier, o Options, n int, mark func() cpuMark) (float64, cpuMark, cpuMark, error) {
+	ca := &countingApplier{inner: app}
+	ft, st := "bench.features", "bench.samples"
+	if o.NoFeatures {
+		ft = "-"
+	}
+	if o.NoSamples {
+		st = "-"
+	}
+	in, err := ingest.New(ingest.Options{Brokers: brokers, Topic: topic, Group: group, FeaturesTopic: ft, SamplesTopic: st,
+		DLQTopic: "bench.dlq", BatchSize: o.BatchSize, Linger: o.Linger, Applier: ca}, rdb)
+	if err != nil {
+		return 0, cpuMark{}, cpuMark{}, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := mark()
+	go func() { done <- in.Run(rctx) }()
+	deadline := time.After(10 * time.Minute)
+	for ca.n.Load() < int64(n) {
+		select {
+		case err := <-done:
+			cancel()
+			return 0, cpuMark{}, cpuMark{}, fmt.Errorf("ingest stopped early: %v", err)
+		case <-deadline:
+			cancel()
+			<-done
+			return 0, cpuMark{}, cpuMark{}, fmt.Errorf("ingest applied %d of %d events in 10 minutes", ca.n.Load(), n)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start.at)
+	end := mark()
+	cancel()
+	if err := <-done; err != nil {
+		return 0, cpuMark{}, cpuMark{}, err
+	}
+	return float64(n) / elapsed.Seconds(), start, end, nil
+}
+
+func consumeDecode(ctx context.Context, brokers []string, group string, n int) (float64, error) {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: group, Topic: topic, MinBytes: 1, MaxBytes: 16 << 20,
+		MaxWait: 100 * time.Millisecond, QueueCapacity: 1000, StartOffset: kafka.FirstOffset})
+	defer r.Close()
+	var d stream.Decoder
+	var ev stream.Event
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("consuming: %w", err)
+		}
+		if err := d.Decode(m.Value, &ev); err != nil {
+			return 0, fmt.Errorf("decoding bench event: %w", err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+var rpsRe = regexp.MustCompile(`([0-9.]+) requests per second`)
+
+// redisBenchmark runs redis-benchmark, the machine's own measure of what Redis can take.
+func redisBenchmark(ctx context.Context, addr string, log *slog.Logger) (set, eval float64) {
+	host, port, _ := strings.Cut(addr, ":")
+	run := func(args ...string) float64 {
+		base := []string{"-h", host, "-p", port, "-P", "64", "-n", "500000", "-r", "100000", "-q"}
+		out, err := exec.CommandContext(ctx, "redis-benchmark", append(base, args...)...).CombinedOutput()
+		if err != nil {
+			log.Warn("redis-benchmark failed; is it installed (Debian: redis-tools)?", "err", err)
+			return 0
+		}
+		m := rpsRe.FindAllStringSubmatch(string(out), -1)
+		if len(m) == 0 {
+			return 0
+		}
+		v, _ := strconv.ParseFloat(m[len(m)-1][1], 64)
+		return v
+	}
+	set = run("-t", "set")
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	sha, err := c.ScriptLoad(ctx, casSource).Result()
+	if err == nil {
+		eval = run("EVALSHA", sha, "1", "bench:{__rand_int__}:f", "", "x")
+	}
+	c.FlushAll(ctx)
+	return set, eval
+}
+
+// casSource is the store's per-key compare-and-set script (the one a cluster runs), for
+// redis-benchmark.
+const casSource = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if string.sub(cur, 1, 9) ~= ARGV[1] then return 0 end
+elseif ARGV[1] ~= '' then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1`
+
+// redisCPU is the server's user+system CPU seconds so far.
+func redisCPU(ctx context.Context, rdb redis.UniversalClient) float64 {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return total
+}
+
+// commandCalls sums the calls of every command Redis has run, scripts' inner calls included.
+func commandCalls(ctx context.Context, rdb redis.UniversalClient) int64 {
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, line := range strings.Split(info, "\n") {
+		if !strings.HasPrefix(line, "cmdstat_") || strings.HasPrefix(line, "cmdstat_info") {
+			continue
+		}
+		if i := strings.Index(line, "calls="); i >= 0 {
+			rest := line[i+6:]
+			if j := strings.IndexByte(rest, ','); j >= 0 {
+				n, _ := strconv.ParseInt(rest[:j], 10, 64)
+				total += n
+			}
+		}
+	}
+	return total
+}
+
+// processCPU is this process's user+system CPU time so far: less sensitive than throughput to
+// what else runs on the machine.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// variantStats are one variant's figures, a value per run.
+type variantStats struct {
+	rates, redisBusy, cpuPerEvent, selfBusy, machineBusy []float64
+	cmds                                                 float64 // Redis commands per event, last run
+}
+
+// machineCPU is the CPU seconds every core has spent busy (not idle or waiting for I/O) since
+// boot, from Linux's /proc/stat; 0 elsewhere.
+func machineCPU() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy float64
+	// user, nice, system, then idle and iowait (not busy), then irq and softirq; steal is time
+	// the hypervisor gave to others, and guest time is already in user.
+	for _, i := range []int{1, 2, 3, 6, 7} {
+		x, _ := strconv.ParseFloat(f[i], 64)
+		busy += x
+	}
+	return busy / 100 // USER_HZ, 100 on every Linux architecture Go supports
+}
+
+func fmtRuns(xs []float64) string {
+	var s []string
+	for _, x := range xs {
+		s = append(s, strconv.FormatFloat(x, 'f', 1, 64))
+	}
+	return strings.Join(s, " ")
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
