@@ -131,15 +131,10 @@ func (in *Ingester) raiseDLQMark(ctx context.Context, key string, offset int64) 
 
 // retryRedis runs f until it succeeds, backing off, or ctx ends.
 func (in *Ingester) retryRedis(ctx context.Context, what string, f func() error) error {
-	bo := stream.NewBackoff(in.o.MaxBackoff)
-	for {
-		err := f()
-		if err == nil || errors.Is(err, redis.Nil) {
-			return nil
+	return stream.Retry(ctx, stream.NewBackoff(in.o.MaxBackoff), what, func() error {
+		if err := f(); !errors.Is(err, redis.Nil) {
+			return err
 		}
-		in.m.redisErrors.Inc()
-		if !bo.Wait(ctx) {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-	}
+		return nil
+	}, func(error) { in.m.redisErrors.Inc() })
 }

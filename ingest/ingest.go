@@ -19,10 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -152,13 +149,11 @@ type Ingester struct {
 	m       *metrics
 	log     *slog.Logger
 
-	reader   *kafka.Reader
+	lanes    *stream.Lanes[*appliedBatch]
 	producer *stream.Producer
 
 	faults  atomic.Int64 // batches that reached Options.CrashAt
-	ready   atomic.Bool
 	rdb     redis.UniversalClient
-	lastErr atomic.Pointer[error]
 	crashFn func()
 	windows []int
 	prefix  string
@@ -167,10 +162,6 @@ type Ingester struct {
 	// last write succeeded), and lastFailure its latest error.
 	failingSince atomic.Int64
 	lastFailure  atomic.Pointer[string]
-	// stalled says which partitions made no progress for StallAfter with records waiting (nil
-	// when none), from watchLag.
-	stalled  atomic.Pointer[string]
-	lagEvery time.Duration
 
 	// store is the feature store when it is the applier (nil with Options.Applier), epoch the
 	// watch of its marker, lostNow a batch's signal that the store fenced it (rebuild.go).
@@ -204,8 +195,7 @@ func New(o Options, rdb redis.UniversalClient) (*Ingester, error) {
 	in.m = newMetrics(o.Registerer, func() float64 { return float64(store.Conflicts()) }, func() float64 { return float64(store.Corrupt()) })
 	in.crashFn = crashNow
 	in.replicas = newReplicaWaiter(&in.o, rdb, in.prefix)
-	// The lag is read every 10 s, or often enough to see a stall within StallAfter and a half.
-	in.lagEvery = min(lagEvery, o.StallAfter/2)
+	in.lanes = in.newLanes()
 	return in, nil
 }
 
@@ -213,7 +203,7 @@ func New(o Options, rdb redis.UniversalClient) (*Ingester, error) {
 // accepted a write within StallAfter, and no partition with records waiting has stood still for
 // StallAfter.
 func (in *Ingester) Ready() error {
-	if !in.ready.Load() {
+	if !in.lanes.Consuming() {
 		return errors.New("consumer not started")
 	}
 	var stall []error
@@ -224,8 +214,8 @@ func (in *Ingester) Ready() error {
 		}
 		stall = append(stall, fmt.Errorf("redis has rejected every batch for %s: %s", time.Since(time.Unix(0, since)).Round(time.Second), last))
 	}
-	if p := in.stalled.Load(); p != nil {
-		stall = append(stall, errors.New(*p))
+	if err := in.lanes.Stalled(); err != nil {
+		stall = append(stall, err)
 	}
 	if in.store != nil {
 		if err := in.epoch.Lost(); err != nil {
@@ -243,35 +233,19 @@ func (in *Ingester) Ready() error {
 	return nil
 }
 
-type lane struct {
-	partition int
-	ch        chan kafka.Message
-}
-
 // Run consumes until ctx ends, then drains: it stops fetching, finishes and commits what the
 // lanes hold (within DrainTimeout), and closes its clients.
 func (in *Ingester) Run(ctx context.Context) error {
 	o := &in.o
-	in.reader = stream.NewGroupReader(stream.GroupReaderOptions{Brokers: o.Brokers, Security: o.Security, Group: o.Group, Topic: o.Topic, Queue: o.BatchSize, Log: in.log})
 	// The lanes already batch, so their output goes out as it is, one produce request per
 	// partition leader, without kafka.Writer's per-record bookkeeping (stream.Producer).
 	in.producer = stream.NewProducer(o.Brokers, stream.ProducerOptions{Compression: kafka.Snappy, Security: o.Security})
 	defer in.producer.Close()
-	defer in.reader.Close()
 
-	// Work outlives ctx by DrainTimeout so queued batches can finish and commit.
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-	stopDrain := context.AfterFunc(ctx, func() {
-		time.AfterFunc(o.DrainTimeout, cancelWork)
-	})
-	defer stopDrain()
-
-	var wg sync.WaitGroup
 	lagDone := make(chan struct{})
 	go func() {
 		defer close(lagDone)
-		in.watchLag(ctx)
+		in.lanes.WatchLag(ctx)
 	}()
 	defer func() { <-lagDone }()
 	if in.store != nil {
@@ -285,129 +259,81 @@ func (in *Ingester) Run(ctx context.Context) error {
 		}()
 		defer func() { <-healDone }()
 	}
-	lanes := map[int]*lane{}
-	in.ready.Store(true)
-	in.log.Info("ingest consuming", "topic", o.Topic, "group", o.Group, "brokers", o.Brokers)
-	backoff := stream.NewBackoff(o.MaxBackoff)
-	for {
-		msg, err := in.reader.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			// A broker restart shows up here as a dial error: retry, do not exit.
-			in.m.kafkaErrors.WithLabelValues("fetch").Inc()
-			in.log.Warn("fetching from kafka", "err", err)
-			if !backoff.Wait(ctx) {
-				break
-			}
-			continue
-		}
-		backoff.Reset()
-		in.m.consumed.Inc()
-		l := lanes[msg.Partition]
-		if l == nil {
-			l = &lane{partition: msg.Partition, ch: make(chan kafka.Message, 4*o.BatchSize)}
-			lanes[msg.Partition] = l
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				in.runLane(workCtx, l)
-			}()
-		}
-		select {
-		case l.ch <- msg:
-		case <-ctx.Done():
-			// The message is not lost: it was never committed and will be fetched again.
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	in.ready.Store(false)
-	in.log.Info("ingest draining", "lanes", len(lanes))
-	for _, l := range lanes {
-		close(l.ch)
-	}
-	wg.Wait()
-	in.log.Info("ingest stopped")
-	if p := in.lastErr.Load(); p != nil {
+	if err := in.lanes.Run(ctx); err != nil {
 		// Not data loss: what was not committed is redelivered to whoever owns the partition
 		// next, and recognised there by its offsets and event ids. A group rebalancing while its
 		// members stop is the usual cause.
-		in.log.Warn("drain incomplete; uncommitted batches will be redelivered and recognised", "err", *p)
+		in.log.Warn("ingest stopped with batches unfinished; they will be redelivered and recognised", "err", err)
 	}
 	return nil
 }
 
-// runLane batches one partition's records through two stages: apply (decode, Redis) and publish
-// (features and DLQ records, then the offset commit). The stages overlap, so batch N+1 is
-// applied while batch N is produced; the channel between them is small and ordered, so commits
-// still follow the work and memory stays bounded.
-func (in *Ingester) runLane(ctx context.Context, l *lane) {
-	applied := make(chan *appliedBatch, 4)
-	// Published batches come back to be filled again: their output and result slices are a few
-	// hundred KiB a batch, which the allocator would otherwise zero and the GC trace every time.
-	spare := make(chan *appliedBatch, cap(applied)+2)
-	publishDone := make(chan struct{})
-	go func() {
-		defer close(publishDone)
-		in.publishLoop(ctx, l.partition, applied, spare)
-	}()
-	defer func() {
-		close(applied)
-		<-publishDone
-	}()
-	batch := make([]kafka.Message, 0, in.o.BatchSize)
-	scratch := laneScratch{spare: spare}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	abandon := func(err error) {
-		// Only a cancelled work context ends a batch early; its offsets stay uncommitted.
-		in.log.Warn("batch abandoned at shutdown", "partition", l.partition, "records", len(batch), "err", err)
-		in.lastErr.Store(&err)
-		for range l.ch { // drain so the fetch loop never blocks on us
+// newLanes builds the per-partition consumer: the lanes linger even when they hold their
+// partition's last record (the scorer's lanes stop there). When ingest produced with
+// kafka.Writer, which allocated a full-size batch per topic-partition per produce, stopping
+// there doubled the batches and that garbage, and garbage collection is what the latency tail
+// is made of (docs/benchmarks.md). With stream.Producer and reused batch memory, stopping there
+// was measured again (three alternating pairs of TestPipelineLatency): no difference.
+func (in *Ingester) newLanes() *stream.Lanes[*appliedBatch] {
+	o := &in.o
+	return stream.NewLanes(stream.LanesOptions{
+		Brokers: o.Brokers, Security: o.Security, Group: o.Group, Topic: o.Topic, Name: "ingest",
+		BatchSize: o.BatchSize, Queue: 4 * o.BatchSize, Linger: o.Linger, Pipeline: 4,
+		DrainTimeout: o.DrainTimeout, MaxBackoff: o.MaxBackoff, StallAfter: o.StallAfter,
+		Log:       in.log,
+		Failed:    func(op string, _ error) { in.m.kafkaErrors.WithLabelValues(op).Inc() },
+		Fetched:   in.m.consumed.Inc,
+		Committed: func(int) { in.fault(CrashAfterCommit) },
+		Lag: func(lags map[int]int64, stalled int) {
+			for p, l := range lags {
+				in.m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(l))
+			}
+			in.m.stalled.Set(float64(stalled))
+		},
+	}, func(partition int) stream.LaneHandler[*appliedBatch] {
+		// Published batches come back to be filled again: their output and result slices are a
+		// few hundred KiB a batch, which the allocator would otherwise zero and the GC trace
+		// every time.
+		spare := make(chan *appliedBatch, 6)
+		return &lane{in: in, partition: partition, spare: spare, sc: laneScratch{spare: spare}}
+	})
+}
+
+// lane is one partition's work, in the two stages of stream.Lanes: apply (decode, Redis) and
+// publish (features, samples and DLQ records; the offset commit follows). The stages overlap,
+// so batch N+1 is applied while batch N is produced.
+type lane struct {
+	in        *Ingester
+	partition int
+	spare     chan *appliedBatch
+	sc        laneScratch
+}
+
+func (l *lane) Work(ctx context.Context, batch []kafka.Message) (*appliedBatch, error) {
+	return l.in.applyBatch(ctx, batch, &l.sc)
+}
+
+// Finish produces each applied batch in batch order. Produces stay one at a time per lane: two
+// batches in flight could land a customer's newer features record before an older one, and the
+// features topic promises per-customer order (the scorer would then skip the older event as
+// stale, and its score would never be produced). A published batch goes back to the lane
+// (spare) to be filled again.
+func (l *lane) Finish(ctx context.Context, abs []*appliedBatch) error {
+	for _, ab := range abs {
+		if err := l.in.publish(ctx, ab); err != nil {
+			return err
 		}
-	}
-	for {
-		batch = batch[:0]
-		msg, ok := <-l.ch
-		if !ok {
-			return
-		}
-		batch = append(batch, msg)
-		timer.Reset(in.o.Linger)
-		// The lane lingers even when it holds its partition's last record (the scorer's lanes
-		// stop there, stream.CaughtUp): when ingest produced with kafka.Writer, which allocated
-		// a full-size batch per topic-partition per produce, stopping there doubled the batches
-		// and that garbage, and garbage collection is what the latency tail is made of
-		// (docs/benchmarks.md). With stream.Producer and reused batch memory, stopping there
-		// was measured again (three alternating pairs of TestPipelineLatency): no difference.
-	fill:
-		for len(batch) < in.o.BatchSize {
+		records, started := ab.records, ab.started
+		if ab.reusable {
 			select {
-			case m, ok := <-l.ch:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, m)
-			case <-timer.C:
-				break fill
+			case l.spare <- ab:
+			default:
 			}
 		}
-		timer.Stop()
-		ab, err := in.applyBatch(ctx, batch, &scratch)
-		if err != nil {
-			abandon(err)
-			return
-		}
-		select {
-		case applied <- ab:
-		case <-ctx.Done():
-			abandon(ctx.Err())
-			return
-		}
+		l.in.m.batchEvents.Observe(float64(records))
+		l.in.m.batchSeconds.Observe(time.Since(started).Seconds())
 	}
+	return nil
 }
 
 // laneScratch is a lane's decoding space, reused batch after batch: nothing the publish stage
@@ -429,43 +355,6 @@ type appliedBatch struct {
 	started time.Time
 	// reusable: nothing outside the lane reads out or res any more (see publish).
 	reusable bool
-}
-
-// commitEvery is the most often a lane commits, and how long it holds published work
-// uncommitted (committer).
-const commitEvery = 100 * time.Millisecond
-
-// publishLoop produces each applied batch, in batch order, and hands it to the lane's
-// committer, which commits beside it (committer). Produces stay one at a time per lane: two
-// batches in flight could land a customer's newer features record before an older one, and the
-// features topic promises per-customer order (the scorer would then skip the older event as
-// stale, and its score would never be produced). A published batch goes back to the lane
-// (spare) to be filled again.
-func (in *Ingester) publishLoop(ctx context.Context, partition int, applied <-chan *appliedBatch, spare chan<- *appliedBatch) {
-	c := in.startCommitter(ctx, partition)
-	defer c.close()
-	failed := false
-	for ab := range applied {
-		if failed {
-			continue // drain; nothing after a failure may be committed
-		}
-		if err := in.publish(ctx, ab); err != nil {
-			in.log.Warn("batch abandoned at shutdown", "partition", partition, "records", ab.records, "err", err)
-			in.lastErr.Store(&err)
-			failed = true
-			continue
-		}
-		last, records, started := ab.last, ab.records, ab.started
-		if ab.reusable {
-			select {
-			case spare <- ab:
-			default:
-			}
-		}
-		in.m.batchEvents.Observe(float64(records))
-		c.offer(last)
-		in.m.batchSeconds.Observe(time.Since(started).Seconds())
-	}
 }
 
 func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *laneScratch) (*appliedBatch, error) {
@@ -512,16 +401,13 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 	res := ab.res[:len(recs)]
 	clear(res)
 	if len(recs) > 0 {
-		bo := stream.NewBackoff(in.o.MaxBackoff)
-		for {
+		err := stream.Retry(ctx, stream.NewBackoff(in.o.MaxBackoff), "applying batch", func() error {
 			err := in.applier.ApplyBatch(ctx, recs, res)
 			if err == nil {
 				err = in.waitReplicas(ctx) // on an error the batch is applied again
 			}
-			if err == nil {
-				in.failingSince.Store(0)
-				break
-			}
+			return err
+		}, func(err error) {
 			if errors.Is(err, features.ErrStoreLost) {
 				select { // the heal loop rebuilds; this batch waits for the store to be whole
 				case in.lostNow <- struct{}{}:
@@ -533,10 +419,11 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 			in.lastFailure.Store(&msg)
 			in.m.redisErrors.Inc()
 			in.log.Warn("applying batch to redis; will retry", "records", len(recs), "err", err)
-			if !bo.Wait(ctx) {
-				return nil, fmt.Errorf("applying batch: %w", err)
-			}
+		})
+		if err != nil {
+			return nil, err
 		}
+		in.failingSince.Store(0)
 	}
 	var applied int
 	for i, r := range res {
@@ -610,19 +497,19 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 		}
 	}
 	if len(out) > 0 {
-		bo := stream.NewBackoff(in.o.MaxBackoff)
-		for {
+		err := stream.Retry(ctx, stream.NewBackoff(in.o.MaxBackoff), "producing", func() error {
 			err := in.producer.Produce(ctx, out)
-			if err == nil {
-				break
+			if err != nil {
+				out = stream.Unwritten(out, err)
 			}
+			return err
+		}, func(err error) {
 			retried = true
 			in.m.kafkaErrors.WithLabelValues("produce").Inc()
 			in.log.Warn("producing features, samples and dlq records; will retry", "records", len(out), "err", err)
-			if !bo.Wait(ctx) {
-				return fmt.Errorf("producing: %w", err)
-			}
-			out = stream.Unwritten(out, err)
+		})
+		if err != nil {
+			return err
 		}
 	}
 	in.fault(CrashAfterProduce)
@@ -645,81 +532,6 @@ func (in *Ingester) publish(ctx context.Context, ab *appliedBatch) error {
 		}
 	}
 	return nil
-}
-
-func (in *Ingester) commit(ctx context.Context, last kafka.Message) error {
-	bo := stream.NewBackoff(in.o.MaxBackoff)
-	for {
-		err := in.reader.CommitMessages(ctx, last)
-		if err == nil {
-			return nil
-		}
-		in.m.kafkaErrors.WithLabelValues("commit").Inc()
-		in.log.Warn("committing offsets; will retry", "partition", last.Partition, "offset", last.Offset, "err", err)
-		if !bo.Wait(ctx) {
-			return fmt.Errorf("committing: %w", err)
-		}
-	}
-}
-
-// lagEvery is how often the lag gauge is refreshed from the broker.
-const lagEvery = 10 * time.Second
-
-// watchLag sets the lag gauge from the group's committed offsets and the partitions' end
-// offsets, as the broker sees them. Taking it from processed batches instead would freeze the
-// gauge exactly when ingest is stuck, which is when the lag alert must fire. It also marks the
-// partitions that have had records waiting while the group's committed offset stood still for
-// StallAfter (stalled, which Ready reports): a stall shows at the broker whatever its cause.
-func (in *Ingester) watchLag(ctx context.Context) {
-	t := time.NewTicker(in.lagEvery)
-	defer t.Stop()
-	type progress struct {
-		committed int64
-		since     time.Time
-	}
-	seen := map[int]progress{}
-	cl := stream.Cluster{Brokers: in.o.Brokers, Security: in.o.Security}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		logs, err := cl.LogOffsets(qctx, in.o.Topic)
-		var committed map[int]int64
-		if err == nil {
-			committed, err = cl.CommittedOffsets(qctx, in.o.Group, in.o.Topic)
-		}
-		cancel()
-		if err != nil {
-			in.log.Debug("reading consumer lag", "err", err)
-			continue
-		}
-		now := time.Now()
-		var stalled []string
-		for p, o := range logs {
-			from := max(committed[p], o.First)
-			lag := max(o.End-from, 0)
-			in.m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(lag))
-			pr, ok := seen[p]
-			if !ok || pr.committed != from || lag == 0 {
-				pr = progress{committed: from, since: now}
-			}
-			seen[p] = pr
-			if lag > 0 && now.Sub(pr.since) >= in.o.StallAfter {
-				stalled = append(stalled, fmt.Sprintf("%d (%d records waiting, no progress for %s)", p, lag, now.Sub(pr.since).Round(time.Second)))
-			}
-		}
-		in.m.stalled.Set(float64(len(stalled)))
-		if len(stalled) == 0 {
-			in.stalled.Store(nil)
-			continue
-		}
-		slices.Sort(stalled)
-		msg := "partitions of " + in.o.Topic + " stalled: " + strings.Join(stalled, ", ")
-		in.stalled.Store(&msg)
-	}
 }
 
 // DLQ headers: the reason, the detail, and where the record came from.

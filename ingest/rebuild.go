@@ -83,18 +83,13 @@ func (in *Ingester) epochKeys() []string {
 // initEpoch decides, before the first batch, whether the store is whole, new or lost, retrying
 // while Redis or Kafka is away.
 func (in *Ingester) initEpoch(ctx context.Context) error {
-	bo := stream.NewBackoff(in.o.MaxBackoff)
-	for {
-		err := in.decideEpoch(ctx)
-		if err == nil {
-			in.syncEpoch()
-			return nil
-		}
-		in.log.Warn("reading the store's epoch marker; will retry", "err", err)
-		if !bo.Wait(ctx) {
-			return ctx.Err()
-		}
+	err := stream.Retry(ctx, stream.NewBackoff(in.o.MaxBackoff), "reading the store's epoch marker", func() error { return in.decideEpoch(ctx) },
+		func(err error) { in.log.Warn("reading the store's epoch marker; will retry", "err", err) })
+	if err != nil {
+		return err
 	}
+	in.syncEpoch()
+	return nil
 }
 
 // decideEpoch reads the marker. A missing one is a new store, unless the group has committed
@@ -312,19 +307,15 @@ func (in *Ingester) rebuildPartition(ctx context.Context, cl stream.Cluster, st 
 		if len(recs) == 0 {
 			return nil
 		}
-		bo := stream.NewBackoff(in.o.MaxBackoff)
-		for {
+		err := stream.Retry(ctx, stream.NewBackoff(in.o.MaxBackoff), fmt.Sprintf("rebuilding %s/%d", in.o.Topic, p), func() error {
 			err := st.ApplyBatch(ctx, recs, res[:len(recs)])
-			if err == nil {
-				break
-			}
 			if errors.Is(err, features.ErrStoreLost) {
-				return err
+				return stream.Permanent(err)
 			}
-			in.m.redisErrors.Inc()
-			if !bo.Wait(ctx) {
-				return fmt.Errorf("rebuilding %s/%d: %w", in.o.Topic, p, err)
-			}
+			return err
+		}, func(error) { in.m.redisErrors.Inc() })
+		if err != nil {
+			return err
 		}
 		in.m.rebuildEvents.Add(float64(len(recs)))
 		st.Release(res[:len(recs)])

@@ -1,38 +1,8 @@
 package scorer
 
 import (
-	"context"
 	"net/http"
-	"strconv"
-	"time"
-
-	"github.com/segstream/segstream/stream"
 )
-
-// lagLoop measures the scorer group's lag on the features topic at the broker every 10 s, as
-// ingest does for its own: what the autoscaler and the lag panel read.
-func (s *Scorer) lagLoop(ctx context.Context) {
-	c := stream.Cluster{Brokers: s.o.Brokers, Security: s.o.Security}
-	t := time.NewTicker(10 * time.Second)
-	defer t.Stop()
-	for {
-		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		lag, err := c.GroupLag(qctx, s.o.Group, s.o.Topic)
-		cancel()
-		if err == nil {
-			for p, l := range lag {
-				s.m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(l))
-			}
-		} else if ctx.Err() == nil {
-			s.log.Debug("measuring consumer lag", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
 
 // statusRecorder remembers the status a handler wrote.
 type statusRecorder struct {

@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,9 +171,8 @@ type Scorer struct {
 	liveMu   sync.RWMutex
 	sweepNow chan struct{} // 1-buffered trigger of the sweep
 	refused  atomic.Uint64 // last refused version, not retried until the pointer moves again
-	ready    atomic.Bool
 	producer *stream.Producer
-	lastErr  atomic.Pointer[error]
+	lanes    *stream.Lanes[*laneDone]
 	sweeping atomic.Bool
 	recent   recentChanges // for the dashboard's GET /v1/changes
 	clock    atomic.Int64  // the event-time clock as last read (clockLoop), Unix ms; 0 before
@@ -198,6 +198,7 @@ func New(o Options, rdb redis.UniversalClient) (*Scorer, error) {
 	// re-batch them, wait its BatchTimeout on every partial batch and allocate a full-size
 	// batch per topic-partition per call, garbage that showed up as latency spikes.
 	s.producer = stream.NewProducer(o.Brokers, stream.ProducerOptions{Security: o.Security})
+	s.lanes = s.newLanes()
 	return s, nil
 }
 
@@ -214,7 +215,7 @@ func (s *Scorer) Ready() error {
 	if s.model.Load() == nil {
 		return errors.New("no model bundle loaded yet: publish one with `segstream bundle publish`")
 	}
-	if !s.ready.Load() {
+	if !s.lanes.Consuming() {
 		return errors.New("consumer not started")
 	}
 	if err := s.epoch.Lost(); err != nil {
@@ -239,7 +240,7 @@ func (s *Scorer) Run(ctx context.Context) error {
 	s.epoch.Start(bg)
 	wg.Add(5)
 	go func() { defer wg.Done(); s.clockLoop(bg) }()
-	go func() { defer wg.Done(); s.lagLoop(bg) }()
+	go func() { defer wg.Done(); s.lanes.WatchLag(bg) }()
 	go func() { defer wg.Done(); s.watchModels(bg, loaded) }()
 	go func() { defer wg.Done(); s.sweepLoop(bg) }()
 	go func() { defer wg.Done(); s.sizesLoop(bg) }()
@@ -249,280 +250,92 @@ func (s *Scorer) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	return s.consume(ctx)
+	s.log.Info("scorer scoring", "model_version", s.model.Load().Version)
+	return s.lanes.Run(ctx)
 }
 
-type lane struct {
-	partition int
-	ch        chan kafka.Message
-}
-
-func (s *Scorer) consume(ctx context.Context) error {
-	o := &s.o
-	reader := stream.NewGroupReader(stream.GroupReaderOptions{Brokers: o.Brokers, Security: o.Security, Group: o.Group, Topic: o.Topic, Queue: o.BatchSize, Log: s.log})
-	defer reader.Close()
-
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(o.DrainTimeout, cancelWork) })
-	defer stop()
-
-	var wg sync.WaitGroup
-	lanes := map[int]*lane{}
-	s.ready.Store(true)
-	s.log.Info("scorer consuming", "topic", o.Topic, "group", o.Group, "model_version", s.model.Load().Version)
-	bo := stream.NewBackoff(o.MaxBackoff)
-	for {
-		msg, err := reader.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			s.m.errors.WithLabelValues("fetch").Inc()
-			s.log.Warn("fetching from kafka", "err", err)
-			if !bo.Wait(ctx) {
-				break
-			}
-			continue
-		}
-		bo.Reset()
-		l := lanes[msg.Partition]
-		if l == nil {
-			l = &lane{partition: msg.Partition, ch: make(chan kafka.Message, o.BatchSize)}
-			lanes[msg.Partition] = l
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.runLane(workCtx, l, reader)
-			}()
-		}
-		select {
-		case l.ch <- msg:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	s.ready.Store(false)
-	for _, l := range lanes {
-		close(l.ch)
-	}
-	wg.Wait()
-	s.log.Info("scorer stopped")
-	if p := s.lastErr.Load(); p != nil {
-		return fmt.Errorf("drain incomplete: %w", *p)
-	}
-	return nil
-}
-
-// runLane scores one partition's records in batches. A batch's work is in two steps: the live
-// step (read the score hashes and the partition's produce watermark in one round trip, score,
+// newLanes builds the per-partition consumer. A batch's work is in two steps: the live step
+// (read the score hashes and the partition's produce watermark in one round trip, score,
 // compare-and-set the hashes, then produce the records while the segment sets move) and the
-// bookkeeping step (move the watermark, commit the offsets). The bookkeeping of batch N runs
-// beside the live step of batch N+1, in order, so commits still follow the work (bookkeep).
-func (s *Scorer) runLane(ctx context.Context, l *lane, reader *kafka.Reader) {
-	// Room for a few batches: the bookkeeping step takes all that wait in one watermark write,
-	// and the lane does not stop while a commit is in flight.
-	done := make(chan *laneDone, 8)
-	var inFlight sync.WaitGroup // batches handed to the bookkeeping step and not finished
-	var failed atomic.Bool
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		s.bookkeep(ctx, l.partition, reader, done, &inFlight, &failed)
-	}()
-	defer func() {
-		close(done)
-		<-finished
-	}()
-	batch := make([]kafka.Message, 0, s.o.BatchSize)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	sc := &laneScratch{}
-	handed := int64(-1) // the last offset handed to the bookkeeping step
-	abandon := func(err error) {
-		s.log.Warn("batch abandoned at shutdown", "partition", l.partition, "records", len(batch), "err", err)
-		s.lastErr.Store(&err)
-		for range l.ch {
-		}
-	}
-	for {
-		batch = batch[:0]
-		msg, ok := <-l.ch
-		if !ok {
-			return
-		}
-		batch = append(batch, msg)
-		timer.Reset(s.o.Linger)
-		// Linger for more only while the fetch that brought these records is still arriving:
-		// once the lane holds its partition's last record (stream.CaughtUp) and nothing is
-		// queued, the next record is a produce and a fetch away, and waiting for it would only
-		// delay these. Under load the queue is rarely empty, so batches still grow.
-	fill:
-		for len(batch) < s.o.BatchSize && !(len(l.ch) == 0 && stream.CaughtUp(&batch[len(batch)-1])) {
-			select {
-			case m, ok := <-l.ch:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, m)
-			case <-timer.C:
-				break fill
+// bookkeeping step (move the watermark; the offset commit follows). The bookkeeping of batch N
+// runs beside the live step of batch N+1, in order, and batches that finished while the
+// previous watermark write was in flight share one write.
+func (s *Scorer) newLanes() *stream.Lanes[*laneDone] {
+	o := &s.o
+	return stream.NewLanes(stream.LanesOptions{
+		Brokers: o.Brokers, Security: o.Security, Group: o.Group, Topic: o.Topic, Name: "scorer",
+		BatchSize: o.BatchSize, Linger: o.Linger, StopWhenCaughtUp: true,
+		// Room for a few batches: the bookkeeping step takes all that wait in one watermark
+		// write, and the lane does not stop while a write is in flight.
+		Pipeline:     8,
+		DrainTimeout: o.DrainTimeout, MaxBackoff: o.MaxBackoff,
+		Log:    s.log,
+		Failed: func(op string, _ error) { s.m.errors.WithLabelValues(op).Inc() },
+		Lag: func(lags map[int]int64, _ int) {
+			for p, l := range lags {
+				s.m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(l))
 			}
-		}
-		timer.Stop()
-		if failed.Load() {
-			abandon(errors.New("an earlier batch's bookkeeping failed"))
-			return
-		}
-		if batch[0].Offset <= handed {
-			// Redelivered offsets (a rebalance): the watermark this batch reads must include
-			// every batch before it.
-			inFlight.Wait()
-		}
-		d, err := s.runBatch(ctx, l.partition, batch, sc)
-		if err != nil {
-			abandon(err)
-			return
-		}
-		handed = batch[len(batch)-1].Offset
-		inFlight.Add(1)
-		done <- d
-	}
+		},
+	}, func(partition int) stream.LaneHandler[*laneDone] {
+		return &lane{s: s, partition: partition, sc: &laneScratch{}}
+	})
+}
+
+// lane is one partition's scoring, in the two stages of stream.Lanes.
+type lane struct {
+	s         *Scorer
+	partition int
+	sc        *laneScratch
+}
+
+func (l *lane) Work(ctx context.Context, batch []kafka.Message) (*laneDone, error) {
+	return l.s.runBatch(ctx, l.partition, batch, l.sc)
 }
 
 // laneDone is a batch whose records are produced and whose watermark and offsets remain.
 type laneDone struct {
 	mark    bool // move the watermark to last's offset (the batch had records to score)
-	last    kafka.Message
+	last    int64
 	started time.Time
 }
 
-// commitEvery is the most often a lane commits, and how long it holds finished batches
-// uncommitted. Commits are not on any record's path to its score, but every one is a round trip
-// through the reader's single commit loop (one at a time for all lanes) and the group
-// coordinator: committing every batch (about 800 a second at 20,000 records/s) queued them
-// behind each other for up to tens of milliseconds, and the lane waited on its bookkeeping.
-const commitEvery = 100 * time.Millisecond
-
-// bookkeep moves the watermark and commits, in batch order. Batches that finished while the
-// previous watermark write was in flight share one write (the watermark only moves up, and the
-// last batch's offset covers the ones before it). The commit follows at once if the last one is
-// commitEvery old, else when it will be, so an idle lane's offsets are committed within
-// commitEvery of its last batch. After a failure (only a cancelled work context ends the
-// retries) nothing more is committed.
-func (s *Scorer) bookkeep(ctx context.Context, partition int, reader *kafka.Reader, done <-chan *laneDone, inFlight *sync.WaitGroup, failed *atomic.Bool) {
-	var pending *kafka.Message // finished, not yet committed
-	var lastCommit time.Time
-	commit := func() {
-		err := s.retry(ctx, partition, stream.NewBackoff(s.o.MaxBackoff), "commit", func() error { return reader.CommitMessages(ctx, *pending) })
-		if err != nil {
-			s.lastErr.Store(&err)
-			failed.Store(true)
-		}
-		pending, lastCommit = nil, time.Now()
-	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	armed := false
-	var ds []*laneDone
-	for {
-		var d *laneDone
-		var ok bool
-		select {
-		case d, ok = <-done:
-		case <-timer.C:
-			armed = false
-			if pending != nil && !failed.Load() {
-				commit()
-			}
-			continue
-		}
-		if !ok {
-			break
-		}
-		ds = append(ds[:0], d)
-	drain:
-		for {
-			select {
-			case d, ok := <-done:
-				if !ok {
-					break drain // seen again by the outer receive
-				}
-				ds = append(ds, d)
-			default:
-				break drain
-			}
-		}
-		s.bookkeepBatches(ctx, partition, ds, failed)
-		if !failed.Load() {
-			pending = &ds[len(ds)-1].last
-			if wait := commitEvery - time.Since(lastCommit); wait <= 0 {
-				commit()
-			} else if !armed {
-				timer.Reset(wait)
-				armed = true
-			}
-		}
-		for range ds {
-			inFlight.Done()
-		}
-		clear(ds)
-	}
-	timer.Stop()
-	if pending != nil && !failed.Load() {
-		commit()
-	}
-}
-
-// bookkeepBatches moves the watermark past the last of ds that had records to score, in one
-// write, and records the batches' durations.
-func (s *Scorer) bookkeepBatches(ctx context.Context, partition int, ds []*laneDone, failed *atomic.Bool) {
-	if failed.Load() {
-		return
-	}
+// Finish moves the watermark past the last of ds that had records to score, in one write (the
+// watermark only moves up, and the last batch's offset covers the ones before it), and records
+// the batches' durations.
+func (l *lane) Finish(ctx context.Context, ds []*laneDone) error {
+	s := l.s
 	mark := int64(-1)
 	for _, d := range ds {
 		if d.mark {
-			mark = d.last.Offset
+			mark = d.last
 		}
 	}
 	if mark >= 0 {
-		err := s.retry(ctx, partition, stream.NewBackoff(s.o.MaxBackoff), "redis", func() error { return s.writeMark(ctx, partition, mark) })
+		err := s.retry(ctx, l.partition, stream.NewBackoff(s.o.MaxBackoff), "redis", func() error { return s.writeMark(ctx, l.partition, mark) })
 		if err != nil {
-			s.log.Warn("batch abandoned at shutdown", "partition", partition, "err", err)
-			s.lastErr.Store(&err)
-			failed.Store(true)
-			return
+			return err
 		}
 	}
 	for _, d := range ds {
 		s.m.batchSecs.Observe(time.Since(d.started).Seconds())
 	}
+	return nil
 }
 
 // retry runs f until it succeeds, with backoff, counting and logging failures; it gives up when
 // ctx ends.
 func (s *Scorer) retry(ctx context.Context, partition int, bo *stream.Backoff, op string, f func() error) error {
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
+	return stream.Retry(ctx, bo, op, f, func(err error) {
 		s.m.errors.WithLabelValues(op).Inc()
 		s.log.Warn(op+" failed; will retry", "partition", partition, "err", err)
-		if !bo.Wait(ctx) {
-			return fmt.Errorf("%s: %w", op, err)
-		}
-	}
+	})
 }
 
 // runBatch is the live step of one partition batch: decode, score, write the live hashes,
 // then produce the records while the segment sets move, retrying failures with backoff until
 // the work context ends.
 func (s *Scorer) runBatch(ctx context.Context, partition int, batch []kafka.Message, sc *laneScratch) (*laneDone, error) {
-	d := &laneDone{started: time.Now(), last: batch[len(batch)-1]}
+	d := &laneDone{started: time.Now(), last: batch[len(batch)-1].Offset}
 	// The lane's items and their maps are reused batch after batch: nothing of a batch's
 	// items outlives its live step.
 	if len(sc.bufs) < len(batch) {
