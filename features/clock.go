@@ -21,27 +21,6 @@ import (
 // ClockKey is the key of the event-time clock (Unix milliseconds, decimal).
 func ClockKey(prefix string) string { return prefix + ":clock" }
 
-// RaiseScript sets KEYS[1] to ARGV[1] when that is greater than the number stored (a missing key
-// counts as -1) and returns the number stored afterwards. The event-time clock, the produce and
-// DLQ watermarks all move this way: forward only, whoever writes last.
-var RaiseScript = redis.NewScript(`
-local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local v = tonumber(ARGV[1])
-if v > cur then
-  redis.call('SET', KEYS[1], ARGV[1])
-  return v
-end
-return cur`)
-
-// Raise moves the number at key up to at least v and returns the number stored afterwards.
-func Raise(ctx context.Context, rdb redis.Scripter, key string, v int64) (int64, error) {
-	n, err := RaiseScript.Run(ctx, rdb, []string{key}, v).Int64()
-	if err != nil {
-		return 0, fmt.Errorf("raising %s: %w", key, err)
-	}
-	return n, nil
-}
-
 // RaiseClock moves the clock up to eventMS, capped at now: an event dated ahead of the wall
 // clock (the decoder admits a day of skew) does not move the clock past the present. It returns
 // the clock afterwards.

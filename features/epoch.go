@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/segstream/segstream/redisx"
 )
 
 // The epoch marker says that the store still holds what ingest wrote into it. A Redis that
@@ -53,19 +55,6 @@ func NewEpochID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// raiseClockScript is RaiseScript for the clock, fenced by the epoch: KEYS[1] is the clock,
-// KEYS[2] the marker, ARGV[2] the marker the writer expects.
-var raiseClockScript = redis.NewScript(`
-local e = redis.call('GET', KEYS[2])
-if e ~= ARGV[2] then return redis.error_reply('SEGSTREAM_EPOCH ' .. (e or 'missing')) end
-local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local v = tonumber(ARGV[1])
-if v > cur then
-  redis.call('SET', KEYS[1], ARGV[1])
-  return v
-end
-return cur`)
-
 // SetEpoch makes every later ApplyBatch check that the marker is e before writing (fencing);
 // "" turns the check off (a store used without ingest's epoch, such as a benchmark's).
 func (s *Store) SetEpoch(e string) { s.epoch.Store(&e) }
@@ -82,16 +71,14 @@ func (s *Store) Epoch() string {
 func (s *Store) raiseClockFenced(ctx context.Context, v int64) (int64, error) {
 	e := s.Epoch()
 	if e == "" {
-		return Raise(ctx, s.rdb, ClockKey(s.cfg.Prefix), v)
+		return redisx.Raise(ctx, s.rdb, ClockKey(s.cfg.Prefix), v)
 	}
-	n, err := raiseClockScript.Run(ctx, s.rdb, []string{ClockKey(s.cfg.Prefix), EpochKey(s.cfg.Prefix)}, v, e).Int64()
-	if err != nil {
-		if redis.HasErrorPrefix(err, "SEGSTREAM_EPOCH") {
-			return 0, fmt.Errorf("%w: expected %q, found %s", ErrStoreLost, e, strings.TrimPrefix(err.Error(), "SEGSTREAM_EPOCH "))
-		}
-		return 0, fmt.Errorf("raising the clock: %w", err)
+	n, err := redisx.RaiseFenced(ctx, s.rdb, ClockKey(s.cfg.Prefix), EpochKey(s.cfg.Prefix), e, v)
+	var fenced *redisx.FencedError
+	if errors.As(err, &fenced) {
+		return 0, fmt.Errorf("%w: expected %q, found %s", ErrStoreLost, e, fenced.Found)
 	}
-	return n, nil
+	return n, err
 }
 
 // EpochEvery is how often an EpochWatch reads the marker.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segstream/segstream/redisx"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -399,44 +400,33 @@ func (s *Store) writeStates(ctx context.Context, b *batchScratch) ([]*customer, 
 	if s.batchCAS {
 		return s.writeStatesBatched(ctx, b)
 	}
-	for try := 0; ; try++ {
+	err := redisx.EvalPipelined(ctx, s.rdb, casScript, func(p redis.Pipeliner) error {
 		b.cmds = b.cmds[:0]
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, c := range b.writes {
-				var header any = ""
-				if c.header != nil {
-					header = c.header
-				}
-				b.cmds = append(b.cmds, casScript.EvalSha(ctx, p, []string{c.key}, header, c.blob))
+		for _, c := range b.writes {
+			var header any = ""
+			if c.header != nil {
+				header = c.header
 			}
-			return nil
-		})
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && try == 0 {
-			// After a Redis restart the script cache is empty, and go-redis does not fall back
-			// to EVAL inside a pipeline. Whatever ran before the error did not write (every
-			// command in the pipeline failed the same way), so load and rerun.
-			if lerr := casScript.Load(ctx, s.rdb).Err(); lerr != nil {
-				return nil, fmt.Errorf("loading the compare-and-set script: %w", lerr)
-			}
-			continue
+			b.cmds = append(b.cmds, casScript.EvalSha(ctx, p, []string{c.key}, header, c.blob))
 		}
-		if err != nil {
-			return nil, fmt.Errorf("writing %d customer states: %w", len(b.writes), err)
-		}
-		var conflicted []*customer
-		for i, c := range b.writes {
-			n, err := b.cmds[i].Int()
-			if err != nil {
-				return nil, fmt.Errorf("writing state of %q: %w", c.id, err)
-			}
-			if n == 0 {
-				conflicted = append(conflicted, c)
-			} else {
-				b.done = append(b.done, c)
-			}
-		}
-		return conflicted, nil
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("writing %d customer states: %w", len(b.writes), err)
 	}
+	var conflicted []*customer
+	for i, c := range b.writes {
+		n, err := b.cmds[i].Int()
+		if err != nil {
+			return nil, fmt.Errorf("writing state of %q: %w", c.id, err)
+		}
+		if n == 0 {
+			conflicted = append(conflicted, c)
+		} else {
+			b.done = append(b.done, c)
+		}
+	}
+	return conflicted, nil
 }
 
 // writeStatesBatched is writeStates with casBatchScript.

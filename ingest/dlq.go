@@ -9,13 +9,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/redisx"
 	"github.com/segstream/segstream/stream"
 )
 
 // Each malformed record lands in the DLQ once, across redeliveries and crashes.
 //
-// Two numbers per source partition, both only moving up (features.Raise), under one hash tag:
+// Two numbers per source partition, both only moving up (redisx.Raise), under one hash tag:
 //
 //   - the pending mark: the highest rejected offset whose DLQ record a batch is about to produce,
 //     raised before the produce;
@@ -121,7 +121,7 @@ func (in *Ingester) markRejected(ctx context.Context, topic string, partition in
 // raiseDLQMark moves a DLQ mark up to offset, retrying while Redis is away.
 func (in *Ingester) raiseDLQMark(ctx context.Context, key string, offset int64) error {
 	return in.retryRedis(ctx, "moving the dlq watermark", func() error {
-		_, err := features.Raise(ctx, in.rdb, key, offset)
+		_, err := redisx.Raise(ctx, in.rdb, key, offset)
 		if err == nil {
 			err = in.waitReplicas(ctx)
 		}

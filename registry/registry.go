@@ -25,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/redisx"
 )
 
 // Channel is where pointer moves are announced.
@@ -79,16 +80,11 @@ func (r *Registry) Put(ctx context.Context, version uint64, raw []byte) error {
 		}
 	}
 	// Keep seq at or above every stored version, so NextVersion never hands out a used one.
-	if err := seqAtLeast.Run(ctx, r.rdb, []string{keySeq}, version).Err(); err != nil {
+	if _, err := redisx.Raise(ctx, r.rdb, keySeq, int64(version)); err != nil {
 		return fmt.Errorf("advancing the version sequence: %w", err)
 	}
 	return nil
 }
-
-var seqAtLeast = redis.NewScript(`
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
-return 1`)
 
 // Activate moves the current pointer to version (which must be stored) and announces it.
 func (r *Registry) Activate(ctx context.Context, version uint64) error {

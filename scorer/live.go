@@ -13,6 +13,7 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/redisx"
 )
 
 // Keys. The score hash shares the customer's hash tag with the feature state; the segment
@@ -358,39 +359,29 @@ func (s *Scorer) writeLive(ctx context.Context, custs []*cust) error {
 	if len(writes) == 0 {
 		return nil
 	}
-	for try := 0; ; try++ {
-		cmds := make([]*redis.Cmd, len(writes))
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, cu := range writes {
-				n := cu.next
-				cmds[i] = casScript.EvalSha(ctx, p, []string{cu.key}, cu.raw, n.String(), n.seg, n.prev, cu.rec, n.mv, n.sv, strconv.FormatUint(n.dig, 10))
-			}
-			return nil
-		})
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && try == 0 {
-			// After a Redis restart the script cache is empty and go-redis does not fall back
-			// inside a pipeline; nothing ran, so load the script and run the pipeline again.
-			if lerr := casScript.Load(ctx, s.rdb).Err(); lerr != nil {
-				return fmt.Errorf("loading the score script: %w", lerr)
-			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("writing %d score hashes: %w", len(writes), err)
-		}
+	cmds := make([]*redis.Cmd, len(writes))
+	err := redisx.EvalPipelined(ctx, s.rdb, casScript, func(p redis.Pipeliner) error {
 		for i, cu := range writes {
-			n, err := cmds[i].Int()
-			if err != nil {
-				return fmt.Errorf("writing the score of %q: %w", cu.id, err)
-			}
-			cu.conflict = n == 0
+			n := cu.next
+			cmds[i] = casScript.EvalSha(ctx, p, []string{cu.key}, cu.raw, n.String(), n.seg, n.prev, cu.rec, n.mv, n.sv, strconv.FormatUint(n.dig, 10))
 		}
 		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("writing %d score hashes: %w", len(writes), err)
 	}
+	for i, cu := range writes {
+		n, err := cmds[i].Int()
+		if err != nil {
+			return fmt.Errorf("writing the score of %q: %w", cu.id, err)
+		}
+		cu.conflict = n == 0
+	}
+	return nil
 }
 
 func (s *Scorer) writeMark(ctx context.Context, partition int, offset int64) error {
-	if _, err := features.Raise(ctx, s.rdb, s.markKey(partition), offset); err != nil {
+	if _, err := redisx.Raise(ctx, s.rdb, s.markKey(partition), offset); err != nil {
 		return fmt.Errorf("moving the produce watermark: %w", err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/redisx"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -53,52 +54,44 @@ return redis.call('HGETALL', h)`)
 type naiveStore struct{ rdb redis.UniversalClient }
 
 func (n *naiveStore) ApplyBatch(ctx context.Context, recs []features.Record, res []features.Result) error {
-	for try := 0; ; try++ {
-		cmds := make([]*redis.Cmd, len(recs))
-		_, err := n.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, r := range recs {
-				ev := r.Event
-				tag := "{" + ev.CustomerID + "}"
-				var qty, spend float64
-				promo, brand := "0", ""
-				for _, it := range ev.Items {
-					qty += it.Quantity
-					spend += it.Quantity * it.UnitPrice
-					if it.Promotion {
-						promo = "1"
-					}
-					if brand == "" {
-						brand = it.Brand
-					}
+	cmds := make([]*redis.Cmd, len(recs))
+	err := redisx.EvalPipelined(ctx, n.rdb, naiveScript, func(p redis.Pipeliner) error {
+		for i, r := range recs {
+			ev := r.Event
+			tag := "{" + ev.CustomerID + "}"
+			var qty, spend float64
+			promo, brand := "0", ""
+			for _, it := range ev.Items {
+				qty += it.Quantity
+				spend += it.Quantity * it.UnitPrice
+				if it.Promotion {
+					promo = "1"
 				}
-				ms := ev.TS.UnixMilli()
-				cmds[i] = naiveScript.EvalSha(ctx, p, []string{"naive:" + tag + ":h", "naive:" + tag + ":ids", "naive:" + tag + ":days", "naive:" + tag + ":b"},
-					r.Pos.Partition, r.Pos.Offset, ev.EventID, string(ev.Type), ms, ev.Total(), len(ev.Items), qty, spend, promo, brand, ms/86400000)
+				if brand == "" {
+					brand = it.Brand
+				}
 			}
-			return nil
-		})
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && try == 0 {
-			if err := naiveScript.Load(ctx, n.rdb).Err(); err != nil {
-				return err
-			}
-			continue
+			ms := ev.TS.UnixMilli()
+			cmds[i] = naiveScript.EvalSha(ctx, p, []string{"naive:" + tag + ":h", "naive:" + tag + ":ids", "naive:" + tag + ":days", "naive:" + tag + ":b"},
+				r.Pos.Partition, r.Pos.Offset, ev.EventID, string(ev.Type), ms, ev.Total(), len(ev.Items), qty, spend, promo, brand, ms/86400000)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("naive apply: %w", err)
+	}
+	for i, c := range cmds {
+		vals, err := c.Slice()
 		if err != nil {
 			return fmt.Errorf("naive apply: %w", err)
 		}
-		for i, c := range cmds {
-			vals, err := c.Slice()
-			if err != nil {
-				return fmt.Errorf("naive apply: %w", err)
-			}
-			if len(vals) == 0 {
-				res[i] = features.Result{Outcome: features.DuplicateOffset}
-				continue
-			}
-			res[i] = features.Result{Outcome: features.Applied, Message: hashJSON(recs[i].Event, vals)}
+		if len(vals) == 0 {
+			res[i] = features.Result{Outcome: features.DuplicateOffset}
+			continue
 		}
-		return nil
+		res[i] = features.Result{Outcome: features.Applied, Message: hashJSON(recs[i].Event, vals)}
 	}
+	return nil
 }
 
 // hashJSON turns the returned hash into the features message, as the baseline's ingest would.
