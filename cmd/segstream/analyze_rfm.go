@@ -9,42 +9,39 @@ import (
 	"time"
 
 	"github.com/segstream/segstream/analysis"
-	"github.com/segstream/segstream/internal/app/cli"
 )
 
 func init() {
-	registerAnalyze("rfm", "RFM scores and named segments per customer of an Online Retail file", runAnalyzeRFM)
+	register("analyze rfm", "RFM scores and named segments per customer of an Online Retail file", analyzeRFM)
 }
 
-func runAnalyzeRFM(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("analyze rfm", flag.ContinueOnError)
+func analyzeRFM(fs *flag.FlagSet) runFunc {
 	file := fs.String("file", "", "Online Retail or Online Retail II CSV, plain or .gz (required)")
 	asOfS := fs.String("as-of", "", "the date recency is measured to, RFC 3339 or YYYY-MM-DD in UTC; purchases after it are ignored (required)")
 	asJSON := fs.Bool("json", false, "print per-customer rows and the quintile edges as JSON")
-	if err := cli.Parse(fs, args); err != nil {
-		return usageError{err}
+	return func(ctx context.Context, stdout io.Writer) error {
+		if *file == "" {
+			return badUsage("--file is required: the Online Retail CSV, e.g. --file '../shared/data/online_retail/Online Retail.csv.gz'")
+		}
+		if _, err := os.Stat(*file); err != nil {
+			return badUsage("--file: %v", err)
+		}
+		if *asOfS == "" {
+			return badUsage("--as-of is required, e.g. --as-of 2011-12-10T12:50:00Z")
+		}
+		asOf, err := parseAsOf(*asOfS)
+		if err != nil {
+			return badUsage("--as-of: %v", err)
+		}
+		rep, err := analysis.RFM(ctx, *file, asOf)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return analysis.WriteJSON(stdout, rep)
+		}
+		return rep.WriteText(stdout)
 	}
-	if *file == "" {
-		return badUsage("--file is required: the Online Retail CSV, e.g. --file '../shared/data/online_retail/Online Retail.csv.gz'")
-	}
-	if _, err := os.Stat(*file); err != nil {
-		return badUsage("--file: %v", err)
-	}
-	if *asOfS == "" {
-		return badUsage("--as-of is required, e.g. --as-of 2011-12-10T12:50:00Z")
-	}
-	asOf, err := parseAsOf(*asOfS)
-	if err != nil {
-		return badUsage("--as-of: %v", err)
-	}
-	rep, err := analysis.RFM(ctx, *file, asOf)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return analysis.WriteJSON(stdout, rep)
-	}
-	return rep.WriteText(stdout)
 }
 
 func parseAsOf(s string) (time.Time, error) {

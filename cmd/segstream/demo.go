@@ -16,11 +16,10 @@ import (
 )
 
 func init() {
-	register("demo", "run every role in one process; with no flags on an embedded broker and Redis (the default verb)", runDemo)
+	register("demo", "run every role in one process; with no flags on an embedded broker and Redis (the default verb)", demoCmd)
 }
 
-func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("segstream", flag.ContinueOnError)
+func demoCmd(fs *flag.FlagSet) runFunc {
 	var o demo.Options
 	fs.StringVar(&o.Kafka, "kafka", "", "Kafka brokers host:port[,...]; empty starts an embedded broker (env SEGSTREAM_KAFKA)")
 	fs.StringVar(&o.Redis, "redis", "", "Redis host:port or redis:// URL; empty starts redis-server if installed, else an in-process Redis (env SEGSTREAM_REDIS)")
@@ -35,39 +34,38 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.History, "history", 365*24*time.Hour, "event-time span of generated history before now")
 	fs.Uint64Var(&o.Seed, "seed", 1, "generator seed")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no live summary on the terminal")
-	if err := cli.Parse(fs, args); err != nil {
-		return usageError{err}
-	}
-	if *replay != "" {
-		name, path, ok := strings.Cut(*replay, "=")
-		p, err := datasets.ParsePreset(name)
-		if !ok || err != nil {
-			return badUsage("--replay %q: give PRESET=PATH, e.g. --replay online-retail=../shared/data/online_retail/Online\\ Retail.csv.gz", *replay)
+	return func(ctx context.Context, stdout io.Writer) error {
+		if *replay != "" {
+			name, path, ok := strings.Cut(*replay, "=")
+			p, err := datasets.ParsePreset(name)
+			if !ok || err != nil {
+				return badUsage("--replay %q: give PRESET=PATH, e.g. --replay online-retail=../shared/data/online_retail/Online\\ Retail.csv.gz", *replay)
+			}
+			if _, err := os.Stat(path); err != nil {
+				return badUsage("--replay: %v", err)
+			}
+			o.Preset, o.ReplayPath = p, path
 		}
-		if _, err := os.Stat(path); err != nil {
-			return badUsage("--replay: %v", err)
+		if o.Customers < 1 || o.Rate <= 0 {
+			return badUsage("--customers and --rate must be positive")
 		}
-		o.Preset, o.ReplayPath = p, path
-	}
-	if o.Customers < 1 || o.Rate <= 0 {
-		return badUsage("--customers and --rate must be positive")
-	}
-	o.API.HTTP = o.HTTP
-	if err := o.API.CheckServers(); err != nil {
-		return usageError{err}
-	}
-	if o.Kafka != "" {
-		var err error
-		if o.Brokers, err = cli.KafkaBrokers(o.Kafka); err != nil {
+		o.API.HTTP = o.HTTP
+		if err := o.API.CheckServers(); err != nil {
 			return usageError{err}
 		}
-	}
-	if o.Redis != "" {
-		rdb, err := roles.NewRedis(o.Redis) // validates; connects lazily
-		if err != nil {
-			return usageError{err}
+		if o.Kafka != "" {
+			var err error
+			if o.Brokers, err = cli.KafkaBrokers(o.Kafka); err != nil {
+				return usageError{err}
+			}
 		}
-		rdb.Close()
+		if o.Redis != "" {
+			rdb, err := roles.NewRedis(o.Redis) // validates; connects lazily
+			if err != nil {
+				return usageError{err}
+			}
+			rdb.Close()
+		}
+		return demo.Run(ctx, o, stdout)
 	}
-	return demo.Run(ctx, o, stdout)
 }

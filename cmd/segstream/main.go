@@ -18,36 +18,128 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
+
+	"github.com/segstream/segstream/internal/app/cli"
 )
 
-// verb is one sub-command. args excludes the verb itself.
-type verb struct {
+// runFunc is what a command does once its flags are parsed.
+type runFunc func(ctx context.Context, stdout io.Writer) error
+
+// command is a verb or a sub-verb. A leaf declares its flags on fs and returns what runs once
+// they are parsed (flags), so parsing, --help, environment fallbacks and the usage errors are
+// written once, here; a verb with sub-verbs has subs; a raw command parses its own arguments
+// (the roles share their flag sets with their binaries).
+type command struct {
 	summary string
-	run     func(ctx context.Context, args []string, stdout io.Writer) error
+	args    string // the positional arguments a leaf takes, for its usage line; "" takes none
+	flags   func(fs *flag.FlagSet) runFunc
+	raw     func(ctx context.Context, args []string, stdout io.Writer) error
+	subs    map[string]*command
 }
 
 // verbs is filled by each verb's file in init, so verbs live in files of their own.
-var verbs = map[string]verb{}
+var verbs = map[string]*command{}
 
-func register(name, summary string, run func(ctx context.Context, args []string, stdout io.Writer) error) {
-	if _, dup := verbs[name]; dup {
-		panic("segstream: verb registered twice: " + name)
+// register adds the verb path (a verb, or "verb sub") and returns it; a verb with sub-verbs is
+// registered by its sub-verbs, and once with its own summary and no flags.
+func register(path, summary string, flags func(fs *flag.FlagSet) runFunc) *command {
+	names := strings.Fields(path)
+	m := verbs
+	var c *command
+	for i, n := range names {
+		c = m[n]
+		if c == nil {
+			c = &command{}
+			m[n] = c
+		}
+		if i < len(names)-1 {
+			if c.subs == nil {
+				c.subs = map[string]*command{}
+			}
+			m = c.subs
+		}
 	}
-	verbs[name] = verb{summary: summary, run: run}
+	if summary != "" {
+		c.summary = summary
+	}
+	c.flags = flags
+	return c
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: segstream <verb> [flags]")
-	fmt.Fprintln(w, "verbs:")
-	names := make([]string, 0, len(verbs))
-	for n := range verbs {
+// registerRaw adds a command that parses its own arguments.
+func registerRaw(path, summary string, raw func(ctx context.Context, args []string, stdout io.Writer) error) {
+	register(path, summary, nil).raw = raw
+}
+
+func sortedNames(m map[string]*command) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, verbs[n].summary)
+	return names
+}
+
+func listCommands(w io.Writer, path string, m map[string]*command) {
+	fmt.Fprintf(w, "usage: %s <verb> [flags]\n", path)
+	fmt.Fprintln(w, "verbs:")
+	for _, n := range sortedNames(m) {
+		fmt.Fprintf(w, "  %-13s %s\n", n, m[n].summary)
 	}
+	fmt.Fprintf(w, "\n%s <verb> --help prints a verb's flags.\n", path)
+}
+
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "--help" || arg == "-help"
+}
+
+// dispatch runs c, named path, on args.
+func dispatch(ctx context.Context, path string, c *command, args []string, stdout io.Writer) error {
+	switch {
+	case c.subs != nil:
+		names := strings.Join(sortedNames(c.subs), ", ")
+		if len(args) == 0 {
+			return badUsage("%s: needs a sub-verb: one of %s (%s --help lists them)", path, names, path)
+		}
+		if isHelp(args[0]) {
+			listCommands(stdout, path, c.subs)
+			return flag.ErrHelp
+		}
+		sub, ok := c.subs[args[0]]
+		if !ok {
+			return badUsage("%s: unknown sub-verb %q: one of %s", path, args[0], names)
+		}
+		return dispatch(ctx, path+" "+args[0], sub, args[1:], stdout)
+	case c.raw != nil:
+		if err := c.raw(ctx, args, stdout); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return nil
+	}
+	fs := flag.NewFlagSet(path, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned and printed once by main
+	run := c.flags(fs)
+	if err := cli.Parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprintf(stdout, "%s: %s\n\n", path, c.summary)
+			if c.args != "" {
+				fmt.Fprintf(stdout, "usage: %s [flags] %s\n", path, c.args)
+			}
+			fs.Usage()
+			return err
+		}
+		return badUsage("%s: %w (%s --help lists the flags)", path, err, path)
+	}
+	if c.args == "" && fs.NArg() > 0 {
+		return badUsage("%s: unexpected argument %q: it takes flags only (%s --help lists them)", path, fs.Arg(0), path)
+	}
+	if err := run(ctx, stdout); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 func main() {
@@ -58,25 +150,26 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		listCommands(stdout, "segstream", verbs)
+		fmt.Fprintln(stdout, "With no verb, segstream runs the demo (segstream demo --help).")
+		return 0
+	}
 	name := "demo"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		name, args = args[0], args[1:]
 	}
-	if name == "help" || name == "-h" || name == "--help" {
-		usage(stdout)
-		return 0
-	}
 	v, ok := verbs[name]
 	if !ok {
 		fmt.Fprintf(stderr, "segstream: unknown verb %q\n", name)
-		usage(stderr)
+		listCommands(stderr, "segstream", verbs)
 		return 2
 	}
-	if err := v.run(ctx, args, stdout); err != nil {
+	if err := dispatch(ctx, "segstream "+name, v, args, stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(stderr, "segstream %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%v\n", err)
 		var ue usageError
 		if errors.As(err, &ue) {
 			return 2

@@ -15,11 +15,10 @@ import (
 )
 
 func init() {
-	register("replay", "publish a real data set to Kafka as v1 events (--preset, --file)", runReplay)
+	register("replay", "publish a real data set to Kafka as v1 events (--preset, --file)", replayCmd)
 }
 
-func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+func replayCmd(fs *flag.FlagSet) runFunc {
 	var o replay.Options
 	names := make([]string, len(datasets.Presets))
 	for i, p := range datasets.Presets {
@@ -35,41 +34,40 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.BoolVar(&o.Wait, "wait", false, "after publishing, wait until --group has committed everything published")
 	fs.StringVar(&o.Group, "group", stream.DefaultIngestGroup, "consumer group --wait waits for")
 	fs.DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "how long --wait waits before failing")
-	if err := cli.Parse(fs, args); err != nil {
-		return usageError{err}
+	return func(ctx context.Context, stdout io.Writer) error {
+		var err error
+		if o.Brokers, err = cli.KafkaBrokers(*kafkaAddrs); err != nil {
+			return badUsage("%v", err)
+		}
+		if o.Security, err = sec.Build(); err != nil {
+			return badUsage("%v", err)
+		}
+		if *preset == "" {
+			return badUsage("--preset is required: one of %s", strings.Join(names, ", "))
+		}
+		if o.Preset, err = datasets.ParsePreset(*preset); err != nil {
+			return badUsage("--preset: %v", err)
+		}
+		if o.File == "" {
+			return badUsage("--file is required: the data set to replay, e.g. --file '../shared/data/online_retail/Online Retail.csv.gz'")
+		}
+		if fi, err := os.Stat(o.File); err != nil {
+			return badUsage("--file: %v", err)
+		} else if fi.IsDir() {
+			return badUsage("--file %s is a directory: give the data file itself", o.File)
+		}
+		if o.Topic == "" {
+			return badUsage("--topic is empty")
+		}
+		if o.Rate < 0 {
+			return badUsage("--rate %v: give events per second, or 0 for no limit", o.Rate)
+		}
+		if o.Wait && o.Group == "" {
+			return badUsage("--group is empty: --wait needs the consumer group to wait for")
+		}
+		if o.WaitTimeout <= 0 {
+			return badUsage("--wait-timeout %s: give a positive duration", o.WaitTimeout)
+		}
+		return replay.Run(ctx, o, stdout)
 	}
-	var err error
-	if o.Brokers, err = cli.KafkaBrokers(*kafkaAddrs); err != nil {
-		return badUsage("%v", err)
-	}
-	if o.Security, err = sec.Build(); err != nil {
-		return badUsage("%v", err)
-	}
-	if *preset == "" {
-		return badUsage("--preset is required: one of %s", strings.Join(names, ", "))
-	}
-	if o.Preset, err = datasets.ParsePreset(*preset); err != nil {
-		return badUsage("--preset: %v", err)
-	}
-	if o.File == "" {
-		return badUsage("--file is required: the data set to replay, e.g. --file '../shared/data/online_retail/Online Retail.csv.gz'")
-	}
-	if fi, err := os.Stat(o.File); err != nil {
-		return badUsage("--file: %v", err)
-	} else if fi.IsDir() {
-		return badUsage("--file %s is a directory: give the data file itself", o.File)
-	}
-	if o.Topic == "" {
-		return badUsage("--topic is empty")
-	}
-	if o.Rate < 0 {
-		return badUsage("--rate %v: give events per second, or 0 for no limit", o.Rate)
-	}
-	if o.Wait && o.Group == "" {
-		return badUsage("--group is empty: --wait needs the consumer group to wait for")
-	}
-	if o.WaitTimeout <= 0 {
-		return badUsage("--wait-timeout %s: give a positive duration", o.WaitTimeout)
-	}
-	return replay.Run(ctx, o, stdout)
 }

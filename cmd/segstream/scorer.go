@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	register("scorer", "run the scorer role: features topic to live scores, hot-swapped bundles, read API", runScorer)
+	registerRaw("scorer", "run the scorer role: features topic to live scores, hot-swapped bundles, read API", runScorer)
 }
 
 func runScorer(ctx context.Context, args []string, stdout io.Writer) error {
