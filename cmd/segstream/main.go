@@ -39,7 +39,8 @@ type command struct {
 	subs    map[string]*command
 }
 
-// verbs is filled by each verb's file in init, so verbs live in files of their own.
+// verbs is filled in init by analyze.go (the analyses), processes.go (the long-running
+// processes: demo, broker, replay, scorer) and tools.go (bundle, export, bench).
 var verbs = map[string]*command{}
 
 // register adds the verb path (a verb, or "verb sub") and returns it; a verb with sub-verbs is

@@ -1,0 +1,461 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/segstream/segstream/analysis"
+	"github.com/segstream/segstream/testkit/rfmgolden"
+	"github.com/segstream/segstream/testkit/testenv"
+)
+
+func TestAnalyzeCLVAndConversion(t *testing.T) {
+	cdnow := testenv.DataFile(t, "cdnow/CDNOW_sample.txt")
+	books := testenv.DataFile(t, "audiobooks/Audiobooks_data.csv")
+	tests := []struct {
+		name  string
+		args  []string
+		code  int
+		check func(t *testing.T, out []byte)
+	}{
+		{"clv json", []string{"analyze", "clv", "--file", cdnow, "--json", "--top", "3"}, 0, func(t *testing.T, out []byte) {
+			var r analysis.CLVReport
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatal(err)
+			}
+			// From raw transactions the summary is unrounded, so the fit differs from the
+			// published one (on 2-decimal summaries) in the fourth decimal at most.
+			if math.Abs(r.BGNBD.R-0.2426) > 5e-4 || math.Abs(r.BGNBD.Alpha-4.4135) > 5e-3 || math.Abs(r.GammaGamma.P-6.25) > 0.01 {
+				t.Errorf("fit %+v %+v", r.BGNBD, r.GammaGamma)
+			}
+			if r.Summary.Customers != 2357 || r.Summary.RepeatCustomers != 946 || len(r.Customers) != 3 || r.Holdout == nil {
+				t.Errorf("summary %+v, %d customers listed, holdout %v", r.Summary, len(r.Customers), r.Holdout)
+			}
+			if r.Customers[0].CLV < r.Customers[1].CLV {
+				t.Error("customers not sorted by CLV")
+			}
+		}},
+		{"clv table", []string{"analyze", "clv", "--file", cdnow, "--top", "2"}, 0, func(t *testing.T, out []byte) {
+			if !bytes.Contains(out, []byte("BG/NBD")) || !bytes.Contains(out, []byte("P(alive)")) {
+				t.Errorf("table lacks its rows:\n%s", out)
+			}
+		}},
+		{"clv no file", []string{"analyze", "clv"}, 2, nil},
+		{"clv bad date", []string{"analyze", "clv", "--file", cdnow, "--calibration-end", "30/9/1997"}, 2, nil},
+		{"clv bad discount", []string{"analyze", "clv", "--file", cdnow, "--discount", "-0.1"}, 2, nil},
+		{"clv bad unit", []string{"analyze", "clv", "--file", cdnow, "--unit", "fortnights"}, 2, nil},
+		{"clv missing file", []string{"analyze", "clv", "--file", "/nonexistent"}, 1, nil},
+		{"conversion json", []string{"analyze", "conversion", "--file", books, "--json"}, 0, func(t *testing.T, out []byte) {
+			var r analysis.ConversionReport
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Split.Train != 3579 || r.Split.Val != 447 || r.Split.Test != 448 {
+				t.Errorf("split %+v", r.Split)
+			}
+			if r.Test.MLP.Accuracy < 0.78 || r.Test.MLP.AUC < 0.89 || r.Test.Logit.AUC < 0.85 {
+				t.Errorf("test scores %+v", r.Test)
+			}
+			if r.MLP.BestEpoch < 1 || r.MLP.Epochs < r.MLP.BestEpoch || len(r.Logit.Coef) != 11 {
+				t.Errorf("mlp %+v, %d logit coefficients", r.MLP, len(r.Logit.Coef))
+			}
+		}},
+		{"conversion no file", []string{"analyze", "conversion"}, 2, nil},
+		{"conversion bad patience", []string{"analyze", "conversion", "--file", books, "--patience", "0"}, 2, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), tc.args, &out, &errb); code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, errb.String())
+			}
+			if tc.code != 0 && errb.Len() == 0 {
+				t.Error("failure without a message")
+			}
+			if tc.check != nil {
+				tc.check(t, out.Bytes())
+			}
+		})
+	}
+}
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(context.Background(), args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestAnalyzePurchaseBadUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string // in stderr
+	}{
+		{[]string{"analyze", "incidence"}, "--file is required"},
+		{[]string{"analyze", "incidence", "--file", "x.csv", "--l2", "-1"}, "--l2 -1"},
+		{[]string{"analyze", "incidence", "--nope"}, "flag provided but not defined: -nope"},
+		{[]string{"analyze", "quantity", "--file", "x.csv", "--l2", "1"}, "flag provided but not defined: -l2"},
+		{[]string{"analyze", "brand-choice", "--file", "x.csv", "--brand", "6"}, "--brand 6: give a brand number from 1 to 5"},
+		{[]string{"analyze", "brand-choice", "--file", "x.csv", "--brand", "4", "--cross-brand", "4"}, "two different brands"},
+		{[]string{"analyze", "quantity", "--file", "x.csv", "extra"}, "unexpected argument"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, _, stderr := runCLI(t, tc.args...)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestAnalyzePurchaseMissingFile(t *testing.T) {
+	code, _, stderr := runCLI(t, "analyze", "quantity", "--file", filepath.Join(t.TempDir(), "none.csv"))
+	if code != 1 || !strings.Contains(stderr, "opening --file") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestAnalyzePurchaseJSON(t *testing.T) {
+	data := testenv.DataFile(t, "customer_analytics_365/purchase_data_no_demographics.csv")
+	// Two groups by id, with the last 50 customers in neither.
+	var gf strings.Builder
+	gf.WriteString("customer_id,group\n")
+	for id := 200000001; id <= 200000450; id++ {
+		g := "low"
+		if id > 200000225 {
+			g = "high"
+		}
+		fmt.Fprintf(&gf, "%d,%s\n", id, g)
+	}
+	groupFile := filepath.Join(t.TempDir(), "groups.csv")
+	if err := os.WriteFile(groupFile, []byte(gf.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type curvePoint struct {
+		Price, Elasticity float64
+		Textbook          *float64 `json:"textbook_elasticity"`
+	}
+	type report struct {
+		Rows            int
+		Coefficients    map[string]any
+		Elasticity      []curvePoint
+		ElasticityPromo []curvePoint `json:"elasticity_promotion"`
+		OwnElasticity   []curvePoint `json:"own_elasticity"`
+		CrossElasticity []curvePoint `json:"cross_elasticity"`
+		BaseBrand       int          `json:"base_brand"`
+		Unassigned      *int         `json:"unassigned_rows"`
+		Error           string
+		Groups          []struct {
+			Group        string
+			Rows         int
+			Coefficients map[string]any
+			Error        string
+		}
+	}
+	tests := []struct {
+		verb   string
+		rows   int
+		coefs  []string
+		curves func(r report) [][]curvePoint
+	}{
+		{"incidence", 58693, []string{"intercept", "price", "promotion"},
+			func(r report) [][]curvePoint { return [][]curvePoint{r.Elasticity, r.ElasticityPromo} }},
+		{"brand-choice", 14638, []string{"brand_2", "brand_3", "brand_4", "brand_5"},
+			func(r report) [][]curvePoint { return [][]curvePoint{r.OwnElasticity, r.CrossElasticity} }},
+		{"quantity", 14638, []string{"intercept", "price", "promotion"},
+			func(r report) [][]curvePoint { return [][]curvePoint{r.Elasticity, r.ElasticityPromo} }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.verb, func(t *testing.T) {
+			code, out, stderr := runCLI(t, "analyze", tc.verb, "--file", data, "--json", "--group-file", groupFile)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var r report
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("output is not JSON: %v", err)
+			}
+			if r.Rows != tc.rows {
+				t.Errorf("rows %d, want %d", r.Rows, tc.rows)
+			}
+			for _, c := range tc.coefs {
+				if _, ok := r.Coefficients[c]; !ok {
+					t.Errorf("coefficient %q missing from %v", c, r.Coefficients)
+				}
+			}
+			for _, c := range tc.curves(r) {
+				if len(c) != 300 || math.Abs(c[0].Price-0.5) > 1e-12 || math.Abs(c[299].Price-3.49) > 1e-12 {
+					t.Fatalf("curve has %d points from %v: want 300 from 0.50 to 3.49", len(c), c)
+				}
+				for _, p := range c {
+					if math.IsNaN(p.Elasticity) {
+						t.Fatalf("NaN elasticity at %v", p.Price)
+					}
+				}
+			}
+			if tc.verb == "brand-choice" && (r.BaseBrand != 1 || r.OwnElasticity[0].Textbook == nil) {
+				t.Errorf("base brand %d, textbook present %v", r.BaseBrand, r.OwnElasticity[0].Textbook != nil)
+			}
+			if len(r.Groups) != 2 || r.Groups[0].Group != "high" || r.Groups[1].Group != "low" {
+				t.Fatalf("groups %+v, want high and low", r.Groups)
+			}
+			sum := *r.Unassigned
+			for _, g := range r.Groups {
+				if g.Error != "" {
+					t.Errorf("group %s: %s", g.Group, g.Error)
+				}
+				if len(g.Coefficients) != len(tc.coefs) {
+					t.Errorf("group %s has %d coefficients", g.Group, len(g.Coefficients))
+				}
+				sum += g.Rows
+			}
+			if tc.verb == "incidence" && sum != tc.rows {
+				t.Errorf("group rows plus unassigned = %d, want %d", sum, tc.rows)
+			}
+			if *r.Unassigned == 0 {
+				t.Error("no unassigned rows, but 50 customers are in no group")
+			}
+		})
+	}
+}
+
+func TestAnalyzePurchaseTables(t *testing.T) {
+	data := testenv.DataFile(t, "customer_analytics_365/purchase_data_no_demographics.csv")
+	for _, c := range []struct {
+		verb string
+		want []string
+	}{
+		{"incidence", []string{"price  -1.555567", "with promotion"}},
+		{"brand-choice", []string{"base brand 1", "own 5 textbook", "5 w.r.t. price 4 exact"}},
+		{"quantity", []string{"price  -0.817365", "promotion  -0.105047"}},
+	} {
+		code, out, stderr := runCLI(t, "analyze", c.verb, "--file", data)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", c.verb, code, stderr)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: output lacks %q:\n%s", c.verb, w, out)
+			}
+		}
+	}
+}
+
+// TestAnalyzeRFMMatchesPandas runs the verb as a user would and compares every customer with
+// the numbers pandas computed (scripts/golden/rfm.py).
+func TestAnalyzeRFMMatchesPandas(t *testing.T) {
+	path := testenv.DataFile(t, "online_retail/Online Retail.csv.gz")
+	golden, edges, err := rfmgolden.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"analyze", "rfm", "--file", path, "--as-of", "2011-12-10T12:50:00Z", "--json"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var rep analysis.RFMReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("decoding --json output: %v", err)
+	}
+	if rep.Customers != 4338 || len(rep.Rows) != len(golden) {
+		t.Fatalf("%d customers (%d rows), want 4338 and pandas' %d", rep.Customers, len(rep.Rows), len(golden))
+	}
+	near := func(a, b [4]float64) bool {
+		for i := range a {
+			if math.Abs(a[i]-b[i]) > 1e-9*math.Max(1, math.Abs(b[i])) {
+				return false
+			}
+		}
+		return true
+	}
+	if !near(rep.Edges.RecencyDays, edges.RecencyDays) || !near(rep.Edges.Frequency, edges.Frequency) || !near(rep.Edges.Monetary, edges.Monetary) {
+		t.Errorf("edges %+v, pandas %+v", rep.Edges, edges)
+	}
+	bad := 0
+	for i, g := range golden { // both sorted by numeric customer id
+		r := rep.Rows[i]
+		if r.CustomerID != g.ID || !r.LastPurchase.Equal(g.LastPurchase) || r.RecencyDays != g.RecencyDays ||
+			r.Frequency != g.Frequency || math.Abs(r.Monetary-g.Monetary) > 0.005+1e-9 ||
+			r.R != g.R || r.F != g.F || r.M != g.M {
+			bad++
+			if bad <= 5 {
+				t.Errorf("row %d: got %+v, pandas %+v", i, r, g)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d customers differ from pandas", bad)
+	}
+	total := 0
+	for _, n := range rep.Segments {
+		total += n
+	}
+	if total != rep.Customers {
+		t.Errorf("segments hold %d customers, want %d", total, rep.Customers)
+	}
+}
+
+func TestAnalyzeRFMBadFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no file", []string{"--as-of", "2011-12-10"}, "--file is required"},
+		{"missing file", []string{"--file", "/nonexistent.csv", "--as-of", "2011-12-10"}, "--file"},
+		{"no as-of", []string{"--file", "analyze_rfm.go"}, "--as-of is required"},
+		{"bad as-of", []string{"--file", "analyze_rfm.go", "--as-of", "yesterday"}, "neither RFC 3339"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), append([]string{"analyze", "rfm"}, tt.args...), &out, &errOut)
+			if code != 2 || !strings.Contains(errOut.String(), tt.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, errOut.String(), tt.want)
+			}
+		})
+	}
+}
+
+const segFile = "customer_analytics_365/segmentation data.csv"
+
+func TestAnalyzeSegmentationJSON(t *testing.T) {
+	path := testenv.DataFile(t, segFile)
+	runJSON := func() []byte {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{"analyze", "segmentation", "--file", path, "--json"}, &out, &errb); code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		return out.Bytes()
+	}
+	first := runJSON()
+	var rep analysis.SegmentationReport
+	if err := json.Unmarshal(first, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.ExplainedVarianceRatio) != 7 {
+		t.Errorf("%d explained variance ratios, want 7", len(rep.ExplainedVarianceRatio))
+	}
+	var sum float64
+	for _, r := range rep.ExplainedVarianceRatio {
+		sum += r
+	}
+	if math.Abs(sum-1) > 1e-12 {
+		t.Errorf("ratios sum to %v", sum)
+	}
+	for _, c := range []struct {
+		name string
+		c    analysis.Clusters
+		dims int
+	}{{"kmeans", rep.KMeans, 7}, {"pca_kmeans", rep.PCAKMeans, 3}, {"ward", rep.Ward, 7}} {
+		if len(c.c.Labels) != 2000 || len(c.c.Sizes) != 4 || len(c.c.Centroids) != 4 || len(c.c.Centroids[0]) != c.dims {
+			t.Errorf("%s: %d labels, %d sizes, centroids %dx%d; want 2000, 4, 4x%d",
+				c.name, len(c.c.Labels), len(c.c.Sizes), len(c.c.Centroids), len(c.c.Centroids[0]), c.dims)
+		}
+		counts := make([]int, 4)
+		for _, l := range c.c.Labels {
+			counts[l]++
+		}
+		for i := range counts {
+			if counts[i] != c.c.Sizes[i] || (i > 0 && c.c.Sizes[i] > c.c.Sizes[i-1]) {
+				t.Errorf("%s: sizes %v, label counts %v: want equal and decreasing", c.name, c.c.Sizes, counts)
+				break
+			}
+		}
+	}
+	if len(rep.SilhouetteByK) != 9 || rep.SilhouetteByK[0].K != 2 || len(rep.WCSSByK) != 9 || rep.WCSSByK[8].K != 10 {
+		t.Errorf("by-k tables: %+v %+v, want k=2..10", rep.SilhouetteByK, rep.WCSSByK)
+	}
+
+	// The verb's k-means and Ward agree with scikit-learn's numbers in the golden file.
+	b, err := os.ReadFile("../../models/segment/testdata/golden_segmentation.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		KMeans struct{ Inertia float64 }
+		Ward   struct{ Sizes []int }
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	if e := math.Abs(rep.KMeans.Inertia-g.KMeans.Inertia) / g.KMeans.Inertia; e > 1e-6 {
+		t.Errorf("kmeans inertia %v, sklearn %v", rep.KMeans.Inertia, g.KMeans.Inertia)
+	}
+	if !equalInts(rep.Ward.Sizes, g.Ward.Sizes) {
+		t.Errorf("ward sizes %v, sklearn %v", rep.Ward.Sizes, g.Ward.Sizes)
+	}
+
+	if !bytes.Equal(first, runJSON()) {
+		t.Error("two runs with the same seed printed different JSON")
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestAnalyzeSegmentationText(t *testing.T) {
+	path := testenv.DataFile(t, segFile)
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"analyze", "segmentation", "--file", path, "--k", "3"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"PCA on standardized features", "k-means k=3", "Ward", "best k by silhouette"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestAnalyzeSegmentationBadUsage(t *testing.T) {
+	path := testenv.DataFile(t, segFile)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // in the message
+	}{
+		{"no file", nil, nil, "--file is required"},
+		{"k too small", []string{"--file", path, "--k", "1"}, nil, "--k=1"},
+		{"k not a number", []string{"--file", path, "--k", "four"}, nil, "invalid value"},
+		{"pca zero", []string{"--file", path, "--pca", "0"}, nil, "--pca=0"},
+		{"pca above features", []string{"--file", path, "--pca", "8"}, nil, "give 1..7"},
+		{"unknown flag", []string{"--file", path, "--clusters", "3"}, nil, "not defined"},
+		{"stray argument", []string{"--file", path, "extra"}, nil, "unexpected argument"},
+		{"bad env", []string{"--file", path}, map[string]string{"SEGSTREAM_SEED": "-1"}, "SEGSTREAM_SEED"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var out, errb bytes.Buffer
+			code := run(context.Background(), append([]string{"analyze", "segmentation"}, tc.args...), &out, &errb)
+			if code != 2 || !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q: want 2 and a message with %q", code, errb.String(), tc.want)
+			}
+		})
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"analyze", "segmentation", "--file", "/nonexistent.csv"}, &out, &errb); code != 1 {
+		t.Errorf("missing file: exit %d, want 1 (%s)", code, errb.String())
+	}
+}

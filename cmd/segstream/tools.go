@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/internal/app/roles"
+	"github.com/segstream/segstream/internal/demo/benchingest"
+	"github.com/segstream/segstream/internal/demo/benchretrain"
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/scorer"
+)
+
+func init() {
+	register("bundle", "build, publish and show model bundles (bundle build|publish|show ...)", nil)
+	// build and publish are the retrainer's fit and publish (internal/app/roles), one flag set
+	// each for both binaries.
+	registerRaw("bundle build", "fit a bundle on an exported features CSV, behind the gates, with its report", func(_ context.Context, args []string, stdout io.Writer) error {
+		j, err := roles.ParseFit("bundle build", args)
+		if err != nil {
+			return usageError{err}
+		}
+		return j.Run(stdout)
+	})
+	registerRaw("bundle publish", "store a bundle in the registry and make it current", func(ctx context.Context, args []string, stdout io.Writer) error {
+		j, err := roles.ParsePublish("bundle publish", args)
+		if err != nil {
+			return usageError{err}
+		}
+		return j.Run(ctx, stdout)
+	})
+	register("bundle show", "print a bundle's version, features, scorecard and segments", bundleShow).args = "[BUNDLE.json]"
+	register("export", "export from Redis (export features)", nil)
+	register("export features", "export customer features from Redis as CSV (export features --redis ADDR --as-of TIME --out PATH)", exportFeatures)
+	register("bench", "measure throughput next to the machine's limits (bench ingest|retrain)", nil)
+	register("bench ingest", "ingest throughput end to end next to the machine's limits and a naive baseline", benchIngest)
+	register("bench retrain", "one refit over a million customers in a real redis-server, with its peak memory", benchRetrain)
+}
+
+func bundleShow(fs *flag.FlagSet) runFunc {
+	addr := fs.String("redis", "", "read the current (or --version) bundle from this Redis instead of a file")
+	version := fs.Uint64("version", 0, "with --redis: this version instead of the current one")
+	full := fs.Bool("json", false, "print the whole bundle as JSON")
+	return func(ctx context.Context, stdout io.Writer) error {
+		var raw []byte
+		var err error
+		switch {
+		case *addr != "":
+			rdb, err := roles.NewRedis(*addr)
+			if err != nil {
+				return usageError{err}
+			}
+			defer rdb.Close()
+			reg := registry.New(rdb)
+			v := *version
+			if v == 0 {
+				if v, err = reg.Current(ctx); err != nil {
+					return err
+				}
+			}
+			if raw, err = reg.Get(ctx, v); err != nil {
+				return err
+			}
+		case fs.NArg() == 1:
+			if raw, err = os.ReadFile(fs.Arg(0)); err != nil {
+				return err
+			}
+		default:
+			return badUsage("bundle show needs a bundle file or --redis ADDR")
+		}
+		b, err := bundle.Decode(raw)
+		if err != nil {
+			return err
+		}
+		verr := b.Validate()
+		if *full {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(b); err != nil {
+				return err
+			}
+			return verr
+		}
+		p := &b.Payload
+		fmt.Fprintf(stdout, "version %d  created %s  schema %d  sha256 %s\n", b.Version, b.Created.Format(time.RFC3339), b.SchemaVersion, b.SHA256)
+		names := make([]string, len(p.Features))
+		for i, f := range p.Features {
+			names[i] = f.Name
+			if f.Transform != "" {
+				names[i] = f.Transform + "(" + f.Name + ")"
+			}
+		}
+		fmt.Fprintf(stdout, "features: %s\n", strings.Join(names, ", "))
+		fmt.Fprintf(stdout, "scorecard: %d rows, k=%d, silhouette %.3f, Calinski-Harabasz %.1f, Davies-Bouldin %.3f, smallest share %.1f%%\n",
+			p.Scorecard.Rows, p.Scorecard.K, p.Scorecard.Silhouette, p.Scorecard.CalinskiHarabasz, p.Scorecard.DaviesBouldin, 100*p.Scorecard.MinShare)
+		for _, s := range p.Segmentation.Segments {
+			fmt.Fprintf(stdout, "  segment %d %-45q %5.1f%%\n", s.ID, s.Name, 100*s.Share)
+		}
+		fmt.Fprintf(stdout, "models: rfm %v, conversion %v, clv %v, purchase %v\n", p.RFM != nil, p.Conversion != nil, p.CLV != nil, p.Purchase != nil)
+		for _, n := range p.Scorecard.Notes {
+			fmt.Fprintln(stdout, "  note:", n)
+		}
+		if verr != nil {
+			return fmt.Errorf("the bundle does not validate: %w", verr)
+		}
+		fmt.Fprintln(stdout, "valid")
+		return nil
+	}
+}
+
+// parseTime accepts RFC 3339 or a plain date (midnight UTC).
+func parseTime(flagName, s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, badUsage("--%s %q: give an RFC 3339 time (2011-12-10T12:50:00Z) or a date (2011-12-10)", flagName, s)
+}
+
+func exportFeatures(fs *flag.FlagSet) runFunc {
+	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address host:port or redis:// URL (env SEGSTREAM_REDIS)")
+	asOf := fs.String("as-of", "", "the time recency and windows are measured to (RFC 3339 or YYYY-MM-DD); default the event-time clock, as the scorer measures live answers")
+	out := fs.String("out", "-", "output CSV path, - for standard output")
+	windows := fs.String("windows", "30,90,365", "the windows ingest was configured with, in days")
+	attrs := fs.String("attributes", "", "comma-separated profile attribute columns (default: those found in the first 1000 customers)")
+	limit := fs.Int("limit", 0, "export at most this many customers (0 = all)")
+	return func(ctx context.Context, stdout io.Writer) error {
+		var t time.Time
+		if *asOf != "" {
+			var err error
+			if t, err = parseTime("as-of", *asOf); err != nil {
+				return err
+			}
+		}
+		w, err := roles.ParseWindows(*windows)
+		if err != nil {
+			return usageError{err}
+		}
+		rdb, err := roles.NewRedis(*redisAddr)
+		if err != nil {
+			return usageError{err}
+		}
+		defer rdb.Close()
+		store := features.NewStore(rdb, features.Config{Windows: w})
+		if t.IsZero() {
+			ms, ok, err := store.Clock(ctx)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errors.New("the store has no event-time clock (no event applied yet); give --as-of")
+			}
+			t = time.UnixMilli(ms).UTC()
+		}
+		o := features.ExportOptions{AsOf: t, Limit: *limit}
+		if *attrs != "" {
+			o.Attributes = strings.Split(*attrs, ",")
+		}
+		var dst io.Writer = stdout
+		var f *os.File
+		if *out != "-" {
+			if f, err = os.Create(*out); err != nil {
+				return fmt.Errorf("creating %s: %w", *out, err)
+			}
+			defer f.Close()
+			dst = f
+		}
+		bw := bufio.NewWriterSize(dst, 1<<20)
+		st, err := store.ExportCSV(ctx, bw, o)
+		if err != nil {
+			return fmt.Errorf("exporting features: %w", err)
+		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("writing %s: %w", *out, err)
+		}
+		if f != nil {
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("closing %s: %w", *out, err)
+			}
+		}
+		slog.Info("exported features", "customers", st.Customers, "as_of", t.Format(time.RFC3339), "out", *out, "attributes_left_out", st.DroppedAttributes)
+		return nil
+	}
+}
+
+func benchIngest(fs *flag.FlagSet) runFunc {
+	var o benchingest.Options
+	fs.IntVar(&o.Events, "events", 500000, "events per run")
+	fs.IntVar(&o.Customers, "customers", 50000, "distinct customers")
+	fs.IntVar(&o.Partitions, "partitions", 6, "partitions of the events topic")
+	fs.IntVar(&o.Runs, "runs", 3, "runs of each measurement; medians are reported")
+	fs.IntVar(&o.BatchSize, "batch-size", 2000, "ingest batch size")
+	fs.DurationVar(&o.Linger, "linger", 5*time.Millisecond, "ingest linger")
+	fs.BoolVar(&o.NoFeatures, "no-features", false, "do not produce feature vectors (shows what the features topic costs)")
+	fs.BoolVar(&o.NoNaive, "no-naive", false, "skip the naive baseline (for profiling; no ratio)")
+	fs.BoolVar(&o.NoSamples, "no-samples", false, "do not make training samples (shows what the samples topic costs)")
+	seed := fs.Uint64("seed", 1, "generator seed")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the last segstream ingest run to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file")
+	return func(ctx context.Context, stdout io.Writer) error {
+		if o.Events < 1000 || o.Customers < 1 || o.Partitions < 1 || o.Runs < 1 || o.BatchSize < 1 {
+			return badUsage("--events must be at least 1000 and --customers, --partitions, --runs, --batch-size at least 1")
+		}
+		o.Seed = *seed
+		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return fmt.Errorf("creating %s: %w", *cpuProfile, err)
+			}
+			defer f.Close()
+			o.CPUProfile = f
+		}
+		// Ingest as cmd/ingest runs it: with the binaries' GC setting (GOGC 400 unless GOGC is set).
+		scorer.TuneGC()
+		_, err := benchingest.Run(ctx, o, stdout)
+		if *memProfile != "" && err == nil {
+			f, ferr := os.Create(*memProfile)
+			if ferr != nil {
+				return fmt.Errorf("creating %s: %w", *memProfile, ferr)
+			}
+			defer f.Close()
+			if werr := pprof.Lookup("allocs").WriteTo(f, 0); werr != nil {
+				return fmt.Errorf("writing the allocation profile: %w", werr)
+			}
+		}
+		return err
+	}
+}
+
+func benchRetrain(fs *flag.FlagSet) runFunc {
+	var o benchretrain.Options
+	fs.IntVar(&o.Customers, "customers", 1000000, "customers in the feature store")
+	fs.StringVar(&o.Redis, "redis", "", "an existing Redis to use (it is flushed!); empty starts a redis-server child")
+	fs.Uint64Var(&o.Seed, "seed", 1, "generator and refit seed")
+	return func(ctx context.Context, stdout io.Writer) error {
+		if o.Customers < 100 {
+			return badUsage("--customers %d: give at least 100", o.Customers)
+		}
+		o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		_, err := benchretrain.Run(ctx, o, stdout)
+		return err
+	}
+}
