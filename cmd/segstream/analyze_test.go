@@ -312,8 +312,8 @@ func TestAnalyzeRFMBadFlags(t *testing.T) {
 	}{
 		{"no file", []string{"--as-of", "2011-12-10"}, "--file is required"},
 		{"missing file", []string{"--file", "/nonexistent.csv", "--as-of", "2011-12-10"}, "--file"},
-		{"no as-of", []string{"--file", "analyze_rfm.go"}, "--as-of is required"},
-		{"bad as-of", []string{"--file", "analyze_rfm.go", "--as-of", "yesterday"}, "neither RFC 3339"},
+		{"no as-of", []string{"--file", "analyze.go"}, "--as-of is required"},
+		{"bad as-of", []string{"--file", "analyze.go", "--as-of", "yesterday"}, "neither RFC 3339"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
