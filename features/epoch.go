@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segstream/segstream/promx"
 	"github.com/segstream/segstream/redisx"
 )
 
@@ -115,10 +116,10 @@ func NewEpochWatch(rdb redis.UniversalClient, prefix string, reg prometheus.Regi
 		log = slog.New(slog.DiscardHandler)
 	}
 	w := &EpochWatch{rdb: rdb, prefix: prefix, log: log,
-		lostG: prometheus.NewGauge(prometheus.GaugeOpts{Name: "segstream_redis_store_lost",
-			Help: "1 while the feature store has lost its data (its epoch marker is missing) or is being rebuilt from the events topic; 0 while it is whole."}),
-		losses: prometheus.NewCounter(prometheus.CounterOpts{Name: "segstream_redis_store_losses_total",
-			Help: "Times this process found the feature store lost (Redis restarted empty, flushed, or failed over to a replica without the data)."}),
+		lostG: promx.Gauge("segstream_redis_store_lost",
+			"1 while the feature store has lost its data (its epoch marker is missing) or is being rebuilt from the events topic; 0 while it is whole."),
+		losses: promx.Counter("segstream_redis_store_losses_total",
+			"Times this process found the feature store lost (Redis restarted empty, flushed, or failed over to a replica without the data)."),
 	}
 	if reg != nil {
 		w.lostG = register(reg, w.lostG)

@@ -48,6 +48,15 @@ var Reasons = []Reason{
 	ReasonAttributeOutOfRange,
 }
 
+// ReasonNames returns Reasons as strings (metric label values).
+func ReasonNames() []string {
+	out := make([]string, len(Reasons))
+	for i, r := range Reasons {
+		out[i] = string(r)
+	}
+	return out
+}
+
 // DecodeError is a rejected event: the reason, the offending field when there is one, and a
 // human-readable detail.
 type DecodeError struct {

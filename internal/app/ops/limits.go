@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segstream/segstream/promx"
 )
 
 // The limits every segstream HTTP server runs under, operator port and API alike
@@ -82,12 +83,12 @@ type Metrics struct {
 // NewMetrics registers the HTTP limits' series on reg; a nil reg keeps them unregistered.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "segstream_http_connections_refused_total",
-			Help: "Connections closed on accept because the listener already held its most open connections."}, []string{"listener"}),
-		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "segstream_http_connections_open",
-			Help: "Connections the listener holds open now."}, []string{"listener"}),
-		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "segstream_http_requests_rate_limited_total",
-			Help: "Requests answered 429 because their client exceeded its request rate."}, []string{"listener"}),
+		refused: promx.CounterVec("segstream_http_connections_refused_total",
+			"Connections closed on accept because the listener already held its most open connections.", "listener"),
+		open: promx.GaugeVec("segstream_http_connections_open",
+			"Connections the listener holds open now.", "listener"),
+		limited: promx.CounterVec("segstream_http_requests_rate_limited_total",
+			"Requests answered 429 because their client exceeded its request rate.", "listener"),
 	}
 	for _, l := range []string{ListenerOps, ListenerAPI} {
 		m.refused.WithLabelValues(l)
