@@ -65,7 +65,7 @@ func TestIngestRedisCluster(t *testing.T) {
 	rdb := cl.Client()
 	w := makeWorkload(11, 300, 6000, 0.10, 24)
 	publish(t, ctx, br.Address, w.msgs)
-	runIngest(t, ctx, ingest.Options{Brokers: []string{br.Address}, BatchSize: 200, MaxBackoff: 500 * time.Millisecond}, rdb)
+	runIngest(t, ctx, ingest.Options{Consumer: stream.Consumer{Brokers: []string{br.Address}, BatchSize: 200, MaxBackoff: 500 * time.Millisecond}}, rdb)
 	waitMatch(t, ctx, rdb, w, time.Minute)
 	waitCommitted(t, ctx, br.Address, time.Minute)
 	checkDLQ(t, ctx, br.Address, w)
@@ -114,8 +114,11 @@ func clusterFailover(t *testing.T, waitReplicas int) {
 	part := len(w.msgs) / 3
 	publish(t, ctx, br.Address, w.msgs[:part])
 	reg := prometheus.NewRegistry()
-	runIngest(t, ctx, ingest.Options{Brokers: []string{br.Address}, BatchSize: 50, MaxBackoff: 200 * time.Millisecond,
-		WaitReplicas: waitReplicas, Registerer: reg}, rdb)
+	runIngest(t, ctx, ingest.Options{
+		Consumer:     stream.Consumer{Brokers: []string{br.Address}, BatchSize: 50, MaxBackoff: 200 * time.Millisecond},
+		WaitReplicas: waitReplicas,
+		Registerer:   reg,
+	}, rdb)
 	waitCommitted(t, ctx, br.Address, time.Minute)
 	if counter(t, "segstream_ingest_events_applied_total", reg) == 0 {
 		t.Fatal("ingest applied nothing of the first part")

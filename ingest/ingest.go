@@ -15,6 +15,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,21 +47,15 @@ type Releaser interface {
 
 // Options configure an Ingester.
 type Options struct {
-	Brokers       []string
-	Security      *stream.Security // Kafka TLS and SASL; nil is plaintext
-	Topic         string           // events topic; default stream.DefaultEventsTopic
-	Group         string           // consumer group; default stream.DefaultIngestGroup
-	FeaturesTopic string           // default stream.DefaultFeaturesTopic; "-" produces no feature vectors
-	DLQTopic      string           // default stream.DefaultDLQTopic
+	// Consumer reads the events topic (default stream.DefaultEventsTopic) in a consumer group
+	// (default stream.DefaultIngestGroup); batches of up to 2000 records, linger 5ms.
+	stream.Consumer
+	FeaturesTopic string // default stream.DefaultFeaturesTopic; "-" produces no feature vectors
+	DLQTopic      string // default stream.DefaultDLQTopic
 	// SamplesTopic receives a point-in-time training sample (features/samples.go) for every
 	// applied visit and purchase, keyed by customer id. Default stream.DefaultSamplesTopic; "-"
 	// produces none. It overrides Features.Samples.
 	SamplesTopic string
-
-	BatchSize    int           // most records per lane batch; default 2000
-	Linger       time.Duration // how long a lane waits to fill a batch; default 5ms
-	DrainTimeout time.Duration // how long shutdown may spend finishing queued batches; default 15s
-	MaxBackoff   time.Duration // retry backoff cap; default 5s
 
 	Features features.Config
 	Limits   stream.Limits
@@ -97,35 +92,22 @@ type Options struct {
 	CrashAt           CrashPoint // default CrashAfterApply
 }
 
-func (o *Options) defaults() error {
-	if len(o.Brokers) == 0 {
-		return errors.New("no Kafka brokers: set --kafka")
+// Validate fills o's defaults and checks it; New calls it. Defaults: the events topic and the
+// ingest group, 2000-record batches lingering 5ms, the other topics' default names, StallAfter
+// 2m.
+func (o *Options) Validate() error {
+	if err := o.Consumer.Validate(stream.DefaultEventsTopic, stream.DefaultIngestGroup, 2000, 5*time.Millisecond); err != nil {
+		return err
 	}
-	def := func(s *string, d string) {
-		if *s == "" {
-			*s = d
-		}
-	}
-	def(&o.Topic, stream.DefaultEventsTopic)
-	def(&o.Group, stream.DefaultIngestGroup)
-	def(&o.FeaturesTopic, stream.DefaultFeaturesTopic)
-	def(&o.DLQTopic, stream.DefaultDLQTopic)
-	def(&o.SamplesTopic, stream.DefaultSamplesTopic)
+	o.FeaturesTopic = cmp.Or(o.FeaturesTopic, stream.DefaultFeaturesTopic)
+	o.DLQTopic = cmp.Or(o.DLQTopic, stream.DefaultDLQTopic)
+	o.SamplesTopic = cmp.Or(o.SamplesTopic, stream.DefaultSamplesTopic)
 	o.Features.Samples = o.SamplesTopic != "-"
-	if o.BatchSize <= 0 {
-		o.BatchSize = 2000
-	}
-	if o.Linger <= 0 {
-		o.Linger = 5 * time.Millisecond
-	}
-	if o.DrainTimeout <= 0 {
-		o.DrainTimeout = 15 * time.Second
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 5 * time.Second
-	}
 	if o.StallAfter <= 0 {
 		o.StallAfter = 2 * time.Minute
+	}
+	if o.WaitReplicas < 0 {
+		return fmt.Errorf("WaitReplicas %d: give 0 (no wait) or more", o.WaitReplicas)
 	}
 	if o.WaitReplicasTimeout <= 0 {
 		o.WaitReplicasTimeout = defaultWaitReplicasTimeout
@@ -175,7 +157,7 @@ type Ingester struct {
 
 // New validates o and builds an Ingester over the Redis client rdb.
 func New(o Options, rdb redis.UniversalClient) (*Ingester, error) {
-	if err := o.defaults(); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	store := features.NewStore(rdb, o.Features)
@@ -277,9 +259,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 func (in *Ingester) newLanes() *stream.Lanes[*appliedBatch] {
 	o := &in.o
 	return stream.NewLanes(stream.LanesOptions{
-		Brokers: o.Brokers, Security: o.Security, Group: o.Group, Topic: o.Topic, Name: "ingest",
-		BatchSize: o.BatchSize, Queue: 4 * o.BatchSize, Linger: o.Linger, Pipeline: 4,
-		DrainTimeout: o.DrainTimeout, MaxBackoff: o.MaxBackoff, StallAfter: o.StallAfter,
+		Consumer: o.Consumer, Name: "ingest", Queue: 4 * o.BatchSize, Pipeline: 4, StallAfter: o.StallAfter,
 		Log:       in.log,
 		Failed:    func(op string, _ error) { in.m.kafkaErrors.WithLabelValues(op).Inc() },
 		Fetched:   in.m.consumed.Inc,

@@ -420,8 +420,11 @@ func headerOf(m kafka.Message, key string) string {
 func startIngest(t *testing.T, ctx context.Context, addr string, rdb redis.UniversalClient, name string) (stop func(), reg *prometheus.Registry) {
 	t.Helper()
 	reg = prometheus.NewRegistry()
-	in, err := ingest.New(ingest.Options{Brokers: []string{addr}, BatchSize: 200, MaxBackoff: 500 * time.Millisecond,
-		Logger: slog.New(slog.DiscardHandler).With("ingest", name), Registerer: reg}, rdb)
+	in, err := ingest.New(ingest.Options{
+		Consumer:   stream.Consumer{Brokers: []string{addr}, BatchSize: 200, MaxBackoff: 500 * time.Millisecond},
+		Logger:     slog.New(slog.DiscardHandler).With("ingest", name),
+		Registerer: reg,
+	}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -686,8 +689,11 @@ func TestIngestNotReadyWhileStalled(t *testing.T) {
 	half := len(w.msgs) / 2
 	publish(t, ctx, br.Address, w.msgs[:half])
 
-	in, err := ingest.New(ingest.Options{Brokers: []string{br.Address}, BatchSize: 200, MaxBackoff: 200 * time.Millisecond,
-		StallAfter: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)}, rdb)
+	in, err := ingest.New(ingest.Options{
+		Consumer:   stream.Consumer{Brokers: []string{br.Address}, BatchSize: 200, MaxBackoff: 200 * time.Millisecond},
+		StallAfter: 2 * time.Second,
+		Logger:     slog.New(slog.DiscardHandler),
+	}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}

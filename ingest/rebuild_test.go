@@ -21,8 +21,11 @@ import (
 // runIngest runs an ingester with its metrics in reg until the returned stop is called.
 func runIngestWithRegistry(t *testing.T, ctx context.Context, addr string, rdb redis.UniversalClient, reg *prometheus.Registry) (*ingest.Ingester, func()) {
 	t.Helper()
-	in, err := ingest.New(ingest.Options{Brokers: []string{addr}, BatchSize: 200, MaxBackoff: 500 * time.Millisecond,
-		Logger: slog.New(slog.DiscardHandler), Registerer: reg}, rdb)
+	in, err := ingest.New(ingest.Options{
+		Consumer:   stream.Consumer{Brokers: []string{addr}, BatchSize: 200, MaxBackoff: 500 * time.Millisecond},
+		Logger:     slog.New(slog.DiscardHandler),
+		Registerer: reg,
+	}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}

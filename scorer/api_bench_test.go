@@ -58,7 +58,7 @@ func customerFixture(t testing.TB) (http.Handler, []string, *features.Store) {
 			t.Fatal(err)
 		}
 	}
-	s, err := scorer.New(scorer.Options{Brokers: []string{"127.0.0.1:1"}, Features: cfg}, rdb)
+	s, err := scorer.New(scorer.Options{Consumer: stream.Consumer{Brokers: []string{"127.0.0.1:1"}}, Features: cfg}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/chromium"
 	"github.com/segstream/segstream/testkit/testenv"
 )
@@ -63,8 +64,11 @@ func TestAPIErrorsDoNotLeak(t *testing.T) {
 				leak = tc.leak(srv.Addr)
 			}
 			var logs testenv.SyncBuffer
-			s, err := scorer.New(scorer.Options{Brokers: []string{"127.0.0.1:9"}, Features: features.Config{Windows: windows},
-				Logger: slog.New(slog.NewTextHandler(&logs, nil))}, rdb)
+			s, err := scorer.New(scorer.Options{
+				Consumer: stream.Consumer{Brokers: []string{"127.0.0.1:9"}},
+				Features: features.Config{Windows: windows},
+				Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+			}, rdb)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,8 +107,12 @@ func TestDashboardAsksForToken(t *testing.T) {
 	browser := chromium.Path(t)
 	const token = "dash-s3cret"
 	rdb := testenv.StartRedis(t).Client()
-	s, err := scorer.New(scorer.Options{Brokers: []string{"127.0.0.1:9"}, Features: features.Config{Windows: windows},
-		APIToken: token, Registerer: prometheus.NewRegistry()}, rdb)
+	s, err := scorer.New(scorer.Options{
+		Consumer:   stream.Consumer{Brokers: []string{"127.0.0.1:9"}},
+		Features:   features.Config{Windows: windows},
+		APIToken:   token,
+		Registerer: prometheus.NewRegistry(),
+	}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}

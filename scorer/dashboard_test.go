@@ -56,9 +56,17 @@ func TestDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := scorer.New(scorer.Options{Brokers: []string{e.broker.Address}, Features: features.Config{Windows: windows},
-		PollInterval: 300 * time.Millisecond, SweepRate: 50000, Linger: 2 * time.Millisecond, APIToken: token, Registerer: reg,
-		Logger: testLogger(), ReportURL: "/report", RetrainerStatusURL: "/v1/retrainer/status"}, e.rdb)
+	s, err := scorer.New(scorer.Options{
+		Consumer:           stream.Consumer{Brokers: []string{e.broker.Address}, Linger: 2 * time.Millisecond},
+		Features:           features.Config{Windows: windows},
+		PollInterval:       300 * time.Millisecond,
+		SweepRate:          50000,
+		APIToken:           token,
+		Registerer:         reg,
+		Logger:             testLogger(),
+		ReportURL:          "/report",
+		RetrainerStatusURL: "/v1/retrainer/status",
+	}, e.rdb)
 	if err != nil {
 		t.Fatal(err)
 	}

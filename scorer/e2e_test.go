@@ -101,7 +101,7 @@ func (e *env) produce(n int) {
 
 func (e *env) startIngest() {
 	e.t.Helper()
-	in, err := ingest.New(ingest.Options{Brokers: []string{e.broker.Address}, Features: features.Config{Windows: windows}, Logger: testLogger()}, e.rdb)
+	in, err := ingest.New(ingest.Options{Consumer: stream.Consumer{Brokers: []string{e.broker.Address}}, Features: features.Config{Windows: windows}, Logger: testLogger()}, e.rdb)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -121,16 +121,27 @@ func (e *env) run(name string, f func(context.Context) error) {
 }
 
 func newScorer(e *env, token string, reg prometheus.Registerer) (*scorer.Scorer, error) {
-	return scorer.New(scorer.Options{Brokers: []string{e.broker.Address}, Features: features.Config{Windows: windows},
-		PollInterval: 300 * time.Millisecond, SweepRate: 50000, Linger: 2 * time.Millisecond, APIToken: token, Registerer: reg,
-		Logger: testLogger()}, e.rdb)
+	return scorer.New(scorer.Options{
+		Consumer:     stream.Consumer{Brokers: []string{e.broker.Address}, Linger: 2 * time.Millisecond},
+		Features:     features.Config{Windows: windows},
+		PollInterval: 300 * time.Millisecond,
+		SweepRate:    50000,
+		APIToken:     token,
+		Registerer:   reg,
+		Logger:       testLogger(),
+	}, e.rdb)
 }
 
 func (e *env) startScorer(reg prometheus.Registerer) *scorer.Scorer {
 	e.t.Helper()
-	s, err := scorer.New(scorer.Options{Brokers: []string{e.broker.Address}, Features: features.Config{Windows: windows},
-		PollInterval: 300 * time.Millisecond, SweepRate: 50000, Linger: 2 * time.Millisecond, Registerer: reg,
-		Logger: testLogger()}, e.rdb)
+	s, err := scorer.New(scorer.Options{
+		Consumer:     stream.Consumer{Brokers: []string{e.broker.Address}, Linger: 2 * time.Millisecond},
+		Features:     features.Config{Windows: windows},
+		PollInterval: 300 * time.Millisecond,
+		SweepRate:    50000,
+		Registerer:   reg,
+		Logger:       testLogger(),
+	}, e.rdb)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -369,9 +380,14 @@ func TestEndToEnd(t *testing.T) {
 	// was produced or is older than the live answers, so nothing is scored, written or produced.
 	scores, changes := e.count(stream.DefaultScoresTopic), e.count(stream.DefaultChangesTopic)
 	reg2 := prometheus.NewRegistry()
-	s2, err := scorer.New(scorer.Options{Brokers: []string{e.broker.Address}, Group: "segstream-scorer-replay",
-		Features: features.Config{Windows: windows}, PollInterval: 300 * time.Millisecond, SweepRate: 50000,
-		Registerer: reg2, Logger: testLogger()}, e.rdb)
+	s2, err := scorer.New(scorer.Options{
+		Consumer:     stream.Consumer{Brokers: []string{e.broker.Address}, Group: "segstream-scorer-replay"},
+		Features:     features.Config{Windows: windows},
+		PollInterval: 300 * time.Millisecond,
+		SweepRate:    50000,
+		Registerer:   reg2,
+		Logger:       testLogger(),
+	}, e.rdb)
 	if err != nil {
 		t.Fatal(err)
 	}

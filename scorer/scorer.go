@@ -38,6 +38,7 @@
 package scorer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,17 +60,12 @@ import (
 
 // Options configure a Scorer.
 type Options struct {
-	Brokers      []string
-	Security     *stream.Security // Kafka TLS and SASL; nil is plaintext
-	Topic        string           // features topic; default stream.DefaultFeaturesTopic
-	Group        string           // default stream.DefaultScorerGroup
-	ScoresTopic  string           // default stream.DefaultScoresTopic
-	ChangesTopic string           // default stream.DefaultChangesTopic; "-" produces none
-
-	BatchSize    int           // default 1000
-	Linger       time.Duration // default DefaultLinger
-	DrainTimeout time.Duration // default 15s
-	MaxBackoff   time.Duration // default 5s
+	// Consumer reads the features topic (default stream.DefaultFeaturesTopic) in a consumer
+	// group (default stream.DefaultScorerGroup); batches of up to 1000 records, linger
+	// DefaultLinger.
+	stream.Consumer
+	ScoresTopic  string // default stream.DefaultScoresTopic
+	ChangesTopic string // default stream.DefaultChangesTopic; "-" produces none
 
 	// Features must match ingest's configuration (prefix and windows).
 	Features features.Config
@@ -102,45 +98,27 @@ type Options struct {
 	Epoch *features.EpochWatch
 }
 
-func (o *Options) defaults() error {
-	if len(o.Brokers) == 0 {
-		return errors.New("no Kafka brokers: set --kafka")
+// Validate fills o's defaults and checks it; New calls it. Defaults: the features topic and the
+// scorer group, 1000-record batches lingering DefaultLinger, the other defaults as Options says.
+func (o *Options) Validate() error {
+	if err := o.Consumer.Validate(stream.DefaultFeaturesTopic, stream.DefaultScorerGroup, 1000, DefaultLinger); err != nil {
+		return err
 	}
-	def := func(s *string, d string) {
-		if *s == "" {
-			*s = d
-		}
+	if o.Topic == "-" {
+		return errors.New("features topic \"-\": the scorer needs the topic ingest produces to")
 	}
-	def(&o.Topic, stream.DefaultFeaturesTopic)
-	def(&o.Group, stream.DefaultScorerGroup)
-	def(&o.ScoresTopic, stream.DefaultScoresTopic)
-	def(&o.ChangesTopic, stream.DefaultChangesTopic)
-	if o.BatchSize <= 0 {
-		o.BatchSize = 1000
+	o.ScoresTopic = cmp.Or(o.ScoresTopic, stream.DefaultScoresTopic)
+	o.ChangesTopic = cmp.Or(o.ChangesTopic, stream.DefaultChangesTopic)
+	o.PollInterval = cmp.Or(o.PollInterval, 5*time.Second)
+	if o.PollInterval < 0 {
+		return fmt.Errorf("PollInterval %s: give a positive duration", o.PollInterval)
 	}
-	if o.Linger <= 0 {
-		o.Linger = DefaultLinger
-	}
-	if o.DrainTimeout <= 0 {
-		o.DrainTimeout = 15 * time.Second
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 5 * time.Second
-	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = 5 * time.Second
-	}
-	if o.SweepRate == 0 {
-		o.SweepRate = 2000
-	}
-	if o.AgeStep <= 0 {
-		o.AgeStep = time.Hour
-	}
-	if o.AgeSettle <= 0 {
-		o.AgeSettle = 3 * time.Second
-	}
-	if o.SizesEvery <= 0 {
-		o.SizesEvery = 5 * time.Second
+	o.SweepRate = cmp.Or(o.SweepRate, 2000)
+	o.AgeStep = cmp.Or(o.AgeStep, time.Hour)
+	o.AgeSettle = cmp.Or(o.AgeSettle, 3*time.Second)
+	o.SizesEvery = cmp.Or(o.SizesEvery, 5*time.Second)
+	if o.AgeStep < 0 || o.AgeSettle < 0 || o.SizesEvery < 0 {
+		return errors.New("AgeStep, AgeSettle and SizesEvery: give positive durations")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -182,7 +160,7 @@ type Scorer struct {
 
 // New validates o and builds a Scorer over the Redis client rdb.
 func New(o Options, rdb redis.UniversalClient) (*Scorer, error) {
-	if err := o.defaults(); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	st := features.NewStore(rdb, o.Features)
@@ -263,14 +241,12 @@ func (s *Scorer) Run(ctx context.Context) error {
 func (s *Scorer) newLanes() *stream.Lanes[*laneDone] {
 	o := &s.o
 	return stream.NewLanes(stream.LanesOptions{
-		Brokers: o.Brokers, Security: o.Security, Group: o.Group, Topic: o.Topic, Name: "scorer",
-		BatchSize: o.BatchSize, Linger: o.Linger, StopWhenCaughtUp: true,
+		Consumer: o.Consumer, Name: "scorer", StopWhenCaughtUp: true,
 		// Room for a few batches: the bookkeeping step takes all that wait in one watermark
 		// write, and the lane does not stop while a write is in flight.
-		Pipeline:     8,
-		DrainTimeout: o.DrainTimeout, MaxBackoff: o.MaxBackoff,
-		Log:    s.log,
-		Failed: func(op string, _ error) { s.m.errors.WithLabelValues(op).Inc() },
+		Pipeline: 8,
+		Log:      s.log,
+		Failed:   func(op string, _ error) { s.m.errors.WithLabelValues(op).Inc() },
 		Lag: func(lags map[int]int64, _ int) {
 			for p, l := range lags {
 				s.m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(l))

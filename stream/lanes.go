@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,16 +32,55 @@ type LaneHandler[T any] interface {
 	Finish(ctx context.Context, done []T) error
 }
 
+// Consumer is what a consumer group's lanes read and how they batch: ingest's and the scorer's
+// options embed it, and Lanes takes it as it is.
+type Consumer struct {
+	Brokers  []string
+	Security *Security // Kafka TLS and SASL; nil is plaintext
+	Topic    string
+	Group    string
+
+	BatchSize    int           // most records per lane batch
+	Linger       time.Duration // how long a lane waits to fill a batch
+	DrainTimeout time.Duration // how long shutdown may spend finishing queued batches; default 15s
+	MaxBackoff   time.Duration // retry backoff cap; default 5s
+}
+
+// Validate fills c's defaults, the role's (topic, group, batch size, linger) and the shared
+// ones, and checks the rest: the one place a consumer's options are defaulted and checked.
+func (c *Consumer) Validate(topic, group string, batchSize int, linger time.Duration) error {
+	if len(c.Brokers) == 0 {
+		return errors.New("no Kafka brokers: set --kafka")
+	}
+	c.Topic = cmp.Or(c.Topic, topic)
+	c.Group = cmp.Or(c.Group, group)
+	if c.BatchSize == 0 {
+		c.BatchSize = batchSize
+	}
+	if c.BatchSize < 1 || c.BatchSize > MaxBatchSize {
+		return fmt.Errorf("batch size %d (--batch-size): give 1..%d", c.BatchSize, MaxBatchSize)
+	}
+	if c.Linger <= 0 {
+		c.Linger = linger
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 15 * time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Second
+	}
+	return nil
+}
+
+// MaxBatchSize is the most records a lane batch may hold.
+const MaxBatchSize = 100000
+
 // LanesOptions configure Lanes.
 type LanesOptions struct {
-	Brokers      []string
-	Security     *Security
-	Group, Topic string
-	Name         string // in log lines: "ingest", "scorer"
+	Consumer
+	Name string // in log lines: "ingest", "scorer"
 
-	BatchSize int           // most records per batch; required
-	Queue     int           // records a lane holds ahead of its batch; default BatchSize
-	Linger    time.Duration // how long a lane waits to fill a batch; required
+	Queue int // records a lane holds ahead of its batch; default BatchSize
 	// StopWhenCaughtUp closes a batch without lingering once the lane holds its partition's
 	// last record and nothing else is queued (CaughtUp): the next record is a produce and a
 	// fetch away, and waiting for it only delays these. Under load the queue is rarely empty,
@@ -48,8 +88,6 @@ type LanesOptions struct {
 	StopWhenCaughtUp bool
 	Pipeline         int           // batches between Work and Finish; default 4
 	CommitEvery      time.Duration // the most often a lane commits; default 100ms
-	DrainTimeout     time.Duration // how long shutdown may spend finishing queued batches; default 15s
-	MaxBackoff       time.Duration // retry backoff cap; default 5s
 
 	// LagEvery is how often WatchLag reads the group's lag from the broker (default 10s);
 	// StallAfter, when > 0, is how long a partition may have records waiting while the group's

@@ -68,8 +68,8 @@ func TestLanesOrderAndCommit(t *testing.T) {
 	var sizes []int
 	var fetched, commits int
 	runCtx, stop := context.WithCancel(ctx)
-	ls := stream.NewLanes(stream.LanesOptions{Brokers: brokers, Group: group, Topic: topic, Name: "test",
-		BatchSize: 100, Linger: 5 * time.Millisecond, CommitEvery: 20 * time.Millisecond,
+	ls := stream.NewLanes(stream.LanesOptions{Consumer: stream.Consumer{Brokers: brokers, Group: group, Topic: topic,
+		BatchSize: 100, Linger: 5 * time.Millisecond}, Name: "test", CommitEvery: 20 * time.Millisecond,
 		Fetched:   func() { mu.Lock(); fetched++; mu.Unlock() },
 		Committed: func(int) { mu.Lock(); commits++; mu.Unlock() },
 	}, func(p int) stream.LaneHandler[int64] {

@@ -30,6 +30,7 @@ import (
 	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/offlinefit"
 	"github.com/segstream/segstream/testkit/testenv"
 )
@@ -153,8 +154,12 @@ func checkLiveEqualsBatch(t *testing.T, ctx context.Context, broker string, srv 
 		t.Fatalf("event-time clock %v (%v %v), want the last event %v", time.UnixMilli(ms).UTC(), ok, err, clock)
 	}
 
-	s, err := scorer.New(scorer.Options{Brokers: []string{broker}, Features: features.Config{Windows: []int{30, 90, 365}},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SweepRate: 100000}, rdb)
+	s, err := scorer.New(scorer.Options{
+		Consumer:  stream.Consumer{Brokers: []string{broker}},
+		Features:  features.Config{Windows: []int{30, 90, 365}},
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SweepRate: 100000,
+	}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}

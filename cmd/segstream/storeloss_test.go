@@ -25,6 +25,7 @@ import (
 	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
 )
 
@@ -49,7 +50,7 @@ func TestStoreLossHeals(t *testing.T) {
 	reportDir := t.TempDir()
 	rs := roles.Roles{
 		Ingest: &io_,
-		Scorer: &scorer.Options{Brokers: []string{br.Address}, Features: features.Config{Windows: []int{30, 90, 365}}, SweepRate: 100000},
+		Scorer: &scorer.Options{Consumer: stream.Consumer{Brokers: []string{br.Address}}, Features: features.Config{Windows: []int{30, 90, 365}}, SweepRate: 100000},
 		Retrainer: &retrainer.Options{SamplesTopic: "-", Seed: 7, Features: features.Config{Windows: []int{30, 90, 365}},
 			Interval: time.Hour, DriftInterval: -1, LockTTL: 3 * time.Second, Start: start, ReportDir: reportDir},
 	}

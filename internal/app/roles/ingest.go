@@ -102,11 +102,14 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 	lim := stream.DefaultLimits
 	lim.MaxFuture = f.MaxFuture
 	o := ingest.Options{
-		Brokers: brokers, Topic: f.Topic, Group: f.Group, FeaturesTopic: f.FeaturesTopic, DLQTopic: f.DLQTopic, SamplesTopic: samples,
-		BatchSize: f.BatchSize, Linger: f.Linger, DrainTimeout: f.DrainTimeout, StallAfter: f.StallAfter,
-		WaitReplicas: f.WaitReplicas,
-		Features:     features.Config{Windows: w, DedupWindow: f.DedupWindow},
-		Limits:       lim,
+		Consumer:      stream.Consumer{Brokers: brokers, Topic: f.Topic, Group: f.Group, BatchSize: f.BatchSize, Linger: f.Linger, DrainTimeout: f.DrainTimeout},
+		FeaturesTopic: f.FeaturesTopic,
+		DLQTopic:      f.DLQTopic,
+		SamplesTopic:  samples,
+		StallAfter:    f.StallAfter,
+		WaitReplicas:  f.WaitReplicas,
+		Features:      features.Config{Windows: w, DedupWindow: f.DedupWindow},
+		Limits:        lim,
 	}
 	if v := os.Getenv("SEGSTREAM_FAULT_CRASH_AFTER_BATCHES"); v != "" {
 		n, err := strconv.Atoi(v)

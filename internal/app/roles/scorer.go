@@ -78,9 +78,15 @@ func (f *ScorerFlags) Options(brokers []string) (scorer.Options, error) {
 		return scorer.Options{}, fmt.Errorf("--features-topic %q: the scorer needs the topic ingest produces to", f.FeaturesTopic)
 	}
 	return scorer.Options{
-		Brokers: brokers, Topic: f.FeaturesTopic, Group: f.Group, ScoresTopic: f.ScoresTopic, ChangesTopic: f.ChangesTopic,
-		BatchSize: f.BatchSize, Linger: f.Linger, DrainTimeout: f.DrainTimeout,
-		Features: features.Config{Windows: w}, PollInterval: f.Poll, SweepRate: f.SweepRate, AgeStep: f.AgeStep, APIToken: f.APIToken, ReportURL: f.ReportURL,
+		Consumer:     stream.Consumer{Brokers: brokers, Topic: f.FeaturesTopic, Group: f.Group, BatchSize: f.BatchSize, Linger: f.Linger, DrainTimeout: f.DrainTimeout},
+		ScoresTopic:  f.ScoresTopic,
+		ChangesTopic: f.ChangesTopic,
+		Features:     features.Config{Windows: w},
+		PollInterval: f.Poll,
+		SweepRate:    f.SweepRate,
+		AgeStep:      f.AgeStep,
+		APIToken:     f.APIToken,
+		ReportURL:    f.ReportURL,
 	}, nil
 }
 

@@ -262,8 +262,13 @@ func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient,
 	if o.NoSamples {
 		st = "-"
 	}
-	in, err := ingest.New(ingest.Options{Brokers: brokers, Topic: topic, Group: group, FeaturesTopic: ft, SamplesTopic: st,
-		DLQTopic: "bench.dlq", BatchSize: o.BatchSize, Linger: o.Linger, Applier: ca}, rdb)
+	in, err := ingest.New(ingest.Options{
+		Consumer:      stream.Consumer{Brokers: brokers, Topic: topic, Group: group, BatchSize: o.BatchSize, Linger: o.Linger},
+		FeaturesTopic: ft,
+		SamplesTopic:  st,
+		DLQTopic:      "bench.dlq",
+		Applier:       ca,
+	}, rdb)
 	if err != nil {
 		return 0, cpuMark{}, cpuMark{}, err
 	}
