@@ -24,6 +24,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/segstream/segstream/redisx"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -61,7 +62,7 @@ func (c Config) withDefaults() Config {
 		c.MaxBrands = 64
 	}
 	if c.Prefix == "" {
-		c.Prefix = "seg"
+		c.Prefix = redisx.DefaultPrefix
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = 100000

@@ -12,6 +12,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// DefaultPrefix is the key prefix every key of a deployment starts with unless configured
+// (features.Config.Prefix): features, the clock, watermarks and the bundle registry, so one
+// ACL key pattern (~seg:*) covers them.
+const DefaultPrefix = "seg"
+
 // raiseScript sets KEYS[1] to ARGV[1] when that is greater than the number stored (a missing key
 // counts as -1) and returns the number stored afterwards. With a KEYS[2] it first checks that
 // KEYS[2] holds ARGV[2] (a fence) and fails with FENCED and what it found otherwise. The

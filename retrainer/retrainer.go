@@ -195,7 +195,7 @@ func New(o Options, rdb redis.UniversalClient) (*Retrainer, error) {
 		return nil, err
 	}
 	m.interval.Set(o.Interval.Seconds())
-	r := &Retrainer{o: o, rdb: rdb, store: st, reg: registry.New(rdb), lease: NewLease(rdb, o.LockKey, o.LockTTL),
+	r := &Retrainer{o: o, rdb: rdb, store: st, reg: registry.New(rdb, st.Config().Prefix), lease: NewLease(rdb, o.LockKey, o.LockTTL),
 		m: m, log: o.Logger, trigger: make(chan string, 1), reports: map[uint64][]byte{}, epoch: o.Epoch}
 	if r.epoch == nil {
 		r.epoch = features.NewEpochWatch(rdb, st.Config().Prefix, o.Registerer, o.Logger)

@@ -128,7 +128,7 @@ func offlineLabels(t *testing.T, st *features.Store, asOf time.Time, b *bundle.B
 func compiled(t *testing.T, rdb redis.UniversalClient) *bundle.Compiled {
 	t.Helper()
 	ctx := context.Background()
-	reg := registry.New(rdb)
+	reg := registry.New(rdb, "")
 	v, err := reg.Current(ctx)
 	if err != nil || v == 0 {
 		t.Fatalf("no current bundle (%d): %v", v, err)
@@ -267,7 +267,7 @@ func TestDriftTriggersRefit(t *testing.T) {
 
 	shifted := testenv.StartRedis(t).Client()
 	apply(t, features.NewStore(shifted, features.Config{}), evs, halfOfCustomers, 3)
-	if _, err := registry.New(shifted).Publish(ctx, orig); err != nil {
+	if _, err := registry.New(shifted, "").Publish(ctx, orig); err != nil {
 		t.Fatal(err)
 	}
 	r, _ := newRetrainer(t, shifted, Options{Seed: 7, Interval: time.Hour, Warmup: time.Hour,
@@ -305,7 +305,7 @@ func TestDriftTriggersRefit(t *testing.T) {
 	if runs[0].Result != "refused" || !strings.Contains(strings.Join(runs[0].Reasons, ";"), "stable") {
 		t.Fatalf("with a 1%% churn budget the drift refit should be refused on stability: %+v", runs[0])
 	}
-	if v, _ := registry.New(shifted).Current(ctx); v != orig.Version {
+	if v, _ := registry.New(shifted, "").Current(ctx); v != orig.Version {
 		t.Fatalf("registry moved to v%d after a refused refit", v)
 	}
 	if got := testutil.ToFloat64(r.m.lockHeld); got != 1 {

@@ -64,7 +64,7 @@ func newEnvOn(t testing.TB, ctx context.Context, customers int, broker *testenv.
 	e := &env{t: t, ctx: ctx, broker: broker, redis: testenv.StartRedis(t)}
 	e.rdb = e.redis.Client()
 	e.store = features.NewStore(e.rdb, features.Config{Windows: windows})
-	e.reg = registry.New(e.rdb)
+	e.reg = registry.New(e.rdb, "")
 	e.gen = shoppers.New(42, customers, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	e.w = stream.NewWriter([]string{e.broker.Address}, stream.DefaultEventsTopic, stream.WriterOptions{BatchSize: 2000})
 	t.Cleanup(func() { e.w.Close() })

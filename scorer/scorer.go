@@ -165,7 +165,7 @@ func New(o Options, rdb redis.UniversalClient) (*Scorer, error) {
 	}
 	st := features.NewStore(rdb, o.Features)
 	o.Features = st.Config()
-	s := &Scorer{o: o, rdb: rdb, reg: registry.New(rdb), store: st, prefix: st.Config().Prefix,
+	s := &Scorer{o: o, rdb: rdb, reg: registry.New(rdb, st.Config().Prefix), store: st, prefix: st.Config().Prefix,
 		m: newMetrics(o.Registerer), log: o.Logger, sweepNow: make(chan struct{}, 1), epoch: o.Epoch}
 	if s.epoch == nil {
 		s.epoch = features.NewEpochWatch(rdb, s.prefix, o.Registerer, o.Logger)

@@ -71,7 +71,7 @@ func TestFitThenPublish(t *testing.T) {
 	if err := publish(context.Background(), []string{"--redis", srv.Addr, out}, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	v, err := registry.New(srv.Client()).Current(context.Background())
+	v, err := registry.New(srv.Client(), "").Current(context.Background())
 	if err != nil || v == 0 || !strings.Contains(stdout.String(), fmt.Sprintf("version %d", v)) {
 		t.Fatalf("current %d (%v) after: %s", v, err, stdout.String())
 	}
@@ -83,7 +83,7 @@ func TestFitThenPublish(t *testing.T) {
 	if err := publish(context.Background(), []string{"--redis", srv.Addr, bad}, &stdout); err == nil {
 		t.Fatal("a damaged bundle was published")
 	}
-	if v2, _ := registry.New(srv.Client()).Current(context.Background()); v2 != v {
+	if v2, _ := registry.New(srv.Client(), "").Current(context.Background()); v2 != v {
 		t.Fatalf("current moved to %d", v2)
 	}
 }

@@ -71,7 +71,7 @@ func TestBundleVerbs(t *testing.T) {
 	if code := run(ctx, []string{"bundle", "publish", "--redis", srv.Addr, out}, &so, os.Stderr); code != 0 {
 		t.Fatalf("publish exited %d: %s", code, so.String())
 	}
-	if v, err := registry.New(srv.Client()).Current(ctx); err != nil || v != 4 {
+	if v, err := registry.New(srv.Client(), "").Current(ctx); err != nil || v != 4 {
 		t.Fatalf("current = %d, %v", v, err)
 	}
 	// A damaged file is refused by show and publish.

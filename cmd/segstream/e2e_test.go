@@ -335,7 +335,7 @@ func mustRead(t *testing.T, path string) []byte {
 func currentBundle(t *testing.T, rdb *redis.Client) *bundle.Bundle {
 	t.Helper()
 	ctx := context.Background()
-	reg := registry.New(rdb)
+	reg := registry.New(rdb, "")
 	v, err := reg.Current(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -150,7 +150,7 @@ func TestSameSegmentsOnSeparateServers(t *testing.T) {
 	// The purchase models the retrainer fitted from ingest's point-in-time samples are the
 	// offline fits of the same file: every row of the course's data became one occasion.
 	ctx := context.Background()
-	reg := registry.New(srv.Client())
+	reg := registry.New(srv.Client(), "")
 	v, err := reg.Current(ctx)
 	if err != nil {
 		t.Fatal(err)

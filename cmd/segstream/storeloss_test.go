@@ -79,7 +79,7 @@ func TestStoreLossHeals(t *testing.T) {
 	}
 	close(start) // the history is in: the retrainer fits its first model
 	waitFor(t, 2*time.Minute, "the pipeline ready with a model", func() bool { return ready(op) == nil })
-	reg := registry.New(rdb)
+	reg := registry.New(rdb, "")
 	version, err := reg.Current(ctx)
 	if err != nil {
 		t.Fatal(err)

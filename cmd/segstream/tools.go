@@ -63,7 +63,7 @@ func bundleShow(fs *flag.FlagSet) runFunc {
 				return usageError{err}
 			}
 			defer rdb.Close()
-			reg := registry.New(rdb)
+			reg := registry.New(rdb, "")
 			v := *version
 			if v == 0 {
 				if v, err = reg.Current(ctx); err != nil {

@@ -361,7 +361,7 @@ func demoSummary(ctx context.Context, w io.Writer, rdb redis.UniversalClient, st
 
 // demoSegments prints the current model's segments and their live sizes.
 func demoSegments(ctx context.Context, w io.Writer, rdb redis.UniversalClient) {
-	reg := registry.New(rdb)
+	reg := registry.New(rdb, "")
 	v, err := reg.Current(ctx)
 	if err != nil || v == 0 {
 		return

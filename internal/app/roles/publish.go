@@ -21,7 +21,7 @@ func PublishFile(ctx context.Context, addr, path string) (uint64, error) {
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return registry.PublishFile(ctx, registry.New(rdb), path)
+	return registry.PublishFile(ctx, registry.New(rdb, ""), path)
 }
 
 // PublishJob is a parsed publish verb: store a bundle file in the Redis registry and make it
