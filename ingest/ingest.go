@@ -50,12 +50,13 @@ type Options struct {
 	// Consumer reads the events topic (default stream.DefaultEventsTopic) in a consumer group
 	// (default stream.DefaultIngestGroup); batches of up to 2000 records, linger 5ms.
 	stream.Consumer
-	FeaturesTopic string // default stream.DefaultFeaturesTopic; "-" produces no feature vectors
+	FeaturesTopic string // default stream.DefaultFeaturesTopic
+	NoFeatures    bool   // produce no feature vectors (a store-only ingest; no scorer follows)
 	DLQTopic      string // default stream.DefaultDLQTopic
 	// SamplesTopic receives a point-in-time training sample (features/samples.go) for every
-	// applied visit and purchase, keyed by customer id. Default stream.DefaultSamplesTopic; "-"
-	// produces none. It overrides Features.Samples.
+	// applied visit and purchase, keyed by customer id. Default stream.DefaultSamplesTopic.
 	SamplesTopic string
+	NoSamples    bool // produce no samples; it overrides Features.Samples
 
 	Features features.Config
 	Limits   stream.Limits
@@ -102,7 +103,7 @@ func (o *Options) Validate() error {
 	o.FeaturesTopic = cmp.Or(o.FeaturesTopic, stream.DefaultFeaturesTopic)
 	o.DLQTopic = cmp.Or(o.DLQTopic, stream.DefaultDLQTopic)
 	o.SamplesTopic = cmp.Or(o.SamplesTopic, stream.DefaultSamplesTopic)
-	o.Features.Samples = o.SamplesTopic != "-"
+	o.Features.Samples = !o.NoSamples
 	if o.StallAfter <= 0 {
 		o.StallAfter = 2 * time.Minute
 	}
@@ -422,10 +423,10 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 		if len(key) == 0 {
 			key = []byte(recs[i].Event.CustomerID)
 		}
-		if r.Message != nil && in.o.FeaturesTopic != "-" {
+		if r.Message != nil && !in.o.NoFeatures {
 			ab.out = append(ab.out, kafka.Message{Topic: in.o.FeaturesTopic, Key: key, Value: r.Message})
 		}
-		if r.Sample != nil && in.o.SamplesTopic != "-" {
+		if r.Sample != nil && !in.o.NoSamples {
 			ab.out = append(ab.out, kafka.Message{Topic: in.o.SamplesTopic, Key: key, Value: r.Sample})
 		}
 	}

@@ -36,7 +36,7 @@ func TestRetrainEndpointCallers(t *testing.T) {
 		{"token, right one from anywhere", "t0k", "10.1.2.3:40000", "Bearer t0k", 409, "not_leader"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rt, err := retrainer.New(retrainer.Options{SamplesTopic: "-", Token: tc.token, Registerer: prometheus.NewRegistry()}, rdb)
+			rt, err := retrainer.New(retrainer.Options{NoSamples: true, Token: tc.token, Registerer: prometheus.NewRegistry()}, rdb)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +62,7 @@ func TestStatusDoesNotLeakErrors(t *testing.T) {
 	dead := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	rdb := redis.NewClient(&redis.Options{Addr: dead, MaxRetries: -1})
 	defer rdb.Close()
-	rt, err := retrainer.New(retrainer.Options{SamplesTopic: "-", Features: features.Config{Windows: []int{30}},
+	rt, err := retrainer.New(retrainer.Options{NoSamples: true, Features: features.Config{Windows: []int{30}},
 		Registerer: prometheus.NewRegistry()}, rdb)
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,8 @@ import (
 type Options struct {
 	Brokers      []string
 	Security     *stream.Security // Kafka TLS and SASL; nil is plaintext
-	SamplesTopic string           // default stream.DefaultSamplesTopic; "-" reads no samples
+	SamplesTopic string           // default stream.DefaultSamplesTopic
+	NoSamples    bool             // fit without samples (no price or conversion models from them)
 	// Features must match ingest's configuration (prefix and windows).
 	Features features.Config
 
@@ -87,7 +88,7 @@ func (o *Options) defaults() error {
 	if o.SamplesTopic == "" {
 		o.SamplesTopic = stream.DefaultSamplesTopic
 	}
-	if o.SamplesTopic != "-" && len(o.Brokers) == 0 {
+	if !o.NoSamples && len(o.Brokers) == 0 {
 		return errors.New("no Kafka brokers for the samples topic: set --kafka, or --samples-topic - to fit without samples")
 	}
 	d := func(v *time.Duration, def time.Duration) {
@@ -494,7 +495,7 @@ func (r *Retrainer) refit(ctx context.Context, trigger string, st *RunStatus) (*
 		return nil, fmt.Errorf("reading the current bundle: %w", err)
 	}
 	var training *Training
-	if r.o.SamplesTopic != "-" {
+	if !r.o.NoSamples {
 		tb := NewTrainingBuilder(TrainingOptions{Windows: r.store.Config().Windows, Horizon: r.o.Horizon, Session: r.o.Session})
 		if _, err := ReadSamples(ctx, stream.Cluster{Brokers: r.o.Brokers, Security: r.o.Security}, r.o.SamplesTopic, r.o.MaxSamples, r.log, tb.Add); err != nil {
 			// The segmentation, RFM and CLV need no samples; fit them and say so.

@@ -89,7 +89,7 @@ func newRetrainer(t *testing.T, rdb redis.UniversalClient, o Options) (*Retraine
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	o.Registerer = reg
-	o.SamplesTopic = "-"
+	o.NoSamples = true
 	r, err := New(o, rdb)
 	if err != nil {
 		t.Fatal(err)

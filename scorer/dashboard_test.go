@@ -40,7 +40,7 @@ func TestDashboard(t *testing.T) {
 	// The model comes from a real retrainer refit on the live features, as in the all-in-one
 	// process, and the page shows the retrainer's panel from its status endpoint.
 	reg := prometheus.NewRegistry()
-	rt, err := retrainer.New(retrainer.Options{SamplesTopic: "-", Features: features.Config{Windows: windows}, KMin: 3, KMax: 3,
+	rt, err := retrainer.New(retrainer.Options{NoSamples: true, Features: features.Config{Windows: windows}, KMin: 3, KMax: 3,
 		Gates: &retrainer.Gates{}, Registerer: reg}, e.rdb)
 	if err != nil {
 		t.Fatal(err)

@@ -334,7 +334,7 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 		if replay {
 			from = cur.prev // the change was computed against the segment before this answer
 		}
-		if from != r.Segment && s.o.ChangesTopic != "-" {
+		if from != r.Segment && !s.o.NoChanges {
 			cu.out = append(cu.out, kafka.Message{Topic: s.o.ChangesTopic, Key: key,
 				Value: sc.arena.add(func(b []byte) []byte { return appendChange(b, it, from, r.Segment, c.Version, now) })})
 		}

@@ -65,7 +65,8 @@ type Options struct {
 	// DefaultLinger.
 	stream.Consumer
 	ScoresTopic  string // default stream.DefaultScoresTopic
-	ChangesTopic string // default stream.DefaultChangesTopic; "-" produces none
+	ChangesTopic string // default stream.DefaultChangesTopic
+	NoChanges    bool   // produce no segment-change records
 
 	// Features must match ingest's configuration (prefix and windows).
 	Features features.Config
@@ -103,9 +104,6 @@ type Options struct {
 func (o *Options) Validate() error {
 	if err := o.Consumer.Validate(stream.DefaultFeaturesTopic, stream.DefaultScorerGroup, 1000, DefaultLinger); err != nil {
 		return err
-	}
-	if o.Topic == "-" {
-		return errors.New("features topic \"-\": the scorer needs the topic ingest produces to")
 	}
 	o.ScoresTopic = cmp.Or(o.ScoresTopic, stream.DefaultScoresTopic)
 	o.ChangesTopic = cmp.Or(o.ChangesTopic, stream.DefaultChangesTopic)

@@ -85,7 +85,7 @@ func TestOnlineRetailEndToEnd(t *testing.T) {
 	// The retrainer on the replayed features: its segments are the k-means of the same features
 	// computed offline from an export, and a second refit moves nobody.
 	rdb := srv.Client()
-	rt, err := retrainer.New(retrainer.Options{SamplesTopic: "-", Seed: 7}, rdb)
+	rt, err := retrainer.New(retrainer.Options{NoSamples: true, Seed: 7}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}

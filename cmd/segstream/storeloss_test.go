@@ -45,13 +45,13 @@ func TestStoreLossHeals(t *testing.T) {
 	rdb := srv.Client()
 
 	io_ := ingestOptions(t, br.Address)
-	io_.SamplesTopic = "-"
+	io_.NoSamples = true
 	start := make(chan struct{})
 	reportDir := t.TempDir()
 	rs := roles.Roles{
 		Ingest: &io_,
 		Scorer: &scorer.Options{Consumer: stream.Consumer{Brokers: []string{br.Address}}, Features: features.Config{Windows: []int{30, 90, 365}}, SweepRate: 100000},
-		Retrainer: &retrainer.Options{SamplesTopic: "-", Seed: 7, Features: features.Config{Windows: []int{30, 90, 365}},
+		Retrainer: &retrainer.Options{NoSamples: true, Seed: 7, Features: features.Config{Windows: []int{30, 90, 365}},
 			Interval: time.Hour, DriftInterval: -1, LockTTL: 3 * time.Second, Start: start, ReportDir: reportDir},
 	}
 	op := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))

@@ -94,9 +94,7 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 		return ingest.Options{}, fmt.Errorf("--max-future %s: give a positive duration such as 24h", f.MaxFuture)
 	}
 	samples := f.SamplesTopic
-	if !f.Samples {
-		samples = "-"
-	} else if samples == "" || samples == "-" {
+	if f.Samples && (samples == "" || samples == "-") {
 		return ingest.Options{}, fmt.Errorf("--samples-topic %q: name a topic, or turn samples off with --samples=false", samples)
 	}
 	lim := stream.DefaultLimits
@@ -106,6 +104,7 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 		FeaturesTopic: f.FeaturesTopic,
 		DLQTopic:      f.DLQTopic,
 		SamplesTopic:  samples,
+		NoSamples:     !f.Samples,
 		StallAfter:    f.StallAfter,
 		WaitReplicas:  f.WaitReplicas,
 		Features:      features.Config{Windows: w, DedupWindow: f.DedupWindow},

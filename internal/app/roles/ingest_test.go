@@ -13,7 +13,7 @@ func TestIngestSampleFlags(t *testing.T) {
 	cases := []struct {
 		args    []string
 		env     string // SEGSTREAM_SAMPLES, "" for unset
-		want    string // the options' SamplesTopic
+		want    string // the options' SamplesTopic, "-" for NoSamples
 		wantErr bool
 	}{
 		{nil, "", stream.DefaultSamplesTopic, false},
@@ -29,8 +29,12 @@ func TestIngestSampleFlags(t *testing.T) {
 				t.Setenv("SEGSTREAM_SAMPLES", tc.env)
 			}
 			o, err := ingestOptions(t, tc.args)
-			if (err != nil) != tc.wantErr || (err == nil && o.SamplesTopic != tc.want) {
-				t.Errorf("%v env %q: samples topic %q, %v; want %q", tc.args, tc.env, o.SamplesTopic, err, tc.want)
+			got := o.SamplesTopic
+			if o.NoSamples {
+				got = "-"
+			}
+			if (err != nil) != tc.wantErr || (err == nil && got != tc.want) {
+				t.Errorf("%v env %q: samples topic %q, %v; want %q", tc.args, tc.env, got, err, tc.want)
 			}
 		})
 	}

@@ -96,7 +96,7 @@ func (f *RetrainerFlags) Options(brokers []string) (retrainer.Options, error) {
 		return retrainer.Options{}, fmt.Errorf("the samples topic needs --kafka; or --samples-topic - to fit without samples")
 	}
 	return retrainer.Options{
-		Brokers: brokers, SamplesTopic: f.SamplesTopic, Features: features.Config{Windows: w},
+		Brokers: brokers, SamplesTopic: noDash(f.SamplesTopic), NoSamples: f.SamplesTopic == "-", Features: features.Config{Windows: w},
 		Interval: f.Interval, DriftInterval: f.DriftInterval, DriftThreshold: f.DriftThreshold, MinInterval: f.MinInterval,
 		MaxRows: f.MaxRows, MaxSamples: f.MaxSamples, Horizon: f.Horizon, Seed: f.Seed, KMin: f.KMin, KMax: f.KMax,
 		Gates:   &retrainer.Gates{MinShare: f.MinShare, MaxMoved: f.MaxMoved, MinSilhouette: f.MinSilhouette, MinAUC: f.MinAUC},
@@ -116,4 +116,12 @@ func Retrainer() Role {
 			return RunRoles(ctx, s, Roles{Retrainer: &o}, log)
 		}, nil
 	}}
+}
+
+// noDash maps a topic flag's "-" (none) to "" for the library, which says "none" with a No* field.
+func noDash(topic string) string {
+	if topic == "-" {
+		return ""
+	}
+	return topic
 }

@@ -80,7 +80,7 @@ func (f *ScorerFlags) Options(brokers []string) (scorer.Options, error) {
 	return scorer.Options{
 		Consumer:     stream.Consumer{Brokers: brokers, Topic: f.FeaturesTopic, Group: f.Group, BatchSize: f.BatchSize, Linger: f.Linger, DrainTimeout: f.DrainTimeout},
 		ScoresTopic:  f.ScoresTopic,
-		ChangesTopic: f.ChangesTopic,
+		ChangesTopic: noDash(f.ChangesTopic), NoChanges: f.ChangesTopic == "-",
 		Features:     features.Config{Windows: w},
 		PollInterval: f.Poll,
 		SweepRate:    f.SweepRate,

@@ -255,19 +255,12 @@ func markCPU(ctx context.Context, rdb redis.UniversalClient) cpuMark {
 // readings at its start and at its last event.
 func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group string, app ingest.Applier, o Options, n int, mark func() cpuMark) (float64, cpuMark, cpuMark, error) {
 	ca := &countingApplier{inner: app}
-	ft, st := "bench.features", "bench.samples"
-	if o.NoFeatures {
-		ft = "-"
-	}
-	if o.NoSamples {
-		st = "-"
-	}
 	in, err := ingest.New(ingest.Options{
 		Consumer:      stream.Consumer{Brokers: brokers, Topic: topic, Group: group, BatchSize: o.BatchSize, Linger: o.Linger},
-		FeaturesTopic: ft,
-		SamplesTopic:  st,
-		DLQTopic:      "bench.dlq",
-		Applier:       ca,
+		FeaturesTopic: "bench.features", NoFeatures: o.NoFeatures,
+		SamplesTopic: "bench.samples", NoSamples: o.NoSamples,
+		DLQTopic: "bench.dlq",
+		Applier:  ca,
 	}, rdb)
 	if err != nil {
 		return 0, cpuMark{}, cpuMark{}, err

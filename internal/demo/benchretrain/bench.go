@@ -71,7 +71,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	res.LoadSeconds = time.Since(start).Seconds()
 	runtime.GC()
 
-	rt, err := retrainer.New(retrainer.Options{SamplesTopic: "-", Schema: Schema12, MaxRows: o.Customers, Seed: o.Seed,
+	rt, err := retrainer.New(retrainer.Options{NoSamples: true, Schema: Schema12, MaxRows: o.Customers, Seed: o.Seed,
 		Logger: o.Log}, rdb)
 	if err != nil {
 		return res, err
