@@ -20,7 +20,7 @@ type FitInput struct {
 	Cols     map[string][]float64 // the feature snapshot, one value per customer
 	Training *Training            // point-in-time samples; nil or empty leaves those models to the stand-ins
 	Current  *bundle.Bundle       // the serving bundle; nil for a first fit
-	Trigger  string
+	Trigger  Trigger
 	Version  uint64
 	Created  time.Time
 }
@@ -83,7 +83,7 @@ func segLabel(id int, name string) string { return strconv.Itoa(id) + " " + name
 func reportData(in FitInput, o FitOptions, out *Outcome, samples int) *report.Data {
 	b, d := out.Bundle, out.Diag
 	sc := &b.Payload.Scorecard
-	r := &report.Data{Version: b.Version, Created: b.Created, Trigger: in.Trigger, Promoted: out.Promoted,
+	r := &report.Data{Version: b.Version, Created: b.Created, Trigger: string(in.Trigger), Promoted: out.Promoted,
 		Reasons: slices.Clone(out.Reasons), Rows: sc.Rows, Samples: samples, ChosenK: d.ChosenK, Overall: d.Overall}
 	if in.Current != nil {
 		r.CurrentVersion = in.Current.Version

@@ -45,7 +45,7 @@ func (r *Retrainer) RegisterAPI(mux *http.ServeMux) {
 		for i := range runs {
 			// A failed refit's reasons are error texts (Redis and Kafka addresses among them):
 			// the log has them, a client gets the fact.
-			if runs[i].Result == "failed" {
+			if runs[i].Result == Failed {
 				runs[i].Reasons = []string{failedReason}
 			}
 		}
@@ -74,7 +74,7 @@ func (r *Retrainer) RegisterAPI(mux *http.ServeMux) {
 			writeError(w, http.StatusConflict, "not_leader", "this replica is a standby; the replica holding the retrainer lease acts")
 			return
 		}
-		if !r.Trigger("manual") {
+		if !r.Trigger(TriggerManual) {
 			writeError(w, http.StatusConflict, "already_queued", "a manual refit is already queued")
 			return
 		}

@@ -35,9 +35,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if err := promx.Register(reg, m.interval, m.runs, m.duration, m.lastSuccess, m.lockHeld, m.drift, m.restored); err != nil {
 		return nil, err
 	}
-	for _, t := range []string{"schedule", "drift", "manual"} {
-		for _, res := range []string{"promoted", "refused", "failed"} {
-			m.runs.WithLabelValues(t, res)
+	for _, t := range Triggers {
+		for _, res := range []Result{Promoted, Refused, Failed} {
+			m.runs.WithLabelValues(string(t), string(res))
 		}
 	}
 	return m, nil

@@ -151,7 +151,7 @@ type Retrainer struct {
 	m     *metrics
 	log   *slog.Logger
 
-	trigger chan string
+	trigger chan Trigger
 	fitMu   sync.Mutex // one refit at a time in this process
 
 	mu       sync.Mutex
@@ -169,11 +169,36 @@ type Retrainer struct {
 	restoreNow chan struct{} // the store was rebuilt: check the registry now
 }
 
+// Trigger is what started a refit.
+type Trigger string
+
+// The triggers of a refit (the runs metric's trigger label).
+const (
+	TriggerSchedule Trigger = "schedule"
+	TriggerDrift    Trigger = "drift"
+	TriggerManual   Trigger = "manual"
+)
+
+// Triggers lists every Trigger.
+var Triggers = []Trigger{TriggerSchedule, TriggerDrift, TriggerManual}
+
+// Result is how a refit ended.
+type Result string
+
+// The results of a refit. Skipped refits (no data yet, cancelled) are not counted in the runs
+// metric.
+const (
+	Promoted Result = "promoted" // passed the gates and is serving
+	Refused  Result = "refused"  // a gate refused it; the old bundle keeps serving
+	Failed   Result = "failed"   // an error; the old bundle keeps serving
+	Skipped  Result = "skipped"
+)
+
 // RunStatus is one refit as GET /v1/retrainer/status reports it.
 type RunStatus struct {
 	Version  uint64    `json:"version"`
-	Trigger  string    `json:"trigger"`
-	Result   string    `json:"result"` // promoted, refused, failed, skipped
+	Trigger  Trigger   `json:"trigger"`
+	Result   Result    `json:"result"`
 	Reasons  []string  `json:"reasons,omitempty"`
 	Started  time.Time `json:"started"`
 	Duration float64   `json:"duration_seconds"`
@@ -197,7 +222,7 @@ func New(o Options, rdb redis.UniversalClient) (*Retrainer, error) {
 	}
 	m.interval.Set(o.Interval.Seconds())
 	r := &Retrainer{o: o, rdb: rdb, store: st, reg: registry.New(rdb, st.Config().Prefix), lease: NewLease(rdb, o.LockKey, o.LockTTL),
-		m: m, log: o.Logger, trigger: make(chan string, 1), reports: map[uint64][]byte{}, epoch: o.Epoch}
+		m: m, log: o.Logger, trigger: make(chan Trigger, 1), reports: map[uint64][]byte{}, epoch: o.Epoch}
 	if r.epoch == nil {
 		r.epoch = features.NewEpochWatch(rdb, st.Config().Prefix, o.Registerer, o.Logger)
 	}
@@ -213,7 +238,7 @@ func New(o Options, rdb redis.UniversalClient) (*Retrainer, error) {
 }
 
 // Trigger asks for a refit now; false when one is already queued.
-func (r *Retrainer) Trigger(reason string) bool {
+func (r *Retrainer) Trigger(reason Trigger) bool {
 	select {
 	case r.trigger <- reason:
 		return true
@@ -342,23 +367,23 @@ func (r *Retrainer) lead(ctx context.Context) {
 		drift = t.C
 	}
 	for {
-		var trig string
+		var trig Trigger
 		select {
 		case <-ctx.Done():
 			return
 		case <-next.C:
-			trig = "schedule"
+			trig = TriggerSchedule
 		case trig = <-r.trigger:
 		case <-drift:
 			if !r.checkDrift(ctx) {
 				continue
 			}
-			trig = "drift"
+			trig = TriggerDrift
 		}
 		st := r.RefitNow(ctx, trig)
-		if st.Result == "skipped" && trig == "schedule" {
+		if st.Result == Skipped && trig == TriggerSchedule {
 			next.Reset(min(r.o.Interval, 10*time.Second)) // no data yet: look again soon
-		} else if trig == "schedule" || st.Result == "promoted" {
+		} else if trig == TriggerSchedule || st.Result == Promoted {
 			next.Reset(r.o.Interval)
 		}
 	}
@@ -438,7 +463,7 @@ func (r *Retrainer) clock(ctx context.Context, t *Training) (time.Time, error) {
 }
 
 // RefitNow runs one refit and returns its status. Errors are in the status (result failed).
-func (r *Retrainer) RefitNow(ctx context.Context, trigger string) RunStatus {
+func (r *Retrainer) RefitNow(ctx context.Context, trigger Trigger) RunStatus {
 	r.fitMu.Lock()
 	defer r.fitMu.Unlock()
 	start := time.Now()
@@ -448,25 +473,25 @@ func (r *Retrainer) RefitNow(ctx context.Context, trigger string) RunStatus {
 	switch {
 	case err != nil && ctx.Err() != nil:
 		// Shutting down or the lease was lost: not a failure of the refit.
-		st.Result, st.Reasons = "skipped", []string{"cancelled: " + ctx.Err().Error()}
+		st.Result, st.Reasons = Skipped, []string{"cancelled: " + ctx.Err().Error()}
 		r.log.Info("refit cancelled", "trigger", trigger)
 	case errors.Is(err, errNotEnoughData):
-		st.Result, st.Reasons = "skipped", []string{err.Error()}
+		st.Result, st.Reasons = Skipped, []string{err.Error()}
 		r.log.Info("refit skipped", "trigger", trigger, "reason", err)
 	case err != nil:
-		st.Result, st.Reasons = "failed", []string{err.Error()}
+		st.Result, st.Reasons = Failed, []string{err.Error()}
 		r.log.Error("refit failed", "trigger", trigger, "err", err)
 	case out.Promoted:
-		st.Result = "promoted"
+		st.Result = Promoted
 		r.m.lastSuccess.SetToCurrentTime()
 		r.log.Info("refit promoted", "trigger", trigger, "version", st.Version, "k", st.K, "rows", st.Rows,
 			"samples", st.Samples, "seconds", st.Duration)
 	default:
-		st.Result, st.Reasons = "refused", out.Reasons
+		st.Result, st.Reasons = Refused, out.Reasons
 		r.log.Warn("refit refused", "trigger", trigger, "version", st.Version, "reasons", out.Reasons)
 	}
-	if st.Result != "skipped" {
-		r.m.runs.WithLabelValues(trigger, st.Result).Inc()
+	if st.Result != Skipped {
+		r.m.runs.WithLabelValues(string(trigger), string(st.Result)).Inc()
 		r.m.duration.Observe(st.Duration)
 		r.mu.Lock()
 		r.lastFit = time.Now()
@@ -486,7 +511,7 @@ func (r *Retrainer) RefitNow(ctx context.Context, trigger string) RunStatus {
 
 var errNotEnoughData = errors.New("not enough data")
 
-func (r *Retrainer) refit(ctx context.Context, trigger string, st *RunStatus) (*Outcome, error) {
+func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (*Outcome, error) {
 	if err := r.epoch.Lost(); err != nil {
 		return nil, fmt.Errorf("%w: %v", errNotEnoughData, err)
 	}
@@ -609,7 +634,7 @@ func (r *Retrainer) Status() (runs []RunStatus, drift map[string]float64, leader
 
 // RefitNowAsLeader runs one refit as if this replica held the lease, for benchmarks and the
 // offline tools; the service takes the lease first.
-func (r *Retrainer) RefitNowAsLeader(ctx context.Context, trigger string) RunStatus {
+func (r *Retrainer) RefitNowAsLeader(ctx context.Context, trigger Trigger) RunStatus {
 	r.setHeld(true)
 	defer r.setHeld(false)
 	return r.RefitNow(ctx, trigger)
