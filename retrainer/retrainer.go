@@ -119,8 +119,8 @@ func (o *Options) defaults() error {
 	i(&o.MinRows, 50)
 	i(&o.KMin, 2)
 	i(&o.KMax, 8)
-	if o.KMax < o.KMin {
-		return fmt.Errorf("k range %d..%d: the maximum must not be below the minimum", o.KMin, o.KMax)
+	if err := bundle.CheckKRange(o.KMin, o.KMax); err != nil {
+		return err
 	}
 	if o.DriftThreshold <= 0 {
 		o.DriftThreshold = 0.25

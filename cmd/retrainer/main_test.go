@@ -94,7 +94,7 @@ func TestBadFlagsStopAtStart(t *testing.T) {
 		want string
 	}{
 		{[]string{"--refit-interval", "0s"}, "--refit-interval"},
-		{[]string{"--k-min", "5", "--k-max", "3"}, "--k-min 5 --k-max 3"},
+		{[]string{"--k-min", "5", "--k-max", "3"}, "--k-min/--k-max: k range 5..3"},
 		{[]string{"--gate-max-moved", "1.5"}, "--gate-max-moved"},
 		{[]string{"--drift-threshold", "-1"}, "--drift-threshold"},
 	} {

@@ -102,6 +102,15 @@ type ConversionData struct {
 	Horizon string
 }
 
+// CheckKRange checks the range of segment counts a fit may choose from: the one check of it,
+// which the retrainer and the flags share.
+func CheckKRange(kmin, kmax int) error {
+	if kmin < 2 || kmax < kmin {
+		return fmt.Errorf("k range %d..%d: give 2 ≤ the minimum ≤ the maximum (silhouette is undefined for one segment)", kmin, kmax)
+	}
+	return nil
+}
+
 // Build fits a bundle from per-customer columns (feature name → one value per customer, all
 // of equal length; the names of FieldNames and the window features). Models whose inputs are
 // missing or whose fits fail are left out with a note in the scorecard; the segmentation and

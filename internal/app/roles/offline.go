@@ -57,8 +57,8 @@ func ParseFit(name string, args []string) (*FitJob, error) {
 		return nil, errors.New("needs --features PATH.csv and --out BUNDLE")
 	case j.o.K < 0 || j.o.K == 1 || j.o.K > 50:
 		return nil, fmt.Errorf("--k %d: give 0 (choose) or 2..50", j.o.K)
-	case j.o.KMin < 2 || j.o.KMax < j.o.KMin:
-		return nil, fmt.Errorf("--k-min %d --k-max %d: give 2 ≤ k-min ≤ k-max", j.o.KMin, j.o.KMax)
+	case bundle.CheckKRange(j.o.KMin, j.o.KMax) != nil:
+		return nil, fmt.Errorf("--k-min/--k-max: %w", bundle.CheckKRange(j.o.KMin, j.o.KMax))
 	case j.o.CLVMonths < 1:
 		return nil, fmt.Errorf("--clv-months %d: give a positive number of months", j.o.CLVMonths)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/app/cli"
+	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/stream"
 )
@@ -76,8 +77,8 @@ func (f *RetrainerFlags) Options(brokers []string) (retrainer.Options, error) {
 		return retrainer.Options{}, fmt.Errorf("--drift-threshold %v: give a positive PSI (0.1 moderate, 0.25 major shift)", f.DriftThreshold)
 	case f.MaxRows < 10 || f.MaxSamples < 1:
 		return retrainer.Options{}, fmt.Errorf("--max-rows %d / --max-samples %d: give at least 10 and 1", f.MaxRows, f.MaxSamples)
-	case f.KMin < 2 || f.KMax < f.KMin:
-		return retrainer.Options{}, fmt.Errorf("--k-min %d --k-max %d: give 2 ≤ k-min ≤ k-max", f.KMin, f.KMax)
+	case bundle.CheckKRange(f.KMin, f.KMax) != nil:
+		return retrainer.Options{}, fmt.Errorf("--k-min/--k-max: %w", bundle.CheckKRange(f.KMin, f.KMax))
 	case f.Horizon <= 0:
 		return retrainer.Options{}, fmt.Errorf("--conversion-horizon %s: give a positive duration", f.Horizon)
 	case f.LockTTL < time.Second:
