@@ -98,7 +98,7 @@ func TestBadFlagsStopAtStart(t *testing.T) {
 		{[]string{"--gate-max-moved", "1.5"}, "--gate-max-moved"},
 		{[]string{"--drift-threshold", "-1"}, "--drift-threshold"},
 	} {
-		_, _, _, _, err := roles.Retrainer().Parse(tc.args)
+		_, err := roles.Retrainer().Parse(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one naming %s", tc.args, err, tc.want)
 		}

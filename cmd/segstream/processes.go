@@ -169,14 +169,14 @@ func replayCmd(fs *flag.FlagSet) runFunc {
 }
 
 func runScorer(ctx context.Context, args []string, stdout io.Writer) error {
-	run, s, log, check, err := roles.Scorer().Parse(args)
+	c, err := roles.Scorer().Parse(args)
 	if err != nil {
 		return usageError{err}
 	}
-	if check {
+	if c.CheckOnly {
 		_, err := io.WriteString(stdout, "configuration ok\n")
 		return err
 	}
 	scorer.TuneGC()
-	return run(ctx, s, log)
+	return c.Run(ctx, c.Servers, c.Log)
 }

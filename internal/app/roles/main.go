@@ -33,10 +33,18 @@ type Role struct {
 	LatencyGC bool
 }
 
+// Configured is a role whose flags parsed and validated.
+type Configured struct {
+	Run       RunFunc
+	Servers   cli.Servers
+	Log       *slog.Logger
+	CheckOnly bool // --check-config: validate only
+}
+
 // Parse parses and validates every flag (the shared --kafka, --redis, --http, --log-level and
 // --check-config, --api and its limits for a role with an API, then the role's own). It returns the configured role and whether only a
 // configuration check was asked for. Errors are usage errors: they say what to fix.
-func (r Role) Parse(args []string) (RunFunc, cli.Servers, *slog.Logger, bool, error) {
+func (r Role) Parse(args []string) (*Configured, error) {
 	fs := flag.NewFlagSet(r.Name, flag.ContinueOnError)
 	var s cli.Servers
 	s.Register(fs, r.DefaultHTTP)
@@ -47,30 +55,30 @@ func (r Role) Parse(args []string) (RunFunc, cli.Servers, *slog.Logger, bool, er
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	check := fs.Bool("check-config", false, "validate flags and environment, then exit")
 	if err := cli.Parse(fs, args); err != nil {
-		return nil, s, nil, false, err
+		return nil, err
 	}
 	cluster, err := s.Cluster()
 	if err != nil {
-		return nil, s, nil, false, err
+		return nil, err
 	}
 	brokers := cluster.Brokers
 	rdb, err := NewRedisAuth(s.Redis, s.RedisAuth) // validates; connects lazily
 	if err != nil {
-		return nil, s, nil, false, err
+		return nil, err
 	}
 	rdb.Close()
 	if err := s.CheckServers(); err != nil {
-		return nil, s, nil, false, err
+		return nil, err
 	}
 	run, err := r.Prepare(brokers)
 	if err != nil {
-		return nil, s, nil, false, err
+		return nil, err
 	}
 	log, err := NewLogger(*logLevel)
 	if err != nil {
-		return nil, s, nil, false, err
+		return nil, err
 	}
-	return run, s, log, *check, nil
+	return &Configured{Run: run, Servers: s, Log: log, CheckOnly: *check}, nil
 }
 
 // Main is a role binary's main: it parses the command line, prints "configuration ok" for
@@ -90,11 +98,11 @@ func Main(r Role) {
 
 // Main is Main with its context, arguments and output given, for the all-in-one binary's verbs.
 func (r Role) Main(ctx context.Context, args []string, stdout io.Writer) error {
-	run, s, log, check, err := r.Parse(args)
+	c, err := r.Parse(args)
 	if err != nil {
 		return err
 	}
-	if check {
+	if c.CheckOnly {
 		fmt.Fprintln(stdout, "configuration ok")
 		return nil
 	}
@@ -108,7 +116,7 @@ func (r Role) Main(ctx context.Context, args []string, stdout io.Writer) error {
 		<-c
 		os.Exit(130)
 	}()
-	return run(ctx, s, log)
+	return c.Run(ctx, c.Servers, c.Log)
 }
 
 // Ingest is the ingest role's command line.

@@ -29,7 +29,7 @@ func TestIngestOverTLSAndSCRAM(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	broker := c.ListenAddrs()[0]
 	t.Setenv("SEGSTREAM_KAFKA_SASL_PASSWORD", "pw") // the secret through the environment, as in Kubernetes
-	run, s, log, _, err := Ingest().Parse([]string{"--kafka", broker, "--redis", srv.Addr, "--http", "127.0.0.1:0",
+	cfg, err := Ingest().Parse([]string{"--kafka", broker, "--redis", srv.Addr, "--http", "127.0.0.1:0",
 		"--kafka-tls-ca-file", ca, "--kafka-sasl-mechanism", "SCRAM-SHA-512", "--kafka-sasl-username", "segstream"})
 	if err != nil {
 		t.Fatal(err)
@@ -37,9 +37,9 @@ func TestIngestOverTLSAndSCRAM(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, s, log) }()
+	go func() { done <- cfg.Run(ctx, cfg.Servers, cfg.Log) }()
 
-	sec, err := s.KafkaSecurity.Build()
+	sec, err := cfg.Servers.KafkaSecurity.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestIngestOverTLSAndSCRAM(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// A wrong password is refused at the broker, so the role cannot start consuming.
-	if _, _, _, _, err := Ingest().Parse([]string{"--kafka-sasl-mechanism", "SCRAM-SHA-512"}); err == nil {
+	if _, err := Ingest().Parse([]string{"--kafka-sasl-mechanism", "SCRAM-SHA-512"}); err == nil {
 		t.Fatal("a SASL mechanism without credentials passed validation")
 	}
 	cancel()

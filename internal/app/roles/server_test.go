@@ -37,12 +37,12 @@ func TestAPIFlags(t *testing.T) {
 		{Ingest(), []string{"--api", "127.0.0.1:8080"}, "flag provided but not defined: -api"},
 	}
 	for _, tc := range cases {
-		_, s, _, _, err := tc.role.Parse(append(append([]string{}, base...), tc.args...))
+		c, err := tc.role.Parse(append(append([]string{}, base...), tc.args...))
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s %v: %v, want an error about %q", tc.role.Name, tc.args, err, tc.want)
 		}
 		if err == nil && tc.role.Name == "scorer" && tc.args == nil {
-			if s.API != ":8080" || s.APIMaxConns != ops.DefaultAPIMaxConns || s.APIRate != ops.DefaultRatePerSecond || s.APIBurst != ops.DefaultRateBurst {
+			if s := c.Servers; s.API != ":8080" || s.APIMaxConns != ops.DefaultAPIMaxConns || s.APIRate != ops.DefaultRatePerSecond || s.APIBurst != ops.DefaultRateBurst {
 				t.Errorf("scorer defaults: %+v", s)
 			}
 		}
@@ -55,13 +55,13 @@ func roleServers(t *testing.T, r Role, args ...string) (opsAddr, apiAddr string)
 	t.Helper()
 	opsAddr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	apiAddr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	run, s, _, _, err := r.Parse(append([]string{"--http", opsAddr, "--api", apiAddr, "--log-level", "error"}, args...))
+	c, err := r.Parse(append([]string{"--http", opsAddr, "--api", apiAddr, "--log-level", "error"}, args...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, s, nil) }()
+	go func() { done <- c.Run(ctx, c.Servers, nil) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
