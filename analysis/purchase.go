@@ -132,9 +132,7 @@ func WriteJSON(w io.Writer, v any) error {
 
 // IncidenceReport is a purchase incidence fit: `segstream analyze incidence`.
 type IncidenceReport struct {
-	Analysis            string             `json:"analysis,omitempty"`
-	Group               string             `json:"group,omitempty"`
-	Rows                int                `json:"rows"`
+	reportHead
 	Purchases           int                `json:"purchases"`
 	L2                  float64            `json:"l2"`
 	Coefficients        map[string]float64 `json:"coefficients,omitempty"`
@@ -144,8 +142,6 @@ type IncidenceReport struct {
 	Converged           bool               `json:"converged"`
 	Elasticity          []choice.Point     `json:"elasticity,omitempty"`
 	ElasticityPromotion []choice.Point     `json:"elasticity_promotion,omitempty"`
-	Error               string             `json:"error,omitempty"`
-	Unassigned          *int               `json:"unassigned_rows,omitempty"`
 	Groups              []IncidenceReport  `json:"groups,omitempty"`
 	names               []string
 }
@@ -153,23 +149,12 @@ type IncidenceReport struct {
 // Incidence fits the purchase incidence logit with L2 penalty l2 and its price elasticities,
 // on all rows and on each group.
 func Incidence(p *Purchases, l2 float64) (*IncidenceReport, error) {
-	rep, err := fitIncidence(p.Rows, l2)
+	rep, err := grouped(p, "incidence", func(rows []choice.Purchase) (IncidenceReport, error) { return fitIncidence(rows, l2) })
 	if err != nil {
 		return nil, err
 	}
-	rep.Analysis = "incidence"
-	if p.Groups != nil {
-		rep.Unassigned = &p.Unassigned
-		for _, g := range p.Groups {
-			gr, err := fitIncidence(p.ByGroup[g], l2)
-			if err != nil {
-				gr = IncidenceReport{Rows: len(p.ByGroup[g]), Error: err.Error()}
-			}
-			gr.Group = g
-			rep.Groups = append(rep.Groups, gr)
-		}
-	}
-	return &rep, nil
+	rep.all.Groups = rep.groups
+	return &rep.all, nil
 }
 
 func fitIncidence(rows []choice.Purchase, l2 float64) (IncidenceReport, error) {
@@ -179,7 +164,7 @@ func fitIncidence(rows []choice.Purchase, l2 float64) (IncidenceReport, error) {
 		return IncidenceReport{}, err
 	}
 	rep := IncidenceReport{
-		Rows: len(rows), L2: l2, names: withIntercept(m.Names),
+		reportHead: reportHead{Rows: len(rows)}, L2: l2, names: withIntercept(m.Names),
 		Coefficients: named(withIntercept(m.Names), m.Coef), StdErrors: named(withIntercept(m.Names), m.StdErr),
 		LogLikelihood: m.LogLikelihood, Iterations: m.Iterations, Converged: m.Converged,
 	}
@@ -198,30 +183,16 @@ func fitIncidence(rows []choice.Purchase, l2 float64) (IncidenceReport, error) {
 
 // WriteText prints the report as tables.
 func (rep *IncidenceReport) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	section := func(r IncidenceReport, title string) {
+	return writeGrouped(w, rep, rep.Groups, func(tw io.Writer, r *IncidenceReport, title string) {
 		fmt.Fprintf(tw, "%s: logit of Incidence on mean price and mean promotion, %d visits, %d purchases, L2 %g\n", title, r.Rows, r.Purchases, r.L2)
-		if r.Error != "" {
-			fmt.Fprintf(tw, "  fit failed: %s\n\n", r.Error)
+		if r.failed(tw) {
 			return
 		}
-		fmt.Fprintf(tw, "term\tcoef\tstd err\t\n")
-		for _, n := range r.names {
-			fmt.Fprintf(tw, "%s\t%.6f\t%.6f\t\n", n, r.Coefficients[n], r.StdErrors[n])
-		}
+		writeCoefficients(tw, r.names, r.Coefficients, r.StdErrors)
 		fmt.Fprintf(tw, "log-likelihood %.4f, %d iterations, converged %v\n\n", r.LogLikelihood, r.Iterations, r.Converged)
 		fmt.Fprintf(tw, "price\telasticity\twith promotion\t\n")
 		printCurves(tw, r.Elasticity, r.ElasticityPromotion)
-		fmt.Fprintln(tw)
-	}
-	section(*rep, "all customers")
-	if rep.Unassigned != nil {
-		fmt.Fprintf(tw, "%d rows of customers not in --group-file are left out of the groups\n\n", *rep.Unassigned)
-	}
-	for _, g := range rep.Groups {
-		section(g, "group "+g.Group)
-	}
-	return tw.Flush()
+	})
 }
 
 // printCurves prints every tenth grid point (0.50, 0.60, ...): --json has all of them.
@@ -245,9 +216,7 @@ type BrandPoint struct {
 
 // BrandReport is a brand choice fit: `segstream analyze brand-choice`.
 type BrandReport struct {
-	Analysis        string                        `json:"analysis,omitempty"`
-	Group           string                        `json:"group,omitempty"`
-	Rows            int                           `json:"rows"`
+	reportHead
 	L2              float64                       `json:"l2"`
 	BaseBrand       int                           `json:"base_brand,omitempty"`
 	Brand           int                           `json:"brand"`
@@ -260,8 +229,6 @@ type BrandReport struct {
 	Converged       bool                          `json:"converged"`
 	OwnElasticity   []BrandPoint                  `json:"own_elasticity,omitempty"`
 	CrossElasticity []BrandPoint                  `json:"cross_elasticity,omitempty"`
-	Error           string                        `json:"error,omitempty"`
-	Unassigned      *int                          `json:"unassigned_rows,omitempty"`
 	Groups          []BrandReport                 `json:"groups,omitempty"`
 	model           *choice.MNL
 }
@@ -278,23 +245,22 @@ func (r *BrandReport) meanPrices() []float64 {
 // brand and its cross-price elasticity with cross, on all rows and on each group. Groups hold
 // the other prices at the whole sample's means, so their curves compare.
 func BrandChoice(p *Purchases, l2 float64, brand, cross int) (*BrandReport, error) {
-	rep, err := fitBrandChoice(p.Rows, l2, brand, cross, nil)
+	var at []float64 // after the first fit (all rows), the whole sample's mean prices
+	rep, err := grouped(p, "brand-choice", func(rows []choice.Purchase) (BrandReport, error) {
+		r, err := fitBrandChoice(rows, l2, brand, cross, at)
+		if at == nil && err == nil {
+			at = r.meanPrices()
+		}
+		return r, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	rep.Analysis = "brand-choice"
-	if p.Groups != nil {
-		rep.Unassigned = &p.Unassigned
-		for _, g := range p.Groups {
-			gr, err := fitBrandChoice(p.ByGroup[g], l2, brand, cross, rep.meanPrices())
-			if err != nil {
-				gr = BrandReport{Rows: len(p.ByGroup[g]), Brand: brand, CrossBrand: cross, Error: err.Error()}
-			}
-			gr.Group = g
-			rep.Groups = append(rep.Groups, gr)
-		}
+	for i := range rep.groups {
+		rep.groups[i].Brand, rep.groups[i].CrossBrand = brand, cross
 	}
-	return &rep, nil
+	rep.all.Groups = rep.groups
+	return &rep.all, nil
 }
 
 func fitBrandChoice(rows []choice.Purchase, l2 float64, brand, cross int, at []float64) (BrandReport, error) {
@@ -310,7 +276,7 @@ func fitBrandChoice(rows []choice.Purchase, l2 float64, brand, cross int, at []f
 		at = choice.ColumnMeans(X)
 	}
 	rep := BrandReport{
-		Rows: len(y), L2: l2, BaseBrand: m.Categories[0], Brand: brand, CrossBrand: cross,
+		reportHead: reportHead{Rows: len(y)}, L2: l2, BaseBrand: m.Categories[0], Brand: brand, CrossBrand: cross,
 		PricesHeldAt: named(choice.BrandChoiceNames, at),
 		Coefficients: map[string]map[string]float64{}, StdErrors: map[string]map[string]float64{},
 		LogLikelihood: m.LogLikelihood, Iterations: m.Iterations, Converged: m.Converged, model: m,
@@ -356,11 +322,9 @@ func fitBrandChoice(rows []choice.Purchase, l2 float64, brand, cross int, at []f
 
 // WriteText prints the report as tables.
 func (rep *BrandReport) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	section := func(r BrandReport, title string) {
+	return writeGrouped(w, rep, rep.Groups, func(tw io.Writer, r *BrandReport, title string) {
 		fmt.Fprintf(tw, "%s: MNL of Brand on Price_1..Price_5, %d purchases, base brand %d, L2 %g\n", title, r.Rows, r.BaseBrand, r.L2)
-		if r.Error != "" && r.model == nil {
-			fmt.Fprintf(tw, "  fit failed: %s\n\n", r.Error)
+		if r.model == nil && r.failed(tw) {
 			return
 		}
 		m := r.model
@@ -378,7 +342,7 @@ func (rep *BrandReport) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "log-likelihood %.4f, %d iterations, converged %v\n\n", r.LogLikelihood, r.Iterations, r.Converged)
 		if r.Error != "" {
-			fmt.Fprintf(tw, "  no elasticities: %s\n\n", r.Error)
+			fmt.Fprintf(tw, "  no elasticities: %s\n", r.Error)
 			return
 		}
 		fmt.Fprintf(tw, "other prices held at")
@@ -392,31 +356,18 @@ func (rep *BrandReport) WriteText(w io.Writer) error {
 			o, c := r.OwnElasticity[i], r.CrossElasticity[i]
 			fmt.Fprintf(tw, "%.2f\t%.4f\t%.4f\t%.4f\t%.4f\t\n", o.Price, o.Exact, o.Textbook, c.Exact, c.Textbook)
 		}
-		fmt.Fprintln(tw)
-	}
-	section(*rep, "all customers")
-	if rep.Unassigned != nil {
-		fmt.Fprintf(tw, "%d rows of customers not in --group-file are left out of the groups\n\n", *rep.Unassigned)
-	}
-	for _, g := range rep.Groups {
-		section(g, "group "+g.Group)
-	}
-	return tw.Flush()
+	})
 }
 
 // QuantityReport is a purchase quantity fit: `segstream analyze quantity`.
 type QuantityReport struct {
-	Analysis            string             `json:"analysis,omitempty"`
-	Group               string             `json:"group,omitempty"`
-	Rows                int                `json:"rows"`
+	reportHead
 	Coefficients        map[string]float64 `json:"coefficients,omitempty"`
 	StdErrors           map[string]float64 `json:"std_errors,omitempty"`
 	R2                  float64            `json:"r2"`
 	AdjR2               float64            `json:"adj_r2"`
 	Elasticity          []choice.Point     `json:"elasticity,omitempty"`
 	ElasticityPromotion []choice.Point     `json:"elasticity_promotion,omitempty"`
-	Error               string             `json:"error,omitempty"`
-	Unassigned          *int               `json:"unassigned_rows,omitempty"`
 	Groups              []QuantityReport   `json:"groups,omitempty"`
 	names               []string
 }
@@ -424,23 +375,12 @@ type QuantityReport struct {
 // Quantity fits the purchase quantity OLS and its price elasticities, on all rows and on each
 // group.
 func Quantity(p *Purchases) (*QuantityReport, error) {
-	rep, err := fitQuantity(p.Rows)
+	rep, err := grouped(p, "quantity", fitQuantity)
 	if err != nil {
 		return nil, err
 	}
-	rep.Analysis = "quantity"
-	if p.Groups != nil {
-		rep.Unassigned = &p.Unassigned
-		for _, g := range p.Groups {
-			gr, err := fitQuantity(p.ByGroup[g])
-			if err != nil {
-				gr = QuantityReport{Rows: len(p.ByGroup[g]), Error: err.Error()}
-			}
-			gr.Group = g
-			rep.Groups = append(rep.Groups, gr)
-		}
-	}
-	return &rep, nil
+	rep.all.Groups = rep.groups
+	return &rep.all, nil
 }
 
 func fitQuantity(rows []choice.Purchase) (QuantityReport, error) {
@@ -454,7 +394,7 @@ func fitQuantity(rows []choice.Purchase) (QuantityReport, error) {
 	}
 	names := withIntercept(m.Names)
 	rep := QuantityReport{
-		Rows: len(y), names: names, R2: m.R2, AdjR2: m.AdjR2,
+		reportHead: reportHead{Rows: len(y)}, names: names, R2: m.R2, AdjR2: m.AdjR2,
 		Coefficients: named(names, m.Coef), StdErrors: named(names, m.StdErr),
 	}
 	if rep.Elasticity, err = choice.QuantityElasticity(m, []float64{0, 0}, 0, choice.CourseGrid()); err != nil {
@@ -468,28 +408,97 @@ func fitQuantity(rows []choice.Purchase) (QuantityReport, error) {
 
 // WriteText prints the report as tables.
 func (rep *QuantityReport) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	section := func(r QuantityReport, title string) {
+	return writeGrouped(w, rep, rep.Groups, func(tw io.Writer, r *QuantityReport, title string) {
 		fmt.Fprintf(tw, "%s: OLS of Quantity on the bought brand's price and promotion, %d purchases\n", title, r.Rows)
-		if r.Error != "" {
-			fmt.Fprintf(tw, "  fit failed: %s\n\n", r.Error)
+		if r.failed(tw) {
 			return
 		}
-		fmt.Fprintf(tw, "term\tcoef\tstd err\t\n")
-		for _, n := range r.names {
-			fmt.Fprintf(tw, "%s\t%.6f\t%.6f\t\n", n, r.Coefficients[n], r.StdErrors[n])
-		}
+		writeCoefficients(tw, r.names, r.Coefficients, r.StdErrors)
 		fmt.Fprintf(tw, "R² %.6f, adjusted R² %.6f\n\n", r.R2, r.AdjR2)
 		fmt.Fprintf(tw, "price\telasticity\twith promotion\t\n")
 		printCurves(tw, r.Elasticity, r.ElasticityPromotion)
+	})
+}
+
+// reportHead is what every purchase report carries: which analysis, which group (none for the
+// whole sample), its rows, a group's fit error, and how many rows no group holds.
+type reportHead struct {
+	Analysis   string `json:"analysis,omitempty"`
+	Group      string `json:"group,omitempty"`
+	Rows       int    `json:"rows"`
+	Error      string `json:"error,omitempty"`
+	Unassigned *int   `json:"unassigned_rows,omitempty"`
+}
+
+func (h *reportHead) head() *reportHead { return h }
+
+// failed prints a failed fit's error and reports whether it failed.
+func (h *reportHead) failed(tw io.Writer) bool {
+	if h.Error == "" {
+		return false
+	}
+	fmt.Fprintf(tw, "  fit failed: %s\n", h.Error)
+	return true
+}
+
+// groupedReport is a fit of all rows and of each group's.
+type groupedReport[R any] struct {
+	all    R
+	groups []R
+}
+
+// grouped fits all of p's rows, then each group's (with --group-file): a group whose fit fails
+// keeps its row count and the error, and the others go on.
+func grouped[R any, P interface {
+	*R
+	head() *reportHead
+}](p *Purchases, analysis string, fit func([]choice.Purchase) (R, error)) (groupedReport[R], error) {
+	var g groupedReport[R]
+	var err error
+	if g.all, err = fit(p.Rows); err != nil {
+		return g, err
+	}
+	P(&g.all).head().Analysis = analysis
+	if p.Groups == nil {
+		return g, nil
+	}
+	P(&g.all).head().Unassigned = &p.Unassigned
+	for _, name := range p.Groups {
+		r, err := fit(p.ByGroup[name])
+		if err != nil {
+			var zero R
+			r = zero
+			P(&r).head().Rows, P(&r).head().Error = len(p.ByGroup[name]), err.Error()
+		}
+		P(&r).head().Group = name
+		g.groups = append(g.groups, r)
+	}
+	return g, nil
+}
+
+// writeGrouped prints the whole sample's section, then each group's, as aligned tables.
+func writeGrouped[R any, P interface {
+	*R
+	head() *reportHead
+}](w io.Writer, all P, groups []R, section func(tw io.Writer, r P, title string)) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	section(tw, all, "all customers")
+	fmt.Fprintln(tw)
+	if u := all.head().Unassigned; u != nil {
+		fmt.Fprintf(tw, "%d rows of customers not in --group-file are left out of the groups\n\n", *u)
+	}
+	for i := range groups {
+		r := P(&groups[i])
+		section(tw, r, "group "+r.head().Group)
 		fmt.Fprintln(tw)
 	}
-	section(*rep, "all customers")
-	if rep.Unassigned != nil {
-		fmt.Fprintf(tw, "%d rows of customers not in --group-file are left out of the groups\n\n", *rep.Unassigned)
-	}
-	for _, g := range rep.Groups {
-		section(g, "group "+g.Group)
-	}
 	return tw.Flush()
+}
+
+// writeCoefficients prints a term, coefficient, standard error table.
+func writeCoefficients(tw io.Writer, names []string, coef, se map[string]float64) {
+	fmt.Fprintf(tw, "term\tcoef\tstd err\t\n")
+	for _, n := range names {
+		fmt.Fprintf(tw, "%s\t%.6f\t%.6f\t\n", n, coef[n], se[n])
+	}
 }
