@@ -43,3 +43,15 @@ func TestHelpConventions(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoFlagErrors: a bad --replay names the unknown preset and the known ones.
+func TestDemoFlagErrors(t *testing.T) {
+	code, _, stderr := runCLI(t, "demo", "--replay", "foo=/nope")
+	if code != 2 || !strings.Contains(stderr, `unknown preset "foo": one of online-retail`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "demo", "--replay", "online-retail")
+	if code != 2 || !strings.Contains(stderr, "give PRESET=PATH") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}

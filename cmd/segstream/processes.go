@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -35,7 +36,7 @@ func demoCmd(fs *flag.FlagSet) runFunc {
 	o.API.RegisterAPI(fs, "127.0.0.1:8080")
 	fs.IntVar(&o.BootstrapAfter, "bootstrap-after", 500, "the retrainer fits a first model once the history is replayed and this many customers have features (0: no retrainer)")
 	fs.DurationVar(&o.RefitInterval, "refit-interval", 2*time.Minute, "time between the retrainer's scheduled refits")
-	fs.StringVar(&o.DataDir, "data-dir", filepath.Join(os.TempDir(), "segstream-demo"), "where the embedded broker keeps its log")
+	fs.StringVar(&o.DataDir, "data-dir", defaultDemoDir(), "where the embedded broker keeps its log (default: in the user's cache directory, so users of one host do not share it)")
 	replay := fs.String("replay", "", "replay a real data set instead of generated shoppers: PRESET=PATH (presets: online-retail, course-purchases, course-segmentation, cdnow)")
 	fs.IntVar(&o.Customers, "customers", 2000, "generated shoppers")
 	fs.Float64Var(&o.Rate, "rate", 2000, "generated events per second while replaying history")
@@ -45,9 +46,12 @@ func demoCmd(fs *flag.FlagSet) runFunc {
 	return func(ctx context.Context, stdout io.Writer) error {
 		if *replay != "" {
 			name, path, ok := strings.Cut(*replay, "=")
-			p, err := datasets.ParsePreset(name)
-			if !ok || err != nil {
+			if !ok {
 				return badUsage("--replay %q: give PRESET=PATH, e.g. --replay online-retail=../shared/data/online_retail/Online\\ Retail.csv.gz", *replay)
+			}
+			p, err := datasets.ParsePreset(name)
+			if err != nil {
+				return badUsage("--replay: %v", err)
 			}
 			if _, err := os.Stat(path); err != nil {
 				return badUsage("--replay: %v", err)
@@ -179,4 +183,14 @@ func runScorer(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	scorer.TuneGC()
 	return c.Run(ctx, c.Servers, c.Log)
+}
+
+// defaultDemoDir is the demo's data directory: under the user's cache directory
+// ($XDG_CACHE_HOME or ~/.cache), else under the temporary directory with the user id in the
+// name, so two users of one host never share (or fight over) one broker log.
+func defaultDemoDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "segstream", "demo")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("segstream-demo-%d", os.Getuid()))
 }
