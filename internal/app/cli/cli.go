@@ -34,7 +34,15 @@ func Parse(fs *flag.FlagSet, args []string) error {
 		out := fs.Output()
 		fmt.Fprintf(out, "usage of %s:\n", fs.Name())
 		fs.PrintDefaults()
-		fmt.Fprintf(out, "\nEvery flag can also be set by the environment: --batch-size is %s. Flags win.\n", EnvName("batch-size"))
+		example := ""
+		fs.VisitAll(func(f *flag.Flag) {
+			if example == "" {
+				example = f.Name
+			}
+		})
+		if example != "" {
+			fmt.Fprintf(out, "\nEvery flag can also be set by the environment: --%s is %s. Flags win.\n", example, EnvName(example))
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
