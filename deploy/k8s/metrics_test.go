@@ -34,7 +34,7 @@ var standardMetrics = map[string]bool{
 func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	lit := regexp.MustCompile(`"(segstream_[a-z0-9_]+)"`)
-	hist := regexp.MustCompile(`(?s)NewHistogram(?:Vec)?\(prometheus\.HistogramOpts\{\s*Name:\s*"(segstream_[a-z0-9_]+)"`)
+	hist := regexp.MustCompile(`(?s)(?:NewHistogram(?:Vec)?\(prometheus\.HistogramOpts\{\s*Name:|promx\.Histogram\()\s*"(segstream_[a-z0-9_]+)"`)
 	names := map[string]bool{}
 	err := filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
