@@ -86,43 +86,9 @@ func FitLogit(X *mat.Dense, y []float64, names []string, o LogitOptions) (*Logit
 	if ybar > 0 && ybar < 1 {
 		beta[0] = math.Log(ybar / (1 - ybar))
 	}
-	obj := w.eval(beta)
-	cand := make([]float64, k)
-	delta := mat.NewVecDense(k, nil)
-	var chol mat.Cholesky
 	m := &Logit{Names: append([]string(nil), names...)}
-	for m.Iterations < o.MaxIter {
-		if !chol.Factorize(w.hess) {
-			return nil, errors.New("fitting logit: Hessian is not positive definite (collinear columns or a constant column?)")
-		}
-		if err := chol.SolveVecTo(delta, w.grad); err != nil {
-			return nil, fmt.Errorf("fitting logit: solving the Newton step: %w", err)
-		}
-		m.Iterations++
-		step := 1.0
-		var candObj float64
-		for halvings := 0; ; halvings++ {
-			for j := range beta {
-				cand[j] = beta[j] + step*delta.AtVec(j)
-			}
-			candObj = w.eval(cand)
-			// Accept any step that does not lower the objective beyond rounding; near the
-			// optimum the change is below float resolution and must not stall the iteration.
-			if candObj >= obj-1e-12*math.Abs(obj) || halvings == 40 {
-				break
-			}
-			step /= 2
-		}
-		moved := 0.0
-		for j := range beta {
-			moved = math.Max(moved, math.Abs(cand[j]-beta[j])/(1+math.Abs(beta[j])))
-		}
-		copy(beta, cand)
-		obj = candObj
-		if moved <= o.Tol {
-			m.Converged = true
-			break
-		}
+	if m.Iterations, m.Converged, err = newton(w.eval, w.grad, w.hess, beta, o.MaxIter, o.Tol); err != nil {
+		return nil, fmt.Errorf("fitting logit: %w (collinear columns or a constant column?)", err)
 	}
 	m.Coef = beta
 	m.LogLikelihood = w.ll
@@ -288,4 +254,49 @@ func stdErrors(info *mat.SymDense) ([]float64, error) {
 		se[j] = math.Sqrt(inv.At(j, j))
 	}
 	return se, nil
+}
+
+// newton maximizes a concave objective from beta, in place: eval(beta) returns the objective
+// and leaves the gradient and the negative Hessian at beta in grad and hess. Each Newton step
+// is halved (up to 40 times) until the objective does not fall, and the iteration stops when no
+// coefficient moves by more than tol relative to 1+|β|, or after maxIter steps. The logit and
+// the MNL share it.
+func newton(eval func([]float64) float64, grad *mat.VecDense, hess *mat.SymDense, beta []float64, maxIter int, tol float64) (iters int, converged bool, err error) {
+	obj := eval(beta)
+	cand := make([]float64, len(beta))
+	delta := mat.NewVecDense(len(beta), nil)
+	var chol mat.Cholesky
+	for iters < maxIter {
+		if !chol.Factorize(hess) {
+			return iters, false, errors.New("the Hessian is not positive definite")
+		}
+		if err := chol.SolveVecTo(delta, grad); err != nil {
+			return iters, false, fmt.Errorf("solving the Newton step: %w", err)
+		}
+		iters++
+		step := 1.0
+		var candObj float64
+		for halvings := 0; ; halvings++ {
+			for j := range beta {
+				cand[j] = beta[j] + step*delta.AtVec(j)
+			}
+			candObj = eval(cand)
+			// Accept any step that does not lower the objective beyond rounding; near the
+			// optimum the change is below float resolution and must not stall the iteration.
+			if candObj >= obj-1e-12*math.Abs(obj) || halvings == 40 {
+				break
+			}
+			step /= 2
+		}
+		moved := 0.0
+		for j := range beta {
+			moved = math.Max(moved, math.Abs(cand[j]-beta[j])/(1+math.Abs(beta[j])))
+		}
+		copy(beta, cand)
+		obj = candObj
+		if moved <= tol {
+			return iters, true, nil
+		}
+	}
+	return iters, false, nil
 }

@@ -1,7 +1,6 @@
 package choice
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -133,41 +132,9 @@ func FitMNL(X *mat.Dense, y []int, names []string, o MNLOptions) (*MNL, error) {
 	for c := 1; c < K; c++ {
 		beta[(c-1)*k] = math.Log(counts[c] / counts[0])
 	}
-	obj := w.eval(beta)
-	cand := make([]float64, d)
-	delta := mat.NewVecDense(d, nil)
-	var chol mat.Cholesky
 	m := &MNL{Names: append([]string(nil), names...), Categories: cats}
-	for m.Iterations < o.MaxIter {
-		if !chol.Factorize(w.hess) {
-			return nil, errors.New("fitting MNL: Hessian is not positive definite (collinear columns, or a category never chosen?)")
-		}
-		if err := chol.SolveVecTo(delta, w.grad); err != nil {
-			return nil, fmt.Errorf("fitting MNL: solving the Newton step: %w", err)
-		}
-		m.Iterations++
-		step := 1.0
-		var candObj float64
-		for halvings := 0; ; halvings++ {
-			for j := range beta {
-				cand[j] = beta[j] + step*delta.AtVec(j)
-			}
-			candObj = w.eval(cand)
-			if candObj >= obj-1e-12*math.Abs(obj) || halvings == 40 {
-				break
-			}
-			step /= 2
-		}
-		moved := 0.0
-		for j := range beta {
-			moved = math.Max(moved, math.Abs(cand[j]-beta[j])/(1+math.Abs(beta[j])))
-		}
-		copy(beta, cand)
-		obj = candObj
-		if moved <= o.Tol {
-			m.Converged = true
-			break
-		}
+	if m.Iterations, m.Converged, err = newton(w.eval, w.grad, w.hess, beta, o.MaxIter, o.Tol); err != nil {
+		return nil, fmt.Errorf("fitting MNL: %w (collinear columns, or a category never chosen?)", err)
 	}
 	m.LogLikelihood = w.ll
 	se, err := stdErrors(w.hess)
