@@ -66,20 +66,16 @@ func (t *csvTable) next(columns []string, dst []float64) (line int, err error) {
 	return line, nil
 }
 
-var purchaseColumns = []string{
-	"ID", "Day", "Incidence", "Brand", "Quantity",
-	"Price_1", "Price_2", "Price_3", "Price_4", "Price_5",
-	"Promotion_1", "Promotion_2", "Promotion_3", "Promotion_4", "Promotion_5",
-}
-
-func readCoursePurchases(ctx context.Context, r io.Reader, st *Stats, yield func(stream.Event) error) error {
-	t, err := newCSVTable(r, purchaseColumns)
+// eachRow reads the table's rows as numbers in columns' order and calls f with each and its
+// line, counting rows in st and checking ctx as it goes.
+func eachRow(ctx context.Context, r io.Reader, st *Stats, columns []string, f func(line int, v []float64) error) error {
+	t, err := newCSVTable(r, columns)
 	if err != nil {
 		return err
 	}
-	v := make([]float64, len(purchaseColumns))
+	v := make([]float64, len(columns))
 	for {
-		line, err := t.next(purchaseColumns, v)
+		line, err := t.next(columns, v)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -90,6 +86,20 @@ func readCoursePurchases(ctx context.Context, r io.Reader, st *Stats, yield func
 		if err := checkCtx(ctx, st.Rows); err != nil {
 			return err
 		}
+		if err := f(line, v); err != nil {
+			return err
+		}
+	}
+}
+
+var purchaseColumns = []string{
+	"ID", "Day", "Incidence", "Brand", "Quantity",
+	"Price_1", "Price_2", "Price_3", "Price_4", "Price_5",
+	"Promotion_1", "Promotion_2", "Promotion_3", "Promotion_4", "Promotion_5",
+}
+
+func readCoursePurchases(ctx context.Context, r io.Reader, st *Stats, yield func(stream.Event) error) error {
+	return eachRow(ctx, r, st, purchaseColumns, func(line int, v []float64) error {
 		id := strconv.FormatInt(int64(v[0]), 10)
 		day := int64(v[1])
 		if float64(int64(v[0])) != v[0] || float64(day) != v[1] {
@@ -105,12 +115,12 @@ func readCoursePurchases(ctx context.Context, r io.Reader, st *Stats, yield func
 			return err
 		}
 		if v[2] != 1 {
-			continue
+			return nil
 		}
 		b, qty := int(v[3]), v[4]
 		if float64(b) != v[3] || b < 1 || b > 5 || qty <= 0 {
 			st.skip(SkipBadPurchase)
-			continue
+			return nil
 		}
 		price := v[4+b]
 		prices, promos = priceContext(v[5:10], v[10:15])
@@ -126,7 +136,8 @@ func readCoursePurchases(ctx context.Context, r io.Reader, st *Stats, yield func
 		}); err != nil {
 			return err
 		}
-	}
+		return nil
+	})
 }
 
 // priceContext builds fresh maps per event: callers may keep and change events.
@@ -146,23 +157,7 @@ var segmentationColumns = []string{"ID", "Sex", "Marital status", "Age", "Educat
 var segmentationAttributes = []string{"", "sex", "marital_status", "age", "education", "income", "occupation", "settlement_size"}
 
 func readCourseSegmentation(ctx context.Context, r io.Reader, st *Stats, yield func(stream.Event) error) error {
-	t, err := newCSVTable(r, segmentationColumns)
-	if err != nil {
-		return err
-	}
-	v := make([]float64, len(segmentationColumns))
-	for {
-		line, err := t.next(segmentationColumns, v)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		st.Rows++
-		if err := checkCtx(ctx, st.Rows); err != nil {
-			return err
-		}
+	return eachRow(ctx, r, st, segmentationColumns, func(line int, v []float64) error {
 		if float64(int64(v[0])) != v[0] {
 			return fmt.Errorf("line %d: ID must be an integer", line)
 		}
@@ -171,10 +166,8 @@ func readCourseSegmentation(ctx context.Context, r io.Reader, st *Stats, yield f
 		for i := 1; i < len(v); i++ {
 			attrs[segmentationAttributes[i]] = v[i]
 		}
-		if err := yield(stream.Event{
+		return yield(stream.Event{
 			EventID: "cs:" + id, Type: stream.Profile, CustomerID: id, TS: ProfileTime, Attributes: attrs,
-		}); err != nil {
-			return err
-		}
-	}
+		})
+	})
 }
