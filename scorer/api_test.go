@@ -46,15 +46,7 @@ func apiEnv(t testing.TB, ctx context.Context, token string) (*env, *httptest.Se
 		t.Fatal(err)
 	}
 	e.run("scorer", s.Run)
-	// Every features record is scored or skipped as a duplicate (ingest is at least once: the
-	// topic can hold re-emissions, which are not scored again).
-	e.waitFor("scores", func() bool {
-		done := counterValue(reg, "segstream_scorer_events_scored_total", "event")
-		for _, r := range []string{"produced", "scored", "stale"} {
-			done += counterValue(reg, "segstream_scorer_duplicates_skipped_total", r)
-		}
-		return done >= float64(e.count(stream.DefaultFeaturesTopic))
-	})
+	e.waitScored(reg)
 	mux := http.NewServeMux()
 	s.RegisterAPI(mux)
 	srv := httptest.NewServer(mux)

@@ -56,30 +56,14 @@ func TestDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := scorer.New(scorer.Options{
-		Consumer:           stream.Consumer{Brokers: []string{e.broker.Address}, Linger: 2 * time.Millisecond},
-		Features:           features.Config{Windows: windows},
-		PollInterval:       300 * time.Millisecond,
-		SweepRate:          50000,
-		APIToken:           token,
-		Registerer:         reg,
-		Logger:             testLogger(),
-		ReportURL:          "/report",
-		RetrainerStatusURL: "/v1/retrainer/status",
-	}, e.rdb)
+	so := scorerOptions(e, token, reg)
+	so.ReportURL, so.RetrainerStatusURL = "/report", "/v1/retrainer/status"
+	s, err := scorer.New(so, e.rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.run("scorer", s.Run)
-	// Every features record is either scored or skipped as a duplicate: ingest is at least once,
-	// so the topic can hold more records than events were sent, and some are not scored again.
-	e.waitFor("scores", func() bool {
-		done := counterValue(reg, "segstream_scorer_events_scored_total", "event")
-		for _, r := range []string{"produced", "scored", "stale"} {
-			done += counterValue(reg, "segstream_scorer_duplicates_skipped_total", r)
-		}
-		return done >= float64(e.count(stream.DefaultFeaturesTopic))
-	})
+	e.waitScored(reg)
 	// The API listener's mux, as RunRoles builds it: the API and the page from the scorer, the
 	// retrainer's endpoints; /metrics is on the operator port, which the page does not reach.
 	mux := http.NewServeMux()

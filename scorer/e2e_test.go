@@ -120,8 +120,9 @@ func (e *env) run(name string, f func(context.Context) error) {
 	})
 }
 
-func newScorer(e *env, token string, reg prometheus.Registerer) (*scorer.Scorer, error) {
-	return scorer.New(scorer.Options{
+// scorerOptions are the tests' scorer: quick polls and sweeps, the env's broker and windows.
+func scorerOptions(e *env, token string, reg prometheus.Registerer) scorer.Options {
+	return scorer.Options{
 		Consumer:     stream.Consumer{Brokers: []string{e.broker.Address}, Linger: 2 * time.Millisecond},
 		Features:     features.Config{Windows: windows},
 		PollInterval: 300 * time.Millisecond,
@@ -129,7 +130,24 @@ func newScorer(e *env, token string, reg prometheus.Registerer) (*scorer.Scorer,
 		APIToken:     token,
 		Registerer:   reg,
 		Logger:       testLogger(),
-	}, e.rdb)
+	}
+}
+
+func newScorer(e *env, token string, reg prometheus.Registerer) (*scorer.Scorer, error) {
+	return scorer.New(scorerOptions(e, token, reg), e.rdb)
+}
+
+// waitScored waits until every features record is scored or skipped as a duplicate (ingest is
+// at least once: the topic can hold re-emissions, which are not scored again).
+func (e *env) waitScored(reg prometheus.Gatherer) {
+	e.t.Helper()
+	e.waitFor("scores", func() bool {
+		done := counterValue(reg, "segstream_scorer_events_scored_total", "event")
+		for _, r := range []string{"produced", "scored", "stale"} {
+			done += counterValue(reg, "segstream_scorer_duplicates_skipped_total", r)
+		}
+		return done >= float64(e.count(stream.DefaultFeaturesTopic))
+	})
 }
 
 func (e *env) startScorer(reg prometheus.Registerer) *scorer.Scorer {
