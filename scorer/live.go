@@ -47,7 +47,8 @@ end
 redis.call('HSET', KEYS[1], 'tok', ARGV[2], 'seg', ARGV[3], 'prev', ARGV[4], 'rec', ARGV[5], 'mv', ARGV[6], 'sv', ARGV[7], 'dig', ARGV[8])
 return 1`)
 
-// item is one thing to score: a features record (offset ≥ 0) or a sweep entry (offset -1).
+// item is one thing to score: a features record (partition ≥ 0, its offset) or a sweep entry
+// (partition -1, the offset the sweep page's nonce, so a retry of the page knows its own writes).
 type item struct {
 	msg       features.Message
 	partition int
@@ -56,8 +57,8 @@ type item struct {
 
 // tok identifies what a score hash holds: the answer's position in the customer's history (the
 // state version, one per applied event, then the event-time clock the features were measured
-// to), the model version, and the features record (partition, offset) that produced it (-1, -1
-// for a sweep).
+// to), the model version, and the features record (partition, offset) that produced it (-1 and
+// the page's nonce for a sweep).
 //
 // Answers only move forward: one replaces the stored answer only from a later position, or from
 // the same position under another model. The compare-and-set in writeLive makes the comparison
@@ -311,7 +312,9 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 			s.m.duplicates.WithLabelValues("stale").Inc()
 			continue
 		case cmp == 0 && c.Version == cur.mv:
-			if it.offset < 0 || it.partition != cur.part || it.offset != cur.off {
+			// The same record (or the same sweep page, retried) made this answer live, and
+			// whether its records were produced is unknown: produce them again.
+			if it.partition != cur.part || it.offset != cur.off {
 				s.m.duplicates.WithLabelValues("scored").Inc()
 				continue
 			}
@@ -320,7 +323,7 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 		r := sc.score(c, it, s.m)
 		rec := sc.arena.add(func(b []byte) []byte { return appendScore(b, it, r, c.Brands(), now) })
 		dig := answerDigest(rec)
-		if it.offset < 0 && cur.has && c.Version == cur.mv && dig == cur.dig {
+		if it.partition < 0 && !replay && cur.has && c.Version == cur.mv && dig == cur.dig {
 			// A sweep that finds the answer unchanged (a customer whose scores do not move
 			// with the clock, or did not move this far) writes and produces nothing.
 			s.m.duplicates.WithLabelValues("unchanged").Inc()
@@ -339,9 +342,6 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 				Value: sc.arena.add(func(b []byte) []byte { return appendChange(b, it, from, r.Segment, c.Version, now) })})
 		}
 		cur = tok{sv: sv, asOf: asOf, mv: c.Version, part: it.partition, off: it.offset, has: true, seg: r.Segment, prev: from, dig: dig}
-		if it.offset < 0 {
-			cur.part = -1
-		}
 		cu.write, cu.setMove, cu.rec, cu.next = true, true, rec, cur
 	}
 }

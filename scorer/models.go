@@ -10,6 +10,7 @@ import (
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/stream"
 )
 
 // watchModels follows the registry: announcements for speed, polling for what an announcement
@@ -257,17 +258,19 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 		err := func() error {
 			s.liveMu.Lock()
 			defer s.liveMu.Unlock()
-			res, err := s.process(ctx, items, -1, c, sc)
-			if err != nil {
+			// Once a page's answers are written they must be produced: each step is retried
+			// until it succeeds or the scorer stops, and a retried write recognises the page's
+			// own answers by its nonce and produces them again (decide). Giving up after the
+			// write would lose the page's segment changes: the next page finds the answers
+			// live and skips them.
+			bo := stream.NewBackoff(s.o.MaxBackoff)
+			retry := func(op string, f func() error) error { return s.retry(ctx, -1, bo, op, f) }
+			var res batchResult
+			if err := retry("redis", func() (err error) { res, err = s.process(ctx, items, -1, c, sc); return err }); err != nil {
 				return err
 			}
-			if err := s.moveSets(ctx, res.moves); err != nil {
+			if err := s.produceAndMove(ctx, -1, res, retry); err != nil {
 				return err
-			}
-			if len(res.out) > 0 {
-				if err := s.producer.Produce(ctx, res.out); err != nil {
-					return fmt.Errorf("producing sweep scores: %w", err)
-				}
 			}
 			s.m.scored.WithLabelValues("sweep").Add(float64(res.scored))
 			return nil
@@ -293,7 +296,10 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 		return nil
 	}
 	err = s.store.Scan(ctx, features.ScanOptions{PageSize: page}, func(id string, st *features.State) error {
-		items = append(items, item{partition: -1, offset: -1})
+		if len(items) == 0 {
+			s.pageNonce = max(time.Now().UnixNano(), s.pageNonce+1)
+		}
+		items = append(items, item{partition: -1, offset: s.pageNonce})
 		it := &items[len(items)-1]
 		it.msg.CustomerID = id
 		at := asOf

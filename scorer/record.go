@@ -18,7 +18,7 @@ func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, nowMS 
 	dst = jsonscan.AppendString(dst, it.msg.CustomerID)
 	dst = appendUint(dst, `,"model_version":`, r.ModelVersion)
 	dst = appendUint(dst, `,"state_version":`, it.msg.Features.StateVersion)
-	if it.offset >= 0 {
+	if it.partition >= 0 {
 		dst = append(dst, `,"source":"event","event_id":`...)
 		dst = jsonscan.AppendString(dst, it.msg.EventID)
 		dst = append(dst, `,"event_type":`...)

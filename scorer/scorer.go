@@ -144,16 +144,19 @@ type Scorer struct {
 	model atomic.Pointer[bundle.Compiled]
 	// liveMu orders the live writes of lanes (read lock) against sweep pages (write lock), so
 	// a customer's hash, segment sets and output records move in one order.
-	liveMu   sync.RWMutex
-	sweepNow chan struct{} // 1-buffered trigger of the sweep
-	refused  atomic.Uint64 // last refused version, not retried until the pointer moves again
-	producer *stream.Producer
-	lanes    *stream.Lanes[*laneDone]
-	sweeping atomic.Bool
-	recent   recentChanges // for the dashboard's GET /v1/changes
-	clock    atomic.Int64  // the event-time clock as last read (clockLoop), Unix ms; 0 before
-	swept    atomic.Int64  // the clock of the last finished sweep's first page
-	epoch    *features.EpochWatch
+	liveMu sync.RWMutex
+	// pageNonce names the sweep page being written (the sweep goroutine's alone): unique
+	// across pages and restarts, so a retried page knows its own answers.
+	pageNonce int64
+	sweepNow  chan struct{} // 1-buffered trigger of the sweep
+	refused   atomic.Uint64 // last refused version, not retried until the pointer moves again
+	producer  *stream.Producer
+	lanes     *stream.Lanes[*laneDone]
+	sweeping  atomic.Bool
+	recent    recentChanges // for the dashboard's GET /v1/changes
+	clock     atomic.Int64  // the event-time clock as last read (clockLoop), Unix ms; 0 before
+	swept     atomic.Int64  // the clock of the last finished sweep's first page
+	epoch     *features.EpochWatch
 }
 
 // New validates o and builds a Scorer over the Redis client rdb.
