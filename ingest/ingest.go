@@ -29,6 +29,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/redisx"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -208,12 +209,7 @@ func (in *Ingester) Ready() error {
 	if len(stall) > 0 {
 		return errors.Join(stall...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := in.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis: %w", err)
-	}
-	return nil
+	return redisx.Ping(in.rdb)
 }
 
 // Run consumes until ctx ends, then drains: it stops fetching, finishes and commits what the

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -78,4 +79,15 @@ func EvalPipelined(ctx context.Context, rdb redis.UniversalClient, s *redis.Scri
 		}
 		return err
 	}
+}
+
+// Ping is the readiness probes' Redis check: one PING within a second, its failure named as
+// Redis's.
+func Ping(rdb redis.UniversalClient) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
 }

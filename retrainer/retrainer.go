@@ -24,6 +24,7 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/redisx"
 	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/retrainer/report"
 	"github.com/segstream/segstream/stream"
@@ -250,10 +251,8 @@ func (r *Retrainer) Trigger(reason Trigger) bool {
 // Ready reports whether the retrainer can reach Redis. A standby replica (no lease) is ready:
 // it is healthy and waiting to take over.
 func (r *Retrainer) Ready() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := r.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis: %w", err)
+	if err := redisx.Ping(r.rdb); err != nil {
+		return err
 	}
 	return r.epoch.Lost()
 }

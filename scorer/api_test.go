@@ -33,13 +33,7 @@ func apiEnv(t testing.TB, ctx context.Context, token string) (*env, *httptest.Se
 	e.startIngest()
 	e.produce(8000)
 	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
-	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 1, Version: 1, Purchases: purchaseRows(4000)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.reg.Publish(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	e.publish(bundle.BuildOptions{K: 3, Seed: 1, Version: 1, Purchases: purchaseRows(4000)})
 	reg := prometheus.NewRegistry()
 	s, err := newScorer(e, token, reg)
 	if err != nil {

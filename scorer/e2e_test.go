@@ -137,19 +137,6 @@ func newScorer(e *env, token string, reg prometheus.Registerer) (*scorer.Scorer,
 	return scorer.New(scorerOptions(e, token, reg), e.rdb)
 }
 
-// waitScored waits until every features record is scored or skipped as a duplicate (ingest is
-// at least once: the topic can hold re-emissions, which are not scored again).
-func (e *env) waitScored(reg prometheus.Gatherer) {
-	e.t.Helper()
-	e.waitFor("scores", func() bool {
-		done := counterValue(reg, "segstream_scorer_events_scored_total", "event")
-		for _, r := range []string{"produced", "scored", "stale"} {
-			done += counterValue(reg, "segstream_scorer_duplicates_skipped_total", r)
-		}
-		return done >= float64(e.count(stream.DefaultFeaturesTopic))
-	})
-}
-
 func (e *env) startScorer(reg prometheus.Registerer) *scorer.Scorer {
 	e.t.Helper()
 	s, err := scorer.New(scorer.Options{
@@ -359,38 +346,15 @@ func TestEndToEnd(t *testing.T) {
 	e.startIngest()
 	e.produce(20000)
 	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
-	b1, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 4, Seed: 1, Version: 1, Purchases: purchaseRows(5000)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.reg.Publish(ctx, b1); err != nil {
-		t.Fatal(err)
-	}
+	b1 := e.publish(bundle.BuildOptions{K: 4, Seed: 1, Version: 1, Purchases: purchaseRows(5000)})
 	reg := prometheus.NewRegistry()
 	s := e.startScorer(reg)
-	e.waitConsumed(reg, e.count(stream.DefaultFeaturesTopic))
+	e.waitScored(reg)
 	checkLive(t, e, b1, e.waitAged(s))
 
 	// A second bundle: the sweep moves every customer to it without any new event.
-	b2, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 2, Version: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.reg.Publish(ctx, b2); err != nil {
-		t.Fatal(err)
-	}
-	e.waitFor("the swap", func() bool { m := s.Model(); return m != nil && m.Version == 2 })
-	e.waitFor("the sweep", func() bool {
-		n := 0
-		iter := e.rdb.Scan(ctx, 0, "seg:{*}:s", 1000).Iterator()
-		for iter.Next(ctx) {
-			if mv, _ := e.rdb.HGet(ctx, iter.Val(), "mv").Result(); mv != "2" {
-				return false
-			}
-			n++
-		}
-		return n > 0
-	})
+	b2 := e.publish(bundle.BuildOptions{K: 3, Seed: 2, Version: 2})
+	e.waitAllOn(s, 2)
 	checkLive(t, e, b2, e.waitAged(s))
 	checkChanges(t, e)
 
@@ -410,7 +374,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.run("replay scorer", s2.Run)
-	e.waitConsumed(reg2, e.count(stream.DefaultFeaturesTopic))
+	e.waitScored(reg2)
 	if n := counterValue(reg2, "segstream_scorer_events_scored_total", "event"); n != 0 {
 		t.Fatalf("the redelivered features topic scored %v records", n)
 	}
@@ -679,7 +643,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	start := time.Now()
 	e.produce(100000)
 	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
-	e.waitConsumed(reg, e.count(stream.DefaultFeaturesTopic))
+	e.waitScored(reg)
 	// Keep swapping until at least six moves happened, so both bad bundles were offered.
 	for time.Since(start) < 7*time.Second {
 		time.Sleep(100 * time.Millisecond)
@@ -782,17 +746,48 @@ func TestSwapUnderLoad(t *testing.T) {
 		e.events, len(feats), len(scores), len(scores)-len(feats), elapsed.Round(time.Millisecond), okLoads, refused)
 }
 
-// waitConsumed waits until the scorer has scored or skipped n features records (a record older
-// than the live answer is skipped, not scored: an answer never goes back in a customer's
-// history).
-func (e *env) waitConsumed(reg prometheus.Gatherer, n int64) {
+// waitScored waits until every features record is scored or skipped as a duplicate (ingest is
+// at least once: the topic can hold re-emissions, which are not scored again).
+func (e *env) waitScored(reg prometheus.Gatherer) {
 	e.t.Helper()
+	n := float64(e.count(stream.DefaultFeaturesTopic))
 	e.waitFor("scores", func() bool {
 		done := counterValue(reg, "segstream_scorer_events_scored_total", "event")
 		for _, r := range []string{"produced", "scored", "stale"} {
 			done += counterValue(reg, "segstream_scorer_duplicates_skipped_total", r)
 		}
-		return done >= float64(n)
+		return done >= n
+	})
+}
+
+// publish builds a bundle on every customer's features at the event-time clock and publishes it.
+func (e *env) publish(o bundle.BuildOptions) *bundle.Bundle {
+	e.t.Helper()
+	b, err := bundle.Build(e.columns(), o)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.reg.Publish(e.ctx, b); err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+// waitAllOn waits until s serves model version v and every live answer is under it.
+func (e *env) waitAllOn(s *scorer.Scorer, v uint64) {
+	e.t.Helper()
+	e.waitFor("the swap", func() bool { m := s.Model(); return m != nil && m.Version == v })
+	want := strconv.FormatUint(v, 10)
+	e.waitFor("every answer under the new model", func() bool {
+		n := 0
+		iter := e.rdb.Scan(e.ctx, 0, "seg:{*}:s", 1000).Iterator()
+		for iter.Next(e.ctx) {
+			if mv, _ := e.rdb.HGet(e.ctx, iter.Val(), "mv").Result(); mv != want {
+				return false
+			}
+			n++
+		}
+		return n > 0
 	})
 }
 

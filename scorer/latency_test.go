@@ -46,13 +46,7 @@ func TestPipelineLatency(t *testing.T) {
 	e.startIngest()
 	e.produce(20000)
 	e.waitFor("ingest warm-up", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
-	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 4, Seed: 1, Version: 1, Purchases: purchaseRows(4000)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.reg.Publish(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	e.publish(bundle.BuildOptions{K: 4, Seed: 1, Version: 1, Purchases: purchaseRows(4000)})
 	e.startScorer(nil)
 	e.waitFor("scorer warm-up", func() bool { return e.count(stream.DefaultScoresTopic) >= int64(e.events) })
 	warm := e.events

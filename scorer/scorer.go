@@ -54,6 +54,7 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/redisx"
 	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/stream"
 )
@@ -200,12 +201,7 @@ func (s *Scorer) Ready() error {
 	if err := s.epoch.Lost(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis: %w", err)
-	}
-	return nil
+	return redisx.Ping(s.rdb)
 }
 
 // Run loads the current bundle (waiting for one), then consumes until ctx ends and drains.

@@ -27,16 +27,10 @@ func TestSweepProduceFailureLosesNoChange(t *testing.T) {
 	e.startIngest()
 	e.produce(3000)
 	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
-	b1, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 4, Seed: 1, Version: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.reg.Publish(ctx, b1); err != nil {
-		t.Fatal(err)
-	}
+	e.publish(bundle.BuildOptions{K: 4, Seed: 1, Version: 1})
 	reg := prometheus.NewRegistry()
 	s := e.startScorer(reg)
-	e.waitConsumed(reg, e.count(stream.DefaultFeaturesTopic))
+	e.waitScored(reg)
 	e.waitAged(s)
 	checkChanges(t, e)
 
@@ -83,25 +77,8 @@ return n`, nil).Int(); n > 0 {
 	defer c.DropControl()
 
 	swept := counterValue(reg, "segstream_scorer_events_scored_total", "sweep")
-	b2, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 2, Version: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.reg.Publish(ctx, b2); err != nil {
-		t.Fatal(err)
-	}
-	e.waitFor("the swap", func() bool { m := s.Model(); return m != nil && m.Version == 2 })
-	e.waitFor("every answer under the new model", func() bool {
-		n := 0
-		iter := e.rdb.Scan(ctx, 0, "seg:{*}:s", 1000).Iterator()
-		for iter.Next(ctx) {
-			if mv, _ := e.rdb.HGet(ctx, iter.Val(), "mv").Result(); mv != "2" {
-				return false
-			}
-			n++
-		}
-		return n > 0
-	})
+	e.publish(bundle.BuildOptions{K: 3, Seed: 2, Version: 2})
+	e.waitAllOn(s, 2)
 	// Every customer is answered anew under another model, and counted once produced.
 	customers := float64(len(e.rfmCells()))
 	for end := time.Now().Add(30 * time.Second); counterValue(reg, "segstream_scorer_events_scored_total", "sweep")-swept < customers; {
