@@ -23,6 +23,7 @@ func init() {
 	register("analyze brand-choice", "brand choice MNL with own- and cross-price elasticities", analyzeBrandChoice)
 	register("analyze quantity", "purchase quantity OLS and its price elasticity", analyzeQuantity)
 	register("analyze rfm", "RFM scores and named segments per customer of an Online Retail file", analyzeRFM)
+	register("analyze network", "centralities and Leiden communities of an interaction graph (edge list CSV), with a Gephi export", analyzeNetwork)
 	register("analyze segmentation",
 		"standardize, PCA, k-means (raw and on PCA scores), Ward, and k=2..10 validity on a customer CSV",
 		analyzeSegmentation)
@@ -279,6 +280,42 @@ func analyzeSegmentation(fs *flag.FlagSet) runFunc {
 		if *asJSON {
 			enc := json.NewEncoder(stdout)
 			return enc.Encode(rep)
+		}
+		return rep.WriteText(stdout)
+	}
+}
+
+func analyzeNetwork(fs *flag.FlagSet) runFunc {
+	edges := fs.String("edges", "", "edge list CSV with the header source,target[,weight] (weight: interaction strength, default 1)")
+	directed := fs.Bool("directed", false, "treat source→target as directed (PageRank follows it; closeness counts incoming paths)")
+	seed := fs.Uint64("seed", 1, "seed of the community search and of sampled betweenness")
+	resolution := fs.Float64("resolution", 1, "modularity resolution γ: above 1 gives more, smaller communities")
+	sources := fs.Int("sample-sources", 0, "estimate betweenness and closeness from this many sampled sources; 0 is exact up to 5,000 nodes, 1,000 sources above")
+	gexf := fs.String("gexf", "", "also write the graph as GEXF 1.3 (Gephi) to this file, nodes carrying community and centralities")
+	top := fs.Int("top", 20, "nodes to list, highest PageRank first; 0 lists all")
+	asJSON := fs.Bool("json", false, "print JSON (nodes, communities, modularity) instead of tables")
+	return func(_ context.Context, stdout io.Writer) error {
+		if *edges == "" {
+			return badUsage("--edges is required: a CSV with the header source,target[,weight]")
+		}
+		if !(*resolution > 0) || math.IsInf(*resolution, 0) {
+			return badUsage("--resolution %v: give a positive number, e.g. 1", *resolution)
+		}
+		if *sources < 0 || *top < 0 {
+			return badUsage("--sample-sources %d, --top %d: give counts ≥ 0", *sources, *top)
+		}
+		rep, err := analysis.Network(analysis.NetworkOptions{Edges: *edges, Directed: *directed, Seed: *seed,
+			Resolution: *resolution, Sources: *sources, Top: *top})
+		if err != nil {
+			return err
+		}
+		if *gexf != "" {
+			if err := analysis.CreateFile(*gexf, rep.WriteGEXF); err != nil {
+				return err
+			}
+		}
+		if *asJSON {
+			return analysis.WriteJSON(stdout, rep)
 		}
 		return rep.WriteText(stdout)
 	}

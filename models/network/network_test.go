@@ -1,0 +1,345 @@
+package network
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+)
+
+// golden is scripts/golden/network.py's output.
+type golden struct {
+	NetworkX string `json:"networkx"`
+	Graphs   map[string]struct {
+		Directed          bool         `json:"directed"`
+		Nodes             int          `json:"nodes"`
+		Edges             [][3]float64 `json:"edges"`
+		PageRank          []float64    `json:"pagerank"`
+		Eigenvector       []float64    `json:"eigenvector"`
+		Betweenness       []float64    `json:"betweenness"`
+		Closeness         []float64    `json:"closeness"`
+		LouvainModularity float64      `json:"louvain_modularity"`
+	} `json:"graphs"`
+}
+
+func loadGolden(t *testing.T) golden {
+	t.Helper()
+	b, err := os.ReadFile("testdata/golden_network.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g golden
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Graphs) < 7 {
+		t.Fatalf("golden file has %d graphs, want 7", len(g.Graphs))
+	}
+	return g
+}
+
+// near reports whether got is want to within rel relative, with abs for values near zero.
+func near(got, want, rel, abs float64) bool {
+	return math.Abs(got-want) <= rel*math.Abs(want)+abs
+}
+
+func checkVec(t *testing.T, name string, got, want []float64, rel, abs float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, networkx %d", name, len(got), len(want))
+	}
+	worst, at := 0.0, -1
+	for i := range want {
+		if !near(got[i], want[i], rel, abs) {
+			if d := math.Abs(got[i] - want[i]); d > worst {
+				worst, at = d, i
+			}
+		}
+	}
+	if at >= 0 {
+		t.Errorf("%s: node %d is %.15g, networkx %.15g (worst of the misses)", name, at, got[at], want[at])
+	}
+}
+
+// TestAgainstNetworkX compares every centrality with networkx on the graphs it ships and on
+// generated ones (scripts/golden/network.py), and Leiden's modularity with the best of networkx's
+// Louvain over five seeds.
+func TestAgainstNetworkX(t *testing.T) {
+	gold := loadGolden(t)
+	for name, gg := range gold.Graphs {
+		t.Run(name, func(t *testing.T) {
+			edges := make([]Edge, len(gg.Edges))
+			for i, e := range gg.Edges {
+				edges[i] = Edge{int(e[0]), int(e[1]), e[2]}
+			}
+			g, err := New(gg.Nodes, edges, gg.Directed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr, err := PageRank(g, IterOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkVec(t, "pagerank", pr, gg.PageRank, 1e-6, 1e-12)
+			ev, err := Eigenvector(g, IterOptions{Tol: 1e-14, MaxIter: 1000000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkVec(t, "eigenvector", ev, gg.Eigenvector, 1e-6, 1e-10)
+			checkVec(t, "betweenness", Betweenness(g), gg.Betweenness, 1e-9, 1e-12)
+			checkVec(t, "closeness", Closeness(g), gg.Closeness, 1e-9, 1e-12)
+
+			comm, err := Communities(g, CommunityOptions{Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := Modularity(g, comm, 1)
+			if q < gg.LouvainModularity-0.01 {
+				t.Errorf("Leiden modularity %.4f, networkx Louvain %.4f: more than 0.01 below", q, gg.LouvainModularity)
+			}
+			t.Logf("modularity %.4f (networkx Louvain %.4f), %d communities", q, gg.LouvainModularity, slices.Max(comm)+1)
+			checkConnected(t, g, comm)
+		})
+	}
+}
+
+// checkConnected fails when a community is not connected in g's undirected form.
+func checkConnected(t *testing.T, g *Graph, comm []int) {
+	t.Helper()
+	u := g.undirected()
+	seen := make([]bool, u.n)
+	done := map[int]bool{}
+	for s := range u.n {
+		if seen[s] {
+			continue
+		}
+		if done[comm[s]] {
+			t.Fatalf("community %d is not connected (node %d is in a second piece)", comm[s], s)
+		}
+		done[comm[s]] = true
+		queue := []int{s}
+		seen[s] = true
+		for len(queue) > 0 {
+			v := queue[0]
+			queue = queue[1:]
+			adj, _ := u.Out(v)
+			for _, x := range adj {
+				if !seen[x] && comm[x] == comm[s] {
+					seen[x] = true
+					queue = append(queue, int(x))
+				}
+			}
+		}
+	}
+}
+
+// planted builds an LFR-like graph: n nodes in communities of power-law sizes between minSize
+// and maxSize, degrees drawn between minDeg and maxDeg, each edge leaving its community with
+// probability mu. It returns the graph and the planted partition.
+func planted(n, minSize, maxSize, minDeg, maxDeg int, mu float64, seed uint64) (*Graph, []int) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	truth := make([]int, n)
+	var groups [][]int
+	for v := 0; v < n; {
+		// Sizes ~ s^-1.5 on [minSize, maxSize], by inverse transform.
+		u := rng.Float64()
+		a, b := math.Pow(float64(minSize), -0.5), math.Pow(float64(maxSize), -0.5)
+		size := int(math.Pow(a-u*(a-b), -2))
+		size = min(max(size, minSize), n-v)
+		var members []int
+		for range size {
+			truth[v] = len(groups)
+			members = append(members, v)
+			v++
+		}
+		groups = append(groups, members)
+	}
+	var edges []Edge
+	for v := range n {
+		deg := minDeg + rng.IntN(maxDeg-minDeg+1)
+		for range deg / 2 {
+			var u int
+			if rng.Float64() < mu {
+				u = rng.IntN(n)
+			} else {
+				g := groups[truth[v]]
+				u = g[rng.IntN(len(g))]
+			}
+			if u != v {
+				edges = append(edges, Edge{v, u, 1})
+			}
+		}
+	}
+	g, err := New(n, edges, false)
+	if err != nil {
+		panic(err)
+	}
+	return g, truth
+}
+
+// TestCommunitiesRecoverPlanted checks Leiden against planted communities on a 10,000-node
+// LFR-like graph: normalized mutual information with the truth at least 0.9, every community
+// connected, and the same answer for the same seed.
+func TestCommunitiesRecoverPlanted(t *testing.T) {
+	for _, mu := range []float64{0.1, 0.3} {
+		g, truth := planted(10000, 20, 200, 10, 40, mu, 7)
+		comm, err := Communities(g, CommunityOptions{Seed: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nmi := NMI(comm, truth)
+		t.Logf("mu %.1f: %d edges, %d communities (planted %d), NMI %.4f, modularity %.4f (planted %.4f)",
+			mu, g.Edges(), slices.Max(comm)+1, slices.Max(truth)+1, nmi, Modularity(g, comm, 1), Modularity(g, truth, 1))
+		if nmi < 0.9 {
+			t.Errorf("mu %.1f: NMI with the planted partition %.4f, want ≥ 0.9", mu, nmi)
+		}
+		checkConnected(t, g, comm)
+		again, _ := Communities(g, CommunityOptions{Seed: 3})
+		if !slices.Equal(comm, again) {
+			t.Errorf("mu %.1f: two runs with seed 3 differ", mu)
+		}
+	}
+}
+
+func TestNMI(t *testing.T) {
+	// scikit-learn: normalized_mutual_info_score([0,0,1,1,2,2],[0,0,1,1,1,1]) = 0.7336804366512113
+	if got := NMI([]int{0, 0, 1, 1, 2, 2}, []int{0, 0, 1, 1, 1, 1}); !near(got, 0.7336804366512113, 1e-12, 0) {
+		t.Errorf("NMI %.16g, scikit-learn 0.7336804366512113", got)
+	}
+	if got := NMI([]int{3, 3, 1, 1}, []int{0, 0, 5, 5}); !near(got, 1, 1e-12, 0) {
+		t.Errorf("NMI of a renaming %.16g, want 1", got)
+	}
+}
+
+func TestNewRefusesBadEdges(t *testing.T) {
+	for _, tc := range []struct {
+		e    Edge
+		want string
+	}{
+		{Edge{0, 0, 1}, "self-loop"},
+		{Edge{0, 3, 1}, "outside"},
+		{Edge{0, 1, 0}, "positive"},
+		{Edge{0, 1, math.Inf(1)}, "positive"},
+		{Edge{0, 1, math.NaN()}, "positive"},
+	} {
+		_, err := New(3, []Edge{tc.e}, true)
+		if err == nil || !contains(err.Error(), tc.want) {
+			t.Errorf("New(%v): %v, want an error about %q", tc.e, err, tc.want)
+		}
+	}
+	g, err := New(3, []Edge{{0, 1, 1}, {1, 0, 2}, {0, 1, 0.5}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if adj, w := g.Out(0); len(adj) != 1 || w[0] != 3.5 {
+		t.Errorf("repeated undirected edges: row 0 is %v %v, want one edge of weight 3.5", adj, w)
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// TestGEXF parses the file back as XML: the GEXF 1.3 namespace, the node and edge counts, the
+// attributes and an escaped label.
+func TestGEXF(t *testing.T) {
+	g, err := New(3, []Edge{{0, 1, 2}, {1, 2, 1}, {2, 1, 1}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	pr, _ := PageRank(g, IterOptions{})
+	err = WriteGEXF(&buf, g, []string{"a<&>", "b", "c"}, []NodeAttr{
+		{"pagerank", "double", func(v int) string { return Float(pr[v]) }},
+		{"community", "integer", func(v int) string { return strconv.Itoa(v % 2) }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		XMLName xml.Name
+		Version string `xml:"version,attr"`
+		Graph   struct {
+			Type  string `xml:"defaultedgetype,attr"`
+			Attrs []struct {
+				Title string `xml:"title,attr"`
+			} `xml:"attributes>attribute"`
+			Nodes []struct {
+				Label  string `xml:"label,attr"`
+				Values []struct {
+					Value string `xml:"value,attr"`
+				} `xml:"attvalues>attvalue"`
+			} `xml:"nodes>node"`
+			Edges []struct {
+				Weight float64 `xml:"weight,attr"`
+			} `xml:"edges>edge"`
+		} `xml:"graph"`
+	}
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("GEXF is not XML: %v\n%s", err, buf.String())
+	}
+	if doc.XMLName.Space != "http://gexf.net/1.3" || doc.Version != "1.3" || doc.Graph.Type != "directed" {
+		t.Errorf("namespace %q version %q type %q, want http://gexf.net/1.3, 1.3, directed", doc.XMLName.Space, doc.Version, doc.Graph.Type)
+	}
+	if len(doc.Graph.Nodes) != 3 || len(doc.Graph.Edges) != 3 || len(doc.Graph.Attrs) != 2 {
+		t.Fatalf("%d nodes, %d edges, %d attributes; want 3, 3, 2", len(doc.Graph.Nodes), len(doc.Graph.Edges), len(doc.Graph.Attrs))
+	}
+	if n := doc.Graph.Nodes[0]; n.Label != "a<&>" || len(n.Values) != 2 || n.Values[0].Value != Float(pr[0]) {
+		t.Errorf("node 0: %+v", n)
+	}
+}
+
+// TestBetweennessSample: all sources is the exact value; half of them estimates it with a
+// measured error on a planted-partition graph.
+func TestBetweennessSample(t *testing.T) {
+	g, _ := planted(2000, 20, 100, 4, 12, 0.2, 9)
+	exact := Betweenness(g)
+	if !slices.Equal(BetweennessSample(g, g.N(), 1), exact) {
+		t.Error("a sample of every node differs from the exact betweenness")
+	}
+	est := BetweennessSample(g, g.N()/4, 1)
+	num, den := 0.0, 0.0
+	for v := range exact {
+		num += math.Abs(est[v] - exact[v])
+		den += exact[v]
+	}
+	tot := 0.0
+	for _, x := range est {
+		tot += x
+	}
+	t.Logf("sample of %d sources: mean absolute error %.3g of the mean %.3g; total %.4g, exact %.4g", g.N()/4, num/float64(g.N()), den/float64(g.N()), tot, den)
+	// Unbiased (the n/k scale is right): the totals agree closely; each node's estimate carries
+	// the sampling noise of a quarter of the sources.
+	if math.Abs(tot/den-1) > 0.02 || num/den > 0.25 {
+		t.Errorf("sampled betweenness: total off by %.1f%%, nodes by %.1f%%; want under 2%% and 25%%", 100*math.Abs(tot/den-1), 100*num/den)
+	}
+}
+
+// TestClosenessSample: all sources is the exact value; a quarter of them estimates it within a
+// measured error.
+func TestClosenessSample(t *testing.T) {
+	g, _ := planted(2000, 20, 100, 4, 12, 0.2, 9)
+	exact := Closeness(g)
+	if !slices.Equal(ClosenessSample(g, g.N(), 1), exact) {
+		t.Error("a sample of every node differs from the exact closeness")
+	}
+	est := ClosenessSample(g, g.N()/4, 1)
+	worst := 0.0
+	for v := range exact {
+		worst = max(worst, math.Abs(est[v]/exact[v]-1))
+	}
+	t.Logf("sample of %d sources: worst relative error %.3g", g.N()/4, worst)
+	if worst > 0.05 {
+		t.Errorf("sampled closeness off by up to %.1f%%, want under 5%%", 100*worst)
+	}
+}
