@@ -1,12 +1,12 @@
 package clv
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"testing"
+
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // golden is testdata/golden.json, written by scripts/golden/clv.py with scipy.
@@ -32,14 +32,8 @@ type golden struct {
 
 func loadGolden(t testing.TB) golden {
 	t.Helper()
-	b, err := os.ReadFile("testdata/golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g golden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	testenv.ReadJSON(t, "testdata/golden.json", &g)
 	return g
 }
 
@@ -51,6 +45,29 @@ func relErr(got, want float64) float64 {
 func roundTo(v float64, d int) float64 {
 	p := math.Pow(10, float64(d))
 	return math.Round(v*p) / p
+}
+
+// checkFit compares fitted parameters got and the fit's log-likelihood ll with scipy's ref
+// (relative error 1e-5 on parameters) and with published values at their printed decimals.
+// A penalised optimum is flat along the direction where likelihood and penalty trade off: two
+// solvers agree on the objective to 1e-16 but on the likelihood alone only to a few 1e-9.
+func checkFit(t *testing.T, got, ref, published map[string]float64, decimals int, penalizer, ll float64) {
+	t.Helper()
+	for k, v := range got {
+		if e := relErr(v, ref[k]); e > 1e-5 {
+			t.Errorf("%s = %.10g, scipy %.10g (relative error %.2g)", k, v, ref[k], e)
+		}
+		if p, ok := published[k]; ok && roundTo(v, decimals) != p {
+			t.Errorf("%s = %.*f, published %.*f", k, decimals+2, v, decimals, p)
+		}
+	}
+	llTol := 1e-9
+	if penalizer > 0 {
+		llTol = 1e-7
+	}
+	if e := relErr(ll, ref["log_likelihood"]); e > llTol {
+		t.Errorf("log-likelihood %.10f, scipy %.10f", ll, ref["log_likelihood"])
+	}
 }
 
 func TestFitBGNBD(t *testing.T) {
@@ -74,24 +91,7 @@ func TestFitBGNBD(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := map[string]float64{"r": f.R, "alpha": f.Alpha, "a": f.A, "b": f.B}
-			for k, v := range got {
-				if e := relErr(v, tc.ref[k]); e > 1e-5 {
-					t.Errorf("%s = %.10g, scipy %.10g (relative error %.2g)", k, v, tc.ref[k], e)
-				}
-				if p, ok := tc.published[k]; ok && roundTo(v, 4) != p {
-					t.Errorf("%s = %.6f, published %.4f", k, v, p)
-				}
-			}
-			// A penalised optimum is flat along the direction where likelihood and penalty
-			// trade off: two solvers agree on the objective to 1e-16 but on the likelihood
-			// alone only to a few 1e-9.
-			llTol := 1e-9
-			if tc.penalizer > 0 {
-				llTol = 1e-7
-			}
-			if e := relErr(f.LogLikelihood, tc.ref["log_likelihood"]); e > llTol {
-				t.Errorf("log-likelihood %.10f, scipy %.10f", f.LogLikelihood, tc.ref["log_likelihood"])
-			}
+			checkFit(t, got, tc.ref, tc.published, 4, tc.penalizer, f.LogLikelihood)
 			if tc.penalizer == 0 && roundTo(f.LogLikelihood, 1) != -9582.4 {
 				t.Errorf("log-likelihood %.3f, Fader, Hardie and Lee report -9582.4", f.LogLikelihood)
 			}
@@ -124,24 +124,7 @@ func TestFitGammaGamma(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := map[string]float64{"p": f.P, "q": f.Q, "v": f.V}
-			for k, v := range got {
-				if e := relErr(v, tc.ref[k]); e > 1e-5 {
-					t.Errorf("%s = %.10g, scipy %.10g (relative error %.2g)", k, v, tc.ref[k], e)
-				}
-				if p, ok := tc.published[k]; ok && roundTo(v, 2) != p {
-					t.Errorf("%s = %.4f, published %.2f", k, v, p)
-				}
-			}
-			// A penalised optimum is flat along the direction where likelihood and penalty
-			// trade off: two solvers agree on the objective to 1e-16 but on the likelihood
-			// alone only to a few 1e-9.
-			llTol := 1e-9
-			if tc.penalizer > 0 {
-				llTol = 1e-7
-			}
-			if e := relErr(f.LogLikelihood, tc.ref["log_likelihood"]); e > llTol {
-				t.Errorf("log-likelihood %.10f, scipy %.10f", f.LogLikelihood, tc.ref["log_likelihood"])
-			}
+			checkFit(t, got, tc.ref, tc.published, 2, tc.penalizer, f.LogLikelihood)
 			if f.N != 946 {
 				t.Errorf("fitted %d customers, want the 946 with repeat purchases", f.N)
 			}
