@@ -65,15 +65,7 @@ func loadGolden(t *testing.T) (*golden, []Purchase) {
 	if err := json.Unmarshal(b, &g); err != nil {
 		t.Fatalf("decoding golden numbers: %v", err)
 	}
-	f, err := os.Open(testenv.DataFile(t, "customer_analytics_365/purchase_data_no_demographics.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := ReadPurchases(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := testenv.ReadData(t, "customer_analytics_365/purchase_data_no_demographics.csv", ReadPurchases)
 	if len(rows) != g.Rows {
 		t.Fatalf("read %d rows, the golden file was made from %d", len(rows), g.Rows)
 	}
