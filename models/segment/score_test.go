@@ -12,22 +12,15 @@ func fitModel(t testing.TB, p, dims, k int) (*Model, *mat.Dense) {
 	t.Helper()
 	x := randMatrix(uint64(p), 1000, p)
 	x.Apply(func(i, j int, v float64) float64 { return 100*float64(j) + float64(j+1)*v }, x)
-	var s Scaler
-	if err := s.Fit(x); err != nil {
-		t.Fatal(err)
-	}
-	var z mat.Dense
-	if err := s.TransformMatrix(&z, x); err != nil {
-		t.Fatal(err)
-	}
-	m := &Model{Scaler: &s}
-	space := &z
+	s, z := standardize(t, x)
+	m := &Model{Scaler: s}
+	space := z
 	if dims > 0 {
-		pca, err := FitPCA(&z, SignByScores)
+		pca, err := FitPCA(z, SignByScores)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if space, err = pca.Scores(&z, dims); err != nil {
+		if space, err = pca.Scores(z, dims); err != nil {
 			t.Fatal(err)
 		}
 		m.PCA, m.Dims = pca, dims
