@@ -30,12 +30,7 @@ type golden struct {
 	} `json:"customers"`
 }
 
-func loadGolden(t testing.TB) golden {
-	t.Helper()
-	var g golden
-	testenv.ReadJSON(t, "testdata/golden.json", &g)
-	return g
-}
+func loadGolden(t testing.TB) golden { return testenv.ReadJSON[golden](t, "testdata/golden.json") }
 
 func relErr(got, want float64) float64 {
 	return math.Abs(got-want) / math.Max(math.Abs(want), 1e-300)

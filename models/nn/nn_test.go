@@ -32,12 +32,7 @@ type golden struct {
 	} `json:"mlp_sklearn"`
 }
 
-func loadGolden(t testing.TB) golden {
-	t.Helper()
-	var g golden
-	testenv.ReadJSON(t, "testdata/golden.json", &g)
-	return g
-}
+func loadGolden(t testing.TB) golden { return testenv.ReadJSON[golden](t, "testdata/golden.json") }
 
 func audiobooks(t testing.TB) Dataset {
 	t.Helper()

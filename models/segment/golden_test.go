@@ -57,8 +57,7 @@ func relErr(got, want, floor float64) float64 {
 // loadGolden reads the reference numbers and the data set, standardized with the Go scaler.
 func loadGolden(t *testing.T) (*golden, *mat.Dense, *Scaler, *mat.Dense) {
 	t.Helper()
-	var g golden
-	testenv.ReadJSON(t, "testdata/golden_segmentation.json", &g)
+	g := testenv.ReadJSON[golden](t, "testdata/golden_segmentation.json")
 	raw := segmentationData(t)
 	if n, p := raw.Dims(); n != g.N || p != 7 {
 		t.Fatalf("data is %dx%d, golden has %d rows of 7", n, p, g.N)

@@ -23,15 +23,17 @@ func ReadData[T any](t testing.TB, rel string, read func(io.Reader) (T, error)) 
 	return v
 }
 
-// ReadJSON decodes the JSON file at path (a test's golden numbers under testdata/) into v; an
-// error fails the test.
-func ReadJSON(t testing.TB, path string, v any) {
+// ReadJSON decodes the JSON file at path (a test's golden numbers under testdata/); an error
+// fails the test.
+func ReadJSON[T any](t testing.TB, path string) T {
 	t.Helper()
+	var v T
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}
+	return v
 }
