@@ -7,6 +7,13 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
+// modelShape names a model of p raw features, dims principal components (0: no PCA) and k
+// segments.
+type modelShape struct {
+	name       string
+	p, dims, k int
+}
+
 // fitModel runs the full pipeline on generated raw features.
 func fitModel(t testing.TB, p, dims, k int) (*Model, *mat.Dense) {
 	t.Helper()
@@ -34,10 +41,7 @@ func fitModel(t testing.TB, p, dims, k int) (*Model, *mat.Dense) {
 }
 
 func TestModelScore(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		p, dims, k int
-	}{
+	for _, tc := range []modelShape{
 		{"7 features, 3 PCs", 7, 3, 4},
 		{"12 features, no PCA", 12, 0, 5},
 		{"one segment", 8, 2, 1},

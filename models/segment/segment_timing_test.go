@@ -172,10 +172,7 @@ func BenchmarkHungarian(b *testing.B) {
 // BenchmarkScore is the per-event cost of segmenting one customer: scale, project, nearest
 // centroid, into caller buffers.
 func BenchmarkScore(b *testing.B) {
-	for _, tc := range []struct {
-		name       string
-		p, dims, k int
-	}{
+	for _, tc := range []modelShape{
 		{"8feat-3pc-k4", 8, 3, 4},
 		{"12feat-4pc-k6", 12, 4, 6},
 		{"12feat-nopca-k6", 12, 0, 6},
