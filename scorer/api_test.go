@@ -1,6 +1,7 @@
 package scorer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // apiEnv runs ingest and the scorer over generated events and serves the read API.
@@ -71,20 +73,12 @@ func serveAPI(t testing.TB, apis ...interface{ RegisterAPI(*http.ServeMux) }) *h
 
 func call(t testing.TB, srv *httptest.Server, method, path, token, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	code, b := testenv.Do(t, method, srv.URL+path, token, body)
 	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&out); err != nil {
 		t.Fatalf("%s %s: body is not JSON: %v", method, path, err)
 	}
-	return resp.StatusCode, out
+	return code, out
 }
 
 func TestAPI(t *testing.T) {
