@@ -1,0 +1,22 @@
+package testenv
+
+import (
+	"context"
+	"testing"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Consume fetches n records with r, a group reader, committing each; an error fails the test.
+func Consume(t testing.TB, ctx context.Context, r *kafka.Reader, n int) {
+	t.Helper()
+	for range n {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CommitMessages(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
