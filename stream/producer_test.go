@@ -16,17 +16,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // threeBrokers is a kfake cluster of three nodes, so partitions have different leaders.
 func threeBrokers(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return testenv.StartKfake(t, append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
 }
 
 // readTopic reads every record of topic, by partition.
@@ -301,11 +297,7 @@ func TestProducerSplitsLargePartitionsInOrder(t *testing.T) {
 // and missing times, nil keys and values, headers, and values that cross and exceed snappy's
 // 32 KiB frames; the broker checks each batch's CRC, and a reader reads every field back.
 func TestProducerCodecs(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "none", "gzip", "snappy", "lz4", "zstd"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testenv.StartKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "none", "gzip", "snappy", "lz4", "zstd"))
 	brokers := c.ListenAddrs()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
