@@ -27,6 +27,7 @@ import (
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
+	"github.com/segstream/segstream/testkit/topics"
 )
 
 // stateWrites is a go-redis hook on ingest's own client that counts the compare-and-set writes
@@ -145,7 +146,7 @@ func appliedPositions(t *testing.T, ctx context.Context, addr string, rdb redis.
 	st := features.NewStore(rdb, features.Config{})
 	seen := map[string]bool{}
 	var missing []string
-	for _, m := range readTopic(t, ctx, addr, stream.DefaultEventsTopic) {
+	for _, m := range topics.ReadInOrder(t, ctx, []string{addr}, stream.DefaultEventsTopic) {
 		var ev struct {
 			ID       string `json:"event_id"`
 			Customer string `json:"customer_id"`
@@ -484,7 +485,7 @@ func testCrashAt(t *testing.T, bin string, at ingest.CrashPoint) {
 	if at == ingest.CrashAfterProduce {
 		// Produced but not committed: features records for events above the committed offsets.
 		n := 0
-		for _, m := range readTopic(t, ctx, br.Address, stream.DefaultFeaturesTopic) {
+		for _, m := range topics.ReadInOrder(t, ctx, []string{br.Address}, stream.DefaultFeaturesTopic) {
 			var fm features.Message
 			if err := json.Unmarshal(m.Value, &fm); err != nil {
 				t.Fatal(err)

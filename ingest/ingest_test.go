@@ -22,6 +22,7 @@ import (
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
+	"github.com/segstream/segstream/testkit/topics"
 )
 
 // expected is the oracle for one customer: what the event contract (docs/events.md) says the
@@ -392,7 +393,7 @@ func dlqSources(t *testing.T, ctx context.Context, addr string, w *workload) (tw
 	reasons := map[string]int{}
 	type source struct{ partition, offset string }
 	seen := map[source]int{}
-	msgs := readTopic(t, ctx, addr, stream.DefaultDLQTopic)
+	msgs := topics.ReadInOrder(t, ctx, []string{addr}, stream.DefaultDLQTopic)
 	for _, m := range msgs {
 		src := source{headerOf(m, ingest.HeaderPartition), headerOf(m, ingest.HeaderOffset)}
 		if seen[src]++; seen[src] == 2 {
@@ -498,7 +499,7 @@ func TestFeaturesTopicKeepsCustomerOrder(t *testing.T) {
 
 	last := map[string]uint64{}
 	records := 0
-	for _, m := range readTopic(t, ctx, br.Address, stream.DefaultFeaturesTopic) { // partition by partition, in offset order
+	for _, m := range topics.ReadInOrder(t, ctx, []string{br.Address}, stream.DefaultFeaturesTopic) { // partition by partition, in offset order
 		var msg features.Message
 		if err := json.Unmarshal(m.Value, &msg); err != nil {
 			t.Fatal(err)
@@ -563,7 +564,7 @@ func TestSamplesTopic(t *testing.T) {
 
 	got := map[string]bool{}
 	purchasesSeen, laterPurchases := 0, 0
-	for _, m := range readTopic(t, ctx, br.Address, stream.DefaultSamplesTopic) {
+	for _, m := range topics.ReadInOrder(t, ctx, []string{br.Address}, stream.DefaultSamplesTopic) {
 		s, err := features.DecodeSample(m.Value)
 		if err != nil {
 			t.Fatalf("sample at offset %d: %v", m.Offset, err)
@@ -618,42 +619,6 @@ func TestSamplesTopic(t *testing.T) {
 	if purchasesSeen == 0 || laterPurchases == 0 || laterPurchases == purchasesSeen {
 		t.Fatalf("workload too thin: %d purchase samples, %d after an earlier purchase", purchasesSeen, laterPurchases)
 	}
-}
-
-// readTopic reads every record of topic.
-func readTopic(t *testing.T, ctx context.Context, addr, topic string) []kafka.Message {
-	t.Helper()
-	conn, err := kafka.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kafka.Message
-	for _, p := range parts {
-		pc, err := kafka.DialLeader(ctx, "tcp", addr, topic, p.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		end, err := pc.ReadLastOffset()
-		pc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
-		for off := int64(0); off < end; off++ {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, m)
-		}
-		r.Close()
-	}
-	return out
 }
 
 // TestIngestUnderDocumentedACL runs ingest as a Redis user holding only the ACL that
