@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,26 +17,6 @@ import (
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
 )
-
-// runIngest runs ingest with o (brokers, batching and a registry filled in by the caller) until
-// the test ends.
-func runIngest(t *testing.T, ctx context.Context, o ingest.Options, rdb redis.UniversalClient) {
-	t.Helper()
-	o.Logger = slog.New(slog.DiscardHandler)
-	in, err := ingest.New(o, rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ingest: %v", err)
-		}
-	})
-}
 
 // committedTotal sums the ingest group's committed offsets over the events topic's partitions.
 func committedTotal(t *testing.T, ctx context.Context, addr string) int64 {
@@ -58,14 +37,13 @@ func committedTotal(t *testing.T, ctx context.Context, addr string) int64 {
 // per-customer compare-and-set pipelined across three nodes, the clock and the DLQ watermarks in
 // slots of their own.
 func TestIngestRedisCluster(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testContext(t, 2*time.Minute)
 	cl := testenv.StartRedisCluster(t, 3, 1)
 	br := testenv.StartBroker(t, 3)
 	rdb := cl.Client()
 	w := makeWorkload(11, 300, 6000, 0.10, 24)
 	publish(t, ctx, br.Address, w.msgs)
-	runIngest(t, ctx, ingest.Options{Consumer: stream.Consumer{Brokers: []string{br.Address}, BatchSize: 200, MaxBackoff: 500 * time.Millisecond}}, rdb)
+	runIngest(t, ctx, "a", ingest.Options{Consumer: consumer(br.Address, 200, 500*time.Millisecond)}, rdb)
 	waitMatch(t, ctx, rdb, w, time.Minute)
 	waitCommitted(t, ctx, br.Address, time.Minute)
 	checkDLQ(t, ctx, br.Address, w)
@@ -105,8 +83,7 @@ func TestIngestRedisClusterFailoverLosesWithoutWait(t *testing.T) {
 }
 
 func clusterFailover(t *testing.T, waitReplicas int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testContext(t, 3*time.Minute)
 	cl := testenv.StartRedisCluster(t, 3, 1)
 	br := testenv.StartBroker(t, 3)
 	rdb := cl.Client()
@@ -114,8 +91,8 @@ func clusterFailover(t *testing.T, waitReplicas int) {
 	part := len(w.msgs) / 3
 	publish(t, ctx, br.Address, w.msgs[:part])
 	reg := prometheus.NewRegistry()
-	runIngest(t, ctx, ingest.Options{
-		Consumer:     stream.Consumer{Brokers: []string{br.Address}, BatchSize: 50, MaxBackoff: 200 * time.Millisecond},
+	runIngest(t, ctx, "a", ingest.Options{
+		Consumer:     consumer(br.Address, 50, 200*time.Millisecond),
 		WaitReplicas: waitReplicas,
 		Registerer:   reg,
 	}, rdb)

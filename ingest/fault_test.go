@@ -27,6 +27,7 @@ import (
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
+	"github.com/segstream/segstream/testkit/topics"
 )
 
 // stateWrites is a go-redis hook on ingest's own client that counts the compare-and-set writes
@@ -145,7 +146,7 @@ func appliedPositions(t *testing.T, ctx context.Context, addr string, rdb redis.
 	st := features.NewStore(rdb, features.Config{})
 	seen := map[string]bool{}
 	var missing []string
-	for _, m := range readTopic(t, ctx, addr, stream.DefaultEventsTopic) {
+	for _, m := range topics.ReadInOrder(t, ctx, []string{addr}, stream.DefaultEventsTopic) {
 		var ev struct {
 			ID       string `json:"event_id"`
 			Customer string `json:"customer_id"`
@@ -208,14 +209,11 @@ func waitCounter(t *testing.T, what, name string, n float64, timeout time.Durati
 // Then every customer's features, windows, items, quantities and profile attributes included,
 // must equal the oracle's, and the DLQ must hold each malformed record once, with its reason.
 func TestIngestExactlyOnceUnderFaults(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testContext(t, 3*time.Minute)
 	br := testenv.StartBrokerProcess(t, 6)
 	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
 	hook := &stateWrites{}
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
-	rdb.AddHook(hook)
-	t.Cleanup(func() { rdb.Close() }) // registered first, so it runs after the ingests stop
+	rdb := directClient(t, srv.Addr, hook) // its Close, registered first, runs after the ingests stop
 
 	w := makeWorkload(1, 300, 12000, 0.10, 60)
 	third := len(w.msgs) / 3
@@ -236,7 +234,7 @@ func TestIngestExactlyOnceUnderFaults(t *testing.T) {
 			})
 		}
 	})
-	_, regA := startIngest(t, ctx, br.Address, rdb, "a")
+	_, _, regA := startIngest(t, ctx, br.Address, rdb, "a")
 	regAp.Store(regA)
 	select {
 	case <-redisDead:
@@ -274,7 +272,7 @@ func TestIngestExactlyOnceUnderFaults(t *testing.T) {
 
 	// Fault 2: a second member joins while Redis is still dead. Fault 3: the broker dies ahead
 	// of the 10th state write after Redis came back.
-	_, regB := startIngest(t, ctx, br.Address, rdb, "b")
+	_, _, regB := startIngest(t, ctx, br.Address, rdb, "b")
 	brokerDead := make(chan struct{})
 	var killErr error
 	var atKill struct {
@@ -337,14 +335,11 @@ func TestIngestExactlyOnceUnderFaults(t *testing.T) {
 // postponed its write behind a slow fsync) loses the last second. So this test holds against a
 // process crash; docs/operations.md says what a machine crash can still lose.
 func TestIngestRedisEverysecCrash(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testContext(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "everysec")
 	hook := &stateWrites{}
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
-	rdb.AddHook(hook)
-	t.Cleanup(func() { rdb.Close() })
+	rdb := directClient(t, srv.Addr, hook)
 	w := makeWorkload(5, 200, 6000, 0.05, 16)
 	publish(t, ctx, br.Address, w.msgs)
 
@@ -369,7 +364,7 @@ func TestIngestRedisEverysecCrash(t *testing.T) {
 			})
 		}
 	})
-	_, reg := startIngest(t, ctx, br.Address, rdb, "a")
+	_, _, reg := startIngest(t, ctx, br.Address, rdb, "a")
 	select {
 	case <-dead:
 	case <-ctx.Done():
@@ -436,8 +431,7 @@ func TestIngestSIGKILLAtCrashPoints(t *testing.T) {
 }
 
 func testCrashAt(t *testing.T, bin string, at ingest.CrashPoint) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testContext(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t)
 	rdb := srv.Client()
@@ -491,7 +485,7 @@ func testCrashAt(t *testing.T, bin string, at ingest.CrashPoint) {
 	if at == ingest.CrashAfterProduce {
 		// Produced but not committed: features records for events above the committed offsets.
 		n := 0
-		for _, m := range readTopic(t, ctx, br.Address, stream.DefaultFeaturesTopic) {
+		for _, m := range topics.ReadInOrder(t, ctx, []string{br.Address}, stream.DefaultFeaturesTopic) {
 			var fm features.Message
 			if err := json.Unmarshal(m.Value, &fm); err != nil {
 				t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
+	"github.com/segstream/segstream/testkit/topics"
 )
 
 // expected is the oracle for one customer: what the event contract (docs/events.md) says the
@@ -392,7 +393,7 @@ func dlqSources(t *testing.T, ctx context.Context, addr string, w *workload) (tw
 	reasons := map[string]int{}
 	type source struct{ partition, offset string }
 	seen := map[source]int{}
-	msgs := readTopic(t, ctx, addr, stream.DefaultDLQTopic)
+	msgs := topics.ReadInOrder(t, ctx, []string{addr}, stream.DefaultDLQTopic)
 	for _, m := range msgs {
 		src := source{headerOf(m, ingest.HeaderPartition), headerOf(m, ingest.HeaderOffset)}
 		if seen[src]++; seen[src] == 2 {
@@ -416,15 +417,34 @@ func headerOf(m kafka.Message, key string) string {
 	return ""
 }
 
-// startIngest runs an Ingester until the test ends (or stop), with its metrics in reg.
-func startIngest(t *testing.T, ctx context.Context, addr string, rdb redis.UniversalClient, name string) (stop func(), reg *prometheus.Registry) {
+// testContext is a context that ends after timeout, or with the test.
+func testContext(t *testing.T, timeout time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// directClient is a client on addr that never retries a command itself (ingest's own retries
+// are what the tests watch), with hooks added, closed when the test ends.
+func directClient(t *testing.T, addr string, hooks ...redis.Hook) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	for _, h := range hooks {
+		rdb.AddHook(h)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// consumer reads the events topic at addr in batches of batch, backing off up to maxBackoff.
+func consumer(addr string, batch int, maxBackoff time.Duration) stream.Consumer {
+	return stream.Consumer{Brokers: []string{addr}, BatchSize: batch, MaxBackoff: maxBackoff}
+}
+
+// runIngest runs an Ingester with o (its logger discarding) until the test ends, or stop.
+func runIngest(t *testing.T, ctx context.Context, name string, o ingest.Options, rdb redis.UniversalClient) (in *ingest.Ingester, stop func()) {
 	t.Helper()
-	reg = prometheus.NewRegistry()
-	in, err := ingest.New(ingest.Options{
-		Consumer:   stream.Consumer{Brokers: []string{addr}, BatchSize: 200, MaxBackoff: 500 * time.Millisecond},
-		Logger:     slog.New(slog.DiscardHandler).With("ingest", name),
-		Registerer: reg,
-	}, rdb)
+	o.Logger = slog.New(slog.DiscardHandler).With("ingest", name)
+	in, err := ingest.New(o, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +461,16 @@ func startIngest(t *testing.T, ctx context.Context, addr string, rdb redis.Unive
 		})
 	}
 	t.Cleanup(stop)
-	return stop, reg
+	return in, stop
+}
+
+// startIngest runs an Ingester consuming batches of 200 until the test ends (or stop), with
+// its metrics in reg.
+func startIngest(t *testing.T, ctx context.Context, addr string, rdb redis.UniversalClient, name string) (in *ingest.Ingester, stop func(), reg *prometheus.Registry) {
+	t.Helper()
+	reg = prometheus.NewRegistry()
+	in, stop = runIngest(t, ctx, name, ingest.Options{Consumer: consumer(addr, 200, 500*time.Millisecond), Registerer: reg}, rdb)
+	return in, stop, reg
 }
 
 // counter sums every series of the counter name in the registries.
@@ -458,8 +487,7 @@ func counter(t *testing.T, name string, regs ...prometheus.Gatherer) float64 {
 // customer's records come in state-version order: the scorer relies on it, and skips an older
 // state that arrives after a newer one.
 func TestFeaturesTopicKeepsCustomerOrder(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testContext(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t)
 	rdb := srv.Client()
@@ -469,44 +497,18 @@ func TestFeaturesTopicKeepsCustomerOrder(t *testing.T) {
 	waitMatch(t, ctx, rdb, w, time.Minute)
 	waitCommitted(t, ctx, br.Address, time.Minute)
 
-	conn, err := kafka.DialContext(ctx, "tcp", br.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts, err := conn.ReadPartitions(stream.DefaultFeaturesTopic)
-	conn.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	last := map[string]uint64{}
 	records := 0
-	for _, p := range parts {
-		pc, err := kafka.DialLeader(ctx, "tcp", br.Address, stream.DefaultFeaturesTopic, p.ID)
-		if err != nil {
+	for _, m := range topics.ReadInOrder(t, ctx, []string{br.Address}, stream.DefaultFeaturesTopic) { // partition by partition, in offset order
+		var msg features.Message
+		if err := json.Unmarshal(m.Value, &msg); err != nil {
 			t.Fatal(err)
 		}
-		end, err := pc.ReadLastOffset()
-		pc.Close()
-		if err != nil {
-			t.Fatal(err)
+		records++
+		if v := msg.Features.StateVersion; v < last[msg.CustomerID] {
+			t.Fatalf("customer %s: state version %d after %d at offset %d", msg.CustomerID, v, last[msg.CustomerID], m.Offset)
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{br.Address}, Topic: stream.DefaultFeaturesTopic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
-		for off := int64(0); off < end; off++ {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var msg features.Message
-			if err := json.Unmarshal(m.Value, &msg); err != nil {
-				t.Fatal(err)
-			}
-			records++
-			if v := msg.Features.StateVersion; v < last[msg.CustomerID] {
-				t.Fatalf("customer %s: state version %d after %d at offset %d", msg.CustomerID, v, last[msg.CustomerID], m.Offset)
-			}
-			last[msg.CustomerID] = msg.Features.StateVersion
-		}
-		r.Close()
+		last[msg.CustomerID] = msg.Features.StateVersion
 	}
 	if records < 20000 {
 		t.Fatalf("%d features records for 20000 events", records)
@@ -517,8 +519,7 @@ func TestFeaturesTopicKeepsCustomerOrder(t *testing.T) {
 // exactly one sample per applied visit or purchase (none for refunds, profiles, duplicated events
 // or rejects), each holding the customer's state just before the event and the event's outcome.
 func TestSamplesTopic(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testContext(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t)
 	rdb := srv.Client()
@@ -563,7 +564,7 @@ func TestSamplesTopic(t *testing.T) {
 
 	got := map[string]bool{}
 	purchasesSeen, laterPurchases := 0, 0
-	for _, m := range readTopic(t, ctx, br.Address, stream.DefaultSamplesTopic) {
+	for _, m := range topics.ReadInOrder(t, ctx, []string{br.Address}, stream.DefaultSamplesTopic) {
 		s, err := features.DecodeSample(m.Value)
 		if err != nil {
 			t.Fatalf("sample at offset %d: %v", m.Offset, err)
@@ -620,48 +621,11 @@ func TestSamplesTopic(t *testing.T) {
 	}
 }
 
-// readTopic reads every record of topic.
-func readTopic(t *testing.T, ctx context.Context, addr, topic string) []kafka.Message {
-	t.Helper()
-	conn, err := kafka.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kafka.Message
-	for _, p := range parts {
-		pc, err := kafka.DialLeader(ctx, "tcp", addr, topic, p.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		end, err := pc.ReadLastOffset()
-		pc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
-		for off := int64(0); off < end; off++ {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, m)
-		}
-		r.Close()
-	}
-	return out
-}
-
 // TestIngestUnderDocumentedACL runs ingest as a Redis user holding only the ACL that
 // docs/operations.md grants it, duplicates and malformed records included, so a command the
 // code starts using (inside its scripts too) cannot go undocumented.
 func TestIngestUnderDocumentedACL(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testContext(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t)
 	rdb := srv.ACLClient(t, "segstream-ingest", testenv.DocumentedIngestACL(t))
@@ -679,33 +643,16 @@ func TestIngestUnderDocumentedACL(t *testing.T) {
 // reports not ready, naming the cause; once Redis takes writes again it catches up, matches the
 // oracle and is ready again.
 func TestIngestNotReadyWhileStalled(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testContext(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 2)
 	srv := testenv.StartRedis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
-	t.Cleanup(func() { rdb.Close() })
+	rdb := directClient(t, srv.Addr)
 	w := makeWorkload(3, 100, 2000, 0, 0)
 	half := len(w.msgs) / 2
 	publish(t, ctx, br.Address, w.msgs[:half])
 
-	in, err := ingest.New(ingest.Options{
-		Consumer:   stream.Consumer{Brokers: []string{br.Address}, BatchSize: 200, MaxBackoff: 200 * time.Millisecond},
-		StallAfter: 2 * time.Second,
-		Logger:     slog.New(slog.DiscardHandler),
-	}, rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ictx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ictx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("ingest: %v", err)
-		}
-	}()
+	in, stop := runIngest(t, ctx, "a", ingest.Options{Consumer: consumer(br.Address, 200, 200*time.Millisecond), StallAfter: 2 * time.Second}, rdb)
+	defer stop()
 	waitCommitted(t, ctx, br.Address, time.Minute)
 	if err := in.Ready(); err != nil {
 		t.Fatalf("caught up but not ready: %v", err)

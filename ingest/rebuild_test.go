@@ -3,13 +3,11 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segstream/segstream/features"
@@ -17,34 +15,6 @@ import (
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
 )
-
-// runIngest runs an ingester with its metrics in reg until the returned stop is called.
-func runIngestWithRegistry(t *testing.T, ctx context.Context, addr string, rdb redis.UniversalClient, reg *prometheus.Registry) (*ingest.Ingester, func()) {
-	t.Helper()
-	in, err := ingest.New(ingest.Options{
-		Consumer:   stream.Consumer{Brokers: []string{addr}, BatchSize: 200, MaxBackoff: 500 * time.Millisecond},
-		Logger:     slog.New(slog.DiscardHandler),
-		Registerer: reg,
-	}, rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("ingest: %v", err)
-			}
-		}
-	}
-	t.Cleanup(stop)
-	return in, stop
-}
 
 func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
@@ -82,17 +52,14 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...
 // rebuild every customer from the events topic to equal the oracle, send no malformed record to
 // the DLQ twice, and then go on applying new events.
 func TestIngestRebuildsLostStore(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testContext(t, 3*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t) // no persistence: a restart empties it
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
-	t.Cleanup(func() { rdb.Close() })
+	rdb := directClient(t, srv.Addr)
 
 	w := makeWorkload(3, 200, 6000, 0.10, 12)
 	publish(t, ctx, br.Address, w.msgs)
-	reg := prometheus.NewRegistry()
-	in, stop := runIngestWithRegistry(t, ctx, br.Address, rdb, reg)
+	in, stop, reg := startIngest(t, ctx, br.Address, rdb, "a")
 	waitMatch(t, ctx, rdb, w, time.Minute)
 	waitCommitted(t, ctx, br.Address, time.Minute)
 	epoch, err := rdb.Get(ctx, features.EpochKey("seg")).Result()
@@ -147,8 +114,7 @@ func TestIngestRebuildsLostStore(t *testing.T) {
 	srv.Kill()
 	srv.Start()
 	publish(t, ctx, br.Address, lateVisits(w, "late-2", 2))
-	reg2 := prometheus.NewRegistry()
-	in2, _ := runIngestWithRegistry(t, ctx, br.Address, rdb, reg2)
+	in2, _, reg2 := startIngest(t, ctx, br.Address, rdb, "b")
 	waitMatch(t, ctx, rdb, w, time.Minute)
 	waitReady(t, in2, 30*time.Second)
 	if n := metricValue(t, reg2, "segstream_ingest_rebuilds_total", "result", "done"); n != 1 {

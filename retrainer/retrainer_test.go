@@ -21,6 +21,7 @@ import (
 	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/offlinefit"
+	"github.com/segstream/segstream/testkit/published"
 	"github.com/segstream/segstream/testkit/testenv"
 )
 
@@ -127,21 +128,7 @@ func offlineLabels(t *testing.T, st *features.Store, asOf time.Time, b *bundle.B
 
 func compiled(t *testing.T, rdb redis.UniversalClient) *bundle.Compiled {
 	t.Helper()
-	ctx := context.Background()
-	reg := registry.New(rdb, "")
-	v, err := reg.Current(ctx)
-	if err != nil || v == 0 {
-		t.Fatalf("no current bundle (%d): %v", v, err)
-	}
-	raw, err := reg.Get(ctx, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundle.Decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := bundle.Compile(b, bundle.CompileOptions{})
+	c, err := bundle.Compile(published.Current(t, rdb), bundle.CompileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

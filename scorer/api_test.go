@@ -1,6 +1,7 @@
 package scorer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,15 +25,13 @@ import (
 
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/scorer"
-	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // apiEnv runs ingest and the scorer over generated events and serves the read API.
 func apiEnv(t testing.TB, ctx context.Context, token string) (*env, *httptest.Server) {
 	e := newEnv(t, ctx, 1000)
-	e.startIngest()
-	e.produce(8000)
-	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	e.ingestEvents(8000)
 	e.publish(bundle.BuildOptions{K: 3, Seed: 1, Version: 1, Purchases: purchaseRows(4000)})
 	reg := prometheus.NewRegistry()
 	s, err := newScorer(e, token, reg)
@@ -41,11 +40,7 @@ func apiEnv(t testing.TB, ctx context.Context, token string) (*env, *httptest.Se
 	}
 	e.run("scorer", s.Run)
 	e.waitScored(reg)
-	mux := http.NewServeMux()
-	s.RegisterAPI(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return e, srv
+	return e, serveAPI(t, s)
 }
 
 // serveBundle publishes b, starts a scorer (no token) and serves its read API once the model is
@@ -61,34 +56,33 @@ func (e *env) serveBundle(b *bundle.Bundle) *httptest.Server {
 	}
 	e.run("scorer", s.Run)
 	e.waitFor("model", func() bool { return s.Model() != nil })
+	return serveAPI(e.t, s)
+}
+
+// serveAPI serves what each of apis registers on one mux, as RunRoles builds the API listener,
+// until the test ends.
+func serveAPI(t testing.TB, apis ...interface{ RegisterAPI(*http.ServeMux) }) *httptest.Server {
 	mux := http.NewServeMux()
-	s.RegisterAPI(mux)
+	for _, a := range apis {
+		a.RegisterAPI(mux)
+	}
 	srv := httptest.NewServer(mux)
-	e.t.Cleanup(srv.Close)
+	t.Cleanup(srv.Close)
 	return srv
 }
 
 func call(t testing.TB, srv *httptest.Server, method, path, token, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	code, b := testenv.Do(t, method, srv.URL+path, token, body)
 	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&out); err != nil {
 		t.Fatalf("%s %s: body is not JSON: %v", method, path, err)
 	}
-	return resp.StatusCode, out
+	return code, out
 }
 
 func TestAPI(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := testContext(t, 90*time.Second)
 	const token = "s3cret"
 	e, srv := apiEnv(t, ctx, token)
 	scored, err := e.rdb.Keys(ctx, "seg:{*}:s").Result()
@@ -238,17 +232,13 @@ func checkPriceRange(want ...string) func(t *testing.T, m map[string]any) {
 // TestAPIWithoutModel checks that the endpoints that read a model say 503 no_model before the
 // first bundle, the members list included (it used to answer an empty 200 from Redis).
 func TestAPIWithoutModel(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testContext(t, 30*time.Second)
 	e := newEnv(t, ctx, 10)
 	s, err := newScorer(e, "", prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	s.RegisterAPI(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := serveAPI(t, s)
 	for _, tc := range []struct{ method, path, body string }{
 		{"GET", "/v1/segments/0/members", ""},
 		{"GET", "/v1/segments/7/members?limit=5", ""},
@@ -266,12 +256,9 @@ func TestAPIWithoutModel(t *testing.T) {
 // answer must be a 500 that says so, not a 200 whose expected quantity is null (which reads as
 // "no quantity model").
 func TestWhatIfNonFinite(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testContext(t, 60*time.Second)
 	e := newEnv(t, ctx, 300)
-	e.startIngest()
-	e.produce(2000)
-	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	e.ingestEvents(2000)
 	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 1, Version: 1, Purchases: purchaseRows(4000)})
 	if err != nil {
 		t.Fatal(err)
@@ -308,8 +295,7 @@ func TestAPILatency(t *testing.T) {
 	if os.Getenv("SEGSTREAM_BENCH") == "" {
 		t.Skip("set SEGSTREAM_BENCH=1 to measure")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testContext(t, 3*time.Minute)
 	scorer.TuneGC() // as the binaries run
 	e, srv := apiEnv(t, ctx, "")
 	const rate, n = 5000, 25000

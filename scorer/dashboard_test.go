@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"html"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -29,14 +28,11 @@ import (
 // redis-server, ingest, scorer) with an API token set, and checks what an operator would see.
 func TestDashboard(t *testing.T) {
 	browser := chromium.Path(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testContext(t, 60*time.Second)
 	const token = "dash-s3cret"
 
 	e := newEnv(t, ctx, 1000)
-	e.startIngest()
-	e.produce(4000)
-	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	e.ingestEvents(4000)
 	// The model comes from a real retrainer refit on the live features, as in the all-in-one
 	// process, and the page shows the retrainer's panel from its status endpoint.
 	reg := prometheus.NewRegistry()
@@ -66,11 +62,7 @@ func TestDashboard(t *testing.T) {
 	e.waitScored(reg)
 	// The API listener's mux, as RunRoles builds it: the API and the page from the scorer, the
 	// retrainer's endpoints; /metrics is on the operator port, which the page does not reach.
-	mux := http.NewServeMux()
-	s.RegisterAPI(mux)
-	rt.RegisterAPI(mux)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(hs.Close)
+	hs := serveAPI(t, s, rt)
 
 	// The page loads without the token; the data behind it does not.
 	for path, want := range map[string]int{"/": 200, "/v1/model": 401, "/v1/changes": 401, "/nope": 404} {
@@ -206,12 +198,9 @@ func TestDashboard(t *testing.T) {
 // day count as a negative number of days.
 func TestDashboardShowsNumbers(t *testing.T) {
 	browser := chromium.Path(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testContext(t, 60*time.Second)
 	e := newEnv(t, ctx, 300)
-	e.startIngest()
-	e.produce(2000)
-	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	e.ingestEvents(2000)
 	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 1, Version: 2})
 	if err != nil {
 		t.Fatal(err)

@@ -55,6 +55,13 @@ type env struct {
 	events int
 }
 
+// testContext is a context that ends after timeout, or with the test.
+func testContext(t testing.TB, timeout time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func newEnv(t testing.TB, ctx context.Context, customers int) *env {
 	return newEnvOn(t, ctx, customers, testenv.StartBroker(t, partitions))
 }
@@ -108,6 +115,15 @@ func (e *env) startIngest() {
 	e.run("ingest", in.Run)
 }
 
+// ingestEvents runs ingest, produces n events and waits until all of them are on the features
+// topic.
+func (e *env) ingestEvents(n int) {
+	e.t.Helper()
+	e.startIngest()
+	e.produce(n)
+	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+}
+
 func (e *env) run(name string, f func(context.Context) error) {
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
@@ -139,14 +155,7 @@ func newScorer(e *env, token string, reg prometheus.Registerer) (*scorer.Scorer,
 
 func (e *env) startScorer(reg prometheus.Registerer) *scorer.Scorer {
 	e.t.Helper()
-	s, err := scorer.New(scorer.Options{
-		Consumer:     stream.Consumer{Brokers: []string{e.broker.Address}, Linger: 2 * time.Millisecond},
-		Features:     features.Config{Windows: windows},
-		PollInterval: 300 * time.Millisecond,
-		SweepRate:    50000,
-		Registerer:   reg,
-		Logger:       testLogger(),
-	}, e.rdb)
+	s, err := newScorer(e, "", reg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -340,12 +349,9 @@ type scoreRec struct {
 // scores are what models/ computes for the customers' features, that segment sets hold exactly
 // the customers whose live segment says so, and that a swap re-scores everyone via the sweep.
 func TestEndToEnd(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := testContext(t, 90*time.Second)
 	e := newEnv(t, ctx, 2000)
-	e.startIngest()
-	e.produce(20000)
-	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	e.ingestEvents(20000)
 	b1 := e.publish(bundle.BuildOptions{K: 4, Seed: 1, Version: 1, Purchases: purchaseRows(5000)})
 	reg := prometheus.NewRegistry()
 	s := e.startScorer(reg)
@@ -362,14 +368,9 @@ func TestEndToEnd(t *testing.T) {
 	// was produced or is older than the live answers, so nothing is scored, written or produced.
 	scores, changes := e.count(stream.DefaultScoresTopic), e.count(stream.DefaultChangesTopic)
 	reg2 := prometheus.NewRegistry()
-	s2, err := scorer.New(scorer.Options{
-		Consumer:     stream.Consumer{Brokers: []string{e.broker.Address}, Group: "segstream-scorer-replay"},
-		Features:     features.Config{Windows: windows},
-		PollInterval: 300 * time.Millisecond,
-		SweepRate:    50000,
-		Registerer:   reg2,
-		Logger:       testLogger(),
-	}, e.rdb)
+	o := scorerOptions(e, "", reg2)
+	o.Consumer = stream.Consumer{Brokers: []string{e.broker.Address}, Group: "segstream-scorer-replay"}
+	s2, err := scorer.New(o, e.rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,8 +560,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100,000 events")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
-	defer cancel()
+	ctx := testContext(t, 150*time.Second)
 	e := newEnv(t, ctx, 5000)
 	e.startIngest()
 	e.produce(10000)

@@ -1,7 +1,6 @@
 package scorer_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -28,8 +27,7 @@ func TestPipelineLatency(t *testing.T) {
 		t.Skip("set SEGSTREAM_BENCH=1 to measure")
 	}
 	const rate, seconds, tick = 20000, 10, 5 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testContext(t, 3*time.Minute)
 	scorer.TuneGC() // ingest and the scorer run with it, in their binaries and in the demo
 	// The broker runs in this process, as in the demo and in every earlier figure.
 	// SEGSTREAM_BENCH_BROKER=process runs it in a child process instead, as Kafka runs apart

@@ -1,7 +1,6 @@
 package scorer_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -21,12 +20,9 @@ import (
 // retried page found the answers live and skipped them), which is how the demo once produced a
 // customer's first change from a segment no change had led to.
 func TestSweepProduceFailureLosesNoChange(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := testContext(t, 90*time.Second)
 	e := newEnv(t, ctx, 300)
-	e.startIngest()
-	e.produce(3000)
-	e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+	e.ingestEvents(3000)
 	e.publish(bundle.BuildOptions{K: 4, Seed: 1, Version: 1})
 	reg := prometheus.NewRegistry()
 	s := e.startScorer(reg)

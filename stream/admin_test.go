@@ -59,22 +59,11 @@ func TestGroupLagFollowsARealConsumerGroup(t *testing.T) {
 
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: group, Topic: topic, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
-	consume := func(n int) {
-		for i := 0; i < n; i++ {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.CommitMessages(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	for _, step := range []struct {
 		consume int
 		lag     int64
 	}{{10, 20}, {20, 0}} {
-		consume(step.consume)
+		testenv.Consume(t, ctx, r, step.consume)
 		lag, err := stream.GroupLag(ctx, brokers, group, topic)
 		if err != nil {
 			t.Fatal(err)

@@ -16,42 +16,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
+	"github.com/segstream/segstream/testkit/topics"
 )
 
 // threeBrokers is a kfake cluster of three nodes, so partitions have different leaders.
 func threeBrokers(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
-// readTopic reads every record of topic, by partition.
-func readTopic(t *testing.T, ctx context.Context, brokers []string, topic string) map[int][]kafka.Message {
-	t.Helper()
-	offs, err := stream.LogOffsets(ctx, brokers, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int][]kafka.Message{}
-	for p, o := range offs {
-		if o.End == o.First {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MaxWait: 50 * time.Millisecond})
-		for off := o.First; off < o.End; off++ {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("reading %s/%d at %d: %v", topic, p, off, err)
-			}
-			out[p] = append(out[p], m)
-		}
-		r.Close()
-	}
-	return out
+	return testenv.StartKfake(t, append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
 }
 
 // sameRecords checks that each partition of got holds exactly the messages of want that
@@ -161,7 +133,7 @@ func TestProducerPlacesRecordsAsTheWriter(t *testing.T) {
 
 	for _, topic := range []string{"a", "b"} {
 		written := map[string]int{}
-		for p, ms := range readTopic(t, ctx, brokers, "w."+topic) {
+		for p, ms := range topics.ReadAll(t, ctx, brokers, "w."+topic) {
 			for _, m := range ms {
 				written[string(m.Value)] = p
 			}
@@ -175,7 +147,7 @@ func TestProducerPlacesRecordsAsTheWriter(t *testing.T) {
 		if len(written) != len(want) {
 			t.Fatalf("the writer wrote %d records to w.%s, want %d", len(written), topic, len(want))
 		}
-		sameRecords(t, readTopic(t, ctx, brokers, "p."+topic), want, func(m kafka.Message) int { return written[string(m.Value)] })
+		sameRecords(t, topics.ReadAll(t, ctx, brokers, "p."+topic), want, func(m kafka.Message) int { return written[string(m.Value)] })
 	}
 }
 
@@ -249,7 +221,7 @@ func TestProducerReportsWhatFailed(t *testing.T) {
 	if err := p.Produce(ctx, retry); err != nil {
 		t.Fatal(err)
 	}
-	sameRecords(t, readTopic(t, ctx, brokers, "f"), msgs, partitionOf)
+	sameRecords(t, topics.ReadAll(t, ctx, brokers, "f"), msgs, partitionOf)
 }
 
 // TestProducerSplitsLargePartitionsInOrder sends more than one request's worth of records to one
@@ -294,18 +266,14 @@ func TestProducerSplitsLargePartitionsInOrder(t *testing.T) {
 	if err := p.Produce(ctx, msgs[first:]); err != nil {
 		t.Fatal(err)
 	}
-	sameRecords(t, readTopic(t, ctx, brokers, "big"), msgs, func(kafka.Message) int { return 0 })
+	sameRecords(t, topics.ReadAll(t, ctx, brokers, "big"), msgs, func(kafka.Message) int { return 0 })
 }
 
 // TestProducerCodecs produces, with every codec, records the encoder has to get right: explicit
 // and missing times, nil keys and values, headers, and values that cross and exceed snappy's
 // 32 KiB frames; the broker checks each batch's CRC, and a reader reads every field back.
 func TestProducerCodecs(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "none", "gzip", "snappy", "lz4", "zstd"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testenv.StartKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "none", "gzip", "snappy", "lz4", "zstd"))
 	brokers := c.ListenAddrs()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -331,7 +299,7 @@ func TestProducerCodecs(t *testing.T) {
 			if err := p.Produce(ctx, msgs); err != nil {
 				t.Fatal(err)
 			}
-			got := readTopic(t, ctx, brokers, name)
+			got := topics.ReadAll(t, ctx, brokers, name)
 			byValue := map[string]kafka.Message{}
 			n := 0
 			for _, ms := range got {

@@ -17,12 +17,8 @@ import (
 // SCRAM-SHA-256, and checks that plaintext and wrong credentials are refused.
 func TestSecurityAgainstKfake(t *testing.T) {
 	serverTLS, ca := testenv.SelfSignedTLS(t)
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "secure"), kfake.TLS(serverTLS),
+	c := testenv.StartKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "secure"), kfake.TLS(serverTLS),
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "segstream", "s3cret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	brokers := c.ListenAddrs()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

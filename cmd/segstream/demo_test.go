@@ -15,6 +15,7 @@ import (
 
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
+	"github.com/segstream/segstream/testkit/topics"
 )
 
 // TestDemoFormsSegments runs the no-flag demo (embedded broker and Redis) on a small population
@@ -157,7 +158,7 @@ func checkChangesChain(t *testing.T, ctx context.Context, out string) {
 	}
 	var values [][]byte
 	n := 0
-	for _, msgs := range readAll(t, ctx, m[1], stream.DefaultChangesTopic) {
+	for _, msgs := range topics.ReadAll(t, ctx, []string{m[1]}, stream.DefaultChangesTopic) {
 		for _, msg := range msgs {
 			values = append(values, msg.Value)
 			n++

@@ -18,6 +18,7 @@ import (
 	"github.com/segstream/segstream/internal/demo/replay"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
+	"github.com/segstream/segstream/testkit/topics"
 )
 
 const purchaseCSV = "ID,Day,Incidence,Brand,Quantity,Last_Inc_Brand,Last_Inc_Quantity,Price_1,Price_2,Price_3,Price_4,Price_5,Promotion_1,Promotion_2,Promotion_3,Promotion_4,Promotion_5\r\n" +
@@ -36,38 +37,9 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
-// readAll reads every record of the topic, partition by partition.
-func readAll(t *testing.T, ctx context.Context, addr, topic string) map[int][]kafka.Message {
-	t.Helper()
-	logs, err := stream.LogOffsets(ctx, []string{addr}, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int][]kafka.Message{}
-	for p, o := range logs {
-		if o.End == o.First {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p, MaxWait: 50 * time.Millisecond})
-		if err := r.SetOffset(o.First); err != nil {
-			t.Fatal(err)
-		}
-		for off := o.First; off < o.End; off++ {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[p] = append(out[p], m)
-		}
-		r.Close()
-	}
-	return out
-}
-
 func TestReplayPublishesTheContract(t *testing.T) {
 	b := testenv.StartBroker(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testContext(t, 60*time.Second)
 	file := writeFile(t, "purchases.csv", purchaseCSV)
 	var out, errOut bytes.Buffer
 	if code := run(ctx, []string{"replay", "--kafka", b.Address, "--preset", "course-purchases", "--file", file}, &out, &errOut); code != 0 {
@@ -91,7 +63,7 @@ func TestReplayPublishesTheContract(t *testing.T) {
 	gotByCustomer := map[string][]stream.Event{}
 	partitionOf := map[string]int{}
 	n := 0
-	for p, msgs := range readAll(t, ctx, b.Address, stream.DefaultEventsTopic) {
+	for p, msgs := range topics.ReadAll(t, ctx, []string{b.Address}, stream.DefaultEventsTopic) {
 		for _, m := range msgs {
 			n++
 			var e stream.Event
@@ -135,8 +107,7 @@ func TestReplayPublishesTheContract(t *testing.T) {
 func TestReplayOnlineRetail(t *testing.T) {
 	path := testenv.DataFile(t, "online_retail/Online Retail.csv.gz")
 	b := testenv.StartBroker(t, 6)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
+	ctx := testContext(t, 120*time.Second)
 	var out, errOut bytes.Buffer
 	if code := run(ctx, []string{"replay", "--kafka", b.Address, "--preset", "online-retail", "--file", path}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
@@ -161,8 +132,7 @@ func TestReplayOnlineRetail(t *testing.T) {
 
 func TestReplayWait(t *testing.T) {
 	b := testenv.StartBroker(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testContext(t, 60*time.Second)
 	file := writeFile(t, "purchases.csv", purchaseCSV)
 
 	// Without a consumer the wait must time out and say how far behind the group is.
@@ -213,8 +183,7 @@ func TestReplayWait(t *testing.T) {
 
 func TestReplayRate(t *testing.T) {
 	b := testenv.StartBroker(t, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testContext(t, 60*time.Second)
 	var sb strings.Builder
 	for i := 0; i < 60; i++ {
 		sb.WriteString(" 00001 19970101  1   11.77\n")

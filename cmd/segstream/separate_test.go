@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/models/choice"
-	"github.com/segstream/segstream/registry"
+	"github.com/segstream/segstream/testkit/published"
 	"github.com/segstream/segstream/testkit/testenv"
 )
 
@@ -149,29 +148,8 @@ func TestSameSegmentsOnSeparateServers(t *testing.T) {
 	t.Logf("separate: %+v", separate)
 	// The purchase models the retrainer fitted from ingest's point-in-time samples are the
 	// offline fits of the same file: every row of the course's data became one occasion.
-	ctx := context.Background()
-	reg := registry.New(srv.Client(), "")
-	v, err := reg.Current(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := reg.Get(ctx, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundle.Decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := choice.ReadPurchases(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := published.Current(t, srv.Client())
+	rows := testenv.ReadData(t, "customer_analytics_365/purchase_data_no_demographics.csv", choice.ReadPurchases)
 	X, y := choice.IncidenceDesign(rows)
 	inc, err := choice.FitLogit(X, y, choice.IncidenceNames, choice.LogitOptions{})
 	if err != nil {

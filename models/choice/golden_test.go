@@ -65,15 +65,7 @@ func loadGolden(t *testing.T) (*golden, []Purchase) {
 	if err := json.Unmarshal(b, &g); err != nil {
 		t.Fatalf("decoding golden numbers: %v", err)
 	}
-	f, err := os.Open(testenv.DataFile(t, "customer_analytics_365/purchase_data_no_demographics.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := ReadPurchases(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := testenv.ReadData(t, "customer_analytics_365/purchase_data_no_demographics.csv", ReadPurchases)
 	if len(rows) != g.Rows {
 		t.Fatalf("read %d rows, the golden file was made from %d", len(rows), g.Rows)
 	}
@@ -97,6 +89,22 @@ func closeTo(t *testing.T, what string, got, want []float64, tol float64) {
 	}
 	if worst > tol {
 		t.Errorf("%s[%d] = %.12g, golden %.12g: relative error %.3g > %g", what, at, got[at], want[at], worst, tol)
+	}
+}
+
+// checkElasticity compares the price elasticities el gives at x = (price, promotion), without
+// promotion and with it, with the golden ones.
+func checkElasticity(t *testing.T, want, wantPromotion []float64, el func(x []float64) ([]Point, error)) {
+	t.Helper()
+	for _, c := range []struct {
+		promo float64
+		want  []float64
+	}{{0, want}, {1, wantPromotion}} {
+		p, err := el([]float64{0, c.promo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeTo(t, "elasticity", points(p), c.want, goldenTol)
 	}
 }
 
@@ -133,16 +141,9 @@ func TestGoldenIncidence(t *testing.T) {
 			if !tc.withElasticities {
 				return
 			}
-			for _, c := range []struct {
-				promo float64
-				want  []float64
-			}{{0, g.Incidence.Elasticity}, {1, g.Incidence.ElasticityPromotion}} {
-				el, err := LogitElasticity(m, []float64{0, c.promo}, 0, CourseGrid())
-				if err != nil {
-					t.Fatal(err)
-				}
-				closeTo(t, "elasticity", points(el), c.want, goldenTol)
-			}
+			checkElasticity(t, g.Incidence.Elasticity, g.Incidence.ElasticityPromotion, func(x []float64) ([]Point, error) {
+				return LogitElasticity(m, x, 0, CourseGrid())
+			})
 		})
 	}
 }
@@ -222,14 +223,7 @@ func TestGoldenQuantity(t *testing.T) {
 			t.Errorf("%s coefficient %.6f rounds to %.4f, the course publishes %.4f", c.name, c.got, r, c.want)
 		}
 	}
-	for _, c := range []struct {
-		promo float64
-		want  []float64
-	}{{0, g.Quantity.Elasticity}, {1, g.Quantity.ElasticityPromotion}} {
-		el, err := QuantityElasticity(m, []float64{0, c.promo}, 0, CourseGrid())
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeTo(t, "elasticity", points(el), c.want, goldenTol)
-	}
+	checkElasticity(t, g.Quantity.Elasticity, g.Quantity.ElasticityPromotion, func(x []float64) ([]Point, error) {
+		return QuantityElasticity(m, x, 0, CourseGrid())
+	})
 }

@@ -1,12 +1,12 @@
 package clv
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"testing"
+
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // golden is testdata/golden.json, written by scripts/golden/clv.py with scipy.
@@ -30,18 +30,7 @@ type golden struct {
 	} `json:"customers"`
 }
 
-func loadGolden(t testing.TB) golden {
-	t.Helper()
-	b, err := os.ReadFile("testdata/golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g golden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
+func loadGolden(t testing.TB) golden { return testenv.ReadJSON[golden](t, "testdata/golden.json") }
 
 func relErr(got, want float64) float64 {
 	return math.Abs(got-want) / math.Max(math.Abs(want), 1e-300)
@@ -53,17 +42,43 @@ func roundTo(v float64, d int) float64 {
 	return math.Round(v*p) / p
 }
 
+// fitCase is one fit checked against scipy's optimum ref, the parameters and the
+// log-likelihood, and against published values (Fader, Hardie and Lee 2005, and the lifetimes
+// docs) at their printed precision; published is nil when there are none.
+type fitCase struct {
+	name      string
+	penalizer float64
+	ref       map[string]float64
+	published map[string]float64
+}
+
+// check compares the fitted parameters got (relative error 1e-5) and log-likelihood ll with
+// tc's, the published values rounded to decimals. A penalised optimum is flat along the
+// direction where likelihood and penalty trade off: two solvers agree on the objective to
+// 1e-16 but on the likelihood alone only to a few 1e-9.
+func (tc fitCase) check(t *testing.T, got map[string]float64, decimals int, ll float64) {
+	t.Helper()
+	for k, v := range got {
+		if e := relErr(v, tc.ref[k]); e > 1e-5 {
+			t.Errorf("%s = %.10g, scipy %.10g (relative error %.2g)", k, v, tc.ref[k], e)
+		}
+		if p, ok := tc.published[k]; ok && roundTo(v, decimals) != p {
+			t.Errorf("%s = %.*f, published %.*f", k, decimals+2, v, decimals, p)
+		}
+	}
+	llTol := 1e-9
+	if tc.penalizer > 0 {
+		llTol = 1e-7
+	}
+	if e := relErr(ll, tc.ref["log_likelihood"]); e > llTol {
+		t.Errorf("log-likelihood %.10f, scipy %.10f", ll, tc.ref["log_likelihood"])
+	}
+}
+
 func TestFitBGNBD(t *testing.T) {
 	g := loadGolden(t)
 	cs := cdnowSummary(t)
-	tests := []struct {
-		name      string
-		penalizer float64
-		ref       map[string]float64
-		// published values (Fader, Hardie and Lee 2005, and the lifetimes docs) at their
-		// printed precision; nil when there are none.
-		published map[string]float64
-	}{
+	tests := []fitCase{
 		{"mle", 0, g.BGNBD, map[string]float64{"r": 0.2426, "alpha": 4.4135, "a": 0.7929, "b": 2.4258}},
 		{"penalized", 0.01, g.BGNBDPenalized, nil},
 	}
@@ -74,24 +89,7 @@ func TestFitBGNBD(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := map[string]float64{"r": f.R, "alpha": f.Alpha, "a": f.A, "b": f.B}
-			for k, v := range got {
-				if e := relErr(v, tc.ref[k]); e > 1e-5 {
-					t.Errorf("%s = %.10g, scipy %.10g (relative error %.2g)", k, v, tc.ref[k], e)
-				}
-				if p, ok := tc.published[k]; ok && roundTo(v, 4) != p {
-					t.Errorf("%s = %.6f, published %.4f", k, v, p)
-				}
-			}
-			// A penalised optimum is flat along the direction where likelihood and penalty
-			// trade off: two solvers agree on the objective to 1e-16 but on the likelihood
-			// alone only to a few 1e-9.
-			llTol := 1e-9
-			if tc.penalizer > 0 {
-				llTol = 1e-7
-			}
-			if e := relErr(f.LogLikelihood, tc.ref["log_likelihood"]); e > llTol {
-				t.Errorf("log-likelihood %.10f, scipy %.10f", f.LogLikelihood, tc.ref["log_likelihood"])
-			}
+			tc.check(t, got, 4, f.LogLikelihood)
 			if tc.penalizer == 0 && roundTo(f.LogLikelihood, 1) != -9582.4 {
 				t.Errorf("log-likelihood %.3f, Fader, Hardie and Lee report -9582.4", f.LogLikelihood)
 			}
@@ -108,12 +106,7 @@ func TestFitBGNBD(t *testing.T) {
 func TestFitGammaGamma(t *testing.T) {
 	g := loadGolden(t)
 	cs := cdnowSpend(t)
-	tests := []struct {
-		name      string
-		penalizer float64
-		ref       map[string]float64
-		published map[string]float64
-	}{
+	tests := []fitCase{
 		{"mle", 0, g.GammaGamma, map[string]float64{"p": 6.25, "q": 3.74, "v": 15.45}},
 		{"penalized", 0.001, g.GammaGammaPenalized, nil},
 	}
@@ -124,24 +117,7 @@ func TestFitGammaGamma(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := map[string]float64{"p": f.P, "q": f.Q, "v": f.V}
-			for k, v := range got {
-				if e := relErr(v, tc.ref[k]); e > 1e-5 {
-					t.Errorf("%s = %.10g, scipy %.10g (relative error %.2g)", k, v, tc.ref[k], e)
-				}
-				if p, ok := tc.published[k]; ok && roundTo(v, 2) != p {
-					t.Errorf("%s = %.4f, published %.2f", k, v, p)
-				}
-			}
-			// A penalised optimum is flat along the direction where likelihood and penalty
-			// trade off: two solvers agree on the objective to 1e-16 but on the likelihood
-			// alone only to a few 1e-9.
-			llTol := 1e-9
-			if tc.penalizer > 0 {
-				llTol = 1e-7
-			}
-			if e := relErr(f.LogLikelihood, tc.ref["log_likelihood"]); e > llTol {
-				t.Errorf("log-likelihood %.10f, scipy %.10f", f.LogLikelihood, tc.ref["log_likelihood"])
-			}
+			tc.check(t, got, 2, f.LogLikelihood)
 			if f.N != 946 {
 				t.Errorf("fitted %d customers, want the 946 with repeat purchases", f.N)
 			}

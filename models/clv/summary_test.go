@@ -2,7 +2,6 @@ package clv
 
 import (
 	"math"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -72,16 +71,7 @@ func TestSummarize(t *testing.T) {
 
 func readCDNOW(t testing.TB, rel string) []Transaction {
 	t.Helper()
-	f, err := os.Open(testenv.DataFile(t, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tx, err := ReadCDNOW(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tx
+	return testenv.ReadData(t, rel, ReadCDNOW)
 }
 
 // The published summaries of the CDNOW sample (2 decimals) must come out of the raw

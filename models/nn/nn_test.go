@@ -1,10 +1,8 @@
 package nn
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"testing"
@@ -34,31 +32,11 @@ type golden struct {
 	} `json:"mlp_sklearn"`
 }
 
-func loadGolden(t testing.TB) golden {
-	t.Helper()
-	b, err := os.ReadFile("testdata/golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g golden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
+func loadGolden(t testing.TB) golden { return testenv.ReadJSON[golden](t, "testdata/golden.json") }
 
 func audiobooks(t testing.TB) Dataset {
 	t.Helper()
-	f, err := os.Open(testenv.DataFile(t, "audiobooks/Audiobooks_data.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d, err := ReadAudiobooks(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return testenv.ReadData(t, "audiobooks/Audiobooks_data.csv", ReadAudiobooks)
 }
 
 // The course pipeline must give exactly the split the reference script trains scikit-learn

@@ -1,9 +1,7 @@
 package segment
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"slices"
 	"testing"
 
@@ -59,35 +57,13 @@ func relErr(got, want, floor float64) float64 {
 // loadGolden reads the reference numbers and the data set, standardized with the Go scaler.
 func loadGolden(t *testing.T) (*golden, *mat.Dense, *Scaler, *mat.Dense) {
 	t.Helper()
-	b, err := os.ReadFile("testdata/golden_segmentation.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g golden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(testenv.DataFile(t, "customer_analytics_365/segmentation data.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	_, raw, err := ReadCSV(f, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := testenv.ReadJSON[golden](t, "testdata/golden_segmentation.json")
+	raw := segmentationData(t)
 	if n, p := raw.Dims(); n != g.N || p != 7 {
 		t.Fatalf("data is %dx%d, golden has %d rows of 7", n, p, g.N)
 	}
-	var s Scaler
-	if err := s.Fit(raw); err != nil {
-		t.Fatal(err)
-	}
-	var z mat.Dense
-	if err := s.TransformMatrix(&z, raw); err != nil {
-		t.Fatal(err)
-	}
-	return &g, raw, &s, &z
+	s, z := standardize(t, raw)
+	return &g, raw, s, z
 }
 
 // checkVec fails when any entry is off by more than goldenTol and logs the worst error.

@@ -1,10 +1,13 @@
 package segment
 
 import (
+	"io"
 	"math/rand/v2"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // blobs draws nPer rows around each center with Gaussian noise of standard deviation sd and
@@ -47,3 +50,26 @@ func mustARI(t *testing.T, a, b []int) float64 {
 }
 
 var fourCorners = [][]float64{{0, 0, 0}, {10, 0, 0}, {0, 10, 0}, {0, 0, 10}}
+
+// standardize fits a Scaler on x and returns it with x transformed.
+func standardize(t testing.TB, x *mat.Dense) (*Scaler, *mat.Dense) {
+	t.Helper()
+	var s Scaler
+	if err := s.Fit(x); err != nil {
+		t.Fatal(err)
+	}
+	var z mat.Dense
+	if err := s.TransformMatrix(&z, x); err != nil {
+		t.Fatal(err)
+	}
+	return &s, &z
+}
+
+// segmentationData is the course's segmentation data set (2,000×7), raw.
+func segmentationData(t testing.TB) *mat.Dense {
+	t.Helper()
+	return testenv.ReadData(t, "customer_analytics_365/segmentation data.csv", func(r io.Reader) (*mat.Dense, error) {
+		_, raw, err := ReadCSV(r, 1)
+		return raw, err
+	})
+}

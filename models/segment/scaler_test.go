@@ -55,16 +55,9 @@ func TestScaler(t *testing.T) {
 func TestScalerStandardizes(t *testing.T) {
 	x := randMatrix(3, 500, 6)
 	x.Apply(func(i, j int, v float64) float64 { return v*float64(j+1) + float64(10*j) }, x)
-	var s Scaler
-	if err := s.Fit(x); err != nil {
-		t.Fatal(err)
-	}
-	var z mat.Dense
-	if err := s.TransformMatrix(&z, x); err != nil {
-		t.Fatal(err)
-	}
+	s, z := standardize(t, x)
 	var again Scaler
-	if err := again.Fit(&z); err != nil {
+	if err := again.Fit(z); err != nil {
 		t.Fatal(err)
 	}
 	for j := range again.Mean {

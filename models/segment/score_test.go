@@ -7,27 +7,27 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
+// modelShape names a model of p raw features, dims principal components (0: no PCA) and k
+// segments.
+type modelShape struct {
+	name       string
+	p, dims, k int
+}
+
 // fitModel runs the full pipeline on generated raw features.
 func fitModel(t testing.TB, p, dims, k int) (*Model, *mat.Dense) {
 	t.Helper()
 	x := randMatrix(uint64(p), 1000, p)
 	x.Apply(func(i, j int, v float64) float64 { return 100*float64(j) + float64(j+1)*v }, x)
-	var s Scaler
-	if err := s.Fit(x); err != nil {
-		t.Fatal(err)
-	}
-	var z mat.Dense
-	if err := s.TransformMatrix(&z, x); err != nil {
-		t.Fatal(err)
-	}
-	m := &Model{Scaler: &s}
-	space := &z
+	s, z := standardize(t, x)
+	m := &Model{Scaler: s}
+	space := z
 	if dims > 0 {
-		pca, err := FitPCA(&z, SignByScores)
+		pca, err := FitPCA(z, SignByScores)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if space, err = pca.Scores(&z, dims); err != nil {
+		if space, err = pca.Scores(z, dims); err != nil {
 			t.Fatal(err)
 		}
 		m.PCA, m.Dims = pca, dims
@@ -41,10 +41,7 @@ func fitModel(t testing.TB, p, dims, k int) (*Model, *mat.Dense) {
 }
 
 func TestModelScore(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		p, dims, k int
-	}{
+	for _, tc := range []modelShape{
 		{"7 features, 3 PCs", 7, 3, 4},
 		{"12 features, no PCA", 12, 0, 5},
 		{"one segment", 8, 2, 1},

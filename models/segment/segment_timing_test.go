@@ -1,12 +1,9 @@
 package segment
 
 import (
-	"os"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
-
-	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // The Seg* benchmarks fit the course's segmentation data (2,000×7, standardized) with the
@@ -14,24 +11,20 @@ import (
 
 func segData(b *testing.B) (raw, z *mat.Dense) {
 	b.Helper()
-	f, err := os.Open(testenv.DataFile(b, "customer_analytics_365/segmentation data.csv"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	_, raw, err = ReadCSV(f, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var s Scaler
-	if err := s.Fit(raw); err != nil {
-		b.Fatal(err)
-	}
-	z = &mat.Dense{}
-	if err := s.TransformMatrix(z, raw); err != nil {
-		b.Fatal(err)
-	}
+	raw = segmentationData(b)
+	_, z = standardize(b, raw)
 	return raw, z
+}
+
+// segKMeans is the standardized data with its k-means labels (k=4, seed 42).
+func segKMeans(b *testing.B) (z *mat.Dense, labels []int) {
+	b.Helper()
+	_, z = segData(b)
+	c, err := KMeans(z, KMeansOptions{K: 4, Seed: 42})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return z, c.Labels
 }
 
 // BenchmarkSegScaler times fit plus transform, what StandardScaler().fit_transform does.
@@ -98,14 +91,10 @@ func BenchmarkSegWard(b *testing.B) {
 }
 
 func BenchmarkSegSilhouette(b *testing.B) {
-	_, z := segData(b)
-	c, err := KMeans(z, KMeansOptions{K: 4, Seed: 42})
-	if err != nil {
-		b.Fatal(err)
-	}
+	z, labels := segKMeans(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Silhouette(z, c.Labels); err != nil {
+		if _, err := Silhouette(z, labels); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -113,17 +102,13 @@ func BenchmarkSegSilhouette(b *testing.B) {
 
 // BenchmarkSegValidity times Calinski-Harabasz and Davies-Bouldin together.
 func BenchmarkSegValidity(b *testing.B) {
-	_, z := segData(b)
-	c, err := KMeans(z, KMeansOptions{K: 4, Seed: 42})
-	if err != nil {
-		b.Fatal(err)
-	}
+	z, labels := segKMeans(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := CalinskiHarabasz(z, c.Labels); err != nil {
+		if _, err := CalinskiHarabasz(z, labels); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := DaviesBouldin(z, c.Labels); err != nil {
+		if _, err := DaviesBouldin(z, labels); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -187,10 +172,7 @@ func BenchmarkHungarian(b *testing.B) {
 // BenchmarkScore is the per-event cost of segmenting one customer: scale, project, nearest
 // centroid, into caller buffers.
 func BenchmarkScore(b *testing.B) {
-	for _, tc := range []struct {
-		name       string
-		p, dims, k int
-	}{
+	for _, tc := range []modelShape{
 		{"8feat-3pc-k4", 8, 3, 4},
 		{"12feat-4pc-k6", 12, 4, 6},
 		{"12feat-nopca-k6", 12, 0, 6},

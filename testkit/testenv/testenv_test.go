@@ -39,15 +39,7 @@ func TestBrokerRestartKeepsLogAndOffsets(t *testing.T) {
 	read := func(n int) {
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.Address}, GroupID: "g", Topic: "segstream.events", MaxWait: 100 * time.Millisecond})
 		defer r.Close()
-		for i := 0; i < n; i++ {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.CommitMessages(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
+		Consume(t, ctx, r, n)
 	}
 	read(10)
 	b.Restart()

@@ -20,12 +20,8 @@ import (
 // reader, and an event becomes features in Redis.
 func TestIngestOverTLSAndSCRAM(t *testing.T) {
 	serverTLS, ca := testenv.SelfSignedTLS(t)
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, stream.AllTopics...), kfake.TLS(serverTLS),
+	c := testenv.StartKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, stream.AllTopics...), kfake.TLS(serverTLS),
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "segstream", "pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	srv := testenv.StartRedis(t)
 	broker := c.ListenAddrs()[0]
 	t.Setenv("SEGSTREAM_KAFKA_SASL_PASSWORD", "pw") // the secret through the environment, as in Kubernetes

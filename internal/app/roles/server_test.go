@@ -92,20 +92,8 @@ func roleServers(t *testing.T, r Role, args ...string) (opsAddr, apiAddr string)
 
 func get(t *testing.T, method, url, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	code, b := testenv.Do(t, method, url, token, "")
+	return code, string(b)
 }
 
 // TestOperatorAndAPIPortsAreApart runs the scorer and the retrainer from their command lines:

@@ -1,0 +1,33 @@
+// Package published reads back, for tests, the bundle a registry serves.
+package published
+
+import (
+	"context"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/registry"
+)
+
+// Current decodes the registry's current bundle in rdb (the default key prefix); no current
+// bundle, or one that does not decode, fails the test.
+func Current(t testing.TB, rdb redis.UniversalClient) *bundle.Bundle {
+	t.Helper()
+	ctx := context.Background()
+	reg := registry.New(rdb, "")
+	v, err := reg.Current(ctx)
+	if err != nil || v == 0 {
+		t.Fatalf("no current bundle (%d): %v", v, err)
+	}
+	raw, err := reg.Get(ctx, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
