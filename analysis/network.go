@@ -59,16 +59,16 @@ type NetworkCommunity struct {
 
 // NetworkReport is `segstream analyze network`.
 type NetworkReport struct {
-	File               string             `json:"file"`
-	Directed           bool               `json:"directed"`
-	NodeCount          int                `json:"node_count"`
-	EdgeCount          int                `json:"edge_count"`
-	SelfLoopsDropped   int                `json:"self_loops_dropped"`
-	Sources            int                `json:"sampled_sources"`
-	Modularity         float64            `json:"modularity"`
-	Communities        []NetworkCommunity `json:"communities"`
-	Nodes              []NetworkNode      `json:"nodes"`
-	Warnings           []string           `json:"warnings,omitempty"`
+	File             string             `json:"file"`
+	Directed         bool               `json:"directed"`
+	NodeCount        int                `json:"node_count"`
+	EdgeCount        int                `json:"edge_count"`
+	SelfLoopsDropped int                `json:"self_loops_dropped"`
+	Sources          int                `json:"sampled_sources"`
+	Modularity       float64            `json:"modularity"`
+	Communities      []NetworkCommunity `json:"communities"`
+	Nodes            []NetworkNode      `json:"nodes"`
+	Warnings         []string           `json:"warnings,omitempty"`
 
 	graph *network.Graph
 	top   int
