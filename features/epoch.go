@@ -17,6 +17,7 @@ import (
 
 	"github.com/segstream/segstream/promx"
 	"github.com/segstream/segstream/redisx"
+	"github.com/segstream/segstream/stream"
 )
 
 // The epoch marker says that the store still holds what ingest wrote into it. A Redis that
@@ -251,17 +252,13 @@ func (w *EpochWatch) Start(ctx context.Context) {
 	}
 	w.started = true
 	go func() {
-		t := time.NewTicker(EpochEvery)
-		defer t.Stop()
-		for {
+		check := func() bool {
 			if err := w.Check(ctx); err != nil && ctx.Err() == nil {
 				w.log.Debug("epoch check", "err", err)
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+			return true
 		}
+		check()
+		stream.Every(ctx, EpochEvery, nil, check)
 	}()
 }

@@ -158,27 +158,20 @@ func (in *Ingester) syncEpoch() {
 // heal watches for a lost store until ctx ends, rebuilding it when it is, and keeps the
 // store's fence on the whole marker.
 func (in *Ingester) heal(ctx context.Context) {
-	t := time.NewTicker(features.EpochEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-in.lostNow:
-		}
+	stream.Every(ctx, features.EpochEvery, in.lostNow, func() bool {
 		if err := in.epoch.Check(ctx); err != nil {
-			continue
+			return true
 		}
 		if in.epoch.Lost() == nil {
 			in.syncEpoch()
-			continue
+			return true
 		}
 		if err := in.rebuild(ctx); err != nil && ctx.Err() == nil {
 			in.m.rebuilds.WithLabelValues("failed").Inc()
 			in.log.Error("rebuilding the lost store failed; retrying", "err", err)
 		}
-	}
+		return true
+	})
 }
 
 // rebuild claims and runs a rebuild; it returns nil without doing anything when another
@@ -205,21 +198,15 @@ func (in *Ingester) rebuild(ctx context.Context) error {
 	renewDone := make(chan struct{})
 	go func() {
 		defer close(renewDone)
-		t := time.NewTicker(rebuildLease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case <-t.C:
-			}
+		stream.Every(rctx, rebuildLease/3, nil, func() bool {
 			ok, err := renewScript.Run(rctx, in.rdb, in.epochKeys(), claim, rebuildLease.Milliseconds()).Bool()
 			if err == nil && !ok {
 				in.log.Warn("the rebuild claim was lost; stopping this rebuild", "claim", claim)
 				cancel()
-				return
+				return false
 			}
-		}
+			return true
+		})
 	}()
 	defer func() { cancel(); <-renewDone }()
 

@@ -2,11 +2,12 @@ package retrainer
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"
+
+	"github.com/segstream/segstream/apix"
 )
 
 // RegisterAPI adds the retrainer's endpoints to mux:
@@ -31,7 +32,7 @@ func (r *Retrainer) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /reports/{version}", func(w http.ResponseWriter, req *http.Request) {
 		v, err := strconv.ParseUint(req.PathValue("version"), 10, 64)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_version", "the version is a positive integer")
+			apix.WriteError(w, http.StatusBadRequest, "bad_version", "the version is a positive integer")
 			return
 		}
 		r.mu.Lock()
@@ -49,7 +50,7 @@ func (r *Retrainer) RegisterAPI(mux *http.ServeMux) {
 				runs[i].Reasons = []string{failedReason}
 			}
 		}
-		writeJSON(w, http.StatusOK, struct {
+		apix.WriteJSON(w, http.StatusOK, struct {
 			Leader          bool               `json:"leader"`
 			IntervalSeconds float64            `json:"interval_seconds"`
 			DriftThreshold  float64            `json:"drift_threshold"`
@@ -61,24 +62,24 @@ func (r *Retrainer) RegisterAPI(mux *http.ServeMux) {
 		switch {
 		case r.o.Token != "" && subtle.ConstantTimeCompare([]byte(req.Header.Get("Authorization")), []byte("Bearer "+r.o.Token)) != 1:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="segstream"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>")
+			apix.WriteError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>")
 			return
 		case r.o.Token == "" && !fromLoopback(req):
 			// Without a token anyone who reaches the port could make the retrainer work; a
 			// person on the host (or through kubectl port-forward, which arrives on loopback)
 			// still can.
-			writeError(w, http.StatusForbidden, "forbidden", "without --retrain-token this endpoint answers only callers on the retrainer's host")
+			apix.WriteError(w, http.StatusForbidden, "forbidden", "without --retrain-token this endpoint answers only callers on the retrainer's host")
 			return
 		}
 		if !r.Leader() {
-			writeError(w, http.StatusConflict, "not_leader", "this replica is a standby; the replica holding the retrainer lease acts")
+			apix.WriteError(w, http.StatusConflict, "not_leader", "this replica is a standby; the replica holding the retrainer lease acts")
 			return
 		}
 		if !r.Trigger(TriggerManual) {
-			writeError(w, http.StatusConflict, "already_queued", "a manual refit is already queued")
+			apix.WriteError(w, http.StatusConflict, "already_queued", "a manual refit is already queued")
 			return
 		}
-		writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued"})
+		apix.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "queued"})
 	})
 }
 
@@ -93,26 +94,9 @@ func fromLoopback(req *http.Request) bool {
 
 func serveReport(w http.ResponseWriter, html []byte) {
 	if html == nil {
-		writeError(w, http.StatusNotFound, "no_report", "no refit has produced a report yet")
+		apix.WriteError(w, http.StatusNotFound, "no_report", "no refit has produced a report yet")
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_, _ = w.Write(html)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	e.Error.Code, e.Error.Message = code, msg
-	writeJSON(w, status, e)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

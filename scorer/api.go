@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segstream/segstream/apix"
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/stream/jsonscan"
@@ -48,25 +49,6 @@ func (s *Scorer) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", s.getDashboard)
 }
 
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var e apiError
-	e.Error.Code, e.Error.Message = code, msg
-	writeJSON(w, status, e)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func (s *Scorer) auth(h http.HandlerFunc) http.HandlerFunc {
 	if s.o.APIToken == "" {
 		return h
@@ -75,7 +57,7 @@ func (s *Scorer) auth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="segstream"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>")
+			apix.WriteError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>")
 			return
 		}
 		h(w, r)
@@ -84,7 +66,7 @@ func (s *Scorer) auth(h http.HandlerFunc) http.HandlerFunc {
 
 func (s *Scorer) noModel(w http.ResponseWriter) bool {
 	if s.model.Load() == nil {
-		writeError(w, http.StatusServiceUnavailable, "no_model", "no model bundle is loaded yet")
+		apix.WriteError(w, http.StatusServiceUnavailable, "no_model", "no model bundle is loaded yet")
 		return true
 	}
 	return false
@@ -103,7 +85,7 @@ var customerBufs = sync.Pool{New: func() any { return &customerBuf{out: make([]b
 func (s *Scorer) getCustomer(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if id == "" || len(id) > 256 {
-		writeError(w, http.StatusBadRequest, "bad_customer_id", "customer id must be 1..256 bytes")
+		apix.WriteError(w, http.StatusBadRequest, "bad_customer_id", "customer id must be 1..256 bytes")
 		return
 	}
 	ctx := r.Context()
@@ -148,7 +130,7 @@ func (s *Scorer) getCustomer(w http.ResponseWriter, r *http.Request) {
 	out = append(out, "}\n"...)
 	cb.out = out
 	if !found {
-		writeError(w, http.StatusNotFound, "not_found", "no features or scores for customer "+strconv.Quote(id))
+		apix.WriteError(w, http.StatusNotFound, "not_found", "no features or scores for customer "+strconv.Quote(id))
 		return
 	}
 	h := w.Header()
@@ -186,13 +168,13 @@ func (s *Scorer) getSegments(w http.ResponseWriter, r *http.Request) {
 	for i, sg := range c.Bundle.Payload.Segmentation.Segments {
 		out.Segments = append(out.Segments, segmentInfo{ID: sg.ID, Name: sg.Name, Size: sizes[i], TrainingShare: sg.Share, Profile: sg.Profile})
 	}
-	writeJSON(w, http.StatusOK, out)
+	apix.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Scorer) getMembers(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.Atoi(r.PathValue("id"))
 	if err != nil || id < 0 {
-		writeError(w, http.StatusBadRequest, "bad_segment_id", "segment id must be a non-negative integer")
+		apix.WriteError(w, http.StatusBadRequest, "bad_segment_id", "segment id must be a non-negative integer")
 		return
 	}
 	if s.noModel(w) {
@@ -201,13 +183,13 @@ func (s *Scorer) getMembers(w http.ResponseWriter, r *http.Request) {
 	// A segment the serving model does not have has no members by definition, and an empty
 	// 200 would read as "the segment exists and is empty": say which ids exist instead.
 	if c := s.model.Load(); !knownSegment(c, id) {
-		writeError(w, http.StatusNotFound, "unknown_segment", unknownSegmentMessage(c, id))
+		apix.WriteError(w, http.StatusNotFound, "unknown_segment", unknownSegmentMessage(c, id))
 		return
 	}
 	limit := 100
 	if l := r.URL.Query().Get("limit"); l != "" {
 		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 10000 {
-			writeError(w, http.StatusBadRequest, "bad_limit", "limit must be 1..10000")
+			apix.WriteError(w, http.StatusBadRequest, "bad_limit", "limit must be 1..10000")
 			return
 		}
 	}
@@ -234,7 +216,7 @@ func (s *Scorer) getMembers(w http.ResponseWriter, r *http.Request) {
 	if len(ids) == limit {
 		out.NextCursor = ids[len(ids)-1]
 	}
-	writeJSON(w, http.StatusOK, out)
+	apix.WriteJSON(w, http.StatusOK, out)
 }
 
 // knownSegment reports whether the model c has a segment with this id.
@@ -343,23 +325,23 @@ func (s *Scorer) postWhatIf(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "body must be {\"prices\":{brand:price},\"promotions\":{brand:bool}}: "+bodyError(err))
+		apix.WriteError(w, http.StatusBadRequest, "bad_request", "body must be {\"prices\":{brand:price},\"promotions\":{brand:bool}}: "+bodyError(err))
 		return
 	}
 	if len(req.Prices) == 0 {
-		writeError(w, http.StatusBadRequest, "bad_request", "give at least one brand price in \"prices\"")
+		apix.WriteError(w, http.StatusBadRequest, "bad_request", "give at least one brand price in \"prices\"")
 		return
 	}
 	for b, p := range req.Prices {
 		if !(p > 0) || math.IsInf(p, 0) {
-			writeError(w, http.StatusBadRequest, "bad_price", "price of brand "+strconv.Quote(b)+" must be a positive number")
+			apix.WriteError(w, http.StatusBadRequest, "bad_price", "price of brand "+strconv.Quote(b)+" must be a positive number")
 			return
 		}
 	}
 	c := s.model.Load()
 	pu := c.Bundle.Payload.Purchase
 	if !c.HasPurchase() || pu == nil {
-		writeError(w, http.StatusNotFound, "no_purchase_models", "the current bundle has no purchase models (build it with --purchases)")
+		apix.WriteError(w, http.StatusNotFound, "no_purchase_models", "the current bundle has no purchase models (build it with --purchases)")
 		return
 	}
 	brands := c.Brands()
@@ -371,7 +353,7 @@ func (s *Scorer) postWhatIf(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		writeError(w, http.StatusBadRequest, "unknown_brand", "brands not in the model: "+strings.Join(unknown, ", ")+"; known: "+strings.Join(brands, ", "))
+		apix.WriteError(w, http.StatusBadRequest, "unknown_brand", "brands not in the model: "+strings.Join(unknown, ", ")+"; known: "+strings.Join(brands, ", "))
 		return
 	}
 	// Every price within its brand's range, in brand order so the message is stable.
@@ -383,7 +365,7 @@ func (s *Scorer) postWhatIf(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(outside) > 0 {
-		writeError(w, http.StatusBadRequest, "price_out_of_range", "each price must lie within a factor of "+
+		apix.WriteError(w, http.StatusBadRequest, "price_out_of_range", "each price must lie within a factor of "+
 			strconv.Itoa(whatIfPriceFactor)+" of its brand's training mean price: "+strings.Join(outside, "; "))
 		return
 	}
@@ -405,7 +387,7 @@ func (s *Scorer) postWhatIf(w http.ResponseWriter, r *http.Request) {
 	nonFinite := func(segment int, name string, res bundle.Result) bool {
 		inc, br, qty := whatIfModels(pu, segment)
 		if what := whatIfNonFinite(res, brands, inc, br, qty); what != "" {
-			writeError(w, http.StatusInternalServerError, "non_finite_result", "model v"+strconv.FormatUint(c.Version, 10)+
+			apix.WriteError(w, http.StatusInternalServerError, "non_finite_result", "model v"+strconv.FormatUint(c.Version, 10)+
 				" gave a "+what+" that is not a finite number for segment "+strconv.Quote(name)+" at these prices")
 			return true
 		}
@@ -440,7 +422,7 @@ func (s *Scorer) postWhatIf(w http.ResponseWriter, r *http.Request) {
 		Results      []whatIfResult `json:"results"`
 	}{c.Version, results})
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "encoding", "encoding the what-if answer: "+err.Error())
+		apix.WriteError(w, http.StatusInternalServerError, "encoding", "encoding the what-if answer: "+err.Error())
 		return
 	}
 	h := w.Header()
@@ -457,7 +439,7 @@ func (s *Scorer) getElasticities(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := s.model.Load()
-	writeJSON(w, http.StatusOK, struct {
+	apix.WriteJSON(w, http.StatusOK, struct {
 		ModelVersion uint64 `json:"model_version"`
 		Elasticities any    `json:"elasticities"`
 	}{c.Version, c.Bundle.Payload.Elasticities})

@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/segstream/segstream/apix"
 )
 
 // Errors a client cannot act on (Redis down, a stored record that does not decode) are logged
@@ -21,13 +23,13 @@ import (
 // storeUnavailable answers 503 unavailable for a failed Redis read and logs why.
 func (s *Scorer) storeUnavailable(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.Warn("read API: the store failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusServiceUnavailable, "unavailable", "the store is unavailable; retry later")
+	apix.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the store is unavailable; retry later")
 }
 
 // corruptState answers 500 corrupt_state for a stored state that does not decode and logs why.
 func (s *Scorer) corruptState(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.Error("read API: stored customer state does not decode", "method", r.Method, "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusInternalServerError, "corrupt_state", "the customer's stored state could not be read; the operators have it in the scorer's log")
+	apix.WriteError(w, http.StatusInternalServerError, "corrupt_state", "the customer's stored state could not be read; the operators have it in the scorer's log")
 }
 
 // bodyError says what is wrong with a request body in the client's terms: where the JSON
@@ -88,7 +90,7 @@ var dashboardSeries = map[string]bool{
 func (s *Scorer) dashboardMetrics() http.HandlerFunc {
 	if s.o.Gatherer == nil {
 		return func(w http.ResponseWriter, _ *http.Request) {
-			writeError(w, http.StatusNotFound, "no_metrics", "this scorer has no metrics registry to read")
+			apix.WriteError(w, http.StatusNotFound, "no_metrics", "this scorer has no metrics registry to read")
 		}
 	}
 	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/segstream/segstream/apix"
 )
 
 // The live dashboard: one self-contained page (no CDN, no build step, so it works air-gapped
@@ -29,7 +31,7 @@ func (s *Scorer) getDashboard(w http.ResponseWriter, _ *http.Request) {
 // getDashboardConfig tells the page where the retrainer's report and status are. Links, not
 // data, so it needs no token.
 func (s *Scorer) getDashboardConfig(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, struct {
+	apix.WriteJSON(w, http.StatusOK, struct {
 		ReportURL          string `json:"report_url,omitempty"`
 		RetrainerStatusURL string `json:"retrainer_status_url,omitempty"`
 	}{s.o.ReportURL, s.o.RetrainerStatusURL})
@@ -50,7 +52,7 @@ func (s *Scorer) getModel(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	c := s.model.Load()
-	writeJSON(w, http.StatusOK, modelResponse{ModelVersion: c.Version, Created: c.Bundle.Created, SHA256: c.Bundle.SHA256,
+	apix.WriteJSON(w, http.StatusOK, modelResponse{ModelVersion: c.Version, Created: c.Bundle.Created, SHA256: c.Bundle.SHA256,
 		Segments: len(c.Bundle.Payload.Segmentation.Segments), Scorecard: c.Bundle.Payload.Scorecard})
 }
 
@@ -61,12 +63,12 @@ func (s *Scorer) getChanges(w http.ResponseWriter, r *http.Request) {
 	if l := r.URL.Query().Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > recentCap {
-			writeError(w, http.StatusBadRequest, "bad_limit", "limit must be 1.."+strconv.Itoa(recentCap))
+			apix.WriteError(w, http.StatusBadRequest, "bad_limit", "limit must be 1.."+strconv.Itoa(recentCap))
 			return
 		}
 		limit = n
 	}
-	writeJSON(w, http.StatusOK, struct {
+	apix.WriteJSON(w, http.StatusOK, struct {
 		Changes []json.RawMessage `json:"changes"`
 	}{s.recent.newest(limit)})
 }

@@ -144,21 +144,14 @@ const clockEvery = 500 * time.Millisecond
 // customers have aged: when the clock moved AgeStep past the last sweep's, or moved at all and
 // then stood still for AgeSettle (the end of a replay, or a quiet stream).
 func (s *Scorer) clockLoop(ctx context.Context) {
-	t := time.NewTicker(clockEvery)
-	defer t.Stop()
 	moved := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	stream.Every(ctx, clockEvery, nil, func() bool {
 		ms, ok, err := features.ReadClock(ctx, s.rdb, s.prefix)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.m.errors.WithLabelValues("clock").Inc()
 			}
-			continue
+			return true
 		}
 		if ok && ms > s.clock.Load() {
 			s.clock.Store(ms)
@@ -166,13 +159,14 @@ func (s *Scorer) clockLoop(ctx context.Context) {
 			moved = time.Now()
 		}
 		if s.o.SweepRate < 0 || s.model.Load() == nil || s.sweeping.Load() {
-			continue
+			return true
 		}
 		c, last := s.clock.Load(), s.swept.Load()
 		if c > last && (c-last >= s.o.AgeStep.Milliseconds() || time.Since(moved) >= s.o.AgeSettle) {
 			s.triggerSweep()
 		}
-	}
+		return true
+	})
 }
 
 // clockAt returns the event-time clock for an answer about a customer last seen at lastSeen: the
@@ -324,28 +318,22 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 
 // sizesLoop refreshes the segment size gauges from the membership sets.
 func (s *Scorer) sizesLoop(ctx context.Context) {
-	t := time.NewTicker(s.o.SizesEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	stream.Every(ctx, s.o.SizesEvery, nil, func() bool {
 		c := s.model.Load()
 		if c == nil {
-			continue
+			return true
 		}
 		sizes, err := s.SegmentSizes(ctx, c)
 		if err != nil {
-			continue
+			return true
 		}
 		s.m.segSize.Reset()
 		ids, _ := c.Segments()
 		for i, id := range ids {
 			s.m.segSize.WithLabelValues(strconv.Itoa(id)).Set(float64(sizes[i]))
 		}
-	}
+		return true
+	})
 }
 
 // SegmentSizes returns the membership count of each of c's segments, in c.Segments order.

@@ -27,3 +27,22 @@ func (b *Backoff) Wait(ctx context.Context) bool {
 		return false
 	}
 }
+
+// Every calls f every d, and at once whenever wake fires (nil never does), until ctx ends or f
+// returns false: the periodic loops of ingest, the scorer and the feature store (the epoch
+// check, the clock, the gauges, a lease's renewal). The first call is after d.
+func Every(ctx context.Context, d time.Duration, wake <-chan struct{}, f func() bool) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-wake:
+		}
+		if !f() {
+			return
+		}
+	}
+}

@@ -107,13 +107,20 @@ func (s *keyScan) object(item int) *DecodeError {
 		} else {
 			s.skip()
 		}
-		if s.next() != ',' {
-			break
+		if !s.more() {
+			return nil
 		}
-		s.i++
 	}
 	s.i++ // '}'
 	return nil
+}
+
+// more reads the ',' before the next member or element and reports true, or reads the list's
+// closing '}' or ']' and reports false.
+func (s *keyScan) more() bool {
+	more := s.next() == ','
+	s.i++
+	return more
 }
 
 // fieldName names key of the event (item -1) or of the item at that index, for a rejection.
@@ -140,10 +147,9 @@ func (s *keyScan) items() *DecodeError {
 		} else {
 			s.skip()
 		}
-		if s.next() != ',' {
-			break
+		if !s.more() {
+			return nil
 		}
-		s.i++
 	}
 	s.i++ // ']'
 	return nil

@@ -7,7 +7,7 @@
 // in a lower layer (layout_test.go checks it on every `make test`):
 //
 //	 0  models/*, stream/jsonscan     pure statistics and the JSON scanner; no I/O
-//	10  stream, redisx, promx         events on Kafka; the Redis idioms and metric constructors
+//	10  stream, redisx, promx, apix   events on Kafka; the Redis idioms, metric constructors, HTTP JSON answers
 //	                                  every room shares
 //	11  embedded/*                    the embedded Kafka-protocol broker and redis-server
 //	20  datasets/*                    event sources: the real data sets, the synthetic shoppers

@@ -12,7 +12,7 @@ const module = "github.com/segstream/segstream/"
 // layers is the table in doc.go: the layer of each room, by path prefix (the longest wins).
 var layers = map[string]int{
 	"models/": 0, "stream/jsonscan": 0,
-	"stream": 10, "redisx": 10, "promx": 10, "embedded/": 11,
+	"stream": 10, "redisx": 10, "promx": 10, "apix": 10, "embedded/": 11,
 	"datasets": 20, "features": 21, "registry": 21,
 	"ingest": 30, "retrainer": 30, "scorer": 31,
 	"analysis":     40,
