@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/segstream/segstream/analysis"
+	"github.com/segstream/segstream/datasets"
 	"github.com/segstream/segstream/models/choice"
 	"github.com/segstream/segstream/models/clv"
 )
@@ -287,6 +288,9 @@ func analyzeSegmentation(fs *flag.FlagSet) runFunc {
 
 func analyzeNetwork(fs *flag.FlagSet) runFunc {
 	edges := fs.String("edges", "", "edge list CSV with the header source,target[,weight] (weight: interaction strength, default 1)")
+	tx := fs.String("from-transactions", "", "instead of --edges: a transaction file, whose customers are linked by the products they both bought")
+	presetName := fs.String("preset", "online-retail", "with --from-transactions: the file's layout (a replay preset)")
+	minShared := fs.Int("min-shared", 20, "with --from-transactions: the fewest distinct products two customers must share to be linked")
 	directed := fs.Bool("directed", false, "treat source→target as directed (PageRank follows it; closeness counts incoming paths)")
 	seed := fs.Uint64("seed", 1, "seed of the community search and of sampled betweenness")
 	resolution := fs.Float64("resolution", 1, "modularity resolution γ: above 1 gives more, smaller communities")
@@ -294,9 +298,16 @@ func analyzeNetwork(fs *flag.FlagSet) runFunc {
 	gexf := fs.String("gexf", "", "also write the graph as GEXF 1.3 (Gephi) to this file, nodes carrying community and centralities")
 	top := fs.Int("top", 20, "nodes to list, highest PageRank first; 0 lists all")
 	asJSON := fs.Bool("json", false, "print JSON (nodes, communities, modularity) instead of tables")
-	return func(_ context.Context, stdout io.Writer) error {
-		if *edges == "" {
-			return badUsage("--edges is required: a CSV with the header source,target[,weight]")
+	return func(ctx context.Context, stdout io.Writer) error {
+		if (*edges == "") == (*tx == "") {
+			return badUsage("give one of --edges (a CSV with the header source,target[,weight]) and --from-transactions (a transaction file)")
+		}
+		preset, err := datasets.ParsePreset(*presetName)
+		if err != nil {
+			return badUsage("--preset: %v", err)
+		}
+		if *minShared < 1 {
+			return badUsage("--min-shared %d: give at least 1 shared product", *minShared)
 		}
 		if !(*resolution > 0) || math.IsInf(*resolution, 0) {
 			return badUsage("--resolution %v: give a positive number, e.g. 1", *resolution)
@@ -304,8 +315,8 @@ func analyzeNetwork(fs *flag.FlagSet) runFunc {
 		if *sources < 0 || *top < 0 {
 			return badUsage("--sample-sources %d, --top %d: give counts ≥ 0", *sources, *top)
 		}
-		rep, err := analysis.Network(analysis.NetworkOptions{Edges: *edges, Directed: *directed, Seed: *seed,
-			Resolution: *resolution, Sources: *sources, Top: *top})
+		rep, err := analysis.Network(ctx, analysis.NetworkOptions{Edges: *edges, Transactions: *tx, Preset: preset,
+			MinShared: *minShared, Directed: *directed, Seed: *seed, Resolution: *resolution, Sources: *sources, Top: *top})
 		if err != nil {
 			return err
 		}

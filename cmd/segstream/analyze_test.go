@@ -566,7 +566,10 @@ func TestAnalyzeNetworkBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"analyze", "network"}, 2, "--edges is required"},
+		{[]string{"analyze", "network"}, 2, "give one of --edges"},
+		{[]string{"analyze", "network", "--edges", bad, "--from-transactions", bad}, 2, "give one of --edges"},
+		{[]string{"analyze", "network", "--from-transactions", bad, "--preset", "nope"}, 2, "online-retail"},
+		{[]string{"analyze", "network", "--from-transactions", bad, "--min-shared", "0"}, 2, "--min-shared"},
 		{[]string{"analyze", "network", "--edges", bad, "--resolution", "0"}, 2, "--resolution"},
 		{[]string{"analyze", "network", "--edges", bad}, 1, "source,target"},
 		{[]string{"analyze", "network", "--edges", neg}, 1, "line 3"},
@@ -575,6 +578,46 @@ func TestAnalyzeNetworkBadInput(t *testing.T) {
 		code, _, errOut := runCLI(t, tc.args...)
 		if code != tc.code || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, %q; want exit %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
+}
+
+// TestAnalyzeNetworkCoPurchase builds Online Retail's co-purchase sociogram and compares it with
+// pandas and scipy (scripts/golden/network.py): linked customers, links, their total weight and
+// the ten highest degrees, at the thresholds 10 and 20.
+func TestAnalyzeNetworkCoPurchase(t *testing.T) {
+	retail := testenv.DataFile(t, "online_retail/Online Retail.csv.gz")
+	gold := testenv.ReadJSON[struct {
+		CoPurchase map[string]struct {
+			Nodes, Edges int
+			Weight       float64
+			TopDegree    [][2]any `json:"top_degree"`
+		} `json:"copurchase_online_retail"`
+	}](t, "../../models/network/testdata/golden_network.json")
+	for _, th := range []string{"10", "20"} {
+		want := gold.CoPurchase[th]
+		code, out, errOut := runCLI(t, "analyze", "network", "--from-transactions", retail, "--min-shared", th,
+			"--sample-sources", "50", "--json")
+		if code != 0 {
+			t.Fatalf("threshold %s: exit %d: %s", th, code, errOut)
+		}
+		var rep analysis.NetworkReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		weight := 0.0
+		degree := map[string]int{}
+		for _, n := range rep.Nodes {
+			weight += n.Strength / 2
+			degree[n.ID] = n.Degree
+		}
+		if rep.NodeCount != want.Nodes || rep.EdgeCount != want.Edges || weight != want.Weight {
+			t.Errorf("threshold %s: %d customers, %d links, weight %g; pandas %d, %d, %g", th, rep.NodeCount, rep.EdgeCount, weight, want.Nodes, want.Edges, want.Weight)
+		}
+		for _, td := range want.TopDegree {
+			if id, d := td[0].(string), int(td[1].(float64)); degree[id] != d {
+				t.Errorf("threshold %s: customer %s has degree %d, pandas %d", th, id, degree[id], d)
+			}
 		}
 	}
 }
