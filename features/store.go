@@ -14,9 +14,10 @@ import (
 	"github.com/segstream/segstream/stream"
 )
 
-// casScript writes a new state only if the stored header (format byte and version) is still
-// the one the batch read; ARGV[1] is "" when the key did not exist.
-var casScript = redis.NewScript(`
+// CASSource is the compare-and-set script: it writes a new state (ARGV[2]) only if the stored
+// header (format byte and version) is still the one the batch read (ARGV[1], "" when the key
+// did not exist). Exported for the ingest benchmark's redis-benchmark run.
+const CASSource = `
 local cur = redis.call('GET', KEYS[1])
 if cur then
   if string.sub(cur, 1, 9) ~= ARGV[1] then return 0 end
@@ -24,7 +25,9 @@ elseif ARGV[1] ~= '' then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[2])
-return 1`)
+return 1`
+
+var casScript = redis.NewScript(CASSource)
 
 // casBatchScript is casScript for many keys in one call, for a single Redis (not a cluster,
 // whose keys of one call must share a slot): KEYS[i] gets ARGV[2i] if its header is still

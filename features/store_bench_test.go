@@ -2,8 +2,6 @@ package features
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -11,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/datasets/shoppers"
+	"github.com/segstream/segstream/redisx"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
 )
@@ -23,17 +22,9 @@ func processCPU() time.Duration {
 
 // redisCPU is the server's user+system CPU time so far.
 func redisCPU(b *testing.B, rdb *redis.Client) time.Duration {
-	info, err := rdb.Info(context.Background(), "cpu").Result()
+	total, err := redisx.ServerCPU(context.Background(), rdb)
 	if err != nil {
 		b.Fatal(err)
-	}
-	var total float64
-	for _, line := range strings.Split(info, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
-			f, _ := strconv.ParseFloat(v, 64)
-			total += f
-		}
 	}
 	return time.Duration(total * 1e9)
 }

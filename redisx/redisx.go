@@ -7,6 +7,7 @@ package redisx
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,4 +91,22 @@ func Ping(rdb redis.UniversalClient) error {
 		return fmt.Errorf("redis: %w", err)
 	}
 	return nil
+}
+
+// ServerCPU is the Redis server's user and system CPU seconds so far (INFO cpu), for the
+// benchmarks that report Redis's cost per event.
+func ServerCPU(ctx context.Context, rdb redis.UniversalClient) (float64, error) {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis: %w", err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return total, nil
 }

@@ -124,6 +124,9 @@ func (p *mparser) message(m *features.Message) bool {
 		case "redelivery":
 			m.Redelivery, ok = p.Bool()
 		case "prices":
+			// The four maps (here and in vector) are read by four written-out closures: one
+			// generic reader taking the value's parse function allocated its closure on every
+			// call (BenchmarkDecodeMessageReused: 0 → 1 alloc/op, 48 B), on the scorer's hot path.
 			m.Prices = reuse(&p.bufs.prices)
 			ok = p.object(func(b string) bool {
 				v, ok := p.Float()

@@ -30,6 +30,7 @@ import (
 	"github.com/segstream/segstream/embedded/redisproc"
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
+	"github.com/segstream/segstream/redisx"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -332,7 +333,7 @@ func redisBenchmark(ctx context.Context, addr string, log *slog.Logger) (set, ev
 	set = run("-t", "set")
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	defer c.Close()
-	sha, err := c.ScriptLoad(ctx, casSource).Result()
+	sha, err := c.ScriptLoad(ctx, features.CASSource).Result()
 	if err == nil {
 		eval = run("EVALSHA", sha, "1", "bench:{__rand_int__}:f", "", "x")
 	}
@@ -340,33 +341,10 @@ func redisBenchmark(ctx context.Context, addr string, log *slog.Logger) (set, ev
 	return set, eval
 }
 
-// casSource is the store's per-key compare-and-set script (the one a cluster runs), for
-// redis-benchmark.
-const casSource = `
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  if string.sub(cur, 1, 9) ~= ARGV[1] then return 0 end
-elseif ARGV[1] ~= '' then
-  return 0
-end
-redis.call('SET', KEYS[1], ARGV[2])
-return 1`
-
-// redisCPU is the server's user+system CPU seconds so far.
+// redisCPU is the server's user+system CPU seconds so far (0 when INFO fails).
 func redisCPU(ctx context.Context, rdb redis.UniversalClient) float64 {
-	info, err := rdb.Info(ctx, "cpu").Result()
-	if err != nil {
-		return 0
-	}
-	var total float64
-	for _, line := range strings.Split(info, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
-			f, _ := strconv.ParseFloat(v, 64)
-			total += f
-		}
-	}
-	return total
+	s, _ := redisx.ServerCPU(ctx, rdb)
+	return s
 }
 
 // commandCalls sums the calls of every command Redis has run, scripts' inner calls included.
