@@ -10,7 +10,10 @@ import (
 // formatV1 is the first byte of an encoded state. The header is the format byte and the
 // little-endian version: the compare-and-set script compares exactly those nine bytes.
 const (
-	formatV1   = 1
+	formatV1 = 1
+	// formatV2 is formatV1 followed by the interaction graph (graph.go). A state without
+	// interactions is still written as formatV1, byte for byte as before.
+	formatV2   = 2
 	headerSize = 9
 )
 
@@ -20,7 +23,11 @@ var ErrCorruptState = errors.New("corrupt feature state")
 // appendHeader appends the first headerSize bytes of s's encoding: what the compare-and-set
 // compares.
 func (s *State) appendHeader(dst []byte) []byte {
-	return binary.LittleEndian.AppendUint64(append(dst, formatV1), s.Version)
+	format := byte(formatV1)
+	if s.hasGraph() {
+		format = formatV2
+	}
+	return binary.LittleEndian.AppendUint64(append(dst, format), s.Version)
 }
 
 // AppendEncode appends the binary encoding of s to dst.
@@ -65,6 +72,21 @@ func (s *State) AppendEncode(dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s.Recent)))
 	for _, h := range s.Recent {
 		dst = binary.LittleEndian.AppendUint64(dst, h)
+	}
+	if !s.hasGraph() {
+		return dst
+	}
+	for _, v := range [...]int64{s.InteractionsOut, s.InteractionsIn, s.ReferralsMade, s.ReferralsIn} {
+		dst = binary.AppendVarint(dst, v)
+	}
+	dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.WeightOut))
+	dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.WeightIn))
+	dst = binary.AppendUvarint(dst, uint64(len(s.Contacts)))
+	for _, c := range s.Contacts {
+		dst = appendString(dst, c.ID)
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(c.Out))
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(c.In))
+		dst = binary.AppendVarint(dst, c.LastMS)
 	}
 	return dst
 }
@@ -131,7 +153,7 @@ func (r *reader) str() string {
 
 // Decode replaces s with the state encoded in b, reusing s's slices.
 func (s *State) Decode(b []byte) error {
-	if len(b) < headerSize || b[0] != formatV1 {
+	if len(b) < headerSize || b[0] != formatV1 && b[0] != formatV2 {
 		return fmt.Errorf("%w: unknown format or short header (%d bytes)", ErrCorruptState, len(b))
 	}
 	r := reader{b: b[1:]}
@@ -176,6 +198,18 @@ func (s *State) Decode(b []byte) error {
 	for i := 0; i < n && r.err == nil; i++ {
 		s.Recent = append(s.Recent, r.u64())
 	}
+	s.InteractionsOut, s.InteractionsIn, s.ReferralsMade, s.ReferralsIn, s.WeightOut, s.WeightIn = 0, 0, 0, 0, 0, 0
+	s.Contacts = s.Contacts[:0]
+	if b[0] == formatV2 {
+		for _, p := range [...]*int64{&s.InteractionsOut, &s.InteractionsIn, &s.ReferralsMade, &s.ReferralsIn} {
+			*p = r.varint()
+		}
+		s.WeightOut, s.WeightIn = r.f64(), r.f64()
+		n = r.count(1 << 16)
+		for i := 0; i < n && r.err == nil; i++ {
+			s.Contacts = append(s.Contacts, Contact{ID: r.str(), Out: r.f64(), In: r.f64(), LastMS: r.varint()})
+		}
+	}
 	if r.err != nil {
 		return r.err
 	}
@@ -189,6 +223,6 @@ func (s *State) Decode(b []byte) error {
 func (s *State) Reset() {
 	*s = State{
 		PurchaseDays: s.PurchaseDays[:0], Buckets: s.Buckets[:0], Brands: s.Brands[:0],
-		Attrs: s.Attrs[:0], Offsets: s.Offsets[:0], Recent: s.Recent[:0],
+		Attrs: s.Attrs[:0], Offsets: s.Offsets[:0], Recent: s.Recent[:0], Contacts: s.Contacts[:0],
 	}
 }

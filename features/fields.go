@@ -49,6 +49,12 @@ var Fields = [bundle.NumFields]Field{
 	bundle.PurchaseIncidence: {"purchase_incidence", Real, func(v *Vector) float64 { return v.PurchaseIncidence }, func(v *Vector, x float64) { v.PurchaseIncidence = x }},
 	bundle.LastQuantity:      {"last_quantity", Real, func(v *Vector) float64 { return v.LastQuantity }, func(v *Vector, x float64) { v.LastQuantity = x }},
 	bundle.DistinctBrands:    {"distinct_brands", Count, func(v *Vector) float64 { return float64(v.DistinctBrands) }, func(v *Vector, x float64) { v.DistinctBrands = int64(x) }},
+	bundle.OutDegree:         {"out_degree", Count, func(v *Vector) float64 { return float64(v.OutDegree) }, func(v *Vector, x float64) { v.OutDegree = int64(x) }},
+	bundle.InDegree:          {"in_degree", Count, func(v *Vector) float64 { return float64(v.InDegree) }, func(v *Vector, x float64) { v.InDegree = int64(x) }},
+	bundle.InteractionsOut:   {"interactions_out", Count, func(v *Vector) float64 { return float64(v.InteractionsOut) }, func(v *Vector, x float64) { v.InteractionsOut = int64(x) }},
+	bundle.InteractionsIn:    {"interactions_in", Count, func(v *Vector) float64 { return float64(v.InteractionsIn) }, func(v *Vector, x float64) { v.InteractionsIn = int64(x) }},
+	bundle.InteractionWeight: {"interaction_weight", Real, func(v *Vector) float64 { return v.InteractionWeight }, func(v *Vector, x float64) { v.InteractionWeight = x }},
+	bundle.ReferralsMade:     {"referrals_made", Count, func(v *Vector) float64 { return float64(v.ReferralsMade) }, func(v *Vector, x float64) { v.ReferralsMade = int64(x) }},
 }
 
 // FillInput maps v onto a model's input without allocating (in's window slice is reused). The

@@ -46,6 +46,9 @@ type Config struct {
 	CacheSize int
 	// Now is the wall clock that caps the event-time clock (clock.go); nil is time.Now.
 	Now func() time.Time
+	// MaxContacts bounds the interaction-graph neighbours kept per customer (graph.go). Default
+	// 128.
+	MaxContacts int
 	// Samples makes ApplyBatch return a point-in-time training sample (features/samples.go)
 	// for every applied visit and purchase, in Result.Sample.
 	Samples bool
@@ -66,6 +69,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = 100000
+	}
+	if c.MaxContacts <= 0 {
+		c.MaxContacts = 128
 	}
 	return c
 }
@@ -155,6 +161,13 @@ type State struct {
 	Offsets                     []PartOffset
 	Recent                      []uint64 // event-id hashes, oldest first
 	LastBrandTS, LastQuantityTS int64
+
+	// The interaction graph (graph.go): interactions made and received, their summed weights,
+	// referrals made and received, and the contacts.
+	InteractionsOut, InteractionsIn int64
+	WeightOut, WeightIn             float64
+	ReferralsMade, ReferralsIn      int64
+	Contacts                        []Contact // sorted by ID
 }
 
 const msPerDay = 86400000
@@ -181,6 +194,11 @@ func hashID(s string) uint64 {
 // way worth writing (an event-id duplicate only moves an offset, which a redelivery would find
 // again through the event id).
 func (s *State) Apply(ev *stream.Event, pos Position, cfg *Config) (Outcome, bool) {
+	return s.apply(ev, pos, cfg, false)
+}
+
+// apply is Apply, for an interaction's target when target is set (Record.Target).
+func (s *State) apply(ev *stream.Event, pos Position, cfg *Config, target bool) (Outcome, bool) {
 	if pos.Offset >= 0 {
 		i := slices.IndexFunc(s.Offsets, func(p PartOffset) bool { return p.Partition == pos.Partition })
 		if i >= 0 && pos.Offset <= s.Offsets[i].Offset {
@@ -204,6 +222,11 @@ func (s *State) Apply(ev *stream.Event, pos Position, cfg *Config) (Outcome, boo
 	s.Version++
 
 	ts := ev.TS.UnixMilli()
+	if target {
+		// The target did not act: its first and last seen times stay.
+		s.interact(ev, ts, true, cfg)
+		return Applied, true
+	}
 	if s.FirstSeen == 0 || ts < s.FirstSeen {
 		s.FirstSeen = ts
 	}
@@ -220,6 +243,8 @@ func (s *State) Apply(ev *stream.Event, pos Position, cfg *Config) (Outcome, boo
 		s.Visits++
 	case stream.Profile:
 		s.applyProfile(ev, ts)
+	case stream.Interaction:
+		s.interact(ev, ts, false, cfg)
 	}
 	s.prune(cfg)
 	return Applied, true

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -126,7 +127,11 @@ func TestCodecRoundTrip(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		ts := day(2010, 1, 1).Add(time.Duration(r.IntN(700*24)) * time.Hour)
 		var ev stream.Event
-		switch r.IntN(4) {
+		target := false
+		switch r.IntN(6) {
+		case 4, 5:
+			ev = stream.Event{Type: stream.Interaction, TargetCustomerID: fmt.Sprint("d", r.IntN(20)), Kind: "referral", Weight: float64(1 + r.IntN(3))}
+			target = r.IntN(2) == 0
 		case 0:
 			ev = stream.Event{Type: stream.Visit}
 		case 1:
@@ -137,9 +142,18 @@ func TestCodecRoundTrip(t *testing.T) {
 			ev = stream.Event{Type: stream.Purchase, Items: []stream.Item{{Brand: string(rune('a' + r.IntN(5))), Quantity: float64(1 + r.IntN(4)), UnitPrice: r.Float64() * 3, Promotion: r.IntN(2) == 0}}}
 		}
 		ev.EventID, ev.CustomerID, ev.TS = string(rune(0x100+i)), "c", ts
-		s.Apply(&ev, Position{Partition: int32(r.IntN(3)), Offset: int64(i)}, &cfg)
+		if target {
+			ev.CustomerID, ev.TargetCustomerID = ev.TargetCustomerID, "c"
+		}
+		s.apply(&ev, Position{Partition: int32(r.IntN(3)), Offset: int64(i)}, &cfg, target)
+	}
+	if s.InteractionsOut == 0 || s.InteractionsIn == 0 || len(s.Contacts) == 0 {
+		t.Fatalf("the random events made no interactions both ways: %+v", s)
 	}
 	b := s.AppendEncode(nil)
+	if b[0] != formatV2 {
+		t.Fatalf("a state with interactions encodes as format %d, want %d", b[0], formatV2)
+	}
 	var got State
 	if err := got.Decode(b); err != nil {
 		t.Fatal(err)
@@ -155,7 +169,7 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func normalize(s State) State {
-	for _, p := range []any{&s.PurchaseDays, &s.Buckets, &s.Brands, &s.Attrs, &s.Offsets, &s.Recent} {
+	for _, p := range []any{&s.PurchaseDays, &s.Buckets, &s.Brands, &s.Attrs, &s.Offsets, &s.Recent, &s.Contacts} {
 		v := reflect.ValueOf(p).Elem()
 		if v.Len() == 0 {
 			v.Set(reflect.Zero(v.Type()))
@@ -262,6 +276,48 @@ func BenchmarkAppendMessage(b *testing.B) {
 	var ctxBuf [16]priceEntry
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = appendMessage(buf[:0], &s, &v, ev, priceContext(ev, ctxBuf[:0]), Position{Partition: 1, Offset: 99}, false, s.LastSeen, cfg.Windows)
+		buf = appendMessage(buf[:0], &s, &v, ev.CustomerID, ev, priceContext(ev, ctxBuf[:0]), Position{Partition: 1, Offset: 99}, false, s.LastSeen, cfg.Windows)
+	}
+}
+
+// TestStateWithoutInteractionsKeepsFormatV1: a customer who never interacted is written byte
+// for byte as before interactions existed, so states already in Redis and their size do not
+// change.
+func TestStateWithoutInteractionsKeepsFormatV1(t *testing.T) {
+	cfg := Config{}.withDefaults()
+	var s State
+	s.Apply(purchase("p1", day(2011, 1, 1), stream.Item{Brand: "a", Quantity: 2, UnitPrice: 3}), Position{Partition: 0, Offset: 1}, &cfg)
+	b := s.AppendEncode(nil)
+	if b[0] != formatV1 {
+		t.Fatalf("format %d, want %d", b[0], formatV1)
+	}
+	var got State
+	if err := got.Decode(b); err != nil || got.Orders != 1 || len(got.Contacts) != 0 {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+}
+
+// TestContactsBounded: at MaxContacts a new contact replaces the lightest (then least recent);
+// the counts and weights stay exact.
+func TestContactsBounded(t *testing.T) {
+	cfg := Config{MaxContacts: 2}.withDefaults()
+	var s State
+	send := func(id, to string, w float64, d int) {
+		ev := &stream.Event{EventID: id, Type: stream.Interaction, CustomerID: "c", TargetCustomerID: to, Kind: "share", Weight: w, TS: day(2011, 1, d)}
+		s.Apply(ev, Position{Offset: -1}, &cfg)
+	}
+	send("1", "x", 3, 1)
+	send("2", "y", 1, 2)
+	send("3", "z", 1, 3) // replaces y (lighter than x)
+	send("4", "w", 1, 4) // replaces z (as light as w would be, and z is the least recent left)
+	var ids []string
+	for _, c := range s.Contacts {
+		ids = append(ids, c.ID)
+	}
+	if !slices.Equal(ids, []string{"w", "x"}) || s.InteractionsOut != 4 || s.WeightOut != 6 {
+		t.Fatalf("contacts %v, %d interactions of weight %v; want [w x], 4, 6", ids, s.InteractionsOut, s.WeightOut)
+	}
+	if out, in := s.degrees(); out != 2 || in != 0 {
+		t.Fatalf("degrees %d %d, want 2 0", out, in)
 	}
 }

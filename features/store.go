@@ -11,7 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/redisx"
-	"github.com/segstream/segstream/stream"
 )
 
 // CASSource is the compare-and-set script: it writes a new state (ARGV[2]) only if the stored
@@ -59,12 +58,6 @@ const casBatchKeys = 1000
 
 // maxCASAttempts bounds the re-read loop for customers whose state keeps moving underneath.
 const maxCASAttempts = 64
-
-// Record is one event to apply and where it came from.
-type Record struct {
-	Event *stream.Event
-	Pos   Position
-}
 
 // Result is what ApplyBatch did with one record. Message is the features-topic JSON for an
 // applied event or a redelivery (nil for an event-id duplicate); it stays valid after the call.
@@ -172,7 +165,7 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 	b.custs = slices.Grow(b.custs[:0], len(recs)) // never reallocated below: pointers stay valid
 	for i := range recs {
 		b.next[i] = -1
-		id := recs[i].Event.CustomerID
+		id := recs[i].Customer()
 		ci, ok := b.byID[id]
 		if !ok {
 			ci = int32(len(b.custs))
@@ -296,14 +289,14 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 		r := &recs[ri]
 		ctx := priceContext(r.Event, ctxBuf[:0])
 		sampleAt := -1
-		if s.cfg.Samples && Sampled(r.Event) {
+		if s.cfg.Samples && !r.Target && Sampled(r.Event) {
 			// The sample needs the state before the event, so encode it first and drop it
 			// again if the event turns out to be a duplicate.
 			ar.reserve(1024)
 			sampleAt = len(ar.cur.b)
 			ar.cur.b = appendSample(ar.cur.b, st, r.Event, ctx)
 		}
-		out, ch := st.Apply(r.Event, r.Pos, &s.cfg)
+		out, ch := st.apply(r.Event, r.Pos, &s.cfg, r.Target)
 		changed = changed || ch
 		res[ri] = Result{Outcome: out}
 		if sampleAt >= 0 {
@@ -313,21 +306,21 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 				ar.cur.b = ar.cur.b[:sampleAt]
 			}
 		}
-		if out == Applied {
+		if out == Applied && !r.Target {
 			ar.reserve(2048)
 			start := len(ar.cur.b)
-			ar.cur.b = appendMessage(ar.cur.b, st, v, r.Event, ctx, r.Pos, false, asOf, s.cfg.Windows)
+			ar.cur.b = appendMessage(ar.cur.b, st, v, c.id, r.Event, ctx, r.Pos, false, asOf, s.cfg.Windows)
 			res[ri].Message, res[ri].chunk = ar.since(start), ar.cur
 		}
-		redeliveries = redeliveries || out == DuplicateOffset
+		redeliveries = redeliveries || out == DuplicateOffset && !r.Target
 	}
 	// Redeliveries carry the state as it now stands: the earlier delivery's message may never
 	// have reached the features topic.
 	for ri := c.first; redeliveries && ri >= 0; ri = next[ri] {
-		if res[ri].Outcome == DuplicateOffset {
+		if res[ri].Outcome == DuplicateOffset && !recs[ri].Target {
 			ar.reserve(2048)
 			start := len(ar.cur.b)
-			ar.cur.b = appendMessage(ar.cur.b, st, v, recs[ri].Event, priceContext(recs[ri].Event, ctxBuf[:0]), recs[ri].Pos, true, asOf, s.cfg.Windows)
+			ar.cur.b = appendMessage(ar.cur.b, st, v, c.id, recs[ri].Event, priceContext(recs[ri].Event, ctxBuf[:0]), recs[ri].Pos, true, asOf, s.cfg.Windows)
 			res[ri].Message, res[ri].chunk = ar.since(start), ar.cur
 		}
 	}

@@ -502,3 +502,73 @@ func TestStoreUnderDocumentedACL(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreInteractionBothSides applies interactions through ApplyBatch: each changes its
+// customer's state (out) and its target's (in), exactly once under a redelivered batch and a
+// repeated event id, and only the customer's side makes a features record.
+func TestStoreInteractionBothSides(t *testing.T) { forEachCASMode(t, testStoreInteractionBothSides) }
+
+func testStoreInteractionBothSides(t *testing.T, newStore func(redis.UniversalClient, Config) *Store) {
+	srv := testenv.StartRedis(t)
+	st := newStore(srv.Client(), Config{})
+	ctx := t.Context()
+	inter := func(id, from, to, kind string, w float64, d int) *stream.Event {
+		return &stream.Event{EventID: id, Type: stream.Interaction, CustomerID: from, TargetCustomerID: to, Kind: kind, Weight: w, TS: day(2011, 2, d)}
+	}
+	evs := []*stream.Event{
+		inter("i1", "a", "b", "referral", 2, 1),
+		inter("i2", "b", "a", "share", 1, 2),
+		inter("i3", "a", "c", "gift", 1, 3),
+		inter("i4", "a", "b", "message", 1, 4),
+		inter("i1", "a", "b", "referral", 2, 1), // the same event id again, at a new offset
+	}
+	var recs []Record
+	for i, ev := range evs {
+		recs = AppendRecords(recs, ev, Position{Partition: 0, Offset: int64(10 + i)})
+	}
+	if len(recs) != 10 {
+		t.Fatalf("%d records for 5 interactions, want 10", len(recs))
+	}
+	for round := range 2 { // the second round is a redelivery of the whole batch
+		res := make([]Result, len(recs))
+		if err := st.ApplyBatch(ctx, recs, res); err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res {
+			if recs[i].Target && r.Message != nil {
+				t.Fatalf("round %d: the target's side of %s made a features record", round, recs[i].Event.EventID)
+			}
+			if round == 0 && i < 8 && !recs[i].Target {
+				var m Message
+				if err := json.Unmarshal(r.Message, &m); err != nil || m.CustomerID != recs[i].Event.CustomerID {
+					t.Fatalf("record %d: %v, customer %q", i, err, m.CustomerID)
+				}
+			}
+		}
+		st.Release(res)
+	}
+	for _, want := range []struct {
+		id                            string
+		out, in, referrals            int64
+		weight                        float64
+		outDegree, inDegree, contacts int64
+	}{
+		{"a", 3, 1, 1, 5, 2, 1, 2},
+		{"b", 1, 2, 0, 4, 1, 1, 1},
+		{"c", 0, 1, 0, 1, 0, 1, 1},
+	} {
+		s, ok, err := st.Get(ctx, want.id)
+		if err != nil || !ok {
+			t.Fatalf("%s: %v %v", want.id, ok, err)
+		}
+		v := s.Vector(want.id, day(2011, 3, 1), nil)
+		if v.InteractionsOut != want.out || v.InteractionsIn != want.in || v.ReferralsMade != want.referrals ||
+			v.InteractionWeight != want.weight || v.OutDegree != want.outDegree || v.InDegree != want.inDegree || int64(len(s.Contacts)) != want.contacts {
+			t.Errorf("%s: out %d in %d referrals %d weight %v degrees %d/%d contacts %d; want %+v",
+				want.id, v.InteractionsOut, v.InteractionsIn, v.ReferralsMade, v.InteractionWeight, v.OutDegree, v.InDegree, len(s.Contacts), want)
+		}
+	}
+	if s, _, _ := st.Get(ctx, "c"); s.FirstSeen != 0 || s.Version != 1 {
+		t.Errorf("c, only a target: first seen %d, version %d; want 0 and 1", s.FirstSeen, s.Version)
+	}
+}

@@ -47,6 +47,12 @@ type Vector struct {
 	LastBrand         string             `json:"last_brand"`
 	LastQuantity      float64            `json:"last_quantity"`
 	DistinctBrands    int64              `json:"distinct_brands"`
+	OutDegree         int64              `json:"out_degree"`
+	InDegree          int64              `json:"in_degree"`
+	InteractionsOut   int64              `json:"interactions_out"`
+	InteractionsIn    int64              `json:"interactions_in"`
+	InteractionWeight float64            `json:"interaction_weight"`
+	ReferralsMade     int64              `json:"referrals_made"`
 	Brands            map[string]int64   `json:"brands"`
 	Attributes        map[string]float64 `json:"attributes"`
 	Windows           []WindowAgg        `json:"windows"`
@@ -112,6 +118,10 @@ func (s *State) fillVector(v *Vector, asOf int64, windows []int) {
 	}
 	v.LastBrand, v.LastQuantity = s.LastBrand, s.LastQuantity
 	v.DistinctBrands = int64(len(s.Brands))
+	v.OutDegree, v.InDegree = s.degrees()
+	v.InteractionsOut, v.InteractionsIn = s.InteractionsOut, s.InteractionsIn
+	v.InteractionWeight = s.WeightOut + s.WeightIn
+	v.ReferralsMade = s.ReferralsMade
 	v.Windows = v.Windows[:0]
 	hi := dayOf(asOf)
 	for _, w := range windows {
@@ -152,7 +162,7 @@ type Message struct {
 func AppendMessage(dst []byte, s *State, ev *stream.Event, pos Position, redelivery bool, asOfMS int64, windows []int) []byte {
 	var buf [16]priceEntry
 	var v Vector
-	return appendMessage(dst, s, &v, ev, priceContext(ev, buf[:0]), pos, redelivery, asOfMS, windows)
+	return appendMessage(dst, s, &v, ev.CustomerID, ev, priceContext(ev, buf[:0]), pos, redelivery, asOfMS, windows)
 }
 
 // priceEntry is one brand of an event's price context.
@@ -198,11 +208,12 @@ func mergeContext(pr stream.Prices, po stream.Promotions, ctx []priceEntry) ([]p
 	return ctx, true
 }
 
-// appendMessage is AppendMessage with the price context merged and v as scratch space.
-func appendMessage(dst []byte, s *State, v *Vector, ev *stream.Event, ctx []priceEntry, pos Position, redelivery bool, asOfMS int64, windows []int) []byte {
+// appendMessage is AppendMessage for customer (the event's, or an interaction's target) with
+// the price context merged and v as scratch space.
+func appendMessage(dst []byte, s *State, v *Vector, customer string, ev *stream.Event, ctx []priceEntry, pos Position, redelivery bool, asOfMS int64, windows []int) []byte {
 	evTS := ev.TS.UnixMilli()
 	dst = append(dst, `{"customer_id":`...)
-	dst = jsonscan.AppendString(dst, ev.CustomerID)
+	dst = jsonscan.AppendString(dst, customer)
 	dst = append(dst, `,"event_id":`...)
 	dst = jsonscan.AppendString(dst, ev.EventID)
 	dst = append(dst, `,"event_type":`...)
@@ -251,7 +262,7 @@ func appendMessage(dst []byte, s *State, v *Vector, ev *stream.Event, ctx []pric
 	}
 	dst = append(dst, `,"features":`...)
 	s.fillVector(v, asOfMS, windows)
-	dst = appendVector(dst, s, v, ev.CustomerID)
+	dst = appendVector(dst, s, v, customer)
 	return append(dst, '}')
 }
 

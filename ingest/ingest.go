@@ -363,8 +363,12 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 			ab.dlqMax = m.Offset
 			continue
 		}
-		recs = append(recs, features.Record{Event: &events[i], Pos: features.Position{Partition: int32(m.Partition), Offset: m.Offset}})
+		n := len(recs)
+		recs = features.AppendRecords(recs, &events[i], features.Position{Partition: int32(m.Partition), Offset: m.Offset})
 		keys = append(keys, m.Key)
+		for range len(recs) - n - 1 {
+			keys = append(keys, nil) // an interaction's target: keyed by its own id below
+		}
 	}
 	if ab.dlqMax >= 0 {
 		var err error
@@ -404,12 +408,13 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 	}
 	var applied int
 	for i, r := range res {
-		switch r.Outcome {
-		case features.Applied:
+		switch {
+		case recs[i].Target: // the events are counted once, by their customer's record
+		case r.Outcome == features.Applied:
 			applied++
-		case features.DuplicateOffset:
+		case r.Outcome == features.DuplicateOffset:
 			in.m.duplicates.WithLabelValues("redelivery").Inc()
-		case features.DuplicateEventID:
+		case r.Outcome == features.DuplicateEventID:
 			in.m.duplicates.WithLabelValues("event_id").Inc()
 		}
 		if r.Message == nil && r.Sample == nil {
@@ -417,7 +422,7 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 		}
 		key := keys[i] // the events record's key: the customer id, checked above
 		if len(key) == 0 {
-			key = []byte(recs[i].Event.CustomerID)
+			key = []byte(recs[i].Customer())
 		}
 		if r.Message != nil && !in.o.NoFeatures {
 			ab.out = append(ab.out, kafka.Message{Topic: in.o.FeaturesTopic, Key: key, Value: r.Message})

@@ -44,6 +44,33 @@ type expected struct {
 	purchases               []purchaseAt
 	brands                  map[string]int64
 	attrs                   map[string]attrAt
+	// The interaction graph: counts and weights made and received, referrals made, and each
+	// contact's weight out and in.
+	interOut, interIn   int64
+	weightOut, weightIn int64 // whole weights
+	referrals           int64
+	contacts            map[string]*[2]int64
+}
+
+// oracle is the expected state of every customer.
+type oracle map[string]*expected
+
+func (o oracle) get(c string) *expected {
+	e := o[c]
+	if e == nil {
+		e = &expected{days: map[int64]bool{}, brands: map[string]int64{}, attrs: map[string]attrAt{}, contacts: map[string]*[2]int64{}}
+		o[c] = e
+	}
+	return e
+}
+
+func (e *expected) contact(id string) *[2]int64 {
+	c := e.contacts[id]
+	if c == nil {
+		c = new([2]int64)
+		e.contacts[id] = c
+	}
+	return c
 }
 
 type purchaseAt struct{ ms, cents int64 }
@@ -55,7 +82,7 @@ type attrAt struct {
 
 type workload struct {
 	msgs      []kafka.Message // what is published, duplicates and garbage included
-	want      map[string]*expected
+	want      oracle
 	clock     int64 // the newest valid event time: the event-time clock once all is applied
 	unique    int   // valid events, each counted once
 	malformed int
@@ -71,7 +98,7 @@ func cents(x float64) int64 { return int64(math.Round(x * 100)) }
 // distinct, so "latest" (last quantity, last brand, an attribute's value) has one answer.
 func makeWorkload(seed uint64, customers, events int, dupFrac float64, malformed int) *workload {
 	r := rand.New(rand.NewPCG(seed, 7))
-	w := &workload{want: map[string]*expected{}}
+	w := &workload{want: oracle{}}
 	base := time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC)
 	var good []kafka.Message
 	for i := 0; i < events; i++ {
@@ -80,11 +107,7 @@ func makeWorkload(seed uint64, customers, events int, dupFrac float64, malformed
 		ts := base.Add(time.Duration(r.IntN(340*24*60))*time.Minute + time.Duration(i)*time.Millisecond)
 		ms := ts.UnixMilli()
 		ev := stream.Event{EventID: fmt.Sprintf("ev-%d", i), CustomerID: c, TS: ts}
-		e := w.want[c]
-		if e == nil {
-			e = &expected{days: map[int64]bool{}, brands: map[string]int64{}, attrs: map[string]attrAt{}}
-			w.want[c] = e
-		}
+		e := w.want.get(c)
 		e.events++
 		w.unique++
 		w.clock = max(w.clock, ms)
@@ -92,7 +115,7 @@ func makeWorkload(seed uint64, customers, events int, dupFrac float64, malformed
 			e.firstSeen = ms
 		}
 		e.lastSeen = max(e.lastSeen, ms)
-		switch k := r.IntN(10); {
+		switch k := r.IntN(11); {
 		case k < 5:
 			ev.Type = stream.Purchase
 			var itemCents, qty int64
@@ -155,6 +178,29 @@ func makeWorkload(seed uint64, customers, events int, dupFrac float64, malformed
 			ev.Amount = float64(rc) / 100
 			e.refunds++
 			e.refundCents += rc
+		case k == 10:
+			// An interaction with another customer: weight 1 (absent), 2 or 3.
+			other := fmt.Sprintf("cust-%d", r.IntN(customers))
+			if other == c {
+				other = c + "-friend"
+			}
+			ev.Type, ev.TargetCustomerID = stream.Interaction, other
+			ev.Kind = stream.InteractionKinds[r.IntN(len(stream.InteractionKinds))]
+			weight := int64(1 + r.IntN(3))
+			if weight > 1 {
+				ev.Weight = float64(weight)
+			}
+			e.interOut++
+			e.weightOut += weight
+			if ev.Kind == "referral" {
+				e.referrals++
+			}
+			e.contact(other)[0] += weight
+			te := w.want.get(other)
+			te.events++ // the target's state takes the event too, without being seen
+			te.interIn++
+			te.weightIn += weight
+			te.contact(c)[1] += weight
 		default:
 			ev.Type = stream.Profile
 			ev.Attributes = map[string]float64{"age": float64(18 + r.IntN(60))}
@@ -228,6 +274,16 @@ func (e *expected) vector(clock int64, windows []int) features.Vector {
 	}
 	for name, a := range e.attrs {
 		v.Attributes[name] = a.v
+	}
+	v.InteractionsOut, v.InteractionsIn, v.ReferralsMade = e.interOut, e.interIn, e.referrals
+	v.InteractionWeight = float64(e.weightOut + e.weightIn)
+	for _, c := range e.contacts {
+		if c[0] > 0 {
+			v.OutDegree++
+		}
+		if c[1] > 0 {
+			v.InDegree++
+		}
 	}
 	hi := clock / day
 	for _, w := range windows {

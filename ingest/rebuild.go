@@ -286,9 +286,10 @@ func (in *Ingester) deleteStates(ctx context.Context) (int, error) {
 // rebuildPartition applies one partition's retained events, in order, in batches.
 func (in *Ingester) rebuildPartition(ctx context.Context, cl stream.Cluster, st *features.Store, p int, o stream.Offsets) error {
 	size := in.o.BatchSize
-	events := make([]stream.Event, size)
-	recs := make([]features.Record, 0, size)
-	res := make([]features.Result, size)
+	// One spare slot: an interaction is two records (features.AppendRecords).
+	events := make([]stream.Event, size+1)
+	recs := make([]features.Record, 0, size+1)
+	res := make([]features.Result, size+1)
 	dlqMax := int64(-1)
 	flush := func() error {
 		if len(recs) == 0 {
@@ -317,8 +318,8 @@ func (in *Ingester) rebuildPartition(ctx context.Context, cl stream.Cluster, st 
 			dlqMax = m.Offset
 			return nil
 		}
-		recs = append(recs, features.Record{Event: ev, Pos: features.Position{Partition: int32(m.Partition), Offset: m.Offset}})
-		if len(recs) == size {
+		recs = features.AppendRecords(recs, ev, features.Position{Partition: int32(m.Partition), Offset: m.Offset})
+		if len(recs) >= size {
 			return flush()
 		}
 		return nil

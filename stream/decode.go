@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -38,6 +39,8 @@ const (
 	ReasonTotalOutOfRange     Reason = "total_out_of_range"
 	ReasonQuantityOutOfRange  Reason = "quantity_out_of_range"
 	ReasonAttributeOutOfRange Reason = "attribute_out_of_range"
+	// ReasonSelfInteraction: an interaction whose target is its own customer.
+	ReasonSelfInteraction Reason = "self_interaction"
 )
 
 // Reasons lists every Reason, for pre-registering metric labels.
@@ -45,7 +48,7 @@ var Reasons = []Reason{
 	ReasonTooLarge, ReasonInvalidUTF8, ReasonMalformedJSON, ReasonUnknownField, ReasonMissingField,
 	ReasonInvalidType, ReasonInvalidValue, ReasonInvalidTimestamp, ReasonFutureTimestamp,
 	ReasonTooMany, ReasonKeyMismatch, ReasonDuplicateField, ReasonTotalOutOfRange, ReasonQuantityOutOfRange,
-	ReasonAttributeOutOfRange,
+	ReasonAttributeOutOfRange, ReasonSelfInteraction,
 }
 
 // ReasonNames returns Reasons as strings (metric label values).
@@ -96,6 +99,7 @@ type Limits struct {
 	MaxTotal         float64 // Σ quantity × unit_price over the items, whether or not amount is set
 	MaxTotalQuantity float64 // Σ quantity over the items
 	MaxAttribute     float64 // |value| of each profile attribute
+	MaxWeight        float64 // an interaction's weight
 }
 
 // DefaultLimits are the limits of contract v1.
@@ -128,6 +132,7 @@ var DefaultLimits = Limits{
 	MaxTotal:         1e9,
 	MaxTotalQuantity: 1e7,
 	MaxAttribute:     1e12,
+	MaxWeight:        1e6,
 }
 
 // Decoder decodes and validates v1 events. It is safe for concurrent use.
@@ -157,6 +162,9 @@ type rawEvent struct {
 	Prices     map[string]float64 `json:"prices"`
 	Promotions map[string]bool    `json:"promotions"`
 	Attributes map[string]float64 `json:"attributes"`
+	Target     string             `json:"target_customer_id"`
+	Kind       string             `json:"kind"`
+	Weight     *float64           `json:"weight"`
 }
 
 // eventFields is an event as parsed, before validation; both parsers yield it. The contract
@@ -171,6 +179,9 @@ type eventFields struct {
 	Prices                        Prices
 	Promotions                    Promotions
 	Attributes                    map[string]float64
+	Target, Kind                  string
+	Weight                        float64
+	HasWeight                     bool
 
 	spare spareMaps // for the fast parser to refill (DecodeInto)
 }
@@ -199,7 +210,10 @@ func (r *rawEvent) fields(f *eventFields) {
 	}
 	*f = eventFields{EventID: deref(r.EventID), Type: deref(r.Type), CustomerID: deref(r.CustomerID), TS: deref(r.TS),
 		OrderID: r.OrderID, Currency: r.Currency, Prices: PricesOf(r.Prices), Promotions: PromotionsOf(r.Promotions),
-		Attributes: r.Attributes}
+		Attributes: r.Attributes, Target: r.Target, Kind: r.Kind}
+	if r.Weight != nil {
+		f.Weight, f.HasWeight = *r.Weight, true
+	}
 	if r.Amount != nil {
 		f.Amount, f.HasAmount = *r.Amount, true
 	}
@@ -240,6 +254,9 @@ func (d *Decoder) decode(b []byte, ev *Event, reuse bool) error {
 	if l.MaxAttribute == 0 {
 		l.MaxAttribute = DefaultLimits.MaxAttribute
 	}
+	if l.MaxWeight == 0 {
+		l.MaxWeight = DefaultLimits.MaxWeight
+	}
 	if len(b) > l.MaxBytes {
 		return reject(ReasonTooLarge, "", "%d bytes, limit %d", len(b), l.MaxBytes)
 	}
@@ -273,6 +290,48 @@ func (d *Decoder) decode(b []byte, ev *Event, reuse bool) error {
 	}
 	raw.fields(&f)
 	return d.validate(&f, &l, ev)
+}
+
+// validateInteraction checks an interaction's target, kind and weight, and that no other type
+// carries them. id validates an identifier as the other ids are.
+func validateInteraction(r *eventFields, l *Limits, ev *Event, id func(func() string, string, bool) (string, *DecodeError)) *DecodeError {
+	if ev.Type != Interaction {
+		if r.Target == "" && r.Kind == "" && !r.HasWeight {
+			return nil // every other event: one test
+		}
+		for _, f := range []struct {
+			name    string
+			present bool
+		}{{"target_customer_id", r.Target != ""}, {"kind", r.Kind != ""}, {"weight", r.HasWeight}} {
+			if f.present {
+				return reject(ReasonInvalidValue, f.name, "only interactions carry target_customer_id, kind and weight")
+			}
+		}
+		return nil
+	}
+	var err *DecodeError
+	if ev.TargetCustomerID, err = id(func() string { return "target_customer_id" }, r.Target, true); err != nil {
+		return err
+	}
+	if ev.TargetCustomerID == ev.CustomerID {
+		return reject(ReasonSelfInteraction, "target_customer_id", "is the customer_id: an interaction is between two customers")
+	}
+	if r.Kind == "" {
+		return reject(ReasonMissingField, "kind", "required: one of %s", strings.Join(InteractionKinds, ", "))
+	}
+	i := slices.Index(InteractionKinds, r.Kind)
+	if i < 0 {
+		return reject(ReasonInvalidValue, "kind", "%q is not one of %s", r.Kind, strings.Join(InteractionKinds, ", "))
+	}
+	ev.Kind = InteractionKinds[i] // the constant, not a copy of the message
+	ev.Weight = 1
+	if r.HasWeight {
+		if w := r.Weight; !(w > 0 && w <= l.MaxWeight) {
+			return reject(ReasonInvalidValue, "weight", "%v is not in (0, %v]", w, l.MaxWeight)
+		}
+		ev.Weight = r.Weight
+	}
+	return nil
 }
 
 func classifyJSONError(err error) *DecodeError {
@@ -330,9 +389,9 @@ func (d *Decoder) validate(r *eventFields, l *Limits, ev *Event) error {
 	}
 	ev.Type = EventType(r.Type)
 	switch ev.Type {
-	case Purchase, Visit, Refund, Profile:
+	case Purchase, Visit, Refund, Profile, Interaction:
 	default:
-		return reject(ReasonInvalidValue, "type", "%q is not purchase, visit, refund or profile", r.Type)
+		return reject(ReasonInvalidValue, "type", "%q is not purchase, visit, refund, profile or interaction", r.Type)
 	}
 	if r.TS == "" {
 		return reject(ReasonMissingField, "ts", "required")
@@ -367,7 +426,10 @@ func (d *Decoder) validate(r *eventFields, l *Limits, ev *Event) error {
 	if ev.Type != Profile && r.Attributes != nil {
 		return reject(ReasonInvalidValue, "attributes", "only profiles carry attributes")
 	}
-	if (ev.Type == Refund || ev.Type == Profile) && (r.Prices != nil || r.Promotions != nil) {
+	if err := validateInteraction(r, l, ev, id); err != nil {
+		return err
+	}
+	if (ev.Type == Refund || ev.Type == Profile || ev.Type == Interaction) && (r.Prices != nil || r.Promotions != nil) {
 		return reject(ReasonInvalidValue, "prices", "only visits and purchases carry a price context")
 	}
 	if len(r.Items) > l.MaxItems {

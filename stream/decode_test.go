@@ -43,6 +43,18 @@ func TestDecodeValid(t *testing.T) {
 					t.Fatalf("ts %v", ev.TS)
 				}
 			}},
+		{"interaction", `{"event_id":"i","type":"interaction","customer_id":"c","target_customer_id":"d","kind":"referral","weight":2.5,"ts":"2011-01-01T00:00:00Z"}`,
+			func(t *testing.T, ev *Event) {
+				if ev.Type != Interaction || ev.TargetCustomerID != "d" || ev.Kind != "referral" || ev.Weight != 2.5 {
+					t.Fatalf("%+v", ev)
+				}
+			}},
+		{"interaction without a weight weighs 1", `{"event_id":"i","type":"interaction","customer_id":"c","target_customer_id":"d","kind":"gift","ts":"2011-01-01T00:00:00Z"}`,
+			func(t *testing.T, ev *Event) {
+				if ev.Weight != 1 || ev.Kind != "gift" {
+					t.Fatalf("%+v", ev)
+				}
+			}},
 		{"refund", `{"event_id":"r","type":"refund","customer_id":"c","ts":"2011-01-01T00:00:00Z","amount":3}`,
 			func(t *testing.T, ev *Event) {
 				if ev.Type != Refund || ev.Amount != 3 {
@@ -160,6 +172,21 @@ func TestDecodeRejects(t *testing.T) {
 		{"duplicate field, then a syntax error", `{` + base + `,"type":"visit","type":"visit",}`, ReasonMalformedJSON, ""},
 		{"duplicate field, then trailing data", `{` + base + `,"type":"visit","type":"visit"} {}`, ReasonDuplicateField, "type"},
 		{"type error, then a duplicate field", `{` + base + `,"type":3,"type":"visit"}`, ReasonDuplicateField, "type"},
+		// Interactions (issue 16).
+		{"self interaction", `{` + base + `,"type":"interaction","target_customer_id":"c","kind":"share"}`, ReasonSelfInteraction, "target_customer_id"},
+		{"interaction without a target", `{` + base + `,"type":"interaction","kind":"share"}`, ReasonMissingField, "target_customer_id"},
+		{"interaction without a kind", `{` + base + `,"type":"interaction","target_customer_id":"d"}`, ReasonMissingField, "kind"},
+		{"unknown interaction kind", `{` + base + `,"type":"interaction","target_customer_id":"d","kind":"like"}`, ReasonInvalidValue, "kind"},
+		{"interaction kind in another case", `{` + base + `,"type":"interaction","target_customer_id":"d","kind":"Referral"}`, ReasonInvalidValue, "kind"},
+		{"zero weight", `{` + base + `,"type":"interaction","target_customer_id":"d","kind":"share","weight":0}`, ReasonInvalidValue, "weight"},
+		{"weight over limit", `{` + base + `,"type":"interaction","target_customer_id":"d","kind":"share","weight":2e6}`, ReasonInvalidValue, "weight"},
+		{"weight not a number", `{` + base + `,"type":"interaction","target_customer_id":"d","kind":"share","weight":"1"}`, ReasonInvalidType, "weight"},
+		{"target with control char", `{` + base + `,"type":"interaction","target_customer_id":"d\u0001","kind":"share"}`, ReasonInvalidValue, "target_customer_id"},
+		{"visit with a target", `{` + base + `,"type":"visit","target_customer_id":"d"}`, ReasonInvalidValue, "target_customer_id"},
+		{"purchase with a kind", `{` + base + `,"type":"purchase","amount":1,"kind":"gift"}`, ReasonInvalidValue, "kind"},
+		{"interaction with items", `{` + base + `,"type":"interaction","target_customer_id":"d","kind":"gift","items":[{"quantity":1,"unit_price":1}]}`, ReasonInvalidValue, "items"},
+		{"interaction with prices", `{` + base + `,"type":"interaction","target_customer_id":"d","kind":"gift","prices":{"1":1}}`, ReasonInvalidValue, "prices"},
+		{"duplicate kind", `{` + base + `,"type":"interaction","target_customer_id":"d","kind":"gift","kind":"share"}`, ReasonDuplicateField, "kind"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -224,6 +251,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"event_id":"p","type":"profile","customer_id":"c","ts":"2011-01-01T00:00:00Z","attributes":{"age":35}}`))
 	f.Add([]byte(`{"event_id":"r","type":"refund","customer_id":"c","ts":"2011-01-01T00:00:00Z","amount":3}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"event_id":"i","type":"interaction","customer_id":"c","target_customer_id":"d","kind":"referral","weight":2,"ts":"2011-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"event_id":"e1","type":"purchase","customer_id":"c1","ts":"2011-12-09T12:50:00Z","items":[{"quantity":1e6,"unit_price":1e7},{"quantity":1e6,"unit_price":1e3}]}`))
 	f.Add([]byte(`{"event_id":"p","type":"profile","customer_id":"c","ts":"2011-01-01T00:00:00Z","attributes":{"age":35,"income":-1e308}}`))
 	f.Add([]byte(`{"event_id":"e","Type":"visit","customer_id":"c","ts":"2011-01-01T00:00:00Z","customer_id":"c"}`))

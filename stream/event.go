@@ -19,7 +19,13 @@ const (
 	Visit    EventType = "visit"
 	Refund   EventType = "refund"
 	Profile  EventType = "profile"
+	// Interaction is one customer acting towards another (a referral, a share, a gift, a reply,
+	// a message): an edge of the interaction graph, from CustomerID to TargetCustomerID.
+	Interaction EventType = "interaction"
 )
+
+// InteractionKinds are the kinds an interaction may have.
+var InteractionKinds = []string{"referral", "share", "gift", "reply", "message"}
 
 // Event is one decoded, validated v1 event.
 type Event struct {
@@ -40,6 +46,12 @@ type Event struct {
 
 	// Profile attributes (numeric codes or values: age, income, ...).
 	Attributes map[string]float64 `json:"attributes,omitempty"`
+
+	// Interaction fields: the other customer, the kind (one of InteractionKinds) and the
+	// interaction's strength, 1 unless the event gives one.
+	TargetCustomerID string  `json:"target_customer_id,omitempty"`
+	Kind             string  `json:"kind,omitempty"`
+	Weight           float64 `json:"weight,omitempty"`
 }
 
 // Item is one line of a purchase or refund.

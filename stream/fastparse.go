@@ -70,6 +70,16 @@ func fastParse(b []byte, r *eventFields) bool {
 			bit = 1 << 10
 			r.Promotions, ok = p.promotions(r.spare.promotions)
 			r.spare.promotions = nil
+		case "target_customer_id":
+			bit = 1 << 11
+			r.Target, ok = p.Str()
+		case "kind":
+			bit = 1 << 12
+			r.Kind, ok = p.internStr()
+		case "weight":
+			bit = 1 << 13
+			r.Weight, ok = p.Float()
+			r.HasWeight = true
 		}
 		if seen&bit != 0 {
 			return false // a repeated key: checkKeys names it
@@ -91,6 +101,8 @@ func eventType(t []byte) string {
 		return string(Refund)
 	case string(Profile):
 		return string(Profile)
+	case string(Interaction):
+		return string(Interaction)
 	}
 	return string(t)
 }

@@ -12,7 +12,8 @@ import (
 // The contract's field names, as it spells them: the event object's and an item's. Each list
 // fits checkKeys's bit set (at most 16).
 var (
-	eventKeys = []string{"event_id", "type", "customer_id", "ts", "items", "amount", "order_id", "currency", "prices", "promotions", "attributes"}
+	eventKeys = []string{"event_id", "type", "customer_id", "ts", "items", "amount", "order_id", "currency", "prices", "promotions", "attributes",
+		"target_customer_id", "kind", "weight"}
 	itemKeys  = []string{"sku", "brand", "quantity", "unit_price", "promotion"}
 )
 

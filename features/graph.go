@@ -1,0 +1,123 @@
+package features
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/segstream/segstream/stream"
+)
+
+// The interaction graph (issue 16): every interaction event is applied twice, to its customer
+// (an out-edge) and to its target (an in-edge), each under its own key and hash tag, so each
+// side is exactly once by the same offsets and event ids as every other event (Record.Target).
+// The counts and weights are sums, so they do not depend on the order events arrive in. The
+// contacts are the customer's neighbours with the weight of each direction and the last
+// interaction's time, at most Config.MaxContacts of them: exact below that bound; at the bound a
+// new contact replaces the lightest one (ties: the least recent, then the smallest id), so above
+// it the degrees count the heaviest contacts and depend on the order of arrival.
+//
+// Only the customer's side makes a features record. The target's side changes the target's
+// state in Redis at once, but a record for it would be produced by the lane of the actor's
+// partition, racing the target's own lane on the features topic, where each customer's records
+// must come in state-version order (TestFeaturesTopicKeepsCustomerOrder); the target's next own
+// event and the scorer's sweeps carry its new in-degree instead.
+
+// Contact is one neighbour in the interaction graph.
+type Contact struct {
+	ID      string
+	Out, In float64 // summed weights of the interactions towards and from the neighbour
+	LastMS  int64   // event time of the latest interaction either way
+}
+
+// Record is one event to apply and where it came from.
+type Record struct {
+	Event *stream.Event
+	Pos   Position
+	// Target applies an interaction to its target, TargetCustomerID, as an in-edge, rather than
+	// to its customer.
+	Target bool
+}
+
+// Customer is the customer whose state the record changes.
+func (r *Record) Customer() string {
+	if r.Target {
+		return r.Event.TargetCustomerID
+	}
+	return r.Event.CustomerID
+}
+
+// AppendRecords appends the records of ev at pos: one, or two for an interaction (its customer's
+// and its target's).
+func AppendRecords(recs []Record, ev *stream.Event, pos Position) []Record {
+	recs = append(recs, Record{Event: ev, Pos: pos})
+	if ev.Type == stream.Interaction {
+		recs = append(recs, Record{Event: ev, Pos: pos, Target: true})
+	}
+	return recs
+}
+
+// interact applies one side of an interaction: out for its customer, in for its target.
+func (s *State) interact(ev *stream.Event, ts int64, in bool, cfg *Config) {
+	other := ev.TargetCustomerID
+	if in {
+		other = ev.CustomerID
+		s.InteractionsIn++
+		s.WeightIn += ev.Weight
+		if ev.Kind == "referral" {
+			s.ReferralsIn++
+		}
+	} else {
+		s.InteractionsOut++
+		s.WeightOut += ev.Weight
+		if ev.Kind == "referral" {
+			s.ReferralsMade++
+		}
+	}
+	i, found := slices.BinarySearchFunc(s.Contacts, other, func(c Contact, id string) int { return strings.Compare(c.ID, id) })
+	if !found {
+		if len(s.Contacts) >= cfg.MaxContacts {
+			w := lightest(s.Contacts)
+			s.Contacts = slices.Delete(s.Contacts, w, w+1)
+			if w < i {
+				i--
+			}
+		}
+		s.Contacts = slices.Insert(s.Contacts, i, Contact{ID: strings.Clone(other)})
+	}
+	c := &s.Contacts[i]
+	if in {
+		c.In += ev.Weight
+	} else {
+		c.Out += ev.Weight
+	}
+	c.LastMS = max(c.LastMS, ts)
+}
+
+// lightest is the index of the contact with the least total weight, the least recent and then
+// the smallest id among equals.
+func lightest(cs []Contact) int {
+	best := 0
+	for i := 1; i < len(cs); i++ {
+		a, b := &cs[i], &cs[best]
+		if wa, wb := a.Out+a.In, b.Out+b.In; wa < wb || wa == wb && a.LastMS < b.LastMS {
+			best = i
+		}
+	}
+	return best
+}
+
+// degrees counts the contacts with an out-edge and with an in-edge.
+func (s *State) degrees() (out, in int64) {
+	for i := range s.Contacts {
+		if s.Contacts[i].Out > 0 {
+			out++
+		}
+		if s.Contacts[i].In > 0 {
+			in++
+		}
+	}
+	return out, in
+}
+
+// hasGraph reports whether s has taken part in an interaction (and is encoded as formatV2).
+func (s *State) hasGraph() bool { return s.InteractionsOut > 0 || s.InteractionsIn > 0 }
