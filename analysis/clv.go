@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -89,14 +88,9 @@ type CLVOptions struct {
 // CLV fits BG/NBD and Gamma-Gamma on the transactions up to the calibration end and scores every
 // customer over the horizon.
 func CLV(o CLVOptions) (*CLVReport, error) {
-	f, err := os.Open(o.File)
+	tx, err := readFile(o.File, "transactions", clv.ReadCDNOW)
 	if err != nil {
-		return nil, fmt.Errorf("opening transactions: %w", err)
-	}
-	tx, err := clv.ReadCDNOW(f)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", o.File, err)
+		return nil, err
 	}
 	cs, err := clv.Summarize(tx, o.CalibrationEnd, o.Unit)
 	if err != nil {

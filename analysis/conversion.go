@@ -3,7 +3,6 @@ package analysis
 import (
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 
 	"gonum.org/v1/gonum/mat"
@@ -54,14 +53,9 @@ type ConversionOptions struct {
 // Conversion balances and splits the Audiobooks data 80/10/10, trains the network and the
 // logit baseline, and scores both on the validation and test sets.
 func Conversion(o ConversionOptions) (*ConversionReport, error) {
-	f, err := os.Open(o.File)
+	d, err := readFile(o.File, "data", nn.ReadAudiobooks)
 	if err != nil {
-		return nil, fmt.Errorf("opening data: %w", err)
-	}
-	d, err := nn.ReadAudiobooks(f)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", o.File, err)
+		return nil, err
 	}
 	s := nn.PrepareCourse(d, o.Seed)
 	if len(s.Val.Y) == 0 || len(s.Test.Y) == 0 {

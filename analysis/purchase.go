@@ -31,14 +31,10 @@ type Purchases struct {
 // by the customer_id,group lines there. Rows of customers the group file does not list belong to
 // no group; their count is reported.
 func LoadPurchases(file, groupFile string) (*Purchases, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("opening --file: %w", err)
-	}
-	defer f.Close()
 	p := &Purchases{}
-	if p.Rows, err = choice.ReadPurchases(f); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", file, err)
+	var err error
+	if p.Rows, err = readFile(file, "--file", choice.ReadPurchases); err != nil {
+		return nil, err
 	}
 	if groupFile == "" {
 		return p, nil
@@ -120,6 +116,21 @@ func named(names []string, v []float64) map[string]float64 {
 
 func withIntercept(names []string) []string { return append([]string{"intercept"}, names...) }
 
+// readFile opens path and reads it with read. The errors say "opening what" or "reading path".
+func readFile[T any](path, what string, read func(io.Reader) (T, error)) (T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("opening %s: %w", what, err)
+	}
+	defer f.Close()
+	v, err := read(f)
+	if err != nil {
+		return v, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return v, nil
+}
+
 // WriteJSON writes v as indented JSON.
 func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -149,13 +160,10 @@ type IncidenceReport struct {
 // Incidence fits the purchase incidence logit with L2 penalty l2 and its price elasticities,
 // on all rows and on each group.
 func Incidence(p *Purchases, l2 float64) (*IncidenceReport, error) {
-	rep, err := grouped(p, "incidence", func(rows []choice.Purchase) (IncidenceReport, error) { return fitIncidence(rows, l2) })
-	if err != nil {
-		return nil, err
-	}
-	rep.all.Groups = rep.groups
-	return &rep.all, nil
+	return grouped(p, "incidence", func(rows []choice.Purchase) (IncidenceReport, error) { return fitIncidence(rows, l2) })
 }
+
+func (r *IncidenceReport) withGroups(groups []IncidenceReport) { r.Groups = groups }
 
 func fitIncidence(rows []choice.Purchase, l2 float64) (IncidenceReport, error) {
 	X, y := choice.IncidenceDesign(rows)
@@ -171,38 +179,43 @@ func fitIncidence(rows []choice.Purchase, l2 float64) (IncidenceReport, error) {
 	for _, v := range y {
 		rep.Purchases += int(v)
 	}
-	// Price is feature 0 (mean price), promotion feature 1 (mean promotion share).
-	if rep.Elasticity, err = choice.LogitElasticity(m, []float64{0, 0}, 0, choice.CourseGrid()); err != nil {
-		return rep, err
+	rep.Elasticity, rep.ElasticityPromotion, err = promotionCurves(choice.LogitElasticity, m)
+	return rep, err
+}
+
+// promotionCurves are the price elasticities el gives of model m along the course's grid,
+// without promotion and with it: price is feature 0 (the mean price, or the bought brand's),
+// promotion feature 1.
+func promotionCurves[M any](el func(m M, x []float64, f int, grid []float64) ([]choice.Point, error), m M) (plain, promo []choice.Point, err error) {
+	if plain, err = el(m, []float64{0, 0}, 0, choice.CourseGrid()); err != nil {
+		return nil, nil, err
 	}
-	if rep.ElasticityPromotion, err = choice.LogitElasticity(m, []float64{0, 1}, 0, choice.CourseGrid()); err != nil {
-		return rep, err
-	}
-	return rep, nil
+	promo, err = el(m, []float64{0, 1}, 0, choice.CourseGrid())
+	return plain, promo, err
 }
 
 // WriteText prints the report as tables.
 func (rep *IncidenceReport) WriteText(w io.Writer) error {
 	return writeGrouped(w, rep, rep.Groups, func(tw io.Writer, r *IncidenceReport, title string) {
 		fmt.Fprintf(tw, "%s: logit of Incidence on mean price and mean promotion, %d visits, %d purchases, L2 %g\n", title, r.Rows, r.Purchases, r.L2)
-		if r.failed(tw) {
-			return
-		}
-		writeCoefficients(tw, r.names, r.Coefficients, r.StdErrors)
-		fmt.Fprintf(tw, "log-likelihood %.4f, %d iterations, converged %v\n\n", r.LogLikelihood, r.Iterations, r.Converged)
-		fmt.Fprintf(tw, "price\telasticity\twith promotion\t\n")
-		printCurves(tw, r.Elasticity, r.ElasticityPromotion)
+		writeFit(tw, &r.reportHead, r.names, r.Coefficients, r.StdErrors,
+			fmt.Sprintf("log-likelihood %.4f, %d iterations, converged %v\n\n", r.LogLikelihood, r.Iterations, r.Converged),
+			r.Elasticity, r.ElasticityPromotion)
 	})
 }
 
-// printCurves prints every tenth grid point (0.50, 0.60, ...): --json has all of them.
-func printCurves(tw io.Writer, curves ...[]choice.Point) {
-	for i := 0; i < len(curves[0]); i += 10 {
-		fmt.Fprintf(tw, "%.2f", curves[0][i].Price)
-		for _, c := range curves {
-			fmt.Fprintf(tw, "\t%.4f", c[i].Elasticity)
-		}
-		fmt.Fprintf(tw, "\t\n")
+// writeFit prints an incidence or quantity fit: its coefficients, the line stats and its
+// elasticities without and with promotion at every tenth grid point (0.50, 0.60, ...): --json
+// has all of them. A failed fit prints its error instead.
+func writeFit(tw io.Writer, h *reportHead, names []string, coef, se map[string]float64, stats string, plain, promo []choice.Point) {
+	if h.failed(tw) {
+		return
+	}
+	writeCoefficients(tw, names, coef, se)
+	fmt.Fprint(tw, stats)
+	fmt.Fprintf(tw, "price\telasticity\twith promotion\t\n")
+	for i := 0; i < len(plain); i += 10 {
+		fmt.Fprintf(tw, "%.2f\t%.4f\t%.4f\t\n", plain[i].Price, plain[i].Elasticity, promo[i].Elasticity)
 	}
 }
 
@@ -256,12 +269,13 @@ func BrandChoice(p *Purchases, l2 float64, brand, cross int) (*BrandReport, erro
 	if err != nil {
 		return nil, err
 	}
-	for i := range rep.groups {
-		rep.groups[i].Brand, rep.groups[i].CrossBrand = brand, cross
+	for i := range rep.Groups {
+		rep.Groups[i].Brand, rep.Groups[i].CrossBrand = brand, cross
 	}
-	rep.all.Groups = rep.groups
-	return &rep.all, nil
+	return rep, nil
 }
+
+func (r *BrandReport) withGroups(groups []BrandReport) { r.Groups = groups }
 
 func fitBrandChoice(rows []choice.Purchase, l2 float64, brand, cross int, at []float64) (BrandReport, error) {
 	X, y := choice.BrandChoiceDesign(rows)
@@ -296,26 +310,25 @@ func fitBrandChoice(rows []choice.Purchase, l2 float64, brand, cross int, at []f
 		return rep, fmt.Errorf("brand %d is never bought in these rows: no cross elasticity with it", cross)
 	}
 	grid := choice.CourseGrid()
-	// Feature f is Price_f+1: the brand's own price column.
-	own, err := choice.MNLElasticity(m, at, j, brand-1, grid)
-	if err != nil {
-		return rep, err
-	}
-	ownT, err := choice.TextbookOwnElasticity(m, at, j, brand-1, grid)
-	if err != nil {
-		return rep, err
-	}
-	cr, err := choice.MNLElasticity(m, at, j, cross-1, grid)
-	if err != nil {
-		return rep, err
-	}
-	crT, err := choice.TextbookCrossElasticity(m, at, k, cross-1, grid)
-	if err != nil {
-		return rep, err
+	// Feature f is Price_f+1: the brand's own price column. The curves are own exact, own
+	// textbook, cross exact and cross textbook.
+	var curves [4][]choice.Point
+	for i, c := range []struct {
+		el   func(m *choice.MNL, x []float64, j, f int, grid []float64) ([]choice.Point, error)
+		j, f int
+	}{
+		{choice.MNLElasticity, j, brand - 1},
+		{choice.TextbookOwnElasticity, j, brand - 1},
+		{choice.MNLElasticity, j, cross - 1},
+		{choice.TextbookCrossElasticity, k, cross - 1},
+	} {
+		if curves[i], err = c.el(m, at, c.j, c.f, grid); err != nil {
+			return rep, err
+		}
 	}
 	for i := range grid {
-		rep.OwnElasticity = append(rep.OwnElasticity, BrandPoint{grid[i], own[i].Elasticity, ownT[i].Elasticity})
-		rep.CrossElasticity = append(rep.CrossElasticity, BrandPoint{grid[i], cr[i].Elasticity, crT[i].Elasticity})
+		rep.OwnElasticity = append(rep.OwnElasticity, BrandPoint{grid[i], curves[0][i].Elasticity, curves[1][i].Elasticity})
+		rep.CrossElasticity = append(rep.CrossElasticity, BrandPoint{grid[i], curves[2][i].Elasticity, curves[3][i].Elasticity})
 	}
 	return rep, nil
 }
@@ -375,13 +388,10 @@ type QuantityReport struct {
 // Quantity fits the purchase quantity OLS and its price elasticities, on all rows and on each
 // group.
 func Quantity(p *Purchases) (*QuantityReport, error) {
-	rep, err := grouped(p, "quantity", fitQuantity)
-	if err != nil {
-		return nil, err
-	}
-	rep.all.Groups = rep.groups
-	return &rep.all, nil
+	return grouped(p, "quantity", fitQuantity)
 }
+
+func (r *QuantityReport) withGroups(groups []QuantityReport) { r.Groups = groups }
 
 func fitQuantity(rows []choice.Purchase) (QuantityReport, error) {
 	X, y := choice.QuantityDesign(rows)
@@ -397,26 +407,16 @@ func fitQuantity(rows []choice.Purchase) (QuantityReport, error) {
 		reportHead: reportHead{Rows: len(y)}, names: names, R2: m.R2, AdjR2: m.AdjR2,
 		Coefficients: named(names, m.Coef), StdErrors: named(names, m.StdErr),
 	}
-	if rep.Elasticity, err = choice.QuantityElasticity(m, []float64{0, 0}, 0, choice.CourseGrid()); err != nil {
-		return rep, err
-	}
-	if rep.ElasticityPromotion, err = choice.QuantityElasticity(m, []float64{0, 1}, 0, choice.CourseGrid()); err != nil {
-		return rep, err
-	}
-	return rep, nil
+	rep.Elasticity, rep.ElasticityPromotion, err = promotionCurves(choice.QuantityElasticity, m)
+	return rep, err
 }
 
 // WriteText prints the report as tables.
 func (rep *QuantityReport) WriteText(w io.Writer) error {
 	return writeGrouped(w, rep, rep.Groups, func(tw io.Writer, r *QuantityReport, title string) {
 		fmt.Fprintf(tw, "%s: OLS of Quantity on the bought brand's price and promotion, %d purchases\n", title, r.Rows)
-		if r.failed(tw) {
-			return
-		}
-		writeCoefficients(tw, r.names, r.Coefficients, r.StdErrors)
-		fmt.Fprintf(tw, "R² %.6f, adjusted R² %.6f\n\n", r.R2, r.AdjR2)
-		fmt.Fprintf(tw, "price\telasticity\twith promotion\t\n")
-		printCurves(tw, r.Elasticity, r.ElasticityPromotion)
+		writeFit(tw, &r.reportHead, r.names, r.Coefficients, r.StdErrors,
+			fmt.Sprintf("R² %.6f, adjusted R² %.6f\n\n", r.R2, r.AdjR2), r.Elasticity, r.ElasticityPromotion)
 	})
 }
 
@@ -441,28 +441,27 @@ func (h *reportHead) failed(tw io.Writer) bool {
 	return true
 }
 
-// groupedReport is a fit of all rows and of each group's.
-type groupedReport[R any] struct {
-	all    R
-	groups []R
-}
-
-// grouped fits all of p's rows, then each group's (with --group-file): a group whose fit fails
-// keeps its row count and the error, and the others go on.
-func grouped[R any, P interface {
+// report is what grouped and writeGrouped need of a purchase report type R.
+type report[R any] interface {
 	*R
 	head() *reportHead
-}](p *Purchases, analysis string, fit func([]choice.Purchase) (R, error)) (groupedReport[R], error) {
-	var g groupedReport[R]
-	var err error
-	if g.all, err = fit(p.Rows); err != nil {
-		return g, err
+	withGroups(groups []R)
+}
+
+// grouped fits all of p's rows, then each group's (with --group-file) into the whole sample's
+// report's Groups: a group whose fit fails keeps its row count and the error, and the others
+// go on.
+func grouped[R any, P report[R]](p *Purchases, analysis string, fit func([]choice.Purchase) (R, error)) (*R, error) {
+	all, err := fit(p.Rows)
+	if err != nil {
+		return nil, err
 	}
-	P(&g.all).head().Analysis = analysis
+	P(&all).head().Analysis = analysis
 	if p.Groups == nil {
-		return g, nil
+		return &all, nil
 	}
-	P(&g.all).head().Unassigned = &p.Unassigned
+	P(&all).head().Unassigned = &p.Unassigned
+	var groups []R
 	for _, name := range p.Groups {
 		r, err := fit(p.ByGroup[name])
 		if err != nil {
@@ -471,16 +470,14 @@ func grouped[R any, P interface {
 			P(&r).head().Rows, P(&r).head().Error = len(p.ByGroup[name]), err.Error()
 		}
 		P(&r).head().Group = name
-		g.groups = append(g.groups, r)
+		groups = append(groups, r)
 	}
-	return g, nil
+	P(&all).withGroups(groups)
+	return &all, nil
 }
 
 // writeGrouped prints the whole sample's section, then each group's, as aligned tables.
-func writeGrouped[R any, P interface {
-	*R
-	head() *reportHead
-}](w io.Writer, all P, groups []R, section func(tw io.Writer, r P, title string)) error {
+func writeGrouped[R any, P report[R]](w io.Writer, all P, groups []R, section func(tw io.Writer, r P, title string)) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	section(tw, all, "all customers")
 	fmt.Fprintln(tw)

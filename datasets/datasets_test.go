@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/csv"
 	"errors"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 func collect(t *testing.T, p Preset, content string) ([]stream.Event, Stats, error) {
@@ -44,92 +48,72 @@ func ts(s string) time.Time {
 
 const orHeaderV1 = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\r\n"
 
+// invoiceEvent is the event the Online Retail preset publishes for invoice no of customer at time at
+// (RFC 3339).
+func invoiceEvent(typ stream.EventType, no, customer, at string, amount float64, items ...stream.Item) stream.Event {
+	return stream.Event{EventID: "or:" + no, Type: typ, CustomerID: customer, TS: ts(at), Items: items, Amount: amount, OrderID: no, Currency: "GBP"}
+}
+
+// checkCounts compares a read's row count and skip counts (none when skipped is nil) with the
+// expected ones.
+func checkCounts(t *testing.T, st Stats, rows int, skipped map[string]int) {
+	t.Helper()
+	if skipped == nil {
+		skipped = map[string]int{}
+	}
+	if st.Rows != rows {
+		t.Errorf("rows = %d, want %d", st.Rows, rows)
+	}
+	if !reflect.DeepEqual(st.Skipped, skipped) {
+		t.Errorf("skipped = %v, want %v", st.Skipped, skipped)
+	}
+}
+
 func TestOnlineRetail(t *testing.T) {
 	tests := []struct {
 		name    string
-		in      string
-		want    []stream.Event
-		skipped map[string]int
 		rows    int
+		in      string
+		skipped map[string]int
+		want    []stream.Event
 	}{
-		{
-			name: "purchase with quoted description and CRLF",
-			in: orHeaderV1 +
-				"536365,85123A,\"HEART, \"\"WHITE\"\" \",6,2010-12-01 08:26:00,2.55,17850,United Kingdom\r\n" +
-				"536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850,United Kingdom\r\n",
-			want: []stream.Event{{
-				EventID: "or:536365", Type: stream.Purchase, CustomerID: "17850", TS: ts("2010-12-01T08:26:00Z"),
-				Items:  []stream.Item{{SKU: "85123A", Quantity: 6, UnitPrice: 2.55}, {SKU: "71053", Quantity: 6, UnitPrice: 3.39}},
-				Amount: 35.64, OrderID: "536365", Currency: "GBP",
+		{"purchase with quoted description and CRLF", 2, orHeaderV1 +
+			"536365,85123A,\"HEART, \"\"WHITE\"\" \",6,2010-12-01 08:26:00,2.55,17850,United Kingdom\r\n" +
+			"536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850,United Kingdom\r\n",
+			nil, []stream.Event{invoiceEvent(stream.Purchase, "536365", "17850", "2010-12-01T08:26:00Z", 35.64,
+				stream.Item{SKU: "85123A", Quantity: 6, UnitPrice: 2.55}, stream.Item{SKU: "71053", Quantity: 6, UnitPrice: 3.39})}},
+		{"non-contiguous invoice keeps first-seen order and takes the latest time", 3, orHeaderV1 +
+			"2,A,x,1,2011-01-01 10:00:00,1.00,2,UK\n" +
+			"1,B,x,2,2011-01-01 09:00:00,1.50,1,UK\n" +
+			"2,C,x,3,2011-01-01 10:01:00,2.00,2,UK\n",
+			nil, []stream.Event{
+				invoiceEvent(stream.Purchase, "2", "2", "2011-01-01T10:01:00Z", 7,
+					stream.Item{SKU: "A", Quantity: 1, UnitPrice: 1}, stream.Item{SKU: "C", Quantity: 3, UnitPrice: 2}),
+				invoiceEvent(stream.Purchase, "1", "1", "2011-01-01T09:00:00Z", 3, stream.Item{SKU: "B", Quantity: 2, UnitPrice: 1.5}),
 			}},
-			skipped: map[string]int{},
-			rows:    2,
-		},
-		{
-			name: "non-contiguous invoice keeps first-seen order and takes the latest time",
-			in: orHeaderV1 +
-				"2,A,x,1,2011-01-01 10:00:00,1.00,2,UK\n" +
-				"1,B,x,2,2011-01-01 09:00:00,1.50,1,UK\n" +
-				"2,C,x,3,2011-01-01 10:01:00,2.00,2,UK\n",
-			want: []stream.Event{
-				{EventID: "or:2", Type: stream.Purchase, CustomerID: "2", TS: ts("2011-01-01T10:01:00Z"),
-					Items: []stream.Item{{SKU: "A", Quantity: 1, UnitPrice: 1}, {SKU: "C", Quantity: 3, UnitPrice: 2}}, Amount: 7, OrderID: "2", Currency: "GBP"},
-				{EventID: "or:1", Type: stream.Purchase, CustomerID: "1", TS: ts("2011-01-01T09:00:00Z"),
-					Items: []stream.Item{{SKU: "B", Quantity: 2, UnitPrice: 1.5}}, Amount: 3, OrderID: "1", Currency: "GBP"},
-			},
-			skipped: map[string]int{},
-			rows:    3,
-		},
-		{
-			name: "refund carries positive quantities and the absolute amount",
-			in: orHeaderV1 +
-				"C536379,D,Discount,-1,2010-12-01 09:41:00,27.50,14527,United Kingdom\n" +
-				"C536379,E,x,-3,2010-12-01 09:41:00,0.333,14527,United Kingdom\n",
-			want: []stream.Event{{
-				EventID: "or:C536379", Type: stream.Refund, CustomerID: "14527", TS: ts("2010-12-01T09:41:00Z"),
-				Items:  []stream.Item{{SKU: "D", Quantity: 1, UnitPrice: 27.5}, {SKU: "E", Quantity: 3, UnitPrice: 0.333}},
-				Amount: 28.5, OrderID: "C536379", Currency: "GBP",
-			}},
-			skipped: map[string]int{},
-			rows:    2,
-		},
-		{
-			name: "rows without customer, non-positive lines and empty invoices are counted",
-			in: orHeaderV1 +
-				"10,A,x,1,2011-01-01 10:00:00,1.00,,UK\n" + // no customer
-				"11,A,x,1,2011-01-01 10:00:00,0,5,UK\n" + // price 0: dropped, invoice empty
-				"12,A,x,-2,2011-01-01 10:00:00,1.00,6,UK\n" + // negative quantity in a purchase: dropped
-				"12,B,x,2,2011-01-01 10:00:00,1.25,6,UK\n" +
-				"C13,A,x,0,2011-01-01 10:00:00,1.00,7,UK\n" + // refund line of quantity 0: dropped
-				"12,C,x,1,2011-01-01 10:00:00,1.00,8,UK\n", // another customer on invoice 12
-			want: []stream.Event{{
-				EventID: "or:12", Type: stream.Purchase, CustomerID: "6", TS: ts("2011-01-01T10:00:00Z"),
-				Items: []stream.Item{{SKU: "B", Quantity: 2, UnitPrice: 1.25}}, Amount: 2.5, OrderID: "12", Currency: "GBP",
-			}},
-			skipped: map[string]int{SkipNoCustomer: 1, SkipLineNotPositive: 3, SkipInvoiceNoItems: 2, SkipCustomerMismatch: 1},
-			rows:    6,
-		},
-		{
-			name: "Online Retail II header, float customer id, amount rounded to the cent",
-			in: "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n" +
+		{"refund carries positive quantities and the absolute amount", 2, orHeaderV1 +
+			"C536379,D,Discount,-1,2010-12-01 09:41:00,27.50,14527,United Kingdom\n" +
+			"C536379,E,x,-3,2010-12-01 09:41:00,0.333,14527,United Kingdom\n",
+			nil, []stream.Event{invoiceEvent(stream.Refund, "C536379", "14527", "2010-12-01T09:41:00Z", 28.5,
+				stream.Item{SKU: "D", Quantity: 1, UnitPrice: 27.5}, stream.Item{SKU: "E", Quantity: 3, UnitPrice: 0.333})}},
+		{"Online Retail II header, float customer id, amount rounded to the cent", 1,
+			"Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n" +
 				"489434,85048,LIGHTS,3,2009-12-01 07:45:00,0.335,13085.0,United Kingdom\n",
-			want: []stream.Event{{
+			nil, []stream.Event{{
 				EventID: "or2:489434", Type: stream.Purchase, CustomerID: "13085", TS: ts("2009-12-01T07:45:00Z"),
 				Items: []stream.Item{{SKU: "85048", Quantity: 3, UnitPrice: 0.335}}, Amount: 1.01, OrderID: "489434", Currency: "GBP",
-			}},
-			skipped: map[string]int{},
-			rows:    1,
-		},
-		{
-			name: "spreadsheet export date format",
-			in:   orHeaderV1 + "1,A,x,1,12/1/2010 8:26,1.00,17850,UK\n",
-			want: []stream.Event{{
-				EventID: "or:1", Type: stream.Purchase, CustomerID: "17850", TS: ts("2010-12-01T08:26:00Z"),
-				Items: []stream.Item{{SKU: "A", Quantity: 1, UnitPrice: 1}}, Amount: 1, OrderID: "1", Currency: "GBP",
-			}},
-			skipped: map[string]int{},
-			rows:    1,
-		},
+			}}},
+		{"rows without customer, non-positive lines and empty invoices are counted", 6, orHeaderV1 +
+			"10,A,x,1,2011-01-01 10:00:00,1.00,,UK\n" + // no customer
+			"11,A,x,1,2011-01-01 10:00:00,0,5,UK\n" + // price 0: dropped, invoice empty
+			"12,A,x,-2,2011-01-01 10:00:00,1.00,6,UK\n" + // negative quantity in a purchase: dropped
+			"12,B,x,2,2011-01-01 10:00:00,1.25,6,UK\n" +
+			"C13,A,x,0,2011-01-01 10:00:00,1.00,7,UK\n" + // refund line of quantity 0: dropped
+			"12,C,x,1,2011-01-01 10:00:00,1.00,8,UK\n", // another customer on invoice 12
+			map[string]int{SkipNoCustomer: 1, SkipLineNotPositive: 3, SkipInvoiceNoItems: 2, SkipCustomerMismatch: 1},
+			[]stream.Event{invoiceEvent(stream.Purchase, "12", "6", "2011-01-01T10:00:00Z", 2.5, stream.Item{SKU: "B", Quantity: 2, UnitPrice: 1.25})}},
+		{"spreadsheet export date format", 1, orHeaderV1 + "1,A,x,1,12/1/2010 8:26,1.00,17850,UK\n",
+			nil, []stream.Event{invoiceEvent(stream.Purchase, "1", "17850", "2010-12-01T08:26:00Z", 1, stream.Item{SKU: "A", Quantity: 1, UnitPrice: 1})}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,12 +121,7 @@ func TestOnlineRetail(t *testing.T) {
 			if !reflect.DeepEqual(evs, tt.want) {
 				t.Errorf("events:\n got %+v\nwant %+v", evs, tt.want)
 			}
-			if !reflect.DeepEqual(st.Skipped, tt.skipped) {
-				t.Errorf("skipped = %v, want %v", st.Skipped, tt.skipped)
-			}
-			if st.Rows != tt.rows {
-				t.Errorf("rows = %d, want %d", st.Rows, tt.rows)
-			}
+			checkCounts(t, st, tt.rows, tt.skipped)
 			if st.Published() != len(tt.want) {
 				t.Errorf("Published() = %d, want %d", st.Published(), len(tt.want))
 			}
@@ -152,10 +131,9 @@ func TestOnlineRetail(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	tests := []struct {
-		name    string
-		preset  Preset
-		in      string
-		wantErr string
+		name        string
+		preset      Preset
+		in, wantErr string
 	}{
 		{"unknown header", OnlineRetail, "a,b,c\n1,2,3\n", "neither Online Retail"},
 		{"bad quantity", OnlineRetail, orHeaderV1 + "1,A,x,many,2010-12-01 08:26:00,1,17850,UK\n", "line 2: Quantity"},
@@ -337,5 +315,151 @@ func TestParsePreset(t *testing.T) {
 	}
 	if _, err := ParsePreset("online_retail"); err == nil || !strings.Contains(err.Error(), "online-retail") {
 		t.Errorf("ParsePreset(online_retail) err = %v, want one listing the presets", err)
+	}
+}
+
+// The expected numbers are the data README's sanity figures, and for what the README does not
+// give, the same rules applied with pandas (scripts/golden/rfm.py cleans rows the same way).
+func TestRealDataSets(t *testing.T) {
+	tests := []struct {
+		name      string
+		preset    Preset
+		file      string
+		rows      int
+		events    map[stream.EventType]int
+		skipped   map[string]int
+		customers int
+		// Sums of Amount by type, to the cent.
+		amounts map[stream.EventType]float64
+		first   string // first event id
+	}{
+		{
+			name: "online retail", preset: OnlineRetail, file: "online_retail/Online Retail.csv.gz",
+			// 541,909 rows; 25,900 invoices of which 22,190 have a customer:
+			// 18,532 purchases + 3,654 refunds + 4 invoices with no positive line.
+			rows:    541909,
+			events:  map[stream.EventType]int{stream.Purchase: 18532, stream.Refund: 3654},
+			skipped: map[string]int{SkipNoCustomer: 135080, SkipLineNotPositive: 40, SkipInvoiceNoItems: 4},
+			// 4,372 customers have a row; one has only a zero-price line, so 4,371 have an
+			// event (4,338 a purchase).
+			customers: 4371,
+			amounts:   map[stream.EventType]float64{stream.Purchase: 8911407.90, stream.Refund: 611342.09},
+			first:     "or:536365",
+		},
+		{
+			name: "online retail II", preset: OnlineRetail, file: "online_retail_ii/online_retail_II_Year_2009-2010.csv.gz",
+			rows:      525461,
+			events:    map[stream.EventType]int{stream.Purchase: 19213, stream.Refund: 4372},
+			skipped:   map[string]int{SkipNoCustomer: 107927, SkipLineNotPositive: 31, SkipInvoiceNoItems: 2},
+			customers: 4381, // of the README's 4,383, two have only zero-price lines
+			// Per-invoice amounts are rounded to the cent before summing: 8,832,003.27 unrounded.
+			amounts: map[stream.EventType]float64{stream.Purchase: 8832003.26, stream.Refund: 483794.70},
+			first:   "or2:489434",
+		},
+		{
+			name: "course purchases", preset: CoursePurchases, file: "customer_analytics_365/purchase_data_no_demographics.csv",
+			rows:      58693,
+			events:    map[stream.EventType]int{stream.Visit: 58693, stream.Purchase: 14638},
+			skipped:   map[string]int{},
+			customers: 500,
+			first:     "cp:200000001:1:v",
+		},
+		{
+			name: "course segmentation", preset: CourseSegmentation, file: "customer_analytics_365/segmentation data.csv",
+			rows: 2000, events: map[stream.EventType]int{stream.Profile: 2000}, skipped: map[string]int{},
+			customers: 2000, first: "cs:100000001",
+		},
+		{
+			name: "cdnow master", preset: CDNOW, file: "cdnow/CDNOW_master.txt",
+			rows: 69659, events: map[stream.EventType]int{stream.Purchase: 69659}, skipped: map[string]int{},
+			customers: 23570, first: "cd:2",
+		},
+		{
+			name: "cdnow sample", preset: CDNOW, file: "cdnow/CDNOW_sample.txt",
+			rows: 6919, events: map[stream.EventType]int{stream.Purchase: 6919}, skipped: map[string]int{},
+			customers: 2357, first: "cd:1",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := testenv.DataFile(t, tt.file)
+			customers := map[string]bool{}
+			ids := map[string]bool{}
+			amounts := map[stream.EventType]float64{}
+			first := ""
+			st, err := ReadFile(context.Background(), tt.preset, path, func(e stream.Event) error {
+				if first == "" {
+					first = e.EventID
+				}
+				if ids[e.EventID] {
+					t.Errorf("duplicate event id %s", e.EventID)
+				}
+				ids[e.EventID] = true
+				customers[e.CustomerID] = true
+				amounts[e.Type] += e.Amount
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCounts(t, st, tt.rows, tt.skipped)
+			if !reflect.DeepEqual(st.Events, tt.events) {
+				t.Errorf("events = %v, want %v", st.Events, tt.events)
+			}
+			if len(customers) != tt.customers {
+				t.Errorf("customers = %d, want %d", len(customers), tt.customers)
+			}
+			if first != tt.first {
+				t.Errorf("first event id = %s, want %s", first, tt.first)
+			}
+			for typ, want := range tt.amounts {
+				if math.Abs(amounts[typ]-want) > 0.005 {
+					t.Errorf("sum of %s amounts = %.2f, want %.2f", typ, amounts[typ], want)
+				}
+			}
+		})
+	}
+}
+
+// TestOnlineRetailRawCounts checks the file is the README's (raw rows, invoices and customers,
+// read directly) and that every invoice with a customer is accounted for: published as a
+// purchase or refund, or counted as invoice_no_items.
+func TestOnlineRetailRawCounts(t *testing.T) {
+	path := testenv.DataFile(t, "online_retail/Online Retail.csv.gz")
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	if _, err := cr.Read(); err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	invoices, withCustomer, customers := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows++
+		invoices[rec[0]] = true
+		if rec[6] != "" {
+			withCustomer[rec[0]] = true
+			customers[rec[6]] = true
+		}
+	}
+	if rows != 541909 || len(invoices) != 25900 || len(customers) != 4372 {
+		t.Fatalf("raw file: %d rows, %d invoices, %d customers; README: 541,909, 25,900, 4,372", rows, len(invoices), len(customers))
+	}
+	st, err := ReadFile(context.Background(), OnlineRetail, path, func(stream.Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Published() + st.Skipped[SkipInvoiceNoItems]; got != len(withCustomer) {
+		t.Errorf("events + empty invoices = %d, want the %d invoices that have a customer", got, len(withCustomer))
 	}
 }

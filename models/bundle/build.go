@@ -126,30 +126,14 @@ func BuildWithDiagnostics(cols map[string][]float64, o BuildOptions) (*Bundle, *
 	if o.Features == nil {
 		o.Features = DefaultFeatures
 	}
-	if o.PCAVariance <= 0 {
-		o.PCAVariance = 0.8
-	}
-	if o.MaxK <= 0 {
-		o.MaxK = 8
-	}
-	if o.KMin < 2 {
-		o.KMin = 2
-	}
-	if o.StabilityTolerance <= 0 {
-		o.StabilityTolerance = 0.02
-	}
-	if o.SweepRows <= 0 {
-		o.SweepRows = 20000
-	}
-	if o.FullRows <= 0 {
-		o.FullRows = 200000
-	}
-	if o.CLVMonths <= 0 {
-		o.CLVMonths = 12
-	}
-	if o.MonthlyDiscount <= 0 {
-		o.MonthlyDiscount = 0.01
-	}
+	orDefault(&o.PCAVariance, 0.8)
+	orDefault(&o.MaxK, 8)
+	o.KMin = max(o.KMin, 2)
+	orDefault(&o.StabilityTolerance, 0.02)
+	orDefault(&o.SweepRows, 20000)
+	orDefault(&o.FullRows, 200000)
+	orDefault(&o.CLVMonths, 12)
+	orDefault(&o.MonthlyDiscount, 0.01)
 	if o.Created.IsZero() {
 		o.Created = time.Now().UTC()
 	}
@@ -623,38 +607,33 @@ func segmentName(prof, all map[string]float64) string {
 	if f, ok := prof["frequency"]; ok && f < 0.5 {
 		return "browsers, no purchases"
 	}
-	value := "mid-value"
-	if r, ok := rel("monetary"); ok {
+	// band names a feature's ratio to the population: low at or below lo, high at or above
+	// hi, mid between them or when the ratio is unknown.
+	band := func(name string, lo, hi float64, low, mid, high string) string {
+		r, ok := rel(name)
 		switch {
-		case r >= 1.6:
-			value = "high-value"
-		case r <= 0.6:
-			value = "low-value"
+		case ok && r >= hi:
+			return high
+		case ok && r <= lo:
+			return low
 		}
+		return mid
 	}
-	freq := "regular"
-	if r, ok := rel("frequency"); ok {
-		switch {
-		case r >= 1.3:
-			freq = "frequent"
-		case r <= 0.7:
-			freq = "occasional"
-		}
-	}
-	rec := "steady"
-	if r, ok := rel("recency_days"); ok {
-		switch {
-		case r <= 0.7:
-			rec = "active"
-		case r >= 1.5:
-			rec = "lapsing"
-		}
-	}
-	name := value + " " + freq + " " + rec
+	name := band("monetary", 0.6, 1.6, "low-value", "mid-value", "high-value") + " " +
+		band("frequency", 0.7, 1.3, "occasional", "regular", "frequent") + " " +
+		band("recency_days", 0.7, 1.5, "active", "steady", "lapsing")
 	if r, ok := rel("promo_share"); ok && r >= 1.3 {
 		name += ", promotion-driven"
 	}
 	return name
+}
+
+// orDefault sets *v to def when it is not positive: the zero value of an option means its
+// default.
+func orDefault[T int | float64](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 func purchasers(cols map[string][]float64) []int {

@@ -138,13 +138,21 @@ func TestConversionFromSamples(t *testing.T) {
 	}
 }
 
-func TestPurchaseBySegment(t *testing.T) {
+// buildWithSegmentPurchases builds a bundle from synthetic customers whose purchase rows carry
+// their customer features, so that price response is fitted per segment too.
+func buildWithSegmentPurchases(t *testing.T) (*Bundle, map[string][]float64) {
+	t.Helper()
 	cols, rows := synthetic(1200, 9)
 	pc := visitColumns(cols, len(rows))
 	b, err := Build(cols, BuildOptions{Seed: 1, Purchases: rows, PurchaseCols: pc})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b, cols
+}
+
+func TestPurchaseBySegment(t *testing.T) {
+	b, _ := buildWithSegmentPurchases(t)
 	seen := map[int]bool{}
 	for _, e := range b.Payload.Elasticities {
 		seen[e.Segment] = true
@@ -163,12 +171,7 @@ func TestPurchaseBySegment(t *testing.T) {
 // Per-segment price response: the bundle carries each segment's models, WhatIfSegment uses
 // them, and scoring a customer at a price context uses the customer's segment's models.
 func TestSegmentPriceResponse(t *testing.T) {
-	cols, rows := synthetic(1200, 9)
-	pc := visitColumns(cols, len(rows))
-	b, err := Build(cols, BuildOptions{Seed: 1, Purchases: rows, PurchaseCols: pc})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, cols := buildWithSegmentPurchases(t)
 	if len(b.Payload.Purchase.Segments) == 0 {
 		t.Fatalf("no per-segment models; notes %q", b.Payload.Scorecard.Notes)
 	}

@@ -71,15 +71,19 @@ func (b *Bundle) Validate() error {
 			}
 		}
 	}
-	dimsEq("scaler mean", len(s.ScalerMean), nf)
-	dimsEq("scaler scale", len(s.ScalerScale), nf)
-	finite("scaler mean", s.ScalerMean)
-	finite("scaler scale", s.ScalerScale)
-	for i, v := range s.ScalerScale {
-		if v <= 0 {
-			bad("scaler scale[%d] = %g, want > 0", i, v)
+	// standardizer checks n finite means and n finite positive scales.
+	standardizer := func(what string, mean, scale []float64, n int) {
+		dimsEq(what+" mean", len(mean), n)
+		dimsEq(what+" scale", len(scale), n)
+		finite(what+" mean", mean)
+		finite(what+" scale", scale)
+		for i, v := range scale {
+			if v <= 0 {
+				bad("%s scale[%d] = %g, want > 0", what, i, v)
+			}
 		}
 	}
+	standardizer("scaler", s.ScalerMean, s.ScalerScale, nf)
 	space := nf
 	if s.PCA != nil {
 		dimsEq("pca mean", len(s.PCA.Mean), nf)
@@ -127,15 +131,7 @@ func (b *Bundle) Validate() error {
 			}
 		}
 		n := len(c.Features)
-		dimsEq("conversion mean", len(c.Mean), n)
-		dimsEq("conversion scale", len(c.Scale), n)
-		finite("conversion mean", c.Mean)
-		finite("conversion scale", c.Scale)
-		for i, v := range c.Scale {
-			if v <= 0 {
-				bad("conversion scale[%d] = %g, want > 0", i, v)
-			}
-		}
+		standardizer("conversion", c.Mean, c.Scale, n)
 		switch c.Kind {
 		case "logit":
 			dimsEq("conversion logit", len(c.Logit), n+1)

@@ -60,54 +60,32 @@ func benchQuantity(b *testing.B) (*mat.Dense, []float64) {
 	return X, y
 }
 
-func BenchmarkFitLogit(b *testing.B) {
-	X, y := benchIncidence(b)
+// benchFit times fit on the design that data returns.
+func benchFit[Y any](b *testing.B, data func(*testing.B) (*mat.Dense, Y), fit func(X *mat.Dense, y Y) error) {
+	X, y := data(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := FitLogit(X, y, IncidenceNames, LogitOptions{}); err != nil {
+		if err := fit(X, y); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkFitLogitL2(b *testing.B) {
-	X, y := benchIncidence(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := FitLogit(X, y, IncidenceNames, LogitOptions{L2: 50}); err != nil {
-			b.Fatal(err)
-		}
-	}
+func benchLogit(b *testing.B, o LogitOptions) {
+	benchFit(b, benchIncidence, func(X *mat.Dense, y []float64) error { _, err := FitLogit(X, y, IncidenceNames, o); return err })
 }
 
-func BenchmarkFitMNL(b *testing.B) {
-	X, y := benchBrand(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := FitMNL(X, y, BrandChoiceNames, MNLOptions{}); err != nil {
-			b.Fatal(err)
-		}
-	}
+func benchMNL(b *testing.B, o MNLOptions) {
+	benchFit(b, benchBrand, func(X *mat.Dense, y []int) error { _, err := FitMNL(X, y, BrandChoiceNames, o); return err })
 }
 
-func BenchmarkFitMNLL2(b *testing.B) {
-	X, y := benchBrand(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := FitMNL(X, y, BrandChoiceNames, MNLOptions{L2: 20}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkFitLogit(b *testing.B)   { benchLogit(b, LogitOptions{}) }
+func BenchmarkFitLogitL2(b *testing.B) { benchLogit(b, LogitOptions{L2: 50}) }
+func BenchmarkFitMNL(b *testing.B)     { benchMNL(b, MNLOptions{}) }
+func BenchmarkFitMNLL2(b *testing.B)   { benchMNL(b, MNLOptions{L2: 20}) }
 
 func BenchmarkFitOLS(b *testing.B) {
-	X, y := benchQuantity(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := FitOLS(X, y, QuantityNames); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchFit(b, benchQuantity, func(X *mat.Dense, y []float64) error { _, err := FitOLS(X, y, QuantityNames); return err })
 }
 
 var sink float64

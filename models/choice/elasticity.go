@@ -45,17 +45,25 @@ func withPrice(x []float64, f int) ([]float64, error) {
 //
 // along grid, with feature f as the price and the other features fixed at x.
 func LogitElasticity(m *Logit, x []float64, f int, grid []float64) ([]Point, error) {
-	if len(x) != len(m.Names) {
-		return nil, fmt.Errorf("logit elasticity: x has %d values for %d features", len(x), len(m.Names))
+	return curve("logit", len(m.Names), x, f, grid, func(xv []float64, p float64) float64 {
+		return m.Coef[f+1] * p * (1 - m.Prob(xv))
+	})
+}
+
+// curve is at(xv, p) along grid, where xv is x with feature f, the price, at p. model names the
+// model in errors and n is its number of features.
+func curve(model string, n int, x []float64, f int, grid []float64, at func(xv []float64, p float64) float64) ([]Point, error) {
+	if len(x) != n {
+		return nil, fmt.Errorf("%s elasticity: x has %d values for %d features", model, len(x), n)
 	}
 	xv, err := withPrice(x, f)
 	if err != nil {
-		return nil, fmt.Errorf("logit elasticity: %w", err)
+		return nil, fmt.Errorf("%s elasticity: %w", model, err)
 	}
 	out := make([]Point, len(grid))
 	for i, p := range grid {
 		xv[f] = p
-		out[i] = Point{p, m.Coef[f+1] * p * (1 - m.Prob(xv))}
+		out[i] = Point{p, at(xv, p)}
 	}
 	return out, nil
 }
@@ -69,14 +77,7 @@ func LogitElasticity(m *Logit, x []float64, f int, grid []float64) ([]Point, err
 // own price it is the own-price elasticity, otherwise a cross-price elasticity. j indexes
 // m.Categories.
 func MNLElasticity(m *MNL, x []float64, j, f int, grid []float64) ([]Point, error) {
-	xv, probs, err := mnlCurveSetup(m, x, j, f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Point, len(grid))
-	for i, p := range grid {
-		xv[f] = p
-		m.Probs(xv, probs)
+	return mnlCurve(m, x, j, f, grid, func(p float64, probs []float64) float64 {
 		avg := 0.0
 		for c := 1; c < len(probs); c++ {
 			avg += probs[c] * m.Coef[c-1][f+1]
@@ -85,9 +86,8 @@ func MNLElasticity(m *MNL, x []float64, j, f int, grid []float64) ([]Point, erro
 		if j > 0 {
 			bj = m.Coef[j-1][f+1]
 		}
-		out[i] = Point{p, p * (bj - avg)}
-	}
-	return out, nil
+		return p * (bj - avg)
+	})
 }
 
 // TextbookOwnElasticity is the course's simplified own-price formula
@@ -98,18 +98,8 @@ func MNLElasticity(m *MNL, x []float64, j, f int, grid []float64) ([]Point, erro
 // its own utility alone; the MNL fitted here lets every price enter every utility, so this is an
 // approximation kept for comparison with the course. j indexes m.Categories.
 func TextbookOwnElasticity(m *MNL, x []float64, j, f int, grid []float64) ([]Point, error) {
-	xv, probs, err := mnlCurveSetup(m, x, j, f)
-	if err != nil {
-		return nil, err
-	}
-	b := m.SymmetricCoef()[j][f+1]
-	out := make([]Point, len(grid))
-	for i, p := range grid {
-		xv[f] = p
-		m.Probs(xv, probs)
-		out[i] = Point{p, b * p * (1 - probs[j])}
-	}
-	return out, nil
+	b := symmetricCoef(m, j, f)
+	return mnlCurve(m, x, j, f, grid, func(p float64, probs []float64) float64 { return b * p * (1 - probs[j]) })
 }
 
 // TextbookCrossElasticity is the course's simplified cross-price formula for any brand's
@@ -120,32 +110,31 @@ func TextbookOwnElasticity(m *MNL, x []float64, j, f int, grid []float64) ([]Poi
 // the same for every j ≠ k (the IIA property of a conditional logit). As with
 // TextbookOwnElasticity, β̃ comes from SymmetricCoef.
 func TextbookCrossElasticity(m *MNL, x []float64, k, f int, grid []float64) ([]Point, error) {
-	xv, probs, err := mnlCurveSetup(m, x, k, f)
-	if err != nil {
-		return nil, err
-	}
-	b := m.SymmetricCoef()[k][f+1]
-	out := make([]Point, len(grid))
-	for i, p := range grid {
-		xv[f] = p
-		m.Probs(xv, probs)
-		out[i] = Point{p, -b * p * probs[k]}
-	}
-	return out, nil
+	b := symmetricCoef(m, k, f)
+	return mnlCurve(m, x, k, f, grid, func(p float64, probs []float64) float64 { return -b * p * probs[k] })
 }
 
-func mnlCurveSetup(m *MNL, x []float64, j, f int) ([]float64, []float64, error) {
-	if len(x) != len(m.Names) {
-		return nil, nil, fmt.Errorf("MNL elasticity: x has %d values for %d features", len(x), len(m.Names))
+// symmetricCoef is SymmetricCoef's coefficient of feature f for category j, or 0 where j or f
+// is out of range (mnlCurve then reports it).
+func symmetricCoef(m *MNL, j, f int) float64 {
+	if j < 0 || j >= len(m.Categories) || f < 0 || f >= len(m.Names) {
+		return 0
 	}
-	if j < 0 || j >= len(m.Categories) {
-		return nil, nil, fmt.Errorf("MNL elasticity: category index %d out of range for %d categories", j, len(m.Categories))
+	return m.SymmetricCoef()[j][f+1]
+}
+
+// mnlCurve is at(p, P) along grid, where P are the category probabilities with feature f at p
+// and the other features at x; j is the category the curve is about, checked here.
+func mnlCurve(m *MNL, x []float64, j, f int, grid []float64, at func(p float64, probs []float64) float64) ([]Point, error) {
+	// A wrong x is reported first, by curve.
+	if len(x) == len(m.Names) && (j < 0 || j >= len(m.Categories)) {
+		return nil, fmt.Errorf("MNL elasticity: category index %d out of range for %d categories", j, len(m.Categories))
 	}
-	xv, err := withPrice(x, f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("MNL elasticity: %w", err)
-	}
-	return xv, make([]float64, len(m.Categories)), nil
+	probs := make([]float64, len(m.Categories))
+	return curve("MNL", len(m.Names), x, f, grid, func(xv []float64, p float64) float64 {
+		m.Probs(xv, probs)
+		return at(p, probs)
+	})
 }
 
 // QuantityElasticity is the price elasticity of the fitted purchase quantity,
@@ -155,17 +144,7 @@ func mnlCurveSetup(m *MNL, x []float64, j, f int) ([]float64, []float64, error) 
 // exact for the linear model. Where Q(p) ≤ 0 the model predicts no purchase and the value
 // has no economic meaning; it is still returned as computed.
 func QuantityElasticity(m *OLS, x []float64, f int, grid []float64) ([]Point, error) {
-	if len(x) != len(m.Names) {
-		return nil, fmt.Errorf("quantity elasticity: x has %d values for %d features", len(x), len(m.Names))
-	}
-	xv, err := withPrice(x, f)
-	if err != nil {
-		return nil, fmt.Errorf("quantity elasticity: %w", err)
-	}
-	out := make([]Point, len(grid))
-	for i, p := range grid {
-		xv[f] = p
-		out[i] = Point{p, m.Coef[f+1] * p / m.Predict(xv)}
-	}
-	return out, nil
+	return curve("quantity", len(m.Names), x, f, grid, func(xv []float64, p float64) float64 {
+		return m.Coef[f+1] * p / m.Predict(xv)
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/segstream/segstream/models/internal/reference"
 	"github.com/segstream/segstream/testkit/testenv"
 )
 
@@ -75,21 +76,7 @@ func loadGolden(t *testing.T) (*golden, []Purchase) {
 // closeTo fails when any element differs from want by more than tol relative to |want|.
 func closeTo(t *testing.T, what string, got, want []float64, tol float64) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, golden has %d", what, len(got), len(want))
-	}
-	worst, at := 0.0, 0
-	for i := range got {
-		if e := relErr(got[i], want[i]); e > worst || math.IsNaN(got[i]) {
-			worst, at = e, i
-			if math.IsNaN(got[i]) {
-				worst = math.Inf(1)
-			}
-		}
-	}
-	if worst > tol {
-		t.Errorf("%s[%d] = %.12g, golden %.12g: relative error %.3g > %g", what, at, got[at], want[at], worst, tol)
-	}
+	reference.Check(t, what, "golden", got, want, 1e-300, tol)
 }
 
 // checkElasticity compares the price elasticities el gives at x = (price, promotion), without
@@ -116,92 +103,94 @@ func points(p []Point) []float64 {
 	return out
 }
 
-func TestGoldenIncidence(t *testing.T) {
-	g, rows := loadGolden(t)
-	X, y := IncidenceDesign(rows)
-	tests := []struct {
-		name             string
-		l2               float64
-		coef, se         []float64
-		llf              float64
-		withElasticities bool
-	}{
-		{"statsmodels Logit", 0, g.Incidence.Coef, g.Incidence.StdErr, g.Incidence.LLF, true},
-		{"scipy penalized optimum", g.IncidenceL2.L2, g.IncidenceL2.Coef, g.IncidenceL2.StdErr, g.IncidenceL2.LLF, false},
-	}
-	for _, tc := range tests {
+// fitCase is a fit to compare with golden coefficients and standard errors, a row per
+// non-base category (the one row of a binary logit), and log-likelihood.
+type fitCase struct {
+	name     string
+	l2       float64
+	coef, se [][]float64
+	llf      float64
+}
+
+// checkFits fits every case with its L2 penalty as a subtest, compares the coefficients,
+// standard errors and log-likelihood that golden reads off the fit with the case's, and runs
+// unpenalized on the fit without a penalty.
+func checkFits[M any](t *testing.T, cases []fitCase, fit func(l2 float64) (M, error),
+	golden func(m M) (coef, se [][]float64, ll float64), unpenalized func(t *testing.T, m M)) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := FitLogit(X, y, IncidenceNames, LogitOptions{L2: tc.l2})
+			m, err := fit(tc.l2)
 			if err != nil {
 				t.Fatal(err)
 			}
-			closeTo(t, "coef", m.Coef, tc.coef, goldenTol)
-			closeTo(t, "stderr", m.StdErr, tc.se, goldenTol)
-			closeTo(t, "log-likelihood", []float64{m.LogLikelihood}, []float64{tc.llf}, goldenTol)
-			if !tc.withElasticities {
-				return
+			coef, se, ll := golden(m)
+			if len(coef) != len(tc.coef) {
+				t.Fatalf("%d non-base categories, golden has %d", len(coef), len(tc.coef))
 			}
-			checkElasticity(t, g.Incidence.Elasticity, g.Incidence.ElasticityPromotion, func(x []float64) ([]Point, error) {
-				return LogitElasticity(m, x, 0, CourseGrid())
-			})
+			for c := range coef {
+				closeTo(t, "coef", coef[c], tc.coef[c], goldenTol)
+				closeTo(t, "stderr", se[c], tc.se[c], goldenTol)
+			}
+			closeTo(t, "log-likelihood", []float64{ll}, []float64{tc.llf}, goldenTol)
+			if tc.l2 == 0 {
+				unpenalized(t, m)
+			}
 		})
 	}
+}
+
+func TestGoldenIncidence(t *testing.T) {
+	g, rows := loadGolden(t)
+	X, y := IncidenceDesign(rows)
+	checkFits(t, []fitCase{
+		{"statsmodels Logit", 0, [][]float64{g.Incidence.Coef}, [][]float64{g.Incidence.StdErr}, g.Incidence.LLF},
+		{"scipy penalized optimum", g.IncidenceL2.L2, [][]float64{g.IncidenceL2.Coef}, [][]float64{g.IncidenceL2.StdErr}, g.IncidenceL2.LLF},
+	}, func(l2 float64) (*Logit, error) {
+		return FitLogit(X, y, IncidenceNames, LogitOptions{L2: l2})
+	}, func(m *Logit) ([][]float64, [][]float64, float64) {
+		return [][]float64{m.Coef}, [][]float64{m.StdErr}, m.LogLikelihood
+	}, func(t *testing.T, m *Logit) {
+		checkElasticity(t, g.Incidence.Elasticity, g.Incidence.ElasticityPromotion, func(x []float64) ([]Point, error) {
+			return LogitElasticity(m, x, 0, CourseGrid())
+		})
+	})
 }
 
 func TestGoldenBrandChoice(t *testing.T) {
 	g, rows := loadGolden(t)
 	X, y := BrandChoiceDesign(rows)
-	tests := []struct {
-		name     string
-		l2       float64
-		coef, se [][]float64
-		llf      float64
-	}{
+	checkFits(t, []fitCase{
 		{"statsmodels MNLogit", 0, g.BrandChoice.Coef, g.BrandChoice.StdErr, g.BrandChoice.LLF},
 		{"scipy penalized optimum", g.BrandChoiceL2.L2, g.BrandChoiceL2.Coef, g.BrandChoiceL2.StdErr, g.BrandChoiceL2.LLF},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			m, err := FitMNL(X, y, BrandChoiceNames, MNLOptions{L2: tc.l2})
+	}, func(l2 float64) (*MNL, error) {
+		return FitMNL(X, y, BrandChoiceNames, MNLOptions{L2: l2})
+	}, func(m *MNL) ([][]float64, [][]float64, float64) {
+		return m.Coef, m.StdErr, m.LogLikelihood
+	}, func(t *testing.T, m *MNL) {
+		x := ColumnMeans(X)
+		closeTo(t, "mean prices", x, g.BrandChoice.X, 1e-12)
+		grid := CourseGrid()
+		curves := []struct {
+			name string
+			fn   func(*MNL, []float64, int, int, []float64) ([]Point, error)
+			j, f int
+			want []float64
+		}{
+			{"own 5", MNLElasticity, 4, 4, g.BrandChoice.Own5},
+			{"cross 5 w.r.t. price 4", MNLElasticity, 4, 3, g.BrandChoice.Cross54},
+			{"own 1 (base)", MNLElasticity, 0, 0, g.BrandChoice.Own1},
+			{"cross 2 w.r.t. price 1", MNLElasticity, 1, 0, g.BrandChoice.Cross21},
+			{"textbook own 5", TextbookOwnElasticity, 4, 4, g.BrandChoice.Own5TextbookJ},
+			{"textbook cross w.r.t. price 4", TextbookCrossElasticity, 3, 3, g.BrandChoice.Cross54TextbookJ},
+		}
+		for _, c := range curves {
+			el, err := c.fn(m, x, c.j, c.f, grid)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(m.Coef) != len(tc.coef) {
-				t.Fatalf("%d non-base categories, golden has %d", len(m.Coef), len(tc.coef))
-			}
-			for c := range m.Coef {
-				closeTo(t, "coef", m.Coef[c], tc.coef[c], goldenTol)
-				closeTo(t, "stderr", m.StdErr[c], tc.se[c], goldenTol)
-			}
-			closeTo(t, "log-likelihood", []float64{m.LogLikelihood}, []float64{tc.llf}, goldenTol)
-			if tc.l2 != 0 {
-				return
-			}
-			x := ColumnMeans(X)
-			closeTo(t, "mean prices", x, g.BrandChoice.X, 1e-12)
-			grid := CourseGrid()
-			curves := []struct {
-				name string
-				fn   func(*MNL, []float64, int, int, []float64) ([]Point, error)
-				j, f int
-				want []float64
-			}{
-				{"own 5", MNLElasticity, 4, 4, g.BrandChoice.Own5},
-				{"cross 5 w.r.t. price 4", MNLElasticity, 4, 3, g.BrandChoice.Cross54},
-				{"own 1 (base)", MNLElasticity, 0, 0, g.BrandChoice.Own1},
-				{"cross 2 w.r.t. price 1", MNLElasticity, 1, 0, g.BrandChoice.Cross21},
-				{"textbook own 5", TextbookOwnElasticity, 4, 4, g.BrandChoice.Own5TextbookJ},
-				{"textbook cross w.r.t. price 4", TextbookCrossElasticity, 3, 3, g.BrandChoice.Cross54TextbookJ},
-			}
-			for _, c := range curves {
-				el, err := c.fn(m, x, c.j, c.f, grid)
-				if err != nil {
-					t.Fatal(err)
-				}
-				closeTo(t, c.name, points(el), c.want, goldenTol)
-			}
-		})
-	}
+			closeTo(t, c.name, points(el), c.want, goldenTol)
+		}
+	})
 }
 
 func TestGoldenQuantity(t *testing.T) {

@@ -45,19 +45,20 @@ func ReadPurchases(r io.Reader) ([]Purchase, error) {
 	for b := 1; b <= Brands; b++ {
 		want = append(want, fmt.Sprintf("Price_%d", b), fmt.Sprintf("Promotion_%d", b))
 	}
-	idx := make(map[string]int, len(want))
+	idx := make([]int, len(want)) // want[k] is column idx[k]
 	var missing []string
-	for _, w := range want {
+	for k, w := range want {
 		i, ok := col[w]
 		if !ok {
 			missing = append(missing, w)
 		}
-		idx[w] = i
+		idx[k] = i
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("purchase CSV lacks column(s) %s (is this purchase_data_no_demographics.csv?)", strings.Join(missing, ", "))
 	}
 	var out []Purchase
+	v := make([]float64, len(want)) // a row's numbers, in want's order
 	for line := 2; ; line++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -66,48 +67,33 @@ func ReadPurchases(r io.Reader) ([]Purchase, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading purchases: %w", err)
 		}
-		num := func(name string) (float64, error) {
-			s := strings.TrimSpace(rec[idx[name]])
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return 0, fmt.Errorf("line %d: %s = %q is not a finite number", line, name, s)
+		// parse reads the numbers of want[from:to] into v.
+		parse := func(from, to int) error {
+			for k := from; k < to; k++ {
+				s := strings.TrimSpace(rec[idx[k]])
+				f, err := strconv.ParseFloat(s, 64)
+				if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+					return fmt.Errorf("line %d: %s = %q is not a finite number", line, want[k], s)
+				}
+				v[k] = f
 			}
-			return v, nil
+			return nil
 		}
-		var p Purchase
-		var v float64
-		if v, err = num("ID"); err != nil {
+		if err := parse(0, 5); err != nil {
 			return nil, err
 		}
-		p.ID = int64(v)
-		if v, err = num("Day"); err != nil {
-			return nil, err
-		}
-		p.Day = int(v)
-		if v, err = num("Incidence"); err != nil {
-			return nil, err
-		}
-		p.Incidence = int(v)
-		if v, err = num("Brand"); err != nil {
-			return nil, err
-		}
-		p.Brand = int(v)
-		if p.Quantity, err = num("Quantity"); err != nil {
-			return nil, err
-		}
+		p := Purchase{ID: int64(v[0]), Day: int(v[1]), Incidence: int(v[2]), Brand: int(v[3]), Quantity: v[4]}
 		if p.Incidence != 0 && p.Incidence != 1 {
 			return nil, fmt.Errorf("line %d: Incidence = %d, want 0 or 1", line, p.Incidence)
 		}
 		if p.Incidence == 1 && (p.Brand < 1 || p.Brand > Brands) {
 			return nil, fmt.Errorf("line %d: a purchase of Brand %d, want 1..%d", line, p.Brand, Brands)
 		}
-		for b := 0; b < Brands; b++ {
-			if p.Price[b], err = num(fmt.Sprintf("Price_%d", b+1)); err != nil {
-				return nil, err
-			}
-			if p.Promotion[b], err = num(fmt.Sprintf("Promotion_%d", b+1)); err != nil {
-				return nil, err
-			}
+		if err := parse(5, len(want)); err != nil {
+			return nil, err
+		}
+		for b := range Brands {
+			p.Price[b], p.Promotion[b] = v[5+2*b], v[6+2*b]
 		}
 		out = append(out, p)
 	}

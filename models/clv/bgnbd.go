@@ -212,27 +212,12 @@ func (l *bgnbdLL) eval(p [4]float64, g []float64) float64 {
 
 // objective is the penalised mean negative log-likelihood on log-parameters.
 func (l *bgnbdLL) objective(logp, grad []float64) float64 {
-	var p [4]float64
+	var p, g [4]float64
 	for i := range p {
 		p[i] = math.Exp(logp[i])
 	}
-	var g [4]float64
-	var gs []float64
-	if grad != nil {
-		gs = g[:]
-	}
-	ll := l.eval(p, gs)
-	f := -ll / l.total
-	for i := range p {
-		f += l.penalty * p[i] * p[i]
-		if grad != nil {
-			grad[i] = (-g[i]/l.total + 2*l.penalty*p[i]) * p[i]
-		}
-	}
-	if math.IsNaN(f) {
-		return math.Inf(1)
-	}
-	return f
+	ll := l.eval(p, gradientTo(g[:], grad))
+	return penalised(ll, p[:], g[:], grad, l.total, l.penalty)
 }
 
 // FitBGNBD fits the BG/NBD model to customers' (Frequency, Recency, T) by maximum likelihood.

@@ -2,21 +2,14 @@ package clv
 
 import "testing"
 
-func BenchmarkFitBGNBD(b *testing.B) {
-	cs := cdnowSummary(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := FitBGNBD(cs, FitOptions{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkFitBGNBD(b *testing.B)      { benchFit(b, cdnowSummary(b), FitBGNBD) }
+func BenchmarkFitGammaGamma(b *testing.B) { benchFit(b, cdnowSpend(b), FitGammaGamma) }
 
-func BenchmarkFitGammaGamma(b *testing.B) {
-	cs := cdnowSpend(b)
+// benchFit times fit on cs, unpenalised.
+func benchFit[F any](b *testing.B, cs []Customer, fit func([]Customer, FitOptions) (F, error)) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := FitGammaGamma(cs, FitOptions{}); err != nil {
+		if _, err := fit(cs, FitOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

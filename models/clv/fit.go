@@ -44,6 +44,32 @@ type FitStats struct {
 // respect to the log-parameters in one pass; grad may be nil.
 type objective func(logp, grad []float64) float64
 
+// gradientTo is g when the optimizer asks for a gradient (grad is not nil), nil otherwise.
+func gradientTo(g, grad []float64) []float64 {
+	if grad == nil {
+		return nil
+	}
+	return g
+}
+
+// penalised is the objective both fits minimise: the mean negative log-likelihood plus an L2
+// penalty on the parameters p, from the total log-likelihood ll of total customers. When grad
+// is not nil it receives the gradient with respect to ln p, from the log-likelihood's gradient
+// g with respect to p. A NaN objective is returned as +Inf.
+func penalised(ll float64, p, g, grad []float64, total, penalty float64) float64 {
+	f := -ll / total
+	for i := range p {
+		f += penalty * p[i] * p[i]
+		if grad != nil {
+			grad[i] = (-g[i]/total + 2*penalty*p[i]) * p[i]
+		}
+	}
+	if math.IsNaN(f) {
+		return math.Inf(1)
+	}
+	return f
+}
+
 // minimize runs BFGS from x0 (log-parameters) and returns the optimum. Func and Grad share
 // one evaluation: the last point's gradient is cached, since BFGS' line search asks for both
 // at the same point.

@@ -75,54 +75,50 @@ func (tc fitCase) check(t *testing.T, got map[string]float64, decimals int, ll f
 	}
 }
 
-func TestFitBGNBD(t *testing.T) {
-	g := loadGolden(t)
-	cs := cdnowSummary(t)
-	tests := []fitCase{
-		{"mle", 0, g.BGNBD, map[string]float64{"r": 0.2426, "alpha": 4.4135, "a": 0.7929, "b": 2.4258}},
-		{"penalized", 0.01, g.BGNBDPenalized, nil},
-	}
-	for _, tc := range tests {
+// runFits fits cs with each case's penalizer as a subtest and hands the fit to check.
+func runFits[F any](t *testing.T, cases []fitCase, cs []Customer, fit func([]Customer, FitOptions) (F, error), check func(t *testing.T, tc fitCase, f F)) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := FitBGNBD(cs, FitOptions{Penalizer: tc.penalizer})
+			f, err := fit(cs, FitOptions{Penalizer: tc.penalizer})
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[string]float64{"r": f.R, "alpha": f.Alpha, "a": f.A, "b": f.B}
-			tc.check(t, got, 4, f.LogLikelihood)
-			if tc.penalizer == 0 && roundTo(f.LogLikelihood, 1) != -9582.4 {
-				t.Errorf("log-likelihood %.3f, Fader, Hardie and Lee report -9582.4", f.LogLikelihood)
-			}
-			if ll, err := f.BGNBD.LogLikelihood(cs); err != nil || ll != f.LogLikelihood {
-				t.Errorf("LogLikelihood(cs) = %v, %v; fit reported %v", ll, err, f.LogLikelihood)
-			}
-			if f.N != len(cs) {
-				t.Errorf("N = %d, want %d", f.N, len(cs))
-			}
+			check(t, tc, f)
 		})
 	}
 }
 
+func TestFitBGNBD(t *testing.T) {
+	g := loadGolden(t)
+	cs := cdnowSummary(t)
+	runFits(t, []fitCase{
+		{"mle", 0, g.BGNBD, map[string]float64{"r": 0.2426, "alpha": 4.4135, "a": 0.7929, "b": 2.4258}},
+		{"penalized", 0.01, g.BGNBDPenalized, nil},
+	}, cs, FitBGNBD, func(t *testing.T, tc fitCase, f BGNBDFit) {
+		tc.check(t, map[string]float64{"r": f.R, "alpha": f.Alpha, "a": f.A, "b": f.B}, 4, f.LogLikelihood)
+		if tc.penalizer == 0 && roundTo(f.LogLikelihood, 1) != -9582.4 {
+			t.Errorf("log-likelihood %.3f, Fader, Hardie and Lee report -9582.4", f.LogLikelihood)
+		}
+		if ll, err := f.BGNBD.LogLikelihood(cs); err != nil || ll != f.LogLikelihood {
+			t.Errorf("LogLikelihood(cs) = %v, %v; fit reported %v", ll, err, f.LogLikelihood)
+		}
+		if f.N != len(cs) {
+			t.Errorf("N = %d, want %d", f.N, len(cs))
+		}
+	})
+}
+
 func TestFitGammaGamma(t *testing.T) {
 	g := loadGolden(t)
-	cs := cdnowSpend(t)
-	tests := []fitCase{
+	runFits(t, []fitCase{
 		{"mle", 0, g.GammaGamma, map[string]float64{"p": 6.25, "q": 3.74, "v": 15.45}},
 		{"penalized", 0.001, g.GammaGammaPenalized, nil},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f, err := FitGammaGamma(cs, FitOptions{Penalizer: tc.penalizer})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := map[string]float64{"p": f.P, "q": f.Q, "v": f.V}
-			tc.check(t, got, 2, f.LogLikelihood)
-			if f.N != 946 {
-				t.Errorf("fitted %d customers, want the 946 with repeat purchases", f.N)
-			}
-		})
-	}
+	}, cdnowSpend(t), FitGammaGamma, func(t *testing.T, tc fitCase, f GammaGammaFit) {
+		tc.check(t, map[string]float64{"p": f.P, "q": f.Q, "v": f.V}, 2, f.LogLikelihood)
+		if f.N != 946 {
+			t.Errorf("fitted %d customers, want the 946 with repeat purchases", f.N)
+		}
+	})
 }
 
 func TestFitErrors(t *testing.T) {

@@ -127,23 +127,10 @@ func (l *ggLL) eval(p, q, v float64, g []float64) float64 {
 }
 
 func (l *ggLL) objective(logp, grad []float64) float64 {
-	p, q, v := math.Exp(logp[0]), math.Exp(logp[1]), math.Exp(logp[2])
+	p := [3]float64{math.Exp(logp[0]), math.Exp(logp[1]), math.Exp(logp[2])}
 	var g [3]float64
-	var gs []float64
-	if grad != nil {
-		gs = g[:]
-	}
-	ll := l.eval(p, q, v, gs)
-	f := -ll/l.total + l.penalty*(p*p+q*q+v*v)
-	if grad != nil {
-		for i, th := range [3]float64{p, q, v} {
-			grad[i] = (-g[i]/l.total + 2*l.penalty*th) * th
-		}
-	}
-	if math.IsNaN(f) {
-		return math.Inf(1)
-	}
-	return f
+	ll := l.eval(p[0], p[1], p[2], gradientTo(g[:], grad))
+	return penalised(ll, p[:], g[:], grad, l.total, l.penalty)
 }
 
 // FitGammaGamma fits the Gamma-Gamma model by maximum likelihood to the customers with

@@ -1,12 +1,12 @@
 package segment
 
 import (
-	"math"
 	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/segstream/segstream/models/internal/reference"
 	"github.com/segstream/segstream/testkit/testenv"
 )
 
@@ -50,9 +50,7 @@ const goldenTol = 1e-6
 
 // relErr is |got-want| relative to |want|, with a floor of 1 for quantities of unit scale
 // (components, scores) whose entries can sit near zero where a pure ratio is meaningless.
-func relErr(got, want, floor float64) float64 {
-	return math.Abs(got-want) / math.Max(math.Abs(want), floor)
-}
+var relErr = reference.RelErr
 
 // loadGolden reads the reference numbers and the data set, standardized with the Go scaler.
 func loadGolden(t *testing.T) (*golden, *mat.Dense, *Scaler, *mat.Dense) {
@@ -69,19 +67,7 @@ func loadGolden(t *testing.T) (*golden, *mat.Dense, *Scaler, *mat.Dense) {
 // checkVec fails when any entry is off by more than goldenTol and logs the worst error.
 func checkVec(t *testing.T, name string, got, want []float64, floor float64) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
-	}
-	worst, at := 0.0, 0
-	for i := range want {
-		if e := relErr(got[i], want[i], floor); e > worst || math.IsNaN(e) {
-			worst, at = e, i
-		}
-	}
-	if worst > goldenTol || math.IsNaN(worst) {
-		t.Errorf("%s[%d] = %.12g, sklearn %.12g: relative error %.3g > %g", name, at, got[at], want[at], worst, goldenTol)
-	}
-	t.Logf("%s: worst relative error %.2g", name, worst)
+	t.Logf("%s: worst relative error %.2g", name, reference.Check(t, name, "sklearn", got, want, floor, goldenTol))
 }
 
 func TestGoldenScalerPCA(t *testing.T) {

@@ -40,47 +40,57 @@ func fitModel(t testing.TB, p, dims, k int) (*Model, *mat.Dense) {
 	return m, x
 }
 
+// eachModel fits a model of every shape and runs f on it, with a scratch for scoring and
+// the raw rows it was fitted on, as a subtest or sub-benchmark named after the shape.
+func eachModel[T interface {
+	testing.TB
+	Run(string, func(T)) bool
+}](t T, shapes []modelShape, f func(t T, tc modelShape, m *Model, s *Scratch, x *mat.Dense)) {
+	for _, tc := range shapes {
+		t.Run(tc.name, func(t T) {
+			m, x := fitModel(t, tc.p, tc.dims, tc.k)
+			f(t, tc, m, m.NewScratch(), x)
+		})
+	}
+}
+
 func TestModelScore(t *testing.T) {
-	for _, tc := range []modelShape{
+	eachModel(t, []modelShape{
 		{"7 features, 3 PCs", 7, 3, 4},
 		{"12 features, no PCA", 12, 0, 5},
 		{"one segment", 8, 2, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			m, x := fitModel(t, tc.p, tc.dims, tc.k)
-			s := m.NewScratch()
-			z := make([]float64, tc.p)
-			for i := range 50 {
-				raw := x.RawRowView(i)
-				got := m.Score(raw, s)
-				// Reference: the same steps through the matrix APIs.
-				m.Scaler.Transform(z, raw)
-				v := mat.NewVecDense(tc.p, z)
-				if m.PCA != nil {
-					var proj mat.VecDense
-					proj.MulVec(m.PCA.Components.Slice(0, tc.dims, 0, tc.p), v)
-					v = &proj
-				}
-				best, d1, d2 := -1, math.Inf(1), math.Inf(1)
-				for c := range tc.k {
-					var diff mat.VecDense
-					diff.SubVec(v, m.Centroids.RowView(c).(*mat.VecDense))
-					d := mat.Norm(&diff, 2)
-					if d < d1 {
-						best, d1, d2 = c, d, d1
-					} else if d < d2 {
-						d2 = d
-					}
-				}
-				if got.Segment != best || math.Abs(got.Distance-d1) > 1e-9 ||
-					(tc.k > 1 && math.Abs(got.Margin-(d2-d1)) > 1e-9) || (tc.k == 1 && !math.IsInf(got.Margin, 1)) {
-					t.Fatalf("row %d: %+v, want segment %d distance %v margin %v", i, got, best, d1, d2-d1)
+	}, func(t *testing.T, tc modelShape, m *Model, s *Scratch, x *mat.Dense) {
+		z := make([]float64, tc.p)
+		for i := range 50 {
+			raw := x.RawRowView(i)
+			got := m.Score(raw, s)
+			// Reference: the same steps through the matrix APIs.
+			m.Scaler.Transform(z, raw)
+			v := mat.NewVecDense(tc.p, z)
+			if m.PCA != nil {
+				var proj mat.VecDense
+				proj.MulVec(m.PCA.Components.Slice(0, tc.dims, 0, tc.p), v)
+				v = &proj
+			}
+			best, d1, d2 := -1, math.Inf(1), math.Inf(1)
+			for c := range tc.k {
+				var diff mat.VecDense
+				diff.SubVec(v, m.Centroids.RowView(c).(*mat.VecDense))
+				d := mat.Norm(&diff, 2)
+				if d < d1 {
+					best, d1, d2 = c, d, d1
+				} else if d < d2 {
+					d2 = d
 				}
 			}
-			raw := x.RawRowView(0)
-			if a := testing.AllocsPerRun(200, func() { m.Score(raw, s) }); a != 0 {
-				t.Errorf("Score allocates %v times", a)
+			if got.Segment != best || math.Abs(got.Distance-d1) > 1e-9 ||
+				(tc.k > 1 && math.Abs(got.Margin-(d2-d1)) > 1e-9) || (tc.k == 1 && !math.IsInf(got.Margin, 1)) {
+				t.Fatalf("row %d: %+v, want segment %d distance %v margin %v", i, got, best, d1, d2-d1)
 			}
-		})
-	}
+		}
+		raw := x.RawRowView(0)
+		if a := testing.AllocsPerRun(200, func() { m.Score(raw, s) }); a != 0 {
+			t.Errorf("Score allocates %v times", a)
+		}
+	})
 }

@@ -16,15 +16,19 @@ func segData(b *testing.B) (raw, z *mat.Dense) {
 	return raw, z
 }
 
-// segKMeans is the standardized data with its k-means labels (k=4, seed 42).
-func segKMeans(b *testing.B) (z *mat.Dense, labels []int) {
-	b.Helper()
-	_, z = segData(b)
+// benchLabelled times f on the standardized data with its k-means labels (k=4, seed 42).
+func benchLabelled(b *testing.B, f func(z *mat.Dense, labels []int) error) {
+	_, z := segData(b)
 	c, err := KMeans(z, KMeansOptions{K: 4, Seed: 42})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return z, c.Labels
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := f(z, c.Labels); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkSegScaler times fit plus transform, what StandardScaler().fit_transform does.
@@ -91,27 +95,21 @@ func BenchmarkSegWard(b *testing.B) {
 }
 
 func BenchmarkSegSilhouette(b *testing.B) {
-	z, labels := segKMeans(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Silhouette(z, labels); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchLabelled(b, func(z *mat.Dense, labels []int) error {
+		_, err := Silhouette(z, labels)
+		return err
+	})
 }
 
 // BenchmarkSegValidity times Calinski-Harabasz and Davies-Bouldin together.
 func BenchmarkSegValidity(b *testing.B) {
-	z, labels := segKMeans(b)
-	b.ReportAllocs()
-	for b.Loop() {
+	benchLabelled(b, func(z *mat.Dense, labels []int) error {
 		if _, err := CalinskiHarabasz(z, labels); err != nil {
-			b.Fatal(err)
+			return err
 		}
-		if _, err := DaviesBouldin(z, labels); err != nil {
-			b.Fatal(err)
-		}
-	}
+		_, err := DaviesBouldin(z, labels)
+		return err
+	})
 }
 
 // BenchmarkMiniBatchKMeans clusters a million generated rows of 8 features.
@@ -172,21 +170,18 @@ func BenchmarkHungarian(b *testing.B) {
 // BenchmarkScore is the per-event cost of segmenting one customer: scale, project, nearest
 // centroid, into caller buffers.
 func BenchmarkScore(b *testing.B) {
-	for _, tc := range []modelShape{
+	shapes := []modelShape{
 		{"8feat-3pc-k4", 8, 3, 4},
 		{"12feat-4pc-k6", 12, 4, 6},
 		{"12feat-nopca-k6", 12, 0, 6},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			m, x := fitModel(b, tc.p, tc.dims, tc.k)
-			s := m.NewScratch()
-			raw := x.RawRowView(7)
-			b.ReportAllocs()
-			var sink Assignment
-			for b.Loop() {
-				sink = m.Score(raw, s)
-			}
-			_ = sink
-		})
 	}
+	eachModel(b, shapes, func(b *testing.B, _ modelShape, m *Model, s *Scratch, x *mat.Dense) {
+		raw := x.RawRowView(7)
+		b.ReportAllocs()
+		var sink Assignment
+		for b.Loop() {
+			sink = m.Score(raw, s)
+		}
+		_ = sink
+	})
 }
