@@ -14,7 +14,7 @@ import (
 var (
 	eventKeys = []string{"event_id", "type", "customer_id", "ts", "items", "amount", "order_id", "currency", "prices", "promotions", "attributes",
 		"target_customer_id", "kind", "weight"}
-	itemKeys  = []string{"sku", "brand", "quantity", "unit_price", "promotion"}
+	itemKeys = []string{"sku", "brand", "quantity", "unit_price", "promotion"}
 )
 
 // checkKeys holds the event object and its items' objects to what encoding/json lets through:
