@@ -23,8 +23,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
 )
 
@@ -89,6 +91,32 @@ func TestAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Interactions, applied through the store (ingest's own path is ingest's tests'):
+	// s100001 → s100002 twice (weights 2, a referral, and 1), s100003 → s100001 once.
+	var recs []features.Record
+	for i, ev := range []stream.Event{
+		{EventID: "n1", Type: stream.Interaction, CustomerID: "s100001", TargetCustomerID: "s100002", Kind: "referral", Weight: 2},
+		{EventID: "n2", Type: stream.Interaction, CustomerID: "s100003", TargetCustomerID: "s100001", Kind: "gift", Weight: 1},
+		{EventID: "n3", Type: stream.Interaction, CustomerID: "s100001", TargetCustomerID: "s100002", Kind: "share", Weight: 1},
+	} {
+		ev.TS = time.Date(2025, 1, 2, i, 0, 0, 0, time.UTC)
+		recs = features.AppendRecords(recs, &ev, features.Position{Partition: 99, Offset: int64(i)})
+	}
+	if err := e.store.ApplyBatch(ctx, recs, make([]features.Result, len(recs))); err != nil {
+		t.Fatal(err)
+	}
+	checkNetwork := func(id string, out, in, interOut, interIn, referrals, weight float64, neighbours ...string) func(*testing.T, map[string]any) {
+		return func(t *testing.T, m map[string]any) {
+			var got []string
+			for _, n := range m["neighbours"].([]any) {
+				got = append(got, n.(map[string]any)["id"].(string))
+			}
+			if m["customer_id"] != id || m["out_degree"] != out || m["in_degree"] != in || m["interactions_out"] != interOut ||
+				m["interactions_in"] != interIn || m["referrals_made"] != referrals || m["interaction_weight"] != weight || !slices.Equal(got, neighbours) {
+				t.Fatalf("network of %s: %v", id, m)
+			}
+		}
+	}
 
 	errCode := func(m map[string]any) string {
 		e, _ := m["error"].(map[string]any)
@@ -111,6 +139,15 @@ func TestAPI(t *testing.T) {
 			}
 		}},
 		{name: "unknown customer", method: "GET", path: "/v1/customers/nobody", token: token, status: 404, code: "not_found"},
+		{name: "network", method: "GET", path: "/v1/customers/s100001/network", token: token, status: 200,
+			check: checkNetwork("s100001", 1, 1, 2, 1, 1, 4, "s100002", "s100003")},
+		{name: "network of a target", method: "GET", path: "/v1/customers/s100002/network", token: token, status: 200,
+			check: checkNetwork("s100002", 0, 1, 0, 2, 0, 3, "s100001")},
+		{name: "network limit", method: "GET", path: "/v1/customers/s100001/network?limit=1", token: token, status: 200,
+			check: checkNetwork("s100001", 1, 1, 2, 1, 1, 4, "s100002")},
+		{name: "network bad limit", method: "GET", path: "/v1/customers/s100001/network?limit=0", token: token, status: 400, code: "bad_limit"},
+		{name: "network unknown customer", method: "GET", path: "/v1/customers/nobody/network", token: token, status: 404, code: "not_found"},
+		{name: "network no token", method: "GET", path: "/v1/customers/s100001/network", status: 401, code: "unauthorized"},
 		{name: "segments", method: "GET", path: "/v1/segments", token: token, status: 200, check: func(t *testing.T, m map[string]any) {
 			segs, _ := m["segments"].([]any)
 			var total float64
