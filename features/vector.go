@@ -22,40 +22,46 @@ type WindowAgg struct {
 // history does not make a customer owe) with the gross and refunded sums beside it, all to the
 // cent.
 type Vector struct {
-	CustomerID        string             `json:"customer_id"`
-	AsOfMS            int64              `json:"as_of_ms"`
-	StateVersion      uint64             `json:"state_version"`
-	FirstSeenMS       int64              `json:"first_seen_ms"`
-	LastSeenMS        int64              `json:"last_seen_ms"`
-	FirstPurchaseMS   int64              `json:"first_purchase_ms"`
-	LastPurchaseMS    int64              `json:"last_purchase_ms"`
-	RecencyDays       int64              `json:"recency_days"`
-	TDays             int64              `json:"t_days"`
-	Frequency         int64              `json:"frequency"`
-	PurchaseDays      int64              `json:"purchase_days"`
-	Monetary          float64            `json:"monetary"`
-	GrossMonetary     float64            `json:"gross_monetary"`
-	AvgOrderValue     float64            `json:"avg_order_value"`
-	Items             int64              `json:"items"`
-	Quantity          float64            `json:"quantity"`
-	AvgUnitPrice      float64            `json:"avg_unit_price"`
-	PromoShare        float64            `json:"promo_share"`
-	Refunds           int64              `json:"refunds"`
-	RefundAmount      float64            `json:"refund_amount"`
-	Visits            int64              `json:"visits"`
-	PurchaseIncidence float64            `json:"purchase_incidence"`
-	LastBrand         string             `json:"last_brand"`
-	LastQuantity      float64            `json:"last_quantity"`
-	DistinctBrands    int64              `json:"distinct_brands"`
-	OutDegree         int64              `json:"out_degree"`
-	InDegree          int64              `json:"in_degree"`
-	InteractionsOut   int64              `json:"interactions_out"`
-	InteractionsIn    int64              `json:"interactions_in"`
-	InteractionWeight float64            `json:"interaction_weight"`
-	ReferralsMade     int64              `json:"referrals_made"`
-	Brands            map[string]int64   `json:"brands"`
-	Attributes        map[string]float64 `json:"attributes"`
-	Windows           []WindowAgg        `json:"windows"`
+	CustomerID        string  `json:"customer_id"`
+	AsOfMS            int64   `json:"as_of_ms"`
+	StateVersion      uint64  `json:"state_version"`
+	FirstSeenMS       int64   `json:"first_seen_ms"`
+	LastSeenMS        int64   `json:"last_seen_ms"`
+	FirstPurchaseMS   int64   `json:"first_purchase_ms"`
+	LastPurchaseMS    int64   `json:"last_purchase_ms"`
+	RecencyDays       int64   `json:"recency_days"`
+	TDays             int64   `json:"t_days"`
+	Frequency         int64   `json:"frequency"`
+	PurchaseDays      int64   `json:"purchase_days"`
+	Monetary          float64 `json:"monetary"`
+	GrossMonetary     float64 `json:"gross_monetary"`
+	AvgOrderValue     float64 `json:"avg_order_value"`
+	Items             int64   `json:"items"`
+	Quantity          float64 `json:"quantity"`
+	AvgUnitPrice      float64 `json:"avg_unit_price"`
+	PromoShare        float64 `json:"promo_share"`
+	Refunds           int64   `json:"refunds"`
+	RefundAmount      float64 `json:"refund_amount"`
+	Visits            int64   `json:"visits"`
+	PurchaseIncidence float64 `json:"purchase_incidence"`
+	LastBrand         string  `json:"last_brand"`
+	LastQuantity      float64 `json:"last_quantity"`
+	DistinctBrands    int64   `json:"distinct_brands"`
+	GraphFeatures
+	Brands     map[string]int64   `json:"brands"`
+	Attributes map[string]float64 `json:"attributes"`
+	Windows    []WindowAgg        `json:"windows"`
+}
+
+// GraphFeatures are a customer's interaction-graph features (graph.go); their JSON fields sit
+// in the Vector's own object.
+type GraphFeatures struct {
+	OutDegree         int64   `json:"out_degree"`
+	InDegree          int64   `json:"in_degree"`
+	InteractionsOut   int64   `json:"interactions_out"`
+	InteractionsIn    int64   `json:"interactions_in"`
+	InteractionWeight float64 `json:"interaction_weight"`
+	ReferralsMade     int64   `json:"referrals_made"`
 }
 
 func wholeDays(fromMS, toMS int64) int64 {

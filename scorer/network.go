@@ -59,17 +59,10 @@ func (s *Scorer) getNetwork(w http.ResponseWriter, r *http.Request) {
 		return cmp.Or(cmp.Compare(b.Out+b.In, a.Out+a.In), cmp.Compare(b.LastMS, a.LastMS))
 	})
 	out := struct {
-		CustomerID        string      `json:"customer_id"`
-		OutDegree         int64       `json:"out_degree"`
-		InDegree          int64       `json:"in_degree"`
-		InteractionsOut   int64       `json:"interactions_out"`
-		InteractionsIn    int64       `json:"interactions_in"`
-		InteractionWeight float64     `json:"interaction_weight"`
-		ReferralsMade     int64       `json:"referrals_made"`
-		Neighbours        []neighbour `json:"neighbours"`
-	}{CustomerID: id, OutDegree: v.OutDegree, InDegree: v.InDegree, InteractionsOut: v.InteractionsOut,
-		InteractionsIn: v.InteractionsIn, InteractionWeight: v.InteractionWeight, ReferralsMade: v.ReferralsMade,
-		Neighbours: []neighbour{}}
+		CustomerID string `json:"customer_id"`
+		features.GraphFeatures
+		Neighbours []neighbour `json:"neighbours"`
+	}{CustomerID: id, GraphFeatures: v.GraphFeatures, Neighbours: []neighbour{}}
 	for _, c := range cs[:min(limit, len(cs))] {
 		out.Neighbours = append(out.Neighbours, neighbour{ID: c.ID, OutWeight: c.Out, InWeight: c.In, Last: time.UnixMilli(c.LastMS).UTC()})
 	}
