@@ -75,6 +75,27 @@ func TestDemoFormsSegments(t *testing.T) {
 	if len(last.Segments) < 2 {
 		t.Fatalf("one segment only: %+v", last)
 	}
+	// The generator's interactions reach the graph: some of the first customers have neighbours.
+	withNeighbours := 0
+	for i := range 20 {
+		resp, err := http.Get(fmt.Sprintf("http://%s/v1/customers/s%d/network", api, 100000+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nw struct {
+			Neighbours []struct {
+				ID string `json:"id"`
+			} `json:"neighbours"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&nw)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode == http.StatusOK && len(nw.Neighbours) > 0 {
+			withNeighbours++
+		}
+	}
+	if withNeighbours < 5 {
+		t.Errorf("%d of the first 20 customers have neighbours in the interaction graph, want most", withNeighbours)
+	}
 	// One endpoint serves every role's metrics.
 	resp, err := http.Get("http://" + opsAddr + "/metrics")
 	if err != nil {

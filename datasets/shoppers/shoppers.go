@@ -60,11 +60,25 @@ type Generator struct {
 	custs []*customer
 	now   time.Time
 	seq   int64
+
+	// Interactions is the chance that a visit comes with an interaction towards another
+	// customer (0, the default, makes none, and the other events do not depend on it). The
+	// customers are planted in circles of CircleSize consecutive ids: nine interactions in ten
+	// stay in the circle, so the interaction graph has communities, and a fifth are referrals.
+	Interactions float64
+	ri           *rand.Rand // the interactions' own stream, so the others stay as they were
+	iseq         int64
 }
+
+// CircleSize is the size of the planted interaction circles (communities).
+const CircleSize = 25
+
+// interactionKinds are the kinds drawn, with referrals a fifth of them.
+var interactionKinds = [...]string{"referral", "share", "share", "message", "message", "message", "reply", "gift", "referral", "share"}
 
 // New returns a generator of n customers starting at start, deterministic for seed.
 func New(seed uint64, n int, start time.Time) *Generator {
-	g := &Generator{r: rand.New(rand.NewPCG(seed, 0x5e65)), arch: DefaultArchetypes, now: start}
+	g := &Generator{r: rand.New(rand.NewPCG(seed, 0x5e65)), ri: rand.New(rand.NewPCG(seed, 0x1a7e)), arch: DefaultArchetypes, now: start}
 	for i := 0; i < n; i++ {
 		a := g.pickArchetype()
 		c := &customer{id: "s" + strconv.Itoa(100000+i), arch: a, favorite: g.r.IntN(5)}
@@ -136,6 +150,9 @@ func (g *Generator) Next(dst []stream.Event) []stream.Event {
 		promos[b] = stream.BrandPromotion{Brand: strconv.Itoa(b + 1), On: pr[b]}
 	}
 	dst = append(dst, stream.Event{EventID: g.id(), Type: stream.Visit, CustomerID: c.id, TS: ts, Prices: prices, Promotions: promos})
+	if g.Interactions > 0 && len(g.custs) > 1 && g.ri.Float64() < g.Interactions {
+		dst = append(dst, g.interaction(c, ts))
+	}
 	u := a.BaseBuy + a.PriceSens*(mean-2.0) + a.PromoLift*promoShare
 	if g.r.Float64() < 1/(1+math.Exp(-u)) {
 		var w [5]float64
@@ -171,6 +188,25 @@ func (g *Generator) Next(dst []stream.Event) []stream.Event {
 		}
 	}
 	return dst
+}
+
+// interaction is c's interaction at ts with a customer of her circle, or, one time in ten, any
+// customer.
+func (g *Generator) interaction(c *customer, ts time.Time) stream.Event {
+	i, _ := strconv.Atoi(c.id[1:])
+	i -= 100000
+	var j int
+	for j = i; j == i; {
+		if g.ri.IntN(10) == 0 {
+			j = g.ri.IntN(len(g.custs))
+		} else {
+			lo := i / CircleSize * CircleSize
+			j = min(lo+g.ri.IntN(CircleSize), len(g.custs)-1)
+		}
+	}
+	g.iseq++
+	return stream.Event{EventID: "gen-i-" + strconv.FormatInt(g.iseq, 36), Type: stream.Interaction, CustomerID: c.id,
+		TargetCustomerID: g.custs[j].id, Kind: interactionKinds[g.ri.IntN(len(interactionKinds))], Weight: 1, TS: ts.Add(2 * time.Second)}
 }
 
 func (g *Generator) id() string {

@@ -251,6 +251,9 @@ func demoReplay(ctx context.Context, w *kafka.Writer, p datasets.Preset, path st
 // shopping in real time.
 func demoGenerate(ctx context.Context, w *kafka.Writer, o Options, published *atomic.Int64, caughtUp chan<- struct{}) error {
 	gen := shoppers.New(o.Seed, o.Customers, time.Now().Add(-o.History))
+	// One visit in ten comes with an interaction inside the shopper's circle (docs/demo.md):
+	// the network endpoint and the graph features have something to show.
+	gen.Interactions = 0.1
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	perTick := max(1, int(o.Rate/20))
