@@ -119,5 +119,14 @@ func (s *State) degrees() (out, in int64) {
 	return out, in
 }
 
+// GraphKey holds the latest analytics of the whole interaction graph (the retrainer's, on each
+// refit: nodes, edges, modularity, the largest communities and their top members by PageRank)
+// as JSON.
+func GraphKey(prefix string) string { return prefix + ":graph" }
+
+// GraphNodeKey holds one customer's community and PageRank from the latest graph analytics: a
+// hash under her hash tag, beside her state.
+func GraphNodeKey(prefix, customerID string) string { return prefix + ":{" + customerID + "}:g" }
+
 // hasGraph reports whether s has taken part in an interaction (and is encoded as formatV2).
 func (s *State) hasGraph() bool { return s.InteractionsOut > 0 || s.InteractionsIn > 0 }

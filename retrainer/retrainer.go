@@ -542,6 +542,13 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 	if len(snap.IDs) < r.o.MinRows {
 		return nil, fmt.Errorf("%w: %d customers, a refit needs %d", errNotEnoughData, len(snap.IDs), r.o.MinRows)
 	}
+	// The interaction graph's analytics do not gate the models: a failure is logged, and the
+	// previous analytics stay in Redis.
+	if g, err := publishGraph(ctx, r.rdb, r.store.Config().Prefix, &snap.graph, asOf, r.o.Seed); err != nil {
+		r.log.Warn("interaction graph analytics", "err", err)
+	} else if g != nil {
+		r.log.Info("interaction graph analytics", "nodes", g.Nodes, "edges", g.Edges, "communities", len(g.Communities), "modularity", g.Modularity)
+	}
 	v, err := r.reg.NextVersion(ctx)
 	if err != nil {
 		return nil, err

@@ -70,8 +70,8 @@ func apply(t *testing.T, st *features.Store, evs []stream.Event, shift func(cust
 				ev.Items[j].UnitPrice *= scale
 			}
 		}
-		recs = append(recs, features.Record{Event: &ev, Pos: features.Position{Partition: 0, Offset: int64(i)}})
-		if len(recs) == batch {
+		recs = features.AppendRecords(recs, &ev, features.Position{Partition: 0, Offset: int64(i)})
+		if len(recs) >= batch-1 {
 			flush()
 		}
 	}

@@ -20,6 +20,8 @@ type Snapshot struct {
 	Cols map[string][]float64
 	// Seen counts every customer the scan read; len(IDs) ≤ MaxRows of them were kept.
 	Seen int
+	// graph is the interaction graph of every customer the scan read (not only the sample).
+	graph graphSnapshot
 }
 
 // latestEvent is the snapshot's clock: the deployment's event-time clock (features.ClockKey),
@@ -48,11 +50,12 @@ func TakeSnapshot(ctx context.Context, st *features.Store, asOf time.Time, maxRo
 		return nil, fmt.Errorf("snapshot: max rows %d", maxRows)
 	}
 	cols := newColumns(st.Config().Windows, min(maxRows, 1<<16))
-	snap := &Snapshot{AsOf: asOf}
+	snap := &Snapshot{AsOf: asOf, graph: graphSnapshot{index: map[string]int32{}}}
 	var ids []string
 	h := &rowHeap{}
 	err := st.Scan(ctx, features.ScanOptions{}, func(id string, s *features.State) error {
 		snap.Seen++
+		snap.graph.add(id, s)
 		k := idHash(id, seed)
 		if len(ids) < maxRows {
 			heap.Push(h, rowKey{hash: k, row: len(ids)})

@@ -37,6 +37,7 @@ import (
 func (s *Scorer) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/customers/{id}", s.counted("customer", s.auth(s.getCustomer)))
 	mux.HandleFunc("GET /v1/customers/{id}/network", s.counted("network", s.auth(s.getNetwork)))
+	mux.HandleFunc("GET /v1/communities", s.counted("communities", s.auth(s.getCommunities)))
 	mux.HandleFunc("GET /v1/segments", s.counted("segments", s.auth(s.getSegments)))
 	mux.HandleFunc("GET /v1/segments/{id}/members", s.counted("members", s.auth(s.getMembers)))
 	mux.HandleFunc("POST /v1/whatif", s.counted("whatif", s.auth(s.postWhatIf)))

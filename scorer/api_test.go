@@ -148,6 +148,13 @@ func TestAPI(t *testing.T) {
 		{name: "network bad limit", method: "GET", path: "/v1/customers/s100001/network?limit=0", token: token, status: 400, code: "bad_limit"},
 		{name: "network unknown customer", method: "GET", path: "/v1/customers/nobody/network", token: token, status: 404, code: "not_found"},
 		{name: "network no token", method: "GET", path: "/v1/customers/s100001/network", status: 401, code: "unauthorized"},
+		{name: "communities before any analysis", method: "GET", path: "/v1/communities", token: token, status: 404, code: "no_graph"},
+		{name: "network before any analysis", method: "GET", path: "/v1/customers/s100001/network", token: token, status: 200,
+			check: func(t *testing.T, m map[string]any) {
+				if _, ok := m["community"]; ok {
+					t.Fatalf("a community before any graph analysis: %v", m)
+				}
+			}},
 		{name: "segments", method: "GET", path: "/v1/segments", token: token, status: 200, check: func(t *testing.T, m map[string]any) {
 			segs, _ := m["segments"].([]any)
 			var total float64
@@ -204,6 +211,31 @@ func TestAPI(t *testing.T) {
 			}
 		})
 	}
+	// The retrainer's graph analytics, as docs/api.md says it leaves them in Redis (the
+	// retrainer's TestRefitAnalysesTheGraph checks what it writes there).
+	t.Run("graph analytics", func(t *testing.T) {
+		prefix := e.store.Config().Prefix
+		const summary = `{"nodes":3,"edges":2,"modularity":0.1,"communities":[{"id":0,"size":3,"top_influencers":["s100002","s100001","s100003"]}]}`
+		if err := e.rdb.HSet(ctx, features.GraphNodeKey(prefix, "s100001"), "community", "4", "pagerank", "0.25", "version", "1").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.rdb.Set(ctx, features.GraphKey(prefix), summary, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		_, m := call(t, srv, "GET", "/v1/customers/s100001/network", token, "")
+		if m["community"] != float64(4) || m["pagerank"] != 0.25 || m["out_degree"] != float64(1) {
+			t.Fatalf("network with graph analytics: %v", m)
+		}
+		_, m = call(t, srv, "GET", "/v1/customers/s100002/network", token, "")
+		if _, ok := m["community"]; ok || m["in_degree"] != float64(1) {
+			t.Fatalf("network of a customer the analysis did not reach: %v", m)
+		}
+		st, m := call(t, srv, "GET", "/v1/communities", token, "")
+		cs, _ := m["communities"].([]any)
+		if st != 200 || m["nodes"] != float64(3) || len(cs) != 1 {
+			t.Fatalf("communities: %d %v", st, m)
+		}
+	})
 	t.Run("members paged", func(t *testing.T) {
 		var all []string
 		cursor := ""

@@ -14,6 +14,23 @@ import (
 	"github.com/segstream/segstream/features"
 )
 
+// getCommunities answers the latest graph analytics (features.GraphKey): the graph's size, its
+// modularity and its largest communities with their top members by PageRank.
+func (s *Scorer) getCommunities(w http.ResponseWriter, r *http.Request) {
+	b, err := s.rdb.Get(r.Context(), features.GraphKey(s.prefix)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		apix.WriteError(w, http.StatusNotFound, "no_graph", "no refit has analysed the interaction graph yet (it needs interaction events)")
+		return
+	}
+	if err != nil {
+		s.storeUnavailable(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b) // JSON the retrainer wrote
+}
+
 // neighbour is one contact in GET /v1/customers/{id}/network.
 type neighbour struct {
 	ID        string    `json:"id"`
@@ -39,7 +56,19 @@ func (s *Scorer) getNetwork(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	raw, err := s.rdb.Get(r.Context(), features.Key(s.prefix, id)).Bytes()
+	// The state and the graph analytics share the customer's hash tag: one round trip.
+	var getF *redis.StringCmd
+	var getG *redis.MapStringStringCmd
+	_, err := s.rdb.Pipelined(r.Context(), func(p redis.Pipeliner) error {
+		getF = p.Get(r.Context(), features.Key(s.prefix, id))
+		getG = p.HGetAll(r.Context(), features.GraphNodeKey(s.prefix, id))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		s.storeUnavailable(w, r, err)
+		return
+	}
+	raw, err := getF.Bytes()
 	if errors.Is(err, redis.Nil) {
 		apix.WriteError(w, http.StatusNotFound, "not_found", "no features for customer "+strconv.Quote(id))
 		return
@@ -61,8 +90,19 @@ func (s *Scorer) getNetwork(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		CustomerID string `json:"customer_id"`
 		features.GraphFeatures
+		// From the latest refit's graph analytics; absent before the first.
+		Community  *int        `json:"community,omitempty"`
+		PageRank   *float64    `json:"pagerank,omitempty"`
 		Neighbours []neighbour `json:"neighbours"`
 	}{CustomerID: id, GraphFeatures: v.GraphFeatures, Neighbours: []neighbour{}}
+	if g, err := getG.Result(); err == nil {
+		if c, err := strconv.Atoi(g["community"]); err == nil {
+			out.Community = &c
+		}
+		if p, err := strconv.ParseFloat(g["pagerank"], 64); err == nil {
+			out.PageRank = &p
+		}
+	}
 	for _, c := range cs[:min(limit, len(cs))] {
 		out.Neighbours = append(out.Neighbours, neighbour{ID: c.ID, OutWeight: c.Out, InWeight: c.In, Last: time.UnixMilli(c.LastMS).UTC()})
 	}
