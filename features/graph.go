@@ -1,7 +1,12 @@
 package features
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/segstream/segstream/stream"
@@ -130,3 +135,57 @@ func GraphNodeKey(prefix, customerID string) string { return prefix + ":{" + cus
 
 // hasGraph reports whether s has taken part in an interaction (and is encoded as formatV2).
 func (s *State) hasGraph() bool { return s.InteractionsOut > 0 || s.InteractionsIn > 0 }
+
+// GraphNodesKey holds every analysed customer's community and PageRank in one value, for the
+// scorers to load whole and attach to every score (EncodeGraphNodes).
+func GraphNodesKey(prefix string) string { return prefix + ":graph:nodes" }
+
+// GraphNode is one customer's place in the latest graph analytics.
+type GraphNode struct {
+	Community int32
+	PageRank  float64
+}
+
+// EncodeGraphNodes is the value of GraphNodesKey: gzip of one line "id\tcommunity\tpagerank\n"
+// per customer (ids have no control characters: stream's contract).
+func EncodeGraphNodes(ids []string, community []int, pagerank []float64) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	line := make([]byte, 0, 64)
+	for i, id := range ids {
+		line = append(line[:0], id...)
+		line = strconv.AppendInt(append(line, '\t'), int64(community[i]), 10)
+		line = strconv.AppendFloat(append(line, '\t'), pagerank[i], 'g', -1, 64)
+		if _, err := zw.Write(append(line, '\n')); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeGraphNodes reads EncodeGraphNodes' value.
+func DecodeGraphNodes(b []byte) (map[string]GraphNode, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("graph nodes: %w", err)
+	}
+	out := map[string]GraphNode{}
+	sc := bufio.NewScanner(zr)
+	for n := 1; sc.Scan(); n++ {
+		id, rest, ok1 := strings.Cut(sc.Text(), "\t")
+		c, p, ok2 := strings.Cut(rest, "\t")
+		comm, err1 := strconv.ParseInt(c, 10, 32)
+		pr, err2 := strconv.ParseFloat(p, 64)
+		if !ok1 || !ok2 || err1 != nil || err2 != nil || id == "" {
+			return nil, fmt.Errorf("graph nodes: line %d is not id, community, pagerank", n)
+		}
+		out[id] = GraphNode{Community: int32(comm), PageRank: pr}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("graph nodes: %w", err)
+	}
+	return out, nil
+}

@@ -144,6 +144,15 @@ func publishGraph(ctx context.Context, rdb redis.UniversalClient, prefix string,
 			return nil, fmt.Errorf("graph: writing node analytics: %w", err)
 		}
 	}
+	// The whole table for the scorers, then the summary they poll: a scorer that sees the new
+	// summary finds the new table.
+	nodes, err := features.EncodeGraphNodes(ids, comm, pr)
+	if err != nil {
+		return nil, err
+	}
+	if err := rdb.Set(ctx, features.GraphNodesKey(prefix), nodes, 0).Err(); err != nil {
+		return nil, fmt.Errorf("graph: writing the node table: %w", err)
+	}
 	b, err := json.Marshal(sum)
 	if err != nil {
 		return nil, err

@@ -110,6 +110,17 @@ func TestRefitAnalysesTheGraph(t *testing.T) {
 	if want := network.Modularity(g, comm, 1); math.Abs(sum.Modularity-want) > 1e-12 {
 		t.Fatalf("modularity %v, want %v", sum.Modularity, want)
 	}
+	raw, err := rdb.Get(ctx, features.GraphNodesKey(st.Config().Prefix)).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := features.DecodeGraphNodes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(table) != len(ids) {
+		t.Fatalf("node table of %d customers, want %d", len(table), len(ids))
+	}
 	planted := make([]int, len(ids))
 	for v, id := range ids {
 		planted[v] = circle[id]
@@ -119,6 +130,9 @@ func TestRefitAnalysesTheGraph(t *testing.T) {
 		}
 		if h["community"] != strconv.Itoa(comm[v]) {
 			t.Fatalf("%s: community %q, want %d", id, h["community"], comm[v])
+		}
+		if n := table[id]; int(n.Community) != comm[v] || math.Abs(n.PageRank-pr[v]) > 1e-12 {
+			t.Fatalf("%s: node table has %+v, want community %d pagerank %v", id, n, comm[v], pr[v])
 		}
 		p, _ := strconv.ParseFloat(h["pagerank"], 64)
 		if math.Abs(p-pr[v]) > 1e-12 {

@@ -219,6 +219,13 @@ func TestAPI(t *testing.T) {
 		if err := e.rdb.HSet(ctx, features.GraphNodeKey(prefix, "s100001"), "community", "4", "pagerank", "0.25", "version", "1").Err(); err != nil {
 			t.Fatal(err)
 		}
+		nodes, err := features.EncodeGraphNodes([]string{"s100001", "s100002"}, []int{4, 0}, []float64{0.25, 0.5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.rdb.Set(ctx, features.GraphNodesKey(prefix), nodes, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
 		if err := e.rdb.Set(ctx, features.GraphKey(prefix), summary, 0).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -234,6 +241,20 @@ func TestAPI(t *testing.T) {
 		cs, _ := m["communities"].([]any)
 		if st != 200 || m["nodes"] != float64(3) || len(cs) != 1 {
 			t.Fatalf("communities: %d %v", st, m)
+		}
+		// The scorer loads the node table and sweeps: the answers of the customers in it carry
+		// their community and PageRank, the others' do not.
+		score := func(id string) map[string]any {
+			_, m := call(t, srv, "GET", "/v1/customers/"+id, token, "")
+			sc, _ := m["scores"].(map[string]any)
+			return sc
+		}
+		e.waitFor("the graph in the answers", func() bool {
+			a, b := score("s100001"), score("s100002")
+			return a["community"] == float64(4) && a["pagerank"] == 0.25 && b["community"] == float64(0) && b["pagerank"] == 0.5
+		})
+		if sc := score("s100003"); sc == nil || sc["community"] != nil || sc["pagerank"] != nil {
+			t.Fatalf("the answer of a customer outside the analysis: %v", sc)
 		}
 	})
 	t.Run("members paged", func(t *testing.T) {

@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		duplicates: promx.CounterVec("segstream_scorer_duplicates_skipped_total",
 			"Records not scored again, by reason: produced (already in the scores topic), scored (same state, clock and model already scored), stale (older than the live answer), unchanged (a sweep found the answer as it was).", "reason", "produced", "scored", "stale", "unchanged"),
 		errors: promx.CounterVec("segstream_scorer_errors_total",
-			"Failures by operation (each retried, except decode: the record is skipped).", "op", "fetch", "decode", "redis", "produce", "commit", "sweep", "clock"),
+			"Failures by operation (each retried, except decode: the record is skipped; graph: loading the graph analytics, retried at the next poll).", "op", "fetch", "decode", "redis", "produce", "commit", "sweep", "clock", "graph"),
 		changes: promx.Counter("segstream_scorer_segment_changes_total",
 			"Segment-change records produced."),
 		casConflict: promx.Counter("segstream_scorer_cas_conflicts_total",

@@ -2,7 +2,10 @@ package scorer
 
 import (
 	"cmp"
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,7 +15,73 @@ import (
 
 	"github.com/segstream/segstream/apix"
 	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/stream"
 )
+
+// graphIndex is the latest graph analytics, loaded whole (features.GraphNodesKey) so that every
+// score carries the customer's community and PageRank without a Redis read.
+type graphIndex struct {
+	computedAt string // the summary's computed_at: a new value means a new analysis
+	nodes      map[string]features.GraphNode
+}
+
+// graphNode is the customer's place in the latest graph analytics, or nil.
+func (s *Scorer) graphNode(id string) *features.GraphNode {
+	g := s.graph.Load()
+	if g == nil {
+		return nil
+	}
+	if n, ok := g.nodes[id]; ok {
+		return &n
+	}
+	return nil
+}
+
+// graphLoop loads each new graph analysis as the registry poll finds models: it reads the
+// summary every PollInterval and, when its computed_at moved, the node table, swaps it in and
+// asks for a sweep so every answer carries it (a sweep rewrites only the answers it changed).
+func (s *Scorer) graphLoop(ctx context.Context) {
+	load := func() bool {
+		if err := s.loadGraph(ctx); err != nil && ctx.Err() == nil {
+			s.m.errors.WithLabelValues("graph").Inc()
+			s.log.Warn("loading the graph analytics", "err", err)
+		}
+		return true
+	}
+	load()
+	stream.Every(ctx, s.o.PollInterval, nil, load)
+}
+
+func (s *Scorer) loadGraph(ctx context.Context) error {
+	b, err := s.rdb.Get(ctx, features.GraphKey(s.prefix)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var head struct {
+		ComputedAt string `json:"computed_at"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return fmt.Errorf("graph summary: %w", err)
+	}
+	if cur := s.graph.Load(); cur != nil && cur.computedAt == head.ComputedAt {
+		return nil
+	}
+	raw, err := s.rdb.Get(ctx, features.GraphNodesKey(s.prefix)).Bytes()
+	if err != nil {
+		return fmt.Errorf("graph node table: %w", err)
+	}
+	nodes, err := features.DecodeGraphNodes(raw)
+	if err != nil {
+		return err
+	}
+	s.graph.Store(&graphIndex{computedAt: head.ComputedAt, nodes: nodes})
+	s.log.Info("graph analytics loaded", "computed_at", head.ComputedAt, "customers", len(nodes))
+	s.triggerSweep()
+	return nil
+}
 
 // getCommunities answers the latest graph analytics (features.GraphKey): the graph's size, its
 // modularity and its largest communities with their top members by PageRank.

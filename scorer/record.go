@@ -7,13 +7,15 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/stream/jsonscan"
 )
 
-// appendScore appends the scores-topic JSON of one scored record. It is hand-written because
-// it runs for every event.
-func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, nowMS int64) []byte {
+// appendScore appends the scores-topic JSON of one scored record, with the customer's place in
+// the latest graph analytics when g is not nil. It is hand-written because it runs for every
+// event.
+func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, g *features.GraphNode, nowMS int64) []byte {
 	dst = append(dst, `{"customer_id":`...)
 	dst = jsonscan.AppendString(dst, it.msg.CustomerID)
 	dst = appendUint(dst, `,"model_version":`, r.ModelVersion)
@@ -72,6 +74,10 @@ func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, nowMS 
 		dst = appendFloat(dst, `,"expected_quantity":`, r.ExpectedQuantity)
 		dst = appendFloat(dst, `,"expected_revenue":`, r.ExpectedRevenue)
 		dst = append(dst, '}')
+	}
+	if g != nil {
+		dst = appendInt(dst, `,"community":`, int64(g.Community))
+		dst = appendFloat(dst, `,"pagerank":`, g.PageRank)
 	}
 	return append(dst, '}')
 }

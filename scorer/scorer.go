@@ -143,6 +143,7 @@ type Scorer struct {
 	log    *slog.Logger
 
 	model atomic.Pointer[bundle.Compiled]
+	graph atomic.Pointer[graphIndex] // the latest graph analytics; nil before the first
 	// liveMu orders the live writes of lanes (read lock) against sweep pages (write lock), so
 	// a customer's hash, segment sets and output records move in one order.
 	liveMu sync.RWMutex
@@ -213,8 +214,9 @@ func (s *Scorer) Run(ctx context.Context) error {
 	defer cancelBG()
 	loaded := make(chan struct{})
 	s.epoch.Start(bg)
-	wg.Add(5)
+	wg.Add(6)
 	go func() { defer wg.Done(); s.clockLoop(bg) }()
+	go func() { defer wg.Done(); s.graphLoop(bg) }()
 	go func() { defer wg.Done(); s.lanes.WatchLag(bg) }()
 	go func() { defer wg.Done(); s.watchModels(bg, loaded) }()
 	go func() { defer wg.Done(); s.sweepLoop(bg) }()
