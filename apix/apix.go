@@ -6,6 +6,7 @@ package apix
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 // Error is the body of every error answer.
@@ -28,4 +29,19 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Limit reads the query parameter limit: def when absent, else 1..max. Otherwise it answers 400
+// bad_limit and reports false.
+func Limit(w http.ResponseWriter, r *http.Request, def, max int) (int, bool) {
+	l := r.URL.Query().Get("limit")
+	if l == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > max {
+		WriteError(w, http.StatusBadRequest, "bad_limit", "limit must be 1.."+strconv.Itoa(max))
+		return 0, false
+	}
+	return n, true
 }

@@ -38,6 +38,7 @@ func (s *Scorer) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/customers/{id}", s.counted("customer", s.auth(s.getCustomer)))
 	mux.HandleFunc("GET /v1/customers/{id}/network", s.counted("network", s.auth(s.getNetwork)))
 	mux.HandleFunc("GET /v1/communities", s.counted("communities", s.auth(s.getCommunities)))
+	mux.HandleFunc("GET /v1/network.gexf", s.counted("gexf", s.auth(s.getGEXF)))
 	mux.HandleFunc("GET /v1/segments", s.counted("segments", s.auth(s.getSegments)))
 	mux.HandleFunc("GET /v1/segments/{id}/members", s.counted("members", s.auth(s.getMembers)))
 	mux.HandleFunc("POST /v1/whatif", s.counted("whatif", s.auth(s.postWhatIf)))
@@ -188,12 +189,9 @@ func (s *Scorer) getMembers(w http.ResponseWriter, r *http.Request) {
 		apix.WriteError(w, http.StatusNotFound, "unknown_segment", unknownSegmentMessage(c, id))
 		return
 	}
-	limit := 100
-	if l := r.URL.Query().Get("limit"); l != "" {
-		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 10000 {
-			apix.WriteError(w, http.StatusBadRequest, "bad_limit", "limit must be 1..10000")
-			return
-		}
+	limit, ok := apix.Limit(w, r, 100, 10000)
+	if !ok {
+		return
 	}
 	// Members sort by id (all scores are 0); the cursor is the last id returned, so paging is
 	// stable while members come and go.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -148,6 +149,8 @@ func TestAPI(t *testing.T) {
 		{name: "network bad limit", method: "GET", path: "/v1/customers/s100001/network?limit=0", token: token, status: 400, code: "bad_limit"},
 		{name: "network unknown customer", method: "GET", path: "/v1/customers/nobody/network", token: token, status: 404, code: "not_found"},
 		{name: "network no token", method: "GET", path: "/v1/customers/s100001/network", status: 401, code: "unauthorized"},
+		{name: "gexf before any analysis", method: "GET", path: "/v1/network.gexf", token: token, status: 404, code: "no_graph"},
+		{name: "gexf bad limit", method: "GET", path: "/v1/network.gexf?limit=20001", token: token, status: 400, code: "bad_limit"},
 		{name: "communities before any analysis", method: "GET", path: "/v1/communities", token: token, status: 404, code: "no_graph"},
 		{name: "network before any analysis", method: "GET", path: "/v1/customers/s100001/network", token: token, status: 200,
 			check: func(t *testing.T, m map[string]any) {
@@ -256,6 +259,38 @@ func TestAPI(t *testing.T) {
 		if sc := score("s100003"); sc == nil || sc["community"] != nil || sc["pagerank"] != nil {
 			t.Fatalf("the answer of a customer outside the analysis: %v", sc)
 		}
+
+		// Gephi's file: the analysed customers by PageRank, their edge from the interactions
+		// above (s100001 → s100002, weights 2 + 1), their community, PageRank and live segment.
+		gexf := func(query string) gexfFile {
+			code, b := testenv.Do(t, "GET", srv.URL+"/v1/network.gexf"+query, token, "")
+			var f gexfFile
+			if err := xml.Unmarshal(b, &f); code != 200 || err != nil {
+				t.Fatalf("gexf%s: %d %v: %s", query, code, err, b)
+			}
+			return f
+		}
+		f := gexf("")
+		seg := func(id string) string { return e.rdb.HGet(ctx, scorer.ScoreKey(prefix, id), "seg").Val() }
+		want := [][]string{{"s100002", "0", "0.5", seg("s100002"), "0", "2"}, {"s100001", "4", "0.25", seg("s100001"), "2", "1"}}
+		if f.Version != "1.3" || f.Graph.Mode != "directed" || len(f.Graph.Nodes) != 2 || len(f.Graph.Edges) != 1 {
+			t.Fatalf("gexf: %+v", f)
+		}
+		for i, n := range f.Graph.Nodes {
+			got := []string{n.Label}
+			for _, a := range n.Values {
+				got = append(got, a.Value)
+			}
+			if !slices.Equal(got, want[i]) {
+				t.Fatalf("gexf node %d: %v, want %v", i, got, want[i])
+			}
+		}
+		if ed := f.Graph.Edges[0]; ed.Source != "1" || ed.Target != "0" || ed.Weight != "3" {
+			t.Fatalf("gexf edge %+v", ed)
+		}
+		if f := gexf("?limit=1"); len(f.Graph.Nodes) != 1 || f.Graph.Nodes[0].Label != "s100002" || len(f.Graph.Edges) != 0 {
+			t.Fatalf("gexf limit=1: %+v", f)
+		}
 	})
 	t.Run("members paged", func(t *testing.T) {
 		var all []string
@@ -277,6 +312,26 @@ func TestAPI(t *testing.T) {
 			t.Fatalf("paged %d members (sorted %v), segment has %v", len(all), sort.StringsAreSorted(all), want)
 		}
 	})
+}
+
+// gexfFile is what the test reads of a GEXF file.
+type gexfFile struct {
+	Version string `xml:"version,attr"`
+	Graph   struct {
+		Mode  string `xml:"defaultedgetype,attr"`
+		Nodes []struct {
+			ID     string `xml:"id,attr"`
+			Label  string `xml:"label,attr"`
+			Values []struct {
+				Value string `xml:"value,attr"`
+			} `xml:"attvalues>attvalue"`
+		} `xml:"nodes>node"`
+		Edges []struct {
+			Source string `xml:"source,attr"`
+			Target string `xml:"target,attr"`
+			Weight string `xml:"weight,attr"`
+		} `xml:"edges>edge"`
+	} `xml:"graph"`
 }
 
 func errCode(m map[string]any) string {

@@ -4,7 +4,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -59,14 +58,9 @@ func (s *Scorer) getModel(w http.ResponseWriter, _ *http.Request) {
 // getChanges answers GET /v1/changes?limit=: the newest segment changes this process produced,
 // newest first. The durable record is the changes topic; this is a window for people watching.
 func (s *Scorer) getChanges(w http.ResponseWriter, r *http.Request) {
-	limit := recentCap
-	if l := r.URL.Query().Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > recentCap {
-			apix.WriteError(w, http.StatusBadRequest, "bad_limit", "limit must be 1.."+strconv.Itoa(recentCap))
-			return
-		}
-		limit = n
+	limit, ok := apix.Limit(w, r, recentCap, recentCap)
+	if !ok {
+		return
 	}
 	apix.WriteJSON(w, http.StatusOK, struct {
 		Changes []json.RawMessage `json:"changes"`

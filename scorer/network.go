@@ -6,15 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/apix"
 	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/models/network"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -23,6 +26,15 @@ import (
 type graphIndex struct {
 	computedAt string // the summary's computed_at: a new value means a new analysis
 	nodes      map[string]features.GraphNode
+	byRank     []string // the ids by decreasing PageRank, then id (GET /v1/network.gexf)
+}
+
+func newGraphIndex(computedAt string, nodes map[string]features.GraphNode) *graphIndex {
+	g := &graphIndex{computedAt: computedAt, nodes: nodes, byRank: slices.Collect(maps.Keys(nodes))}
+	slices.SortFunc(g.byRank, func(a, b string) int {
+		return cmp.Or(cmp.Compare(nodes[b].PageRank, nodes[a].PageRank), strings.Compare(a, b))
+	})
+	return g
 }
 
 // graphNode is the customer's place in the latest graph analytics, or nil.
@@ -77,10 +89,97 @@ func (s *Scorer) loadGraph(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.graph.Store(&graphIndex{computedAt: head.ComputedAt, nodes: nodes})
+	s.graph.Store(newGraphIndex(head.ComputedAt, nodes))
 	s.log.Info("graph analytics loaded", "computed_at", head.ComputedAt, "customers", len(nodes))
 	s.triggerSweep()
 	return nil
+}
+
+// MaxGEXFNodes bounds the nodes of GET /v1/network.gexf: the request reads each one's state.
+const MaxGEXFNodes = 20000
+
+// getGEXF answers the interaction graph of the limit customers of highest PageRank in the latest
+// analysis (default 1000), as GEXF 1.3 for Gephi: their edges among each other from their live
+// states (each contact's out-weight), and per node its community, PageRank and live segment
+// (-1 when it has no score) and interaction counts as attributes.
+func (s *Scorer) getGEXF(w http.ResponseWriter, r *http.Request) {
+	limit, ok := apix.Limit(w, r, 1000, MaxGEXFNodes)
+	if !ok {
+		return
+	}
+	g := s.graph.Load()
+	if g == nil {
+		apix.WriteError(w, http.StatusNotFound, "no_graph", "no refit has analysed the interaction graph yet (it needs interaction events)")
+		return
+	}
+	ids := g.byRank[:min(limit, len(g.byRank))]
+	index := make(map[string]int, len(ids))
+	for v, id := range ids {
+		index[id] = v
+	}
+	ctx := r.Context()
+	segment := make([]int, len(ids))
+	var out, in []int64
+	var edges []network.Edge
+	var st features.State
+	const chunk = 500
+	for lo := 0; lo < len(ids); lo += chunk {
+		part := ids[lo:min(lo+chunk, len(ids))]
+		getF := make([]*redis.StringCmd, len(part))
+		getS := make([]*redis.StringCmd, len(part))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, id := range part {
+				getF[i] = p.Get(ctx, features.Key(s.prefix, id))
+				getS[i] = p.HGet(ctx, ScoreKey(s.prefix, id), "seg")
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			s.storeUnavailable(w, r, err)
+			return
+		}
+		for i := range part {
+			v := lo + i
+			segment[v] = -1
+			if n, err := getS[i].Int(); err == nil {
+				segment[v] = n
+			}
+			raw, err := getF[i].Bytes()
+			if errors.Is(err, redis.Nil) {
+				out, in = append(out, 0), append(in, 0)
+				continue
+			}
+			if err == nil {
+				err = st.Decode(raw)
+			}
+			if err != nil {
+				s.corruptState(w, r, err)
+				return
+			}
+			out, in = append(out, st.InteractionsOut), append(in, st.InteractionsIn)
+			for _, c := range st.Contacts {
+				if u, ok := index[c.ID]; ok && c.Out > 0 {
+					edges = append(edges, network.Edge{From: v, To: u, Weight: c.Out})
+				}
+			}
+		}
+	}
+	gr, err := network.New(len(ids), edges, true)
+	if err != nil { // the states' contacts are never self-loops or bad weights
+		s.log.Error("read API: the interaction graph", "err", err)
+		apix.WriteError(w, http.StatusInternalServerError, "internal", "the graph could not be built; the operators have it in the scorer's log")
+		return
+	}
+	attrs := []network.NodeAttr{
+		{Title: "community", Type: "integer", Value: func(v int) string { return strconv.Itoa(int(g.nodes[ids[v]].Community)) }},
+		{Title: "pagerank", Type: "double", Value: func(v int) string { return network.Float(g.nodes[ids[v]].PageRank) }},
+		{Title: "segment", Type: "integer", Value: func(v int) string { return strconv.Itoa(segment[v]) }},
+		{Title: "interactions_out", Type: "integer", Value: func(v int) string { return strconv.FormatInt(out[v], 10) }},
+		{Title: "interactions_in", Type: "integer", Value: func(v int) string { return strconv.FormatInt(in[v], 10) }},
+	}
+	w.Header().Set("Content-Type", "application/gexf+xml")
+	w.Header().Set("Content-Disposition", `attachment; filename="segstream.gexf"`)
+	_ = network.WriteGEXF(w, gr, ids, attrs) // a failed write is the client gone
 }
 
 // getCommunities answers the latest graph analytics (features.GraphKey): the graph's size, its
@@ -117,13 +216,9 @@ func (s *Scorer) getNetwork(w http.ResponseWriter, r *http.Request) {
 		apix.WriteError(w, http.StatusBadRequest, "bad_customer_id", "customer id must be 1..256 bytes")
 		return
 	}
-	limit := 100
-	if l := r.URL.Query().Get("limit"); l != "" {
-		var err error
-		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 1000 {
-			apix.WriteError(w, http.StatusBadRequest, "bad_limit", "limit must be 1..1000")
-			return
-		}
+	limit, ok := apix.Limit(w, r, 100, 1000)
+	if !ok {
+		return
 	}
 	// The state and the graph analytics share the customer's hash tag: one round trip.
 	var getF *redis.StringCmd
