@@ -2,6 +2,7 @@ package network
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"encoding/xml"
 	"math"
@@ -328,5 +329,64 @@ func TestSampledMeasures(t *testing.T) {
 		if total > m.total || per > m.per || worst > m.one {
 			t.Errorf("%s: total off by %.3g, nodes by %.3g, worst %.3g; want under %g, %g, %g", m.name, total, per, worst, m.total, m.per, m.one)
 		}
+	}
+}
+
+// TestCommunitiesOnLFR checks Leiden on networkx's LFR benchmark graphs of 10,000 nodes
+// (scripts/golden/network_lfr.py): normalized mutual information with the planted communities
+// at least 0.9, modularity at least the best of networkx's Louvain over five seeds minus 0.01,
+// every community connected.
+func TestCommunitiesOnLFR(t *testing.T) {
+	f, err := os.Open("testdata/lfr.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lfr struct {
+		Graphs []struct {
+			Mu                float64  `json:"mu"`
+			Nodes             int      `json:"nodes"`
+			Gaps              [][]int  `json:"gaps"`
+			Planted           []int    `json:"planted"`
+			LouvainModularity float64  `json:"louvain_modularity"`
+		} `json:"graphs"`
+	}
+	if err := json.NewDecoder(zr).Decode(&lfr); err != nil {
+		t.Fatal(err)
+	}
+	if len(lfr.Graphs) != 2 {
+		t.Fatalf("%d LFR graphs", len(lfr.Graphs))
+	}
+	for _, l := range lfr.Graphs {
+		var edges []Edge
+		for u, row := range l.Gaps {
+			v := u
+			for _, d := range row {
+				v += d
+				edges = append(edges, Edge{From: u, To: v, Weight: 1})
+			}
+		}
+		g, err := New(l.Nodes, edges, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		comm, err := Communities(g, CommunityOptions{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nmi, q := NMI(comm, l.Planted), Modularity(g, comm, 1)
+		t.Logf("LFR mu %.1f: %d nodes, %d edges, %d communities (planted %d), NMI %.4f, modularity %.4f (networkx Louvain %.4f)",
+			l.Mu, l.Nodes, g.Edges(), slices.Max(comm)+1, slices.Max(l.Planted)+1, nmi, q, l.LouvainModularity)
+		if nmi < 0.9 {
+			t.Errorf("LFR mu %.1f: NMI with the planted communities %.4f, want ≥ 0.9", l.Mu, nmi)
+		}
+		if q < l.LouvainModularity-0.01 {
+			t.Errorf("LFR mu %.1f: modularity %.4f, networkx's Louvain %.4f", l.Mu, q, l.LouvainModularity)
+		}
+		checkConnected(t, g, comm)
 	}
 }
