@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/scorer"
+	"github.com/segstream/segstream/stream"
 )
 
 func init() {
@@ -209,6 +212,7 @@ func benchIngest(fs *flag.FlagSet) runFunc {
 	fs.BoolVar(&o.NoNaive, "no-naive", false, "skip the naive baseline (for profiling; no ratio)")
 	fs.BoolVar(&o.NoSamples, "no-samples", false, "do not make training samples (shows what the samples topic costs)")
 	seed := fs.Uint64("seed", 1, "generator seed")
+	only := fs.String("only", "", "keep only the generated events of this `type` (purchase, visit, refund, profile, interaction), to compare their cost per event")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the last segstream ingest run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	return func(ctx context.Context, stdout io.Writer) error {
@@ -216,6 +220,15 @@ func benchIngest(fs *flag.FlagSet) runFunc {
 			return badUsage("--events must be at least 1000 and --customers, --partitions, --runs, --batch-size at least 1")
 		}
 		o.Seed = *seed
+		if *only != "" {
+			if !slices.Contains([]string{"purchase", "visit", "refund", "profile", "interaction"}, *only) {
+				return badUsage("--only " + strconv.Quote(*only) + ": give one of purchase, visit, refund, profile, interaction")
+			}
+			if !o.NoNaive && *only == "interaction" {
+				return badUsage("--only interaction needs --no-naive: the naive baseline does not apply interactions")
+			}
+			o.Only = stream.EventType(*only)
+		}
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 		if *cpuProfile != "" {
 			f, err := os.Create(*cpuProfile)

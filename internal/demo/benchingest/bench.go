@@ -47,6 +47,9 @@ type Options struct {
 	NoFeatures bool
 	// NoSamples skips the training samples (ingest's --samples=false), to see what they cost.
 	NoSamples bool
+	// Only keeps the generated events of this type (all when empty): with "interaction" the
+	// generator makes one with every visit, so the per-event cost of each type can be compared.
+	Only stream.EventType
 	// NoNaive skips the naive baseline (for profiling segstream's own runs); no ratio is given.
 	NoNaive bool
 	// CPUProfile, when set, receives a CPU profile of the last segstream ingest run alone, so
@@ -224,6 +227,9 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 
 func generate(o Options) []kafka.Message {
 	g := shoppers.New(o.Seed, o.Customers, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	if o.Only == stream.Interaction {
+		g.Interactions = 1
+	}
 	msgs := make([]kafka.Message, 0, o.Events)
 	var buf []stream.Event
 	for len(msgs) < o.Events {
@@ -231,6 +237,9 @@ func generate(o Options) []kafka.Message {
 		for i := range buf {
 			if len(msgs) == o.Events {
 				break
+			}
+			if o.Only != "" && buf[i].Type != o.Only {
+				continue
 			}
 			b, _ := json.Marshal(&buf[i])
 			msgs = append(msgs, kafka.Message{Key: []byte(buf[i].CustomerID), Value: b})
