@@ -348,11 +348,11 @@ func TestCommunitiesOnLFR(t *testing.T) {
 	}
 	var lfr struct {
 		Graphs []struct {
-			Mu                float64  `json:"mu"`
-			Nodes             int      `json:"nodes"`
-			Gaps              [][]int  `json:"gaps"`
-			Planted           []int    `json:"planted"`
-			LouvainModularity float64  `json:"louvain_modularity"`
+			Mu                float64 `json:"mu"`
+			Nodes             int     `json:"nodes"`
+			Gaps              [][]int `json:"gaps"`
+			Planted           []int   `json:"planted"`
+			LouvainModularity float64 `json:"louvain_modularity"`
 		} `json:"graphs"`
 	}
 	if err := json.NewDecoder(zr).Decode(&lfr); err != nil {
