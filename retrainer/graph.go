@@ -13,6 +13,7 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/network"
+	"github.com/segstream/segstream/retrainer/report"
 )
 
 // MaxGraphEdges bounds the interaction-graph edges a snapshot collects (24 bytes each in the
@@ -82,7 +83,66 @@ type GraphSummary struct {
 	Edges       int              `json:"edges"`
 	Truncated   bool             `json:"truncated"`
 	Modularity  float64          `json:"modularity"`
-	Communities []GraphCommunity `json:"communities"` // the largest MaxSummaryCommunities
+	Count       int              `json:"community_count"` // communities found; Communities lists the largest
+	Communities []GraphCommunity `json:"communities"`     // the largest MaxSummaryCommunities
+	Picture     *GraphPicture    `json:"picture,omitempty"`
+}
+
+// MaxPictureNodes bounds the sample of the graph that is laid out for pictures.
+const MaxPictureNodes = 300
+
+// GraphPicture is a sample of the graph laid out for pictures (the report, the dashboard): the
+// MaxPictureNodes customers of highest PageRank and the edges among them, placed by
+// network.Layout in [-1, 1]².
+type GraphPicture struct {
+	Nodes []PictureNode `json:"nodes"`
+	Edges [][2]int      `json:"edges"` // indexes into Nodes, from → to
+}
+
+// PictureNode is one customer of the picture.
+type PictureNode struct {
+	ID        string  `json:"id"`
+	X         float64 `json:"x"`
+	Y         float64 `json:"y"`
+	Community int     `json:"community"`
+	PageRank  float64 `json:"pagerank"`
+}
+
+// picture lays out the top customers by PageRank (ties by id) with the edges among them.
+func picture(gr *network.Graph, ids []string, comm []int, pr []float64, seed uint64) (*GraphPicture, error) {
+	top := make([]int, gr.N())
+	for v := range top {
+		top[v] = v
+	}
+	slices.SortStableFunc(top, func(a, b int) int { return cmp.Compare(pr[b], pr[a]) })
+	top = top[:min(MaxPictureNodes, len(top))]
+	at := make(map[int]int, len(top))
+	for i, v := range top {
+		at[v] = i
+	}
+	var edges []network.Edge
+	pic := &GraphPicture{Nodes: make([]PictureNode, len(top)), Edges: [][2]int{}}
+	for i, v := range top {
+		adj, w := gr.Out(v)
+		for j, u := range adj {
+			if k, ok := at[int(u)]; ok {
+				edges = append(edges, network.Edge{From: i, To: k, Weight: w[j]})
+				pic.Edges = append(pic.Edges, [2]int{i, k})
+			}
+		}
+	}
+	sub, err := network.New(len(top), edges, true)
+	if err != nil {
+		return nil, err
+	}
+	pos, err := network.Layout(sub, network.LayoutOptions{Seed: seed})
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range top {
+		pic.Nodes[i] = PictureNode{ID: ids[v], X: pos[i][0], Y: pos[i][1], Community: comm[v], PageRank: pr[v]}
+	}
+	return pic, nil
 }
 
 // GraphCommunity is one community: its size and its three members of highest PageRank.
@@ -119,7 +179,11 @@ func publishGraph(ctx context.Context, rdb redis.UniversalClient, prefix string,
 	}
 	sum := &GraphSummary{ComputedAt: time.Now().UTC(), AsOf: asOf.UTC(), Nodes: gr.N(), Edges: gr.Edges(),
 		Truncated: g.truncated, Modularity: network.Modularity(gr, comm, 1)}
+	if sum.Picture, err = picture(gr, ids, comm, pr, seed); err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
 	members := make([][]int, slices.Max(comm)+1)
+	sum.Count = len(members)
 	for v, c := range comm {
 		members[c] = append(members[c], v)
 	}
@@ -161,4 +225,17 @@ func publishGraph(ctx context.Context, rdb redis.UniversalClient, prefix string,
 		return nil, fmt.Errorf("graph: writing the summary: %w", err)
 	}
 	return sum, nil
+}
+
+// report is the summary as the refit's report draws it; nil without a picture.
+func (s *GraphSummary) report() *report.Network {
+	if s == nil || s.Picture == nil {
+		return nil
+	}
+	n := &report.Network{Edges: s.Picture.Edges, TotalNodes: s.Nodes, TotalEdges: s.Edges, Modularity: s.Modularity,
+		Communities: s.Count}
+	for _, v := range s.Picture.Nodes {
+		n.Nodes = append(n.Nodes, report.NetworkNode{X: v.X, Y: v.Y, PageRank: v.PageRank, Community: v.Community})
+	}
+	return n
 }

@@ -1,12 +1,14 @@
 package retrainer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,7 +68,8 @@ func TestRefitAnalysesTheGraph(t *testing.T) {
 	ctx := context.Background()
 	r, _ := newRetrainer(t, rdb, Options{Seed: 7})
 	r.setHeld(true)
-	if res := r.RefitNow(ctx, "manual"); res.Result != "promoted" {
+	res := r.RefitNow(ctx, "manual")
+	if res.Result != "promoted" {
 		t.Fatalf("refit: %+v", res)
 	}
 
@@ -160,5 +163,49 @@ func TestRefitAnalysesTheGraph(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d nodes, %d edges, %d communities, modularity %.4f", sum.Nodes, sum.Edges, len(sizes), sum.Modularity)
+	if sum.Count != len(sizes) {
+		t.Fatalf("summary counts %d communities, %d found", sum.Count, len(sizes))
+	}
+
+	// The picture: the customers of highest PageRank, the edges among them from the events.
+	pic := sum.Picture
+	if pic == nil || len(pic.Nodes) != min(MaxPictureNodes, len(ids)) {
+		t.Fatalf("picture %+v", pic)
+	}
+	in := map[string]int{}
+	lowest := math.Inf(1)
+	for i, n := range pic.Nodes {
+		v, _ := slices.BinarySearch(ids, n.ID)
+		if n.Community != comm[v] || n.PageRank != pr[v] || math.Abs(n.X) > 1 || math.Abs(n.Y) > 1 {
+			t.Fatalf("picture node %+v; community %d, pagerank %v", n, comm[v], pr[v])
+		}
+		in[n.ID] = i
+		lowest = min(lowest, n.PageRank)
+	}
+	var induced [][2]int
+	for e := range weights {
+		i, ok1 := in[e[0]]
+		j, ok2 := in[e[1]]
+		if ok1 && ok2 {
+			induced = append(induced, [2]int{i, j})
+		}
+	}
+	cmpEdge := func(a, b [2]int) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) }
+	slices.SortFunc(induced, cmpEdge)
+	got := slices.SortedFunc(slices.Values(pic.Edges), cmpEdge)
+	if !slices.Equal(got, induced) {
+		t.Fatalf("picture has %d edges, the events make %d among its customers", len(got), len(induced))
+	}
+	for v, id := range ids {
+		if _, shown := in[id]; !shown && pr[v] > lowest {
+			t.Fatalf("%s (pagerank %v) left out of the picture, which shows one of %v", id, pr[v], lowest)
+		}
+	}
+	r.mu.Lock()
+	page := string(r.reports[res.Version])
+	r.mu.Unlock()
+	if !strings.Contains(page, `<figure class="chart" id="network">`) {
+		t.Fatal("the refit's report has no network figure")
+	}
+	t.Logf("%d nodes, %d edges, %d communities, modularity %.4f; picture of %d nodes, %d edges", sum.Nodes, sum.Edges, len(sizes), sum.Modularity, len(pic.Nodes), len(pic.Edges))
 }

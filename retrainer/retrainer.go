@@ -544,7 +544,8 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 	}
 	// The interaction graph's analytics do not gate the models: a failure is logged, and the
 	// previous analytics stay in Redis.
-	if g, err := publishGraph(ctx, r.rdb, r.store.Config().Prefix, &snap.graph, asOf, r.o.Seed); err != nil {
+	g, err := publishGraph(ctx, r.rdb, r.store.Config().Prefix, &snap.graph, asOf, r.o.Seed)
+	if err != nil {
 		r.log.Warn("interaction graph analytics", "err", err)
 	} else if g != nil {
 		r.log.Info("interaction graph analytics", "nodes", g.Nodes, "edges", g.Edges, "communities", len(g.Communities), "modularity", g.Modularity)
@@ -562,6 +563,7 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 	if err != nil {
 		return nil, err
 	}
+	out.Report.Network = g.report()
 	st.K = out.Bundle.Payload.Scorecard.K
 	if out.Drift != nil {
 		r.recordDrift(out.Drift)

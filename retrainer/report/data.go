@@ -58,6 +58,26 @@ type Data struct {
 	// observed rate per bin.
 	Calibration []CalibrationBin
 	AUC, Brier  float64
+
+	// Network is a laid-out sample of the interaction graph; nil when the refit saw no
+	// interaction.
+	Network *Network
+}
+
+// Network is the customers of highest PageRank in the interaction graph with the edges among
+// them, placed for a picture, and the whole graph's size.
+type Network struct {
+	Nodes                  []NetworkNode
+	Edges                  [][2]int // indexes into Nodes, from → to
+	TotalNodes, TotalEdges int
+	Communities            int
+	Modularity             float64
+}
+
+// NetworkNode is one customer of the picture.
+type NetworkNode struct {
+	X, Y, PageRank float64
+	Community      int
 }
 
 // Metric is one scorecard line. Gate is the rule it is held to ("≥ 0.05"), empty when none.

@@ -14,7 +14,7 @@ import (
 )
 
 // chartIDs are the figures a complete report draws, in page order.
-var chartIDs = []string{"k-inertia", "k-silhouette", "pca", "profiles", "dendrogram", "elasticity", "calibration"}
+var chartIDs = []string{"k-inertia", "k-silhouette", "pca", "profiles", "dendrogram", "elasticity", "calibration", "network"}
 
 // For looking at the page while working on it: SEGSTREAM_REPORT_OUT=/tmp/report.html.
 func TestWriteSample(t *testing.T) {

@@ -56,6 +56,7 @@ type view struct {
 	Transition          transitionTable
 	Elasticity          chart
 	Calibration         chart
+	Network             chart
 }
 
 func newView(d *Data) *view {
@@ -77,6 +78,7 @@ func newView(d *Data) *view {
 		Transition:   newTransitionTable(d),
 		Elasticity:   safely("elasticity", func() (chart, error) { return elasticityChart(d, segs) }),
 		Calibration:  safely("calibration", func() (chart, error) { return calibrationChart(d) }),
+		Network:      safely("network", func() (chart, error) { return networkChart(d) }),
 	}
 	if d.CurrentVersion != 0 {
 		v.Current = fmt.Sprintf("v%d", d.CurrentVersion)

@@ -85,6 +85,19 @@ func sampleData() *Data {
 		p := 0.05 + 0.1*float64(b)
 		d.Calibration = append(d.Calibration, CalibrationBin{Predicted: p, Observed: math.Min(1, p*0.9+0.03), N: 400 - 30*b})
 	}
+	// Twelve communities of ten customers on a ring of clusters (more than the chart has
+	// colours), linked in a cycle inside each and once to the next.
+	d.Network = &Network{TotalNodes: 5200, TotalEdges: 21000, Communities: 41, Modularity: 0.71}
+	for c := range 12 {
+		a := 2 * math.Pi * float64(c) / 12
+		for i := range 10 {
+			b := 2 * math.Pi * float64(i) / 10
+			d.Network.Nodes = append(d.Network.Nodes, NetworkNode{X: math.Cos(a) + 0.15*math.Cos(b), Y: math.Sin(a) + 0.15*math.Sin(b),
+				PageRank: 0.001 * float64(1+(i*7+c)%10), Community: c})
+			d.Network.Edges = append(d.Network.Edges, [2]int{10*c + i, 10*c + (i+1)%10})
+		}
+		d.Network.Edges = append(d.Network.Edges, [2]int{10 * c, 10 * ((c + 1) % 12)})
+	}
 	return d
 }
 
