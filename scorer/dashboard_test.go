@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,6 +218,19 @@ func TestDashboardShowsNumbers(t *testing.T) {
 	if err := b.Seal(); err != nil {
 		t.Fatal(err)
 	}
+	// A graph analysis as the retrainer leaves it (docs/api.md, GET /v1/communities): eleven
+	// customers in three communities, two of them linked.
+	const graph = `{"computed_at":"2026-12-05T10:00:00Z","nodes":5200,"edges":21000,"community_count":41,"modularity":0.71,
+		"communities":[{"id":0,"size":900,"top_influencers":["c1","c2","c3"]},{"id":1,"size":700,"top_influencers":["c4","c5","c6"]}],
+		"picture":{"nodes":[{"id":"c1","x":-1,"y":0.5,"community":0,"pagerank":0.01},{"id":"c2","x":-0.8,"y":0.4,"community":0,"pagerank":0.004},
+		{"id":"c3","x":-0.9,"y":0.7,"community":0,"pagerank":0.002},{"id":"c4","x":0.6,"y":-0.5,"community":1,"pagerank":0.008},
+		{"id":"c5","x":0.7,"y":-0.3,"community":1,"pagerank":0.003},{"id":"c6","x":0.5,"y":-0.6,"community":1,"pagerank":0.001},
+		{"id":"c7","x":0.1,"y":1,"community":7,"pagerank":0.001},{"id":"c8","x":0.2,"y":0.9,"community":7,"pagerank":0.001},
+		{"id":"c9","x":0.3,"y":0.8,"community":7,"pagerank":0.001},{"id":"c10","x":0.9,"y":0.9,"community":7,"pagerank":0.001},
+		{"id":"c11","x":1,"y":1,"community":7,"pagerank":0.001}],"edges":[[1,0],[2,0],[4,3],[5,3],[0,3],[7,6]]}}`
+	if err := e.rdb.Set(ctx, features.GraphKey(e.store.Config().Prefix), graph, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 	hs := e.serveBundle(b)
 
 	bctx, bcancel := context.WithTimeout(ctx, 30*time.Second)
@@ -254,6 +268,26 @@ func TestDashboardShowsNumbers(t *testing.T) {
 		if !strings.Contains(card, want) {
 			t.Errorf("scorecard lacks\n%s\nin\n%s", want, card)
 		}
+	}
+
+	// The graph: a node per customer of the picture, a line per link, the legend's communities
+	// by their size in the picture with their size in the whole graph.
+	net := regexp.MustCompile(`(?s)<section class="wide" id="graph">.*?</section>`).FindString(dom)
+	if n := strings.Count(net, "<circle "); n != 11 {
+		t.Errorf("graph: %d nodes drawn, want 11: %.400s", n, net)
+	}
+	if n := strings.Count(net, "<line "); n != 6 {
+		t.Errorf("graph: %d links drawn, want 6", n)
+	}
+	var legend []string
+	for _, m := range regexp.MustCompile(`<span [^>]*data-community="(\d+)"><span class="sw"[^>]*></span>([^<]*)</span>`).FindAllStringSubmatch(net, -1) {
+		legend = append(legend, m[1]+": "+m[2])
+	}
+	if want := []string{"7: community 7", "0: community 0 (900 customers; top: c1, c2, c3)", "1: community 1 (700 customers; top: c4, c5, c6)"}; !slices.Equal(legend, want) {
+		t.Errorf("graph legend %q, want %q", legend, want)
+	}
+	if !strings.Contains(net, "5,200 customers and 21,000 links in the graph, 41 communities, modularity 0.710") {
+		t.Errorf("graph summary line: %.600s", net)
 	}
 
 	// Profiles: the day counts of the two segments are shown as absent, never as numbers.
