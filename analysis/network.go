@@ -40,12 +40,9 @@ type NetworkOptions struct {
 	Top int
 }
 
-// ExactNodes is the largest graph whose betweenness and closeness are counted from every node by
-// default. Both are O(n·m) breadth-first searches: 44 s on two cores for 20,000 nodes and 92,288
-// edges (scripts/bench/network.py's generator), 2.5 s from 1,000 sampled sources. Larger graphs
-// are sampled (network.BetweennessSample and ClosenessSample, their errors measured in their
-// tests).
-const ExactNodes = 5000
+// ExactNodes is network.ExactNodes: the largest graph whose betweenness and closeness are
+// counted from every node by default.
+const ExactNodes = network.ExactNodes
 
 // NetworkNode is one node of a NetworkReport.
 type NetworkNode struct {
@@ -188,13 +185,7 @@ func Network(ctx context.Context, o NetworkOptions) (*NetworkReport, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	k := o.Sources
-	if k == 0 && g.N() > ExactNodes {
-		k = 1000
-	}
-	if k <= 0 || k >= g.N() {
-		k = g.N()
-	}
+	k := network.Sources(g.N(), o.Sources)
 	rep.Sources = k
 	bc := network.BetweennessSample(g, k, o.Seed)
 	cc := network.ClosenessSample(g, k, o.Seed)

@@ -77,15 +77,151 @@ func (g *graphSnapshot) sorted() ([]string, []network.Edge) {
 // GraphSummary is the interaction graph's analytics of one refit, in Redis at
 // features.GraphKey.
 type GraphSummary struct {
-	ComputedAt  time.Time        `json:"computed_at"`
-	AsOf        time.Time        `json:"as_of"`
-	Nodes       int              `json:"nodes"`
-	Edges       int              `json:"edges"`
-	Truncated   bool             `json:"truncated"`
-	Modularity  float64          `json:"modularity"`
+	ComputedAt time.Time `json:"computed_at"`
+	AsOf       time.Time `json:"as_of"`
+	Nodes      int       `json:"nodes"`
+	Edges      int       `json:"edges"`
+	Truncated  bool      `json:"truncated"`
+	// Sources is how many sources betweenness and closeness were counted from (graphSources).
+	Sources     int              `json:"centrality_sources"`
 	Count       int              `json:"community_count"` // communities found; Communities lists the largest
-	Communities []GraphCommunity `json:"communities"`     // the largest MaxSummaryCommunities
+	Modularity  float64          `json:"modularity"`
+	Communities []GraphCommunity `json:"communities"` // the largest MaxSummaryCommunities
 	Picture     *GraphPicture    `json:"picture,omitempty"`
+}
+
+// GraphCommunity is one community: its size, its three members of highest PageRank and, when
+// a bundle serves, the segments of its members in the refit's sample.
+type GraphCommunity struct {
+	ID          int      `json:"id"`
+	Size        int      `json:"size"`
+	Influencers []string `json:"top_influencers"`
+	// SegmentMix counts the community's members in the refit's snapshot sample by the segment
+	// the serving bundle (the new one when promoted) puts them in.
+	SegmentMix map[int]int `json:"segment_mix,omitempty"`
+}
+
+// MaxSummaryCommunities bounds the communities listed in the summary.
+const MaxSummaryCommunities = 100
+
+// graphSources is how many sources a refit counts betweenness and closeness from: every node
+// up to network.ExactNodes; above, as many as keep each measure near 2·10⁸ node and edge visits
+// (about 4 s each on two cores), between 100 and network.DefaultSources. On 400,000 nodes and
+// about 2 million edges the two took 94 s from 1,000 sources
+// (BenchmarkSampledCentralities400k), so the refit takes 100 there: the same estimator as
+// `segstream analyze network --sample-sources`, with a larger sampling error (it shrinks as
+// one over the square root of the sources).
+func graphSources(n, m int) int {
+	if n <= network.ExactNodes {
+		return n
+	}
+	return network.Sources(n, min(network.DefaultSources, max(100, 200_000_000/(n+m))))
+}
+
+// graphAnalysis is one refit's analysis of the interaction graph, before it is written.
+type graphAnalysis struct {
+	sum          *GraphSummary
+	ids          []string // node v's customer, in id order
+	comm         []int
+	pr, btw, clo []float64
+}
+
+// analyseGraph computes PageRank, betweenness and closeness (sampled above network.ExactNodes
+// nodes) and Leiden communities of the snapshot's interaction graph, and lays out its picture.
+// A graph without edges has no analysis (nil).
+func analyseGraph(g *graphSnapshot, asOf time.Time, seed uint64) (*graphAnalysis, error) {
+	if len(g.edges) == 0 {
+		return nil, nil
+	}
+	// Number the nodes in id order: the scan's order differs from run to run, and the seeded
+	// Leiden's answer depends on the numbering.
+	ids, edges := g.sorted()
+	gr, err := network.New(len(ids), edges, true)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+	a := &graphAnalysis{ids: ids}
+	if a.pr, err = network.PageRank(gr, network.IterOptions{}); err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+	if a.comm, err = network.Communities(gr, network.CommunityOptions{Seed: seed}); err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+	k := graphSources(gr.N(), gr.Edges())
+	a.btw = network.BetweennessSample(gr, k, seed)
+	a.clo = network.ClosenessSample(gr, k, seed)
+	sum := &GraphSummary{ComputedAt: time.Now().UTC(), AsOf: asOf.UTC(), Nodes: gr.N(), Edges: gr.Edges(),
+		Truncated: g.truncated, Sources: k, Modularity: network.Modularity(gr, a.comm, 1)}
+	if sum.Picture, err = picture(gr, ids, a.comm, a.pr, seed); err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+	members := make([][]int, slices.Max(a.comm)+1)
+	sum.Count = len(members)
+	for v, c := range a.comm {
+		members[c] = append(members[c], v)
+	}
+	for c, m := range members[:min(len(members), MaxSummaryCommunities)] {
+		slices.SortStableFunc(m, func(x, y int) int { return cmp.Compare(a.pr[y], a.pr[x]) })
+		gc := GraphCommunity{ID: c, Size: len(m)}
+		for _, v := range m[:min(3, len(m))] {
+			gc.Influencers = append(gc.Influencers, ids[v])
+		}
+		sum.Communities = append(sum.Communities, gc)
+	}
+	a.sum = sum
+	return a, nil
+}
+
+// mixSegments counts the listed communities' members among sample (customer ids) by their
+// segment in labels.
+func (a *graphAnalysis) mixSegments(sample []string, labels []int) {
+	for i, id := range sample {
+		v, ok := slices.BinarySearch(a.ids, id)
+		if !ok || a.comm[v] >= len(a.sum.Communities) {
+			continue
+		}
+		c := &a.sum.Communities[a.comm[v]]
+		if c.SegmentMix == nil {
+			c.SegmentMix = map[int]int{}
+		}
+		c.SegmentMix[labels[i]]++
+	}
+}
+
+// write leaves the analysis in Redis: each customer's community and centralities beside her
+// state, the node table the scorers load, then the summary they poll (a scorer that sees the new
+// summary finds the new table).
+func (a *graphAnalysis) write(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
+	const chunk = 1000
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	for lo := 0; lo < len(a.ids); lo += chunk {
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for v := lo; v < min(lo+chunk, len(a.ids)); v++ {
+				p.HSet(ctx, features.GraphNodeKey(prefix, a.ids[v]), "community", strconv.Itoa(a.comm[v]),
+					"pagerank", f(a.pr[v]), "betweenness", f(a.btw[v]), "closeness", f(a.clo[v]),
+					"version", a.sum.ComputedAt.UnixMilli())
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("graph: writing node analytics: %w", err)
+		}
+	}
+	nodes, err := features.EncodeGraphNodes(a.ids, a.comm, a.pr)
+	if err != nil {
+		return err
+	}
+	if err := rdb.Set(ctx, features.GraphNodesKey(prefix), nodes, 0).Err(); err != nil {
+		return fmt.Errorf("graph: writing the node table: %w", err)
+	}
+	b, err := json.Marshal(a.sum)
+	if err != nil {
+		return err
+	}
+	if err := rdb.Set(ctx, features.GraphKey(prefix), b, 0).Err(); err != nil {
+		return fmt.Errorf("graph: writing the summary: %w", err)
+	}
+	return nil
 }
 
 // MaxPictureNodes bounds the sample of the graph that is laid out for pictures.
@@ -145,93 +281,12 @@ func picture(gr *network.Graph, ids []string, comm []int, pr []float64, seed uin
 	return pic, nil
 }
 
-// GraphCommunity is one community: its size and its three members of highest PageRank.
-type GraphCommunity struct {
-	ID          int      `json:"id"`
-	Size        int      `json:"size"`
-	Influencers []string `json:"top_influencers"`
-}
-
-// MaxSummaryCommunities bounds the communities listed in the summary.
-const MaxSummaryCommunities = 100
-
-// publishGraph computes PageRank and Leiden communities of the snapshot's interaction graph and
-// writes each customer's community and PageRank, and the summary, to Redis. A graph without
-// edges writes nothing.
-func publishGraph(ctx context.Context, rdb redis.UniversalClient, prefix string, g *graphSnapshot, asOf time.Time, seed uint64) (*GraphSummary, error) {
-	if len(g.edges) == 0 {
-		return nil, nil
-	}
-	// Number the nodes in id order: the scan's order differs from run to run, and the seeded
-	// Leiden's answer depends on the numbering.
-	ids, edges := g.sorted()
-	gr, err := network.New(len(ids), edges, true)
-	if err != nil {
-		return nil, fmt.Errorf("graph: %w", err)
-	}
-	pr, err := network.PageRank(gr, network.IterOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("graph: %w", err)
-	}
-	comm, err := network.Communities(gr, network.CommunityOptions{Seed: seed})
-	if err != nil {
-		return nil, fmt.Errorf("graph: %w", err)
-	}
-	sum := &GraphSummary{ComputedAt: time.Now().UTC(), AsOf: asOf.UTC(), Nodes: gr.N(), Edges: gr.Edges(),
-		Truncated: g.truncated, Modularity: network.Modularity(gr, comm, 1)}
-	if sum.Picture, err = picture(gr, ids, comm, pr, seed); err != nil {
-		return nil, fmt.Errorf("graph: %w", err)
-	}
-	members := make([][]int, slices.Max(comm)+1)
-	sum.Count = len(members)
-	for v, c := range comm {
-		members[c] = append(members[c], v)
-	}
-	for c, m := range members[:min(len(members), MaxSummaryCommunities)] {
-		slices.SortStableFunc(m, func(a, b int) int { return cmp.Compare(pr[b], pr[a]) })
-		gc := GraphCommunity{ID: c, Size: len(m)}
-		for _, v := range m[:min(3, len(m))] {
-			gc.Influencers = append(gc.Influencers, ids[v])
-		}
-		sum.Communities = append(sum.Communities, gc)
-	}
-	const chunk = 1000
-	for lo := 0; lo < len(ids); lo += chunk {
-		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for v := lo; v < min(lo+chunk, len(ids)); v++ {
-				p.HSet(ctx, features.GraphNodeKey(prefix, ids[v]), "community", strconv.Itoa(comm[v]),
-					"pagerank", strconv.FormatFloat(pr[v], 'g', -1, 64), "version", sum.ComputedAt.UnixMilli())
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("graph: writing node analytics: %w", err)
-		}
-	}
-	// The whole table for the scorers, then the summary they poll: a scorer that sees the new
-	// summary finds the new table.
-	nodes, err := features.EncodeGraphNodes(ids, comm, pr)
-	if err != nil {
-		return nil, err
-	}
-	if err := rdb.Set(ctx, features.GraphNodesKey(prefix), nodes, 0).Err(); err != nil {
-		return nil, fmt.Errorf("graph: writing the node table: %w", err)
-	}
-	b, err := json.Marshal(sum)
-	if err != nil {
-		return nil, err
-	}
-	if err := rdb.Set(ctx, features.GraphKey(prefix), b, 0).Err(); err != nil {
-		return nil, fmt.Errorf("graph: writing the summary: %w", err)
-	}
-	return sum, nil
-}
-
 // report is the summary as the refit's report draws it; nil without a picture.
-func (s *GraphSummary) report() *report.Network {
-	if s == nil || s.Picture == nil {
+func (a *graphAnalysis) report() *report.Network {
+	if a == nil || a.sum.Picture == nil {
 		return nil
 	}
+	s := a.sum
 	n := &report.Network{Edges: s.Picture.Edges, TotalNodes: s.Nodes, TotalEdges: s.Edges, Modularity: s.Modularity,
 		Communities: s.Count}
 	for _, v := range s.Picture.Nodes {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -98,6 +99,7 @@ func TestRefitAnalysesTheGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	btw, clo := network.Betweenness(g), network.Closeness(g) // exact: 800 nodes
 
 	var sum GraphSummary
 	b, err := rdb.Get(ctx, features.GraphKey(st.Config().Prefix)).Bytes()
@@ -137,6 +139,14 @@ func TestRefitAnalysesTheGraph(t *testing.T) {
 		if n := table[id]; int(n.Community) != comm[v] || math.Abs(n.PageRank-pr[v]) > 1e-12 {
 			t.Fatalf("%s: node table has %+v, want community %d pagerank %v", id, n, comm[v], pr[v])
 		}
+		for _, m := range []struct {
+			name string
+			want float64
+		}{{"betweenness", btw[v]}, {"closeness", clo[v]}} {
+			if x, err := strconv.ParseFloat(h[m.name], 64); err != nil || math.Abs(x-m.want) > 1e-12 {
+				t.Fatalf("%s: %s %q, want %v", id, m.name, h[m.name], m.want)
+			}
+		}
 		p, _ := strconv.ParseFloat(h["pagerank"], 64)
 		if math.Abs(p-pr[v]) > 1e-12 {
 			t.Fatalf("%s: pagerank %v, want %v", id, p, pr[v])
@@ -165,6 +175,36 @@ func TestRefitAnalysesTheGraph(t *testing.T) {
 	}
 	if sum.Count != len(sizes) {
 		t.Fatalf("summary counts %d communities, %d found", sum.Count, len(sizes))
+	}
+	if sum.Sources != len(ids) {
+		t.Fatalf("centralities from %d sources, want every node (%d)", sum.Sources, len(ids))
+	}
+
+	// The segment mix: the serving bundle's segments of each community's members, assigned
+	// here from the exported features.
+	asOf, err := r.clock(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := compiled(t, rdb)
+	exported, _, cols := offlineLabels(t, st, asOf, c.Bundle, 7)
+	labels, err := c.AssignColumns(cols, len(exported))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mix := map[int]map[int]int{}
+	for i, id := range exported {
+		if v, ok := slices.BinarySearch(ids, id); ok {
+			if mix[comm[v]] == nil {
+				mix[comm[v]] = map[int]int{}
+			}
+			mix[comm[v]][labels[i]]++
+		}
+	}
+	for _, gc := range sum.Communities {
+		if !maps.Equal(gc.SegmentMix, mix[gc.ID]) {
+			t.Fatalf("community %d: segment mix %v, want %v", gc.ID, gc.SegmentMix, mix[gc.ID])
+		}
 	}
 
 	// The picture: the customers of highest PageRank, the edges among them from the events.

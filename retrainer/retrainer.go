@@ -544,11 +544,9 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 	}
 	// The interaction graph's analytics do not gate the models: a failure is logged, and the
 	// previous analytics stay in Redis.
-	g, err := publishGraph(ctx, r.rdb, r.store.Config().Prefix, &snap.graph, asOf, r.o.Seed)
+	graph, err := analyseGraph(&snap.graph, asOf, r.o.Seed)
 	if err != nil {
 		r.log.Warn("interaction graph analytics", "err", err)
-	} else if g != nil {
-		r.log.Info("interaction graph analytics", "nodes", g.Nodes, "edges", g.Edges, "communities", len(g.Communities), "modularity", g.Modularity)
 	}
 	v, err := r.reg.NextVersion(ctx)
 	if err != nil {
@@ -563,7 +561,10 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 	if err != nil {
 		return nil, err
 	}
-	out.Report.Network = g.report()
+	out.Report.Network = graph.report()
+	if graph != nil {
+		r.writeGraph(ctx, graph, out, cur, snap)
+	}
 	st.K = out.Bundle.Payload.Scorecard.K
 	if out.Drift != nil {
 		r.recordDrift(out.Drift)
@@ -592,6 +593,33 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 		r.recordDrift(d) // against the new model the population is, by construction, stable
 	}
 	return out, nil
+}
+
+// writeGraph adds the segment mix of the bundle that will serve (the candidate when promoted)
+// to the graph analysis and writes it; failures are logged.
+func (r *Retrainer) writeGraph(ctx context.Context, g *graphAnalysis, out *Outcome, cur *bundle.Bundle, snap *Snapshot) {
+	serving := cur
+	if out.Promoted {
+		serving = out.Bundle
+	}
+	if serving != nil {
+		c, err := bundle.Compile(serving, bundle.CompileOptions{})
+		if err == nil {
+			var labels []int
+			if labels, err = c.AssignColumns(snap.Cols, len(snap.IDs)); err == nil {
+				g.mixSegments(snap.IDs, labels)
+			}
+		}
+		if err != nil {
+			r.log.Warn("interaction graph: segment mix", "err", err)
+		}
+	}
+	if err := g.write(ctx, r.rdb, r.store.Config().Prefix); err != nil {
+		r.log.Warn("interaction graph analytics", "err", err)
+		return
+	}
+	r.log.Info("interaction graph analytics", "nodes", g.sum.Nodes, "edges", g.sum.Edges, "communities", g.sum.Count,
+		"modularity", g.sum.Modularity, "centrality_sources", g.sum.Sources)
 }
 
 // writeOutputs writes bundle-v<N>.json.gz and its report beside it.

@@ -255,16 +255,23 @@ func (s *Scorer) getNetwork(w http.ResponseWriter, r *http.Request) {
 		CustomerID string `json:"customer_id"`
 		features.GraphFeatures
 		// From the latest refit's graph analytics; absent before the first.
-		Community  *int        `json:"community,omitempty"`
-		PageRank   *float64    `json:"pagerank,omitempty"`
-		Neighbours []neighbour `json:"neighbours"`
+		Community   *int        `json:"community,omitempty"`
+		PageRank    *float64    `json:"pagerank,omitempty"`
+		Betweenness *float64    `json:"betweenness,omitempty"`
+		Closeness   *float64    `json:"closeness,omitempty"`
+		Neighbours  []neighbour `json:"neighbours"`
 	}{CustomerID: id, GraphFeatures: v.GraphFeatures, Neighbours: []neighbour{}}
 	if g, err := getG.Result(); err == nil {
 		if c, err := strconv.Atoi(g["community"]); err == nil {
 			out.Community = &c
 		}
-		if p, err := strconv.ParseFloat(g["pagerank"], 64); err == nil {
-			out.PageRank = &p
+		for _, m := range []struct {
+			field string
+			to    **float64
+		}{{"pagerank", &out.PageRank}, {"betweenness", &out.Betweenness}, {"closeness", &out.Closeness}} {
+			if x, err := strconv.ParseFloat(g[m.field], 64); err == nil {
+				*m.to = &x
+			}
 		}
 	}
 	for _, c := range cs[:min(limit, len(cs))] {

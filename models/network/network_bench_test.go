@@ -98,3 +98,15 @@ func BenchmarkEdgeListFile(b *testing.B) {
 		b.ReportMetric(Modularity(g, comm, 1), "modularity")
 	})
 }
+
+// BenchmarkSampledCentralities400k is what a refit spends on betweenness and closeness of a
+// graph of the size BenchmarkCommunities400k takes: DefaultSources sources each.
+func BenchmarkSampledCentralities400k(b *testing.B) {
+	g, _ := planted(400000, 20, 1000, 4, 16, 0.2, 11)
+	b.ReportMetric(float64(g.Edges()), "edges")
+	b.ResetTimer()
+	for b.Loop() {
+		BetweennessSample(g, DefaultSources, 1)
+		ClosenessSample(g, DefaultSources, 1)
+	}
+}
