@@ -13,7 +13,10 @@ const (
 	formatV1 = 1
 	// formatV2 is formatV1 followed by the interaction graph (graph.go). A state without
 	// interactions is still written as formatV1, byte for byte as before.
-	formatV2   = 2
+	formatV2 = 2
+	// formatV3 is formatV2 with each contact's referral time (Contact.RefMS) after its LastMS.
+	// A state whose contacts carry none is still written as formatV2.
+	formatV3   = 3
 	headerSize = 9
 )
 
@@ -24,7 +27,10 @@ var ErrCorruptState = errors.New("corrupt feature state")
 // compares.
 func (s *State) appendHeader(dst []byte) []byte {
 	format := byte(formatV1)
-	if s.hasGraph() {
+	switch {
+	case s.hasGraph() && s.hasReferrals():
+		format = formatV3
+	case s.hasGraph():
 		format = formatV2
 	}
 	return binary.LittleEndian.AppendUint64(append(dst, format), s.Version)
@@ -81,12 +87,16 @@ func (s *State) AppendEncode(dst []byte) []byte {
 	}
 	dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.WeightOut))
 	dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.WeightIn))
+	refs := s.hasReferrals()
 	dst = binary.AppendUvarint(dst, uint64(len(s.Contacts)))
 	for _, c := range s.Contacts {
 		dst = appendString(dst, c.ID)
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(c.Out))
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(c.In))
 		dst = binary.AppendVarint(dst, c.LastMS)
+		if refs {
+			dst = binary.AppendVarint(dst, c.RefMS)
+		}
 	}
 	return dst
 }
@@ -153,7 +163,7 @@ func (r *reader) str() string {
 
 // Decode replaces s with the state encoded in b, reusing s's slices.
 func (s *State) Decode(b []byte) error {
-	if len(b) < headerSize || b[0] != formatV1 && b[0] != formatV2 {
+	if len(b) < headerSize || b[0] != formatV1 && b[0] != formatV2 && b[0] != formatV3 {
 		return fmt.Errorf("%w: unknown format or short header (%d bytes)", ErrCorruptState, len(b))
 	}
 	r := reader{b: b[1:]}
@@ -200,14 +210,18 @@ func (s *State) Decode(b []byte) error {
 	}
 	s.InteractionsOut, s.InteractionsIn, s.ReferralsMade, s.ReferralsIn, s.WeightOut, s.WeightIn = 0, 0, 0, 0, 0, 0
 	s.Contacts = s.Contacts[:0]
-	if b[0] == formatV2 {
+	if b[0] >= formatV2 {
 		for _, p := range [...]*int64{&s.InteractionsOut, &s.InteractionsIn, &s.ReferralsMade, &s.ReferralsIn} {
 			*p = r.varint()
 		}
 		s.WeightOut, s.WeightIn = r.f64(), r.f64()
 		n = r.count(1 << 16)
 		for i := 0; i < n && r.err == nil; i++ {
-			s.Contacts = append(s.Contacts, Contact{ID: r.str(), Out: r.f64(), In: r.f64(), LastMS: r.varint()})
+			c := Contact{ID: r.str(), Out: r.f64(), In: r.f64(), LastMS: r.varint()}
+			if b[0] == formatV3 {
+				c.RefMS = r.varint()
+			}
+			s.Contacts = append(s.Contacts, c)
 		}
 	}
 	if r.err != nil {

@@ -32,6 +32,11 @@ type Contact struct {
 	ID      string
 	Out, In float64 // summed weights of the interactions towards and from the neighbour
 	LastMS  int64   // event time of the latest interaction either way
+	// RefMS is the event time of the customer's first referral of the neighbour (0: none), the
+	// earliest whatever the order of arrival. Whether the neighbour bought after it is in the
+	// neighbour's state, so "referred customers who went on to buy" is counted by the
+	// retrainer's graph analysis over both (retrainer/graph.go), not per event.
+	RefMS int64
 }
 
 // Record is one event to apply and where it came from.
@@ -94,6 +99,9 @@ func (s *State) interact(ev *stream.Event, ts int64, in bool, cfg *Config) {
 		c.In += ev.Weight
 	} else {
 		c.Out += ev.Weight
+		if ev.Kind == "referral" && (c.RefMS == 0 || ts < c.RefMS) {
+			c.RefMS = ts
+		}
 	}
 	c.LastMS = max(c.LastMS, ts)
 }
@@ -133,8 +141,20 @@ func GraphKey(prefix string) string { return prefix + ":graph" }
 // hash under her hash tag, beside her state.
 func GraphNodeKey(prefix, customerID string) string { return prefix + ":{" + customerID + "}:g" }
 
-// hasGraph reports whether s has taken part in an interaction (and is encoded as formatV2).
+// hasGraph reports whether s has taken part in an interaction (and is encoded as formatV2 or
+// formatV3).
 func (s *State) hasGraph() bool { return s.InteractionsOut > 0 || s.InteractionsIn > 0 }
+
+// hasReferrals reports whether a contact carries a referral time (and s is encoded as
+// formatV3).
+func (s *State) hasReferrals() bool {
+	for i := range s.Contacts {
+		if s.Contacts[i].RefMS != 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // GraphNodesKey holds every analysed customer's community and PageRank in one value, for the
 // scorers to load whole and attach to every score (EncodeGraphNodes).

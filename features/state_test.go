@@ -151,8 +151,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		t.Fatalf("the random events made no interactions both ways: %+v", s)
 	}
 	b := s.AppendEncode(nil)
-	if b[0] != formatV2 {
-		t.Fatalf("a state with interactions encodes as format %d, want %d", b[0], formatV2)
+	if b[0] != formatV3 {
+		t.Fatalf("a state with referrals encodes as format %d, want %d", b[0], formatV3)
 	}
 	var got State
 	if err := got.Decode(b); err != nil {
@@ -283,6 +283,40 @@ func BenchmarkAppendMessage(b *testing.B) {
 // TestStateWithoutInteractionsKeepsFormatV1: a customer who never interacted is written byte
 // for byte as before interactions existed, so states already in Redis and their size do not
 // change.
+// TestReferralTimes: a contact keeps the earliest referral's time whatever the order of arrival,
+// and a state whose contacts have none keeps formatV2 and decodes as before.
+func TestReferralTimes(t *testing.T) {
+	cfg := Config{}.withDefaults()
+	evs := []*stream.Event{
+		{EventID: "1", Type: stream.Interaction, CustomerID: "c", TargetCustomerID: "x", Kind: "share", Weight: 1, TS: day(2011, 1, 1)},
+		{EventID: "2", Type: stream.Interaction, CustomerID: "c", TargetCustomerID: "x", Kind: "referral", Weight: 1, TS: day(2011, 1, 5)},
+		{EventID: "3", Type: stream.Interaction, CustomerID: "c", TargetCustomerID: "x", Kind: "referral", Weight: 1, TS: day(2011, 1, 3)},
+		{EventID: "4", Type: stream.Interaction, CustomerID: "y", TargetCustomerID: "c", Kind: "referral", Weight: 1, TS: day(2011, 1, 2)},
+	}
+	for _, order := range [][]int{{0, 1, 2, 3}, {3, 2, 1, 0}, {1, 3, 0, 2}} {
+		var s State
+		for _, i := range order {
+			// The last is y's referral of c: c's side of it (an in-edge) carries no time.
+			s.apply(evs[i], Position{Offset: -1}, &cfg, i == 3)
+		}
+		want := []Contact{{ID: "x", Out: 3, LastMS: day(2011, 1, 5).UnixMilli(), RefMS: day(2011, 1, 3).UnixMilli()},
+			{ID: "y", In: 1, LastMS: day(2011, 1, 2).UnixMilli()}}
+		if !slices.Equal(s.Contacts, want) {
+			t.Fatalf("order %v: contacts %+v, want %+v", order, s.Contacts, want)
+		}
+	}
+	var s State
+	s.Apply(evs[0], Position{Offset: -1}, &cfg)
+	b := s.AppendEncode(nil)
+	if b[0] != formatV2 {
+		t.Fatalf("a state without referrals encodes as format %d, want %d", b[0], formatV2)
+	}
+	var got State
+	if err := got.Decode(b); err != nil || len(got.Contacts) != 1 || got.Contacts[0].RefMS != 0 {
+		t.Fatalf("decoded %+v, %v", got.Contacts, err)
+	}
+}
+
 func TestStateWithoutInteractionsKeepsFormatV1(t *testing.T) {
 	cfg := Config{}.withDefaults()
 	var s State

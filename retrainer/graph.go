@@ -28,6 +28,15 @@ type graphSnapshot struct {
 	ids       []string
 	edges     []network.Edge
 	truncated bool
+	// lastPurchase is each node's last purchase (event time, 0: none), from her own state.
+	lastPurchase map[string]int64
+	referrals    []referral
+}
+
+// referral is a customer's first referral of a neighbour (node indexes), at event time ms.
+type referral struct {
+	from, to int32
+	ms       int64
 }
 
 func (g *graphSnapshot) node(id string) int {
@@ -40,8 +49,12 @@ func (g *graphSnapshot) node(id string) int {
 	return int(i)
 }
 
-// add collects s's out-edges.
+// add collects s's out-edges, referrals and last purchase.
 func (g *graphSnapshot) add(id string, s *features.State) {
+	if len(s.Contacts) == 0 {
+		return
+	}
+	g.lastPurchase[id] = s.LastPurchase
 	for _, c := range s.Contacts {
 		if c.Out <= 0 {
 			continue
@@ -50,12 +63,28 @@ func (g *graphSnapshot) add(id string, s *features.State) {
 			g.truncated = true
 			return
 		}
-		g.edges = append(g.edges, network.Edge{From: g.node(id), To: g.node(c.ID), Weight: c.Out})
+		from, to := g.node(id), g.node(c.ID)
+		g.edges = append(g.edges, network.Edge{From: from, To: to, Weight: c.Out})
+		if c.RefMS != 0 {
+			g.referrals = append(g.referrals, referral{from: int32(from), to: int32(to), ms: c.RefMS})
+		}
 	}
 }
 
-// sorted is the snapshot renumbered in id order.
-func (g *graphSnapshot) sorted() ([]string, []network.Edge) {
+// referredBuyers counts, for each node (in the order of ids, by the rank of sorted), the
+// neighbours it referred who bought at or after its first referral of them.
+func (g *graphSnapshot) referredBuyers(rank []int) []int {
+	out := make([]int, len(g.ids))
+	for _, r := range g.referrals {
+		if lp := g.lastPurchase[g.ids[r.to]]; lp != 0 && lp >= r.ms {
+			out[rank[r.from]]++
+		}
+	}
+	return out
+}
+
+// sorted is the snapshot renumbered in id order, and each node's new number.
+func (g *graphSnapshot) sorted() ([]string, []network.Edge, []int) {
 	order := make([]int32, len(g.ids))
 	for i := range order {
 		order[i] = int32(i)
@@ -71,7 +100,7 @@ func (g *graphSnapshot) sorted() ([]string, []network.Edge) {
 	for i, e := range g.edges {
 		edges[i] = network.Edge{From: rank[e.From], To: rank[e.To], Weight: e.Weight}
 	}
-	return ids, edges
+	return ids, edges, rank
 }
 
 // GraphSummary is the interaction graph's analytics of one refit, in Redis at
@@ -124,6 +153,7 @@ type graphAnalysis struct {
 	ids          []string // node v's customer, in id order
 	comm         []int
 	pr, btw, clo []float64
+	referred     []int // referred customers who went on to buy
 }
 
 // analyseGraph computes PageRank, betweenness and closeness (sampled above network.ExactNodes
@@ -135,12 +165,12 @@ func analyseGraph(g *graphSnapshot, asOf time.Time, seed uint64) (*graphAnalysis
 	}
 	// Number the nodes in id order: the scan's order differs from run to run, and the seeded
 	// Leiden's answer depends on the numbering.
-	ids, edges := g.sorted()
+	ids, edges, rank := g.sorted()
 	gr, err := network.New(len(ids), edges, true)
 	if err != nil {
 		return nil, fmt.Errorf("graph: %w", err)
 	}
-	a := &graphAnalysis{ids: ids}
+	a := &graphAnalysis{ids: ids, referred: g.referredBuyers(rank)}
 	if a.pr, err = network.PageRank(gr, network.IterOptions{}); err != nil {
 		return nil, fmt.Errorf("graph: %w", err)
 	}
@@ -198,7 +228,7 @@ func (a *graphAnalysis) write(ctx context.Context, rdb redis.UniversalClient, pr
 		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for v := lo; v < min(lo+chunk, len(a.ids)); v++ {
 				p.HSet(ctx, features.GraphNodeKey(prefix, a.ids[v]), "community", strconv.Itoa(a.comm[v]),
-					"pagerank", f(a.pr[v]), "betweenness", f(a.btw[v]), "closeness", f(a.clo[v]),
+					"pagerank", f(a.pr[v]), "betweenness", f(a.btw[v]), "closeness", f(a.clo[v]), "referred_buyers", a.referred[v],
 					"version", a.sum.ComputedAt.UnixMilli())
 			}
 			return nil

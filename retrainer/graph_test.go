@@ -45,6 +45,7 @@ func TestRefitAnalysesTheGraph(t *testing.T) {
 	last := retail[len(retail)-1].TS
 	var inter []stream.Event
 	weights := map[[2]string]float64{}
+	firstReferral := map[[2]string]time.Time{}
 	for n := range 6000 {
 		c := rng.IntN(circles)
 		from := members[c][rng.IntN(size)]
@@ -60,6 +61,23 @@ func TestRefitAnalysesTheGraph(t *testing.T) {
 			TargetCustomerID: to, Kind: stream.InteractionKinds[rng.IntN(len(stream.InteractionKinds))], Weight: w,
 			TS: last.Add(-time.Duration(rng.IntN(1000)) * time.Minute)})
 		weights[[2]string{from, to}] += w
+		ev := &inter[len(inter)-1]
+		if k := [2]string{from, to}; ev.Kind == "referral" && (firstReferral[k].IsZero() || ev.TS.Before(firstReferral[k])) {
+			firstReferral[k] = ev.TS
+		}
+	}
+	// Referred customers who went on to buy: bought at or after the first referral.
+	lastPurchase := map[string]time.Time{}
+	for i := range retail {
+		if ev := &retail[i]; ev.Type == stream.Purchase && ev.TS.After(lastPurchase[ev.CustomerID]) {
+			lastPurchase[ev.CustomerID] = ev.TS
+		}
+	}
+	referredBuyers := map[string]int{}
+	for k, at := range firstReferral {
+		if lp, ok := lastPurchase[k[1]]; ok && !lp.Before(at) {
+			referredBuyers[k[0]]++
+		}
 	}
 
 	srv := testenv.StartRedis(t)
@@ -146,6 +164,9 @@ func TestRefitAnalysesTheGraph(t *testing.T) {
 			if x, err := strconv.ParseFloat(h[m.name], 64); err != nil || math.Abs(x-m.want) > 1e-12 {
 				t.Fatalf("%s: %s %q, want %v", id, m.name, h[m.name], m.want)
 			}
+		}
+		if h["referred_buyers"] != strconv.Itoa(referredBuyers[id]) {
+			t.Fatalf("%s: referred buyers %q, want %d", id, h["referred_buyers"], referredBuyers[id])
 		}
 		p, _ := strconv.ParseFloat(h["pagerank"], 64)
 		if math.Abs(p-pr[v]) > 1e-12 {
@@ -247,5 +268,10 @@ func TestRefitAnalysesTheGraph(t *testing.T) {
 	if !strings.Contains(page, `<figure class="chart" id="network">`) {
 		t.Fatal("the refit's report has no network figure")
 	}
+	total := 0
+	for _, n := range referredBuyers {
+		total += n
+	}
+	t.Logf("%d referrals, %d of them of customers who went on to buy", len(firstReferral), total)
 	t.Logf("%d nodes, %d edges, %d communities, modularity %.4f; picture of %d nodes, %d edges", sum.Nodes, sum.Edges, len(sizes), sum.Modularity, len(pic.Nodes), len(pic.Edges))
 }

@@ -50,7 +50,7 @@ func TakeSnapshot(ctx context.Context, st *features.Store, asOf time.Time, maxRo
 		return nil, fmt.Errorf("snapshot: max rows %d", maxRows)
 	}
 	cols := newColumns(st.Config().Windows, min(maxRows, 1<<16))
-	snap := &Snapshot{AsOf: asOf, graph: graphSnapshot{index: map[string]int32{}}}
+	snap := &Snapshot{AsOf: asOf, graph: graphSnapshot{index: map[string]int32{}, lastPurchase: map[string]int64{}}}
 	var ids []string
 	h := &rowHeap{}
 	err := st.Scan(ctx, features.ScanOptions{}, func(id string, s *features.State) error {

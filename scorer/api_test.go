@@ -219,7 +219,7 @@ func TestAPI(t *testing.T) {
 	t.Run("graph analytics", func(t *testing.T) {
 		prefix := e.store.Config().Prefix
 		const summary = `{"nodes":3,"edges":2,"modularity":0.1,"communities":[{"id":0,"size":3,"top_influencers":["s100002","s100001","s100003"]}]}`
-		if err := e.rdb.HSet(ctx, features.GraphNodeKey(prefix, "s100001"), "community", "4", "pagerank", "0.25", "betweenness", "0.125", "closeness", "0.5", "version", "1").Err(); err != nil {
+		if err := e.rdb.HSet(ctx, features.GraphNodeKey(prefix, "s100001"), "community", "4", "pagerank", "0.25", "betweenness", "0.125", "closeness", "0.5", "referred_buyers", "2", "version", "1").Err(); err != nil {
 			t.Fatal(err)
 		}
 		nodes, err := features.EncodeGraphNodes([]string{"s100001", "s100002"}, []int{4, 0}, []float64{0.25, 0.5})
@@ -233,7 +233,7 @@ func TestAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, m := call(t, srv, "GET", "/v1/customers/s100001/network", token, "")
-		if m["community"] != float64(4) || m["pagerank"] != 0.25 || m["betweenness"] != 0.125 || m["closeness"] != 0.5 || m["out_degree"] != float64(1) {
+		if m["community"] != float64(4) || m["pagerank"] != 0.25 || m["betweenness"] != 0.125 || m["closeness"] != 0.5 || m["referred_buyers"] != float64(2) || m["out_degree"] != float64(1) {
 			t.Fatalf("network with graph analytics: %v", m)
 		}
 		_, m = call(t, srv, "GET", "/v1/customers/s100002/network", token, "")

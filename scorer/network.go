@@ -255,15 +255,20 @@ func (s *Scorer) getNetwork(w http.ResponseWriter, r *http.Request) {
 		CustomerID string `json:"customer_id"`
 		features.GraphFeatures
 		// From the latest refit's graph analytics; absent before the first.
-		Community   *int        `json:"community,omitempty"`
-		PageRank    *float64    `json:"pagerank,omitempty"`
-		Betweenness *float64    `json:"betweenness,omitempty"`
-		Closeness   *float64    `json:"closeness,omitempty"`
-		Neighbours  []neighbour `json:"neighbours"`
+		Community   *int     `json:"community,omitempty"`
+		PageRank    *float64 `json:"pagerank,omitempty"`
+		Betweenness *float64 `json:"betweenness,omitempty"`
+		Closeness   *float64 `json:"closeness,omitempty"`
+		// Customers she referred who bought at or after her first referral of them.
+		ReferredBuyers *int        `json:"referred_buyers,omitempty"`
+		Neighbours     []neighbour `json:"neighbours"`
 	}{CustomerID: id, GraphFeatures: v.GraphFeatures, Neighbours: []neighbour{}}
 	if g, err := getG.Result(); err == nil {
 		if c, err := strconv.Atoi(g["community"]); err == nil {
 			out.Community = &c
+		}
+		if n, err := strconv.Atoi(g["referred_buyers"]); err == nil {
+			out.ReferredBuyers = &n
 		}
 		for _, m := range []struct {
 			field string
