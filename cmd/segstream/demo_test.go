@@ -96,6 +96,35 @@ func TestDemoFormsSegments(t *testing.T) {
 	if withNeighbours < 5 {
 		t.Errorf("%d of the first 20 customers have neighbours in the interaction graph, want most", withNeighbours)
 	}
+	// The refit analysed the graph: communities with their influencers, whose scores carry
+	// their community once the scorer has loaded the analysis.
+	var graph struct {
+		Nodes       int `json:"nodes"`
+		Communities []struct {
+			ID          int      `json:"id"`
+			Influencers []string `json:"top_influencers"`
+		} `json:"communities"`
+	}
+	var score struct {
+		Scores struct {
+			Community *int `json:"community"`
+		} `json:"scores"`
+	}
+	for {
+		if time.Now().After(deadline.Add(time.Minute)) {
+			t.Fatalf("no graph analysis in the answers: communities %+v, score %+v", graph, score)
+		}
+		time.Sleep(time.Second)
+		if code, b := testenv.Do(t, "GET", "http://"+api+"/v1/communities", "", ""); code != http.StatusOK || json.Unmarshal(b, &graph) != nil || len(graph.Communities) == 0 {
+			continue
+		}
+		top := graph.Communities[0]
+		if code, b := testenv.Do(t, "GET", "http://"+api+"/v1/customers/"+top.Influencers[0], "", ""); code == http.StatusOK && json.Unmarshal(b, &score) == nil &&
+			score.Scores.Community != nil && *score.Scores.Community == top.ID {
+			break
+		}
+	}
+	t.Logf("interaction graph: %d customers, %d communities listed", graph.Nodes, len(graph.Communities))
 	// One endpoint serves every role's metrics.
 	resp, err := http.Get("http://" + opsAddr + "/metrics")
 	if err != nil {

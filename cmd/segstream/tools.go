@@ -12,7 +12,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -222,7 +221,7 @@ func benchIngest(fs *flag.FlagSet) runFunc {
 		o.Seed = *seed
 		if *only != "" {
 			if !slices.Contains([]string{"purchase", "visit", "refund", "profile", "interaction"}, *only) {
-				return badUsage("--only " + strconv.Quote(*only) + ": give one of purchase, visit, refund, profile, interaction")
+				return badUsage("--only %q: give one of purchase, visit, refund, profile, interaction", *only)
 			}
 			if !o.NoNaive && *only == "interaction" {
 				return badUsage("--only interaction needs --no-naive: the naive baseline does not apply interactions")
