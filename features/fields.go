@@ -51,6 +51,7 @@ var Fields = [bundle.NumFields]Field{
 	bundle.DistinctBrands:    {"distinct_brands", Count, func(v *Vector) float64 { return float64(v.DistinctBrands) }, func(v *Vector, x float64) { v.DistinctBrands = int64(x) }},
 	bundle.OutDegree:         {"out_degree", Count, func(v *Vector) float64 { return float64(v.OutDegree) }, func(v *Vector, x float64) { v.OutDegree = int64(x) }},
 	bundle.InDegree:          {"in_degree", Count, func(v *Vector) float64 { return float64(v.InDegree) }, func(v *Vector, x float64) { v.InDegree = int64(x) }},
+	bundle.Contacts:          {"contacts", Count, func(v *Vector) float64 { return float64(v.Contacts) }, func(v *Vector, x float64) { v.Contacts = int64(x) }},
 	bundle.InteractionsOut:   {"interactions_out", Count, func(v *Vector) float64 { return float64(v.InteractionsOut) }, func(v *Vector, x float64) { v.InteractionsOut = int64(x) }},
 	bundle.InteractionsIn:    {"interactions_in", Count, func(v *Vector) float64 { return float64(v.InteractionsIn) }, func(v *Vector, x float64) { v.InteractionsIn = int64(x) }},
 	bundle.InteractionWeight: {"interaction_weight", Real, func(v *Vector) float64 { return v.InteractionWeight }, func(v *Vector, x float64) { v.InteractionWeight = x }},

@@ -58,6 +58,7 @@ type Vector struct {
 type GraphFeatures struct {
 	OutDegree         int64   `json:"out_degree"`
 	InDegree          int64   `json:"in_degree"`
+	Contacts          int64   `json:"contacts"`
 	InteractionsOut   int64   `json:"interactions_out"`
 	InteractionsIn    int64   `json:"interactions_in"`
 	InteractionWeight float64 `json:"interaction_weight"`
@@ -125,6 +126,7 @@ func (s *State) fillVector(v *Vector, asOf int64, windows []int) {
 	v.LastBrand, v.LastQuantity = s.LastBrand, s.LastQuantity
 	v.DistinctBrands = int64(len(s.Brands))
 	v.OutDegree, v.InDegree = s.degrees()
+	v.Contacts = int64(len(s.Contacts))
 	v.InteractionsOut, v.InteractionsIn = s.InteractionsOut, s.InteractionsIn
 	v.InteractionWeight = s.WeightOut + s.WeightIn
 	v.ReferralsMade = s.ReferralsMade

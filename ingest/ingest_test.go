@@ -277,6 +277,7 @@ func (e *expected) vector(clock int64, windows []int) features.Vector {
 	}
 	v.InteractionsOut, v.InteractionsIn, v.ReferralsMade = e.interOut, e.interIn, e.referrals
 	v.InteractionWeight = float64(e.weightOut + e.weightIn)
+	v.Contacts = int64(len(e.contacts))
 	for _, c := range e.contacts {
 		if c[0] > 0 {
 			v.OutDegree++

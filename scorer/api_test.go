@@ -106,13 +106,13 @@ func TestAPI(t *testing.T) {
 	if err := e.store.ApplyBatch(ctx, recs, make([]features.Result, len(recs))); err != nil {
 		t.Fatal(err)
 	}
-	checkNetwork := func(id string, out, in, interOut, interIn, referrals, weight float64, neighbours ...string) func(*testing.T, map[string]any) {
+	checkNetwork := func(id string, out, in, contacts, interOut, interIn, referrals, weight float64, neighbours ...string) func(*testing.T, map[string]any) {
 		return func(t *testing.T, m map[string]any) {
 			var got []string
 			for _, n := range m["neighbours"].([]any) {
 				got = append(got, n.(map[string]any)["id"].(string))
 			}
-			if m["customer_id"] != id || m["out_degree"] != out || m["in_degree"] != in || m["interactions_out"] != interOut ||
+			if m["customer_id"] != id || m["out_degree"] != out || m["in_degree"] != in || m["contacts"] != contacts || m["interactions_out"] != interOut ||
 				m["interactions_in"] != interIn || m["referrals_made"] != referrals || m["interaction_weight"] != weight || !slices.Equal(got, neighbours) {
 				t.Fatalf("network of %s: %v", id, m)
 			}
@@ -141,11 +141,11 @@ func TestAPI(t *testing.T) {
 		}},
 		{name: "unknown customer", method: "GET", path: "/v1/customers/nobody", token: token, status: 404, code: "not_found"},
 		{name: "network", method: "GET", path: "/v1/customers/s100001/network", token: token, status: 200,
-			check: checkNetwork("s100001", 1, 1, 2, 1, 1, 4, "s100002", "s100003")},
+			check: checkNetwork("s100001", 1, 1, 2, 2, 1, 1, 4, "s100002", "s100003")},
 		{name: "network of a target", method: "GET", path: "/v1/customers/s100002/network", token: token, status: 200,
-			check: checkNetwork("s100002", 0, 1, 0, 2, 0, 3, "s100001")},
+			check: checkNetwork("s100002", 0, 1, 1, 0, 2, 0, 3, "s100001")},
 		{name: "network limit", method: "GET", path: "/v1/customers/s100001/network?limit=1", token: token, status: 200,
-			check: checkNetwork("s100001", 1, 1, 2, 1, 1, 4, "s100002")},
+			check: checkNetwork("s100001", 1, 1, 2, 2, 1, 1, 4, "s100002")},
 		{name: "network bad limit", method: "GET", path: "/v1/customers/s100001/network?limit=0", token: token, status: 400, code: "bad_limit"},
 		{name: "network unknown customer", method: "GET", path: "/v1/customers/nobody/network", token: token, status: 404, code: "not_found"},
 		{name: "network no token", method: "GET", path: "/v1/customers/s100001/network", status: 401, code: "unauthorized"},
@@ -272,7 +272,7 @@ func TestAPI(t *testing.T) {
 		}
 		f := gexf("")
 		seg := func(id string) string { return e.rdb.HGet(ctx, scorer.ScoreKey(prefix, id), "seg").Val() }
-		want := [][]string{{"s100002", "0", "0.5", seg("s100002"), "0", "2"}, {"s100001", "4", "0.25", seg("s100001"), "2", "1"}}
+		want := [][]string{{"s100002", "0", "0.5", "0", "0", "0", seg("s100002"), "0", "2"}, {"s100001", "4", "0.25", "0.125", "0.5", "2", seg("s100001"), "2", "1"}}
 		if f.Version != "1.3" || f.Graph.Mode != "directed" || len(f.Graph.Nodes) != 2 || len(f.Graph.Edges) != 1 {
 			t.Fatalf("gexf: %+v", f)
 		}

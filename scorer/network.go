@@ -119,6 +119,9 @@ func (s *Scorer) getGEXF(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	segment := make([]int, len(ids))
+	// Betweenness, closeness and referred buyers from each customer's hash of the analysis
+	// (as written, "0" where it lacks one).
+	analysed := make([][3]string, len(ids))
 	var out, in []int64
 	var edges []network.Edge
 	var st features.State
@@ -127,10 +130,12 @@ func (s *Scorer) getGEXF(w http.ResponseWriter, r *http.Request) {
 		part := ids[lo:min(lo+chunk, len(ids))]
 		getF := make([]*redis.StringCmd, len(part))
 		getS := make([]*redis.StringCmd, len(part))
+		getG := make([]*redis.SliceCmd, len(part))
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, id := range part {
 				getF[i] = p.Get(ctx, features.Key(s.prefix, id))
 				getS[i] = p.HGet(ctx, ScoreKey(s.prefix, id), "seg")
+				getG[i] = p.HMGet(ctx, features.GraphNodeKey(s.prefix, id), "betweenness", "closeness", "referred_buyers")
 			}
 			return nil
 		})
@@ -143,6 +148,17 @@ func (s *Scorer) getGEXF(w http.ResponseWriter, r *http.Request) {
 			segment[v] = -1
 			if n, err := getS[i].Int(); err == nil {
 				segment[v] = n
+			}
+			vals, _ := getG[i].Result()
+			for j := range analysed[v] {
+				analysed[v][j] = "0"
+				if j < len(vals) {
+					if x, ok := vals[j].(string); ok {
+						if _, err := strconv.ParseFloat(x, 64); err == nil {
+							analysed[v][j] = x
+						}
+					}
+				}
 			}
 			raw, err := getF[i].Bytes()
 			if errors.Is(err, redis.Nil) {
@@ -173,6 +189,9 @@ func (s *Scorer) getGEXF(w http.ResponseWriter, r *http.Request) {
 	attrs := []network.NodeAttr{
 		{Title: "community", Type: "integer", Value: func(v int) string { return strconv.Itoa(int(g.nodes[ids[v]].Community)) }},
 		{Title: "pagerank", Type: "double", Value: func(v int) string { return network.Float(g.nodes[ids[v]].PageRank) }},
+		{Title: "betweenness", Type: "double", Value: func(v int) string { return analysed[v][0] }},
+		{Title: "closeness", Type: "double", Value: func(v int) string { return analysed[v][1] }},
+		{Title: "referred_buyers", Type: "integer", Value: func(v int) string { return analysed[v][2] }},
 		{Title: "segment", Type: "integer", Value: func(v int) string { return strconv.Itoa(segment[v]) }},
 		{Title: "interactions_out", Type: "integer", Value: func(v int) string { return strconv.FormatInt(out[v], 10) }},
 		{Title: "interactions_in", Type: "integer", Value: func(v int) string { return strconv.FormatInt(in[v], 10) }},

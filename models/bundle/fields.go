@@ -30,10 +30,11 @@ const (
 	LastQuantity
 	DistinctBrands
 	// The interaction graph (features/graph.go): neighbours the customer acted towards and
-	// heard from (counted among the contacts kept), interactions made and received, their
+	// heard from, and distinct neighbours either way (counted among the contacts kept), interactions made and received, their
 	// summed weight both ways, and referrals made.
 	OutDegree
 	InDegree
+	Contacts
 	InteractionsOut
 	InteractionsIn
 	InteractionWeight
@@ -46,7 +47,7 @@ var FieldNames = [NumFields]string{
 	"recency_days", "t_days", "frequency", "purchase_days", "monetary", "gross_monetary", "avg_order_value",
 	"items", "quantity", "avg_unit_price", "promo_share", "refunds", "refund_amount", "visits",
 	"purchase_incidence", "last_quantity", "distinct_brands",
-	"out_degree", "in_degree", "interactions_out", "interactions_in", "interaction_weight", "referrals_made",
+	"out_degree", "in_degree", "contacts", "interactions_out", "interactions_in", "interaction_weight", "referrals_made",
 }
 
 // Window is one trailing window's purchases and spend.
