@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: redis-server and redis-cli (tests start
 # their own servers and clusters), chromium (the dashboard test renders the page in it headless),
+# tmux (the demo's terminal view is drawn in a tmux pane),
 # and a C compiler with OpenBLAS (the network's -tags openblas build links it through cgo).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -20,6 +21,9 @@ if ! command -v redis-cli >/dev/null 2>&1; then
 fi
 if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
+fi
+if ! command -v tmux >/dev/null 2>&1; then
+  apt_install tmux # the demo's terminal view is tested in a 100×30 tmux pane
 fi
 if ! command -v gcc >/dev/null 2>&1; then
   apt_install gcc libc6-dev

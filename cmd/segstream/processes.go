@@ -40,6 +40,7 @@ func demoCmd(fs *flag.FlagSet) runFunc {
 	replay := fs.String("replay", "", "replay a real data set instead of generated shoppers: PRESET=PATH (presets: online-retail, course-purchases, course-segmentation, cdnow)")
 	fs.IntVar(&o.Customers, "customers", 2000, "generated shoppers")
 	fs.Float64Var(&o.Rate, "rate", 2000, "generated events per second while replaying history")
+	fs.Float64Var(&o.LiveRate, "live-rate", 50, "generated events per second after the history, stamped with the wall clock, with a burst every 3 minutes and a price rise after 4 (0: the shoppers' own pace)")
 	fs.DurationVar(&o.History, "history", 365*24*time.Hour, "event-time span of generated history before now")
 	fs.Uint64Var(&o.Seed, "seed", 1, "generator seed")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no live summary on the terminal")
@@ -60,6 +61,9 @@ func demoCmd(fs *flag.FlagSet) runFunc {
 		}
 		if o.Customers < 1 || o.Rate <= 0 {
 			return badUsage("--customers and --rate must be positive")
+		}
+		if o.LiveRate < 0 {
+			return badUsage("--live-rate %v: give events per second, 0 or more", o.LiveRate)
 		}
 		o.API.HTTP = o.HTTP
 		if err := o.API.CheckServers(); err != nil {

@@ -66,8 +66,11 @@ type Generator struct {
 	// customers are planted in circles of CircleSize consecutive ids: nine interactions in ten
 	// stay in the circle, so the interaction graph has communities, and a fifth are referrals.
 	Interactions float64
-	ri           *rand.Rand // the interactions' own stream, so the others stay as they were
-	iseq         int64
+	// PriceFactor scales every brand's list price (0 is 1): a price change, which moves the
+	// purchase and brand-choice rates as the archetypes' price sensitivities say.
+	PriceFactor float64
+	ri          *rand.Rand // the interactions' own stream, so the others stay as they were
+	iseq        int64
 }
 
 // CircleSize is the size of the planted interaction circles (communities).
@@ -139,7 +142,11 @@ func (g *Generator) Next(dst []stream.Event) []stream.Event {
 	p := [5]float64{}
 	pr := [5]bool{}
 	for b := 0; b < 5; b++ {
-		p[b] = math.Round(BasePrices[b]*(0.8+0.4*g.r.Float64())*100) / 100
+		f := g.PriceFactor
+		if f == 0 {
+			f = 1
+		}
+		p[b] = math.Round(f*BasePrices[b]*(0.8+0.4*g.r.Float64())*100) / 100
 		pr[b] = g.r.Float64() < PromoChance
 		if pr[b] {
 			p[b] = math.Round(p[b]*0.85*100) / 100

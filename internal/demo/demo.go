@@ -12,15 +12,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
+	"github.com/gdamore/tcell/v2"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/term"
 
 	"github.com/segstream/segstream/datasets"
 	"github.com/segstream/segstream/datasets/shoppers"
@@ -29,8 +29,6 @@ import (
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/app/cli"
 	"github.com/segstream/segstream/internal/app/roles"
-	"github.com/segstream/segstream/models/bundle"
-	"github.com/segstream/segstream/registry"
 	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
@@ -50,14 +48,39 @@ type Options struct {
 	ReplayPath     string
 	Customers      int     // generated shoppers
 	Rate           float64 // generated events per second while replaying history
-	History        time.Duration
-	Seed           uint64
-	Quiet          bool // no live summary
+	// LiveRate is generated events per second after the history, stamped with the wall clock
+	// (0: the shoppers' own pace in real time, a trickle for a few thousand of them).
+	LiveRate float64
+	History  time.Duration
+	Seed     uint64
+	Quiet    bool // no live summary
 }
 
-// Run runs the demo until ctx ends; a clean stop returns nil.
+// Run runs the demo until ctx ends (or, on a terminal, the user presses q); a clean stop
+// returns nil.
 func Run(ctx context.Context, o Options, stdout io.Writer) error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	started := time.Now()
+	// On a terminal the live view owns the screen: the roles' warnings go to a file in the
+	// data directory instead of over it.
+	out, isFile := stdout.(*os.File)
+	live := !o.Quiet && isFile && term.IsTerminal(int(out.Fd()))
+	logFile := "stderr"
+	var logOut io.Writer = os.Stderr
+	if live {
+		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", o.DataDir, err)
+		}
+		logFile = filepath.Join(o.DataDir, "demo.log")
+		f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", logFile, err)
+		}
+		defer f.Close()
+		logOut = f
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	scorer.TuneGC() // the read API and the dashboard answer from this process
 
 	// The broker's log and Redis must survive a restart together, or a fresh Redis would miss
@@ -123,7 +146,10 @@ func Run(ctx context.Context, o Options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "dashboard http://%s/, read API http://%s/v1/segments, metrics http://%s/metrics  (Ctrl-C stops everything)\n", o.API.API, o.API.API, o.HTTP)
+	fmt.Fprintf(stdout, "dashboard http://%s/ (read API under /v1), metrics http://%s/metrics\n", o.API.API, o.HTTP)
+	if !live {
+		fmt.Fprintln(stdout, "Ctrl-C stops everything")
+	}
 
 	var published atomic.Int64
 	caughtUp := make(chan struct{}) // closed when the history is published
@@ -149,6 +175,9 @@ func Run(ctx context.Context, o Options, stdout io.Writer) error {
 		})
 		ro.Start, ro.MinRows = ingested, o.BootstrapAfter
 		ro.OnRefit = func(st retrainer.RunStatus) {
+			if live {
+				return // the view lists the refits
+			}
 			switch st.Result {
 			case "promoted":
 				fmt.Fprintf(stdout, "\nretrainer: promoted model v%d (%d segments, %d customers, %d samples, %s trigger); report at http://%s/report\n",
@@ -173,8 +202,25 @@ func Run(ctx context.Context, o Options, stdout io.Writer) error {
 		return demoGenerate(gctx, w, o, &published, caughtUp)
 	})
 	if !o.Quiet {
+		st := features.NewStore(rdb, features.Config{})
+		status := func() statusLine {
+			clock := "not yet"
+			if ms, ok, err := st.Clock(gctx); err == nil && ok {
+				clock = time.UnixMilli(ms).Local().Format("2006-01-02 15:04")
+			}
+			return statusLine{up: time.Since(started), published: published.Load(), clock: clock, api: o.API.API, logFile: logFile}
+		}
+		p := newPoller(o.API.API)
 		g.Go(func() error {
-			return demoSummary(gctx, stdout, rdb, features.NewStore(rdb, features.Config{}), &published)
+			if !live {
+				logView(gctx, stdout, p, status)
+				return nil
+			}
+			screen, err := tcell.NewScreen()
+			if err != nil {
+				return fmt.Errorf("terminal: %w", err)
+			}
+			return liveView(gctx, screen, p, status, stop)
 		})
 	}
 	err = g.Wait()
@@ -247,8 +293,28 @@ func demoReplay(ctx context.Context, w *kafka.Writer, p datasets.Preset, path st
 	return ctx.Err()
 }
 
+// Live traffic after the history (Options.LiveRate): a burst of burstFactor times the rate for
+// burstLength every burstEvery, and brand prices priceStep higher from priceAfter on, so the
+// dashboard and the terminal view show rates that move, segment changes, drift and a refit
+// within the first minutes.
+const (
+	burstEvery  = 3 * time.Minute
+	burstLength = 15 * time.Second
+	burstFactor = 5
+	priceAfter  = 4 * time.Minute
+	priceStep   = 1.15
+)
+
+// liveRate is the events per second to generate at elapsed time since the history caught up.
+func liveRate(rate float64, elapsed time.Duration) float64 {
+	if elapsed%burstEvery >= burstEvery-burstLength {
+		return rate * burstFactor
+	}
+	return rate
+}
+
 // demoGenerate publishes a year of generated history at --rate, then keeps the shoppers
-// shopping in real time.
+// shopping: at LiveRate events a second stamped with the wall clock, or at their own pace.
 func demoGenerate(ctx context.Context, w *kafka.Writer, o Options, published *atomic.Int64, caughtUp chan<- struct{}) error {
 	gen := shoppers.New(o.Seed, o.Customers, time.Now().Add(-o.History))
 	// One visit in ten comes with an interaction inside the shopper's circle (docs/demo.md):
@@ -260,6 +326,8 @@ func demoGenerate(ctx context.Context, w *kafka.Writer, o Options, published *at
 	var evs []stream.Event
 	var batch []kafka.Message
 	closed := false
+	var liveSince time.Time
+	owed := 0.0 // live events due but not yet generated
 	for {
 		select {
 		case <-ctx.Done():
@@ -267,12 +335,28 @@ func demoGenerate(ctx context.Context, w *kafka.Writer, o Options, published *at
 		case <-tick.C:
 		}
 		batch = batch[:0]
-		for len(batch) < perTick {
+		if closed && o.LiveRate > 0 {
+			elapsed := time.Since(liveSince)
+			if elapsed >= priceAfter {
+				gen.PriceFactor = priceStep
+			}
+			owed += liveRate(o.LiveRate, elapsed) / 20
+			now := time.Now()
+			for ; owed >= 1; owed-- {
+				evs = gen.Next(evs[:0])
+				for i := range evs {
+					evs[i].TS = now // the shoppers' pace, compressed into the wall clock
+					b, _ := json.Marshal(&evs[i])
+					batch = append(batch, kafka.Message{Key: []byte(evs[i].CustomerID), Value: b})
+				}
+			}
+		}
+		for len(batch) < perTick && (!closed || o.LiveRate == 0) {
 			if gen.Now().After(time.Now()) {
 				// Caught up with the clock: from here on, shoppers shop in real time.
 				if !closed {
 					close(caughtUp)
-					closed = true
+					closed, liveSince = true, time.Now()
 				}
 				break
 			}
@@ -292,95 +376,4 @@ func demoGenerate(ctx context.Context, w *kafka.Writer, o Options, published *at
 			published.Add(int64(len(batch)))
 		}
 	}
-}
-
-// demoSummary prints a compact live view: progress, and the RFM picture of the store.
-func demoSummary(ctx context.Context, w io.Writer, rdb redis.UniversalClient, st *features.Store, published *atomic.Int64) error {
-	t := time.NewTicker(3 * time.Second)
-	defer t.Stop()
-	start := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		var n, buyers int
-		var orders int64
-		var money float64
-		type top struct {
-			id string
-			m  float64
-			f  int64
-		}
-		var tops []top
-		// Recency is measured to the event-time clock, as every answer is: a replayed history
-		// is seen as it was when it happened, not from today.
-		now := time.Now()
-		if ms, ok, err := st.Clock(ctx); err == nil && ok {
-			now = time.UnixMilli(ms)
-		}
-		recency := map[string]int{}
-		err := st.Scan(ctx, features.ScanOptions{Limit: 200000}, func(id string, s *features.State) error {
-			n++
-			if s.Orders == 0 {
-				return nil
-			}
-			buyers++
-			orders += s.Orders
-			net := max(0, s.Monetary-s.RefundAmount) // as the features' monetary: net of refunds
-			money += net
-			tops = append(tops, top{id, net, s.Orders})
-			days := int(now.Sub(time.UnixMilli(s.LastPurchase)).Hours() / 24)
-			switch {
-			case days <= 30:
-				recency["≤30d"]++
-			case days <= 90:
-				recency["31-90d"]++
-			case days <= 365:
-				recency["91-365d"]++
-			default:
-				recency[">1y"]++
-			}
-			return nil
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			fmt.Fprintf(w, "summary: %v\n", err)
-			continue
-		}
-		sort.Slice(tops, func(i, j int) bool { return tops[i].m > tops[j].m })
-		fmt.Fprintf(w, "\n[%s] published %d events | %d customers in Redis, %d buyers, %d orders, revenue %.2f\n",
-			time.Since(start).Round(time.Second), published.Load(), n, buyers, orders, money)
-		fmt.Fprintf(w, "  last purchase: ≤30d %d | 31-90d %d | 91-365d %d | >1y %d\n", recency["≤30d"], recency["31-90d"], recency["91-365d"], recency[">1y"])
-		for i := 0; i < len(tops) && i < 3; i++ {
-			fmt.Fprintf(w, "  top %d: customer %s  monetary %.2f  orders %d\n", i+1, tops[i].id, tops[i].m, tops[i].f)
-		}
-		demoSegments(ctx, w, rdb)
-	}
-}
-
-// demoSegments prints the current model's segments and their live sizes.
-func demoSegments(ctx context.Context, w io.Writer, rdb redis.UniversalClient) {
-	reg := registry.New(rdb, "")
-	v, err := reg.Current(ctx)
-	if err != nil || v == 0 {
-		return
-	}
-	raw, err := reg.Get(ctx, v)
-	if err != nil {
-		return
-	}
-	b, err := bundle.Decode(raw)
-	if err != nil {
-		return
-	}
-	fmt.Fprintf(w, "  segments (model v%d):", v)
-	for _, sg := range b.Payload.Segmentation.Segments {
-		n, _ := rdb.ZCard(ctx, scorer.SegmentKey("seg", sg.ID)).Result()
-		fmt.Fprintf(w, " [%d %s: %d]", sg.ID, sg.Name, n)
-	}
-	fmt.Fprintln(w)
 }
