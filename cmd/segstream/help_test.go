@@ -1,8 +1,13 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestHelpConventions: --help and help list the verbs (exit 0, stdout); VERB --help lists its
@@ -53,5 +58,60 @@ func TestDemoFlagErrors(t *testing.T) {
 	code, _, stderr = runCLI(t, "demo", "--replay", "online-retail")
 	if code != 2 || !strings.Contains(stderr, "give PRESET=PATH") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestHelpExampleRunsFromTheDataDirectory: the data file the segmentation help names, given as
+// it shows it, is found under SEGSTREAM_DATA; one found nowhere fails at run time (exit 1) with
+// where else it was looked for.
+func TestHelpExampleRunsFromTheDataDirectory(t *testing.T) {
+	testenv.DataFile(t, "customer_analytics_365/segmentation data.csv")
+	t.Setenv("SEGSTREAM_DATA", testenv.DataDir(t))
+	_, help, _ := runCLI(t, "analyze", "segmentation", "--help")
+	if !strings.Contains(help, `"customer_analytics_365/segmentation data.csv"`) || !strings.Contains(help, "$SEGSTREAM_DATA") {
+		t.Fatalf("the help does not give the example path and where it is looked for:\n%s", help)
+	}
+	if code, stdout, stderr := runCLI(t, "analyze", "segmentation", "--file", "customer_analytics_365/segmentation data.csv", "--json"); code != 0 || !strings.Contains(stdout, `"by_k"`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr := runCLI(t, "analyze", "segmentation", "--file", "nowhere.csv")
+	if code != 1 || !strings.Contains(stderr, "also looked for under "+testenv.DataDir(t)) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestCompletion: the bash script completes verbs, sub-verbs and a leaf's flags in a real bash;
+// zsh gets the same through bashcompinit; another shell is a usage error.
+func TestCompletion(t *testing.T) {
+	code, script, stderr := runCLI(t, "completion", "bash")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "segstream.bash")
+	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for line, want := range map[string]string{
+		`segstream an`:                        "analyze",
+		`segstream analyze se`:                "segmentation",
+		`segstream analyze segmentation --se`: "--seed",
+		`segstream bench ""`:                  "ingest retrain",
+		`segstream analyze network --edges x`: "", // a flag's value: files
+		`segstream completion ""`:             "bash zsh",
+	} {
+		out, err := exec.Command(bash, "-c", `source "$1"; eval "COMP_WORDS=($2)"; COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _segstream; echo "${COMPREPLY[*]}"`, "-", f, line).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != want {
+			t.Errorf("%s: completed %q (%v), want %q", line, strings.TrimSpace(string(out)), err, want)
+		}
+	}
+	if code, zsh, _ := runCLI(t, "completion", "zsh"); code != 0 || !strings.Contains(zsh, "bashcompinit") || !strings.Contains(zsh, "complete -o default -F _segstream segstream") {
+		t.Errorf("zsh script (exit %d):\n%.300s", code, zsh)
+	}
+	if code, _, stderr := runCLI(t, "completion", "fish"); code != 2 || !strings.Contains(stderr, "segstream completion zsh") {
+		t.Errorf("fish: exit %d, %q", code, stderr)
 	}
 }

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -17,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -134,13 +136,52 @@ func dispatch(ctx context.Context, path string, c *command, args []string, stdou
 		}
 		return badUsage("%s: %w (%s --help lists the flags)", path, err, path)
 	}
+	resolveDataFiles(fs)
 	if c.args == "" && fs.NArg() > 0 {
 		return badUsage("%s: unexpected argument %q: it takes flags only (%s --help lists them)", path, fs.Arg(0), path)
 	}
 	if err := run(ctx, stdout); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s: %w (a relative input file is also looked for under %s; set SEGSTREAM_DATA to the data directory)", path, err, dataDir())
+		}
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// dataFileFlags are the flags that name an input data file.
+var dataFileFlags = []string{"file", "edges", "from-transactions"}
+
+// resolveDataFiles points each input-file flag that names a relative path not found as given
+// at the same path under the data directory, when it is there: so "customer_analytics_365/
+// segmentation data.csv", as the helps show it, works from the repository root.
+// A file found in neither place is left as given: opening it fails at run time (exit 1) with
+// a hint saying where else it was looked for.
+func resolveDataFiles(fs *flag.FlagSet) {
+	for _, name := range dataFileFlags {
+		if f := fs.Lookup(name); f != nil && f.Value.String() != "" {
+			_ = f.Value.Set(dataFile(f.Value.String()))
+		}
+	}
+}
+
+func dataDir() string { return cmp.Or(os.Getenv("SEGSTREAM_DATA"), filepath.Join("..", "shared", "data")) }
+
+// dataFile is p when it exists, is absolute or is not under the data directory ($SEGSTREAM_DATA,
+// default ../shared/data) either; else the path under the data directory.
+func dataFile(p string) string {
+	if _, err := os.Stat(p); err == nil || filepath.IsAbs(p) {
+		return p
+	}
+	if q := filepath.Join(dataDir(), p); fileExists(q) {
+		return q
+	}
+	return p
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func main() {

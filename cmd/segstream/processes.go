@@ -54,6 +54,7 @@ func demoCmd(fs *flag.FlagSet) runFunc {
 			if err != nil {
 				return badUsage("--replay: %v", err)
 			}
+			path = dataFile(path)
 			if _, err := os.Stat(path); err != nil {
 				return badUsage("--replay: %v", err)
 			}

@@ -42,6 +42,9 @@ func Parse(fs *flag.FlagSet, args []string) error {
 		})
 		if example != "" {
 			fmt.Fprintf(out, "\nEvery flag can also be set by the environment: --%s is %s. Flags win.\n", example, EnvName(example))
+			if fs.Lookup("file") != nil || fs.Lookup("edges") != nil {
+				fmt.Fprintln(out, "An input file not found as given is looked for under $SEGSTREAM_DATA (default ../shared/data).")
+			}
 		}
 	}
 	if err := fs.Parse(args); err != nil {
