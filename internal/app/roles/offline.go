@@ -33,7 +33,7 @@ type FitJob struct {
 func ParseFit(name string, args []string) (*FitJob, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	j := &FitJob{o: retrainer.FitOptions{Gates: retrainer.DefaultGates}}
-	fs.StringVar(&j.features, "features", "", "features CSV from `segstream export features` (required)")
+	fs.StringVar(&j.features, "features", "", "`PATH` of a features CSV written by segstream export features (required)")
 	fs.StringVar(&j.samples, "samples", "", "optional visits with price contexts in the course's purchase_data layout (ID, Day, Incidence, Brand, Quantity, Price_1..5, Promotion_1..5) for the purchase models")
 	fs.StringVar(&j.samples, "purchases", "", "the same as --samples")
 	fs.StringVar(&j.current, "current", "", "optional serving bundle: segment ids carry over from it and stability is measured against it")
