@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/rivo/uniseg"
+
+	"github.com/segstream/segstream/retrainer"
 )
 
 // The demo shows what it does in one of two ways, both fed by the read API the dashboard polls
@@ -32,7 +34,7 @@ type snapshot struct {
 	modelBuilt                time.Time
 	segments                  []segmentSize
 	recent                    []change
-	refits                    []refit
+	refits                    []retrainer.RunStatus
 	err                       string // the first request that failed, for the status line
 }
 
@@ -48,16 +50,6 @@ type change struct {
 	To       int    `json:"to"`
 	Model    uint64 `json:"model_version"`
 	TSMS     int64  `json:"ts_ms"`
-}
-
-type refit struct {
-	Version uint64    `json:"version"`
-	Trigger string    `json:"trigger"`
-	Result  string    `json:"result"`
-	Reasons []string  `json:"reasons"`
-	Started time.Time `json:"started"`
-	Rows    int       `json:"rows"`
-	K       int       `json:"k"`
 }
 
 // poller reads the API at base and keeps the last few seconds of counters for rates.
@@ -150,7 +142,7 @@ func (p *poller) poll(ctx context.Context) snapshot {
 	fail(p.get(ctx, "/v1/changes?limit=5", &ch))
 	s.recent = ch.Changes
 	var st struct {
-		Runs []refit `json:"runs"`
+		Runs []retrainer.RunStatus `json:"runs"`
 	}
 	if p.get(ctx, "/v1/retrainer/status", &st) == nil {
 		s.refits = st.Runs

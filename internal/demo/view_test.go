@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rivo/uniseg"
+
+	"github.com/segstream/segstream/retrainer"
 )
 
 // TestScreenLinesFit: every line of the view fits the terminal's width, whatever the names and
@@ -14,7 +16,7 @@ func TestScreenLinesFit(t *testing.T) {
 	s := snapshot{ingested: 1, hasIngest: true, hasScorer: true, ingestLag: 1234567, model: 12, modelBuilt: time.Now().Add(-time.Minute),
 		segments: []segmentSize{{0, "high-value frequent active with a very long generated name indeed", 1234567}, {1, "ökonomisch 節約型", 3}},
 		recent:   []change{{Customer: "a-customer-id-that-is-long", From: -1, To: 1, Model: 12, TSMS: time.Now().UnixMilli()}},
-		refits:   []refit{{Version: 12, Trigger: "drift", Result: "refused", Reasons: []string{strings.Repeat("a reason ", 30)}, Started: time.Now(), Rows: 1e6, K: 4}},
+		refits:   []retrainer.RunStatus{{Version: 12, Trigger: "drift", Result: "refused", Reasons: []string{strings.Repeat("a reason ", 30)}, Started: time.Now(), Rows: 1e6, K: 4}},
 		err:      strings.Repeat("x", 300)}
 	st := statusLine{up: 3 * time.Minute, published: 123456789, clock: "2026-12-05 12:00", api: "127.0.0.1:8080", logFile: "/a/very/long/path/" + strings.Repeat("d", 100)}
 	for _, size := range [][2]int{{100, 30}, {60, 12}, {200, 60}} {
