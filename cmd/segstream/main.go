@@ -165,7 +165,9 @@ func resolveDataFiles(fs *flag.FlagSet) {
 	}
 }
 
-func dataDir() string { return cmp.Or(os.Getenv("SEGSTREAM_DATA"), filepath.Join("..", "shared", "data")) }
+func dataDir() string {
+	return cmp.Or(os.Getenv("SEGSTREAM_DATA"), filepath.Join("..", "shared", "data"))
+}
 
 // dataFile is p when it exists, is absolute or is not under the data directory ($SEGSTREAM_DATA,
 // default ../shared/data) either; else the path under the data directory.
