@@ -18,16 +18,24 @@ import (
 
 func init() {
 	register("analyze", "run a model on a CSV file and print the fit (--json for JSON)", nil)
-	register("analyze clv", "BG/NBD + Gamma-Gamma lifetime value from CDNOW-style transactions", analyzeCLV)
-	register("analyze conversion", "probability to convert (Audiobooks): MLP vs logit baseline", analyzeConversion)
-	register("analyze incidence", "purchase incidence logit and its price elasticity", analyzeIncidence)
-	register("analyze brand-choice", "brand choice MNL with own- and cross-price elasticities", analyzeBrandChoice)
-	register("analyze quantity", "purchase quantity OLS and its price elasticity", analyzeQuantity)
-	register("analyze rfm", "RFM scores and named segments per customer of an Online Retail file", analyzeRFM)
-	register("analyze network", "centralities and Leiden communities of an interaction graph (edge list CSV), with a Gephi export", analyzeNetwork)
+	const purchases = "customer_analytics_365/purchase_data_no_demographics.csv"
+	register("analyze clv", "BG/NBD + Gamma-Gamma lifetime value from CDNOW-style transactions", analyzeCLV).
+		example = "segstream analyze clv --file cdnow/CDNOW_master.txt --top 5"
+	register("analyze conversion", "probability to convert (Audiobooks): MLP vs logit baseline", analyzeConversion).
+		example = "segstream analyze conversion --file audiobooks/Audiobooks_data.csv"
+	register("analyze incidence", "purchase incidence logit and its price elasticity", analyzeIncidence).
+		example = "segstream analyze incidence --file " + purchases
+	register("analyze brand-choice", "brand choice MNL with own- and cross-price elasticities", analyzeBrandChoice).
+		example = "segstream analyze brand-choice --file " + purchases
+	register("analyze quantity", "purchase quantity OLS and its price elasticity", analyzeQuantity).
+		example = "segstream analyze quantity --file " + purchases
+	register("analyze rfm", "RFM scores and named segments per customer of an Online Retail file", analyzeRFM).
+		example = `segstream analyze rfm --file "online_retail/Online Retail.csv.gz" --as-of 2011-12-10`
+	register("analyze network", "centralities and Leiden communities of an interaction graph (edge list CSV), with a Gephi export", analyzeNetwork).
+		example = `segstream analyze network --from-transactions "online_retail/Online Retail.csv.gz" --top 5`
 	register("analyze segmentation",
 		"standardize, PCA, k-means (raw and on PCA scores), Ward, and k=2..10 validity on a customer CSV",
-		analyzeSegmentation)
+		analyzeSegmentation).example = `segstream analyze segmentation --file "customer_analytics_365/segmentation data.csv"`
 }
 
 func analyzeCLV(fs *flag.FlagSet) runFunc {

@@ -115,3 +115,63 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("fish: exit %d, %q", code, stderr)
 	}
 }
+
+// TestHelpExamplesRun runs the example every analyze verb's help shows, as printed, from the
+// repository root with SEGSTREAM_DATA unset (the data under ../shared/data, as in this
+// workspace): each exits 0.
+func TestHelpExamplesRun(t *testing.T) {
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "..", "shared", "data")); err != nil {
+		t.Skipf("no data directory beside the repository: %v", err)
+	}
+	t.Setenv("SEGSTREAM_DATA", "")
+	t.Chdir(root)
+	for _, name := range sortedNames(verbs["analyze"].subs) {
+		c := verbs["analyze"].subs[name]
+		if c.example == "" {
+			t.Errorf("analyze %s: no example in its help", name)
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			args := shellWords(t, c.example)
+			if args[0] != "segstream" {
+				t.Fatalf("example %q does not start with segstream", c.example)
+			}
+			if code, _, stderr := runCLI(t, args[1:]...); code != 0 {
+				t.Fatalf("%s: exit %d: %s", c.example, code, stderr)
+			}
+		})
+	}
+}
+
+// shellWords splits a command line as sh would for plain words and double-quoted ones.
+func shellWords(t *testing.T, line string) []string {
+	var out []string
+	var w strings.Builder
+	quoted, in := false, false
+	for _, r := range line {
+		switch {
+		case r == '"':
+			quoted, in = !quoted, true
+		case r == ' ' && !quoted:
+			if in {
+				out = append(out, w.String())
+				w.Reset()
+				in = false
+			}
+		default:
+			w.WriteRune(r)
+			in = true
+		}
+	}
+	if quoted {
+		t.Fatalf("unbalanced quote in %q", line)
+	}
+	if in {
+		out = append(out, w.String())
+	}
+	return out
+}

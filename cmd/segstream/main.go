@@ -36,6 +36,7 @@ type runFunc func(ctx context.Context, stdout io.Writer) error
 type command struct {
 	summary string
 	args    string // the positional arguments a leaf takes, for its usage line; "" takes none
+	example string // a command line that runs from the repository root, shown by --help
 	flags   func(fs *flag.FlagSet) runFunc
 	raw     func(ctx context.Context, args []string, stdout io.Writer) error
 	subs    map[string]*command
@@ -132,6 +133,9 @@ func dispatch(ctx context.Context, path string, c *command, args []string, stdou
 				fmt.Fprintf(stdout, "usage: %s [flags] %s\n", path, c.args)
 			}
 			fs.Usage()
+			if c.example != "" {
+				fmt.Fprintf(stdout, "\nexample, from the repository root:\n  %s\n", c.example)
+			}
 			return err
 		}
 		return badUsage("%s: %w (%s --help lists the flags)", path, err, path)
