@@ -29,6 +29,8 @@ func init() {
 		example = "segstream analyze brand-choice --file " + purchases
 	register("analyze quantity", "purchase quantity OLS and its price elasticity", analyzeQuantity).
 		example = "segstream analyze quantity --file " + purchases
+	register("analyze describe", "the course's descriptive analyses by segment: visits, purchases, brand shares and revenue per group", analyzeDescribe).
+		example = "segstream analyze describe --file " + purchases + " --group-file cmd/segstream/testdata/groups.csv"
 	register("analyze rfm", "RFM scores and named segments per customer of an Online Retail file", analyzeRFM).
 		example = `segstream analyze rfm --file "online_retail/Online Retail.csv.gz" --as-of 2011-12-10`
 	register("analyze network", "centralities and Leiden communities of an interaction graph (edge list CSV), with a Gephi export", analyzeNetwork).
@@ -153,6 +155,23 @@ func (p *purchaseFlags) print(w io.Writer, rep interface{ WriteText(io.Writer) e
 		return analysis.WriteJSON(w, rep)
 	}
 	return rep.WriteText(w)
+}
+
+func analyzeDescribe(fs *flag.FlagSet) runFunc {
+	var pf purchaseFlags
+	pf.register(fs, false)
+	fs.Lookup("group-file").Usage = "CSV of customer_id,group: each customer's segment (required)"
+	return func(_ context.Context, stdout io.Writer) error {
+		if pf.groupFile == "" {
+			return badUsage("--group-file is required: a CSV of customer_id,group naming each customer's segment")
+		}
+		p, err := pf.load()
+		if err != nil {
+			return err
+		}
+		rep, err := analysis.Describe(p)
+		return pf.print(stdout, rep, err)
+	}
 }
 
 func analyzeIncidence(fs *flag.FlagSet) runFunc {

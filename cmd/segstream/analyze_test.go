@@ -621,3 +621,77 @@ func TestAnalyzeNetworkCoPurchase(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeDescribeMatchesPandas: `analyze describe` on the course's purchase file and a
+// group file equals the pandas group-bys of scripts/golden/describe.py to 1e-9; without a group
+// file it is a usage error.
+func TestAnalyzeDescribeMatchesPandas(t *testing.T) {
+	file := testenv.DataFile(t, "customer_analytics_365/purchase_data_no_demographics.csv")
+	type seg struct {
+		Segment          string
+		Customers        int
+		Share            float64
+		VisitsMean       float64 `json:"visits_mean"`
+		VisitsSD         float64 `json:"visits_sd"`
+		PurchasesMean    float64 `json:"purchases_mean"`
+		PurchasesSD      float64 `json:"purchases_sd"`
+		PurchaseRateMean float64 `json:"purchase_rate_mean"`
+		PurchaseRateSD   float64 `json:"purchase_rate_sd"`
+		Revenue          float64
+	}
+	type report struct {
+		Rows, Customers int
+		Segments        []struct {
+			seg
+			BrandShares     map[string]float64 `json:"brand_shares"`
+			BrandChoiceMean map[string]float64 `json:"brand_choice_mean"`
+			RevenueByBrand  map[string]float64 `json:"revenue_by_brand"`
+		}
+	}
+	want := testenv.ReadJSON[report](t, "testdata/golden_describe.json")
+	code, stdout, stderr := runCLI(t, "analyze", "describe", "--file", file, "--group-file", "testdata/groups.csv", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got report
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Rows != want.Rows || got.Customers != want.Customers || len(got.Segments) != len(want.Segments) || len(want.Segments) != 4 {
+		t.Fatalf("%d rows, %d customers, %d segments; pandas %d, %d, %d", got.Rows, got.Customers, len(got.Segments), want.Rows, want.Customers, len(want.Segments))
+	}
+	near := func(what string, g, w float64) {
+		if math.Abs(g-w) > 1e-9*max(1, math.Abs(w)) {
+			t.Errorf("%s: %.12g, pandas %.12g", what, g, w)
+		}
+	}
+	for i, w := range want.Segments {
+		g := got.Segments[i]
+		if g.Segment != w.Segment || g.Customers != w.Customers {
+			t.Fatalf("segment %d: %s of %d, pandas %s of %d", i, g.Segment, g.Customers, w.Segment, w.Customers)
+		}
+		for _, f := range []struct {
+			name string
+			g, w float64
+		}{{"share", g.Share, w.Share}, {"visits_mean", g.VisitsMean, w.VisitsMean}, {"visits_sd", g.VisitsSD, w.VisitsSD},
+			{"purchases_mean", g.PurchasesMean, w.PurchasesMean}, {"purchases_sd", g.PurchasesSD, w.PurchasesSD},
+			{"purchase_rate_mean", g.PurchaseRateMean, w.PurchaseRateMean}, {"purchase_rate_sd", g.PurchaseRateSD, w.PurchaseRateSD},
+			{"revenue", g.Revenue, w.Revenue}} {
+			near(w.Segment+" "+f.name, f.g, f.w)
+		}
+		for _, m := range []struct {
+			name string
+			g, w map[string]float64
+		}{{"brand_shares", g.BrandShares, w.BrandShares}, {"brand_choice_mean", g.BrandChoiceMean, w.BrandChoiceMean}, {"revenue_by_brand", g.RevenueByBrand, w.RevenueByBrand}} {
+			if len(m.g) != 5 || len(m.w) != 5 {
+				t.Fatalf("%s %s: %v, pandas %v", w.Segment, m.name, m.g, m.w)
+			}
+			for b, wv := range m.w {
+				near(w.Segment+" "+m.name+" "+b, m.g[b], wv)
+			}
+		}
+	}
+	if code, _, stderr := runCLI(t, "analyze", "describe", "--file", file); code != 2 || !strings.Contains(stderr, "--group-file is required") {
+		t.Errorf("without a group file: exit %d, %q", code, stderr)
+	}
+}
