@@ -1,10 +1,13 @@
 package features
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
 
+	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/stream/jsonscan"
 )
@@ -48,9 +51,12 @@ type Vector struct {
 	LastQuantity      float64 `json:"last_quantity"`
 	DistinctBrands    int64   `json:"distinct_brands"`
 	GraphFeatures
-	Brands     map[string]int64   `json:"brands"`
-	Attributes map[string]float64 `json:"attributes"`
-	Windows    []WindowAgg        `json:"windows"`
+	// Extra holds the registered features (Register), in the order of Fields after the
+	// built-in rows.
+	Extra      [bundle.MaxFields - bundle.NumBuiltin]float64 `json:"-"`
+	Brands     map[string]int64                              `json:"brands"`
+	Attributes map[string]float64                            `json:"attributes"`
+	Windows    []WindowAgg                                   `json:"windows"`
 }
 
 // GraphFeatures are a customer's interaction-graph features (graph.go); their JSON fields sit
@@ -130,6 +136,13 @@ func (s *State) fillVector(v *Vector, asOf int64, windows []int) {
 	v.InteractionsOut, v.InteractionsIn = s.InteractionsOut, s.InteractionsIn
 	v.InteractionWeight = s.WeightOut + s.WeightIn
 	v.ReferralsMade = s.ReferralsMade
+	for i := int(bundle.NumBuiltin); i < len(Fields); i++ {
+		x := finite(Fields[i].Value(s, asOf))
+		if Fields[i].Kind == Money {
+			x = cents(x) // as every sum of money: to the cent, once, here
+		}
+		v.Extra[i-int(bundle.NumBuiltin)] = x
+	}
 	v.Windows = v.Windows[:0]
 	hi := dayOf(asOf)
 	for _, w := range windows {
@@ -282,10 +295,10 @@ func (s *State) AppendVectorJSON(dst []byte, v *Vector, customerID string, asOf 
 	return appendVector(dst, s, v, customerID)
 }
 
-// fieldKeys are the JSON keys of Fields, with their separators.
-var fieldKeys = func() (k [len(Fields)]string) {
-	for i, f := range Fields {
-		k[i] = `,"` + f.Name + `":`
+// fieldKeys are the JSON keys of Fields, with their separators (Register adds to it).
+var fieldKeys = func() (k []string) {
+	for _, f := range Fields {
+		k = append(k, `,"`+f.Name+`":`)
 	}
 	return k
 }()
@@ -383,4 +396,30 @@ func appendCents(dst []byte, c int64) []byte {
 		dst = append(dst, '.', byte('0'+f/10), byte('0'+f%10))
 	}
 	return dst
+}
+
+// UnmarshalJSON reads a Vector as encoding/json would, and the registered features (Register),
+// which have no struct field, from their keys.
+func (v *Vector) UnmarshalJSON(b []byte) error {
+	type plain Vector // without this method
+	if err := json.Unmarshal(b, (*plain)(v)); err != nil {
+		return err
+	}
+	if len(Fields) == int(bundle.NumBuiltin) {
+		return nil
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return err
+	}
+	for _, f := range Fields[bundle.NumBuiltin:] {
+		if raw, ok := keys[f.Name]; ok {
+			var x float64
+			if err := json.Unmarshal(raw, &x); err != nil {
+				return fmt.Errorf("feature %s: %w", f.Name, err)
+			}
+			f.Set(v, x)
+		}
+	}
+	return nil
 }

@@ -9,14 +9,15 @@ import (
 	"github.com/segstream/segstream/stream/jsonscan"
 )
 
-// decodeMessage decodes a features record. Ingest writes them with one hand-written layout
+// DecodeFeaturesRecord decodes one features-topic record into m as the scorer does, registered
+// features (features.Register) included. Ingest writes them with one hand-written layout
 // (features.AppendMessage), which fastMessage parses without reflection, several times faster
 // than encoding/json; anything else (an escape in a string, a null, an unknown key) falls back
 // to encoding/json, the authority. The test holds the two to the same results.
 //
 // The fast path's strings are views of b, so b must not change while m is in use (a Kafka
 // record's value is its own allocation, read once).
-func decodeMessage(b []byte, m *features.Message) error {
+func DecodeFeaturesRecord(b []byte, m *features.Message) error {
 	var bufs msgBufs
 	return decodeMessageInto(b, m, &bufs)
 }
@@ -204,20 +205,11 @@ func fieldAt(k string, next int) int {
 	if next < len(features.Fields) && features.Fields[next].Name == k {
 		return next
 	}
-	if i, ok := fieldIndex[k]; ok {
-		return i
-	}
-	return -1
+	// The record's order is not the table's (a record from another version): look it up. The
+	// table is read here, not copied at init, so a feature registered after this package's
+	// init (features.Register) is found too.
+	return features.FieldIndex(k)
 }
-
-// fieldIndex finds a table field by name when the record's order is not the table's.
-var fieldIndex = func() map[string]int {
-	m := make(map[string]int, len(features.Fields))
-	for i, f := range features.Fields {
-		m[f.Name] = i
-	}
-	return m
-}()
 
 // field reads one scalar of the table into v: whole numbers for counts and days.
 func (p *mparser) field(v *features.Vector, f *features.Field) bool {

@@ -32,7 +32,7 @@ func TestDecodeMessageMatchesJSON(t *testing.T) {
 	for _, b := range sampleMessages() {
 		var want, got features.Message
 		werr := json.Unmarshal(b, &want)
-		gerr := decodeMessage(b, &got)
+		gerr := DecodeFeaturesRecord(b, &got)
 		if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(want, got) {
 			t.Fatalf("%s:\n fast %+v (%v)\n json %+v (%v)", b, got, gerr, want, werr)
 		}
@@ -44,7 +44,7 @@ func BenchmarkDecodeMessage(b *testing.B) {
 	b.Run("fast", func(b *testing.B) {
 		var m features.Message
 		for b.Loop() {
-			decodeMessage(msg, &m)
+			DecodeFeaturesRecord(msg, &m)
 		}
 	})
 	b.Run("encoding/json", func(b *testing.B) {

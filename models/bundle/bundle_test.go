@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ import (
 // price contexts.
 func synthetic(n int, seed uint64) (map[string][]float64, []choice.Purchase) {
 	r := rand.New(rand.NewPCG(seed, 1))
-	names := append(FieldNames[:], "purchases_30d", "spend_30d", "purchases_90d", "spend_90d")
+	names := append(slices.Clone(FieldNames), "purchases_30d", "spend_30d", "purchases_90d", "spend_90d")
 	cols := map[string][]float64{}
 	for _, nm := range names {
 		cols[nm] = make([]float64, n)

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -39,15 +40,36 @@ const (
 	InteractionsIn
 	InteractionWeight
 	ReferralsMade
-	NumFields
+	// NumBuiltin is the number of built-in fields; RegisterField adds more after them.
+	NumBuiltin
 )
 
-// FieldNames are the names of the scalar features, indexed by Field.
-var FieldNames = [NumFields]string{
+// MaxFields bounds the scalar features, built-in and registered: Input.Fields is an array of
+// this size so that filling one allocates nothing.
+const MaxFields = 64
+
+// FieldNames are the names of the scalar features, indexed by Field: the built-in ones, then
+// those RegisterField added.
+var FieldNames = []string{
 	"recency_days", "t_days", "frequency", "purchase_days", "monetary", "gross_monetary", "avg_order_value",
 	"items", "quantity", "avg_unit_price", "promo_share", "refunds", "refund_amount", "visits",
 	"purchase_incidence", "last_quantity", "distinct_brands",
 	"out_degree", "in_degree", "contacts", "interactions_out", "interactions_in", "interaction_weight", "referrals_made",
+}
+
+// RegisterField adds a scalar feature by name and returns its index in Input.Fields. The
+// feature table (features.Register) calls it, so that a feature defined there is one a bundle
+// can name; it must run before any bundle is compiled (at init), and panics on a name taken
+// or past MaxFields.
+func RegisterField(name string) Field {
+	if slices.Contains(FieldNames, name) {
+		panic("bundle: feature " + strconv.Quote(name) + " registered twice")
+	}
+	if len(FieldNames) >= MaxFields {
+		panic("bundle: more than MaxFields scalar features")
+	}
+	FieldNames = append(FieldNames, name)
+	return Field(len(FieldNames) - 1)
 }
 
 // Window is one trailing window's purchases and spend.
@@ -61,7 +83,7 @@ type Window struct {
 // trailing windows, and the event's price context (nil maps when it had none). The scorer
 // reuses one Input per goroutine; Score only reads it.
 type Input struct {
-	Fields     [NumFields]float64
+	Fields     [MaxFields]float64 // indexed by Field; len(FieldNames) of them are used
 	Windows    []Window
 	Prices     map[string]float64
 	Promotions map[string]bool
@@ -94,7 +116,7 @@ func resolve(name string) (source, error) {
 		}
 	}
 	return source{}, fmt.Errorf("unknown feature %q: the scorer computes %s, purchases_<days>d and spend_<days>d",
-		name, strings.Join(FieldNames[:], ", "))
+		name, strings.Join(FieldNames, ", "))
 }
 
 // CheckFeatures reports whether every name is a feature this code computes, and with which

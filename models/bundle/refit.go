@@ -65,7 +65,7 @@ type Diagnostics struct {
 // as the scorer would for customers with those features. Absent columns read as 0.
 func (c *Compiled) AssignColumns(cols map[string][]float64, n int) ([]int, error) {
 	var in Input
-	var fieldCols [NumFields][]float64
+	var fieldCols [MaxFields][]float64
 	for f, name := range FieldNames {
 		if col, ok := cols[name]; ok {
 			if len(col) < n {
