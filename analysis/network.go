@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,13 +84,17 @@ type NetworkReport struct {
 
 // ReadEdges reads an edge list CSV: a header whose first two columns are source and target and
 // an optional third, weight (1 when absent); node ids are any strings, numbered in order of
-// first appearance. Self-loops are counted and dropped (an interaction needs two customers).
+// first appearance. Self-loops are counted and dropped (an interaction needs two customers). A
+// path ending in .gexf is read as GEXF instead (readGEXFEdges).
 func ReadEdges(path string, directed bool) (g *network.Graph, ids []string, selfLoops int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("edges: %w", err)
 	}
 	defer f.Close()
+	if strings.EqualFold(filepath.Ext(path), ".gexf") {
+		return readGEXFEdges(f, path, directed)
+	}
 	r := csv.NewReader(f)
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
@@ -146,6 +151,41 @@ func ReadEdges(path string, directed bool) (g *network.Graph, ids []string, self
 		return nil, nil, 0, fmt.Errorf("edges %s: %w", path, err)
 	}
 	return g, ids, selfLoops, nil
+}
+
+// readGEXFEdges reads a GEXF file's graph (Gephi's, or `--gexf`'s): nodes named by their label
+// (their id when they have none), edges with their weights; directed when the file or directed
+// says so. Repeated edges are summed, self-loops dropped and counted, as in a CSV edge list.
+func readGEXFEdges(r io.Reader, path string, directed bool) (*network.Graph, []string, int, error) {
+	doc, err := network.ReadGEXF(r)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("edges %s: %w", path, err)
+	}
+	directed = directed || doc.Graph.EdgeType == "directed"
+	index := make(map[string]int, len(doc.Graph.Nodes))
+	ids := make([]string, len(doc.Graph.Nodes))
+	for i, n := range doc.Graph.Nodes {
+		index[n.ID] = i
+		ids[i] = cmp.Or(n.Label, n.ID)
+	}
+	var edges []network.Edge
+	loops := 0
+	for i, e := range doc.Graph.Edges {
+		if !(e.Weight > 0) || e.Weight > 1e300 {
+			return nil, nil, 0, fmt.Errorf("edges %s: edge %d weight %v: give a positive number", path, i, e.Weight)
+		}
+		s, t := index[e.Source], index[e.Target]
+		if s == t {
+			loops++
+			continue
+		}
+		edges = append(edges, network.Edge{From: s, To: t, Weight: e.Weight})
+	}
+	g, err := network.New(len(ids), edges, directed)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("edges %s: %w", path, err)
+	}
+	return g, ids, loops, nil
 }
 
 // Network reads an edge list and computes every node's degree, centralities and community, and

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/models/network"
 	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
@@ -262,10 +262,10 @@ func TestAPI(t *testing.T) {
 
 		// Gephi's file: the analysed customers by PageRank, their edge from the interactions
 		// above (s100001 → s100002, weights 2 + 1), their community, PageRank and live segment.
-		gexf := func(query string) gexfFile {
+		gexf := func(query string) *network.GEXF {
 			code, b := testenv.Do(t, "GET", srv.URL+"/v1/network.gexf"+query, token, "")
-			var f gexfFile
-			if err := xml.Unmarshal(b, &f); code != 200 || err != nil {
+			f, err := network.ReadGEXF(bytes.NewReader(b))
+			if code != 200 || err != nil {
 				t.Fatalf("gexf%s: %d %v: %s", query, code, err, b)
 			}
 			return f
@@ -273,7 +273,7 @@ func TestAPI(t *testing.T) {
 		f := gexf("")
 		seg := func(id string) string { return e.rdb.HGet(ctx, scorer.ScoreKey(prefix, id), "seg").Val() }
 		want := [][]string{{"s100002", "0", "0.5", "0", "0", "0", seg("s100002"), "0", "2"}, {"s100001", "4", "0.25", "0.125", "0.5", "2", seg("s100001"), "2", "1"}}
-		if f.Version != "1.3" || f.Graph.Mode != "directed" || len(f.Graph.Nodes) != 2 || len(f.Graph.Edges) != 1 {
+		if f.Version != "1.3" || f.Graph.EdgeType != "directed" || len(f.Graph.Nodes) != 2 || len(f.Graph.Edges) != 1 {
 			t.Fatalf("gexf: %+v", f)
 		}
 		for i, n := range f.Graph.Nodes {
@@ -285,7 +285,7 @@ func TestAPI(t *testing.T) {
 				t.Fatalf("gexf node %d: %v, want %v", i, got, want[i])
 			}
 		}
-		if ed := f.Graph.Edges[0]; ed.Source != "1" || ed.Target != "0" || ed.Weight != "3" {
+		if ed := f.Graph.Edges[0]; ed.Source != "1" || ed.Target != "0" || ed.Weight != 3 {
 			t.Fatalf("gexf edge %+v", ed)
 		}
 		if f := gexf("?limit=1"); len(f.Graph.Nodes) != 1 || f.Graph.Nodes[0].Label != "s100002" || len(f.Graph.Edges) != 0 {
@@ -312,26 +312,6 @@ func TestAPI(t *testing.T) {
 			t.Fatalf("paged %d members (sorted %v), segment has %v", len(all), sort.StringsAreSorted(all), want)
 		}
 	})
-}
-
-// gexfFile is what the test reads of a GEXF file.
-type gexfFile struct {
-	Version string `xml:"version,attr"`
-	Graph   struct {
-		Mode  string `xml:"defaultedgetype,attr"`
-		Nodes []struct {
-			ID     string `xml:"id,attr"`
-			Label  string `xml:"label,attr"`
-			Values []struct {
-				Value string `xml:"value,attr"`
-			} `xml:"attvalues>attvalue"`
-		} `xml:"nodes>node"`
-		Edges []struct {
-			Source string `xml:"source,attr"`
-			Target string `xml:"target,attr"`
-			Weight string `xml:"weight,attr"`
-		} `xml:"edges>edge"`
-	} `xml:"graph"`
 }
 
 func errCode(m map[string]any) string {

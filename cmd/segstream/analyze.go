@@ -314,7 +314,7 @@ func analyzeSegmentation(fs *flag.FlagSet) runFunc {
 }
 
 func analyzeNetwork(fs *flag.FlagSet) runFunc {
-	edges := fs.String("edges", "", "edge list CSV with the header source,target[,weight] (weight: interaction strength, default 1)")
+	edges := fs.String("edges", "", "edge list CSV with the header source,target[,weight] (weight: interaction strength, default 1), or a GEXF file (.gexf, Gephi's or --gexf's)")
 	tx := fs.String("from-transactions", "", "instead of --edges: a transaction file, whose customers are linked by the products they both bought")
 	presetName := fs.String("preset", "online-retail", "with --from-transactions: the file's layout (a replay preset)")
 	minShared := fs.Int("min-shared", 20, "with --from-transactions: the fewest distinct products two customers must share to be linked")

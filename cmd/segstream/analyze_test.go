@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"math"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/segstream/segstream/analysis"
+	"github.com/segstream/segstream/models/network"
 	"github.com/segstream/segstream/testkit/rfmgolden"
 	"github.com/segstream/segstream/testkit/testenv"
 )
@@ -539,18 +539,32 @@ func TestAnalyzeNetworkMatchesNetworkX(t *testing.T) {
 		if rep.Modularity < gg.LouvainModularity-0.01 || len(rep.Communities) == 0 {
 			t.Errorf("%s: modularity %.4f over %d communities, networkx Louvain %.4f", name, rep.Modularity, len(rep.Communities), gg.LouvainModularity)
 		}
-		var doc struct {
-			XMLName xml.Name
-			Nodes   []struct{} `xml:"graph>nodes>node"`
-			Edges   []struct{} `xml:"graph>edges>edge"`
-		}
-		gb, err := os.ReadFile(gexf)
+		gb, err := os.Open(gexf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := xml.Unmarshal(gb, &doc); err != nil || doc.XMLName.Space != "http://gexf.net/1.3" ||
-			len(doc.Nodes) != len(rep.Nodes) || len(doc.Edges) != rep.EdgeCount {
-			t.Errorf("%s: GEXF: %v, namespace %q, %d nodes, %d edges", name, err, doc.XMLName.Space, len(doc.Nodes), len(doc.Edges))
+		doc, err := network.ReadGEXF(gb)
+		gb.Close()
+		if err != nil || doc.XMLName.Space != "http://gexf.net/1.3" || len(doc.Graph.Nodes) != len(rep.Nodes) || len(doc.Graph.Edges) != rep.EdgeCount {
+			t.Fatalf("%s: GEXF: %v, %+v", name, err, doc)
+		}
+		// The GEXF file is an input too (Gephi's files are): the same graph, the same answers.
+		code, out, errOut = runCLI(t, "analyze", "network", "--edges", gexf, "--json")
+		var again analysis.NetworkReport
+		if code != 0 || json.Unmarshal([]byte(out), &again) != nil {
+			t.Fatalf("%s: the GEXF as --edges: exit %d: %s", name, code, errOut)
+		}
+		if again.Directed != gg.Directed || again.EdgeCount != rep.EdgeCount || len(again.Nodes) != len(rep.Nodes) {
+			t.Fatalf("%s: from the GEXF %v directed, %d edges, %d nodes; from the CSV %v, %d, %d", name, again.Directed, again.EdgeCount, len(again.Nodes), gg.Directed, rep.EdgeCount, len(rep.Nodes))
+		}
+		pr := map[string]float64{}
+		for _, n := range rep.Nodes {
+			pr[n.ID] = n.PageRank
+		}
+		for _, n := range again.Nodes {
+			if math.Abs(n.PageRank-pr[n.ID]) > 1e-12 {
+				t.Fatalf("%s: node %s pagerank %v from the GEXF, %v from the CSV", name, n.ID, n.PageRank, pr[n.ID])
+			}
 		}
 	}
 }

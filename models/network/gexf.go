@@ -74,3 +74,83 @@ func WriteGEXF(w io.Writer, g *Graph, labels []string, attrs []NodeAttr) error {
 	}
 	return nil
 }
+
+// GEXF is a GEXF file as ReadGEXF reads it: its graph's edge type, node attributes, nodes
+// with their attribute values, and edges (the parts Gephi and WriteGEXF write).
+type GEXF struct {
+	XMLName xml.Name `xml:"gexf"`
+	Version string   `xml:"version,attr"`
+	Graph   struct {
+		EdgeType   string          `xml:"defaultedgetype,attr"`
+		Attributes []GEXFAttribute `xml:"attributes>attribute"`
+		Nodes      []GEXFNode      `xml:"nodes>node"`
+		Edges      []GEXFEdge      `xml:"edges>edge"`
+	} `xml:"graph"`
+}
+
+// GEXFAttribute declares one node attribute.
+type GEXFAttribute struct {
+	ID    string `xml:"id,attr"`
+	Title string `xml:"title,attr"`
+	Type  string `xml:"type,attr"`
+}
+
+// GEXFNode is one node: its id, its label and its attribute values by attribute id.
+type GEXFNode struct {
+	ID     string `xml:"id,attr"`
+	Label  string `xml:"label,attr"`
+	Values []struct {
+		For   string `xml:"for,attr"`
+		Value string `xml:"value,attr"`
+	} `xml:"attvalues>attvalue"`
+}
+
+// GEXFEdge is one edge; Weight is 1 where the file gives none.
+type GEXFEdge struct {
+	Source    string  `xml:"source,attr"`
+	Target    string  `xml:"target,attr"`
+	Weight    float64 `xml:"-"`
+	RawWeight string  `xml:"weight,attr"` // as written
+}
+
+// Value returns the node's value of the attribute titled title in f, and whether it has one.
+func (f *GEXF) Value(n *GEXFNode, title string) (string, bool) {
+	for _, a := range f.Graph.Attributes {
+		if a.Title == title {
+			for _, v := range n.Values {
+				if v.For == a.ID {
+					return v.Value, true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+// ReadGEXF reads a GEXF document (1.2 or 1.3; the namespace is not checked). An edge whose
+// weight is not a number, or that names a node the file does not declare, is an error.
+func ReadGEXF(r io.Reader) (*GEXF, error) {
+	var f GEXF
+	if err := xml.NewDecoder(r).Decode(&f); err != nil {
+		return nil, fmt.Errorf("reading GEXF: %w", err)
+	}
+	nodes := make(map[string]bool, len(f.Graph.Nodes))
+	for _, n := range f.Graph.Nodes {
+		nodes[n.ID] = true
+	}
+	for i := range f.Graph.Edges {
+		e := &f.Graph.Edges[i]
+		e.Weight = 1
+		if e.RawWeight != "" {
+			w, err := strconv.ParseFloat(e.RawWeight, 64)
+			if err != nil {
+				return nil, fmt.Errorf("GEXF edge %d (%s → %s): weight %q is not a number", i, e.Source, e.Target, e.RawWeight)
+			}
+			e.Weight = w
+		}
+		if !nodes[e.Source] || !nodes[e.Target] {
+			return nil, fmt.Errorf("GEXF edge %d: %s → %s names a node the file does not declare", i, e.Source, e.Target)
+		}
+	}
+	return &f, nil
+}

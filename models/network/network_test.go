@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"encoding/xml"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -259,36 +258,67 @@ func TestGEXF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		XMLName xml.Name
-		Version string `xml:"version,attr"`
-		Graph   struct {
-			Type  string `xml:"defaultedgetype,attr"`
-			Attrs []struct {
-				Title string `xml:"title,attr"`
-			} `xml:"attributes>attribute"`
-			Nodes []struct {
-				Label  string `xml:"label,attr"`
-				Values []struct {
-					Value string `xml:"value,attr"`
-				} `xml:"attvalues>attvalue"`
-			} `xml:"nodes>node"`
-			Edges []struct {
-				Weight float64 `xml:"weight,attr"`
-			} `xml:"edges>edge"`
-		} `xml:"graph"`
+	doc, err := ReadGEXF(&buf)
+	if err != nil {
+		t.Fatalf("GEXF does not read back: %v", err)
 	}
-	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
-		t.Fatalf("GEXF is not XML: %v\n%s", err, buf.String())
+	if doc.XMLName.Space != "http://gexf.net/1.3" || doc.Version != "1.3" || doc.Graph.EdgeType != "directed" {
+		t.Errorf("namespace %q version %q type %q, want http://gexf.net/1.3, 1.3, directed", doc.XMLName.Space, doc.Version, doc.Graph.EdgeType)
 	}
-	if doc.XMLName.Space != "http://gexf.net/1.3" || doc.Version != "1.3" || doc.Graph.Type != "directed" {
-		t.Errorf("namespace %q version %q type %q, want http://gexf.net/1.3, 1.3, directed", doc.XMLName.Space, doc.Version, doc.Graph.Type)
+	if len(doc.Graph.Nodes) != 3 || len(doc.Graph.Edges) != 3 || len(doc.Graph.Attributes) != 2 {
+		t.Fatalf("%d nodes, %d edges, %d attributes; want 3, 3, 2", len(doc.Graph.Nodes), len(doc.Graph.Edges), len(doc.Graph.Attributes))
 	}
-	if len(doc.Graph.Nodes) != 3 || len(doc.Graph.Edges) != 3 || len(doc.Graph.Attrs) != 2 {
-		t.Fatalf("%d nodes, %d edges, %d attributes; want 3, 3, 2", len(doc.Graph.Nodes), len(doc.Graph.Edges), len(doc.Graph.Attrs))
-	}
-	if n := doc.Graph.Nodes[0]; n.Label != "a<&>" || len(n.Values) != 2 || n.Values[0].Value != Float(pr[0]) {
+	if n := &doc.Graph.Nodes[0]; n.Label != "a<&>" || len(n.Values) != 2 {
 		t.Errorf("node 0: %+v", n)
+	} else if v, ok := doc.Value(n, "pagerank"); !ok || v != Float(pr[0]) {
+		t.Errorf("node 0's pagerank %q %v, want %s", v, ok, Float(pr[0]))
+	}
+	var total float64
+	for _, e := range doc.Graph.Edges {
+		total += e.Weight
+	}
+	var want float64
+	g.EachEdge(func(_, _ int, w float64) { want += w })
+	if total != want {
+		t.Errorf("edge weights sum to %v, the graph's to %v", total, want)
+	}
+}
+
+// TestReadGEXF reads a file as Gephi writes one (string ids, no weights, attribute ids that are
+// not numbers) and refuses an edge to an undeclared node and a weight that is not a number.
+func TestReadGEXF(t *testing.T) {
+	const gephi = `<?xml version="1.0" encoding="UTF-8"?>
+<gexf xmlns="http://gexf.net/1.2" version="1.2">
+  <graph defaultedgetype="undirected" mode="static">
+    <attributes class="node"><attribute id="seg" title="segment" type="integer"/></attributes>
+    <nodes>
+      <node id="n1" label="Alice"><attvalues><attvalue for="seg" value="2"/></attvalues></node>
+      <node id="n2" label="Bob"/>
+    </nodes>
+    <edges><edge id="0" source="n1" target="n2"/></edges>
+  </graph>
+</gexf>`
+	doc, err := ReadGEXF(strings.NewReader(gephi))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.Graph.EdgeType != "undirected" || len(doc.Graph.Nodes) != 2 || doc.Graph.Edges[0].Weight != 1 {
+		t.Fatalf("%+v", doc.Graph)
+	}
+	if v, ok := doc.Value(&doc.Graph.Nodes[0], "segment"); v != "2" || !ok {
+		t.Errorf("Alice's segment %q %v", v, ok)
+	}
+	if _, ok := doc.Value(&doc.Graph.Nodes[1], "segment"); ok {
+		t.Error("Bob has a segment")
+	}
+	for _, bad := range []string{
+		strings.Replace(gephi, `target="n2"`, `target="n3"`, 1),
+		strings.Replace(gephi, `target="n2"/>`, `target="n2" weight="x"/>`, 1),
+		"not xml",
+	} {
+		if _, err := ReadGEXF(strings.NewReader(bad)); err == nil {
+			t.Errorf("read without error: %.80q", bad)
+		}
 	}
 }
 
