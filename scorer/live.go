@@ -321,7 +321,8 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 			replay = true
 		}
 		r := sc.score(c, it, s.m)
-		rec := sc.arena.add(func(b []byte) []byte { return appendScore(b, it, r, c.Brands(), s.graphNode(it.msg.CustomerID), now) })
+		gn, inGraph := s.graphNode(it.msg.CustomerID)
+		rec := sc.arena.add(func(b []byte) []byte { return appendScore(b, it, r, c.Brands(), gn, inGraph, now) })
 		dig := answerDigest(rec)
 		if it.partition < 0 && !replay && cur.has && c.Version == cur.mv && dig == cur.dig {
 			// A sweep that finds the answer unchanged (a customer whose scores do not move

@@ -37,16 +37,15 @@ func newGraphIndex(computedAt string, nodes map[string]features.GraphNode) *grap
 	return g
 }
 
-// graphNode is the customer's place in the latest graph analytics, or nil.
-func (s *Scorer) graphNode(id string) *features.GraphNode {
+// graphNode is the customer's place in the latest graph analytics, and whether she has one. It
+// runs for every scored event: by value, so it allocates nothing.
+func (s *Scorer) graphNode(id string) (features.GraphNode, bool) {
 	g := s.graph.Load()
 	if g == nil {
-		return nil
+		return features.GraphNode{}, false
 	}
-	if n, ok := g.nodes[id]; ok {
-		return &n
-	}
-	return nil
+	n, ok := g.nodes[id]
+	return n, ok
 }
 
 // graphLoop loads each new graph analysis as the registry poll finds models: it reads the

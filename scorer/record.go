@@ -13,9 +13,8 @@ import (
 )
 
 // appendScore appends the scores-topic JSON of one scored record, with the customer's place in
-// the latest graph analytics when g is not nil. It is hand-written because it runs for every
-// event.
-func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, g *features.GraphNode, nowMS int64) []byte {
+// the latest graph analytics g when inGraph. It is hand-written because it runs for every event.
+func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, g features.GraphNode, inGraph bool, nowMS int64) []byte {
 	dst = append(dst, `{"customer_id":`...)
 	dst = jsonscan.AppendString(dst, it.msg.CustomerID)
 	dst = appendUint(dst, `,"model_version":`, r.ModelVersion)
@@ -75,7 +74,7 @@ func appendScore(dst []byte, it *item, r *bundle.Result, brands []string, g *fea
 		dst = appendFloat(dst, `,"expected_revenue":`, r.ExpectedRevenue)
 		dst = append(dst, '}')
 	}
-	if g != nil {
+	if inGraph {
 		dst = appendInt(dst, `,"community":`, int64(g.Community))
 		dst = appendFloat(dst, `,"pagerank":`, g.PageRank)
 	}
