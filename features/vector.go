@@ -246,44 +246,40 @@ func appendMessage(dst []byte, s *State, v *Vector, customer string, ev *stream.
 		dst = append(dst, `,"redelivery":true`...)
 	}
 	if len(ev.Prices) > 0 {
-		dst = append(dst, `,"prices":{`...)
-		first := true
-		for i := range ctx {
-			if !ctx[i].hasPrice {
-				continue
-			}
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = jsonscan.AppendString(dst, ctx[i].brand)
-			dst = appendNumber(append(dst, ':'), ctx[i].price)
-		}
-		dst = append(dst, '}')
+		dst = appendContext(dst, `,"prices":{`, ctx, false)
 	}
 	if len(ev.Promotions) > 0 {
-		dst = append(dst, `,"promotions":{`...)
-		first := true
-		for i := range ctx {
-			if !ctx[i].hasPromo {
-				continue
-			}
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = jsonscan.AppendString(dst, ctx[i].brand)
-			if ctx[i].promo {
-				dst = append(dst, ":true"...)
-			} else {
-				dst = append(dst, ":false"...)
-			}
-		}
-		dst = append(dst, '}')
+		dst = appendContext(dst, `,"promotions":{`, ctx, true)
 	}
 	dst = append(dst, `,"features":`...)
 	s.fillVector(v, asOfMS, windows)
 	dst = appendVector(dst, s, v, customer)
+	return append(dst, '}')
+}
+
+// appendContext appends key (which opens the object) and the merged context's prices, or its
+// promotions when promos is set, brand by brand in order.
+func appendContext(dst []byte, key string, ctx []priceEntry, promos bool) []byte {
+	dst = append(dst, key...)
+	open := len(dst)
+	for i := range ctx {
+		e := &ctx[i]
+		if !promos && !e.hasPrice || promos && !e.hasPromo {
+			continue
+		}
+		if len(dst) > open {
+			dst = append(dst, ',')
+		}
+		dst = append(jsonscan.AppendString(dst, e.brand), ':')
+		switch {
+		case !promos:
+			dst = appendNumber(dst, e.price)
+		case e.promo:
+			dst = append(dst, "true"...)
+		default:
+			dst = append(dst, "false"...)
+		}
+	}
 	return append(dst, '}')
 }
 

@@ -2,7 +2,6 @@ package scorer
 
 import (
 	"encoding/json"
-	"unsafe"
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/stream"
@@ -52,45 +51,8 @@ type mparser struct {
 
 // str reads a string without escapes as a view of the input (no copy).
 func (p *mparser) str() (string, bool) {
-	if !p.Expect('"') {
-		return "", false
-	}
-	start := p.I
-	for p.I < len(p.B) {
-		c := p.B[p.I]
-		if c == '"' {
-			p.I++
-			if p.I-1 == start {
-				return "", true
-			}
-			return unsafe.String(&p.B[start], p.I-1-start), true
-		}
-		if c == '\\' || c < 0x20 {
-			return "", false
-		}
-		p.I++
-	}
-	return "", false
-}
-
-// object calls field for every key of an object, the key a view of the input.
-func (p *mparser) object(field func(key string) bool) bool {
-	if !p.Expect('{') {
-		return false
-	}
-	if p.Expect('}') {
-		return true
-	}
-	for {
-		k, ok := p.str()
-		if !ok || !p.Expect(':') || !field(k) {
-			return false
-		}
-		if p.Expect(',') {
-			continue
-		}
-		return p.Expect('}')
-	}
+	b, ok := p.StrBytes()
+	return jsonscan.View(b), ok
 }
 
 func reuse[V any](m *map[string]V) map[string]V {
@@ -103,7 +65,7 @@ func reuse[V any](m *map[string]V) map[string]V {
 }
 
 func (p *mparser) message(m *features.Message) bool {
-	return p.object(func(k string) bool {
+	return p.ObjectView(func(k string) bool {
 		var ok bool
 		switch k {
 		case "customer_id":
@@ -129,14 +91,14 @@ func (p *mparser) message(m *features.Message) bool {
 			// generic reader taking the value's parse function allocated its closure on every
 			// call (BenchmarkDecodeMessageReused: 0 → 1 alloc/op, 48 B), on the scorer's hot path.
 			m.Prices = reuse(&p.bufs.prices)
-			ok = p.object(func(b string) bool {
+			ok = p.ObjectView(func(b string) bool {
 				v, ok := p.Float()
 				m.Prices[b] = v
 				return ok
 			})
 		case "promotions":
 			m.Promotions = reuse(&p.bufs.promos)
-			ok = p.object(func(b string) bool {
+			ok = p.ObjectView(func(b string) bool {
 				v, ok := p.Bool()
 				m.Promotions[b] = v
 				return ok
@@ -152,7 +114,7 @@ func (p *mparser) message(m *features.Message) bool {
 // (features.Fields), as the encoder writes them: adding a feature there adds it here.
 func (p *mparser) vector(v *features.Vector) bool {
 	next := 0 // the table's field expected next: the encoder writes them in table order
-	return p.object(func(k string) bool {
+	return p.ObjectView(func(k string) bool {
 		var ok bool
 		i64 := func(dst *int64) { *dst, ok = p.Int() }
 		switch k {
@@ -174,14 +136,14 @@ func (p *mparser) vector(v *features.Vector) bool {
 			v.LastBrand, ok = p.str()
 		case "brands":
 			v.Brands = reuse(&p.bufs.brands)
-			ok = p.object(func(b string) bool {
+			ok = p.ObjectView(func(b string) bool {
 				n, ok := p.Int()
 				v.Brands[b] = n
 				return ok
 			})
 		case "attributes":
 			v.Attributes = reuse(&p.bufs.attrs)
-			ok = p.object(func(a string) bool {
+			ok = p.ObjectView(func(a string) bool {
 				x, ok := p.Float()
 				v.Attributes[a] = x
 				return ok
@@ -237,7 +199,7 @@ func (p *mparser) windows(v *features.Vector) bool {
 	}
 	for {
 		var w features.WindowAgg
-		ok := p.object(func(k string) bool {
+		ok := p.ObjectView(func(k string) bool {
 			var ok bool
 			switch k {
 			case "days":

@@ -183,22 +183,16 @@ func exactDecimal(t []byte) (float64, bool) {
 
 // Int reads an integer.
 func (p *Scanner) Int() (int64, bool) {
-	t, ok := p.NumText()
-	if !ok {
-		return 0, false
-	}
+	t, ok := p.NumText() // when not ok, t is empty and ParseInt fails too
 	v, err := strconv.ParseInt(str(t), 10, 64)
-	return v, err == nil
+	return v, ok && err == nil
 }
 
 // Uint reads a non-negative integer.
 func (p *Scanner) Uint() (uint64, bool) {
-	t, ok := p.NumText()
-	if !ok {
-		return 0, false
-	}
+	t, ok := p.NumText() // when not ok, t is empty and ParseUint fails too
 	v, err := strconv.ParseUint(str(t), 10, 64)
-	return v, err == nil
+	return v, ok && err == nil
 }
 
 // Bool reads true or false.
