@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/segstream/segstream/datasets"
 	"github.com/segstream/segstream/models/clv"
 )
 
@@ -88,7 +89,7 @@ type CLVOptions struct {
 // CLV fits BG/NBD and Gamma-Gamma on the transactions up to the calibration end and scores every
 // customer over the horizon.
 func CLV(o CLVOptions) (*CLVReport, error) {
-	tx, err := readFile(o.File, "transactions", clv.ReadCDNOW)
+	tx, err := datasets.Load(o.File, "transactions", clv.ReadCDNOW)
 	if err != nil {
 		return nil, err
 	}

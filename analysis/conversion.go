@@ -7,6 +7,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/segstream/segstream/datasets"
 	"github.com/segstream/segstream/models/choice"
 	"github.com/segstream/segstream/models/metrics"
 	"github.com/segstream/segstream/models/nn"
@@ -53,7 +54,7 @@ type ConversionOptions struct {
 // Conversion balances and splits the Audiobooks data 80/10/10, trains the network and the
 // logit baseline, and scores both on the validation and test sets.
 func Conversion(o ConversionOptions) (*ConversionReport, error) {
-	d, err := readFile(o.File, "data", nn.ReadAudiobooks)
+	d, err := datasets.Load(o.File, "data", nn.ReadAudiobooks)
 	if err != nil {
 		return nil, err
 	}

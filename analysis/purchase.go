@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/segstream/segstream/datasets"
 	"github.com/segstream/segstream/models/choice"
 )
 
@@ -33,7 +34,7 @@ type Purchases struct {
 func LoadPurchases(file, groupFile string) (*Purchases, error) {
 	p := &Purchases{}
 	var err error
-	if p.Rows, err = readFile(file, "--file", choice.ReadPurchases); err != nil {
+	if p.Rows, err = datasets.Load(file, "--file", choice.ReadPurchases); err != nil {
 		return nil, err
 	}
 	if groupFile == "" {
@@ -115,21 +116,6 @@ func named(names []string, v []float64) map[string]float64 {
 }
 
 func withIntercept(names []string) []string { return append([]string{"intercept"}, names...) }
-
-// readFile opens path and reads it with read. The errors say "opening what" or "reading path".
-func readFile[T any](path, what string, read func(io.Reader) (T, error)) (T, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		var zero T
-		return zero, fmt.Errorf("opening %s: %w", what, err)
-	}
-	defer f.Close()
-	v, err := read(f)
-	if err != nil {
-		return v, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return v, nil
-}
 
 // WriteJSON writes v as indented JSON.
 func WriteJSON(w io.Writer, v any) error {

@@ -162,6 +162,21 @@ func ReadFile(ctx context.Context, p Preset, path string, yield func(stream.Even
 	return st, nil
 }
 
+// Load opens path and reads it with read, a parser of one of the models' file formats. The errors say "opening what" or "reading path".
+func Load[T any](path, what string, read func(io.Reader) (T, error)) (T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("opening %s: %w", what, err)
+	}
+	defer f.Close()
+	v, err := read(f)
+	if err != nil {
+		return v, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return v, nil
+}
+
 // Open opens a data file, unwrapping gzip by extension or magic bytes.
 func Open(path string) (io.ReadCloser, error) {
 	f, err := os.Open(path)

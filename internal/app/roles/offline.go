@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/segstream/segstream/datasets"
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/app/cli"
 	"github.com/segstream/segstream/models/bundle"
@@ -114,14 +115,9 @@ func (j *FitJob) Run(stdout io.Writer) error {
 
 // load reads the features export, the samples and the current bundle into j.in.
 func (j *FitJob) load() error {
-	f, err := os.Open(j.features)
+	cols, err := datasets.Load(j.features, "--features", features.ReadColumnsCSV)
 	if err != nil {
 		return err
-	}
-	cols, err := features.ReadColumnsCSV(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", j.features, err)
 	}
 	created := time.Now().UTC()
 	j.in = retrainer.FitInput{Cols: cols, Trigger: "offline", Version: j.version, Created: created}
@@ -129,14 +125,9 @@ func (j *FitJob) load() error {
 		j.in.Version = uint64(created.Unix())
 	}
 	if j.samples != "" {
-		f, err := os.Open(j.samples)
+		rows, err := datasets.Load(j.samples, "--samples", choice.ReadPurchases)
 		if err != nil {
 			return err
-		}
-		rows, err := choice.ReadPurchases(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", j.samples, err)
 		}
 		j.in.Training = &retrainer.Training{Samples: len(rows), Purchases: rows}
 	}
