@@ -19,7 +19,6 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 import warnings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -29,17 +28,9 @@ import conversion  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import optimize  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
+from timing import median_time  # noqa: E402
 
 QUICK = "--quick" in sys.argv
-
-
-def median_time(f, reps):
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def lifetimes_fit(nll, x0, args):

@@ -27,6 +27,7 @@ import time
 import igraph as ig
 import networkx as nx
 from networkx.algorithms import community
+from timing import timed  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -48,15 +49,6 @@ def planted(n, seed=5):
             if u != v:
                 edges.add((min(u, v), max(u, v)))
     return sorted(edges)
-
-
-def timed(f, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def go_bench(path, repeats):

@@ -31,27 +31,17 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from sklearn.linear_model import LogisticRegression
+from timing import median_time  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.environ.get("SEGSTREAM_DATA", os.path.join(ROOT, "..", "shared", "data"))
 SRC = os.path.join(DATA, "customer_analytics_365", "purchase_data_no_demographics.csv")
-
-
-def median_time(fn, repeats):
-    fn()  # warm-up: imports, caches
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
 
 
 def reference_times(repeats):
@@ -69,14 +59,14 @@ def reference_times(repeats):
     Xi1, Xb1, Xq1 = sm.add_constant(Xi), sm.add_constant(Xb), sm.add_constant(Xq)
     warnings.simplefilter("ignore")
     return {
-        "FitLogit": ("statsmodels Logit", median_time(lambda: sm.Logit(yi, Xi1).fit(disp=0), repeats)),
+        "FitLogit": ("statsmodels Logit", median_time(lambda: sm.Logit(yi, Xi1).fit(disp=0), repeats, warmup=True)),
         "FitLogitL2": ("sklearn lbfgs", median_time(
-            lambda: LogisticRegression(C=1 / 50, solver="lbfgs").fit(Xi, yi), repeats)),
-        "FitMNL": ("statsmodels MNLogit", median_time(lambda: sm.MNLogit(yb, Xb1).fit(disp=0), repeats)),
+            lambda: LogisticRegression(C=1 / 50, solver="lbfgs").fit(Xi, yi), repeats, warmup=True)),
+        "FitMNL": ("statsmodels MNLogit", median_time(lambda: sm.MNLogit(yb, Xb1).fit(disp=0), repeats, warmup=True)),
         "FitMNLL2": ("sklearn lbfgs multinomial", median_time(
             lambda: LogisticRegression(C=1 / 20, solver="lbfgs", multi_class="multinomial", max_iter=1000).fit(Xb, yb),
-            repeats)),
-        "FitOLS": ("statsmodels OLS", median_time(lambda: sm.OLS(yq, Xq1).fit(), repeats)),
+            repeats, warmup=True)),
+        "FitOLS": ("statsmodels OLS", median_time(lambda: sm.OLS(yq, Xq1).fit(), repeats, warmup=True)),
     }
 
 

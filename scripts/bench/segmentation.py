@@ -18,7 +18,6 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import time
 import warnings
 
 import numpy as np
@@ -29,20 +28,11 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import (calinski_harabasz_score, davies_bouldin_score,
                              silhouette_score)
 from sklearn.preprocessing import StandardScaler
+from timing import median_time  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.environ.get("SEGSTREAM_DATA") or os.path.join(ROOT, "..", "shared", "data")
 PATH = os.path.join(DATA, "customer_analytics_365", "segmentation data.csv")
-
-
-def median_time(f, repeats):
-    f()  # warm-up: imports, caches, thread pools
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts) / getattr(f, "fits", 1)
 
 
 def kmeans_seeds(z, threads):
@@ -128,7 +118,7 @@ def main():
           f"load average {os.getloadavg()[0]:.1f} at start")
     print(f"{'fit':<11} {'what':<36} {'sklearn ms':>11} {'segstream ms':>13} {'ratio':>7}")
     for name, what, f, bench, rep in rows:
-        sk = median_time(f, rep)
+        sk = median_time(f, rep, warmup=True)
         got = go_bench("^Benchmark" + bench + "$", args.go_count if name != "choosek" else 3)
         if bench not in got:
             print(f"{name:<11} {what:<36} {sk*1e3:11.3f} {'missing':>13}")

@@ -326,17 +326,21 @@ func (c *RedisCluster) waitOK(ctx context.Context, when string) {
 
 // notOK says what is not yet ok ("" when all is).
 func (c *RedisCluster) notOK(ctx context.Context) string {
+	live := map[string]bool{}
+	for _, s := range c.shards {
+		for _, n := range s {
+			live[n.addr] = !n.killed
+		}
+	}
 	for _, s := range c.shards {
 		masters := 0
 		for _, n := range s {
 			if n.killed {
 				continue
 			}
-			info, err := c.nodeClient(n).ClusterInfo(ctx).Result()
-			if err != nil {
+			if info, err := c.nodeClient(n).ClusterInfo(ctx).Result(); err != nil {
 				return fmt.Sprintf("%s: CLUSTER INFO: %v", n.addr, err)
-			}
-			if !strings.Contains(info, "cluster_state:ok") {
+			} else if !strings.Contains(info, "cluster_state:ok") {
 				return n.addr + ": cluster_state not ok"
 			}
 			r := c.replication(ctx, n)
@@ -350,38 +354,33 @@ func (c *RedisCluster) notOK(ctx context.Context) string {
 			default:
 				return fmt.Sprintf("%s: role %q", n.addr, r["role"])
 			}
+			if msg := c.seesFailed(ctx, n, live); msg != "" {
+				return msg
+			}
 		}
 		if masters != 1 {
 			return fmt.Sprintf("shard of %s: %d masters", s[0].addr, masters)
 		}
 	}
-	// Every node must agree that every live node is reachable: one that rejoined may still be
-	// flagged failed elsewhere for a moment.
-	live := map[string]bool{}
-	for _, s := range c.shards {
-		for _, n := range s {
-			live[n.addr] = !n.killed
-		}
+	return ""
+}
+
+// seesFailed says which live node n sees as failed or disconnected ("" when none): every node
+// must agree that every live node is reachable, and one that rejoined may still be flagged
+// failed elsewhere for a moment.
+func (c *RedisCluster) seesFailed(ctx context.Context, n *clusterNode, live map[string]bool) string {
+	nodes, err := c.nodeClient(n).ClusterNodes(ctx).Result()
+	if err != nil {
+		return fmt.Sprintf("%s: CLUSTER NODES: %v", n.addr, err)
 	}
-	for _, s := range c.shards {
-		for _, n := range s {
-			if n.killed {
-				continue
-			}
-			nodes, err := c.nodeClient(n).ClusterNodes(ctx).Result()
-			if err != nil {
-				return fmt.Sprintf("%s: CLUSTER NODES: %v", n.addr, err)
-			}
-			for _, line := range strings.Split(nodes, "\n") {
-				f := strings.Fields(line)
-				if len(f) < 8 {
-					continue
-				}
-				addr, _, _ := strings.Cut(f[1], "@")
-				if live[addr] && (strings.Contains(f[2], "fail") || f[7] != "connected") {
-					return fmt.Sprintf("%s sees %s as %s, %s", n.addr, addr, f[2], f[7])
-				}
-			}
+	for _, line := range strings.Split(nodes, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		addr, _, _ := strings.Cut(f[1], "@")
+		if live[addr] && (strings.Contains(f[2], "fail") || f[7] != "connected") {
+			return fmt.Sprintf("%s sees %s as %s, %s", n.addr, addr, f[2], f[7])
 		}
 	}
 	return ""

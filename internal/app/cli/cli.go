@@ -187,18 +187,25 @@ func (a RedisAuth) Apply(username, password *string, tlsConf **tls.Config) error
 	return nil
 }
 
+// List splits a comma-separated flag value into its elements, trimmed of spaces, leaving out
+// empty ones (a trailing comma, or ", ," between two).
+func List(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // KafkaBrokers validates --kafka and splits it into broker addresses.
 func KafkaBrokers(list string) ([]string, error) {
-	var out []string
-	for _, b := range strings.Split(list, ",") {
-		b = strings.TrimSpace(b)
-		if b == "" {
-			continue
-		}
+	out := List(list)
+	for _, b := range out {
 		if _, _, err := net.SplitHostPort(b); err != nil {
 			return nil, fmt.Errorf("--kafka: %q is not host:port (example: --kafka 10.0.0.1:9092,10.0.0.2:9092): %w", b, err)
 		}
-		out = append(out, b)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("--kafka is empty: give at least one broker as host:port")

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -55,11 +54,7 @@ func (f *IngestFlags) Register(fs *flag.FlagSet) {
 // ParseWindows parses a comma-separated list of positive day counts.
 func ParseWindows(s string) ([]int, error) {
 	var out []int
-	for _, p := range strings.Split(s, ",") {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
+	for _, p := range cli.List(s) {
 		n, err := strconv.Atoi(p)
 		if err != nil || n <= 0 || n > 3650 {
 			return nil, fmt.Errorf("--windows: %q is not a day count in 1..3650 (example: --windows 30,90,365)", p)

@@ -142,3 +142,25 @@ func Scorer() Role {
 		return func(ctx context.Context, s cli.Servers, log *slog.Logger) error { return RunScorer(ctx, s, o, log) }, nil
 	}}
 }
+
+// sharedFlags copies, after parsing, the values of flags another role registered first: in the
+// all-in-one binary ingest, the scorer and the retrainer share --windows and the topics between
+// them, and each role's options read its own field.
+type sharedFlags []func()
+
+// stringVar registers a string flag on fs, or, when fs has it already, copies its value into p
+// at copy.
+func (s *sharedFlags) stringVar(fs *flag.FlagSet, p *string, name, def, usage string) {
+	if fl := fs.Lookup(name); fl != nil {
+		*s = append(*s, func() { *p = fl.Value.String() })
+		return
+	}
+	fs.StringVar(p, name, def, usage)
+}
+
+// copy sets every shared flag's field.
+func (s sharedFlags) copy() {
+	for _, copyValue := range s {
+		copyValue()
+	}
+}

@@ -25,19 +25,13 @@ type RetrainerFlags struct {
 	MinShare, MaxMoved, MinSilhouette       float64
 	MinAUC                                  float64
 
-	shared []func()
+	shared sharedFlags
 }
 
 // Register adds the retrainer flags to fs, skipping flags another role registered first
 // (--windows, --samples-topic in the all-in-one binary).
 func (f *RetrainerFlags) Register(fs *flag.FlagSet) {
-	str := func(p *string, name, def, usage string) {
-		if fl := fs.Lookup(name); fl != nil {
-			f.shared = append(f.shared, func() { *p = fl.Value.String() })
-			return
-		}
-		fs.StringVar(p, name, def, usage)
-	}
+	str := func(p *string, name, def, usage string) { f.shared.stringVar(fs, p, name, def, usage) }
 	str(&f.SamplesTopic, "samples-topic", stream.DefaultSamplesTopic, "topic of point-in-time training samples (\"-\" fits without them)")
 	str(&f.Windows, "windows", "30,90,365", "trailing windows in days ingest computes (must match ingest)")
 	fs.DurationVar(&f.Interval, "refit-interval", time.Hour, "time between scheduled refits")
@@ -61,9 +55,7 @@ func (f *RetrainerFlags) Register(fs *flag.FlagSet) {
 
 // Options validates the flags into retrainer options.
 func (f *RetrainerFlags) Options(brokers []string) (retrainer.Options, error) {
-	for _, copyValue := range f.shared {
-		copyValue()
-	}
+	f.shared.copy()
 	w, err := ParseWindows(f.Windows)
 	if err != nil {
 		return retrainer.Options{}, err

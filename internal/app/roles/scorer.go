@@ -22,19 +22,13 @@ type ScorerFlags struct {
 	SweepRate                                       int
 	Windows, APIToken, ReportURL                    string
 
-	shared []func() // copy values of flags another role registered first
+	shared sharedFlags
 }
 
 // Register adds the scorer flags to fs. In the all-in-one binary --features-topic and
 // --windows are shared with ingest, so Register skips flags fs already has.
 func (f *ScorerFlags) Register(fs *flag.FlagSet) {
-	str := func(p *string, name, def, usage string) {
-		if fl := fs.Lookup(name); fl != nil {
-			f.shared = append(f.shared, func() { *p = fl.Value.String() })
-			return
-		}
-		fs.StringVar(p, name, def, usage)
-	}
+	str := func(p *string, name, def, usage string) { f.shared.stringVar(fs, p, name, def, usage) }
 	str(&f.FeaturesTopic, "features-topic", stream.DefaultFeaturesTopic, "topic of feature vectors to score")
 	str(&f.Windows, "windows", "30,90,365", "trailing windows in days ingest computes (must match ingest)")
 	fs.StringVar(&f.Group, "scorer-group", stream.DefaultScorerGroup, "consumer group of the scorer role")
@@ -52,9 +46,7 @@ func (f *ScorerFlags) Register(fs *flag.FlagSet) {
 
 // Options validates the flags into scorer options.
 func (f *ScorerFlags) Options(brokers []string) (scorer.Options, error) {
-	for _, copyValue := range f.shared {
-		copyValue()
-	}
+	f.shared.copy()
 	w, err := ParseWindows(f.Windows)
 	if err != nil {
 		return scorer.Options{}, err
