@@ -19,6 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // serve runs ServeHTTP on a loopback port until the test ends and returns its address.
@@ -40,42 +42,14 @@ func serve(t *testing.T, name string, h http.Handler, lim Limits, m *Metrics) st
 	return l.Addr().String()
 }
 
-// slowBody opens a connection, sends a POST header announcing a body of n bytes, then trickles
-// the body a byte every interval until the server closes the connection. It returns when the
-// server has closed it (or after give-up), with the time that took.
+// slowBody dials addr and plays testenv.SlowPost on the connection.
 func slowBody(addr, path string, n int, interval, giveUp time.Duration) (time.Duration, error) {
-	start := time.Now()
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return 0, err
 	}
 	defer c.Close()
-	if _, err := fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", path, n); err != nil {
-		return 0, err
-	}
-	stop := make(chan struct{})
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if _, err := c.Write([]byte(" ")); err != nil {
-					return
-				}
-			}
-		}
-	}()
-	defer close(stop)
-	_ = c.SetReadDeadline(start.Add(giveUp))
-	_, err = io.Copy(io.Discard, c) // until the server closes: EOF (nil here) or a reset
-	var ne net.Error
-	if err != nil && errors.As(err, &ne) && ne.Timeout() {
-		return time.Since(start), fmt.Errorf("still open after %s", giveUp)
-	}
-	return time.Since(start), nil
+	return testenv.SlowPost(c, path, "", n, interval, giveUp)
 }
 
 // TestReadTimeoutCoversTheBody: a client that sends its header and then trickles the body is

@@ -217,36 +217,11 @@ func TestReadAPIClosesSlowBodies(t *testing.T) {
 		wg.Go(func() {
 			defer c.Close()
 			defer open.Add(-1)
-			opened := time.Now()
-			_, err := fmt.Fprintf(c, "POST /v1/whatif HTTP/1.1\r\nHost: segstream\r\nAuthorization: Bearer %s\r\n"+
-				"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", token)
+			took, err := testenv.SlowPost(c, "/v1/whatif", "Authorization: Bearer "+token+"\r\n", 100000, time.Second, giveUp)
 			if err != nil {
-				fail("header %d: %v", i, err)
+				fail("connection %d: %v", i, err)
 				return
 			}
-			stop := make(chan struct{})
-			defer close(stop)
-			go func() {
-				tick := time.NewTicker(time.Second)
-				defer tick.Stop()
-				for {
-					select {
-					case <-stop:
-						return
-					case <-tick.C:
-						if _, err := c.Write([]byte(" ")); err != nil {
-							return
-						}
-					}
-				}
-			}()
-			_ = c.SetReadDeadline(opened.Add(giveUp))
-			_, err = io.Copy(io.Discard, c) // returns when the server closes the connection
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				fail("connection %d still open after %s", i, giveUp)
-				return
-			}
-			took := time.Since(opened)
 			mu.Lock()
 			longest = max(longest, took)
 			mu.Unlock()
