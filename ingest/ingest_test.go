@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -505,20 +504,7 @@ func runIngest(t *testing.T, ctx context.Context, name string, o ingest.Options,
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("ingest %s: %v", name, err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return in, stop
+	return in, testenv.Go(t, ctx, "ingest "+name, in.Run)
 }
 
 // startIngest runs an Ingester consuming batches of 200 until the test ends (or stop), with

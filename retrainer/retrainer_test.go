@@ -260,15 +260,7 @@ func TestDriftTriggersRefit(t *testing.T) {
 	r, _ := newRetrainer(t, shifted, Options{Seed: 7, Interval: time.Hour, Warmup: time.Hour,
 		DriftInterval: 200 * time.Millisecond, MinInterval: time.Millisecond, LockTTL: 3 * time.Second,
 		Gates: &Gates{MaxMoved: 0.01}})
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- r.Run(rctx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer testenv.Go(t, ctx, "retrainer", r.Run)()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		if testutil.ToFloat64(r.m.runs.WithLabelValues("drift", "refused"))+testutil.ToFloat64(r.m.runs.WithLabelValues("drift", "promoted")) >= 1 {

@@ -125,15 +125,7 @@ func (e *env) ingestEvents(n int) {
 }
 
 func (e *env) run(name string, f func(context.Context) error) {
-	ctx, cancel := context.WithCancel(e.ctx)
-	done := make(chan error, 1)
-	go func() { done <- f(ctx) }()
-	e.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			e.t.Errorf("%s: %v", name, err)
-		}
-	})
+	testenv.Go(e.t, e.ctx, name, f)
 }
 
 // scorerOptions are the tests' scorer: quick polls and sweeps, the env's broker and windows.

@@ -48,7 +48,7 @@ func TestOnlineRetailEndToEnd(t *testing.T) {
 	file, ctx, br, srv := onlineRetailSetup(t, 4*time.Minute)
 
 	o := ingestOptions(t, br.Address)
-	runUntilEnd(t, ctx, "ingest", func(ctx context.Context) error {
+	testenv.Go(t, ctx, "ingest", func(ctx context.Context) error {
 		return roles.RunIngest(ctx, cli.Servers{Redis: srv.Addr}, o, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	})
 
@@ -143,15 +143,7 @@ func checkLiveEqualsBatch(t *testing.T, ctx context.Context, broker string, srv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(sctx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("scorer: %v", err)
-		}
-	}()
+	defer testenv.Go(t, ctx, "scorer", s.Run)()
 	// The batch answer: the bundle applied to every customer's exported row at the clock.
 	f, err := os.Open(exportPath)
 	if err != nil {
@@ -374,19 +366,6 @@ func onlineRetailSetup(t *testing.T, timeout time.Duration) (file string, ctx co
 	return file, testContext(t, timeout), testenv.StartBroker(t, 6), testenv.StartRedis(t)
 }
 
-// runUntilEnd runs f until the test ends, then cancels it and reports its error as name's.
-func runUntilEnd(t *testing.T, ctx context.Context, name string, f func(context.Context) error) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- f(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	})
-}
-
 // replayOnlineRetail replays Online Retail's file through broker and waits until ingest has
 // consumed it.
 func replayOnlineRetail(t *testing.T, ctx context.Context, broker, file string) {
@@ -448,7 +427,7 @@ func TestStoreLossHeals(t *testing.T) {
 			t.Logf("pipeline log:\n%s", logs.String())
 		}
 	})
-	runUntilEnd(t, ctx, "pipeline", func(ctx context.Context) error {
+	testenv.Go(t, ctx, "pipeline", func(ctx context.Context) error {
 		return roles.RunRoles(ctx, cli.Servers{Redis: srv.Addr, HTTP: op}, rs, slog.New(slog.NewTextHandler(&logs, nil)))
 	})
 

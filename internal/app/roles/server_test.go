@@ -59,20 +59,7 @@ func roleServers(t *testing.T, r Role, args ...string) (opsAddr, apiAddr string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, c.Servers, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s: %v", r.Name, err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("%s did not stop within 30 s", r.Name)
-		}
-	})
+	testenv.Go(t, context.Background(), r.Name, func(ctx context.Context) error { return c.Run(ctx, c.Servers, nil) })
 	deadline := time.Now().Add(30 * time.Second)
 	for _, a := range []string{opsAddr, apiAddr} {
 		for {
