@@ -146,12 +146,18 @@ func (p *purchaseFlags) load() (*analysis.Purchases, error) {
 	return analysis.LoadPurchases(p.file, p.groupFile)
 }
 
-// print writes rep as JSON with --json, else as tables.
-func (p *purchaseFlags) print(w io.Writer, rep interface{ WriteText(io.Writer) error }, err error) error {
+// fitPurchases loads the purchases, fits them and prints the report: as JSON with --json, else
+// as tables.
+func fitPurchases[R interface{ WriteText(io.Writer) error }](p *purchaseFlags, w io.Writer, fit func(*analysis.Purchases) (R, error)) error {
+	ps, err := p.load()
 	if err != nil {
 		return err
 	}
-	if p.json {
+	rep, err := fit(ps)
+	switch {
+	case err != nil:
+		return err
+	case p.json:
 		return analysis.WriteJSON(w, rep)
 	}
 	return rep.WriteText(w)
@@ -165,12 +171,7 @@ func analyzeDescribe(fs *flag.FlagSet) runFunc {
 		if pf.groupFile == "" {
 			return badUsage("--group-file is required: a CSV of customer_id,group naming each customer's segment")
 		}
-		p, err := pf.load()
-		if err != nil {
-			return err
-		}
-		rep, err := analysis.Describe(p)
-		return pf.print(stdout, rep, err)
+		return fitPurchases(&pf, stdout, analysis.Describe)
 	}
 }
 
@@ -178,12 +179,9 @@ func analyzeIncidence(fs *flag.FlagSet) runFunc {
 	var pf purchaseFlags
 	pf.register(fs, true)
 	return func(_ context.Context, stdout io.Writer) error {
-		p, err := pf.load()
-		if err != nil {
-			return err
-		}
-		rep, err := analysis.Incidence(p, pf.l2)
-		return pf.print(stdout, rep, err)
+		return fitPurchases(&pf, stdout, func(p *analysis.Purchases) (*analysis.IncidenceReport, error) {
+			return analysis.Incidence(p, pf.l2)
+		})
 	}
 }
 
@@ -204,12 +202,9 @@ func analyzeBrandChoice(fs *flag.FlagSet) runFunc {
 		if *brand == *cross {
 			return badUsage("--brand and --cross-brand are both %d: a cross-price elasticity needs two different brands", *brand)
 		}
-		p, err := pf.load()
-		if err != nil {
-			return err
-		}
-		rep, err := analysis.BrandChoice(p, pf.l2, *brand, *cross)
-		return pf.print(stdout, rep, err)
+		return fitPurchases(&pf, stdout, func(p *analysis.Purchases) (*analysis.BrandReport, error) {
+			return analysis.BrandChoice(p, pf.l2, *brand, *cross)
+		})
 	}
 }
 
@@ -217,12 +212,7 @@ func analyzeQuantity(fs *flag.FlagSet) runFunc {
 	var pf purchaseFlags
 	pf.register(fs, false) // OLS has no penalty here: --l2 would be silently meaningless
 	return func(_ context.Context, stdout io.Writer) error {
-		p, err := pf.load()
-		if err != nil {
-			return err
-		}
-		rep, err := analysis.Quantity(p)
-		return pf.print(stdout, rep, err)
+		return fitPurchases(&pf, stdout, analysis.Quantity)
 	}
 }
 
