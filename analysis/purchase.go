@@ -127,20 +127,26 @@ func WriteJSON(w io.Writer, v any) error {
 	return nil
 }
 
+// priceCurves are the price elasticities along the price grid, without and with a promotion,
+// that the incidence and the quantity fits both report.
+type priceCurves struct {
+	Elasticity          []choice.Point `json:"elasticity,omitempty"`
+	ElasticityPromotion []choice.Point `json:"elasticity_promotion,omitempty"`
+}
+
 // IncidenceReport is a purchase incidence fit: `segstream analyze incidence`.
 type IncidenceReport struct {
 	reportHead
-	Purchases           int                `json:"purchases"`
-	L2                  float64            `json:"l2"`
-	Coefficients        map[string]float64 `json:"coefficients,omitempty"`
-	StdErrors           map[string]float64 `json:"std_errors,omitempty"`
-	LogLikelihood       float64            `json:"log_likelihood"`
-	Iterations          int                `json:"iterations"`
-	Converged           bool               `json:"converged"`
-	Elasticity          []choice.Point     `json:"elasticity,omitempty"`
-	ElasticityPromotion []choice.Point     `json:"elasticity_promotion,omitempty"`
-	Groups              []IncidenceReport  `json:"groups,omitempty"`
-	names               []string
+	Purchases     int                `json:"purchases"`
+	L2            float64            `json:"l2"`
+	Coefficients  map[string]float64 `json:"coefficients,omitempty"`
+	StdErrors     map[string]float64 `json:"std_errors,omitempty"`
+	LogLikelihood float64            `json:"log_likelihood"`
+	Iterations    int                `json:"iterations"`
+	Converged     bool               `json:"converged"`
+	priceCurves
+	Groups []IncidenceReport `json:"groups,omitempty"`
+	names  []string
 }
 
 // Incidence fits the purchase incidence logit with L2 penalty l2 and its price elasticities,
@@ -361,14 +367,13 @@ func (rep *BrandReport) WriteText(w io.Writer) error {
 // QuantityReport is a purchase quantity fit: `segstream analyze quantity`.
 type QuantityReport struct {
 	reportHead
-	Coefficients        map[string]float64 `json:"coefficients,omitempty"`
-	StdErrors           map[string]float64 `json:"std_errors,omitempty"`
-	R2                  float64            `json:"r2"`
-	AdjR2               float64            `json:"adj_r2"`
-	Elasticity          []choice.Point     `json:"elasticity,omitempty"`
-	ElasticityPromotion []choice.Point     `json:"elasticity_promotion,omitempty"`
-	Groups              []QuantityReport   `json:"groups,omitempty"`
-	names               []string
+	Coefficients map[string]float64 `json:"coefficients,omitempty"`
+	StdErrors    map[string]float64 `json:"std_errors,omitempty"`
+	R2           float64            `json:"r2"`
+	AdjR2        float64            `json:"adj_r2"`
+	priceCurves
+	Groups []QuantityReport `json:"groups,omitempty"`
+	names  []string
 }
 
 // Quantity fits the purchase quantity OLS and its price elasticities, on all rows and on each
