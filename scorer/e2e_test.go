@@ -160,15 +160,7 @@ func (e *env) readAll(topic string) []kafka.Message {
 	e.t.Helper()
 	var out []kafka.Message
 	for p := 0; p < partitions; p++ {
-		conn, err := kafka.DialLeader(e.ctx, "tcp", e.broker.Address, topic, p)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		hwm, err := conn.ReadLastOffset()
-		conn.Close()
-		if err != nil {
-			e.t.Fatal(err)
-		}
+		hwm := e.highWatermark(topic, p)
 		if hwm == 0 {
 			continue
 		}
@@ -189,18 +181,27 @@ func (e *env) readAll(topic string) []kafka.Message {
 	return out
 }
 
+// count is the number of records in topic: the sum of its partitions' high watermarks.
 func (e *env) count(topic string) int64 {
 	var n int64
 	for p := 0; p < partitions; p++ {
-		conn, err := kafka.DialLeader(e.ctx, "tcp", e.broker.Address, topic, p)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		hwm, _ := conn.ReadLastOffset()
-		conn.Close()
-		n += hwm
+		n += e.highWatermark(topic, p)
 	}
 	return n
+}
+
+// highWatermark is the offset the next record of topic's partition p will get.
+func (e *env) highWatermark(topic string, p int) int64 {
+	conn, err := kafka.DialLeader(e.ctx, "tcp", e.broker.Address, topic, p)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer conn.Close()
+	hwm, err := conn.ReadLastOffset()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return hwm
 }
 
 // waitFor polls cond until it holds or the test's context ends.

@@ -209,27 +209,8 @@ func (p *Scanner) Bool() (bool, bool) {
 	return false, false
 }
 
-// Object calls field for every key of an object; field reads the value.
-func (p *Scanner) Object(field func(key string) bool) bool {
-	if !p.Expect('{') {
-		return false
-	}
-	if p.Expect('}') {
-		return true
-	}
-	for {
-		k, ok := p.Str()
-		if !ok || !p.Expect(':') || !field(k) {
-			return false
-		}
-		if p.Expect(',') {
-			continue
-		}
-		return p.Expect('}')
-	}
-}
-
-// ObjectView is Object with each key a View of B: field must copy a key it keeps.
+// ObjectView calls field for every key of an object, each key a View of B (field must copy a
+// key it keeps); field reads the value.
 func (p *Scanner) ObjectView(field func(key string) bool) bool {
 	if !p.Expect('{') {
 		return false
