@@ -466,11 +466,7 @@ func TestAnalyzeSegmentationBadUsage(t *testing.T) {
 // node's centralities against networkx's by id, the communities' modularity against networkx's
 // Louvain, and the GEXF file.
 func TestAnalyzeNetworkMatchesNetworkX(t *testing.T) {
-	b, err := os.ReadFile("../../models/network/testdata/golden_network.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gold struct {
+	gold := testenv.ReadJSON[struct {
 		Graphs map[string]struct {
 			Directed                                      bool
 			Nodes                                         int
@@ -478,10 +474,7 @@ func TestAnalyzeNetworkMatchesNetworkX(t *testing.T) {
 			PageRank, Eigenvector, Betweenness, Closeness []float64
 			LouvainModularity                             float64 `json:"louvain_modularity"`
 		}
-	}
-	if err := json.Unmarshal(b, &gold); err != nil {
-		t.Fatal(err)
-	}
+	}](t, "../../models/network/testdata/golden_network.json")
 	for _, name := range []string{"les_miserables", "gnp_directed_weighted"} {
 		gg := gold.Graphs[name]
 		dir := t.TempDir()

@@ -1,11 +1,11 @@
 package network
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"slices"
 	"testing"
+
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestLayoutDrawsCommunitiesApart: on a graph with planted communities, members of a community
@@ -49,21 +49,14 @@ func TestLayoutDrawsCommunitiesApart(t *testing.T) {
 // TestLayoutAgainstNetworkX starts Layout where networkx's spring_layout started
 // (scripts/golden/network_layout.py) and requires the same positions.
 func TestLayoutAgainstNetworkX(t *testing.T) {
-	b, err := os.ReadFile("testdata/golden_layout.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gold struct {
+	gold := testenv.ReadJSON[struct {
 		Graphs map[string]struct {
 			Nodes  int          `json:"nodes"`
 			Edges  [][2]int     `json:"edges"`
 			Start  [][2]float64 `json:"start"`
 			Layout [][2]float64 `json:"layout"`
 		} `json:"graphs"`
-	}
-	if err := json.Unmarshal(b, &gold); err != nil {
-		t.Fatal(err)
-	}
+	}](t, "testdata/golden_layout.json")
 	if len(gold.Graphs) != 3 {
 		t.Fatalf("%d graphs", len(gold.Graphs))
 	}
