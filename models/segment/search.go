@@ -43,7 +43,8 @@ type SearchOptions struct {
 	// MinShare rejects a candidate whose smallest cluster holds less of the assigned rows
 	// (a degenerate split no campaign can use); default 0.02.
 	MinShare float64
-	// MaxUnassigned rejects a density candidate that leaves more rows unassigned; default 0.1.
+	// MaxUnassigned rejects a candidate that leaves more rows unassigned (a density method's
+	// outliers, a mixture's small components); default 0.1.
 	MaxUnassigned float64
 	// MinStability is the bootstrap ARI a candidate needs to be in the stable tier; default
 	// 0.8. A candidate whose first resamples average below MinStability−0.3 is rejected
@@ -115,6 +116,9 @@ type Candidate struct {
 	Gap              float64 `json:"gap"`    // E*[log W_k] − log W_k
 	GapSE            float64 `json:"gap_se"` // s_k of the reference sets
 	BIC              float64 `json:"bic,omitempty"`
+	// Components is a mixture's number of components: K plus those too small to be a
+	// segment, whose rows are unassigned.
+	Components int `json:"components,omitempty"`
 	// Stability is the mean adjusted Rand index between the candidate and its refits on
 	// Resamples bootstrap resamples, over the rows each resample drew.
 	Stability float64 `json:"stability"`
@@ -144,6 +148,7 @@ type SearchResult struct {
 	Transform *Transform `json:"-"`
 	Rule      string     `json:"rule"`
 	Skipped   []string   `json:"skipped,omitempty"` // candidates the budget left out
+	Notes     []string   `json:"notes,omitempty"`   // preprocessings left out, and why
 }
 
 // SearchRule is the documented choice rule; Search reports it with the result.
@@ -213,6 +218,10 @@ func Search(x *mat.Dense, o SearchOptions) (*SearchResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("preprocessing %s: %w", kind, err)
 		}
+		if kind == Log1pStandardize && !slices.Contains(sp.tr.Log1p, true) {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: no skewed nonnegative column, the same as %s", kind, Standardize))
+			continue
+		}
 		for _, alg := range o.Algorithms {
 			cands, err := sp.candidates(alg, o, over)
 			if err != nil {
@@ -254,8 +263,7 @@ func Search(x *mat.Dense, o SearchOptions) (*SearchResult, error) {
 
 // choose applies SearchRule and returns the index of the chosen candidate, or -1.
 func choose(cs []Candidate, o SearchOptions) int {
-	var top float64
-	any := false
+	top, any := 0.0, false
 	for _, c := range cs {
 		if c.Status == "eligible" {
 			top, any = max(top, c.Stability), true
@@ -268,36 +276,75 @@ func choose(cs []Candidate, o SearchOptions) int {
 	if top < floor {
 		floor = top - 0.05
 	}
+	// Each family's k: Tibshirani's rule over its eligible candidates, the smallest k with
+	// Gap(k) ≥ Gap(k+1) − s(k+1) (the largest when every k wants one more); a mixture's k
+	// is BIC's and a density method has one. The family is in the running if that k is stable.
+	var picks []int
+	for i := 0; i < len(cs); {
+		j := i
+		for j < len(cs) && cs[j].Preprocessing == cs[i].Preprocessing && cs[j].Algorithm == cs[i].Algorithm {
+			j++
+		}
+		pick := -1
+		for a := i; a < j; a++ {
+			if cs[a].Status != "eligible" {
+				continue
+			}
+			pick = a
+			b := a + 1
+			for b < j && cs[b].Status != "eligible" {
+				b++
+			}
+			if b == j || cs[a].Gap >= cs[b].Gap-cs[b].GapSE {
+				break
+			}
+		}
+		if pick >= 0 && cs[pick].Stability >= floor {
+			picks = append(picks, pick)
+		}
+		i = j
+	}
+	if len(picks) == 0 {
+		for i, c := range cs {
+			if c.Status == "eligible" && c.Stability >= floor {
+				picks = append(picks, i)
+			}
+		}
+	}
+	// Consensus: the pick that agrees most with the other picks, mean ARI on the searched
+	// rows. Families fail in different ways (k-means cuts long shapes, Ward chains, a density
+	// threshold merges or shatters), so what several agree on is the structure in the data.
+	agree := make([]float64, len(picks))
+	for a, i := range picks {
+		for b, j := range picks {
+			if a < b {
+				v, _ := AdjustedRandIndex(cs[i].labels, cs[j].labels)
+				agree[a] += v
+				agree[b] += v
+			}
+		}
+	}
 	refARI := func(c Candidate) float64 {
 		if c.ReferenceARI == nil {
 			return 0
 		}
 		return *c.ReferenceARI
 	}
-	best := -1
-	for i, c := range cs {
-		if c.Status != "eligible" || c.Stability < floor {
-			continue
-		}
-		if best < 0 {
-			best = i
-			continue
-		}
-		b := cs[best]
-		switch {
-		case c.Gap != b.Gap:
-			if c.Gap > b.Gap {
-				best = i
+	best := 0
+	for a := 1; a < len(picks); a++ {
+		c, b := cs[picks[a]], cs[picks[best]]
+		kc := [4]float64{agree[a], c.Gap, c.Silhouette, refARI(c)}
+		kb := [4]float64{agree[best], b.Gap, b.Silhouette, refARI(b)}
+		for t := range kc {
+			if kc[t] != kb[t] {
+				if kc[t] > kb[t] {
+					best = a
+				}
+				break
 			}
-		case c.Silhouette != b.Silhouette:
-			if c.Silhouette > b.Silhouette {
-				best = i
-			}
-		case refARI(c) > refARI(b):
-			best = i
 		}
 	}
-	return best
+	return picks[best]
 }
 
 // sampleRows returns x itself (rows nil) when it has at most limit rows, else a seeded sample
@@ -440,14 +487,16 @@ func (sp *space) candidates(alg Algorithm, o SearchOptions, over func() bool) ([
 			if best < 0 || c.BIC < bics[best] {
 				best = len(bics) - 1
 			}
-			c.labels = g.Labels
-			c.predict = func(z *mat.Dense) []int { l, _ := g.Predict(z); return l }
+			c.Components = k
+			perm := noiseComponents(g.Labels, k, o.MinShare)
+			c.labels = relabel(g.Labels, perm)
+			c.predict = func(z *mat.Dense) []int { l, _ := g.Predict(z); return relabel(l, perm) }
 			c.refit = func(b int) ([]int, error) {
 				r, err := GaussianMixture(sp.bootZ[b], GMMOptions{K: k, Seed: o.Seed + uint64(b) + 1, KMeansOpt: KMeansOptions{Workers: 1}})
 				if err != nil {
 					return nil, err
 				}
-				return r.Labels, nil
+				return relabel(r.Labels, noiseComponents(r.Labels, k, o.MinShare)), nil
 			}
 			out = append(out, c)
 		}
@@ -491,6 +540,40 @@ func (sp *space) candidates(alg Algorithm, o SearchOptions, over func() bool) ([
 		return nil, inputErr("unknown algorithm %q", alg)
 	}
 	return out, nil
+}
+
+// noiseComponents maps the components of a mixture to segments: a component holding less
+// than minShare of the rows is not a segment but the mixture's model of scattered customers
+// (the noise component of Fraley and Raftery's mclust), and its rows are left unassigned.
+// It returns perm[component] = segment or Noise, segments numbered as Canonicalize does.
+func noiseComponents(labels []int, k int, minShare float64) []int {
+	counts := make([]int, k)
+	for _, l := range labels {
+		counts[l]++
+	}
+	kept := slices.Clone(labels)
+	for i, l := range kept {
+		if float64(counts[l]) < minShare*float64(len(labels)) {
+			kept[i] = Noise
+		}
+	}
+	canonicalizeAssigned(kept, k)
+	perm := make([]int, k)
+	for c := range perm {
+		perm[c] = Noise
+	}
+	for i, l := range labels {
+		perm[l] = kept[i]
+	}
+	return perm
+}
+
+func relabel(labels, perm []int) []int {
+	out := make([]int, len(labels))
+	for i, l := range labels {
+		out[i] = perm[l]
+	}
+	return out
 }
 
 // evaluate scores a fitted candidate and sets its Status to "eligible" or "rejected: …".
