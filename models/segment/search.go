@@ -153,8 +153,10 @@ type SearchResult struct {
 
 // SearchRule is the documented choice rule; Search reports it with the result.
 const SearchRule = "eligible: every cluster ≥ min share of the assigned rows, unassigned ≤ max; " +
-	"stable tier: bootstrap ARI ≥ min stability, or within 0.05 of the most stable when none is; " +
-	"in the tier, the highest gap statistic, then silhouette, then agreement with the reference"
+	"stable tier: bootstrap ARI ≥ min stability (or within 0.05 of the most stable when none is); " +
+	"each preprocessing × algorithm proposes one k: the gap rule (smallest k with Gap(k) ≥ Gap(k+1) − s(k+1)) " +
+	"for k-means and Ward, BIC for the mixture, the density method's own; among the stable proposals, " +
+	"the one agreeing most with the others (mean ARI), then the highest gap, silhouette, agreement with the reference"
 
 // space is one preprocessing of the searched rows, with what every candidate in it shares.
 type space struct {
@@ -173,11 +175,17 @@ type space struct {
 // stability under bootstrap resampling, and one chosen by SearchRule.
 //
 // Why this rule: an index like the silhouette always names a winner, even on data with no
-// structure or a structure that a resample would redraw; a segmentation that moves when
-// a tenth of the customers change is one a marketer cannot build campaigns on. So stability
-// is the gate, and among stable candidates the gap statistic, which compares each
-// clustering's compactness with that of structureless data in the same space (so spaces
-// and k are compared on one scale), decides; the silhouette breaks its ties.
+// structure or with a structure a resample would redraw, and a segmentation that moves when a
+// tenth of the customers change is one a marketer cannot build campaigns on; so stability is
+// the gate. Each family then proposes its own k by the criterion made for it (Tibshirani's
+// gap rule compares a partition's compactness with that of structureless data in the same
+// space; BIC is the mixture's likelihood penalized for its parameters). Indices do not
+// compare across families: the silhouette favours round clusters and the PCA space, the gap
+// favours whatever removes rows. The families fail differently, though (k-means cuts long
+// shapes, Ward chains, a density threshold merges or shatters), so the proposal the others
+// agree with most is the structure in the data rather than one method's bias. On planted
+// anisotropic blobs with outliers this recovers the partition where the silhouette-only
+// k-means sweep does not (TestSearchRecoversPlantedSegments, docs/models/segmentation.md).
 //
 // # Guarantees
 //
@@ -502,7 +510,7 @@ func (sp *space) candidates(alg Algorithm, o SearchOptions, over func() bool) ([
 		}
 		for i := range out {
 			if i != best && out[i].Status == "" && out[i].labels != nil {
-				out[i].Status = fmt.Sprintf("bic: k=%d has the lowest", out[best].K)
+				out[i].Status = fmt.Sprintf("bic: %d components have the lowest", out[best].Components)
 			}
 		}
 	case DensityAlgorithm:
