@@ -13,6 +13,7 @@ import (
 
 	"github.com/segstream/segstream/analysis"
 	"github.com/segstream/segstream/models/network"
+	"github.com/segstream/segstream/models/segment"
 	"github.com/segstream/segstream/testkit/rfmgolden"
 	"github.com/segstream/segstream/testkit/testenv"
 )
@@ -707,5 +708,52 @@ func TestAnalyzeDescribeMatchesPandas(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "analyze", "describe", "--file", file); code != 2 || !strings.Contains(stderr, "--group-file is required") {
 		t.Errorf("without a group file: exit %d, %q", code, stderr)
+	}
+}
+
+// TestAnalyzeSegmentationAuto: --auto on the course's data chooses k-means with k=4 on
+// standardized features, the course's own answer (ARI ≥ 0.99 with scikit-learn's k-means
+// labels in the golden file), with every row labelled, the three offline criteria passed
+// and the three live ones unknown; the same seed prints the same JSON.
+func TestAnalyzeSegmentationAuto(t *testing.T) {
+	path := testenv.DataFile(t, segFile)
+	runJSON := func() []byte {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{"analyze", "segmentation", "--auto", "--file", path, "--json"}, &out, &errb); code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		return out.Bytes()
+	}
+	first := runJSON()
+	var rep analysis.AutoReport
+	if err := json.Unmarshal(first, &rep); err != nil {
+		t.Fatal(err)
+	}
+	ch := rep.Chosen
+	if ch == nil || ch.K != 4 || ch.Algorithm != "kmeans" || ch.Preprocessing != "standardize" || len(ch.Labels) != 2000 {
+		t.Fatalf("chosen %v", ch)
+	}
+	b, err := os.ReadFile("../../models/segment/testdata/golden_segmentation.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct{ KMeans struct{ Labels []int } }
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	if ari, err := segment.AdjustedRandIndex(g.KMeans.Labels, ch.Labels); err != nil || ari < 0.99 {
+		t.Errorf("ARI with scikit-learn's k=4 labels %v (%v)", ari, err)
+	}
+	for _, c := range rep.Criteria {
+		want := "pass"
+		if c.Measure == "not measurable offline" {
+			want = "unknown"
+		}
+		if c.Verdict != want {
+			t.Errorf("%s: %s, want %s (%s)", c.Name, c.Verdict, want, c.Measure)
+		}
+	}
+	if !bytes.Equal(first, runJSON()) {
+		t.Error("two runs with the same seed printed different JSON")
 	}
 }

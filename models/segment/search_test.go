@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -186,6 +188,7 @@ func TestSearchDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	b, err := Search(x, o)
 	if err != nil {
 		t.Fatal(err)
@@ -194,5 +197,107 @@ func TestSearchDeterministic(t *testing.T) {
 	jb, _ := json.Marshal(b)
 	if string(ja) != string(jb) {
 		t.Fatal("two searches with the same seed differ")
+	}
+}
+
+// TestSearchBudgetAndReference: a budget that has run out before the first candidate leaves
+// every candidate skipped and listed, with no choice and no error; a serving labelling passed
+// as Reference is reported per candidate, and the truth itself agrees with the choice.
+func TestSearchBudgetAndReference(t *testing.T) {
+	x, truth, _ := planted(5, 500, 3, 0)
+	res, err := Search(x, SearchOptions{Seed: 1, Budget: time.Nanosecond, KMax: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Chosen != -1 || len(res.Skipped) == 0 || res.Labels != nil {
+		t.Fatalf("chosen %d, %d skipped, %d labels after the budget ran out", res.Chosen, len(res.Skipped), len(res.Labels))
+	}
+	res, err = Search(x, SearchOptions{Seed: 1, Bootstrap: 4, GapRefs: 3, KMax: 8, Reference: truth,
+		Preprocessings: []Preprocessing{Standardize}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Candidates[res.Chosen]
+	if c.ReferenceARI == nil || *c.ReferenceARI < 0.9 || len(res.Skipped) != 0 {
+		t.Fatalf("chosen %s %s k=%d: reference ARI %v, skipped %v", c.Preprocessing, c.Algorithm, c.K, c.ReferenceARI, res.Skipped)
+	}
+}
+
+// TestDBSCAN: two dense groups and one far point give two clusters and one Noise row; the
+// k-distance knee lies between the groups' spacing and the outlier's distance; Predict
+// labels a row near a core row with its cluster and a far row Noise.
+func TestDBSCAN(t *testing.T) {
+	var rows []float64
+	for i := range 10 {
+		rows = append(rows, float64(i)*0.1, 0) // group at y=0, spacing 0.1
+	}
+	for i := range 6 {
+		rows = append(rows, float64(i)*0.1, 5) // smaller group at y=5
+	}
+	rows = append(rows, 20, 20)
+	x := mat.NewDense(len(rows)/2, 2, rows)
+	eps, err := KDistanceEps(x, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(eps >= 0.1 && eps < 5) {
+		t.Fatalf("k-distance knee %v, want within [0.1, 5)", eps)
+	}
+	d, err := DBSCAN(x, 0.15, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, Noise}
+	for i, l := range d.Labels {
+		if l != want[i] {
+			t.Fatalf("labels %v, want %v", d.Labels, want)
+		}
+	}
+	if got := d.Predict(mat.NewDense(2, 2, []float64{0.05, 5.05, 10, 10})); got[0] != 1 || got[1] != Noise {
+		t.Fatalf("predict %v, want [1 -1]", got)
+	}
+}
+
+// TestFitTransform: robust scaling is (x − median)/IQR with numpy's linear quantiles; log1p
+// is applied to the skewed nonnegative column only; PCA keeps the fewest components reaching
+// the variance asked for (at least two); Apply maps the fitted rows to the same values.
+func TestFitTransform(t *testing.T) {
+	x := mat.NewDense(5, 3, []float64{
+		1, 0, 1,
+		2, 1, -2,
+		3, 0, 3,
+		4, 2, -4,
+		5, 100, 5,
+	})
+	tr, z, err := FitTransform(x, Robust, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Column 0: quartiles 2 and 4, median 3.
+	if tr.Center[0] != 3 || tr.Scale[0] != 2 || z.At(4, 0) != 1 {
+		t.Fatalf("robust column 0: centre %v scale %v, row 4 → %v", tr.Center[0], tr.Scale[0], z.At(4, 0))
+	}
+	tr, _, err = FitTransform(x, Log1pStandardize, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Log1p[0] || !tr.Log1p[1] || tr.Log1p[2] {
+		t.Fatalf("log1p columns %v, want only column 1 (skewed, nonnegative)", tr.Log1p)
+	}
+	for _, kind := range Preprocessings {
+		tr, z, err := FitTransform(x, kind, 0.5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind == PCAStandardize && tr.Dims != 2 {
+			t.Errorf("pca kept %d components, want 2", tr.Dims)
+		}
+		again, err := tr.Apply(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mat.EqualApprox(z, again, 1e-12) {
+			t.Errorf("%s: Apply differs from the fit's transform", kind)
+		}
 	}
 }
