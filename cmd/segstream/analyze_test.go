@@ -260,13 +260,23 @@ func TestAnalyzeRFMMatchesPandas(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"analyze", "rfm", "--file", path, "--as-of", "2011-12-10T12:50:00Z", "--json"}, &out, &errOut)
+	export := filepath.Join(t.TempDir(), "rfm.csv")
+	code := run(context.Background(), []string{"analyze", "rfm", "--file", path, "--as-of", "2011-12-10T12:50:00Z", "--json", "--export", export}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	var rep analysis.RFMReport
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("decoding --json output: %v", err)
+	}
+	// --export writes the features in the layout analyze segmentation reads.
+	names, feats, err := analysis.LoadSegmentation(export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := feats.Dims(); r != len(rep.Rows) || strings.Join(names, ",") != "recency_days,frequency,monetary" ||
+		feats.At(0, 0) != float64(rep.Rows[0].RecencyDays) || feats.At(r-1, 2) != rep.Rows[r-1].Monetary {
+		t.Errorf("--export: %d rows of %v, want %d of recency_days, frequency, monetary equal to the report's", r, names, len(rep.Rows))
 	}
 	if rep.Customers != 4338 || len(rep.Rows) != len(golden) {
 		t.Fatalf("%d customers (%d rows), want 4338 and pandas' %d", rep.Customers, len(rep.Rows), len(golden))
