@@ -342,13 +342,7 @@ const segFile = "customer_analytics_365/segmentation data.csv"
 
 func TestAnalyzeSegmentationJSON(t *testing.T) {
 	path := testenv.DataFile(t, segFile)
-	runJSON := func() []byte {
-		var out, errb bytes.Buffer
-		if code := run(context.Background(), []string{"analyze", "segmentation", "--file", path, "--json"}, &out, &errb); code != 0 {
-			t.Fatalf("exit %d: %s", code, errb.String())
-		}
-		return out.Bytes()
-	}
+	runJSON := func() []byte { return runOK(t, "analyze", "segmentation", "--file", path, "--json") }
 	first := runJSON()
 	var rep analysis.SegmentationReport
 	if err := json.Unmarshal(first, &rep); err != nil {
@@ -727,13 +721,7 @@ func TestAnalyzeDescribeMatchesPandas(t *testing.T) {
 // and the three live ones unknown; the same seed prints the same JSON.
 func TestAnalyzeSegmentationAuto(t *testing.T) {
 	path := testenv.DataFile(t, segFile)
-	runJSON := func() []byte {
-		var out, errb bytes.Buffer
-		if code := run(context.Background(), []string{"analyze", "segmentation", "--auto", "--file", path, "--json"}, &out, &errb); code != 0 {
-			t.Fatalf("exit %d: %s", code, errb.String())
-		}
-		return out.Bytes()
-	}
+	runJSON := func() []byte { return runOK(t, "analyze", "segmentation", "--auto", "--file", path, "--json") }
 	first := runJSON()
 	var rep analysis.AutoReport
 	if err := json.Unmarshal(first, &rep); err != nil {
@@ -766,4 +754,14 @@ func TestAnalyzeSegmentationAuto(t *testing.T) {
 	if !bytes.Equal(first, runJSON()) {
 		t.Error("two runs with the same seed printed different JSON")
 	}
+}
+
+// runOK runs the command line args and returns its standard output; a non-zero exit fails t.
+func runOK(t *testing.T, args ...string) []byte {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	return out.Bytes()
 }

@@ -62,27 +62,9 @@ type SearchOptions struct {
 }
 
 func (o SearchOptions) withDefaults(n int) (SearchOptions, error) {
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&o.KMin, 2)
-	def(&o.KMax, 10)
-	def(&o.SampleRows, 2000)
-	def(&o.SilhouetteRows, 1000)
-	def(&o.Bootstrap, 10)
-	def(&o.GapRefs, 5)
-	def(&o.NInit, 4)
-	deff := func(v *float64, d float64) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	deff(&o.VarianceKept, 0.8)
-	deff(&o.MinShare, 0.02)
-	deff(&o.MaxUnassigned, 0.1)
-	deff(&o.MinStability, 0.8)
+	defaultTo(map[*int]int{&o.KMin: 2, &o.KMax: 10, &o.SampleRows: 2000, &o.SilhouetteRows: 1000,
+		&o.Bootstrap: 10, &o.GapRefs: 5, &o.NInit: 4})
+	defaultTo(map[*float64]float64{&o.VarianceKept: 0.8, &o.MinShare: 0.02, &o.MaxUnassigned: 0.1, &o.MinStability: 0.8})
 	if o.Preprocessings == nil {
 		o.Preprocessings = Preprocessings
 	}
@@ -267,6 +249,15 @@ func Search(x *mat.Dense, o SearchOptions) (*SearchResult, error) {
 	res.Labels = c.predict(z)
 	canonicalizeAssigned(res.Labels, c.K)
 	return res, nil
+}
+
+// defaultTo sets each option that is zero or negative to its default.
+func defaultTo[T int | float64](defaults map[*T]T) {
+	for v, d := range defaults {
+		if *v <= 0 {
+			*v = d
+		}
+	}
 }
 
 // choose applies SearchRule and returns the index of the chosen candidate, or -1.
