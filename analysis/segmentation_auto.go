@@ -241,12 +241,16 @@ func (rep *AutoReport) WriteText(w io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t\t\t\t\t\t\t%s (BIC %.1f)\n", c.Preprocessing, c.Algorithm, c.K, c.Status, c.BIC)
 			continue
 		}
-		if c.Status == "eligible" || c.Status == "chosen" || c.Resamples > 0 {
+		if c.Status == "eligible" || c.Status == "chosen" {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f\t%.1f\t%.4f\t%.4f\t%.3f\t%.3f\t%s\n", c.Preprocessing, c.Algorithm, c.K,
 				c.Silhouette, c.CalinskiHarabasz, c.DaviesBouldin, c.Gap, c.Stability, c.Unassigned, c.Status)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t\t\t\t\t\t%.3f\t%s\n", c.Preprocessing, c.Algorithm, c.K, c.Unassigned, c.Status)
+		stab := "" // measured only where the first resamples rejected it
+		if c.Resamples > 0 {
+			stab = fmt.Sprintf("%.3f", c.Stability)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t\t\t\t\t%s\t%.3f\t%s\n", c.Preprocessing, c.Algorithm, c.K, stab, c.Unassigned, c.Status)
 	}
 	tw.Flush()
 	for _, s := range rep.Notes {

@@ -671,7 +671,8 @@ func (c *Candidate) evaluate(o SearchOptions, ref []int, over func() bool) error
 	}
 	var err error
 	if c.Silhouette, err = sp.silhouette(z, labels, c.Unassigned > 0); err != nil {
-		return err
+		c.Status = "rejected: " + err.Error() // a subsample that drew one cluster
+		return nil
 	}
 	if c.CalinskiHarabasz, err = CalinskiHarabasz(z, labels); err != nil {
 		return err
@@ -688,7 +689,12 @@ func (c *Candidate) evaluate(o SearchOptions, ref []int, over func() bool) error
 		g = [2]float64{mean, se}
 		sp.gap[k] = g
 	}
-	c.Gap, c.GapSE = g[0]-logWithin(sp.z, c.labels, k), g[1]
+	lw := logWithin(sp.z, c.labels, k)
+	if math.IsInf(lw, 0) {
+		c.Status = "rejected: every cluster a single point"
+		return nil
+	}
+	c.Gap, c.GapSE = g[0]-lw, g[1]
 	c.Status = "eligible"
 	return nil
 }
@@ -702,7 +708,7 @@ func (sp *space) silhouette(z *mat.Dense, labels []int, filtered bool) (float64,
 		for j, i := range sp.silRows {
 			l[j] = labels[i]
 		}
-		if _, err := validityInputLabels(l); err == nil {
+		if twoClusters(l) {
 			return Silhouette(pickRows(z, sp.silRows, p), l)
 		}
 	}
@@ -712,14 +718,7 @@ func (sp *space) silhouette(z *mat.Dense, labels []int, filtered bool) (float64,
 	return Silhouette(z, labels)
 }
 
-// validityInputLabels reports an error when labels hold fewer than two clusters.
-func validityInputLabels(l []int) (int, error) {
-	seen := map[int]bool{}
-	for _, v := range l {
-		seen[v] = true
-	}
-	if len(seen) < 2 {
-		return 0, inputErr("one cluster in the subsample")
-	}
-	return len(seen), nil
+// twoClusters reports whether labels hold at least two distinct values.
+func twoClusters(labels []int) bool {
+	return slices.ContainsFunc(labels, func(l int) bool { return l != labels[0] })
 }
