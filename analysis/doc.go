@@ -4,7 +4,9 @@
 //
 //   - Incidence, BrandChoice and Quantity: the purchase models and their price elasticities
 //     (docs/models/purchase.md).
-//   - Segmentation: standardize, PCA, k-means, Ward and the validity indices by k.
+//   - Segmentation: standardize, PCA, k-means, Ward and the validity indices by k;
+//     AutoSegmentation: segment.Search over preprocessing × algorithm × k, the chosen
+//     segmentation and the criteria of a useful segmentation measurable from the file.
 //   - CLV: BG/NBD and Gamma-Gamma on CDNOW-style transactions.
 //   - Conversion: the network against the logit baseline on the Audiobooks data.
 //   - RFM: quintile scores and named segments of an Online Retail file.

@@ -2,10 +2,12 @@ package analysis
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/segstream/segstream/datasets"
@@ -138,4 +140,22 @@ func (rep *RFMReport) WriteText(w io.Writer) error {
 	}
 	_, err := fmt.Fprintln(w, "\n--json prints every customer's recency, frequency, monetary, scores and segment.")
 	return err
+}
+
+// WriteFeaturesCSV writes one row per customer, customer_id then recency_days, frequency and
+// monetary, the layout `analyze segmentation` reads (an ID column, then numeric features), so
+// the RFM features can be segmented with --auto.
+func (rep *RFMReport) WriteFeaturesCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"customer_id", "recency_days", "frequency", "monetary"}); err != nil {
+		return err
+	}
+	for _, r := range rep.Rows {
+		rec := []string{r.CustomerID, strconv.Itoa(r.RecencyDays), strconv.Itoa(r.Frequency), strconv.FormatFloat(r.Monetary, 'f', -1, 64)}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }

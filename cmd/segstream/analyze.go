@@ -220,6 +220,7 @@ func analyzeRFM(fs *flag.FlagSet) runFunc {
 	file := fs.String("file", "", "Online Retail or Online Retail II CSV, plain or .gz (required)")
 	asOfS := fs.String("as-of", "", "the date recency is measured to, RFC 3339 or YYYY-MM-DD in UTC; purchases after it are ignored (required)")
 	asJSON := fs.Bool("json", false, "print per-customer rows and the quintile edges as JSON")
+	export := fs.String("export", "", "also write customer_id,recency_days,frequency,monetary to this CSV (for analyze segmentation --auto)")
 	return func(ctx context.Context, stdout io.Writer) error {
 		if *file == "" {
 			return badUsage("--file is required: the Online Retail CSV, e.g. --file '../shared/data/online_retail/Online Retail.csv.gz'")
@@ -237,6 +238,11 @@ func analyzeRFM(fs *flag.FlagSet) runFunc {
 		rep, err := analysis.RFM(ctx, *file, asOf)
 		if err != nil {
 			return err
+		}
+		if *export != "" {
+			if err := analysis.CreateFile(*export, rep.WriteFeaturesCSV); err != nil {
+				return err
+			}
 		}
 		if *asJSON {
 			return analysis.WriteJSON(stdout, rep)
@@ -264,6 +270,8 @@ func analyzeSegmentation(fs *flag.FlagSet) runFunc {
 		seed   = fs.Uint64("seed", 42, "random seed for k-means++ (env SEGSTREAM_SEED)")
 		nInit  = fs.Int("n-init", 10, "k-means restarts (env SEGSTREAM_N_INIT)")
 		asJSON = fs.Bool("json", false, "print JSON instead of tables (env SEGSTREAM_JSON)")
+		auto   = fs.Bool("auto", false, "search preprocessing × algorithm × k, choose a stable segmentation and judge it (env SEGSTREAM_AUTO)")
+		share  = fs.Float64("min-share", 0.05, "with --auto: the smallest segment share that is substantial (env SEGSTREAM_MIN_SHARE)")
 	)
 	return func(ctx context.Context, stdout io.Writer) error {
 		if *file == "" {
@@ -279,6 +287,10 @@ func analyzeSegmentation(fs *flag.FlagSet) runFunc {
 		names, raw, err := analysis.LoadSegmentation(*file)
 		if err != nil {
 			return err
+		}
+		if *auto {
+			rep, err := analysis.AutoSegmentation(raw, names, analysis.AutoOptions{File: *file, Seed: *seed, MinShare: *share})
+			return (&purchaseFlags{json: *asJSON}).print(stdout, rep, err)
 		}
 		n, p := raw.Dims()
 		if *dims < 1 || *dims > p {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/segstream/segstream/analysis"
 	"github.com/segstream/segstream/models/network"
+	"github.com/segstream/segstream/models/segment"
 	"github.com/segstream/segstream/testkit/rfmgolden"
 	"github.com/segstream/segstream/testkit/testenv"
 )
@@ -259,13 +260,23 @@ func TestAnalyzeRFMMatchesPandas(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"analyze", "rfm", "--file", path, "--as-of", "2011-12-10T12:50:00Z", "--json"}, &out, &errOut)
+	export := filepath.Join(t.TempDir(), "rfm.csv")
+	code := run(context.Background(), []string{"analyze", "rfm", "--file", path, "--as-of", "2011-12-10T12:50:00Z", "--json", "--export", export}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	var rep analysis.RFMReport
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("decoding --json output: %v", err)
+	}
+	// --export writes the features in the layout analyze segmentation reads.
+	names, feats, err := analysis.LoadSegmentation(export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := feats.Dims(); r != len(rep.Rows) || strings.Join(names, ",") != "recency_days,frequency,monetary" ||
+		feats.At(0, 0) != float64(rep.Rows[0].RecencyDays) || feats.At(r-1, 2) != rep.Rows[r-1].Monetary {
+		t.Errorf("--export: %d rows of %v, want %d of recency_days, frequency, monetary equal to the report's", r, names, len(rep.Rows))
 	}
 	if rep.Customers != 4338 || len(rep.Rows) != len(golden) {
 		t.Fatalf("%d customers (%d rows), want 4338 and pandas' %d", rep.Customers, len(rep.Rows), len(golden))
@@ -331,13 +342,7 @@ const segFile = "customer_analytics_365/segmentation data.csv"
 
 func TestAnalyzeSegmentationJSON(t *testing.T) {
 	path := testenv.DataFile(t, segFile)
-	runJSON := func() []byte {
-		var out, errb bytes.Buffer
-		if code := run(context.Background(), []string{"analyze", "segmentation", "--file", path, "--json"}, &out, &errb); code != 0 {
-			t.Fatalf("exit %d: %s", code, errb.String())
-		}
-		return out.Bytes()
-	}
+	runJSON := func() []byte { return runOK(t, "analyze", "segmentation", "--file", path, "--json") }
 	first := runJSON()
 	var rep analysis.SegmentationReport
 	if err := json.Unmarshal(first, &rep); err != nil {
@@ -701,4 +706,55 @@ func TestAnalyzeDescribeMatchesPandas(t *testing.T) {
 	if code, _, stderr := runCLI(t, "analyze", "describe", "--file", file); code != 2 || !strings.Contains(stderr, "--group-file is required") {
 		t.Errorf("without a group file: exit %d, %q", code, stderr)
 	}
+}
+
+// TestAnalyzeSegmentationAuto: --auto on the course's data chooses k-means with k=4 on
+// standardized features, the course's own answer (ARI ≥ 0.99 with scikit-learn's k-means
+// labels in the golden file), with every row labelled, the three offline criteria passed
+// and the three live ones unknown; the same seed prints the same JSON.
+func TestAnalyzeSegmentationAuto(t *testing.T) {
+	path := testenv.DataFile(t, segFile)
+	runJSON := func() []byte { return runOK(t, "analyze", "segmentation", "--auto", "--file", path, "--json") }
+	first := runJSON()
+	var rep analysis.AutoReport
+	if err := json.Unmarshal(first, &rep); err != nil {
+		t.Fatal(err)
+	}
+	ch := rep.Chosen
+	if ch == nil || ch.K != 4 || ch.Algorithm != "kmeans" || ch.Preprocessing != "standardize" || len(ch.Labels) != 2000 {
+		t.Fatalf("chosen %v", ch)
+	}
+	b, err := os.ReadFile("../../models/segment/testdata/golden_segmentation.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct{ KMeans struct{ Labels []int } }
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	if ari, err := segment.AdjustedRandIndex(g.KMeans.Labels, ch.Labels); err != nil || ari < 0.99 {
+		t.Errorf("ARI with scikit-learn's k=4 labels %v (%v)", ari, err)
+	}
+	for _, c := range rep.Criteria {
+		want := "pass"
+		if c.Measure == "not measurable offline" {
+			want = "unknown"
+		}
+		if c.Verdict != want {
+			t.Errorf("%s: %s, want %s (%s)", c.Name, c.Verdict, want, c.Measure)
+		}
+	}
+	if !bytes.Equal(first, runJSON()) {
+		t.Error("two runs with the same seed printed different JSON")
+	}
+}
+
+// runOK runs the command line args and returns its standard output; a non-zero exit fails t.
+func runOK(t *testing.T, args ...string) []byte {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	return out.Bytes()
 }

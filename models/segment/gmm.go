@@ -34,12 +34,12 @@ type GMM struct {
 	Weights     []float64
 	Means       *mat.Dense
 	Covariances []*mat.SymDense
-	// LogLikelihood is the mean log-likelihood of the rows it was fitted on (scikit-learn's
-	// score), and BIC the Bayesian information criterion −2·n·LogLikelihood + params·ln n.
-	LogLikelihood, BIC float64
-	Labels             []int // the most responsible component of each row
-	Iterations         int
-	Converged          bool
+	// MeanLogLikelihood is the mean log-likelihood of the rows it was fitted on,
+	// scikit-learn's score(X) on the training rows (LogLikelihood(X)/n).
+	MeanLogLikelihood float64
+	Labels            []int // the most responsible component of each row
+	Iterations        int
+	Converged         bool
 
 	precChol []*mat.TriDense // upper Cholesky factors of the precisions, scikit-learn's precisions_cholesky_
 }
@@ -49,12 +49,9 @@ type GMM struct {
 // from k-means' labels (or Init), E and M steps until the mean log-likelihood moves less than
 // Tol, then a last E step for the labels.
 func GaussianMixture(x *mat.Dense, o GMMOptions) (*GMM, error) {
-	n, p, err := checkMatrix(x, 2)
+	n, p, err := checkK(x, o.K, 2)
 	if err != nil {
 		return nil, err
-	}
-	if o.K < 1 || o.K > n {
-		return nil, inputErr("k=%d with %d rows: need 1 ≤ k ≤ rows", o.K, n)
 	}
 	if o.Tol == 0 {
 		o.Tol = 1e-3
@@ -114,14 +111,66 @@ func GaussianMixture(x *mat.Dense, o GMMOptions) (*GMM, error) {
 		}
 	}
 	g.Iterations = min(g.Iterations, o.MaxIter)
-	g.LogLikelihood = g.eStep(x, resp)
+	g.MeanLogLikelihood = g.eStep(x, resp)
 	g.Labels = make([]int, n)
 	for i := range n {
 		g.Labels[i] = floats.MaxIdx(resp.RawRowView(i))
 	}
-	params := float64(o.K*p + o.K*p*(p+1)/2 + o.K - 1)
-	g.BIC = -2*g.LogLikelihood*float64(n) + params*math.Log(float64(n))
 	return g, nil
+}
+
+// Params is the number of free parameters as scikit-learn's _n_parameters counts them for
+// full covariances: k·p means, k·p(p+1)/2 covariance entries and k−1 weights.
+func (g *GMM) Params() int {
+	k, p := g.Means.Dims()
+	return k*p + k*p*(p+1)/2 + k - 1
+}
+
+// LogLikelihood is the log-likelihood of the rows of x under the mixture, the sum of
+// log Σ_c w_c·N(x_i; μ_c, Σ_c): scikit-learn's score(X) times the number of rows.
+func (g *GMM) LogLikelihood(x *mat.Dense) (float64, error) {
+	n, err := g.check(x)
+	if err != nil {
+		return 0, err
+	}
+	return g.eStep(x, nil) * float64(n), nil
+}
+
+// BIC is the Bayesian information criterion of the mixture on x, −2·LogLikelihood(x) +
+// Params()·ln n, as scikit-learn's bic(X); lower is better.
+func (g *GMM) BIC(x *mat.Dense) (float64, error) {
+	ll, err := g.LogLikelihood(x)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := x.Dims()
+	return -2*ll + float64(g.Params())*math.Log(float64(n)), nil
+}
+
+// Predict labels each row of x with its most responsible component, scikit-learn's predict.
+func (g *GMM) Predict(x *mat.Dense) ([]int, error) {
+	n, err := g.check(x)
+	if err != nil {
+		return nil, err
+	}
+	resp := mat.NewDense(n, len(g.Weights), nil)
+	g.eStep(x, resp)
+	labels := make([]int, n)
+	for i := range n {
+		labels[i] = floats.MaxIdx(resp.RawRowView(i))
+	}
+	return labels, nil
+}
+
+func (g *GMM) check(x *mat.Dense) (int, error) {
+	n, p, err := checkMatrix(x, 1)
+	if err != nil {
+		return 0, err
+	}
+	if _, gp := g.Means.Dims(); gp != p {
+		return 0, inputErr("matrix has %d columns, the mixture was fitted on %d", p, gp)
+	}
+	return n, nil
 }
 
 // setCovariance makes s component c's covariance and keeps its precision's factor as
@@ -170,9 +219,11 @@ func (g *GMM) logProb(x *mat.Dense, out []float64) {
 	}
 }
 
-// eStep writes the responsibilities into resp and returns the mean log-likelihood.
+// eStep writes the responsibilities into resp, unless it is nil, and returns the mean
+// log-likelihood.
 func (g *GMM) eStep(x *mat.Dense, resp *mat.Dense) float64 {
-	n, k := resp.Dims()
+	n, _ := x.Dims()
+	k := len(g.Weights)
 	lp := make([]float64, n*k)
 	g.logProb(x, lp)
 	var total float64
@@ -189,6 +240,9 @@ func (g *GMM) eStep(x *mat.Dense, resp *mat.Dense) float64 {
 		}
 		lse := m + math.Log(s)
 		total += lse
+		if resp == nil {
+			continue
+		}
 		r := resp.RawRowView(i)
 		for c := range k {
 			r[c] = math.Exp(row[c] - lse)

@@ -50,12 +50,9 @@ type Clustering struct {
 // empty clusters re-seeded with the points farthest from their centroid, NInit restarts.
 func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 	o = o.withDefaults()
-	n, p, err := checkMatrix(x, 1)
+	n, p, err := checkK(x, o.K, 1)
 	if err != nil {
 		return nil, err
-	}
-	if o.K < 1 || o.K > n {
-		return nil, inputErr("k=%d with %d rows: need 1 ≤ k ≤ rows", o.K, n)
 	}
 	tol := o.Tol * meanVariance(x)
 

@@ -33,12 +33,9 @@ type MiniBatchOptions struct {
 // of small clusters. The result's labels and inertia come from one full pass at the end;
 // memory beyond x is O(n) for the labels.
 func MiniBatchKMeans(x *mat.Dense, o MiniBatchOptions) (*Clustering, error) {
-	n, p, err := checkMatrix(x, 1)
+	n, p, err := checkK(x, o.K, 1)
 	if err != nil {
 		return nil, err
-	}
-	if o.K < 1 || o.K > n {
-		return nil, inputErr("k=%d with %d rows: need 1 ≤ k ≤ rows", o.K, n)
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1024

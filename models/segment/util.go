@@ -50,6 +50,14 @@ func checkMatrix(x *mat.Dense, minRows int) (n, p int, err error) {
 	return n, p, nil
 }
 
+// checkK is checkMatrix for a fit of k clusters, which needs 1 ≤ k ≤ rows.
+func checkK(x *mat.Dense, k, minRows int) (n, p int, err error) {
+	if n, p, err = checkMatrix(x, minRows); err == nil && (k < 1 || k > n) {
+		err = inputErr("k=%d with %d rows: need 1 ≤ k ≤ rows", k, n)
+	}
+	return n, p, err
+}
+
 // checkLabels validates labels against n rows and returns the number of clusters (max+1).
 func checkLabels(labels []int, n int) (int, error) {
 	if len(labels) != n {

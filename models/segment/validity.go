@@ -354,24 +354,11 @@ func ChooseK(x *mat.Dense, o ChooseKOptions) (*KChoice, error) {
 	return out, nil
 }
 
-// elbow applies the kneedle rule to a decreasing WCSS curve.
+// elbow applies the kneedle rule to a decreasing WCSS curve over consecutive k.
 func elbow(s []KScore) int {
-	if len(s) < 3 {
-		return s[0].K
+	w := make([]float64, len(s))
+	for i, v := range s {
+		w[i] = v.WCSS
 	}
-	first, last := s[0], s[len(s)-1]
-	dk := float64(last.K - first.K)
-	dw := first.WCSS - last.WCSS
-	if dw <= 0 {
-		return first.K
-	}
-	best, bestGap := first.K, 0.0
-	for _, v := range s {
-		xk := float64(v.K-first.K) / dk
-		yw := (first.WCSS - v.WCSS) / dw // 0 → 1 as WCSS falls
-		if gap := yw - xk; gap > bestGap {
-			best, bestGap = v.K, gap
-		}
-	}
-	return best
+	return s[knee(w, false)].K
 }

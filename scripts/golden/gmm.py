@@ -5,7 +5,10 @@ Writes models/segment/testdata/golden_gmm.json: on the course's segmentation dat
 (StandardScaler), scikit-learn's GaussianMixture(covariance_type="full") for k = 2..6 from a
 given start (weights uniform, means the rows at fixed indices, precisions the identity), run to a
 tight tolerance: the mean log-likelihood (score), BIC, weights, means, iterations and whether it
-converged. The Go test starts from the same place and must reach the same fit.
+converged; and, of the same fitted mixture, scikit-learn's score() and bic() on every third row
+(X[::3], rows the BIC's ln n and the log-likelihood's sum see differently from the fit's) with
+the total log-likelihood score·n on both. The Go test starts from the same place and must reach
+the same fit, and GMM.LogLikelihood and GMM.BIC must give those numbers.
 
 Run from anywhere: /usr/bin/python3 scripts/golden/gmm.py
 """
@@ -37,7 +40,11 @@ def main():
                              precisions_init=np.array([np.eye(p)] * k), random_state=0).fit(X)
         fits.append({"k": k, "init_rows": rows, "log_likelihood": float(gm.score(X)), "bic": float(gm.bic(X)),
                      "weights": gm.weights_.tolist(), "means": gm.means_.tolist(),
-                     "iterations": int(gm.n_iter_), "converged": bool(gm.converged_)})
+                     "iterations": int(gm.n_iter_), "converged": bool(gm.converged_),
+                     "total_log_likelihood": float(gm.score(X)) * n,
+                     "third_rows_score": float(gm.score(X[::3])),
+                     "third_rows_total_log_likelihood": float(gm.score(X[::3])) * len(X[::3]),
+                     "third_rows_bic": float(gm.bic(X[::3]))})
     with open(OUT, "w") as f:
         json.dump({"sklearn": sklearn.__version__, "tol": TOL, "max_iter": MAX_ITER, "fits": fits}, f, indent=1)
     for fit in fits:
