@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -79,10 +78,7 @@ func analyzeCLV(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			return analysis.WriteJSON(stdout, rep)
-		}
-		return rep.WriteText(stdout)
+		return printReport(stdout, *asJSON, rep)
 	}
 }
 
@@ -103,10 +99,7 @@ func analyzeConversion(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			return analysis.WriteJSON(stdout, rep)
-		}
-		return rep.WriteText(stdout)
+		return printReport(stdout, *asJSON, rep)
 	}
 }
 
@@ -154,10 +147,15 @@ func fitPurchases[R interface{ WriteText(io.Writer) error }](p *purchaseFlags, w
 		return err
 	}
 	rep, err := fit(ps)
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	case p.json:
+	}
+	return printReport(w, p.json, rep)
+}
+
+// printReport writes rep as indented JSON with --json, else as tables.
+func printReport(w io.Writer, asJSON bool, rep interface{ WriteText(io.Writer) error }) error {
+	if asJSON {
 		return analysis.WriteJSON(w, rep)
 	}
 	return rep.WriteText(w)
@@ -244,10 +242,7 @@ func analyzeRFM(fs *flag.FlagSet) runFunc {
 				return err
 			}
 		}
-		if *asJSON {
-			return analysis.WriteJSON(stdout, rep)
-		}
-		return rep.WriteText(stdout)
+		return printReport(stdout, *asJSON, rep)
 	}
 }
 
@@ -290,7 +285,10 @@ func analyzeSegmentation(fs *flag.FlagSet) runFunc {
 		}
 		if *auto {
 			rep, err := analysis.AutoSegmentation(raw, names, analysis.AutoOptions{File: *file, Seed: *seed, MinShare: *share})
-			return (&purchaseFlags{json: *asJSON}).print(stdout, rep, err)
+			if err != nil {
+				return err
+			}
+			return printReport(stdout, *asJSON, rep)
 		}
 		n, p := raw.Dims()
 		if *dims < 1 || *dims > p {
@@ -307,11 +305,7 @@ func analyzeSegmentation(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		rep.File = *file
-		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			return enc.Encode(rep)
-		}
-		return rep.WriteText(stdout)
+		return printReport(stdout, *asJSON, rep)
 	}
 }
 
@@ -354,9 +348,6 @@ func analyzeNetwork(fs *flag.FlagSet) runFunc {
 				return err
 			}
 		}
-		if *asJSON {
-			return analysis.WriteJSON(stdout, rep)
-		}
-		return rep.WriteText(stdout)
+		return printReport(stdout, *asJSON, rep)
 	}
 }

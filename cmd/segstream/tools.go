@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/segstream/segstream/analysis"
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/internal/app/roles"
 	"github.com/segstream/segstream/internal/demo/benchingest"
@@ -88,12 +89,7 @@ func bundleShow(fs *flag.FlagSet) runFunc {
 		}
 		verr := b.Validate()
 		if *full {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(b); err != nil {
-				return err
-			}
-			return verr
+			return cmp.Or(analysis.WriteJSON(stdout, b), verr)
 		}
 		p := &b.Payload
 		fmt.Fprintf(stdout, "version %d  created %s  schema %d  sha256 %s\n", b.Version, b.Created.Format(time.RFC3339), b.SchemaVersion, b.SHA256)
