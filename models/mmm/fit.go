@@ -13,7 +13,7 @@ import (
 // Options configure Fit. Zero values take the defaults.
 type Options struct {
 	Spec
-	Starts    int     // local searches from deterministic starts; default 6
+	Starts    int     // local searches from deterministic starts; default 8
 	Seed      uint64  // the starts after the first and the bootstrap's blocks
 	Bootstrap int     // moving-block resamples; 0 takes 100, negative none
 	BlockLen  int     // periods per bootstrap block; default 8
@@ -25,7 +25,7 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	o.Spec = o.Spec.withDefaults()
 	if o.Starts <= 0 {
-		o.Starts = 6
+		o.Starts = 8
 	}
 	if o.Bootstrap == 0 {
 		o.Bootstrap = 100
@@ -90,8 +90,12 @@ type Fit struct {
 	StartRSS []float64        `json:"start_rss"` // the objective each start reached
 	Holdout  *Validation      `json:"holdout,omitempty"`
 	Level    float64          `json:"level"`
+	// Base is the mean over the data of the fitted revenue without media: intercept, trend,
+	// seasonality and controls.
+	Base float64 `json:"base"`
 	// Resamples are the bootstrap's refits, for intervals on what the model predicts.
-	Resamples []*Model `json:"-"`
+	Resamples    []*Model `json:"-"`
+	resampleBase []float64
 }
 
 // Estimate fits the model on d. The transform parameters (θ, K, S per channel) are searched
@@ -139,7 +143,7 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 		if err != nil {
 			return err
 		}
-		zs[i], fs[i] = q.local(starts[i], 400*len(starts[i]), 1)
+		zs[i], fs[i] = q.local(starts[i], 3000)
 		return nil
 	})
 	if err != nil {
@@ -153,12 +157,28 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 	}
 	m, rss := p.model(zs[best], d.Channels, d.Controls)
 	fit := &Fit{Model: m, RSS: rss, StartRSS: fs, Level: o.Level, Channels: summarize(m, d)}
-	pred, err := m.Predict(d)
+	pred, base, err := predictBase(m, d)
 	if err != nil {
 		return nil, nil, err
 	}
+	fit.Base = base
 	fit.R2, fit.MAPE = accuracy(d.Revenue, pred)
 	return fit, zs[best], nil
+}
+
+// predictBase is m's prediction on d and its mean non-media part.
+func predictBase(m *Model, d *Data) (pred []float64, base float64, err error) {
+	dec, err := m.Decompose(d)
+	if err != nil {
+		return nil, 0, err
+	}
+	for t := range dec.Fitted {
+		base += dec.Fitted[t]
+		for _, ch := range dec.Channels {
+			base -= ch[t]
+		}
+	}
+	return dec.Fitted, base / float64(len(dec.Fitted)), nil
 }
 
 // starts are the deterministic starting points: the first puts every channel at θ = 0.5,
@@ -255,7 +275,7 @@ func (f *Fit) bootstrap(d *Data, o Options, z []float64) error {
 		if err != nil {
 			return err
 		}
-		zb, _ := p.local(z, 200*len(z), 0.1)
+		zb, _ := p.local(z, 1000)
 		f.Resamples[b], _ = p.model(zb, d.Channels, d.Controls)
 		return nil
 	})
@@ -263,8 +283,12 @@ func (f *Fit) bootstrap(d *Data, o Options, z []float64) error {
 		return err
 	}
 	sums := make([][]ChannelSummary, len(f.Resamples))
+	f.resampleBase = make([]float64, len(f.Resamples))
 	for b, m := range f.Resamples {
 		sums[b] = summarize(m, d)
+		if _, f.resampleBase[b], err = predictBase(m, d); err != nil {
+			return err
+		}
 	}
 	for c := range f.Channels {
 		get := func(v func(s ChannelSummary) float64) Interval {

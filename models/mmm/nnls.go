@@ -1,57 +1,85 @@
 package mmm
 
 import (
-	"errors"
 	"math"
 
 	"gonum.org/v1/gonum/mat"
 )
 
-// errSubproblem is a passive-set least-squares subproblem that QR could not solve (its columns
-// are collinear); NNLS then stops where it is.
-var errSubproblem = errors.New("nnls: singular passive-set subproblem")
+// eps is float64's machine epsilon.
+const eps = 2.220446049250313e-16
 
 // NNLS solves min ‖A·x − b‖₂ subject to x ≥ 0 by the active-set method of Lawson and Hanson
-// (Solving Least Squares Problems, 1974, ch. 23), as scipy.optimize.nnls does: it adds the
-// column whose gradient most wants to grow, solves the unconstrained problem on the passive
-// columns, and steps back to the boundary whenever that solution leaves the feasible set. It
-// returns x and the residual norm ‖A·x − b‖₂.
-//
-// The tolerance on the dual (the gradient Aᵀ(b − A·x)) is scipy's: 10·ε·‖A‖₁·max(rows, cols);
-// at most 3·cols outer iterations are taken, as scipy does.
+// (Solving Least Squares Problems, 1974, ch. 23), as scipy.optimize.nnls does, and returns x
+// and the residual norm. The tolerance on the dual Aᵀ(b − A·x) is scipy's,
+// 10·ε·‖A‖₁·max(rows, cols), and it stops after 3·cols outer iterations as scipy does.
 func NNLS(a *mat.Dense, b []float64) (x []float64, rnorm float64) {
 	m, n := a.Dims()
-	x = make([]float64, n)
-	w := make([]float64, n)
-	passive := make([]bool, n)
-	s := make([]float64, n)
-	r := make([]float64, m)
-	tol := 10 * eps * mat.Norm(a, 1) * float64(max(m, n))
-	residual := func() {
-		copy(r, b)
-		for i := range m {
-			row := a.RawRowView(i)
-			for j, xj := range x {
-				if xj != 0 {
-					r[i] -= row[j] * xj
-				}
+	g := make([]float64, n*n)
+	c := make([]float64, n)
+	for i := range m {
+		row := a.RawRowView(i)
+		for j, v := range row {
+			c[j] += v * b[i]
+			for k := j; k < n; k++ {
+				g[j*n+k] += v * row[k]
 			}
 		}
 	}
-	gradient := func() {
-		for j := range w {
-			w[j] = 0
+	symmetrize(g, n)
+	x = nnlsGram(g, c, 10*eps*mat.Norm(a, 1)*float64(max(m, n)), newNNLSWork(n))
+	var ss float64
+	for i := range m {
+		r := b[i]
+		for j, v := range a.RawRowView(i) {
+			r -= v * x[j]
 		}
-		for i := range m {
-			row := a.RawRowView(i)
-			for j := range n {
-				w[j] += row[j] * r[i]
+		ss += r * r
+	}
+	return x, math.Sqrt(ss)
+}
+
+// symmetrize copies the upper triangle of the n×n row-major g to the lower.
+func symmetrize(g []float64, n int) {
+	for j := range n {
+		for k := j + 1; k < n; k++ {
+			g[k*n+j] = g[j*n+k]
+		}
+	}
+}
+
+// nnlsWork is nnlsGram's scratch, reused across calls on the hot path of the fit.
+type nnlsWork struct {
+	x, w, s, chol, rhs []float64
+	passive            []bool
+	idx                []int
+}
+
+func newNNLSWork(n int) *nnlsWork {
+	return &nnlsWork{x: make([]float64, n), w: make([]float64, n), s: make([]float64, n),
+		chol: make([]float64, n*n), rhs: make([]float64, n), passive: make([]bool, n), idx: make([]int, 0, n)}
+}
+
+// nnlsGram is Lawson-Hanson on the normal equations: g = AᵀA (n×n, row-major) and c = Aᵀb.
+// The fit's problems have a handful of columns and many rows, so working on the n×n Gram
+// matrix makes each step cost O(n³) instead of O(rows·n²); the passive-set subproblems are
+// solved by Cholesky. The returned slice is work's.
+func nnlsGram(g, c []float64, tol float64, work *nnlsWork) []float64 {
+	n := len(c)
+	x, w, s, passive := work.x, work.w, work.s, work.passive
+	for j := range n {
+		x[j], passive[j] = 0, false
+	}
+	dual := func() {
+		for j := range n {
+			w[j] = c[j]
+			for k, xk := range x {
+				w[j] -= g[j*n+k] * xk
 			}
 		}
 	}
-	residual()
 	for iter := 0; iter < 3*n; iter++ {
-		gradient()
+		dual()
 		t, best := -1, tol
 		for j := range n {
 			if !passive[j] && w[j] > best {
@@ -63,10 +91,9 @@ func NNLS(a *mat.Dense, b []float64) (x []float64, rnorm float64) {
 		}
 		passive[t] = true
 		for {
-			if err := solvePassive(a, b, passive, s); err != nil {
-				passive[t] = false
-				residual()
-				return x, floatsNorm(r)
+			if !solvePassive(g, c, passive, s, work) {
+				passive[t] = false // collinear with the passive columns: it adds nothing
+				return x
 			}
 			alpha := math.Inf(1)
 			for j := range n {
@@ -89,51 +116,55 @@ func NNLS(a *mat.Dense, b []float64) (x []float64, rnorm float64) {
 				}
 			}
 		}
-		residual()
 	}
-	residual()
-	return x, floatsNorm(r)
+	return x
 }
 
-// solvePassive writes into s the least-squares solution on the passive columns of a (by QR),
-// zero elsewhere.
-func solvePassive(a *mat.Dense, b []float64, passive []bool, s []float64) error {
-	m, n := a.Dims()
-	var cols []int
+// solvePassive writes into s the solution of the normal equations on the passive set (zero
+// elsewhere) by Cholesky; false when the passive Gram matrix is not positive definite.
+func solvePassive(g, c []float64, passive []bool, s []float64, work *nnlsWork) bool {
+	n := len(c)
+	idx := work.idx[:0]
 	for j := range n {
 		s[j] = 0
 		if passive[j] {
-			cols = append(cols, j)
+			idx = append(idx, j)
 		}
 	}
-	sub := mat.NewDense(m, len(cols), nil)
-	for i := range m {
-		row := a.RawRowView(i)
-		for k, j := range cols {
-			sub.Set(i, k, row[j])
+	p := len(idx)
+	l, y := work.chol, work.rhs
+	for i, gi := range idx {
+		for k := 0; k <= i; k++ {
+			v := g[gi*n+idx[k]]
+			for m := range k {
+				v -= l[i*p+m] * l[k*p+m]
+			}
+			if k == i {
+				if v <= 1e-14*g[gi*n+gi] || v <= 0 {
+					return false
+				}
+				l[i*p+i] = math.Sqrt(v)
+			} else {
+				l[i*p+k] = v / l[k*p+k]
+			}
 		}
 	}
-	var sol mat.Dense
-	if err := sol.Solve(sub, mat.NewVecDense(m, append([]float64(nil), b...))); err != nil {
-		// A Condition error still comes with the solution: only a failed solve stops.
-		var c mat.Condition
-		if !errors.As(err, &c) || math.IsInf(float64(c), 1) {
-			return errSubproblem
+	for i, gi := range idx {
+		v := c[gi]
+		for m := range i {
+			v -= l[i*p+m] * y[m]
 		}
+		y[i] = v / l[i*p+i]
 	}
-	for k, j := range cols {
-		s[j] = sol.At(k, 0)
+	for i := p - 1; i >= 0; i-- {
+		v := y[i]
+		for m := i + 1; m < p; m++ {
+			v -= l[m*p+i] * y[m]
+		}
+		y[i] = v / l[i*p+i]
 	}
-	return nil
+	for i, gi := range idx {
+		s[gi] = y[i]
+	}
+	return true
 }
-
-func floatsNorm(v []float64) float64 {
-	var ss float64
-	for _, x := range v {
-		ss += x * x
-	}
-	return math.Sqrt(ss)
-}
-
-// eps is float64's machine epsilon.
-const eps = 2.220446049250313e-16

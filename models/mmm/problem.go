@@ -3,7 +3,6 @@ package mmm
 import (
 	"math"
 
-	"gonum.org/v1/gonum/diff/fd"
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/optimize"
 )
@@ -28,10 +27,10 @@ func logit(p float64) float64   { return math.Log(p / (1 - p)) }
 
 // problem is the variable-projection objective of one data set and one weighting of its
 // periods: for transform parameters z, the residual sum of squares after the best linear part
-// (free terms unconstrained, channel coefficients ≥ 0).
+// (free terms unconstrained, channel coefficients ≥ 0). Its scratch makes it single-goroutine.
 type problem struct {
 	spec  Spec
-	n     int
+	n, nc int
 	spend [][]float64
 	scale []float64 // mean spend per channel
 	y     []float64
@@ -39,17 +38,26 @@ type problem struct {
 	f     *mat.Dense // free columns, unweighted
 	q     *mat.Dense // orthonormal basis of diag(sw)·F
 	yt    []float64  // diag(sw)·y less its projection on q
-	evals int
 
-	a      []float64
-	h, tmp *mat.Dense
+	a, da    []float64  // adstock and its derivative in θ
+	h        *mat.Dense // n×nc weighted Hill columns
+	dh       [3][]float64
+	qth      *mat.Dense // Qᵀ·h
+	gram, c  []float64
+	r, beta  []float64
+	nnls     *nnlsWork
+	gradient []float64
 }
 
 // newProblem builds the objective of d's periods weighted by weights (nil: all 1).
 func newProblem(d *Data, spec Spec, weights []float64) (*problem, error) {
 	n, nc := d.Periods(), len(d.Spend)
-	p := &problem{spec: spec, n: n, spend: d.Spend, scale: d.MeanSpend(), y: d.Revenue,
-		sw: make([]float64, n), a: make([]float64, n), h: mat.NewDense(n, nc, nil)}
+	p := &problem{spec: spec, n: n, nc: nc, spend: d.Spend, scale: d.MeanSpend(), y: d.Revenue,
+		sw: make([]float64, n), a: make([]float64, n), da: make([]float64, n), h: mat.NewDense(n, nc, nil),
+		gram: make([]float64, nc*nc), c: make([]float64, nc), r: make([]float64, n), nnls: newNNLSWork(nc)}
+	for i := range p.dh {
+		p.dh[i] = make([]float64, n*nc)
+	}
 	for t := range n {
 		p.sw[t] = 1
 		if weights != nil {
@@ -61,10 +69,9 @@ func newProblem(d *Data, spec Spec, weights []float64) (*problem, error) {
 	if n <= nf+nc {
 		return nil, inputErr("%d periods for %d coefficients: need more periods than coefficients", n, nf+nc)
 	}
-	var wf mat.Dense
-	wf.Apply(func(i, _ int, v float64) float64 { return p.sw[i] * v }, p.f)
+	wf := p.weightedFree()
 	var qr mat.QR
-	qr.Factorize(&wf)
+	qr.Factorize(wf)
 	var r mat.Dense
 	qr.RTo(&r)
 	biggest := 0.0
@@ -79,21 +86,23 @@ func newProblem(d *Data, spec Spec, weights []float64) (*problem, error) {
 	var full mat.Dense
 	qr.QTo(&full)
 	p.q = mat.DenseCopyOf(full.Slice(0, n, 0, nf))
-	p.tmp = mat.NewDense(nf, nc, nil)
+	p.qth = mat.NewDense(nf, nc, nil)
 	p.yt = make([]float64, n)
 	for t := range n {
 		p.yt[t] = p.sw[t] * p.y[t]
 	}
-	p.project(mat.NewDense(n, 1, p.yt), mat.NewDense(nf, 1, nil))
+	yt := mat.NewVecDense(n, p.yt)
+	var qty, back mat.VecDense
+	qty.MulVec(p.q.T(), yt)
+	back.MulVec(p.q, &qty)
+	yt.SubVec(yt, &back)
 	return p, nil
 }
 
-// project replaces x by x − Q·Qᵀx (tmp holds Qᵀx).
-func (p *problem) project(x, tmp *mat.Dense) {
-	tmp.Mul(p.q.T(), x)
-	var back mat.Dense
-	back.Mul(p.q, tmp)
-	x.Sub(x, &back)
+func (p *problem) weightedFree() *mat.Dense {
+	var wf mat.Dense
+	wf.Apply(func(i, _ int, v float64) float64 { return p.sw[i] * v }, p.f)
+	return &wf
 }
 
 // transform is channel c's θ, K, S at z.
@@ -111,52 +120,146 @@ func (p *problem) unconstrained(c int, theta, k, s float64) []float64 {
 	return []float64{logit(theta), logit(math.Log(rel/kMin) / math.Log(kMax/kMin)), logit((s - sMin) / (sMax - sMin))}
 }
 
-// columns fills p.h with the weighted Hill columns at z (unweighted when raw).
-func (p *problem) columns(z []float64, raw bool) {
+// columns fills p.h with the weighted Hill columns at z and, with grad, p.dh with their
+// derivatives in z.
+func (p *problem) columns(z []float64, grad bool) {
 	for c, x := range p.spend {
 		theta, k, s := p.transform(z, c)
 		adstock(p.a, x, theta, p.spec.MaxLag)
-		for t, a := range p.a {
-			v := hill(a, k, s)
-			if !raw {
-				v *= p.sw[t]
+		var dK, dCarry float64
+		if grad {
+			// a_t' = Σ l·θ^(l−1)·x_{t−l}; K = rel·scale·Σθ^l moves with θ too.
+			for t := range x {
+				v, w := 0.0, 1.0
+				for l := 1; l <= p.spec.MaxLag && l <= t; l++ {
+					v += float64(l) * w * x[t-l]
+					w *= theta
+				}
+				p.da[t] = v
 			}
-			p.h.Set(t, c, v)
+			w := 1.0
+			for l := 1; l <= p.spec.MaxLag; l++ {
+				dCarry += float64(l) * w
+				w *= theta
+			}
+			dK = k / carryover(theta, p.spec.MaxLag) * dCarry
+		}
+		lnK := math.Log(k)
+		for t, a := range p.a {
+			if a <= 0 {
+				p.h.Set(t, c, 0)
+				if grad {
+					p.dh[0][t*p.nc+c], p.dh[1][t*p.nc+c], p.dh[2][t*p.nc+c] = 0, 0, 0
+				}
+				continue
+			}
+			lr := lnK - math.Log(a) // ln(K/a)
+			u := math.Exp(s * lr)
+			h := 1 / (1 + u)
+			p.h.Set(t, c, p.sw[t]*h)
+			if grad {
+				q := p.sw[t] * s * u * h * h // −∂h/∂ln K = ∂h/∂ln a, weighted
+				st := theta * (1 - theta)
+				p.dh[0][t*p.nc+c] = q * (p.da[t]/a - dK/k) * st
+				sv := sigmoid(z[3*c+1])
+				p.dh[1][t*p.nc+c] = -q * math.Log(kMax/kMin) * sv * (1 - sv)
+				sw := sigmoid(z[3*c+2])
+				p.dh[2][t*p.nc+c] = -p.sw[t] * u * lr * h * h * (sMax - sMin) * sw * (1 - sw)
+			}
 		}
 	}
 }
 
-// rss is the objective: the weighted residual sum of squares at z after the inner NNLS.
-func (p *problem) rss(z []float64) float64 {
-	p.evals++
-	p.columns(z, false)
-	p.project(p.h, p.tmp)
-	_, rn := NNLS(p.h, p.yt)
-	return rn * rn
+// eval is the objective at z, and its gradient into grad when grad is not nil. The
+// coefficients are the inner NNLS's on the Hill columns with the free columns projected out,
+// which is the NNLS of the whole design with the free coefficients unconstrained. By the
+// envelope theorem the gradient holds β at its optimum: −2·rᵀ·∂H/∂z·β, r the residual.
+func (p *problem) eval(z, grad []float64) float64 {
+	p.columns(z, grad != nil)
+	nc := p.nc
+	p.qth.Mul(p.q.T(), p.h)
+	scale := 0.0
+	for j := range nc {
+		p.c[j] = 0
+		for k := j; k < nc; k++ {
+			p.gram[j*nc+k] = 0
+		}
+	}
+	for t := range p.n {
+		row := p.h.RawRowView(t)
+		for j, v := range row {
+			p.c[j] += v * p.yt[t]
+			for k := j; k < nc; k++ {
+				p.gram[j*nc+k] += v * row[k]
+			}
+		}
+	}
+	_, nf := p.f.Dims()
+	for i := range nf {
+		row := p.qth.RawRowView(i)
+		for j, v := range row {
+			for k := j; k < nc; k++ {
+				p.gram[j*nc+k] -= v * row[k]
+			}
+		}
+	}
+	for j := range nc {
+		scale = max(scale, p.gram[j*nc+j])
+	}
+	symmetrize(p.gram, nc)
+	p.beta = nnlsGram(p.gram, p.c, 10*eps*math.Sqrt(scale*float64(p.n))*float64(p.n), p.nnls)
+	// r = ỹ − (I − QQᵀ)·H·β = ỹ − H·β + Q·(QᵀH·β)
+	qb := make([]float64, nf)
+	for i := range nf {
+		for j, v := range p.qth.RawRowView(i) {
+			qb[i] += v * p.beta[j]
+		}
+	}
+	rss := 0.0
+	for t := range p.n {
+		r := p.yt[t]
+		for j, v := range p.h.RawRowView(t) {
+			r -= v * p.beta[j]
+		}
+		for i, v := range p.q.RawRowView(t) {
+			r += v * qb[i]
+		}
+		p.r[t] = r
+		rss += r * r
+	}
+	if grad != nil {
+		for i := range grad {
+			grad[i] = 0
+		}
+		for c, b := range p.beta {
+			if b == 0 {
+				continue
+			}
+			for t, r := range p.r {
+				for k := range 3 {
+					grad[3*c+k] -= 2 * b * r * p.dh[k][t*nc+c]
+				}
+			}
+		}
+	}
+	return rss
 }
 
-// linear is the linear part at z: the channel coefficients (by NNLS on the Hill columns with
-// the free columns projected out, which is the NNLS of the whole design with the free
-// coefficients unconstrained) and then the free coefficients by least squares on what the
-// channels leave; and the objective.
+// linear is the linear part at z: the channel coefficients, then the free ones by least
+// squares on what the channels leave; and the objective.
 func (p *problem) linear(z []float64) (beta, free []float64, rss float64) {
-	p.columns(z, false)
-	p.project(p.h, p.tmp)
-	beta, rn := NNLS(p.h, p.yt)
-	p.columns(z, true)
+	rss = p.eval(z, nil)
+	beta = append([]float64(nil), p.beta...)
 	r := make([]float64, p.n)
 	for t := range p.n {
-		r[t] = p.y[t]
+		r[t] = p.sw[t] * p.y[t]
 		for c, b := range beta {
-			r[t] -= b * p.h.At(t, c)
+			r[t] -= b * p.h.At(t, c) // h is weighted
 		}
-		r[t] *= p.sw[t]
 	}
-	var wf mat.Dense
-	wf.Apply(func(i, _ int, v float64) float64 { return p.sw[i] * v }, p.f)
 	var g mat.VecDense
-	_ = g.SolveVec(&wf, mat.NewVecDense(p.n, r)) // full rank: checked in newProblem
-	return beta, g.RawVector().Data, rn * rn
+	_ = g.SolveVec(p.weightedFree(), mat.NewVecDense(p.n, r)) // full rank: checked in newProblem
+	return beta, g.RawVector().Data, rss
 }
 
 // model is the fitted model at z.
@@ -171,30 +274,27 @@ func (p *problem) model(z []float64, names, controls []string) (*Model, float64)
 	return m, rss
 }
 
-// local minimizes the objective from z0: Nelder-Mead, which does not need the objective to be
-// smooth where the NNLS active set changes (simplex is its first step in z), then BFGS on central-difference gradients to
-// finish the valley Nelder-Mead crawls along, repeated while it still gains.
-func (p *problem) local(z0 []float64, maxEvals int, simplex float64) ([]float64, float64) {
-	prob := optimize.Problem{Func: p.rss}
-	z, f := append([]float64(nil), z0...), p.rss(z0)
-	tol := 1e-10 * f
-	settings := &optimize.Settings{FuncEvaluations: maxEvals, Converger: &optimize.FunctionConverge{Absolute: tol, Relative: 1e-10, Iterations: 20 * len(z0)}}
-	if res, err := optimize.Minimize(prob, z, settings, &optimize.NelderMead{SimplexSize: simplex}); res != nil && (err == nil || res.F < f) && res.F < f {
-		z, f = res.X, res.F
+// local minimizes the objective from z0 by BFGS on the analytic gradient, restarted (the
+// Hessian approximation forgotten) while a restart still gains: the objective is only
+// piecewise smooth where the NNLS active set changes, which can stall one run.
+func (p *problem) local(z0 []float64, maxEvals int) ([]float64, float64) {
+	prob := optimize.Problem{
+		Func: func(z []float64) float64 { return p.eval(z, nil) },
+		Grad: func(g, z []float64) { p.eval(z, g) },
 	}
-	grad := func(g, x []float64) {
-		fd.Gradient(g, p.rss, x, &fd.Settings{Formula: fd.Central, Step: 1e-5})
-	}
-	for range 3 {
-		gs := &optimize.Settings{FuncEvaluations: maxEvals / 2, GradientThreshold: 1e-8 * max(f, 1), Converger: &optimize.FunctionConverge{Absolute: tol, Relative: 1e-12, Iterations: 10}}
-		res, _ := optimize.Minimize(optimize.Problem{Func: p.rss, Grad: grad}, z, gs, &optimize.BFGS{})
-		if res == nil || !(res.F < f-tol) {
-			if res != nil && res.F < f {
-				z, f = res.X, res.F
-			}
+	z, f := append([]float64(nil), z0...), p.eval(z0, nil)
+	for range 4 {
+		s := &optimize.Settings{FuncEvaluations: maxEvals, GradientThreshold: 1e-9 * max(f, 1),
+			Converger: &optimize.FunctionConverge{Absolute: 1e-12 * f, Relative: 1e-12, Iterations: 20}}
+		res, _ := optimize.Minimize(prob, z, s, &optimize.BFGS{})
+		if res == nil || !(res.F < f) {
 			break
 		}
+		gain := f - res.F
 		z, f = res.X, res.F
+		if gain <= 1e-10*f {
+			break
+		}
 	}
 	return z, f
 }

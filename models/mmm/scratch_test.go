@@ -12,7 +12,7 @@ func TestScratch(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		f, err := Estimate(d, Options{Seed: 1, Bootstrap: 20})
+		f, err := Estimate(d, Options{Seed: 1, Bootstrap: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
