@@ -274,17 +274,32 @@ func (p *problem) model(z []float64, names, controls []string) (*Model, float64)
 	return m, rss
 }
 
-// local minimizes the objective from z0 by BFGS on the analytic gradient, restarted (the
-// Hessian approximation forgotten) while a restart still gains: the objective is only
-// piecewise smooth where the NNLS active set changes, which can stall one run.
+// local minimizes the objective from z0: Levenberg-Marquardt on the variable-projection
+// residual (Kaufman's Jacobian, β held at its optimum), which follows the descent path of
+// scipy's least_squares, then BFGS on the analytic gradient; and BFGS alone from z0. BFGS is
+// restarted (its Hessian
+// approximation forgotten) while a restart still gains: the objective is only piecewise
+// smooth where the NNLS active set changes, which can stall one run.
 func (p *problem) local(z0 []float64, maxEvals int) ([]float64, float64) {
+	// Where a channel's β is 0 its Jacobian columns vanish and Marquardt can stop in a poor
+	// basin that BFGS's line searches leave: both paths run and the better is kept.
+	za, fa := p.bfgs(p.marquardt(z0, maxEvals/2))
+	zb, fb := p.bfgs(append([]float64(nil), z0...), p.eval(z0, nil))
+	if fb < fa {
+		return zb, fb
+	}
+	return za, fa
+}
+
+// bfgs polishes z (objective f) by BFGS.
+func (p *problem) bfgs(z []float64, f float64) ([]float64, float64) {
+	maxEvals := 2000
 	prob := optimize.Problem{
 		Func: func(z []float64) float64 { return p.eval(z, nil) },
 		Grad: func(g, z []float64) { p.eval(z, g) },
 	}
-	z, f := append([]float64(nil), z0...), p.eval(z0, nil)
 	for range 4 {
-		s := &optimize.Settings{FuncEvaluations: maxEvals, GradientThreshold: 1e-9 * max(f, 1),
+		s := &optimize.Settings{FuncEvaluations: maxEvals / 2, GradientThreshold: 1e-9 * max(f, 1),
 			Converger: &optimize.FunctionConverge{Absolute: 1e-12 * f, Relative: 1e-12, Iterations: 20}}
 		res, _ := optimize.Minimize(prob, z, s, &optimize.BFGS{})
 		if res == nil || !(res.F < f) {
@@ -293,6 +308,75 @@ func (p *problem) local(z0 []float64, maxEvals int) ([]float64, float64) {
 		gain := f - res.F
 		z, f = res.X, res.F
 		if gain <= 1e-10*f {
+			break
+		}
+	}
+	return z, f
+}
+
+// marquardt is Levenberg-Marquardt from z0 with Marquardt's diagonal scaling.
+func (p *problem) marquardt(z0 []float64, maxEvals int) ([]float64, float64) {
+	d := len(z0)
+	z := append([]float64(nil), z0...)
+	grad := make([]float64, d)
+	f := p.eval(z, grad)
+	jac := mat.NewDense(p.n, d, nil)
+	var jtj mat.SymDense
+	var qtj, back mat.Dense
+	jtr := make([]float64, d)
+	lhs := mat.NewSymDense(d, nil)
+	step := mat.NewVecDense(d, nil)
+	trial := make([]float64, d)
+	mu := 1e-3
+	for evals := 1; evals < maxEvals; {
+		// J = −(I − QQᵀ)·∂H/∂z·β: column 3c+k moves only channel c's Hill column.
+		for t := range p.n {
+			row := jac.RawRowView(t)
+			for c, b := range p.beta {
+				for k := range 3 {
+					row[3*c+k] = -b * p.dh[k][t*p.nc+c]
+				}
+			}
+		}
+		qtj.Mul(p.q.T(), jac)
+		back.Mul(p.q, &qtj)
+		jac.Sub(jac, &back)
+		jtj.SymOuterK(1, jac.T())
+		for i := range d {
+			jtr[i] = grad[i] / 2 // ∇f = 2·Jᵀr
+		}
+		improved := false
+		for evals < maxEvals && mu < 1e12 {
+			for i := range d {
+				for j := i; j < d; j++ {
+					lhs.SetSym(i, j, jtj.At(i, j))
+				}
+				lhs.SetSym(i, i, jtj.At(i, i)*(1+mu)+1e-12)
+			}
+			var ch mat.Cholesky
+			if !ch.Factorize(lhs) {
+				mu *= 4
+				continue
+			}
+			if err := ch.SolveVecTo(step, mat.NewVecDense(d, jtr)); err != nil {
+				mu *= 4
+				continue
+			}
+			for i := range d {
+				trial[i] = z[i] - step.AtVec(i)
+			}
+			evals++
+			if ft := p.eval(trial, nil); ft < f {
+				gain := f - ft
+				copy(z, trial)
+				f = p.eval(z, grad)
+				mu = max(mu/3, 1e-12)
+				improved = gain > 1e-12*f
+				break
+			}
+			mu *= 4
+		}
+		if !improved {
 			break
 		}
 	}
