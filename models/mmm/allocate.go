@@ -182,13 +182,13 @@ type Allocation struct {
 	// (intercept, trend, seasonality and controls) plus the media revenue of Spend; Current-
 	// Revenue the same for the current split, and Lift their difference. The intervals hold the
 	// same splits fixed and evaluate them under each bootstrap refit.
-	Revenue          float64   `json:"expected_revenue"`
-	RevenueInterval  *Interval `json:"expected_revenue_interval,omitempty"`
-	MediaRevenue     float64   `json:"media_revenue"`
-	CurrentRevenue   float64   `json:"current_revenue"`
-	CurrentBudget    float64   `json:"current_budget"`
-	Lift             float64   `json:"lift"`
-	LiftInterval     *Interval `json:"lift_interval,omitempty"`
+	Revenue         float64   `json:"expected_revenue"`
+	RevenueInterval *Interval `json:"expected_revenue_interval,omitempty"`
+	MediaRevenue    float64   `json:"media_revenue"`
+	CurrentRevenue  float64   `json:"current_revenue"`
+	CurrentBudget   float64   `json:"current_budget"`
+	Lift            float64   `json:"lift"`
+	LiftInterval    *Interval `json:"lift_interval,omitempty"`
 	MarginalReturns []float64 `json:"marginal_returns"` // at Spend: equal where a channel is inside its bounds
 }
 

@@ -38,7 +38,7 @@ func TestRecovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := all.Head(recoveryWeeks)
-		fit, err := Estimate(d, Options{Seed: 1, Bootstrap: 20})
+		fit, err := Estimate(d, Options{Seed: 1, Bootstrap: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
