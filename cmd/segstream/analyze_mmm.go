@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register("analyze mmm", "marketing-mix model: adstock and saturation per channel, contribution, ROI, mROI, budget allocation", analyzeMMM).example = "segstream analyze mmm --file cmd/segstream/testdata/mmm_weekly.csv --bootstrap 20 --budget 60000"
+	register("analyze mmm", "marketing-mix model: adstock and saturation per channel, contribution, ROI, mROI, budget allocation", analyzeMMM).example = "segstream analyze mmm --file cmd/segstream/testdata/mmm_weekly.csv --bootstrap 20 --budget 30000"
 }
 
 func analyzeMMM(fs *flag.FlagSet) runFunc {

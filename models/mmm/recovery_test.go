@@ -17,6 +17,16 @@ const (
 	recoveryNoise    = 0.02 // of the base revenue: see TestRecovery
 )
 
+// simulated is the recovery data of seed: recoveryWeeks and 8 more, and the true model.
+func simulated(t *testing.T, seed uint64) (*Data, *Model) {
+	t.Helper()
+	d, truth, err := Simulate(SimOptions{Seed: seed, Periods: recoveryWeeks + 8, Channels: recoveryChannels, Controls: 1, Noise: recoveryNoise})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, truth
+}
+
 // TestRecovery fits data simulated from a known model (3 years of weeks, 5 channels, a
 // control, noise sd 2% of the base revenue) for five seeds and requires: every contribution
 // share within 5 percentage points of the truth; the ROI order of every two channels whose
@@ -33,10 +43,7 @@ func TestRecovery(t *testing.T) {
 		t.Skip("five fits of three years of weeks")
 	}
 	for _, seed := range recoverySeeds {
-		all, truth, err := Simulate(SimOptions{Seed: seed, Periods: recoveryWeeks + 8, Channels: recoveryChannels, Controls: 1, Noise: recoveryNoise})
-		if err != nil {
-			t.Fatal(err)
-		}
+		all, truth := simulated(t, seed)
 		d := all.Head(recoveryWeeks)
 		fit, err := Estimate(d, Options{Seed: 1, Bootstrap: 10})
 		if err != nil {
@@ -103,10 +110,7 @@ func TestStability(t *testing.T) {
 		t.Skip("ten fits of three years of weeks")
 	}
 	for _, seed := range recoverySeeds {
-		all, _, err := Simulate(SimOptions{Seed: seed, Periods: recoveryWeeks + 8, Channels: recoveryChannels, Controls: 1, Noise: recoveryNoise})
-		if err != nil {
-			t.Fatal(err)
-		}
+		all, _ := simulated(t, seed)
 		o := Options{Seed: 1, Bootstrap: -1, Holdout: -1}
 		before, err := Estimate(all.Head(recoveryWeeks), o)
 		if err != nil {
