@@ -9,9 +9,9 @@ import (
 
 // Spec fixes the model's form. Zero values take the defaults.
 type Spec struct {
-	MaxLag  int     // L, the adstock's last lag; default 8
-	Fourier int     // sine-cosine pairs of the yearly seasonality; default 2
-	Period  float64 // the seasonal period in periods; default 52.18 (weeks in a year)
+	MaxLag  int     `json:"max_lag"` // L, the adstock's last lag; default 8
+	Fourier int     `json:"fourier"` // sine-cosine pairs of the yearly seasonality; default 2
+	Period  float64 `json:"period"`  // the seasonal period in periods; default 52.18 (weeks in a year)
 }
 
 func (s Spec) withDefaults() Spec {

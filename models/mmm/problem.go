@@ -283,17 +283,17 @@ func (p *problem) model(z []float64, names, controls []string) (*Model, float64)
 func (p *problem) local(z0 []float64, maxEvals int) ([]float64, float64) {
 	// Where a channel's β is 0 its Jacobian columns vanish and Marquardt can stop in a poor
 	// basin that BFGS's line searches leave: both paths run and the better is kept.
-	za, fa := p.bfgs(p.marquardt(z0, maxEvals/2))
-	zb, fb := p.bfgs(append([]float64(nil), z0...), p.eval(z0, nil))
+	za, fa := p.marquardt(z0, maxEvals/2)
+	za, fa = p.bfgs(za, fa, maxEvals)
+	zb, fb := p.bfgs(append([]float64(nil), z0...), p.eval(z0, nil), maxEvals)
 	if fb < fa {
 		return zb, fb
 	}
 	return za, fa
 }
 
-// bfgs polishes z (objective f) by BFGS.
-func (p *problem) bfgs(z []float64, f float64) ([]float64, float64) {
-	maxEvals := 2000
+// bfgs polishes z (objective f) by BFGS, each run at most maxEvals/2 evaluations.
+func (p *problem) bfgs(z []float64, f float64, maxEvals int) ([]float64, float64) {
 	prob := optimize.Problem{
 		Func: func(z []float64) float64 { return p.eval(z, nil) },
 		Grad: func(g, z []float64) { p.eval(z, g) },
