@@ -10,4 +10,6 @@
 //   - CLV: BG/NBD and Gamma-Gamma on CDNOW-style transactions.
 //   - Conversion: the network against the logit baseline on the Audiobooks data.
 //   - RFM: quintile scores and named segments of an Online Retail file.
+//   - MMM: the marketing-mix model on a CSV of weekly revenue and spend, and a budget split
+//     (docs/models/mmm.md).
 package analysis
