@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/segstream/segstream/datasets"
 	"github.com/segstream/segstream/models/mmm"
 )
 
@@ -39,7 +40,7 @@ type MMMData struct {
 // a date (YYYY-MM-DD), increasing; revenue; one spend_ column per channel; every other column a
 // control.
 func LoadMMM(path string) (*MMMData, error) {
-	return readFile(path, "the MMM file", readMMM)
+	return datasets.Load(path, "the MMM file", readMMM)
 }
 
 func readMMM(r io.Reader) (*MMMData, error) {

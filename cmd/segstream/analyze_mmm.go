@@ -37,9 +37,6 @@ func analyzeMMM(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			return analysis.WriteJSON(stdout, rep)
-		}
-		return rep.WriteText(stdout)
+		return printReport(stdout, *asJSON, rep)
 	}
 }
