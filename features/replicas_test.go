@@ -1,7 +1,6 @@
 package features
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,8 +15,7 @@ import (
 // holds every write made before it, on whatever pooled connection; it fails, within its
 // timeout, when more replicas are asked for than there are, and when the replica is gone.
 func TestReplicaWaiterSingleRedis(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 30*time.Second)
 	master := testenv.StartRedis(t, "--repl-diskless-sync-delay", "0") // the replica syncs at once
 	host, port, _ := strings.Cut(master.Addr, ":")
 	replica := testenv.StartRedis(t, "--replicaof", host, port)

@@ -37,7 +37,7 @@ func committedTotal(t *testing.T, ctx context.Context, addr string) int64 {
 // per-customer compare-and-set pipelined across three nodes, the clock and the DLQ watermarks in
 // slots of their own.
 func TestIngestRedisCluster(t *testing.T) {
-	ctx := testContext(t, 2*time.Minute)
+	ctx := testenv.Context(t, 2*time.Minute)
 	cl := testenv.StartRedisCluster(t, 3, 1)
 	br := testenv.StartBroker(t, 3)
 	rdb := cl.Client()
@@ -83,7 +83,7 @@ func TestIngestRedisClusterFailoverLosesWithoutWait(t *testing.T) {
 }
 
 func clusterFailover(t *testing.T, waitReplicas int) {
-	ctx := testContext(t, 3*time.Minute)
+	ctx := testenv.Context(t, 3*time.Minute)
 	cl := testenv.StartRedisCluster(t, 3, 1)
 	br := testenv.StartBroker(t, 3)
 	rdb := cl.Client()

@@ -209,7 +209,7 @@ func waitCounter(t *testing.T, what, name string, n float64, timeout time.Durati
 // Then every customer's features, windows, items, quantities and profile attributes included,
 // must equal the oracle's, and the DLQ must hold each malformed record once, with its reason.
 func TestIngestExactlyOnceUnderFaults(t *testing.T) {
-	ctx := testContext(t, 3*time.Minute)
+	ctx := testenv.Context(t, 3*time.Minute)
 	br := testenv.StartBrokerProcess(t, 6)
 	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
 	hook := &stateWrites{}
@@ -335,7 +335,7 @@ func TestIngestExactlyOnceUnderFaults(t *testing.T) {
 // postponed its write behind a slow fsync) loses the last second. So this test holds against a
 // process crash; docs/operations.md says what a machine crash can still lose.
 func TestIngestRedisEverysecCrash(t *testing.T) {
-	ctx := testContext(t, 2*time.Minute)
+	ctx := testenv.Context(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "everysec")
 	hook := &stateWrites{}
@@ -431,7 +431,7 @@ func TestIngestSIGKILLAtCrashPoints(t *testing.T) {
 }
 
 func testCrashAt(t *testing.T, bin string, at ingest.CrashPoint) {
-	ctx := testContext(t, 2*time.Minute)
+	ctx := testenv.Context(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t)
 	rdb := srv.Client()

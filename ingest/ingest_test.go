@@ -473,13 +473,6 @@ func headerOf(m kafka.Message, key string) string {
 	return ""
 }
 
-// testContext is a context that ends after timeout, or with the test.
-func testContext(t *testing.T, timeout time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // directClient is a client on addr that never retries a command itself (ingest's own retries
 // are what the tests watch), with hooks added, closed when the test ends.
 func directClient(t *testing.T, addr string, hooks ...redis.Hook) *redis.Client {
@@ -530,7 +523,7 @@ func counter(t *testing.T, name string, regs ...prometheus.Gatherer) float64 {
 // customer's records come in state-version order: the scorer relies on it, and skips an older
 // state that arrives after a newer one.
 func TestFeaturesTopicKeepsCustomerOrder(t *testing.T) {
-	ctx := testContext(t, 2*time.Minute)
+	ctx := testenv.Context(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t)
 	rdb := srv.Client()
@@ -562,7 +555,7 @@ func TestFeaturesTopicKeepsCustomerOrder(t *testing.T) {
 // exactly one sample per applied visit or purchase (none for refunds, profiles, duplicated events
 // or rejects), each holding the customer's state just before the event and the event's outcome.
 func TestSamplesTopic(t *testing.T) {
-	ctx := testContext(t, 2*time.Minute)
+	ctx := testenv.Context(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t)
 	rdb := srv.Client()
@@ -668,7 +661,7 @@ func TestSamplesTopic(t *testing.T) {
 // docs/operations.md grants it, duplicates and malformed records included, so a command the
 // code starts using (inside its scripts too) cannot go undocumented.
 func TestIngestUnderDocumentedACL(t *testing.T) {
-	ctx := testContext(t, 2*time.Minute)
+	ctx := testenv.Context(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t)
 	rdb := srv.ACLClient(t, "segstream-ingest", testenv.DocumentedIngestACL(t))
@@ -686,7 +679,7 @@ func TestIngestUnderDocumentedACL(t *testing.T) {
 // reports not ready, naming the cause; once Redis takes writes again it catches up, matches the
 // oracle and is ready again.
 func TestIngestNotReadyWhileStalled(t *testing.T) {
-	ctx := testContext(t, 2*time.Minute)
+	ctx := testenv.Context(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 2)
 	srv := testenv.StartRedis(t)
 	rdb := directClient(t, srv.Addr)

@@ -52,7 +52,7 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...
 // rebuild every customer from the events topic to equal the oracle, send no malformed record to
 // the DLQ twice, and then go on applying new events.
 func TestIngestRebuildsLostStore(t *testing.T) {
-	ctx := testContext(t, 3*time.Minute)
+	ctx := testenv.Context(t, 3*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t) // no persistence: a restart empties it
 	rdb := directClient(t, srv.Addr)

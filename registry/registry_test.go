@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -11,8 +10,7 @@ import (
 
 func TestRegistry(t *testing.T) {
 	srv := testenv.StartRedis(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 20*time.Second)
 	r := New(srv.Client(), "")
 	if _, err := r.Current(ctx); !errors.Is(err, ErrNoCurrent) {
 		t.Fatalf("Current on an empty registry = %v", err)
@@ -59,8 +57,7 @@ func TestRegistry(t *testing.T) {
 // never hands out a used version.
 func TestRegistryKeysAndLegacyAdoption(t *testing.T) {
 	srv := testenv.StartRedis(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 20*time.Second)
 	rdb := srv.Client()
 	old := New(rdb, legacyPrefix)
 	for v, raw := range map[uint64]string{1: "one", 3: "three"} {

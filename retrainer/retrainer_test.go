@@ -229,8 +229,7 @@ func TestRefitOnlineRetail(t *testing.T) {
 // refits on its own; with a tight churn budget the refit is refused and the old bundle stays.
 func TestDriftTriggersRefit(t *testing.T) {
 	evs := onlineRetail(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testenv.Context(t, 2*time.Minute)
 
 	base := testenv.StartRedis(t).Client()
 	st := features.NewStore(base, features.Config{})

@@ -1,7 +1,6 @@
 package retrainer
 
 import (
-	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -17,8 +16,7 @@ import (
 // latest records.
 func TestReadSamples(t *testing.T) {
 	br := testenv.StartBroker(t, 6)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := testenv.Context(t, time.Minute)
 	w := stream.NewWriter([]string{br.Address}, stream.DefaultSamplesTopic, stream.WriterOptions{})
 	defer w.Close()
 	const n = 30000

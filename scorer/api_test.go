@@ -85,7 +85,7 @@ func call(t testing.TB, srv *httptest.Server, method, path, token, body string) 
 }
 
 func TestAPI(t *testing.T) {
-	ctx := testContext(t, 90*time.Second)
+	ctx := testenv.Context(t, 90*time.Second)
 	const token = "s3cret"
 	e, srv := apiEnv(t, ctx, token)
 	scored, err := e.rdb.Keys(ctx, "seg:{*}:s").Result()
@@ -357,7 +357,7 @@ func checkPriceRange(want ...string) func(t *testing.T, m map[string]any) {
 // TestAPIWithoutModel checks that the endpoints that read a model say 503 no_model before the
 // first bundle, the members list included (it used to answer an empty 200 from Redis).
 func TestAPIWithoutModel(t *testing.T) {
-	ctx := testContext(t, 30*time.Second)
+	ctx := testenv.Context(t, 30*time.Second)
 	e := newEnv(t, ctx, 10)
 	s, err := newScorer(e, "", prometheus.NewRegistry())
 	if err != nil {
@@ -381,7 +381,7 @@ func TestAPIWithoutModel(t *testing.T) {
 // answer must be a 500 that says so, not a 200 whose expected quantity is null (which reads as
 // "no quantity model").
 func TestWhatIfNonFinite(t *testing.T) {
-	ctx := testContext(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	e := newEnv(t, ctx, 300)
 	e.ingestEvents(2000)
 	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 1, Version: 1, Purchases: purchaseRows(4000)})
@@ -420,7 +420,7 @@ func TestAPILatency(t *testing.T) {
 	if os.Getenv("SEGSTREAM_BENCH") == "" {
 		t.Skip("set SEGSTREAM_BENCH=1 to measure")
 	}
-	ctx := testContext(t, 3*time.Minute)
+	ctx := testenv.Context(t, 3*time.Minute)
 	scorer.TuneGC() // as the binaries run
 	e, srv := apiEnv(t, ctx, "")
 	const rate, n = 5000, 25000

@@ -129,8 +129,7 @@ func TestDashboardAsksForToken(t *testing.T) {
 		mux.ServeHTTP(w, r)
 	}))
 	defer hs.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 30*time.Second)
 	cmd := exec.CommandContext(ctx, browser, append(chromium.Headless(t.TempDir()), "--virtual-time-budget=3000", "--dump-dom",
 		hs.URL+"/?token="+token)...)
 	out, err := cmd.Output()

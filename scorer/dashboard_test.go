@@ -23,13 +23,14 @@ import (
 	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/chromium"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestDashboard renders the page in headless Chromium against a live pipeline (real broker,
 // redis-server, ingest, scorer) with an API token set, and checks what an operator would see.
 func TestDashboard(t *testing.T) {
 	browser := chromium.Path(t)
-	ctx := testContext(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	const token = "dash-s3cret"
 
 	e := newEnv(t, ctx, 1000)
@@ -199,7 +200,7 @@ func TestDashboard(t *testing.T) {
 // day count as a negative number of days.
 func TestDashboardShowsNumbers(t *testing.T) {
 	browser := chromium.Path(t)
-	ctx := testContext(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	e := newEnv(t, ctx, 300)
 	e.ingestEvents(2000)
 	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 1, Version: 2})

@@ -55,13 +55,6 @@ type env struct {
 	events int
 }
 
-// testContext is a context that ends after timeout, or with the test.
-func testContext(t testing.TB, timeout time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func newEnv(t testing.TB, ctx context.Context, customers int) *env {
 	return newEnvOn(t, ctx, customers, testenv.StartBroker(t, partitions))
 }
@@ -342,7 +335,7 @@ type scoreRec struct {
 // scores are what models/ computes for the customers' features, that segment sets hold exactly
 // the customers whose live segment says so, and that a swap re-scores everyone via the sweep.
 func TestEndToEnd(t *testing.T) {
-	ctx := testContext(t, 90*time.Second)
+	ctx := testenv.Context(t, 90*time.Second)
 	e := newEnv(t, ctx, 2000)
 	e.ingestEvents(20000)
 	b1 := e.publish(bundle.BuildOptions{K: 4, Seed: 1, Version: 1, Purchases: purchaseRows(5000)})
@@ -553,7 +546,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100,000 events")
 	}
-	ctx := testContext(t, 150*time.Second)
+	ctx := testenv.Context(t, 150*time.Second)
 	e := newEnv(t, ctx, 5000)
 	e.startIngest()
 	e.produce(10000)

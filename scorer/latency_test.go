@@ -27,7 +27,7 @@ func TestPipelineLatency(t *testing.T) {
 		t.Skip("set SEGSTREAM_BENCH=1 to measure")
 	}
 	const rate, seconds, tick = 20000, 10, 5 * time.Millisecond
-	ctx := testContext(t, 3*time.Minute)
+	ctx := testenv.Context(t, 3*time.Minute)
 	scorer.TuneGC() // ingest and the scorer run with it, in their binaries and in the demo
 	// The broker runs in this process, as in the demo and in every earlier figure.
 	// SEGSTREAM_BENCH_BROKER=process runs it in a child process instead, as Kafka runs apart

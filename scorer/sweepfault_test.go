@@ -11,6 +11,7 @@ import (
 
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
 )
 
 // TestSweepProduceFailureLosesNoChange refuses the sweep's produce requests after a swap, when
@@ -20,7 +21,7 @@ import (
 // retried page found the answers live and skipped them), which is how the demo once produced a
 // customer's first change from a segment no change had led to.
 func TestSweepProduceFailureLosesNoChange(t *testing.T) {
-	ctx := testContext(t, 90*time.Second)
+	ctx := testenv.Context(t, 90*time.Second)
 	e := newEnv(t, ctx, 300)
 	e.ingestEvents(3000)
 	e.publish(bundle.BuildOptions{K: 4, Seed: 1, Version: 1})

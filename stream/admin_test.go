@@ -1,7 +1,6 @@
 package stream_test
 
 import (
-	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -23,8 +22,7 @@ func sum(m map[int]int64) int64 {
 func TestGroupLagFollowsARealConsumerGroup(t *testing.T) {
 	b := testenv.StartBroker(t, 3)
 	brokers := []string{b.Address}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 60*time.Second)
 	topic, group := stream.DefaultEventsTopic, "lag-test"
 
 	w := stream.NewWriter(brokers, topic, stream.WriterOptions{})
@@ -85,8 +83,7 @@ func TestGroupLagFollowsARealConsumerGroup(t *testing.T) {
 
 func TestGroupLagUnknownTopic(t *testing.T) {
 	b := testenv.StartBroker(t, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 20*time.Second)
 	if _, err := stream.GroupLag(ctx, []string{b.Address}, "g", "no-such-topic"); err == nil {
 		t.Fatal("GroupLag on a topic that does not exist succeeded")
 	}

@@ -50,8 +50,7 @@ func (l *orderLane) Finish(_ context.Context, lasts []int64) error {
 func TestLanesOrderAndCommit(t *testing.T) {
 	b := testenv.StartBroker(t, 3)
 	brokers := []string{b.Address}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 60*time.Second)
 	const topic, group, n = stream.DefaultEventsTopic, "lanes-group", 3000
 	w := stream.NewWriter(brokers, topic, stream.WriterOptions{})
 	msgs := make([]kafka.Message, n)

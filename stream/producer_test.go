@@ -2,7 +2,6 @@ package stream_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -107,8 +106,7 @@ func mixedBatch(n int, topics ...string) []kafka.Message {
 func TestProducerPlacesRecordsAsTheWriter(t *testing.T) {
 	c := threeBrokers(t, kfake.SeedTopics(5, "p.a", "w.a"), kfake.SeedTopics(3, "p.b", "w.b"))
 	brokers := c.ListenAddrs()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 60*time.Second)
 	requests := produceRequests(t, c)
 
 	msgs := mixedBatch(600, "p.a", "p.a", "p.b")
@@ -185,8 +183,7 @@ func failProduce(c *kfake.Cluster, node int32, code int16) <-chan []int32 {
 func TestProducerReportsWhatFailed(t *testing.T) {
 	c := threeBrokers(t, kfake.SeedTopics(6, "f"))
 	brokers := c.ListenAddrs()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 60*time.Second)
 	partitionOf := func(m kafka.Message) int {
 		return kafka.Murmur2Balancer{Consistent: true}.Balance(m, 0, 1, 2, 3, 4, 5)
 	}
@@ -230,8 +227,7 @@ func TestProducerReportsWhatFailed(t *testing.T) {
 func TestProducerSplitsLargePartitionsInOrder(t *testing.T) {
 	c := threeBrokers(t, kfake.SeedTopics(1, "big"))
 	brokers := c.ListenAddrs()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 60*time.Second)
 	msgs := make([]kafka.Message, 40) // 2.5 MiB: three requests of at most 900 KiB
 	for i := range msgs {
 		v := bytes.Repeat([]byte{byte('a' + i%26)}, 64<<10)
@@ -275,8 +271,7 @@ func TestProducerSplitsLargePartitionsInOrder(t *testing.T) {
 func TestProducerCodecs(t *testing.T) {
 	c := testenv.StartKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "none", "gzip", "snappy", "lz4", "zstd"))
 	brokers := c.ListenAddrs()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 60*time.Second)
 	base := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
 	big := bytes.Repeat([]byte("0123456789abcdef"), 70<<10/16) // 70 KiB: three snappy frames alone
 	for _, codec := range []kafka.Compression{0, kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd} {

@@ -20,8 +20,7 @@ func TestSecurityAgainstKfake(t *testing.T) {
 	c := testenv.StartKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "secure"), kfake.TLS(serverTLS),
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "segstream", "s3cret"))
 	brokers := c.ListenAddrs()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 30*time.Second)
 
 	sec, err := stream.SecurityConfig{TLS: true, CAFile: ca, SASLMechanism: "scram-sha-256", Username: "segstream", Password: "s3cret"}.Build()
 	if err != nil {

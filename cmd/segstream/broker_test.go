@@ -17,7 +17,7 @@ import (
 
 func TestBrokerVerb(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	ctx := testContext(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	bctx, stop := context.WithCancel(ctx)
 	done := make(chan int, 1)
 	var out, errOut bytes.Buffer

@@ -350,20 +350,12 @@ func checkExportRFM(t *testing.T, csvPath string, want map[string]datasets.RFM) 
 	}
 }
 
-// ingestOptions are ingest's options as its flags' defaults give them, on broker.
-// testContext is a context that ends after timeout, or with the test.
-func testContext(t *testing.T, timeout time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // onlineRetailSetup is what the Online Retail pipeline tests run on: the data set's file, a
 // context of timeout, a broker of six partitions and a redis-server (without persistence).
 func onlineRetailSetup(t *testing.T, timeout time.Duration) (file string, ctx context.Context, br *testenv.Broker, srv *testenv.RedisServer) {
 	t.Helper()
 	file = testenv.DataFile(t, "online_retail/Online Retail.csv.gz")
-	return file, testContext(t, timeout), testenv.StartBroker(t, 6), testenv.StartRedis(t)
+	return file, testenv.Context(t, timeout), testenv.StartBroker(t, 6), testenv.StartRedis(t)
 }
 
 // replayOnlineRetail replays Online Retail's file through broker and waits until ingest has
@@ -388,6 +380,7 @@ func exportTo(t *testing.T, ctx context.Context, addr, name string, extra ...str
 	return path
 }
 
+// ingestOptions are ingest's options as its flags' defaults give them, on broker.
 func ingestOptions(t *testing.T, broker string) ingest.Options {
 	t.Helper()
 	o, err := (&roles.IngestFlags{Windows: "30,90,365", BatchSize: 1000, Linger: 5 * time.Millisecond,

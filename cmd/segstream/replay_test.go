@@ -39,7 +39,7 @@ func writeFile(t *testing.T, name, content string) string {
 
 func TestReplayPublishesTheContract(t *testing.T) {
 	b := testenv.StartBroker(t, 3)
-	ctx := testContext(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	file := writeFile(t, "purchases.csv", purchaseCSV)
 	var out, errOut bytes.Buffer
 	if code := run(ctx, []string{"replay", "--kafka", b.Address, "--preset", "course-purchases", "--file", file}, &out, &errOut); code != 0 {
@@ -107,7 +107,7 @@ func TestReplayPublishesTheContract(t *testing.T) {
 func TestReplayOnlineRetail(t *testing.T) {
 	path := testenv.DataFile(t, "online_retail/Online Retail.csv.gz")
 	b := testenv.StartBroker(t, 6)
-	ctx := testContext(t, 120*time.Second)
+	ctx := testenv.Context(t, 120*time.Second)
 	var out, errOut bytes.Buffer
 	if code := run(ctx, []string{"replay", "--kafka", b.Address, "--preset", "online-retail", "--file", path}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
@@ -132,7 +132,7 @@ func TestReplayOnlineRetail(t *testing.T) {
 
 func TestReplayWait(t *testing.T) {
 	b := testenv.StartBroker(t, 3)
-	ctx := testContext(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	file := writeFile(t, "purchases.csv", purchaseCSV)
 
 	// Without a consumer the wait must time out and say how far behind the group is.
@@ -183,7 +183,7 @@ func TestReplayWait(t *testing.T) {
 
 func TestReplayRate(t *testing.T) {
 	b := testenv.StartBroker(t, 1)
-	ctx := testContext(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	var sb strings.Builder
 	for i := 0; i < 60; i++ {
 		sb.WriteString(" 00001 19970101  1   11.77\n")

@@ -32,3 +32,10 @@ func Go(t testing.TB, ctx context.Context, name string, f func(context.Context) 
 	t.Cleanup(stop)
 	return stop
 }
+
+// Context is the test's context with a deadline timeout from now, cancelled when the test ends.
+func Context(t testing.TB, timeout time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	return ctx
+}

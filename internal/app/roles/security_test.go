@@ -30,10 +30,8 @@ func TestIngestOverTLSAndSCRAM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cfg.Run(ctx, cfg.Servers, cfg.Log) }()
+	ctx := testenv.Context(t, time.Minute)
+	stop := testenv.Go(t, ctx, "ingest", func(ctx context.Context) error { return cfg.Run(ctx, cfg.Servers, cfg.Log) })
 
 	sec, err := cfg.Servers.KafkaSecurity.Build()
 	if err != nil {
@@ -61,10 +59,7 @@ func TestIngestOverTLSAndSCRAM(t *testing.T) {
 	if _, err := Ingest().Parse([]string{"--kafka-sasl-mechanism", "SCRAM-SHA-512"}); err == nil {
 		t.Fatal("a SASL mechanism without credentials passed validation")
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 }
 
 // TestRedisACLFlags: --redis-username/--redis-password reach the client (an ACL user on a
