@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/mat"
-	"gonum.org/v1/gonum/mathext"
 
 	"github.com/segstream/segstream/models/segment"
 )
@@ -55,23 +54,11 @@ type AutoChoice struct {
 	ANOVA []FTest     `json:"anova"`
 }
 
-// FTest is a one-way ANOVA of one feature across segments.
-type FTest struct {
-	Feature string  `json:"feature"`
-	F       float64 `json:"f"`
-	P       float64 `json:"p"`
-}
-
-// Criterion is one of the six criteria of a useful segmentation (identifiable, substantial,
-// accessible, stable, differentiable, actionable) with its measure and verdict: "pass",
-// "fail", or "unknown" when the file cannot tell.
-type Criterion struct {
-	Name    string   `json:"name"`
-	Measure string   `json:"measure"`
-	Value   *float64 `json:"value,omitempty"`
-	Verdict string   `json:"verdict"`
-	Reason  string   `json:"reason"`
-}
+// FTest and Criterion are segment's, shared with the live scorecard.
+type (
+	FTest     = segment.FTest
+	Criterion = segment.Criterion
+)
 
 // The floors of the offline verdicts. A silhouette under 0.25 is "no substantial structure"
 // in Kaufman and Rousseeuw's reading; 0.8 is the stability the search's stable tier asks
@@ -118,67 +105,11 @@ func AutoSegmentation(raw *mat.Dense, names []string, o AutoOptions) (*AutoRepor
 			}
 		}
 		ch.Unassigned = float64(unassigned) / float64(n)
-		ch.Means, ch.ANOVA = anova(raw, names, res.Labels, c.K)
+		ch.Means, ch.ANOVA = segment.ANOVA(raw, names, res.Labels, c.K)
 		rep.Chosen = ch
 	}
 	rep.Criteria = criteria(rep.Chosen, o.MinShare)
 	return rep, nil
-}
-
-// anova returns the raw-unit means per segment and each feature's one-way F test.
-func anova(raw *mat.Dense, names []string, labels []int, k int) ([][]float64, []FTest) {
-	_, p := raw.Dims()
-	means := make([][]float64, k)
-	cnt := make([]float64, k)
-	for c := range means {
-		means[c] = make([]float64, p)
-	}
-	var total float64
-	grand := make([]float64, p)
-	for i, l := range labels {
-		if l < 0 {
-			continue
-		}
-		cnt[l]++
-		total++
-		for j, v := range raw.RawRowView(i) {
-			means[l][j] += v
-			grand[j] += v
-		}
-	}
-	for c := range means {
-		for j := range p {
-			means[c][j] /= cnt[c]
-		}
-	}
-	for j := range p {
-		grand[j] /= total
-	}
-	tests := make([]FTest, p)
-	for j := range p {
-		var between, within float64
-		for c := range k {
-			d := means[c][j] - grand[j]
-			between += cnt[c] * d * d
-		}
-		for i, l := range labels {
-			if l >= 0 {
-				d := raw.At(i, j) - means[l][j]
-				within += d * d
-			}
-		}
-		d1, d2 := float64(k-1), total-float64(k)
-		t := FTest{Feature: names[j], F: (between / d1) / (within / d2), P: 1}
-		switch {
-		case within == 0 && between > 0:
-			t.F, t.P = math.MaxFloat64, 0
-		case within > 0:
-			// P(F' > F) as the regularized incomplete beta, exact where 1−CDF rounds to 0.
-			t.P = mathext.RegIncBeta(d2/2, d1/2, d2/(d2+d1*t.F))
-		}
-		tests[j] = t
-	}
-	return means, tests
 }
 
 // criteria judges ch on what the file can measure and names what needs live data.

@@ -167,6 +167,11 @@ func TestAPI(t *testing.T) {
 			if len(segs) != 3 || total != float64(len(scored)) {
 				t.Fatalf("segments: %d, %v customers", len(segs), total)
 			}
+			// The six criteria travel with the scorecard, each with a verdict.
+			crit, _ := m["scorecard"].(map[string]any)["criteria"].([]any)
+			if len(crit) != 6 || crit[0].(map[string]any)["verdict"] == "" {
+				t.Fatalf("scorecard criteria: %v", crit)
+			}
 		}},
 		{name: "bad segment", method: "GET", path: "/v1/segments/x/members", token: token, status: 400, code: "bad_segment_id"},
 		{name: "bad limit", method: "GET", path: "/v1/segments/0/members?limit=0", token: token, status: 400, code: "bad_limit"},

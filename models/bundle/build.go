@@ -77,6 +77,9 @@ type BuildOptions struct {
 	// win on silhouette as a segment of their own that no campaign can use, and the retrainer's
 	// substantiality gate would refuse every refit.
 	MinShare float64
+	// SubstantialShare is the floor of the scorecard's substantial criterion: the smallest
+	// share of customers, and of revenue, a segment may have (default 0.05).
+	SubstantialShare float64
 	// SweepRows caps the rows the k sweep clusters (a seeded sample; default 20,000) and
 	// FullRows the rows the final fit clusters with restarted Lloyd k-means; above it the
 	// final fit is mini-batch k-means (default 200,000).
@@ -373,6 +376,11 @@ func fitSegmentation(b *Bundle, d *Diagnostics, raw *mat.Dense, cols map[string]
 		}
 		sc2.Stability = &Stability{CurrentVersion: o.Current.Version, ARI: ari, Moved: float64(moved) / float64(n)}
 	}
+	names := make([]string, len(p.Features))
+	for j, f := range p.Features {
+		names[j] = f.Name
+	}
+	sc2.Criteria = criteria(sc2, raw, names, cl.Labels, k, cols, o.SubstantialShare)
 	return nil
 }
 

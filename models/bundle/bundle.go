@@ -14,6 +14,7 @@ import (
 	"github.com/segstream/segstream/models/choice"
 	"github.com/segstream/segstream/models/clv"
 	"github.com/segstream/segstream/models/rfm"
+	"github.com/segstream/segstream/models/segment"
 )
 
 // SchemaVersion is the bundle format this code reads and writes.
@@ -185,7 +186,10 @@ type Scorecard struct {
 	ElasticitySpread float64 `json:"elasticity_spread,omitempty"`
 	// Conversion is the conversion model's calibration on held-out samples.
 	Conversion *Calibration `json:"conversion,omitempty"`
-	Notes      []string     `json:"notes,omitempty"`
+	// Criteria are the six criteria of a useful segmentation with their verdicts, as far as
+	// Build can measure them; bundles fitted before them have none.
+	Criteria []segment.Criterion `json:"criteria,omitempty"`
+	Notes    []string            `json:"notes,omitempty"`
 }
 
 // Distribution is one feature's training distribution, for drift checks.
