@@ -28,19 +28,17 @@ func simulated(t *testing.T, seed uint64) (*Data, *Model) {
 }
 
 // TestRecovery fits data simulated from a known model (3 years of weeks, 5 channels, a
-// control, noise sd 2% of the base revenue) for five seeds and requires: every contribution
-// share within 5 percentage points of the truth; the ROI order of every two channels whose
-// true ROIs differ by more than 25% right; the held-out MAPE (final 13 weeks) under 1.5 times
-// the noise's own MAPE there; an allocation of the current budget that spends it exactly and
-// whose revenue under the true model beats the current split's by at least 75% of what the
-// true model's own best split gains.
-//
-// At 4% noise the shares miss by up to 12 points on three of the five seeds although the fit
-// reaches a lower objective than the true parameters (docs/models/mmm.md): the data then do
-// not pin the curves' shape down, which the bootstrap intervals show.
+// control, noise sd 4% of the base revenue, the simulator's default) for eight seeds and
+// requires: every contribution share within 5 percentage points of the truth; the ROI order of
+// every two channels whose true ROIs differ by more than 25% right; the held-out MAPE (final
+// 13 weeks) under 1.5 times the noise's own MAPE there; an allocation of the current budget
+// that spends it exactly and whose revenue under the true model beats the current split's by
+// at least 75% of what the true model's own best split gains. The seeds and thresholds were
+// written before the test was first run; five of the eight seeds fail a check
+// (docs/models/mmm.md).
 func TestRecovery(t *testing.T) {
 	if testing.Short() {
-		t.Skip("five fits of three years of weeks")
+		t.Skip("eight fits of three years of weeks")
 	}
 	for _, seed := range recoverySeeds {
 		all, truth := simulated(t, seed)
@@ -107,7 +105,7 @@ func TestRecovery(t *testing.T) {
 // TestStability: eight more weeks of the same process move no channel's ROI by more than 15%.
 func TestStability(t *testing.T) {
 	if testing.Short() {
-		t.Skip("ten fits of three years of weeks")
+		t.Skip("sixteen fits of three years of weeks")
 	}
 	for _, seed := range recoverySeeds {
 		all, _ := simulated(t, seed)
