@@ -10,8 +10,8 @@
 //
 // with P the seasonal period (52.18 weeks), the geometric adstock a_t = Σ_{l=0..L} θ^l·x_{t−l}
 // (not normalized, L = 8 by default, spend before the first period taken as 0) and the Hill
-// curve a^S/(a^S+K^S). θ ∈ (0, 1), K > 0, S ∈ (0.3, 5) and β ≥ 0 per channel; the base,
-// trend, seasonality and controls are unconstrained.
+// curve a^S/(a^S+K^S). θ ∈ (0, 1), K > 0, S ∈ Spec.Shape ((0.5, 3) by default) and β ≥ 0
+// per channel; the base, trend, seasonality and controls are unconstrained.
 //
 // # Fitting
 //

@@ -40,7 +40,7 @@ type golden struct {
 func readGolden(t *testing.T) (*golden, *problem) {
 	t.Helper()
 	g := testenv.ReadJSON[golden](t, "testdata/golden_mmm.json")
-	p, err := newProblem(&g.Data, Spec{MaxLag: g.MaxLag, Fourier: g.Fourier, Period: g.Period}, nil)
+	p, err := newProblem(&g.Data, Spec{MaxLag: g.MaxLag, Fourier: g.Fourier, Period: g.Period, Shape: goldenShape}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,3 +113,6 @@ func TestGradient(t *testing.T) {
 		reference.Check(t, "gradient", "central differences", grad, num, 1e-3*floats.Norm(num, 2), 1e-5)
 	}
 }
+
+// goldenShape is the Hill shape range scripts/golden/mmm.py searches (S_MIN, S_MAX).
+var goldenShape = [2]float64{0.3, 5}

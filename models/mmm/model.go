@@ -12,7 +12,14 @@ type Spec struct {
 	MaxLag  int     `json:"max_lag"` // L, the adstock's last lag; default 8
 	Fourier int     `json:"fourier"` // sine-cosine pairs of the yearly seasonality; default 2
 	Period  float64 `json:"period"`  // the seasonal period in periods; default 52.18 (weeks in a year)
+	// Shape is the range the fit searches the Hill shape S in; default [0.5, 3], Robyn's
+	// range for its Hill α (docs/models/mmm.md). Data of a few years at ordinary noise do not
+	// pin S down, and a wider range lets the fit trade shape against K and β.
+	Shape [2]float64 `json:"-"`
 }
+
+// defaultShape is Spec.Shape's default.
+var defaultShape = [2]float64{0.5, 3}
 
 func (s Spec) withDefaults() Spec {
 	if s.MaxLag <= 0 {
@@ -23,6 +30,9 @@ func (s Spec) withDefaults() Spec {
 	}
 	if s.Period <= 0 {
 		s.Period = 52.18
+	}
+	if s.Shape == ([2]float64{}) {
+		s.Shape = defaultShape
 	}
 	return s
 }

@@ -13,14 +13,11 @@ import (
 //
 //	θ = σ(z₀) ∈ (0, 1)
 //	K = k·mean spend·Σθ^l, ln k = ln kMin + (ln kMax − ln kMin)·σ(z₁), k ∈ (0.05, 20)
-//	S = sMin + (sMax − sMin)·σ(z₂) ∈ (0.3, 5)
+//	S = S₀ + (S₁ − S₀)·σ(z₂) ∈ Spec.Shape, (0.5, 3) by default
 //
 // k is K relative to the adstock a channel's mean spend settles at, so k = 1 puts the mean
 // spend at half saturation whatever the channel's scale: every channel starts well scaled.
-const (
-	kMin, kMax = 0.05, 20
-	sMin, sMax = 0.3, 5
-)
+const kMin, kMax = 0.05, 20
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 func logit(p float64) float64   { return math.Log(p / (1 - p)) }
@@ -52,6 +49,9 @@ type problem struct {
 // newProblem builds the objective of d's periods weighted by weights (nil: all 1).
 func newProblem(d *Data, spec Spec, weights []float64) (*problem, error) {
 	n, nc := d.Periods(), len(d.Spend)
+	if spec.Shape == ([2]float64{}) {
+		spec.Shape = defaultShape
+	}
 	p := &problem{spec: spec, n: n, nc: nc, spend: d.Spend, scale: d.MeanSpend(), y: d.Revenue,
 		sw: make([]float64, n), a: make([]float64, n), da: make([]float64, n), h: mat.NewDense(n, nc, nil),
 		gram: make([]float64, nc*nc), c: make([]float64, nc), r: make([]float64, n), nnls: newNNLSWork(nc)}
@@ -110,14 +110,14 @@ func (p *problem) transform(z []float64, c int) (theta, k, s float64) {
 	theta = sigmoid(z[3*c])
 	rel := math.Exp(math.Log(kMin) + math.Log(kMax/kMin)*sigmoid(z[3*c+1]))
 	k = rel * p.scale[c] * carryover(theta, p.spec.MaxLag)
-	s = sMin + (sMax-sMin)*sigmoid(z[3*c+2])
+	s = p.spec.Shape[0] + (p.spec.Shape[1]-p.spec.Shape[0])*sigmoid(z[3*c+2])
 	return theta, k, s
 }
 
 // unconstrained is the inverse of transform for one channel.
 func (p *problem) unconstrained(c int, theta, k, s float64) []float64 {
 	rel := k / (p.scale[c] * carryover(theta, p.spec.MaxLag))
-	return []float64{logit(theta), logit(math.Log(rel/kMin) / math.Log(kMax/kMin)), logit((s - sMin) / (sMax - sMin))}
+	return []float64{logit(theta), logit(math.Log(rel/kMin) / math.Log(kMax/kMin)), logit((s - p.spec.Shape[0]) / (p.spec.Shape[1] - p.spec.Shape[0]))}
 }
 
 // columns fills p.h with the weighted Hill columns at z and, with grad, p.dh with their
@@ -164,7 +164,7 @@ func (p *problem) columns(z []float64, grad bool) {
 				sv := sigmoid(z[3*c+1])
 				p.dh[1][t*p.nc+c] = -q * math.Log(kMax/kMin) * sv * (1 - sv)
 				sw := sigmoid(z[3*c+2])
-				p.dh[2][t*p.nc+c] = -p.sw[t] * u * lr * h * h * (sMax - sMin) * sw * (1 - sw)
+				p.dh[2][t*p.nc+c] = -p.sw[t] * u * lr * h * h * (p.spec.Shape[1] - p.spec.Shape[0]) * sw * (1 - sw)
 			}
 		}
 	}

@@ -7,14 +7,14 @@ import (
 	"testing"
 )
 
-// recoverySeeds are the simulated data sets the recovery tests fit: five draws of the
-// simulator's truth, none chosen.
-var recoverySeeds = []uint64{1, 2, 3, 4, 5}
+// recoverySeeds are the simulated data sets the recovery tests fit: eight draws of the
+// simulator's truth, written here before any of them was run.
+var recoverySeeds = []uint64{11, 12, 13, 14, 15, 16, 17, 18}
 
 const (
 	recoveryWeeks    = 156 // three years
 	recoveryChannels = 5
-	recoveryNoise    = 0.02 // of the base revenue: see TestRecovery
+	recoveryNoise    = 0.04 // of the base revenue: the simulator's default
 )
 
 // simulated is the recovery data of seed: recoveryWeeks and 8 more, and the true model.
@@ -28,19 +28,17 @@ func simulated(t *testing.T, seed uint64) (*Data, *Model) {
 }
 
 // TestRecovery fits data simulated from a known model (3 years of weeks, 5 channels, a
-// control, noise sd 2% of the base revenue) for five seeds and requires: every contribution
-// share within 5 percentage points of the truth; the ROI order of every two channels whose
-// true ROIs differ by more than 25% right; the held-out MAPE (final 13 weeks) under 1.5 times
-// the noise's own MAPE there; an allocation of the current budget that spends it exactly and
-// whose revenue under the true model beats the current split's by at least 75% of what the
-// true model's own best split gains.
-//
-// At 4% noise the shares miss by up to 12 points on three of the five seeds although the fit
-// reaches a lower objective than the true parameters (docs/models/mmm.md): the data then do
-// not pin the curves' shape down, which the bootstrap intervals show.
+// control, noise sd 4% of the base revenue, the simulator's default) for eight seeds and
+// requires: every contribution share within 5 percentage points of the truth; the ROI order of
+// every two channels whose true ROIs differ by more than 25% right; the held-out MAPE (final
+// 13 weeks) under 1.5 times the noise's own MAPE there; an allocation of the current budget
+// that spends it exactly and whose revenue under the true model beats the current split's by
+// at least 75% of what the true model's own best split gains. The seeds and thresholds were
+// written before the test was first run; five of the eight seeds fail a check
+// (docs/models/mmm.md).
 func TestRecovery(t *testing.T) {
 	if testing.Short() {
-		t.Skip("five fits of three years of weeks")
+		t.Skip("eight fits of three years of weeks")
 	}
 	for _, seed := range recoverySeeds {
 		all, truth := simulated(t, seed)
@@ -107,7 +105,7 @@ func TestRecovery(t *testing.T) {
 // TestStability: eight more weeks of the same process move no channel's ROI by more than 15%.
 func TestStability(t *testing.T) {
 	if testing.Short() {
-		t.Skip("ten fits of three years of weeks")
+		t.Skip("sixteen fits of three years of weeks")
 	}
 	for _, seed := range recoverySeeds {
 		all, _ := simulated(t, seed)
