@@ -2,6 +2,7 @@ package roles
 
 import (
 	"flag"
+	"slices"
 	"strings"
 	"testing"
 
@@ -115,5 +116,39 @@ func TestScorerFlags(t *testing.T) {
 	o, err := sc.Options([]string{"127.0.0.1:9092"})
 	if err != nil || o.Topic != "feats" || len(o.Features.Windows) != 2 {
 		t.Fatalf("shared flags: %+v, %v", o, err)
+	}
+}
+
+// TestRetrainerGateRequire: --gate-require takes the six criteria's names into the gates and
+// refuses any other name, saying which it takes.
+func TestRetrainerGateRequire(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  []string
+		err   string
+	}{
+		{"", nil, ""},
+		{"substantial, stable", []string{"substantial", "stable"}, ""},
+		{"stabel", nil, `"stabel" is not a criterion`},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		var f RetrainerFlags
+		f.Register(fs)
+		if err := fs.Parse([]string{"--gate-require", tc.value, "--samples-topic", "-"}); err != nil {
+			t.Fatal(err)
+		}
+		o, err := f.Options(nil)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("--gate-require %q: error %v, want one containing %q", tc.value, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("--gate-require %q: %v", tc.value, err)
+		}
+		if !slices.Equal(o.Gates.Require, tc.want) {
+			t.Errorf("--gate-require %q: gates require %v, want %v", tc.value, o.Gates.Require, tc.want)
+		}
 	}
 }

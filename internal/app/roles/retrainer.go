@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/segstream/segstream/features"
@@ -24,6 +26,7 @@ type RetrainerFlags struct {
 	Seed                                    uint64
 	MinShare, MaxMoved, MinSilhouette       float64
 	MinAUC                                  float64
+	Require                                 string
 
 	shared sharedFlags
 }
@@ -48,6 +51,7 @@ func (f *RetrainerFlags) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.MaxMoved, "gate-max-moved", retrainer.DefaultGates.MaxMoved, "refuse a refit that moves more than this share of customers to another segment (0 disables)")
 	fs.Float64Var(&f.MinSilhouette, "gate-min-silhouette", retrainer.DefaultGates.MinSilhouette, "refuse a refit whose silhouette is below this (0 disables)")
 	fs.Float64Var(&f.MinAUC, "gate-min-auc", retrainer.DefaultGates.MinAUC, "refuse a refit whose conversion model's held-out AUC is below this (0 disables)")
+	fs.StringVar(&f.Require, "gate-require", "", "comma list of segmentation criteria whose verdict must be pass for a refit to be promoted: "+strings.Join(retrainer.Criteria, ", ")+" (an unknown verdict refuses too; empty requires none)")
 	fs.DurationVar(&f.LockTTL, "lock-ttl", 30*time.Second, "lease of the retrainer lock; a standby takes over this long after the leader dies")
 	fs.StringVar(&f.ReportDir, "report-dir", "", "directory to write every refit's bundle and report into, and the copy of the current bundle published again if Redis loses the registry (empty: serve reports only, keep the copy in memory)")
 	fs.StringVar(&f.Token, "retrain-token", "", "bearer token POST /v1/retrain requires (env SEGSTREAM_RETRAIN_TOKEN); empty accepts only callers on this host (loopback)")
@@ -85,6 +89,12 @@ func (f *RetrainerFlags) Options(brokers []string) (retrainer.Options, error) {
 			return retrainer.Options{}, fmt.Errorf("--%s %v: give a value in [0, 1]", name, v)
 		}
 	}
+	require := cli.List(f.Require)
+	for _, name := range require {
+		if !slices.Contains(retrainer.Criteria, name) {
+			return retrainer.Options{}, fmt.Errorf("--gate-require: %q is not a criterion; give any of %s", name, strings.Join(retrainer.Criteria, ", "))
+		}
+	}
 	if f.SamplesTopic != "-" && len(brokers) == 0 {
 		return retrainer.Options{}, fmt.Errorf("the samples topic needs --kafka; or --samples-topic - to fit without samples")
 	}
@@ -92,7 +102,7 @@ func (f *RetrainerFlags) Options(brokers []string) (retrainer.Options, error) {
 		Brokers: brokers, SamplesTopic: noDash(f.SamplesTopic), NoSamples: f.SamplesTopic == "-", Features: features.Config{Windows: w},
 		Interval: f.Interval, DriftInterval: f.DriftInterval, DriftThreshold: f.DriftThreshold, MinInterval: f.MinInterval,
 		MaxRows: f.MaxRows, MaxSamples: f.MaxSamples, Horizon: f.Horizon, Seed: f.Seed, KMin: f.KMin, KMax: f.KMax,
-		Gates:   &retrainer.Gates{MinShare: f.MinShare, MaxMoved: f.MaxMoved, MinSilhouette: f.MinSilhouette, MinAUC: f.MinAUC},
+		Gates:   &retrainer.Gates{MinShare: f.MinShare, MaxMoved: f.MaxMoved, MinSilhouette: f.MinSilhouette, MinAUC: f.MinAUC, Require: require},
 		LockTTL: f.LockTTL, ReportDir: f.ReportDir, Token: f.Token,
 	}, nil
 }
