@@ -87,10 +87,7 @@ func TestRefitAnalysesTheGraph(t *testing.T) {
 	ctx := context.Background()
 	r, _ := newRetrainer(t, rdb, Options{Seed: 7})
 	r.setHeld(true)
-	res := r.RefitNow(ctx, "manual")
-	if res.Result != "promoted" {
-		t.Fatalf("refit: %+v", res)
-	}
+	res := mustPromote(t, ctx, r, "refit")
 
 	// The reference: the graph of the raw events, nodes in id order.
 	var ids []string

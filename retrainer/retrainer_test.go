@@ -126,6 +126,16 @@ func offlineLabels(t *testing.T, st *features.Store, asOf time.Time, b *bundle.B
 	return ids, labels, cols
 }
 
+// mustPromote runs a manual refit and fails the test unless it was promoted.
+func mustPromote(t *testing.T, ctx context.Context, r *Retrainer, what string) RunStatus {
+	t.Helper()
+	res := r.RefitNow(ctx, TriggerManual)
+	if res.Result != Promoted {
+		t.Fatalf("%s: %+v", what, res)
+	}
+	return res
+}
+
 func compiled(t *testing.T, rdb redis.UniversalClient) *bundle.Compiled {
 	t.Helper()
 	c, err := bundle.Compile(published.Current(t, rdb), bundle.CompileOptions{})
@@ -148,10 +158,7 @@ func TestRefitOnlineRetail(t *testing.T) {
 
 	r, reg := newRetrainer(t, rdb, Options{Seed: 7})
 	r.setHeld(true)
-	first := r.RefitNow(ctx, "manual")
-	if first.Result != "promoted" {
-		t.Fatalf("first refit: %+v", first)
-	}
+	first := mustPromote(t, ctx, r, "first refit")
 	if first.Rows < 4338 { // every customer with a state: the 4,338 buyers and a few with only refunds
 		t.Fatalf("snapshot of %d customers", first.Rows)
 	}
@@ -179,10 +186,7 @@ func TestRefitOnlineRetail(t *testing.T) {
 		t.Fatalf("adjusted Rand index against the offline k-means %.4f, want ≥ 0.99", ari)
 	}
 
-	second := r.RefitNow(ctx, "manual")
-	if second.Result != "promoted" {
-		t.Fatalf("second refit: %+v", second)
-	}
+	second := mustPromote(t, ctx, r, "second refit")
 	c2 := compiled(t, rdb)
 	sc := c2.Bundle.Payload.Scorecard
 	if sc.Stability == nil || sc.Stability.Moved != 0 || sc.Stability.ARI != 1 || sc.Stability.CurrentVersion != first.Version {
@@ -236,9 +240,7 @@ func TestDriftTriggersRefit(t *testing.T) {
 	apply(t, st, evs, nil, 1)
 	r0, _ := newRetrainer(t, base, Options{Seed: 7})
 	r0.setHeld(true)
-	if s := r0.RefitNow(ctx, "manual"); s.Result != "promoted" {
-		t.Fatalf("baseline refit: %+v", s)
-	}
+	mustPromote(t, ctx, r0, "baseline refit")
 	orig := compiled(t, base).Bundle
 	asOf, _ := r0.clock(ctx, nil)
 	same, err := TakeSnapshot(ctx, st, asOf, 1e6, 1)

@@ -161,6 +161,17 @@ func printReport(w io.Writer, asJSON bool, rep interface{ WriteText(io.Writer) e
 	return rep.WriteText(w)
 }
 
+// exportAndPrint writes the report's file form to path first when one is given (--export,
+// --gexf), so a file that cannot be written fails the verb before anything is printed.
+func exportAndPrint(path string, write func(io.Writer) error, w io.Writer, asJSON bool, rep interface{ WriteText(io.Writer) error }) error {
+	if path != "" {
+		if err := analysis.CreateFile(path, write); err != nil {
+			return err
+		}
+	}
+	return printReport(w, asJSON, rep)
+}
+
 func analyzeDescribe(fs *flag.FlagSet) runFunc {
 	var pf purchaseFlags
 	pf.register(fs, false)
@@ -237,12 +248,7 @@ func analyzeRFM(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		if *export != "" {
-			if err := analysis.CreateFile(*export, rep.WriteFeaturesCSV); err != nil {
-				return err
-			}
-		}
-		return printReport(stdout, *asJSON, rep)
+		return exportAndPrint(*export, rep.WriteFeaturesCSV, stdout, *asJSON, rep)
 	}
 }
 
@@ -343,11 +349,6 @@ func analyzeNetwork(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		if *gexf != "" {
-			if err := analysis.CreateFile(*gexf, rep.WriteGEXF); err != nil {
-				return err
-			}
-		}
-		return printReport(stdout, *asJSON, rep)
+		return exportAndPrint(*gexf, rep.WriteGEXF, stdout, *asJSON, rep)
 	}
 }

@@ -92,14 +92,7 @@ func TestOnlineRetailEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := bundle.Compile(b, bundle.CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := c.AssignColumns(cols, n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, live := published.Labels(t, b, cols, n)
 	ari, err := segment.AdjustedRandIndex(offline, live)
 	if err != nil || ari < 0.99 {
 		t.Fatalf("adjusted Rand index of the refit against offline k-means: %v (%v)", ari, err)
@@ -484,15 +477,7 @@ func TestStoreLossHeals(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := customerIDs(t, latest)
-	b := published.Current(t, rdb)
-	c, err := bundle.Compile(b, bundle.CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	segs, err := c.AssignColumns(cols, len(ids))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, segs := published.Labels(t, published.Current(t, rdb), cols, len(ids))
 	var behind string
 	waitFor(t, 2*time.Minute-time.Since(lost), "every customer's live segment to be the batch answer at the clock", func() bool {
 		for i, id := range ids {

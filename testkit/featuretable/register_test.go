@@ -19,6 +19,7 @@ import (
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/published"
 	"github.com/segstream/segstream/testkit/testenv"
 )
 
@@ -135,14 +136,7 @@ func TestRegisteredFeatureReachesEveryConsumer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := bundle.Compile(b, bundle.CompileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	labels, err := c.AssignColumns(cols, len(ids))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, labels := published.Labels(t, b, cols, len(ids))
 	var in bundle.Input
 	scratch := c.NewScratch()
 	var r bundle.Result

@@ -31,3 +31,19 @@ func Current(t testing.TB, rdb redis.UniversalClient) *bundle.Bundle {
 	}
 	return b
 }
+
+// Labels compiles b as the scorer does and labels rows 0..n-1 of the per-customer columns
+// with its segment ids; a bundle that does not compile, or columns it cannot label, fail the
+// test.
+func Labels(t testing.TB, b *bundle.Bundle, cols map[string][]float64, n int) (*bundle.Compiled, []int) {
+	t.Helper()
+	c, err := bundle.Compile(b, bundle.CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, err := c.AssignColumns(cols, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, labels
+}
