@@ -20,6 +20,11 @@ type Options struct {
 	Holdout   int     // final periods held out for validation; 0 takes 13, negative none
 	Level     float64 // the intervals' coverage; default 0.9
 	Workers   int     // goroutines for the starts and resamples; default GOMAXPROCS (results do not depend on it)
+	// Priors fits the maximum a posteriori model under the priors on K and S (problem.go)
+	// instead of plain nonlinear least squares. At the simulator's default noise it recovers
+	// contribution shares better and moves more between refits (docs/models/mmm.md), so it
+	// is not the default.
+	Priors bool
 }
 
 func (o Options) withDefaults() Options {
@@ -96,6 +101,7 @@ type Fit struct {
 	// Resamples are the bootstrap's refits, for intervals on what the model predicts.
 	Resamples    []*Model `json:"-"`
 	resampleBase []float64
+	prior        float64 // the σ² the priors were weighed with; 0 for a flat fit
 }
 
 // Estimate fits the model on d. The transform parameters (θ, K, S per channel) are searched
@@ -136,27 +142,24 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 		return nil, nil, err
 	}
 	starts := p.starts(o.Starts, o.Seed)
-	zs := make([][]float64, len(starts))
-	fs := make([]float64, len(starts))
-	err = parallel(len(starts), o.Workers, func(i int) error {
-		q, err := newProblem(d, o.Spec, nil)
-		if err != nil {
-			return err
-		}
-		zs[i], fs[i] = q.local(starts[i], 3000)
-		return nil
-	})
+	zs, fs, err := multistart(d, o, starts, 0)
 	if err != nil {
 		return nil, nil, err
 	}
-	best := 0
-	for i, f := range fs {
-		if f < fs[best] {
-			best = i
+	if o.Priors {
+		// σ², the priors' weight: the residual variance of the least-squares fit on the
+		// degrees of freedom the full model leaves. The MAP fit then starts from the same
+		// points and from the least-squares optimum.
+		_, nf := p.f.Dims()
+		p.prior = slices.Min(fs) / float64(p.n-nf-4*p.nc)
+		starts = append(starts, zs[slices.Index(fs, slices.Min(fs))])
+		if zs, fs, err = multistart(d, o, starts, p.prior); err != nil {
+			return nil, nil, err
 		}
 	}
+	best := slices.Index(fs, slices.Min(fs))
 	m, rss := p.model(zs[best], d.Channels, d.Controls)
-	fit := &Fit{Model: m, RSS: rss, StartRSS: fs, Level: o.Level, Channels: summarize(m, d)}
+	fit := &Fit{Model: m, RSS: rss, StartRSS: fs, Level: o.Level, Channels: summarize(m, d), prior: p.prior}
 	pred, base, err := predictBase(m, d)
 	if err != nil {
 		return nil, nil, err
@@ -164,6 +167,23 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 	fit.Base = base
 	fit.R2, fit.MAPE = accuracy(d.Revenue, pred)
 	return fit, zs[best], nil
+}
+
+// multistart runs the local search from every start on d's objective with the priors
+// weighed by prior (0: none), returning where each ended and its objective.
+func multistart(d *Data, o Options, starts [][]float64, prior float64) ([][]float64, []float64, error) {
+	zs := make([][]float64, len(starts))
+	fs := make([]float64, len(starts))
+	err := parallel(len(starts), o.Workers, func(i int) error {
+		q, err := newProblem(d, o.Spec, nil)
+		if err != nil {
+			return err
+		}
+		q.prior = prior
+		zs[i], fs[i] = q.local(starts[i], 3000)
+		return nil
+	})
+	return zs, fs, err
 }
 
 // predictBase is m's prediction on d and its mean non-media part.
@@ -275,6 +295,7 @@ func (f *Fit) bootstrap(d *Data, o Options, z []float64) error {
 		if err != nil {
 			return err
 		}
+		p.prior = f.prior
 		zb, _ := p.local(z, 1000)
 		f.Resamples[b], _ = p.model(zb, d.Channels, d.Controls)
 		return nil

@@ -103,14 +103,19 @@ func TestLocalSearchNoWorseThanScipy(t *testing.T) {
 	}
 }
 
-// TestGradient: the analytic gradient of the objective equals central differences.
+// TestGradient: the analytic gradient of the objective equals central differences, with
+// and without the priors (weighed here as heavily as the whole RSS, so that an error in their
+// part could not hide under the tolerance).
 func TestGradient(t *testing.T) {
 	_, p := readGolden(t)
-	for _, z := range p.starts(3, 1) {
-		grad := make([]float64, len(z))
-		p.eval(z, grad)
-		num := fd.Gradient(nil, func(x []float64) float64 { return p.eval(x, nil) }, z, &fd.Settings{Formula: fd.Central, Step: 1e-5})
-		reference.Check(t, "gradient", "central differences", grad, num, 1e-3*floats.Norm(num, 2), 1e-5)
+	for _, prior := range []float64{0, p.eval(p.starts(1, 1)[0], nil)} {
+		p.prior = prior
+		for _, z := range p.starts(3, 1) {
+			grad := make([]float64, len(z))
+			p.eval(z, grad)
+			num := fd.Gradient(nil, func(x []float64) float64 { return p.eval(x, nil) }, z, &fd.Settings{Formula: fd.Central, Step: 1e-5})
+			reference.Check(t, "gradient", "central differences", grad, num, 1e-3*floats.Norm(num, 2), 1e-5)
+		}
 	}
 }
 

@@ -44,6 +44,9 @@ type problem struct {
 	r, beta  []float64
 	nnls     *nnlsWork
 	gradient []float64
+	// prior is σ², the noise variance that weighs the priors against the residuals
+	// (objective RSS + σ²·Σρ², the MAP fit under Gaussian noise); 0 fits without priors.
+	prior float64
 }
 
 // newProblem builds the objective of d's periods weighted by weights (nil: all 1).
@@ -231,6 +234,9 @@ func (p *problem) eval(z, grad []float64) float64 {
 		for i := range grad {
 			grad[i] = 0
 		}
+	}
+	rss += p.penalty(z, grad)
+	if grad != nil {
 		for c, b := range p.beta {
 			if b == 0 {
 				continue
@@ -245,10 +251,58 @@ func (p *problem) eval(z, grad []float64) float64 {
 	return rss
 }
 
+// The priors, weakly informative and taken from Google's Meridian (its default
+// PriorDistribution) rather than from any data here:
+//
+//	decay θ               flat on (0, 1)                      Meridian's alpha_m: Uniform(0, 1)
+//	half saturation k     Normal(0.8, 0.8) on (0.05, 20)      Meridian's ec_m: TruncatedNormal(0.8, 0.8, 0.1, 10)
+//	shape S               ln S ~ Normal(0, 0.5)               Meridian fixes slope_m at 1; this keeps S free near it
+//
+// k is K relative to the adstock of the channel's mean spend, as Meridian's ec is relative to
+// the media's median. A few years of weekly data at ordinary noise do not pin K and S down
+// (docs/models/mmm.md): without the priors the fit trades shape against level and β and
+// reaches an RSS below the true model's.
+const (
+	priorK, priorKSD  = 0.8, 0.8
+	priorLnS, priorSD = 0.0, 0.5
+)
+
+// priorTerm is the standardized prior residual ρ of entry i of z and its derivative in z_i;
+// 0, 0 for an entry without a prior.
+func (p *problem) priorTerm(z []float64, i int) (rho, drho float64) {
+	sv := sigmoid(z[i])
+	switch i % 3 {
+	case 1:
+		rel := math.Exp(math.Log(kMin) + math.Log(kMax/kMin)*sv)
+		return (rel - priorK) / priorKSD, rel * math.Log(kMax/kMin) * sv * (1 - sv) / priorKSD
+	case 2:
+		lo, hi := p.spec.Shape[0], p.spec.Shape[1]
+		s := lo + (hi-lo)*sv
+		return (math.Log(s) - priorLnS) / priorSD, (hi - lo) * sv * (1 - sv) / s / priorSD
+	}
+	return 0, 0
+}
+
+// penalty is σ²·Σρ², the priors' part of the objective, adding its gradient into grad.
+func (p *problem) penalty(z, grad []float64) float64 {
+	if p.prior == 0 {
+		return 0
+	}
+	pen := 0.0
+	for i := range z {
+		r, dr := p.priorTerm(z, i)
+		pen += p.prior * r * r
+		if grad != nil {
+			grad[i] += 2 * p.prior * r * dr
+		}
+	}
+	return pen
+}
+
 // linear is the linear part at z: the channel coefficients, then the free ones by least
 // squares on what the channels leave; and the objective.
 func (p *problem) linear(z []float64) (beta, free []float64, rss float64) {
-	rss = p.eval(z, nil)
+	rss = p.eval(z, nil) - p.penalty(z, nil)
 	beta = append([]float64(nil), p.beta...)
 	r := make([]float64, p.n)
 	for t := range p.n {
@@ -342,6 +396,14 @@ func (p *problem) marquardt(z0 []float64, maxEvals int) ([]float64, float64) {
 		back.Mul(p.q, &qtj)
 		jac.Sub(jac, &back)
 		jtj.SymOuterK(1, jac.T())
+		if p.prior > 0 {
+			// The priors' pseudo-residuals σ·ρ_i each move with one entry of z: their
+			// Jacobian rows add σ²·(∂ρ_i/∂z_i)² to the diagonal.
+			for i := range d {
+				_, dr := p.priorTerm(z, i)
+				jtj.SetSym(i, i, jtj.At(i, i)+p.prior*dr*dr)
+			}
+		}
 		for i := range d {
 			jtr[i] = grad[i] / 2 // ∇f = 2·Jᵀr
 		}

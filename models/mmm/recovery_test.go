@@ -39,8 +39,8 @@ func simulated(t *testing.T, seed uint64) (*Data, *Model) {
 // (docs/models/mmm.md).
 //
 // It is issue 17's acceptance check, and the estimator does not meet it yet: at the simulator's
-// 4% noise, on seeds fixed before the first run, 3 of 8 draws pass (docs/models/mmm.md has the
-// table). It runs with SEGSTREAM_ACCEPTANCE=1 and fails there, and stays out of `make test`
+// 4% noise, on seeds fixed before the first run, 3 of 8 draws pass, 5 with
+// SEGSTREAM_MMM_PRIORS=1 (the MAP fit; docs/models/mmm.md has the tables). It runs with SEGSTREAM_ACCEPTANCE=1 and fails there, and stays out of `make test`
 // until the fit (priors on the transform parameters) passes it; its seeds and thresholds are
 // not to be changed to make it pass.
 func TestRecovery(t *testing.T) {
@@ -50,7 +50,7 @@ func TestRecovery(t *testing.T) {
 	for _, seed := range recoverySeeds {
 		all, truth := simulated(t, seed)
 		d := all.Head(recoveryWeeks)
-		fit, err := Estimate(d, Options{Seed: 1, Bootstrap: 10})
+		fit, err := Estimate(d, Options{Seed: 1, Bootstrap: 10, Priors: os.Getenv("SEGSTREAM_MMM_PRIORS") == "1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func TestStability(t *testing.T) {
 	}
 	for _, seed := range recoverySeeds {
 		all, _ := simulated(t, seed)
-		o := Options{Seed: 1, Bootstrap: -1, Holdout: -1}
+		o := Options{Seed: 1, Bootstrap: -1, Holdout: -1, Priors: os.Getenv("SEGSTREAM_MMM_PRIORS") == "1"}
 		before, err := Estimate(all.Head(recoveryWeeks), o)
 		if err != nil {
 			t.Fatal(err)
