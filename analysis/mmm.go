@@ -124,56 +124,12 @@ func readMMM(r io.Reader) (*MMMData, error) {
 	return d, d.Validate()
 }
 
-// MMMReport is `segstream analyze mmm`.
+// MMMReport is `segstream analyze mmm`: the model's report (the one GET /v1/mix serves) on
+// the file, and the allocation of --budget.
 type MMMReport struct {
-	File       string               `json:"file"`
-	Periods    int                  `json:"periods"`
-	First      string               `json:"first"`
-	Last       string               `json:"last"`
-	Channels   []mmm.ChannelSummary `json:"channels"`
-	R2         float64              `json:"r2"`
-	MAPE       float64              `json:"mape"`
-	CV         *mmm.Validation      `json:"cv,omitempty"` // the final periods, predicted by a refit without them
-	RSS        float64              `json:"rss"`
-	Level      float64              `json:"interval_level"`
-	Resamples  int                  `json:"bootstrap_resamples"`
-	Model      *mmm.Model           `json:"model"`
-	Response   map[string][]Point   `json:"response_curves"` // spend per period → steady-state revenue per period
-	Weekly     []MMMPeriod          `json:"decomposition"`
-	Allocation *MMMAllocation       `json:"allocation,omitempty"`
-}
-
-// Point is one point of a response curve.
-type Point struct {
-	Spend   float64 `json:"spend"`
-	Revenue float64 `json:"revenue"`
-}
-
-// MMMPeriod is one period's fitted revenue split into its terms.
-type MMMPeriod struct {
-	Period      string             `json:"period"`
-	Revenue     float64            `json:"revenue"`
-	Fitted      float64            `json:"fitted"`
-	Base        float64            `json:"base"`
-	Trend       float64            `json:"trend"`
-	Seasonality float64            `json:"seasonality"`
-	Channels    map[string]float64 `json:"channels"`
-	Controls    map[string]float64 `json:"controls,omitempty"`
-}
-
-// MMMAllocation is the budget split by channel name, next to the current one.
-type MMMAllocation struct {
-	Budget          float64               `json:"budget"`
-	Spend           map[string]float64    `json:"spend"`
-	Current         map[string]float64    `json:"current"`
-	CurrentBudget   float64               `json:"current_budget"`
-	Bounds          map[string]mmm.Bounds `json:"bounds"`
-	MarginalReturns map[string]float64    `json:"marginal_returns"`
-	Revenue         float64               `json:"expected_revenue"`
-	RevenueInterval *mmm.Interval         `json:"expected_revenue_interval,omitempty"`
-	CurrentRevenue  float64               `json:"current_revenue"`
-	Lift            float64               `json:"lift"`
-	LiftInterval    *mmm.Interval         `json:"lift_interval,omitempty"`
+	File string `json:"file"`
+	mmm.Report
+	Allocation *mmm.NamedAllocation `json:"allocation,omitempty"`
 }
 
 // MMM loads o.File, fits the model and, with a budget, allocates it.
@@ -187,33 +143,11 @@ func MMM(o MMMOptions) (*MMMReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &MMMReport{File: o.File, Periods: d.Periods(), First: d.Dates[0].Format(time.DateOnly), Last: d.Dates[len(d.Dates)-1].Format(time.DateOnly),
-		Channels: fit.Channels, R2: fit.R2, MAPE: fit.MAPE, CV: fit.Holdout, RSS: fit.RSS, Level: fit.Level, Resamples: len(fit.Resamples),
-		Model: fit.Model, Response: map[string][]Point{}}
-	for c, s := range fit.Channels {
-		for i := range 21 {
-			x := 3 * s.MeanSpend * float64(i) / 20
-			rep.Response[s.Name] = append(rep.Response[s.Name], Point{x, fit.Model.Response(c, x)})
-		}
-	}
-	dec, err := fit.Model.Decompose(&d.Data)
+	r, err := mmm.NewReport(fit, &d.Data, d.Dates)
 	if err != nil {
 		return nil, err
 	}
-	for t, day := range d.Dates {
-		p := MMMPeriod{Period: day.Format(time.DateOnly), Revenue: d.Revenue[t], Fitted: dec.Fitted[t], Base: dec.Base[t], Trend: dec.Trend[t],
-			Seasonality: dec.Seasonality[t], Channels: map[string]float64{}}
-		for c, name := range d.Channels {
-			p.Channels[name] = dec.Channels[c][t]
-		}
-		if len(d.Controls) > 0 {
-			p.Controls = map[string]float64{}
-		}
-		for j, name := range d.Controls {
-			p.Controls[name] = dec.Controls[j][t]
-		}
-		rep.Weekly = append(rep.Weekly, p)
-	}
+	rep := &MMMReport{File: o.File, Report: *r}
 	if o.Budget > 0 {
 		if rep.Allocation, err = allocate(fit, d.Channels, o.Budget, o.Bounds); err != nil {
 			return nil, err
@@ -224,33 +158,22 @@ func MMM(o MMMOptions) (*MMMReport, error) {
 
 // allocate splits budget within the bounds name=lo:hi,... (channels not named keep the
 // default bounds).
-func allocate(fit *mmm.Fit, names []string, budget float64, spec string) (*MMMAllocation, error) {
-	bounds := fit.DefaultBounds()
+func allocate(fit *mmm.Fit, names []string, budget float64, spec string) (*mmm.NamedAllocation, error) {
+	bounds := map[string]mmm.Bounds{}
 	for item := range strings.SplitSeq(spec, ",") {
 		if item = strings.TrimSpace(item); item == "" {
 			continue
 		}
 		name, rng, ok := strings.Cut(item, "=")
 		lo, hi, ok2 := strings.Cut(rng, ":")
-		c := slices.Index(names, name)
 		l, err1 := strconv.ParseFloat(lo, 64)
 		h, err2 := strconv.ParseFloat(hi, 64)
-		if !ok || !ok2 || c < 0 || err1 != nil || err2 != nil {
+		if !ok || !ok2 || !slices.Contains(names, name) || err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("--bounds %q: give name=lo:hi per channel, separated by commas, with names among %s", item, strings.Join(names, ", "))
 		}
-		bounds[c] = mmm.Bounds{Lo: l, Hi: h}
+		bounds[name] = mmm.Bounds{Lo: l, Hi: h}
 	}
-	a, err := fit.Allocate(budget, bounds)
-	if err != nil {
-		return nil, err
-	}
-	out := &MMMAllocation{Budget: budget, Spend: map[string]float64{}, Current: map[string]float64{}, Bounds: map[string]mmm.Bounds{},
-		MarginalReturns: map[string]float64{}, CurrentBudget: a.CurrentBudget, Revenue: a.Revenue, RevenueInterval: a.RevenueInterval,
-		CurrentRevenue: a.CurrentRevenue, Lift: a.Lift, LiftInterval: a.LiftInterval}
-	for c, name := range names {
-		out.Spend[name], out.Current[name], out.Bounds[name], out.MarginalReturns[name] = a.Spend[c], a.Current[c], a.Bounds[c], a.MarginalReturns[c]
-	}
-	return out, nil
+	return fit.AllocateNamed(budget, bounds)
 }
 
 // WriteText prints the report as tables.

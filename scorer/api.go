@@ -42,6 +42,8 @@ func (s *Scorer) RegisterAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/segments", s.counted("segments", s.auth(s.getSegments)))
 	mux.HandleFunc("GET /v1/segments/{id}/members", s.counted("members", s.auth(s.getMembers)))
 	mux.HandleFunc("POST /v1/whatif", s.counted("whatif", s.auth(s.postWhatIf)))
+	mux.HandleFunc("GET /v1/mix", s.counted("mix", s.auth(s.getMix)))
+	mux.HandleFunc("POST /v1/mix/allocate", s.counted("mix_allocate", s.auth(s.postAllocate)))
 	mux.HandleFunc("GET /v1/elasticities", s.counted("elasticities", s.auth(s.getElasticities)))
 	mux.HandleFunc("GET /v1/model", s.counted("model", s.auth(s.getModel)))
 	mux.HandleFunc("GET /v1/changes", s.counted("changes", s.auth(s.getChanges)))

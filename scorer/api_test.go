@@ -389,10 +389,7 @@ func TestWhatIfNonFinite(t *testing.T) {
 	ctx := testenv.Context(t, 60*time.Second)
 	e := newEnv(t, ctx, 300)
 	e.ingestEvents(2000)
-	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 1, Version: 1, Purchases: purchaseRows(4000)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := e.build(bundle.BuildOptions{K: 3, Seed: 1, Version: 1, Purchases: purchaseRows(4000)})
 	pu := b.Payload.Purchase
 	if pu == nil || pu.Quantity == nil || pu.Incidence == nil {
 		t.Fatalf("bundle has no purchase models to break: %+v", pu)

@@ -203,10 +203,7 @@ func TestDashboardShowsNumbers(t *testing.T) {
 	ctx := testenv.Context(t, 60*time.Second)
 	e := newEnv(t, ctx, 300)
 	e.ingestEvents(2000)
-	b, err := bundle.Build(e.columns(), bundle.BuildOptions{K: 3, Seed: 1, Version: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := e.build(bundle.BuildOptions{K: 3, Seed: 1, Version: 2})
 	sc := &b.Payload.Scorecard
 	sc.Stability = &bundle.Stability{CurrentVersion: 1, ARI: 0.8731, Moved: 0.0412}
 	sc.Conversion = &bundle.Calibration{N: 1200, AUC: 0.8123, Brier: 0.1534, Bins: []bundle.CalibrationBin{

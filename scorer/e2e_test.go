@@ -746,13 +746,20 @@ func (e *env) waitScored(reg prometheus.Gatherer) {
 	})
 }
 
-// publish builds a bundle on every customer's features at the event-time clock and publishes it.
-func (e *env) publish(o bundle.BuildOptions) *bundle.Bundle {
+// build fits a bundle on the env's features.
+func (e *env) build(o bundle.BuildOptions) *bundle.Bundle {
 	e.t.Helper()
 	b, err := bundle.Build(e.columns(), o)
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return b
+}
+
+// publish builds a bundle on every customer's features at the event-time clock and publishes it.
+func (e *env) publish(o bundle.BuildOptions) *bundle.Bundle {
+	e.t.Helper()
+	b := e.build(o)
 	if _, err := e.reg.Publish(e.ctx, b); err != nil {
 		e.t.Fatal(err)
 	}

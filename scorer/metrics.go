@@ -27,7 +27,7 @@ type metrics struct {
 }
 
 // apiRoutes are the read API's routes as the api metric labels them.
-var apiRoutes = []string{"customer", "network", "communities", "gexf", "segments", "members", "whatif", "elasticities", "model", "changes"}
+var apiRoutes = []string{"customer", "network", "communities", "gexf", "segments", "members", "whatif", "mix", "mix_allocate", "elasticities", "model", "changes"}
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{

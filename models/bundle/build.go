@@ -13,6 +13,7 @@ import (
 
 	"github.com/segstream/segstream/models/choice"
 	"github.com/segstream/segstream/models/clv"
+	"github.com/segstream/segstream/models/mmm"
 	"github.com/segstream/segstream/models/rfm"
 	"github.com/segstream/segstream/models/segment"
 )
@@ -92,6 +93,10 @@ type BuildOptions struct {
 	// NoClip fits the segmentation on unclipped features, as bundles were fitted before
 	// clipping (see clipBounds); for comparisons.
 	NoClip bool
+
+	// Mix is the marketing-mix model to carry, fitted apart from the customers (the
+	// retrainer fits it on the period aggregates).
+	Mix *mmm.Served
 }
 
 // ConversionData are labelled conversion samples: features before the sample time and
@@ -217,6 +222,7 @@ func BuildWithDiagnostics(cols map[string][]float64, o BuildOptions) (*Bundle, *
 	for _, name := range names {
 		p.Training = append(p.Training, distributionOf(name, cols[name]))
 	}
+	p.Mix = o.Mix
 	if err := b.Seal(); err != nil {
 		return nil, nil, err
 	}

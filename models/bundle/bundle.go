@@ -13,6 +13,7 @@ import (
 
 	"github.com/segstream/segstream/models/choice"
 	"github.com/segstream/segstream/models/clv"
+	"github.com/segstream/segstream/models/mmm"
 	"github.com/segstream/segstream/models/rfm"
 	"github.com/segstream/segstream/models/segment"
 )
@@ -41,8 +42,11 @@ type Payload struct {
 	CLV          *CLV           `json:"clv,omitempty"`
 	Purchase     *Purchase      `json:"purchase,omitempty"`
 	Elasticities []Elasticity   `json:"elasticities,omitempty"`
-	Scorecard    Scorecard      `json:"scorecard"`
-	Training     []Distribution `json:"training"`
+	// Mix is the marketing-mix model of the period aggregates (docs/models/mmm.md), when the
+	// retrainer had enough periods of spend and revenue to fit one.
+	Mix       *mmm.Served    `json:"mix,omitempty"`
+	Scorecard Scorecard      `json:"scorecard"`
+	Training  []Distribution `json:"training"`
 }
 
 // Feature is one input of the segmentation, in fit order.

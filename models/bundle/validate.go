@@ -167,6 +167,11 @@ func (b *Bundle) Validate() error {
 			bad("clv monthly discount %g, want [0, 1)", c.MonthlyDiscount)
 		}
 	}
+	if p.Mix != nil {
+		if err := p.Mix.Validate(); err != nil {
+			bad("%v", err)
+		}
+	}
 	if pu := p.Purchase; pu != nil {
 		nb := len(pu.Brands)
 		if nb == 0 {
