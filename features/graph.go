@@ -57,8 +57,11 @@ func (r *Record) Customer() string {
 }
 
 // AppendRecords appends the records of ev at pos: one, or two for an interaction (its customer's
-// and its target's).
+// and its target's), none for a spend event (it has no customer; Periods keeps it).
 func AppendRecords(recs []Record, ev *stream.Event, pos Position) []Record {
+	if ev.Type == stream.Spend {
+		return recs
+	}
 	recs = append(recs, Record{Event: ev, Pos: pos})
 	if ev.Type == stream.Interaction {
 		recs = append(recs, Record{Event: ev, Pos: pos, Target: true})

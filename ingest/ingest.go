@@ -62,6 +62,11 @@ type Options struct {
 	Features features.Config
 	Limits   stream.Limits
 
+	// Period is the length of the period aggregates' periods (features.Periods: spend per
+	// channel, net revenue and the controls of the marketing-mix model), counted from
+	// features.PeriodEpoch, a Monday 00:00 UTC. Whole hours, 1h to 366 days; default a week.
+	Period time.Duration
+
 	// StallAfter is how long ingest stays ready while it makes no progress: while Redis has
 	// rejected every write (an out-of-memory noeviction Redis answers PING but refuses SET), or
 	// while a partition has records waiting and the group's committed offset on it has not
@@ -107,6 +112,12 @@ func (o *Options) Validate() error {
 	o.Features.Samples = !o.NoSamples
 	if o.StallAfter <= 0 {
 		o.StallAfter = 2 * time.Minute
+	}
+	if o.Period == 0 {
+		o.Period = features.DefaultPeriod
+	}
+	if err := features.ValidatePeriod(o.Period); err != nil {
+		return err
 	}
 	if o.WaitReplicas < 0 {
 		return fmt.Errorf("WaitReplicas %d: give 0 (no wait) or more", o.WaitReplicas)
@@ -155,6 +166,8 @@ type Ingester struct {
 	rebuildID string // the claim of this replica's rebuild in progress ("" between rebuilds)
 	// replicas waits for Redis replicas before a batch may commit; nil without WaitReplicas.
 	replicas *features.ReplicaWaiter
+	// periods keeps the period aggregates; nil with Options.Applier.
+	periods *features.Periods
 }
 
 // New validates o and builds an Ingester over the Redis client rdb.
@@ -170,6 +183,10 @@ func New(o Options, rdb redis.UniversalClient) (*Ingester, error) {
 	} else {
 		in.store = store
 		store.SetEpoch(unfenced) // nothing is written before initEpoch decided
+		var err error
+		if in.periods, err = features.NewPeriods(rdb, in.prefix, o.Period); err != nil {
+			return nil, err
+		}
 	}
 	in.epoch = o.Epoch
 	if in.epoch == nil {
@@ -318,7 +335,8 @@ func (l *lane) Finish(ctx context.Context, abs []*appliedBatch) error {
 type laneScratch struct {
 	events []stream.Event
 	recs   []features.Record
-	keys   [][]byte // the customer id as the events record's key, to key the outputs by
+	counts []*stream.Event // the events the period aggregates count
+	keys   [][]byte        // the customer id as the events record's key, to key the outputs by
 	spare  <-chan *appliedBatch
 }
 
@@ -346,7 +364,7 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 		sc.events = make([]stream.Event, len(batch))
 	}
 	events := sc.events[:len(batch)]
-	recs, keys := sc.recs[:0], sc.keys[:0]
+	recs, keys, counts := sc.recs[:0], sc.keys[:0], sc.counts[:0]
 	defer func() {
 		// Drop what the events point to, so a quiet lane holds no garbage, but for their maps,
 		// which DecodeInto refills next batch (as many entries each as the limits allow, 64 by default).
@@ -354,7 +372,8 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 			e := &events[i]
 			*e = stream.Event{Prices: e.Prices, Promotions: e.Promotions, Attributes: e.Attributes}
 		}
-		sc.recs, sc.keys = recs[:0], keys[:0]
+		clear(counts)
+		sc.recs, sc.keys, sc.counts = recs[:0], keys[:0], counts[:0]
 	}()
 	for i := range batch {
 		m := &batch[i]
@@ -362,6 +381,12 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 			ab.out = append(ab.out, in.dlqMessage(m, de))
 			ab.dlqMax = m.Offset
 			continue
+		}
+		if in.periods != nil && features.Counts(&events[i]) {
+			counts = append(counts, &events[i])
+		}
+		if events[i].Type == stream.Spend {
+			continue // no customer: only the period aggregates take it
 		}
 		n := len(recs)
 		recs = features.AppendRecords(recs, &events[i], features.Position{Partition: int32(m.Partition), Offset: m.Offset})
@@ -381,9 +406,18 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 	}
 	res := ab.res[:len(recs)]
 	clear(res)
-	if len(recs) > 0 {
+	if len(recs) > 0 || len(counts) > 0 {
 		err := stream.Retry(ctx, stream.NewBackoff(in.o.MaxBackoff), "applying batch", func() error {
 			err := in.applier.ApplyBatch(ctx, recs, res)
+			if err == nil && len(counts) > 0 {
+				// After the customers' states, whose write checks the store's epoch marker
+				// (a lost store fails the batch here first). Each event is applied to its
+				// period once, by its id, so applying the batch again after any failure is
+				// safe, and so is a redelivery after a crash between the two writes.
+				var n int
+				n, err = in.periods.Apply(ctx, counts)
+				in.m.periodEvents.Add(float64(n))
+			}
 			if err == nil {
 				err = in.waitReplicas(ctx) // on an error the batch is applied again
 			}
@@ -438,7 +472,7 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 }
 
 // decode decodes one events record into ev; a record that is not a valid event, or whose key
-// is not its customer id, gets the reason it goes to the DLQ with.
+// is not its customer id (a spend event's: its channel), gets the reason it goes to the DLQ with.
 func (in *Ingester) decode(m *kafka.Message, ev *stream.Event) *stream.DecodeError {
 	if err := in.decoder.DecodeInto(m.Value, ev); err != nil {
 		var de *stream.DecodeError
@@ -447,9 +481,13 @@ func (in *Ingester) decode(m *kafka.Message, ev *stream.Event) *stream.DecodeErr
 		}
 		return de
 	}
-	if len(m.Key) > 0 && string(m.Key) != ev.CustomerID {
-		return &stream.DecodeError{Reason: stream.ReasonKeyMismatch, Field: "customer_id",
-			Detail: fmt.Sprintf("message key %q differs from customer_id %q", m.Key, ev.CustomerID)}
+	if len(m.Key) > 0 && string(m.Key) != ev.Key() {
+		field := "customer_id"
+		if ev.Type == stream.Spend {
+			field = "channel"
+		}
+		return &stream.DecodeError{Reason: stream.ReasonKeyMismatch, Field: field,
+			Detail: fmt.Sprintf("message key %q differs from %s %q", m.Key, field, ev.Key())}
 	}
 	return nil
 }

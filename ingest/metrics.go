@@ -27,6 +27,7 @@ type metrics struct {
 	rebuilding    prometheus.Gauge
 	rebuilds      *prometheus.CounterVec
 	rebuildEvents prometheus.Counter
+	periodEvents  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *metrics {
@@ -65,10 +66,12 @@ func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *m
 			"Rebuilds of a lost feature store this replica ran, by result (done or failed).", "result", "done", "failed"),
 		rebuildEvents: promx.Counter("segstream_ingest_rebuild_events_total",
 			"Events re-applied from the events topic while rebuilding a lost feature store."),
+		periodEvents: promx.Counter("segstream_ingest_period_events_total",
+			"Purchases, refunds, visits and spend events applied to the period aggregates, each once (one whose reply was lost is not counted)."),
 	}
 	if err := promx.Register(reg, m.consumed, m.applied, m.duplicates, m.rejected, m.batchSeconds, m.batchEvents,
 		m.lag, m.stalled, m.redisErrors, m.kafkaErrors, m.casConflicts, m.corrupt, m.produced, m.samples,
-		m.rebuilding, m.rebuilds, m.rebuildEvents); err != nil {
+		m.rebuilding, m.rebuilds, m.rebuildEvents, m.periodEvents); err != nil {
 		panic(err) // the names are fixed: a clash is a programming error
 	}
 	return m

@@ -290,15 +290,24 @@ func (in *Ingester) rebuildPartition(ctx context.Context, cl stream.Cluster, st 
 	events := make([]stream.Event, size+1)
 	recs := make([]features.Record, 0, size+1)
 	res := make([]features.Result, size+1)
+	// The period aggregates are rebuilt beside the states; a period that kept some events
+	// recognises them by their ids.
+	counts := make([]*stream.Event, 0, size)
+	n := 0 // events decoded since the last flush
 	dlqMax := int64(-1)
 	flush := func() error {
-		if len(recs) == 0 {
+		if n == 0 {
 			return nil
 		}
 		err := stream.Retry(ctx, stream.NewBackoff(in.o.MaxBackoff), fmt.Sprintf("rebuilding %s/%d", in.o.Topic, p), func() error {
 			err := st.ApplyBatch(ctx, recs, res[:len(recs)])
 			if errors.Is(err, features.ErrStoreLost) {
 				return stream.Permanent(err)
+			}
+			if err == nil && len(counts) > 0 {
+				var applied int
+				applied, err = in.periods.Apply(ctx, counts)
+				in.m.periodEvents.Add(float64(applied))
 			}
 			return err
 		}, func(error) { in.m.redisErrors.Inc() })
@@ -308,18 +317,23 @@ func (in *Ingester) rebuildPartition(ctx context.Context, cl stream.Cluster, st 
 		in.m.rebuildEvents.Add(float64(len(recs)))
 		st.Release(res[:len(recs)])
 		clear(res)
-		recs = recs[:0]
+		clear(counts)
+		recs, counts, n = recs[:0], counts[:0], 0
 		return nil
 	}
 	err := cl.ReadRange(ctx, in.o.Topic, p, o.First, o.End, func(m *kafka.Message) error {
-		ev := &events[len(recs)]
+		ev := &events[n]
 		*ev = stream.Event{}
 		if de := in.decode(m, ev); de != nil {
 			dlqMax = m.Offset
 			return nil
 		}
+		n++
+		if in.periods != nil && features.Counts(ev) {
+			counts = append(counts, ev)
+		}
 		recs = features.AppendRecords(recs, ev, features.Position{Partition: int32(m.Partition), Offset: m.Offset})
-		if len(recs) >= size {
+		if len(recs) >= size || n >= size {
 			return flush()
 		}
 		return nil

@@ -165,6 +165,8 @@ type rawEvent struct {
 	Target     string             `json:"target_customer_id"`
 	Kind       string             `json:"kind"`
 	Weight     *float64           `json:"weight"`
+	Channel    string             `json:"channel"`
+	Campaign   string             `json:"campaign"`
 }
 
 // eventFields is an event as parsed, before validation; both parsers yield it. The contract
@@ -182,6 +184,7 @@ type eventFields struct {
 	Target, Kind                  string
 	Weight                        float64
 	HasWeight                     bool
+	Channel, Campaign             string
 
 	spare spareMaps // for the fast parser to refill (DecodeInto)
 }
@@ -210,7 +213,7 @@ func (r *rawEvent) fields(f *eventFields) {
 	}
 	*f = eventFields{EventID: deref(r.EventID), Type: deref(r.Type), CustomerID: deref(r.CustomerID), TS: deref(r.TS),
 		OrderID: r.OrderID, Currency: r.Currency, Prices: PricesOf(r.Prices), Promotions: PromotionsOf(r.Promotions),
-		Attributes: r.Attributes, Target: r.Target, Kind: r.Kind}
+		Attributes: r.Attributes, Target: r.Target, Kind: r.Kind, Channel: r.Channel, Campaign: r.Campaign}
 	if r.Weight != nil {
 		f.Weight, f.HasWeight = *r.Weight, true
 	}
@@ -334,6 +337,40 @@ func validateInteraction(r *eventFields, l *Limits, ev *Event, id func(func() st
 	return nil
 }
 
+// validateSpend checks a spend event's channel, campaign and amount, and that no other type
+// carries a channel or a campaign. id validates an identifier as the other ids are.
+func validateSpend(r *eventFields, l *Limits, ev *Event, id func(func() string, string, bool) (string, *DecodeError)) *DecodeError {
+	if ev.Type != Spend {
+		switch {
+		case r.Channel != "":
+			return reject(ReasonInvalidValue, "channel", "only spend events carry a channel")
+		case r.Campaign != "":
+			return reject(ReasonInvalidValue, "campaign", "only spend events carry a campaign")
+		}
+		return nil
+	}
+	if r.Channel == "" {
+		return reject(ReasonMissingField, "channel", "required on spend events")
+	}
+	if !ValidChannel(r.Channel) {
+		return reject(ReasonInvalidValue, "channel", "%q is not 1..%d bytes of a-z, 0-9 and _", r.Channel, MaxChannelLen)
+	}
+	ev.Channel = intern(r.Channel) // a copy: the fast path's may be the message's
+	var err *DecodeError
+	if ev.Campaign, err = id(func() string { return "campaign" }, r.Campaign, false); err != nil {
+		return err
+	}
+	if !r.HasAmount {
+		return reject(ReasonMissingField, "amount", "required on spend events")
+	}
+	// Positive, not merely ≥ 0: a spend of nothing adds nothing to a period, and Event's JSON
+	// omits a zero amount, so a Go producer could not send one that decodes again.
+	if a := r.Amount; !(a > 0 && a <= l.MaxAmount) {
+		return reject(ReasonInvalidValue, "amount", "%v is not in (0, %v]", a, l.MaxAmount)
+	}
+	return nil
+}
+
 func classifyJSONError(err error) *DecodeError {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
@@ -381,7 +418,12 @@ func (d *Decoder) validate(r *eventFields, l *Limits, ev *Event) error {
 	if ev.EventID, err = id(name("event_id"), r.EventID, true); err != nil {
 		return err
 	}
-	if ev.CustomerID, err = id(name("customer_id"), r.CustomerID, true); err != nil {
+	if r.Type == string(Spend) {
+		// A spend event has no customer: its channel is its key.
+		if r.CustomerID != "" {
+			return reject(ReasonInvalidValue, "customer_id", "spend events have no customer; the channel is their key")
+		}
+	} else if ev.CustomerID, err = id(name("customer_id"), r.CustomerID, true); err != nil {
 		return err
 	}
 	if r.Type == "" {
@@ -389,9 +431,9 @@ func (d *Decoder) validate(r *eventFields, l *Limits, ev *Event) error {
 	}
 	ev.Type = EventType(r.Type)
 	switch ev.Type {
-	case Purchase, Visit, Refund, Profile, Interaction:
+	case Purchase, Visit, Refund, Profile, Interaction, Spend:
 	default:
-		return reject(ReasonInvalidValue, "type", "%q is not purchase, visit, refund, profile or interaction", r.Type)
+		return reject(ReasonInvalidValue, "type", "%q is not purchase, visit, refund, profile, interaction or spend", r.Type)
 	}
 	if r.TS == "" {
 		return reject(ReasonMissingField, "ts", "required")
@@ -420,8 +462,11 @@ func (d *Decoder) validate(r *eventFields, l *Limits, ev *Event) error {
 	ev.Currency = r.Currency
 
 	money := ev.Type == Purchase || ev.Type == Refund
-	if !money && (len(r.Items) > 0 || r.HasAmount) {
-		return reject(ReasonInvalidValue, "items", "only purchases and refunds carry items or amount")
+	if !money && (len(r.Items) > 0 || r.HasAmount && ev.Type != Spend) {
+		return reject(ReasonInvalidValue, "items", "only purchases and refunds carry items, and only they and spend events an amount")
+	}
+	if err := validateSpend(r, l, ev, id); err != nil {
+		return err
 	}
 	if ev.Type != Profile && r.Attributes != nil {
 		return reject(ReasonInvalidValue, "attributes", "only profiles carry attributes")
@@ -429,7 +474,7 @@ func (d *Decoder) validate(r *eventFields, l *Limits, ev *Event) error {
 	if err := validateInteraction(r, l, ev, id); err != nil {
 		return err
 	}
-	if (ev.Type == Refund || ev.Type == Profile || ev.Type == Interaction) && (r.Prices != nil || r.Promotions != nil) {
+	if (ev.Type == Refund || ev.Type == Profile || ev.Type == Interaction || ev.Type == Spend) && (r.Prices != nil || r.Promotions != nil) {
 		return reject(ReasonInvalidValue, "prices", "only visits and purchases carry a price context")
 	}
 	if len(r.Items) > l.MaxItems {

@@ -55,6 +55,18 @@ func TestDecodeValid(t *testing.T) {
 					t.Fatalf("%+v", ev)
 				}
 			}},
+		{"spend", `{"event_id":"s1","type":"spend","channel":"paid_search","campaign":"xmas-26","ts":"2011-01-01T00:00:00Z","amount":1250.5,"currency":"EUR"}`,
+			func(t *testing.T, ev *Event) {
+				if ev.Type != Spend || ev.Channel != "paid_search" || ev.Campaign != "xmas-26" || ev.Amount != 1250.5 || ev.CustomerID != "" || ev.Key() != "paid_search" {
+					t.Fatalf("%+v", ev)
+				}
+			}},
+		{"spend, escaped (encoding/json's path)", `{"event_id":"s\u0032","type":"spend","channel":"tv","ts":"2011-01-01T00:00:00Z","amount":0.01}`,
+			func(t *testing.T, ev *Event) {
+				if ev.Type != Spend || ev.Channel != "tv" || ev.Amount != 0.01 || ev.EventID != "s2" {
+					t.Fatalf("%+v", ev)
+				}
+			}},
 		{"refund", `{"event_id":"r","type":"refund","customer_id":"c","ts":"2011-01-01T00:00:00Z","amount":3}`,
 			func(t *testing.T, ev *Event) {
 				if ev.Type != Refund || ev.Amount != 3 {
@@ -187,6 +199,25 @@ func TestDecodeRejects(t *testing.T) {
 		{"interaction with items", `{` + base + `,"type":"interaction","target_customer_id":"d","kind":"gift","items":[{"quantity":1,"unit_price":1}]}`, ReasonInvalidValue, "items"},
 		{"interaction with prices", `{` + base + `,"type":"interaction","target_customer_id":"d","kind":"gift","prices":{"1":1}}`, ReasonInvalidValue, "prices"},
 		{"duplicate kind", `{` + base + `,"type":"interaction","target_customer_id":"d","kind":"gift","kind":"share"}`, ReasonDuplicateField, "kind"},
+		// Spend events (issue 17): a channel and an amount, no customer.
+		{"spend with a customer", `{` + base + `,"type":"spend","channel":"tv","amount":1}`, ReasonInvalidValue, "customer_id"},
+		{"spend without a channel", `{"event_id":"s","type":"spend","ts":"2011-12-09T12:50:00Z","amount":1}`, ReasonMissingField, "channel"},
+		{"spend channel in upper case", `{"event_id":"s","type":"spend","channel":"TV","ts":"2011-12-09T12:50:00Z","amount":1}`, ReasonInvalidValue, "channel"},
+		{"spend channel with a space", `{"event_id":"s","type":"spend","channel":"paid search","ts":"2011-12-09T12:50:00Z","amount":1}`, ReasonInvalidValue, "channel"},
+		{"spend channel too long", `{"event_id":"s","type":"spend","channel":"` + strings.Repeat("a", 33) + `","ts":"2011-12-09T12:50:00Z","amount":1}`, ReasonInvalidValue, "channel"},
+		{"spend without an amount", `{"event_id":"s","type":"spend","channel":"tv","ts":"2011-12-09T12:50:00Z"}`, ReasonMissingField, "amount"},
+		{"spend of zero", `{"event_id":"s","type":"spend","channel":"tv","ts":"2011-12-09T12:50:00Z","amount":0}`, ReasonInvalidValue, "amount"},
+		{"negative spend", `{"event_id":"s","type":"spend","channel":"tv","ts":"2011-12-09T12:50:00Z","amount":-1}`, ReasonInvalidValue, "amount"},
+		{"spend over limit", `{"event_id":"s","type":"spend","channel":"tv","ts":"2011-12-09T12:50:00Z","amount":1.5e9}`, ReasonInvalidValue, "amount"},
+		{"spend not finite", `{"event_id":"s","type":"spend","channel":"tv","ts":"2011-12-09T12:50:00Z","amount":1e400}`, ReasonInvalidValue, "amount"},
+		{"spend amount a string", `{"event_id":"s","type":"spend","channel":"tv","ts":"2011-12-09T12:50:00Z","amount":"5"}`, ReasonInvalidType, "amount"},
+		{"spend with items", `{"event_id":"s","type":"spend","channel":"tv","ts":"2011-12-09T12:50:00Z","amount":1,"items":[{"quantity":1,"unit_price":1}]}`, ReasonInvalidValue, "items"},
+		{"spend with prices", `{"event_id":"s","type":"spend","channel":"tv","ts":"2011-12-09T12:50:00Z","amount":1,"prices":{"1":1}}`, ReasonInvalidValue, "prices"},
+		{"spend campaign with control char", `{"event_id":"s","type":"spend","channel":"tv","campaign":"a\u0001","ts":"2011-12-09T12:50:00Z","amount":1}`, ReasonInvalidValue, "campaign"},
+		{"spend in the future", `{"event_id":"s","type":"spend","channel":"tv","ts":"2030-01-01T00:00:00Z","amount":1}`, ReasonFutureTimestamp, "ts"},
+		{"purchase with a channel", `{` + base + `,"type":"purchase","amount":1,"channel":"tv"}`, ReasonInvalidValue, "channel"},
+		{"visit with a campaign", `{` + base + `,"type":"visit","campaign":"x"}`, ReasonInvalidValue, "campaign"},
+		{"duplicate channel", `{"event_id":"s","type":"spend","channel":"tv","channel":"radio","ts":"2011-12-09T12:50:00Z","amount":1}`, ReasonDuplicateField, "channel"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,6 +253,8 @@ func TestDecodeIntoMatchesDecode(t *testing.T) {
 		string(benchVisit),
 		`{"event_id":"v4",` + base + `,"type":"visit","prices":{},"promotions":{}}`,
 		`{"event_id":"v5",` + base + `,"type":"visit"}`,
+		`{"event_id":"s","type":"spend","channel":"tv","ts":"2011-12-09T12:50:00Z","amount":7}`,
+		`{"event_id":"v6",` + base + `,"type":"visit","prices":{"1":1}}`,
 	}
 	d := testDecoder()
 	var into Event
@@ -254,6 +287,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"event_id":"i","type":"interaction","customer_id":"c","target_customer_id":"d","kind":"referral","weight":2,"ts":"2011-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"event_id":"e1","type":"purchase","customer_id":"c1","ts":"2011-12-09T12:50:00Z","items":[{"quantity":1e6,"unit_price":1e7},{"quantity":1e6,"unit_price":1e3}]}`))
 	f.Add([]byte(`{"event_id":"p","type":"profile","customer_id":"c","ts":"2011-01-01T00:00:00Z","attributes":{"age":35,"income":-1e308}}`))
+	f.Add([]byte(`{"event_id":"s","type":"spend","channel":"tv","campaign":"c","ts":"2011-01-01T00:00:00Z","amount":12.5}`))
 	f.Add([]byte(`{"event_id":"e","Type":"visit","customer_id":"c","ts":"2011-01-01T00:00:00Z","customer_id":"c"}`))
 	d := testDecoder()
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -22,7 +22,29 @@ const (
 	// Interaction is one customer acting towards another (a referral, a share, a gift, a reply,
 	// a message): an edge of the interaction graph, from CustomerID to TargetCustomerID.
 	Interaction EventType = "interaction"
+	// Spend is money a marketing channel spent: it has no customer; the channel takes the
+	// customer's place as the message key (docs/events.md, "Spend events").
+	Spend EventType = "spend"
 )
+
+// MaxChannelLen bounds a spend event's channel name, which is lowercase ASCII letters, digits
+// and underscores (ValidChannel).
+const MaxChannelLen = 32
+
+// ValidChannel reports whether c is a channel name the contract accepts: 1 to MaxChannelLen
+// bytes of [a-z0-9_]. The names are bounded and plain because they become Redis hash fields
+// and model inputs.
+func ValidChannel(c string) bool {
+	if len(c) == 0 || len(c) > MaxChannelLen {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if b := c[i]; !(b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // InteractionKinds are the kinds an interaction may have.
 var InteractionKinds = []string{"referral", "share", "gift", "reply", "message"}
@@ -52,6 +74,18 @@ type Event struct {
 	TargetCustomerID string  `json:"target_customer_id,omitempty"`
 	Kind             string  `json:"kind,omitempty"`
 	Weight           float64 `json:"weight,omitempty"`
+
+	// Spend fields: the marketing channel that spent Amount, and optionally the campaign.
+	Channel  string `json:"channel,omitempty"`
+	Campaign string `json:"campaign,omitempty"`
+}
+
+// Key is the event's message key: the customer id, or a spend event's channel.
+func (e *Event) Key() string {
+	if e.Type == Spend {
+		return e.Channel
+	}
+	return e.CustomerID
 }
 
 // Item is one line of a purchase or refund.

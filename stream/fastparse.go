@@ -80,6 +80,12 @@ func fastParse(b []byte, r *eventFields) bool {
 			bit = 1 << 13
 			r.Weight, ok = p.Float()
 			r.HasWeight = true
+		case "channel":
+			bit = 1 << 14
+			r.Channel, ok = p.internStr()
+		case "campaign":
+			bit = 1 << 15
+			r.Campaign, ok = p.Str()
 		}
 		if seen&bit != 0 {
 			return false // a repeated key: checkKeys names it
@@ -103,6 +109,8 @@ func eventType(t []byte) string {
 		return string(Profile)
 	case string(Interaction):
 		return string(Interaction)
+	case string(Spend):
+		return string(Spend)
 	}
 	return string(t)
 }

@@ -13,7 +13,7 @@ import (
 // fits checkKeys's bit set (at most 16).
 var (
 	eventKeys = []string{"event_id", "type", "customer_id", "ts", "items", "amount", "order_id", "currency", "prices", "promotions", "attributes",
-		"target_customer_id", "kind", "weight"}
+		"target_customer_id", "kind", "weight", "channel", "campaign"}
 	itemKeys = []string{"sku", "brand", "quantity", "unit_price", "promotion"}
 )
 

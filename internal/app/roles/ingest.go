@@ -31,6 +31,7 @@ type IngestFlags struct {
 	Windows                               string
 	DedupWindow                           int
 	WaitReplicas                          int
+	Period                                time.Duration
 }
 
 // Register adds the ingest flags to fs.
@@ -48,6 +49,7 @@ func (f *IngestFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Windows, "windows", "30,90,365", "trailing windows in days for windowed purchase and spend features")
 	fs.IntVar(&f.DedupWindow, "dedup-window", 1024, "recent event ids remembered per customer for duplicate detection")
 	fs.IntVar(&f.WaitReplicas, "redis-wait-replicas", 0, "commit a batch's offsets only once this many replicas of every Redis master acknowledged its writes (Redis WAIT); 0 commits on the master's acknowledgement, which a failover can lose")
+	fs.DurationVar(&f.Period, "period", features.DefaultPeriod, "length of the period aggregates' periods (spend per channel, net revenue and the marketing-mix model's controls), counted from Monday 1970-01-05 00:00 UTC; whole hours, 1h to 8784h")
 	fs.DurationVar(&f.StallAfter, "stall-after", 2*time.Minute, "not ready once Redis has rejected every write, or a partition with records waiting has made no progress, for this long")
 }
 
@@ -88,6 +90,11 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 	if f.MaxFuture <= 0 {
 		return ingest.Options{}, fmt.Errorf("--max-future %s: give a positive duration such as 24h", f.MaxFuture)
 	}
+	if f.Period != 0 { // 0: a caller that builds the flags in code and takes the default
+		if err := features.ValidatePeriod(f.Period); err != nil {
+			return ingest.Options{}, fmt.Errorf("--period: %w", err)
+		}
+	}
 	samples := f.SamplesTopic
 	if f.Samples && (samples == "" || samples == "-") {
 		return ingest.Options{}, fmt.Errorf("--samples-topic %q: name a topic, or turn samples off with --samples=false", samples)
@@ -102,6 +109,7 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 		NoSamples:     !f.Samples,
 		StallAfter:    f.StallAfter,
 		WaitReplicas:  f.WaitReplicas,
+		Period:        f.Period,
 		Features:      features.Config{Windows: w, DedupWindow: f.DedupWindow},
 		Limits:        lim,
 	}

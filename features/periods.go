@@ -1,0 +1,427 @@
+package features
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segstream/segstream/models/mmm"
+	"github.com/segstream/segstream/redisx"
+	"github.com/segstream/segstream/stream"
+)
+
+// Period aggregates are the live input of the marketing-mix model (docs/models/mmm.md): per
+// period of event time, the spend of every channel, the net revenue, and the controls the model
+// can use (mean price paid, promotion share, visits), kept by ingest exactly once per event.
+//
+// # Keys
+//
+// A period of length L seconds starting at Unix second S has two keys sharing the hash tag
+// {period:L:S}, so one script call touches one Redis Cluster slot:
+//
+//	seg:{period:L:S}:agg   hash of integer counters (PeriodFields)
+//	seg:{period:L:S}:ids   set of the applied events' id hashes (FNV-1a 64, hex)
+//
+// and the periods that have data are listed in seg:{periods:L}, a sorted set of S. Periods are
+// aligned to PeriodEpoch, a Monday 00:00 UTC, so weekly periods run Monday to Sunday (UTC).
+//
+// # Exactly once
+//
+// One script call per period and batch reads which of the batch's event ids the period's id set
+// already holds (SMISMEMBER), adds the others' deltas to the counters (HINCRBY) and their ids to
+// the set (SADD), in one atomic step. A redelivered record and another message with the same
+// event id both find their id there and change nothing, whichever partition carried them and
+// however late; so ingest may apply a batch again after any failure. The cost is the id set: an
+// entry of about 70 bytes per event kept for as long as the period's keys are.
+//
+// Money is kept in integer cents and quantities in thousandths (each event's contribution is
+// rounded once), so sums do not depend on the order events arrive in.
+
+// PeriodEpoch is where periods are counted from: Monday 5 January 1970, 00:00 UTC.
+var PeriodEpoch = time.Date(1970, 1, 5, 0, 0, 0, 0, time.UTC)
+
+// DefaultPeriod is the default period length: a week.
+const DefaultPeriod = 7 * 24 * time.Hour
+
+// The counters of a period's hash. A channel's spend is SpendField+channel.
+const (
+	FieldEvents       = "events"            // applied purchases, refunds, visits and spend events
+	FieldRevenueCents = "revenue_cents"     // purchase totals minus refund totals
+	FieldPurchases    = "purchases"         // purchase events
+	FieldRefunds      = "refunds"           // refund events
+	FieldVisits       = "visits"            // visit events
+	FieldPaidCents    = "paid_cents"        // Σ quantity × unit price over purchase items
+	FieldUnitsMilli   = "units_milli"       // Σ quantity over purchase items, in thousandths
+	FieldPromoMilli   = "promo_units_milli" // Σ quantity over promoted purchase items, in thousandths
+	SpendField        = "spend_cents:"
+)
+
+// ValidatePeriod checks a period length: whole hours, at least one hour, at most 366 days.
+func ValidatePeriod(d time.Duration) error {
+	if d < time.Hour || d > 366*24*time.Hour || d%time.Hour != 0 {
+		return fmt.Errorf("period %s: give whole hours from 1h to 8784h (366 days)", d)
+	}
+	return nil
+}
+
+// PeriodStart is the start of the period of length d that holds t.
+func PeriodStart(t time.Time, d time.Duration) time.Time {
+	off := t.Sub(PeriodEpoch)
+	k := off / d
+	if off < 0 && off%d != 0 {
+		k--
+	}
+	return PeriodEpoch.Add(k * d)
+}
+
+// Periods keeps and reads the period aggregates. It is safe for concurrent use.
+type Periods struct {
+	rdb    redis.UniversalClient
+	prefix string
+	length time.Duration
+}
+
+// NewPeriods returns the period aggregates of length d (DefaultPeriod when 0) under prefix
+// (redisx.DefaultPrefix when "").
+func NewPeriods(rdb redis.UniversalClient, prefix string, d time.Duration) (*Periods, error) {
+	if d == 0 {
+		d = DefaultPeriod
+	}
+	if err := ValidatePeriod(d); err != nil {
+		return nil, err
+	}
+	if prefix == "" {
+		prefix = redisx.DefaultPrefix
+	}
+	return &Periods{rdb: rdb, prefix: prefix, length: d}, nil
+}
+
+// Length is the period length.
+func (p *Periods) Length() time.Duration { return p.length }
+
+func (p *Periods) secs() string { return strconv.FormatInt(int64(p.length/time.Second), 10) }
+
+// Keys returns the aggregate and id-set keys of the period starting at start.
+func (p *Periods) Keys(start time.Time) (agg, ids string) {
+	tag := p.prefix + ":{period:" + p.secs() + ":" + strconv.FormatInt(start.Unix(), 10) + "}"
+	return tag + ":agg", tag + ":ids"
+}
+
+// IndexKey is the sorted set of the period starts that have data.
+func (p *Periods) IndexKey() string { return p.prefix + ":{periods:" + p.secs() + "}" }
+
+// Counts reports whether an event changes the period aggregates: purchases, refunds, visits and
+// spend events do.
+func Counts(ev *stream.Event) bool {
+	switch ev.Type {
+	case stream.Purchase, stream.Refund, stream.Visit, stream.Spend:
+		return true
+	}
+	return false
+}
+
+// PeriodDeltas appends to dst the counters ev adds to its period, as field, delta pairs.
+func PeriodDeltas(dst []any, ev *stream.Event) []any {
+	cents := func(x float64) int64 { return int64(math.Round(x * 100)) }
+	switch ev.Type {
+	case stream.Purchase:
+		var paid, units, promo float64
+		for i := range ev.Items {
+			it := &ev.Items[i]
+			paid += it.Quantity * it.UnitPrice
+			units += it.Quantity
+			if it.Promotion {
+				promo += it.Quantity
+			}
+		}
+		dst = append(dst, FieldPurchases, int64(1), FieldRevenueCents, cents(ev.Total()))
+		if len(ev.Items) > 0 {
+			dst = append(dst, FieldPaidCents, cents(paid), FieldUnitsMilli, int64(math.Round(units*1000)),
+				FieldPromoMilli, int64(math.Round(promo*1000)))
+		}
+	case stream.Refund:
+		dst = append(dst, FieldRefunds, int64(1), FieldRevenueCents, -cents(ev.Total()))
+	case stream.Visit:
+		dst = append(dst, FieldVisits, int64(1))
+	case stream.Spend:
+		dst = append(dst, SpendField+ev.Channel, cents(ev.Amount))
+	}
+	return dst
+}
+
+// periodScript applies a batch's events to one period: KEYS[1] the aggregates, KEYS[2] the id
+// set; ARGV[1] the number of events, then ARGV[2..n+1] their id hashes, then per event the
+// number of its field, delta pairs followed by the pairs. It returns how many events it applied.
+// Deltas are summed in Lua numbers (doubles, exact below 2⁵³) and written once per field.
+var periodScript = redis.NewScript(`
+local n = tonumber(ARGV[1])
+local ids = {}
+for i = 1, n do ids[i] = ARGV[1+i] end
+local seen = redis.call('SMISMEMBER', KEYS[2], unpack(ids))
+local acc, fresh, order, batch = {}, {}, {}, {}
+local j = n + 2
+for i = 1, n do
+  local m = tonumber(ARGV[j])
+  local apply = seen[i] == 0 and not batch[ids[i]]
+  if apply then
+    batch[ids[i]] = true
+    fresh[#fresh+1] = ids[i]
+  end
+  for k = 1, m do
+    if apply then
+      local f, d = ARGV[j+2*k-1], tonumber(ARGV[j+2*k])
+      if acc[f] == nil then order[#order+1] = f; acc[f] = 0 end
+      acc[f] = acc[f] + d
+    end
+  end
+  j = j + 1 + 2*m
+end
+if #fresh == 0 then return 0 end
+redis.call('SADD', KEYS[2], unpack(fresh))
+redis.call('HINCRBY', KEYS[1], 'events', #fresh)
+for _, f in ipairs(order) do
+  if acc[f] ~= 0 then redis.call('HINCRBY', KEYS[1], f, string.format('%.0f', acc[f])) end
+end
+return #fresh`)
+
+// periodChunk bounds the events of one script call: Lua's unpack refuses more than about
+// 8,000 values.
+const periodChunk = 1000
+
+// Apply applies the events that Counts, each exactly once, to their periods. A failed call may
+// have applied some periods and not others; calling it again with the same events is safe. It
+// returns how many events it applied (those not already applied).
+func (p *Periods) Apply(ctx context.Context, events []*stream.Event) (int, error) {
+	type group struct {
+		start time.Time
+		args  []any
+		ids   []string
+		n     int
+	}
+	byStart := map[int64]*group{}
+	var order []*group
+	for _, ev := range events {
+		if !Counts(ev) {
+			continue
+		}
+		start := PeriodStart(ev.TS, p.length)
+		g := byStart[start.Unix()]
+		if g == nil || g.n == periodChunk {
+			g = &group{start: start}
+			byStart[start.Unix()] = g
+			order = append(order, g)
+		}
+		g.ids = append(g.ids, strconv.FormatUint(hashID(ev.EventID), 16))
+		at := len(g.args)
+		g.args = append(g.args, 0)
+		g.args = PeriodDeltas(g.args, ev)
+		g.args[at] = (len(g.args) - at - 1) / 2
+		g.n++
+	}
+	if len(order) == 0 {
+		return 0, nil
+	}
+	cmds := make([]*redis.Cmd, len(order))
+	err := redisx.EvalPipelined(ctx, p.rdb, periodScript, func(pl redis.Pipeliner) error {
+		for i, g := range order {
+			agg, ids := p.Keys(g.start)
+			// The index first: a period whose counters moved is always listed. ZADD of a
+			// listed start changes nothing, so a retry is harmless.
+			pl.ZAdd(ctx, p.IndexKey(), redis.Z{Score: float64(g.start.Unix()), Member: g.start.Unix()})
+			args := make([]any, 0, 1+len(g.ids)+len(g.args))
+			args = append(args, g.n)
+			for _, id := range g.ids {
+				args = append(args, id)
+			}
+			args = append(args, g.args...)
+			cmds[i] = periodScript.EvalSha(ctx, pl, []string{agg, ids}, args...)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("applying period aggregates: %w", err)
+	}
+	applied := 0
+	for _, c := range cmds {
+		n, err := c.Int()
+		if err != nil {
+			return 0, fmt.Errorf("applying period aggregates: %w", err)
+		}
+		applied += n
+	}
+	return applied, nil
+}
+
+// Period is one period's aggregates. Money is in currency units (cents / 100).
+type Period struct {
+	Start      time.Time
+	Events     int64
+	Revenue    float64            // net: purchases minus refunds
+	Spend      map[string]float64 // by channel
+	Purchases  int64
+	Refunds    int64
+	Visits     int64
+	Paid       float64 // Σ quantity × unit price over purchase items
+	Units      float64 // Σ quantity over purchase items
+	PromoUnits float64 // Σ quantity over promoted purchase items
+}
+
+// MeanPrice is the mean price paid per unit bought, Paid / Units; ok is false without units.
+func (p *Period) MeanPrice() (price float64, ok bool) {
+	if p.Units == 0 {
+		return 0, false
+	}
+	return p.Paid / p.Units, true
+}
+
+// PromoShare is the share of units bought on promotion, PromoUnits / Units; ok is false
+// without units.
+func (p *Period) PromoShare() (share float64, ok bool) {
+	if p.Units == 0 {
+		return 0, false
+	}
+	return p.PromoUnits / p.Units, true
+}
+
+// PeriodTable is every period from the first with data to the last, oldest first, at a regular
+// step (a period without events is there, all zero), and the channels that ever spent, sorted.
+type PeriodTable struct {
+	Length   time.Duration
+	Channels []string
+	Periods  []Period
+}
+
+// Table reads the period aggregates.
+func (p *Periods) Table(ctx context.Context) (*PeriodTable, error) {
+	starts, err := p.rdb.ZRange(ctx, p.IndexKey(), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reading the period index: %w", err)
+	}
+	t := &PeriodTable{Length: p.length}
+	if len(starts) == 0 {
+		return t, nil
+	}
+	secs := make([]int64, len(starts))
+	for i, s := range starts {
+		if secs[i], err = strconv.ParseInt(s, 10, 64); err != nil {
+			return nil, fmt.Errorf("period index entry %q: %w", s, err)
+		}
+	}
+	slices.Sort(secs)
+	cmds := make([]*redis.MapStringStringCmd, len(secs))
+	if _, err := p.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		for i, s := range secs {
+			agg, _ := p.Keys(time.Unix(s, 0))
+			cmds[i] = pl.HGetAll(ctx, agg)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("reading period aggregates: %w", err)
+	}
+	first, last := time.Unix(secs[0], 0).UTC(), time.Unix(secs[len(secs)-1], 0).UTC()
+	n := int(last.Sub(first)/p.length) + 1
+	t.Periods = make([]Period, n)
+	for i := range t.Periods {
+		t.Periods[i] = Period{Start: first.Add(time.Duration(i) * p.length), Spend: map[string]float64{}}
+	}
+	channels := map[string]bool{}
+	for i, s := range secs {
+		at := time.Unix(s, 0).Sub(first)
+		if at%p.length != 0 {
+			return nil, fmt.Errorf("period index entry %d is not aligned to %s periods", s, p.length)
+		}
+		per := &t.Periods[at/p.length]
+		for f, v := range cmds[i].Val() {
+			x, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("period %s field %s: %w", per.Start.Format(time.RFC3339), f, err)
+			}
+			switch f {
+			case FieldEvents:
+				per.Events = x
+			case FieldRevenueCents:
+				per.Revenue = float64(x) / 100
+			case FieldPurchases:
+				per.Purchases = x
+			case FieldRefunds:
+				per.Refunds = x
+			case FieldVisits:
+				per.Visits = x
+			case FieldPaidCents:
+				per.Paid = float64(x) / 100
+			case FieldUnitsMilli:
+				per.Units = float64(x) / 1000
+			case FieldPromoMilli:
+				per.PromoUnits = float64(x) / 1000
+			default:
+				if c, ok := strings.CutPrefix(f, SpendField); ok {
+					per.Spend[c] = float64(x) / 100
+					channels[c] = true
+				}
+			}
+		}
+	}
+	for c := range channels {
+		t.Channels = append(t.Channels, c)
+	}
+	slices.Sort(t.Channels)
+	return t, nil
+}
+
+// The controls Data gives the model, in this order.
+const (
+	ControlMeanPrice  = "mean_price"
+	ControlPromoShare = "promo_share"
+	ControlVisits     = "visits"
+)
+
+// ErrNoPeriods is Data's answer for a table without a period.
+var ErrNoPeriods = errors.New("no period aggregates yet")
+
+// Data is the table as the marketing-mix model's input: revenue, the channels' spend and three
+// controls, mean price paid, promotion share (of units) and visits. A period without purchases
+// has no mean price or promotion share: it takes the nearest earlier period's (the first periods
+// with none take the first known), so a quiet week does not read as a price of zero. The caller
+// validates it (mmm.Data.Validate), which refuses a channel that never spent.
+func (t *PeriodTable) Data() (*mmm.Data, error) {
+	if len(t.Periods) == 0 {
+		return nil, ErrNoPeriods
+	}
+	n := len(t.Periods)
+	d := &mmm.Data{Revenue: make([]float64, n), Channels: slices.Clone(t.Channels),
+		Controls: []string{ControlMeanPrice, ControlPromoShare, ControlVisits}}
+	for range t.Channels {
+		d.Spend = append(d.Spend, make([]float64, n))
+	}
+	price, promo, visits := make([]float64, n), make([]float64, n), make([]float64, n)
+	known := -1
+	for i := range t.Periods {
+		per := &t.Periods[i]
+		d.Revenue[i] = per.Revenue
+		for c, ch := range t.Channels {
+			d.Spend[c][i] = per.Spend[ch]
+		}
+		visits[i] = float64(per.Visits)
+		if p, ok := per.MeanPrice(); ok {
+			price[i] = p
+			promo[i], _ = per.PromoShare()
+			if known < 0 {
+				for j := range i { // the leading periods without units
+					price[j], promo[j] = price[i], promo[i]
+				}
+			}
+			known = i
+		} else if known >= 0 {
+			price[i], promo[i] = price[known], promo[known]
+		}
+	}
+	d.Control = [][]float64{price, promo, visits}
+	return d, nil
+}

@@ -1,0 +1,140 @@
+package features
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
+)
+
+func TestPeriodStart(t *testing.T) {
+	week := DefaultPeriod
+	cases := []struct {
+		in, want time.Time
+		d        time.Duration
+	}{
+		{time.Date(2026, 12, 5, 19, 0, 0, 0, time.UTC), time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), week}, // a Saturday: its Monday
+		{time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), week}, // Monday 00:00 starts one
+		{time.Date(2026, 11, 29, 23, 59, 59, 0, time.UTC), time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), week},
+		{time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1969, 12, 29, 0, 0, 0, 0, time.UTC), week}, // before the epoch
+		{time.Date(2026, 12, 5, 19, 30, 0, 0, time.FixedZone("x", 3600)), time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), 24 * time.Hour},
+	}
+	for _, c := range cases {
+		if got := PeriodStart(c.in, c.d); !got.Equal(c.want) || got.Weekday() != c.want.Weekday() {
+			t.Errorf("PeriodStart(%v, %v) = %v, want %v", c.in, c.d, got, c.want)
+		}
+	}
+	for _, d := range []time.Duration{0, time.Minute, 90 * time.Minute, 400 * 24 * time.Hour} {
+		if ValidatePeriod(d) == nil {
+			t.Errorf("period %v accepted", d)
+		}
+	}
+}
+
+// TestPeriodsApplyOnce applies random events to real Redis in batches, each batch twice and
+// with duplicated event ids among them, and checks the table against sums kept here in cents.
+func TestPeriodsApplyOnce(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := context.Background()
+	ps, err := NewPeriods(srv.Client(), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		revenue, paid, spendTV int64
+		units, promo, visits   int64
+		events                 int64
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	base := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC) // a Monday
+	wants := map[int]*want{}
+	var all []*stream.Event
+	for i := range 3000 {
+		week := r.IntN(4)
+		ev := &stream.Event{EventID: fmt.Sprint("e", i), TS: base.Add(time.Duration(week)*DefaultPeriod + time.Duration(r.IntN(7*24*60))*time.Minute)}
+		if week == 2 {
+			continue // a period with nothing in it
+		}
+		w := wants[week]
+		if w == nil {
+			w = &want{}
+			wants[week] = w
+		}
+		w.events++
+		switch r.IntN(4) {
+		case 0:
+			ev.Type, ev.CustomerID = stream.Purchase, "c"
+			q, pc := int64(1+r.IntN(3)), int64(1+r.IntN(999))
+			promo := r.IntN(2) == 0
+			ev.Items = []stream.Item{{Quantity: float64(q), UnitPrice: float64(pc) / 100, Promotion: promo}}
+			w.revenue += q * pc
+			w.paid += q * pc
+			w.units += q
+			if promo {
+				w.promo += q
+			}
+		case 1:
+			ev.Type, ev.CustomerID, ev.Amount = stream.Refund, "c", 2.5
+			w.revenue -= 250
+		case 2:
+			ev.Type, ev.CustomerID = stream.Visit, "c"
+			w.visits++
+		default:
+			ev.Type, ev.Channel, ev.Amount = stream.Spend, "tv", float64(1+r.IntN(10000))/100
+			w.spendTV += int64(ev.Amount*100 + 0.5)
+		}
+		all = append(all, ev)
+	}
+	all = append(all, &stream.Event{EventID: "p", Type: stream.Profile, CustomerID: "c", TS: base}) // not counted
+	for i := 0; i < len(all); i += 400 {
+		batch := slices.Clone(all[i:min(i+400, len(all))])
+		batch = append(batch, all[r.IntN(len(all))]) // a duplicate event id
+		for range 2 {                                // and the batch again
+			if _, err := ps.Apply(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tab, err := ps.Table(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Periods) != 4 || len(tab.Channels) != 1 || tab.Channels[0] != "tv" {
+		t.Fatalf("table of %d periods, channels %v; want 4 periods (one empty) and tv", len(tab.Periods), tab.Channels)
+	}
+	for week, per := range tab.Periods {
+		if !per.Start.Equal(base.Add(time.Duration(week) * DefaultPeriod)) {
+			t.Fatalf("period %d starts %v", week, per.Start)
+		}
+		w := wants[week]
+		if w == nil {
+			w = &want{}
+		}
+		c := func(x float64) int64 { return int64(math.Round(x * 100)) }
+		got := want{revenue: c(per.Revenue), paid: c(per.Paid), spendTV: c(per.Spend["tv"]),
+			units: int64(per.Units), promo: int64(per.PromoUnits), visits: per.Visits, events: per.Events}
+		if got != *w {
+			t.Errorf("period %d: %+v, want %+v", week, got, *w)
+		}
+	}
+	d, err := tab.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// The empty week takes the week before's mean price and promotion share.
+	if d.Control[0][2] != d.Control[0][1] || d.Control[1][2] != d.Control[1][1] || d.Control[2][2] != 0 || d.Revenue[2] != 0 {
+		t.Fatalf("empty period's controls %v %v %v", d.Control[0][2], d.Control[1][2], d.Control[2][2])
+	}
+	if p, _ := tab.Periods[0].MeanPrice(); d.Control[0][0] != p || d.Spend[0][0] != tab.Periods[0].Spend["tv"] {
+		t.Fatalf("Data's first period %v %v, table's %v %v", d.Control[0][0], d.Spend[0][0], p, tab.Periods[0].Spend["tv"])
+	}
+}

@@ -1,0 +1,454 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/segstream/segstream/features"
+	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
+)
+
+// periodWant is the oracle of one period's aggregates, in integer cents and whole units,
+// computed from the generator's own numbers.
+type periodWant struct {
+	events, purchases, refunds, visits int64
+	revenueCents, paidCents            int64
+	units, promoUnits                  int64
+	spend                              map[string]int64 // cents, by channel
+}
+
+// spendWorkload is a stream of purchases, refunds, visits, spend events and a few profiles over
+// several weeks, with duplicates and malformed spend events, and what its period aggregates
+// must be.
+type spendWorkload struct {
+	msgs    []kafka.Message
+	periods map[int64]*periodWant // by the period's start, Unix seconds
+	counted int                   // distinct valid events the period aggregates count
+	// dlq is what the DLQ must hold (checkDLQ).
+	dlq workload
+}
+
+var spendChannels = []string{"tv", "paid_search", "social", "radio_2"}
+
+// spendBase is the Monday 00:00 UTC the workload's first week starts at; the weeks are
+// counted here from it, not through features.PeriodStart.
+var spendBase = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
+
+// makeSpendWorkload builds events over 9 weeks (the 6th left empty) for customers customers,
+// shuffled, re-sends dupFrac of them later with the same event id, and mixes in malformed
+// records, most of them spend events, each with the DLQ reason docs/events.md gives for it.
+func makeSpendWorkload(seed uint64, customers, events int, dupFrac float64, malformed int) *spendWorkload {
+	r := rand.New(rand.NewPCG(seed, 17))
+	w := &spendWorkload{periods: map[int64]*periodWant{}}
+	const week = 7 * 24 * time.Hour
+	var good []kafka.Message
+	for i := range events {
+		k := r.IntN(9)
+		if k == 5 {
+			k = 6 // a week without events: the table must hold it, all zero
+		}
+		start := spendBase.Add(time.Duration(k) * week)
+		ts := start.Add(time.Duration(r.IntN(7*24*60))*time.Minute + time.Duration(i%60000)*time.Millisecond)
+		p := w.periods[start.Unix()]
+		if p == nil {
+			p = &periodWant{spend: map[string]int64{}}
+			w.periods[start.Unix()] = p
+		}
+		c := fmt.Sprintf("cust-%d", r.IntN(customers))
+		ev := stream.Event{EventID: fmt.Sprintf("ev-%d", i), CustomerID: c, TS: ts}
+		key := c
+		switch x := r.IntN(20); {
+		case x < 8:
+			ev.Type = stream.Purchase
+			var itemCents int64
+			for range 1 + r.IntN(3) {
+				q, pc := int64(1+r.IntN(5)), int64(r.IntN(3000))
+				promo := r.IntN(3) == 0
+				ev.Items = append(ev.Items, stream.Item{SKU: fmt.Sprint("sku-", r.IntN(40)), Brand: fmt.Sprint(1 + r.IntN(4)),
+					Quantity: float64(q), UnitPrice: float64(pc) / 100, Promotion: promo})
+				itemCents += q * pc
+				p.units += q
+				if promo {
+					p.promoUnits += q
+				}
+			}
+			order := itemCents
+			if d := itemCents * 9 / 10; r.IntN(3) == 0 && d > 0 { // a discounted total
+				order = d
+				ev.Amount = float64(d) / 100
+			}
+			p.purchases++
+			p.paidCents += itemCents
+			p.revenueCents += order
+		case x < 14:
+			ev.Type = stream.Visit
+			ev.Prices = stream.PricesOf(map[string]float64{"1": 1.5})
+			p.visits++
+		case x < 16:
+			ev.Type = stream.Refund
+			rc := int64(100 + r.IntN(4000))
+			ev.Amount = float64(rc) / 100
+			p.refunds++
+			p.revenueCents -= rc
+		case x < 19:
+			ch := spendChannels[r.IntN(len(spendChannels))]
+			sc := int64(1 + r.IntN(500000))
+			ev.Type, ev.CustomerID, ev.Channel, ev.Amount = stream.Spend, "", ch, float64(sc)/100
+			if r.IntN(2) == 0 {
+				ev.Campaign = fmt.Sprint("camp-", r.IntN(5))
+			}
+			key = ch
+			p.spend[ch] += sc
+		default:
+			ev.Type = stream.Profile // not counted
+			ev.Attributes = map[string]float64{"age": 30}
+		}
+		if ev.Type != stream.Profile {
+			p.events++
+			w.counted++
+		}
+		b, _ := json.Marshal(&ev)
+		good = append(good, kafka.Message{Key: []byte(key), Value: b})
+	}
+	r.Shuffle(len(good), func(i, j int) { good[i], good[j] = good[j], good[i] })
+	w.msgs = append(w.msgs, good...)
+	for range int(dupFrac * float64(len(good))) {
+		pos := r.IntN(len(w.msgs) + 1)
+		w.msgs = slices.Insert(w.msgs, pos, good[r.IntN(len(good))])
+	}
+	ts := `"ts":"2025-01-07T10:00:00Z"`
+	bad := []struct{ key, msg, reason string }{
+		{"TV", `{"event_id":"bs1","type":"spend","channel":"TV",` + ts + `,"amount":5}`, "invalid_value"},
+		{"tv", `{"event_id":"bs2","type":"spend","channel":"tv",` + ts + `,"amount":-5}`, "invalid_value"},
+		{"tv", `{"event_id":"bs3","type":"spend",` + ts + `,"amount":5}`, "missing_field"},
+		{"tv", `{"event_id":"bs4","type":"spend","channel":"tv","customer_id":"cust-1",` + ts + `,"amount":5}`, "invalid_value"},
+		{"radio_2", `{"event_id":"bs5","type":"spend","channel":"tv",` + ts + `,"amount":5}`, "key_mismatch"},
+		{"tv", `{"event_id":"bs6","type":"spend","channel":"tv",` + ts + `,"amount":2e9}`, "invalid_value"},
+		{"tv", `{"event_id":"bs7","type":"spend","channel":"tv",` + ts + `}`, "missing_field"},
+		{"tv", `{"event_id":"bs8","type":"spend","channel":"tv",` + ts + `,"amount":5,"items":[{"quantity":1,"unit_price":1}]}`, "invalid_value"},
+		{"cust-1", `{"event_id":"bp1","type":"purchase","customer_id":"cust-1",` + ts + `,"amount":5,"channel":"tv"}`, "invalid_value"},
+		{"tv", `{"event_id":"bs9","type":"spend","channel":"tv",` + ts + `,"amount":5`, "malformed_json"},
+	}
+	w.dlq.reasons = map[string]int{}
+	for i := range malformed {
+		b := bad[i%len(bad)]
+		pos := r.IntN(len(w.msgs) + 1)
+		w.msgs = slices.Insert(w.msgs, pos, kafka.Message{Key: []byte(b.key), Value: []byte(b.msg)})
+		w.dlq.reasons[b.reason]++
+	}
+	w.dlq.malformed = malformed
+	return w
+}
+
+// periodDiff compares the period aggregates in Redis with the oracle and returns the first
+// differences: every week from the first to the last, the empty one included, with every
+// counter exact.
+func periodDiff(ctx context.Context, rdb redis.UniversalClient, w *spendWorkload) []string {
+	ps, err := features.NewPeriods(rdb, "", 0)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	tab, err := ps.Table(ctx)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	starts := slices.Sorted(maps.Keys(w.periods))
+	first, last := starts[0], starts[len(starts)-1]
+	wantN := int((last-first)/(7*24*3600)) + 1
+	if len(tab.Periods) != wantN {
+		return []string{fmt.Sprintf("%d periods, want %d (weeks %v)", len(tab.Periods), wantN, starts)}
+	}
+	if want := slices.Sorted(slices.Values(spendChannels)); !slices.Equal(tab.Channels, want) {
+		return []string{fmt.Sprintf("channels %v, want %v", tab.Channels, want)}
+	}
+	var out []string
+	for i, per := range tab.Periods {
+		start := first + int64(i)*7*24*3600
+		if per.Start.Unix() != start {
+			out = append(out, fmt.Sprintf("period %d starts %v, want %v", i, per.Start, time.Unix(start, 0).UTC()))
+			continue
+		}
+		want := w.periods[start]
+		if want == nil {
+			want = &periodWant{spend: map[string]int64{}}
+		}
+		got := periodWant{events: per.Events, purchases: per.Purchases, refunds: per.Refunds, visits: per.Visits,
+			revenueCents: round(per.Revenue * 100), paidCents: round(per.Paid * 100),
+			units: round(per.Units), promoUnits: round(per.PromoUnits), spend: map[string]int64{}}
+		for ch, v := range per.Spend {
+			if v != 0 {
+				got.spend[ch] = round(v * 100)
+			}
+		}
+		if !reflect.DeepEqual(got, *want) {
+			out = append(out, fmt.Sprintf("week of %s: %+v, want %+v", per.Start.Format(time.DateOnly), got, *want))
+		}
+		if len(out) >= 5 {
+			break
+		}
+	}
+	return out
+}
+
+func round(x float64) int64 {
+	if x < 0 {
+		return -round(-x)
+	}
+	return int64(x + 0.5)
+}
+
+func waitPeriods(t *testing.T, ctx context.Context, rdb redis.UniversalClient, w *spendWorkload, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var d []string
+	for time.Now().Before(deadline) {
+		if d = periodDiff(ctx, rdb, w); len(d) == 0 {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("period aggregates never matched the oracle; first differences:\n%s", strings.Join(d, "\n"))
+}
+
+// TestPeriodAggregates runs purchases, refunds, visits and spend events over nine weeks, with
+// 10% duplicates and malformed spend events, through the broker, ingest and a real Redis, and
+// compares every week's aggregates (spend per channel, net revenue, purchases, refunds, visits,
+// price paid, units and promoted units) with the oracle's; the malformed records must be in the
+// DLQ once each, with their reasons, and the table must make a valid mmm.Data.
+func TestPeriodAggregates(t *testing.T) {
+	ctx := testenv.Context(t, 2*time.Minute)
+	br := testenv.StartBroker(t, 3)
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client()
+	w := makeSpendWorkload(11, 150, 6000, 0.10, 30)
+	publish(t, ctx, br.Address, w.msgs)
+	_, _, reg := startIngest(t, ctx, br.Address, rdb, "a")
+	waitPeriods(t, ctx, rdb, w, time.Minute)
+	waitCommitted(t, ctx, br.Address, time.Minute)
+	checkDLQ(t, ctx, br.Address, &w.dlq)
+	if got := counter(t, "segstream_ingest_period_events_total", reg); got != float64(w.counted) {
+		t.Errorf("segstream_ingest_period_events_total %v, want the %d distinct events counted", got, w.counted)
+	}
+
+	ps, err := features.NewPeriods(rdb, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := ps.Table(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := tab.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("the live table is no model input: %v", err)
+	}
+	if d.Periods() != 9 || len(d.Channels) != len(spendChannels) || len(d.Controls) != 3 {
+		t.Fatalf("mmm.Data of %d periods, channels %v, controls %v", d.Periods(), d.Channels, d.Controls)
+	}
+}
+
+// writeHook is a go-redis hook that calls before(n) ahead of the n-th command (or pipeline)
+// that match picks, like stateWrites for customer states.
+type writeHook struct {
+	match  func(redis.Cmder) bool
+	n      atomic.Int64
+	mu     sync.Mutex
+	before func(n int64)
+}
+
+func (h *writeHook) set(f func(n int64)) {
+	h.mu.Lock()
+	h.before = f
+	h.mu.Unlock()
+}
+
+func (h *writeHook) hit() {
+	n := h.n.Add(1)
+	h.mu.Lock()
+	f := h.before
+	h.mu.Unlock()
+	if f != nil {
+		f(n)
+	}
+}
+
+func (h *writeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *writeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.match(cmd) {
+			h.hit()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *writeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if slices.ContainsFunc(cmds, h.match) {
+			h.hit()
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// isPeriodWrite is a call of the period aggregates' script (its first key is a period's).
+func isPeriodWrite(cmd redis.Cmder) bool {
+	a := cmd.Args()
+	if len(a) < 4 {
+		return false
+	}
+	name, _ := a[0].(string)
+	if name = strings.ToLower(name); name != "evalsha" && name != "eval" {
+		return false
+	}
+	key, _ := a[3].(string)
+	return strings.Contains(key, ":{period:")
+}
+
+// labelled is the counter name's series with label = value in g.
+func labelled(g prometheus.Gatherer, name, label, value string) float64 {
+	mfs, _ := g.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestPeriodAggregatesExactlyOnceUnderFaults runs the spend workload through the faults of
+// TestIngestExactlyOnceUnderFaults, placed by ingest's progress on the period aggregates:
+//
+//   - Redis (AOF, fsync always) is killed with SIGKILL ahead of a period write, the 4th or later
+//     once some events were counted: the batch's customer states are written and its period
+//     aggregates are not, and its offsets are not committed. Some but not all events are counted
+//     at that point; while Redis is dead the committed offsets do not move.
+//   - A second consumer joins, and Redis comes back on its AOF: the batch is applied again, its
+//     customer events now redeliveries (which the states recognise) and its period events new.
+//   - The broker, a child process, is killed with SIGKILL ahead of the 6th period write after
+//     that, with events still uncounted, and restarted on its data.
+//
+// Then every week's aggregates must equal the oracle's (nothing counted twice, nothing lost),
+// and the DLQ must hold every malformed record, with its reason.
+func TestPeriodAggregatesExactlyOnceUnderFaults(t *testing.T) {
+	ctx := testenv.Context(t, 3*time.Minute)
+	br := testenv.StartBrokerProcess(t, 4)
+	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	hook := &writeHook{match: isPeriodWrite}
+	rdb := directClient(t, srv.Addr, hook)
+
+	w := makeSpendWorkload(12, 200, 9000, 0.10, 40)
+	third := len(w.msgs) / 3
+	publish(t, ctx, br.Address, w.msgs[:third])
+
+	redisDead := make(chan struct{})
+	var regAp atomic.Pointer[prometheus.Registry]
+	var kill sync.Once
+	hook.set(func(n int64) {
+		if r := regAp.Load(); n >= 4 && r != nil && sumCounter(r, "segstream_ingest_period_events_total") > 0 {
+			kill.Do(func() {
+				srv.Kill()
+				close(redisDead)
+			})
+		}
+	})
+	_, _, regA := startIngest(t, ctx, br.Address, rdb, "a")
+	regAp.Store(regA)
+	select {
+	case <-redisDead:
+	case <-ctx.Done():
+		t.Fatal("ingest never reached its 4th period write")
+	}
+	errs := waitCounter(t, "ingest failing against the dead Redis", "segstream_ingest_redis_errors_total", 1, 30*time.Second, regA)
+	counted := counter(t, "segstream_ingest_period_events_total", regA)
+	if counted == 0 || counted >= float64(w.counted)/3 {
+		t.Fatalf("Redis killed with %v of about %d events counted: the fault did not land mid-stream", counted, w.counted/3)
+	}
+	before := committed(t, ctx, br.Address)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		time.Sleep(300 * time.Millisecond)
+		now := committed(t, ctx, br.Address)
+		if maps.Equal(now, before) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("committed offsets still moving 10s after Redis died: %v", now)
+		}
+		before = now
+	}
+	publish(t, ctx, br.Address, w.msgs[third:])
+	waitCounter(t, "ingest retrying against the dead Redis", "segstream_ingest_redis_errors_total", errs+3, 30*time.Second, regA)
+	if after := committed(t, ctx, br.Address); !maps.Equal(after, before) {
+		t.Fatalf("offsets committed while Redis was dead: %v, then %v", before, after)
+	}
+
+	_, _, regB := startIngest(t, ctx, br.Address, rdb, "b")
+	brokerDead := make(chan struct{})
+	var killErr error
+	var countedAtKill float64
+	var redisUp atomic.Bool
+	var sinceUp atomic.Int64
+	hook.set(func(int64) {
+		if !redisUp.Load() || sinceUp.Add(1) != 6 {
+			return
+		}
+		countedAtKill = counter(t, "segstream_ingest_period_events_total", regA, regB)
+		if err := br.Kill(); err != nil {
+			killErr = errors.Join(killErr, err)
+		}
+		close(brokerDead)
+	})
+	srv.Start()
+	redisUp.Store(true)
+	select {
+	case <-brokerDead:
+	case <-ctx.Done():
+		t.Fatal("ingest made no 6 period writes after Redis came back")
+	}
+	if killErr != nil {
+		t.Fatal(killErr)
+	}
+	if countedAtKill >= float64(w.counted) {
+		t.Fatalf("broker killed with all %d events counted: the fault did not land mid-stream", w.counted)
+	}
+	kafkaErrs := counter(t, "segstream_ingest_kafka_errors_total", regA, regB)
+	waitCounter(t, "ingest failing against the dead broker", "segstream_ingest_kafka_errors_total", kafkaErrs+3, 30*time.Second, regA, regB)
+	br.Start()
+
+	waitPeriods(t, ctx, rdb, w, 2*time.Minute)
+	waitCommitted(t, ctx, br.Address, time.Minute)
+	// The batch cut off by the Redis kill was applied again: its customer events came back as
+	// redeliveries, so the period aggregates' equality above is exactly once, not luck.
+	if n := labelled(regA, "segstream_ingest_events_duplicate_total", "kind", "redelivery") +
+		labelled(regB, "segstream_ingest_events_duplicate_total", "kind", "redelivery"); n == 0 {
+		t.Fatal("no redelivered event: the faults did not make ingest apply a batch twice")
+	}
+	checkDLQAtLeastOnce(t, ctx, br.Address, &w.dlq)
+}
