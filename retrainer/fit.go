@@ -13,6 +13,7 @@ import (
 
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/models/choice"
+	"github.com/segstream/segstream/models/mmm"
 	"github.com/segstream/segstream/models/segment"
 	"github.com/segstream/segstream/retrainer/report"
 )
@@ -25,6 +26,7 @@ type FitInput struct {
 	Trigger  Trigger
 	Version  uint64
 	Created  time.Time
+	Mix      *MixInput // the period aggregates; nil carries the serving mix model
 }
 
 // FitOptions shape a refit.
@@ -38,6 +40,7 @@ type FitOptions struct {
 	// CLVMonths is the CLV horizon; 0 is the bundle's default (12).
 	CLVMonths int
 	Gates     Gates
+	Mix       MixOptions
 }
 
 // Outcome is a refit's result: the candidate, the gates' verdict and the report.
@@ -64,6 +67,14 @@ func Fit(in FitInput, o FitOptions) (*Outcome, error) {
 			bo.Purchases, bo.PurchaseCols = t.Purchases, t.PurchaseCols
 		}
 		bo.Conversion = t.Conversion
+	}
+	var serving *mmm.Served
+	if in.Current != nil {
+		serving = in.Current.Payload.Mix
+	}
+	var note string
+	if bo.Mix, note = fitMix(in.Mix, serving, o.Mix, o.Seed); note != "" {
+		bo.Notes = append(bo.Notes, note)
 	}
 	b, d, err := bundle.BuildWithDiagnostics(in.Cols, bo)
 	if err != nil {

@@ -2,6 +2,7 @@ package retrainer
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/segstream/segstream/promx"
 )
 

@@ -62,6 +62,11 @@ type Options struct {
 	KMin, KMax int    // default 2, 8
 	Gates      *Gates // nil: DefaultGates; &Gates{} promotes every refit
 
+	// Period is the length of ingest's period aggregates (features.Periods), which the
+	// marketing-mix model is fitted on; default features.DefaultPeriod. Must match ingest.
+	Period time.Duration
+	Mix    MixOptions
+
 	LockKey string        // default "<prefix>:retrainer:lock"
 	LockTTL time.Duration // default 30s
 
@@ -147,10 +152,12 @@ type Retrainer struct {
 	o     Options
 	rdb   redis.UniversalClient
 	store *features.Store
-	reg   *registry.Registry
-	lease *Lease
-	m     *metrics
-	log   *slog.Logger
+	// periods are ingest's period aggregates, the marketing-mix model's data.
+	periods *features.Periods
+	reg     *registry.Registry
+	lease   *Lease
+	m       *metrics
+	log     *slog.Logger
 
 	trigger chan Trigger
 	fitMu   sync.Mutex // one refit at a time in this process
@@ -214,6 +221,10 @@ func New(o Options, rdb redis.UniversalClient) (*Retrainer, error) {
 		return nil, err
 	}
 	st := features.NewStore(rdb, o.Features)
+	periods, err := features.NewPeriods(rdb, st.Config().Prefix, o.Period)
+	if err != nil {
+		return nil, err
+	}
 	if o.LockKey == "" {
 		o.LockKey = st.Config().Prefix + ":retrainer:lock"
 	}
@@ -223,7 +234,7 @@ func New(o Options, rdb redis.UniversalClient) (*Retrainer, error) {
 	}
 	m.interval.Set(o.Interval.Seconds())
 	r := &Retrainer{o: o, rdb: rdb, store: st, reg: registry.New(rdb, st.Config().Prefix), lease: NewLease(rdb, o.LockKey, o.LockTTL),
-		m: m, log: o.Logger, trigger: make(chan Trigger, 1), reports: map[uint64][]byte{}, epoch: o.Epoch}
+		m: m, log: o.Logger, trigger: make(chan Trigger, 1), reports: map[uint64][]byte{}, epoch: o.Epoch, periods: periods}
 	if r.epoch == nil {
 		r.epoch = features.NewEpochWatch(rdb, st.Config().Prefix, o.Registerer, o.Logger)
 	}
@@ -548,6 +559,14 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 	if err != nil {
 		r.log.Warn("interaction graph analytics", "err", err)
 	}
+	// The marketing-mix model is refitted on the period aggregates; without them the bundle
+	// carries the serving mix (a read failure is logged, the customers' models still refit).
+	var mix *MixInput
+	if table, err := r.periods.Table(ctx); err != nil {
+		r.log.Warn("reading the period aggregates; the serving marketing mix stays", "err", err)
+	} else {
+		mix = &MixInput{Table: table, AsOf: asOf}
+	}
 	v, err := r.reg.NextVersion(ctx)
 	if err != nil {
 		return nil, err
@@ -556,8 +575,8 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 	if training != nil {
 		st.Samples = training.Samples
 	}
-	out, err := Fit(FitInput{Cols: snap.Cols, Training: training, Current: cur, Trigger: trigger, Version: v, Created: time.Now().UTC()},
-		FitOptions{Features: r.o.Schema, Seed: r.o.Seed, KMin: r.o.KMin, KMax: r.o.KMax, Gates: *r.o.Gates})
+	out, err := Fit(FitInput{Cols: snap.Cols, Training: training, Current: cur, Trigger: trigger, Version: v, Created: time.Now().UTC(), Mix: mix},
+		FitOptions{Features: r.o.Schema, Seed: r.o.Seed, KMin: r.o.KMin, KMax: r.o.KMax, Gates: *r.o.Gates, Mix: r.o.Mix})
 	if err != nil {
 		return nil, err
 	}

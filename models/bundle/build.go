@@ -97,6 +97,8 @@ type BuildOptions struct {
 	// Mix is the marketing-mix model to carry, fitted apart from the customers (the
 	// retrainer fits it on the period aggregates).
 	Mix *mmm.Served
+	// Notes are the caller's notes for the scorecard (what it fitted apart, or left out).
+	Notes []string
 }
 
 // ConversionData are labelled conversion samples: features before the sample time and
@@ -223,6 +225,7 @@ func BuildWithDiagnostics(cols map[string][]float64, o BuildOptions) (*Bundle, *
 		p.Training = append(p.Training, distributionOf(name, cols[name]))
 	}
 	p.Mix = o.Mix
+	p.Scorecard.Notes = append(p.Scorecard.Notes, o.Notes...)
 	if err := b.Seal(); err != nil {
 		return nil, nil, err
 	}

@@ -65,6 +65,15 @@ type Model struct {
 	Control   []float64 `json:"control,omitempty"` // γ_j
 }
 
+// ChannelNames are the model's channels, in order.
+func (m *Model) ChannelNames() []string {
+	names := make([]string, len(m.Channels))
+	for c, ch := range m.Channels {
+		names[c] = ch.Name
+	}
+	return names
+}
+
 // hill is the saturation curve a^S/(a^S+K^S), 0 at a ≤ 0.
 func hill(a, k, s float64) float64 {
 	if a <= 0 {

@@ -103,10 +103,7 @@ type NamedAllocation struct {
 // AllocateNamed is Allocate with bounds by channel name; a channel bounds does not name keeps
 // its default bounds. A name that is not a channel is an ErrInput that lists the channels.
 func (f *Fit) AllocateNamed(budget float64, bounds map[string]Bounds) (*NamedAllocation, error) {
-	names := make([]string, len(f.Channels))
-	for c, s := range f.Channels {
-		names[c] = s.Name
-	}
+	names := f.Model.ChannelNames()
 	b := f.DefaultBounds()
 	for _, name := range slices.Sorted(maps.Keys(bounds)) {
 		c := slices.Index(names, name)

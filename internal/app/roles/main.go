@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/segstream/segstream/internal/app/cli"
 	"github.com/segstream/segstream/scorer"
@@ -156,6 +157,16 @@ func (s *sharedFlags) stringVar(fs *flag.FlagSet, p *string, name, def, usage st
 		return
 	}
 	fs.StringVar(p, name, def, usage)
+}
+
+// durationVar is stringVar for a duration flag; the first registration parsed and validated
+// the shared value.
+func (s *sharedFlags) durationVar(fs *flag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
+	if fl := fs.Lookup(name); fl != nil {
+		*s = append(*s, func() { *p, _ = time.ParseDuration(fl.Value.String()) })
+		return
+	}
+	fs.DurationVar(p, name, def, usage)
 }
 
 // copy sets every shared flag's field.

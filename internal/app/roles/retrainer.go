@@ -25,8 +25,9 @@ type RetrainerFlags struct {
 	MaxRows, MaxSamples, KMin, KMax         int
 	Seed                                    uint64
 	MinShare, MaxMoved, MinSilhouette       float64
-	MinAUC                                  float64
+	MinAUC, MixMargin                       float64
 	Require                                 string
+	Period                                  time.Duration
 
 	shared sharedFlags
 }
@@ -37,6 +38,7 @@ func (f *RetrainerFlags) Register(fs *flag.FlagSet) {
 	str := func(p *string, name, def, usage string) { f.shared.stringVar(fs, p, name, def, usage) }
 	str(&f.SamplesTopic, "samples-topic", stream.DefaultSamplesTopic, "topic of point-in-time training samples (\"-\" fits without them)")
 	str(&f.Windows, "windows", "30,90,365", "trailing windows in days ingest computes (must match ingest)")
+	f.shared.durationVar(fs, &f.Period, "period", features.DefaultPeriod, "length of the period aggregates' periods the marketing-mix model is fitted on (must match ingest)")
 	fs.DurationVar(&f.Interval, "refit-interval", time.Hour, "time between scheduled refits")
 	fs.DurationVar(&f.DriftInterval, "drift-interval", time.Minute, "time between drift checks (negative disables them)")
 	fs.Float64Var(&f.DriftThreshold, "drift-threshold", 0.25, "population stability index of a segmentation feature that triggers a refit")
@@ -51,6 +53,7 @@ func (f *RetrainerFlags) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.MaxMoved, "gate-max-moved", retrainer.DefaultGates.MaxMoved, "refuse a refit that moves more than this share of customers to another segment (0 disables)")
 	fs.Float64Var(&f.MinSilhouette, "gate-min-silhouette", retrainer.DefaultGates.MinSilhouette, "refuse a refit whose silhouette is below this (0 disables)")
 	fs.Float64Var(&f.MinAUC, "gate-min-auc", retrainer.DefaultGates.MinAUC, "refuse a refit whose conversion model's held-out AUC is below this (0 disables)")
+	fs.Float64Var(&f.MixMargin, "gate-mix-margin", 0.1, "keep the serving marketing-mix model when a refit's held-out MAPE is worse than its by more than this share")
 	fs.StringVar(&f.Require, "gate-require", "", "comma list of segmentation criteria whose verdict must be pass for a refit to be promoted: "+strings.Join(retrainer.Criteria, ", ")+" (an unknown verdict refuses too; empty requires none)")
 	fs.DurationVar(&f.LockTTL, "lock-ttl", 30*time.Second, "lease of the retrainer lock; a standby takes over this long after the leader dies")
 	fs.StringVar(&f.ReportDir, "report-dir", "", "directory to write every refit's bundle and report into, and the copy of the current bundle published again if Redis loses the registry (empty: serve reports only, keep the copy in memory)")
@@ -83,6 +86,11 @@ func (f *RetrainerFlags) Options(brokers []string) (retrainer.Options, error) {
 		return retrainer.Options{}, fmt.Errorf("--samples-topic is empty: give the topic ingest writes samples to, or - for none")
 	case f.Seed == 0:
 		return retrainer.Options{}, fmt.Errorf("--seed 0: give a positive seed")
+	case !(f.MixMargin > 0):
+		return retrainer.Options{}, fmt.Errorf("--gate-mix-margin %v: give a positive share, such as 0.1", f.MixMargin)
+	}
+	if err := features.ValidatePeriod(f.Period); err != nil {
+		return retrainer.Options{}, fmt.Errorf("--period: %w", err)
 	}
 	for name, v := range map[string]float64{"gate-min-share": f.MinShare, "gate-max-moved": f.MaxMoved, "gate-min-silhouette": f.MinSilhouette, "gate-min-auc": f.MinAUC} {
 		if v < 0 || v > 1 {
@@ -103,7 +111,7 @@ func (f *RetrainerFlags) Options(brokers []string) (retrainer.Options, error) {
 		Interval: f.Interval, DriftInterval: f.DriftInterval, DriftThreshold: f.DriftThreshold, MinInterval: f.MinInterval,
 		MaxRows: f.MaxRows, MaxSamples: f.MaxSamples, Horizon: f.Horizon, Seed: f.Seed, KMin: f.KMin, KMax: f.KMax,
 		Gates:   &retrainer.Gates{MinShare: f.MinShare, MaxMoved: f.MaxMoved, MinSilhouette: f.MinSilhouette, MinAUC: f.MinAUC, Require: require},
-		LockTTL: f.LockTTL, ReportDir: f.ReportDir, Token: f.Token,
+		LockTTL: f.LockTTL, ReportDir: f.ReportDir, Token: f.Token, Period: f.Period, Mix: retrainer.MixOptions{Margin: f.MixMargin},
 	}, nil
 }
 
