@@ -5,6 +5,7 @@
 package shoppers
 
 import (
+	"container/heap"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -71,6 +72,12 @@ type Generator struct {
 	PriceFactor float64
 	ri          *rand.Rand // the interactions' own stream, so the others stay as they were
 	iseq        int64
+
+	// Media are planted media channels (see Channel); nil, the default, spends nothing and
+	// leaves every other event as it was. Set it before the first Next.
+	Media []Channel
+	media *media
+	seed  uint64
 }
 
 // CircleSize is the size of the planted interaction circles (communities).
@@ -81,7 +88,7 @@ var interactionKinds = [...]string{"referral", "share", "share", "message", "mes
 
 // New returns a generator of n customers starting at start, deterministic for seed.
 func New(seed uint64, n int, start time.Time) *Generator {
-	g := &Generator{r: rand.New(rand.NewPCG(seed, 0x5e65)), ri: rand.New(rand.NewPCG(seed, 0x1a7e)), arch: DefaultArchetypes, now: start}
+	g := &Generator{r: rand.New(rand.NewPCG(seed, 0x5e65)), ri: rand.New(rand.NewPCG(seed, 0x1a7e)), arch: DefaultArchetypes, now: start, seed: seed}
 	for i := 0; i < n; i++ {
 		a := g.pickArchetype()
 		c := &customer{id: "s" + strconv.Itoa(100000+i), arch: a, favorite: g.r.IntN(5)}
@@ -103,26 +110,44 @@ func (g *Generator) pickArchetype() *Archetype {
 }
 
 func (g *Generator) gap(c *customer) time.Duration {
-	days := g.r.ExpFloat64() / c.arch.VisitsPerDay
+	rate := c.arch.VisitsPerDay
+	if g.media != nil {
+		rate *= g.media.maxLift // thinned to the week's rate at the visit (keepVisit)
+	}
+	days := g.r.ExpFloat64() / rate
 	return time.Duration(days * 24 * float64(time.Hour))
 }
 
 // Next appends the events of the next customer visit (a profile on first sight, the visit, maybe
-// a purchase, maybe a due refund) to dst. Customers are drawn by their next visit time, so
+// a purchase, maybe a due refund) to dst, after the spend events of any week it enters when
+// Media are planted; a visit the week's media do not bring appends only those (maybe none). Customers are drawn by their next visit time, so
 // the stream advances in event time without a priority queue: the earliest of a small random
 // sample goes next, which keeps the generator O(1) per visit and the order nearly sorted.
 func (g *Generator) Next(dst []stream.Event) []stream.Event {
-	c := g.custs[g.r.IntN(len(g.custs))]
-	for k := 0; k < 3; k++ {
-		o := g.custs[g.r.IntN(len(g.custs))]
-		if o.next.Before(c.next) {
-			c = o
+	var c *customer
+	if len(g.Media) > 0 {
+		c = g.earliest()
+		defer heap.Fix(g.media.queue, 0) // c.next moves on below
+	} else {
+		c = g.custs[g.r.IntN(len(g.custs))]
+		for k := 0; k < 3; k++ {
+			o := g.custs[g.r.IntN(len(g.custs))]
+			if o.next.Before(c.next) {
+				c = o
+			}
 		}
 	}
 	if c.next.After(g.now) {
 		g.now = c.next
 	}
 	ts := g.now
+	if len(g.Media) > 0 {
+		dst = g.advanceMedia(dst, ts)
+		if !g.keepVisit() {
+			c.next = ts.Add(g.gap(c))
+			return dst
+		}
+	}
 	c.next = ts.Add(g.gap(c))
 	a := c.arch
 	if !c.profiled {

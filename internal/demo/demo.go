@@ -276,7 +276,7 @@ func demoReplay(ctx context.Context, w *kafka.Writer, p datasets.Preset, path st
 		if err != nil {
 			return err
 		}
-		batch = append(batch, kafka.Message{Key: []byte(ev.CustomerID), Value: b})
+		batch = append(batch, kafka.Message{Key: []byte(ev.Key()), Value: b})
 		if len(batch) == 2000 {
 			return flush()
 		}
@@ -320,6 +320,9 @@ func demoGenerate(ctx context.Context, w *kafka.Writer, o Options, published *at
 	// One visit in ten comes with an interaction inside the shopper's circle (docs/demo.md):
 	// the network endpoint and the graph features have something to show.
 	gen.Interactions = 0.1
+	// Three media channels spend weekly with planted carry-over and saturation that lift the
+	// shoppers' visits (docs/demo.md): GET /v1/mix has a mix to recover.
+	gen.Media = shoppers.DefaultMedia
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	perTick := max(1, int(o.Rate/20))
@@ -347,7 +350,7 @@ func demoGenerate(ctx context.Context, w *kafka.Writer, o Options, published *at
 				for i := range evs {
 					evs[i].TS = now // the shoppers' pace, compressed into the wall clock
 					b, _ := json.Marshal(&evs[i])
-					batch = append(batch, kafka.Message{Key: []byte(evs[i].CustomerID), Value: b})
+					batch = append(batch, kafka.Message{Key: []byte(evs[i].Key()), Value: b})
 				}
 			}
 		}
@@ -363,7 +366,7 @@ func demoGenerate(ctx context.Context, w *kafka.Writer, o Options, published *at
 			evs = gen.Next(evs[:0])
 			for i := range evs {
 				b, _ := json.Marshal(&evs[i])
-				batch = append(batch, kafka.Message{Key: []byte(evs[i].CustomerID), Value: b})
+				batch = append(batch, kafka.Message{Key: []byte(evs[i].Key()), Value: b})
 			}
 		}
 		if len(batch) > 0 {
