@@ -45,15 +45,17 @@ type MixInput struct {
 	AsOf  time.Time
 }
 
-// mixData is the table's complete periods (those ended by asOf: a period still running would
-// read as a revenue drop) as the model's input, with the controls the model can use. Visits
+// mixData is the table's complete periods as the model's input, with the controls the model
+// can use. Complete: ended by asOf, since a period still running would read as a drop in
+// revenue; and not the first, which holds the start of the stream and is, in general, partial
+// for the same reason. Visits
 // are left out: media drives visits and visits drive revenue, so as a control they would
 // take the media's credit. A control that does not vary (no promotions ever) is left out too,
 // as it repeats the intercept.
 func mixData(in *MixInput) (*mmm.Data, []time.Time, error) {
 	t := *in.Table
 	complete := t.Periods[:0:0]
-	for _, p := range t.Periods {
+	for _, p := range t.Periods[min(1, len(t.Periods)):] {
 		if !p.Start.Add(t.Length).After(in.AsOf) {
 			complete = append(complete, p)
 		}
@@ -116,6 +118,9 @@ func fitMix(in *MixInput, cur *mmm.Served, o MixOptions, seed uint64) (*mmm.Serv
 		return keep("the refit's held-out MAPE %.4f is worse than the serving mix's %.4f by more than %.0f%%", fit.Holdout.MAPE, cur.CV.MAPE, 100*o.Margin)
 	}
 	served, err := mmm.NewServed(fit, d, dates)
+	if err == nil {
+		err = served.Validate() // as the scorer will: a mix it would refuse must not sink the bundle
+	}
 	if err != nil {
 		return keep("%v", err)
 	}

@@ -1,6 +1,7 @@
 package mmm
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -113,6 +114,12 @@ type Fit struct {
 func Estimate(d *Data, o Options) (*Fit, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
+	}
+	// A yearly season is told apart from the level and the trend only over two years or more
+	// (Prophet turns its yearly seasonality on from two years of history): over less, the
+	// Fourier terms fit noise, and the held-out periods pay for it.
+	if o.Fourier == 0 && float64(d.Periods()) < 2*cmp.Or(o.Period, weeksPerYear) {
+		o.NoSeason = true
 	}
 	o = o.withDefaults()
 	fit, z, err := fitPoint(d, o)

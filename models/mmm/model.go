@@ -11,12 +11,18 @@ import (
 type Spec struct {
 	MaxLag  int     `json:"max_lag"` // L, the adstock's last lag; default 8
 	Fourier int     `json:"fourier"` // sine-cosine pairs of the yearly seasonality; default 2
+	// NoSeason leaves the seasonality out (Fourier 0). Estimate sets it when Fourier is left
+	// at its default and the data hold less than two seasonal periods.
+	NoSeason bool `json:"no_season,omitempty"`
 	Period  float64 `json:"period"`  // the seasonal period in periods; default 52.18 (weeks in a year)
 	// Shape is the range the fit searches the Hill shape S in; default [0.5, 3], Robyn's
 	// range for its Hill α (docs/models/mmm.md). Data of a few years at ordinary noise do not
 	// pin S down, and a wider range lets the fit trade shape against K and β.
 	Shape [2]float64 `json:"-"`
 }
+
+// weeksPerYear is Spec.Period's default.
+const weeksPerYear = 52.18
 
 // defaultShape is Spec.Shape's default.
 var defaultShape = [2]float64{0.5, 3}
@@ -25,11 +31,13 @@ func (s Spec) withDefaults() Spec {
 	if s.MaxLag <= 0 {
 		s.MaxLag = 8
 	}
-	if s.Fourier <= 0 {
+	if s.NoSeason {
+		s.Fourier = 0
+	} else if s.Fourier <= 0 {
 		s.Fourier = 2
 	}
 	if s.Period <= 0 {
-		s.Period = 52.18
+		s.Period = weeksPerYear
 	}
 	if s.Shape == ([2]float64{}) {
 		s.Shape = defaultShape

@@ -170,8 +170,10 @@ func (s *Served) Validate() error {
 					return inputErr("mix: channel %s has a transform or coefficient that is not finite and ≥ 0", m.Channels[c].Name)
 				}
 			}
-			if ch.Decay >= 1 || ch.HalfSaturation <= 0 || ch.Shape <= 0 {
-				return inputErr("mix: channel %s needs decay in [0, 1), half saturation and shape > 0", m.Channels[c].Name)
+			// A decay of 1 is the fit's edge (σ(z) rounds to 1 past z ≈ 37): carry-over
+			// over all L lags at full weight, still a finite adstock.
+			if ch.Decay > 1 || ch.HalfSaturation <= 0 || ch.Shape <= 0 {
+				return inputErr("mix: channel %s needs decay in [0, 1], half saturation and shape > 0", m.Channels[c].Name)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -86,11 +87,13 @@ func (f *RetrainerFlags) Options(brokers []string) (retrainer.Options, error) {
 		return retrainer.Options{}, fmt.Errorf("--samples-topic is empty: give the topic ingest writes samples to, or - for none")
 	case f.Seed == 0:
 		return retrainer.Options{}, fmt.Errorf("--seed 0: give a positive seed")
-	case !(f.MixMargin > 0):
+	case f.MixMargin < 0 || math.IsNaN(f.MixMargin): // 0: a caller that builds the flags in code and takes the default
 		return retrainer.Options{}, fmt.Errorf("--gate-mix-margin %v: give a positive share, such as 0.1", f.MixMargin)
 	}
-	if err := features.ValidatePeriod(f.Period); err != nil {
-		return retrainer.Options{}, fmt.Errorf("--period: %w", err)
+	if f.Period != 0 {
+		if err := features.ValidatePeriod(f.Period); err != nil {
+			return retrainer.Options{}, fmt.Errorf("--period: %w", err)
+		}
 	}
 	for name, v := range map[string]float64{"gate-min-share": f.MinShare, "gate-max-moved": f.MaxMoved, "gate-min-silhouette": f.MinSilhouette, "gate-min-auc": f.MinAUC} {
 		if v < 0 || v > 1 {
