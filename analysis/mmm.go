@@ -26,6 +26,7 @@ type MMMOptions struct {
 	Holdout   int     // final periods held out
 	Budget    float64 // spend per period to allocate; 0 for no allocation
 	Bounds    string  // name=lo:hi,... for the allocation
+	Priors    bool    // the MAP fit, as the retrainer fits the live mix
 }
 
 // MMMData is a loaded MMM file: the series and the periods' dates.
@@ -139,7 +140,8 @@ func MMM(o MMMOptions) (*MMMReport, error) {
 		return nil, err
 	}
 	// 0 turns the bootstrap and the holdout off here; mmm takes 0 as its default, -1 as off.
-	fit, err := mmm.Estimate(&d.Data, mmm.Options{Spec: mmm.Spec{Period: d.SeasonPeriods}, Seed: o.Seed, Bootstrap: cmp.Or(o.Bootstrap, -1), Holdout: cmp.Or(o.Holdout, -1)})
+	fit, err := mmm.Estimate(&d.Data, mmm.Options{Spec: mmm.Spec{Period: d.SeasonPeriods}, Seed: o.Seed, Bootstrap: cmp.Or(o.Bootstrap, -1), Holdout: cmp.Or(o.Holdout, -1),
+		Priors: o.Priors})
 	if err != nil {
 		return nil, err
 	}

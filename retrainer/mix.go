@@ -45,42 +45,6 @@ type MixInput struct {
 	AsOf  time.Time
 }
 
-// mixData is the table's complete periods as the model's input, with the controls the model
-// can use. Complete: ended by asOf, since a period still running would read as a drop in
-// revenue; and not the first, which holds the start of the stream and is, in general, partial
-// for the same reason. Visits
-// are left out: media drives visits and visits drive revenue, so as a control they would
-// take the media's credit. A control that does not vary (no promotions ever) is left out too,
-// as it repeats the intercept.
-func mixData(in *MixInput) (*mmm.Data, []time.Time, error) {
-	t := *in.Table
-	complete := t.Periods[:0:0]
-	for _, p := range t.Periods[min(1, len(t.Periods)):] {
-		if !p.Start.Add(t.Length).After(in.AsOf) {
-			complete = append(complete, p)
-		}
-	}
-	t.Periods = complete
-	d, err := t.Data()
-	if err != nil {
-		return nil, nil, err
-	}
-	var names []string
-	var cols [][]float64
-	for j, name := range d.Controls {
-		if name == features.ControlVisits || slices.Min(d.Control[j]) == slices.Max(d.Control[j]) {
-			continue
-		}
-		names, cols = append(names, name), append(cols, d.Control[j])
-	}
-	d.Controls, d.Control = names, cols
-	dates := make([]time.Time, len(t.Periods))
-	for i, p := range t.Periods {
-		dates[i] = p.Start
-	}
-	return d, dates, nil
-}
-
 // fitMix refits the mix on in and gates it against cur, the serving mix. It returns the mix
 // the new bundle carries (the refit, or cur when the refit failed or was refused; nil when
 // there is neither) and a note for the scorecard saying which and why.
@@ -96,7 +60,7 @@ func fitMix(in *MixInput, cur *mmm.Served, o MixOptions, seed uint64) (*mmm.Serv
 		}
 		return nil, "marketing mix left out: " + why
 	}
-	d, dates, err := mixData(in)
+	d, dates, err := in.Table.Complete(in.AsOf).MixData()
 	if errors.Is(err, features.ErrNoPeriods) || (err == nil && len(d.Channels) == 0) {
 		return keep("no spend events yet")
 	}
@@ -104,7 +68,10 @@ func fitMix(in *MixInput, cur *mmm.Served, o MixOptions, seed uint64) (*mmm.Serv
 		return keep("%v", err)
 	}
 	year := 365.25 * 24 * float64(time.Hour) / float64(in.Table.Length)
-	fit, err := mmm.Estimate(d, mmm.Options{Spec: mmm.Spec{Period: year}, Seed: seed, Bootstrap: o.Bootstrap, Holdout: o.Holdout})
+	// The priors (a MAP fit): a live series is often a year or less, where least squares
+	// extrapolates a channel's curve past anything it saw. On the demo's first year
+	// (docs/models/mmm.md#live) the held-out MAPE is 169% without them and 7% with.
+	fit, err := mmm.Estimate(d, mmm.Options{Spec: mmm.Spec{Period: year}, Seed: seed, Bootstrap: o.Bootstrap, Holdout: o.Holdout, Priors: true})
 	if err != nil {
 		return keep("%v", err)
 	}

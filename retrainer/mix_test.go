@@ -76,7 +76,7 @@ func TestRefitMix(t *testing.T) {
 	}
 	// The first week is left out too: the stream's first period is partial in general.
 	oracle = &mmm.Data{Revenue: oracle.Revenue[1:], Channels: oracle.Channels, Spend: [][]float64{oracle.Spend[0][1:], oracle.Spend[1][1:]}}
-	want, err := mmm.Estimate(oracle, mmm.Options{Spec: mmm.Spec{Period: 365.25 / 7}, Seed: 7, Bootstrap: 10, Holdout: 13})
+	want, err := mmm.Estimate(oracle, mmm.Options{Spec: mmm.Spec{Period: 365.25 / 7}, Seed: 7, Bootstrap: 10, Holdout: 13, Priors: true})
 	if err != nil {
 		t.Fatal(err)
 	}

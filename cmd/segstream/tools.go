@@ -45,7 +45,8 @@ func init() {
 		return j.Run(ctx, stdout)
 	})
 	register("bundle show", "print a bundle's version, features, scorecard and segments", bundleShow).args = "[BUNDLE.json]"
-	register("export", "export from Redis (export features)", nil)
+	register("export", "export from Redis (export features|periods)", nil)
+	register("export periods", "export the marketing-mix model's periods from Redis as the CSV analyze mmm reads (export periods --redis ADDR --out PATH)", exportPeriods)
 	register("export features", "export customer features from Redis as CSV (export features --redis ADDR --as-of TIME --out PATH)", exportFeatures)
 	register("bench", "measure throughput next to the machine's limits (bench ingest|retrain)", nil)
 	register("bench ingest", "ingest throughput end to end next to the machine's limits and a naive baseline", benchIngest)
@@ -91,25 +92,7 @@ func bundleShow(fs *flag.FlagSet) runFunc {
 		if *full {
 			return cmp.Or(analysis.WriteJSON(stdout, b), verr)
 		}
-		p := &b.Payload
-		fmt.Fprintf(stdout, "version %d  created %s  schema %d  sha256 %s\n", b.Version, b.Created.Format(time.RFC3339), b.SchemaVersion, b.SHA256)
-		names := make([]string, len(p.Features))
-		for i, f := range p.Features {
-			names[i] = f.Name
-			if f.Transform != "" {
-				names[i] = f.Transform + "(" + f.Name + ")"
-			}
-		}
-		fmt.Fprintf(stdout, "features: %s\n", strings.Join(names, ", "))
-		fmt.Fprintf(stdout, "scorecard: %d rows, k=%d, silhouette %.3f, Calinski-Harabasz %.1f, Davies-Bouldin %.3f, smallest share %.1f%%\n",
-			p.Scorecard.Rows, p.Scorecard.K, p.Scorecard.Silhouette, p.Scorecard.CalinskiHarabasz, p.Scorecard.DaviesBouldin, 100*p.Scorecard.MinShare)
-		for _, s := range p.Segmentation.Segments {
-			fmt.Fprintf(stdout, "  segment %d %-45q %5.1f%%\n", s.ID, s.Name, 100*s.Share)
-		}
-		fmt.Fprintf(stdout, "models: rfm %v, conversion %v, clv %v, purchase %v\n", p.RFM != nil, p.Conversion != nil, p.CLV != nil, p.Purchase != nil)
-		for _, n := range p.Scorecard.Notes {
-			fmt.Fprintln(stdout, "  note:", n)
-		}
+		b.WriteText(stdout)
 		if verr != nil {
 			return fmt.Errorf("the bundle does not validate: %w", verr)
 		}
@@ -168,30 +151,50 @@ func exportFeatures(fs *flag.FlagSet) runFunc {
 		if *attrs != "" {
 			o.Attributes = strings.Split(*attrs, ",")
 		}
-		var dst io.Writer = stdout
-		var f *os.File
-		if *out != "-" {
-			if f, err = os.Create(*out); err != nil {
-				return fmt.Errorf("creating %s: %w", *out, err)
-			}
-			defer f.Close()
-			dst = f
-		}
-		bw := bufio.NewWriterSize(dst, 1<<20)
-		st, err := store.ExportCSV(ctx, bw, o)
-		if err != nil {
+		var st features.ExportStats
+		if err := writeOutput(*out, stdout, func(w io.Writer) (err error) {
+			st, err = store.ExportCSV(ctx, w, o)
+			return err
+		}); err != nil {
 			return fmt.Errorf("exporting features: %w", err)
-		}
-		if err := bw.Flush(); err != nil {
-			return fmt.Errorf("writing %s: %w", *out, err)
-		}
-		if f != nil {
-			if err := f.Close(); err != nil {
-				return fmt.Errorf("closing %s: %w", *out, err)
-			}
 		}
 		slog.Info("exported features", "customers", st.Customers, "as_of", t.Format(time.RFC3339), "out", *out, "attributes_left_out", st.DroppedAttributes)
 		return nil
+	}
+}
+
+// writeOutput writes through a buffer to path, or to stdout for "-".
+func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
+	if path != "-" {
+		return analysis.CreateFile(path, func(f io.Writer) error { return writeOutput("-", f, write) })
+	}
+	bw := bufio.NewWriterSize(stdout, 1<<20)
+	if err := write(bw); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func exportPeriods(fs *flag.FlagSet) runFunc {
+	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address host:port or redis:// URL (env SEGSTREAM_REDIS)")
+	period := fs.Duration("period", features.DefaultPeriod, "the period length ingest was configured with")
+	out := fs.String("out", "-", "output CSV path, - for standard output")
+	return func(ctx context.Context, stdout io.Writer) error {
+		rdb, err := roles.NewRedis(*redisAddr)
+		if err != nil {
+			return usageError{err}
+		}
+		defer rdb.Close()
+		ps, err := features.NewPeriods(rdb, "", *period)
+		if err != nil {
+			return usageError{fmt.Errorf("--period: %w", err)}
+		}
+		ms, ok, err := features.NewStore(rdb, features.Config{}).Clock(ctx)
+		table, terr := ps.Table(ctx)
+		if err = cmp.Or(err, terr); err != nil || !ok {
+			return cmp.Or(err, errors.New("the store has no event-time clock (no event applied yet)"))
+		}
+		return writeOutput(*out, stdout, table.Complete(time.UnixMilli(ms)).WriteMixCSV)
 	}
 }
 
