@@ -9,12 +9,12 @@ import (
 
 // Spec fixes the model's form. Zero values take the defaults.
 type Spec struct {
-	MaxLag  int     `json:"max_lag"` // L, the adstock's last lag; default 8
-	Fourier int     `json:"fourier"` // sine-cosine pairs of the yearly seasonality; default 2
+	MaxLag  int `json:"max_lag"` // L, the adstock's last lag; default 8
+	Fourier int `json:"fourier"` // sine-cosine pairs of the yearly seasonality; default 2
 	// NoSeason leaves the seasonality out (Fourier 0). Estimate sets it when Fourier is left
 	// at its default and the data hold less than two seasonal periods.
-	NoSeason bool `json:"no_season,omitempty"`
-	Period  float64 `json:"period"`  // the seasonal period in periods; default 52.18 (weeks in a year)
+	NoSeason bool    `json:"no_season,omitempty"`
+	Period   float64 `json:"period"` // the seasonal period in periods; default 52.18 (weeks in a year)
 	// Shape is the range the fit searches the Hill shape S in; default [0.5, 3], Robyn's
 	// range for its Hill α (docs/models/mmm.md). Data of a few years at ordinary noise do not
 	// pin S down, and a wider range lets the fit trade shape against K and β.
