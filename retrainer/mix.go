@@ -1,6 +1,7 @@
 package retrainer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -27,15 +28,9 @@ type MixOptions struct {
 }
 
 func (o MixOptions) withDefaults() MixOptions {
-	if o.Margin <= 0 {
-		o.Margin = 0.1
-	}
-	if o.Bootstrap <= 0 {
-		o.Bootstrap = 50
-	}
-	if o.Holdout <= 0 {
-		o.Holdout = 13
-	}
+	o.Margin = cmp.Or(max(o.Margin, 0), 0.1)
+	o.Bootstrap = cmp.Or(max(o.Bootstrap, 0), 50)
+	o.Holdout = cmp.Or(max(o.Holdout, 0), 13)
 	return o
 }
 
