@@ -72,9 +72,9 @@ func Fit(in FitInput, o FitOptions) (*Outcome, error) {
 	if in.Current != nil {
 		serving = in.Current.Payload.Mix
 	}
-	var note string
-	if bo.Mix, note = fitMix(in.Mix, serving, o.Mix, o.Seed); note != "" {
-		bo.Notes = append(bo.Notes, note)
+	var mixNote string
+	if bo.Mix, mixNote = fitMix(in.Mix, serving, o.Mix, o.Seed); mixNote != "" {
+		bo.Notes = append(bo.Notes, mixNote)
 	}
 	b, d, err := bundle.BuildWithDiagnostics(in.Cols, bo)
 	if err != nil {
@@ -87,6 +87,7 @@ func Fit(in FitInput, o FitOptions) (*Outcome, error) {
 	out.Reasons = o.Gates.Check(b)
 	out.Promoted = len(out.Reasons) == 0
 	out.Report = reportData(in, o, out, samples)
+	out.Report.Mix, out.Report.MixNote = b.Payload.Mix, mixNote
 	return out, nil
 }
 

@@ -68,7 +68,7 @@ func TestRefitMix(t *testing.T) {
 
 	r, _ := newRetrainer(t, rdb, Options{Seed: 7, Mix: MixOptions{Bootstrap: 10}})
 	r.setHeld(true)
-	mustPromote(t, ctx, r, "refit")
+	res := mustPromote(t, ctx, r, "refit")
 	b := published.Current(t, rdb)
 	got := b.Payload.Mix
 	if got == nil {
@@ -92,6 +92,9 @@ func TestRefitMix(t *testing.T) {
 	}
 	if got.CV == nil || math.Abs(got.CV.MAPE-want.Holdout.MAPE) > 1e-12 {
 		t.Errorf("held-out check %+v, the analyst's %+v", got.CV, want.Holdout)
+	}
+	if page := string(r.reports[res.Version]); !strings.Contains(page, `id="mix-decomposition"`) || !strings.Contains(page, `id="mix-roi"`) || !strings.Contains(page, "<td>search</td>") {
+		t.Error("the refit's report does not show the marketing mix")
 	}
 	if !strings.Contains(strings.Join(b.Payload.Scorecard.Notes, "; "), "marketing mix refitted on 79 periods of 7 days") {
 		t.Errorf("scorecard notes %v do not say the mix was refitted", b.Payload.Scorecard.Notes)

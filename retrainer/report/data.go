@@ -4,7 +4,11 @@
 // next to every bundle.
 package report
 
-import "time"
+import (
+	"time"
+
+	"github.com/segstream/segstream/models/mmm"
+)
 
 // Data is everything one report shows. Slices may be empty when a model was left out; the
 // page then says so in place of the chart.
@@ -62,6 +66,11 @@ type Data struct {
 	// Network is a laid-out sample of the interaction graph; nil when the refit saw no
 	// interaction.
 	Network *Network
+
+	// Mix is the marketing-mix model the bundle carries (refitted, or kept from the serving
+	// bundle); nil when it has none. MixNote says which and why.
+	Mix     *mmm.Served
+	MixNote string
 }
 
 // Network is the customers of highest PageRank in the interaction graph with the edges among

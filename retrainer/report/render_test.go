@@ -14,7 +14,7 @@ import (
 )
 
 // chartIDs are the figures a complete report draws, in page order.
-var chartIDs = []string{"k-inertia", "k-silhouette", "pca", "profiles", "dendrogram", "elasticity", "calibration", "network"}
+var chartIDs = []string{"k-inertia", "k-silhouette", "pca", "profiles", "dendrogram", "elasticity", "calibration", "network", "mix-decomposition", "mix-curves", "mix-roi"}
 
 // For looking at the page while working on it: SEGSTREAM_REPORT_OUT=/tmp/report.html.
 func TestWriteSample(t *testing.T) {
@@ -135,6 +135,7 @@ func TestRenderFullReport(t *testing.T) {
 	want := map[string]int{
 		"k-inertia": 7, "k-silhouette": 7, "pca": 300, "profiles": 3 * len(d.Features),
 		"dendrogram": d.Leaves - 1 + 3, "elasticity": len(d.Elasticities), "calibration": len(d.Calibration),
+		"mix-decomposition": 1 + len(d.Mix.Channels), "mix-curves": len(d.Mix.Channels), "mix-roi": len(d.Mix.Channels),
 	}
 	for _, id := range chartIDs {
 		svg, ok := figs[id]

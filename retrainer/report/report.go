@@ -57,6 +57,8 @@ type view struct {
 	Elasticity          chart
 	Calibration         chart
 	Network             chart
+	MixDecomposition    chart
+	MixCurves, MixROI   chart
 }
 
 func newView(d *Data) *view {
@@ -71,14 +73,17 @@ func newView(d *Data) *view {
 		Silhouette: safely("k-silhouette", func() (chart, error) {
 			return kSweepChart(d, "Silhouette", "mean silhouette", func(p KPoint) float64 { return p.Silhouette })
 		}),
-		PCA:          safely("pca", func() (chart, error) { return pcaChart(d, segs) }),
-		Dendrogram:   safely("dendrogram", func() (chart, error) { return dendrogramChart(d, segs) }),
-		ProfileChart: safely("profiles", func() (chart, error) { return profileChart(d, segs) }),
-		Profiles:     newProfileTable(d),
-		Transition:   newTransitionTable(d),
-		Elasticity:   safely("elasticity", func() (chart, error) { return elasticityChart(d, segs) }),
-		Calibration:  safely("calibration", func() (chart, error) { return calibrationChart(d) }),
-		Network:      safely("network", func() (chart, error) { return networkChart(d) }),
+		PCA:              safely("pca", func() (chart, error) { return pcaChart(d, segs) }),
+		Dendrogram:       safely("dendrogram", func() (chart, error) { return dendrogramChart(d, segs) }),
+		ProfileChart:     safely("profiles", func() (chart, error) { return profileChart(d, segs) }),
+		Profiles:         newProfileTable(d),
+		Transition:       newTransitionTable(d),
+		Elasticity:       safely("elasticity", func() (chart, error) { return elasticityChart(d, segs) }),
+		Calibration:      safely("calibration", func() (chart, error) { return calibrationChart(d) }),
+		Network:          safely("network", func() (chart, error) { return networkChart(d) }),
+		MixDecomposition: safely("mix-decomposition", func() (chart, error) { return mixDecompositionChart(d) }),
+		MixCurves:        safely("mix-curves", func() (chart, error) { return mixCurvesChart(d) }),
+		MixROI:           safely("mix-roi", func() (chart, error) { return mixROIChart(d) }),
 	}
 	if d.CurrentVersion != 0 {
 		v.Current = fmt.Sprintf("v%d", d.CurrentVersion)

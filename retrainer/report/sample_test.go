@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/segstream/segstream/models/mmm"
 )
 
 // evilName is a segment name a careless page would execute.
@@ -98,6 +100,7 @@ func sampleData() *Data {
 		}
 		d.Network.Edges = append(d.Network.Edges, [2]int{10 * c, 10 * ((c + 1) % 12)})
 	}
+	d.Mix, d.MixNote = sampleMix(), "marketing mix refitted on 104 periods of 7 days"
 	return d
 }
 
@@ -136,4 +139,25 @@ func ward(pts [][2]float64) []Merge {
 		live[bi] = m
 	}
 	return merges
+}
+
+// sampleMix is a marketing-mix model of two years of simulated weeks, three channels.
+func sampleMix() *mmm.Served {
+	data, _, err := mmm.Simulate(mmm.SimOptions{Seed: 2, Periods: 104, Channels: 3})
+	if err != nil {
+		panic(err)
+	}
+	fit, err := mmm.Estimate(data, mmm.Options{Seed: 1, Bootstrap: 8, Holdout: 13})
+	if err != nil {
+		panic(err)
+	}
+	dates := make([]time.Time, data.Periods())
+	for i := range dates {
+		dates[i] = time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 7*i)
+	}
+	m, err := mmm.NewServed(fit, data, dates)
+	if err != nil {
+		panic(err)
+	}
+	return m
 }
