@@ -69,8 +69,8 @@ func newProblem(d *Data, spec Spec, weights []float64) (*problem, error) {
 	}
 	p.f = freeColumns(spec, 0, n, d.Control)
 	_, nf := p.f.Dims()
-	if n <= nf+nc {
-		return nil, inputErr("%d periods for %d coefficients: need more periods than coefficients", n, nf+nc)
+	if n <= nf+4*nc { // each channel has a coefficient and three transform parameters
+		return nil, inputErr("%d periods for %d parameters: need more periods than parameters", n, nf+4*nc)
 	}
 	wf := p.weightedFree()
 	var qr mat.QR
