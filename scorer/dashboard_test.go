@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/models/mmm"
 	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
@@ -213,6 +215,8 @@ func TestDashboardShowsNumbers(t *testing.T) {
 	segs[0].Profile["t_days"] = -0.4     // and of a mix
 	delete(segs[1].Profile, "recency_days")
 	delete(segs[1].Profile, "t_days") // no member bought
+	mix := servedMix(t)
+	b.Payload.Mix = mix
 	if err := b.Seal(); err != nil {
 		t.Fatal(err)
 	}
@@ -288,6 +292,26 @@ func TestDashboardShowsNumbers(t *testing.T) {
 		t.Errorf("graph summary line: %.600s", net)
 	}
 
+	// The marketing mix: a band per channel over the non-media one, a curve and a row per
+	// channel with the fit's share and ROI interval.
+	mixSec := regexp.MustCompile(`(?s)<section class="wide" id="mix">.*?</section>`).FindString(dom)
+	if n := strings.Count(mixSec, "<polygon "); n != 1+len(mix.Channels) {
+		t.Errorf("mix: %d bands drawn, want %d: %.400s", n, 1+len(mix.Channels), mixSec)
+	}
+	for _, c := range mix.Channels {
+		row := fmt.Sprintf(`<tr data-channel="%s"><td>%s</td>`, c.Name, c.Name)
+		want := fmt.Sprintf(`<td>%.1f%%</td><td>%.2f</td><td>[%.2f, %.2f]</td>`, 100*c.Share, c.ROI, c.Intervals.ROI[0], c.Intervals.ROI[1])
+		if !strings.Contains(mixSec, row) || !strings.Contains(mixSec, want) {
+			t.Errorf("mix: channel %s lacks its row %s…%s", c.Name, row, want)
+		}
+	}
+	if n := strings.Count(mixSec, "<polyline "); n != 1+len(mix.Channels) {
+		t.Errorf("mix: %d lines drawn, want the revenue and a response curve per channel (%d)", n, 1+len(mix.Channels))
+	}
+	if !strings.Contains(mixSec, "104 periods, 2024-03-04 to ") {
+		t.Errorf("mix summary line: %.600s", mixSec)
+	}
+
 	// Profiles: the day counts of the two segments are shown as absent, never as numbers.
 	table := regexp.MustCompile(`(?s)<table id="segments">.*?</table>`).FindString(dom)
 	cellRE := regexp.MustCompile(`<t[hd][^>]*>(.*?)</t[hd]>`)
@@ -324,4 +348,27 @@ func TestDashboardShowsNumbers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// servedMix is a marketing-mix model of two years of simulated weeks, three channels, as a
+// bundle carries it.
+func servedMix(t *testing.T) *mmm.Served {
+	t.Helper()
+	data, _, err := mmm.Simulate(mmm.SimOptions{Seed: 2, Periods: 104, Channels: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fit, err := mmm.Estimate(data, mmm.Options{Seed: 1, Bootstrap: 8, Holdout: 13})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dates := make([]time.Time, data.Periods())
+	for i := range dates {
+		dates[i] = time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 7*i)
+	}
+	m, err := mmm.NewServed(fit, data, dates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
