@@ -388,15 +388,7 @@ func diff(ctx context.Context, rdb redis.UniversalClient, w *workload) []string 
 
 func waitMatch(t *testing.T, ctx context.Context, rdb redis.UniversalClient, w *workload, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var d []string
-	for time.Now().Before(deadline) {
-		if d = diff(ctx, rdb, w); len(d) == 0 {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("features never matched the oracle; first differences:\n%s", strings.Join(d, "\n"))
+	testenv.Converge(t, "features", timeout, func() []string { return diff(ctx, rdb, w) })
 }
 
 // waitCommitted waits until the ingest group has committed every events record. Redis can match

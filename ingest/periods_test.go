@@ -215,15 +215,7 @@ func round(x float64) int64 {
 
 func waitPeriods(t *testing.T, ctx context.Context, rdb redis.UniversalClient, w *spendWorkload, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var d []string
-	for time.Now().Before(deadline) {
-		if d = periodDiff(ctx, rdb, w); len(d) == 0 {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("period aggregates never matched the oracle; first differences:\n%s", strings.Join(d, "\n"))
+	testenv.Converge(t, "period aggregates", timeout, func() []string { return periodDiff(ctx, rdb, w) })
 }
 
 // TestPeriodAggregates runs purchases, refunds, visits and spend events over nine weeks, with
@@ -323,24 +315,6 @@ func isPeriodWrite(cmd redis.Cmder) bool {
 	}
 	key, _ := a[3].(string)
 	return strings.Contains(key, ":{period:")
-}
-
-// labelled is the counter name's series with label = value in g.
-func labelled(g prometheus.Gatherer, name, label, value string) float64 {
-	mfs, _ := g.Gather()
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }
 
 // TestPeriodAggregatesExactlyOnceUnderFaults runs the spend workload through the faults of
@@ -446,8 +420,8 @@ func TestPeriodAggregatesExactlyOnceUnderFaults(t *testing.T) {
 	waitCommitted(t, ctx, br.Address, time.Minute)
 	// The batch cut off by the Redis kill was applied again: its customer events came back as
 	// redeliveries, so the period aggregates' equality above is exactly once, not luck.
-	if n := labelled(regA, "segstream_ingest_events_duplicate_total", "kind", "redelivery") +
-		labelled(regB, "segstream_ingest_events_duplicate_total", "kind", "redelivery"); n == 0 {
+	if n := testenv.Counter(regA, "segstream_ingest_events_duplicate_total", "kind", "redelivery") +
+		testenv.Counter(regB, "segstream_ingest_events_duplicate_total", "kind", "redelivery"); n == 0 {
 		t.Fatal("no redelivered event: the faults did not make ingest apply a batch twice")
 	}
 	checkDLQAtLeastOnce(t, ctx, br.Address, &w.dlq)

@@ -362,7 +362,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	e.run("replay scorer", s2.Run)
 	e.waitScored(reg2)
-	if n := counterValue(reg2, "segstream_scorer_events_scored_total", "event"); n != 0 {
+	if n := testenv.Counter(reg2, "segstream_scorer_events_scored_total", "", "event"); n != 0 {
 		t.Fatalf("the redelivered features topic scored %v records", n)
 	}
 	if got, got2 := e.count(stream.DefaultScoresTopic), e.count(stream.DefaultChangesTopic); got != scores || got2 != changes {
@@ -723,8 +723,8 @@ func TestSwapUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d features records superseded by a sweep's later answer before the lane reached them", superseded)
 	checkChanges(t, e)
-	refused := counterValue(reg, "segstream_scorer_model_reloads_total", "refused")
-	okLoads := counterValue(reg, "segstream_scorer_model_reloads_total", "ok")
+	refused := testenv.Counter(reg, "segstream_scorer_model_reloads_total", "", "refused")
+	okLoads := testenv.Counter(reg, "segstream_scorer_model_reloads_total", "", "ok")
 	if refused < 2 {
 		t.Fatalf("%v bundles refused, want the corrupt and the wrong-schema one", refused)
 	}
@@ -738,9 +738,9 @@ func (e *env) waitScored(reg prometheus.Gatherer) {
 	e.t.Helper()
 	n := float64(e.count(stream.DefaultFeaturesTopic))
 	e.waitFor("scores", func() bool {
-		done := counterValue(reg, "segstream_scorer_events_scored_total", "event")
+		done := testenv.Counter(reg, "segstream_scorer_events_scored_total", "", "event")
 		for _, r := range []string{"produced", "scored", "stale"} {
-			done += counterValue(reg, "segstream_scorer_duplicates_skipped_total", r)
+			done += testenv.Counter(reg, "segstream_scorer_duplicates_skipped_total", "", r)
 		}
 		return done >= n
 	})
@@ -782,22 +782,4 @@ func (e *env) waitAllOn(s *scorer.Scorer, v uint64) {
 		}
 		return n > 0
 	})
-}
-
-// counterValue reads one labelled counter back out of a registry.
-func counterValue(g prometheus.Gatherer, name, label string) float64 {
-	mfs, _ := g.Gather()
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetValue() == label {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }

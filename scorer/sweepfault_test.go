@@ -73,12 +73,12 @@ return n`, nil).Int(); n > 0 {
 	})
 	defer c.DropControl()
 
-	swept := counterValue(reg, "segstream_scorer_events_scored_total", "sweep")
+	swept := testenv.Counter(reg, "segstream_scorer_events_scored_total", "", "sweep")
 	e.publish(bundle.BuildOptions{K: 3, Seed: 2, Version: 2})
 	e.waitAllOn(s, 2)
 	// Every customer is answered anew under another model, and counted once produced.
 	customers := float64(len(e.rfmCells()))
-	for end := time.Now().Add(30 * time.Second); counterValue(reg, "segstream_scorer_events_scored_total", "sweep")-swept < customers; {
+	for end := time.Now().Add(30 * time.Second); testenv.Counter(reg, "segstream_scorer_events_scored_total", "", "sweep")-swept < customers; {
 		if time.Now().After(end) {
 			checkChanges(t, e) // names the lost change, if that is what happened
 			t.Fatalf("the sweep under the new model did not produce its %v answers in 30 s", customers)
