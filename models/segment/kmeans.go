@@ -10,6 +10,10 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
+// DefaultSweepSwaps is the random-swap trials ChooseK gives each k when its KMeansOptions
+// leave Swaps at 0.
+const DefaultSweepSwaps = 20
+
 // KMeansOptions configure KMeans. Zero values take sklearn's defaults.
 type KMeansOptions struct {
 	K       int     // number of clusters, ≥ 1
@@ -20,6 +24,14 @@ type KMeansOptions struct {
 	// Workers run restarts in parallel; 0 means GOMAXPROCS. Restart i always draws from
 	// PCG(Seed, i), so the result does not depend on Workers.
 	Workers int
+	// LloydOnly skips the Hartigan-Wong refinement that follows each restart's Lloyd
+	// iterations, leaving scikit-learn's algorithm exactly. The refinement moves single rows
+	// between clusters while a move lowers the WCSS, so it never does worse than Lloyd alone.
+	LloydOnly bool
+	// Swaps is the number of random-swap trials (Fränti 2018) on the best restart: one
+	// center moved onto a row drawn by its squared distance, relabelled and refined, kept
+	// when the WCSS drops. They draw from PCG(Seed, 1<<40). 0 means none.
+	Swaps int
 }
 
 func (o KMeansOptions) withDefaults() KMeansOptions {
@@ -85,6 +97,9 @@ func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 		ws.reset()
 		kmeansPP(x, o.K, rand.New(rand.NewPCG(o.Seed, uint64(i))), ws.centers, ws.pp)
 		it := ws.lloyd(x, o.MaxIter, tol)
+		if !o.LloydOnly {
+			ws.hartigan(x, o.MaxIter)
+		}
 		in := ws.inertia(x)
 		if b := &s.best; in < b.inertia || (in == b.inertia && i < b.index) || b.index < 0 {
 			b.inertia, b.index, b.iterations = in, i, it
@@ -97,6 +112,13 @@ func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 		if b := s.best; b.index >= 0 && (b.inertia < r.inertia || (b.inertia == r.inertia && b.index < r.index)) {
 			r = b
 		}
+	}
+	if o.Swaps > 0 {
+		ws := all[0].lw
+		copy(ws.centers, r.centers)
+		copy(ws.labels, r.labels)
+		r.inertia = ws.swaps(x, o.Swaps, rand.New(rand.NewPCG(o.Seed, 1<<40)), o.MaxIter)
+		r.centers, r.labels = ws.centers, ws.labels
 	}
 	return finish(r.centers, r.labels, o.K, p, r.inertia, r.iterations), nil
 }
@@ -440,4 +462,117 @@ func Assign(x, centroids *mat.Dense, labels []int, workersOpt int) ([]int, float
 		inertia += s
 	}
 	return labels, inertia, nil
+}
+
+// hartigan runs Hartigan and Wong's single-point moves from the current labels: a row leaves
+// its cluster a for b when n_b/(n_b+1)·‖x−c_b‖² < n_a/(n_a−1)·‖x−c_a‖², which lowers the WCSS
+// by the difference; passes repeat until none moves a row. Returns the moves made.
+func (w *lloydWork) hartigan(x *mat.Dense, maxPasses int) int {
+	w.means(x)
+	data, stride, n, p := rawRows(x)
+	k := w.k
+	moves := 0
+	for range maxPasses {
+		moved := 0
+		for i := range n {
+			a := w.labels[i]
+			na := w.counts[a]
+			if na <= 1 {
+				continue
+			}
+			r := data[i*stride : i*stride+p]
+			da := sqDist(r, w.centers[a*p:(a+1)*p]) * na / (na - 1)
+			best, bd := -1, da*(1-1e-12)
+			for c := range k {
+				if c == a {
+					continue
+				}
+				nc := w.counts[c]
+				if d := sqDist(r, w.centers[c*p:(c+1)*p]) * nc / (nc + 1); d < bd {
+					best, bd = c, d
+				}
+			}
+			if best < 0 {
+				continue
+			}
+			ca, cb := w.centers[a*p:(a+1)*p], w.centers[best*p:(best+1)*p]
+			nb := w.counts[best]
+			for j, v := range r {
+				ca[j] = (ca[j]*na - v) / (na - 1)
+				cb[j] = (cb[j]*nb + v) / (nb + 1)
+			}
+			w.counts[a]--
+			w.counts[best]++
+			w.labels[i] = best
+			moved++
+		}
+		moves += moved
+		if moved == 0 {
+			break
+		}
+	}
+	if moves > 0 {
+		w.means(x) // the running updates drift by rounding; the means are exact again
+	}
+	return moves
+}
+
+// means sets w.centers and w.counts to the means and sizes of the clusters of w.labels.
+func (w *lloydWork) means(x *mat.Dense) {
+	data, stride, n, p := rawRows(x)
+	clear(w.centers)
+	clear(w.counts)
+	for i := range n {
+		l := w.labels[i]
+		w.counts[l]++
+		acc := w.centers[l*p : (l+1)*p]
+		for j, v := range data[i*stride : i*stride+p] {
+			acc[j] += v
+		}
+	}
+	for c := range w.k {
+		if w.counts[c] > 0 {
+			acc := w.centers[c*p : (c+1)*p]
+			for j := range acc {
+				acc[j] /= w.counts[c]
+			}
+		}
+	}
+}
+
+// swaps improves the solution in w by random swaps (Fränti 2018): move one center, drawn
+// uniformly, onto a row drawn with probability proportional to its squared distance to its
+// center, relabel, refine, and keep the result when its WCSS is lower. Returns the WCSS.
+func (w *lloydWork) swaps(x *mat.Dense, trials int, rng *rand.Rand, maxIter int) float64 {
+	data, stride, n, p := rawRows(x)
+	best := w.inertia(x)
+	bc := slices.Clone(w.centers)
+	bl := slices.Clone(w.labels)
+	cum := make([]float64, n)
+	fill := func() {
+		var acc float64
+		for i := range n {
+			l := bl[i]
+			acc += sqDist(data[i*stride:i*stride+p], bc[l*p:(l+1)*p])
+			cum[i] = acc
+		}
+	}
+	fill()
+	for range trials {
+		copy(w.centers, bc)
+		j := rng.IntN(w.k)
+		i := min(sort.SearchFloat64s(cum, rng.Float64()*cum[n-1]), n-1)
+		copy(w.centers[j*p:(j+1)*p], data[i*stride:i*stride+p])
+		w.step(x, false) // a cluster left empty takes the first row Hartigan finds it helps
+		w.hartigan(x, maxIter)
+		if in := w.inertia(x); in < best {
+			best = in
+			copy(bc, w.centers)
+			copy(bl, w.labels)
+			fill()
+		}
+	}
+	copy(w.centers, bc)
+	copy(w.labels, bl)
+	return best
 }

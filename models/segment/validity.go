@@ -322,6 +322,9 @@ func ChooseK(x *mat.Dense, o ChooseKOptions) (*KChoice, error) {
 	for k := o.KMin; k <= o.KMax; k++ {
 		km := o.KMeans
 		km.K = k
+		if km.Swaps == 0 {
+			km.Swaps = DefaultSweepSwaps
+		}
 		c, err := KMeans(x, km)
 		if err != nil {
 			return nil, err

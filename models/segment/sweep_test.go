@@ -1,0 +1,80 @@
+package segment
+
+import (
+	"os"
+	"strconv"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/segstream/segstream/testkit/testenv"
+)
+
+// goldenSweep is testdata/golden_kmeans_sweep.json, written by scripts/golden/kmeans_sweep.py.
+type goldenSweep struct {
+	Spaces map[string]struct {
+		Dims int `json:"dims"`
+		ByK  []struct {
+			K         int     `json:"k"`
+			Sklearn   float64 `json:"sklearn"`
+			BestKnown float64 `json:"best_known"`
+		} `json:"by_k"`
+	} `json:"spaces"`
+}
+
+// sweepSpaces are the matrices the automatic choices of k cluster on the course's data:
+// standardized (analysis.Segmentation's ChooseK) and standardized + PCA to 80% of the variance
+// (models/bundle's chooseK, Search's "pca").
+func sweepSpaces(t testing.TB) map[string]*mat.Dense {
+	t.Helper()
+	raw := segmentationData(t)
+	out := map[string]*mat.Dense{}
+	for name, kind := range map[string]Preprocessing{"standardized": Standardize, "pca80": PCAStandardize} {
+		_, z, err := FitTransform(raw, kind, 0.8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = z
+	}
+	return out
+}
+
+// sweepOptions is what ChooseK runs at each k: the restarts and seed of the CLI's defaults.
+var sweepOptions = KMeansOptions{NInit: 10, Seed: 42, Swaps: DefaultSweepSwaps}
+
+// TestKMeansSweepMatchesSklearn is issue 20's check: over the k sweep on the course's
+// segmentation data, k = 2..10, the WCSS is at most scikit-learn's KMeans(n_init=10,
+// random_state=42) (1e-6 relative), in both spaces a sweep clusters.
+func TestKMeansSweepMatchesSklearn(t *testing.T) {
+	gold := testenv.ReadJSON[goldenSweep](t, "testdata/golden_kmeans_sweep.json")
+	seed := sweepOptions.Seed
+	if s := os.Getenv("SEGSTREAM_SWEEP_SEED"); s != "" { // to measure other seeds by hand
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed = v
+	}
+	for name, x := range sweepSpaces(t) {
+		g, ok := gold.Spaces[name]
+		if !ok {
+			t.Fatalf("golden file has no space %q", name)
+		}
+		if _, p := x.Dims(); p != g.Dims {
+			t.Fatalf("%s: %d columns, sklearn's %d", name, p, g.Dims)
+		}
+		for _, want := range g.ByK {
+			o := sweepOptions
+			o.K, o.Seed = want.K, seed
+			c, err := KMeans(x, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s k=%2d: WCSS %.6f, sklearn %.6f (%+.4f%%), best known %.6f (%+.4f%%)", name, want.K,
+				c.Inertia, want.Sklearn, 100*(c.Inertia/want.Sklearn-1), want.BestKnown, 100*(c.Inertia/want.BestKnown-1))
+			if c.Inertia > want.Sklearn*(1+1e-6) {
+				t.Errorf("%s k=%d: WCSS %.6f above sklearn's %.6f by %.4f%%", name, want.K, c.Inertia, want.Sklearn, 100*(c.Inertia/want.Sklearn-1))
+			}
+		}
+	}
+}
