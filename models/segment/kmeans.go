@@ -12,7 +12,7 @@ import (
 
 // DefaultSweepSwaps is the random-swap trials ChooseK gives each k when its KMeansOptions
 // leave Swaps at 0.
-const DefaultSweepSwaps = 20
+const DefaultSweepSwaps = 40
 
 // KMeansOptions configure KMeans. Zero values take sklearn's defaults.
 type KMeansOptions struct {
@@ -32,6 +32,11 @@ type KMeansOptions struct {
 	// center moved onto a row drawn by its squared distance, relabelled and refined, kept
 	// when the WCSS drops. They draw from PCG(Seed, 1<<40). 0 means none.
 	Swaps int
+	// Warm, when set, adds WarmStarts restarts that keep its rows (at most K−1 centers, as
+	// the previous k of a sweep found them) and add the rest by greedy k-means++; restart
+	// NInit+j draws from PCG(Seed, NInit+j). ChooseK passes each k the centroids of k−1.
+	Warm       *mat.Dense
+	WarmStarts int // default 3 when Warm is set
 }
 
 func (o KMeansOptions) withDefaults() KMeansOptions {
@@ -43,6 +48,11 @@ func (o KMeansOptions) withDefaults() KMeansOptions {
 	}
 	if o.Tol == 0 {
 		o.Tol = 1e-4
+	}
+	if o.Warm == nil {
+		o.WarmStarts = 0
+	} else if o.WarmStarts <= 0 {
+		o.WarmStarts = 3
 	}
 	return o
 }
@@ -66,7 +76,19 @@ func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 	if err != nil {
 		return nil, err
 	}
+	var warm []float64
+	if o.Warm != nil {
+		wr, wp := o.Warm.Dims()
+		if wp != p || wr >= o.K {
+			return nil, inputErr("warm start %d×%d for k=%d on %d columns: need fewer than k rows", wr, wp, o.K, p)
+		}
+		warm = make([]float64, 0, wr*p)
+		for i := range wr {
+			warm = append(warm, o.Warm.RawRowView(i)...)
+		}
+	}
 	tol := o.Tol * meanVariance(x)
+	starts := o.NInit + o.WarmStarts
 
 	// Each worker reuses one scratch for its restarts and keeps its own best run; the best of
 	// those, lowest restart index on equal inertia, is the best over all restarts whichever
@@ -79,7 +101,7 @@ func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 		labels     []int
 		iterations int
 	}
-	w := workers(o.Workers, o.NInit)
+	w := workers(o.Workers, starts)
 	type scratch struct {
 		lw   *lloydWork
 		best best
@@ -90,12 +112,16 @@ func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 		all[i] = &scratch{lw: newLloyd(n, p, o.K), best: best{inertia: math.Inf(1), index: -1}}
 		pool <- all[i]
 	}
-	parallel(w, o.NInit, func(i int) {
+	parallel(w, starts, func(i int) {
 		s := <-pool
 		defer func() { pool <- s }()
 		ws := s.lw
 		ws.reset()
-		kmeansPP(x, o.K, rand.New(rand.NewPCG(o.Seed, uint64(i))), ws.centers, ws.pp)
+		fixed := 0
+		if i >= o.NInit {
+			fixed = copy(ws.centers, warm) / p
+		}
+		kmeansPPFrom(x, o.K, rand.New(rand.NewPCG(o.Seed, uint64(i))), ws.centers, ws.pp, fixed)
 		it := ws.lloyd(x, o.MaxIter, tol)
 		if !o.LloydOnly {
 			ws.hartigan(x, o.MaxIter)
@@ -161,6 +187,11 @@ type kppScratch struct {
 // drawn proportionally to the squared distance to the nearest chosen center, "best" meaning
 // the smallest resulting potential.
 func kmeansPP(x *mat.Dense, k int, rng *rand.Rand, centers []float64, s *kppScratch) {
+	kmeansPPFrom(x, k, rng, centers, s, 0)
+}
+
+// kmeansPPFrom is kmeansPP keeping the first fixed centers already in centers.
+func kmeansPPFrom(x *mat.Dense, k int, rng *rand.Rand, centers []float64, s *kppScratch, fixed int) {
 	data, stride, n, p := rawRows(x)
 	row := func(i int) []float64 { return data[i*stride : i*stride+p] }
 	trials := 2 + int(math.Log(float64(k)))
@@ -170,14 +201,20 @@ func kmeansPP(x *mat.Dense, k int, rng *rand.Rand, centers []float64, s *kppScra
 		s.cand = make([]float64, trials*n)
 		s.ids = make([]int, trials)
 	}
-	first := rng.IntN(n)
-	copy(centers[:p], row(first))
+	if fixed == 0 {
+		copy(centers[:p], row(rng.IntN(n)))
+		fixed = 1
+	}
 	var pot float64
 	for i := range n {
-		s.closest[i] = sqDist(row(i), centers[:p])
-		pot += s.closest[i]
+		d := math.Inf(1)
+		for c := range fixed {
+			d = min(d, sqDist(row(i), centers[c*p:(c+1)*p]))
+		}
+		s.closest[i] = d
+		pot += d
 	}
-	for c := 1; c < k; c++ {
+	for c := fixed; c < k; c++ {
 		var acc float64
 		for i, d := range s.closest {
 			acc += d

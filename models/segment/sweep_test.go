@@ -39,15 +39,15 @@ func sweepSpaces(t testing.TB) map[string]*mat.Dense {
 	return out
 }
 
-// sweepOptions is what ChooseK runs at each k: the restarts and seed of the CLI's defaults.
-var sweepOptions = KMeansOptions{NInit: 10, Seed: 42, Swaps: DefaultSweepSwaps}
+// sweepOptions is the sweep of `segstream analyze segmentation` with the CLI's defaults.
+var sweepOptions = ChooseKOptions{KMin: 2, KMax: 10, KMeans: KMeansOptions{NInit: 10, Seed: 42}}
 
 // TestKMeansSweepMatchesSklearn is issue 20's check: over the k sweep on the course's
 // segmentation data, k = 2..10, the WCSS is at most scikit-learn's KMeans(n_init=10,
 // random_state=42) (1e-6 relative), in both spaces a sweep clusters.
 func TestKMeansSweepMatchesSklearn(t *testing.T) {
 	gold := testenv.ReadJSON[goldenSweep](t, "testdata/golden_kmeans_sweep.json")
-	seed := sweepOptions.Seed
+	seed := sweepOptions.KMeans.Seed
 	if s := os.Getenv("SEGSTREAM_SWEEP_SEED"); s != "" { // to measure other seeds by hand
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
@@ -63,17 +63,24 @@ func TestKMeansSweepMatchesSklearn(t *testing.T) {
 		if _, p := x.Dims(); p != g.Dims {
 			t.Fatalf("%s: %d columns, sklearn's %d", name, p, g.Dims)
 		}
-		for _, want := range g.ByK {
-			o := sweepOptions
-			o.K, o.Seed = want.K, seed
-			c, err := KMeans(x, o)
-			if err != nil {
-				t.Fatal(err)
+		o := sweepOptions
+		o.KMeans.Seed = seed
+		got, err := ChooseK(x, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Scores) != len(g.ByK) {
+			t.Fatalf("%s: %d ks swept, %d in the golden file", name, len(got.Scores), len(g.ByK))
+		}
+		for i, want := range g.ByK {
+			s := got.Scores[i]
+			if s.K != want.K {
+				t.Fatalf("%s: k=%d where the golden file has %d", name, s.K, want.K)
 			}
 			t.Logf("%s k=%2d: WCSS %.6f, sklearn %.6f (%+.4f%%), best known %.6f (%+.4f%%)", name, want.K,
-				c.Inertia, want.Sklearn, 100*(c.Inertia/want.Sklearn-1), want.BestKnown, 100*(c.Inertia/want.BestKnown-1))
-			if c.Inertia > want.Sklearn*(1+1e-6) {
-				t.Errorf("%s k=%d: WCSS %.6f above sklearn's %.6f by %.4f%%", name, want.K, c.Inertia, want.Sklearn, 100*(c.Inertia/want.Sklearn-1))
+				s.WCSS, want.Sklearn, 100*(s.WCSS/want.Sklearn-1), want.BestKnown, 100*(s.WCSS/want.BestKnown-1))
+			if s.WCSS > want.Sklearn*(1+1e-6) {
+				t.Errorf("%s k=%d: WCSS %.6f above sklearn's %.6f by %.4f%%", name, want.K, s.WCSS, want.Sklearn, 100*(s.WCSS/want.Sklearn-1))
 			}
 		}
 	}
