@@ -24,13 +24,13 @@ type KMeansOptions struct {
 	// Workers run restarts in parallel; 0 means GOMAXPROCS. Restart i always draws from
 	// PCG(Seed, i), so the result does not depend on Workers.
 	Workers int
-	// LloydOnly skips the Hartigan-Wong refinement that follows each restart's Lloyd
-	// iterations, leaving scikit-learn's algorithm exactly. The refinement moves single rows
-	// between clusters while a move lowers the WCSS, so it never does worse than Lloyd alone.
-	LloydOnly bool
+	// Refine follows each restart's Lloyd iterations with Hartigan-Wong single-row moves,
+	// made while a move lowers the WCSS, so it never does worse than Lloyd alone. Off, the fit
+	// is scikit-learn's algorithm exactly; KMeansSweep turns it on.
+	Refine bool
 	// Swaps is the number of random-swap trials (Fränti 2018) on the best restart: one
-	// center moved onto a row drawn by its squared distance, relabelled and refined, kept
-	// when the WCSS drops. They draw from PCG(Seed, 1<<40). 0 means none.
+	// center moved onto a row drawn by its squared distance, relabelled and refined by
+	// Hartigan-Wong moves, kept when the WCSS drops. They draw from PCG(Seed, 1<<40). 0 means none.
 	Swaps int
 	// Warm, when set, adds WarmStarts restarts that keep its rows (at most K−1 centers, as
 	// the previous k of a sweep found them) and add the rest by greedy k-means++; restart
@@ -123,7 +123,7 @@ func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 		}
 		kmeansPPFrom(x, o.K, rand.New(rand.NewPCG(o.Seed, uint64(i))), ws.centers, ws.pp, fixed)
 		it := ws.lloyd(x, o.MaxIter, tol)
-		if !o.LloydOnly {
+		if o.Refine {
 			ws.hartigan(x, o.MaxIter)
 		}
 		in := ws.inertia(x)

@@ -313,9 +313,9 @@ type ChooseKOptions struct {
 	SilhouetteSample int
 }
 
-// KMeansSweep fits KMeans at every k in [kMin, kMax] with o (K is set per step), each k
-// warm-started from the centroids of k−1 (o.Warm) and given DefaultSweepSwaps random-swap
-// trials when o.Swaps is 0. With those, the WCSS at every k of the sweep on the course's
+// KMeansSweep fits KMeans at every k in [kMin, kMax] with o (K is set per step) and Refine,
+// each k warm-started from the centroids of k−1 (o.Warm) and given DefaultSweepSwaps
+// random-swap trials when o.Swaps is 0. With those, the WCSS at every k of the sweep on the course's
 // segmentation data is at most scikit-learn's KMeans(n_init=10) (TestKMeansSweepMatchesSklearn).
 func KMeansSweep(x *mat.Dense, kMin, kMax int, o KMeansOptions) ([]*Clustering, error) {
 	if kMin < 1 || kMax < kMin {
@@ -325,7 +325,7 @@ func KMeansSweep(x *mat.Dense, kMin, kMax int, o KMeansOptions) ([]*Clustering, 
 	var prev *mat.Dense
 	for k := kMin; k <= kMax; k++ {
 		km := o
-		km.K = k
+		km.K, km.Refine = k, true
 		if km.Swaps == 0 {
 			km.Swaps = DefaultSweepSwaps
 		}
