@@ -85,3 +85,55 @@ func TestKMeansSweepMatchesSklearn(t *testing.T) {
 		}
 	}
 }
+
+// TestKMeansRefineAndSwaps: on data without structure (many local optima), Refine never ends
+// above Lloyd alone from the same seeds, swaps never above no swaps, every row still sits with
+// its nearest centroid, and the sweep does not depend on Workers.
+func TestKMeansRefineAndSwaps(t *testing.T) {
+	x := randMatrix(41, 500, 4)
+	for k := 2; k <= 8; k++ {
+		fit := func(o KMeansOptions) *Clustering {
+			t.Helper()
+			o.K, o.NInit, o.Seed = k, 3, 7
+			c, err := KMeans(x, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		lloyd, refined, swapped := fit(KMeansOptions{}), fit(KMeansOptions{Refine: true}), fit(KMeansOptions{Refine: true, Swaps: 10})
+		if refined.Inertia > lloyd.Inertia*(1+1e-12) || swapped.Inertia > refined.Inertia*(1+1e-12) {
+			t.Errorf("k=%d: WCSS Lloyd %v, refined %v, with swaps %v: want non-increasing", k, lloyd.Inertia, refined.Inertia, swapped.Inertia)
+		}
+		for _, c := range []*Clustering{refined, swapped} {
+			in, err := Inertia(x, c.Centroids, c.Labels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := in - c.Inertia; d > 1e-9*in || d < -1e-9*in {
+				t.Errorf("k=%d: inertia %v, recomputed %v", k, c.Inertia, in)
+			}
+			for i := range c.Labels {
+				if l, _, _ := NearestCentroid(c.Centroids, x.RawRowView(i)); l != c.Labels[i] {
+					t.Fatalf("k=%d: row %d labelled %d, nearest centroid %d", k, i, c.Labels[i], l)
+				}
+			}
+		}
+	}
+	a, err := KMeansSweep(x, 2, 6, KMeansOptions{NInit: 4, Seed: 3, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := KMeansSweep(x, 2, 6, KMeansOptions{NInit: 4, Seed: 3, Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if a[i].Inertia != b[i].Inertia || !mat.Equal(a[i].Centroids, b[i].Centroids) {
+			t.Errorf("k=%d: Workers 1 and 3 differ", i+2)
+		}
+	}
+	if _, err := KMeans(x, KMeansOptions{K: 2, Warm: mat.NewDense(2, 4, nil)}); err == nil {
+		t.Error("warm start with k rows: no error")
+	}
+}
