@@ -27,7 +27,7 @@ type KMeansOptions struct {
 	// Refine replaces each restart's Lloyd iterations after the first with Hartigan-Wong
 	// single-row moves, made while a move lowers the WCSS; the result is still a Lloyd fixed
 	// point (every row with its nearest centroid). Off, the fit is scikit-learn's algorithm
-	// exactly; KMeansSweep turns it on.
+	// exactly; KMeansSweep turns it on. Clustering.Iterations then counts the one Lloyd step.
 	Refine bool
 	// Swaps is the number of random-swap trials (Fränti 2018) on the best restart: one
 	// center moved onto a row drawn by its squared distance, relabelled and refined by
@@ -71,6 +71,7 @@ type Clustering struct {
 // KMeans clusters the rows of x with sklearn's algorithm: greedy k-means++ seeding, Lloyd
 // iterations until the labels stop changing or the centroids move less than the tolerance,
 // empty clusters re-seeded with the points farthest from their centroid, NInit restarts.
+// Refine, Warm and Swaps go beyond it to lower the WCSS (KMeansSweep uses all three).
 func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 	o = o.withDefaults()
 	n, p, err := checkK(x, o.K, 1)
