@@ -10,6 +10,10 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
+// DefaultSweepSwaps is the random-swap trials ChooseK gives each k when its KMeansOptions
+// leave Swaps at 0.
+const DefaultSweepSwaps = 40
+
 // KMeansOptions configure KMeans. Zero values take sklearn's defaults.
 type KMeansOptions struct {
 	K       int     // number of clusters, ≥ 1
@@ -20,6 +24,20 @@ type KMeansOptions struct {
 	// Workers run restarts in parallel; 0 means GOMAXPROCS. Restart i always draws from
 	// PCG(Seed, i), so the result does not depend on Workers.
 	Workers int
+	// Refine replaces each restart's Lloyd iterations after the first with Hartigan-Wong
+	// single-row moves, made while a move lowers the WCSS; the result is still a Lloyd fixed
+	// point (every row with its nearest centroid). Off, the fit is scikit-learn's algorithm
+	// exactly; KMeansSweep turns it on. Clustering.Iterations then counts the one Lloyd step.
+	Refine bool
+	// Swaps is the number of random-swap trials (Fränti 2018) on the best restart: one
+	// center moved onto a row drawn by its squared distance, relabelled and refined by
+	// Hartigan-Wong moves, kept when the WCSS drops. They draw from PCG(Seed, 1<<40). 0 means none.
+	Swaps int
+	// Warm, when set, adds WarmStarts restarts that keep its rows (at most K−1 centers, as
+	// the previous k of a sweep found them) and add the rest by greedy k-means++; restart
+	// NInit+j draws from PCG(Seed, NInit+j). ChooseK passes each k the centroids of k−1.
+	Warm       *mat.Dense
+	WarmStarts int // default 3 when Warm is set
 }
 
 func (o KMeansOptions) withDefaults() KMeansOptions {
@@ -31,6 +49,11 @@ func (o KMeansOptions) withDefaults() KMeansOptions {
 	}
 	if o.Tol == 0 {
 		o.Tol = 1e-4
+	}
+	if o.Warm == nil {
+		o.WarmStarts = 0
+	} else if o.WarmStarts <= 0 {
+		o.WarmStarts = 3
 	}
 	return o
 }
@@ -48,13 +71,26 @@ type Clustering struct {
 // KMeans clusters the rows of x with sklearn's algorithm: greedy k-means++ seeding, Lloyd
 // iterations until the labels stop changing or the centroids move less than the tolerance,
 // empty clusters re-seeded with the points farthest from their centroid, NInit restarts.
+// Refine, Warm and Swaps go beyond it to lower the WCSS (KMeansSweep uses all three).
 func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 	o = o.withDefaults()
 	n, p, err := checkK(x, o.K, 1)
 	if err != nil {
 		return nil, err
 	}
+	var warm []float64
+	if o.Warm != nil {
+		wr, wp := o.Warm.Dims()
+		if wp != p || wr >= o.K {
+			return nil, inputErr("warm start %d×%d for k=%d on %d columns: need fewer than k rows", wr, wp, o.K, p)
+		}
+		warm = make([]float64, 0, wr*p)
+		for i := range wr {
+			warm = append(warm, o.Warm.RawRowView(i)...)
+		}
+	}
 	tol := o.Tol * meanVariance(x)
+	starts := o.NInit + o.WarmStarts
 
 	// Each worker reuses one scratch for its restarts and keeps its own best run; the best of
 	// those, lowest restart index on equal inertia, is the best over all restarts whichever
@@ -67,7 +103,7 @@ func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 		labels     []int
 		iterations int
 	}
-	w := workers(o.Workers, o.NInit)
+	w := workers(o.Workers, starts)
 	type scratch struct {
 		lw   *lloydWork
 		best best
@@ -78,13 +114,23 @@ func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 		all[i] = &scratch{lw: newLloyd(n, p, o.K), best: best{inertia: math.Inf(1), index: -1}}
 		pool <- all[i]
 	}
-	parallel(w, o.NInit, func(i int) {
+	parallel(w, starts, func(i int) {
 		s := <-pool
 		defer func() { pool <- s }()
 		ws := s.lw
 		ws.reset()
-		kmeansPP(x, o.K, rand.New(rand.NewPCG(o.Seed, uint64(i))), ws.centers, ws.pp)
-		it := ws.lloyd(x, o.MaxIter, tol)
+		fixed := 0
+		if i >= o.NInit {
+			fixed = copy(ws.centers, warm) / p
+		}
+		kmeansPPFrom(x, o.K, rand.New(rand.NewPCG(o.Seed, uint64(i))), ws.centers, ws.pp, fixed)
+		var it int
+		if o.Refine {
+			it = ws.lloyd(x, refineLloyd, tol)
+			ws.hartigan(x, o.MaxIter)
+		} else {
+			it = ws.lloyd(x, o.MaxIter, tol)
+		}
 		in := ws.inertia(x)
 		if b := &s.best; in < b.inertia || (in == b.inertia && i < b.index) || b.index < 0 {
 			b.inertia, b.index, b.iterations = in, i, it
@@ -97,6 +143,13 @@ func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 		if b := s.best; b.index >= 0 && (b.inertia < r.inertia || (b.inertia == r.inertia && b.index < r.index)) {
 			r = b
 		}
+	}
+	if o.Swaps > 0 {
+		ws := all[0].lw
+		copy(ws.centers, r.centers)
+		copy(ws.labels, r.labels)
+		r.inertia = ws.swaps(x, o.Swaps, rand.New(rand.NewPCG(o.Seed, 1<<40)), o.MaxIter)
+		r.centers, r.labels = ws.centers, ws.labels
 	}
 	return finish(r.centers, r.labels, o.K, p, r.inertia, r.iterations), nil
 }
@@ -139,6 +192,11 @@ type kppScratch struct {
 // drawn proportionally to the squared distance to the nearest chosen center, "best" meaning
 // the smallest resulting potential.
 func kmeansPP(x *mat.Dense, k int, rng *rand.Rand, centers []float64, s *kppScratch) {
+	kmeansPPFrom(x, k, rng, centers, s, 0)
+}
+
+// kmeansPPFrom is kmeansPP keeping the first fixed centers already in centers.
+func kmeansPPFrom(x *mat.Dense, k int, rng *rand.Rand, centers []float64, s *kppScratch, fixed int) {
 	data, stride, n, p := rawRows(x)
 	row := func(i int) []float64 { return data[i*stride : i*stride+p] }
 	trials := 2 + int(math.Log(float64(k)))
@@ -148,14 +206,20 @@ func kmeansPP(x *mat.Dense, k int, rng *rand.Rand, centers []float64, s *kppScra
 		s.cand = make([]float64, trials*n)
 		s.ids = make([]int, trials)
 	}
-	first := rng.IntN(n)
-	copy(centers[:p], row(first))
+	if fixed == 0 {
+		copy(centers[:p], row(rng.IntN(n)))
+		fixed = 1
+	}
 	var pot float64
 	for i := range n {
-		s.closest[i] = sqDist(row(i), centers[:p])
-		pot += s.closest[i]
+		d := math.Inf(1)
+		for c := range fixed {
+			d = min(d, sqDist(row(i), centers[c*p:(c+1)*p]))
+		}
+		s.closest[i] = d
+		pot += d
 	}
-	for c := 1; c < k; c++ {
+	for c := fixed; c < k; c++ {
 		var acc float64
 		for i, d := range s.closest {
 			acc += d
@@ -441,3 +505,122 @@ func Assign(x, centroids *mat.Dense, labels []int, workersOpt int) ([]int, float
 	}
 	return labels, inertia, nil
 }
+
+// hartigan runs Hartigan and Wong's single-point moves from the current labels: a row leaves
+// its cluster a for b when n_b/(n_b+1)·‖x−c_b‖² < n_a/(n_a−1)·‖x−c_a‖², which lowers the WCSS
+// by the difference; passes repeat until none moves a row. Returns the moves made.
+func (w *lloydWork) hartigan(x *mat.Dense, maxPasses int) int {
+	w.means(x)
+	data, stride, n, p := rawRows(x)
+	k := w.k
+	moves := 0
+	for range maxPasses {
+		moved := 0
+		for i := range n {
+			a := w.labels[i]
+			na := w.counts[a]
+			if na <= 1 {
+				continue
+			}
+			r := data[i*stride : i*stride+p]
+			da := sqDist(r, w.centers[a*p:(a+1)*p]) * na / (na - 1)
+			best, bd := -1, da*(1-1e-12)
+			for c := range k {
+				if c == a {
+					continue
+				}
+				nc := w.counts[c]
+				if d := sqDist(r, w.centers[c*p:(c+1)*p]) * nc / (nc + 1); d < bd {
+					best, bd = c, d
+				}
+			}
+			if best < 0 {
+				continue
+			}
+			ca, cb := w.centers[a*p:(a+1)*p], w.centers[best*p:(best+1)*p]
+			nb := w.counts[best]
+			for j, v := range r {
+				ca[j] = (ca[j]*na - v) / (na - 1)
+				cb[j] = (cb[j]*nb + v) / (nb + 1)
+			}
+			w.counts[a]--
+			w.counts[best]++
+			w.labels[i] = best
+			moved++
+		}
+		moves += moved
+		if moved == 0 {
+			break
+		}
+	}
+	if moves > 0 {
+		w.means(x) // the running updates drift by rounding; the means are exact again
+	}
+	return moves
+}
+
+// means sets w.centers and w.counts to the means and sizes of the clusters of w.labels.
+func (w *lloydWork) means(x *mat.Dense) {
+	data, stride, n, p := rawRows(x)
+	clear(w.centers)
+	clear(w.counts)
+	for i := range n {
+		l := w.labels[i]
+		w.counts[l]++
+		acc := w.centers[l*p : (l+1)*p]
+		for j, v := range data[i*stride : i*stride+p] {
+			acc[j] += v
+		}
+	}
+	for c := range w.k {
+		if w.counts[c] > 0 {
+			acc := w.centers[c*p : (c+1)*p]
+			for j := range acc {
+				acc[j] /= w.counts[c]
+			}
+		}
+	}
+}
+
+// swaps improves the solution in w by random swaps (Fränti 2018): move one center, drawn
+// uniformly, onto a row drawn with probability proportional to its squared distance to its
+// center, relabel, refine, and keep the result when its WCSS is lower. Returns the WCSS.
+func (w *lloydWork) swaps(x *mat.Dense, trials int, rng *rand.Rand, maxIter int) float64 {
+	data, stride, n, p := rawRows(x)
+	best := w.inertia(x)
+	bc := slices.Clone(w.centers)
+	bl := slices.Clone(w.labels)
+	cum := make([]float64, n)
+	fill := func() {
+		var acc float64
+		for i := range n {
+			l := bl[i]
+			acc += sqDist(data[i*stride:i*stride+p], bc[l*p:(l+1)*p])
+			cum[i] = acc
+		}
+	}
+	fill()
+	for range trials {
+		copy(w.centers, bc)
+		j := rng.IntN(w.k)
+		i := min(sort.SearchFloat64s(cum, rng.Float64()*cum[n-1]), n-1)
+		copy(w.centers[j*p:(j+1)*p], data[i*stride:i*stride+p])
+		w.step(x, false) // a cluster left empty takes the first row Hartigan finds it helps
+		w.hartigan(x, maxIter)
+		if in := w.inertia(x); in < best {
+			best = in
+			copy(bc, w.centers)
+			copy(bl, w.labels)
+			fill()
+		}
+	}
+	copy(w.centers, bc)
+	copy(w.labels, bl)
+	return best
+}
+
+// refineLloyd is the Lloyd iterations a Refine restart makes before Hartigan-Wong takes over.
+// One is enough: from there Hartigan converges to optima as good (on the course's data the
+// sweep test passes for seeds 1..19 and 42 either way) and the sweep takes about 15% less time
+// than after Lloyd to convergence, whose last tens of iterations move a few rows each.
+const refineLloyd = 1

@@ -206,3 +206,27 @@ func BenchmarkSearch100k(b *testing.B) {
 		b.ReportMetric(inlierARI(b, truth, res.Labels), "ari")
 	}
 }
+
+// BenchmarkKMeansSweep times KMeansSweep at k = 2..10 on the standardized course data with
+// ChooseK's settings (10 restarts, warm starts, DefaultSweepSwaps); scripts/bench/kmeans_sweep.py
+// times KMeans(n_clusters=k, n_init=10) for the same ks beside it. The seed cycles 42..51 on
+// both sides. Serial runs the restarts on one goroutine, against sklearn on one thread.
+func BenchmarkKMeansSweep(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		workers int
+	}{{"parallel", 0}, {"serial", 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			_, z := segData(b)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				seed := 42 + uint64(i%10)
+				i++
+				if _, err := KMeansSweep(z, 2, 10, KMeansOptions{NInit: 10, Seed: seed, Workers: bc.workers}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -313,20 +313,48 @@ type ChooseKOptions struct {
 	SilhouetteSample int
 }
 
-// ChooseK fits k-means for every k in [KMin, KMax] (KMin ≥ 2) and scores each fit.
-func ChooseK(x *mat.Dense, o ChooseKOptions) (*KChoice, error) {
-	if o.KMin < 2 || o.KMax < o.KMin {
-		return nil, inputErr("k range [%d, %d]: need 2 ≤ min ≤ max", o.KMin, o.KMax)
+// KMeansSweep fits KMeans at every k in [kMin, kMax] with o (K is set per step) and Refine,
+// each k warm-started from the centroids of k−1 (o.Warm) and given DefaultSweepSwaps
+// random-swap trials when o.Swaps is 0. With those, the WCSS at every k of the sweep on the course's
+// segmentation data is at most scikit-learn's KMeans(n_init=10) (TestKMeansSweepMatchesSklearn).
+func KMeansSweep(x *mat.Dense, kMin, kMax int, o KMeansOptions) ([]*Clustering, error) {
+	if kMin < 1 || kMax < kMin {
+		return nil, inputErr("k range [%d, %d]: need 1 ≤ min ≤ max", kMin, kMax)
 	}
-	out := &KChoice{}
-	for k := o.KMin; k <= o.KMax; k++ {
-		km := o.KMeans
-		km.K = k
+	var out []*Clustering
+	var prev *mat.Dense
+	for k := kMin; k <= kMax; k++ {
+		km := o
+		km.K, km.Refine = k, true
+		if km.Swaps == 0 {
+			km.Swaps = DefaultSweepSwaps
+		}
+		if o.Warm == nil {
+			km.Warm = prev // k−1's centroids plus one more
+		}
 		c, err := KMeans(x, km)
 		if err != nil {
 			return nil, err
 		}
-		s := KScore{K: k, WCSS: c.Inertia}
+		out = append(out, c)
+		prev = c.Centroids
+	}
+	return out, nil
+}
+
+// ChooseK fits k-means for every k in [KMin, KMax] (KMin ≥ 2) with KMeansSweep and scores
+// each fit.
+func ChooseK(x *mat.Dense, o ChooseKOptions) (*KChoice, error) {
+	if o.KMin < 2 || o.KMax < o.KMin {
+		return nil, inputErr("k range [%d, %d]: need 2 ≤ min ≤ max", o.KMin, o.KMax)
+	}
+	fits, err := KMeansSweep(x, o.KMin, o.KMax, o.KMeans)
+	if err != nil {
+		return nil, err
+	}
+	out := &KChoice{}
+	for i, c := range fits {
+		s := KScore{K: o.KMin + i, WCSS: c.Inertia}
 		if o.SilhouetteSample > 0 {
 			s.Silhouette, err = SilhouetteSampled(x, c.Labels, o.SilhouetteSample, o.KMeans.Seed)
 		} else {
