@@ -25,6 +25,11 @@ const (
 	// criteriaResponseP: a response differs across segments when both the one-way F test and
 	// the Kruskal-Wallis test reject equality at this significance.
 	criteriaResponseP = 0.01
+	// criteriaActionableGain: segments are actionable when their best prices or promotions
+	// differ and per-segment prices earn at least this share more than the one best price. A
+	// few cents between best prices, from the sampling noise of per-segment fits, gains a
+	// fraction of a percent and is no reason to run separate campaigns.
+	criteriaActionableGain = 0.01
 	// DefaultAccessibleShare is the share of a segment's members that must be reachable through
 	// a contact or channel attribute for the segmentation to be accessible, when BuildOptions
 	// leaves AccessibleShare 0.
@@ -636,6 +641,6 @@ func actionableCriterion(pr *Pricing) segment.Criterion {
 	return segment.Criterion{Name: "actionable",
 		Measure: fmt.Sprintf("revenue-maximizing mean price per segment over %.2f..%.2f (%s) against %s for everyone: expected revenue per visit %.4g against %.4g, a gain of %.4g (%.2f%%)",
 			pr.GridLow, pr.GridHigh, strings.Join(parts, ", "), common, pr.Targeted, pr.Revenue, pr.Gain, 100*pr.GainShare),
-		Value: &gain, Verdict: segment.Verdict(len(distinct) > 1),
-		Reason: "segments are actionable when their best price or promotion differs, so that treating them apart earns more than one price for all"}
+		Value: &gain, Verdict: segment.Verdict(len(distinct) > 1 && gain >= criteriaActionableGain),
+		Reason: fmt.Sprintf("segments are actionable when their best price or promotion differs and treating them apart earns at least %.0f%% more than one price for all", 100*criteriaActionableGain)}
 }
