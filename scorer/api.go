@@ -153,6 +153,60 @@ type segmentInfo struct {
 	Size          int64              `json:"size"`
 	TrainingShare float64            `json:"training_share"`
 	Profile       map[string]float64 `json:"profile"`
+	// What the bundle's build measured of this segment (absent from bundles built before
+	// them, or where Build could not measure them): the descriptive analyses, the mean
+	// conversion probability and CLV of its members (the differentiable criterion's
+	// responses), its incidence price elasticity at the mean price, its revenue-maximizing
+	// price (actionable) and the share of its members that can be reached (accessible).
+	Description *bundle.SegmentDescription `json:"description,omitempty"`
+	Responses   map[string]float64         `json:"responses,omitempty"`
+	Elasticity  *float64                   `json:"incidence_elasticity,omitempty"`
+	BestPrice   *bundle.SegmentPrice       `json:"best_price,omitempty"`
+	Reachable   *float64                   `json:"reachable,omitempty"`
+}
+
+// measured fills what the scorecard measured of segment id into g.
+func (g *segmentInfo) measured(sc *bundle.Scorecard, id int) {
+	if d := sc.Description; d != nil {
+		for i := range d.Segments {
+			if d.Segments[i].Segment == id {
+				g.Description = &d.Segments[i]
+			}
+		}
+	}
+	if d := sc.Differentiation; d != nil {
+		for _, t := range d.Tests {
+			for _, m := range t.Means {
+				if m.Segment == id {
+					if g.Responses == nil {
+						g.Responses = map[string]float64{}
+					}
+					g.Responses[t.Response] = m.Value
+				}
+			}
+		}
+		for _, e := range d.Elasticity {
+			if e.Segment == id {
+				v := e.Value
+				g.Elasticity = &v
+			}
+		}
+	}
+	if pr := sc.Pricing; pr != nil {
+		for i := range pr.Segments {
+			if pr.Segments[i].Segment == id {
+				g.BestPrice = &pr.Segments[i]
+			}
+		}
+	}
+	if r := sc.Reach; r != nil {
+		for _, v := range r.Segments {
+			if v.Segment == id {
+				x := v.Value
+				g.Reachable = &x
+			}
+		}
+	}
 }
 
 func (s *Scorer) getSegments(w http.ResponseWriter, r *http.Request) {
@@ -171,7 +225,9 @@ func (s *Scorer) getSegments(w http.ResponseWriter, r *http.Request) {
 		Scorecard    any           `json:"scorecard"`
 	}{ModelVersion: c.Version, Scorecard: c.Bundle.Payload.Scorecard}
 	for i, sg := range c.Bundle.Payload.Segmentation.Segments {
-		out.Segments = append(out.Segments, segmentInfo{ID: sg.ID, Name: sg.Name, Size: sizes[i], TrainingShare: sg.Share, Profile: sg.Profile})
+		g := segmentInfo{ID: sg.ID, Name: sg.Name, Size: sizes[i], TrainingShare: sg.Share, Profile: sg.Profile}
+		g.measured(&c.Bundle.Payload.Scorecard, sg.ID)
+		out.Segments = append(out.Segments, g)
 	}
 	apix.WriteJSON(w, http.StatusOK, out)
 }

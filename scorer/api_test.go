@@ -172,6 +172,17 @@ func TestAPI(t *testing.T) {
 			if len(crit) != 6 || crit[0].(map[string]any)["verdict"] == "" {
 				t.Fatalf("scorecard criteria: %v", crit)
 			}
+			// Each segment carries its descriptive analyses and mean responses.
+			for _, s := range segs {
+				g := s.(map[string]any)
+				d, _ := g["description"].(map[string]any)
+				if d == nil || d["customers"].(float64) <= 0 || d["visits"] == nil {
+					t.Fatalf("segment %v: description %v", g["id"], d)
+				}
+				if r, _ := g["responses"].(map[string]any); r == nil {
+					t.Fatalf("segment %v: no responses", g["id"])
+				}
+			}
 		}},
 		{name: "bad segment", method: "GET", path: "/v1/segments/x/members", token: token, status: 400, code: "bad_segment_id"},
 		{name: "bad limit", method: "GET", path: "/v1/segments/0/members?limit=0", token: token, status: 400, code: "bad_limit"},

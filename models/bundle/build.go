@@ -90,6 +90,18 @@ type BuildOptions struct {
 	// fitted on them (with a held-out share for calibration) instead of the stand-in.
 	Conversion *ConversionData
 
+	// ContactAttributes name the profile attributes through which a customer can be reached
+	// (an e-mail or SMS opt-in, a channel id): the accessible criterion counts, per segment,
+	// the members with at least one of them present and not 0, in Attributes (attribute name
+	// → one value per snapshot row, NaN where the customer has none). Without names the
+	// criterion stays unknown. AccessibleShare is its floor per segment (default 0.5).
+	ContactAttributes []string
+	Attributes        map[string][]float64
+	AccessibleShare   float64
+	// BrandLines, when set, are item lines per brand (brand → one count per snapshot row), for
+	// the brand shares of the descriptive analyses.
+	BrandLines map[string][]float64
+
 	// NoClip fits the segmentation on unclipped features, as bundles were fitted before
 	// clipping (see clipBounds); for comparisons.
 	NoClip bool
@@ -215,6 +227,9 @@ func BuildWithDiagnostics(cols map[string][]float64, o BuildOptions) (*Bundle, *
 		}
 	} else {
 		note("purchase models left out: no price-context data given")
+	}
+	if err := measureSegments(b, cols, d.Labels, o); err != nil {
+		note("segment responses left out: %v", err)
 	}
 	names := make([]string, 0, len(cols))
 	for name := range cols {

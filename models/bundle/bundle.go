@@ -193,7 +193,15 @@ type Scorecard struct {
 	// Criteria are the six criteria of a useful segmentation with their verdicts, as far as
 	// Build can measure them; bundles fitted before them have none.
 	Criteria []segment.Criterion `json:"criteria,omitempty"`
-	Notes    []string            `json:"notes,omitempty"`
+	// Description is the course's descriptive analyses per segment on the snapshot the
+	// segmentation was fitted on; Differentiation, Pricing and Reach are what the
+	// differentiable, actionable and accessible criteria measured (nil where Build could not
+	// measure them). Bundles fitted before them have none.
+	Description     *Description     `json:"description,omitempty"`
+	Differentiation *Differentiation `json:"differentiation,omitempty"`
+	Pricing         *Pricing         `json:"pricing,omitempty"`
+	Reach           *Reach           `json:"reach,omitempty"`
+	Notes           []string         `json:"notes,omitempty"`
 }
 
 // Distribution is one feature's training distribution, for drift checks.
