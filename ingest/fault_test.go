@@ -30,31 +30,39 @@ import (
 	"github.com/segstream/segstream/testkit/topics"
 )
 
-// stateWrites is a go-redis hook on ingest's own client that counts the compare-and-set writes
-// of customer states (script calls whose first key is a customer's, features.Key) and calls
-// before(n) ahead of the n-th. A fault injected there lands at an exact point of the stream,
-// however fast or slow the machine is, where a sleep only guesses. Redis itself is real; the
-// hook only watches.
-type stateWrites struct {
+// writeHook is a go-redis hook on ingest's own client that counts the script calls match
+// picks (the compare-and-set writes of customer states, isStateWrite, or of period aggregates,
+// isPeriodWrite) and calls before(n) ahead of the n-th. A fault injected there lands at an
+// exact point of the stream, however fast or slow the machine is, where a sleep only guesses.
+// Redis itself is real; the hook only watches.
+type writeHook struct {
+	match  func(redis.Cmder) bool
 	n      atomic.Int64
 	mu     sync.Mutex
 	before func(n int64)
 }
 
-func isStateWrite(cmd redis.Cmder) bool {
+// scriptKey is the first key of a script call (EVAL or EVALSHA), or "" for another command.
+func scriptKey(cmd redis.Cmder) string {
 	a := cmd.Args()
 	if len(a) < 4 {
-		return false
+		return ""
 	}
 	name, _ := a[0].(string)
 	if name = strings.ToLower(name); name != "evalsha" && name != "eval" {
-		return false
+		return ""
 	}
 	key, _ := a[3].(string)
-	return strings.HasSuffix(key, "}:f")
+	return key
 }
 
-func (h *stateWrites) onWrite() {
+// isStateWrite is a call of the customer-state script (its first key is a customer's).
+func isStateWrite(cmd redis.Cmder) bool { return strings.HasSuffix(scriptKey(cmd), "}:f") }
+
+// isPeriodWrite is a call of the period aggregates' script (its first key is a period's).
+func isPeriodWrite(cmd redis.Cmder) bool { return strings.Contains(scriptKey(cmd), ":{period:") }
+
+func (h *writeHook) hit() {
 	n := h.n.Add(1)
 	h.mu.Lock()
 	f := h.before
@@ -65,27 +73,27 @@ func (h *stateWrites) onWrite() {
 }
 
 // set replaces the function called ahead of each write.
-func (h *stateWrites) set(f func(n int64)) {
+func (h *writeHook) set(f func(n int64)) {
 	h.mu.Lock()
 	h.before = f
 	h.mu.Unlock()
 }
 
-func (h *stateWrites) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *writeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
-func (h *stateWrites) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (h *writeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if isStateWrite(cmd) {
-			h.onWrite()
+		if h.match(cmd) {
+			h.hit()
 		}
 		return next(ctx, cmd)
 	}
 }
 
-func (h *stateWrites) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (h *writeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if slices.ContainsFunc(cmds, isStateWrite) {
-			h.onWrite()
+		if slices.ContainsFunc(cmds, h.match) {
+			h.hit()
 		}
 		return next(ctx, cmds)
 	}
@@ -201,7 +209,7 @@ func waitCounter(t *testing.T, what, name string, n float64, timeout time.Durati
 //   - Redis (AOF, fsync always) is killed with SIGKILL ahead of ingest's 8th state write: some
 //     but not all events are applied at that point; while it is dead ingest keeps failing, its
 //     committed offsets do not move, and everything below them is in Redis.
-//   - A second consumer joins the group once Redis is back.
+//   - A second consumer joins the group while Redis is dead; Redis comes back on its AOF.
 //   - The broker, a child process with a data directory, is killed with SIGKILL ahead of the
 //     10th state write after that, with events still unapplied, and restarted on its data; the
 //     offsets committed before the kill survive it.
@@ -212,22 +220,63 @@ func TestIngestExactlyOnceUnderFaults(t *testing.T) {
 	ctx := testenv.Context(t, 3*time.Minute)
 	br := testenv.StartBrokerProcess(t, 6)
 	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
-	hook := &stateWrites{}
+	hook := &writeHook{match: isStateWrite}
 	rdb := directClient(t, srv.Addr, hook) // its Close, registered first, runs after the ingests stop
 
 	w := makeWorkload(1, 300, 12000, 0.10, 60)
-	third := len(w.msgs) / 3
-	firstThird := uniqueValid(w.msgs[:third])
-	publish(t, ctx, br.Address, w.msgs[:third])
+	before, _ := runFaults(t, ctx, br, srv, hook, rdb, faultPlan{
+		progress: "segstream_ingest_events_applied_total", msgs: w.msgs,
+		firstThird: float64(uniqueValid(w.msgs[:len(w.msgs)/3])), all: float64(w.unique),
+		redisAt: 8, brokerAt: 10, retries: 5,
+	})
+	waitMatch(t, ctx, rdb, w, 2*time.Minute)
+	waitCommitted(t, ctx, br.Address, time.Minute)
+	// Records below the offsets committed before Redis died were not fetched again after it
+	// came back, so they are applied now only if Redis kept them (AOF, fsync always).
+	appliedPositions(t, ctx, br.Address, rdb, before)
+	checkDLQAtLeastOnce(t, ctx, br.Address, w)
+	// Each event applied once is the oracle's state version (vectorDiff); the applied counter
+	// cannot say it, as a batch whose write failed half-way counts its landed half as
+	// redeliveries when retried.
+}
 
-	// Fault 1: Redis dies ahead of a state write, the 8th or later, once some batch was applied.
-	// (A count alone is not enough: a lane's first write after Redis started is an EVALSHA that
-	// fails NOSCRIPT and is sent again as EVAL, and six lanes start at once.)
+// faultPlan places the three faults of the exactly-once tests by ingest's progress on the
+// writes hook counts (customer states or period aggregates), read from the progress counter.
+type faultPlan struct {
+	progress   string          // the counter of work done: events applied, or counted in periods
+	firstThird float64         // progress the first third of the stream can make at the most
+	all        float64         // progress of the whole stream
+	redisAt    int64           // Redis dies ahead of this write or a later one, once progress > 0
+	brokerAt   int64           // the broker dies ahead of this write after Redis came back
+	retries    float64         // Redis errors to see while it is dead, after the first
+	msgs       []kafka.Message // the stream; its first third is published before the faults
+}
+
+// runFaults drives one exactly-once scenario against a broker process and a redis-server on
+// an AOF with fsync always, and asserts each fault landed mid-stream:
+//
+//   - Redis is killed with SIGKILL ahead of a write, once some progress was made by member a
+//     and before the first third of the stream is done. While it is dead the committed offsets
+//     hold still, the rest of the stream arrives, and no progress is made.
+//   - Member b joins while Redis is dead; Redis comes back on its AOF.
+//   - The broker is killed with SIGKILL ahead of the brokerAt-th write after that, with
+//     progress still short of the whole stream, and restarted on its data; the committed
+//     offsets do not go back across the kill.
+//
+// It returns the offsets committed while Redis was dead and both members' registries; the
+// caller waits for the end state and checks it against its oracle.
+func runFaults(t *testing.T, ctx context.Context, br *testenv.Broker, srv *testenv.RedisServer, hook *writeHook, rdb redis.UniversalClient, p faultPlan) (before map[int]int64, regs []prometheus.Gatherer) {
+	t.Helper()
+	third := len(p.msgs) / 3
+	publish(t, ctx, br.Address, p.msgs[:third])
+
+	// A count alone is not enough to place the Redis kill: a lane's first write after Redis
+	// started is an EVALSHA that fails NOSCRIPT and is sent again as EVAL, and lanes start at once.
 	redisDead := make(chan struct{})
 	var regAp atomic.Pointer[prometheus.Registry]
 	var kill sync.Once
 	hook.set(func(n int64) {
-		if r := regAp.Load(); n >= 8 && r != nil && sumCounter(r, "segstream_ingest_events_applied_total") > 0 {
+		if r := regAp.Load(); n >= p.redisAt && r != nil && sumCounter(r, p.progress) > 0 {
 			kill.Do(func() {
 				srv.Kill()
 				close(redisDead)
@@ -239,17 +288,17 @@ func TestIngestExactlyOnceUnderFaults(t *testing.T) {
 	select {
 	case <-redisDead:
 	case <-ctx.Done():
-		t.Fatal("ingest never reached its 8th state write")
+		t.Fatalf("ingest never reached write %d", p.redisAt)
 	}
-	// Once the write the kill preceded has failed, nothing more can be applied.
+	// Once the write the kill preceded has failed, nothing more can be done.
 	errs := waitCounter(t, "ingest failing against the dead Redis", "segstream_ingest_redis_errors_total", 1, 30*time.Second, regA)
-	applied := counter(t, "segstream_ingest_events_applied_total", regA)
-	if applied == 0 || applied >= float64(firstThird) {
-		t.Fatalf("Redis killed with %v of the first %d events applied: the fault did not land mid-stream", applied, firstThird)
+	done := counter(t, p.progress, regA)
+	if done == 0 || done >= p.firstThird {
+		t.Fatalf("Redis killed with %s %v of at most %v in the first third: the fault did not land mid-stream", p.progress, done, p.firstThird)
 	}
-	// Batches applied before the kill may still be committing: wait until the offsets hold
-	// still, then check they do not move while ingest keeps failing.
-	before := committed(t, ctx, br.Address)
+	// Batches done before the kill may still be committing: wait until the offsets hold still,
+	// then check they do not move while ingest keeps failing.
+	before = committed(t, ctx, br.Address)
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		time.Sleep(300 * time.Millisecond)
 		now := committed(t, ctx, br.Address)
@@ -261,32 +310,30 @@ func TestIngestExactlyOnceUnderFaults(t *testing.T) {
 		}
 		before = now
 	}
-	publish(t, ctx, br.Address, w.msgs[third:]) // the rest of the stream arrives meanwhile
-	waitCounter(t, "ingest retrying against the dead Redis", "segstream_ingest_redis_errors_total", errs+5, 30*time.Second, regA)
+	publish(t, ctx, br.Address, p.msgs[third:]) // the rest of the stream arrives meanwhile
+	waitCounter(t, "ingest retrying against the dead Redis", "segstream_ingest_redis_errors_total", errs+p.retries, 30*time.Second, regA)
 	if after := committed(t, ctx, br.Address); !maps.Equal(after, before) {
 		t.Fatalf("offsets committed while Redis was dead: %v, then %v", before, after)
 	}
-	if got := counter(t, "segstream_ingest_events_applied_total", regA); got != applied {
-		t.Fatalf("%v events applied while Redis was dead (%v before)", got, applied)
+	if got := counter(t, p.progress, regA); got != done {
+		t.Fatalf("%s went %v -> %v while Redis was dead", p.progress, done, got)
 	}
 
-	// Fault 2: a second member joins while Redis is still dead. Fault 3: the broker dies ahead
-	// of the 10th state write after Redis came back.
 	_, _, regB := startIngest(t, ctx, br.Address, rdb, "b")
 	brokerDead := make(chan struct{})
 	var killErr error
 	var atKill struct {
-		applied   float64
+		done      float64
 		committed map[int]int64
 	}
 	var redisUp atomic.Bool
 	var sinceUp atomic.Int64
 	hook.set(func(int64) {
-		if !redisUp.Load() || sinceUp.Add(1) != 10 {
+		if !redisUp.Load() || sinceUp.Add(1) != p.brokerAt {
 			return // retries against the dead server do not count
 		}
 		atKill.committed, killErr = committedOffsets(ctx, br.Address)
-		atKill.applied = counter(t, "segstream_ingest_events_applied_total", regA, regB)
+		atKill.done = counter(t, p.progress, regA, regB)
 		if err := br.Kill(); err != nil {
 			killErr = errors.Join(killErr, err)
 		}
@@ -297,13 +344,13 @@ func TestIngestExactlyOnceUnderFaults(t *testing.T) {
 	select {
 	case <-brokerDead:
 	case <-ctx.Done():
-		t.Fatal("ingest made no 10 state writes after Redis came back")
+		t.Fatalf("ingest made no %d writes after Redis came back", p.brokerAt)
 	}
 	if killErr != nil {
 		t.Fatal(killErr)
 	}
-	if atKill.applied >= float64(w.unique) {
-		t.Fatalf("broker killed with all %d events applied: the fault did not land mid-stream", w.unique)
+	if atKill.done >= p.all {
+		t.Fatalf("broker killed with %s %v of %v: the fault did not land mid-stream", p.progress, atKill.done, p.all)
 	}
 	kafkaErrs := counter(t, "segstream_ingest_kafka_errors_total", regA, regB)
 	waitCounter(t, "ingest failing against the dead broker", "segstream_ingest_kafka_errors_total", kafkaErrs+3, 30*time.Second, regA, regB)
@@ -311,16 +358,7 @@ func TestIngestExactlyOnceUnderFaults(t *testing.T) {
 	if got := committed(t, ctx, br.Address); total(got) < total(atKill.committed) {
 		t.Fatalf("committed offsets went back across the broker's SIGKILL: %v, before the kill %v", got, atKill.committed)
 	}
-
-	waitMatch(t, ctx, rdb, w, 2*time.Minute)
-	waitCommitted(t, ctx, br.Address, time.Minute)
-	// Records below the offsets committed before Redis died were not fetched again after it
-	// came back, so they are applied now only if Redis kept them (AOF, fsync always).
-	appliedPositions(t, ctx, br.Address, rdb, before)
-	checkDLQAtLeastOnce(t, ctx, br.Address, w)
-	// Each event applied once is the oracle's state version (vectorDiff); the applied counter
-	// cannot say it, as a batch whose write failed half-way counts its landed half as
-	// redeliveries when retried.
+	return before, []prometheus.Gatherer{regA, regB}
 }
 
 // TestIngestRedisEverysecCrash kills Redis run with appendfsync everysec, the setting most
@@ -338,7 +376,7 @@ func TestIngestRedisEverysecCrash(t *testing.T) {
 	ctx := testenv.Context(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "everysec")
-	hook := &stateWrites{}
+	hook := &writeHook{match: isStateWrite}
 	rdb := directClient(t, srv.Addr, hook)
 	w := makeWorkload(5, 200, 6000, 0.05, 16)
 	publish(t, ctx, br.Address, w.msgs)

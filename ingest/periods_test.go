@@ -3,19 +3,14 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
@@ -258,65 +253,6 @@ func TestPeriodAggregates(t *testing.T) {
 	}
 }
 
-// writeHook is a go-redis hook that calls before(n) ahead of the n-th command (or pipeline)
-// that match picks, like stateWrites for customer states.
-type writeHook struct {
-	match  func(redis.Cmder) bool
-	n      atomic.Int64
-	mu     sync.Mutex
-	before func(n int64)
-}
-
-func (h *writeHook) set(f func(n int64)) {
-	h.mu.Lock()
-	h.before = f
-	h.mu.Unlock()
-}
-
-func (h *writeHook) hit() {
-	n := h.n.Add(1)
-	h.mu.Lock()
-	f := h.before
-	h.mu.Unlock()
-	if f != nil {
-		f(n)
-	}
-}
-
-func (h *writeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *writeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if h.match(cmd) {
-			h.hit()
-		}
-		return next(ctx, cmd)
-	}
-}
-
-func (h *writeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if slices.ContainsFunc(cmds, h.match) {
-			h.hit()
-		}
-		return next(ctx, cmds)
-	}
-}
-
-// isPeriodWrite is a call of the period aggregates' script (its first key is a period's).
-func isPeriodWrite(cmd redis.Cmder) bool {
-	a := cmd.Args()
-	if len(a) < 4 {
-		return false
-	}
-	name, _ := a[0].(string)
-	if name = strings.ToLower(name); name != "evalsha" && name != "eval" {
-		return false
-	}
-	key, _ := a[3].(string)
-	return strings.Contains(key, ":{period:")
-}
-
 // TestPeriodAggregatesExactlyOnceUnderFaults runs the spend workload through the faults of
 // TestIngestExactlyOnceUnderFaults, placed by ingest's progress on the period aggregates:
 //
@@ -339,89 +275,17 @@ func TestPeriodAggregatesExactlyOnceUnderFaults(t *testing.T) {
 	rdb := directClient(t, srv.Addr, hook)
 
 	w := makeSpendWorkload(12, 200, 9000, 0.10, 40)
-	third := len(w.msgs) / 3
-	publish(t, ctx, br.Address, w.msgs[:third])
-
-	redisDead := make(chan struct{})
-	var regAp atomic.Pointer[prometheus.Registry]
-	var kill sync.Once
-	hook.set(func(n int64) {
-		if r := regAp.Load(); n >= 4 && r != nil && sumCounter(r, "segstream_ingest_period_events_total") > 0 {
-			kill.Do(func() {
-				srv.Kill()
-				close(redisDead)
-			})
-		}
+	_, regs := runFaults(t, ctx, br, srv, hook, rdb, faultPlan{
+		progress: "segstream_ingest_period_events_total", msgs: w.msgs,
+		firstThird: float64(w.counted) / 3, all: float64(w.counted),
+		redisAt: 4, brokerAt: 6, retries: 3,
 	})
-	_, _, regA := startIngest(t, ctx, br.Address, rdb, "a")
-	regAp.Store(regA)
-	select {
-	case <-redisDead:
-	case <-ctx.Done():
-		t.Fatal("ingest never reached its 4th period write")
-	}
-	errs := waitCounter(t, "ingest failing against the dead Redis", "segstream_ingest_redis_errors_total", 1, 30*time.Second, regA)
-	counted := counter(t, "segstream_ingest_period_events_total", regA)
-	if counted == 0 || counted >= float64(w.counted)/3 {
-		t.Fatalf("Redis killed with %v of about %d events counted: the fault did not land mid-stream", counted, w.counted/3)
-	}
-	before := committed(t, ctx, br.Address)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		time.Sleep(300 * time.Millisecond)
-		now := committed(t, ctx, br.Address)
-		if maps.Equal(now, before) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("committed offsets still moving 10s after Redis died: %v", now)
-		}
-		before = now
-	}
-	publish(t, ctx, br.Address, w.msgs[third:])
-	waitCounter(t, "ingest retrying against the dead Redis", "segstream_ingest_redis_errors_total", errs+3, 30*time.Second, regA)
-	if after := committed(t, ctx, br.Address); !maps.Equal(after, before) {
-		t.Fatalf("offsets committed while Redis was dead: %v, then %v", before, after)
-	}
-
-	_, _, regB := startIngest(t, ctx, br.Address, rdb, "b")
-	brokerDead := make(chan struct{})
-	var killErr error
-	var countedAtKill float64
-	var redisUp atomic.Bool
-	var sinceUp atomic.Int64
-	hook.set(func(int64) {
-		if !redisUp.Load() || sinceUp.Add(1) != 6 {
-			return
-		}
-		countedAtKill = counter(t, "segstream_ingest_period_events_total", regA, regB)
-		if err := br.Kill(); err != nil {
-			killErr = errors.Join(killErr, err)
-		}
-		close(brokerDead)
-	})
-	srv.Start()
-	redisUp.Store(true)
-	select {
-	case <-brokerDead:
-	case <-ctx.Done():
-		t.Fatal("ingest made no 6 period writes after Redis came back")
-	}
-	if killErr != nil {
-		t.Fatal(killErr)
-	}
-	if countedAtKill >= float64(w.counted) {
-		t.Fatalf("broker killed with all %d events counted: the fault did not land mid-stream", w.counted)
-	}
-	kafkaErrs := counter(t, "segstream_ingest_kafka_errors_total", regA, regB)
-	waitCounter(t, "ingest failing against the dead broker", "segstream_ingest_kafka_errors_total", kafkaErrs+3, 30*time.Second, regA, regB)
-	br.Start()
-
 	waitPeriods(t, ctx, rdb, w, 2*time.Minute)
 	waitCommitted(t, ctx, br.Address, time.Minute)
 	// The batch cut off by the Redis kill was applied again: its customer events came back as
 	// redeliveries, so the period aggregates' equality above is exactly once, not luck.
-	if n := testenv.Counter(regA, "segstream_ingest_events_duplicate_total", "kind", "redelivery") +
-		testenv.Counter(regB, "segstream_ingest_events_duplicate_total", "kind", "redelivery"); n == 0 {
+	if n := testenv.Counter(regs[0], "segstream_ingest_events_duplicate_total", "kind", "redelivery") +
+		testenv.Counter(regs[1], "segstream_ingest_events_duplicate_total", "kind", "redelivery"); n == 0 {
 		t.Fatal("no redelivered event: the faults did not make ingest apply a batch twice")
 	}
 	checkDLQAtLeastOnce(t, ctx, br.Address, &w.dlq)

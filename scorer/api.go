@@ -168,45 +168,42 @@ type segmentInfo struct {
 // measured fills what the scorecard measured of segment id into g.
 func (g *segmentInfo) measured(sc *bundle.Scorecard, id int) {
 	if d := sc.Description; d != nil {
-		for i := range d.Segments {
-			if d.Segments[i].Segment == id {
-				g.Description = &d.Segments[i]
-			}
-		}
+		g.Description = ofSegment(d.Segments, id, func(s *bundle.SegmentDescription) int { return s.Segment })
 	}
 	if d := sc.Differentiation; d != nil {
 		for _, t := range d.Tests {
-			for _, m := range t.Means {
-				if m.Segment == id {
-					if g.Responses == nil {
-						g.Responses = map[string]float64{}
-					}
-					g.Responses[t.Response] = m.Value
+			if m := ofSegment(t.Means, id, valueSegment); m != nil {
+				if g.Responses == nil {
+					g.Responses = map[string]float64{}
 				}
+				g.Responses[t.Response] = m.Value
 			}
 		}
-		for _, e := range d.Elasticity {
-			if e.Segment == id {
-				v := e.Value
-				g.Elasticity = &v
-			}
+		if e := ofSegment(d.Elasticity, id, valueSegment); e != nil {
+			g.Elasticity = &e.Value
 		}
 	}
 	if pr := sc.Pricing; pr != nil {
-		for i := range pr.Segments {
-			if pr.Segments[i].Segment == id {
-				g.BestPrice = &pr.Segments[i]
-			}
-		}
+		g.BestPrice = ofSegment(pr.Segments, id, func(s *bundle.SegmentPrice) int { return s.Segment })
 	}
 	if r := sc.Reach; r != nil {
-		for _, v := range r.Segments {
-			if v.Segment == id {
-				x := v.Value
-				g.Reachable = &x
-			}
+		if v := ofSegment(r.Segments, id, valueSegment); v != nil {
+			g.Reachable = &v.Value
 		}
 	}
+}
+
+func valueSegment(v *bundle.SegmentValue) int { return v.Segment }
+
+// ofSegment is the last element of xs that belongs to segment id, or nil.
+func ofSegment[T any](xs []T, id int, segment func(*T) int) *T {
+	var found *T
+	for i := range xs {
+		if segment(&xs[i]) == id {
+			found = &xs[i]
+		}
+	}
+	return found
 }
 
 func (s *Scorer) getSegments(w http.ResponseWriter, r *http.Request) {
