@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,25 +216,44 @@ func waitPeriods(t *testing.T, ctx context.Context, rdb redis.UniversalClient, w
 }
 
 // TestPeriodAggregates runs purchases, refunds, visits and spend events over nine weeks, with
-// 10% duplicates and malformed spend events, through the broker, ingest and a real Redis, and
-// compares every week's aggregates (spend per channel, net revenue, purchases, refunds, visits,
-// price paid, units and promoted units) with the oracle's; the malformed records must be in the
-// DLQ once each, with their reasons, and the table must make a valid mmm.Data.
+// 10% duplicates and malformed spend events, through the broker, ingest and a real Redis (a
+// single server, and a Redis Cluster of three masters with a replica each), and compares every
+// week's aggregates (spend per channel, net revenue, purchases, refunds, visits, price paid,
+// units and promoted units) with the oracle's; the malformed records must be in the DLQ once
+// each, with their reasons, and the table must make a valid mmm.Data. On the cluster the
+// periods' keys must really be spread over the masters, each period's two keys in one slot.
 func TestPeriodAggregates(t *testing.T) {
-	ctx := testenv.Context(t, 2*time.Minute)
-	br := testenv.StartBroker(t, 3)
-	srv := testenv.StartRedis(t)
-	rdb := srv.Client()
-	w := makeSpendWorkload(11, 150, 6000, 0.10, 30)
-	publish(t, ctx, br.Address, w.msgs)
-	_, _, reg := startIngest(t, ctx, br.Address, rdb, "a")
-	waitPeriods(t, ctx, rdb, w, time.Minute)
-	waitCommitted(t, ctx, br.Address, time.Minute)
-	checkDLQ(t, ctx, br.Address, &w.dlq)
-	if got := counter(t, "segstream_ingest_period_events_total", reg); got != float64(w.counted) {
-		t.Errorf("segstream_ingest_period_events_total %v, want the %d distinct events counted", got, w.counted)
+	for _, tc := range []struct {
+		name  string
+		redis func(t *testing.T) redis.UniversalClient
+	}{
+		{"redis", func(t *testing.T) redis.UniversalClient { return testenv.StartRedis(t).Client() }},
+		{"cluster", func(t *testing.T) redis.UniversalClient { return testenv.StartRedisCluster(t, 3, 1).Client() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testenv.Context(t, 2*time.Minute)
+			br := testenv.StartBroker(t, 3)
+			rdb := tc.redis(t)
+			w := makeSpendWorkload(11, 150, 6000, 0.10, 30)
+			publish(t, ctx, br.Address, w.msgs)
+			_, _, reg := startIngest(t, ctx, br.Address, rdb, "a")
+			waitPeriods(t, ctx, rdb, w, time.Minute)
+			waitCommitted(t, ctx, br.Address, time.Minute)
+			checkDLQ(t, ctx, br.Address, &w.dlq)
+			if got := counter(t, "segstream_ingest_period_events_total", reg); got != float64(w.counted) {
+				t.Errorf("segstream_ingest_period_events_total %v, want the %d distinct events counted", got, w.counted)
+			}
+			checkPeriodTable(t, ctx, rdb)
+			if c, ok := rdb.(*redis.ClusterClient); ok {
+				checkPeriodsSpread(t, ctx, c)
+			}
+		})
 	}
+}
 
+// checkPeriodTable checks the live table makes a valid model input of the workload's shape.
+func checkPeriodTable(t *testing.T, ctx context.Context, rdb redis.UniversalClient) {
+	t.Helper()
 	ps, err := features.NewPeriods(rdb, "", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -250,6 +271,38 @@ func TestPeriodAggregates(t *testing.T) {
 	}
 	if d.Periods() != 9 || len(d.Channels) != len(spendChannels) || len(d.Controls) != 3 {
 		t.Fatalf("mmm.Data of %d periods, channels %v, controls %v", d.Periods(), d.Channels, d.Controls)
+	}
+}
+
+// checkPeriodsSpread asserts the period keys live on more than one master of the cluster, and
+// that each master holding a period's aggregates also holds its id set (one slot per period).
+func checkPeriodsSpread(t *testing.T, ctx context.Context, c *redis.ClusterClient) {
+	t.Helper()
+	var mu sync.Mutex
+	masters := 0
+	err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		aggs, err := m.Keys(ctx, "*{period:*}:agg").Result()
+		if err != nil {
+			return err
+		}
+		for _, agg := range aggs {
+			ids := strings.TrimSuffix(agg, ":agg") + ":ids"
+			if n, err := m.Exists(ctx, ids).Result(); err != nil || n != 1 {
+				return fmt.Errorf("master %s holds %s but not %s (%v)", m.Options().Addr, agg, ids, err)
+			}
+		}
+		mu.Lock()
+		if len(aggs) > 0 {
+			masters++
+		}
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if masters < 2 {
+		t.Fatalf("the periods' keys are on %d master(s): the workload did not spread them over the cluster", masters)
 	}
 }
 
