@@ -26,20 +26,22 @@ import (
 // A period of length L seconds starting at Unix second S has two keys sharing the hash tag
 // {period:L:S}, so one script call touches one Redis Cluster slot:
 //
-//	seg:{period:L:S}:agg   hash of integer counters (PeriodFields)
-//	seg:{period:L:S}:ids   set of the applied events' id hashes (FNV-1a 64, hex)
+//	seg:{period:L:S}:agg   hash of integer counters (PeriodFields) and offset watermarks
+//	seg:{period:L:S}:ids   set of the applied spend events' id hashes (FNV-1a 64, hex)
 //
 // and the periods that have data are listed in seg:{periods:L}, a sorted set of S. Periods are
 // aligned to PeriodEpoch, a Monday 00:00 UTC, so weekly periods run Monday to Sunday (UTC).
 //
 // # Exactly once
 //
-// One script call per period and batch reads which of the batch's event ids the period's id set
-// already holds (SMISMEMBER), adds the others' deltas to the counters (HINCRBY) and their ids to
-// the set (SADD), in one atomic step. A redelivered record and another message with the same
-// event id both find their id there and change nothing, whichever partition carried them and
-// however late; so ingest may apply a batch again after any failure. The cost is the id set: an
-// entry of about 70 bytes per event kept for as long as the period's keys are.
+// One script call per period and batch skips the events the period has seen and adds the
+// others' deltas to the counters (HINCRBY), in one atomic step (see Apply): a redelivered
+// message is recognised by its offset (the period keeps the highest offset it counted per
+// partition, in fields o:PARTITION of its hash), and another message with a customer event's
+// id by that customer's state, which ingest applies first. Spend events, which have no
+// customer, are recognised by their id hashes in the period's id set. So ingest may apply a
+// batch again after any failure, and a period's keys grow with the partitions and the spend
+// events, not with the purchases and visits.
 //
 // Money is kept in integer cents and quantities in thousandths (each event's contribution is
 // rounded once), so sums do not depend on the order events arrive in.
@@ -157,58 +159,113 @@ func PeriodDeltas(dst []any, ev *stream.Event) []any {
 }
 
 // periodScript applies a batch's events to one period: KEYS[1] the aggregates, KEYS[2] the id
-// set; ARGV[1] the number of events, then ARGV[2..n+1] their id hashes, then per event the
-// number of its field, delta pairs followed by the pairs. It returns how many events it applied.
-// Deltas are summed in Lua numbers (doubles, exact below 2⁵³) and written once per field.
+// set; ARGV[1] the number of events, then per event its partition, its offset (-1 for none),
+// its id hash, "s" for a spend event ("" otherwise), the number of its field, delta pairs and
+// the pairs. It returns how many events it applied. An event at or below its partition's
+// watermark (the hash's field o:PARTITION) was applied before and is skipped; so is an event
+// whose id the set holds, looked up for spend events, and for the others only while their
+// partition has no watermark in the period: a period written before the watermarks (which kept
+// every event's id) then still recognises what it counted. Deltas are summed in Lua numbers
+// (doubles, exact below 2⁵³) and written once per field.
 var periodScript = redis.NewScript(`
 local n = tonumber(ARGV[1])
-local ids = {}
-for i = 1, n do ids[i] = ARGV[1+i] end
-local seen = redis.call('SMISMEMBER', KEYS[2], unpack(ids))
-local acc, fresh, order, batch = {}, {}, {}, {}
-local j = n + 2
+local wm, legacy, moved, acc, order, fresh, batch = {}, {}, {}, {}, {}, {}, {}
+local applied, j = 0, 2
 for i = 1, n do
-  local m = tonumber(ARGV[j])
-  local apply = seen[i] == 0 and not batch[ids[i]]
-  if apply then
-    batch[ids[i]] = true
-    fresh[#fresh+1] = ids[i]
+  local part, off, id, spend, m = ARGV[j], tonumber(ARGV[j+1]), ARGV[j+2], ARGV[j+3] == 's', tonumber(ARGV[j+4])
+  j = j + 5
+  local apply, check = true, spend or off < 0
+  if off >= 0 then
+    local w = wm[part]
+    if w == nil then
+      local stored = redis.call('HGET', KEYS[1], 'o:' .. part)
+      legacy[part] = not stored
+      w = tonumber(stored or '-1')
+      wm[part] = w
+    end
+    check = check or legacy[part]
+    if off <= w then
+      apply = false
+    else
+      if not moved[part] then moved[part] = true; order[#order+1] = 'o:' .. part end
+      wm[part] = off
+    end
   end
-  for k = 1, m do
-    if apply then
-      local f, d = ARGV[j+2*k-1], tonumber(ARGV[j+2*k])
+  if apply and check and (batch[id] or redis.call('SISMEMBER', KEYS[2], id) == 1) then apply = false end
+  if apply and spend then
+    batch[id] = true
+    fresh[#fresh+1] = id
+  end
+  if apply then
+    applied = applied + 1
+    for k = 1, m do
+      local f, d = ARGV[j+2*k-2], tonumber(ARGV[j+2*k-1])
       if acc[f] == nil then order[#order+1] = f; acc[f] = 0 end
       acc[f] = acc[f] + d
     end
   end
-  j = j + 1 + 2*m
+  j = j + 2*m
 end
-if #fresh == 0 then return 0 end
-redis.call('SADD', KEYS[2], unpack(fresh))
-redis.call('HINCRBY', KEYS[1], 'events', #fresh)
+if #fresh > 0 then redis.call('SADD', KEYS[2], unpack(fresh)) end
+if applied > 0 then redis.call('HINCRBY', KEYS[1], 'events', applied) end
 for _, f in ipairs(order) do
-  if acc[f] ~= 0 then redis.call('HINCRBY', KEYS[1], f, string.format('%.0f', acc[f])) end
+  if string.sub(f, 1, 2) == 'o:' then
+    redis.call('HSET', KEYS[1], f, string.format('%.0f', wm[string.sub(f, 3)]))
+  elseif acc[f] ~= 0 then
+    redis.call('HINCRBY', KEYS[1], f, string.format('%.0f', acc[f]))
+  end
 end
-return #fresh`)
+return applied`)
 
-// periodChunk bounds the events of one script call: Lua's unpack refuses more than about
-// 8,000 values.
+// periodChunk bounds the events of one script call (and the spend ids one SADD adds: Lua's
+// unpack refuses more than about 8,000 values).
 const periodChunk = 1000
 
-// Apply applies the events that Counts, each exactly once, to their periods. A failed call may
-// have applied some periods and not others; calling it again with the same events is safe. It
-// returns how many events it applied (those not already applied).
-func (p *Periods) Apply(ctx context.Context, events []*stream.Event) (int, error) {
+// Counted is an event the period aggregates count (Counts), where it was read from, and which
+// of its batch's records (AppendRecords) is its customer's.
+type Counted struct {
+	Event *stream.Event
+	// Pos is the event's place in the events topic; an Offset below 0 means none, and then
+	// nothing recognises the event when it is applied again.
+	Pos Position
+	// Record indexes the batch's results (Store.ApplyBatch) at the event's customer record; -1
+	// for a spend event, which has no customer.
+	Record int
+}
+
+// CountedAt is ev read at pos, whose customer record AppendRecords is about to append at index
+// next of the batch's records.
+func CountedAt(ev *stream.Event, pos Position, next int) Counted {
+	if ev.Type == stream.Spend {
+		next = -1 // no customer record
+	}
+	return Counted{Event: ev, Pos: pos, Record: next}
+}
+
+// Apply applies the events to their periods, each exactly once. res are the outcomes of the
+// batch's customer records, applied first (nil: none). A customer event whose record was an
+// event-id duplicate (DuplicateEventID) is not counted: the message that carried the id first
+// was, or will be when it is applied again. Every other event is counted unless its period
+// has seen its offset: the period keeps, per partition, the highest offset it counted, and a
+// partition's events reach it in offset order. A redelivery is therefore recognised by its
+// offset, whether the customer write before it landed or not, and an event-id duplicate by the
+// customer's state (as far back as its dedup window, as for the features), so a period's keys
+// grow with the partitions, not with the events. Spend events have no customer: their id
+// hashes are kept in the period's id set instead, which grows with the spend events only.
+//
+// A failed call may have applied some periods and not others; calling it again with the same
+// events is safe. It returns how many events it applied (those not already applied).
+func (p *Periods) Apply(ctx context.Context, events []Counted, res []Result) (int, error) {
 	type group struct {
 		start time.Time
 		args  []any
-		ids   []string
 		n     int
 	}
 	byStart := map[int64]*group{}
 	var order []*group
-	for _, ev := range events {
-		if !Counts(ev) {
+	for _, c := range events {
+		ev := c.Event
+		if !Counts(ev) || c.Record >= 0 && res != nil && res[c.Record].Outcome == DuplicateEventID {
 			continue
 		}
 		start := PeriodStart(ev.TS, p.length)
@@ -218,11 +275,14 @@ func (p *Periods) Apply(ctx context.Context, events []*stream.Event) (int, error
 			byStart[start.Unix()] = g
 			order = append(order, g)
 		}
-		g.ids = append(g.ids, strconv.FormatUint(hashID(ev.EventID), 16))
+		kind, off := "", max(c.Pos.Offset, -1)
+		if ev.Type == stream.Spend {
+			kind = "s"
+		}
 		at := len(g.args)
-		g.args = append(g.args, 0)
+		g.args = append(g.args, c.Pos.Partition, off, strconv.FormatUint(hashID(ev.EventID), 16), kind, 0)
 		g.args = PeriodDeltas(g.args, ev)
-		g.args[at] = (len(g.args) - at - 1) / 2
+		g.args[at+4] = (len(g.args) - at - 5) / 2
 		g.n++
 	}
 	if len(order) == 0 {
@@ -235,13 +295,7 @@ func (p *Periods) Apply(ctx context.Context, events []*stream.Event) (int, error
 			// The index first: a period whose counters moved is always listed. ZADD of a
 			// listed start changes nothing, so a retry is harmless.
 			pl.ZAdd(ctx, p.IndexKey(), redis.Z{Score: float64(g.start.Unix()), Member: g.start.Unix()})
-			args := make([]any, 0, 1+len(g.ids)+len(g.args))
-			args = append(args, g.n)
-			for _, id := range g.ids {
-				args = append(args, id)
-			}
-			args = append(args, g.args...)
-			cmds[i] = periodScript.EvalSha(ctx, pl, []string{agg, ids}, args...)
+			cmds[i] = periodScript.EvalSha(ctx, pl, []string{agg, ids}, append([]any{g.n}, g.args...)...)
 		}
 		return nil
 	})

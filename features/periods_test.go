@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -37,8 +37,13 @@ func TestPeriodStart(t *testing.T) {
 	}
 }
 
-// TestPeriodsApplyOnce applies random events to real Redis in batches, each batch twice and
-// with duplicated event ids among them, and checks the table against sums kept here in cents.
+// TestPeriodsApplyOnce applies random events from partition 0 to real Redis in batches, each
+// batch twice (a redelivery), and a message on partition 1 with an earlier event's id after each
+// batch (its customer's state finds the id: DuplicateEventID; a spend event's id is in the
+// period's id set), and checks the table against sums kept here in cents. Every other batch is
+// first applied with DuplicateOffset outcomes, as after a crash between the customer write and
+// the period write, and must still be counted, once. The periods' id sets hold only the spend
+// events' ids.
 func TestPeriodsApplyOnce(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	ctx := context.Background()
@@ -92,13 +97,49 @@ func TestPeriodsApplyOnce(t *testing.T) {
 		all = append(all, ev)
 	}
 	all = append(all, &stream.Event{EventID: "p", Type: stream.Profile, CustomerID: "c", TS: base}) // not counted
-	for i := 0; i < len(all); i += 400 {
-		batch := slices.Clone(all[i:min(i+400, len(all))])
-		batch = append(batch, all[r.IntN(len(all))]) // a duplicate event id
-		for range 2 {                                // and the batch again
-			if _, err := ps.Apply(ctx, batch); err != nil {
+	counted := func(evs []*stream.Event, part int32, first int64) ([]Counted, []Result) {
+		cs, res := make([]Counted, len(evs)), make([]Result, len(evs))
+		for i, ev := range evs {
+			cs[i] = Counted{Event: ev, Pos: Position{Partition: part, Offset: first + int64(i)}, Record: i}
+			if ev.Type == stream.Spend {
+				cs[i].Record = -1
+			}
+		}
+		return cs, res
+	}
+	outcomes := func(res []Result, o Outcome) []Result {
+		for i := range res {
+			res[i].Outcome = o
+		}
+		return res
+	}
+	spends := map[int64]int64{} // period start: spend events
+	for _, ev := range all {
+		if ev.Type == stream.Spend {
+			spends[PeriodStart(ev.TS, DefaultPeriod).Unix()]++
+		}
+	}
+	for b, i := 0, 0; i < len(all); b, i = b+1, i+400 {
+		batch, res := counted(all[i:min(i+400, len(all))], 0, int64(i))
+		if b%2 == 1 { // the customers' write landed before a crash: now their redelivery
+			if _, err := ps.Apply(ctx, batch, outcomes(res, DuplicateOffset)); err != nil {
 				t.Fatal(err)
 			}
+		}
+		for _, o := range []Outcome{Applied, DuplicateOffset} { // and the batch again
+			if _, err := ps.Apply(ctx, batch, outcomes(res, o)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dup, dres := counted([]*stream.Event{all[r.IntN(i+len(batch))]}, 1, int64(b))
+		if _, err := ps.Apply(ctx, dup, outcomes(dres, DuplicateEventID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for start, n := range spends {
+		_, ids := ps.Keys(time.Unix(start, 0))
+		if got, err := srv.Client().SCard(ctx, ids).Result(); err != nil || got != n {
+			t.Errorf("period %v's id set holds %d ids (%v), want its %d spend events'", time.Unix(start, 0).UTC(), got, err, n)
 		}
 	}
 	tab, err := ps.Table(ctx)
@@ -136,5 +177,36 @@ func TestPeriodsApplyOnce(t *testing.T) {
 	}
 	if p, _ := tab.Periods[0].MeanPrice(); d.Control[0][0] != p || d.Spend[0][0] != tab.Periods[0].Spend["tv"] {
 		t.Fatalf("Data's first period %v %v, table's %v %v", d.Control[0][0], d.Spend[0][0], p, tab.Periods[0].Spend["tv"])
+	}
+}
+
+// TestPeriodsBeforeWatermarks: a period written before the offset watermarks kept every
+// event's id hash and no watermark. Applying its events again (a redelivery across the upgrade)
+// must count none of them twice, and a new event must be counted.
+func TestPeriodsBeforeWatermarks(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := context.Background()
+	ps, err := NewPeriods(srv.Client(), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC)
+	old := &stream.Event{EventID: "old", Type: stream.Visit, CustomerID: "c", TS: at}
+	agg, ids := ps.Keys(PeriodStart(at, DefaultPeriod))
+	if err := srv.Client().HSet(ctx, agg, FieldEvents, 1, FieldVisits, 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client().SAdd(ctx, ids, strconv.FormatUint(hashID(old.EventID), 16)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	fresh := &stream.Event{EventID: "new", Type: stream.Visit, CustomerID: "c", TS: at}
+	batch := []Counted{{Event: old, Pos: Position{Partition: 0, Offset: 7}}, {Event: fresh, Pos: Position{Partition: 0, Offset: 8}}}
+	for _, want := range []int{1, 0} { // and the batch again: now by the watermark
+		if n, err := ps.Apply(ctx, batch, make([]Result, 2)); err != nil || n != want {
+			t.Fatalf("applied %d (%v), want %d", n, err, want)
+		}
+	}
+	if v, err := srv.Client().HGet(ctx, agg, FieldVisits).Int(); err != nil || v != 2 {
+		t.Fatalf("visits %d (%v), want 2", v, err)
 	}
 }

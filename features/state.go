@@ -190,11 +190,39 @@ func hashID(s string) uint64 {
 	return h
 }
 
-// Apply applies one event at pos. It reports what happened and whether the state changed in a
-// way worth writing (an event-id duplicate only moves an offset, which a redelivery would find
-// again through the event id).
+// Apply applies one event at pos. It reports what happened and whether the state changed.
+//
+// A message's outcome is the same each time it is applied (while the dedup window holds its
+// marks): DuplicateOffset means that this very message was applied before, so the period
+// aggregates count a redelivered message by it (Periods.Apply). For that, a message found to be
+// an event-id duplicate leaves a mark of its position in Recent (dupMark), and the state is
+// written for it; a redelivery of it finds the mark and is an event-id duplicate again, even
+// after a later message has moved the partition's offset past it.
 func (s *State) Apply(ev *stream.Event, pos Position, cfg *Config) (Outcome, bool) {
 	return s.apply(ev, pos, cfg, false)
+}
+
+// dupMark is the Recent entry of a message at pos found to be an event-id duplicate: a hash in
+// a domain of its own (event ids are hashed without the leading zero byte).
+func dupMark(pos Position) uint64 {
+	var b [13]byte
+	b[1] = byte(pos.Partition)
+	b[2] = byte(pos.Partition >> 8)
+	b[3] = byte(pos.Partition >> 16)
+	b[4] = byte(pos.Partition >> 24)
+	for i := range 8 {
+		b[5+i] = byte(pos.Offset >> (8 * i))
+	}
+	return hashID(string(b[:]))
+}
+
+// remember appends h to the dedup window, dropping the oldest entries beyond its size.
+func (s *State) remember(h uint64, window int) {
+	if len(s.Recent) >= window {
+		n := len(s.Recent) - window + 1
+		s.Recent = append(s.Recent[:0], s.Recent[n:]...)
+	}
+	s.Recent = append(s.Recent, h)
 }
 
 // apply is Apply, for an interaction's target when target is set (Record.Target).
@@ -202,6 +230,9 @@ func (s *State) apply(ev *stream.Event, pos Position, cfg *Config, target bool) 
 	if pos.Offset >= 0 {
 		i := slices.IndexFunc(s.Offsets, func(p PartOffset) bool { return p.Partition == pos.Partition })
 		if i >= 0 && pos.Offset <= s.Offsets[i].Offset {
+			if slices.Contains(s.Recent, dupMark(pos)) {
+				return DuplicateEventID, false
+			}
 			return DuplicateOffset, false
 		}
 		if i >= 0 {
@@ -212,13 +243,13 @@ func (s *State) apply(ev *stream.Event, pos Position, cfg *Config, target bool) 
 	}
 	h := hashID(ev.EventID)
 	if slices.Contains(s.Recent, h) {
-		return DuplicateEventID, false
+		if pos.Offset < 0 {
+			return DuplicateEventID, false
+		}
+		s.remember(dupMark(pos), cfg.DedupWindow)
+		return DuplicateEventID, true
 	}
-	if len(s.Recent) >= cfg.DedupWindow {
-		n := len(s.Recent) - cfg.DedupWindow + 1
-		s.Recent = append(s.Recent[:0], s.Recent[n:]...)
-	}
-	s.Recent = append(s.Recent, h)
+	s.remember(h, cfg.DedupWindow)
 	s.Version++
 
 	ts := ev.TS.UnixMilli()

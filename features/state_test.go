@@ -44,6 +44,17 @@ func TestApplySemantics(t *testing.T) {
 	if got := apply(purchase("p9", day(2011, 2, 1), stream.Item{Quantity: 1, UnitPrice: 1}), 3); got != DuplicateOffset {
 		t.Fatalf("old offset: %v, want duplicate_offset", got)
 	}
+	// A message's outcome is the same each time: the event-id duplicate at offset 8, redelivered
+	// after the offset moved past it, is an event-id duplicate again, not a redelivery of an
+	// applied message (the period aggregates count by it).
+	if o, changed := s.Apply(&stream.Event{EventID: "v9", Type: stream.Visit, CustomerID: "c", TS: day(2011, 1, 11)}, Position{Partition: 0, Offset: 9}, &cfg); o != Applied || !changed {
+		t.Fatalf("visit at 9: %v", o)
+	}
+	for off, want := range map[int64]Outcome{8: DuplicateEventID, 9: DuplicateOffset, 4: DuplicateOffset} {
+		if got := apply(purchase("p1", day(2011, 2, 1), stream.Item{Quantity: 1, UnitPrice: 1}), off); got != want {
+			t.Fatalf("offset %d redelivered: %v, want %v", off, got, want)
+		}
+	}
 	// Another partition has its own offsets.
 	if o, _ := s.Apply(&stream.Event{EventID: "v2", Type: stream.Visit, CustomerID: "c", TS: day(2011, 1, 13)}, Position{Partition: 1, Offset: 0}, &cfg); o != Applied {
 		t.Fatalf("other partition: %v", o)
@@ -52,7 +63,7 @@ func TestApplySemantics(t *testing.T) {
 	v := s.Vector("c", day(2011, 1, 20), cfg.Windows)
 	want := map[string]any{
 		"Frequency": int64(3), "PurchaseDays": int64(2), "Monetary": 8.0, "GrossMonetary": 10.0, "RecencyDays": int64(10), "TDays": int64(19),
-		"Items": int64(3), "Quantity": 6.0, "Refunds": int64(1), "RefundAmount": 2.0, "Visits": int64(2),
+		"Items": int64(3), "Quantity": 6.0, "Refunds": int64(1), "RefundAmount": 2.0, "Visits": int64(3),
 		"LastBrand": "a", "LastQuantity": 3.0, "PurchaseIncidence": 1.0,
 	}
 	rv := reflect.ValueOf(v)
@@ -61,9 +72,9 @@ func TestApplySemantics(t *testing.T) {
 			t.Errorf("%s = %v, want %v", f, got, w)
 		}
 	}
-	// Eight events applied (the two duplicates are not), each a new version.
-	if v.StateVersion != 8 {
-		t.Errorf("state version %d after 8 applied events", v.StateVersion)
+	// Nine events applied (the duplicates are not), each a new version.
+	if v.StateVersion != 9 {
+		t.Errorf("state version %d after 9 applied events", v.StateVersion)
 	}
 	// The order value is net of the refund, as monetary is.
 	if math.Abs(v.AvgOrderValue-8.0/3) > 1e-12 {

@@ -335,8 +335,8 @@ func (l *lane) Finish(ctx context.Context, abs []*appliedBatch) error {
 type laneScratch struct {
 	events []stream.Event
 	recs   []features.Record
-	counts []*stream.Event // the events the period aggregates count
-	keys   [][]byte        // the customer id as the events record's key, to key the outputs by
+	counts []features.Counted // the events the period aggregates count
+	keys   [][]byte           // the customer id as the events record's key, to key the outputs by
 	spare  <-chan *appliedBatch
 }
 
@@ -382,14 +382,15 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 			ab.dlqMax = m.Offset
 			continue
 		}
+		pos := features.Position{Partition: int32(m.Partition), Offset: m.Offset}
 		if in.periods != nil && features.Counts(&events[i]) {
-			counts = append(counts, &events[i])
+			counts = append(counts, features.CountedAt(&events[i], pos, len(recs)))
 		}
 		if events[i].Type == stream.Spend {
 			continue // no customer: only the period aggregates take it
 		}
 		n := len(recs)
-		recs = features.AppendRecords(recs, &events[i], features.Position{Partition: int32(m.Partition), Offset: m.Offset})
+		recs = features.AppendRecords(recs, &events[i], pos)
 		keys = append(keys, m.Key)
 		for range len(recs) - n - 1 {
 			keys = append(keys, nil) // an interaction's target: keyed by its own id below
@@ -411,11 +412,11 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 			err := in.applier.ApplyBatch(ctx, recs, res)
 			if err == nil && len(counts) > 0 {
 				// After the customers' states, whose write checks the store's epoch marker
-				// (a lost store fails the batch here first). Each event is applied to its
-				// period once, by its id, so applying the batch again after any failure is
-				// safe, and so is a redelivery after a crash between the two writes.
+				// (a lost store fails the batch here first), and by their outcomes: each
+				// event is applied to its period once, so applying the batch again after any
+				// failure is safe, and so is a redelivery after a crash between the two writes.
 				var n int
-				n, err = in.periods.Apply(ctx, counts)
+				n, err = in.periods.Apply(ctx, counts, res)
 				in.m.periodEvents.Add(float64(n))
 			}
 			if err == nil {

@@ -291,8 +291,8 @@ func (in *Ingester) rebuildPartition(ctx context.Context, cl stream.Cluster, st 
 	recs := make([]features.Record, 0, size+1)
 	res := make([]features.Result, size+1)
 	// The period aggregates are rebuilt beside the states; a period that kept some events
-	// recognises them by their ids.
-	counts := make([]*stream.Event, 0, size)
+	// recognises them by their offsets.
+	counts := make([]features.Counted, 0, size)
 	n := 0 // events decoded since the last flush
 	dlqMax := int64(-1)
 	flush := func() error {
@@ -306,7 +306,7 @@ func (in *Ingester) rebuildPartition(ctx context.Context, cl stream.Cluster, st 
 			}
 			if err == nil && len(counts) > 0 {
 				var applied int
-				applied, err = in.periods.Apply(ctx, counts)
+				applied, err = in.periods.Apply(ctx, counts, res[:len(recs)])
 				in.m.periodEvents.Add(float64(applied))
 			}
 			return err
@@ -329,10 +329,11 @@ func (in *Ingester) rebuildPartition(ctx context.Context, cl stream.Cluster, st 
 			return nil
 		}
 		n++
+		pos := features.Position{Partition: int32(m.Partition), Offset: m.Offset}
 		if in.periods != nil && features.Counts(ev) {
-			counts = append(counts, ev)
+			counts = append(counts, features.CountedAt(ev, pos, len(recs)))
 		}
-		recs = features.AppendRecords(recs, ev, features.Position{Partition: int32(m.Partition), Offset: m.Offset})
+		recs = features.AppendRecords(recs, ev, pos)
 		if len(recs) >= size || n >= size {
 			return flush()
 		}

@@ -58,11 +58,11 @@ func TestRefitMix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ptrs := make([]*stream.Event, len(evs))
+	counted := make([]features.Counted, len(evs))
 	for i := range evs {
-		ptrs[i] = &evs[i]
+		counted[i] = features.Counted{Event: &evs[i], Pos: features.Position{Offset: int64(i)}, Record: -1}
 	}
-	if _, err := periods.Apply(ctx, ptrs); err != nil {
+	if _, err := periods.Apply(ctx, counted, nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -42,19 +42,24 @@ func TestMixLiveEqualsBatch(t *testing.T) {
 	for g.Now().Before(start.AddDate(0, 0, 7*60)) {
 		evs = g.Next(evs)
 	}
+	// As ingest does: the customer records first, then the period aggregates by their outcomes.
 	recs := make([]features.Record, 0, len(evs))
-	ptrs := make([]*stream.Event, len(evs))
+	var counted []features.Counted
 	for i := range evs {
-		recs = features.AppendRecords(recs, &evs[i], features.Position{Partition: 0, Offset: int64(i)})
-		ptrs[i] = &evs[i]
+		pos := features.Position{Partition: 0, Offset: int64(i)}
+		if features.Counts(&evs[i]) {
+			counted = append(counted, features.CountedAt(&evs[i], pos, len(recs)))
+		}
+		recs = features.AppendRecords(recs, &evs[i], pos)
 	}
+	res := make([]features.Result, len(recs))
 	for lo := 0; lo < len(recs); lo += 2000 {
-		batch := recs[lo:min(lo+2000, len(recs))]
-		if err := st.ApplyBatch(ctx, batch, make([]features.Result, len(batch))); err != nil {
+		hi := min(lo+2000, len(recs))
+		if err := st.ApplyBatch(ctx, recs[lo:hi], res[lo:hi]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := periods.Apply(ctx, ptrs); err != nil {
+	if _, err := periods.Apply(ctx, counted, res); err != nil {
 		t.Fatal(err)
 	}
 
