@@ -208,6 +208,7 @@ func benchIngest(fs *flag.FlagSet) runFunc {
 	fs.DurationVar(&o.Linger, "linger", 5*time.Millisecond, "ingest linger")
 	fs.BoolVar(&o.NoFeatures, "no-features", false, "do not produce feature vectors (shows what the features topic costs)")
 	fs.BoolVar(&o.NoNaive, "no-naive", false, "skip the naive baseline (for profiling; no ratio)")
+	fs.BoolVar(&o.NoScore, "no-score", false, "skip the scorer's pass over the last run's features records")
 	fs.BoolVar(&o.NoSamples, "no-samples", false, "do not make training samples (shows what the samples topic costs)")
 	seed := fs.Uint64("seed", 1, "generator seed")
 	only := fs.String("only", "", "keep only the generated events of this `type` (purchase, visit, refund, profile, interaction), to compare their cost per event")

@@ -52,6 +52,8 @@ type Options struct {
 	Only stream.EventType
 	// NoNaive skips the naive baseline (for profiling segstream's own runs); no ratio is given.
 	NoNaive bool
+	// NoScore skips the scorer's pass over the last run's features records.
+	NoScore bool
 	// CPUProfile, when set, receives a CPU profile of the last segstream ingest run alone, so
 	// the generator, the limits and the baseline do not blur it.
 	CPUProfile io.Writer
@@ -62,6 +64,9 @@ type Options struct {
 type Result struct {
 	EventsPerSecond float64
 	RatioVsNaive    float64
+	// ScoredPerSecond is the scorer's rate over the last run's features records, and
+	// ScoredPerCoreSecond the records it scored per second of this process's CPU (0 without).
+	ScoredPerSecond, ScoredPerCoreSecond float64
 }
 
 const topic = "bench.events"
@@ -99,7 +104,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		return Result{}, err
 	}
 	defer os.RemoveAll(dir)
-	br, err := devbroker.Start(devbroker.Options{Partitions: int32(o.Partitions), DataDir: dir, Topics: []string{topic, "bench.features", "bench.dlq", "bench.samples"}})
+	br, err := devbroker.Start(devbroker.Options{Partitions: int32(o.Partitions), DataDir: dir, Topics: []string{topic, "bench.features", "bench.dlq", "bench.samples", scoringTopic, "bench.scores", "bench.changes"}})
 	if err != nil {
 		return Result{}, err
 	}
@@ -155,7 +160,11 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 				}
 			}
 			mark := func() cpuMark { return markCPU(ctx, rdb) }
-			rate, m0, m1, err := runIngest(ctx, brokers, rdb, fmt.Sprintf("bench-%s-%d", variant, run), app, o, len(msgs), mark)
+			featuresTopic := "bench.features"
+			if variant == "segstream" && run == o.Runs-1 {
+				featuresTopic = scoringTopic // the scorer's input: this run's records alone
+			}
+			rate, m0, m1, err := runIngest(ctx, brokers, rdb, fmt.Sprintf("bench-%s-%d", variant, run), featuresTopic, app, o, len(msgs), mark)
 			if profile {
 				pprof.StopCPUProfile()
 			}
@@ -177,6 +186,13 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			st.cpuPerEvent = append(st.cpuPerEvent, selfCPU*1e6/float64(len(msgs)))
 			st.selfBusy = append(st.selfBusy, selfCPU/wall)
 			st.machineBusy = append(st.machineBusy, machine)
+		}
+	}
+	var sc scoreResult
+	if !o.NoFeatures && !o.NoScore {
+		o.Log.Info("scoring the last run's features records")
+		if sc, err = scoreRun(ctx, brokers, rdb, o.Log); err != nil {
+			return Result{}, fmt.Errorf("scoring: %w", err)
 		}
 	}
 	naive, seg := stats["naive"], stats["segstream"]
@@ -221,7 +237,14 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		fmt.Fprintf(w, "machine CPU busy during segstream's runs (median, of %d cores): %.2f = bench process %.2f + redis-server %.2f + other %.2f\n",
 			runtime.NumCPU(), m, median(seg.selfBusy), median(seg.redisBusy), max(0, m-median(seg.selfBusy)-median(seg.redisBusy)))
 	}
-	fmt.Fprintf(w, "events_per_second=%d ratio_vs_naive=%.2f\n", int(res.EventsPerSecond), res.RatioVsNaive)
+	if sc.records > 0 {
+		res.ScoredPerSecond, res.ScoredPerCoreSecond = sc.rate, 1e6/sc.cpuPerEvent
+		fmt.Fprintln(w, "scorer: features topic -> every model -> answers in Redis (compare-and-set) -> scores and changes topics -> commit")
+		row(fmt.Sprintf("  the last run's %d features records, one pass", sc.records), sc.rate, "rec/s", nil)
+		fmt.Fprintf(w, "bench process CPU per record, scorer + in-process broker: %.1f µs (%d records per core-second); redis-server CPU busy %.0f%%\n",
+			sc.cpuPerEvent, int(res.ScoredPerCoreSecond), 100*sc.redisBusy)
+	}
+	fmt.Fprintf(w, "events_per_second=%d ratio_vs_naive=%.2f scored_per_second=%d\n", int(res.EventsPerSecond), res.RatioVsNaive, int(res.ScoredPerSecond))
 	return res, nil
 }
 
@@ -263,11 +286,11 @@ func markCPU(ctx context.Context, rdb redis.UniversalClient) cpuMark {
 
 // runIngest runs ingest until it has applied n events and returns the rate, with mark's
 // readings at its start and at its last event.
-func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group string, app ingest.Applier, o Options, n int, mark func() cpuMark) (float64, cpuMark, cpuMark, error) {
+func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group, featuresTopic string, app ingest.Applier, o Options, n int, mark func() cpuMark) (float64, cpuMark, cpuMark, error) {
 	ca := &countingApplier{inner: app}
 	in, err := ingest.New(ingest.Options{
 		Consumer:      stream.Consumer{Brokers: brokers, Topic: topic, Group: group, BatchSize: o.BatchSize, Linger: o.Linger},
-		FeaturesTopic: "bench.features", NoFeatures: o.NoFeatures,
+		FeaturesTopic: featuresTopic, NoFeatures: o.NoFeatures,
 		SamplesTopic: "bench.samples", NoSamples: o.NoSamples,
 		DLQTopic: "bench.dlq",
 		Applier:  ca,

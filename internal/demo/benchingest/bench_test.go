@@ -23,16 +23,18 @@ func TestRunSmall(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	last := lines[len(lines)-1]
-	m := regexp.MustCompile(`^events_per_second=(\d+) ratio_vs_naive=([0-9.]+)$`).FindStringSubmatch(last)
+	m := regexp.MustCompile(`^events_per_second=(\d+) ratio_vs_naive=([0-9.]+) scored_per_second=(\d+)$`).FindStringSubmatch(last)
 	if m == nil {
-		t.Fatalf("last line %q is not events_per_second=N ratio_vs_naive=R\n%s", last, out.String())
+		t.Fatalf("last line %q is not events_per_second=N ratio_vs_naive=R scored_per_second=S\n%s", last, out.String())
 	}
 	eps, _ := strconv.Atoi(m[1])
 	ratio, _ := strconv.ParseFloat(m[2], 64)
-	if eps != int(res.EventsPerSecond) || eps <= 0 || ratio <= 0 {
+	sps, _ := strconv.Atoi(m[3])
+	if eps != int(res.EventsPerSecond) || eps <= 0 || ratio <= 0 || sps != int(res.ScoredPerSecond) || sps <= 0 || res.ScoredPerCoreSecond <= 0 {
 		t.Errorf("last line %q, result %+v", last, res)
 	}
-	for _, want := range []string{"consume + decode, no Redis", "naive: one rich script per event", "segstream: batched compare-and-set", "GOGC="} {
+	for _, want := range []string{"consume + decode, no Redis", "naive: one rich script per event", "segstream: batched compare-and-set", "GOGC=",
+		"features records, one pass", "records per core-second"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
