@@ -1,9 +1,7 @@
 package retrainer
 
 import (
-	"cmp"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -123,14 +121,9 @@ func reportData(in FitInput, o FitOptions, out *Outcome, samples int) *report.Da
 	add("differentiable", "Calinski-Harabasz", sc.CalinskiHarabasz, "", true)
 	add("differentiable", "Davies-Bouldin", sc.DaviesBouldin, "", true)
 	add("identifiable", "segments (k)", float64(sc.K), "", true)
-	for _, c := range sc.Criteria {
-		required := slices.Contains(g.Require, c.Name)
-		rule := ""
-		if required {
-			rule = "required"
-		}
-		add(c.Name, "verdict: "+c.Verdict+" ("+cmp.Or(c.Reason, c.Measure)+")", valueOr(c.Value, math.NaN()), rule, !required || c.Verdict == segment.Pass)
-	}
+	// The six criteria have a table of their own (with the gates that require them), as do the
+	// descriptive analyses per segment.
+	reportSegmentation(r, b, g)
 	if sc.ElasticitySpread > 0 {
 		add("actionable", "spread of price elasticity across segments", sc.ElasticitySpread, "", true)
 	}
@@ -237,12 +230,4 @@ func transition(cur, next *bundle.Bundle, from, to []int) report.Transition {
 		}
 	}
 	return t
-}
-
-// valueOr is *v, or def when v is nil.
-func valueOr(v *float64, def float64) float64 {
-	if v == nil {
-		return def
-	}
-	return *v
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/segstream/segstream/models/mmm"
+	"github.com/segstream/segstream/models/segment"
 )
 
 // Data is everything one report shows. Slices may be empty when a model was left out; the
@@ -23,6 +24,15 @@ type Data struct {
 	Samples        int      // point-in-time samples used
 
 	Scorecard []Metric
+
+	// Criteria are the six criteria of a useful segmentation as the candidate's scorecard
+	// measured them; Required names those the promotion gates require to pass.
+	Criteria []segment.Criterion
+	Required []string
+	// Described are the descriptive analyses per segment, in segment order; DescribedMissing
+	// says what the snapshot lacked for the rest of them.
+	Described        []SegmentFacts
+	DescribedMissing []string
 
 	// K sweep: inertia and silhouette against k; ChosenK marks the choice.
 	KSweep  []KPoint
