@@ -25,6 +25,9 @@ type FitInput struct {
 	Version  uint64
 	Created  time.Time
 	Mix      *MixInput // the period aggregates; nil carries the serving mix model
+	// Segments are the snapshot's brand counts and contact attributes, for the descriptive
+	// analyses' brand shares and the accessible criterion; nil leaves those unmeasured.
+	Segments *SegmentInputs
 }
 
 // FitOptions shape a refit.
@@ -39,6 +42,11 @@ type FitOptions struct {
 	CLVMonths int
 	Gates     Gates
 	Mix       MixOptions
+	// ContactAttributes name the columns of FitInput.Segments.Attributes through which a
+	// customer can be reached; AccessibleShare is the share of a segment's members that must be
+	// (0: bundle.DefaultAccessibleShare). See bundle.BuildOptions.
+	ContactAttributes []string
+	AccessibleShare   float64
 }
 
 // Outcome is a refit's result: the candidate, the gates' verdict and the report.
@@ -58,6 +66,10 @@ func Fit(in FitInput, o FitOptions) (*Outcome, error) {
 	// well-separated group does not win the sweep only to have every refit refused.
 	bo := bundle.BuildOptions{Features: o.Features, Seed: o.Seed, K: o.K, KMin: o.KMin, MaxK: o.KMax, CLVMonths: o.CLVMonths, Current: in.Current,
 		Version: in.Version, Created: in.Created, MinShare: o.Gates.MinShare}
+	bo.ContactAttributes, bo.AccessibleShare = o.ContactAttributes, o.AccessibleShare
+	if sg := in.Segments; sg != nil {
+		bo.BrandLines, bo.Attributes = sg.Brands, sg.Attributes
+	}
 	samples := 0
 	if t := in.Training; t != nil {
 		samples = t.Samples
