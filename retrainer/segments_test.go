@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/segment"
 	"github.com/segstream/segstream/stream"
@@ -18,21 +20,19 @@ import (
 	"github.com/segstream/segstream/testkit/testenv"
 )
 
-// brandedShoppers are 600 customers, each with visits and purchases of one item line each
+// brandedShoppers are n customers, each with visits and purchases of one item line each
 // across 14 brands (more than the bundle lists, so some go to "other") and, for two in three,
 // an email_opt_in profile attribute: 1 (reachable) or 0 (opted out). It returns the events and
 // what they put in the store: item lines per brand and the opt-in per customer.
-func brandedShoppers() (evs []stream.Event, lines map[string]map[string]float64, optIn map[string]float64) {
+func brandedShoppers(n int) (evs []stream.Event, lines map[string]map[string]float64, optIn map[string]float64) {
 	lines, optIn = map[string]map[string]float64{}, map[string]float64{}
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	n := 0
 	ev := func(e stream.Event) {
-		n++
-		e.EventID = fmt.Sprintf("e%d", n)
+		e.EventID = fmt.Sprintf("e%d", len(evs))
 		evs = append(evs, e)
 	}
-	for i := range 600 {
-		id := fmt.Sprintf("c%03d", i)
+	for i := range n {
+		id := fmt.Sprintf("c%06d", i)
 		lines[id] = map[string]float64{}
 		if i%3 != 2 {
 			optIn[id] = float64(1 - i%3)
@@ -56,6 +56,19 @@ func brandedShoppers() (evs []stream.Event, lines map[string]map[string]float64,
 	return evs, lines, optIn
 }
 
+// brandedAsOf is the clock the brandedShoppers tests snapshot at, after every event.
+var brandedAsOf = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// brandedStore is a redis-server whose feature store holds brandedShoppers(n).
+func brandedStore(tb testing.TB, n int) (redis.UniversalClient, *features.Store, map[string]map[string]float64, map[string]float64) {
+	tb.Helper()
+	rdb := testenv.StartRedis(tb).Client()
+	st := features.NewStore(rdb, features.Config{})
+	evs, lines, optIn := brandedShoppers(n)
+	apply(tb, st, evs, nil, 1)
+	return rdb, st, lines, optIn
+}
+
 // TestRefitDescribesBrandsAndReach: the snapshot's brand counts and contact attribute reach the
 // scorecard. Per segment of the fit's labels, the brand shares (the ten largest brands overall,
 // the rest as "other") and the reachable share equal those counted here from the events, in the
@@ -63,12 +76,8 @@ func brandedShoppers() (evs []stream.Event, lines map[string]map[string]float64,
 // refit carries them as well.
 func TestRefitDescribesBrandsAndReach(t *testing.T) {
 	ctx := context.Background()
-	rdb := testenv.StartRedis(t).Client()
-	st := features.NewStore(rdb, features.Config{})
-	evs, lines, optIn := brandedShoppers()
-	apply(t, st, evs, nil, 1)
-	asOf := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	snap, err := TakeSnapshot(ctx, st, asOf, 10000, 1)
+	rdb, st, lines, optIn := brandedStore(t, 600)
+	snap, err := TakeSnapshot(ctx, st, brandedAsOf, 10000, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +89,7 @@ func TestRefitDescribesBrandsAndReach(t *testing.T) {
 	if _, ok := in.Attributes["sms_opt_in"]; ok || len(in.Attributes) != 1 {
 		t.Errorf("attributes %v: want email_opt_in only (no customer has sms_opt_in)", slices.Collect(maps.Keys(in.Attributes)))
 	}
-	out, err := Fit(FitInput{Cols: snap.Cols, Segments: &in, Version: 1, Created: asOf},
+	out, err := Fit(FitInput{Cols: snap.Cols, Segments: &in, Version: 1, Created: brandedAsOf},
 		FitOptions{Seed: 1, K: 3, Gates: Gates{}, ContactAttributes: contact, AccessibleShare: 0.3})
 	if err != nil {
 		t.Fatal(err)
@@ -165,4 +174,26 @@ func TestRefitDescribesBrandsAndReach(t *testing.T) {
 	if live.Reach == nil || !slices.Equal(live.Reach.Found, []string{"email_opt_in"}) || live.Description == nil || live.Description.Segments[0].BrandShares == nil {
 		t.Errorf("live refit: reach %+v, description %+v", live.Reach, live.Description)
 	}
+}
+
+// BenchmarkSegmentInputs measures what reading the brand counts and contact attributes adds
+// to a refit, against the snapshot's own scan, at 100,000 customers in redis-server.
+func BenchmarkSegmentInputs(b *testing.B) {
+	ctx := context.Background()
+	_, st, _, _ := brandedStore(b, 100000)
+	var snapTime, readTime time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		snap, err := TakeSnapshot(ctx, st, brandedAsOf, 500000, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := readSegmentInputs(ctx, st, snap.IDs, snap.Cols, []string{"email_opt_in"}); err != nil {
+			b.Fatal(err)
+		}
+		snapTime, readTime = snapTime+t1.Sub(t0), readTime+time.Since(t1)
+	}
+	b.ReportMetric(snapTime.Seconds()/float64(b.N), "snapshot-s/op")
+	b.ReportMetric(readTime.Seconds()/float64(b.N), "inputs-s/op")
 }
