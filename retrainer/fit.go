@@ -47,6 +47,12 @@ type FitOptions struct {
 	// (0: bundle.DefaultAccessibleShare). See bundle.BuildOptions.
 	ContactAttributes []string
 	AccessibleShare   float64
+	// Search chooses k with segment.Search (preprocessing × algorithm × k, scored with
+	// bootstrap stability) instead of the bundle's silhouette sweep, within SearchBudget
+	// (0: DefaultSearchBudget); the bundle then fits its k-means at the chosen k. Without an
+	// eligible candidate the sweep chooses, and the scorecard says why. Ignored when K is set.
+	Search       bool
+	SearchBudget time.Duration
 }
 
 // Outcome is a refit's result: the candidate, the gates' verdict and the report.
@@ -57,6 +63,7 @@ type Outcome struct {
 	Reasons  []string // failed gates; empty when promoted
 	Report   *report.Data
 	Drift    map[string]float64 // PSI of the snapshot against the current bundle
+	Search   *SearchChoice      // what segment.Search chose; nil without FitOptions.Search or a choice
 }
 
 // Fit builds a candidate bundle, holds it to the gates and assembles the report. It does no
@@ -86,11 +93,29 @@ func Fit(in FitInput, o FitOptions) (*Outcome, error) {
 	if bo.Mix, mixNote = fitMix(in.Mix, serving, o.Mix, o.Seed); mixNote != "" {
 		bo.Notes = append(bo.Notes, mixNote)
 	}
+	var search *SearchChoice
+	if o.Search && o.K == 0 {
+		var note string
+		if search, note = searchK(in.Cols, o.Features, o); search != nil {
+			bo.K = search.K
+		} else {
+			bo.Notes = append(bo.Notes, note)
+		}
+	}
 	b, d, err := bundle.BuildWithDiagnostics(in.Cols, bo)
 	if err != nil {
 		return nil, fmt.Errorf("fitting: %w", err)
 	}
-	out := &Outcome{Bundle: b, Diag: d}
+	if search != nil {
+		// The note says how far the served k-means agrees with the chosen candidate, which
+		// only the fitted labels tell; the bundle is sealed again with it.
+		search.Agreement = search.agreement(d.Labels)
+		b.Payload.Scorecard.Notes = append(b.Payload.Scorecard.Notes, search.note())
+		if err := b.Seal(); err != nil {
+			return nil, fmt.Errorf("sealing: %w", err)
+		}
+	}
+	out := &Outcome{Bundle: b, Diag: d, Search: search}
 	if in.Current != nil {
 		out.Drift = Drift(in.Current, in.Cols)
 	}

@@ -68,6 +68,9 @@ type Options struct {
 	// AccessibleShare is the criterion's floor per segment (0: bundle.DefaultAccessibleShare).
 	ContactAttributes []string
 	AccessibleShare   float64
+	// Search chooses each refit's k with segment.Search within SearchBudget (FitOptions).
+	Search       bool
+	SearchBudget time.Duration
 
 	// Period is the length of ingest's period aggregates (features.Periods), which the
 	// marketing-mix model is fitted on; default features.DefaultPeriod. Must match ingest.
@@ -137,6 +140,9 @@ func (o *Options) defaults() error {
 	}
 	if err := CheckContactAttributes(o.ContactAttributes); err != nil {
 		return err
+	}
+	if o.SearchBudget < 0 {
+		return fmt.Errorf("search budget %v: give a positive duration, or 0 for the default %v", o.SearchBudget, DefaultSearchBudget)
 	}
 	if o.AccessibleShare < 0 || o.AccessibleShare > 1 || math.IsNaN(o.AccessibleShare) {
 		return fmt.Errorf("accessible share %v: give a share in (0, 1], or 0 for the default %v", o.AccessibleShare, bundle.DefaultAccessibleShare)
@@ -599,7 +605,7 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 	}
 	out, err := Fit(FitInput{Cols: snap.Cols, Training: training, Current: cur, Trigger: trigger, Version: v, Created: time.Now().UTC(), Mix: mix, Segments: segIn},
 		FitOptions{Features: r.o.Schema, Seed: r.o.Seed, KMin: r.o.KMin, KMax: r.o.KMax, Gates: *r.o.Gates, Mix: r.o.Mix,
-			ContactAttributes: r.o.ContactAttributes, AccessibleShare: r.o.AccessibleShare})
+			ContactAttributes: r.o.ContactAttributes, AccessibleShare: r.o.AccessibleShare, Search: r.o.Search, SearchBudget: r.o.SearchBudget})
 	if err != nil {
 		return nil, err
 	}

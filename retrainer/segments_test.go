@@ -59,14 +59,27 @@ func brandedShoppers(n int) (evs []stream.Event, lines map[string]map[string]flo
 // brandedAsOf is the clock the brandedShoppers tests snapshot at, after every event.
 var brandedAsOf = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// brandedStore is a redis-server whose feature store holds brandedShoppers(n).
-func brandedStore(tb testing.TB, n int) (redis.UniversalClient, *features.Store, map[string]map[string]float64, map[string]float64) {
+// branded is a redis-server whose feature store holds brandedShoppers(n), with what the
+// events put there and a snapshot of every customer at brandedAsOf.
+type branded struct {
+	rdb   redis.UniversalClient
+	st    *features.Store
+	snap  *Snapshot
+	lines map[string]map[string]float64
+	optIn map[string]float64
+}
+
+func brandedStore(tb testing.TB, n int) branded {
 	tb.Helper()
 	rdb := testenv.StartRedis(tb).Client()
 	st := features.NewStore(rdb, features.Config{})
 	evs, lines, optIn := brandedShoppers(n)
 	apply(tb, st, evs, nil, 1)
-	return rdb, st, lines, optIn
+	snap, err := TakeSnapshot(context.Background(), st, brandedAsOf, n, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return branded{rdb, st, snap, lines, optIn}
 }
 
 // TestRefitDescribesBrandsAndReach: the snapshot's brand counts and contact attribute reach the
@@ -76,11 +89,8 @@ func brandedStore(tb testing.TB, n int) (redis.UniversalClient, *features.Store,
 // refit carries them as well.
 func TestRefitDescribesBrandsAndReach(t *testing.T) {
 	ctx := context.Background()
-	rdb, st, lines, optIn := brandedStore(t, 600)
-	snap, err := TakeSnapshot(ctx, st, brandedAsOf, 10000, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bs := brandedStore(t, 600)
+	rdb, st, snap, lines, optIn := bs.rdb, bs.st, bs.snap, bs.lines, bs.optIn
 	contact := []string{"email_opt_in", "sms_opt_in"}
 	in, err := readSegmentInputs(ctx, st, snap.IDs, snap.Cols, contact)
 	if err != nil {
@@ -180,7 +190,7 @@ func TestRefitDescribesBrandsAndReach(t *testing.T) {
 // to a refit, against the snapshot's own scan, at 100,000 customers in redis-server.
 func BenchmarkSegmentInputs(b *testing.B) {
 	ctx := context.Background()
-	_, st, _, _ := brandedStore(b, 100000)
+	st := brandedStore(b, 100000).st
 	var snapTime, readTime time.Duration
 	for b.Loop() {
 		t0 := time.Now()

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/internal/app/cli"
@@ -180,5 +181,19 @@ func TestRetrainerContactAttributes(t *testing.T) {
 		if _, err := retrainerOptions(t, args[0], args[1]); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s %s: error %v, want one containing %q", args[0], args[1], err, want)
 		}
+	}
+}
+
+// TestRetrainerSegmentSearch: --segment-search and its budget reach the retrainer's options;
+// a negative budget is refused at start.
+func TestRetrainerSegmentSearch(t *testing.T) {
+	if o, err := retrainerOptions(t); err != nil || o.Search || o.SearchBudget != retrainer.DefaultSearchBudget {
+		t.Errorf("defaults: search %v, budget %v, error %v", o.Search, o.SearchBudget, err)
+	}
+	if o, err := retrainerOptions(t, "--segment-search", "--segment-search-budget", "10s"); err != nil || !o.Search || o.SearchBudget != 10*time.Second {
+		t.Errorf("search %v, budget %v, error %v", o.Search, o.SearchBudget, err)
+	}
+	if _, err := retrainerOptions(t, "--segment-search-budget", "-1s"); err == nil || !strings.Contains(err.Error(), "--segment-search-budget -1s") {
+		t.Errorf("negative budget: error %v", err)
 	}
 }
