@@ -161,6 +161,9 @@ func reportData(in FitInput, o FitOptions, out *Outcome, samples int) *report.Da
 	// The six criteria have a table of their own (with the gates that require them), as do the
 	// descriptive analyses per segment.
 	reportSegmentation(r, b, g)
+	if out.Search != nil {
+		out.Search.reportSearch(r)
+	}
 	if sc.ElasticitySpread > 0 {
 		add("actionable", "spread of price elasticity across segments", sc.ElasticitySpread, "", true)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/models/segment"
+	"github.com/segstream/segstream/retrainer/report"
 )
 
 // DefaultSearchBudget is the time a refit's segment.Search may take when FitOptions.Search
@@ -89,4 +90,13 @@ func (s *SearchChoice) note() string {
 	c := s.Result.Candidates[s.Result.Chosen]
 	return fmt.Sprintf("k=%d chosen by segment.Search: %s on %s (stability %.3f, gap %.3f, silhouette %.3f) among %d candidates on %d of %d customers (%d skipped by the budget); the bundle fits k-means at that k, agreeing with the chosen candidate at ARI %.3f",
 		s.K, c.Algorithm, c.Preprocessing, c.Stability, c.Gap, c.Silhouette, len(s.Result.Candidates), s.Result.SampleRows, s.Result.Rows, len(s.Result.Skipped), s.Agreement)
+}
+
+// reportSearch gives the report the search's candidates and rule.
+func (s *SearchChoice) reportSearch(r *report.Data) {
+	r.SearchRule = s.Result.Rule
+	for _, c := range s.Result.Candidates {
+		r.Search = append(r.Search, report.SearchCandidate{Preprocessing: string(c.Preprocessing), Algorithm: string(c.Algorithm), K: c.K,
+			Silhouette: c.Silhouette, Gap: c.Gap, Stability: c.Stability, MinShare: c.MinShare, Unassigned: c.Unassigned, Status: c.Status})
+	}
 }

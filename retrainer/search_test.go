@@ -32,6 +32,9 @@ func TestFitSearchChoosesK(t *testing.T) {
 	if !strings.Contains(strings.Join(b.Payload.Scorecard.Notes, "\n"), "chosen by segment.Search") {
 		t.Errorf("scorecard notes %q do not say the search chose k", b.Payload.Scorecard.Notes)
 	}
+	if len(out.Report.Search) != len(s.Result.Candidates) || out.Report.Search[s.Result.Chosen].Status != "chosen" || out.Report.Search[s.Result.Chosen].K != s.K {
+		t.Errorf("report lists %d candidates (search %d), chosen row %+v", len(out.Report.Search), len(s.Result.Candidates), out.Report.Search[min(s.Result.Chosen, len(out.Report.Search)-1)])
+	}
 	// Purity: the customers of each segment are of one kind (ids c000000.. in row order).
 	kinds := map[int][2]int{}
 	for i, l := range out.Diag.Labels {

@@ -37,6 +37,10 @@ type Data struct {
 	// K sweep: inertia and silhouette against k; ChosenK marks the choice.
 	KSweep  []KPoint
 	ChosenK int
+	// Search lists the segment search's candidates when it chose k (the retrainer's
+	// --segment-search), with its choice rule; empty otherwise.
+	Search     []SearchCandidate
+	SearchRule string
 
 	// Segments indexed by position; Segment.ID is the stable id shown to users.
 	Segments []Segment

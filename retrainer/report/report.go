@@ -51,6 +51,7 @@ type view struct {
 	// CriteriaRows and FactsRows are the segmentation tables (segments.go).
 	CriteriaRows []criterionRow
 	FactsRows    []factsRow
+	SearchRows   []searchRow
 
 	Inertia, Silhouette chart
 	PCA, Dendrogram     chart
@@ -82,6 +83,7 @@ func newView(d *Data) *view {
 		Profiles:         newProfileTable(d),
 		CriteriaRows:     newCriteriaRows(d),
 		FactsRows:        newFactsRows(d),
+		SearchRows:       newSearchRows(d),
 		Transition:       newTransitionTable(d),
 		Elasticity:       safely("elasticity", func() (chart, error) { return elasticityChart(d, segs) }),
 		Calibration:      safely("calibration", func() (chart, error) { return calibrationChart(d) }),

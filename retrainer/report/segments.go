@@ -106,3 +106,33 @@ func brandShares(shares map[string]float64) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// SearchCandidate is one (preprocessing, algorithm, k) the segment search measured: its
+// indices, bootstrap stability, smallest cluster and unassigned share, and its status
+// ("chosen", "eligible", or why it is out).
+type SearchCandidate struct {
+	Preprocessing, Algorithm string
+	K                        int
+	Silhouette, Gap          float64
+	Stability                float64
+	MinShare, Unassigned     float64
+	Status                   string
+}
+
+// searchRow is a candidate as the page shows it.
+type searchRow struct {
+	Preprocessing, Algorithm, K          string
+	Silhouette, Gap, Stability, MinShare string
+	Unassigned, Status                   string
+	Chosen                               bool
+}
+
+func newSearchRows(d *Data) []searchRow {
+	rows := make([]searchRow, 0, len(d.Search))
+	for _, c := range d.Search {
+		rows = append(rows, searchRow{Preprocessing: c.Preprocessing, Algorithm: c.Algorithm, K: strconv.Itoa(c.K),
+			Silhouette: num(c.Silhouette), Gap: num(c.Gap), Stability: num(c.Stability), MinShare: pct(c.MinShare),
+			Unassigned: pct(c.Unassigned), Status: c.Status, Chosen: c.Status == "chosen"})
+	}
+	return rows
+}

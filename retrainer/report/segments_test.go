@@ -33,6 +33,11 @@ func segmentationData() *Data {
 			{ID: 5, Name: "<b>browsers</b>", Customers: 655, Share: 0.0328, Revenue: 0, RevenueShare: 0},
 		},
 		DescribedMissing: []string{"revenue by brand: the snapshot keeps item lines per brand"},
+		Search: []SearchCandidate{
+			{Preprocessing: "pca", Algorithm: "kmeans", K: 3, Silhouette: 0.4123, Gap: 1.08, Stability: 0.877, MinShare: 0.125, Status: "chosen"},
+			{Preprocessing: "log", Algorithm: "dbscan", K: 2, Silhouette: 0.3, Gap: 0.5, Stability: 0.61, MinShare: 0.4, Unassigned: 0.031, Status: "rejected: unstable"},
+		},
+		SearchRule: "the stable proposal the others agree with most",
 	}
 }
 
@@ -83,11 +88,25 @@ func TestRenderSegmentation(t *testing.T) {
 		t.Errorf("what the snapshot lacked is not listed")
 	}
 
+	// The search's candidates, the chosen one marked.
+	search := regexp.MustCompile(`(?s)<table id="search-table">.*?</table>`).FindString(page)
+	for _, want := range []string{
+		`<tr class="chosen"><td>pca</td><td>kmeans</td><td class="n">3</td><td class="n">0.412</td><td class="n">1.08</td><td class="n">0.877</td><td class="n">12.5%</td><td class="n">0.0%</td><td>chosen</td></tr>`,
+		`<tr><td>log</td><td>dbscan</td><td class="n">2</td><td class="n">0.3</td><td class="n">0.5</td><td class="n">0.61</td><td class="n">40.0%</td><td class="n">3.1%</td><td>rejected: unstable</td></tr>`,
+	} {
+		if !strings.Contains(search, want) {
+			t.Errorf("search table lacks\n%s\nin\n%s", want, search)
+		}
+	}
+
 	// A bundle from before the criteria and the descriptions says so instead of empty tables.
 	empty := render(t, &Data{Version: 1})
 	for _, want := range []string{"This bundle carries no criteria", "This bundle carries no description of its segments"} {
 		if !strings.Contains(empty, want) {
 			t.Errorf("report without them lacks %q", want)
 		}
+	}
+	if strings.Contains(empty, `id="search-table"`) {
+		t.Errorf("a report without a search shows a search table")
 	}
 }
