@@ -1,9 +1,7 @@
 package retrainer
 
 import (
-	"cmp"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -27,6 +25,9 @@ type FitInput struct {
 	Version  uint64
 	Created  time.Time
 	Mix      *MixInput // the period aggregates; nil carries the serving mix model
+	// Segments are the snapshot's brand counts and contact attributes, for the descriptive
+	// analyses' brand shares and the accessible criterion; nil leaves those unmeasured.
+	Segments *SegmentInputs
 }
 
 // FitOptions shape a refit.
@@ -41,6 +42,17 @@ type FitOptions struct {
 	CLVMonths int
 	Gates     Gates
 	Mix       MixOptions
+	// ContactAttributes name the columns of FitInput.Segments.Attributes through which a
+	// customer can be reached; AccessibleShare is the share of a segment's members that must be
+	// (0: bundle.DefaultAccessibleShare). See bundle.BuildOptions.
+	ContactAttributes []string
+	AccessibleShare   float64
+	// Search chooses k with segment.Search (preprocessing × algorithm × k, scored with
+	// bootstrap stability) instead of the bundle's silhouette sweep, within SearchBudget
+	// (0: DefaultSearchBudget); the bundle then fits its k-means at the chosen k. Without an
+	// eligible candidate the sweep chooses, and the scorecard says why. Ignored when K is set.
+	Search       bool
+	SearchBudget time.Duration
 }
 
 // Outcome is a refit's result: the candidate, the gates' verdict and the report.
@@ -51,6 +63,7 @@ type Outcome struct {
 	Reasons  []string // failed gates; empty when promoted
 	Report   *report.Data
 	Drift    map[string]float64 // PSI of the snapshot against the current bundle
+	Search   *SearchChoice      // what segment.Search chose; nil without FitOptions.Search or a choice
 }
 
 // Fit builds a candidate bundle, holds it to the gates and assembles the report. It does no
@@ -60,6 +73,10 @@ func Fit(in FitInput, o FitOptions) (*Outcome, error) {
 	// well-separated group does not win the sweep only to have every refit refused.
 	bo := bundle.BuildOptions{Features: o.Features, Seed: o.Seed, K: o.K, KMin: o.KMin, MaxK: o.KMax, CLVMonths: o.CLVMonths, Current: in.Current,
 		Version: in.Version, Created: in.Created, MinShare: o.Gates.MinShare}
+	bo.ContactAttributes, bo.AccessibleShare = o.ContactAttributes, o.AccessibleShare
+	if sg := in.Segments; sg != nil {
+		bo.BrandLines, bo.Attributes = sg.Brands, sg.Attributes
+	}
 	samples := 0
 	if t := in.Training; t != nil {
 		samples = t.Samples
@@ -76,11 +93,29 @@ func Fit(in FitInput, o FitOptions) (*Outcome, error) {
 	if bo.Mix, mixNote = fitMix(in.Mix, serving, o.Mix, o.Seed); mixNote != "" {
 		bo.Notes = append(bo.Notes, mixNote)
 	}
+	var search *SearchChoice
+	if o.Search && o.K == 0 {
+		var note string
+		if search, note = searchK(in.Cols, o.Features, o); search != nil {
+			bo.K = search.K
+		} else {
+			bo.Notes = append(bo.Notes, note)
+		}
+	}
 	b, d, err := bundle.BuildWithDiagnostics(in.Cols, bo)
 	if err != nil {
 		return nil, fmt.Errorf("fitting: %w", err)
 	}
-	out := &Outcome{Bundle: b, Diag: d}
+	if search != nil {
+		// The note says how far the served k-means agrees with the chosen candidate, which
+		// only the fitted labels tell; the bundle is sealed again with it.
+		search.Agreement = search.agreement(d.Labels)
+		b.Payload.Scorecard.Notes = append(b.Payload.Scorecard.Notes, search.note())
+		if err := b.Seal(); err != nil {
+			return nil, fmt.Errorf("sealing: %w", err)
+		}
+	}
+	out := &Outcome{Bundle: b, Diag: d, Search: search}
 	if in.Current != nil {
 		out.Drift = Drift(in.Current, in.Cols)
 	}
@@ -123,13 +158,11 @@ func reportData(in FitInput, o FitOptions, out *Outcome, samples int) *report.Da
 	add("differentiable", "Calinski-Harabasz", sc.CalinskiHarabasz, "", true)
 	add("differentiable", "Davies-Bouldin", sc.DaviesBouldin, "", true)
 	add("identifiable", "segments (k)", float64(sc.K), "", true)
-	for _, c := range sc.Criteria {
-		required := slices.Contains(g.Require, c.Name)
-		rule := ""
-		if required {
-			rule = "required"
-		}
-		add(c.Name, "verdict: "+c.Verdict+" ("+cmp.Or(c.Reason, c.Measure)+")", valueOr(c.Value, math.NaN()), rule, !required || c.Verdict == segment.Pass)
+	// The six criteria have a table of their own (with the gates that require them), as do the
+	// descriptive analyses per segment.
+	reportSegmentation(r, b, g)
+	if out.Search != nil {
+		out.Search.reportSearch(r)
 	}
 	if sc.ElasticitySpread > 0 {
 		add("actionable", "spread of price elasticity across segments", sc.ElasticitySpread, "", true)
@@ -237,12 +270,4 @@ func transition(cur, next *bundle.Bundle, from, to []int) report.Transition {
 		}
 	}
 	return t
-}
-
-// valueOr is *v, or def when v is nil.
-func valueOr(v *float64, def float64) float64 {
-	if v == nil {
-		return def
-	}
-	return *v
 }

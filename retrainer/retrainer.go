@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -61,6 +62,15 @@ type Options struct {
 	Seed       uint64 // default 1
 	KMin, KMax int    // default 2, 8
 	Gates      *Gates // nil: DefaultGates; &Gates{} promotes every refit
+	// ContactAttributes name the profile attributes (or feature columns) through which a
+	// customer can be reached, for the accessible criterion: a member is reachable when one of
+	// them is present and not 0 (CheckContactAttributes). None leaves the criterion unknown.
+	// AccessibleShare is the criterion's floor per segment (0: bundle.DefaultAccessibleShare).
+	ContactAttributes []string
+	AccessibleShare   float64
+	// Search chooses each refit's k with segment.Search within SearchBudget (FitOptions).
+	Search       bool
+	SearchBudget time.Duration
 
 	// Period is the length of ingest's period aggregates (features.Periods), which the
 	// marketing-mix model is fitted on; default features.DefaultPeriod. Must match ingest.
@@ -127,6 +137,15 @@ func (o *Options) defaults() error {
 	i(&o.KMax, 8)
 	if err := bundle.CheckKRange(o.KMin, o.KMax); err != nil {
 		return err
+	}
+	if err := CheckContactAttributes(o.ContactAttributes); err != nil {
+		return err
+	}
+	if o.SearchBudget < 0 {
+		return fmt.Errorf("search budget %v: give a positive duration, or 0 for the default %v", o.SearchBudget, DefaultSearchBudget)
+	}
+	if o.AccessibleShare < 0 || o.AccessibleShare > 1 || math.IsNaN(o.AccessibleShare) {
+		return fmt.Errorf("accessible share %v: give a share in (0, 1], or 0 for the default %v", o.AccessibleShare, bundle.DefaultAccessibleShare)
 	}
 	if o.DriftThreshold <= 0 {
 		o.DriftThreshold = 0.25
@@ -575,8 +594,18 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 	if training != nil {
 		st.Samples = training.Samples
 	}
-	out, err := Fit(FitInput{Cols: snap.Cols, Training: training, Current: cur, Trigger: trigger, Version: v, Created: time.Now().UTC(), Mix: mix},
-		FitOptions{Features: r.o.Schema, Seed: r.o.Seed, KMin: r.o.KMin, KMax: r.o.KMax, Gates: *r.o.Gates, Mix: r.o.Mix})
+	// Brand counts and contact attributes for the descriptive analyses and the accessible
+	// criterion; without them the refit goes on and the scorecard says what it lacked.
+	var segIn *SegmentInputs
+	if si, err := readSegmentInputs(ctx, r.store, snap.IDs, snap.Cols, r.o.ContactAttributes); err != nil {
+		r.log.Warn("reading brand counts and contact attributes; the refit describes segments without them", "err", err)
+	} else {
+		segIn = &si
+		r.warnUnreachable(si)
+	}
+	out, err := Fit(FitInput{Cols: snap.Cols, Training: training, Current: cur, Trigger: trigger, Version: v, Created: time.Now().UTC(), Mix: mix, Segments: segIn},
+		FitOptions{Features: r.o.Schema, Seed: r.o.Seed, KMin: r.o.KMin, KMax: r.o.KMax, Gates: *r.o.Gates, Mix: r.o.Mix,
+			ContactAttributes: r.o.ContactAttributes, AccessibleShare: r.o.AccessibleShare, Search: r.o.Search, SearchBudget: r.o.SearchBudget})
 	if err != nil {
 		return nil, err
 	}

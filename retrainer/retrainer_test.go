@@ -49,7 +49,7 @@ func onlineRetail(t *testing.T) []stream.Event {
 
 // apply writes events into the feature store through the store's own batched update, the
 // same code ingest runs; spend is scaled by scale for customers that shift says.
-func apply(t *testing.T, st *features.Store, evs []stream.Event, shift func(customer string) bool, scale float64) {
+func apply(t testing.TB, st *features.Store, evs []stream.Event, shift func(customer string) bool, scale float64) {
 	t.Helper()
 	ctx := context.Background()
 	const batch = 2000

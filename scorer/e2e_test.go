@@ -248,9 +248,19 @@ func namedFeatures(t testing.TB, v *features.Vector) map[string]float64 {
 // columns exports every customer's features, as of the event-time clock, as Build columns.
 func (e *env) columns() map[string][]float64 {
 	e.t.Helper()
+	return e.columnsWith(nil)
+}
+
+// columnsWith is columns that also calls each, when not nil, with every row's customer in row
+// order.
+func (e *env) columnsWith(each func(id string, st *features.State)) map[string][]float64 {
+	e.t.Helper()
 	cols := map[string][]float64{}
 	asOf := e.clock()
 	err := e.store.Scan(e.ctx, features.ScanOptions{}, func(id string, st *features.State) error {
+		if each != nil {
+			each(id, st)
+		}
 		v := st.Vector(id, asOf, windows)
 		named := namedFeatures(e.t, &v)
 		for _, n := range bundle.FieldNames {

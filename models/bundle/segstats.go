@@ -34,9 +34,12 @@ const (
 	// a contact or channel attribute for the segmentation to be accessible, when BuildOptions
 	// leaves AccessibleShare 0.
 	DefaultAccessibleShare = 0.5
-	// maxBrandShares bounds the brands Description lists per segment: the largest overall,
+	// MaxBrandShares bounds the brands Description lists per segment: the largest overall,
 	// the rest summed as "other".
-	maxBrandShares = 10
+	MaxBrandShares = 10
+	// OtherBrands is the key of the brands past MaxBrandShares in BrandShares, and the name of
+	// a BrandLines column that sums brands already.
+	OtherBrands = "other"
 )
 
 // MeanSD is a per-customer quantity over N customers: its mean and sample standard deviation
@@ -65,7 +68,7 @@ type SegmentDescription struct {
 	RevenueShare float64 `json:"revenue_share"`
 	GrossRevenue float64 `json:"gross_revenue"`
 	// BrandShares is each brand's share of the members' item lines (the largest brands
-	// overall, the rest as "other"); nil when the snapshot has no brand counts.
+	// overall, the rest as OtherBrands); nil when the snapshot has no brand counts.
 	BrandShares map[string]float64 `json:"brand_shares,omitempty"`
 }
 
@@ -215,7 +218,9 @@ func describeSegments(p *Payload, cols map[string][]float64, labels []int, brand
 	names := make([]string, 0, len(brands))
 	overall := map[string]float64{}
 	for b, c := range brands {
-		if len(c) != n {
+		// A column named OtherBrands is brands already summed (the retrainer's snapshot keeps
+		// the largest MaxBrandShares apart and sums the rest): it stays "other", unranked.
+		if len(c) != n || b == OtherBrands {
 			continue
 		}
 		names = append(names, b)
@@ -228,10 +233,13 @@ func describeSegments(p *Payload, cols map[string][]float64, labels []int, brand
 	for c := range lines {
 		lines[c] = map[string]float64{}
 	}
+	if c := brands[OtherBrands]; len(c) == n {
+		names = append(names, OtherBrands)
+	}
 	for j, b := range names {
 		key := b
-		if j >= maxBrandShares {
-			key = "other"
+		if j >= MaxBrandShares {
+			key = OtherBrands
 		}
 		for i, v := range brands[b] {
 			if v > 0 {

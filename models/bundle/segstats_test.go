@@ -133,7 +133,7 @@ func TestDescriptionIndependent(t *testing.T) {
 		} else if got.BrandShares != nil {
 			t.Errorf("segment %d without brand lines has shares %v", sg.ID, got.BrandShares)
 		}
-		if len(got.BrandShares) > maxBrandShares+1 {
+		if len(got.BrandShares) > MaxBrandShares+1 {
 			t.Errorf("%d brand shares listed", len(got.BrandShares))
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/segstream/segstream/models/mmm"
+	"github.com/segstream/segstream/models/segment"
 )
 
 // Data is everything one report shows. Slices may be empty when a model was left out; the
@@ -24,9 +25,22 @@ type Data struct {
 
 	Scorecard []Metric
 
+	// Criteria are the six criteria of a useful segmentation as the candidate's scorecard
+	// measured them; Required names those the promotion gates require to pass.
+	Criteria []segment.Criterion
+	Required []string
+	// Described are the descriptive analyses per segment, in segment order; DescribedMissing
+	// says what the snapshot lacked for the rest of them.
+	Described        []SegmentFacts
+	DescribedMissing []string
+
 	// K sweep: inertia and silhouette against k; ChosenK marks the choice.
 	KSweep  []KPoint
 	ChosenK int
+	// Search lists the segment search's candidates when it chose k (the retrainer's
+	// --segment-search), with its choice rule; empty otherwise.
+	Search     []SearchCandidate
+	SearchRule string
 
 	// Segments indexed by position; Segment.ID is the stable id shown to users.
 	Segments []Segment

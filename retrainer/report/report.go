@@ -48,6 +48,10 @@ type view struct {
 	Current   string
 	CreatedAt string
 	Scorecard []metricRow
+	// CriteriaRows and FactsRows are the segmentation tables (segments.go).
+	CriteriaRows []criterionRow
+	FactsRows    []factsRow
+	SearchRows   []searchRow
 
 	Inertia, Silhouette chart
 	PCA, Dendrogram     chart
@@ -77,6 +81,9 @@ func newView(d *Data) *view {
 		Dendrogram:       safely("dendrogram", func() (chart, error) { return dendrogramChart(d, segs) }),
 		ProfileChart:     safely("profiles", func() (chart, error) { return profileChart(d, segs) }),
 		Profiles:         newProfileTable(d),
+		CriteriaRows:     newCriteriaRows(d),
+		FactsRows:        newFactsRows(d),
+		SearchRows:       newSearchRows(d),
 		Transition:       newTransitionTable(d),
 		Elasticity:       safely("elasticity", func() (chart, error) { return elasticityChart(d, segs) }),
 		Calibration:      safely("calibration", func() (chart, error) { return calibrationChart(d) }),

@@ -3,9 +3,13 @@
 package chromium
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // Path finds Debian's chromium. CI must run the browser tests (scripts/test-deps.sh installs
@@ -30,4 +34,21 @@ func Headless(profileDir string) []string {
 	return []string{"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0", "--user-data-dir=" + profileDir}
+}
+
+// DumpDOM loads url in headless Chromium (found by Path), lets the page's timers run for
+// budget of virtual time and returns the DOM it then holds, and the browser's console log
+// (stderr). It fails the test when the browser does not finish within 30 s.
+func DumpDOM(t testing.TB, ctx context.Context, url string, budget time.Duration) (dom, console string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	args := append(Headless(t.TempDir()), "--virtual-time-budget="+strconv.FormatInt(budget.Milliseconds(), 10), "--dump-dom", url)
+	cmd := exec.CommandContext(ctx, Path(t), args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	return stdout.String(), stderr.String()
 }

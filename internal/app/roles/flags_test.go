@@ -5,9 +5,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/internal/app/cli"
+	"github.com/segstream/segstream/retrainer"
 	"github.com/segstream/segstream/stream"
 )
 
@@ -131,13 +133,7 @@ func TestRetrainerGateRequire(t *testing.T) {
 		{"substantial, stable", []string{"substantial", "stable"}, ""},
 		{"stabel", nil, `"stabel" is not a criterion`},
 	} {
-		fs := flag.NewFlagSet("t", flag.ContinueOnError)
-		var f RetrainerFlags
-		f.Register(fs)
-		if err := fs.Parse([]string{"--gate-require", tc.value, "--samples-topic", "-"}); err != nil {
-			t.Fatal(err)
-		}
-		o, err := f.Options(nil)
+		o, err := retrainerOptions(t, "--gate-require", tc.value)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("--gate-require %q: error %v, want one containing %q", tc.value, err, tc.err)
@@ -150,5 +146,54 @@ func TestRetrainerGateRequire(t *testing.T) {
 		if !slices.Equal(o.Gates.Require, tc.want) {
 			t.Errorf("--gate-require %q: gates require %v, want %v", tc.value, o.Gates.Require, tc.want)
 		}
+	}
+}
+
+// retrainerOptions parses the retrainer's flags args (without samples, so no broker) into its
+// options.
+func retrainerOptions(t *testing.T, args ...string) (retrainer.Options, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var f RetrainerFlags
+	f.Register(fs)
+	if err := fs.Parse(append(args, "--samples-topic", "-")); err != nil {
+		t.Fatal(err)
+	}
+	return f.Options(nil)
+}
+
+// TestRetrainerContactAttributes: --contact-attributes and --accessible-share reach the
+// retrainer's options, and a name or share it cannot use is refused at start, saying why.
+func TestRetrainerContactAttributes(t *testing.T) {
+	o, err := retrainerOptions(t, "--contact-attributes", "email_opt_in, sms_opt_in", "--accessible-share", "0.6")
+	if err != nil || !slices.Equal(o.ContactAttributes, []string{"email_opt_in", "sms_opt_in"}) || o.AccessibleShare != 0.6 {
+		t.Fatalf("options %v, %v, error %v", o.ContactAttributes, o.AccessibleShare, err)
+	}
+	if o, err := retrainerOptions(t); err != nil || o.ContactAttributes != nil || o.AccessibleShare != 0.5 {
+		t.Errorf("defaults: %v, %v, error %v", o.ContactAttributes, o.AccessibleShare, err)
+	}
+	for args, want := range map[[2]string]string{
+		{"--contact-attributes", "email,email"}:           `"email" named twice`,
+		{"--contact-attributes", strings.Repeat("x", 65)}: "1 to 64 bytes",
+		{"--accessible-share", "1.5"}:                     "--accessible-share 1.5: give a share in (0, 1]",
+		{"--accessible-share", "-0.1"}:                    "--accessible-share -0.1",
+	} {
+		if _, err := retrainerOptions(t, args[0], args[1]); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s %s: error %v, want one containing %q", args[0], args[1], err, want)
+		}
+	}
+}
+
+// TestRetrainerSegmentSearch: --segment-search and its budget reach the retrainer's options;
+// a negative budget is refused at start.
+func TestRetrainerSegmentSearch(t *testing.T) {
+	if o, err := retrainerOptions(t); err != nil || o.Search || o.SearchBudget != retrainer.DefaultSearchBudget {
+		t.Errorf("defaults: search %v, budget %v, error %v", o.Search, o.SearchBudget, err)
+	}
+	if o, err := retrainerOptions(t, "--segment-search", "--segment-search-budget", "10s"); err != nil || !o.Search || o.SearchBudget != 10*time.Second {
+		t.Errorf("search %v, budget %v, error %v", o.Search, o.SearchBudget, err)
+	}
+	if _, err := retrainerOptions(t, "--segment-search-budget", "-1s"); err == nil || !strings.Contains(err.Error(), "--segment-search-budget -1s") {
+		t.Errorf("negative budget: error %v", err)
 	}
 }

@@ -29,6 +29,10 @@ type RetrainerFlags struct {
 	MinAUC, MixMargin                       float64
 	Require                                 string
 	Period                                  time.Duration
+	ContactAttributes                       string
+	AccessibleShare                         float64
+	Search                                  bool
+	SearchBudget                            time.Duration
 
 	shared sharedFlags
 }
@@ -56,6 +60,10 @@ func (f *RetrainerFlags) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.MinAUC, "gate-min-auc", retrainer.DefaultGates.MinAUC, "refuse a refit whose conversion model's held-out AUC is below this (0 disables)")
 	fs.Float64Var(&f.MixMargin, "gate-mix-margin", 0.1, "keep the serving marketing-mix model when a refit's held-out MAPE is worse than its by more than this share")
 	fs.StringVar(&f.Require, "gate-require", "", "comma list of segmentation criteria whose verdict must be pass for a refit to be promoted: "+strings.Join(retrainer.Criteria, ", ")+" (an unknown verdict refuses too; empty requires none)")
+	fs.StringVar(&f.ContactAttributes, "contact-attributes", "", "comma list of profile attributes (or feature columns) through which a customer can be reached, such as email_opt_in,sms_opt_in: a member is reachable when one is present and not 0; the accessible criterion measures each segment's reachable share (empty: unknown)")
+	fs.Float64Var(&f.AccessibleShare, "accessible-share", bundle.DefaultAccessibleShare, "share of every segment's members that must be reachable for the accessible criterion to pass")
+	fs.BoolVar(&f.Search, "segment-search", false, "choose each refit's number of segments with the segment search (preprocessing × algorithm × k, scored with bootstrap stability) instead of the silhouette sweep; the bundle fits k-means at the chosen k")
+	fs.DurationVar(&f.SearchBudget, "segment-search-budget", retrainer.DefaultSearchBudget, "time the segment search may take in a refit; candidates not started by then are skipped and the choice is made among those measured")
 	fs.DurationVar(&f.LockTTL, "lock-ttl", 30*time.Second, "lease of the retrainer lock; a standby takes over this long after the leader dies")
 	fs.StringVar(&f.ReportDir, "report-dir", "", "directory to write every refit's bundle and report into, and the copy of the current bundle published again if Redis loses the registry (empty: serve reports only, keep the copy in memory)")
 	fs.StringVar(&f.Token, "retrain-token", "", "bearer token POST /v1/retrain requires (env SEGSTREAM_RETRAIN_TOKEN); empty accepts only callers on this host (loopback)")
@@ -106,6 +114,16 @@ func (f *RetrainerFlags) Options(brokers []string) (retrainer.Options, error) {
 			return retrainer.Options{}, fmt.Errorf("--gate-require: %q is not a criterion; give any of %s", name, strings.Join(retrainer.Criteria, ", "))
 		}
 	}
+	contact := cli.List(f.ContactAttributes)
+	if err := retrainer.CheckContactAttributes(contact); err != nil {
+		return retrainer.Options{}, fmt.Errorf("--contact-attributes: %w", err)
+	}
+	if f.AccessibleShare != 0 && !(f.AccessibleShare > 0 && f.AccessibleShare <= 1) { // 0: flags built in code take the default
+		return retrainer.Options{}, fmt.Errorf("--accessible-share %v: give a share in (0, 1], such as %v", f.AccessibleShare, bundle.DefaultAccessibleShare)
+	}
+	if f.SearchBudget < 0 {
+		return retrainer.Options{}, fmt.Errorf("--segment-search-budget %s: give a positive duration, such as %s", f.SearchBudget, retrainer.DefaultSearchBudget)
+	}
 	if f.SamplesTopic != "-" && len(brokers) == 0 {
 		return retrainer.Options{}, fmt.Errorf("the samples topic needs --kafka; or --samples-topic - to fit without samples")
 	}
@@ -115,6 +133,7 @@ func (f *RetrainerFlags) Options(brokers []string) (retrainer.Options, error) {
 		MaxRows: f.MaxRows, MaxSamples: f.MaxSamples, Horizon: f.Horizon, Seed: f.Seed, KMin: f.KMin, KMax: f.KMax,
 		Gates:   &retrainer.Gates{MinShare: f.MinShare, MaxMoved: f.MaxMoved, MinSilhouette: f.MinSilhouette, MinAUC: f.MinAUC, Require: require},
 		LockTTL: f.LockTTL, ReportDir: f.ReportDir, Token: f.Token, Period: f.Period, Mix: retrainer.MixOptions{Margin: f.MixMargin},
+		ContactAttributes: contact, AccessibleShare: f.AccessibleShare, Search: f.Search, SearchBudget: f.SearchBudget,
 	}, nil
 }
 
