@@ -37,6 +37,17 @@ func TestPeriodStart(t *testing.T) {
 	}
 }
 
+// startPeriods starts a redis-server and the weekly periods on it.
+func startPeriods(t *testing.T) (*testenv.RedisServer, *Periods) {
+	t.Helper()
+	srv := testenv.StartRedis(t)
+	ps, err := NewPeriods(srv.Client(), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, ps
+}
+
 // TestPeriodsApplyOnce applies random events from partition 0 to real Redis in batches, each
 // batch twice (a redelivery), and a message on partition 1 with an earlier event's id after each
 // batch (its customer's state finds the id: DuplicateEventID; a spend event's id is in the
@@ -45,12 +56,8 @@ func TestPeriodStart(t *testing.T) {
 // the period write, and must still be counted, once. The periods' id sets hold only the spend
 // events' ids.
 func TestPeriodsApplyOnce(t *testing.T) {
-	srv := testenv.StartRedis(t)
+	srv, ps := startPeriods(t)
 	ctx := context.Background()
-	ps, err := NewPeriods(srv.Client(), "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	type want struct {
 		revenue, paid, spendTV int64
 		units, promo, visits   int64
@@ -184,12 +191,8 @@ func TestPeriodsApplyOnce(t *testing.T) {
 // event's id hash and no watermark. Applying its events again (a redelivery across the upgrade)
 // must count none of them twice, and a new event must be counted.
 func TestPeriodsBeforeWatermarks(t *testing.T) {
-	srv := testenv.StartRedis(t)
+	srv, ps := startPeriods(t)
 	ctx := context.Background()
-	ps, err := NewPeriods(srv.Client(), "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	at := time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC)
 	old := &stream.Event{EventID: "old", Type: stream.Visit, CustomerID: "c", TS: at}
 	agg, ids := ps.Keys(PeriodStart(at, DefaultPeriod))
