@@ -39,7 +39,7 @@ func reportSegmentation(r *report.Data, b *bundle.Bundle, g Gates) {
 	for _, s := range d.Segments {
 		f := report.SegmentFacts{ID: s.Segment, Name: names[s.Segment], Customers: s.Customers, Share: s.Share,
 			Visits: msd(s.Visits), Purchases: msd(s.Purchases), PurchaseRate: msd(s.PurchaseRate),
-			Revenue: s.Revenue, RevenueShare: s.RevenueShare, BrandShares: s.BrandShares}
+			Revenue: s.Revenue, RevenueShare: s.RevenueShare, BrandShares: s.BrandShares, RevenueByBrand: s.RevenueByBrand}
 		if v, ok := reach[s.Segment]; ok {
 			f.Reachable = &v
 		}

@@ -133,8 +133,11 @@ func TestDashboardSegmentation(t *testing.T) {
 	for _, sg := range b.Payload.Segmentation.Segments {
 		a := per[sg.ID]
 		got := cells(desc, "data-segment", sg.Name)
-		if a == nil || len(got) != 10 {
-			t.Fatalf("segment %q: row %q, want 10 cells and members", sg.Name, got)
+		if a == nil || len(got) != 11 {
+			t.Fatalf("segment %q: row %q, want 11 cells and members", sg.Name, got)
+		}
+		if got[10] != "–" { // built without price-context rows: no revenue by brand
+			t.Errorf("segment %q: revenue by brand %q without purchase samples", sg.Name, got[10])
 		}
 		if want := fmt.Sprint(a.customers); strings.ReplaceAll(got[1], ",", "") != want {
 			t.Errorf("segment %q: customers %q, want %s", sg.Name, got[1], want)

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -70,6 +71,13 @@ type SegmentDescription struct {
 	// BrandShares is each brand's share of the members' item lines (the largest brands
 	// overall, the rest as OtherBrands); nil when the snapshot has no brand counts.
 	BrandShares map[string]float64 `json:"brand_shares,omitempty"`
+	// RevenueByBrand is the course's "dissecting the revenue": over the members' purchases
+	// among the price-context rows (BuildOptions.Purchases, each assigned to a segment by the
+	// customer's features at the visit), the chosen brand's price × quantity, per brand.
+	// BrandRevenueRows counts those purchases; nil and 0 without price-context rows. The rows
+	// are the retrainer's samples, so these are the sample's sums, not the population's.
+	RevenueByBrand   map[string]float64 `json:"revenue_by_brand,omitempty"`
+	BrandRevenueRows int                `json:"revenue_by_brand_rows,omitempty"`
 }
 
 // Description is the descriptive analyses of every segment, in Segmentation order. Missing
@@ -209,7 +217,6 @@ func describeSegments(p *Payload, cols map[string][]float64, labels []int, brand
 			sd.RevenueShare = rev[c] / total
 		}
 	}
-	missing("revenue by brand: the snapshot keeps item lines per brand, not spend per brand")
 	if len(brands) == 0 {
 		missing("brand shares: the snapshot has no brand counts")
 		return d
@@ -261,6 +268,33 @@ func describeSegments(p *Payload, cols map[string][]float64, labels []int, brand
 		}
 	}
 	return d
+}
+
+// revenueByBrand fills each segment's RevenueByBrand from the price-context rows: each row
+// assigned to a segment by the customer's features at the visit (as fitPurchaseBySegment
+// does), a purchase adds its chosen brand's price × quantity.
+func revenueByBrand(c *Compiled, p *Payload, d *Description, o BuildOptions) error {
+	n := len(o.Purchases)
+	if n == 0 || o.PurchaseCols == nil || p.Purchase == nil {
+		return errors.New("no price-context rows with the customers' features at the visit")
+	}
+	labels, err := c.AssignColumns(o.PurchaseCols, n)
+	if err != nil {
+		return err
+	}
+	idx := segmentIndex(p)
+	for i, r := range o.Purchases {
+		if r.Incidence != 1 || r.Brand < 1 || r.Brand > len(p.Purchase.Brands) {
+			continue
+		}
+		sd := &d.Segments[idx[labels[i]]]
+		if sd.RevenueByBrand == nil {
+			sd.RevenueByBrand = map[string]float64{}
+		}
+		sd.RevenueByBrand[p.Purchase.Brands[r.Brand-1]] += r.Price[r.Brand-1] * r.Quantity
+		sd.BrandRevenueRows++
+	}
+	return nil
 }
 
 // meanSD is the mean and the sample standard deviation (0 for fewer than two values).
@@ -564,6 +598,9 @@ func measureSegments(b *Bundle, cols map[string][]float64, labels []int, o Build
 	c, err := compile(b, CompileOptions{})
 	if err != nil {
 		return err
+	}
+	if err := revenueByBrand(c, p, sc.Description, o); err != nil {
+		sc.Description.Missing = append(sc.Description.Missing, "revenue by brand: "+err.Error())
 	}
 	sc.Differentiation = differentiate(c, p, cols, labels)
 	sc.Pricing = price(c, p)

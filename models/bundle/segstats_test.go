@@ -48,8 +48,8 @@ func TestDescriptionIndependent(t *testing.T) {
 	if desc == nil || len(desc.Segments) != len(b.Payload.Segmentation.Segments) {
 		t.Fatalf("description %+v", desc)
 	}
-	if !strings.Contains(strings.Join(desc.Missing, "; "), "revenue by brand") {
-		t.Fatalf("missing %q does not say revenue by brand is not in the snapshot", desc.Missing)
+	if !strings.Contains(strings.Join(desc.Missing, "; "), "revenue by brand: no price-context rows") {
+		t.Fatalf("missing %q does not say revenue by brand needs price-context rows", desc.Missing)
 	}
 	near := func(what string, got, want float64) {
 		t.Helper()
@@ -334,5 +334,48 @@ func TestAccessible(t *testing.T) {
 				t.Fatalf("%+v, least %v", cr, least)
 			}
 		})
+	}
+}
+
+// TestRevenueByBrand: with price-context rows, each segment's revenue by brand is the sum,
+// over its members' purchases among the rows, of the chosen brand's price × quantity, checked
+// against a loop over the rows with each row's segment taken from the fit's own labels of the
+// customer the row copies (visitColumns), not from the assignment Build uses.
+func TestRevenueByBrand(t *testing.T) {
+	cols, rows := synthetic(1200, 9)
+	n := len(cols["frequency"])
+	b, d, err := BuildWithDiagnostics(cols, BuildOptions{Seed: 1, Purchases: rows, PurchaseCols: visitColumns(cols, len(rows))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]map[string]float64{}
+	count := map[int]int{}
+	for i, r := range rows {
+		if r.Incidence != 1 {
+			continue
+		}
+		s := d.Labels[(i*7)%n]
+		if want[s] == nil {
+			want[s] = map[string]float64{}
+		}
+		want[s][strconv.Itoa(r.Brand)] += r.Price[r.Brand-1] * r.Quantity
+		count[s]++
+	}
+	desc := b.Payload.Scorecard.Description
+	if strings.Contains(strings.Join(desc.Missing, "; "), "revenue by brand") {
+		t.Fatalf("revenue by brand missing: %q", desc.Missing)
+	}
+	if len(want) < 2 {
+		t.Fatalf("purchases in %d segments: the test needs two", len(want))
+	}
+	for _, sd := range desc.Segments {
+		if sd.BrandRevenueRows != count[sd.Segment] || len(sd.RevenueByBrand) != len(want[sd.Segment]) {
+			t.Fatalf("segment %d: %d rows %v, want %d rows %v", sd.Segment, sd.BrandRevenueRows, sd.RevenueByBrand, count[sd.Segment], want[sd.Segment])
+		}
+		for brand, w := range want[sd.Segment] {
+			if got := sd.RevenueByBrand[brand]; math.Abs(got-w) > 1e-9*w {
+				t.Errorf("segment %d brand %s: revenue %.12g, want %.12g", sd.Segment, brand, got, w)
+			}
+		}
 	}
 }

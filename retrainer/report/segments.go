@@ -37,6 +37,9 @@ type SegmentFacts struct {
 	RevenueShare float64
 	Reachable    *float64
 	BrandShares  map[string]float64
+	// RevenueByBrand is the chosen brand's price × quantity over the members' purchases among
+	// the refit's price-context samples (nil without them).
+	RevenueByBrand map[string]float64
 }
 
 // criterionRow is one criterion as the page shows it; Verdict is pass, fail or unknown, Gate
@@ -70,7 +73,7 @@ type factsRow struct {
 	Purchases, PurchasesSD           string
 	PurchaseRate, RateSD             string
 	Revenue, RevenueShare, Reachable string
-	Brands                           string
+	Brands, RevenueByBrand           string
 }
 
 func newFactsRows(d *Data) []factsRow {
@@ -78,7 +81,8 @@ func newFactsRows(d *Data) []factsRow {
 	for _, s := range d.Described {
 		r := factsRow{Segment: strconv.Itoa(s.ID) + " " + s.Name, Customers: count(s.Customers), Share: pct(s.Share),
 			Visits: num(s.Visits.Mean), VisitsSD: num(s.Visits.SD), Purchases: num(s.Purchases.Mean), PurchasesSD: num(s.Purchases.SD),
-			PurchaseRate: "—", RateSD: "—", Revenue: num(s.Revenue), RevenueShare: pct(s.RevenueShare), Reachable: "—", Brands: brandShares(s.BrandShares)}
+			PurchaseRate: "—", RateSD: "—", Revenue: num(s.Revenue), RevenueShare: pct(s.RevenueShare), Reachable: "—", Brands: brandShares(s.BrandShares),
+			RevenueByBrand: brandRevenue(s.RevenueByBrand)}
 		if s.PurchaseRate.N > 0 {
 			r.PurchaseRate, r.RateSD = num(s.PurchaseRate.Mean), num(s.PurchaseRate.SD)
 		}
@@ -91,18 +95,25 @@ func newFactsRows(d *Data) []factsRow {
 }
 
 // brandShares lists brands largest share first, ties by name: "1 31.2%, 4 22.5%".
-func brandShares(shares map[string]float64) string {
-	if len(shares) == 0 {
+func brandShares(shares map[string]float64) string { return byBrand(shares, pct) }
+
+// brandRevenue lists brands largest revenue first, ties by name: "2 1,234, 1 980".
+func brandRevenue(revenue map[string]float64) string { return byBrand(revenue, num) }
+
+// byBrand lists the brands of m largest value first, ties by name, each with its value as
+// format writes it; "—" for none.
+func byBrand(m map[string]float64, format func(float64) string) string {
+	if len(m) == 0 {
 		return "—"
 	}
-	names := make([]string, 0, len(shares))
-	for b := range shares {
+	names := make([]string, 0, len(m))
+	for b := range m {
 		names = append(names, b)
 	}
-	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(shares[b], shares[a]), strings.Compare(a, b)) })
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(m[b], m[a]), strings.Compare(a, b)) })
 	parts := make([]string, len(names))
 	for i, b := range names {
-		parts[i] = b + " " + pct(shares[b])
+		parts[i] = b + " " + format(m[b])
 	}
 	return strings.Join(parts, ", ")
 }

@@ -27,7 +27,7 @@ func segmentationData() *Data {
 		Described: []SegmentFacts{
 			{ID: 0, Name: "loyal", Customers: 12345, Share: 0.6172, Visits: MeanSD{12.345, 3.21, 12345}, Purchases: MeanSD{4.5, 1.25, 12345},
 				PurchaseRate: MeanSD{0.3646, 0.1, 12000}, Revenue: 987654.4, RevenueShare: 0.8123, Reachable: v(0.75),
-				BrandShares: map[string]float64{"b": 0.25, "a": 0.25, "c": 0.5}},
+				BrandShares: map[string]float64{"b": 0.25, "a": 0.25, "c": 0.5}, RevenueByBrand: map[string]float64{"a": 980.4, "c": 1234.5}},
 			{ID: 3, Name: "occasional", Customers: 7000, Share: 0.35, Visits: MeanSD{2, 1, 7000}, Purchases: MeanSD{0.5, 0.7, 7000},
 				PurchaseRate: MeanSD{0.25, 0.2, 6500}, Revenue: 200000, RevenueShare: 0.1645},
 			{ID: 5, Name: "<b>browsers</b>", Customers: 655, Share: 0.0328, Revenue: 0, RevenueShare: 0},
@@ -76,9 +76,9 @@ func TestRenderSegmentation(t *testing.T) {
 
 	desc := rows("described-table")
 	for seg, want := range map[string][]string{
-		"0 loyal":                       {"0 loyal", "12,345", "61.7%", "12.3 (3.21)", "4.50 (1.25)", "0.365 (0.1)", "987,654", "81.2%", "75.0%", "c 50.0%, a 25.0%, b 25.0%"},
-		"3 occasional":                  {"3 occasional", "7,000", "35.0%", "2.00 (1.00)", "0.5 (0.7)", "0.25 (0.2)", "200,000", "16.4%", "—", "—"},
-		"5 &lt;b&gt;browsers&lt;/b&gt;": {"5 &lt;b&gt;browsers&lt;/b&gt;", "655", "3.3%", "0 (0)", "0 (0)", "— (—)", "0", "0.0%", "—", "—"},
+		"0 loyal":                       {"0 loyal", "12,345", "61.7%", "12.3 (3.21)", "4.50 (1.25)", "0.365 (0.1)", "987,654", "81.2%", "75.0%", "c 50.0%, a 25.0%, b 25.0%", "c 1,234, a 980"},
+		"3 occasional":                  {"3 occasional", "7,000", "35.0%", "2.00 (1.00)", "0.5 (0.7)", "0.25 (0.2)", "200,000", "16.4%", "—", "—", "—"},
+		"5 &lt;b&gt;browsers&lt;/b&gt;": {"5 &lt;b&gt;browsers&lt;/b&gt;", "655", "3.3%", "0 (0)", "0 (0)", "— (—)", "0", "0.0%", "—", "—", "—"},
 	} {
 		if got := desc[seg]; !slices.Equal(got, want) {
 			t.Errorf("segment %s:\n got %q\nwant %q", seg, got, want)
