@@ -400,6 +400,9 @@ func fitSegmentation(b *Bundle, d *Diagnostics, raw *mat.Dense, cols map[string]
 		}
 		sc2.Stability = &Stability{CurrentVersion: o.Current.Version, ARI: ari, Moved: float64(moved) / float64(n)}
 	}
+	if sc2.Bootstrap, err = bootstrapStability(scores, cl.Labels, k, o.Seed); err != nil {
+		sc2.Notes = append(sc2.Notes, fmt.Sprintf("bootstrap stability left out: %v", err))
+	}
 	names := make([]string, len(p.Features))
 	for j, f := range p.Features {
 		names[j] = f.Name

@@ -185,6 +185,8 @@ type Scorecard struct {
 	ClippedValues    int `json:"clipped_values,omitempty"`
 	// Stability against the bundle serving when this one was fitted; nil for a first fit.
 	Stability *Stability `json:"stability,omitempty"`
+	// Bootstrap is the segmentation's stability under resampling (every fit, the first too).
+	Bootstrap *Bootstrap `json:"bootstrap_stability,omitempty"`
 	// ElasticitySpread is the range of the purchase-incidence price elasticity at the mean
 	// price across segments: how differently segments respond to price (actionable).
 	ElasticitySpread float64 `json:"elasticity_spread,omitempty"`

@@ -104,8 +104,8 @@ func TestBuildCriteria(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := verdicts(t, first.Payload.Scorecard.Criteria); v["stable"] != "unknown" {
-		t.Fatalf("first fit: stable %s", v["stable"])
+	if v := verdicts(t, first.Payload.Scorecard.Criteria); v["stable"] != "pass" {
+		t.Fatalf("first fit on planted kinds: stable %s under bootstrap refits", v["stable"])
 	}
 	again, err := Build(cols, BuildOptions{Seed: 3, Version: 2, Current: first})
 	if err != nil {
@@ -120,5 +120,48 @@ func TestBuildCriteria(t *testing.T) {
 	}
 	if strings.Contains(string(raw), "criteria") {
 		t.Fatalf("old scorecard encodes criteria: %s", raw)
+	}
+}
+
+// TestBootstrapStable: on the first fit, stable is measured by bootstrap refits: it passes on
+// customers of four planted kinds and fails on features of pure noise cut into six, and the
+// measure is the same for the same data and seed.
+func TestBootstrapStable(t *testing.T) {
+	cols, _ := synthetic(2000, 13)
+	noise := map[string][]float64{}
+	r := rand.New(rand.NewPCG(3, 4))
+	for name, c := range cols {
+		noise[name] = make([]float64, len(c))
+		for i := range c {
+			noise[name][i] = r.Float64()
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		cols map[string][]float64
+		k    int
+		want string
+	}{{"planted", cols, 4, segment.Pass}, {"noise", noise, 6, segment.Fail}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var last *Bootstrap
+			for range 2 {
+				b, err := Build(tc.cols, BuildOptions{K: tc.k, Seed: 5, Version: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				bs := b.Payload.Scorecard.Bootstrap
+				if bs == nil || bs.Resamples != bootstrapResamples || bs.Rows != min(2000, bootstrapRows) || bs.Min > bs.ARI {
+					t.Fatalf("bootstrap %+v", bs)
+				}
+				if last != nil && *last != *bs {
+					t.Fatalf("same data and seed: %+v, then %+v", *last, *bs)
+				}
+				last = bs
+				if v := verdicts(t, b.Payload.Scorecard.Criteria); v["stable"] != tc.want {
+					t.Fatalf("stable %s, want %s: %+v", v["stable"], tc.want, *bs)
+				}
+			}
+			t.Logf("%s: %+v", tc.name, *last)
+		})
 	}
 }
