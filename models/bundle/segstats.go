@@ -2,7 +2,6 @@ package bundle
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -272,15 +271,16 @@ func describeSegments(p *Payload, cols map[string][]float64, labels []int, brand
 
 // revenueByBrand fills each segment's RevenueByBrand from the price-context rows: each row
 // assigned to a segment by the customer's features at the visit (as fitPurchaseBySegment
-// does), a purchase adds its chosen brand's price × quantity.
-func revenueByBrand(c *Compiled, p *Payload, d *Description, o BuildOptions) error {
+// does), a purchase adds its chosen brand's price × quantity. It returns what was lacking
+// to do it ("" when done).
+func revenueByBrand(c *Compiled, p *Payload, d *Description, o BuildOptions) (lack string) {
 	n := len(o.Purchases)
 	if n == 0 || o.PurchaseCols == nil || p.Purchase == nil {
-		return errors.New("no price-context rows with the customers' features at the visit")
+		return "no price-context rows with the customers' features at the visit"
 	}
 	labels, err := c.AssignColumns(o.PurchaseCols, n)
 	if err != nil {
-		return err
+		return err.Error()
 	}
 	idx := segmentIndex(p)
 	for i, r := range o.Purchases {
@@ -294,7 +294,7 @@ func revenueByBrand(c *Compiled, p *Payload, d *Description, o BuildOptions) err
 		sd.RevenueByBrand[p.Purchase.Brands[r.Brand-1]] += r.Price[r.Brand-1] * r.Quantity
 		sd.BrandRevenueRows++
 	}
-	return nil
+	return ""
 }
 
 // meanSD is the mean and the sample standard deviation (0 for fewer than two values).
@@ -599,8 +599,8 @@ func measureSegments(b *Bundle, cols map[string][]float64, labels []int, o Build
 	if err != nil {
 		return err
 	}
-	if err := revenueByBrand(c, p, sc.Description, o); err != nil {
-		sc.Description.Missing = append(sc.Description.Missing, "revenue by brand: "+err.Error())
+	if lack := revenueByBrand(c, p, sc.Description, o); lack != "" {
+		sc.Description.Missing = append(sc.Description.Missing, "revenue by brand: "+lack)
 	}
 	sc.Differentiation = differentiate(c, p, cols, labels)
 	sc.Pricing = price(c, p)
