@@ -213,6 +213,7 @@ func benchIngest(fs *flag.FlagSet) runFunc {
 	seed := fs.Uint64("seed", 1, "generator seed")
 	only := fs.String("only", "", "keep only the generated events of this `type` (purchase, visit, refund, profile, interaction), to compare their cost per event")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the last segstream ingest run to this file")
+	scoreProfile := fs.String("score-cpuprofile", "", "write a CPU profile of the scorer's pass to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	return func(ctx context.Context, stdout io.Writer) error {
 		if o.Events < 1000 || o.Customers < 1 || o.Partitions < 1 || o.Runs < 1 || o.BatchSize < 1 {
@@ -229,13 +230,19 @@ func benchIngest(fs *flag.FlagSet) runFunc {
 			o.Only = stream.EventType(*only)
 		}
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-		if *cpuProfile != "" {
-			f, err := os.Create(*cpuProfile)
+		for _, p := range []struct {
+			path string
+			dst  *io.Writer
+		}{{*cpuProfile, &o.CPUProfile}, {*scoreProfile, &o.ScoreProfile}} {
+			if p.path == "" {
+				continue
+			}
+			f, err := os.Create(p.path)
 			if err != nil {
-				return fmt.Errorf("creating %s: %w", *cpuProfile, err)
+				return fmt.Errorf("creating %s: %w", p.path, err)
 			}
 			defer f.Close()
-			o.CPUProfile = f
+			*p.dst = f
 		}
 		// Ingest as cmd/ingest runs it: with the binaries' GC setting (GOGC 400 unless GOGC is set).
 		scorer.TuneGC()

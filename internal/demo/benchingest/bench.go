@@ -54,6 +54,8 @@ type Options struct {
 	NoNaive bool
 	// NoScore skips the scorer's pass over the last run's features records.
 	NoScore bool
+	// ScoreProfile, when set, receives a CPU profile of the scorer's pass alone.
+	ScoreProfile io.Writer
 	// CPUProfile, when set, receives a CPU profile of the last segstream ingest run alone, so
 	// the generator, the limits and the baseline do not blur it.
 	CPUProfile io.Writer
@@ -191,7 +193,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	var sc scoreResult
 	if !o.NoFeatures && !o.NoScore {
 		o.Log.Info("scoring the last run's features records")
-		if sc, err = scoreRun(ctx, brokers, rdb, o.Log); err != nil {
+		if sc, err = scoreRun(ctx, brokers, rdb, o.Log, o.ScoreProfile); err != nil {
 			return Result{}, fmt.Errorf("scoring: %w", err)
 		}
 	}

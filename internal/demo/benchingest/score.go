@@ -3,7 +3,9 @@ package benchingest
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"runtime/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +34,7 @@ type scoreResult struct {
 // decoded, every model applied, the answers written to Redis by compare-and-set, the scores and
 // segment changes produced, the offsets committed. It returns when the scorer's group has
 // committed every record.
-func scoreRun(ctx context.Context, brokers []string, rdb redis.UniversalClient, log *slog.Logger) (scoreResult, error) {
+func scoreRun(ctx context.Context, brokers []string, rdb redis.UniversalClient, log *slog.Logger, profile io.Writer) (scoreResult, error) {
 	var res scoreResult
 	r, err := retrainer.New(retrainer.Options{NoSamples: true, Seed: 1, Registerer: prometheus.NewRegistry(), Logger: log}, rdb)
 	if err != nil {
@@ -66,6 +68,12 @@ func scoreRun(ctx context.Context, brokers []string, rdb redis.UniversalClient, 
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("the scorer loaded no model in a minute")
 		}
+	}
+	if profile != nil {
+		if err := pprof.StartCPUProfile(profile); err != nil {
+			return res, fmt.Errorf("starting the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start := markCPU(ctx, rdb)
 	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
