@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -230,33 +229,19 @@ func benchIngest(fs *flag.FlagSet) runFunc {
 			o.Only = stream.EventType(*only)
 		}
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-		for _, p := range []struct {
-			path string
-			dst  *io.Writer
-		}{{*cpuProfile, &o.CPUProfile}, {*scoreProfile, &o.ScoreProfile}} {
-			if p.path == "" {
-				continue
+		for path, dst := range map[*string]*io.Writer{cpuProfile: &o.CPUProfile, scoreProfile: &o.ScoreProfile, memProfile: &o.MemProfile} {
+			if *path != "" {
+				f, err := os.Create(*path)
+				if err != nil {
+					return fmt.Errorf("creating %s: %w", *path, err)
+				}
+				defer f.Close()
+				*dst = f
 			}
-			f, err := os.Create(p.path)
-			if err != nil {
-				return fmt.Errorf("creating %s: %w", p.path, err)
-			}
-			defer f.Close()
-			*p.dst = f
 		}
 		// Ingest as cmd/ingest runs it: with the binaries' GC setting (GOGC 400 unless GOGC is set).
 		scorer.TuneGC()
 		_, err := benchingest.Run(ctx, o, stdout)
-		if *memProfile != "" && err == nil {
-			f, ferr := os.Create(*memProfile)
-			if ferr != nil {
-				return fmt.Errorf("creating %s: %w", *memProfile, ferr)
-			}
-			defer f.Close()
-			if werr := pprof.Lookup("allocs").WriteTo(f, 0); werr != nil {
-				return fmt.Errorf("writing the allocation profile: %w", werr)
-			}
-		}
 		return err
 	}
 }

@@ -56,6 +56,8 @@ type Options struct {
 	NoScore bool
 	// ScoreProfile, when set, receives a CPU profile of the scorer's pass alone.
 	ScoreProfile io.Writer
+	// MemProfile, when set, receives an allocation profile of the whole run at its end.
+	MemProfile io.Writer
 	// CPUProfile, when set, receives a CPU profile of the last segstream ingest run alone, so
 	// the generator, the limits and the baseline do not blur it.
 	CPUProfile io.Writer
@@ -247,6 +249,11 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			sc.cpuPerEvent, int(res.ScoredPerCoreSecond), 100*sc.redisBusy)
 	}
 	fmt.Fprintf(w, "events_per_second=%d ratio_vs_naive=%.2f scored_per_second=%d\n", int(res.EventsPerSecond), res.RatioVsNaive, int(res.ScoredPerSecond))
+	if o.MemProfile != nil {
+		if err := pprof.Lookup("allocs").WriteTo(o.MemProfile, 0); err != nil {
+			return res, fmt.Errorf("writing the allocation profile: %w", err)
+		}
+	}
 	return res, nil
 }
 
