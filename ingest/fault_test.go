@@ -217,12 +217,7 @@ func waitCounter(t *testing.T, what, name string, n float64, timeout time.Durati
 // Then every customer's features, windows, items, quantities and profile attributes included,
 // must equal the oracle's, and the DLQ must hold each malformed record once, with its reason.
 func TestIngestExactlyOnceUnderFaults(t *testing.T) {
-	ctx := testenv.Context(t, 3*time.Minute)
-	br := testenv.StartBrokerProcess(t, 6)
-	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
-	hook := &writeHook{match: isStateWrite}
-	rdb := directClient(t, srv.Addr, hook) // its Close, registered first, runs after the ingests stop
-
+	ctx, br, srv, hook, rdb := faultEnv(t, 6, isStateWrite)
 	w := makeWorkload(1, 300, 12000, 0.10, 60)
 	before, _ := runFaults(t, ctx, br, srv, hook, rdb, faultPlan{
 		progress: "segstream_ingest_events_applied_total", msgs: w.msgs,
@@ -250,6 +245,17 @@ type faultPlan struct {
 	brokerAt   int64           // the broker dies ahead of this write after Redis came back
 	retries    float64         // Redis errors to see while it is dead, after the first
 	msgs       []kafka.Message // the stream; its first third is published before the faults
+}
+
+// faultEnv starts what runFaults needs: a broker process of the given partitions, a
+// redis-server on an AOF with fsync always, and ingest's client to it with a writeHook on the
+// writes match picks (its Close, registered first, runs after the ingests stop).
+func faultEnv(t *testing.T, partitions int32, match func(redis.Cmder) bool) (context.Context, *testenv.Broker, *testenv.RedisServer, *writeHook, *redis.Client) {
+	ctx := testenv.Context(t, 3*time.Minute)
+	br := testenv.StartBrokerProcess(t, partitions)
+	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	hook := &writeHook{match: match}
+	return ctx, br, srv, hook, directClient(t, srv.Addr, hook)
 }
 
 // runFaults drives one exactly-once scenario against a broker process and a redis-server on

@@ -321,12 +321,7 @@ func checkPeriodsSpread(t *testing.T, ctx context.Context, c *redis.ClusterClien
 // Then every week's aggregates must equal the oracle's (nothing counted twice, nothing lost),
 // and the DLQ must hold every malformed record, with its reason.
 func TestPeriodAggregatesExactlyOnceUnderFaults(t *testing.T) {
-	ctx := testenv.Context(t, 3*time.Minute)
-	br := testenv.StartBrokerProcess(t, 4)
-	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
-	hook := &writeHook{match: isPeriodWrite}
-	rdb := directClient(t, srv.Addr, hook)
-
+	ctx, br, srv, hook, rdb := faultEnv(t, 4, isPeriodWrite)
 	w := makeSpendWorkload(12, 200, 9000, 0.10, 40)
 	_, regs := runFaults(t, ctx, br, srv, hook, rdb, faultPlan{
 		progress: "segstream_ingest_period_events_total", msgs: w.msgs,
