@@ -97,7 +97,7 @@ func Fit(in FitInput, o FitOptions) (*Outcome, error) {
 	if o.Search && o.K == 0 {
 		var note string
 		if search, note = searchK(in.Cols, o.Features, o); search != nil {
-			bo.K = search.K
+			search.configure(&bo, o.Features)
 		} else {
 			bo.Notes = append(bo.Notes, note)
 		}

@@ -18,12 +18,47 @@ const DefaultSearchBudget = 30 * time.Second
 
 // SearchChoice is what segment.Search chose for a refit, and how the bundle realised it: the
 // bundle's segmentation stays the scorer's nearest-centroid k-means, fitted at the searched
-// k, and Agreement is the adjusted Rand index between the chosen candidate's labels and the
+// k on the searched preprocessing where the bundle can express it (Served says which), and
+// Agreement is the adjusted Rand index between the chosen candidate's labels and the
 // bundle's on the rows the candidate assigns.
 type SearchChoice struct {
 	Result    *segment.SearchResult
 	K         int
+	Served    string
 	Agreement float64
+}
+
+// configure sets the bundle's k, and its features' transforms and PCA to the chosen
+// candidate's preprocessing where a bundle expresses it: standardize (no transform, every
+// component), log1p+standardize (log1p on the columns the search took it on) and pca
+// (standardize, the components explaining the search's share of variance). Robust scaling
+// (median and IQR) has no bundle form: the bundle keeps its own preprocessing then.
+func (s *SearchChoice) configure(bo *bundle.BuildOptions, feats []bundle.Feature) {
+	bo.K = s.K
+	if feats == nil {
+		feats = bundle.DefaultFeatures
+	}
+	tr := s.Result.Transform
+	switch {
+	case tr == nil:
+		s.Served = "on its own preprocessing (the search gave no transform)"
+		return
+	case tr.Kind != segment.Standardize && tr.Kind != segment.Log1pStandardize && tr.Kind != segment.PCAStandardize:
+		s.Served = fmt.Sprintf("on its own preprocessing (%s has no bundle form)", tr.Kind)
+		return
+	}
+	out := make([]bundle.Feature, len(feats))
+	for j, f := range feats {
+		out[j] = bundle.Feature{Name: f.Name}
+		if j < len(tr.Log1p) && tr.Log1p[j] {
+			out[j].Transform = "log1p"
+		}
+	}
+	bo.Features, bo.PCAVariance = out, 1
+	if tr.Kind == segment.PCAStandardize {
+		bo.PCAVariance = 0.8
+	}
+	s.Served = "on " + string(tr.Kind)
 }
 
 // searchK runs segment.Search over the snapshot's segmentation features (raw: the search
@@ -88,8 +123,8 @@ func (s *SearchChoice) agreement(labels []int) float64 {
 // note is the scorecard's line on the search's choice.
 func (s *SearchChoice) note() string {
 	c := s.Result.Candidates[s.Result.Chosen]
-	return fmt.Sprintf("k=%d chosen by segment.Search: %s on %s (stability %.3f, gap %.3f, silhouette %.3f) among %d candidates on %d of %d customers (%d skipped by the budget); the bundle fits k-means at that k, agreeing with the chosen candidate at ARI %.3f",
-		s.K, c.Algorithm, c.Preprocessing, c.Stability, c.Gap, c.Silhouette, len(s.Result.Candidates), s.Result.SampleRows, s.Result.Rows, len(s.Result.Skipped), s.Agreement)
+	return fmt.Sprintf("k=%d chosen by segment.Search: %s on %s (stability %.3f, gap %.3f, silhouette %.3f) among %d candidates on %d of %d customers (%d skipped by the budget); the bundle fits k-means at that k %s, agreeing with the chosen candidate at ARI %.3f",
+		s.K, c.Algorithm, c.Preprocessing, c.Stability, c.Gap, c.Silhouette, len(s.Result.Candidates), s.Result.SampleRows, s.Result.Rows, len(s.Result.Skipped), s.Served, s.Agreement)
 }
 
 // reportSearch gives the report the search's candidates and rule.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segstream/segstream/models/segment"
 )
 
 // TestFitSearchChoosesK: with Search, a refit's k is the one segment.Search chose, the bundle
@@ -34,6 +36,18 @@ func TestFitSearchChoosesK(t *testing.T) {
 	}
 	if len(out.Report.Search) != len(s.Result.Candidates) || out.Report.Search[s.Result.Chosen].Status != "chosen" || out.Report.Search[s.Result.Chosen].K != s.K {
 		t.Errorf("report lists %d candidates (search %d), chosen row %+v", len(out.Report.Search), len(s.Result.Candidates), out.Report.Search[min(s.Result.Chosen, len(out.Report.Search)-1)])
+	}
+	// The bundle clusters on the chosen candidate's preprocessing: its features' transforms
+	// are the search's log1p columns, and its k-means agrees with the candidate.
+	if c := s.Result.Candidates[s.Result.Chosen]; c.Preprocessing != segment.Robust {
+		for j, f := range b.Payload.Features {
+			if want := s.Result.Transform.Log1p != nil && s.Result.Transform.Log1p[j]; (f.Transform == "log1p") != want {
+				t.Errorf("feature %s transform %q, the search's log1p %v", f.Name, f.Transform, want)
+			}
+		}
+		if s.Agreement < 0.9 {
+			t.Errorf("the bundle agrees with the chosen %s on %s at ARI %.3f", c.Algorithm, c.Preprocessing, s.Agreement)
+		}
 	}
 	// Purity: the customers of each segment are of one kind (ids c000000.. in row order).
 	kinds := map[int][2]int{}
