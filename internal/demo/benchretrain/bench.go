@@ -4,6 +4,7 @@
 package benchretrain
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -33,9 +35,16 @@ var Schema12 = append(append([]bundle.Feature(nil), bundle.DefaultFeatures...),
 // Options shape a run.
 type Options struct {
 	Customers int
-	Redis     string // empty starts a redis-server child
-	Seed      uint64
-	Log       *slog.Logger
+	// MaxRows is the refit's sample cap (retrainer.Options.MaxRows); 0 is the retrainer's
+	// default, 500,000.
+	MaxRows int
+	Redis   string // empty starts a redis-server child
+	Seed    uint64
+	Log     *slog.Logger
+	// CPUProfile, when set, receives a CPU profile of the refit (not the load).
+	CPUProfile io.Writer
+	// HeapProfile, when set, receives the heap profile taken when the refit's Go heap peaked.
+	HeapProfile io.Writer
 }
 
 // Result is what a run measured.
@@ -71,12 +80,13 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	res.LoadSeconds = time.Since(start).Seconds()
 	runtime.GC()
 
-	rt, err := retrainer.New(retrainer.Options{NoSamples: true, Schema: Schema12, MaxRows: o.Customers, Seed: o.Seed,
+	rt, err := retrainer.New(retrainer.Options{NoSamples: true, Schema: Schema12, MaxRows: o.MaxRows, Seed: o.Seed,
 		Logger: o.Log}, rdb)
 	if err != nil {
 		return res, err
 	}
 	var peak atomic.Uint64
+	var heapAtPeak bytes.Buffer
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
@@ -87,6 +97,11 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		for {
 			metrics.Read(s)
 			if v := s[0].Value.Uint64(); v > peak.Load() {
+				// A profile each time the peak grows by a tenth: its last one is the peak's.
+				if o.HeapProfile != nil && v > peak.Load()+peak.Load()/10 {
+					heapAtPeak.Reset()
+					_ = pprof.Lookup("heap").WriteTo(&heapAtPeak, 0)
+				}
 				peak.Store(v)
 			}
 			select {
@@ -96,11 +111,24 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			}
 		}
 	}()
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return res, fmt.Errorf("starting the CPU profile: %w", err)
+		}
+	}
 	start = time.Now()
 	res.Status = rt.RefitNowAsLeader(ctx, "manual")
 	res.RefitSeconds = time.Since(start).Seconds()
+	if o.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
 	close(stop)
 	<-sampled
+	if o.HeapProfile != nil {
+		if _, err := heapAtPeak.WriteTo(o.HeapProfile); err != nil {
+			return res, fmt.Errorf("writing the heap profile: %w", err)
+		}
+	}
 	res.PeakHeapBytes = peak.Load()
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
@@ -174,6 +202,11 @@ func load(ctx context.Context, rdb *redis.Client, n int, seed uint64, asOf time.
 				return fmt.Errorf("loading states: %w", err)
 			}
 		}
+	}
+	// The event-time clock, as ingest keeps it: the newest event applied (a store without one
+	// makes the refit scan every customer once more to find it).
+	if err := rdb.Set(ctx, features.ClockKey("seg"), now, 0).Err(); err != nil {
+		return fmt.Errorf("setting the event-time clock: %w", err)
 	}
 	return nil
 }
