@@ -142,6 +142,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		o.Customers, len(Schema12), runtime.GOMAXPROCS(0), runtime.NumCPU())
 	fmt.Fprintf(w, "  load states into redis-server     %8.1f s\n", res.LoadSeconds)
 	fmt.Fprintf(w, "  refit: scan, fit, report, publish %8.1f s   (k=%d, result %s)\n", res.RefitSeconds, res.Status.K, res.Status.Result)
+	fmt.Fprintf(w, "  rows fitted (uniform sample)      %8d   (segment share standard error %.5f)\n", res.Status.Rows, res.Status.ShareStdErr)
 	fmt.Fprintf(w, "  peak Go heap during the refit     %8s\n", mb(res.PeakHeapBytes))
 	fmt.Fprintf(w, "  peak resident set, whole run      %8s\n", mb(res.MaxRSSBytes))
 	fmt.Fprintf(w, "refit_seconds=%.1f peak_heap_mib=%.0f\n", res.RefitSeconds, float64(res.PeakHeapBytes)/(1<<20))
