@@ -232,6 +232,27 @@ type RunStatus struct {
 	Rows     int       `json:"rows"`
 	Samples  int       `json:"samples"`
 	K        int       `json:"k"`
+	// Customers is how many customers the snapshot scanned; Rows of them, a uniform sample
+	// (bottom-k on a seeded hash of the id), were fitted.
+	Customers int `json:"customers"`
+	// ShareStdErr is the sampling error of the segmentation: the largest standard error of a
+	// segment's share of all Customers as the Rows sampled estimate it, with the
+	// finite-population correction (0 when every customer was fitted).
+	ShareStdErr float64 `json:"segment_share_stderr"`
+}
+
+// shareStdErr is the largest standard error of the shares as estimated from a uniform sample
+// of n of N customers without replacement: √(p(1−p)/n · (N−n)/(N−1)).
+func shareStdErr(shares []float64, n, N int) float64 {
+	if n <= 0 || N <= n {
+		return 0
+	}
+	fpc := float64(N-n) / float64(N-1)
+	worst := 0.0
+	for _, p := range shares {
+		worst = max(worst, math.Sqrt(p*(1-p)/float64(n)*fpc))
+	}
+	return worst
 }
 
 // New makes a Retrainer on rdb.
@@ -514,7 +535,7 @@ func (r *Retrainer) RefitNow(ctx context.Context, trigger Trigger) RunStatus {
 		st.Result = Promoted
 		r.m.lastSuccess.SetToCurrentTime()
 		r.log.Info("refit promoted", "trigger", trigger, "version", st.Version, "k", st.K, "rows", st.Rows,
-			"samples", st.Samples, "seconds", st.Duration)
+			"customers", st.Customers, "segment_share_stderr", st.ShareStdErr, "samples", st.Samples, "seconds", st.Duration)
 	default:
 		st.Result, st.Reasons = Refused, out.Reasons
 		r.log.Warn("refit refused", "trigger", trigger, "version", st.Version, "reasons", out.Reasons)
@@ -614,6 +635,12 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 		r.writeGraph(ctx, graph, out, cur, snap)
 	}
 	st.K = out.Bundle.Payload.Scorecard.K
+	st.Customers = snap.Seen
+	var shares []float64
+	for _, sg := range out.Bundle.Payload.Segmentation.Segments {
+		shares = append(shares, sg.Share)
+	}
+	st.ShareStdErr = shareStdErr(shares, len(snap.IDs), snap.Seen)
 	if out.Drift != nil {
 		r.recordDrift(out.Drift)
 	}

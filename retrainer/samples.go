@@ -164,9 +164,10 @@ func (tb *TrainingBuilder) Build() *Training {
 	t.PurchaseCols = map[string][]float64{}
 	conv := &bundle.ConversionData{Cols: map[string][]float64{},
 		Horizon: "purchase within " + strconv.Itoa(int(tb.o.Horizon.Hours()/24)) + " days"}
+	cols := tb.cols.byName()
 	addCols := func(dst map[string][]float64, names []string, row int) {
 		for _, n := range names {
-			dst[n] = append(dst[n], tb.cols.cols[n][row])
+			dst[n] = append(dst[n], cols[n][row])
 		}
 	}
 	consumed := make([]bool, len(tb.rows))

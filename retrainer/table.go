@@ -11,41 +11,49 @@ import (
 // model is trained on are the rows the scorer scores live.
 type columns struct {
 	windows []int
-	names   []string // features.Fields' names, then the window columns
-	cols    map[string][]float64
+	names   []string    // features.Fields' names, then the window columns
+	vals    [][]float64 // vals[j] is the column names[j]: by position, no map lookup per value
 	v       features.Vector
 }
 
 func newColumns(windows []int, capacity int) *columns {
-	c := &columns{windows: windows, cols: map[string][]float64{}}
+	c := &columns{windows: windows}
 	for _, f := range features.Fields {
 		c.names = append(c.names, f.Name)
 	}
 	c.names = append(c.names, features.WindowColumns(windows)...)
-	for _, n := range c.names {
-		c.cols[n] = make([]float64, 0, capacity)
+	c.vals = make([][]float64, len(c.names))
+	for j := range c.vals {
+		c.vals[j] = make([]float64, 0, capacity)
 	}
 	return c
 }
 
-func (c *columns) len() int { return len(c.cols["frequency"]) }
+// byName is the columns by name; the slices are shared, so it is taken once adding is done.
+func (c *columns) byName() map[string][]float64 {
+	m := make(map[string][]float64, len(c.names))
+	for j, n := range c.names {
+		m[n] = c.vals[j]
+	}
+	return m
+}
 
 // add appends st as of asOf, or overwrites row i when i ≥ 0 (reservoir replacement).
 func (c *columns) add(st *features.State, asOf time.Time, i int) {
 	v := &c.v
 	st.FillVector(v, "", asOf, c.windows)
-	set := func(name string, x float64) {
+	set := func(j int, x float64) {
 		if i < 0 {
-			c.cols[name] = append(c.cols[name], x)
+			c.vals[j] = append(c.vals[j], x)
 		} else {
-			c.cols[name][i] = x
+			c.vals[j][i] = x
 		}
 	}
 	for f := range features.Fields {
-		set(c.names[f], features.Fields[f].Get(v))
+		set(f, features.Fields[f].Get(v))
 	}
 	for j, w := range v.Windows {
-		set(c.names[len(features.Fields)+2*j], float64(w.Purchases))
-		set(c.names[len(features.Fields)+2*j+1], w.Spend)
+		set(len(features.Fields)+2*j, float64(w.Purchases))
+		set(len(features.Fields)+2*j+1, w.Spend)
 	}
 }

@@ -4,6 +4,7 @@
 package benchretrain
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -33,9 +35,16 @@ var Schema12 = append(append([]bundle.Feature(nil), bundle.DefaultFeatures...),
 // Options shape a run.
 type Options struct {
 	Customers int
-	Redis     string // empty starts a redis-server child
-	Seed      uint64
-	Log       *slog.Logger
+	// MaxRows is the refit's sample cap (retrainer.Options.MaxRows); 0 is the retrainer's
+	// default, 500,000.
+	MaxRows int
+	Redis   string // empty starts a redis-server child
+	Seed    uint64
+	Log     *slog.Logger
+	// CPUProfile, when set, receives a CPU profile of the refit (not the load).
+	CPUProfile io.Writer
+	// HeapProfile, when set, receives the heap profile taken when the refit's Go heap peaked.
+	HeapProfile io.Writer
 }
 
 // Result is what a run measured.
@@ -71,12 +80,13 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	res.LoadSeconds = time.Since(start).Seconds()
 	runtime.GC()
 
-	rt, err := retrainer.New(retrainer.Options{NoSamples: true, Schema: Schema12, MaxRows: o.Customers, Seed: o.Seed,
+	rt, err := retrainer.New(retrainer.Options{NoSamples: true, Schema: Schema12, MaxRows: o.MaxRows, Seed: o.Seed,
 		Logger: o.Log}, rdb)
 	if err != nil {
 		return res, err
 	}
 	var peak atomic.Uint64
+	var heapAtPeak bytes.Buffer
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
@@ -87,6 +97,11 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		for {
 			metrics.Read(s)
 			if v := s[0].Value.Uint64(); v > peak.Load() {
+				// A profile each time the peak grows by a tenth: its last one is the peak's.
+				if o.HeapProfile != nil && v > peak.Load()+peak.Load()/10 {
+					heapAtPeak.Reset()
+					_ = pprof.Lookup("heap").WriteTo(&heapAtPeak, 0)
+				}
 				peak.Store(v)
 			}
 			select {
@@ -96,11 +111,24 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			}
 		}
 	}()
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return res, fmt.Errorf("starting the CPU profile: %w", err)
+		}
+	}
 	start = time.Now()
 	res.Status = rt.RefitNowAsLeader(ctx, "manual")
 	res.RefitSeconds = time.Since(start).Seconds()
+	if o.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
 	close(stop)
 	<-sampled
+	if o.HeapProfile != nil {
+		if _, err := heapAtPeak.WriteTo(o.HeapProfile); err != nil {
+			return res, fmt.Errorf("writing the heap profile: %w", err)
+		}
+	}
 	res.PeakHeapBytes = peak.Load()
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
@@ -114,6 +142,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		o.Customers, len(Schema12), runtime.GOMAXPROCS(0), runtime.NumCPU())
 	fmt.Fprintf(w, "  load states into redis-server     %8.1f s\n", res.LoadSeconds)
 	fmt.Fprintf(w, "  refit: scan, fit, report, publish %8.1f s   (k=%d, result %s)\n", res.RefitSeconds, res.Status.K, res.Status.Result)
+	fmt.Fprintf(w, "  rows fitted (uniform sample)      %8d   (segment share standard error %.5f)\n", res.Status.Rows, res.Status.ShareStdErr)
 	fmt.Fprintf(w, "  peak Go heap during the refit     %8s\n", mb(res.PeakHeapBytes))
 	fmt.Fprintf(w, "  peak resident set, whole run      %8s\n", mb(res.MaxRSSBytes))
 	fmt.Fprintf(w, "refit_seconds=%.1f peak_heap_mib=%.0f\n", res.RefitSeconds, float64(res.PeakHeapBytes)/(1<<20))
@@ -174,6 +203,11 @@ func load(ctx context.Context, rdb *redis.Client, n int, seed uint64, asOf time.
 				return fmt.Errorf("loading states: %w", err)
 			}
 		}
+	}
+	// The event-time clock, as ingest keeps it: the newest event applied (a store without one
+	// makes the refit scan every customer once more to find it).
+	if err := rdb.Set(ctx, features.ClockKey("seg"), now, 0).Err(); err != nil {
+		return fmt.Errorf("setting the event-time clock: %w", err)
 	}
 	return nil
 }
