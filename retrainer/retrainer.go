@@ -641,6 +641,7 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 		shares = append(shares, sg.Share)
 	}
 	st.ShareStdErr = shareStdErr(shares, len(snap.IDs), snap.Seen)
+	out.Report.Customers, out.Report.ShareStdErr = st.Customers, st.ShareStdErr
 	if out.Drift != nil {
 		r.recordDrift(out.Drift)
 	}

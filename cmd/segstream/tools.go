@@ -251,9 +251,10 @@ func benchRetrain(fs *flag.FlagSet) runFunc {
 	fs.IntVar(&o.Customers, "customers", 1000000, "customers in the feature store")
 	fs.StringVar(&o.Redis, "redis", "", "an existing Redis to use (it is flushed!); empty starts a redis-server child")
 	fs.Uint64Var(&o.Seed, "seed", 1, "generator and refit seed")
+	fs.IntVar(&o.MaxRows, "max-rows", 500000, "customers sampled into the refit's snapshot, as the retrainer's --max-rows")
 	return func(ctx context.Context, stdout io.Writer) error {
-		if o.Customers < 100 {
-			return badUsage("--customers %d: give at least 100", o.Customers)
+		if o.Customers < 100 || o.MaxRows < 10 {
+			return badUsage("--customers %d / --max-rows %d: give at least 100 and 10", o.Customers, o.MaxRows)
 		}
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		_, err := benchretrain.Run(ctx, o, stdout)

@@ -21,7 +21,11 @@ type Data struct {
 	Promoted       bool     // false: refused
 	Reasons        []string // why it was refused (gate failures), or notes
 	Rows           int      // customers in the training snapshot
-	Samples        int      // point-in-time samples used
+	// Customers is how many customers the snapshot scanned (0: not said), of whom Rows are a
+	// uniform sample; ShareStdErr the largest standard error of a segment's share from it.
+	Customers   int
+	ShareStdErr float64
+	Samples     int // point-in-time samples used
 
 	Scorecard []Metric
 

@@ -151,6 +151,9 @@ func TestRenderFullReport(t *testing.T) {
 		t.Errorf("a chart was replaced by a note:\n%s", regexp.MustCompile(`<p class="note[^>]*>[^<]*`).FindAllString(page, -1))
 	}
 
+	if !strings.Contains(page, `<dd id="rows">10,000, a uniform sample of 250,000 (segment shares ± 0.0041, one standard error)</dd>`) {
+		t.Errorf("the snapshot's size and sampling error are not shown: %s", regexp.MustCompile(`<dd id="rows">[^<]*</dd>`).FindString(page))
+	}
 	// Strings from the bundle are text, never markup, in the HTML and inside the SVG legends.
 	if strings.Contains(page, "<script") || strings.Contains(page, "<b>bargain") {
 		t.Error("a segment name or label appears unescaped")
@@ -167,7 +170,7 @@ func TestRenderFullReport(t *testing.T) {
 
 	for _, s := range []string{
 		`id="decision">REFUSED</span>`, "Refit report: candidate v7", "<dd>v6</dd>", "<dd>drift</dd>",
-		"<dd>2026-03-14T09:26:53Z</dd>", "<dd>10,000</dd>", "<dd>48,210</dd>",
+		"<dd>2026-03-14T09:26:53Z</dd>", `<dd id="rows">10,000`, "<dd>48,210</dd>",
 		"Why it was refused", "<li>silhouette 0.18 is below the gate ≥ 0.20</li>",
 		// Scorecard: a failing gate, a gate-less metric, a NaN value.
 		`<tr class="fail"><td>differentiable</td><td>silhouette</td><td class="n">0.18</td><td>≥ 0.20</td><td class="fail">FAIL</td></tr>`,

@@ -29,7 +29,7 @@ func sampleData() *Data {
 		Created: time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC),
 		Trigger: "drift", Promoted: false,
 		Reasons: []string{"silhouette 0.18 is below the gate ≥ 0.20", "segment " + evilName + " is unstable"},
-		Rows:    10000, Samples: 48210,
+		Rows:    10000, Samples: 48210, Customers: 250000, ShareStdErr: 0.00412,
 		Scorecard: []Metric{
 			{Group: "substantial", Name: "smallest segment share", Value: 0.221, Gate: "≥ 0.05", Pass: true},
 			{Group: "stable", Name: "bootstrap ARI", Value: 0.87, Gate: "≥ 0.75", Pass: true},
