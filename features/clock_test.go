@@ -36,7 +36,7 @@ func TestApplyBatchClock(t *testing.T) {
 		}
 		out := make([]Message, len(res))
 		for i := range res {
-			if err := json.Unmarshal(res[i].Message, &out[i]); err != nil {
+			if err := DecodeRecord(res[i].Message, &out[i]); err != nil {
 				t.Fatalf("record %d: %v", i, err)
 			}
 		}

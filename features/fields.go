@@ -73,6 +73,7 @@ func Register(name string, kind Kind, value func(s *State, asOfMS int64) float64
 		Get: func(v *Vector) float64 { return v.Extra[i] },
 		Set: func(v *Vector, x float64) { v.Extra[i] = x }})
 	fieldKeys = append(fieldKeys, `,"`+name+`":`)
+	fieldPrints = append(fieldPrints, schemaPrint(len(Fields)))
 }
 
 // FillInput maps v onto a model's input without allocating (in's window slice is reused). The

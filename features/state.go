@@ -52,6 +52,9 @@ type Config struct {
 	// Samples makes ApplyBatch return a point-in-time training sample (features/samples.go)
 	// for every applied visit and purchase, in Result.Sample.
 	Samples bool
+	// RecordFormat is the encoding of the features records ApplyBatch returns: binary (the
+	// default) or JSON.
+	RecordFormat RecordFormat
 }
 
 func (c Config) withDefaults() Config {

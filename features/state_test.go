@@ -269,7 +269,8 @@ func TestAppendNumberExact(t *testing.T) {
 	}
 }
 
-func BenchmarkAppendMessage(b *testing.B) {
+// benchState is a customer with 20 purchases and the purchase event of the record benchmarks.
+func benchState() (State, *stream.Event) {
 	cfg := Config{}.withDefaults()
 	var s State
 	ev := &stream.Event{EventID: "gen-1x40", Type: stream.Purchase, CustomerID: "s100042", TS: day(2024, 3, 1),
@@ -281,6 +282,12 @@ func BenchmarkAppendMessage(b *testing.B) {
 		e.TS = day(2024, 1, 1+i)
 		s.Apply(&e, Position{Offset: int64(i)}, &cfg)
 	}
+	return s, ev
+}
+
+func BenchmarkAppendMessage(b *testing.B) {
+	cfg := Config{}.withDefaults()
+	s, ev := benchState()
 	buf := make([]byte, 0, 2048)
 	// As ApplyBatch writes it: the price context merged once and the batch's scratch vector.
 	var v Vector

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/redisx"
+	"github.com/segstream/segstream/stream"
 )
 
 // CASSource is the compare-and-set script: it writes a new state (ARGV[2]) only if the stored
@@ -59,9 +60,9 @@ const casBatchKeys = 1000
 // maxCASAttempts bounds the re-read loop for customers whose state keeps moving underneath.
 const maxCASAttempts = 64
 
-// Result is what ApplyBatch did with one record. Message is the features-topic JSON for an
-// applied event or a redelivery (nil for an event-id duplicate); it stays valid after the call.
-// Sample, with Config.Samples, is the encoded training sample (AppendSample) of an applied
+// Result is what ApplyBatch did with one record. Message is the features record (in
+// Config.RecordFormat) for an applied event or a redelivery (nil for an event-id duplicate); it
+// stays valid after the call. Sample, with Config.Samples, is the encoded training sample (AppendSample) of an applied
 // visit or purchase against the state just before it; nil otherwise, and nil for redeliveries
 // and duplicate events, so a sample whose produce was lost in a crash is not made again:
 // samples are at most once.
@@ -309,7 +310,7 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 		if out == Applied && !r.Target {
 			ar.reserve(2048)
 			start := len(ar.cur.b)
-			ar.cur.b = appendMessage(ar.cur.b, st, v, c.id, r.Event, ctx, r.Pos, false, asOf, s.cfg.Windows)
+			ar.cur.b = s.appendRecord(ar.cur.b, st, v, c.id, r.Event, ctx, r.Pos, false, asOf)
 			res[ri].Message, res[ri].chunk = ar.since(start), ar.cur
 		}
 		redeliveries = redeliveries || out == DuplicateOffset && !r.Target
@@ -320,11 +321,19 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 		if res[ri].Outcome == DuplicateOffset && !recs[ri].Target {
 			ar.reserve(2048)
 			start := len(ar.cur.b)
-			ar.cur.b = appendMessage(ar.cur.b, st, v, c.id, recs[ri].Event, priceContext(recs[ri].Event, ctxBuf[:0]), recs[ri].Pos, true, asOf, s.cfg.Windows)
+			ar.cur.b = s.appendRecord(ar.cur.b, st, v, c.id, recs[ri].Event, priceContext(recs[ri].Event, ctxBuf[:0]), recs[ri].Pos, true, asOf)
 			res[ri].Message, res[ri].chunk = ar.since(start), ar.cur
 		}
 	}
 	c.write = changed
+}
+
+// appendRecord appends the features record in the configured format.
+func (s *Store) appendRecord(dst []byte, st *State, v *Vector, customer string, ev *stream.Event, ctx []priceEntry, pos Position, redelivery bool, asOf int64) []byte {
+	if s.cfg.RecordFormat == JSONRecords {
+		return appendMessage(dst, st, v, customer, ev, ctx, pos, redelivery, asOf, s.cfg.Windows)
+	}
+	return appendBinaryMessage(dst, st, v, customer, ev, ctx, pos, redelivery, asOf, s.cfg.Windows)
 }
 
 // A chunk holds a batch's features records and samples; the results slice it. Chunks are

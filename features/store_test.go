@@ -2,7 +2,6 @@ package features
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -362,7 +361,7 @@ func TestStoreReleaseReusesMemorySafely(t *testing.T) {
 		t.Helper()
 		for i := range res {
 			var m Message
-			if err := json.Unmarshal(res[i].Message, &m); err != nil || m.EventID != recs[i].Event.EventID {
+			if err := DecodeRecord(res[i].Message, &m); err != nil || m.EventID != recs[i].Event.EventID {
 				t.Fatalf("record %d: message for %q (%v), want %q", i, m.EventID, err, recs[i].Event.EventID)
 			}
 			if s, err := DecodeSample(res[i].Sample); err != nil || s.EventID != recs[i].Event.EventID {
@@ -405,7 +404,7 @@ func TestStoreReleaseConcurrentLanes(t *testing.T) {
 				}
 				for i := range res {
 					var m Message
-					if err := json.Unmarshal(res[i].Message, &m); err != nil || m.EventID != recs[i].Event.EventID {
+					if err := DecodeRecord(res[i].Message, &m); err != nil || m.EventID != recs[i].Event.EventID {
 						errs <- fmt.Errorf("lane %d batch %d record %d: message for %q (%v)", lane, b, i, m.EventID, err)
 						return
 					}
@@ -540,7 +539,7 @@ func testStoreInteractionBothSides(t *testing.T, newStore func(redis.UniversalCl
 			}
 			if round == 0 && i < 8 && !recs[i].Target {
 				var m Message
-				if err := json.Unmarshal(r.Message, &m); err != nil || m.CustomerID != recs[i].Event.CustomerID {
+				if err := DecodeRecord(r.Message, &m); err != nil || m.CustomerID != recs[i].Event.CustomerID {
 					t.Fatalf("record %d: %v, customer %q", i, err, m.CustomerID)
 				}
 			}

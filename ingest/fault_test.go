@@ -531,7 +531,7 @@ func testCrashAt(t *testing.T, bin string, at ingest.CrashPoint) {
 		n := 0
 		for _, m := range topics.ReadInOrder(t, ctx, []string{br.Address}, stream.DefaultFeaturesTopic) {
 			var fm features.Message
-			if err := json.Unmarshal(m.Value, &fm); err != nil {
+			if err := features.DecodeRecord(m.Value, &fm); err != nil {
 				t.Fatal(err)
 			}
 			if fm.Offset >= commit[int(fm.Partition)] {

@@ -529,7 +529,7 @@ func TestFeaturesTopicKeepsCustomerOrder(t *testing.T) {
 	records := 0
 	for _, m := range topics.ReadInOrder(t, ctx, []string{br.Address}, stream.DefaultFeaturesTopic) { // partition by partition, in offset order
 		var msg features.Message
-		if err := json.Unmarshal(m.Value, &msg); err != nil {
+		if err := features.DecodeRecord(m.Value, &msg); err != nil {
 			t.Fatal(err)
 		}
 		records++

@@ -8,30 +8,27 @@ import (
 	"github.com/segstream/segstream/stream/jsonscan"
 )
 
-// DecodeFeaturesRecord decodes one features-topic record into m as the scorer does, registered
-// features (features.Register) included. Ingest writes them with one hand-written layout
-// (features.AppendMessage), which fastMessage parses without reflection, several times faster
-// than encoding/json; anything else (an escape in a string, a null, an unknown key) falls back
-// to encoding/json, the authority. The test holds the two to the same results.
+// DecodeFeaturesRecord decodes one features-topic record into m as the scorer does, in either
+// format, registered features (features.Register) included. A binary record
+// (features.BinaryRecords, ingest's default) is read by features.DecodeBinaryRecord. A JSON one
+// is written by ingest with one hand-written layout (features.AppendMessage), which the parser
+// here reads without reflection, several times faster than encoding/json; anything else in JSON
+// (an escape in a string, a null, an unknown key) falls back to encoding/json, the authority.
+// The tests hold all of them to the same results.
 //
-// The fast path's strings are views of b, so b must not change while m is in use (a Kafka
+// The fast paths' strings are views of b, so b must not change while m is in use (a Kafka
 // record's value is its own allocation, read once).
 func DecodeFeaturesRecord(b []byte, m *features.Message) error {
-	var bufs msgBufs
+	var bufs features.MessageBufs
 	return decodeMessageInto(b, m, &bufs)
 }
 
-// msgBufs are the maps and windows of a decoded record, kept with a lane's item and cleared
-// for the next batch's record instead of allocated again.
-type msgBufs struct {
-	prices  map[string]float64
-	promos  map[string]bool
-	brands  map[string]int64
-	attrs   map[string]float64
-	windows []features.WindowAgg
-}
-
-func decodeMessageInto(b []byte, m *features.Message, bufs *msgBufs) error {
+// decodeMessageInto is DecodeFeaturesRecord with bufs kept with a lane's item and cleared for
+// the next batch's record instead of allocated again.
+func decodeMessageInto(b []byte, m *features.Message, bufs *features.MessageBufs) error {
+	if features.IsBinaryRecord(b) {
+		return features.DecodeBinaryRecord(b, m, bufs)
+	}
 	*m = features.Message{}
 	p := mparser{Scanner: jsonscan.Scanner{B: b}, bufs: bufs}
 	if p.message(m) {
@@ -46,7 +43,7 @@ func decodeMessageInto(b []byte, m *features.Message, bufs *msgBufs) error {
 
 type mparser struct {
 	jsonscan.Scanner
-	bufs *msgBufs
+	bufs *features.MessageBufs
 }
 
 // str reads a string without escapes as a view of the input (no copy).
@@ -60,12 +57,7 @@ func (p *mparser) str() (string, bool) {
 // reader taking the parse function as a value allocated its closure on every call
 // (BenchmarkDecodeMessageReused: 0 → 1 alloc/op, 48 B), on the scorer's hot path.
 func readMap[V int64 | float64 | bool](p *mparser, buf *map[string]V) (map[string]V, bool) {
-	if *buf == nil {
-		*buf = map[string]V{}
-	} else {
-		clear(*buf)
-	}
-	m := *buf
+	m := features.Reuse(buf)
 	return m, p.ObjectView(func(k string) bool {
 		var v V
 		var ok bool
@@ -105,9 +97,9 @@ func (p *mparser) message(m *features.Message) bool {
 		case "redelivery":
 			m.Redelivery, ok = p.Bool()
 		case "prices":
-			m.Prices, ok = readMap(p, &p.bufs.prices)
+			m.Prices, ok = readMap(p, &p.bufs.Prices)
 		case "promotions":
-			m.Promotions, ok = readMap(p, &p.bufs.promos)
+			m.Promotions, ok = readMap(p, &p.bufs.Promotions)
 		case "features":
 			ok = p.vector(&m.Features)
 		}
@@ -140,9 +132,9 @@ func (p *mparser) vector(v *features.Vector) bool {
 		case "last_brand":
 			v.LastBrand, ok = p.str()
 		case "brands":
-			v.Brands, ok = readMap(p, &p.bufs.brands)
+			v.Brands, ok = readMap(p, &p.bufs.Brands)
 		case "attributes":
-			v.Attributes, ok = readMap(p, &p.bufs.attrs)
+			v.Attributes, ok = readMap(p, &p.bufs.Attributes)
 		case "windows":
 			ok = p.windows(v)
 		default:
@@ -184,10 +176,10 @@ func (p *mparser) windows(v *features.Vector) bool {
 	if !p.Expect('[') {
 		return false
 	}
-	if p.bufs.windows == nil {
-		p.bufs.windows = make([]features.WindowAgg, 0, 4)
+	if p.bufs.Windows == nil {
+		p.bufs.Windows = make([]features.WindowAgg, 0, 4)
 	}
-	v.Windows = p.bufs.windows[:0]
+	v.Windows = p.bufs.Windows[:0]
 	if p.Peek(']') {
 		p.I++
 		return true
@@ -212,7 +204,7 @@ func (p *mparser) windows(v *features.Vector) bool {
 			return false
 		}
 		v.Windows = append(v.Windows, w)
-		p.bufs.windows = v.Windows
+		p.bufs.Windows = v.Windows
 		if p.Expect(',') {
 			continue
 		}

@@ -10,7 +10,11 @@ import (
 	"github.com/segstream/segstream/stream"
 )
 
-func sampleMessages() [][]byte {
+func sampleMessages() [][]byte { return sampleRecords(features.JSONRecords) }
+
+// sampleRecords are ingest's records of a few events in format; the JSON ones are followed by
+// two that only encoding/json reads.
+func sampleRecords(format features.RecordFormat) [][]byte {
 	cfg := features.NewStore(nil, features.Config{Windows: []int{30, 90, 365}}).Config()
 	ts := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	evs := []stream.Event{
@@ -23,7 +27,14 @@ func sampleMessages() [][]byte {
 	var s features.State
 	for i := range evs {
 		s.Apply(&evs[i], features.Position{Partition: 3, Offset: int64(i)}, &cfg)
-		out = append(out, features.AppendMessage(nil, &s, &evs[i], features.Position{Partition: 3, Offset: int64(i)}, i == 2, s.LastSeen, cfg.Windows))
+		enc := features.AppendMessage
+		if format == features.BinaryRecords {
+			enc = features.AppendBinaryMessage
+		}
+		out = append(out, enc(nil, &s, &evs[i], features.Position{Partition: 3, Offset: int64(i)}, i == 2, s.LastSeen, cfg.Windows))
+	}
+	if format == features.BinaryRecords {
+		return out
 	}
 	return append(out, []byte(`{"customer_id":"c\u0032","features":{"state_version":1}}`), []byte(`{"customer_id":"c3","extra":1}`))
 }
@@ -35,6 +46,21 @@ func TestDecodeMessageMatchesJSON(t *testing.T) {
 		gerr := DecodeFeaturesRecord(b, &got)
 		if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(want, got) {
 			t.Fatalf("%s:\n fast %+v (%v)\n json %+v (%v)", b, got, gerr, want, werr)
+		}
+	}
+}
+
+// TestDecodeBinaryRecords: the scorer reads ingest's binary records (its default) as
+// encoding/json reads the JSON records of the same states and events.
+func TestDecodeBinaryRecords(t *testing.T) {
+	bin, js := sampleRecords(features.BinaryRecords), sampleRecords(features.JSONRecords)
+	for i := range bin {
+		var want, got features.Message
+		if err := json.Unmarshal(js[i], &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := DecodeFeaturesRecord(bin[i], &got); err != nil || !reflect.DeepEqual(want, got) {
+			t.Fatalf("record %d:\n binary %+v (%v)\n   json %+v", i, got, err, want)
 		}
 	}
 }
@@ -57,11 +83,15 @@ func BenchmarkDecodeMessage(b *testing.B) {
 }
 
 func BenchmarkDecodeMessageReused(b *testing.B) {
-	msg := sampleMessages()[1]
-	var m features.Message
-	var bufs msgBufs
-	b.ReportAllocs()
-	for b.Loop() {
-		decodeMessageInto(msg, &m, &bufs)
+	for _, format := range []features.RecordFormat{features.JSONRecords, features.BinaryRecords} {
+		msg := sampleRecords(format)[1]
+		b.Run(format.String(), func(b *testing.B) {
+			var m features.Message
+			var bufs features.MessageBufs
+			b.ReportAllocs()
+			for b.Loop() {
+				decodeMessageInto(msg, &m, &bufs)
+			}
+		})
 	}
 }

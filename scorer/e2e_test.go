@@ -3,6 +3,7 @@ package scorer_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -101,11 +102,61 @@ func (e *env) produce(n int) {
 
 func (e *env) startIngest() {
 	e.t.Helper()
-	in, err := ingest.New(ingest.Options{Consumer: stream.Consumer{Brokers: []string{e.broker.Address}}, Features: features.Config{Windows: windows}, Logger: testLogger()}, e.rdb)
+	e.run("ingest", e.newIngest(features.BinaryRecords).Run)
+}
+
+func (e *env) newIngest(format features.RecordFormat) *ingest.Ingester {
+	e.t.Helper()
+	in, err := ingest.New(ingest.Options{Consumer: stream.Consumer{Brokers: []string{e.broker.Address}},
+		Features: features.Config{Windows: windows, RecordFormat: format}, Logger: testLogger()}, e.rdb)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.run("ingest", in.Run)
+	return in
+}
+
+// TestMixedRecordFormats: a features topic written first in JSON (ingest's --features-format
+// json) and then in binary, as while ingest is upgraded, is scored record by record: each wait
+// needs every record scored or skipped as a duplicate (both need it decoded), some of each
+// format are scored from their events, and none fails to decode.
+func TestMixedRecordFormats(t *testing.T) {
+	ctx := testenv.Context(t, 90*time.Second)
+	e := newEnv(t, ctx, 500)
+	reg := prometheus.NewRegistry()
+	scored := func() float64 { return testenv.Counter(reg, "segstream_scorer_events_scored_total", "", "event") }
+	var before float64
+	for i, format := range []features.RecordFormat{features.JSONRecords, features.BinaryRecords} {
+		ictx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		in := e.newIngest(format)
+		go func() { done <- in.Run(ictx) }()
+		e.produce(3000)
+		e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
+		stop()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			e.publish(bundle.BuildOptions{K: 3, Seed: 1, Version: 1})
+			e.startScorer(reg)
+		}
+		e.waitScored(reg)
+		if n := testenv.Counter(reg, "segstream_scorer_errors_total", "op", "decode"); n != 0 {
+			t.Fatalf("%v records did not decode", n)
+		}
+		if scored() == before {
+			t.Fatalf("no %s record scored from its event", format)
+		}
+		t.Logf("%s records: %v scored from their events", format, scored()-before)
+		before = scored()
+	}
+	formats := map[bool]int{}
+	for _, m := range e.readAll(stream.DefaultFeaturesTopic) {
+		formats[features.IsBinaryRecord(m.Value)]++
+	}
+	if formats[false] < 3000 || formats[true] < 3000 {
+		t.Fatalf("features records: %d JSON, %d binary; want 3000 or more of each", formats[false], formats[true])
+	}
 }
 
 // ingestEvents runs ingest, produces n events and waits until all of them are on the features
@@ -705,7 +756,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	lost, superseded := 0, 0
 	for _, m := range feats {
 		var fm features.Message
-		if err := json.Unmarshal(m.Value, &fm); err != nil {
+		if err := features.DecodeRecord(m.Value, &fm); err != nil {
 			t.Fatal(err)
 		}
 		if fm.Redelivery || scoredEvent[fm.EventID] {

@@ -314,7 +314,7 @@ func (s *Scorer) runBatch(ctx context.Context, partition int, batch []kafka.Mess
 	// The lane's items and their maps are reused batch after batch: nothing of a batch's
 	// items outlives its live step.
 	if len(sc.bufs) < len(batch) {
-		sc.bufs = make([]msgBufs, len(batch))
+		sc.bufs = make([]features.MessageBufs, len(batch))
 		sc.items = make([]item, 0, len(batch))
 	}
 	items := sc.items[:0]
@@ -390,9 +390,9 @@ type laneScratch struct {
 	s     *bundle.Scratch
 	in    bundle.Input
 	r     bundle.Result
-	items []item    // a batch's decoded records
-	bufs  []msgBufs // their maps, reused
-	arena arena     // the output records
+	items []item                 // a batch's decoded records
+	bufs  []features.MessageBufs // their maps, reused
+	arena arena                  // the output records
 	byID  map[string]*cust
 	slab  []cust
 	custs []*cust

@@ -209,6 +209,10 @@ func benchIngest(fs *flag.FlagSet) runFunc {
 	fs.BoolVar(&o.NoNaive, "no-naive", false, "skip the naive baseline (for profiling; no ratio)")
 	fs.BoolVar(&o.NoScore, "no-score", false, "skip the scorer's pass over the last run's features records")
 	fs.BoolVar(&o.NoSamples, "no-samples", false, "do not make training samples (shows what the samples topic costs)")
+	fs.Func("features-format", "encoding of the features records: binary (the default) or json, to compare them", func(s string) (err error) {
+		o.RecordFormat, err = features.ParseRecordFormat(s)
+		return err
+	})
 	seed := fs.Uint64("seed", 1, "generator seed")
 	only := fs.String("only", "", "keep only the generated events of this `type` (purchase, visit, refund, profile, interaction), to compare their cost per event")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the last segstream ingest run to this file")

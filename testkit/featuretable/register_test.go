@@ -87,12 +87,18 @@ func TestRegisteredFeatureReachesEveryConsumer(t *testing.T) {
 	if i < int(bundle.NumBuiltin) {
 		t.Fatalf("the feature is at %d in the table", i)
 	}
+	bin := features.AppendBinaryMessage(nil, &c1, &evs[0], features.Position{Offset: 99}, false, asOf.UnixMilli(), st.Config().Windows)
 	for _, dec := range []struct {
 		name string
+		rec  []byte
 		f    func([]byte, *features.Message) error
-	}{{"scorer", scorer.DecodeFeaturesRecord}, {"encoding/json", func(b []byte, m *features.Message) error { return json.Unmarshal(b, m) }}} {
+	}{
+		{"scorer", rec, scorer.DecodeFeaturesRecord},
+		{"encoding/json", rec, func(b []byte, m *features.Message) error { return json.Unmarshal(b, m) }},
+		{"scorer, binary record", bin, scorer.DecodeFeaturesRecord},
+	} {
 		var m features.Message
-		if err := dec.f(rec, &m); err != nil {
+		if err := dec.f(dec.rec, &m); err != nil {
 			t.Fatal(err)
 		}
 		if got := features.Fields[i].Get(&m.Features); got != 1.5 {

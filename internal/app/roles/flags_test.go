@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/internal/app/cli"
 	"github.com/segstream/segstream/retrainer"
@@ -66,6 +67,25 @@ func TestIngestWaitReplicasFlag(t *testing.T) {
 				t.Errorf("%v env %q: wait replicas %d, %v; want %d", tc.args, tc.env, o.WaitReplicas, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestIngestFeaturesFormatFlag(t *testing.T) {
+	for arg, want := range map[string]features.RecordFormat{"": features.BinaryRecords, "binary": features.BinaryRecords, "json": features.JSONRecords, "avro": 0} {
+		var args []string
+		if arg != "" {
+			args = []string{"--features-format", arg}
+		}
+		o, err := ingestOptions(t, args)
+		if arg == "avro" {
+			if err == nil || !strings.Contains(err.Error(), "--features-format") || !strings.Contains(err.Error(), "binary or json") {
+				t.Errorf("--features-format avro: %v, want an error naming the flag and its values", err)
+			}
+			continue
+		}
+		if err != nil || o.Features.RecordFormat != want {
+			t.Errorf("--features-format %q: %v, %v; want %v", arg, o.Features.RecordFormat, err, want)
+		}
 	}
 }
 

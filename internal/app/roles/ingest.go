@@ -32,6 +32,7 @@ type IngestFlags struct {
 	DedupWindow                           int
 	WaitReplicas                          int
 	Period                                time.Duration
+	FeaturesFormat                        string
 }
 
 // Register adds the ingest flags to fs.
@@ -39,6 +40,7 @@ func (f *IngestFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Topic, "events-topic", stream.DefaultEventsTopic, "topic of incoming events")
 	fs.StringVar(&f.Group, "ingest-group", stream.DefaultIngestGroup, "consumer group of the ingest role")
 	fs.StringVar(&f.FeaturesTopic, "features-topic", stream.DefaultFeaturesTopic, "topic for updated feature vectors (\"-\" for none)")
+	fs.StringVar(&f.FeaturesFormat, "features-format", "binary", "encoding of the features records: binary (compact; read by the scorer) or json (for reading the topic with kcat or jq; larger and slower)")
 	fs.StringVar(&f.DLQTopic, "dlq-topic", stream.DefaultDLQTopic, "topic for rejected events")
 	fs.StringVar(&f.SamplesTopic, "samples-topic", stream.DefaultSamplesTopic, "topic for point-in-time training samples (one per applied visit or purchase); cap it with retention.bytes / retention.ms")
 	fs.BoolVar(&f.Samples, "samples", true, "produce training samples to --samples-topic (--samples=false for none)")
@@ -95,6 +97,13 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 			return ingest.Options{}, fmt.Errorf("--period: %w", err)
 		}
 	}
+	format, err := features.ParseRecordFormat(f.FeaturesFormat)
+	if f.FeaturesFormat == "" { // a caller that builds the flags in code and takes the default
+		format, err = features.BinaryRecords, nil
+	}
+	if err != nil {
+		return ingest.Options{}, fmt.Errorf("--features-format: %w", err)
+	}
 	samples := f.SamplesTopic
 	if f.Samples && (samples == "" || samples == "-") {
 		return ingest.Options{}, fmt.Errorf("--samples-topic %q: name a topic, or turn samples off with --samples=false", samples)
@@ -110,7 +119,7 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 		StallAfter:    f.StallAfter,
 		WaitReplicas:  f.WaitReplicas,
 		Period:        f.Period,
-		Features:      features.Config{Windows: w, DedupWindow: f.DedupWindow},
+		Features:      features.Config{Windows: w, DedupWindow: f.DedupWindow, RecordFormat: format},
 		Limits:        lim,
 	}
 	if v := os.Getenv("SEGSTREAM_FAULT_CRASH_AFTER_BATCHES"); v != "" {

@@ -47,6 +47,8 @@ type Options struct {
 	NoFeatures bool
 	// NoSamples skips the training samples (ingest's --samples=false), to see what they cost.
 	NoSamples bool
+	// RecordFormat is the features records' encoding (ingest's --features-format).
+	RecordFormat features.RecordFormat
 	// Only keeps the generated events of this type (all when empty): with "interaction" the
 	// generator makes one with every visit, so the per-event cost of each type can be compared.
 	Only stream.EventType
@@ -152,7 +154,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			if err := rdb.FlushAll(ctx).Err(); err != nil {
 				return Result{}, err
 			}
-			var app ingest.Applier = features.NewStore(rdb, features.Config{Samples: !o.NoSamples})
+			var app ingest.Applier = features.NewStore(rdb, features.Config{Samples: !o.NoSamples, RecordFormat: o.RecordFormat})
 			if variant == "naive" {
 				app = &naiveStore{rdb: rdb}
 			}
@@ -227,6 +229,9 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		outputs = "samples topic"
 	case o.NoSamples:
 		outputs = "features topic"
+	}
+	if !o.NoFeatures {
+		outputs = strings.Replace(outputs, "features", o.RecordFormat.String()+" features", 1)
 	}
 	fmt.Fprintf(w, "ingest end to end: Kafka -> Redis (exactly once) -> %s -> commit\n", outputs)
 	row(fmt.Sprintf("  naive: one rich script per event (%.1f Redis cmds/event)", naive.cmds), median(naive.rates), "ev/s", naive.rates)
