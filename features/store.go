@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -82,6 +83,9 @@ type Store struct {
 	cfg      Config
 	cache    *stateCache
 
+	// nodeCAS: until this time (Unix nanoseconds) a cluster's writes go one script per customer,
+	// after the per-node script failed (casnode.go).
+	nodeCAS   atomic.Int64
 	conflicts atomic.Int64
 	corrupt   atomic.Int64
 	epoch     atomic.Pointer[string] // the epoch marker writes are fenced by (epoch.go)
@@ -405,9 +409,18 @@ func (s *Store) writeStates(ctx context.Context, b *batchScratch) ([]*customer, 
 	if s.batchCAS {
 		return s.writeStatesBatched(ctx, b)
 	}
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok && s.nodeCAS.Load() < time.Now().UnixNano() {
+		return s.writeStatesByNode(ctx, cc, b)
+	}
+	return s.writeStatesPerKey(ctx, b, b.writes)
+}
+
+// writeStatesPerKey is writeStates with one casScript call per customer, pipelined (a cluster
+// client sends each node its share).
+func (s *Store) writeStatesPerKey(ctx context.Context, b *batchScratch, writes []*customer) ([]*customer, error) {
 	err := redisx.EvalPipelined(ctx, s.rdb, casScript, func(p redis.Pipeliner) error {
 		b.cmds = b.cmds[:0]
-		for _, c := range b.writes {
+		for _, c := range writes {
 			var header any = ""
 			if c.header != nil {
 				header = c.header
@@ -417,10 +430,10 @@ func (s *Store) writeStates(ctx context.Context, b *batchScratch) ([]*customer, 
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("writing %d customer states: %w", len(b.writes), err)
+		return nil, fmt.Errorf("writing %d customer states: %w", len(writes), err)
 	}
 	var conflicted []*customer
-	for i, c := range b.writes {
+	for i, c := range writes {
 		n, err := b.cmds[i].Int()
 		if err != nil {
 			return nil, fmt.Errorf("writing state of %q: %w", c.id, err)

@@ -435,7 +435,7 @@ func TestCASScriptsAgree(t *testing.T) {
 	}{
 		{"new", "", 1}, {"gone", hdr, 0}, {"match", hdr, 1}, {"stale", hdr, 0}, {"exists", "", 0}, {"short", hdr, 0},
 	}
-	for _, batched := range []bool{false, true} {
+	for _, mode := range []string{"per-key", "batched", "per-node"} {
 		if err := rdb.FlushAll(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -449,13 +449,24 @@ func TestCASScriptsAgree(t *testing.T) {
 			args = append(args, c.header, c.key+"-written")
 		}
 		got := make([]int64, len(cases))
-		if batched {
+		switch mode {
+		case "batched":
 			res, err := casBatchScript.Run(ctx, rdb, keys, args...).Int64Slice()
 			if err != nil {
 				t.Fatal(err)
 			}
 			copy(got, res)
-		} else {
+		case "per-node": // undeclared keys: key, header, state triples
+			var triples []any
+			for i := range cases {
+				triples = append(triples, keys[i], args[2*i], args[2*i+1])
+			}
+			res, err := casNodeScript.Run(ctx, rdb, nil, triples...).Int64Slice()
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy(got, res)
+		default:
 			for i := range cases {
 				n, err := casScript.Run(ctx, rdb, keys[i:i+1], args[2*i:2*i+2]...).Int64()
 				if err != nil {
@@ -471,7 +482,7 @@ func TestCASScriptsAgree(t *testing.T) {
 				wantV = c.key + "-written"
 			}
 			if got[i] != c.want || v != wantV {
-				t.Errorf("batched=%v %s: got %d, value %q; want %d, value %q", batched, c.key, got[i], v, c.want, wantV)
+				t.Errorf("%s %s: got %d, value %q; want %d, value %q", mode, c.key, got[i], v, c.want, wantV)
 			}
 		}
 	}

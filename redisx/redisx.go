@@ -66,8 +66,10 @@ func RaiseFenced(ctx context.Context, rdb redis.Scripter, key, fence, want strin
 
 // EvalPipelined runs the commands queue adds (calls of s.EvalSha, and others) in one pipeline.
 // After a Redis restart the script cache is empty, and go-redis does not fall back to EVAL inside
-// a pipeline: on NOSCRIPT it loads s and runs queue's pipeline again, once. Whatever ran before
-// the error did not write (every call of the script failed the same way). queue must build its
+// a pipeline: on NOSCRIPT it loads s and runs queue's pipeline again, once. On a single Redis
+// whatever ran before the error did not write (every call of the script failed the same way); on
+// a cluster, nodes that had the script ran their calls, which run again as compare-and-sets
+// conflict and are re-read, their events recognised by their offsets. queue must build its
 // commands afresh on each call.
 func EvalPipelined(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, queue func(p redis.Pipeliner) error) error {
 	for try := 0; ; try++ {

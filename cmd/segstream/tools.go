@@ -209,6 +209,8 @@ func benchIngest(fs *flag.FlagSet) runFunc {
 	fs.BoolVar(&o.NoNaive, "no-naive", false, "skip the naive baseline (for profiling; no ratio)")
 	fs.BoolVar(&o.NoScore, "no-score", false, "skip the scorer's pass over the last run's features records")
 	fs.BoolVar(&o.NoSamples, "no-samples", false, "do not make training samples (shows what the samples topic costs)")
+	fs.IntVar(&o.RedisCluster, "redis-cluster", 0, "also run on a Redis Cluster of this many masters (at least 3; redis-server processes started here), to measure scale-out")
+	fs.IntVar(&o.Replicas, "replicas", 1, "with --redis-cluster: ingesters in one consumer group, each with its own Redis client and cache")
 	fs.Func("features-format", "encoding of the features records: binary (the default) or json, to compare them", func(s string) (err error) {
 		o.RecordFormat, err = features.ParseRecordFormat(s)
 		return err
@@ -219,8 +221,8 @@ func benchIngest(fs *flag.FlagSet) runFunc {
 	scoreProfile := fs.String("score-cpuprofile", "", "write a CPU profile of the scorer's pass to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	return func(ctx context.Context, stdout io.Writer) error {
-		if o.Events < 1000 || o.Customers < 1 || o.Partitions < 1 || o.Runs < 1 || o.BatchSize < 1 {
-			return badUsage("--events must be at least 1000 and --customers, --partitions, --runs, --batch-size at least 1")
+		if err := o.Validate(); err != nil {
+			return badUsage("%v", err)
 		}
 		o.Seed = *seed
 		if *only != "" {

@@ -3,8 +3,8 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,14 +110,14 @@ func (c *RedisCluster) startNode() *clusterNode {
 	for range 20 { // a port found free can be taken before the server binds it
 		p, err := redisproc.Start(context.Background(), redisproc.Options{
 			Port: clusterPort(c.t), Dir: c.t.TempDir(),
-			Extra: []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-				"--cluster-node-timeout", strconv.Itoa(int(clusterNodeTimeout / time.Millisecond)),
+			Extra: append(slices.Clip(redisproc.ClusterArgs),
+				"--cluster-node-timeout", strconv.Itoa(int(clusterNodeTimeout/time.Millisecond)),
 				// A replica whose link broke a while ago may still be promoted: the tests kill
 				// masters on purpose and want the failover, not a cluster that stays down.
 				"--cluster-replica-validity-factor", "0",
 				// A full resynchronisation (a killed master back as a replica) starts at once,
 				// not after the default 5 s wait for more replicas.
-				"--repl-diskless-sync-delay", "0"},
+				"--repl-diskless-sync-delay", "0"),
 		})
 		if err == nil {
 			c.t.Cleanup(p.Close)
@@ -132,29 +132,13 @@ func (c *RedisCluster) startNode() *clusterNode {
 	return nil
 }
 
-// clusterPort returns a free port whose cluster bus port, 10000 above it, is free as well.
 func clusterPort(t testing.TB) int {
 	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("finding a free port: %v", err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		if port+10000 > 65535 {
-			l.Close()
-			continue
-		}
-		bus, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		bus.Close()
-		return port
+	port, err := redisproc.ClusterPort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port with a free cluster bus port 10000 above it")
-	return 0
+	return port
 }
 
 // Seeds is the cluster as --redis names one: every node's address, comma-separated

@@ -4,6 +4,7 @@
 package benchingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -49,6 +50,9 @@ type Options struct {
 	NoSamples bool
 	// RecordFormat is the features records' encoding (ingest's --features-format).
 	RecordFormat features.RecordFormat
+	// RedisCluster, when at least 3, also runs segstream's ingest on a Redis Cluster of that
+	// many masters, with Replicas ingesters (at least 1) in one consumer group.
+	RedisCluster, Replicas int
 	// Only keeps the generated events of this type (all when empty): with "interaction" the
 	// generator makes one with every visit, so the per-event cost of each type can be compared.
 	Only stream.EventType
@@ -80,7 +84,7 @@ const topic = "bench.events"
 // countingApplier counts records applied, so a run knows when it has seen every event.
 type countingApplier struct {
 	inner ingest.Applier
-	n     atomic.Int64
+	n     *atomic.Int64 // shared by a run's ingesters
 }
 
 func (c *countingApplier) ApplyBatch(ctx context.Context, recs []features.Record, res []features.Result) error {
@@ -100,6 +104,9 @@ func (c *countingApplier) Release(res []features.Result) {
 // Run runs the benchmark and prints its table to w; the last line is
 // `events_per_second=N ratio_vs_naive=R`.
 func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
+	if err := o.Validate(); err != nil {
+		return Result{}, err
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -170,7 +177,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			if variant == "segstream" && run == o.Runs-1 {
 				featuresTopic = scoringTopic // the scorer's input: this run's records alone
 			}
-			rate, m0, m1, err := runIngest(ctx, brokers, rdb, fmt.Sprintf("bench-%s-%d", variant, run), featuresTopic, app, o, len(msgs), mark)
+			rate, m0, m1, err := runIngest(ctx, brokers, rdb, fmt.Sprintf("bench-%s-%d", variant, run), featuresTopic, []ingest.Applier{app}, o, len(msgs), mark)
 			if profile {
 				pprof.StopCPUProfile()
 			}
@@ -192,6 +199,13 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			st.cpuPerEvent = append(st.cpuPerEvent, selfCPU*1e6/float64(len(msgs)))
 			st.selfBusy = append(st.selfBusy, selfCPU/wall)
 			st.machineBusy = append(st.machineBusy, machine)
+		}
+	}
+	var scale scaleStats
+	if o.RedisCluster > 0 {
+		o.Log.Info("running on a Redis Cluster", "masters", o.RedisCluster, "ingesters", o.Replicas)
+		if scale, err = scaleOut(ctx, brokers, len(msgs), o); err != nil {
+			return Result{}, fmt.Errorf("scale-out: %w", err)
 		}
 	}
 	var sc scoreResult
@@ -246,6 +260,13 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		fmt.Fprintf(w, "machine CPU busy during segstream's runs (median, of %d cores): %.2f = bench process %.2f + redis-server %.2f + other %.2f\n",
 			runtime.NumCPU(), m, median(seg.selfBusy), median(seg.redisBusy), max(0, m-median(seg.selfBusy)-median(seg.redisBusy)))
 	}
+	if len(scale.rates) > 0 {
+		var perEvent []float64
+		for i := range seg.rates {
+			perEvent = append(perEvent, seg.redisBusy[i]*1e6/seg.rates[i])
+		}
+		printScaleOut(w, o, scale, median(seg.rates), median(perEvent), row)
+	}
 	if sc.records > 0 {
 		res.ScoredPerSecond, res.ScoredPerCoreSecond = sc.rate, 1e6/sc.cpuPerEvent
 		fmt.Fprintln(w, "scorer: features topic -> every model -> answers in Redis (compare-and-set) -> scores and changes topics -> commit")
@@ -289,7 +310,8 @@ func generate(o Options) []kafka.Message {
 type cpuMark struct {
 	at             time.Time
 	self           time.Duration
-	redis, machine float64 // seconds
+	redis, machine float64   // seconds
+	shards         []float64 // a Redis Cluster's nodes' CPU seconds (redis is their sum)
 }
 
 func markCPU(ctx context.Context, rdb redis.UniversalClient) cpuMark {
@@ -298,41 +320,54 @@ func markCPU(ctx context.Context, rdb redis.UniversalClient) cpuMark {
 	return m
 }
 
-// runIngest runs ingest until it has applied n events and returns the rate, with mark's
-// readings at its start and at its last event.
-func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group, featuresTopic string, app ingest.Applier, o Options, n int, mark func() cpuMark) (float64, cpuMark, cpuMark, error) {
-	ca := &countingApplier{inner: app}
-	in, err := ingest.New(ingest.Options{
-		Consumer:      stream.Consumer{Brokers: brokers, Topic: topic, Group: group, BatchSize: o.BatchSize, Linger: o.Linger},
-		FeaturesTopic: featuresTopic, NoFeatures: o.NoFeatures,
-		SamplesTopic: "bench.samples", NoSamples: o.NoSamples,
-		DLQTopic: "bench.dlq",
-		Applier:  ca,
-	}, rdb)
-	if err != nil {
-		return 0, cpuMark{}, cpuMark{}, err
+// runIngest runs one ingester per app, in one consumer group, until they have applied n events,
+// and returns the rate, with mark's readings at its start and at its last event.
+func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group, featuresTopic string, apps []ingest.Applier, o Options, n int, mark func() cpuMark) (float64, cpuMark, cpuMark, error) {
+	var applied atomic.Int64
+	var ins []*ingest.Ingester
+	for _, app := range apps {
+		in, err := ingest.New(ingest.Options{
+			Consumer:      stream.Consumer{Brokers: brokers, Topic: topic, Group: group, BatchSize: o.BatchSize, Linger: o.Linger},
+			FeaturesTopic: featuresTopic, NoFeatures: o.NoFeatures,
+			SamplesTopic: "bench.samples", NoSamples: o.NoSamples,
+			DLQTopic: "bench.dlq",
+			Applier:  &countingApplier{inner: app, n: &applied},
+		}, rdb)
+		if err != nil {
+			return 0, cpuMark{}, cpuMark{}, err
+		}
+		ins = append(ins, in)
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
+	done := make(chan error, len(ins))
 	start := mark()
-	go func() { done <- in.Run(rctx) }()
+	for _, in := range ins {
+		go func() { done <- in.Run(rctx) }()
+	}
+	wait := func() (err error) {
+		for range ins {
+			err = cmp.Or(err, <-done)
+		}
+		return err
+	}
 	deadline := time.After(10 * time.Minute)
-	for ca.n.Load() < int64(n) {
+	for applied.Load() < int64(n) {
 		select {
 		case err := <-done:
 			cancel()
-			return 0, cpuMark{}, cpuMark{}, fmt.Errorf("ingest stopped early: %v", err)
+			done <- err
+			return 0, cpuMark{}, cpuMark{}, fmt.Errorf("ingest stopped early: %v", wait())
 		case <-deadline:
 			cancel()
-			<-done
-			return 0, cpuMark{}, cpuMark{}, fmt.Errorf("ingest applied %d of %d events in 10 minutes", ca.n.Load(), n)
+			wait()
+			return 0, cpuMark{}, cpuMark{}, fmt.Errorf("ingest applied %d of %d events in 10 minutes", applied.Load(), n)
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
 	elapsed := time.Since(start.at)
 	end := mark()
 	cancel()
-	if err := <-done; err != nil {
+	if err := wait(); err != nil {
 		return 0, cpuMark{}, cpuMark{}, err
 	}
 	return float64(n) / elapsed.Seconds(), start, end, nil

@@ -11,13 +11,14 @@ import (
 )
 
 // TestRunSmall runs the whole benchmark at a size a test can afford: both variants through the
-// real pipeline, the limits, the table, the last line a script reads, and the profile.
+// real pipeline, the limits, the table, the last line a script reads, the profile, and the
+// scale-out runs on a Redis Cluster of three masters with two ingesters.
 func TestRunSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out, prof bytes.Buffer
 	res, err := Run(ctx, Options{Events: 3000, Customers: 300, Partitions: 3, Runs: 1, BatchSize: 500,
-		Linger: 5 * time.Millisecond, Seed: 7, CPUProfile: &prof}, &out)
+		Linger: 5 * time.Millisecond, Seed: 7, CPUProfile: &prof, RedisCluster: 3, Replicas: 2}, &out)
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
@@ -34,10 +35,14 @@ func TestRunSmall(t *testing.T) {
 		t.Errorf("last line %q, result %+v", last, res)
 	}
 	for _, want := range []string{"consume + decode, no Redis", "naive: one rich script per event", "segstream: batched compare-and-set", "GOGC=",
-		"features records, one pass", "records per core-second"} {
+		"features records, one pass", "records per core-second",
+		"scale-out: 3-master Redis Cluster, 2 ingesters", "segstream on the cluster", "on the busiest"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
+	}
+	if bad := (Options{Events: 3000, Customers: 1, Partitions: 3, Runs: 1, BatchSize: 1, RedisCluster: 3, Replicas: 4}).Validate(); bad == nil || !strings.Contains(bad.Error(), "--replicas 4") {
+		t.Errorf("4 ingesters for 3 partitions: %v, want an error naming --replicas", bad)
 	}
 	// A CPU profile is gzip-compressed protobuf; an empty buffer would mean it never ran.
 	if prof.Len() < 100 || !bytes.HasPrefix(prof.Bytes(), []byte{0x1f, 0x8b}) {
