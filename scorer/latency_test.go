@@ -6,19 +6,21 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
 )
 
-// TestPipelineLatency offers events at a steady 20,000/s for 10 s through ingest and the
+// TestPipelineLatency offers events at a steady 20,000/s (SEGSTREAM_BENCH_RATE) for 10 s through ingest and the
 // scorer and logs the p50/p99 time from an event produced to its score produced (both Kafka
 // record timestamps, milliseconds, one clock). It is a measurement, not a check: run it with
 // SEGSTREAM_BENCH=1 go test ./scorer -run TestPipelineLatency -v.
@@ -26,7 +28,15 @@ func TestPipelineLatency(t *testing.T) {
 	if os.Getenv("SEGSTREAM_BENCH") == "" {
 		t.Skip("set SEGSTREAM_BENCH=1 to measure")
 	}
-	const rate, seconds, tick = 20000, 10, 5 * time.Millisecond
+	const seconds, tick = 10, 5 * time.Millisecond
+	rate := 20000 // SEGSTREAM_BENCH_RATE=N offers N events/s instead
+	if v := os.Getenv("SEGSTREAM_BENCH_RATE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1000 {
+			t.Fatalf("SEGSTREAM_BENCH_RATE=%q: give events per second, at least 1000", v)
+		}
+		rate = n
+	}
 	ctx := testenv.Context(t, 3*time.Minute)
 	scorer.TuneGC() // ingest and the scorer run with it, in their binaries and in the demo
 	// The broker runs in this process, as in the demo and in every earlier figure.
@@ -51,7 +61,7 @@ func TestPipelineLatency(t *testing.T) {
 
 	// An asynchronous producer, so the offered rate does not wait on acknowledgements.
 	aw := stream.NewWriter([]string{e.broker.Address}, stream.DefaultEventsTopic, stream.WriterOptions{BatchSize: 500, BatchTimeout: time.Millisecond, Async: true})
-	per := int(rate * tick / time.Second)
+	per := int(time.Duration(rate) * tick / time.Second)
 	// SEGSTREAM_LOADPROF=file writes a CPU profile of this process over the load alone.
 	if f := os.Getenv("SEGSTREAM_LOADPROF"); f != "" {
 		pf, err := os.Create(f)
@@ -106,12 +116,12 @@ func TestPipelineLatency(t *testing.T) {
 	}
 	featured := map[string]time.Time{}
 	for _, m := range e.readAll(stream.DefaultFeaturesTopic) {
-		var ev struct {
-			EventID string `json:"event_id"`
+		var fm features.Message
+		if err := features.DecodeRecord(m.Value, &fm); err != nil {
+			t.Fatal(err)
 		}
-		json.Unmarshal(m.Value, &ev)
-		if _, ok := produced[ev.EventID]; ok {
-			featured[ev.EventID] = m.Time
+		if _, ok := produced[fm.EventID]; ok {
+			featured[strings.Clone(fm.EventID)] = m.Time
 		}
 	}
 	var lat, ing, sco []time.Duration
