@@ -118,15 +118,8 @@ func (r *reader) fail() {
 	r.b = nil
 }
 
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+// varint reads what binary.AppendVarint wrote: a zig-zag uvarint.
+func (r *reader) varint() int64 { return unzigzag(r.uvarint()) }
 
 func (r *reader) count(max int) int {
 	v, n := binary.Uvarint(r.b)

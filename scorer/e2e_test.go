@@ -3,7 +3,6 @@ package scorer_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -133,7 +132,7 @@ func TestMixedRecordFormats(t *testing.T) {
 		e.produce(3000)
 		e.waitFor("ingest", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
 		stop()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		if err := <-done; err != nil && ictx.Err() == nil {
 			t.Fatal(err)
 		}
 		if i == 0 {
