@@ -63,10 +63,10 @@ const maxCASAttempts = 64
 
 // Result is what ApplyBatch did with one record. Message is the features record (in
 // Config.RecordFormat) for an applied event or a redelivery (nil for an event-id duplicate); it
-// stays valid after the call. Sample, with Config.Samples, is the encoded training sample (AppendSample) of an applied
-// visit or purchase against the state just before it; nil otherwise, and nil for redeliveries
-// and duplicate events, so a sample whose produce was lost in a crash is not made again:
-// samples are at most once.
+// stays valid after the call. Sample, with Config.Samples, is the encoded training sample
+// (AppendSample) of an applied visit or purchase against the state just before it; nil
+// otherwise, and nil for redeliveries and duplicate events, so a sample whose produce was lost in
+// a crash is not made again: samples are at most once.
 type Result struct {
 	Outcome Outcome
 	Message []byte
