@@ -55,7 +55,24 @@ func TestPipelineLatency(t *testing.T) {
 	e.produce(20000)
 	e.waitFor("ingest warm-up", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
 	e.publish(bundle.BuildOptions{K: 4, Seed: 1, Version: 1, Purchases: purchaseRows(4000)})
-	e.startScorer(nil)
+	// The scorer as deployed: the default sweep rate, not the tests' 50,000 customers/s. The
+	// generator's event time runs days per second here, so the clock moves past --age-step all
+	// the time and a sweep is always running; its pages take the lock the lanes' writes share.
+	// SEGSTREAM_BENCH_SWEEP_RATE=N sets it (-1: no sweeps, the event path alone).
+	so := scorerOptions(e, "", nil)
+	so.SweepRate = 0
+	if v := os.Getenv("SEGSTREAM_BENCH_SWEEP_RATE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n == 0 || n < -1 {
+			t.Fatalf("SEGSTREAM_BENCH_SWEEP_RATE=%q: give customers per second, or -1 for none", v)
+		}
+		so.SweepRate = n
+	}
+	sc, err := scorer.New(so, e.rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run("scorer", sc.Run)
 	e.waitFor("scorer warm-up", func() bool { return e.count(stream.DefaultScoresTopic) >= int64(e.events) })
 	warm := e.events
 
@@ -144,7 +161,7 @@ func TestPipelineLatency(t *testing.T) {
 		n := len(d)
 		return fmt.Sprintf("p50 %s p90 %s p99 %s max %s", d[n/2], d[n*9/10], d[n*99/100], d[n-1])
 	}
-	t.Logf("broker: %s", where)
+	t.Logf("broker: %s; sweep rate %d customers/s (0: the default)", where, so.SweepRate)
 	t.Logf("offered %.0f events/s for %ds (producer fell >50ms behind %d times); %d scored; load average %s before, %s after", offered, seconds, behind, len(lat), loadBefore, loadAverage())
 	t.Logf("event produced -> score produced: %s", q(lat))
 	t.Logf("  of which event -> features record (ingest): %s", q(ing))
