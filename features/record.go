@@ -295,13 +295,17 @@ func DecodeBinaryRecord(b []byte, m *Message, bufs *MessageBufs) error {
 		v.Windows = append(v.Windows, WindowAgg{Days: int(r.varint()), Purchases: r.varint(), Spend: r.num()})
 	}
 	bufs.Windows = v.Windows
+	var err error
 	switch {
 	case r.err != nil:
-		return fmt.Errorf("%w: truncated or malformed", ErrCorruptRecord)
+		err = fmt.Errorf("%w: truncated or malformed", ErrCorruptRecord)
 	case len(r.b) != 0:
-		return fmt.Errorf("%w: %d trailing bytes", ErrCorruptRecord, len(r.b))
+		err = fmt.Errorf("%w: %d trailing bytes", ErrCorruptRecord, len(r.b))
 	}
-	return nil
+	if err != nil {
+		*m = Message{} // nothing half-decoded, as the JSON decoders leave it
+	}
+	return err
 }
 
 // DecodeRecord decodes a features record in either format into m, allocating what it needs:
