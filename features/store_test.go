@@ -426,7 +426,8 @@ func TestStoreReleaseConcurrentLanes(t *testing.T) {
 // customer's empty header for a key that exists, and a stored value shorter than a header.
 func TestCASScriptsAgree(t *testing.T) {
 	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t).Addr})
+	srv := testenv.StartRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb.Close()
 	const hdr = "H00000001"
 	stored := map[string]string{"match": hdr + "old", "stale": "H00000002old", "exists": hdr + "old", "short": "H0"}
@@ -436,17 +437,20 @@ func TestCASScriptsAgree(t *testing.T) {
 	}{
 		{"new", "", 1}, {"gone", hdr, 0}, {"match", hdr, 1}, {"stale", hdr, 0}, {"exists", "", 0}, {"short", hdr, 0},
 	}
-	for _, mode := range []string{"per-key", "batched", "per-node"} {
+	// The per-node script's conflict path writes and puts back (SET, SET or DEL): it runs again
+	// as a user holding only the ACL docs/operations.md grants ingest, on keys under its prefix.
+	acl := srv.ACLClient(t, "segstream-ingest", testenv.DocumentedIngestACL(t))
+	for _, mode := range []string{"per-key", "batched", "per-node", "per-node-acl"} {
 		if err := rdb.FlushAll(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
 		for k, v := range stored {
-			rdb.Set(ctx, k, v, 0)
+			rdb.Set(ctx, "seg:"+k, v, 0)
 		}
 		var keys []string
 		var args []any
 		for _, c := range cases {
-			keys = append(keys, c.key)
+			keys = append(keys, "seg:"+c.key)
 			args = append(args, c.header, c.key+"-written")
 		}
 		got := make([]int64, len(cases))
@@ -457,12 +461,16 @@ func TestCASScriptsAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 			copy(got, res)
-		case "per-node": // undeclared keys: key, header, state triples
+		case "per-node", "per-node-acl": // undeclared keys: key, header, state triples
 			var triples []any
 			for i := range cases {
 				triples = append(triples, keys[i], args[2*i], args[2*i+1])
 			}
-			res, err := casNodeScript.Run(ctx, rdb, nil, triples...).Int64Slice()
+			var c redis.Scripter = rdb
+			if mode == "per-node-acl" {
+				c = acl
+			}
+			res, err := casNodeScript.Run(ctx, c, nil, triples...).Int64Slice()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -477,7 +485,7 @@ func TestCASScriptsAgree(t *testing.T) {
 			}
 		}
 		for i, c := range cases {
-			v, _ := rdb.Get(ctx, c.key).Result()
+			v, _ := rdb.Get(ctx, "seg:"+c.key).Result()
 			wantV := stored[c.key]
 			if c.want == 1 {
 				wantV = c.key + "-written"
