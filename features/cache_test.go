@@ -25,7 +25,7 @@ func TestStateCacheTakeAndPut(t *testing.T) {
 		}
 		cu.state = &State{Version: 1}
 	}
-	buf = c.putAll(a, buf)
+	buf = c.putAll(a, buf, false)
 	for _, cu := range a {
 		if cu.state != nil || cu.entry != nil {
 			t.Fatalf("%s: put left the batch holding its state", cu.id)
@@ -50,7 +50,7 @@ func TestStateCacheTakeAndPut(t *testing.T) {
 	// The second batch read b from Redis and writes it; the first fails and never puts. The
 	// second's state is what the cache then holds, untaken.
 	second[0].state = &State{Version: 2}
-	buf = c.putAll(second, buf)
+	buf = c.putAll(second, buf, false)
 	third := customers("b")
 	buf = c.takeAll(third, buf)
 	if third[0].state == nil || third[0].state.Version != 2 {
@@ -59,7 +59,7 @@ func TestStateCacheTakeAndPut(t *testing.T) {
 	if third[0].state == first[0].state {
 		t.Fatal("the failed batch's state came back")
 	}
-	c.putAll(third, buf)
+	c.putAll(third, buf, false)
 }
 
 func TestStateCacheBounded(t *testing.T) {
@@ -76,7 +76,7 @@ func TestStateCacheBounded(t *testing.T) {
 		for _, cu := range cs {
 			cu.state = new(State)
 		}
-		buf = c.putAll(cs, buf)
+		buf = c.putAll(cs, buf, false)
 	}
 	n := 0
 	for i := range c.shards {

@@ -38,6 +38,15 @@ func (s *State) appendHeader(dst []byte) []byte {
 
 // AppendEncode appends the binary encoding of s to dst.
 func (s *State) AppendEncode(dst []byte) []byte {
+	dst, _, _ = s.appendEncode(dst)
+	return dst
+}
+
+// appendEncode is AppendEncode that also says where, in what it appended, the offsets start
+// and where the dedup window ends: the encoding without those two sections (a sample's) is
+// what comes before the one, two zero counts, and what comes after the other.
+func (s *State) appendEncode(dst []byte) (out []byte, offsetsAt, recentEnd int) {
+	start := len(dst)
 	dst = s.appendHeader(dst)
 	for _, v := range [...]int64{s.FirstSeen, s.LastSeen, s.FirstPurchase, s.LastPurchase, s.Orders,
 		s.ItemLines, s.PromoOrders, s.Refunds, s.Visits, s.ProfileTS, s.LastBrandTS, s.LastQuantityTS} {
@@ -70,6 +79,7 @@ func (s *State) AppendEncode(dst []byte) []byte {
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(a.Value))
 		dst = binary.AppendVarint(dst, a.TS)
 	}
+	offsetsAt = len(dst) - start
 	dst = binary.AppendUvarint(dst, uint64(len(s.Offsets)))
 	for _, o := range s.Offsets {
 		dst = binary.AppendVarint(dst, int64(o.Partition))
@@ -79,8 +89,9 @@ func (s *State) AppendEncode(dst []byte) []byte {
 	for _, h := range s.Recent {
 		dst = binary.LittleEndian.AppendUint64(dst, h)
 	}
+	recentEnd = len(dst) - start
 	if !s.hasGraph() {
-		return dst
+		return dst, offsetsAt, recentEnd
 	}
 	for _, v := range [...]int64{s.InteractionsOut, s.InteractionsIn, s.ReferralsMade, s.ReferralsIn} {
 		dst = binary.AppendVarint(dst, v)
@@ -98,7 +109,7 @@ func (s *State) AppendEncode(dst []byte) []byte {
 			dst = binary.AppendVarint(dst, c.RefMS)
 		}
 	}
-	return dst
+	return dst, offsetsAt, recentEnd
 }
 
 func appendString(dst []byte, s string) []byte {

@@ -373,3 +373,24 @@ func TestContactsBounded(t *testing.T) {
 		t.Fatalf("degrees %d %d, want 2 0", out, in)
 	}
 }
+
+// BenchmarkStateEncode is AppendEncode of benchState's customer as ApplyBatch writes it to Redis
+// (with its offsets and dedup window), and AppendSample as a visit or purchase samples it.
+func BenchmarkStateEncode(b *testing.B) {
+	s, ev := benchState()
+	buf := make([]byte, 0, 4096)
+	b.Run("state", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = s.AppendEncode(buf[:0])
+		}
+		b.ReportMetric(float64(len(buf)), "bytes")
+	})
+	b.Run("sample", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = AppendSample(buf[:0], &s, ev)
+		}
+		b.ReportMetric(float64(len(buf)), "bytes")
+	})
+}

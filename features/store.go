@@ -88,7 +88,9 @@ type Store struct {
 	nodeCAS   atomic.Int64
 	conflicts atomic.Int64
 	corrupt   atomic.Int64
-	epoch     atomic.Pointer[string] // the epoch marker writes are fenced by (epoch.go)
+	// cacheSamples counts the samples that copied their state's encoding from the cache.
+	cacheSamples atomic.Int64
+	epoch        atomic.Pointer[string] // the epoch marker writes are fenced by (epoch.go)
 }
 
 // NewStore returns a store over rdb (a client, a failover client or a cluster client).
@@ -115,8 +117,13 @@ type customer struct {
 	hdr         [headerSize]byte
 	write       bool // the state changed and must be written
 	blob        []byte
-	entry       *cacheEntry // the cache entry state was taken from
-	shard       uint8       // of the cache
+	// blob's marks (appendEncode), for the sample encoding the cache keeps
+	offsetsAt, recentEnd int32
+	// sample is state's encoding as a sample carries it, from the cache; nil once the state
+	// changed or when it was read from Redis
+	sample []byte
+	entry  *cacheEntry // the cache entry state was taken from
+	shard  uint8       // of the cache
 }
 
 // batchScratch is what ApplyBatch needs besides the results, kept for the next batch.
@@ -130,7 +137,7 @@ type batchScratch struct {
 	writes  []*customer
 	done    []*customer // written (or unchanged): their states go to the cache
 	sorted  []*customer // the cache's scratch
-	blobs   []byte      // the encoded states of one write pipeline
+	blobs   []byte      // the encoded states of the batch's writes, every attempt's
 	cmds    []*redis.Cmd
 	keys    []string
 	args    []any
@@ -183,6 +190,7 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 		c.last = int32(i)
 	}
 	var ar arena
+	b.blobs = b.blobs[:0] // not per attempt: the cache makes its sample encodings from them at the end
 	b.pending = b.pending[:0]
 	for i := range b.custs {
 		b.pending = append(b.pending, &b.custs[i])
@@ -226,6 +234,7 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 			if c.state == nil {
 				c.state = new(State)
 			}
+			c.sample = nil
 			c.state.Reset()
 			if raw != nil {
 				c.header = raw[:min(headerSize, len(raw)):min(headerSize, len(raw))]
@@ -237,14 +246,15 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 			}
 		}
 		b.writes = b.writes[:0]
-		b.blobs = b.blobs[:0]
 		for _, c := range b.pending {
 			s.applyCustomer(c, b.next, recs, res, &ar, &b.vec, asOf)
 			if c.write {
 				b.writes = append(b.writes, c)
 				start := len(b.blobs)
-				b.blobs = c.state.AppendEncode(b.blobs)
+				var offsetsAt, recentEnd int
+				b.blobs, offsetsAt, recentEnd = c.state.appendEncode(b.blobs)
 				c.blob = b.blobs[start:len(b.blobs):len(b.blobs)]
+				c.offsetsAt, c.recentEnd = int32(offsetsAt), int32(recentEnd)
 			} else {
 				// Nothing to write; what the state holds (offsets at most) matches the version
 				// Redis has.
@@ -260,7 +270,7 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 		}
 		b.pending = append(b.pending[:0], conflicted...)
 	}
-	b.sorted = s.cache.putAll(b.done, b.sorted)
+	b.sorted = s.cache.putAll(b.done, b.sorted, s.cfg.Samples)
 	return nil
 }
 
@@ -299,10 +309,16 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 			// again if the event turns out to be a duplicate.
 			ar.reserve(1024)
 			sampleAt = len(ar.cur.b)
-			ar.cur.b = appendSample(ar.cur.b, st, r.Event, ctx)
+			if len(c.sample) > 0 {
+				s.cacheSamples.Add(1)
+			}
+			ar.cur.b = appendSample(ar.cur.b, st, c.sample, r.Event, ctx)
 		}
 		out, ch := st.apply(r.Event, r.Pos, &s.cfg, r.Target)
 		changed = changed || ch
+		if ch {
+			c.sample = nil
+		}
 		res[ri] = Result{Outcome: out}
 		if sampleAt >= 0 {
 			if out == Applied {

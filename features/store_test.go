@@ -1,8 +1,10 @@
 package features
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -705,4 +707,93 @@ return redis.error_reply('injected: half the keys written')`)
 		t.Fatalf("per-node writes paused until %v, want about %v from now", until, nodeCASPause)
 	}
 	t.Logf("%d of %d customers written by the failed script, then recognised", landed, customers)
+}
+
+// TestStoreSamplesFromCache: a sample copies the encoding of the state before its event that the
+// cache keeps beside the state, instead of encoding the state again. Over many batches of
+// visits, purchases, profiles and interactions of a few customers, with a second store writing
+// some of the same customers in between (the first store's cache goes stale, conflicts and
+// re-reads), redeliveries, and customers with several events in one batch, every sample must
+// equal AppendSample of the state before its event, computed by applying the same events in
+// order to plain States (the oracle), and the cache must have served some.
+func TestStoreSamplesFromCache(t *testing.T) {
+	forEachCASMode(t, func(t *testing.T, newStore func(redis.UniversalClient, Config) *Store) {
+		srv := testenv.StartRedis(t)
+		ctx := context.Background()
+		cfg := Config{Samples: true}
+		a, other := newStore(srv.Client(), cfg), newStore(srv.Client(), cfg)
+		oracle := map[string]*State{}
+		ocfg := cfg.withDefaults()
+		rng := rand.New(rand.NewPCG(7, 7))
+		var offset int64
+		event := func() *stream.Event {
+			c := fmt.Sprintf("c%d", rng.IntN(12))
+			ts := day(2011, 1, 1).Add(time.Duration(offset) * time.Hour)
+			id := fmt.Sprintf("e%d", offset)
+			switch k := rng.IntN(10); {
+			case k < 4:
+				v := visit(c, id, ts)
+				v.Prices = stream.PricesOf(map[string]float64{"1": 1.5, "2": float64(rng.IntN(300)) / 100})
+				return v
+			case k < 7:
+				return &stream.Event{EventID: id, Type: stream.Purchase, CustomerID: c, TS: ts, Amount: 3.25,
+					Items: []stream.Item{{Brand: fmt.Sprint(rng.IntN(3)), Quantity: 2, UnitPrice: 1.625}}}
+			case k < 8:
+				return &stream.Event{EventID: id, Type: stream.Profile, CustomerID: c, TS: ts, Attributes: map[string]float64{"age": float64(rng.IntN(80))}}
+			default:
+				return &stream.Event{EventID: id, Type: stream.Interaction, CustomerID: c, TargetCustomerID: fmt.Sprintf("c%d", rng.IntN(12)), Kind: "share", Weight: 1, TS: ts}
+			}
+		}
+		apply := func(st *Store, recs []Record) []Result {
+			// The oracle's samples, from the states before each event, in the order applied.
+			want := make([][]byte, len(recs))
+			for i := range recs {
+				r := &recs[i]
+				s := oracle[r.Customer()]
+				if s == nil {
+					s = new(State)
+					oracle[r.Customer()] = s
+				}
+				before := AppendSample(nil, s, r.Event)
+				if out, _ := s.apply(r.Event, r.Pos, &ocfg, r.Target); out == Applied && !r.Target && Sampled(r.Event) {
+					want[i] = before
+				}
+			}
+			res := make([]Result, len(recs))
+			if err := st.ApplyBatch(ctx, recs, res); err != nil {
+				t.Fatal(err)
+			}
+			for i := range recs {
+				if !bytes.Equal(res[i].Sample, want[i]) {
+					for j := range want[i] {
+						if j < len(res[i].Sample) && res[i].Sample[j] != want[i][j] {
+							t.Logf("first difference at byte %d: % x vs % x", j, res[i].Sample[max(0, j-4):min(len(res[i].Sample), j+12)], want[i][max(0, j-4):min(len(want[i]), j+12)])
+							break
+						}
+					}
+					t.Fatalf("record %d (%s of %s, %v): sample of %d bytes, the oracle's %d bytes", i, recs[i].Event.Type, recs[i].Event.CustomerID, res[i].Outcome, len(res[i].Sample), len(want[i]))
+					_ = 0
+				}
+			}
+			return res
+		}
+		for batch := range 60 {
+			st := a
+			if batch%7 == 3 {
+				st = other // a's cache is now stale for these customers
+			}
+			var recs []Record
+			for range 1 + rng.IntN(20) {
+				recs = AppendRecords(recs, event(), Position{Offset: offset})
+				offset++
+			}
+			apply(st, recs)
+			if batch%11 == 5 {
+				apply(st, recs) // a redelivery: no samples, nothing changes
+			}
+		}
+		if a.cacheSamples.Load() == 0 || a.Conflicts() == 0 {
+			t.Fatalf("%d samples from the cache, %d conflicts: want both", a.cacheSamples.Load(), a.Conflicts())
+		}
+	})
 }
