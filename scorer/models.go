@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 	"strconv"
 	"time"
 
@@ -242,6 +244,12 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 	if err != nil {
 		return err
 	}
+	// The features topic's partitions, to write each page lane by lane; 0 when unknown.
+	parts, err := stream.Cluster{Brokers: s.o.Brokers, Security: s.o.Security}.Partitions(ctx, s.o.Topic)
+	if err != nil {
+		s.log.Warn("sweep: the features topic's partitions are unknown; its pages hold up every lane", "err", err)
+	}
+	var groups sweepGroups
 	flush := func() error {
 		if len(items) == 0 {
 			return nil
@@ -249,26 +257,24 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 		if cur := s.model.Load(); cur != c {
 			return errRestart
 		}
-		err := func() error {
+		var err error
+		if len(parts) == 0 {
 			s.liveMu.Lock()
-			defer s.liveMu.Unlock()
-			// Once a page's answers are written they must be produced: each step is retried
-			// until it succeeds or the scorer stops, and a retried write recognises the page's
-			// own answers by its nonce and produces them again (decide). Giving up after the
-			// write would lose the page's segment changes: the next page finds the answers
-			// live and skips them.
-			bo := stream.NewBackoff(s.o.MaxBackoff)
-			retry := func(op string, f func() error) error { return s.retry(ctx, -1, bo, op, f) }
-			var res batchResult
-			if err := retry("redis", func() (err error) { res, err = s.process(ctx, items, -1, c, sc); return err }); err != nil {
-				return err
+			err = s.sweepWrite(ctx, items, c, sc)
+			s.liveMu.Unlock()
+		} else {
+			for p, group := range groups.split(items, len(parts)) {
+				s.liveMu.RLock()
+				lane := &s.laneMu[p%laneStripes]
+				lane.Lock()
+				err = s.sweepWrite(ctx, group, c, sc)
+				lane.Unlock()
+				s.liveMu.RUnlock()
+				if err != nil {
+					break
+				}
 			}
-			if err := s.produceAndMove(ctx, -1, res, retry); err != nil {
-				return err
-			}
-			s.m.scored.WithLabelValues("sweep").Add(float64(res.scored))
-			return nil
-		}()
+		}
 		done += len(items)
 		items = items[:0]
 		if err != nil {
@@ -314,6 +320,66 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 		s.log.Info("sweep done", "model_version", c.Version, "customers", done, "clock", time.UnixMilli(first).UTC(), "took", time.Since(start).Round(time.Millisecond))
 	}
 	return err
+}
+
+// sweepWrite scores a sweep page's items (or its share of one lane) under the caller's lock.
+// Once their answers are written they must be produced: each step is retried until it succeeds
+// or the scorer stops, and a retried write recognises the page's own answers by its nonce and
+// produces them again (decide). Giving up after the write would lose the page's segment
+// changes: the next page finds the answers live and skips them.
+func (s *Scorer) sweepWrite(ctx context.Context, items []item, c *bundle.Compiled, sc *laneScratch) error {
+	bo := stream.NewBackoff(s.o.MaxBackoff)
+	retry := func(op string, f func() error) error { return s.retry(ctx, -1, bo, op, f) }
+	var res batchResult
+	if err := retry("redis", func() (err error) { res, err = s.process(ctx, items, -1, c, sc); return err }); err != nil {
+		return err
+	}
+	if err := s.produceAndMove(ctx, -1, res, retry); err != nil {
+		return err
+	}
+	s.m.scored.WithLabelValues("sweep").Add(float64(res.scored))
+	return nil
+}
+
+// laneStripes is how many locks order lanes against the sweep; partition p takes stripe
+// p % laneStripes, so partitions past it share a lock (and wait on each other's sweep share).
+const laneStripes = 256
+
+// sweepGroups splits a sweep page by the features-topic partition of each customer: her
+// records come through that partition's lane alone (ingest keys them by customer), so the
+// sweep's writes for her need to be ordered against that lane only.
+type sweepGroups struct {
+	part    []int
+	grouped []item
+}
+
+// split returns an iterator over (partition, items of the page in that partition), in partition
+// order and, within one, in page order. The items are copies in g's buffer, valid until the next
+// split.
+func (g *sweepGroups) split(items []item, partitions int) iter.Seq2[int, []item] {
+	g.part = slices.Grow(g.part[:0], len(items))[:len(items)]
+	count := make([]int, partitions+1)
+	for i := range items {
+		p := stream.KeyPartition([]byte(items[i].msg.CustomerID), partitions)
+		g.part[i] = p
+		count[p+1]++
+	}
+	for p := 1; p <= partitions; p++ {
+		count[p] += count[p-1]
+	}
+	g.grouped = slices.Grow(g.grouped[:0], len(items))[:len(items)]
+	next := slices.Clone(count[:partitions])
+	for i := range items {
+		g.grouped[next[g.part[i]]] = items[i]
+		next[g.part[i]]++
+	}
+	return func(yield func(int, []item) bool) {
+		for p := range partitions {
+			if lo, hi := count[p], count[p+1]; lo < hi && !yield(p, g.grouped[lo:hi]) {
+				return
+			}
+		}
+	}
 }
 
 // sizesLoop refreshes the segment size gauges from the membership sets.

@@ -144,9 +144,15 @@ type Scorer struct {
 
 	model atomic.Pointer[bundle.Compiled]
 	graph atomic.Pointer[graphIndex] // the latest graph analytics; nil before the first
-	// liveMu orders the live writes of lanes (read lock) against sweep pages (write lock), so
-	// a customer's hash, segment sets and output records move in one order.
+	// liveMu and laneMu order a customer's live writes (hash, segment sets, output records)
+	// between her lane and the sweep, so they move in one order. A lane batch holds liveMu's
+	// read side and its partition's stripe of laneMu; a sweep writes each page partition by
+	// partition, holding the read side and that partition's stripe, so it holds up one lane at
+	// a time, for its share of a page (sweepGroups). A sweep that could not read the features
+	// topic's partitions holds the write side for the whole page instead, as every sweep did
+	// before: its pages then held up every lane.
 	liveMu sync.RWMutex
+	laneMu [laneStripes]sync.Mutex
 	// pageNonce names the sweep page being written (the sweep goroutine's alone): unique
 	// across pages and restarts, so a retried page knows its own answers.
 	pageNonce int64
@@ -339,6 +345,9 @@ func (s *Scorer) runBatch(ctx context.Context, partition int, batch []kafka.Mess
 	retry := func(op string, f func() error) error { return s.retry(ctx, partition, bo, op, f) }
 	s.liveMu.RLock()
 	defer s.liveMu.RUnlock()
+	lane := &s.laneMu[partition%laneStripes]
+	lane.Lock()
+	defer lane.Unlock()
 	c := s.model.Load() // once per batch, under the lock the sweep takes
 	var res batchResult
 	if err := retry("redis", func() (err error) { res, err = s.process(ctx, items, partition, c, sc); return err }); err != nil {

@@ -42,6 +42,19 @@ type Producer struct {
 	scratch   sync.Pool // *produceScratch
 }
 
+// KeyPartition is the partition, of a topic with n partitions, that Producer and NewWriter's
+// writers give a record keyed key: the scorer finds the lane of a customer it sweeps with it.
+func KeyPartition(key []byte, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	parts := make([]int, n)
+	for i := range parts {
+		parts[i] = i
+	}
+	return kafka.Murmur2Balancer{Consistent: true}.Balance(kafka.Message{Key: key}, parts...)
+}
+
 // ProducerOptions tune a Producer; the zero value is plaintext without compression.
 type ProducerOptions struct {
 	// Compression codec for every record batch.

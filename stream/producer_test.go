@@ -146,6 +146,15 @@ func TestProducerPlacesRecordsAsTheWriter(t *testing.T) {
 			t.Fatalf("the writer wrote %d records to w.%s, want %d", len(written), topic, len(want))
 		}
 		sameRecords(t, topics.ReadAll(t, ctx, brokers, "p."+topic), want, func(m kafka.Message) int { return written[string(m.Value)] })
+		// KeyPartition names the partition the writer chose for every key.
+		n := map[string]int{"a": 5, "b": 3}[topic]
+		for p, ms := range topics.ReadAll(t, ctx, brokers, "w."+topic) {
+			for _, m := range ms {
+				if got := stream.KeyPartition(m.Key, n); got != p {
+					t.Fatalf("w.%s: key %q is in partition %d, KeyPartition says %d", topic, m.Key, p, got)
+				}
+			}
+		}
 	}
 }
 
