@@ -26,9 +26,11 @@ import (
 //  1. One ingest replica claims the rebuild (the marker becomes "rebuild:<id>", with a lease
 //     that lapses if the replica dies, so another takes over). Every batch of every replica is
 //     fenced by the marker meanwhile: live lanes wait, their offsets uncommitted.
-//  2. It deletes the customer states written since the loss (a fenced batch may have had its
-//     clock raised just before the loss and its states written just after): a state holding
-//     only its newest events would make the rebuild skip the older ones as redeliveries.
+//  2. It deletes the customer states and period aggregates written since the loss (a fenced
+//     batch may have had its clock raised just before the loss and its states and periods
+//     written just after): a state holding only its newest events, or a period whose offset
+//     watermarks stand at that batch, would make the rebuild skip the older ones as
+//     redeliveries.
 //  3. It reads the events topic from each partition's earliest retained offset to its end at
 //     the start of the rebuild, and applies every event through the same store code, in order
 //     per partition, exactly once. Nothing is produced: the features and samples of those
@@ -210,7 +212,7 @@ func (in *Ingester) rebuild(ctx context.Context) error {
 	}()
 	defer func() { cancel(); <-renewDone }()
 
-	deleted, err := in.deleteStates(rctx)
+	deleted, err := in.deleteWritten(rctx)
 	if err != nil {
 		return err
 	}
@@ -248,31 +250,36 @@ func (in *Ingester) rebuild(ctx context.Context) error {
 	in.epoch.Adopt(next)
 	in.syncEpoch()
 	in.m.rebuilds.WithLabelValues("done").Inc()
-	in.log.Warn("the feature store is rebuilt", "epoch", next, "seconds", time.Since(start).Seconds(), "stale_states_deleted", deleted)
+	in.log.Warn("the feature store is rebuilt", "epoch", next, "seconds", time.Since(start).Seconds(), "stale_keys_deleted", deleted)
 	return nil
 }
 
-// deleteStates removes every customer state (on every master of a cluster).
-func (in *Ingester) deleteStates(ctx context.Context) (int, error) {
+// deleteWritten removes every customer state and period aggregate (their keys, the spend
+// events' id sets and the index of periods), on every master of a cluster.
+func (in *Ingester) deleteWritten(ctx context.Context) (int, error) {
+	patterns := []string{in.prefix + ":{*}:f", in.prefix + ":{period:*}:*", in.prefix + ":{periods:*}"}
 	var n atomic.Int64
 	del := func(ctx context.Context, c redis.Cmdable) error {
-		var cursor uint64
-		for {
-			keys, next, err := c.Scan(ctx, cursor, in.prefix+":{*}:f", 1000).Result()
-			if err != nil {
-				return fmt.Errorf("scanning states written since the loss: %w", err)
-			}
-			for _, k := range keys {
-				// One key per call: a cluster's keys of one call must share a slot.
-				if err := c.Del(ctx, k).Err(); err != nil {
-					return fmt.Errorf("deleting states written since the loss: %w", err)
+		for _, pattern := range patterns {
+			var cursor uint64
+			for {
+				keys, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
+				if err != nil {
+					return fmt.Errorf("scanning what was written since the loss: %w", err)
 				}
-				n.Add(1)
-			}
-			if cursor = next; cursor == 0 {
-				return nil
+				for _, k := range keys {
+					// One key per call: a cluster's keys of one call must share a slot.
+					if err := c.Del(ctx, k).Err(); err != nil {
+						return fmt.Errorf("deleting what was written since the loss: %w", err)
+					}
+					n.Add(1)
+				}
+				if cursor = next; cursor == 0 {
+					break
+				}
 			}
 		}
+		return nil
 	}
 	var err error
 	if cc, ok := in.rdb.(*redis.ClusterClient); ok {
