@@ -166,8 +166,13 @@ func PeriodDeltas(dst []any, ev *stream.Event) []any {
 // whose id the set holds, looked up for spend events, and for the others only while their
 // partition has no watermark in the period: a period written before the watermarks (which kept
 // every event's id) then still recognises what it counted. Deltas are summed in Lua numbers
-// (doubles, exact below 2⁵³) and written once per field.
+// (doubles, exact below 2⁵³) and written once per field. With a KEYS[3] (on a single Redis) it
+// is fenced as casBatchScript is: KEYS[3] the epoch marker, the last argument what it must hold.
 var periodScript = redis.NewScript(`
+if KEYS[3] then
+  local e = redis.call('GET', KEYS[3])
+  if e ~= ARGV[#ARGV] then return redis.error_reply('FENCED ' .. (e or 'missing')) end
+end
 local n = tonumber(ARGV[1])
 local wm, legacy, moved, acc, order, fresh, batch = {}, {}, {}, {}, {}, {}, {}
 local applied, j = 0, 2
@@ -256,6 +261,18 @@ func CountedAt(ev *stream.Event, pos Position, next int) Counted {
 // A failed call may have applied some periods and not others; calling it again with the same
 // events is safe. It returns how many events it applied (those not already applied).
 func (p *Periods) Apply(ctx context.Context, events []Counted, res []Result) (int, error) {
+	return p.ApplyFenced(ctx, events, res, "")
+}
+
+// ApplyFenced is Apply with each write checking, in its script, that the epoch marker holds
+// fence ("" checks nothing), and failing with ErrStoreLost otherwise, as the customer states'
+// writes do. On a Redis Cluster the marker is in another slot than the periods, so only the
+// batch's clock raise checks it there: a write that reaches Redis after a later loss is deleted
+// by the rebuild (ingest/rebuild.go), unless it comes after the rebuild's deletion.
+func (p *Periods) ApplyFenced(ctx context.Context, events []Counted, res []Result, fence string) (int, error) {
+	if _, cluster := p.rdb.(*redis.ClusterClient); cluster {
+		fence = ""
+	}
 	type group struct {
 		start time.Time
 		args  []any
@@ -295,11 +312,18 @@ func (p *Periods) Apply(ctx context.Context, events []Counted, res []Result) (in
 			// The index first: a period whose counters moved is always listed. ZADD of a
 			// listed start changes nothing, so a retry is harmless.
 			pl.ZAdd(ctx, p.IndexKey(), redis.Z{Score: float64(g.start.Unix()), Member: g.start.Unix()})
-			cmds[i] = periodScript.EvalSha(ctx, pl, []string{agg, ids}, append([]any{g.n}, g.args...)...)
+			keys, args := []string{agg, ids}, append([]any{g.n}, g.args...)
+			if fence != "" {
+				keys, args = append(keys, EpochKey(p.prefix)), append(args, fence)
+			}
+			cmds[i] = periodScript.EvalSha(ctx, pl, keys, args...)
 		}
 		return nil
 	})
 	if err != nil {
+		if redis.HasErrorPrefix(err, "FENCED") {
+			return 0, fmt.Errorf("applying period aggregates: %w: expected %q, found %s", ErrStoreLost, fence, strings.TrimPrefix(err.Error(), "FENCED "))
+		}
 		return 0, fmt.Errorf("applying period aggregates: %w", err)
 	}
 	applied := 0

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,10 +38,22 @@ var casScript = redis.NewScript(CASSource)
 // Redis a few microseconds of its own (argument objects, command lookup, reply conversion), more
 // than the command, so two calls per batch instead of two per customer. A state is never
 // shorter than its nine header bytes.
+//
+// Fenced (an odd number of arguments): the last key is the epoch marker and the last argument
+// the marker the store expects; when it holds anything else the call writes nothing and fails
+// with FENCED and what it found. The batch's clock raise checked the marker already, but a
+// write can reach Redis after a loss that came later (go-redis sends a command again on a new
+// connection), even after a rebuild deleted what was written since the loss.
 var casBatchScript = redis.NewScript(`
-local cur = redis.call('MGET', unpack(KEYS))
+local nk = #KEYS
+if #ARGV % 2 == 1 then
+  nk = nk - 1
+  local e = redis.call('GET', KEYS[nk+1])
+  if e ~= ARGV[#ARGV] then return redis.error_reply('FENCED ' .. (e or 'missing')) end
+end
+local cur = redis.call('MGET', unpack(KEYS, 1, nk))
 local res, kv, n = {}, {}, 0
-for i = 1, #KEYS do
+for i = 1, nk do
   local c, h = cur[i], ARGV[2*i-1]
   if (c == false and h == '') or (c and string.sub(c, 1, 9) == h) then
     kv[n+1] = KEYS[i]
@@ -478,9 +491,16 @@ func (s *Store) writeStatesBatched(ctx context.Context, b *batchScratch) ([]*cus
 			}
 			b.args = append(b.args, header, c.blob)
 		}
+		if fence := s.Epoch(); fence != "" {
+			b.keys = append(b.keys, EpochKey(s.cfg.Prefix))
+			b.args = append(b.args, fence)
+		}
 		// Run falls back to EVAL when Redis lost its script cache (a restart).
 		res, err := casBatchScript.Run(ctx, s.rdb, b.keys, b.args...).Int64Slice()
 		if err != nil {
+			if redis.HasErrorPrefix(err, "FENCED") {
+				return nil, fmt.Errorf("writing %d customer states: %w: expected %q, found %s", len(chunk), ErrStoreLost, s.Epoch(), strings.TrimPrefix(err.Error(), "FENCED "))
+			}
 			return nil, fmt.Errorf("writing %d customer states: %w", len(chunk), err)
 		}
 		if len(res) != len(chunk) {

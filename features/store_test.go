@@ -3,6 +3,7 @@ package features
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -796,4 +797,81 @@ func TestStoreSamplesFromCache(t *testing.T) {
 			t.Fatalf("%d samples from the cache, %d conflicts: want both", a.cacheSamples.Load(), a.Conflicts())
 		}
 	})
+}
+
+// TestWritesFencedByTheEpochMarker: on a single Redis the states' and the periods' writes check
+// the epoch marker in their scripts, after the batch's clock raise checked it too: a marker that
+// moves between the two (a loss, a rebuild claim) makes them write nothing and fail with
+// ErrStoreLost, and a marker that still holds what the store expects lets them through.
+func TestWritesFencedByTheEpochMarker(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := context.Background()
+	rdb := srv.Client()
+	other := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer other.Close()
+	moved := false
+	// The marker moves once the clock raise has passed, ahead of the states' write.
+	rdb.AddHook(fenceMover{before: func(cmd redis.Cmder) {
+		if moved && strings.HasSuffix(scriptFirstKey(cmd), "}:f") {
+			other.Set(ctx, EpochKey("seg"), "rebuild:someone", 0)
+		}
+	}})
+	st := NewStore(rdb, Config{})
+	st.SetEpoch("e1")
+	other.Set(ctx, EpochKey("seg"), "e1", 0)
+	res := make([]Result, 1)
+	if err := st.ApplyBatch(ctx, []Record{{Event: visit("a", "1", day(2011, 1, 1))}}, res); err != nil {
+		t.Fatalf("a write under the expected marker: %v", err)
+	}
+	moved = true
+	err := st.ApplyBatch(ctx, []Record{{Event: visit("b", "2", day(2011, 1, 2))}}, res)
+	if !errors.Is(err, ErrStoreLost) {
+		t.Fatalf("a write after the marker moved: %v, want ErrStoreLost", err)
+	}
+	if n, _ := other.Exists(ctx, Key("seg", "b")).Result(); n != 0 {
+		t.Fatal("the fenced write of b's state landed")
+	}
+
+	ps, err := NewPeriods(rdb, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buy := &stream.Event{EventID: "p", Type: stream.Purchase, CustomerID: "a", TS: day(2011, 1, 3), Amount: 2,
+		Items: []stream.Item{{Quantity: 1, UnitPrice: 2}}}
+	counted := []Counted{{Event: buy, Pos: Position{Offset: 7}, Record: -1}}
+	if _, err := ps.ApplyFenced(ctx, counted, nil, "e1"); !errors.Is(err, ErrStoreLost) {
+		t.Fatalf("a period write after the marker moved: %v, want ErrStoreLost", err)
+	}
+	if keys, _ := other.Keys(ctx, "seg:{period:*}:agg").Result(); len(keys) != 0 {
+		t.Fatalf("the fenced period write landed: %v", keys)
+	}
+	if n, err := ps.ApplyFenced(ctx, counted, nil, "rebuild:someone"); err != nil || n != 1 {
+		t.Fatalf("a period write under the expected marker: %d, %v", n, err)
+	}
+}
+
+// fenceMover calls before ahead of every command and pipeline it sees.
+type fenceMover struct{ before func(redis.Cmder) }
+
+func (f fenceMover) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f fenceMover) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { f.before(cmd); return next(ctx, cmd) }
+}
+func (f fenceMover) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			f.before(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// scriptFirstKey is the first key of a script call, or "".
+func scriptFirstKey(cmd redis.Cmder) string {
+	a := cmd.Args()
+	if name, _ := a[0].(string); len(a) < 4 || name != "evalsha" && name != "eval" {
+		return ""
+	}
+	k, _ := a[3].(string)
+	return k
 }

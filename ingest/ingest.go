@@ -416,7 +416,7 @@ func (in *Ingester) applyBatch(ctx context.Context, batch []kafka.Message, sc *l
 				// event is applied to its period once, so applying the batch again after any
 				// failure is safe, and so is a redelivery after a crash between the two writes.
 				var n int
-				n, err = in.periods.Apply(ctx, counts, res)
+				n, err = in.periods.ApplyFenced(ctx, counts, res, in.store.Epoch())
 				in.m.periodEvents.Add(float64(n))
 			}
 			if err == nil {

@@ -341,14 +341,19 @@ func TestPeriodAggregatesExactlyOnceUnderFaults(t *testing.T) {
 }
 
 // lossHook restarts Redis empty (no persistence) ahead of the at-th period write, after the
-// batch's fenced clock raise and customer writes, and records whether that write then landed
-// in the empty store: the one write of a batch the epoch marker does not fence.
+// batch's fenced clock raise and customer writes, and records what became of that write (or of
+// its second try, after the empty server's NOSCRIPT) while the store was still unclaimed:
+// refused by the epoch marker's fence, or landed in the empty store. With unfenced, the hook
+// points the write's fence at a key of its own that holds what the write expects, so the write
+// lands as it would on a Redis Cluster, where the marker is in another slot than the periods.
 type lossHook struct {
-	srv    *testenv.RedisServer
-	check  *redis.Client // a client of the test's own, to look at the store after the write
-	at     int64
-	n      atomic.Int64
-	landed atomic.Bool
+	srv      *testenv.RedisServer
+	check    *redis.Client // a client of the test's own, to look at the store
+	at       int64
+	unfenced bool
+	n        atomic.Int64
+	landed   atomic.Bool
+	refused  atomic.Bool
 }
 
 func (h *lossHook) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -374,40 +379,58 @@ func (h *lossHook) around(ctx context.Context, cmds []redis.Cmder, send func() e
 		h.srv.Kill()
 		h.srv.Start()
 	}
-	if n < h.at || h.landed.Load() {
+	if n < h.at || h.landed.Load() || h.refused.Load() {
 		return send()
 	}
-	// The at-th write, or its second try after the empty server's NOSCRIPT: it lands in the
-	// lost store when that write is taken while the marker is still missing (no rebuild has
-	// claimed the store yet).
-	marker, _ := h.check.Exists(ctx, features.EpochKey("seg")).Result()
+	if marker, _ := h.check.Exists(ctx, features.EpochKey("seg")).Result(); marker != 0 {
+		return send() // a rebuild claimed the store first: nothing to see
+	}
+	if h.unfenced {
+		for _, cmd := range cmds {
+			if a := cmd.Args(); isPeriodWrite(cmd) && a[2] == 3 {
+				a[5] = "seg:{period-test}:fence" // KEYS[3] (after EVALSHA, the hash, the key count, 2 keys)
+				h.check.Set(ctx, "seg:{period-test}:fence", a[len(a)-1], 0)
+			}
+		}
+	}
 	err := send()
-	h.landed.Store(err == nil && marker == 0)
+	h.landed.Store(err == nil)
+	h.refused.Store(err != nil && strings.Contains(err.Error(), "FENCED"))
 	return err
 }
 
-// TestPeriodsRebuiltAfterAWriteIntoTheLostStore: Redis restarts empty between a batch's fenced
-// clock raise and its period write, and that write lands in the empty store, with the offsets of
-// its batch as the period's watermarks. The rebuild that follows must not take those watermarks
-// for work done, or it skips the partition's earlier events of that period as redeliveries: every
-// week's aggregates must still equal the oracle's.
-func TestPeriodsRebuiltAfterAWriteIntoTheLostStore(t *testing.T) {
-	ctx := testenv.Context(t, 3*time.Minute)
-	// One partition: no other lane's clock raise notices the loss before the write goes.
-	br := testenv.StartBroker(t, 1)
-	srv := testenv.StartRedis(t) // no persistence: a restart empties it
-	check := directClient(t, srv.Addr)
-	hook := &lossHook{srv: srv, check: check, at: 6}
-	rdb := directClient(t, srv.Addr, hook)
-	w := makeSpendWorkload(13, 150, 6000, 0.10, 20)
-	publish(t, ctx, br.Address, w.msgs)
-	_, _, reg := startIngest(t, ctx, br.Address, rdb, "a")
-	waitPeriods(t, ctx, check, w, 2*time.Minute)
-	if hook.n.Load() < hook.at || !hook.landed.Load() {
-		t.Fatalf("%d period writes; the %d-th did not land in the empty store: the fault missed its place", hook.n.Load(), hook.at)
+// TestPeriodsAfterALossBeforeTheirWrite: Redis restarts empty between a batch's fenced clock
+// raise and its period write. On a single Redis the write checks the epoch marker in its script
+// and is refused; where it cannot (a Redis Cluster, emulated by pointing the fence elsewhere) it
+// lands in the empty store with the offsets of its batch as the period's watermarks, and the
+// rebuild must delete it, or it skips the partition's earlier events of that period as
+// redeliveries. Either way every week's aggregates must equal the oracle's after the rebuild.
+func TestPeriodsAfterALossBeforeTheirWrite(t *testing.T) {
+	for _, unfenced := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fenced", true: "unfenced"}[unfenced], func(t *testing.T) {
+			ctx := testenv.Context(t, 3*time.Minute)
+			// One partition: no other lane's clock raise notices the loss before the write goes.
+			br := testenv.StartBroker(t, 1)
+			srv := testenv.StartRedis(t) // no persistence: a restart empties it
+			check := directClient(t, srv.Addr)
+			hook := &lossHook{srv: srv, check: check, at: 6, unfenced: unfenced}
+			rdb := directClient(t, srv.Addr, hook)
+			w := makeSpendWorkload(13, 150, 6000, 0.10, 20)
+			publish(t, ctx, br.Address, w.msgs)
+			_, _, reg := startIngest(t, ctx, br.Address, rdb, "a")
+			waitPeriods(t, ctx, check, w, 2*time.Minute)
+			switch {
+			case hook.n.Load() < hook.at:
+				t.Fatalf("%d period writes: the fault never came", hook.n.Load())
+			case unfenced && !hook.landed.Load():
+				t.Fatal("the unfenced period write did not land in the lost store: the fault missed its place")
+			case !unfenced && !hook.refused.Load():
+				t.Fatalf("the period write after the loss was not refused by the fence (landed: %v)", hook.landed.Load())
+			}
+			if n := metricValue(t, reg, "segstream_ingest_rebuilds_total", "result", "done"); n != 1 {
+				t.Fatalf("segstream_ingest_rebuilds_total{result=done} = %v, want 1", n)
+			}
+			waitCommitted(t, ctx, br.Address, time.Minute)
+		})
 	}
-	if n := metricValue(t, reg, "segstream_ingest_rebuilds_total", "result", "done"); n != 1 {
-		t.Fatalf("segstream_ingest_rebuilds_total{result=done} = %v, want 1", n)
-	}
-	waitCommitted(t, ctx, br.Address, time.Minute)
 }

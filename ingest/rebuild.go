@@ -313,7 +313,7 @@ func (in *Ingester) rebuildPartition(ctx context.Context, cl stream.Cluster, st 
 			}
 			if err == nil && len(counts) > 0 {
 				var applied int
-				applied, err = in.periods.Apply(ctx, counts, res[:len(recs)])
+				applied, err = in.periods.ApplyFenced(ctx, counts, res[:len(recs)], st.Epoch())
 				in.m.periodEvents.Add(float64(applied))
 			}
 			return err
