@@ -259,8 +259,9 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 			}
 		}
 		b.writes = b.writes[:0]
+		var fromCache int64
 		for _, c := range b.pending {
-			s.applyCustomer(c, b.next, recs, res, &ar, &b.vec, asOf)
+			fromCache += s.applyCustomer(c, b.next, recs, res, &ar, &b.vec, asOf)
 			if c.write {
 				b.writes = append(b.writes, c)
 				start := len(b.blobs)
@@ -274,6 +275,7 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 				b.done = append(b.done, c)
 			}
 		}
+		s.cacheSamples.Add(fromCache)
 		if len(b.writes) == 0 {
 			break
 		}
@@ -307,8 +309,9 @@ func (b *batchScratch) release() {
 }
 
 // applyCustomer applies c's records to c.state; c.write says whether it must be written. The
-// features records are measured to asOf, the clock; v is their scratch.
-func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Result, ar *arena, v *Vector, asOf int64) {
+// features records are measured to asOf, the clock; v is their scratch. It returns how many
+// samples copied the state's encoding from the cache.
+func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Result, ar *arena, v *Vector, asOf int64) (fromCache int64) {
 	st := c.state
 	changed := false
 	var ctxBuf [16]priceEntry
@@ -323,7 +326,7 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 			ar.reserve(1024)
 			sampleAt = len(ar.cur.b)
 			if len(c.sample) > 0 {
-				s.cacheSamples.Add(1)
+				fromCache++
 			}
 			ar.cur.b = appendSample(ar.cur.b, st, c.sample, r.Event, ctx)
 		}
@@ -359,6 +362,7 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 		}
 	}
 	c.write = changed
+	return fromCache
 }
 
 // appendRecord appends the features record in the configured format.
