@@ -161,7 +161,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 			if err := rdb.FlushAll(ctx).Err(); err != nil {
 				return Result{}, err
 			}
-			var app ingest.Applier = features.NewStore(rdb, features.Config{Samples: !o.NoSamples, RecordFormat: o.RecordFormat})
+			var app ingest.Applier // nil: ingest's production path
 			if variant == "naive" {
 				app = &naiveStore{rdb: rdb}
 			}
@@ -322,17 +322,25 @@ func markCPU(ctx context.Context, rdb redis.UniversalClient) cpuMark {
 
 // runIngest runs one ingester per app, in one consumer group, until they have applied n events,
 // and returns the rate, with mark's readings at its start and at its last event.
+// runIngest runs an ingester per entry of apps until together they applied n records: a nil
+// entry is ingest's production path (its own store with the epoch fence, and the period
+// aggregates), another an Applier in its place (the naive baseline).
 func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient, group, featuresTopic string, apps []ingest.Applier, o Options, n int, mark func() cpuMark) (float64, cpuMark, cpuMark, error) {
 	var applied atomic.Int64
 	var ins []*ingest.Ingester
 	for _, app := range apps {
-		in, err := ingest.New(ingest.Options{
+		opts := ingest.Options{
 			Consumer:      stream.Consumer{Brokers: brokers, Topic: topic, Group: group, BatchSize: o.BatchSize, Linger: o.Linger},
 			FeaturesTopic: featuresTopic, NoFeatures: o.NoFeatures,
 			SamplesTopic: "bench.samples", NoSamples: o.NoSamples,
 			DLQTopic: "bench.dlq",
-			Applier:  &countingApplier{inner: app, n: &applied},
-		}, rdb)
+			Features: features.Config{Samples: !o.NoSamples, RecordFormat: o.RecordFormat},
+			Applied:  func(records int) { applied.Add(int64(records)) },
+		}
+		if app != nil {
+			opts.Applier, opts.Applied = &countingApplier{inner: app, n: &applied}, nil
+		}
+		in, err := ingest.New(opts, rdb)
 		if err != nil {
 			return 0, cpuMark{}, cpuMark{}, err
 		}

@@ -10,7 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/embedded/redisproc"
-	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/redisx"
 )
@@ -66,10 +65,7 @@ func scaleOut(ctx context.Context, brokers []string, n int, o Options) (scaleSta
 		if err := rc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.FlushAll(ctx).Err() }); err != nil {
 			return st, err
 		}
-		var apps []ingest.Applier
-		for range o.Replicas {
-			apps = append(apps, features.NewStore(rc, features.Config{Samples: !o.NoSamples, RecordFormat: o.RecordFormat}))
-		}
+		apps := make([]ingest.Applier, o.Replicas) // each ingest's production path, with its own cache
 		rate, m0, m1, err := runIngest(ctx, brokers, rc, fmt.Sprintf("bench-cluster-%d", run), "bench.features", apps, o, n, mark)
 		if err != nil {
 			return st, fmt.Errorf("cluster run %d: %w", run, err)
