@@ -26,6 +26,7 @@ type Options struct {
 	// contribution shares better and moves more between refits (docs/models/mmm.md), so it
 	// is not the default.
 	Priors bool
+	bag    int // TEMP study
 }
 
 func (o Options) withDefaults() Options {
@@ -158,13 +159,17 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 		// degrees of freedom the full model leaves. The MAP fit then starts from the same
 		// points and from the least-squares optimum.
 		_, nf := p.f.Dims()
-		p.prior = slices.Min(fs) / float64(p.n-nf-4*p.nc)
+		p.prior = studyPriorScale * slices.Min(fs) / float64(p.n-nf-4*p.nc)
 		starts = append(starts, zs[slices.Index(fs, slices.Min(fs))])
 		if zs, fs, err = multistart(d, o, starts, p.prior); err != nil {
 			return nil, nil, err
 		}
 	}
 	best := slices.Index(fs, slices.Min(fs))
+	if o.bag > 0 {
+		zs[best] = bagged(d, o, p.prior, zs[best])
+		p.eval(zs[best], nil)
+	}
 	m, rss := p.model(zs[best], d.Channels, d.Controls)
 	fit := &Fit{Model: m, RSS: rss, StartRSS: fs, Level: o.Level, Channels: summarize(m, d), prior: p.prior}
 	pred, base, err := predictBase(m, d)
@@ -213,12 +218,21 @@ func predictBase(m *Model, d *Data) (pred []float64, base float64, err error) {
 // log-uniformly and S ∈ [0.7, 3] from seed.
 func (p *problem) starts(n int, seed uint64) [][]float64 {
 	rng := rand.New(rand.NewPCG(seed, 0x737461727473))
+	// The starts' S stay inside Spec.Shape: a narrower range than [0.7, 3] has its own.
+	slo, shi := max(p.spec.Shape[0], 0.7), min(p.spec.Shape[1], 3)
+	if slo >= shi {
+		slo, shi = p.spec.Shape[0], p.spec.Shape[1]
+	}
+	s0 := 1.0
+	if s0 <= p.spec.Shape[0] || s0 >= p.spec.Shape[1] {
+		s0 = (p.spec.Shape[0] + p.spec.Shape[1]) / 2
+	}
 	out := make([][]float64, n)
 	for i := range out {
 		for c := range p.spend {
-			theta, rel, s := 0.5, 1.0, 1.0
+			theta, rel, s := 0.5, 1.0, s0
 			if i > 0 {
-				theta, rel, s = 0.1+0.7*rng.Float64(), math.Exp(math.Log(0.3)+math.Log(10)*rng.Float64()), 0.7+2.3*rng.Float64()
+				theta, rel, s = 0.1+0.7*rng.Float64(), math.Exp(math.Log(0.3)+math.Log(10)*rng.Float64()), slo+(shi-slo)*rng.Float64()
 			}
 			out[i] = append(out[i], p.unconstrained(c, theta, rel*p.scale[c]*carryover(theta, p.spec.MaxLag), s)...)
 		}
@@ -370,4 +384,41 @@ func parallel(n, workers int, task func(i int) error) error {
 		}
 	}
 	return nil
+}
+
+var studyPriorScale = 1.0 // TEMP
+
+// bagged is the coordinate-wise median of the transform parameters of o.bag moving-block
+// resample refits from z.
+func bagged(d *Data, o Options, prior float64, z []float64) []float64 {
+	n := d.Periods()
+	zb := make([][]float64, o.bag)
+	_ = parallel(o.bag, o.Workers, func(b int) error {
+		rng := rand.New(rand.NewPCG(o.Seed, 0x626167+uint64(b)))
+		w := make([]float64, n)
+		for drawn := 0; drawn < n; {
+			start := rng.IntN(n - o.BlockLen + 1)
+			for t := start; t < start+o.BlockLen && drawn < n; t++ {
+				w[t]++
+				drawn++
+			}
+		}
+		p, err := newProblem(d, o.Spec, w)
+		if err != nil {
+			return err
+		}
+		p.prior = prior
+		zb[b], _ = p.local(z, 1000)
+		return nil
+	})
+	out := make([]float64, len(z))
+	x := make([]float64, o.bag)
+	for i := range z {
+		for b := range zb {
+			x[b] = zb[b][i]
+		}
+		slices.Sort(x)
+		out[i] = stat.Quantile(0.5, stat.LinInterp, x, nil)
+	}
+	return out
 }
