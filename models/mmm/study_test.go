@@ -22,9 +22,18 @@ import (
 // fixed at the truth, the linear part fitted by the same NNLS with the base terms), the worst
 // contribution share error and TestRecovery's four checks, and the least-squares objective
 // at the fit against its value at the true transforms: a fit below the truth's RSS means the
-// search did its job and what error remains is the data's.
+// search did its job and what error remains is the data's. Then it refits on the 8 more weeks
+// and gives the largest ROI move, TestStability's check. Last, a summary line per estimator.
+//
+// The estimators are fitted as TestRecovery fits them (Seed 1, the 13-week holdout) without
+// the bootstrap, which changes the intervals only. docs/models/mmm.md has the figures of each
+// (2026-12-06: all checks on 13 of 30 draws by least squares, 23 by the MAP fit, 28 by the
+// oracle).
 
-// studyFits are the estimators the study can compare, by name.
+// studyFits are the estimators the study can compare, by name. Those measured and not kept
+// stay here so that their figures in docs/models/mmm.md can be rerun; two more (the priors
+// weighed ×0.5 and ×2; the median of 20 block-bootstrap refits' transform parameters, with the
+// linear part refitted at it) needed hooks in fit.go and are in commit b1cf5ff.
 var studyFits = map[string]func(d *Data) (*Fit, error){
 	"ls": func(d *Data) (*Fit, error) {
 		return Estimate(d, Options{Seed: 1, Bootstrap: -1})
@@ -32,7 +41,7 @@ var studyFits = map[string]func(d *Data) (*Fit, error){
 	"map": func(d *Data) (*Fit, error) {
 		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true})
 	},
-	// The lower held-out MAPE of the two fits.
+	// Of the two fits, the one with the lower held-out MAPE.
 	"sel": func(d *Data) (*Fit, error) {
 		a, err := Estimate(d, Options{Seed: 1, Bootstrap: -1})
 		if err != nil {
@@ -47,24 +56,9 @@ var studyFits = map[string]func(d *Data) (*Fit, error){
 		}
 		return b, nil
 	},
-	"map-bag": func(d *Data) (*Fit, error) {
-		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, bag: 20})
-	},
-	"ls-bag": func(d *Data) (*Fit, error) {
-		return Estimate(d, Options{Seed: 1, Bootstrap: -1, bag: 20})
-	},
+	// Twice the starts: whether the search limits the MAP fit.
 	"map16": func(d *Data) (*Fit, error) {
 		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Starts: 16})
-	},
-	"map-w05": func(d *Data) (*Fit, error) {
-		studyPriorScale = 0.5
-		defer func() { studyPriorScale = 1 }()
-		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true})
-	},
-	"map-w2": func(d *Data) (*Fit, error) {
-		studyPriorScale = 2
-		defer func() { studyPriorScale = 1 }()
-		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true})
 	},
 	// S held at 1, as Meridian holds its Hill slope by default.
 	"ls-s1": func(d *Data) (*Fit, error) {
@@ -260,7 +254,10 @@ func TestStudy(t *testing.T) {
 		r := row{seed: seed}
 		or := oracle(t, d, truth)
 		r.oracle = checkRecovery(t, d, truth, or, holdoutMAPE(t, d, func(h *Data) *Fit { return oracle(t, h, truth) }))
-		line := fmt.Sprintf("seed %d oracle %4.1f%s rss %.4g", seed, 100*r.oracle.worst, mark(r.oracle), r.oracle.rss)
+		for c, s := range oracle(t, all, truth).Channels {
+			r.oracle.move = max(r.oracle.move, math.Abs(s.ROI/or.Channels[c].ROI-1))
+		}
+		line := fmt.Sprintf("seed %d oracle %4.1f%s move %2.0f%%", seed, 100*r.oracle.worst, mark(r.oracle), 100*r.oracle.move)
 		for _, name := range names {
 			fit, err := studyFits[name](d)
 			if err != nil {
