@@ -60,6 +60,10 @@ var studyFits = map[string]func(d *Data) (*Fit, error){
 	"map16": func(d *Data) (*Fit, error) {
 		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Starts: 16})
 	},
+	// S searched in scipy's golden range (0.3, 5) rather than Robyn's [0.5, 3], under the priors.
+	"map-wide": func(d *Data) (*Fit, error) {
+		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Spec: Spec{Shape: [2]float64{0.3, 5}}})
+	},
 	// S held at 1, as Meridian holds its Hill slope by default.
 	"ls-s1": func(d *Data) (*Fit, error) {
 		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Spec: Spec{Shape: [2]float64{0.9999, 1.0001}}})
