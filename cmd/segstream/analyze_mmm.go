@@ -21,7 +21,7 @@ func analyzeMMM(fs *flag.FlagSet) runFunc {
 	fs.IntVar(&o.Holdout, "holdout", 13, "final periods held out and predicted by a refit without them; 0 for none")
 	fs.Float64Var(&o.Budget, "budget", 0, "also split this spend per period over the channels, in steady state")
 	fs.StringVar(&o.Bounds, "bounds", "", "with --budget: spend per period allowed per channel, name=lo:hi,... (default 0 to 3× its mean spend)")
-	fs.BoolVar(&o.Priors, "priors", false, "fit under the priors on half saturation and shape (MAP), as the retrainer fits the live mix")
+	fs.BoolVar(&o.Priors, "priors", true, "fit under the priors on half saturation and shape (MAP), as the retrainer fits the live mix; --priors=false fits plain least squares")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	return func(_ context.Context, stdout io.Writer) error {
 		switch {
