@@ -203,11 +203,7 @@ for i = 1, n do
   end
   if apply then
     applied = applied + 1
-    for k = 1, m do
-      local f, d = ARGV[j+2*k-2], tonumber(ARGV[j+2*k-1])
-      if acc[f] == nil then order[#order+1] = f; acc[f] = 0 end
-      acc[f] = acc[f] + d
-    end
+` + periodAdd + `
   end
   j = j + 2*m
 end
@@ -229,6 +225,15 @@ if KEYS[3] then
   local e = redis.call('GET', KEYS[3])
   if e ~= ARGV[#ARGV] then return redis.error_reply('FENCED ' .. (e or 'missing')) end
 end`
+
+// periodAdd adds an event's or a group's m field, delta pairs, from ARGV[j], to the sums acc
+// (their fields in order of first appearance in order).
+const periodAdd = `
+    for k = 1, m do
+      local f, d = ARGV[j+2*k-2], tonumber(ARGV[j+2*k-1])
+      if acc[f] == nil then order[#order+1] = f; acc[f] = 0 end
+      acc[f] = acc[f] + d
+    end`
 
 // periodEra marks a period that has counted nothing yet (field v = 2; no events field): such a
 // period never held the ids of customer events (written before the watermarks), so a partition
@@ -267,11 +272,7 @@ for g = 1, tonumber(ARGV[1]) do
     applied = applied + n
     marks[#marks+1] = part
     marks[#marks+1] = last
-    for k = 1, m do
-      local f, d = ARGV[j+2*k-2], tonumber(ARGV[j+2*k-1])
-      if acc[f] == nil then order[#order+1] = f; acc[f] = 0 end
-      acc[f] = acc[f] + d
-    end
+` + periodAdd + `
   end
   j = j + 2*m
 end

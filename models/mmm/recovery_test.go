@@ -81,25 +81,7 @@ func TestRecovery(t *testing.T) {
 			t.Errorf("seed %d: held-out MAPE %.4f, the noise's own %.4f", seed, fit.Holdout.MAPE, noise)
 		}
 
-		current := d.MeanSpend()
-		budget := 0.0
-		for _, v := range current {
-			budget += v
-		}
-		a, err := fit.Allocate(budget, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		spent := 0.0
-		for _, v := range a.Spend {
-			spent += v
-		}
-		best, err := truth.Allocate(budget, a.Bounds)
-		if err != nil {
-			t.Fatal(err)
-		}
-		realized := truth.mediaRevenue(a.Spend) - truth.mediaRevenue(current)
-		possible := truth.mediaRevenue(best) - truth.mediaRevenue(current)
+		a, budget, spent, realized, possible := allocateAgainstTruth(t, d, truth, fit)
 		t.Logf("seed %d: budget %.2f spent %.2f, lift predicted %.0f %.0f, realized under the truth %.0f, the truth's best %.0f", seed, budget, spent, a.Lift, *a.LiftInterval, realized, possible)
 		if math.Abs(spent-budget) > 1e-9*budget {
 			t.Errorf("seed %d: spent %.6f of a budget of %.6f", seed, spent, budget)
@@ -108,6 +90,31 @@ func TestRecovery(t *testing.T) {
 			t.Errorf("seed %d: the allocation gains %.0f under the truth, the fit predicted %.0f, the truth's best gains %.0f", seed, realized, a.Lift, possible)
 		}
 	}
+}
+
+// allocateAgainstTruth splits the data's mean total spend per period by fit, and returns the
+// allocation, the budget, what the split spends, and what the split and the true model's own
+// best split (within the same bounds) gain over the current split under the true model.
+func allocateAgainstTruth(t *testing.T, d *Data, truth *Model, fit *Fit) (a *Allocation, budget, spent, realized, possible float64) {
+	t.Helper()
+	current := d.MeanSpend()
+	for _, v := range current {
+		budget += v
+	}
+	a, err := fit.Allocate(budget, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range a.Spend {
+		spent += v
+	}
+	best, err := truth.Allocate(budget, a.Bounds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	realized = truth.mediaRevenue(a.Spend) - truth.mediaRevenue(current)
+	possible = truth.mediaRevenue(best) - truth.mediaRevenue(current)
+	return a, budget, spent, realized, possible
 }
 
 // TestStability: eight more weeks of the same process move no channel's ROI by more than 15%.

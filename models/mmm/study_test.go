@@ -133,25 +133,7 @@ func checkRecovery(t *testing.T, d *Data, truth *Model, fit *Fit, holdoutMAPE fl
 	}
 	out.mapeRatio = holdoutMAPE / noise
 	out.mape = holdoutMAPE <= 1.5*noise
-	current := d.MeanSpend()
-	budget := 0.0
-	for _, v := range current {
-		budget += v
-	}
-	a, err := fit.Allocate(budget, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spent := 0.0
-	for _, v := range a.Spend {
-		spent += v
-	}
-	best, err := truth.Allocate(budget, a.Bounds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	realized := truth.mediaRevenue(a.Spend) - truth.mediaRevenue(current)
-	possible := truth.mediaRevenue(best) - truth.mediaRevenue(current)
+	_, budget, spent, realized, possible := allocateAgainstTruth(t, d, truth, fit)
 	out.liftRatio = realized / possible
 	out.alloc = math.Abs(spent-budget) <= 1e-9*budget && realized > 0 && realized >= 0.75*possible
 	out.rss = leastSquaresRSS(t, d, fit.Model)
