@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,6 +91,19 @@ func TestPipelineLatency(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// SEGSTREAM_LOADTRACE=file writes an execution trace over the load alone (go tool trace;
+	// -pprof=sched says where goroutines waited for a core, -pprof=sync where they waited on
+	// each other).
+	if f := os.Getenv("SEGSTREAM_LOADTRACE"); f != "" {
+		tf, err := os.Create(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tf.Close()
+		if err := trace.Start(tf); err != nil {
+			t.Fatal(err)
+		}
+	}
 	loadBefore := loadAverage()
 	start := time.Now()
 	var evs []stream.Event
@@ -117,6 +131,9 @@ func TestPipelineLatency(t *testing.T) {
 	aw.Close()
 	if os.Getenv("SEGSTREAM_LOADPROF") != "" {
 		pprof.StopCPUProfile()
+	}
+	if os.Getenv("SEGSTREAM_LOADTRACE") != "" {
+		trace.Stop()
 	}
 	offered := float64(e.events-warm) / time.Since(start).Seconds()
 	e.waitFor("scores", func() bool { return e.count(stream.DefaultScoresTopic) >= int64(e.events) })
