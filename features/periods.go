@@ -135,6 +135,13 @@ func Counts(ev *stream.Event) bool {
 
 // PeriodDeltas appends to dst the counters ev adds to its period, as field, delta pairs.
 func PeriodDeltas(dst []any, ev *stream.Event) []any {
+	eachPeriodDelta(ev, func(field string, d int64) { dst = append(dst, field, d) })
+	return dst
+}
+
+// eachPeriodDelta calls add with each counter ev adds to its period (no boxing: the sums of
+// applyFast add them up directly).
+func eachPeriodDelta(ev *stream.Event, add func(field string, d int64)) {
 	cents := func(x float64) int64 { return int64(math.Round(x * 100)) }
 	switch ev.Type {
 	case stream.Purchase:
@@ -147,19 +154,21 @@ func PeriodDeltas(dst []any, ev *stream.Event) []any {
 				promo += it.Quantity
 			}
 		}
-		dst = append(dst, FieldPurchases, int64(1), FieldRevenueCents, cents(ev.Total()))
+		add(FieldPurchases, 1)
+		add(FieldRevenueCents, cents(ev.Total()))
 		if len(ev.Items) > 0 {
-			dst = append(dst, FieldPaidCents, cents(paid), FieldUnitsMilli, int64(math.Round(units*1000)),
-				FieldPromoMilli, int64(math.Round(promo*1000)))
+			add(FieldPaidCents, cents(paid))
+			add(FieldUnitsMilli, int64(math.Round(units*1000)))
+			add(FieldPromoMilli, int64(math.Round(promo*1000)))
 		}
 	case stream.Refund:
-		dst = append(dst, FieldRefunds, int64(1), FieldRevenueCents, -cents(ev.Total()))
+		add(FieldRefunds, 1)
+		add(FieldRevenueCents, -cents(ev.Total()))
 	case stream.Visit:
-		dst = append(dst, FieldVisits, int64(1))
+		add(FieldVisits, 1)
 	case stream.Spend:
-		dst = append(dst, SpendField+ev.Channel, cents(ev.Amount))
+		add(SpendField+ev.Channel, cents(ev.Amount))
 	}
-	return dst
 }
 
 // periodScript applies a batch's events to one period: KEYS[1] the aggregates, KEYS[2] the id
@@ -400,7 +409,8 @@ func (p *Periods) applyFast(ctx context.Context, groups []*periodGroup, fence st
 	var calls []*call
 	byStart := map[int64]*call{}
 	var left []*periodGroup
-	var deltas []any
+	var fields []string
+	var sums []int64
 	for _, g := range groups {
 		if g.detailed {
 			left = append(left, g)
@@ -413,19 +423,16 @@ func (p *Periods) applyFast(ctx context.Context, groups []*periodGroup, fence st
 			calls = append(calls, c)
 		}
 		// Sum the group's deltas by field, in the order the fields first appear.
-		deltas = deltas[:0]
-		var fields []string
-		var sums []int64
-		for _, e := range g.events {
-			deltas = PeriodDeltas(deltas[:0], e.Event)
-			for i := 0; i+1 < len(deltas); i += 2 {
-				f, d := deltas[i].(string), deltas[i+1].(int64)
-				if k := slices.Index(fields, f); k >= 0 {
-					sums[k] += d
-				} else {
-					fields, sums = append(fields, f), append(sums, d)
-				}
+		fields, sums = fields[:0], sums[:0]
+		add := func(f string, d int64) {
+			if k := slices.Index(fields, f); k >= 0 {
+				sums[k] += d
+			} else {
+				fields, sums = append(fields, f), append(sums, d)
 			}
+		}
+		for _, e := range g.events {
+			eachPeriodDelta(e.Event, add)
 		}
 		c.args = append(c.args, g.part, g.first, g.last, len(g.events), len(fields))
 		for i, f := range fields {
