@@ -3,6 +3,7 @@ package scorer_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
@@ -80,30 +81,11 @@ func TestPipelineLatency(t *testing.T) {
 	// An asynchronous producer, so the offered rate does not wait on acknowledgements.
 	aw := stream.NewWriter([]string{e.broker.Address}, stream.DefaultEventsTopic, stream.WriterOptions{BatchSize: 500, BatchTimeout: time.Millisecond, Async: true})
 	per := int(time.Duration(rate) * tick / time.Second)
-	// SEGSTREAM_LOADPROF=file writes a CPU profile of this process over the load alone.
-	if f := os.Getenv("SEGSTREAM_LOADPROF"); f != "" {
-		pf, err := os.Create(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// SEGSTREAM_LOADTRACE=file writes an execution trace over the load alone (go tool trace;
-	// -pprof=sched says where goroutines waited for a core, -pprof=sync where they waited on
-	// each other).
-	if f := os.Getenv("SEGSTREAM_LOADTRACE"); f != "" {
-		tf, err := os.Create(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tf.Close()
-		if err := trace.Start(tf); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// SEGSTREAM_LOADPROF=file writes a CPU profile of this process over the load alone, and
+	// SEGSTREAM_LOADTRACE=file an execution trace (go tool trace; -pprof=sched says where
+	// goroutines waited for a core, -pprof=sync where they waited on each other).
+	stopProfile := captureLoad(t, "SEGSTREAM_LOADPROF", pprof.StartCPUProfile, pprof.StopCPUProfile)
+	stopTrace := captureLoad(t, "SEGSTREAM_LOADTRACE", trace.Start, trace.Stop)
 	loadBefore := loadAverage()
 	start := time.Now()
 	var evs []stream.Event
@@ -129,12 +111,8 @@ func TestPipelineLatency(t *testing.T) {
 		e.events += len(msgs)
 	}
 	aw.Close()
-	if os.Getenv("SEGSTREAM_LOADPROF") != "" {
-		pprof.StopCPUProfile()
-	}
-	if os.Getenv("SEGSTREAM_LOADTRACE") != "" {
-		trace.Stop()
-	}
+	stopProfile()
+	stopTrace()
 	offered := float64(e.events-warm) / time.Since(start).Seconds()
 	e.waitFor("scores", func() bool { return e.count(stream.DefaultScoresTopic) >= int64(e.events) })
 
@@ -197,4 +175,23 @@ func loadAverage() string {
 		return "?"
 	}
 	return f[0]
+}
+
+// captureLoad starts a capture into the file the environment variable env names (nothing when
+// it is unset) and returns what stops it.
+func captureLoad(t *testing.T, env string, start func(io.Writer) error, stop func()) func() {
+	t.Helper()
+	name := os.Getenv(env)
+	if name == "" {
+		return func() {}
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := start(f); err != nil {
+		t.Fatal(err)
+	}
+	return stop
 }
