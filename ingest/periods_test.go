@@ -427,9 +427,15 @@ func TestPeriodsAfterALossBeforeTheirWrite(t *testing.T) {
 			case !unfenced && !hook.refused.Load():
 				t.Fatalf("the period write after the loss was not refused by the fence (landed: %v)", hook.landed.Load())
 			}
+			// The rebuild counts itself done just after its last period write: wait for it.
+			deadline := time.Now().Add(30 * time.Second)
+			for metricValue(t, reg, "segstream_ingest_rebuilds_total", "result", "done") < 1 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
 			if n := metricValue(t, reg, "segstream_ingest_rebuilds_total", "result", "done"); n != 1 {
 				t.Fatalf("segstream_ingest_rebuilds_total{result=done} = %v, want 1", n)
 			}
+			waitPeriods(t, ctx, check, w, time.Minute) // and still right after it
 			waitCommitted(t, ctx, br.Address, time.Minute)
 		})
 	}
