@@ -83,6 +83,15 @@ func (s *Store) raiseClockFenced(ctx context.Context, v int64) (int64, error) {
 	return n, err
 }
 
+// fencedErr is err, or ErrStoreLost when it is a fenced script's refusal (FENCED and what the
+// marker held) of a write that expected the marker to hold want.
+func fencedErr(err error, want string) error {
+	if redis.HasErrorPrefix(err, "FENCED") {
+		return fmt.Errorf("%w: expected %q, found %s", ErrStoreLost, want, strings.TrimPrefix(err.Error(), "FENCED "))
+	}
+	return err
+}
+
 // EpochEvery is how often an EpochWatch reads the marker.
 const EpochEvery = time.Second
 

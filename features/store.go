@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -495,17 +494,15 @@ func (s *Store) writeStatesBatched(ctx context.Context, b *batchScratch) ([]*cus
 			}
 			b.args = append(b.args, header, c.blob)
 		}
-		if fence := s.Epoch(); fence != "" {
+		fence := s.Epoch()
+		if fence != "" {
 			b.keys = append(b.keys, EpochKey(s.cfg.Prefix))
 			b.args = append(b.args, fence)
 		}
 		// Run falls back to EVAL when Redis lost its script cache (a restart).
 		res, err := casBatchScript.Run(ctx, s.rdb, b.keys, b.args...).Int64Slice()
 		if err != nil {
-			if redis.HasErrorPrefix(err, "FENCED") {
-				return nil, fmt.Errorf("writing %d customer states: %w: expected %q, found %s", len(chunk), ErrStoreLost, s.Epoch(), strings.TrimPrefix(err.Error(), "FENCED "))
-			}
-			return nil, fmt.Errorf("writing %d customer states: %w", len(chunk), err)
+			return nil, fmt.Errorf("writing %d customer states: %w", len(chunk), fencedErr(err, fence))
 		}
 		if len(res) != len(chunk) {
 			return nil, fmt.Errorf("writing %d customer states: %d replies", len(chunk), len(res))
