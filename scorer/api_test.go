@@ -2,6 +2,7 @@ package scorer_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -464,13 +465,25 @@ func TestAPILatency(t *testing.T) {
 		}
 	}
 	load0 := loadAverage()
-	var lat, fromSent []time.Duration
-	var failed int64
-	var took time.Duration
-	where := "child process"
+	lat, fromSent, failed, took, where := loadGenerator(t, ctx, srv.URL, ids, rate, n)
+	if len(lat) != n || len(fromSent) != n {
+		t.Fatalf("%d latencies, want %d", len(lat), n)
+	}
+	t.Logf("%d requests in %s (%.0f/s offered %d/s, generator in %s), %d failed; load average %s before, %s after",
+		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), rate, where, failed, load0, loadAverage())
+	t.Logf("  from due time:   %s", quantiles(lat))
+	t.Logf("  from dispatch:   %s", quantiles(fromSent))
+}
+
+// loadGenerator runs openLoop against base: in a child process (this test binary,
+// TestAPILoadGenerator), so its goroutines, allocations and garbage collection are not the
+// server's, or in this process with SEGSTREAM_LOADGEN=inprocess. where says which.
+func loadGenerator(t *testing.T, ctx context.Context, base string, ids []string, rate, n int) (lat, fromSent []time.Duration, failed int64, took time.Duration, where string) {
+	t.Helper()
+	where = "child process"
 	if os.Getenv("SEGSTREAM_LOADGEN") == "inprocess" {
 		where = "this process"
-		lat, fromSent, failed, took = openLoop(srv.URL, ids, rate, n)
+		lat, fromSent, failed, took = openLoop(base, ids, rate, n)
 	} else {
 		dir := t.TempDir()
 		out := filepath.Join(dir, "lat")
@@ -479,7 +492,9 @@ func TestAPILatency(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestAPILoadGenerator$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "SEGSTREAM_LOADGEN_URL="+srv.URL, "SEGSTREAM_LOADGEN_IDS="+idsFile,
+		// The generator's own garbage collection would stop its clocks and take a core from
+		// the server; for one run's requests it can keep everything it allocates.
+		cmd.Env = append(os.Environ(), cmp.Or(os.Getenv("SEGSTREAM_LOADGEN_GOGC"), "GOGC=off"), "SEGSTREAM_LOADGEN_URL="+base, "SEGSTREAM_LOADGEN_IDS="+idsFile,
 			"SEGSTREAM_LOADGEN_OUT="+out, fmt.Sprintf("SEGSTREAM_LOADGEN_RATE=%d", rate), fmt.Sprintf("SEGSTREAM_LOADGEN_N=%d", n))
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("load generator: %v\n%s", err, b)
@@ -498,17 +513,14 @@ func TestAPILatency(t *testing.T) {
 		}
 		lat, fromSent = lat[:len(lat)/2], lat[len(lat)/2:]
 	}
-	if len(lat) != n || len(fromSent) != n {
-		t.Fatalf("%d latencies, want %d", len(lat), n)
-	}
-	q := func(d []time.Duration) string {
-		slices.Sort(d)
-		return fmt.Sprintf("p50 %s p90 %s p99 %s max %s", d[n/2], d[n*9/10], d[n*99/100], d[n-1])
-	}
-	t.Logf("%d requests in %s (%.0f/s offered %d/s, generator in %s), %d failed; load average %s before, %s after",
-		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), rate, where, failed, load0, loadAverage())
-	t.Logf("  from due time:   %s", q(lat))
-	t.Logf("  from dispatch:   %s", q(fromSent))
+	return lat, fromSent, failed, took, where
+}
+
+// quantiles sorts d and says its p50, p90, p99 and maximum.
+func quantiles(d []time.Duration) string {
+	slices.Sort(d)
+	n := len(d)
+	return fmt.Sprintf("p50 %s p90 %s p99 %s max %s", d[n/2], d[n*9/10], d[n*99/100], d[n-1])
 }
 
 // TestAPILoadGenerator is TestAPILatency's load generator when run as its child process.
@@ -534,12 +546,12 @@ func TestAPILoadGenerator(t *testing.T) {
 }
 
 // openLoop requests GET /v1/customers/{id} n times at rate per second from a pool of keep-alive
-// workers. A dispatcher wakes every half millisecond and hands out the requests due by then; a
-// request waits for a free worker in a queue. Each latency runs to the end of the answer's body:
-// lat from the request's due time, fromSent from the moment the dispatcher handed it out (this
-// machine's timers fire about 1.1 ms late, so a due time is up to that much before the
-// dispatcher wakes: lat counts the generator's lateness, fromSent does not; both count the
-// queue for a worker).
+// workers. A dispatcher sleeps until the next request is due (pacer: about 25 µs late with
+// nanosleep, where Go's timers were 1.1 ms late and sent 5,000/s as bursts of five or six) and
+// hands out the requests due by then; a request waits for a free worker in a queue. Each latency
+// runs to the end of the answer's body: lat from the request's due time, fromSent from the
+// moment the dispatcher handed it out (lat counts the generator's lateness, fromSent does not;
+// both count the queue for a worker).
 func openLoop(base string, ids []string, rate, n int) (lat, fromSent []time.Duration, failed int64, took time.Duration) {
 	const workers = 64
 	tr := &http.Transport{MaxIdleConnsPerHost: workers, MaxIdleConns: workers}
@@ -594,6 +606,7 @@ func openLoop(base string, ids []string, rate, n int) (lat, fromSent []time.Dura
 			}
 		}()
 	}
+	pace, stop := newPacer()
 	for i := 0; i < n; {
 		now := time.Now()
 		for i < n && !sched(i).After(now) {
@@ -602,9 +615,10 @@ func openLoop(base string, ids []string, rate, n int) (lat, fromSent []time.Dura
 			i++
 		}
 		if i < n {
-			time.Sleep(min(time.Until(sched(i)), 500*time.Microsecond))
+			pace.sleep(min(time.Until(sched(i)), 500*time.Microsecond))
 		}
 	}
+	stop()
 	close(due)
 	wg.Wait()
 	return lat, fromSent, nfailed.Load(), time.Since(start)
@@ -626,12 +640,8 @@ func TestAPILatencyFloor(t *testing.T) {
 	defer srv.Close()
 	const rate, n = 5000, 25000
 	load0 := loadAverage()
-	lat, fromSent, failed, took := openLoop(srv.URL, []string{"a", "b", "c"}, rate, n)
-	q := func(d []time.Duration) string {
-		slices.Sort(d)
-		return fmt.Sprintf("p50 %s p90 %s p99 %s max %s", d[n/2], d[n*9/10], d[n*99/100], d[n-1])
-	}
-	t.Logf("static %d-byte answer: %d requests in %s, %d failed; load average %s before, %s after", len(body), n, took.Round(time.Millisecond), failed, load0, loadAverage())
-	t.Logf("  from due time:   %s", q(lat))
-	t.Logf("  from dispatch:   %s", q(fromSent))
+	lat, fromSent, failed, took, where := loadGenerator(t, testenv.Context(t, time.Minute), srv.URL, []string{"a", "b", "c"}, rate, n)
+	t.Logf("static %d-byte answer: %d requests in %s, generator in %s, %d failed; load average %s before, %s after", len(body), n, took.Round(time.Millisecond), where, failed, load0, loadAverage())
+	t.Logf("  from due time:   %s", quantiles(lat))
+	t.Logf("  from dispatch:   %s", quantiles(fromSent))
 }

@@ -2,12 +2,10 @@ package scorer_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -151,16 +149,11 @@ func TestPipelineLatency(t *testing.T) {
 	if len(lat) == 0 {
 		t.Fatal("no latencies")
 	}
-	q := func(d []time.Duration) string {
-		slices.Sort(d)
-		n := len(d)
-		return fmt.Sprintf("p50 %s p90 %s p99 %s max %s", d[n/2], d[n*9/10], d[n*99/100], d[n-1])
-	}
 	t.Logf("broker: %s; sweep rate %d customers/s (0: the default)", where, so.SweepRate)
 	t.Logf("offered %.0f events/s for %ds (producer fell >50ms behind %d times); %d scored; load average %s before, %s after", offered, seconds, behind, len(lat), loadBefore, loadAverage())
-	t.Logf("event produced -> score produced: %s", q(lat))
-	t.Logf("  of which event -> features record (ingest): %s", q(ing))
-	t.Logf("  and features record -> score (scorer): %s", q(sco))
+	t.Logf("event produced -> score produced: %s", quantiles(lat))
+	t.Logf("  of which event -> features record (ingest): %s", quantiles(ing))
+	t.Logf("  and features record -> score (scorer): %s", quantiles(sco))
 }
 
 // loadAverage is the machine's 1-minute load average, for the record: every figure here
