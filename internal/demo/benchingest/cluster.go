@@ -66,7 +66,7 @@ func scaleOut(ctx context.Context, brokers []string, n int, o Options) (scaleSta
 			return st, err
 		}
 		apps := make([]ingest.Applier, o.Replicas) // each ingest's production path, with its own cache
-		rate, m0, m1, err := runIngest(ctx, brokers, rc, fmt.Sprintf("bench-cluster-%d", run), "bench.features", apps, o, n, mark)
+		rate, m0, m1, err := runIngest(ctx, brokers, rc, fmt.Sprintf("bench-cluster-%d", run), runTopicsOf("cluster", run), apps, o, n, mark)
 		if err != nil {
 			return st, fmt.Errorf("cluster run %d: %w", run, err)
 		}
