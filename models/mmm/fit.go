@@ -28,9 +28,6 @@ type Options struct {
 	// acceptance seeds 11-18 it moves more (TestStability 6 of 8, least squares 8), so it is
 	// not the default (docs/models/mmm.md).
 	Priors bool
-	// Posterior, with Priors, reports the posterior mean of the transform parameters over
-	// this many Metropolis draws (posterior.go) instead of the MAP estimate. Experimental.
-	Posterior int
 }
 
 func (o Options) withDefaults() Options {
@@ -108,7 +105,6 @@ type Fit struct {
 	Resamples    []*Model `json:"-"`
 	resampleBase []float64
 	prior        float64 // the σ² the priors were weighed with; 0 for a flat fit
-	post         []ChannelSummary
 }
 
 // Estimate fits the model on d. The transform parameters (θ, K, S per channel) are searched
@@ -171,20 +167,15 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 		}
 	}
 	best := slices.Index(fs, slices.Min(fs))
-	zbest := zs[best]
-	var post []ChannelSummary
-	if o.Posterior > 0 && p.prior > 0 {
-		zbest, post = p.posteriorMean(zbest, o.Seed, o.Posterior, d)
-	}
-	m, rss := p.model(zbest, d.Channels, d.Controls)
-	fit := &Fit{Model: m, RSS: rss, StartRSS: fs, Level: o.Level, Channels: summarize(m, d), prior: p.prior, post: post}
+	m, rss := p.model(zs[best], d.Channels, d.Controls)
+	fit := &Fit{Model: m, RSS: rss, StartRSS: fs, Level: o.Level, Channels: summarize(m, d), prior: p.prior}
 	pred, base, err := predictBase(m, d)
 	if err != nil {
 		return nil, nil, err
 	}
 	fit.Base = base
 	fit.R2, fit.MAPE = accuracy(d.Revenue, pred)
-	return fit, zbest, nil
+	return fit, zs[best], nil
 }
 
 // multistart runs the local search from every start on d's objective with the priors

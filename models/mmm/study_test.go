@@ -56,21 +56,6 @@ var studyFits = map[string]func(d *Data) (*Fit, error){
 		}
 		return b, nil
 	},
-	// The posterior mean of the transforms under the priors (Metropolis, 1,000 draws).
-	"pm": func(d *Data) (*Fit, error) {
-		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Posterior: 1000})
-	},
-	// The same fit, with each channel's share and ROI their posterior means.
-	"pms": func(d *Data) (*Fit, error) {
-		f, err := Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Posterior: 1000})
-		if err != nil {
-			return nil, err
-		}
-		for c := range f.Channels {
-			f.Channels[c].Share, f.Channels[c].ROI = f.post[c].Share, f.post[c].ROI
-		}
-		return f, nil
-	},
 	// Twice the starts: whether the search limits the MAP fit.
 	"map16": func(d *Data) (*Fit, error) {
 		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Starts: 16})
