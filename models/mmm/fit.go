@@ -28,9 +28,6 @@ type Options struct {
 	// acceptance seeds 11-18 it moves more (TestStability 6 of 8, least squares 8), so it is
 	// not the default (docs/models/mmm.md).
 	Priors bool
-	// Pool, with Priors, is τ: the channels' ln S are drawn around a pooled mean with this
-	// spread (problem.go, priorResiduals) instead of around ln 1. Experimental.
-	Pool float64
 }
 
 func (o Options) withDefaults() Options {
@@ -108,7 +105,6 @@ type Fit struct {
 	Resamples    []*Model `json:"-"`
 	resampleBase []float64
 	prior        float64 // the σ² the priors were weighed with; 0 for a flat fit
-	pool         float64 // the pooled shape prior's τ; 0 for none
 }
 
 // Estimate fits the model on d. The transform parameters (θ, K, S per channel) are searched
@@ -155,7 +151,7 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 		return nil, nil, err
 	}
 	starts := p.starts(o.Starts, o.Seed)
-	zs, fs, err := multistart(d, o, starts, 0, 0)
+	zs, fs, err := multistart(d, o, starts, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -166,19 +162,13 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 		_, nf := p.f.Dims()
 		p.prior = slices.Min(fs) / float64(p.n-nf-4*p.nc)
 		starts = append(starts, zs[slices.Index(fs, slices.Min(fs))])
-		if o.Pool > 0 {
-			p.pool = o.Pool
-			for i, z := range starts {
-				starts[i] = append(slices.Clone(z), p.meanLnS(z))
-			}
-		}
-		if zs, fs, err = multistart(d, o, starts, p.prior, p.pool); err != nil {
+		if zs, fs, err = multistart(d, o, starts, p.prior); err != nil {
 			return nil, nil, err
 		}
 	}
 	best := slices.Index(fs, slices.Min(fs))
 	m, rss := p.model(zs[best], d.Channels, d.Controls)
-	fit := &Fit{Model: m, RSS: rss, StartRSS: fs, Level: o.Level, Channels: summarize(m, d), prior: p.prior, pool: p.pool}
+	fit := &Fit{Model: m, RSS: rss, StartRSS: fs, Level: o.Level, Channels: summarize(m, d), prior: p.prior}
 	pred, base, err := predictBase(m, d)
 	if err != nil {
 		return nil, nil, err
@@ -190,7 +180,7 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 
 // multistart runs the local search from every start on d's objective with the priors
 // weighed by prior (0: none), returning where each ended and its objective.
-func multistart(d *Data, o Options, starts [][]float64, prior, pool float64) ([][]float64, []float64, error) {
+func multistart(d *Data, o Options, starts [][]float64, prior float64) ([][]float64, []float64, error) {
 	zs := make([][]float64, len(starts))
 	fs := make([]float64, len(starts))
 	err := parallel(len(starts), o.Workers, func(i int) error {
@@ -198,7 +188,7 @@ func multistart(d *Data, o Options, starts [][]float64, prior, pool float64) ([]
 		if err != nil {
 			return err
 		}
-		q.prior, q.pool = prior, pool
+		q.prior = prior
 		zs[i], fs[i] = q.local(starts[i], 3000)
 		return nil
 	})
@@ -323,7 +313,7 @@ func (f *Fit) bootstrap(d *Data, o Options, z []float64) error {
 		if err != nil {
 			return err
 		}
-		p.prior, p.pool = f.prior, f.pool
+		p.prior = f.prior
 		zb, _ := p.local(z, 1000)
 		f.Resamples[b], _ = p.model(zb, d.Channels, d.Controls)
 		return nil

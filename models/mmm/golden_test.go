@@ -108,13 +108,9 @@ func TestLocalSearchNoWorseThanScipy(t *testing.T) {
 // part could not hide under the tolerance).
 func TestGradient(t *testing.T) {
 	_, p := readGolden(t)
-	heavy := p.eval(p.starts(1, 1)[0], nil)
-	for _, c := range []struct{ prior, pool float64 }{{0, 0}, {heavy, 0}, {heavy, 0.3}} {
-		p.prior, p.pool = c.prior, c.pool
-		for i, z := range p.starts(3, 1) {
-			if c.pool > 0 {
-				z = append(z, 0.2*float64(i)-0.1) // μ off the channels' mean, so its terms count
-			}
+	for _, prior := range []float64{0, p.eval(p.starts(1, 1)[0], nil)} {
+		p.prior = prior
+		for _, z := range p.starts(3, 1) {
 			grad := make([]float64, len(z))
 			p.eval(z, grad)
 			num := fd.Gradient(nil, func(x []float64) float64 { return p.eval(x, nil) }, z, &fd.Settings{Formula: fd.Central, Step: 1e-5})

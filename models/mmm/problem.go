@@ -47,9 +47,6 @@ type problem struct {
 	// prior is σ², the noise variance that weighs the priors against the residuals
 	// (objective RSS + σ²·Σρ², the MAP fit under Gaussian noise); 0 fits without priors.
 	prior float64
-	// pool is τ, the spread of the channels' ln S around their pooled mean (priorResiduals);
-	// 0 puts each ln S's prior at priorLnS.
-	pool float64
 }
 
 // newProblem builds the objective of d's periods weighted by weights (nil: all 1).
@@ -270,49 +267,20 @@ const (
 	priorLnS, priorSD = 0.0, 0.5
 )
 
-// pseudo is one prior's standardized residual ρ and its derivatives in the (at most two)
-// entries of z it moves with; j < 0 when it moves with i alone.
-type pseudo struct {
-	rho    float64
-	i, j   int
-	di, dj float64
-}
-
-// priorResiduals are the priors' residuals at z. With pooling (p.pool = τ > 0) z carries one
-// more entry after the channels', μ, the mean of the channels' ln S: each ln S_c ~ N(μ, τ)
-// and μ ~ N(priorLnS, priorSD), so the shapes are shrunk toward one another rather than
-// toward S = 1.
-func (p *problem) priorResiduals(z []float64) []pseudo {
-	out := make([]pseudo, 0, 2*p.nc+1)
-	lo, hi := p.spec.Shape[0], p.spec.Shape[1]
-	for c := range p.nc {
-		sv := sigmoid(z[3*c+1])
+// priorTerm is the standardized prior residual ρ of entry i of z and its derivative in z_i;
+// 0, 0 for an entry without a prior.
+func (p *problem) priorTerm(z []float64, i int) (rho, drho float64) {
+	sv := sigmoid(z[i])
+	switch i % 3 {
+	case 1:
 		rel := math.Exp(math.Log(kMin) + math.Log(kMax/kMin)*sv)
-		out = append(out, pseudo{rho: (rel - priorK) / priorKSD, i: 3*c + 1, j: -1, di: rel * math.Log(kMax/kMin) * sv * (1 - sv) / priorKSD})
-		sv = sigmoid(z[3*c+2])
+		return (rel - priorK) / priorKSD, rel * math.Log(kMax/kMin) * sv * (1 - sv) / priorKSD
+	case 2:
+		lo, hi := p.spec.Shape[0], p.spec.Shape[1]
 		s := lo + (hi-lo)*sv
-		dlnS := (hi - lo) * sv * (1 - sv) / s
-		if p.pool > 0 {
-			mu := z[3*p.nc]
-			out = append(out, pseudo{rho: (math.Log(s) - mu) / p.pool, i: 3*c + 2, j: 3 * p.nc, di: dlnS / p.pool, dj: -1 / p.pool})
-		} else {
-			out = append(out, pseudo{rho: (math.Log(s) - priorLnS) / priorSD, i: 3*c + 2, j: -1, di: dlnS / priorSD})
-		}
+		return (math.Log(s) - priorLnS) / priorSD, (hi - lo) * sv * (1 - sv) / s / priorSD
 	}
-	if p.pool > 0 {
-		out = append(out, pseudo{rho: (z[3*p.nc] - priorLnS) / priorSD, i: 3 * p.nc, j: -1, di: 1 / priorSD})
-	}
-	return out
-}
-
-// meanLnS is the mean of the channels' ln S at z: the pooled mean a start begins from.
-func (p *problem) meanLnS(z []float64) float64 {
-	m := 0.0
-	for c := range p.nc {
-		_, _, s := p.transform(z, c)
-		m += math.Log(s) / float64(p.nc)
-	}
-	return m
+	return 0, 0
 }
 
 // penalty is σ²·Σρ², the priors' part of the objective, adding its gradient into grad.
@@ -321,13 +289,11 @@ func (p *problem) penalty(z, grad []float64) float64 {
 		return 0
 	}
 	pen := 0.0
-	for _, r := range p.priorResiduals(z) {
-		pen += p.prior * r.rho * r.rho
+	for i := range z {
+		r, dr := p.priorTerm(z, i)
+		pen += p.prior * r * r
 		if grad != nil {
-			grad[r.i] += 2 * p.prior * r.rho * r.di
-			if r.j >= 0 {
-				grad[r.j] += 2 * p.prior * r.rho * r.dj
-			}
+			grad[i] += 2 * p.prior * r * dr
 		}
 	}
 	return pen
@@ -431,14 +397,11 @@ func (p *problem) marquardt(z0 []float64, maxEvals int) ([]float64, float64) {
 		jac.Sub(jac, &back)
 		jtj.SymOuterK(1, jac.T())
 		if p.prior > 0 {
-			// The priors' pseudo-residuals σ·ρ each move with one or two entries of z:
-			// their Jacobian rows add σ²·∂ρ/∂z_i·∂ρ/∂z_j.
-			for _, r := range p.priorResiduals(z) {
-				jtj.SetSym(r.i, r.i, jtj.At(r.i, r.i)+p.prior*r.di*r.di)
-				if r.j >= 0 {
-					jtj.SetSym(r.j, r.j, jtj.At(r.j, r.j)+p.prior*r.dj*r.dj)
-					jtj.SetSym(r.i, r.j, jtj.At(r.i, r.j)+p.prior*r.di*r.dj)
-				}
+			// The priors' pseudo-residuals σ·ρ_i each move with one entry of z: their
+			// Jacobian rows add σ²·(∂ρ_i/∂z_i)² to the diagonal.
+			for i := range d {
+				_, dr := p.priorTerm(z, i)
+				jtj.SetSym(i, i, jtj.At(i, i)+p.prior*dr*dr)
 			}
 		}
 		for i := range d {

@@ -56,19 +56,6 @@ var studyFits = map[string]func(d *Data) (*Fit, error){
 		}
 		return b, nil
 	},
-	// The channels' shapes pooled: ln S_c ~ N(μ, τ), μ ~ N(0, 0.5).
-	"pool3": func(d *Data) (*Fit, error) {
-		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Pool: 0.3})
-	},
-	"pool1": func(d *Data) (*Fit, error) {
-		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Pool: 0.1})
-	},
-	"pool2": func(d *Data) (*Fit, error) {
-		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Pool: 0.2})
-	},
-	"pool5": func(d *Data) (*Fit, error) {
-		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Pool: 0.5})
-	},
 	// Twice the starts: whether the search limits the MAP fit.
 	"map16": func(d *Data) (*Fit, error) {
 		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Starts: 16})
