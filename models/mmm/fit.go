@@ -28,8 +28,6 @@ type Options struct {
 	// acceptance seeds 11-18 it moves more (TestStability 6 of 8, least squares 8), so it is
 	// not the default (docs/models/mmm.md).
 	Priors bool
-	// KRange, with Priors, bounds k in the MAP fit (default: the search's (0.05, 20)). Experimental.
-	KRange [2]float64
 }
 
 func (o Options) withDefaults() Options {
@@ -107,7 +105,6 @@ type Fit struct {
 	Resamples    []*Model `json:"-"`
 	resampleBase []float64
 	prior        float64 // the σ² the priors were weighed with; 0 for a flat fit
-	krange       [2]float64
 }
 
 // Estimate fits the model on d. The transform parameters (θ, K, S per channel) are searched
@@ -154,7 +151,7 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 		return nil, nil, err
 	}
 	starts := p.starts(o.Starts, o.Seed)
-	zs, fs, err := multistart(d, o, starts, 0, p.krange)
+	zs, fs, err := multistart(d, o, starts, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -165,27 +162,13 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 		_, nf := p.f.Dims()
 		p.prior = slices.Min(fs) / float64(p.n-nf-4*p.nc)
 		starts = append(starts, zs[slices.Index(fs, slices.Min(fs))])
-		if o.KRange != ([2]float64{}) {
-			from := *p
-			p.krange = o.KRange
-			for i, z := range starts {
-				var nz []float64
-				for c := range p.nc {
-					theta, k, sh := from.transform(z, c)
-					carry := p.scale[c] * carryover(theta, p.spec.MaxLag)
-					rel := min(max(k/carry, o.KRange[0]*1.001), o.KRange[1]*0.999)
-					nz = append(nz, p.unconstrained(c, theta, rel*carry, sh)...)
-				}
-				starts[i] = nz
-			}
-		}
-		if zs, fs, err = multistart(d, o, starts, p.prior, p.krange); err != nil {
+		if zs, fs, err = multistart(d, o, starts, p.prior); err != nil {
 			return nil, nil, err
 		}
 	}
 	best := slices.Index(fs, slices.Min(fs))
 	m, rss := p.model(zs[best], d.Channels, d.Controls)
-	fit := &Fit{Model: m, RSS: rss, StartRSS: fs, Level: o.Level, Channels: summarize(m, d), prior: p.prior, krange: p.krange}
+	fit := &Fit{Model: m, RSS: rss, StartRSS: fs, Level: o.Level, Channels: summarize(m, d), prior: p.prior}
 	pred, base, err := predictBase(m, d)
 	if err != nil {
 		return nil, nil, err
@@ -197,7 +180,7 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 
 // multistart runs the local search from every start on d's objective with the priors
 // weighed by prior (0: none), returning where each ended and its objective.
-func multistart(d *Data, o Options, starts [][]float64, prior float64, krange [2]float64) ([][]float64, []float64, error) {
+func multistart(d *Data, o Options, starts [][]float64, prior float64) ([][]float64, []float64, error) {
 	zs := make([][]float64, len(starts))
 	fs := make([]float64, len(starts))
 	err := parallel(len(starts), o.Workers, func(i int) error {
@@ -205,7 +188,7 @@ func multistart(d *Data, o Options, starts [][]float64, prior float64, krange [2
 		if err != nil {
 			return err
 		}
-		q.prior, q.krange = prior, krange
+		q.prior = prior
 		zs[i], fs[i] = q.local(starts[i], 3000)
 		return nil
 	})
@@ -330,7 +313,7 @@ func (f *Fit) bootstrap(d *Data, o Options, z []float64) error {
 		if err != nil {
 			return err
 		}
-		p.prior, p.krange = f.prior, f.krange
+		p.prior = f.prior
 		zb, _ := p.local(z, 1000)
 		f.Resamples[b], _ = p.model(zb, d.Channels, d.Controls)
 		return nil

@@ -47,8 +47,6 @@ type problem struct {
 	// prior is σ², the noise variance that weighs the priors against the residuals
 	// (objective RSS + σ²·Σρ², the MAP fit under Gaussian noise); 0 fits without priors.
 	prior float64
-	// krange bounds k, K relative to the adstock of mean spend.
-	krange [2]float64
 }
 
 // newProblem builds the objective of d's periods weighted by weights (nil: all 1).
@@ -57,7 +55,7 @@ func newProblem(d *Data, spec Spec, weights []float64) (*problem, error) {
 	if spec.Shape == ([2]float64{}) {
 		spec.Shape = defaultShape
 	}
-	p := &problem{spec: spec, n: n, nc: nc, krange: [2]float64{kMin, kMax}, spend: d.Spend, scale: d.MeanSpend(), y: d.Revenue,
+	p := &problem{spec: spec, n: n, nc: nc, spend: d.Spend, scale: d.MeanSpend(), y: d.Revenue,
 		sw: make([]float64, n), a: make([]float64, n), da: make([]float64, n), h: mat.NewDense(n, nc, nil),
 		gram: make([]float64, nc*nc), c: make([]float64, nc), r: make([]float64, n), nnls: newNNLSWork(nc)}
 	for i := range p.dh {
@@ -113,7 +111,7 @@ func (p *problem) weightedFree() *mat.Dense {
 // transform is channel c's θ, K, S at z.
 func (p *problem) transform(z []float64, c int) (theta, k, s float64) {
 	theta = sigmoid(z[3*c])
-	rel := math.Exp(math.Log(p.krange[0]) + math.Log(p.krange[1]/p.krange[0])*sigmoid(z[3*c+1]))
+	rel := math.Exp(math.Log(kMin) + math.Log(kMax/kMin)*sigmoid(z[3*c+1]))
 	k = rel * p.scale[c] * carryover(theta, p.spec.MaxLag)
 	s = p.spec.Shape[0] + (p.spec.Shape[1]-p.spec.Shape[0])*sigmoid(z[3*c+2])
 	return theta, k, s
@@ -122,7 +120,7 @@ func (p *problem) transform(z []float64, c int) (theta, k, s float64) {
 // unconstrained is the inverse of transform for one channel.
 func (p *problem) unconstrained(c int, theta, k, s float64) []float64 {
 	rel := k / (p.scale[c] * carryover(theta, p.spec.MaxLag))
-	return []float64{logit(theta), logit(math.Log(rel/p.krange[0]) / math.Log(p.krange[1]/p.krange[0])), logit((s - p.spec.Shape[0]) / (p.spec.Shape[1] - p.spec.Shape[0]))}
+	return []float64{logit(theta), logit(math.Log(rel/kMin) / math.Log(kMax/kMin)), logit((s - p.spec.Shape[0]) / (p.spec.Shape[1] - p.spec.Shape[0]))}
 }
 
 // columns fills p.h with the weighted Hill columns at z and, with grad, p.dh with their
@@ -167,7 +165,7 @@ func (p *problem) columns(z []float64, grad bool) {
 				st := theta * (1 - theta)
 				p.dh[0][t*p.nc+c] = q * (p.da[t]/a - dK/k) * st
 				sv := sigmoid(z[3*c+1])
-				p.dh[1][t*p.nc+c] = -q * math.Log(p.krange[1]/p.krange[0]) * sv * (1 - sv)
+				p.dh[1][t*p.nc+c] = -q * math.Log(kMax/kMin) * sv * (1 - sv)
 				sw := sigmoid(z[3*c+2])
 				p.dh[2][t*p.nc+c] = -p.sw[t] * u * lr * h * h * (p.spec.Shape[1] - p.spec.Shape[0]) * sw * (1 - sw)
 			}
@@ -275,8 +273,8 @@ func (p *problem) priorTerm(z []float64, i int) (rho, drho float64) {
 	sv := sigmoid(z[i])
 	switch i % 3 {
 	case 1:
-		rel := math.Exp(math.Log(p.krange[0]) + math.Log(p.krange[1]/p.krange[0])*sv)
-		return (rel - priorK) / priorKSD, rel * math.Log(p.krange[1]/p.krange[0]) * sv * (1 - sv) / priorKSD
+		rel := math.Exp(math.Log(kMin) + math.Log(kMax/kMin)*sv)
+		return (rel - priorK) / priorKSD, rel * math.Log(kMax/kMin) * sv * (1 - sv) / priorKSD
 	case 2:
 		lo, hi := p.spec.Shape[0], p.spec.Shape[1]
 		s := lo + (hi-lo)*sv

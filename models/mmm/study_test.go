@@ -56,10 +56,6 @@ var studyFits = map[string]func(d *Data) (*Fit, error){
 		}
 		return b, nil
 	},
-	// k bounded as Meridian truncates its ec prior, (0.1, 10).
-	"map-k": func(d *Data) (*Fit, error) {
-		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, KRange: [2]float64{0.1, 10}})
-	},
 	// Twice the starts: whether the search limits the MAP fit.
 	"map16": func(d *Data) (*Fit, error) {
 		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Starts: 16})
