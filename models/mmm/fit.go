@@ -28,9 +28,6 @@ type Options struct {
 	// acceptance seeds 11-18 it moves more (TestStability 6 of 8, least squares 8), so it is
 	// not the default (docs/models/mmm.md).
 	Priors bool
-	// ROIPrior, with Priors, adds Meridian's prior on each channel's ROI (roiprior.go).
-	// Experimental: the bootstrap does not follow it.
-	ROIPrior bool
 }
 
 func (o Options) withDefaults() Options {
@@ -171,17 +168,6 @@ func fitPoint(d *Data, o Options) (*Fit, []float64, error) {
 	}
 	best := slices.Index(fs, slices.Min(fs))
 	m, rss := p.model(zs[best], d.Channels, d.Controls)
-	if o.ROIPrior && p.prior > 0 {
-		var bw []float64
-		bf := math.Inf(1)
-		for _, z := range zs {
-			w, f := p.roiLocal(p.roiStart(z), 3000)
-			if f < bf {
-				bw, bf = w, f
-			}
-		}
-		m = p.roiModel(bw, d.Channels, d.Controls)
-	}
 	fit := &Fit{Model: m, RSS: rss, StartRSS: fs, Level: o.Level, Channels: summarize(m, d), prior: p.prior}
 	pred, base, err := predictBase(m, d)
 	if err != nil {

@@ -56,10 +56,6 @@ var studyFits = map[string]func(d *Data) (*Fit, error){
 		}
 		return b, nil
 	},
-	// Meridian's ROI prior, LogNormal(0.2, 0.9), with the MAP fit's.
-	"map-roi": func(d *Data) (*Fit, error) {
-		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, ROIPrior: true})
-	},
 	// Twice the starts: whether the search limits the MAP fit.
 	"map16": func(d *Data) (*Fit, error) {
 		return Estimate(d, Options{Seed: 1, Bootstrap: -1, Priors: true, Starts: 16})
