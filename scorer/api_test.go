@@ -581,45 +581,8 @@ func openLoop(base string, ids []string, rate, n int) (lat, fromSent []time.Dura
 	due := make(chan int, n)
 	start := time.Now()
 	sched := func(i int) time.Time { return start.Add(time.Duration(i) * time.Second / time.Duration(rate)) }
-	raw := os.Getenv("SEGSTREAM_LOADGEN_CLIENT") != "nethttp"
-	paths := make([]string, len(ids))
-	for i, id := range ids {
-		paths[i] = "/v1/customers/" + id
-	}
-	conns := make([]*rawConn, workers)
-	for w := range conns {
-		if raw {
-			conns[w], _ = dialRaw(base) // a failed dial is retried at the first request
-		}
-	}
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
-		if raw {
-			go func() {
-				defer wg.Done()
-				rc := conns[w]
-				for i := range due {
-					status, err := 0, error(nil)
-					if rc == nil {
-						rc, err = dialRaw(base)
-					}
-					if err == nil {
-						if status, err = rc.get(paths[i%len(paths)]); err != nil {
-							rc.Close()
-							rc = nil
-						}
-					}
-					if err != nil || status != 200 {
-						nfailed.Add(1)
-					}
-					lat[i], fromSent[i] = time.Since(sched(i)), time.Since(sent[i])
-				}
-				if rc != nil {
-					rc.Close()
-				}
-			}()
-			continue
-		}
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 8192)
