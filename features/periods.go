@@ -527,18 +527,18 @@ func (p *Periods) applyDetailed(ctx context.Context, groups []*periodGroup, fenc
 // listed start changes nothing, so a retry is harmless). With a fence, each call checks the
 // epoch marker first and a moved one fails the pipeline with ErrStoreLost.
 func (p *Periods) eval(ctx context.Context, script *redis.Script, starts []time.Time, args [][]any, fence string) ([]*redis.Cmd, error) {
-	cmds := make([]*redis.Cmd, len(starts))
-	err := redisx.EvalPipelined(ctx, p.rdb, script, func(pl redis.Pipeliner) error {
-		for i, start := range starts {
-			agg, ids := p.Keys(start)
-			pl.ZAdd(ctx, p.IndexKey(), redis.Z{Score: float64(start.Unix()), Member: start.Unix()})
-			keys, a := []string{agg, ids}, args[i]
-			if fence != "" {
-				keys, a = append(keys, EpochKey(p.prefix)), append(a[:len(a):len(a)], fence)
-			}
-			cmds[i] = script.EvalSha(ctx, pl, keys, a...)
+	// The replies count what each call applied: a call that ran on one master before another
+	// master's NOSCRIPT is not sent again (EvalEach), or its events would be applied and go
+	// uncounted (TestPeriodsCountedAcrossNoscript).
+	cmds, err := redisx.EvalEach(ctx, p.rdb, script, len(starts), func(pl redis.Pipeliner, i int) *redis.Cmd {
+		start := starts[i]
+		agg, ids := p.Keys(start)
+		pl.ZAdd(ctx, p.IndexKey(), redis.Z{Score: float64(start.Unix()), Member: start.Unix()})
+		keys, a := []string{agg, ids}, args[i]
+		if fence != "" {
+			keys, a = append(keys, EpochKey(p.prefix)), append(a[:len(a):len(a)], fence)
 		}
-		return nil
+		return script.EvalSha(ctx, pl, keys, a...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("applying period aggregates: %w", fencedErr(err, fence))

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
 )
@@ -310,4 +312,84 @@ func TestPeriodsSumsAndEvents(t *testing.T) {
 		t.Fatalf("%d groups applied as sums, %d event by event: want both paths taken", ps.summed.Load(), ps.detailed.Load())
 	}
 	t.Logf("%d groups as sums, %d event by event", ps.summed.Load(), ps.detailed.Load())
+}
+
+// TestPeriodsCountedAcrossNoscript: on a Redis Cluster where the fast period script is cached
+// on one master and not on another, a batch whose periods live on both is applied once and
+// every event is counted. The first pipeline runs the calls of the master that has the script
+// and gets NOSCRIPT from the other; sending every call again (as redisx.EvalPipelined did)
+// found the first master's periods done and counted them as nothing.
+func TestPeriodsCountedAcrossNoscript(t *testing.T) {
+	ctx := context.Background()
+	rc := testenv.StartRedisCluster(t, 3, 0)
+	cc := rc.Client()
+	ps, err := NewPeriods(cc, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two weeks whose aggregates are on different masters.
+	base := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC) // a Monday
+	var weeks []time.Time
+	var nodes []*redis.Client
+	for w := 0; len(weeks) < 2 && w < 50; w++ {
+		start := base.Add(time.Duration(w) * DefaultPeriod)
+		agg, _ := ps.Keys(start)
+		node, err := cc.MasterForKey(ctx, agg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nodes) == 0 || nodes[0] != node {
+			weeks, nodes = append(weeks, start), append(nodes, node)
+		}
+	}
+	if len(weeks) < 2 {
+		t.Fatal("no two weeks on different masters")
+	}
+	// The script cached on the first week's master only.
+	if err := cc.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error { return c.ScriptFlush(ctx).Err() }); err != nil {
+		t.Fatal(err)
+	}
+	if err := fastPeriodScript.Load(ctx, nodes[0]).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false} {
+		if ok, err := fastPeriodScript.Exists(ctx, nodes[i]).Result(); err != nil || ok[0] != want {
+			t.Fatalf("script cached on master %d: %v (%v), want %v", i, ok, err, want)
+		}
+	}
+	var cs []Counted
+	var res []Result
+	for i := range 40 {
+		ev := &stream.Event{EventID: fmt.Sprint("v", i), Type: stream.Visit, CustomerID: "c", TS: weeks[i%2].Add(time.Hour)}
+		cs = append(cs, Counted{Event: ev, Pos: Position{Partition: 0, Offset: int64(i)}, Record: i})
+		res = append(res, Result{})
+	}
+	n, err := ps.Apply(ctx, cs, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(cs) {
+		t.Errorf("Apply counted %d of %d events", n, len(cs))
+	}
+	tab, err := ps.Table(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, per := range tab.Periods {
+		if !per.Start.Equal(weeks[0]) && !per.Start.Equal(weeks[1]) {
+			continue
+		}
+		seen++
+		if per.Events != 20 || per.Visits != 20 {
+			t.Errorf("week of %s: %d events, %d visits, want 20", per.Start.Format(time.DateOnly), per.Events, per.Visits)
+		}
+	}
+	if seen != 2 {
+		t.Errorf("%d of the two weeks in the table", seen)
+	}
+	// Applied again (a redelivery), nothing is counted twice.
+	if n, err := ps.Apply(ctx, cs, res); err != nil || n != 0 {
+		t.Errorf("applied again: %d events counted, err %v; want 0", n, err)
+	}
 }

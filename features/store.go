@@ -150,7 +150,6 @@ type batchScratch struct {
 	done    []*customer // written (or unchanged): their states go to the cache
 	sorted  []*customer // the cache's scratch
 	blobs   []byte      // the encoded states of the batch's writes, every attempt's
-	cmds    []*redis.Cmd
 	keys    []string
 	args    []any
 	vec     Vector // the features records' scratch
@@ -299,7 +298,6 @@ func (b *batchScratch) release() {
 	clear(b.done)
 	b.done = b.done[:0]
 	clear(b.sorted)
-	clear(b.cmds[:cap(b.cmds)])
 	clear(b.args[:cap(b.args)])
 	if cap(b.blobs) > 4<<20 || cap(b.custs) > 1<<16 {
 		return // an outsized batch: let it go
@@ -450,23 +448,20 @@ func (s *Store) writeStates(ctx context.Context, b *batchScratch) ([]*customer, 
 // writeStatesPerKey is writeStates with one casScript call per customer, pipelined (a cluster
 // client sends each node its share).
 func (s *Store) writeStatesPerKey(ctx context.Context, b *batchScratch, writes []*customer) ([]*customer, error) {
-	err := redisx.EvalPipelined(ctx, s.rdb, casScript, func(p redis.Pipeliner) error {
-		b.cmds = b.cmds[:0]
-		for _, c := range writes {
-			var header any = ""
-			if c.header != nil {
-				header = c.header
-			}
-			b.cmds = append(b.cmds, casScript.EvalSha(ctx, p, []string{c.key}, header, c.blob))
+	cmds, err := redisx.EvalEach(ctx, s.rdb, casScript, len(writes), func(p redis.Pipeliner, i int) *redis.Cmd {
+		c := writes[i]
+		var header any = ""
+		if c.header != nil {
+			header = c.header
 		}
-		return nil
+		return casScript.EvalSha(ctx, p, []string{c.key}, header, c.blob)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("writing %d customer states: %w", len(writes), err)
 	}
 	var conflicted []*customer
 	for i, c := range writes {
-		n, err := b.cmds[i].Int()
+		n, err := cmds[i].Int()
 		if err != nil {
 			return nil, fmt.Errorf("writing state of %q: %w", c.id, err)
 		}

@@ -1,6 +1,6 @@
 // Package redisx holds the Redis idioms every room shares: a number that only moves up (Raise,
 // RaiseFenced) and a pipeline of script calls with one path for a cold script cache
-// (EvalPipelined). It sits at the bottom of the layout beside stream: features, registry,
+// (EvalEach). It sits at the bottom of the layout beside stream: features, registry,
 // ingest and the scorer all use it.
 package redisx
 
@@ -64,23 +64,45 @@ func RaiseFenced(ctx context.Context, rdb redis.Scripter, key, fence, want strin
 	return n, nil
 }
 
-// EvalPipelined runs the commands queue adds (calls of s.EvalSha, and others) in one pipeline.
-// After a Redis restart the script cache is empty, and go-redis does not fall back to EVAL inside
-// a pipeline: on NOSCRIPT it loads s and runs queue's pipeline again, once. On a single Redis
-// whatever ran before the error did not write (every call of the script failed the same way); on
-// a cluster, nodes that had the script ran their calls, which run again as compare-and-sets
-// conflict and are re-read, their events recognised by their offsets. queue must build its
-// commands afresh on each call.
-func EvalPipelined(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, queue func(p redis.Pipeliner) error) error {
+// EvalEach runs n calls of s in one pipeline: call(p, i) queues the i-th (with any commands
+// that go with it) and returns its script command. On NOSCRIPT it loads s and sends again only
+// the calls the script was missing for. On a cluster, masters that had the script ran their
+// calls, and their replies are kept: a script whose reply says what it did (the period scripts
+// count the events they applied) would answer a rerun with "nothing left to do", and what the
+// first run did would go uncounted. The error is the first call's that failed otherwise.
+func EvalEach(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, n int, call func(p redis.Pipeliner, i int) *redis.Cmd) ([]*redis.Cmd, error) {
+	cmds := make([]*redis.Cmd, n)
+	todo := make([]int, n)
+	for i := range todo {
+		todo[i] = i
+	}
 	for try := 0; ; try++ {
-		_, err := rdb.Pipelined(ctx, queue)
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && try == 0 {
-			if lerr := s.Load(ctx, rdb).Err(); lerr != nil {
-				return fmt.Errorf("loading a script after NOSCRIPT: %w", lerr)
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, i := range todo {
+				cmds[i] = call(p, i)
 			}
-			continue
+			return nil
+		})
+		if err == nil {
+			return cmds, nil
 		}
-		return err
+		if try > 0 || !redis.HasErrorPrefix(err, "NOSCRIPT") {
+			return nil, err
+		}
+		var again []int
+		for _, i := range todo {
+			switch e := cmds[i].Err(); {
+			case e == nil:
+			case redis.HasErrorPrefix(e, "NOSCRIPT"):
+				again = append(again, i)
+			default:
+				return nil, e
+			}
+		}
+		if lerr := s.Load(ctx, rdb).Err(); lerr != nil {
+			return nil, fmt.Errorf("loading a script after NOSCRIPT: %w", lerr)
+		}
+		todo = again
 	}
 }
 

@@ -40,9 +40,9 @@ func TestRaiseOnlyMovesUp(t *testing.T) {
 	}
 }
 
-// TestEvalPipelinedAfterScriptFlush runs a pipeline of EvalSha after the script cache was
-// emptied (what a Redis restart does): the first try fails with NOSCRIPT, the second runs.
-func TestEvalPipelinedAfterScriptFlush(t *testing.T) {
+// TestEvalEachAfterScriptFlush runs a pipeline of EvalSha after the script cache was emptied
+// (what a Redis restart does): the first try fails with NOSCRIPT, the second runs every call.
+func TestEvalEachAfterScriptFlush(t *testing.T) {
 	ctx := context.Background()
 	rdb := testenv.StartRedis(t).Client()
 	script := redis.NewScript(`return redis.call('INCR', KEYS[1])`)
@@ -51,20 +51,15 @@ func TestEvalPipelinedAfterScriptFlush(t *testing.T) {
 			t.Fatal(err)
 		}
 		calls := 0
-		var cmds []*redis.Cmd
-		err := redisx.EvalPipelined(ctx, rdb, script, func(p redis.Pipeliner) error {
+		cmds, err := redisx.EvalEach(ctx, rdb, script, 3, func(p redis.Pipeliner, i int) *redis.Cmd {
 			calls++
-			cmds = cmds[:0]
-			for range 3 {
-				cmds = append(cmds, script.EvalSha(ctx, p, []string{"k"}))
-			}
-			return nil
+			return script.EvalSha(ctx, p, []string{"k"})
 		})
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
-		if calls != 2 {
-			t.Errorf("round %d: queue called %d times; want 2 (NOSCRIPT, then after loading)", round, calls)
+		if calls != 6 {
+			t.Errorf("round %d: %d calls queued; want 6 (NOSCRIPT, then all three after loading)", round, calls)
 		}
 		if n, _ := cmds[2].Int(); n != int(3*(round+1)) {
 			t.Errorf("round %d: last INCR = %d; want %d (the failed try wrote nothing)", round, n, 3*(round+1))

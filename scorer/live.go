@@ -360,13 +360,10 @@ func (s *Scorer) writeLive(ctx context.Context, custs []*cust) error {
 	if len(writes) == 0 {
 		return nil
 	}
-	cmds := make([]*redis.Cmd, len(writes))
-	err := redisx.EvalPipelined(ctx, s.rdb, casScript, func(p redis.Pipeliner) error {
-		for i, cu := range writes {
-			n := cu.next
-			cmds[i] = casScript.EvalSha(ctx, p, []string{cu.key}, cu.raw, n.String(), n.seg, n.prev, cu.rec, n.mv, n.sv, strconv.FormatUint(n.dig, 10))
-		}
-		return nil
+	cmds, err := redisx.EvalEach(ctx, s.rdb, casScript, len(writes), func(p redis.Pipeliner, i int) *redis.Cmd {
+		cu := writes[i]
+		n := cu.next
+		return casScript.EvalSha(ctx, p, []string{cu.key}, cu.raw, n.String(), n.seg, n.prev, cu.rec, n.mv, n.sv, strconv.FormatUint(n.dig, 10))
 	})
 	if err != nil {
 		return fmt.Errorf("writing %d score hashes: %w", len(writes), err)

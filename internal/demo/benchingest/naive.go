@@ -54,28 +54,25 @@ return redis.call('HGETALL', h)`)
 type naiveStore struct{ rdb redis.UniversalClient }
 
 func (n *naiveStore) ApplyBatch(ctx context.Context, recs []features.Record, res []features.Result) error {
-	cmds := make([]*redis.Cmd, len(recs))
-	err := redisx.EvalPipelined(ctx, n.rdb, naiveScript, func(p redis.Pipeliner) error {
-		for i, r := range recs {
-			ev := r.Event
-			tag := "{" + ev.CustomerID + "}"
-			var qty, spend float64
-			promo, brand := "0", ""
-			for _, it := range ev.Items {
-				qty += it.Quantity
-				spend += it.Quantity * it.UnitPrice
-				if it.Promotion {
-					promo = "1"
-				}
-				if brand == "" {
-					brand = it.Brand
-				}
+	cmds, err := redisx.EvalEach(ctx, n.rdb, naiveScript, len(recs), func(p redis.Pipeliner, i int) *redis.Cmd {
+		r := recs[i]
+		ev := r.Event
+		tag := "{" + ev.CustomerID + "}"
+		var qty, spend float64
+		promo, brand := "0", ""
+		for _, it := range ev.Items {
+			qty += it.Quantity
+			spend += it.Quantity * it.UnitPrice
+			if it.Promotion {
+				promo = "1"
 			}
-			ms := ev.TS.UnixMilli()
-			cmds[i] = naiveScript.EvalSha(ctx, p, []string{"naive:" + tag + ":h", "naive:" + tag + ":ids", "naive:" + tag + ":days", "naive:" + tag + ":b"},
-				r.Pos.Partition, r.Pos.Offset, ev.EventID, string(ev.Type), ms, ev.Total(), len(ev.Items), qty, spend, promo, brand, ms/86400000)
+			if brand == "" {
+				brand = it.Brand
+			}
 		}
-		return nil
+		ms := ev.TS.UnixMilli()
+		return naiveScript.EvalSha(ctx, p, []string{"naive:" + tag + ":h", "naive:" + tag + ":ids", "naive:" + tag + ":days", "naive:" + tag + ":b"},
+			r.Pos.Partition, r.Pos.Offset, ev.EventID, string(ev.Type), ms, ev.Total(), len(ev.Items), qty, spend, promo, brand, ms/86400000)
 	})
 	if err != nil {
 		return fmt.Errorf("naive apply: %w", err)
