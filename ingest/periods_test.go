@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
@@ -248,25 +247,6 @@ func TestPeriodAggregates(t *testing.T) {
 				checkPeriodsSpread(t, ctx, c)
 			}
 		})
-	}
-}
-
-// checkPeriodEventsCounted checks segstream_ingest_period_events_total against the distinct
-// events the workload counts. It may fall short only where a period write failed and was
-// retried (its help: "one whose reply was lost is not counted"), which the Redis errors
-// counter shows; it may never count an event twice. A shortfall fails with the counters that
-// say where it came from (one run of the whole suite on a loaded machine saw 5,590 of 5,693 on
-// the cluster, and 15 runs since did not).
-func checkPeriodEventsCounted(t *testing.T, reg *prometheus.Registry, counted int) {
-	t.Helper()
-	got, errs := counter(t, "segstream_ingest_period_events_total", reg), counter(t, "segstream_ingest_redis_errors_total", reg)
-	switch {
-	case got == float64(counted):
-	case got < float64(counted) && errs > 0:
-		t.Logf("segstream_ingest_period_events_total %v of the %d distinct events: %v failed Redis calls were retried, and a call whose reply was lost is not counted", got, counted, errs)
-	default:
-		t.Errorf("segstream_ingest_period_events_total %v, want the %d distinct events counted (redis errors %v, rebuild events %v, events applied %v)",
-			got, counted, errs, counter(t, "segstream_ingest_rebuild_events_total", reg), counter(t, "segstream_ingest_events_applied_total", reg))
 	}
 }
 
