@@ -247,7 +247,7 @@ func TestPipelineLatency(t *testing.T) {
 	}
 	t.Logf("%d events answered by their own score record, %d by a sweep's answer of a newer state", len(lat)-superseded, superseded)
 	t.Logf("broker: %s; sweep rate %d customers/s (0: the default)", where, so.SweepRate)
-	t.Logf("offered %.0f events/s for %ds (producer fell >50ms behind %d times); %d scored; load average %s before, %s after", offered, seconds, behind, len(lat), loadBefore, loadAverage())
+	t.Logf("offered %.0f events/s for %ds (producer fell >50ms behind %d times); %d answered; load average %s before, %s after", offered, seconds, behind, len(lat), loadBefore, loadAverage())
 	t.Logf("event produced -> score produced: %s", quantiles(lat))
 	t.Logf("  of which event -> features record (ingest): %s", quantiles(ing))
 	t.Logf("  and features record -> score (scorer): %s", quantiles(sco))
