@@ -56,6 +56,11 @@ func TestRecovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := summarize(truth, d)
+		// The oracle (θ, K, S at the truth, the linear part fitted) is the floor the data set
+		// for any estimator of this model: a seed it fails is failed by chance, not by the fit.
+		or := oracle(t, d, truth)
+		o := checkRecovery(t, d, truth, or, holdoutMAPE(t, d, func(h *Data) *Fit { return oracle(t, h, truth) }))
+		t.Logf("seed %d: the oracle's worst share error %.1f pp%s, held-out MAPE %.2f× the noise's, lift %.2f of the possible", seed, 100*o.worst, mark(o), o.mapeRatio, o.liftRatio)
 		for c, s := range fit.Channels {
 			w := want[c]
 			t.Logf("seed %d %s: share %.3f (true %.3f) roi %.2f (%.2f) θ %.2f (%.2f) S %.2f (%.2f) roi interval %.2f", seed, s.Name, s.Share, w.Share, s.ROI, w.ROI, s.Decay, w.Decay, s.Shape, w.Shape, s.Intervals.ROI)
