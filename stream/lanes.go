@@ -238,10 +238,17 @@ func (ls *Lanes[T]) Run(ctx context.Context) error {
 				ls.runLane(workCtx, q, reader)
 			}()
 		}
+		// A send that cannot block skips the select's locking of both channels: this runs once
+		// per record (selectgo was 3% of bench ingest's profile across this send and the
+		// lane's receive).
 		select {
 		case q.ch <- msg:
-		case <-ctx.Done():
-			// The message is not lost: it was never committed and will be fetched again.
+		default:
+			select {
+			case q.ch <- msg:
+			case <-ctx.Done():
+				// The message is not lost: it was never committed and will be fetched again.
+			}
 		}
 		if ctx.Err() != nil {
 			break
@@ -301,6 +308,17 @@ func (ls *Lanes[T]) runLane(ctx context.Context, q *queue, reader *kafka.Reader)
 		timer.Reset(ls.o.Linger)
 	fill:
 		for len(batch) < ls.o.BatchSize && !(ls.o.StopWhenCaughtUp && len(q.ch) == 0 && CaughtUp(&batch[len(batch)-1])) {
+			// Queued records are taken without a select (see Run's send); the timer is only
+			// waited on when the queue is empty.
+			select {
+			case m, ok := <-q.ch:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, m)
+				continue
+			default:
+			}
 			select {
 			case m, ok := <-q.ch:
 				if !ok {
