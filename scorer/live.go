@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +48,30 @@ elseif ARGV[1] ~= '' then
 end
 redis.call('HSET', KEYS[1], 'tok', ARGV[2], 'seg', ARGV[3], 'prev', ARGV[4], 'rec', ARGV[5], 'mv', ARGV[6], 'sv', ARGV[7], 'dig', ARGV[8])
 return 1`)
+
+// casBatchScript is casScript for many customers in one call on a single Redis: KEYS the score
+// hashes, ARGV eight values per key (casScript's ARGV[1..8]), the reply 1 or 0 per key. One
+// call per customer cost Redis 6.6 µs of CPU per customer against 3.9 µs batched, and the
+// round trip 8.5 against 4.7 µs (500 customers a call, a 300-byte record, 20 calls, five
+// alternating rounds; Redis 7.0.15): the per-command overhead of EVALSHA, not the writes. On a
+// Redis Cluster the keys of one call would span slots, so there each customer keeps its call.
+var casBatchScript = redis.NewScript(`
+local res = {}
+for i = 1, #KEYS do
+  local j = 8 * (i - 1)
+  local cur = redis.call('HGET', KEYS[i], 'tok')
+  if (cur and cur == ARGV[j+1]) or (not cur and ARGV[j+1] == '') then
+    redis.call('HSET', KEYS[i], 'tok', ARGV[j+2], 'seg', ARGV[j+3], 'prev', ARGV[j+4], 'rec', ARGV[j+5], 'mv', ARGV[j+6], 'sv', ARGV[j+7], 'dig', ARGV[j+8])
+    res[i] = 1
+  else
+    res[i] = 0
+  end
+end
+return res`)
+
+// casBatchCustomers bounds the customers of one casBatchScript call, so one call holds Redis
+// for a few milliseconds at most.
+const casBatchCustomers = 500
 
 // item is one thing to score: a features record (partition ≥ 0, its offset) or a sweep entry
 // (partition -1, the offset the sweep page's nonce, so a retry of the page knows its own writes).
@@ -250,16 +276,26 @@ func (s *Scorer) moveSets(ctx context.Context, moves []*cust) error {
 	if len(moves) == 0 {
 		return nil
 	}
-	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, cu := range moves {
-			// Leave the set the hash named when read, and the one the last move came from
-			// (they differ after several moves in one batch, or on a replay).
-			for _, old := range []int{cu.read.seg, cu.next.prev} {
-				if old >= 0 && old != cu.next.seg {
-					p.ZRem(ctx, SegmentKey(s.prefix, old), cu.id)
-				}
+	// One ZREM and one ZADD per segment with all its members, not one per customer: the
+	// (set, member) pairs are distinct, so the order does not matter. Per customer, ZADD was
+	// Redis's busiest command in the scorer's pass (1.9 µs a call, one per answer written).
+	rem, add := map[int][]any{}, map[int][]redis.Z{}
+	for _, cu := range moves {
+		// Leave the set the hash named when read, and the one the last move came from
+		// (they differ after several moves in one batch, or on a replay).
+		for _, old := range []int{cu.read.seg, cu.next.prev} {
+			if old >= 0 && old != cu.next.seg {
+				rem[old] = append(rem[old], cu.id)
 			}
-			p.ZAdd(ctx, SegmentKey(s.prefix, cu.next.seg), redis.Z{Member: cu.id})
+		}
+		add[cu.next.seg] = append(add[cu.next.seg], redis.Z{Member: cu.id})
+	}
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, seg := range slices.Sorted(maps.Keys(rem)) {
+			p.ZRem(ctx, SegmentKey(s.prefix, seg), rem[seg]...)
+		}
+		for _, seg := range slices.Sorted(maps.Keys(add)) {
+			p.ZAdd(ctx, SegmentKey(s.prefix, seg), add[seg]...)
 		}
 		return nil
 	}); err != nil {
@@ -360,10 +396,12 @@ func (s *Scorer) writeLive(ctx context.Context, custs []*cust) error {
 	if len(writes) == 0 {
 		return nil
 	}
+	if _, cluster := s.rdb.(*redis.ClusterClient); !cluster {
+		return s.writeLiveBatched(ctx, writes)
+	}
 	cmds, err := redisx.EvalEach(ctx, s.rdb, casScript, len(writes), func(p redis.Pipeliner, i int) *redis.Cmd {
 		cu := writes[i]
-		n := cu.next
-		return casScript.EvalSha(ctx, p, []string{cu.key}, cu.raw, n.String(), n.seg, n.prev, cu.rec, n.mv, n.sv, strconv.FormatUint(n.dig, 10))
+		return casScript.EvalSha(ctx, p, []string{cu.key}, cu.appendCASArgs(nil)...)
 	})
 	if err != nil {
 		return fmt.Errorf("writing %d score hashes: %w", len(writes), err)
@@ -376,6 +414,47 @@ func (s *Scorer) writeLive(ctx context.Context, custs []*cust) error {
 		cu.conflict = n == 0
 	}
 	return nil
+}
+
+// writeLiveBatched is writeLive on a single Redis: casBatchScript calls of up to
+// casBatchCustomers customers each, in one pipeline.
+func (s *Scorer) writeLiveBatched(ctx context.Context, writes []*cust) error {
+	calls := (len(writes) + casBatchCustomers - 1) / casBatchCustomers
+	chunk := func(i int) []*cust { return writes[i*casBatchCustomers : min(len(writes), (i+1)*casBatchCustomers)] }
+	cmds, err := redisx.EvalEach(ctx, s.rdb, casBatchScript, calls, func(p redis.Pipeliner, i int) *redis.Cmd {
+		c := chunk(i)
+		keys := make([]string, len(c))
+		args := make([]any, 0, 8*len(c))
+		for j, cu := range c {
+			keys[j] = cu.key
+			args = cu.appendCASArgs(args)
+		}
+		return casBatchScript.EvalSha(ctx, p, keys, args...)
+	})
+	if err != nil {
+		return fmt.Errorf("writing %d score hashes: %w", len(writes), err)
+	}
+	for i := range calls {
+		c := chunk(i)
+		res, err := cmds[i].Int64Slice()
+		if err == nil && len(res) != len(c) {
+			err = fmt.Errorf("%d replies for %d customers", len(res), len(c))
+		}
+		if err != nil {
+			return fmt.Errorf("writing the scores of %d customers from %q: %w", len(c), c[0].id, err)
+		}
+		for j, cu := range c {
+			cu.conflict = res[j] == 0
+		}
+	}
+	return nil
+}
+
+// appendCASArgs appends casScript's ARGV for cu's write: the token read, then the hash's new
+// fields.
+func (cu *cust) appendCASArgs(args []any) []any {
+	n := cu.next
+	return append(args, cu.raw, n.String(), n.seg, n.prev, cu.rec, n.mv, n.sv, strconv.FormatUint(n.dig, 10))
 }
 
 func (s *Scorer) writeMark(ctx context.Context, partition int, offset int64) error {

@@ -1,0 +1,79 @@
+package scorer
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segstream/segstream/testkit/testenv"
+)
+
+// TestWriteLiveCompareAndSet runs writeLive's compare-and-set, batched on a single Redis and one
+// call per customer on a Redis Cluster, over more customers than one batched call takes: a hash
+// is written exactly when it still holds the token read (or is still missing when none was
+// read), and left as it was otherwise, each customer's outcome its own.
+func TestWriteLiveCompareAndSet(t *testing.T) {
+	cases := []struct {
+		name     string
+		stored   string // the hash's tok before; "" for no hash
+		read     string // the token the scorer read
+		conflict bool
+	}{
+		{"new", "", "", false},
+		{"gone", "", "t-read", true},
+		{"match", "t-read", "t-read", false},
+		{"stale", "t-other", "t-read", true},
+		{"exists", "t-read", "", true},
+	}
+	clients := map[string]func(t *testing.T) redis.UniversalClient{
+		"single":  func(t *testing.T) redis.UniversalClient { return testenv.StartRedis(t).Client() },
+		"cluster": func(t *testing.T) redis.UniversalClient { return testenv.StartRedisCluster(t, 3, 0).Client() },
+	}
+	for mode, client := range clients {
+		t.Run(mode, func(t *testing.T) {
+			ctx := context.Background()
+			rdb := client(t)
+			s := &Scorer{rdb: rdb}
+			n := 2*casBatchCustomers + 3*len(cases) + 1
+			custs := make([]*cust, n)
+			for i := range custs {
+				c := cases[i%len(cases)]
+				key := ScoreKey("seg", fmt.Sprintf("c%d", i))
+				if c.stored != "" {
+					if err := rdb.HSet(ctx, key, "tok", c.stored, "rec", "old").Err(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				custs[i] = &cust{id: fmt.Sprint(i), key: key, raw: c.read, write: true, rec: []byte(fmt.Sprintf("rec%d", i)),
+					next: tok{sv: uint64(i + 1), asOf: 5, mv: 2, off: int64(i), has: true, seg: 3, prev: 1, dig: 99}}
+			}
+			custs[7].write = false // nothing to write: left alone
+			if err := s.writeLive(ctx, custs); err != nil {
+				t.Fatal(err)
+			}
+			for i, cu := range custs {
+				c := cases[i%len(cases)]
+				got, err := rdb.HGetAll(ctx, cu.key).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantTok, wantRec := c.stored, "old"
+				wantConflict := c.conflict && cu.write
+				if cu.write && !c.conflict {
+					wantTok, wantRec = cu.next.String(), string(cu.rec)
+				}
+				if wantTok == "" {
+					wantRec = ""
+				}
+				if cu.conflict != wantConflict || got["tok"] != wantTok || got["rec"] != wantRec {
+					t.Errorf("%s customer %d (%s): conflict %v, tok %q, rec %q; want %v, %q, %q", mode, i, c.name, cu.conflict, got["tok"], got["rec"], wantConflict, wantTok, wantRec)
+				}
+				if !cu.conflict && cu.write && (got["seg"] != "3" || got["prev"] != "1" || got["mv"] != "2" || got["sv"] != fmt.Sprint(i+1) || got["dig"] != "99") {
+					t.Errorf("%s customer %d: fields %v", mode, i, got)
+				}
+			}
+		})
+	}
+}
