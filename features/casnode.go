@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/segstream/segstream/redisx"
 )
 
 // casNodeScript is casBatchScript for a Redis Cluster, whose customers' keys are in many slots:
@@ -58,20 +60,16 @@ func (s *Store) writeStatesByNode(ctx context.Context, cc *redis.ClusterClient, 
 		res   []int64
 		err   error
 	}
-	var calls []*call
-	byNode := map[*redis.Client]*call{}
-	for _, c := range b.writes {
-		node, err := cc.MasterForKey(ctx, c.key)
-		if err != nil {
-			return s.writeStatesPerKey(ctx, b, b.writes)
+	groups, err := redisx.ByMaster(ctx, cc, len(b.writes), casBatchKeys, func(i int) string { return b.writes[i].key })
+	if err != nil {
+		return s.writeStatesPerKey(ctx, b, b.writes)
+	}
+	calls := make([]*call, len(groups))
+	for i, g := range groups {
+		calls[i] = &call{node: g.Node, custs: make([]*customer, len(g.Items))}
+		for j, w := range g.Items {
+			calls[i].custs[j] = b.writes[w]
 		}
-		cl := byNode[node]
-		if cl == nil || len(cl.custs) == casBatchKeys {
-			cl = &call{node: node}
-			byNode[node] = cl
-			calls = append(calls, cl)
-		}
-		cl.custs = append(cl.custs, c)
 	}
 	var wg sync.WaitGroup
 	for _, cl := range calls {

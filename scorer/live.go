@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -68,6 +69,31 @@ for i = 1, #KEYS do
   end
 end
 return res`)
+
+// casNodeScript is casBatchScript for one master of a Redis Cluster, whose customers' hashes are
+// in many slots: the keys undeclared, under the allow-cross-slot-keys flag of Redis 7 (no one
+// command spans slots: each key has its own HGET and HSET). ARGV holds nine values per customer,
+// the key and then casScript's eight; the reply is 1 or 0 per customer.
+var casNodeScript = redis.NewScript(casNodeSource)
+
+const casNodeSource = `#!lua flags=allow-cross-slot-keys
+local res = {}
+for i = 1, #ARGV, 9 do
+  local k = ARGV[i]
+  local cur = redis.call('HGET', k, 'tok')
+  if (cur and cur == ARGV[i+1]) or (not cur and ARGV[i+1] == '') then
+    redis.call('HSET', k, 'tok', ARGV[i+2], 'seg', ARGV[i+3], 'prev', ARGV[i+4], 'rec', ARGV[i+5], 'mv', ARGV[i+6], 'sv', ARGV[i+7], 'dig', ARGV[i+8])
+    res[#res+1] = 1
+  else
+    res[#res+1] = 0
+  end
+end
+return res`
+
+// nodeCASPause is how long a cluster's score writes go one call per customer after a
+// casNodeScript call failed with a reply from Redis: a Redis older than 7, a slot moving between
+// masters (its keys are no longer local), or a proxy that refuses undeclared keys.
+const nodeCASPause = time.Minute
 
 // casBatchCustomers bounds the customers of one casBatchScript call, so one call holds Redis
 // for a few milliseconds at most.
@@ -396,9 +422,19 @@ func (s *Scorer) writeLive(ctx context.Context, custs []*cust) error {
 	if len(writes) == 0 {
 		return nil
 	}
-	if _, cluster := s.rdb.(*redis.ClusterClient); !cluster {
+	cc, cluster := s.rdb.(*redis.ClusterClient)
+	switch {
+	case !cluster:
 		return s.writeLiveBatched(ctx, writes)
+	case s.nodeCAS.Load() < time.Now().UnixNano():
+		return s.writeLiveByNode(ctx, cc, writes)
 	}
+	return s.writeLiveEach(ctx, writes)
+}
+
+// writeLiveEach is writeLive with one casScript call per customer, in one pipeline: what a
+// cluster's writes fall back to.
+func (s *Scorer) writeLiveEach(ctx context.Context, writes []*cust) error {
 	cmds, err := redisx.EvalEach(ctx, s.rdb, casScript, len(writes), func(p redis.Pipeliner, i int) *redis.Cmd {
 		cu := writes[i]
 		return casScript.EvalSha(ctx, p, []string{cu.key}, cu.appendCASArgs(nil)...)
@@ -446,6 +482,58 @@ func (s *Scorer) writeLiveBatched(ctx context.Context, writes []*cust) error {
 		for j, cu := range c {
 			cu.conflict = res[j] == 0
 		}
+	}
+	return nil
+}
+
+// writeLiveByNode is writeLive on a Redis Cluster: one casNodeScript call per master and
+// casBatchCustomers customers, the masters at once. A call that fails with a reply from Redis
+// (the script is refused, or a slot moved) sends its customers one call each, which follows the
+// cluster's redirections, and pauses the per-master calls for nodeCASPause; what the failed call
+// did write then reads as a conflict, re-read and recognised by its position (decide). Any
+// other failure fails the batch's live step, which is retried from the reads, as with one call
+// per customer.
+func (s *Scorer) writeLiveByNode(ctx context.Context, cc *redis.ClusterClient, writes []*cust) error {
+	groups, err := redisx.ByMaster(ctx, cc, len(writes), casBatchCustomers, func(i int) string { return writes[i].key })
+	if err != nil {
+		return s.writeLiveEach(ctx, writes)
+	}
+	res := make([][]int64, len(groups))
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for gi, g := range groups {
+		wg.Go(func() {
+			args := make([]any, 0, 9*len(g.Items))
+			for _, i := range g.Items {
+				args = writes[i].appendCASArgs(append(args, writes[i].key))
+			}
+			// Run falls back to EVAL when the node lost its script cache (a restart).
+			res[gi], errs[gi] = casNodeScript.Run(ctx, g.Node, nil, args...).Int64Slice()
+			if errs[gi] == nil && len(res[gi]) != len(g.Items) {
+				errs[gi] = fmt.Errorf("%d replies for %d customers", len(res[gi]), len(g.Items))
+			}
+		})
+	}
+	wg.Wait()
+	var again []*cust
+	for gi, g := range groups {
+		if err := errs[gi]; err != nil {
+			if _, ok := errors.AsType[redis.Error](err); !ok {
+				return fmt.Errorf("writing %d score hashes on a cluster master: %w", len(g.Items), err)
+			}
+			s.nodeCAS.Store(time.Now().Add(nodeCASPause).UnixNano())
+			s.log.Warn("per-master score writes refused; writing one customer per call for a while", "err", err, "pause", nodeCASPause)
+			for _, i := range g.Items {
+				again = append(again, writes[i])
+			}
+			continue
+		}
+		for j, i := range g.Items {
+			writes[i].conflict = res[gi][j] == 0
+		}
+	}
+	if len(again) > 0 {
+		return s.writeLiveEach(ctx, again)
 	}
 	return nil
 }

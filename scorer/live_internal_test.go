@@ -3,17 +3,23 @@ package scorer
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segstream/segstream/redisx"
 	"github.com/segstream/segstream/testkit/testenv"
 )
 
-// TestWriteLiveCompareAndSet runs writeLive's compare-and-set, batched on a single Redis and one
-// call per customer on a Redis Cluster, over more customers than one batched call takes: a hash
-// is written exactly when it still holds the token read (or is still missing when none was
-// read), and left as it was otherwise, each customer's outcome its own.
+// TestWriteLiveCompareAndSet runs writeLive's compare-and-set, batched on a single Redis and per
+// master on a Redis Cluster, over more customers than one call takes: a hash is written exactly
+// when it still holds the token read (or is still missing when none was read), and left as it
+// was otherwise, each customer's outcome its own. In "cluster-refused" every per-master call
+// writes its first customer and then fails with a Redis error, as a script does when a slot
+// moves under it: the customers go one call each, the one already written reads as a conflict
+// (and holds the write), and the per-master calls pause.
 func TestWriteLiveCompareAndSet(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -27,15 +33,23 @@ func TestWriteLiveCompareAndSet(t *testing.T) {
 		{"stale", "t-other", "t-read", true},
 		{"exists", "t-read", "", true},
 	}
+	cluster := func(t *testing.T) redis.UniversalClient { return testenv.StartRedisCluster(t, 3, 0).Client() }
 	clients := map[string]func(t *testing.T) redis.UniversalClient{
-		"single":  func(t *testing.T) redis.UniversalClient { return testenv.StartRedis(t).Client() },
-		"cluster": func(t *testing.T) redis.UniversalClient { return testenv.StartRedisCluster(t, 3, 0).Client() },
+		"single":          func(t *testing.T) redis.UniversalClient { return testenv.StartRedis(t).Client() },
+		"cluster":         cluster,
+		"cluster-refused": cluster,
 	}
 	for mode, client := range clients {
 		t.Run(mode, func(t *testing.T) {
 			ctx := context.Background()
 			rdb := client(t)
-			s := &Scorer{rdb: rdb}
+			s := &Scorer{rdb: rdb, log: slog.New(slog.DiscardHandler)}
+			if mode == "cluster-refused" {
+				casNodeScript = redis.NewScript(`#!lua flags=allow-cross-slot-keys
+redis.call('HSET', ARGV[1], 'tok', ARGV[3], 'seg', ARGV[4], 'prev', ARGV[5], 'rec', ARGV[6], 'mv', ARGV[7], 'sv', ARGV[8], 'dig', ARGV[9])
+return redis.error_reply('ERR Script attempted to access a non local key in a cluster node')`)
+				defer func() { casNodeScript = redis.NewScript(casNodeSource) }()
+			}
 			n := 2*casBatchCustomers + 3*len(cases) + 1
 			custs := make([]*cust, n)
 			for i := range custs {
@@ -49,9 +63,28 @@ func TestWriteLiveCompareAndSet(t *testing.T) {
 				custs[i] = &cust{id: fmt.Sprint(i), key: key, raw: c.read, write: true, rec: []byte(fmt.Sprintf("rec%d", i)),
 					next: tok{sv: uint64(i + 1), asOf: 5, mv: 2, off: int64(i), has: true, seg: 3, prev: 1, dig: 99}}
 			}
-			custs[7].write = false // nothing to write: left alone
+			custs[7].write = false         // nothing to write: left alone
+			writtenFirst := map[int]bool{} // by the refused calls
+			if mode == "cluster-refused" {
+				var writes []int
+				for i, cu := range custs {
+					if cu.write {
+						writes = append(writes, i)
+					}
+				}
+				groups, err := redisx.ByMaster(ctx, rdb.(*redis.ClusterClient), len(writes), casBatchCustomers, func(i int) string { return custs[writes[i]].key })
+				if err != nil || len(groups) < 3 {
+					t.Fatalf("%d groups, %v", len(groups), err)
+				}
+				for _, g := range groups {
+					writtenFirst[writes[g.Items[0]]] = true
+				}
+			}
 			if err := s.writeLive(ctx, custs); err != nil {
 				t.Fatal(err)
+			}
+			if paused := s.nodeCAS.Load() > time.Now().UnixNano(); paused != (mode == "cluster-refused") {
+				t.Errorf("%s: per-master writes paused: %v", mode, paused)
 			}
 			for i, cu := range custs {
 				c := cases[i%len(cases)]
@@ -61,8 +94,11 @@ func TestWriteLiveCompareAndSet(t *testing.T) {
 				}
 				wantTok, wantRec := c.stored, "old"
 				wantConflict := c.conflict && cu.write
-				if cu.write && !c.conflict {
+				if cu.write && (!c.conflict || writtenFirst[i]) {
 					wantTok, wantRec = cu.next.String(), string(cu.rec)
+				}
+				if writtenFirst[i] {
+					wantConflict = true
 				}
 				if wantTok == "" {
 					wantRec = ""
@@ -70,7 +106,7 @@ func TestWriteLiveCompareAndSet(t *testing.T) {
 				if cu.conflict != wantConflict || got["tok"] != wantTok || got["rec"] != wantRec {
 					t.Errorf("%s customer %d (%s): conflict %v, tok %q, rec %q; want %v, %q, %q", mode, i, c.name, cu.conflict, got["tok"], got["rec"], wantConflict, wantTok, wantRec)
 				}
-				if !cu.conflict && cu.write && (got["seg"] != "3" || got["prev"] != "1" || got["mv"] != "2" || got["sv"] != fmt.Sprint(i+1) || got["dig"] != "99") {
+				if wantTok == cu.next.String() && (got["seg"] != "3" || got["prev"] != "1" || got["mv"] != "2" || got["sv"] != fmt.Sprint(i+1) || got["dig"] != "99") {
 					t.Errorf("%s customer %d: fields %v", mode, i, got)
 				}
 			}

@@ -165,6 +165,9 @@ type Scorer struct {
 	clock     atomic.Int64  // the event-time clock as last read (clockLoop), Unix ms; 0 before
 	swept     atomic.Int64  // the clock of the last finished sweep's first page
 	epoch     *features.EpochWatch
+	// nodeCAS: until this time (Unix nanoseconds) a cluster's score writes go one call per
+	// customer (writeLiveByNode).
+	nodeCAS atomic.Int64
 }
 
 // New validates o and builds a Scorer over the Redis client rdb.
