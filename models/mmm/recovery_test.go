@@ -43,7 +43,9 @@ func simulated(t *testing.T, seed uint64) (*Data, *Model) {
 // SEGSTREAM_MMM_PRIORS=1 (the MAP fit; docs/models/mmm.md has the tables). Choices about
 // the estimator are measured on other draws of the same simulator, TestStudy's seeds 101-130. It runs with SEGSTREAM_ACCEPTANCE=1 and fails there, and stays out of `make test`
 // until the fit (priors on the transform parameters) passes it; its seeds and thresholds are
-// not to be changed to make it pass.
+// not to be changed to make it pass. Beside each fit it logs the oracle's outcome (θ, K, S at
+// the truth, the linear part fitted): the oracle itself misses the share check on seed 15 (5.9
+// points), so a pass of all eight seeds depends on luck there (docs/models/mmm.md).
 func TestRecovery(t *testing.T) {
 	if os.Getenv("SEGSTREAM_ACCEPTANCE") != "1" {
 		t.Skip("issue 17's acceptance check, failing 5 of 8 draws today: run with SEGSTREAM_ACCEPTANCE=1")
