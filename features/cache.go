@@ -108,15 +108,22 @@ func (c *stateCache) putAll(cs, buf []*customer, samples bool) []*customer {
 		for _, cu := range part {
 			e := cu.entry
 			if e == nil {
-				if e = s.m[cu.key]; e == nil {
-					if len(s.m) >= perShard {
+				// An entry another batch holds (a customer in two lanes' batches at once, an
+				// interaction's target) is that batch's alone: its sample encoding is being
+				// read there, and writing it here, or marking it untaken so that a third batch
+				// takes it too, gave samples torn between two encodings (TestSamplesTopic under
+				// load, and the race detector). Such an entry is replaced, not reused; its
+				// holder writes it and drops it, as after an eviction.
+				if e = s.m[cu.key]; e == nil || e.taken {
+					if e == nil && len(s.m) >= perShard {
 						s.evict()
 					}
 					e = new(cacheEntry)
 					s.m[cu.key] = e
 				}
 			}
-			// An entry evicted while this batch held it is written and then dropped with it.
+			// An entry evicted or replaced while this batch held it is written and then dropped
+			// with it.
 			e.st, e.taken = cu.state, false
 			switch {
 			case samples && cu.write:

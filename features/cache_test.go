@@ -89,3 +89,47 @@ func TestStateCacheBounded(t *testing.T) {
 		t.Fatal("the cache kept nothing")
 	}
 }
+
+// TestStateCacheHeldEntryIsNotShared: while one batch holds a customer's entry (it took it and
+// reads its sample encoding), another batch that wrote the same customer without the cache (an
+// interaction's target in another lane) gives its state back: the held encoding must not change
+// under the holder, and a third batch must not take the entry the first still holds.
+func TestStateCacheHeldEntryIsNotShared(t *testing.T) {
+	c := newStateCache(1000)
+	written := func(st *State) *customer {
+		cu := customers("x")[0]
+		blob, offsetsAt, recentEnd := st.appendEncode(nil)
+		cu.state, cu.write, cu.blob, cu.offsetsAt, cu.recentEnd = st, true, blob, int32(offsetsAt), int32(recentEnd)
+		return cu
+	}
+	// The first state has more brands than the second, so the second's encoding fits in the
+	// first's buffer: written in place, it would land under the holder's slice.
+	first := &State{Version: 7, Orders: 3, Brands: []BrandCount{{Brand: "acme", Count: 2}, {Brand: "bolt", Count: 1}, {Brand: "core", Count: 4}}}
+	c.putAll([]*customer{written(first)}, nil, true)
+
+	a := customers("x")
+	c.takeAll(a, nil)
+	if a[0].entry == nil || len(a[0].sample) == 0 {
+		t.Fatal("the cache did not give the state and its sample encoding")
+	}
+	held := string(a[0].sample)
+
+	second := &State{Version: 8, Orders: 4}
+	c.putAll([]*customer{written(second)}, nil, true)
+	if string(a[0].sample) != held {
+		t.Fatal("a batch that did not hold the entry wrote into the sample encoding its holder is reading")
+	}
+	var st State
+	if err := st.Decode(append([]byte(nil), a[0].sample...)); err != nil {
+		t.Fatalf("the held sample encoding no longer decodes: %v", err)
+	}
+
+	third := customers("x")
+	c.takeAll(third, nil)
+	if third[0].entry == a[0].entry {
+		t.Fatal("a third batch took the entry the first still holds")
+	}
+	if third[0].state != second {
+		t.Fatal("the third batch did not get the state the second wrote")
+	}
+}
