@@ -73,7 +73,8 @@ return res`)
 // casNodeScript is casBatchScript for one master of a Redis Cluster, whose customers' hashes are
 // in many slots: the keys undeclared, under the allow-cross-slot-keys flag of Redis 7 (no one
 // command spans slots: each key has its own HGET and HSET). ARGV holds nine values per customer,
-// the key and then casScript's eight; the reply is 1 or 0 per customer.
+// the key and then casScript's eight; the reply is 1 or 0 per customer. A single Redis keeps
+// casBatchScript, whose declared keys Redis 6 takes too (ingest's scripts pair the same way).
 var casNodeScript = redis.NewScript(casNodeSource)
 
 const casNodeSource = `#!lua flags=allow-cross-slot-keys
