@@ -315,7 +315,8 @@ func TestCLVFastMatchesCLV(t *testing.T) {
 	}
 	cdnow := *c.clv
 	cdnow.BGNBD = clv.BGNBD{R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426}
-	// a > 1 (every transformed term positive), and a ≥ 2 + r (the exact code's path).
+	// a > 1 (every transformed term positive), and a ≥ 2 + r (coefficient ratios above 1 at
+	// first: the tail bound must not take one below 1 for all that follow).
 	aAbove1, aAbove2 := cdnow, cdnow
 	aAbove1.BGNBD = clv.BGNBD{R: 1.7, Alpha: 12, A: 1.6, B: 4.5}
 	aAbove2.BGNBD = clv.BGNBD{R: 0.3, Alpha: 6, A: 2.5, B: 7}
