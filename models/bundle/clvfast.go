@@ -162,7 +162,7 @@ func (f *clvFast) fast(s *clvScratch, x, tx, T, mbar float64) (value, purchases,
 	// D, and P(alive) = 1/D (BGNBD.PAlive's logistic form of the same odds).
 	den := 1.0
 	if x > 0 {
-		den += g.A / (g.B + x - 1) * math.Exp((g.R+x)*math.Log(aT/(g.Alpha+tx)))
+		den += g.A / (g.B + x - 1) * math.Exp((g.R+x)*math.Log1p((T-tx)/(g.Alpha+tx)))
 	}
 	p := g.A - 1
 	scale := c / p / den // E[Y(t)] = scale·(1 − v_t)
