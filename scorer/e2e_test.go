@@ -46,8 +46,8 @@ type env struct {
 	t      testing.TB
 	ctx    context.Context
 	broker *testenv.Broker
-	redis  *testenv.RedisServer
-	rdb    *redis.Client
+	redis  *testenv.RedisServer // nil on a Redis Cluster
+	rdb    redis.UniversalClient
 	store  *features.Store
 	reg    *registry.Registry
 	gen    *shoppers.Generator
@@ -63,6 +63,18 @@ func newEnv(t testing.TB, ctx context.Context, customers int) *env {
 func newEnvOn(t testing.TB, ctx context.Context, customers int, broker *testenv.Broker) *env {
 	e := &env{t: t, ctx: ctx, broker: broker, redis: testenv.StartRedis(t)}
 	e.rdb = e.redis.Client()
+	return e.init(customers)
+}
+
+// newEnvCluster is newEnv on a Redis Cluster of three masters.
+func newEnvCluster(t testing.TB, ctx context.Context, customers int) *env {
+	e := &env{t: t, ctx: ctx, broker: testenv.StartBroker(t, partitions)}
+	e.rdb = testenv.StartRedisCluster(t, 3, 0).Client()
+	return e.init(customers)
+}
+
+func (e *env) init(customers int) *env {
+	t := e.t
 	e.store = features.NewStore(e.rdb, features.Config{Windows: windows})
 	e.reg = registry.New(e.rdb, "")
 	e.gen = shoppers.New(42, customers, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -454,13 +466,80 @@ func TestEndToEnd(t *testing.T) {
 	t.Logf("60 days later %d of %d customers are in another RFM cell", moved, len(before))
 }
 
+// keys lists the keys matching pattern, on every master of a Redis Cluster.
+func (e *env) keys(pattern string) []string {
+	e.t.Helper()
+	var mu sync.Mutex
+	var out []string
+	each := func(ctx context.Context, c *redis.Client) error {
+		k, err := c.Keys(ctx, pattern).Result()
+		mu.Lock()
+		out = append(out, k...)
+		mu.Unlock()
+		return err
+	}
+	var err error
+	switch c := e.rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(e.ctx, each)
+	case *redis.Client:
+		err = each(e.ctx, c)
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// TestEndToEndCluster is TestEndToEnd's first two models on a Redis Cluster of three masters:
+// ingest's per-master state writes, the scorer's per-master score writes (casNodeScript) and
+// its sweep to a new model. Every customer's live answer is held to models/ on her features in
+// Redis at the clock, and the segment sets to the live segments, as on a single Redis. The
+// per-master script must have run on every master, and the one-customer-per-call fallback on
+// none.
+func TestEndToEndCluster(t *testing.T) {
+	ctx := testenv.Context(t, 120*time.Second)
+	e := newEnvCluster(t, ctx, 2000)
+	e.ingestEvents(20000)
+	b1 := e.publish(bundle.BuildOptions{K: 4, Seed: 1, Version: 1, Purchases: purchaseRows(5000)})
+	reg := prometheus.NewRegistry()
+	s := e.startScorer(reg)
+	e.waitScored(reg)
+	checkLive(t, e, b1, e.waitAged(s))
+
+	b2 := e.publish(bundle.BuildOptions{K: 3, Seed: 2, Version: 2})
+	e.waitAllOn(s, 2)
+	checkLive(t, e, b2, e.waitAged(s))
+	checkChanges(t, e)
+
+	masters := 0
+	err := e.rdb.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		ok, err := c.ScriptExists(ctx, scorer.CASNodeScriptForTest.Hash(), scorer.CASScriptForTest.Hash()).Result()
+		if err != nil {
+			return err
+		}
+		if !ok[0] || ok[1] {
+			return fmt.Errorf("master %s: per-master script loaded %v, one-customer script loaded %v", c.Options().Addr, ok[0], ok[1])
+		}
+		n, err := c.DBSize(ctx).Result()
+		t.Logf("master %s: %d keys", c.Options().Addr, n)
+		masters++
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if masters != 3 {
+		t.Fatalf("%d masters answered, want 3", masters)
+	}
+}
+
 // rfmCells reads every customer's live RFM cell.
 func (e *env) rfmCells() map[string]string {
 	e.t.Helper()
 	out := map[string]string{}
-	iter := e.rdb.Scan(e.ctx, 0, "seg:{*}:s", 1000).Iterator()
-	for iter.Next(e.ctx) {
-		raw, err := e.rdb.HGet(e.ctx, iter.Val(), "rec").Bytes()
+	for _, k := range e.keys("seg:{*}:s") {
+		raw, err := e.rdb.HGet(e.ctx, k, "rec").Bytes()
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -570,11 +649,7 @@ func checkLive(t *testing.T, e *env, b *bundle.Bundle, clock time.Time) {
 	}
 	// Every customer is in exactly the set of its live segment, and in no other set.
 	inSets := map[string]int{}
-	keys, err := e.rdb.Keys(e.ctx, "seg:segment:{*}").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
+	for _, k := range e.keys("seg:segment:{*}") {
 		var id int
 		fmt.Sscanf(k, "seg:segment:{%d}", &id)
 		members, err := e.rdb.ZRange(e.ctx, k, 0, -1).Result()
@@ -833,9 +908,8 @@ func (e *env) waitAllOn(s *scorer.Scorer, v uint64) {
 	want := strconv.FormatUint(v, 10)
 	e.waitFor("every answer under the new model", func() bool {
 		n := 0
-		iter := e.rdb.Scan(e.ctx, 0, "seg:{*}:s", 1000).Iterator()
-		for iter.Next(e.ctx) {
-			if mv, _ := e.rdb.HGet(e.ctx, iter.Val(), "mv").Result(); mv != want {
+		for _, k := range e.keys("seg:{*}:s") {
+			if mv, _ := e.rdb.HGet(e.ctx, k, "mv").Result(); mv != want {
 				return false
 			}
 			n++
