@@ -260,7 +260,10 @@ type lloydWork struct {
 	cnorm             []float64 // squared norms of the centers, for the Gram-form assignment
 	rowDist           []float64 // one row's squared distances to the k centers
 	joinF, leaveF     []float64 // Hartigan's n/(n+1) and n/(n−1) per cluster
-	pp                *kppScratch
+	// Hartigan's bounds: per row, the distances to its own center and the nearest other when
+	// last examined and the centers' movements then; per center, how far it has moved.
+	up, lo, ownSnap, allSnap, drift []float64
+	pp                              *kppScratch
 }
 
 func newLloyd(n, p, k int) *lloydWork {
@@ -561,6 +564,7 @@ func (w *lloydWork) hartigan(x *mat.Dense, maxPasses int) int {
 	// The factors n/(n+1) (joining) and n/(n−1) (leaving) of each cluster, kept as rows move:
 	// a division per center and row was a third of the sweep's time.
 	in, out := w.joinF[:k], w.leaveF[:k]
+	minIn := 0.0 // the smallest joining factor: 0 while a cluster is empty
 	factors := func(c int) {
 		nc := w.counts[c]
 		in[c], out[c] = nc/(nc+1), nc/(nc-1)
@@ -568,6 +572,26 @@ func (w *lloydWork) hartigan(x *mat.Dense, maxPasses int) int {
 	for c := range k {
 		factors(c)
 	}
+	setMinIn := func() { minIn = slices.Min(in) }
+	setMinIn()
+	// Bounds that let a row be passed over without its k distances (Hamerly's, for Hartigan's
+	// criterion). When a row was last examined, up was its distance to its own center and lo
+	// the smallest to another; since then its own center has moved by at most drift[a] − its
+	// snapshot, and any other by at most total − its snapshot (the centers' movements summed).
+	// If even then lo²·min n_c/(n_c+1) exceeds up²·n_a/(n_a−1) (with a 1e-9 margin for
+	// rounding), no center can take the row, and it is not examined: the moves are the ones
+	// the full comparison makes. Late passes, which move a few rows each, skip most rows.
+	if len(w.up) != n {
+		w.up, w.lo = make([]float64, n), make([]float64, n)
+		w.ownSnap, w.allSnap = make([]float64, n), make([]float64, n)
+		w.drift = make([]float64, k)
+	}
+	up, lo, ownSnap, allSnap, drift := w.up, w.lo, w.ownSnap, w.allSnap, w.drift[:k]
+	// lo = 0 (and snapshots no later than now): every row is examined in the first pass.
+	clear(lo)
+	clear(allSnap)
+	clear(drift)
+	total := 0.0
 	moves := 0
 	for range maxPasses {
 		moved := 0
@@ -577,28 +601,51 @@ func (w *lloydWork) hartigan(x *mat.Dense, maxPasses int) int {
 			if na <= 1 {
 				continue
 			}
+			if l := lo[i] - (total - allSnap[i]); l > 0 {
+				u := up[i] + (drift[a] - ownSnap[i])
+				if l*l*minIn > u*u*out[a]*(1+1e-9) {
+					continue
+				}
+			}
 			r := data[i*stride : i*stride+p]
 			sqDists(dist, r, w.centers, k, p)
 			best, bd := -1, dist[a]*out[a]*(1-1e-12)
+			second := math.Inf(1)
 			for c, dc := range dist {
-				if d := dc * in[c]; d < bd && c != a {
+				if c == a {
+					continue
+				}
+				second = min(second, dc)
+				if d := dc * in[c]; d < bd {
 					best, bd = c, d
 				}
 			}
 			if best < 0 {
+				up[i], lo[i] = math.Sqrt(dist[a]), math.Sqrt(second)
+				ownSnap[i], allSnap[i] = drift[a], total
 				continue
 			}
 			ca, cb := w.centers[a*p:(a+1)*p], w.centers[best*p:(best+1)*p]
 			nb := w.counts[best]
+			var da, db float64
 			for j, v := range r {
-				ca[j] = (ca[j]*na - v) / (na - 1)
-				cb[j] = (cb[j]*nb + v) / (nb + 1)
+				na1 := (ca[j]*na - v) / (na - 1)
+				nb1 := (cb[j]*nb + v) / (nb + 1)
+				da += (na1 - ca[j]) * (na1 - ca[j])
+				db += (nb1 - cb[j]) * (nb1 - cb[j])
+				ca[j], cb[j] = na1, nb1
 			}
+			da, db = math.Sqrt(da), math.Sqrt(db)
+			drift[a] += da
+			drift[best] += db
+			total += da + db
 			w.counts[a]--
 			w.counts[best]++
 			factors(a)
 			factors(best)
+			setMinIn()
 			w.labels[i] = best
+			lo[i] = 0 // examined again next pass
 			moved++
 		}
 		moves += moved

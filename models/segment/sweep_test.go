@@ -1,7 +1,9 @@
 package segment
 
 import (
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -136,5 +138,97 @@ func TestKMeansRefineAndSwaps(t *testing.T) {
 	}
 	if _, err := KMeans(x, KMeansOptions{K: 2, Warm: mat.NewDense(2, 4, nil)}); err == nil {
 		t.Error("warm start with k rows: no error")
+	}
+}
+
+// hartiganPlain is lloydWork.hartigan without its bounds: every row compared with every
+// center in every pass. The same factors and distances, so the same moves to the bit.
+func hartiganPlain(w *lloydWork, x *mat.Dense, maxPasses int) int {
+	w.means(x)
+	data, stride, n, p := rawRows(x)
+	dist := make([]float64, w.k)
+	moves := 0
+	for range maxPasses {
+		moved := 0
+		for i := range n {
+			a := w.labels[i]
+			na := w.counts[a]
+			if na <= 1 {
+				continue
+			}
+			r := data[i*stride : i*stride+p]
+			sqDists(dist, r, w.centers, w.k, p)
+			best, bd := -1, dist[a]*(na/(na-1))*(1-1e-12)
+			for c, dc := range dist {
+				nc := w.counts[c]
+				if d := dc * (nc / (nc + 1)); d < bd && c != a {
+					best, bd = c, d
+				}
+			}
+			if best < 0 {
+				continue
+			}
+			ca, cb := w.centers[a*p:(a+1)*p], w.centers[best*p:(best+1)*p]
+			nb := w.counts[best]
+			for j, v := range r {
+				ca[j], cb[j] = (ca[j]*na-v)/(na-1), (cb[j]*nb+v)/(nb+1)
+			}
+			w.counts[a]--
+			w.counts[best]++
+			w.labels[i] = best
+			moved++
+		}
+		moves += moved
+		if moved == 0 {
+			break
+		}
+	}
+	if moves > 0 {
+		w.means(x)
+	}
+	return moves
+}
+
+// TestHartiganBoundsChangeNothing: the rows hartigan passes over by its bounds are rows no
+// center would have taken, so from the same labels it makes the same moves as a Hartigan that
+// compares every row with every center, to the bit, from a bad start (random labels: many
+// moves, the bounds loose) and from a good one (after Lloyd: few moves, most rows skipped),
+// and again after a random swap, as the sweep's trials run it; and with a scratch that ran
+// before (its bounds must not carry over).
+func TestHartiganBoundsChangeNothing(t *testing.T) {
+	for _, tc := range []struct {
+		seed    uint64
+		n, p, k int
+	}{{1, 600, 2, 3}, {2, 800, 4, 7}, {3, 1000, 7, 10}, {4, 500, 3, 16}, {5, 300, 5, 2}} {
+		x := randMatrix(tc.seed, tc.n, tc.p)
+		rng := rand.New(rand.NewPCG(tc.seed, 9))
+		w := newLloyd(tc.n, tc.p, tc.k) // one scratch for every start, as a sweep's restarts share one
+		for _, start := range []string{"random", "lloyd", "swap", "random"} {
+			w.reset()
+			switch start {
+			case "random":
+				for i := range w.labels {
+					w.labels[i] = i % tc.k
+				}
+				rng.Shuffle(len(w.labels), func(i, j int) { w.labels[i], w.labels[j] = w.labels[j], w.labels[i] })
+			default:
+				kmeansPP(x, tc.k, rng, w.centers, w.pp)
+				w.lloyd(x, 300, 0)
+				if start == "swap" {
+					i := rng.IntN(tc.n)
+					copy(w.centers[rng.IntN(tc.k)*tc.p:], x.RawRowView(i))
+					w.step(x, false)
+				}
+			}
+			ref := newLloyd(tc.n, tc.p, tc.k)
+			copy(ref.labels, w.labels)
+			want := hartiganPlain(ref, x, 300)
+			got := w.hartigan(x, 300)
+			if got != want || !slices.Equal(w.labels, ref.labels) || !slices.Equal(w.centers, ref.centers) {
+				t.Fatalf("seed %d, k=%d, %s start: %d moves, the plain Hartigan %d; labels equal %v, centers equal %v",
+					tc.seed, tc.k, start, got, want, slices.Equal(w.labels, ref.labels), slices.Equal(w.centers, ref.centers))
+			}
+			t.Logf("seed %d, %d×%d, k=%d, %s start: %d moves, the same", tc.seed, tc.n, tc.p, tc.k, start, got)
+		}
 	}
 }
