@@ -145,11 +145,14 @@ func KMeans(x *mat.Dense, o KMeansOptions) (*Clustering, error) {
 		}
 	}
 	if o.Swaps > 0 {
-		ws := all[0].lw
-		copy(ws.centers, r.centers)
-		copy(ws.labels, r.labels)
-		r.inertia = ws.swaps(x, o.Swaps, rand.New(rand.NewPCG(o.Seed, 1<<40)), o.MaxIter)
-		r.centers, r.labels = ws.centers, ws.labels
+		ws := make([]*lloydWork, len(all))
+		for i, s := range all {
+			ws[i] = s.lw
+		}
+		copy(ws[0].centers, r.centers)
+		copy(ws[0].labels, r.labels)
+		r.inertia = swaps(x, o.Swaps, rand.New(rand.NewPCG(o.Seed, 1<<40)), o.MaxIter, ws)
+		r.centers, r.labels = ws[0].centers, ws[0].labels
 	}
 	return finish(r.centers, r.labels, o.K, p, r.inertia, r.iterations), nil
 }
@@ -682,10 +685,18 @@ func (w *lloydWork) means(x *mat.Dense) {
 	}
 }
 
-// swaps improves the solution in w by random swaps (Fränti 2018): move one center, drawn
+// swaps improves the solution in ws[0] by random swaps (Fränti 2018): move one center, drawn
 // uniformly, onto a row drawn with probability proportional to its squared distance to its
 // center, relabel, refine, and keep the result when its WCSS is lower. Returns the WCSS.
-func (w *lloydWork) swaps(x *mat.Dense, trials int, rng *rand.Rand, maxIter int) float64 {
+//
+// The trials run len(ws) at a time, each in its own scratch, from the same best solution; the
+// first of them that lowers the WCSS is kept and the ones after it run again from it. Every
+// trial's draws are made up front in the order one trial after another would make them, so the
+// result is the sequential one whatever len(ws). Most trials are refused (the best moves a few
+// times in 40), so few are run twice: on the course's data the serial sweep spends two thirds
+// of its time here (docs/models/segmentation.md).
+func swaps(x *mat.Dense, trials int, rng *rand.Rand, maxIter int, ws []*lloydWork) float64 {
+	w := ws[0]
 	data, stride, n, p := rawRows(x)
 	best := w.inertia(x)
 	bc := slices.Clone(w.centers)
@@ -700,19 +711,39 @@ func (w *lloydWork) swaps(x *mat.Dense, trials int, rng *rand.Rand, maxIter int)
 		}
 	}
 	fill()
-	for range trials {
-		copy(w.centers, bc)
-		j := rng.IntN(w.k)
-		i := min(sort.SearchFloat64s(cum, rng.Float64()*cum[n-1]), n-1)
-		copy(w.centers[j*p:(j+1)*p], data[i*stride:i*stride+p])
-		w.step(x, false) // a cluster left empty takes the first row Hartigan finds it helps
-		w.hartigan(x, maxIter)
-		if in := w.inertia(x); in < best {
-			best = in
-			copy(bc, w.centers)
-			copy(bl, w.labels)
-			fill()
+	type draw struct {
+		center int
+		u      float64
+	}
+	draws := make([]draw, trials)
+	for t := range draws {
+		draws[t].center = rng.IntN(w.k)
+		draws[t].u = rng.Float64()
+	}
+	wcss := make([]float64, len(ws))
+	for t := 0; t < trials; {
+		m := min(len(ws), trials-t)
+		parallel(m, m, func(s int) {
+			v, d := ws[s], draws[t+s]
+			copy(v.centers, bc)
+			i := min(sort.SearchFloat64s(cum, d.u*cum[n-1]), n-1)
+			copy(v.centers[d.center*p:(d.center+1)*p], data[i*stride:i*stride+p])
+			v.step(x, false) // a cluster left empty takes the first row Hartigan finds it helps
+			v.hartigan(x, maxIter)
+			wcss[s] = v.inertia(x)
+		})
+		next := t + m
+		for s := range m {
+			if wcss[s] < best {
+				best = wcss[s]
+				copy(bc, ws[s].centers)
+				copy(bl, ws[s].labels)
+				fill()
+				next = t + s + 1
+				break
+			}
 		}
+		t = next
 	}
 	copy(w.centers, bc)
 	copy(w.labels, bl)
