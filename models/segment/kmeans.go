@@ -263,10 +263,12 @@ type lloydWork struct {
 	cnorm             []float64 // squared norms of the centers, for the Gram-form assignment
 	rowDist           []float64 // one row's squared distances to the k centers
 	joinF, leaveF     []float64 // Hartigan's n/(n+1) and n/(n−1) per cluster
-	// Hartigan's bounds: per row, the distances to its own center and the nearest other when
-	// last examined and the centers' movements then; per center, how far it has moved.
-	up, lo, ownSnap, allSnap, drift []float64
-	pp                              *kppScratch
+	// Hartigan's bounds: per row, on the distances to its own center and to the others, its own
+	// center's movement then and the pass; per center, how far it has moved in all and by the
+	// start of the previous and the current pass.
+	up, lo, ownSnap, drift, passStart []float64
+	seen                              []int32
+	pp                                *kppScratch
 }
 
 func newLloyd(n, p, k int) *lloydWork {
@@ -578,25 +580,31 @@ func (w *lloydWork) hartigan(x *mat.Dense, maxPasses int) int {
 	setMinIn := func() { minIn = slices.Min(in) }
 	setMinIn()
 	// Bounds that let a row be passed over without its k distances (Hamerly's, for Hartigan's
-	// criterion). When a row was last examined, up was its distance to its own center and lo
-	// the smallest to another; since then its own center has moved by at most drift[a] − its
-	// snapshot, and any other by at most total − its snapshot (the centers' movements summed).
-	// If even then lo²·min n_c/(n_c+1) exceeds up²·n_a/(n_a−1) (with a 1e-9 margin for
-	// rounding), no center can take the row, and it is not examined: the moves are the ones
-	// the full comparison makes. Late passes, which move a few rows each, skip most rows.
+	// criterion). A row holds up, a bound on its distance to its own center, and lo, one on
+	// its distance to every other, as of a moment in this pass or the one before (seen). Since
+	// then its own center has moved by at most drift[a] − ownSnap, and every center by at most
+	// the largest movement of one center since that pass began (moveCur, movePrev). If even
+	// then lo²·min n_c/(n_c+1) exceeds up²·n_a/(n_a−1) (with a 1e-9 margin for rounding), no
+	// center can take the row: it is not examined, and its bounds are carried to now. So the
+	// moves are the ones the full comparison makes.
 	if len(w.up) != n {
-		w.up, w.lo = make([]float64, n), make([]float64, n)
-		w.ownSnap, w.allSnap = make([]float64, n), make([]float64, n)
-		w.drift = make([]float64, k)
+		w.up, w.lo, w.ownSnap = make([]float64, n), make([]float64, n), make([]float64, n)
+		w.seen = make([]int32, n)
+		w.drift, w.passStart = make([]float64, k), make([]float64, 2*k)
 	}
-	up, lo, ownSnap, allSnap, drift := w.up, w.lo, w.ownSnap, w.allSnap, w.drift[:k]
-	// lo = 0 (and snapshots no later than now): every row is examined in the first pass.
-	clear(lo)
-	clear(allSnap)
+	up, lo, ownSnap, seen, drift := w.up, w.lo, w.ownSnap, w.seen, w.drift[:k]
+	startPrev, startCur := w.passStart[:k], w.passStart[k:2*k]
 	clear(drift)
-	total := 0.0
+	clear(startCur)
+	for i := range seen {
+		seen[i] = -2 // never: examined in the first pass
+	}
+	var movePrev, moveCur float64
 	moves := 0
-	for range maxPasses {
+	for pass := range int32(maxPasses) {
+		copy(startPrev, startCur)
+		copy(startCur, drift)
+		movePrev, moveCur = moveCur, 0
 		moved := 0
 		for i := range n {
 			a := w.labels[i]
@@ -604,9 +612,14 @@ func (w *lloydWork) hartigan(x *mat.Dense, maxPasses int) int {
 			if na <= 1 {
 				continue
 			}
-			if l := lo[i] - (total - allSnap[i]); l > 0 {
+			if sp := seen[i]; sp >= pass-1 {
+				l := lo[i] - movePrev
+				if sp == pass {
+					l = lo[i] - moveCur
+				}
 				u := up[i] + (drift[a] - ownSnap[i])
-				if l*l*minIn > u*u*out[a]*(1+1e-9) {
+				if l > 0 && l*l*minIn > u*u*out[a]*(1+1e-9) {
+					up[i], lo[i], ownSnap[i], seen[i] = u, l, drift[a], pass
 					continue
 				}
 			}
@@ -624,8 +637,7 @@ func (w *lloydWork) hartigan(x *mat.Dense, maxPasses int) int {
 				}
 			}
 			if best < 0 {
-				up[i], lo[i] = math.Sqrt(dist[a]), math.Sqrt(second)
-				ownSnap[i], allSnap[i] = drift[a], total
+				up[i], lo[i], ownSnap[i], seen[i] = math.Sqrt(dist[a]), math.Sqrt(second), drift[a], pass
 				continue
 			}
 			ca, cb := w.centers[a*p:(a+1)*p], w.centers[best*p:(best+1)*p]
@@ -638,17 +650,19 @@ func (w *lloydWork) hartigan(x *mat.Dense, maxPasses int) int {
 				db += (nb1 - cb[j]) * (nb1 - cb[j])
 				ca[j], cb[j] = na1, nb1
 			}
-			da, db = math.Sqrt(da), math.Sqrt(db)
-			drift[a] += da
-			drift[best] += db
-			total += da + db
+			drift[a] += math.Sqrt(da)
+			drift[best] += math.Sqrt(db)
+			for _, c := range [2]int{a, best} {
+				moveCur = max(moveCur, drift[c]-startCur[c])
+				movePrev = max(movePrev, drift[c]-startPrev[c])
+			}
 			w.counts[a]--
 			w.counts[best]++
 			factors(a)
 			factors(best)
 			setMinIn()
 			w.labels[i] = best
-			lo[i] = 0 // examined again next pass
+			seen[i] = -2 // examined again next pass
 			moved++
 		}
 		moves += moved
