@@ -553,12 +553,14 @@ func chooseK(d *Diagnostics, scores *mat.Dense, o BuildOptions) (int, error) {
 		silSample = 3000
 	}
 	best := -1
-	for k := o.KMin; k <= kmax; k++ {
-		c, err := segment.KMeans(x, segment.KMeansOptions{K: k, NInit: 4, Seed: o.Seed})
-		if err != nil {
-			return 0, err
-		}
-		ks := SweepPoint{K: k, WCSS: c.Inertia, ARI: math.NaN()}
+	// Every k on an optimum at least as good as scikit-learn's KMeans(n_init=10) finds (the
+	// sweep's check in models/segment), so k is not chosen on a worse clustering of some k.
+	fits, err := segment.KMeansSweep(x, o.KMin, kmax, segment.KMeansOptions{NInit: 10, Seed: o.Seed})
+	if err != nil {
+		return 0, err
+	}
+	for i, c := range fits {
+		ks := SweepPoint{K: o.KMin + i, WCSS: c.Inertia, ARI: math.NaN()}
 		if silSample > 0 {
 			ks.Silhouette, _ = segment.SilhouetteSampled(x, c.Labels, silSample, o.Seed)
 		} else {

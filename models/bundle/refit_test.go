@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segstream/segstream/models/segment"
 )
 
 // A refit on unchanged data keeps every id and moves nobody; one on shuffled customers keeps
@@ -241,4 +243,34 @@ func visitColumns(cols map[string][]float64, n int) map[string][]float64 {
 		}
 	}
 	return pc
+}
+
+// TestSweepAtLeastSklearn: the automatic choice of k judges every k on a clustering whose WCSS
+// is at most what scikit-learn's KMeans(n_init=10) finds on the same rows (segment.KMeans with
+// NInit 10 is its algorithm), not on four Lloyd restarts.
+func TestSweepAtLeastSklearn(t *testing.T) {
+	cols, _ := synthetic(3000, 5)
+	const seed = 7
+	_, d, err := BuildWithDiagnostics(cols, BuildOptions{Seed: seed, Version: 1, MaxK: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Sweep) != 9 {
+		t.Fatalf("%d ks swept, want 2..10", len(d.Sweep))
+	}
+	below := 0
+	for _, pt := range d.Sweep {
+		ref, err := segment.KMeans(d.Scores, segment.KMeansOptions{K: pt.K, NInit: 10, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pt.WCSS > ref.Inertia*(1+1e-9) {
+			t.Errorf("k=%d: the sweep's WCSS %.6f is above KMeans(n_init=10)'s %.6f", pt.K, pt.WCSS, ref.Inertia)
+		}
+		if pt.WCSS < ref.Inertia*(1-1e-9) {
+			below++
+		}
+		t.Logf("k=%2d: WCSS %.4f, KMeans(n_init=10) %.4f (%+.3f%%)", pt.K, pt.WCSS, ref.Inertia, 100*(pt.WCSS/ref.Inertia-1))
+	}
+	t.Logf("below n_init=10 at %d of %d ks", below, len(d.Sweep))
 }
