@@ -25,9 +25,10 @@ func TestCLVFastNoDropout(t *testing.T) {
 		Params struct {
 			R, Alpha, A, B float64
 		}
-		Months    int
-		PerMonth  float64 `json:"per_month"`
-		Customers []customer
+		Months      int
+		PerMonth    float64 `json:"per_month"`
+		Customers   []customer
+		NewCustomer []struct{ T, Expected float64 } `json:"new_customer"`
 	}](t, "testdata/clv_nodropout.json")
 	p := g.Params
 	m := &clv.Model{BGNBD: clv.BGNBD{R: p.R, Alpha: p.Alpha, A: p.A, B: p.B},
@@ -75,6 +76,11 @@ func TestCLVFastNoDropout(t *testing.T) {
 		if math.Abs(gotE/wantE-1) > 1e-9 || math.Abs(gotAlive-c.PAlive) > 1e-12 {
 			t.Errorf("x=%g tx=%g T=%g: clv.Model's expected purchases, P(alive) %.15g %.15g; mpmath %.15g %.15g",
 				c.X, c.Tx, c.T, gotE, gotAlive, wantE, c.PAlive)
+		}
+	}
+	for _, c := range g.NewCustomer {
+		if got := m.BGNBD.ExpectedPurchases(c.T); math.Abs(got/c.Expected-1) > 1e-9 {
+			t.Errorf("t=%g: clv.Model's E[X(t)] %.15g, mpmath %.15g", c.T, got, c.Expected)
 		}
 	}
 	t.Logf("%d customers: largest relative difference to mpmath %.2g (clv.Model's expected purchases: %.2g)",

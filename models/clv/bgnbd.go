@@ -282,7 +282,7 @@ func (m BGNBD) PAlive(x, tx, T float64) float64 {
 // her first t units of time (eq. 7). The formula is undefined at A = 1 exactly.
 func (m BGNBD) ExpectedPurchases(t float64) float64 {
 	h := mathext.Hypergeo(m.R, m.B, m.A+m.B-1, t/(m.Alpha+t))
-	return (m.A + m.B - 1) / (m.A - 1) * (1 - h*math.Pow(m.Alpha/(m.Alpha+t), m.R))
+	return (m.A + m.B - 1) / (m.A - 1) * (1 - h*math.Exp(-m.R*logRatio(m.Alpha, t, 0)))
 }
 
 // ConditionalExpectedPurchases is E[Y(t) | x, tx, T], the expected number of purchases in the

@@ -6,7 +6,7 @@ leave, with r and alpha in the millions and a near 0. There scipy's and clv.Mode
 lose digits: E[Y(t)] is a difference of two numbers near 1 scaled by (a+b+x-1)/(a-1) ~ -8e4.
 This script evaluates Fader, Hardie and Lee (2005) eq. 10 and P(alive) with mpmath at 60
 significant digits, for each month t = 1..12 (4.345 weeks a month) over the grid of customers
-that TestCLVFastNoDropout uses.
+that TestCLVFastNoDropout uses, and E[X(t)] (eq. 7) of a new customer at four t.
 
 Needs python3-mpmath. Output: models/bundle/testdata/clv_nodropout.json.
 Run: /usr/bin/python3 scripts/golden/clv_nodropout.py
@@ -50,7 +50,15 @@ for x in (0, 1, 2, 5, 10, 30, 80):
             customers.append({"x": x, "tx": tx, "T": T, "expected_by_month": cum,
                               "p_alive": float(1 / den(xm, txm, Tm))})
 
+def unconditional(t):
+    """E[X(t)], eq. 7: a new customer's expected repeat purchases in her first t units."""
+    h = mp.hyp2f1(r, b, a + b - 1, t / (al + t))
+    return (a + b - 1) / (a - 1) * (1 - (al / (al + t)) ** r * h)
+
+
+new = [{"t": t, "expected": float(unconditional(mp.mpf(t)))} for t in (1, 4.345, 52, 260)]
+
 with open(OUT, "w") as f:
     json.dump({"params": PARAMS, "months": MONTHS, "per_month": PER_MONTH,
-               "customers": customers}, f, indent=1)
+               "customers": customers, "new_customer": new}, f, indent=1)
 print(f"wrote {len(customers)} customers to {OUT}")
