@@ -409,18 +409,7 @@ type scoreRec struct {
 func TestEndToEnd(t *testing.T) {
 	ctx := testenv.Context(t, 90*time.Second)
 	e := newEnv(t, ctx, 2000)
-	e.ingestEvents(20000)
-	b1 := e.publish(bundle.BuildOptions{K: 4, Seed: 1, Version: 1, Purchases: purchaseRows(5000)})
-	reg := prometheus.NewRegistry()
-	s := e.startScorer(reg)
-	e.waitScored(reg)
-	checkLive(t, e, b1, e.waitAged(s))
-
-	// A second bundle: the sweep moves every customer to it without any new event.
-	b2 := e.publish(bundle.BuildOptions{K: 3, Seed: 2, Version: 2})
-	e.waitAllOn(s, 2)
-	checkLive(t, e, b2, e.waitAged(s))
-	checkChanges(t, e)
+	s, b2 := twoModels(t, e)
 
 	// Redelivery: a second scorer group reads the whole features topic again. Everything in it
 	// was produced or is older than the live answers, so nothing is scored, written or produced.
@@ -491,15 +480,12 @@ func (e *env) keys(pattern string) []string {
 	return out
 }
 
-// TestEndToEndCluster is TestEndToEnd's first two models on a Redis Cluster of three masters:
-// ingest's per-master state writes, the scorer's per-master score writes (casNodeScript) and
-// its sweep to a new model. Every customer's live answer is held to models/ on her features in
-// Redis at the clock, and the segment sets to the live segments, as on a single Redis. The
-// per-master script must have run on every master, and the one-customer-per-call fallback on
-// none.
-func TestEndToEndCluster(t *testing.T) {
-	ctx := testenv.Context(t, 120*time.Second)
-	e := newEnvCluster(t, ctx, 2000)
+// twoModels ingests 20,000 events, scores them under a first model and checks every live
+// answer against models/, then publishes a second model, which the sweep moves every customer
+// to without any new event, and checks again, and the segment changes. It returns the scorer
+// and the second model.
+func twoModels(t *testing.T, e *env) (*scorer.Scorer, *bundle.Bundle) {
+	t.Helper()
 	e.ingestEvents(20000)
 	b1 := e.publish(bundle.BuildOptions{K: 4, Seed: 1, Version: 1, Purchases: purchaseRows(5000)})
 	reg := prometheus.NewRegistry()
@@ -511,6 +497,19 @@ func TestEndToEndCluster(t *testing.T) {
 	e.waitAllOn(s, 2)
 	checkLive(t, e, b2, e.waitAged(s))
 	checkChanges(t, e)
+	return s, b2
+}
+
+// TestEndToEndCluster is TestEndToEnd's first two models on a Redis Cluster of three masters:
+// ingest's per-master state writes, the scorer's per-master score writes (casNodeScript) and
+// its sweep to a new model. Every customer's live answer is held to models/ on her features in
+// Redis at the clock, and the segment sets to the live segments, as on a single Redis. The
+// per-master script must have run on every master, and the one-customer-per-call fallback on
+// none.
+func TestEndToEndCluster(t *testing.T) {
+	ctx := testenv.Context(t, 120*time.Second)
+	e := newEnvCluster(t, ctx, 2000)
+	twoModels(t, e)
 
 	masters := 0
 	err := e.rdb.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {

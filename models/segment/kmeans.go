@@ -407,6 +407,12 @@ func (w *lloydWork) relocateEmpty(x *mat.Dense) {
 	}
 }
 
+// four returns centers c..c+3 (rows of p columns), each cut to its first m values.
+func four(centers []float64, c, p, m int) (c0, c1, c2, c3 []float64) {
+	c0, c1, c2, c3 = centers[c*p:c*p+p], centers[(c+1)*p:(c+1)*p+p], centers[(c+2)*p:(c+2)*p+p], centers[(c+3)*p:(c+3)*p+p]
+	return c0[:m], c1[:m], c2[:m], c3[:m]
+}
+
 // nearestCenter returns the lowest-index center minimizing ‖c‖² − 2·r·c, which orders centers as
 // the squared distance ‖r−c‖² does (‖r‖² is common to all). It is the form sklearn's Lloyd step
 // uses (a Gemm against ‖C‖²), so near-ties resolve the same way, and it needs a multiply-add per
@@ -416,11 +422,7 @@ func nearestCenter(r, centers, cnorm []float64, k, p int) int {
 	best, bd := 0, math.Inf(1)
 	c := 0
 	for ; c+4 <= k; c += 4 {
-		c0 := centers[c*p : c*p+p]
-		c1 := centers[(c+1)*p : (c+1)*p+p]
-		c2 := centers[(c+2)*p : (c+2)*p+p]
-		c3 := centers[(c+3)*p : (c+3)*p+p]
-		c0, c1, c2, c3 = c0[:len(r)], c1[:len(r)], c2[:len(r)], c3[:len(r)]
+		c0, c1, c2, c3 := four(centers, c, p, len(r))
 		var s0, s1, s2, s3 float64
 		for f, v := range r {
 			s0 += v * c0[f]
@@ -463,11 +465,7 @@ func nearestCenter(r, centers, cnorm []float64, k, p int) int {
 func sqDists(dst, r, centers []float64, k, p int) {
 	c := 0
 	for ; c+4 <= k; c += 4 {
-		c0 := centers[c*p : c*p+p]
-		c1 := centers[(c+1)*p : (c+1)*p+p]
-		c2 := centers[(c+2)*p : (c+2)*p+p]
-		c3 := centers[(c+3)*p : (c+3)*p+p]
-		c0, c1, c2, c3 = c0[:len(r)], c1[:len(r)], c2[:len(r)], c3[:len(r)]
+		c0, c1, c2, c3 := four(centers, c, p, len(r))
 		var s0, s1, s2, s3 float64
 		for f, v := range r {
 			d0, d1, d2, d3 := v-c0[f], v-c1[f], v-c2[f], v-c3[f]
