@@ -21,6 +21,7 @@ import (
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/models/clv"
 	"github.com/segstream/segstream/models/choice"
 	"github.com/segstream/segstream/models/rfm"
 	"github.com/segstream/segstream/models/segment"
@@ -401,6 +402,9 @@ type scoreRec struct {
 	Price *struct {
 		PPurchase float64 `json:"p_purchase"`
 	} `json:"price"`
+	CLV               *float64 `json:"clv"`
+	PAlive            *float64 `json:"p_alive"`
+	ExpectedPurchases *float64 `json:"expected_purchases"`
 }
 
 // TestEndToEnd replays generated shoppers through ingest and the scorer and checks that live
@@ -592,7 +596,7 @@ func checkLive(t *testing.T, e *env, b *bundle.Bundle, clock time.Time) {
 	model, cent := c.SegmentModel()
 	sc := model.NewScratch()
 	live := map[string]int{}
-	checked := 0
+	checked, clvChecked := 0, 0
 	err = e.store.Scan(e.ctx, features.ScanOptions{}, func(id string, st *features.State) error {
 		raw, err := e.rdb.HGet(e.ctx, scorer.ScoreKey("seg", id), "rec").Bytes()
 		if err != nil {
@@ -639,6 +643,12 @@ func checkLive(t *testing.T, e *env, b *bundle.Bundle, clock time.Time) {
 			}
 			_ = rfm.Segments
 		}
+		if c := b.Payload.CLV; c != nil && v.Frequency > 0 && v.PurchaseDays > 0 {
+			if err := checkCLV(c, named, &r); err != nil {
+				return fmt.Errorf("customer %s: %w", id, err)
+			}
+			clvChecked++
+		}
 		live[id] = r.Segment
 		checked++
 		return nil
@@ -670,7 +680,53 @@ func checkLive(t *testing.T, e *env, b *bundle.Bundle, clock time.Time) {
 			t.Fatalf("customer %s: live segment %d, set %d", id, seg, inSets[id])
 		}
 	}
-	t.Logf("model %d: %d customers match models/ and the segment sets", b.Version, checked)
+	if b.Payload.CLV != nil && clvChecked == 0 {
+		t.Fatal("the model has a CLV part and no customer's CLV was checked")
+	}
+	t.Logf("model %d: %d customers match models/ and the segment sets (%d CLVs)", b.Version, checked, clvChecked)
+	if c := b.Payload.CLV; c != nil {
+		// The generator's customers never leave, so the fit is near BG/NBD's no-dropout limit
+		// (r and α large, a near 0): there recency and age barely move the expectation, and the
+		// check bites on the spend, the units and the horizon more than on them.
+		t.Logf("model %d: BG/NBD %+v, %d months", b.Version, c.BGNBD, c.Months)
+	}
+}
+
+// checkCLV holds a live answer's CLV, expected purchases and P(alive) to models/clv's own
+// formulas on the customer's features as the scorer documents the mapping (docs/scorer.md):
+// x = purchase days − 1, T = t_days and t_x = t_days − recency_days in the bundle's unit, mean
+// spend = monetary / purchase days when x > 0. The score record carries 8 digits.
+func checkCLV(c *bundle.CLV, f map[string]float64, r *scoreRec) error {
+	unit := 1.0
+	m := clv.Model{BGNBD: c.BGNBD, GammaGamma: c.GammaGamma}
+	if c.Unit == "weeks" {
+		unit, m.Unit = 7, clv.Weeks
+	} else {
+		m.Unit = clv.Days
+	}
+	x := f["purchase_days"] - 1
+	T := f["t_days"] / unit
+	tx := (f["t_days"] - f["recency_days"]) / unit
+	mbar := 0.0
+	if x > 0 {
+		mbar = f["monetary"] / f["purchase_days"]
+	}
+	want := [3]float64{m.CLV(x, tx, T, mbar, c.Months, c.MonthlyDiscount),
+		m.BGNBD.ConditionalExpectedPurchases(float64(c.Months)*m.Unit.PerMonth(), x, tx, T), m.BGNBD.PAlive(x, tx, T)}
+	for i, got := range [3]*float64{r.CLV, r.ExpectedPurchases, r.PAlive} {
+		if got == nil || math.Abs(*got-want[i]) > 1e-7*math.Abs(want[i])+1e-12 {
+			return fmt.Errorf("clv, expected purchases, P(alive) %v %v %v; models/clv says %v (x=%g t_x=%g T=%g spend %g)",
+				deref(r.CLV), deref(r.ExpectedPurchases), deref(r.PAlive), want, x, tx, T, mbar)
+		}
+	}
+	return nil
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // TestSwapUnderLoad publishes a bundle every second (and a corrupt and a wrong-schema one)
