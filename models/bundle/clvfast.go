@@ -204,7 +204,7 @@ func (f *clvFast) fast(s *clvScratch, x, tx, T, mbar float64) (value, purchases,
 // larger of its value at n and 1; of the two pairings the smaller product is kept. Infinite
 // while C+n ≤ 0. Where a < 1 ≤ r it is the ratio's own limit 1 once n is large; where the fit
 // is the no-dropout limit (r and α in the millions, a near 0: the bench's synthetic customers
-// never leave) it is about r/(a+b), and z is so small that two or three terms suffice, where a
+// never leave) it is about r/(a+b), and z is so small that four terms suffice, where a
 // bound of 1 would never have been reached within maxTerms and sent every customer to the
 // exact code (14% of the scorer's CPU in bench ingest's scoring pass).
 func (f *clvFast) tailRatio(n int, c float64) float64 {
