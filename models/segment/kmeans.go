@@ -279,6 +279,8 @@ func newLloyd(n, p, k int) *lloydWork {
 		labels: make([]int, n), labelsOld: make([]int, n),
 		dist: make([]float64, n), cnorm: make([]float64, k), rowDist: make([]float64, k),
 		joinF: make([]float64, k), leaveF: make([]float64, k),
+		up: make([]float64, n), lo: make([]float64, n), ownSnap: make([]float64, n), seen: make([]int32, n),
+		drift: make([]float64, k), passStart: make([]float64, 2*k),
 		pp: &kppScratch{},
 	}
 	for i := range w.labels {
@@ -585,12 +587,7 @@ func (w *lloydWork) hartigan(x *mat.Dense, maxPasses int) int {
 	// then lo²·min n_c/(n_c+1) exceeds up²·n_a/(n_a−1) (with a 1e-9 margin for rounding), no
 	// center can take the row: it is not examined, and its bounds are carried to now. So the
 	// moves are the ones the full comparison makes.
-	if len(w.up) != n {
-		w.up, w.lo, w.ownSnap = make([]float64, n), make([]float64, n), make([]float64, n)
-		w.seen = make([]int32, n)
-		w.drift, w.passStart = make([]float64, k), make([]float64, 2*k)
-	}
-	up, lo, ownSnap, seen, drift := w.up, w.lo, w.ownSnap, w.seen, w.drift[:k]
+	up, lo, ownSnap, seen, drift := w.up, w.lo, w.ownSnap, w.seen, w.drift
 	startPrev, startCur := w.passStart[:k], w.passStart[k:2*k]
 	clear(drift)
 	clear(startCur)
