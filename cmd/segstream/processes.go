@@ -39,9 +39,7 @@ func demoCmd(fs *flag.FlagSet) runFunc {
 	fs.StringVar(&o.DataDir, "data-dir", defaultDemoDir(), "where the embedded broker keeps its log (default: in the user's cache directory, so users of one host do not share it)")
 	replay := fs.String("replay", "", "replay a real data set instead of generated shoppers: PRESET=PATH (presets: online-retail, course-purchases, course-segmentation, cdnow)")
 	fs.IntVar(&o.Customers, "customers", 2000, "generated shoppers")
-	// 20,000/s puts the first model on the screen about half a minute after start (the year's
-	// 374,000 events), where 2,000/s took three and a half minutes; ingest keeps up with it
-	// even on the in-process Redis (measured on two cores, docs/demo.md).
+	// 20,000/s: the first model in about half a minute, not 2,000/s's 3.5 minutes (docs/demo.md).
 	fs.Float64Var(&o.Rate, "rate", 20000, "generated events per second while replaying history")
 	fs.Float64Var(&o.LiveRate, "live-rate", 50, "generated events per second after the history, stamped with the wall clock, with a burst every 3 minutes and a price rise after 4 (0: the shoppers' own pace)")
 	fs.DurationVar(&o.History, "history", 365*24*time.Hour, "event-time span of generated history before now")
