@@ -241,7 +241,7 @@ func (s *State) apply(ev *stream.Event, pos Position, cfg *Config, target bool) 
 		if i >= 0 {
 			s.Offsets[i].Offset = pos.Offset
 		} else {
-			s.Offsets = append(s.Offsets, PartOffset{pos.Partition, pos.Offset})
+			s.Offsets = append(s.Offsets, PartOffset(pos))
 		}
 	}
 	h := hashID(ev.EventID)

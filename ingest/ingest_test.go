@@ -88,8 +88,6 @@ type workload struct {
 	reasons   map[string]int // the DLQ reason each malformed record must carry, counted
 }
 
-func cents(x float64) int64 { return int64(math.Round(x * 100)) }
-
 // makeWorkload builds events for n customers in shuffled event-time order, re-sends dupFrac of
 // them later with the same event id, and mixes in malformed records. Purchases carry one to four
 // item lines (brand, whole quantity, price in cents, some promoted), with or without an amount

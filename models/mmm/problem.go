@@ -36,14 +36,13 @@ type problem struct {
 	q     *mat.Dense // orthonormal basis of diag(sw)·F
 	yt    []float64  // diag(sw)·y less its projection on q
 
-	a, da    []float64  // adstock and its derivative in θ
-	h        *mat.Dense // n×nc weighted Hill columns
-	dh       [3][]float64
-	qth      *mat.Dense // Qᵀ·h
-	gram, c  []float64
-	r, beta  []float64
-	nnls     *nnlsWork
-	gradient []float64
+	a, da   []float64  // adstock and its derivative in θ
+	h       *mat.Dense // n×nc weighted Hill columns
+	dh      [3][]float64
+	qth     *mat.Dense // Qᵀ·h
+	gram, c []float64
+	r, beta []float64
+	nnls    *nnlsWork
 	// prior is σ², the noise variance that weighs the priors against the residuals
 	// (objective RSS + σ²·Σρ², the MAP fit under Gaussian noise); 0 fits without priors.
 	prior float64
@@ -230,11 +229,7 @@ func (p *problem) eval(z, grad []float64) float64 {
 		p.r[t] = r
 		rss += r * r
 	}
-	if grad != nil {
-		for i := range grad {
-			grad[i] = 0
-		}
-	}
+	clear(grad)
 	rss += p.penalty(z, grad)
 	if grad != nil {
 		for c, b := range p.beta {

@@ -60,7 +60,7 @@ func TestColSum(t *testing.T) {
 }
 
 func TestReluAndMask(t *testing.T) {
-	v := []float64{-2, -0.0, 0, 1.5, math.Inf(-1), 3}
+	v := []float64{-2, math.Copysign(0, -1), 0, 1.5, math.Inf(-1), 3} // -0.0 would be +0 in Go
 	relu(v)
 	want := []float64{0, 0, 0, 1.5, 0, 3}
 	for i := range v {
