@@ -926,7 +926,14 @@ func TestSwapUnderLoad(t *testing.T) {
 // at least once: the topic can hold re-emissions, which are not scored again).
 func (e *env) waitScored(reg prometheus.Gatherer) {
 	e.t.Helper()
-	n := float64(e.count(stream.DefaultFeaturesTopic))
+	e.waitScoredFrom(reg, 0)
+}
+
+// waitScoredFrom waits until the scorer of reg has scored or skipped every features record
+// after the first from (those a scorer before it committed).
+func (e *env) waitScoredFrom(reg prometheus.Gatherer, from int64) {
+	e.t.Helper()
+	n := float64(e.count(stream.DefaultFeaturesTopic) - from)
 	e.waitFor("scores", func() bool {
 		done := testenv.Counter(reg, "segstream_scorer_events_scored_total", "", "event")
 		for _, r := range []string{"produced", "scored", "stale"} {

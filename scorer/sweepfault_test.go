@@ -21,10 +21,8 @@ import (
 // retried page found the answers live and skipped them), which is how the demo once produced a
 // customer's first change from a segment no change had led to.
 func TestSweepProduceFailureLosesNoChange(t *testing.T) {
-	ctx := testenv.Context(t, 90*time.Second)
-	e := newEnv(t, ctx, 300)
-	e.ingestEvents(3000)
-	e.publish(bundle.BuildOptions{K: 4, Seed: 1, Version: 1})
+	e := modelEnv(t, 90*time.Second)
+	ctx := e.ctx
 	reg := prometheus.NewRegistry()
 	s := e.startScorer(reg)
 	e.waitScored(reg)
