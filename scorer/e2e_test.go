@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -515,7 +516,7 @@ func TestEndToEndCluster(t *testing.T) {
 	e := newEnvCluster(t, ctx, 2000)
 	twoModels(t, e)
 
-	masters := 0
+	var masters atomic.Int32 // ForEachMaster calls each master's function in its own goroutine
 	err := e.rdb.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
 		ok, err := c.ScriptExists(ctx, scorer.CASNodeScriptForTest.Hash(), scorer.CASScriptForTest.Hash()).Result()
 		if err != nil {
@@ -526,14 +527,14 @@ func TestEndToEndCluster(t *testing.T) {
 		}
 		n, err := c.DBSize(ctx).Result()
 		t.Logf("master %s: %d keys", c.Options().Addr, n)
-		masters++
+		masters.Add(1)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if masters != 3 {
-		t.Fatalf("%d masters answered, want 3", masters)
+	if n := masters.Load(); n != 3 {
+		t.Fatalf("%d masters answered, want 3", n)
 	}
 }
 
