@@ -25,6 +25,7 @@ import (
 //	<prefix>:{<customer>}:s              score hash: tok, seg, prev, rec (the score JSON), mv, sv, dig
 //	<prefix>:segment:{<id>}              sorted set of the segment's customers (score 0, by id)
 //	<prefix>:scoremark:{<topic>:<part>}  highest features offset whose scores were produced
+//	<prefix>:sweep:pending               records of sweep answers not yet produced (pending.go)
 
 // ScoreKey is the key of a customer's live score hash.
 func ScoreKey(prefix, customerID string) string { return prefix + ":{" + customerID + "}:s" }
@@ -271,6 +272,11 @@ func (s *Scorer) process(ctx context.Context, items []item, partition int, c *bu
 				cu.raw = ""
 			}
 			s.decide(cu, items, res.mark, c, sc)
+		}
+		if partition < 0 {
+			if err := s.markPending(ctx, pending); err != nil {
+				return batchResult{}, err
+			}
 		}
 		if err := s.writeLive(ctx, pending); err != nil {
 			return batchResult{}, err

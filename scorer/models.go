@@ -337,6 +337,9 @@ func (s *Scorer) sweepWrite(ctx context.Context, items []item, c *bundle.Compile
 	if err := s.produceAndMove(ctx, -1, res, retry); err != nil {
 		return err
 	}
+	if err := retry("redis", func() error { return s.clearPending(ctx, res.out) }); err != nil {
+		return err
+	}
 	s.m.scored.WithLabelValues("sweep").Add(float64(res.scored))
 	return nil
 }

@@ -223,6 +223,14 @@ func (s *Scorer) Run(ctx context.Context) error {
 	defer cancelBG()
 	loaded := make(chan struct{})
 	s.epoch.Start(bg)
+	// Before any lane or sweep: the records of a sweep page a stopped scorer wrote and did not
+	// produce come before any later answer's.
+	if err := s.producePending(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	wg.Add(6)
 	go func() { defer wg.Done(); s.clockLoop(bg) }()
 	go func() { defer wg.Done(); s.graphLoop(bg) }()

@@ -47,6 +47,23 @@ func modelEnv(t *testing.T, timeout time.Duration) *env {
 	return e
 }
 
+// scoredEnv is modelEnv after a scorer answered every customer and swept to the clock, and
+// stopped.
+func scoredEnv(t *testing.T, timeout time.Duration) *env {
+	t.Helper()
+	e := modelEnv(t, timeout)
+	reg := prometheus.NewRegistry()
+	s, err := newScorer(e, "", reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := testenv.Go(t, e.ctx, "scorer 0", s.Run)
+	e.waitScored(reg)
+	e.waitAged(s)
+	stop()
+	return e
+}
+
 // crashable runs s until stop, which expects Run to report that it could not drain (its last
 // batches stay uncommitted, as after a crash).
 func crashable(t *testing.T, ctx context.Context, s *scorer.Scorer) (stop func()) {
@@ -174,17 +191,8 @@ func TestSetsAfterCrashBetweenWriteAndMove(t *testing.T) {
 // the customers it moved stay out of their new segment's set. The customer's next answer, one
 // that leaves her where she is, must redo that move.
 func TestNextAnswerRedoesLostMove(t *testing.T) {
-	e := modelEnv(t, 120*time.Second)
+	e := scoredEnv(t, 120*time.Second)
 	ctx := e.ctx
-	reg0 := prometheus.NewRegistry()
-	s0, err := newScorer(e, "", reg0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop0 := testenv.Go(t, ctx, "scorer 0", s0.Run)
-	e.waitScored(reg0)
-	e.waitAged(s0)
-	stop0()
 
 	// A new model: the sweep of a scorer that may not ZADD or ZREM writes the answers under it
 	// and fails to move those whose segment changed, who stay in their old segment's set.
