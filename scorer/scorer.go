@@ -224,12 +224,15 @@ func (s *Scorer) Run(ctx context.Context) error {
 	loaded := make(chan struct{})
 	s.epoch.Start(bg)
 	// Before any lane or sweep: the records of a sweep page a stopped scorer wrote and did not
-	// produce come before any later answer's.
-	if err := s.producePending(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
+	// produce come before any later answer's. Only a sweeping scorer does it, so that replicas
+	// run with --sweep-rate -1 beside the one that sweeps leave its pages in flight alone.
+	if s.o.SweepRate >= 0 {
+		if err := s.producePending(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
-		return err
 	}
 	wg.Add(6)
 	go func() { defer wg.Done(); s.clockLoop(bg) }()
