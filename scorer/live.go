@@ -176,6 +176,7 @@ type cust struct {
 	// results of decide
 	write    bool
 	next     tok
+	nextRaw  string // next as its token is stored
 	rec      []byte
 	setMove  bool
 	out      []kafka.Message
@@ -195,7 +196,11 @@ type batchResult struct {
 // in the same round trip as the hashes; a sweep page passes -1 and has none. It returns the
 // records to produce and the segment-set moves to make (moveSets), which the caller runs beside
 // the produce. Retrying it after a failure is safe: what landed is recognised by its token.
-func (s *Scorer) process(ctx context.Context, items []item, partition int, c *bundle.Compiled, sc *laneScratch) (batchResult, error) {
+//
+// pc is the cache of the partition's score hashes (hashCache), nil for none: a lane batch reads
+// the hashes it does not hold and both kinds of batch record what they wrote in it; the caller
+// holds the partition's stripe of laneMu.
+func (s *Scorer) process(ctx context.Context, items []item, partition int, pc *partCache, c *bundle.Compiled, sc *laneScratch) (batchResult, error) {
 	// The customers' structs, their index and lists are the lane's, reused batch after batch;
 	// nothing of them outlives the batch's live step.
 	if sc.byID == nil {
@@ -227,50 +232,40 @@ func (s *Scorer) process(ctx context.Context, items []item, partition int, c *bu
 		if attempt > 0 {
 			s.m.casConflict.Add(float64(len(pending)))
 		}
-		cmds := make([]*redis.SliceCmd, len(pending))
-		var markCmd *redis.StringCmd
-		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			if attempt == 0 && partition >= 0 {
-				markCmd = p.Get(ctx, s.markKey(partition))
+		markKey, read, written := "", pending, int64(-1)
+		if attempt == 0 && partition >= 0 {
+			markKey = s.markKey(partition)
+			if pc != nil {
+				// Loaded before the read is sent: a watermark write acknowledged while the read
+				// was on its way may or may not be in what it returns.
+				written = pc.mark.Load()
+				read = pc.fill(pending, sc.misses)
+				sc.misses = read
 			}
-			for i, cu := range pending {
-				cmds[i] = p.HMGet(ctx, cu.key, "tok", "seg", "prev", "dig")
-			}
-			return nil
-		}); err != nil && !errors.Is(err, redis.Nil) {
-			return batchResult{}, fmt.Errorf("reading %d score hashes: %w", len(pending), err)
+			s.m.hashReads.WithLabelValues("cache").Add(float64(len(pending) - len(read)))
 		}
-		if markCmd != nil {
-			v, err := markCmd.Int64()
-			switch {
-			case err == nil:
-				res.mark = v
-			case !errors.Is(err, redis.Nil):
-				return batchResult{}, fmt.Errorf("reading the produce watermark: %w", err)
+		mark, err := s.readLive(ctx, read, markKey)
+		if err != nil {
+			return batchResult{}, err
+		}
+		if markKey != "" {
+			res.mark = mark
+			if mark < written {
+				// Redis lost writes it acknowledged (a failover, a restart without them, the
+				// store lost): the cache may be ahead of it. Read everyone.
+				s.log.Warn("the produce watermark went back; dropping the score-hash cache", "partition", partition, "watermark", mark, "written", written)
+				s.cache.drop()
+				s.cache.rebase(partition, mark)
+				if len(read) < len(pending) {
+					if _, err := s.readLive(ctx, pending, ""); err != nil {
+						return batchResult{}, err
+					}
+					read = pending
+				}
 			}
 		}
-		for i, cu := range pending {
-			if err := cmds[i].Err(); err != nil {
-				return batchResult{}, fmt.Errorf("reading the score hash of %q: %w", cu.id, err)
-			}
-			v := cmds[i].Val()
-			cu.read = tok{seg: -1, prev: -1}
-			if t, ok := v[0].(string); ok {
-				if tk, ok := parseTok(t); ok {
-					cu.read = tk
-					cu.raw = t
-				}
-				cu.read.seg = atoiOr(v[1], -1)
-				cu.read.prev = atoiOr(v[2], -1)
-				if d, ok := v[3].(string); ok {
-					cu.read.dig, _ = strconv.ParseUint(d, 10, 64)
-				}
-				if cu.raw == "" {
-					cu.raw = t // unparseable: overwrite it, but only if still the same
-				}
-			} else {
-				cu.raw = ""
-			}
+		s.m.hashReads.WithLabelValues("redis").Add(float64(len(read)))
+		for _, cu := range pending {
 			s.decide(cu, items, res.mark, c, sc)
 		}
 		if partition < 0 {
@@ -280,6 +275,11 @@ func (s *Scorer) process(ctx context.Context, items []item, partition int, c *bu
 		}
 		if err := s.writeLive(ctx, pending); err != nil {
 			return batchResult{}, err
+		}
+		if pc != nil {
+			pc.put(pending)
+		} else if partition < 0 {
+			s.cache.forget(pending) // a sweep page written without its partitions, every lane held
 		}
 		next := pending[:0:0]
 		for _, cu := range pending {
@@ -301,6 +301,56 @@ func (s *Scorer) process(ctx context.Context, items []item, partition int, c *bu
 		}
 	}
 	return res, nil
+}
+
+// readLive reads the score hashes of custs into their read and raw, in one pipeline with the
+// produce watermark at markKey ("" for none; -1 when missing).
+func (s *Scorer) readLive(ctx context.Context, custs []*cust, markKey string) (int64, error) {
+	mark := int64(-1)
+	if len(custs) == 0 && markKey == "" {
+		return mark, nil
+	}
+	cmds := make([]*redis.SliceCmd, len(custs))
+	var markCmd *redis.StringCmd
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if markKey != "" {
+			markCmd = p.Get(ctx, markKey)
+		}
+		for i, cu := range custs {
+			cmds[i] = p.HMGet(ctx, cu.key, "tok", "seg", "prev", "dig")
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return mark, fmt.Errorf("reading %d score hashes: %w", len(custs), err)
+	}
+	if markCmd != nil {
+		v, err := markCmd.Int64()
+		switch {
+		case err == nil:
+			mark = v
+		case !errors.Is(err, redis.Nil):
+			return mark, fmt.Errorf("reading the produce watermark: %w", err)
+		}
+	}
+	for i, cu := range custs {
+		if err := cmds[i].Err(); err != nil {
+			return mark, fmt.Errorf("reading the score hash of %q: %w", cu.id, err)
+		}
+		v := cmds[i].Val()
+		cu.read, cu.raw = tok{seg: -1, prev: -1}, ""
+		if t, ok := v[0].(string); ok {
+			if tk, ok := parseTok(t); ok {
+				cu.read = tk
+			}
+			cu.raw = t // an unparseable token is overwritten, but only if still the same
+			cu.read.seg = atoiOr(v[1], -1)
+			cu.read.prev = atoiOr(v[2], -1)
+			if d, ok := v[3].(string); ok {
+				cu.read.dig, _ = strconv.ParseUint(d, 10, 64)
+			}
+		}
+	}
+	return mark, nil
 }
 
 // moveSets moves customers whose live segment changed between the segment sets, in one
@@ -425,6 +475,9 @@ func (s *Scorer) decide(cu *cust, items []item, mark int64, c *bundle.Compiled, 
 	// answer that leaves her where the last one did moves nothing: every answer used to add
 	// her to her set again, 0.7 µs of Redis CPU per event in a steady stream, 7-9% of Redis's
 	// (INFO commandstats over TestPipelineLatency at 20,000/s, docs/benchmarks.md).
+	if cu.write {
+		cu.nextRaw = cu.next.String()
+	}
 	n, rd := cu.next, cu.read
 	cu.setMove = cu.write && (replayed || n.seg != rd.seg || n.prev != n.seg || rd.prev != rd.seg)
 }
@@ -562,7 +615,7 @@ func (s *Scorer) writeLiveByNode(ctx context.Context, cc *redis.ClusterClient, w
 // fields.
 func (cu *cust) appendCASArgs(args []any) []any {
 	n := cu.next
-	return append(args, cu.raw, n.String(), n.seg, n.prev, cu.rec, n.mv, n.sv, strconv.FormatUint(n.dig, 10))
+	return append(args, cu.raw, cu.nextRaw, n.seg, n.prev, cu.rec, n.mv, n.sv, strconv.FormatUint(n.dig, 10))
 }
 
 func (s *Scorer) writeMark(ctx context.Context, partition int, offset int64) error {

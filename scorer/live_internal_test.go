@@ -62,6 +62,7 @@ return redis.error_reply('ERR Script attempted to access a non local key in a cl
 				}
 				custs[i] = &cust{id: fmt.Sprint(i), key: key, raw: c.read, write: true, rec: []byte(fmt.Sprintf("rec%d", i)),
 					next: tok{sv: uint64(i + 1), asOf: 5, mv: 2, off: int64(i), has: true, seg: 3, prev: 1, dig: 99}}
+				custs[i].nextRaw = custs[i].next.String()
 			}
 			custs[7].write = false         // nothing to write: left alone
 			writtenFirst := map[int]bool{} // by the refused calls

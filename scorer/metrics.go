@@ -20,6 +20,7 @@ type metrics struct {
 	errors      *prometheus.CounterVec
 	changes     prometheus.Counter
 	casConflict prometheus.Counter
+	hashReads   *prometheus.CounterVec
 	trained     prometheus.Gauge
 	lag         *prometheus.GaugeVec
 	api         *prometheus.CounterVec
@@ -55,6 +56,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			"Segment-change records produced."),
 		casConflict: promx.Counter("segstream_scorer_cas_conflicts_total",
 			"Customer score hashes re-read because another writer moved them."),
+		hashReads: promx.CounterVec("segstream_scorer_hash_reads_total",
+			"What a lane batch knew each customer's score hash from: cache (what this process last wrote or read) or redis (read).", "source", "cache", "redis"),
 		trained: promx.Gauge("segstream_scorer_model_trained_timestamp_seconds",
 			"When the bundle scoring now was fitted (Unix seconds; 0 before the first load)."),
 		lag: promx.GaugeVec("segstream_scorer_consumer_lag_records",
@@ -70,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}
 	}
 	if err := promx.Register(reg, m.version, m.reloads, m.lastReload, m.reloadOK, m.scoreSecs, m.batchSecs, m.segSize, m.scored,
-		m.duplicates, m.errors, m.changes, m.casConflict, m.trained, m.lag, m.api, m.clock); err != nil {
+		m.duplicates, m.errors, m.changes, m.casConflict, m.hashReads, m.trained, m.lag, m.api, m.clock); err != nil {
 		panic(err) // the names are fixed: a clash is a programming error
 	}
 	return m

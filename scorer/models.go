@@ -260,14 +260,14 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 		var err error
 		if len(parts) == 0 {
 			s.liveMu.Lock()
-			err = s.sweepWrite(ctx, items, c, sc)
+			err = s.sweepWrite(ctx, items, nil, c, sc)
 			s.liveMu.Unlock()
 		} else {
 			for p, group := range groups.split(items, len(parts)) {
 				s.liveMu.RLock()
 				lane := &s.laneMu[p%laneStripes]
 				lane.Lock()
-				err = s.sweepWrite(ctx, group, c, sc)
+				err = s.sweepWrite(ctx, group, s.cache.part(p), c, sc)
 				lane.Unlock()
 				s.liveMu.RUnlock()
 				if err != nil {
@@ -327,11 +327,11 @@ func (s *Scorer) sweep(ctx context.Context, page int) error {
 // or the scorer stops, and a retried write recognises the page's own answers by its nonce and
 // produces them again (decide). Giving up after the write would lose the page's segment
 // changes: the next page finds the answers live and skips them.
-func (s *Scorer) sweepWrite(ctx context.Context, items []item, c *bundle.Compiled, sc *laneScratch) error {
+func (s *Scorer) sweepWrite(ctx context.Context, items []item, pc *partCache, c *bundle.Compiled, sc *laneScratch) error {
 	bo := stream.NewBackoff(s.o.MaxBackoff)
 	retry := func(op string, f func() error) error { return s.retry(ctx, -1, bo, op, f) }
 	var res batchResult
-	if err := retry("redis", func() (err error) { res, err = s.process(ctx, items, -1, c, sc); return err }); err != nil {
+	if err := retry("redis", func() (err error) { res, err = s.process(ctx, items, -1, pc, c, sc); return err }); err != nil {
 		return err
 	}
 	if err := s.produceAndMove(ctx, -1, res, retry); err != nil {

@@ -45,7 +45,7 @@ func (s *Scorer) markPending(ctx context.Context, custs []*cust) error {
 		if !cu.write || len(cu.out) == 0 {
 			continue
 		}
-		e := pendingEntry{Tok: cu.next.String()}
+		e := pendingEntry{Tok: cu.nextRaw}
 		for _, m := range cu.out {
 			e.Records = append(e.Records, pendingRecord{Topic: m.Topic, Value: m.Value})
 		}

@@ -74,6 +74,10 @@ type Options struct {
 
 	PollInterval time.Duration // registry poll; default 5s
 	SweepRate    int           // customers re-scored per second by a sweep; default 2000; < 0 disables sweeps
+	// HashCache bounds how many customers' score hashes the lanes remember, so a batch skips
+	// reading those it has seen (hashcache.go). Default 100,000 (about 20 MB); negative
+	// disables the cache.
+	HashCache int
 	// AgeStep is how far the event-time clock moves before a sweep re-scores every customer whose
 	// answer changed with time (default 1h of event time); a clock that moved less and then stood
 	// still for AgeSettle (default 3s of wall time) is swept too, so the end of a replay is.
@@ -113,6 +117,7 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("PollInterval %s: give a positive duration", o.PollInterval)
 	}
 	o.SweepRate = cmp.Or(o.SweepRate, 2000)
+	o.HashCache = cmp.Or(o.HashCache, 100000)
 	o.AgeStep = cmp.Or(o.AgeStep, time.Hour)
 	o.AgeSettle = cmp.Or(o.AgeSettle, 3*time.Second)
 	o.SizesEvery = cmp.Or(o.SizesEvery, 5*time.Second)
@@ -168,6 +173,7 @@ type Scorer struct {
 	// nodeCAS: until this time (Unix nanoseconds) a cluster's score writes go one call per
 	// customer (writeLiveByNode).
 	nodeCAS atomic.Int64
+	cache   *hashCache // what the score hashes held, by partition
 }
 
 // New validates o and builds a Scorer over the Redis client rdb.
@@ -178,12 +184,13 @@ func New(o Options, rdb redis.UniversalClient) (*Scorer, error) {
 	st := features.NewStore(rdb, o.Features)
 	o.Features = st.Config()
 	s := &Scorer{o: o, rdb: rdb, reg: registry.New(rdb, st.Config().Prefix), store: st, prefix: st.Config().Prefix,
-		m: newMetrics(o.Registerer), log: o.Logger, sweepNow: make(chan struct{}, 1), epoch: o.Epoch}
+		m: newMetrics(o.Registerer), log: o.Logger, sweepNow: make(chan struct{}, 1), epoch: o.Epoch, cache: newHashCache(o.HashCache)}
 	if s.epoch == nil {
 		s.epoch = features.NewEpochWatch(rdb, s.prefix, o.Registerer, o.Logger)
 	}
 	// The rebuilt store has every state again but no answers: score them all at the clock.
-	s.epoch.OnRebuilt(func(string) { s.triggerSweep() })
+	// The cache of score hashes is then ahead of Redis.
+	s.epoch.OnRebuilt(func(string) { s.cache.drop(); s.triggerSweep() })
 	// The lanes already batch, so their records go out as they are: kafka.Writer would
 	// re-batch them, wait its BatchTimeout on every partial batch and allocate a full-size
 	// batch per topic-partition per call, garbage that showed up as latency spikes.
@@ -310,6 +317,7 @@ func (l *lane) Finish(ctx context.Context, ds []*laneDone) error {
 		if err != nil {
 			return err
 		}
+		s.cache.marked(l.partition, mark)
 	}
 	for _, d := range ds {
 		s.m.batchSecs.Observe(time.Since(d.started).Seconds())
@@ -363,8 +371,9 @@ func (s *Scorer) runBatch(ctx context.Context, partition int, batch []kafka.Mess
 	lane.Lock()
 	defer lane.Unlock()
 	c := s.model.Load() // once per batch, under the lock the sweep takes
+	pc := s.cache.part(partition)
 	var res batchResult
-	if err := retry("redis", func() (err error) { res, err = s.process(ctx, items, partition, c, sc); return err }); err != nil {
+	if err := retry("redis", func() (err error) { res, err = s.process(ctx, items, partition, pc, c, sc); return err }); err != nil {
 		return nil, err
 	}
 	if err := s.produceAndMove(ctx, partition, res, retry); err != nil {
@@ -409,16 +418,17 @@ func (s *Scorer) produce(ctx context.Context, out []kafka.Message, retry func(st
 
 // laneScratch is one goroutine's scoring buffers, rebuilt when the bundle changes.
 type laneScratch struct {
-	for_  *bundle.Compiled
-	s     *bundle.Scratch
-	in    bundle.Input
-	r     bundle.Result
-	items []item                 // a batch's decoded records
-	bufs  []features.MessageBufs // their maps, reused
-	arena arena                  // the output records
-	byID  map[string]*cust
-	slab  []cust
-	custs []*cust
+	for_   *bundle.Compiled
+	s      *bundle.Scratch
+	in     bundle.Input
+	r      bundle.Result
+	items  []item                 // a batch's decoded records
+	bufs   []features.MessageBufs // their maps, reused
+	arena  arena                  // the output records
+	byID   map[string]*cust
+	slab   []cust
+	custs  []*cust
+	misses []*cust // the customers a batch reads from Redis
 }
 
 // arena hands out the output records from shared blocks: one allocation per 64 KiB of records

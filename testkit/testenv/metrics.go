@@ -9,7 +9,8 @@ import (
 )
 
 // Counter is the value of the counter name's series whose label named label has value value
-// in g (any label name when label is ""); 0 when there is none.
+// in g (any label name when label is ""; the series without labels when label and value are
+// both ""); 0 when there is none.
 func Counter(g prometheus.Gatherer, name, label, value string) float64 {
 	mfs, _ := g.Gather()
 	for _, mf := range mfs {
@@ -17,6 +18,9 @@ func Counter(g prometheus.Gatherer, name, label, value string) float64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if label == "" && value == "" && len(m.GetLabel()) == 0 {
+				return m.GetCounter().GetValue()
+			}
 			for _, l := range m.GetLabel() {
 				if (label == "" || l.GetName() == label) && l.GetValue() == value {
 					return m.GetCounter().GetValue()
