@@ -132,7 +132,15 @@ func (t tok) String() string {
 	if !t.has {
 		return ""
 	}
-	return fmt.Sprintf("%d|%d|%d|%d|%d", t.sv, t.asOf, t.mv, t.part, t.off)
+	// strconv, not fmt.Sprintf: one token per answer written, and Sprintf's were 0.4 µs of the
+	// scorer's CPU per event at 50,000/s (pprof of TestPipelineLatency).
+	var b [5*20 + 4]byte
+	out := strconv.AppendUint(b[:0], t.sv, 10)
+	out = strconv.AppendInt(append(out, '|'), t.asOf, 10)
+	out = strconv.AppendUint(append(out, '|'), t.mv, 10)
+	out = strconv.AppendInt(append(out, '|'), int64(t.part), 10)
+	out = strconv.AppendInt(append(out, '|'), t.off, 10)
+	return string(out)
 }
 
 func parseTok(s string) (tok, bool) {
@@ -173,6 +181,8 @@ type cust struct {
 	items []int
 	read  tok // what the hash held when read
 	raw   string
+	// cached is the partition cache's entry read and raw came from (fill), nil for none
+	cached *cachedHash
 	// results of decide
 	write    bool
 	next     tok

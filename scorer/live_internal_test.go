@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"testing"
 	"time"
 
@@ -112,5 +113,26 @@ return redis.error_reply('ERR Script attempted to access a non local key in a cl
 				}
 			}
 		})
+	}
+}
+
+// TestTokenString holds the token's format to the one stored hashes carry
+// ("sv|asOf|mv|part|off", decimal) and to parseTok, at the extremes of each field.
+func TestTokenString(t *testing.T) {
+	for _, tk := range []tok{
+		{sv: 1, asOf: 1749754082924, mv: 2, part: 3, off: 4, has: true},
+		{sv: 0, asOf: -5, mv: 0, part: -1, off: 1765000000000000000, has: true},
+		{sv: math.MaxUint64, asOf: math.MinInt64, mv: math.MaxUint64, part: math.MaxInt32, off: math.MaxInt64, has: true},
+	} {
+		want := fmt.Sprintf("%d|%d|%d|%d|%d", tk.sv, tk.asOf, tk.mv, tk.part, tk.off)
+		if got := tk.String(); got != want {
+			t.Errorf("%+v: %q, want %q", tk, got, want)
+		}
+		if back, ok := parseTok(tk.String()); !ok || back != tk {
+			t.Errorf("%q parses to %+v, %v", tk.String(), back, ok)
+		}
+	}
+	if s := (tok{}).String(); s != "" {
+		t.Errorf("no token: %q", s)
 	}
 }
