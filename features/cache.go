@@ -3,6 +3,8 @@ package features
 import (
 	"slices"
 	"sync"
+
+	"github.com/segstream/segstream/internal/cachex"
 )
 
 // stateCache remembers the state this process last wrote per customer, decoded, so a batch can
@@ -136,15 +138,5 @@ func (c *stateCache) putAll(cs, buf []*customer, samples bool) []*customer {
 	})
 }
 
-// evict drops an arbitrary tenth of the shard; map iteration order is random enough for a cache
-// whose misses only cost a read.
-func (s *cacheShard) evict() {
-	n := len(s.m)/10 + 1
-	for k := range s.m {
-		if n == 0 {
-			break
-		}
-		delete(s.m, k)
-		n--
-	}
-}
+// evict drops an arbitrary tenth of the shard.
+func (s *cacheShard) evict() { cachex.EvictTenth(s.m) }

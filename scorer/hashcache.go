@@ -3,6 +3,8 @@ package scorer
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/segstream/segstream/internal/cachex"
 )
 
 // hashCache remembers, per customer, what her score hash held when this process last wrote or
@@ -146,7 +148,7 @@ func (pc *partCache) put(custs []*cust) {
 		if e == nil {
 			if e = pc.m[cu.id]; e == nil {
 				if int64(len(pc.m)) >= pc.max.Load() {
-					pc.evict()
+					cachex.EvictTenth(pc.m)
 				}
 				e = new(cachedHash)
 				pc.m[cu.id] = e
@@ -157,18 +159,5 @@ func (pc *partCache) put(custs []*cust) {
 		} else {
 			*e = cachedHash{raw: cu.raw, t: cu.read}
 		}
-	}
-}
-
-// evict drops an arbitrary tenth of the partition's customers; map iteration order is random
-// enough for a cache whose misses only cost a read.
-func (pc *partCache) evict() {
-	n := len(pc.m)/10 + 1
-	for k := range pc.m {
-		if n == 0 {
-			break
-		}
-		delete(pc.m, k)
-		n--
 	}
 }

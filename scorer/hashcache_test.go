@@ -27,14 +27,7 @@ import (
 // The scorer runs without sweeps, which read Redis and would heal the hashes themselves.
 func TestScoreHashesLostUnderTheCache(t *testing.T) {
 	e := modelEnv(t, 2*time.Minute)
-	reg := prometheus.NewRegistry()
-	o := scorerOptions(e, "", reg)
-	o.SweepRate = -1
-	s, err := scorer.New(o, e.rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.run("scorer", s.Run)
+	_, reg := e.runLanesOnly("scorer")
 	e.waitScored(reg)
 
 	// More events for every customer, so later batches find her in the cache.
@@ -110,14 +103,7 @@ func TestScoreHashesLostUnderTheCache(t *testing.T) {
 // customer's changes lead to her live segment.
 func TestCachedHashesMovedByAnotherScorer(t *testing.T) {
 	e := modelEnv(t, 2*time.Minute)
-	regA := prometheus.NewRegistry()
-	oa := scorerOptions(e, "", regA)
-	oa.SweepRate = -1
-	a, err := scorer.New(oa, e.rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.run("scorer A", a.Run)
+	a, regA := e.runLanesOnly("scorer A")
 	e.waitScored(regA)
 
 	regC := prometheus.NewRegistry()
@@ -162,4 +148,19 @@ func TestCachedHashesMovedByAnotherScorer(t *testing.T) {
 	if bad := setsWrong(liveSegments(t, e), segmentSets(t, e)); len(bad) > 0 {
 		t.Fatalf("%d customers not in exactly the set of their live segment, e.g. %v", len(bad), bad[:min(len(bad), 5)])
 	}
+}
+
+// runLanesOnly runs a scorer of the env's group without sweeps, as name, and returns it with its
+// metrics.
+func (e *env) runLanesOnly(name string) (*scorer.Scorer, *prometheus.Registry) {
+	e.t.Helper()
+	reg := prometheus.NewRegistry()
+	o := scorerOptions(e, "", reg)
+	o.SweepRate = -1
+	s, err := scorer.New(o, e.rdb)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.run(name, s.Run)
+	return s, reg
 }

@@ -167,14 +167,7 @@ func TestSetsAfterCrashBetweenWriteAndMove(t *testing.T) {
 	t.Logf("scorer 1 stopped with %d answers live, no customer in a segment set, no watermark", len(written))
 
 	allowSetMoves(t, e)
-	reg2 := prometheus.NewRegistry()
-	o = scorerOptions(e, "", reg2)
-	o.SweepRate = -1
-	s2, err := scorer.New(o, e.rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.run("scorer 2", s2.Run)
+	_, reg2 := e.runLanesOnly("scorer 2")
 	e.waitScored(reg2)
 	live := liveSegments(t, e)
 	if len(live) < len(written) {
