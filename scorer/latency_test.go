@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segstream/segstream/datasets/shoppers"
@@ -67,7 +68,8 @@ func TestPipelineLatency(t *testing.T) {
 	// generator's event time runs days per second here, so the clock moves past --age-step all
 	// the time and a sweep is always running; its pages take the lock the lanes' writes share.
 	// SEGSTREAM_BENCH_SWEEP_RATE=N sets it (-1: no sweeps, the event path alone).
-	so := scorerOptions(e, "", nil)
+	sreg := prometheus.NewRegistry()
+	so := scorerOptions(e, "", sreg)
 	so.SweepRate = 0
 	if v := os.Getenv("SEGSTREAM_BENCH_SWEEP_RATE"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -247,6 +249,9 @@ func TestPipelineLatency(t *testing.T) {
 	}
 	t.Logf("%d events answered by their own score record, %d by a sweep's answer of a newer state", len(lat)-superseded, superseded)
 	t.Logf("broker: %s; sweep rate %d customers/s (0: the default)", where, so.SweepRate)
+	t.Logf("score hashes from the scorer's cache %.0f, read from Redis %.0f; compare-and-set conflicts %.0f",
+		testenv.Counter(sreg, "segstream_scorer_hash_reads_total", "", "cache"), testenv.Counter(sreg, "segstream_scorer_hash_reads_total", "", "redis"),
+		testenv.Counter(sreg, "segstream_scorer_cas_conflicts_total", "", ""))
 	t.Logf("offered %.0f events/s for %ds (producer fell >50ms behind %d times); %d answered; load average %s before, %s after", offered, seconds, behind, len(lat), loadBefore, loadAverage())
 	t.Logf("event produced -> score produced: %s", quantiles(lat))
 	t.Logf("  of which event -> features record (ingest): %s", quantiles(ing))

@@ -274,7 +274,9 @@ func (s *Scorer) process(ctx context.Context, items []item, partition int, pc *p
 				}
 			}
 		}
-		s.m.hashReads.WithLabelValues("redis").Add(float64(len(read)))
+		if partition >= 0 {
+			s.m.hashReads.WithLabelValues("redis").Add(float64(len(read)))
+		}
 		for _, cu := range pending {
 			s.decide(cu, items, res.mark, c, sc)
 		}
