@@ -4,7 +4,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/segstream/segstream/internal/cachex"
+	"github.com/segstream/segstream/redisx"
 )
 
 // stateCache remembers the state this process last wrote per customer, decoded, so a batch can
@@ -139,4 +139,4 @@ func (c *stateCache) putAll(cs, buf []*customer, samples bool) []*customer {
 }
 
 // evict drops an arbitrary tenth of the shard.
-func (s *cacheShard) evict() { cachex.EvictTenth(s.m) }
+func (s *cacheShard) evict() { redisx.EvictTenth(s.m) }

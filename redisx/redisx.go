@@ -1,6 +1,6 @@
 // Package redisx holds the Redis idioms every room shares: a number that only moves up (Raise,
-// RaiseFenced) and a pipeline of script calls with one path for a cold script cache
-// (EvalEach). It sits at the bottom of the layout beside stream: features, registry,
+// RaiseFenced), a pipeline of script calls with one path for a cold script cache
+// (EvalEach), and the eviction of the in-process caches of what Redis holds (EvictTenth). It sits at the bottom of the layout beside stream: features, registry,
 // ingest and the scorer all use it.
 package redisx
 

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/segstream/segstream/internal/cachex"
+	"github.com/segstream/segstream/redisx"
 )
 
 // hashCache remembers, per customer, what her score hash held when this process last wrote or
@@ -148,7 +148,7 @@ func (pc *partCache) put(custs []*cust) {
 		if e == nil {
 			if e = pc.m[cu.id]; e == nil {
 				if int64(len(pc.m)) >= pc.max.Load() {
-					cachex.EvictTenth(pc.m)
+					redisx.EvictTenth(pc.m)
 				}
 				e = new(cachedHash)
 				pc.m[cu.id] = e
