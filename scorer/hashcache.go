@@ -22,10 +22,12 @@ import (
 // answers only move forward, so the live position is never behind a token Redis held. A loss
 // shows in the partition's produce watermark, read in the same round trip: when it reads lower
 // than what this process last wrote there, or when ingest rebuilt the store, the cache is
-// dropped and the batch reads every hash (TestScoreHashesLostUnderTheCache). One loss cannot
-// show there: one that takes a batch's hashes before its watermark was written. Those customers
-// get their answers back from their next event or the next sweep; without the cache an ingest
-// re-emission of the same records would also have brought them back.
+// dropped and the batch reads every hash (TestScoreHashesLostUnderTheCache). Two losses cannot
+// show there: one that takes a batch's hashes before its watermark was written, and, on a Redis
+// Cluster, a failover of a master other than the watermark's. Their records were produced, so a
+// redelivery skips them with or without the cache; those customers get their answers back from
+// their next event or the next sweep. Without the cache an ingest re-emission of the same
+// records would also have brought them back.
 //
 // Each partition has its own map, touched only under the partition's stripe of laneMu (its lane
 // and a sweep's share of a page hold it), so a customer's entries move in the order of her
