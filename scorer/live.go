@@ -252,7 +252,6 @@ func (s *Scorer) process(ctx context.Context, items []item, partition int, pc *p
 				read = pc.fill(pending, sc.misses)
 				sc.misses = read
 			}
-			s.m.hashReads.WithLabelValues("cache").Add(float64(len(pending) - len(read)))
 		}
 		mark, err := s.readLive(ctx, read, markKey)
 		if err != nil {
@@ -275,6 +274,8 @@ func (s *Scorer) process(ctx context.Context, items []item, partition int, pc *p
 			}
 		}
 		if partition >= 0 {
+			// After the loss check: a batch that dropped the cache read every hash.
+			s.m.hashReads.WithLabelValues("cache").Add(float64(len(pending) - len(read)))
 			s.m.hashReads.WithLabelValues("redis").Add(float64(len(read)))
 		}
 		for _, cu := range pending {
