@@ -3,8 +3,7 @@ package features
 import (
 	"slices"
 	"sync"
-
-	"github.com/segstream/segstream/redisx"
+	"unsafe"
 )
 
 // stateCache remembers the state this process last wrote per customer, decoded, so a batch can
@@ -20,16 +19,25 @@ import (
 // A batch locks each shard once for all its customers, not once per customer: six lanes taking
 // and putting a few thousand customers a batch each made the per-customer locking a contention
 // point, and the entry a batch took is given back through its pointer, without a second lookup.
+//
+// It is bounded twice: by customers (Config.CacheSize) and by the heap its states hold
+// (Config.CacheBytes). The second bound is the one that holds memory when customers grow old: a
+// state grows with its customer's history (the dedup window alone is 8 bytes an event, up to
+// 1,024), so an entry takes about 1.0 KB of heap at ten events a customer and 12.7 KB at a
+// thousand (TestCacheFootprint): 100,000 customers of a thousand events would take 1.3 GB, more
+// than the 512 MiB ingest's container may use.
 type stateCache struct {
-	max    int
-	shards [cacheShards]cacheShard
+	max      int
+	maxBytes int64 // 0: no byte bound
+	shards   [cacheShards]cacheShard
 }
 
 const cacheShards = 16
 
 type cacheShard struct {
-	mu sync.Mutex
-	m  map[string]*cacheEntry
+	mu    sync.Mutex
+	m     map[string]*cacheEntry
+	bytes int64 // the footprints of the entries in m
 }
 
 type cacheEntry struct {
@@ -39,17 +47,37 @@ type cacheEntry struct {
 	// when unknown. It adds about 200 bytes to an entry.
 	sample []byte
 	taken  bool
+	// size is the footprint the shard counts for the entry; gone says it left the shard's map
+	// (evicted or replaced while a batch held it), so its holder's put counts nothing.
+	size int64
+	gone bool
 }
 
-func newStateCache(max int) *stateCache {
-	if max <= 0 {
+func newStateCache(customers int, maxBytes int64) *stateCache {
+	if customers <= 0 {
 		return nil
 	}
-	c := &stateCache{max: max}
+	c := &stateCache{max: customers, maxBytes: max(maxBytes, 0)}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]*cacheEntry)
 	}
 	return c
+}
+
+// use is how many customers the cache holds and the heap their entries take, as footprint
+// estimates it.
+func (c *stateCache) use() (customers int, bytes int64) {
+	if c == nil {
+		return 0, 0
+	}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		customers += len(s.m)
+		bytes += s.bytes
+		s.mu.Unlock()
+	}
+	return customers, bytes
 }
 
 // eachShard calls fn with each shard and its customers among cs, under the shard's lock, one
@@ -106,6 +134,7 @@ func (c *stateCache) putAll(cs, buf []*customer, samples bool) []*customer {
 		return buf
 	}
 	perShard := max(1, c.max/cacheShards)
+	perShardBytes := c.maxBytes / cacheShards
 	return c.eachShard(cs, buf, func(s *cacheShard, part []*customer) {
 		for _, cu := range part {
 			e := cu.entry
@@ -117,8 +146,10 @@ func (c *stateCache) putAll(cs, buf []*customer, samples bool) []*customer {
 				// load, and the race detector). Such an entry is replaced, not reused; its
 				// holder writes it and drops it, as after an eviction.
 				if e = s.m[cu.key]; e == nil || e.taken {
-					if e == nil && len(s.m) >= perShard {
-						s.evict()
+					if e != nil {
+						s.drop(cu.key, e)
+					} else if len(s.m) >= perShard {
+						s.evict(perShardBytes)
 					}
 					e = new(cacheEntry)
 					s.m[cu.key] = e
@@ -133,10 +164,72 @@ func (c *stateCache) putAll(cs, buf []*customer, samples bool) []*customer {
 			case cu.sample == nil:
 				e.sample = e.sample[:0]
 			}
+			if !e.gone {
+				size := e.footprint(cu.key)
+				s.bytes += size - e.size
+				e.size = size
+			}
 			cu.state, cu.entry, cu.sample = nil, nil, nil
+		}
+		if perShardBytes > 0 && s.bytes > perShardBytes {
+			s.evict(perShardBytes)
 		}
 	})
 }
 
-// evict drops an arbitrary tenth of the shard.
-func (s *cacheShard) evict() { redisx.EvictTenth(s.m) }
+// evict drops an arbitrary tenth of the shard, and more while its footprint is over maxBytes
+// (0: no byte bound), down to nine tenths of it, so the next puts find room under both bounds.
+func (s *cacheShard) evict(maxBytes int64) {
+	n := len(s.m)/10 + 1
+	for k, e := range s.m {
+		if n <= 0 && (maxBytes == 0 || s.bytes <= maxBytes-maxBytes/10) {
+			break
+		}
+		s.drop(k, e)
+		n--
+	}
+}
+
+// drop takes e, key's entry, out of the shard. A batch that holds it still writes its state and
+// then lets it go.
+func (s *cacheShard) drop(key string, e *cacheEntry) {
+	delete(s.m, key)
+	s.bytes -= e.size
+	e.size, e.gone = 0, true
+}
+
+// Sizes of what an entry points to, for footprint.
+const (
+	// entryOverhead is the entry, its map slot (key header, pointer, a share of the bucket) and
+	// the State struct.
+	entryOverhead = int64(unsafe.Sizeof(cacheEntry{})+unsafe.Sizeof(State{})) + 16 + 8 + 16
+	bucketSize    = int64(unsafe.Sizeof(Bucket{}))
+	brandSize     = int64(unsafe.Sizeof(BrandCount{}))
+	attrSize      = int64(unsafe.Sizeof(Attr{}))
+	offsetSize    = int64(unsafe.Sizeof(PartOffset{}))
+	contactSize   = int64(unsafe.Sizeof(Contact{}))
+)
+
+// footprint estimates the heap e holds under key: what the cache's byte bound counts. It sums
+// the capacities of the state's slices and the lengths of its strings, not the allocator's
+// rounding (TestCacheFootprint holds it to the measured heap).
+func (e *cacheEntry) footprint(key string) int64 {
+	n := entryOverhead + int64(len(key)+cap(e.sample))
+	st := e.st
+	if st == nil {
+		return n
+	}
+	n += int64(len(st.LastBrand)) + int64(cap(st.PurchaseDays))*4 + int64(cap(st.Recent))*8 +
+		int64(cap(st.Buckets))*bucketSize + int64(cap(st.Offsets))*offsetSize +
+		int64(cap(st.Brands))*brandSize + int64(cap(st.Attrs))*attrSize + int64(cap(st.Contacts))*contactSize
+	for i := range st.Brands {
+		n += int64(len(st.Brands[i].Brand))
+	}
+	for i := range st.Attrs {
+		n += int64(len(st.Attrs[i].Name))
+	}
+	for i := range st.Contacts {
+		n += int64(len(st.Contacts[i].ID))
+	}
+	return n
+}

@@ -14,7 +14,7 @@ func customers(ids ...string) []*customer {
 }
 
 func TestStateCacheTakeAndPut(t *testing.T) {
-	c := newStateCache(1000)
+	c := newStateCache(1000, 0)
 	var buf []*customer
 
 	a := customers("a", "b", "c")
@@ -64,7 +64,7 @@ func TestStateCacheTakeAndPut(t *testing.T) {
 
 func TestStateCacheBounded(t *testing.T) {
 	const max = 160
-	c := newStateCache(max)
+	c := newStateCache(max, 0)
 	var buf []*customer
 	for round := range 20 {
 		var ids []string
@@ -95,7 +95,7 @@ func TestStateCacheBounded(t *testing.T) {
 // interaction's target in another lane) gives its state back: the held encoding must not change
 // under the holder, and a third batch must not take the entry the first still holds.
 func TestStateCacheHeldEntryIsNotShared(t *testing.T) {
-	c := newStateCache(1000)
+	c := newStateCache(1000, 0)
 	written := func(st *State) *customer {
 		cu := customers("x")[0]
 		blob, offsetsAt, recentEnd := st.appendEncode(nil)
@@ -132,4 +132,55 @@ func TestStateCacheHeldEntryIsNotShared(t *testing.T) {
 	if third[0].state != second {
 		t.Fatal("the third batch did not get the state the second wrote")
 	}
+	checkCacheAccounts(t, c)
+}
+
+// TestStateCacheEvictsHeldEntries: entries a batch holds (taken) may be evicted by another
+// batch's puts going over the byte bound; the holder's put then writes an entry no longer in the
+// cache, which must count nothing, so the shards' byte counts stay the sums of their entries.
+func TestStateCacheEvictsHeldEntries(t *testing.T) {
+	big := func() *State { return &State{Version: 1, Recent: make([]uint64, 1000)} }
+	const budget = 64 * 9000 // about four big states a shard
+	c := newStateCache(100000, budget)
+	var ids []string
+	for i := range 64 {
+		ids = append(ids, fmt.Sprintf("held%d", i))
+	}
+	first := customers(ids...)
+	for _, cu := range first {
+		cu.state = big()
+	}
+	c.putAll(first, nil, false)
+	checkCacheAccounts(t, c)
+
+	held := customers(ids...)
+	c.takeAll(held, nil)
+	taken := 0
+	for _, cu := range held {
+		if cu.entry != nil {
+			taken++
+		}
+	}
+	var others []string
+	for i := range 400 {
+		others = append(others, fmt.Sprintf("other%d", i))
+	}
+	second := customers(others...)
+	for _, cu := range second {
+		cu.state = big()
+	}
+	c.putAll(second, nil, false)
+	checkCacheAccounts(t, c)
+	gone := 0
+	for _, cu := range held {
+		if cu.entry != nil && cu.entry.gone {
+			gone++
+		}
+	}
+	if taken == 0 || gone == 0 {
+		t.Fatalf("%d entries held, %d of them evicted while held: the test needs both", taken, gone)
+	}
+	c.putAll(held, nil, false)
+	checkCacheAccounts(t, c)
+	t.Logf("%d held entries, %d evicted while held", taken, gone)
 }

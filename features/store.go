@@ -109,7 +109,7 @@ type Store struct {
 func NewStore(rdb redis.UniversalClient, cfg Config) *Store {
 	cfg = cfg.withDefaults()
 	_, cluster := rdb.(*redis.ClusterClient)
-	return &Store{rdb: rdb, cfg: cfg, cache: newStateCache(cfg.CacheSize), batchCAS: !cluster}
+	return &Store{rdb: rdb, cfg: cfg, cache: newStateCache(cfg.CacheSize, cfg.CacheBytes), batchCAS: !cluster}
 }
 
 // Config returns the store's configuration with defaults filled in.
@@ -120,6 +120,10 @@ func (s *Store) Conflicts() int64 { return s.conflicts.Load() }
 
 // Corrupt counts states that did not decode and were started afresh.
 func (s *Store) Corrupt() int64 { return s.corrupt.Load() }
+
+// CacheUse is how many customers' states the store's cache holds and the heap they take, as
+// Config.CacheBytes counts it.
+func (s *Store) CacheUse() (customers int, bytes int64) { return s.cache.use() }
 
 type customer struct {
 	id, key     string

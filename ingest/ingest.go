@@ -196,7 +196,7 @@ func New(o Options, rdb redis.UniversalClient) (*Ingester, error) {
 		in.epoch = features.NewEpochWatch(rdb, in.prefix, o.Registerer, o.Logger)
 	}
 	in.lostNow = make(chan struct{}, 1)
-	in.m = newMetrics(o.Registerer, func() float64 { return float64(store.Conflicts()) }, func() float64 { return float64(store.Corrupt()) })
+	in.m = newMetrics(o.Registerer, store)
 	in.crashFn = crashNow
 	in.replicas = newReplicaWaiter(&in.o, rdb, in.prefix)
 	in.lanes = in.newLanes()

@@ -3,6 +3,7 @@ package ingest
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/promx"
 	"github.com/segstream/segstream/stream"
 )
@@ -22,6 +23,8 @@ type metrics struct {
 	kafkaErrors   *prometheus.CounterVec
 	casConflicts  prometheus.CounterFunc
 	corrupt       prometheus.CounterFunc
+	cacheStates   prometheus.GaugeFunc
+	cacheBytes    prometheus.GaugeFunc
 	produced      *prometheus.CounterVec
 	samples       prometheus.Counter
 	rebuilding    prometheus.Gauge
@@ -30,7 +33,7 @@ type metrics struct {
 	periodEvents  prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, store *features.Store) *metrics {
 	m := &metrics{
 		consumed: promx.Counter("segstream_ingest_records_consumed_total",
 			"Kafka records fetched from the events topic."),
@@ -53,9 +56,13 @@ func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *m
 		kafkaErrors: promx.CounterVec("segstream_ingest_kafka_errors_total",
 			"Failed Kafka operations (each is retried), by operation.", "op", "fetch", "produce", "commit"),
 		casConflicts: promx.CounterFunc("segstream_ingest_cas_conflicts_total",
-			"Customer states re-read because another writer moved them.", conflicts),
+			"Customer states re-read because another writer moved them.", func() float64 { return float64(store.Conflicts()) }),
 		corrupt: promx.CounterFunc("segstream_ingest_corrupt_states_total",
-			"Customer states that did not decode and were started afresh.", corrupt),
+			"Customer states that did not decode and were started afresh.", func() float64 { return float64(store.Corrupt()) }),
+		cacheStates: promx.GaugeFunc("segstream_ingest_state_cache_customers",
+			"Customers whose last-written state this process keeps decoded in memory.", func() float64 { n, _ := store.CacheUse(); return float64(n) }),
+		cacheBytes: promx.GaugeFunc("segstream_ingest_state_cache_bytes",
+			"Heap those cached states take, as the cache's byte bound counts it (Config.CacheBytes: a quarter of GOMEMLIMIT by default).", func() float64 { _, b := store.CacheUse(); return float64(b) }),
 		produced: promx.CounterVec("segstream_ingest_records_produced_total",
 			"Records produced, by topic role (features or dlq).", "topic", "features", "dlq"),
 		samples: promx.Counter("segstream_ingest_samples_produced_total",
@@ -70,7 +77,7 @@ func newMetrics(reg prometheus.Registerer, conflicts, corrupt func() float64) *m
 			"Purchases, refunds, visits and spend events applied to the period aggregates, each once (one whose reply was lost is not counted)."),
 	}
 	if err := promx.Register(reg, m.consumed, m.applied, m.duplicates, m.rejected, m.batchSeconds, m.batchEvents,
-		m.lag, m.stalled, m.redisErrors, m.kafkaErrors, m.casConflicts, m.corrupt, m.produced, m.samples,
+		m.lag, m.stalled, m.redisErrors, m.kafkaErrors, m.casConflicts, m.corrupt, m.cacheStates, m.cacheBytes, m.produced, m.samples,
 		m.rebuilding, m.rebuilds, m.rebuildEvents, m.periodEvents); err != nil {
 		panic(err) // the names are fixed: a clash is a programming error
 	}
