@@ -2,6 +2,7 @@ package features
 
 import (
 	"context"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -68,5 +69,80 @@ func BenchmarkApplyBatch(b *testing.B) {
 			b.ReportMetric(float64(processCPU()-c0)/float64(b.N*batch), "cpu-ns/event")
 			b.ReportMetric(float64(redisCPU(b, srv.Client())-r0)/float64(b.N*batch), "redis-cpu-ns/event")
 		})
+	}
+}
+
+// BenchmarkApplyBatchHistory is BenchmarkApplyBatch for customers with long histories: each of
+// n customers' states first takes `history` generated events (in memory, then written to Redis
+// as ingest would have left them), and the benchmark applies the generator's next events, in
+// batches of 1,000, with samples. A state grows with its history (the dedup window is 8 bytes an
+// event, up to 1,024), and every write carries the whole state, so this is where the per-event
+// costs of an old customer base show. "warm" starts with every state in the cache (when its byte
+// bound allows), "cold" with the cache off, so every customer is read before her write.
+func BenchmarkApplyBatchHistory(b *testing.B) {
+	for _, h := range []struct{ n, history int }{{20000, 10}, {20000, 100}, {2000, 1000}} {
+		for _, warm := range []bool{true, false} {
+			name := fmt.Sprintf("history=%d/cold", h.history)
+			if warm {
+				name = fmt.Sprintf("history=%d/warm", h.history)
+			}
+			b.Run(name, func(b *testing.B) {
+				srv := testenv.StartRedis(b)
+				ctx := context.Background()
+				cfg := Config{Samples: true}
+				if !warm {
+					cfg.CacheSize = -1
+				}
+				st := NewStore(srv.Client(), cfg)
+				g := shoppers.New(1, h.n, time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC))
+				const batch = 1000
+				// The history, through the store itself, so Redis and the cache hold what ingest
+				// would have left; a batch at a time, so none of it stays on the heap.
+				off := int64(0)
+				res := make([]Result, batch)
+				var evs []stream.Event
+				var recs []Record
+				for off < int64(h.n*h.history) {
+					evs, recs = evs[:0], recs[:0]
+					for len(evs) < batch {
+						evs = g.Next(evs)
+					}
+					for j := range evs {
+						recs = AppendRecords(recs, &evs[j], Position{Offset: off})
+						off++
+					}
+					if cap(res) < len(recs) {
+						res = make([]Result, len(recs))
+					}
+					if err := st.ApplyBatch(ctx, recs, res[:len(recs)]); err != nil {
+						b.Fatal(err)
+					}
+					st.Release(res[:len(recs)])
+				}
+				evs = nil
+				for len(evs) < 100*batch {
+					evs = g.Next(evs)
+				}
+				recs = make([]Record, batch)
+				next := 0
+				b.ResetTimer()
+				c0, r0 := processCPU(), redisCPU(b, srv.Client())
+				for b.Loop() {
+					for i := range recs {
+						recs[i] = Record{Event: &evs[next%len(evs)], Pos: Position{Offset: off}}
+						next++
+						off++
+					}
+					if err := st.ApplyBatch(ctx, recs, res[:batch]); err != nil {
+						b.Fatal(err)
+					}
+					st.Release(res[:batch])
+				}
+				b.ReportMetric(float64(processCPU()-c0)/float64(b.N*batch), "cpu-ns/event")
+				b.ReportMetric(float64(redisCPU(b, srv.Client())-r0)/float64(b.N*batch), "redis-cpu-ns/event")
+				_, bytes := st.CacheUse()
+				b.ReportMetric(float64(bytes)/float64(h.n), "cache-B/customer")
+			})
+		}
 	}
 }
