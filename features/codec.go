@@ -112,6 +112,17 @@ func (s *State) appendEncode(dst []byte) (out []byte, offsetsAt, recentEnd int) 
 	return dst, offsetsAt, recentEnd
 }
 
+// encodedSizeHint is about what appendEncode writes for s, and at least that for most states: a
+// batch makes room for it before encoding.
+func (s *State) encodedSizeHint() int {
+	n := 160 + len(s.LastBrand) + 8*len(s.Recent) + 5*len(s.PurchaseDays) + 20*len(s.Buckets) + 15*len(s.Offsets) +
+		24*len(s.Brands) + 32*len(s.Attrs)
+	if s.hasGraph() {
+		n += 64 + 48*len(s.Contacts)
+	}
+	return n
+}
+
 func appendString(dst []byte, s string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)
