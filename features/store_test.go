@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -443,7 +444,16 @@ func TestCASScriptsAgree(t *testing.T) {
 	// The per-node script's conflict path writes and puts back (SET, SET or DEL): it runs again
 	// as a user holding only the ACL docs/operations.md grants ingest, on keys under its prefix.
 	acl := srv.ACLClient(t, "segstream-ingest", testenv.DocumentedIngestACL(t))
-	for _, mode := range []string{"per-key", "batched", "per-node", "per-node-acl"} {
+	// The batched script reads headers with GETRANGE; under an ACL from before that (no
+	// +getrange) it reads whole states with MGET, and must decide the same.
+	var oldRules []string
+	for _, r := range testenv.DocumentedIngestACL(t) {
+		if r != "+getrange" {
+			oldRules = append(oldRules, r)
+		}
+	}
+	oldACL := srv.ACLClient(t, "segstream-ingest-old", oldRules)
+	for _, mode := range []string{"per-key", "batched", "batched-acl", "batched-old-acl", "per-node", "per-node-acl"} {
 		if err := rdb.FlushAll(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -458,8 +468,9 @@ func TestCASScriptsAgree(t *testing.T) {
 		}
 		got := make([]int64, len(cases))
 		switch mode {
-		case "batched":
-			res, err := casBatchScript.Run(ctx, rdb, keys, args...).Int64Slice()
+		case "batched", "batched-acl", "batched-old-acl":
+			var c redis.Scripter = map[string]redis.Scripter{"batched": rdb, "batched-acl": acl, "batched-old-acl": oldACL}[mode]
+			res, err := casBatchScript.Run(ctx, c, keys, args...).Int64Slice()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -497,6 +508,28 @@ func TestCASScriptsAgree(t *testing.T) {
 				t.Errorf("%s %s: got %d, value %q; want %d, value %q", mode, c.key, got[i], v, c.want, wantV)
 			}
 		}
+	}
+}
+
+// TestCASBatchScriptOverAnotherType: a key of another type under a customer's name reads as
+// missing to the batched script (its GETRANGE fails WRONGTYPE), as it did when the script read
+// states with MGET: a write expecting no state replaces it, one expecting a header conflicts.
+func TestCASBatchScriptOverAnotherType(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client()
+	for _, k := range []string{"seg:a", "seg:b"} {
+		if err := rdb.RPush(ctx, k, "x").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := casBatchScript.Run(ctx, rdb, []string{"seg:a", "seg:b"}, "", "a-state", "H00000001", "b-state").Int64Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := rdb.Get(ctx, "seg:a").Result()
+	b, _ := rdb.Type(ctx, "seg:b").Result()
+	if !slices.Equal(res, []int64{1, 0}) || a != "a-state" || b != "list" {
+		t.Fatalf("got %v, seg:a %q, seg:b a %s; want [1 0], a-state, list", res, a, b)
 	}
 }
 
