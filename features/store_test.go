@@ -441,6 +441,21 @@ func TestCASScriptsAgree(t *testing.T) {
 	}{
 		{"new", "", 1}, {"gone", hdr, 0}, {"match", hdr, 1}, {"stale", hdr, 0}, {"exists", "", 0}, {"short", hdr, 0},
 	}
+	// Each case again with a new state over 2 KB, which the per-node script compares through a
+	// GETRANGE of the header instead of a SET ... GET.
+	for _, c := range cases {
+		if v, ok := stored[c.key]; ok {
+			stored[c.key+"-long"] = v
+		}
+		c.key += "-long"
+		cases = append(cases, c)
+	}
+	written := func(key string) string {
+		if strings.HasSuffix(key, "-long") {
+			return key + "-written" + strings.Repeat("x", 3000)
+		}
+		return key + "-written"
+	}
 	// The per-node script's conflict path writes and puts back (SET, SET or DEL): it runs again
 	// as a user holding only the ACL docs/operations.md grants ingest, on keys under its prefix.
 	acl := srv.ACLClient(t, "segstream-ingest", testenv.DocumentedIngestACL(t))
@@ -453,7 +468,7 @@ func TestCASScriptsAgree(t *testing.T) {
 		}
 	}
 	oldACL := srv.ACLClient(t, "segstream-ingest-old", oldRules)
-	for _, mode := range []string{"per-key", "batched", "batched-acl", "batched-old-acl", "per-node", "per-node-acl"} {
+	for _, mode := range []string{"per-key", "batched", "batched-acl", "batched-old-acl", "per-node", "per-node-acl", "per-node-old-acl"} {
 		if err := rdb.FlushAll(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -464,7 +479,7 @@ func TestCASScriptsAgree(t *testing.T) {
 		var args []any
 		for _, c := range cases {
 			keys = append(keys, "seg:"+c.key)
-			args = append(args, c.header, c.key+"-written")
+			args = append(args, c.header, written(c.key))
 		}
 		got := make([]int64, len(cases))
 		switch mode {
@@ -475,15 +490,12 @@ func TestCASScriptsAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 			copy(got, res)
-		case "per-node", "per-node-acl": // undeclared keys: key, header, state triples
+		case "per-node", "per-node-acl", "per-node-old-acl": // undeclared keys: key, header, state triples
 			var triples []any
 			for i := range cases {
 				triples = append(triples, keys[i], args[2*i], args[2*i+1])
 			}
-			var c redis.Scripter = rdb
-			if mode == "per-node-acl" {
-				c = acl
-			}
+			var c redis.Scripter = map[string]redis.Scripter{"per-node": rdb, "per-node-acl": acl, "per-node-old-acl": oldACL}[mode]
 			res, err := casNodeScript.Run(ctx, c, nil, triples...).Int64Slice()
 			if err != nil {
 				t.Fatal(err)
@@ -502,7 +514,7 @@ func TestCASScriptsAgree(t *testing.T) {
 			v, _ := rdb.Get(ctx, "seg:"+c.key).Result()
 			wantV := stored[c.key]
 			if c.want == 1 {
-				wantV = c.key + "-written"
+				wantV = written(c.key)
 			}
 			if got[i] != c.want || v != wantV {
 				t.Errorf("%s %s: got %d, value %q; want %d, value %q", mode, c.key, got[i], v, c.want, wantV)
