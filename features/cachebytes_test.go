@@ -192,25 +192,11 @@ func TestStoreCacheBytesBound(t *testing.T) {
 			evs = g.Next(evs)
 		}
 		var recs []Record
-		want := make([][]byte, 0, len(evs))
 		for i := range evs {
 			recs = AppendRecords(recs, &evs[i], Position{Offset: offset})
 			offset++
 		}
-		for i := range recs {
-			r := &recs[i]
-			s := oracle[r.Customer()]
-			if s == nil {
-				s = new(State)
-				oracle[r.Customer()] = s
-			}
-			before := AppendSample(nil, s, r.Event)
-			if out, _ := s.apply(r.Event, r.Pos, &ocfg, r.Target); out == Applied && !r.Target && Sampled(r.Event) {
-				want = append(want, before)
-			} else {
-				want = append(want, nil)
-			}
-		}
+		want := oracleSamples(oracle, &ocfg, recs)
 		st := a
 		if batch%9 == 4 {
 			st = other

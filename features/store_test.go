@@ -791,20 +791,7 @@ func TestStoreSamplesFromCache(t *testing.T) {
 			}
 		}
 		apply := func(st *Store, recs []Record) []Result {
-			// The oracle's samples, from the states before each event, in the order applied.
-			want := make([][]byte, len(recs))
-			for i := range recs {
-				r := &recs[i]
-				s := oracle[r.Customer()]
-				if s == nil {
-					s = new(State)
-					oracle[r.Customer()] = s
-				}
-				before := AppendSample(nil, s, r.Event)
-				if out, _ := s.apply(r.Event, r.Pos, &ocfg, r.Target); out == Applied && !r.Target && Sampled(r.Event) {
-					want[i] = before
-				}
-			}
+			want := oracleSamples(oracle, &ocfg, recs)
 			res := make([]Result, len(recs))
 			if err := st.ApplyBatch(ctx, recs, res); err != nil {
 				t.Fatal(err)
@@ -842,6 +829,26 @@ func TestStoreSamplesFromCache(t *testing.T) {
 			t.Fatalf("%d samples from the cache, %d conflicts: want both", a.cacheSamples.Load(), a.Conflicts())
 		}
 	})
+}
+
+// oracleSamples applies recs to the oracle's states, in memory, and returns the sample each
+// record must yield: made from the state before it, for an applied visit or purchase; nil for
+// the others.
+func oracleSamples(oracle map[string]*State, cfg *Config, recs []Record) [][]byte {
+	want := make([][]byte, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		s := oracle[r.Customer()]
+		if s == nil {
+			s = new(State)
+			oracle[r.Customer()] = s
+		}
+		before := AppendSample(nil, s, r.Event)
+		if out, _ := s.apply(r.Event, r.Pos, cfg, r.Target); out == Applied && !r.Target && Sampled(r.Event) {
+			want[i] = before
+		}
+	}
+	return want
 }
 
 // TestWritesFencedByTheEpochMarker: on a single Redis the states' and the periods' writes check
