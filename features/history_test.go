@@ -3,6 +3,7 @@ package features
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -232,5 +233,48 @@ func TestStoreCacheBytesBound(t *testing.T) {
 	}
 	if cached == 0 || a.cacheSamples.Load() == 0 || a.Conflicts() == 0 {
 		t.Fatal("want a cache in use under its bound, samples copied from it and conflicts from the second store")
+	}
+}
+
+// TestStoreRedisClusterLongStates runs customers past 2 KB of state on a Redis Cluster, where the
+// per-master script compares a long state through a GETRANGE of its header before its SET (and
+// a short one with SET ... GET). Two stores take turns, so their caches go stale and writes
+// conflict on both paths; every state must end as the oracle's, applied in memory.
+func TestStoreRedisClusterLongStates(t *testing.T) {
+	ctx := context.Background()
+	cc := testenv.StartRedisCluster(t, 3, 0).Client()
+	a, b := NewStore(cc, Config{}), NewStore(cc, Config{})
+	ocfg := Config{}.withDefaults()
+	oracle := map[string]*State{}
+	const customers, visits, batch = 24, 360, 240
+	var recs []Record
+	for i := range customers * visits {
+		c := fmt.Sprintf("c%d", i%customers)
+		recs = append(recs, Record{Event: visit(c, fmt.Sprintf("e%d", i), day(2011, 1, 1).Add(time.Duration(i)*time.Minute)), Pos: Position{Offset: int64(i)}})
+	}
+	long := 0
+	for n, from := 0, 0; from < len(recs); n, from = n+1, from+batch {
+		part := recs[from : from+batch]
+		oracleSamples(oracle, &ocfg, part)
+		st := []*Store{a, b}[n%3/2] // a, a, b, a, a, b, ...
+		if err := st.ApplyBatch(ctx, part, make([]Result, len(part))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, want := range oracle {
+		got, ok, err := a.Get(ctx, id)
+		if err != nil || !ok {
+			t.Fatalf("%s: %v, found %v", id, err, ok)
+		}
+		enc := got.AppendEncode(nil)
+		if !bytes.Equal(enc, want.AppendEncode(nil)) {
+			t.Fatalf("%s: the state in Redis is not the oracle's", id)
+		}
+		if len(enc) > 2048 {
+			long++
+		}
+	}
+	if long != customers || a.Conflicts()+b.Conflicts() == 0 {
+		t.Fatalf("%d of %d states over 2 KB, %d conflicts: want all, and conflicts", long, customers, a.Conflicts()+b.Conflicts())
 	}
 }
