@@ -32,33 +32,34 @@ var casScript = redis.NewScript(CASSource)
 
 // casBatchScript is casScript for many keys in one call, for a single Redis (not a cluster,
 // whose keys of one call must share a slot): KEYS[i] gets ARGV[2i] if its header is still
-// ARGV[2i-1] ("" for a customer not yet stored). It returns 1 or 0 per key. It writes the winners
-// with one MSET: inside a script each redis.call costs Redis a few microseconds of its own
-// (argument objects, command lookup, reply conversion), more than the command.
-//
-// It reads each key's header with a GETRANGE of its nine bytes, not every state with one MGET:
-// the MGET brought each whole state into Lua (a reply buffer and a Lua string, both copied) to
-// compare nine bytes of it, and a state grows with its customer's history, to 8 KB at a
-// thousand events. Redis CPU per event, BenchmarkApplyBatchHistory (warm cache), test binaries
-// alternating, MGET / GETRANGE: a thousand events of history 22.4 / 13.0 and 24.3 / 14.8 µs, a
-// hundred 5.2 / 5.0 and 5.3 / 4.4 µs, ten 2.6 / 2.3 and 3.2 / 3.4 µs. A state is never shorter
-// than its nine header bytes, so an empty reply is a missing key; a key of another type reads as
-// missing too, as under MGET. Where the Redis ACL predates GETRANGE (docs/operations.md), the
-// first key's refusal sends the call back to the MGET, so an upgrade needs no ACL change to run.
+// ARGV[2i-1] ("" for a customer not yet stored). It returns 1 or 0 per key. It reads every key
+// with one MGET and writes the winners with one MSET: inside a script each redis.call costs
+// Redis a few microseconds of its own (argument objects, command lookup, reply conversion), more
+// than the command, so two calls per batch instead of two per customer. A state is never
+// shorter than its nine header bytes.
 //
 // Fenced (an odd number of arguments): the last key is the epoch marker and the last argument
 // the marker the store expects; when it holds anything else the call writes nothing and fails
 // with FENCED and what it found. The batch's clock raise checked the marker already, but a
 // write can reach Redis after a loss that came later (go-redis sends a command again on a new
 // connection), even after a rebuild deleted what was written since the loss.
-var casBatchScript = redis.NewScript(`
-local nk = #KEYS
-if #ARGV % 2 == 1 then
-  nk = nk - 1
-  local e = redis.call('GET', KEYS[nk+1])
-  if e ~= ARGV[#ARGV] then return redis.error_reply('FENCED ' .. (e or 'missing')) end
-end
-local function header(k)
+var casBatchScript = redis.NewScript(casBatchFence + `local cur = redis.call('MGET', unpack(KEYS, 1, nk))
+` + casBatchDecide)
+
+// casHeaderScript is casBatchScript for long states: it reads each key's header with a GETRANGE
+// of its nine bytes instead of every whole state with one MGET. The MGET brings each state into
+// Lua (a reply buffer and a Lua string, both copied) to compare nine bytes of it, and a state
+// grows with its customer's history, to 8 KB at a thousand events; a GETRANGE is a call per key.
+// Redis CPU per event, BenchmarkApplyBatchHistory (warm cache), test binaries alternating, MGET /
+// GETRANGE: a thousand events of history 22.4 / 13.0 and 24.3 / 14.8 µs, a hundred 5.2 / 5.0 and
+// 5.3 / 4.4 µs; but `segstream bench ingest`, whose customers have about ten events (264-byte
+// states), six runs each: Redis per event 2.24-2.91 µs, median 2.38 / 2.37-2.65, median 2.59. So
+// writeStatesBatched takes it for calls whose states average over headerReadBytes.
+//
+// An empty GETRANGE is a missing key; a key of another type reads as missing too, as under MGET.
+// Where the Redis ACL predates GETRANGE (docs/operations.md), the first key's refusal sends the
+// call back to the MGET, so an upgrade needs no ACL change to run.
+var casHeaderScript = redis.NewScript(casBatchFence + `local function header(k)
   local c = redis.pcall('GETRANGE', k, 0, 8)
   if type(c) == 'table' then
     if string.find(c.err, 'WRONGTYPE', 1, true) then return false end
@@ -81,7 +82,23 @@ if nk > 0 then
     end
   end
 end
-local res, kv, n = {}, {}, 0
+` + casBatchDecide)
+
+// headerReadBytes is the average state length past which a batched call reads headers
+// (casHeaderScript) rather than whole states: between the bench's 264 bytes, where the MGET is
+// cheaper, and 1.1 KB (a hundred events of history), where the GETRANGEs are.
+const headerReadBytes = 768
+
+// The batched scripts' shared parts: the epoch fence, and the decision on what cur holds.
+const (
+	casBatchFence = `local nk = #KEYS
+if #ARGV % 2 == 1 then
+  nk = nk - 1
+  local e = redis.call('GET', KEYS[nk+1])
+  if e ~= ARGV[#ARGV] then return redis.error_reply('FENCED ' .. (e or 'missing')) end
+end
+`
+	casBatchDecide = `local res, kv, n = {}, {}, 0
 for i = 1, nk do
   local c, h = cur[i], ARGV[2*i-1]
   if (c == false and h == '') or (c and string.sub(c, 1, 9) == h) then
@@ -94,7 +111,8 @@ for i = 1, nk do
   end
 end
 if n > 0 then redis.call('MSET', unpack(kv)) end
-return res`)
+return res`
+)
 
 // casBatchKeys bounds the keys of one casBatchScript call, so one call does not hold Redis for
 // long; Lua's unpack also refuses more than about 8,000 values (the MSET's are twice this).
@@ -522,7 +540,9 @@ func (s *Store) writeStatesBatched(ctx context.Context, b *batchScratch) ([]*cus
 		chunk := b.writes[lo:min(lo+casBatchKeys, len(b.writes))]
 		b.keys = b.keys[:0]
 		b.args = b.args[:0]
+		bytes := 0
 		for _, c := range chunk {
+			bytes += len(c.blob)
 			b.keys = append(b.keys, c.key)
 			var header any = ""
 			if c.header != nil {
@@ -535,8 +555,12 @@ func (s *Store) writeStatesBatched(ctx context.Context, b *batchScratch) ([]*cus
 			b.keys = append(b.keys, EpochKey(s.cfg.Prefix))
 			b.args = append(b.args, fence)
 		}
+		script := casBatchScript
+		if bytes > headerReadBytes*len(chunk) {
+			script = casHeaderScript
+		}
 		// Run falls back to EVAL when Redis lost its script cache (a restart).
-		res, err := casBatchScript.Run(ctx, s.rdb, b.keys, b.args...).Int64Slice()
+		res, err := script.Run(ctx, s.rdb, b.keys, b.args...).Int64Slice()
 		if err != nil {
 			return nil, fmt.Errorf("writing %d customer states: %w", len(chunk), fencedErr(err, fence))
 		}

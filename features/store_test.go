@@ -459,7 +459,7 @@ func TestCASScriptsAgree(t *testing.T) {
 	// The per-node script's conflict path writes and puts back (SET, SET or DEL): it runs again
 	// as a user holding only the ACL docs/operations.md grants ingest, on keys under its prefix.
 	acl := srv.ACLClient(t, "segstream-ingest", testenv.DocumentedIngestACL(t))
-	// The batched script reads headers with GETRANGE; under an ACL from before that (no
+	// The header script reads headers with GETRANGE; under an ACL from before that (no
 	// +getrange) it reads whole states with MGET, and must decide the same.
 	var oldRules []string
 	for _, r := range testenv.DocumentedIngestACL(t) {
@@ -468,7 +468,7 @@ func TestCASScriptsAgree(t *testing.T) {
 		}
 	}
 	oldACL := srv.ACLClient(t, "segstream-ingest-old", oldRules)
-	for _, mode := range []string{"per-key", "batched", "batched-acl", "batched-old-acl", "per-node", "per-node-acl", "per-node-old-acl"} {
+	for _, mode := range []string{"per-key", "batched", "batched-acl", "header", "header-acl", "header-old-acl", "per-node", "per-node-acl", "per-node-old-acl"} {
 		if err := rdb.FlushAll(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -483,9 +483,13 @@ func TestCASScriptsAgree(t *testing.T) {
 		}
 		got := make([]int64, len(cases))
 		switch mode {
-		case "batched", "batched-acl", "batched-old-acl":
-			var c redis.Scripter = map[string]redis.Scripter{"batched": rdb, "batched-acl": acl, "batched-old-acl": oldACL}[mode]
-			res, err := casBatchScript.Run(ctx, c, keys, args...).Int64Slice()
+		case "batched", "batched-acl", "header", "header-acl", "header-old-acl":
+			var c redis.Scripter = map[string]redis.Scripter{"batched": rdb, "batched-acl": acl, "header": rdb, "header-acl": acl, "header-old-acl": oldACL}[mode]
+			script := casBatchScript
+			if strings.HasPrefix(mode, "header") {
+				script = casHeaderScript
+			}
+			res, err := script.Run(ctx, c, keys, args...).Int64Slice()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -524,24 +528,29 @@ func TestCASScriptsAgree(t *testing.T) {
 }
 
 // TestCASBatchScriptOverAnotherType: a key of another type under a customer's name reads as
-// missing to the batched script (its GETRANGE fails WRONGTYPE), as it did when the script read
-// states with MGET: a write expecting no state replaces it, one expecting a header conflicts.
+// missing to both batched scripts (the MGET's nil, the GETRANGE's WRONGTYPE): a write expecting
+// no state replaces it, one expecting a header conflicts.
 func TestCASBatchScriptOverAnotherType(t *testing.T) {
 	ctx := context.Background()
 	rdb := testenv.StartRedis(t).Client()
-	for _, k := range []string{"seg:a", "seg:b"} {
-		if err := rdb.RPush(ctx, k, "x").Err(); err != nil {
-			t.Fatal(err)
+	for name, script := range map[string]*redis.Script{"MGET": casBatchScript, "GETRANGE": casHeaderScript} {
+		for _, k := range []string{"seg:a", "seg:b"} {
+			if err := rdb.Del(ctx, k).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := rdb.RPush(ctx, k, "x").Err(); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	res, err := casBatchScript.Run(ctx, rdb, []string{"seg:a", "seg:b"}, "", "a-state", "H00000001", "b-state").Int64Slice()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := rdb.Get(ctx, "seg:a").Result()
-	b, _ := rdb.Type(ctx, "seg:b").Result()
-	if !slices.Equal(res, []int64{1, 0}) || a != "a-state" || b != "list" {
-		t.Fatalf("got %v, seg:a %q, seg:b a %s; want [1 0], a-state, list", res, a, b)
+		res, err := script.Run(ctx, rdb, []string{"seg:a", "seg:b"}, "", "a-state", "H00000001", "b-state").Int64Slice()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		a, _ := rdb.Get(ctx, "seg:a").Result()
+		b, _ := rdb.Type(ctx, "seg:b").Result()
+		if !slices.Equal(res, []int64{1, 0}) || a != "a-state" || b != "list" {
+			t.Fatalf("%s: got %v, seg:a %q, seg:b a %s; want [1 0], a-state, list", name, res, a, b)
+		}
 	}
 }
 
