@@ -142,18 +142,24 @@ func TestStateCacheEvictsHeldEntries(t *testing.T) {
 	big := func() *State { return &State{Version: 1, Recent: make([]uint64, 1000)} }
 	const budget = 64 * 9000 // about four big states a shard
 	c := newStateCache(100000, budget)
-	var ids []string
-	for i := range 64 {
-		ids = append(ids, fmt.Sprintf("held%d", i))
+	withBigStates := func(prefix string, n int) []*customer {
+		var ids []string
+		for i := range n {
+			ids = append(ids, fmt.Sprintf("%s%d", prefix, i))
+		}
+		cs := customers(ids...)
+		for _, cu := range cs {
+			cu.state = big()
+		}
+		return cs
 	}
-	first := customers(ids...)
-	for _, cu := range first {
-		cu.state = big()
-	}
-	c.putAll(first, nil, false)
+	c.putAll(withBigStates("held", 64), nil, false)
 	checkCacheAccounts(t, c)
 
-	held := customers(ids...)
+	held := withBigStates("held", 64)
+	for _, cu := range held {
+		cu.state = nil // what the cache holds is taken below
+	}
 	c.takeAll(held, nil)
 	taken := 0
 	for _, cu := range held {
@@ -161,15 +167,7 @@ func TestStateCacheEvictsHeldEntries(t *testing.T) {
 			taken++
 		}
 	}
-	var others []string
-	for i := range 400 {
-		others = append(others, fmt.Sprintf("other%d", i))
-	}
-	second := customers(others...)
-	for _, cu := range second {
-		cu.state = big()
-	}
-	c.putAll(second, nil, false)
+	c.putAll(withBigStates("other", 400), nil, false)
 	checkCacheAccounts(t, c)
 	gone := 0
 	for _, cu := range held {
