@@ -98,7 +98,7 @@ func TestStateCacheHeldEntryIsNotShared(t *testing.T) {
 	c := newStateCache(1000, 0)
 	written := func(st *State) *customer {
 		cu := customers("x")[0]
-		blob, offsetsAt, recentEnd := st.appendEncode(nil)
+		blob, offsetsAt, recentEnd, _ := st.appendEncode(nil, true)
 		cu.state, cu.write, cu.blob, cu.offsetsAt, cu.recentEnd = st, true, blob, int32(offsetsAt), int32(recentEnd)
 		return cu
 	}

@@ -16,7 +16,9 @@ import (
 // one call per master writes the batch's customers that master serves. A script may touch keys
 // of several slots only undeclared and with the allow-cross-slot-keys flag (Redis 7), and even
 // then no one command may span slots, so it works key by key, not with an MGET and an MSET.
-// ARGV holds key, header, new state triples; the reply is 1 or 0 per key, as casBatchScript's.
+// ARGV holds the number of keys, then key, header, new state triples, then pairs of a key's index
+// and its customer's dedup window key (window.go), written when the state is; the reply is 1 or
+// 0 per key, as casBatchScript's.
 //
 // Each key is one `SET key state GET`, which writes and returns what was there: inside a script
 // each redis.call costs more than the command itself, and conflicts are rare (a rebalance, two
@@ -37,8 +39,8 @@ import (
 var casNodeScript = redis.NewScript(casNodeSource)
 
 const casNodeSource = `#!lua flags=allow-cross-slot-keys
-local res = {}
-for i = 1, #ARGV, 3 do
+` + windowKeyLua + `local res, nk = {}, tonumber(ARGV[1])
+for i = 2, 3*nk+1, 3 do
   local k, h, v = ARGV[i], ARGV[i+1], ARGV[i+2]
   local c = false
   if #v > 2048 then
@@ -61,6 +63,10 @@ for i = 1, #ARGV, 3 do
       res[#res+1] = 0
     end
   end
+end
+for j = 3*nk+2, #ARGV, 2 do
+  local i = tonumber(ARGV[j])
+  if res[i] == 1 then redis.call('SET', windowkey(ARGV[3*i-1]), ARGV[j+1]) end
 end
 return res`
 
@@ -95,13 +101,19 @@ func (s *Store) writeStatesByNode(ctx context.Context, cc *redis.ClusterClient, 
 	var wg sync.WaitGroup
 	for _, cl := range calls {
 		wg.Go(func() {
-			args := make([]any, 0, 3*len(cl.custs))
+			args := make([]any, 1, 1+3*len(cl.custs))
+			args[0] = len(cl.custs)
 			for _, c := range cl.custs {
 				var header any = ""
 				if c.header != nil {
 					header = c.header
 				}
 				args = append(args, c.key, header, c.blob)
+			}
+			for i, c := range cl.custs {
+				if c.window != nil {
+					args = append(args, i+1, c.window)
+				}
 			}
 			// Run falls back to EVAL when the node lost its script cache (a restart).
 			cl.res, cl.err = casNodeScript.Run(ctx, cl.node, nil, args...).Int64Slice()

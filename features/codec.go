@@ -39,14 +39,16 @@ func (s *State) appendHeader(dst []byte) []byte {
 
 // AppendEncode appends the binary encoding of s to dst.
 func (s *State) AppendEncode(dst []byte) []byte {
-	dst, _, _ = s.appendEncode(dst)
+	dst, _, _, _ = s.appendEncode(dst, false)
 	return dst
 }
 
 // appendEncode is AppendEncode that also says where, in what it appended, the offsets start
 // and where the dedup window ends: the encoding without those two sections (a sample's) is
-// what comes before the one, two zero counts, and what comes after the other.
-func (s *State) appendEncode(dst []byte) (out []byte, offsetsAt, recentEnd int) {
+// what comes before the one, two zero counts, and what comes after the other. With split, a
+// long dedup window goes to the window key (window.go): writeKey says the key must be written
+// with the blob.
+func (s *State) appendEncode(dst []byte, split bool) (out []byte, offsetsAt, recentEnd int, writeKey bool) {
 	start := len(dst)
 	dst = s.appendHeader(dst)
 	for _, v := range [...]int64{s.FirstSeen, s.LastSeen, s.FirstPurchase, s.LastPurchase, s.Orders,
@@ -86,13 +88,10 @@ func (s *State) appendEncode(dst []byte) (out []byte, offsetsAt, recentEnd int) 
 		dst = binary.AppendVarint(dst, int64(o.Partition))
 		dst = binary.AppendVarint(dst, o.Offset)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(s.Recent)))
-	for _, h := range s.Recent {
-		dst = binary.LittleEndian.AppendUint64(dst, h)
-	}
+	dst, writeKey = s.appendWindow(dst, split)
 	recentEnd = len(dst) - start
 	if !s.hasGraph() {
-		return dst, offsetsAt, recentEnd
+		return dst, offsetsAt, recentEnd, writeKey
 	}
 	for _, v := range [...]int64{s.InteractionsOut, s.InteractionsIn, s.ReferralsMade, s.ReferralsIn} {
 		dst = binary.AppendVarint(dst, v)
@@ -110,13 +109,13 @@ func (s *State) appendEncode(dst []byte) (out []byte, offsetsAt, recentEnd int) 
 			dst = binary.AppendVarint(dst, c.RefMS)
 		}
 	}
-	return dst, offsetsAt, recentEnd
+	return dst, offsetsAt, recentEnd, writeKey
 }
 
-// encodedSizeHint is about what appendEncode writes for s, and at least that for most states: a
-// batch makes room for it before encoding.
+// encodedSizeHint is about what appendEncode with split writes for s (the window key too), and
+// at least that for most states: a batch makes room for it before encoding.
 func (s *State) encodedSizeHint() int {
-	n := 160 + len(s.LastBrand) + 8*len(s.Recent) + 5*len(s.PurchaseDays) + 20*len(s.Buckets) + 15*len(s.Offsets) +
+	n := 160 + len(s.LastBrand) + s.windowBytes() + 5*len(s.PurchaseDays) + 20*len(s.Buckets) + 15*len(s.Offsets) +
 		24*len(s.Brands) + 32*len(s.Attrs)
 	if s.hasGraph() {
 		n += 64 + 48*len(s.Contacts)
@@ -234,6 +233,9 @@ func (s *State) Decode(b []byte) error {
 			s.Recent = append(s.Recent, binary.LittleEndian.Uint64(r.b[8*i:]))
 		}
 		r.b = r.b[8*n:]
+		if err := s.splitWindow(); err != nil {
+			return err
+		}
 	}
 	s.InteractionsOut, s.InteractionsIn, s.ReferralsMade, s.ReferralsIn, s.WeightOut, s.WeightIn = 0, 0, 0, 0, 0, 0
 	s.Contacts = s.Contacts[:0]

@@ -52,7 +52,7 @@ func fillCache(c *stateCache, states map[string]*State) {
 	var buf []*customer
 	for id, st := range states {
 		cu := &customer{id: id, key: Key("", id), state: st, write: true}
-		blob, offsetsAt, recentEnd := st.appendEncode(nil)
+		blob, offsetsAt, recentEnd, _ := st.appendEncode(nil, true)
 		cu.blob, cu.offsetsAt, cu.recentEnd = blob, int32(offsetsAt), int32(recentEnd)
 		buf = c.putAll([]*customer{cu}, buf, true)
 	}
@@ -238,8 +238,10 @@ func TestStoreCacheBytesBound(t *testing.T) {
 
 // TestStoreRedisClusterLongStates runs customers past 2 KB of state on a Redis Cluster, where the
 // per-master script compares a long state through a GETRANGE of its header before its SET (and
-// a short one with SET ... GET). Two stores take turns, so their caches go stale and writes
-// conflict on both paths; every state must end as the oracle's, applied in memory.
+// a short one with SET ... GET). Their purchases on 360 days make the states long (the dedup
+// window goes to its own key, window.go, which the script writes with them). Two stores take
+// turns, so their caches go stale and writes conflict on both paths; every state, its dedup
+// window too, must end as the oracle's, applied in memory.
 func TestStoreRedisClusterLongStates(t *testing.T) {
 	ctx := context.Background()
 	cc := testenv.StartRedisCluster(t, 3, 0).Client()
@@ -249,8 +251,10 @@ func TestStoreRedisClusterLongStates(t *testing.T) {
 	const customers, visits, batch = 24, 360, 240
 	var recs []Record
 	for i := range customers * visits {
-		c := fmt.Sprintf("c%d", i%customers)
-		recs = append(recs, Record{Event: visit(c, fmt.Sprintf("e%d", i), day(2011, 1, 1).Add(time.Duration(i)*time.Minute)), Pos: Position{Offset: int64(i)}})
+		ev := purchase(fmt.Sprintf("e%d", i), day(2011, 1, 1).Add(time.Duration(i/customers)*24*time.Hour),
+			stream.Item{Brand: fmt.Sprintf("brand-%d", i%50), Quantity: 1, UnitPrice: 2.5})
+		ev.CustomerID = fmt.Sprintf("c%d", i%customers)
+		recs = append(recs, Record{Event: ev, Pos: Position{Offset: int64(i)}})
 	}
 	long := 0
 	for n, from := 0, 0; from < len(recs); n, from = n+1, from+batch {
@@ -266,11 +270,20 @@ func TestStoreRedisClusterLongStates(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("%s: %v, found %v", id, err, ok)
 		}
-		enc := got.AppendEncode(nil)
-		if !bytes.Equal(enc, want.AppendEncode(nil)) {
+		if !bytes.Equal(got.AppendEncode(nil), want.AppendEncode(nil)) {
 			t.Fatalf("%s: the state in Redis is not the oracle's", id)
 		}
-		if len(enc) > 2048 {
+		blob, err := cc.Get(ctx, Key("seg", id)).Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		window, err := cc.StrLen(ctx, WindowKey("seg", id)).Result()
+		// The window key is written once the blob's share passes windowInline ids, which a batch's
+		// ten events a customer may take up to windowInline+10.
+		if least := 8 * int64(len(want.Recent)-windowInline-batch/customers); err != nil || window < least || window%8 != 0 {
+			t.Fatalf("%s: window key of %d bytes (%v), want at least %d", id, window, err, least)
+		}
+		if len(blob) > 2048 {
 			long++
 		}
 	}

@@ -175,6 +175,13 @@ type State struct {
 	Recent                      []uint64 // event-id hashes, oldest first
 	LastBrandTS, LastQuantityTS int64
 
+	// Where Recent is stored (window.go): keyN ids in the customer's window key, of which the
+	// newest are Recent's oldest; Recent's newest tailN are not there (the state's own blob
+	// holds them). keyNeed, after Decode, is how many of the window key's newest ids go before
+	// Recent; attachWindow puts them there. keyStamp is the window key's newest id.
+	keyN, tailN, keyNeed int32
+	keyStamp             uint64
+
 	// The interaction graph (graph.go): interactions made and received, their summed weights,
 	// referrals made and received, and the contacts.
 	InteractionsOut, InteractionsIn int64
@@ -236,6 +243,7 @@ func (s *State) remember(h uint64, window int) {
 		s.Recent = append(s.Recent[:0], s.Recent[n:]...)
 	}
 	s.Recent = append(s.Recent, h)
+	s.tailN = min(s.tailN+1, int32(len(s.Recent)))
 }
 
 // apply is Apply, for an interaction's target when target is set (Record.Target).

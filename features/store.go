@@ -17,7 +17,8 @@ import (
 
 // CASSource is the compare-and-set script: it writes a new state (ARGV[2]) only if the stored
 // header (format byte and version) is still the one the batch read (ARGV[1], "" when the key
-// did not exist). Exported for the ingest benchmark's redis-benchmark run.
+// did not exist), and with it the customer's dedup window key (KEYS[2], ARGV[3]) when given
+// (window.go). Exported for the ingest benchmark's redis-benchmark run.
 const CASSource = `
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -26,6 +27,7 @@ elseif ARGV[1] ~= '' then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[2])
+if KEYS[2] then redis.call('SET', KEYS[2], ARGV[3]) end
 return 1`
 
 var casScript = redis.NewScript(CASSource)
@@ -38,12 +40,15 @@ var casScript = redis.NewScript(CASSource)
 // than the command, so two calls per batch instead of two per customer. A state is never
 // shorter than its nine header bytes.
 //
+// After the header and state pairs, ARGV may hold pairs of a key's index and its customer's
+// dedup window key (window.go): written with the state, by the same decision.
+//
 // Fenced (an odd number of arguments): the last key is the epoch marker and the last argument
 // the marker the store expects; when it holds anything else the call writes nothing and fails
 // with FENCED and what it found. The batch's clock raise checked the marker already, but a
 // write can reach Redis after a loss that came later (go-redis sends a command again on a new
 // connection), even after a rebuild deleted what was written since the loss.
-var casBatchScript = redis.NewScript(casBatchFence + `local cur = redis.call('MGET', unpack(KEYS, 1, nk))
+var casBatchScript = redis.NewScript(windowKeyLua + casBatchFence + `local cur = redis.call('MGET', unpack(KEYS, 1, nk))
 ` + casBatchDecide)
 
 // casHeaderScript is casBatchScript for long states: it reads each key's header with a GETRANGE
@@ -59,7 +64,7 @@ var casBatchScript = redis.NewScript(casBatchFence + `local cur = redis.call('MG
 // An empty GETRANGE is a missing key; a key of another type reads as missing too, as under MGET.
 // Where the Redis ACL predates GETRANGE (docs/operations.md), the first key's refusal sends the
 // call back to the MGET, so an upgrade needs no ACL change to run.
-var casHeaderScript = redis.NewScript(casBatchFence + `local function header(k)
+var casHeaderScript = redis.NewScript(windowKeyLua + casBatchFence + `local function header(k)
   local c = redis.pcall('GETRANGE', k, 0, 8)
   if type(c) == 'table' then
     if string.find(c.err, 'WRONGTYPE', 1, true) then return false end
@@ -91,9 +96,9 @@ const headerReadBytes = 768
 
 // The batched scripts' shared parts: the epoch fence, and the decision on what cur holds.
 const (
-	casBatchFence = `local nk = #KEYS
-if #ARGV % 2 == 1 then
-  nk = nk - 1
+	casBatchFence = `local nk, na = #KEYS, #ARGV
+if na % 2 == 1 then
+  nk, na = nk - 1, na - 1
   local e = redis.call('GET', KEYS[nk+1])
   if e ~= ARGV[#ARGV] then return redis.error_reply('FENCED ' .. (e or 'missing')) end
 end
@@ -108,6 +113,14 @@ for i = 1, nk do
     res[i] = 1
   else
     res[i] = 0
+  end
+end
+for j = 2*nk+1, na, 2 do
+  local i = tonumber(ARGV[j])
+  if res[i] == 1 then
+    kv[n+1] = windowkey(KEYS[i])
+    kv[n+2] = ARGV[j+1]
+    n = n + 2
   end
 end
 if n > 0 then redis.call('MSET', unpack(kv)) end
@@ -181,6 +194,8 @@ type customer struct {
 	hdr         [headerSize]byte
 	write       bool // the state changed and must be written
 	blob        []byte
+	window      []byte // the dedup window key to write with blob (window.go); nil when none
+	damaged     bool   // what was read did not decode, or its window key did not match
 	// blob's marks (appendEncode), for the sample encoding the cache keeps
 	offsetsAt, recentEnd int32
 	// sample is state's encoding as a sample carries it, from the cache; nil once the state
@@ -197,6 +212,7 @@ type batchScratch struct {
 	next    []int32 // next record of the same customer, -1 at the end
 	pending []*customer
 	toRead  []*customer
+	windows []*customer // of toRead, those whose dedup window is partly in its own key
 	gets    []*redis.StringCmd
 	writes  []*customer
 	done    []*customer // written (or unchanged): their states go to the cache
@@ -289,6 +305,7 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 				return fmt.Errorf("reading %d customer states: %w", len(b.toRead), err)
 			}
 		}
+		b.windows = b.windows[:0]
 		for i, c := range b.toRead {
 			raw, err := b.gets[i].Bytes()
 			if err != nil && !errors.Is(err, redis.Nil) {
@@ -298,14 +315,17 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 				c.state = new(State)
 			}
 			c.sample = nil
-			c.state.Reset()
-			if raw != nil {
-				c.header = raw[:min(headerSize, len(raw)):min(headerSize, len(raw))]
-				if err := c.state.Decode(raw); err != nil {
-					// A state we cannot read must not stall the partition; start afresh and count it.
-					s.corrupt.Add(1)
-					c.state.Reset()
-				}
+			decodeRead(c, raw)
+			if c.state.needsWindowKey() {
+				b.windows = append(b.windows, c)
+			}
+		}
+		if err := s.readWindows(ctx, b.windows); err != nil {
+			return err
+		}
+		for _, c := range b.toRead {
+			if c.damaged {
+				s.corrupt.Add(1)
 			}
 		}
 		b.writes = b.writes[:0]
@@ -323,9 +343,16 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 				}
 				start := len(b.blobs)
 				var offsetsAt, recentEnd int
-				b.blobs, offsetsAt, recentEnd = c.state.appendEncode(b.blobs)
+				var writeKey bool
+				b.blobs, offsetsAt, recentEnd, writeKey = c.state.appendEncode(b.blobs, true)
 				c.blob = b.blobs[start:len(b.blobs):len(b.blobs)]
 				c.offsetsAt, c.recentEnd = int32(offsetsAt), int32(recentEnd)
+				c.window = nil
+				if writeKey {
+					start = len(b.blobs)
+					b.blobs = c.state.appendWindowKey(b.blobs)
+					c.window = b.blobs[start:len(b.blobs):len(b.blobs)]
+				}
 			} else {
 				// Nothing to write; what the state holds (offsets at most) matches the version
 				// Redis has.
@@ -346,12 +373,81 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 	return nil
 }
 
+// decodeRead decodes c's state from raw, what Redis had (nil: nothing), and sets c.header.
+func decodeRead(c *customer, raw []byte) {
+	c.header, c.damaged = nil, false
+	c.state.Reset()
+	if raw == nil {
+		return
+	}
+	c.header = raw[:min(headerSize, len(raw)):min(headerSize, len(raw))]
+	if err := c.state.Decode(raw); err != nil {
+		// A state we cannot read must not stall the partition: start afresh (ApplyBatch counts it).
+		c.state.Reset()
+		c.damaged = true
+	}
+}
+
+// readWindows completes the dedup windows of cs, whose states say part of theirs is in the
+// window key (window.go). It reads each state again with its window key, in one pipeline: a
+// state that moved since its first read is taken as it is now, which the compare-and-set would
+// have sent back to read anyway. A MULTI would make the two reads one, but a cluster client
+// refuses one across slots, and a pipeline of them would cost a round trip per slot; instead a
+// window key must end with the id its state names (its stamp), and a pair read across a write
+// is read again. A window key that still does not match (missing, damaged) marks the customer
+// damaged, and the window keeps the ids in the state's blob: the features are not lost with it.
+func (s *Store) readWindows(ctx context.Context, cs []*customer) error {
+	cmds := make([]*redis.StringCmd, 0, 2*len(cs))
+	for attempt := 0; len(cs) > 0; attempt++ {
+		cmds = cmds[:0]
+		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, c := range cs {
+				cmds = append(cmds, p.Get(ctx, c.key), p.Get(ctx, windowKeyOf(c.key)))
+			}
+			return nil
+		}); err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("reading %d customers' dedup windows: %w", len(cs), err)
+		}
+		again := cs[:0]
+		for i, c := range cs {
+			raw, err := cmds[2*i].Bytes()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return fmt.Errorf("reading state of %q: %w", c.id, err)
+			}
+			window, err := cmds[2*i+1].Bytes()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return fmt.Errorf("reading dedup window of %q: %w", c.id, err)
+			}
+			decodeRead(c, raw)
+			if !c.state.needsWindowKey() {
+				continue
+			}
+			if err := c.state.attachWindow(window); err != nil {
+				if attempt < maxWindowReads-1 {
+					again = append(again, c)
+					continue
+				}
+				c.state.dropWindowKey()
+				c.damaged = true
+			}
+		}
+		cs = again
+	}
+	return nil
+}
+
+// maxWindowReads bounds how often readWindows reads a state and its window key that do not
+// match: a write between the two reads is rare, a damaged or missing key is not cured by
+// reading it again.
+const maxWindowReads = 3
+
 // release clears what points into the batch (states, records, Redis replies) and pools b.
 func (b *batchScratch) release() {
 	clear(b.custs)
 	clear(b.byID)
 	clear(b.pending)
 	clear(b.toRead)
+	clear(b.windows)
 	clear(b.gets)
 	clear(b.writes)
 	clear(b.done)
@@ -513,6 +609,9 @@ func (s *Store) writeStatesPerKey(ctx context.Context, b *batchScratch, writes [
 		if c.header != nil {
 			header = c.header
 		}
+		if c.window != nil {
+			return casScript.EvalSha(ctx, p, []string{c.key, windowKeyOf(c.key)}, header, c.blob, c.window)
+		}
 		return casScript.EvalSha(ctx, p, []string{c.key}, header, c.blob)
 	})
 	if err != nil {
@@ -550,6 +649,11 @@ func (s *Store) writeStatesBatched(ctx context.Context, b *batchScratch) ([]*cus
 			}
 			b.args = append(b.args, header, c.blob)
 		}
+		for i, c := range chunk {
+			if c.window != nil {
+				b.args = append(b.args, i+1, c.window)
+			}
+		}
 		fence := s.Epoch()
 		if fence != "" {
 			b.keys = append(b.keys, EpochKey(s.cfg.Prefix))
@@ -578,9 +682,11 @@ func (s *Store) writeStatesBatched(ctx context.Context, b *batchScratch) ([]*cus
 	return conflicted, nil
 }
 
-// Get reads one customer's state; ok is false when the customer is unknown.
+// Get reads one customer's state, all of her dedup window with it; ok is false when the
+// customer is unknown.
 func (s *Store) Get(ctx context.Context, customerID string) (st State, ok bool, err error) {
-	raw, err := s.rdb.Get(ctx, Key(s.cfg.Prefix, customerID)).Bytes()
+	c := &customer{id: customerID, key: Key(s.cfg.Prefix, customerID), state: &st}
+	raw, err := s.rdb.Get(ctx, c.key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return State{}, false, nil
 	}
@@ -589,6 +695,17 @@ func (s *Store) Get(ctx context.Context, customerID string) (st State, ok bool, 
 	}
 	if err := st.Decode(raw); err != nil {
 		return State{}, false, fmt.Errorf("state of %q: %w", customerID, err)
+	}
+	if st.needsWindowKey() {
+		if err := s.readWindows(ctx, []*customer{c}); err != nil {
+			return State{}, false, err
+		}
+		if c.damaged {
+			return State{}, false, fmt.Errorf("state of %q: %w: it or its dedup window key", customerID, ErrCorruptState)
+		}
+		if c.header == nil {
+			return State{}, false, nil // deleted between the reads
+		}
 	}
 	return st, true, nil
 }

@@ -427,7 +427,9 @@ func TestStoreReleaseConcurrentLanes(t *testing.T) {
 
 // TestCASScriptsAgree runs the per-key and the batched compare-and-set scripts over the same
 // cases: a new customer, a header for a key that is gone, a matching and a stale header, a new
-// customer's empty header for a key that exists, and a stored value shorter than a header.
+// customer's empty header for a key that exists, and a stored value shorter than a header. Every
+// other case writes its dedup window key too (window.go), which must land exactly when the
+// state does.
 func TestCASScriptsAgree(t *testing.T) {
 	ctx := context.Background()
 	srv := testenv.StartRedis(t)
@@ -468,18 +470,23 @@ func TestCASScriptsAgree(t *testing.T) {
 		}
 	}
 	oldACL := srv.ACLClient(t, "segstream-ingest-old", oldRules)
+	stateKey := func(k string) string { return Key("seg", k) }
 	for _, mode := range []string{"per-key", "batched", "batched-acl", "header", "header-acl", "header-old-acl", "per-node", "per-node-acl", "per-node-old-acl"} {
 		if err := rdb.FlushAll(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
 		for k, v := range stored {
-			rdb.Set(ctx, "seg:"+k, v, 0)
+			rdb.Set(ctx, stateKey(k), v, 0)
+			rdb.Set(ctx, WindowKey("seg", k), "old-window", 0)
 		}
 		var keys []string
-		var args []any
-		for _, c := range cases {
-			keys = append(keys, "seg:"+c.key)
+		var args, windows []any // windows: index and window key pairs
+		for i, c := range cases {
+			keys = append(keys, stateKey(c.key))
 			args = append(args, c.header, written(c.key))
+			if i%2 == 0 {
+				windows = append(windows, i+1, "window-"+c.key)
+			}
 		}
 		got := make([]int64, len(cases))
 		switch mode {
@@ -489,16 +496,17 @@ func TestCASScriptsAgree(t *testing.T) {
 			if strings.HasPrefix(mode, "header") {
 				script = casHeaderScript
 			}
-			res, err := script.Run(ctx, c, keys, args...).Int64Slice()
+			res, err := script.Run(ctx, c, keys, append(slices.Clip(args), windows...)...).Int64Slice()
 			if err != nil {
 				t.Fatal(err)
 			}
 			copy(got, res)
 		case "per-node", "per-node-acl", "per-node-old-acl": // undeclared keys: key, header, state triples
-			var triples []any
+			triples := []any{len(cases)}
 			for i := range cases {
 				triples = append(triples, keys[i], args[2*i], args[2*i+1])
 			}
+			triples = append(triples, windows...)
 			var c redis.Scripter = map[string]redis.Scripter{"per-node": rdb, "per-node-acl": acl, "per-node-old-acl": oldACL}[mode]
 			res, err := casNodeScript.Run(ctx, c, nil, triples...).Int64Slice()
 			if err != nil {
@@ -506,8 +514,12 @@ func TestCASScriptsAgree(t *testing.T) {
 			}
 			copy(got, res)
 		default:
-			for i := range cases {
-				n, err := casScript.Run(ctx, rdb, keys[i:i+1], args[2*i:2*i+2]...).Int64()
+			for i, c := range cases {
+				keys, args := keys[i:i+1], args[2*i:2*i+2]
+				if i%2 == 0 {
+					keys, args = []string{keys[0], WindowKey("seg", c.key)}, []any{args[0], args[1], windows[i+1]}
+				}
+				n, err := casScript.Run(ctx, rdb, keys, args...).Int64()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -515,13 +527,20 @@ func TestCASScriptsAgree(t *testing.T) {
 			}
 		}
 		for i, c := range cases {
-			v, _ := rdb.Get(ctx, "seg:"+c.key).Result()
-			wantV := stored[c.key]
+			v, _ := rdb.Get(ctx, stateKey(c.key)).Result()
+			w, _ := rdb.Get(ctx, WindowKey("seg", c.key)).Result()
+			wantV, wantW := stored[c.key], ""
+			if _, ok := stored[c.key]; ok {
+				wantW = "old-window"
+			}
 			if c.want == 1 {
 				wantV = written(c.key)
+				if i%2 == 0 {
+					wantW = "window-" + c.key
+				}
 			}
-			if got[i] != c.want || v != wantV {
-				t.Errorf("%s %s: got %d, value %q; want %d, value %q", mode, c.key, got[i], v, c.want, wantV)
+			if got[i] != c.want || v != wantV || w != wantW {
+				t.Errorf("%s %s: got %d, value %q, window %q; want %d, value %q, window %q", mode, c.key, got[i], v, w, c.want, wantV, wantW)
 			}
 		}
 	}
@@ -730,7 +749,7 @@ func TestStoreRedisClusterByNode(t *testing.T) {
 
 	// The fault: a per-node script that writes the first half of its keys and then fails.
 	casNodeScript = redis.NewScript(`#!lua flags=allow-cross-slot-keys
-for i = 1, math.floor(#ARGV / 6) * 3, 3 do
+for i = 2, math.floor(tonumber(ARGV[1]) / 2) * 3 + 1, 3 do
   local k, h = ARGV[i], ARGV[i+1]
   local c = redis.call('GET', k)
   if (c == false and h == '') or (c and string.sub(c, 1, 9) == h) then redis.call('SET', k, ARGV[i+2]) end

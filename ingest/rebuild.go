@@ -254,10 +254,11 @@ func (in *Ingester) rebuild(ctx context.Context) error {
 	return nil
 }
 
-// deleteWritten removes every customer state and period aggregate (their keys, the spend
-// events' id sets and the index of periods), on every master of a cluster.
+// deleteWritten removes every customer state (with its dedup window key) and period aggregate
+// (their keys, the spend events' id sets and the index of periods), on every master of a
+// cluster.
 func (in *Ingester) deleteWritten(ctx context.Context) (int, error) {
-	patterns := []string{in.prefix + ":{*}:f", in.prefix + ":{period:*}:*", in.prefix + ":{periods:*}"}
+	patterns := []string{in.prefix + ":{*}:f", in.prefix + ":{*}:w", in.prefix + ":{period:*}:*", in.prefix + ":{periods:*}"}
 	var n atomic.Int64
 	del := func(ctx context.Context, c redis.Cmdable) error {
 		for _, pattern := range patterns {
