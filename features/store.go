@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -389,20 +390,25 @@ func decodeRead(c *customer, raw []byte) {
 }
 
 // readWindows completes the dedup windows of cs, whose states say part of theirs is in the
-// window key (window.go). It reads each state again with its window key, in one pipeline: a
-// state that moved since its first read is taken as it is now, which the compare-and-set would
-// have sent back to read anyway. A MULTI would make the two reads one, but a cluster client
-// refuses one across slots, and a pipeline of them would cost a round trip per slot; instead a
-// window key must end with the id its state names (its stamp), and a pair read across a write
-// is read again. A window key that still does not match (missing, damaged) marks the customer
-// damaged, and the window keeps the ids in the state's blob: the features are not lost with it.
+// window key (window.go), with one pipeline of GETs of their window keys. A MULTI would make the
+// state's read and its window key's one, but a cluster client refuses one across slots, and a
+// pipeline of them would cost a round trip per slot. Instead a window key must end with the id
+// its state names (its stamp): a write between the two reads that wrote the window key shows as
+// a mismatch, and the customer's state and window key are read again, in one pipeline; one that
+// did not write it left the window key the state names. A state that moved since its first read
+// is taken as it is now, which the compare-and-set would have sent back to read anyway. A window
+// key that still does not match (missing, damaged) marks the customer damaged, and the window
+// keeps the ids in the state's blob: the features are not lost with it.
 func (s *Store) readWindows(ctx context.Context, cs []*customer) error {
 	cmds := make([]*redis.StringCmd, 0, 2*len(cs))
 	for attempt := 0; len(cs) > 0; attempt++ {
 		cmds = cmds[:0]
 		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, c := range cs {
-				cmds = append(cmds, p.Get(ctx, c.key), p.Get(ctx, windowKeyOf(c.key)))
+				if attempt > 0 {
+					cmds = append(cmds, p.Get(ctx, c.key))
+				}
+				cmds = append(cmds, p.Get(ctx, windowKeyOf(c.key)))
 			}
 			return nil
 		}); err != nil && !errors.Is(err, redis.Nil) {
@@ -410,19 +416,24 @@ func (s *Store) readWindows(ctx context.Context, cs []*customer) error {
 		}
 		again := cs[:0]
 		for i, c := range cs {
-			raw, err := cmds[2*i].Bytes()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				return fmt.Errorf("reading state of %q: %w", c.id, err)
+			get := cmds[i]
+			if attempt > 0 {
+				raw, err := cmds[2*i].Bytes()
+				if err != nil && !errors.Is(err, redis.Nil) {
+					return fmt.Errorf("reading state of %q: %w", c.id, err)
+				}
+				decodeRead(c, raw)
+				if !c.state.needsWindowKey() {
+					continue
+				}
+				get = cmds[2*i+1]
 			}
-			window, err := cmds[2*i+1].Bytes()
+			window, err := get.Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				return fmt.Errorf("reading dedup window of %q: %w", c.id, err)
 			}
-			decodeRead(c, raw)
-			if !c.state.needsWindowKey() {
-				continue
-			}
-			if err := c.state.attachWindow(window); err != nil {
+			// Read in place: attachWindow copies the ids out.
+			if err := c.state.attachWindow(unsafe.Slice(unsafe.StringData(window), len(window))); err != nil {
 				if attempt < maxWindowReads-1 {
 					again = append(again, c)
 					continue
@@ -693,19 +704,17 @@ func (s *Store) Get(ctx context.Context, customerID string) (st State, ok bool, 
 	if err != nil {
 		return State{}, false, fmt.Errorf("reading state of %q: %w", customerID, err)
 	}
-	if err := st.Decode(raw); err != nil {
-		return State{}, false, fmt.Errorf("state of %q: %w", customerID, err)
-	}
-	if st.needsWindowKey() {
+	decodeRead(c, raw)
+	if !c.damaged && st.needsWindowKey() {
 		if err := s.readWindows(ctx, []*customer{c}); err != nil {
 			return State{}, false, err
 		}
-		if c.damaged {
-			return State{}, false, fmt.Errorf("state of %q: %w: it or its dedup window key", customerID, ErrCorruptState)
-		}
-		if c.header == nil {
-			return State{}, false, nil // deleted between the reads
-		}
+	}
+	if c.damaged {
+		return State{}, false, fmt.Errorf("state of %q: %w: it or its dedup window key", customerID, ErrCorruptState)
+	}
+	if c.header == nil {
+		return State{}, false, nil // deleted between the reads
 	}
 	return st, true, nil
 }

@@ -212,3 +212,75 @@ func TestWindowKeyUnderOlderRelease(t *testing.T) {
 		t.Fatalf("%d corrupt", st.Corrupt())
 	}
 }
+
+// TestStoreWindowKeyReadAcrossWrite puts a write between a store's read of a customer's state
+// and its read of her window key: another store applies duplicates only, which add their marks
+// to her window and write a new window key under the same version (header). The first store's
+// window key then does not end with the stamp its state names; it must read both again and end
+// with the window the two batches make, in order. Taking the new window key with the old state,
+// the compare-and-set (same header) would let the mixture through.
+func TestStoreWindowKeyReadAcrossWrite(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartRedis(t)
+	other := NewStore(srv.Client(), Config{CacheSize: -1})
+	ev := func(id string, off int64) Record {
+		return Record{Event: visit("c", id, day(2011, 1, 1)), Pos: Position{Offset: off}}
+	}
+	var history []Record
+	var want []uint64 // the window, as the contract states it
+	for i := range 1100 {
+		history = append(history, ev(fmt.Sprintf("h%d", i), int64(i)))
+		want = append(want, hashID(fmt.Sprintf("h%d", i)))
+	}
+	for _, part := range [][]Record{history[:550], history[550:]} {
+		if err := other.ApplyBatch(ctx, part, make([]Result, len(part))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var dups []Record // ids in the window again: each leaves a mark of its position
+	for i := range 70 {
+		dups = append(dups, ev(fmt.Sprintf("h%d", 1000+i), int64(1100+i)))
+		want = append(want, dupMark(dups[i].Pos))
+	}
+	probe := ev("h1099", 1170)
+	want = append(want, dupMark(probe.Pos))
+	want = want[len(want)-1024:]
+
+	rdb := srv.Client()
+	stateKey, windowKey := Key("seg", "c"), WindowKey("seg", "c")
+	var fired bool
+	stateReads := 0
+	rdb.AddHook(fenceMover{before: func(cmd redis.Cmder) {
+		a := cmd.Args()
+		if len(a) != 2 || a[0] != "get" {
+			return
+		}
+		switch a[1] {
+		case stateKey:
+			stateReads++
+		case windowKey:
+			if !fired {
+				fired = true
+				res := make([]Result, len(dups))
+				if err := other.ApplyBatch(ctx, dups, res); err != nil || res[0].Outcome != DuplicateEventID {
+					t.Errorf("the write between the reads: %v, %v", res[0].Outcome, err)
+				}
+			}
+		}
+	}})
+	st := NewStore(rdb, Config{CacheSize: -1})
+	res := make([]Result, 1)
+	if err := st.ApplyBatch(ctx, []Record{probe}, res); err != nil {
+		t.Fatal(err)
+	}
+	if !fired || stateReads != 2 || res[0].Outcome != DuplicateEventID {
+		t.Fatalf("write between the reads %v, %d reads of the state (want 2), outcome %v", fired, stateReads, res[0].Outcome)
+	}
+	got, ok, err := other.Get(ctx, "c")
+	if err != nil || !ok || got.Version != 1100 || !slices.Equal(got.Recent, want) {
+		t.Fatalf("version %d, window of %d ids equal to the contract's %v (%v, found %v)", got.Version, len(got.Recent), slices.Equal(got.Recent, want), err, ok)
+	}
+	if st.Corrupt()+other.Corrupt() != 0 {
+		t.Fatal("a read across a write counted as corrupt")
+	}
+}
