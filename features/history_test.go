@@ -92,15 +92,22 @@ func TestCacheFootprint(t *testing.T) {
 		return 0
 	}
 	for _, per := range []int{10, 100, 1000} {
-		// The states as Redis holds them; decoded again below, so that before the cache is filled
-		// the heap holds only their encodings, which stay alive throughout.
-		blobs := map[string][]byte{}
+		// The states as Redis holds them, just after a write of the window key (a long window's
+		// blob then grows by 8 bytes an event until the next, windowInline events later), and
+		// whole; decoded again below, so that before the cache is filled the heap holds only
+		// their encodings, which stay alive throughout.
+		blobs, windows, whole := map[string][]byte{}, map[string][]byte{}, map[string][]byte{}
 		var encoded int
 		for id, st := range matureStates(t, n, per) {
-			blobs[id] = st.AppendEncode(nil)
-			encoded += len(blobs[id])
+			whole[id] = st.AppendEncode(nil)
+			var writeKey bool
+			blobs[id], _, _, writeKey = st.appendEncode(nil, true)
+			if writeKey {
+				windows[id] = st.appendWindowKey(nil)
+			}
+			encoded += len(blobs[id]) + len(windows[id])
 		}
-		// What Redis takes for them: the state under its key, with the server's own overhead.
+		// What Redis takes for them: the state and window keys, with the server's own overhead.
 		if err := rdb.FlushAll(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -108,6 +115,9 @@ func TestCacheFootprint(t *testing.T) {
 		p := rdb.Pipeline()
 		for id, blob := range blobs {
 			p.Set(ctx, Key("", id), blob, 0)
+			if w, ok := windows[id]; ok {
+				p.Set(ctx, WindowKey("", id), w, 0)
+			}
 		}
 		if _, err := p.Exec(ctx); err != nil {
 			t.Fatal(err)
@@ -115,7 +125,7 @@ func TestCacheFootprint(t *testing.T) {
 		inRedis := usedMemory() - mem0
 		before := heapInUse()
 		c := newStateCache(10*n, 0)
-		for id, blob := range blobs {
+		for id, blob := range whole {
 			st := new(State)
 			if err := st.Decode(blob); err != nil {
 				t.Fatal(err)
@@ -126,12 +136,13 @@ func TestCacheFootprint(t *testing.T) {
 		customers, estimate := c.use()
 		runtime.KeepAlive(c)
 		runtime.KeepAlive(blobs)
+		runtime.KeepAlive(whole)
 		measured := int64(held) - int64(before)
 		if customers != len(blobs) {
 			t.Fatalf("%d events each: the cache holds %d of %d customers", per, customers, len(blobs))
 		}
 		k := int64(customers)
-		t.Logf("%4d events a customer: state %5d bytes, %5d of Redis memory; %5d of heap in the cache (estimate %5d, %+.1f%%)",
+		t.Logf("%4d events a customer: state %5d bytes (window key included), %5d of Redis memory; %5d of heap in the cache (estimate %5d, %+.1f%%)",
 			per, int64(encoded)/k, inRedis/k, measured/k, estimate/k, 100*float64(estimate-measured)/float64(measured))
 		if inRedis < int64(encoded) {
 			t.Errorf("Redis holds %d bytes of states in %d bytes of memory", encoded, inRedis)

@@ -55,7 +55,8 @@ var casBatchScript = redis.NewScript(windowKeyLua + casBatchFence + `local cur =
 // casHeaderScript is casBatchScript for long states: it reads each key's header with a GETRANGE
 // of its nine bytes instead of every whole state with one MGET. The MGET brings each state into
 // Lua (a reply buffer and a Lua string, both copied) to compare nine bytes of it, and a state
-// grows with its customer's history, to 8 KB at a thousand events; a GETRANGE is a call per key.
+// grows with its customer's history, to 8 KB at a thousand events before the dedup window's own
+// key (window.go; now 0.7-1.2 KB, near the threshold below); a GETRANGE is a call per key.
 // Redis CPU per event, BenchmarkApplyBatchHistory (warm cache), test binaries alternating, MGET /
 // GETRANGE: a thousand events of history 22.4 / 13.0 and 24.3 / 14.8 µs, a hundred 5.2 / 5.0 and
 // 5.3 / 4.4 µs; but `segstream bench ingest`, whose customers have about ten events (264-byte
