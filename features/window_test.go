@@ -102,6 +102,15 @@ func testStoreDedupWindowKey(t *testing.T, newStore func(redis.UniversalClient, 
 	}
 }
 
+// visitsOfC is n visits of customer c, event ids e0, e1, ... at offsets 0, 1, ...
+func visitsOfC(n int) []Record {
+	recs := make([]Record, n)
+	for i := range recs {
+		recs[i] = Record{Event: visit("c", fmt.Sprintf("e%d", i), day(2011, 1, 1)), Pos: Position{Offset: int64(i)}}
+	}
+	return recs
+}
+
 // TestStoreWindowKeyLost: a customer's window key lost (deleted by hand, a restore that missed
 // it) costs the ids that were only there, not her features. The store counts it as corrupt,
 // keeps what the state's blob holds, still finds the ids there, and writes the window key again.
@@ -109,10 +118,7 @@ func TestStoreWindowKeyLost(t *testing.T) {
 	ctx := context.Background()
 	rdb := testenv.StartRedis(t).Client()
 	st := NewStore(rdb, Config{CacheSize: -1})
-	var recs []Record
-	for i := range 200 {
-		recs = append(recs, Record{Event: visit("c", fmt.Sprintf("e%d", i), day(2011, 1, 1)), Pos: Position{Offset: int64(i)}})
-	}
+	recs := visitsOfC(200)
 	apply := func(recs ...Record) []Result {
 		t.Helper()
 		res := make([]Result, len(recs))
@@ -167,10 +173,7 @@ func TestWindowKeyUnderOlderRelease(t *testing.T) {
 	ctx := context.Background()
 	rdb := testenv.StartRedis(t).Client()
 	st := NewStore(rdb, Config{CacheSize: -1})
-	var recs []Record
-	for i := range 300 {
-		recs = append(recs, Record{Event: visit("c", fmt.Sprintf("e%d", i), day(2011, 1, 1)), Pos: Position{Offset: int64(i)}})
-	}
+	recs := visitsOfC(300)
 	if err := st.ApplyBatch(ctx, recs, make([]Result, len(recs))); err != nil {
 		t.Fatal(err)
 	}
