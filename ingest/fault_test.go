@@ -218,7 +218,10 @@ func waitCounter(t *testing.T, what, name string, n float64, timeout time.Durati
 // must equal the oracle's, and the DLQ must hold each malformed record once, with its reason.
 func TestIngestExactlyOnceUnderFaults(t *testing.T) {
 	ctx, br, srv, hook, rdb := faultEnv(t, 6, isStateWrite)
-	w := makeWorkload(1, 300, 12000, 0.10, 60)
+	// 200 events a customer and 10% duplicates: past the 64 dedup window ids a state's blob
+	// holds from about the first third of the stream, so both faults land while customers'
+	// windows are written to their window keys (features/window.go).
+	w := makeWorkload(1, 60, 12000, 0.10, 60)
 	before, _ := runFaults(t, ctx, br, srv, hook, rdb, faultPlan{
 		progress: "segstream_ingest_events_applied_total", msgs: w.msgs,
 		firstThird: float64(uniqueValid(w.msgs[:len(w.msgs)/3])), all: float64(w.unique),
@@ -230,6 +233,19 @@ func TestIngestExactlyOnceUnderFaults(t *testing.T) {
 	// came back, so they are applied now only if Redis kept them (AOF, fsync always).
 	appliedPositions(t, ctx, br.Address, rdb, before)
 	checkDLQAtLeastOnce(t, ctx, br.Address, w)
+	long := 0
+	for c, e := range w.want {
+		if e.events <= 64 {
+			continue
+		}
+		long++
+		if n, err := rdb.Exists(ctx, features.WindowKey("seg", c)).Result(); n != 1 || err != nil {
+			t.Fatalf("customer %s of %d events has no dedup window key (%v)", c, e.events, err)
+		}
+	}
+	if long < 50 {
+		t.Fatalf("%d customers of more than 64 events: the workload did not reach the window keys", long)
+	}
 	// Each event applied once is the oracle's state version (vectorDiff); the applied counter
 	// cannot say it, as a batch whose write failed half-way counts its landed half as
 	// redeliveries when retried.
