@@ -55,6 +55,7 @@ type env struct {
 	gen    *shoppers.Generator
 	w      *kafka.Writer
 	events int
+	linger time.Duration // ingest's lanes' linger; 0 is ingest's default
 }
 
 func newEnv(t testing.TB, ctx context.Context, customers int) *env {
@@ -120,7 +121,7 @@ func (e *env) startIngest() {
 
 func (e *env) newIngest(format features.RecordFormat) *ingest.Ingester {
 	e.t.Helper()
-	in, err := ingest.New(ingest.Options{Consumer: stream.Consumer{Brokers: []string{e.broker.Address}},
+	in, err := ingest.New(ingest.Options{Consumer: stream.Consumer{Brokers: []string{e.broker.Address}, Linger: e.linger},
 		Features: features.Config{Windows: windows, RecordFormat: format}, Logger: testLogger()}, e.rdb)
 	if err != nil {
 		e.t.Fatal(err)

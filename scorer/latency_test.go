@@ -18,6 +18,7 @@ import (
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/ingest"
 	"github.com/segstream/segstream/models/bundle"
+	"github.com/segstream/segstream/redisx"
 	"github.com/segstream/segstream/scorer"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
@@ -60,6 +61,14 @@ func TestPipelineLatency(t *testing.T) {
 	// than a day ahead of the wall clock to the DLQ (future_timestamp), where they waited for
 	// scores that could not come. Ten years back leaves room for about 2.6 million events.
 	e.gen = shoppers.New(42, 20000, time.Now().UTC().AddDate(-10, 0, 0).Truncate(24*time.Hour))
+	// SEGSTREAM_BENCH_INGEST_LINGER=d sets ingest's lanes' linger (its --linger), 5ms by default.
+	if v := os.Getenv("SEGSTREAM_BENCH_INGEST_LINGER"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			t.Fatalf("SEGSTREAM_BENCH_INGEST_LINGER=%q: give a duration such as 1ms", v)
+		}
+		e.linger = d
+	}
 	e.startIngest()
 	e.produce(20000)
 	e.waitFor("ingest warm-up", func() bool { return e.count(stream.DefaultFeaturesTopic) >= int64(e.events) })
@@ -116,6 +125,8 @@ func TestPipelineLatency(t *testing.T) {
 		}
 	}
 	loadBefore := loadAverage()
+	redisCPU0, _ := redisx.ServerCPU(ctx, e.rdb)
+	e.rdb.ConfigResetStat(ctx)
 	start := time.Now()
 	msgs := make([]kafka.Message, 0, per)
 	behind := 0
@@ -171,6 +182,7 @@ func TestPipelineLatency(t *testing.T) {
 		}
 		return featured >= int64(e.events) && done >= featured
 	})
+	redisCPU1, _ := redisx.ServerCPU(ctx, e.rdb)
 
 	// An event's answer is its own score record, or, when a sweep had already scored a newer
 	// state of the customer from Redis (the scorer then skips the older record as stale, by
@@ -253,6 +265,15 @@ func TestPipelineLatency(t *testing.T) {
 		testenv.Counter(sreg, "segstream_scorer_hash_reads_total", "", "cache"), testenv.Counter(sreg, "segstream_scorer_hash_reads_total", "", "redis"),
 		testenv.Counter(sreg, "segstream_scorer_cas_conflicts_total", "", ""))
 	t.Logf("offered %.0f events/s for %ds (producer fell >50ms behind %d times); %d answered; load average %s before, %s after", offered, seconds, behind, len(lat), loadBefore, loadAverage())
+	t.Logf("redis-server CPU %.2f s, %.2f µs an event (ingest's and the scorer's, the load's and its drain's)",
+		redisCPU1-redisCPU0, (redisCPU1-redisCPU0)*1e6/float64(e.events-warm))
+	if info, err := e.rdb.Info(ctx, "commandstats").Result(); err == nil {
+		for _, line := range strings.Split(info, "\r\n") {
+			if name, rest, ok := strings.Cut(line, ":"); ok && strings.HasPrefix(name, "cmdstat_") {
+				t.Logf("  %s", strings.TrimPrefix(name, "cmdstat_")+" "+rest)
+			}
+		}
+	}
 	t.Logf("event produced -> score produced: %s", quantiles(lat))
 	t.Logf("  of which event -> features record (ingest): %s", quantiles(ing))
 	t.Logf("  and features record -> score (scorer): %s", quantiles(sco))
