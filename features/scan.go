@@ -45,7 +45,9 @@ type scanned struct {
 
 // Scan calls fn for every customer state, on every master of a cluster. The state passed to fn
 // is reused between calls, and fn is never called concurrently. Customers written during the
-// scan may or may not be seen, as with any Redis SCAN.
+// scan may or may not be seen, as with any Redis SCAN. The state's dedup window (Recent) holds
+// only the ids in its own blob: a scan reads no window keys (window.go), which nothing that
+// scans needs.
 //
 // A reader goroutine lists and reads the next page while the caller's goroutine decodes the
 // current one, so Redis, the reply parsing and fn work at once. On a single Redis a page is
