@@ -181,7 +181,8 @@ func (s *Store) Config() Config { return s.cfg }
 // Conflicts counts compare-and-set retries; Corrupt counts undecodable states replaced.
 func (s *Store) Conflicts() int64 { return s.conflicts.Load() }
 
-// Corrupt counts states that did not decode and were started afresh.
+// Corrupt counts states that did not decode and were started afresh, and dedup window keys
+// that were missing or did not match their state, whose windows kept the state's own ids.
 func (s *Store) Corrupt() int64 { return s.corrupt.Load() }
 
 // CacheUse is how many customers' states the store's cache holds and the heap they take, as

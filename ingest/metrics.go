@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, store *features.Store) *metrics {
 		casConflicts: promx.CounterFunc("segstream_ingest_cas_conflicts_total",
 			"Customer states re-read because another writer moved them.", func() float64 { return float64(store.Conflicts()) }),
 		corrupt: promx.CounterFunc("segstream_ingest_corrupt_states_total",
-			"Customer states that did not decode and were started afresh.", func() float64 { return float64(store.Corrupt()) }),
+			"Customer states that did not decode and were started afresh, and dedup window keys that were missing or did not match their state (the window kept the state's own ids).", func() float64 { return float64(store.Corrupt()) }),
 		cacheStates: promx.GaugeFunc("segstream_ingest_state_cache_customers",
 			"Customers whose last-written state this process keeps decoded in memory.", func() float64 { n, _ := store.CacheUse(); return float64(n) }),
 		cacheBytes: promx.GaugeFunc("segstream_ingest_state_cache_bytes",
