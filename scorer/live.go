@@ -39,23 +39,29 @@ func (s *Scorer) markKey(partition int) string {
 	return fmt.Sprintf("%s:scoremark:{%s:%d}", s.prefix, s.o.Topic, partition)
 }
 
-// casScript writes a customer's live score only if the hash's token is still the one read;
-// ARGV[1] is "" when the hash did not exist. An empty segment (ARGV[3]) says seg, prev and mv
-// are the ones the hash holds under that token: only tok, rec, sv and dig are written, which cost
+// writeHashLua is the scripts' write of one score hash: key k, casScript's ARGV[2..8] at
+// ARGV[j+2..j+8]. An empty segment (ARGV[j+3]) says seg, prev and mv are the ones the hash holds
+// under the token compared (appendCASArgs): only tok, rec, sv and dig are written, which cost
 // Redis about 0.6 µs less per customer than all seven (3.2-3.9 against 3.8-4.9 µs, 500 customers
-// a call, six alternating rounds; docs/benchmarks.md, session 25).
-var casScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 'tok')
+// a call, six alternating rounds; docs/benchmarks.md, sessions 24 and 25).
+const writeHashLua = `local function writehash(k, j)
+  if ARGV[j+3] == '' then
+    redis.call('HSET', k, 'tok', ARGV[j+2], 'rec', ARGV[j+5], 'sv', ARGV[j+7], 'dig', ARGV[j+8])
+  else
+    redis.call('HSET', k, 'tok', ARGV[j+2], 'seg', ARGV[j+3], 'prev', ARGV[j+4], 'rec', ARGV[j+5], 'mv', ARGV[j+6], 'sv', ARGV[j+7], 'dig', ARGV[j+8])
+  end
+end
+`
+
+// casScript writes a customer's live score only if the hash's token is still the one read;
+// ARGV[1] is "" when the hash did not exist.
+var casScript = redis.NewScript(writeHashLua + `local cur = redis.call('HGET', KEYS[1], 'tok')
 if cur then
   if cur ~= ARGV[1] then return 0 end
 elseif ARGV[1] ~= '' then
   return 0
 end
-if ARGV[3] == '' then
-  redis.call('HSET', KEYS[1], 'tok', ARGV[2], 'rec', ARGV[5], 'sv', ARGV[7], 'dig', ARGV[8])
-else
-  redis.call('HSET', KEYS[1], 'tok', ARGV[2], 'seg', ARGV[3], 'prev', ARGV[4], 'rec', ARGV[5], 'mv', ARGV[6], 'sv', ARGV[7], 'dig', ARGV[8])
-end
+writehash(KEYS[1], 0)
 return 1`)
 
 // casBatchScript is casScript for many customers in one call on a single Redis: KEYS the score
@@ -64,17 +70,12 @@ return 1`)
 // round trip 8.5 against 4.7 µs (500 customers a call, a 300-byte record, 20 calls, five
 // alternating rounds; Redis 7.0.15): the per-command overhead of EVALSHA, not the writes. On a
 // Redis Cluster one call's declared keys may not span slots: casNodeScript is its form there.
-var casBatchScript = redis.NewScript(`
-local res = {}
+var casBatchScript = redis.NewScript(writeHashLua + `local res = {}
 for i = 1, #KEYS do
   local j = 8 * (i - 1)
   local cur = redis.call('HGET', KEYS[i], 'tok')
   if (cur and cur == ARGV[j+1]) or (not cur and ARGV[j+1] == '') then
-    if ARGV[j+3] == '' then
-      redis.call('HSET', KEYS[i], 'tok', ARGV[j+2], 'rec', ARGV[j+5], 'sv', ARGV[j+7], 'dig', ARGV[j+8])
-    else
-      redis.call('HSET', KEYS[i], 'tok', ARGV[j+2], 'seg', ARGV[j+3], 'prev', ARGV[j+4], 'rec', ARGV[j+5], 'mv', ARGV[j+6], 'sv', ARGV[j+7], 'dig', ARGV[j+8])
-    end
+    writehash(KEYS[i], j)
     res[i] = 1
   else
     res[i] = 0
@@ -90,16 +91,12 @@ return res`)
 var casNodeScript = redis.NewScript(casNodeSource)
 
 const casNodeSource = `#!lua flags=allow-cross-slot-keys
-local res = {}
+` + writeHashLua + `local res = {}
 for i = 1, #ARGV, 9 do
   local k = ARGV[i]
   local cur = redis.call('HGET', k, 'tok')
   if (cur and cur == ARGV[i+1]) or (not cur and ARGV[i+1] == '') then
-    if ARGV[i+3] == '' then
-      redis.call('HSET', k, 'tok', ARGV[i+2], 'rec', ARGV[i+5], 'sv', ARGV[i+7], 'dig', ARGV[i+8])
-    else
-      redis.call('HSET', k, 'tok', ARGV[i+2], 'seg', ARGV[i+3], 'prev', ARGV[i+4], 'rec', ARGV[i+5], 'mv', ARGV[i+6], 'sv', ARGV[i+7], 'dig', ARGV[i+8])
-    end
+    writehash(k, i)
     res[#res+1] = 1
   else
     res[#res+1] = 0
