@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,7 +76,7 @@ func startNode(ctx context.Context) (*Proc, error) {
 		if err != nil {
 			return nil, err
 		}
-		p, err := Start(ctx, Options{Port: port, Extra: ClusterArgs})
+		p, err := Start(ctx, Options{Port: port, Extra: append(slices.Clip(ClusterArgs), ListpackHashes...)})
 		if err == nil {
 			return p, nil
 		}

@@ -109,7 +109,7 @@ func Run(ctx context.Context, o Options, stdout io.Writer) error {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return fmt.Errorf("creating %s: %w", dir, err)
 			}
-			p, err := redisproc.Start(ctx, redisproc.Options{Dir: dir, Extra: []string{"--appendonly", "yes"}})
+			p, err := redisproc.Start(ctx, redisproc.Options{Dir: dir, Extra: append([]string{"--appendonly", "yes"}, redisproc.ListpackHashes...)})
 			if err != nil {
 				return err
 			}

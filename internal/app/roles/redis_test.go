@@ -15,7 +15,8 @@ import (
 )
 
 // TestRedisConfigChecked: a role refuses to start on a Redis that evicts keys, saying what to set,
-// and reports (metric and log) a Redis that keeps no persistence.
+// reports (metric and log) a Redis that keeps no persistence, and advises listpack score hashes
+// where Redis would make them hash tables.
 func TestRedisConfigChecked(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	rdb := srv.Client()
@@ -52,6 +53,18 @@ func TestRedisConfigChecked(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(g); v != 1 {
 		t.Fatalf("appendonly yes: gauge %v", v)
+	}
+	const advice = "set hash-max-listpack-value 1024"
+	if !strings.Contains(logs.String(), advice) {
+		t.Fatalf("Redis's default hash-max-listpack-value 64: no advice in %q", logs.String())
+	}
+	set("hash-max-listpack-value", "1024")
+	before := len(logs.String())
+	if err := CheckRedisConfig(ctx, rdb, log, g); err != nil {
+		t.Fatal(err)
+	}
+	if after := logs.String()[before:]; strings.Contains(after, advice) {
+		t.Fatalf("hash-max-listpack-value 1024: still advised, %q", after)
 	}
 	// volatile-* evicts only keys with a TTL, which segstream's keys never have.
 	set("maxmemory-policy", "volatile-lru")

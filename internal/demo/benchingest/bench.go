@@ -133,7 +133,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		return Result{}, err
 	}
 	defer br.Close()
-	rp, err := redisproc.Start(ctx, redisproc.Options{})
+	rp, err := redisproc.Start(ctx, redisproc.Options{Extra: redisproc.ListpackHashes})
 	if err != nil {
 		return Result{}, err
 	}
