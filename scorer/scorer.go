@@ -428,7 +428,8 @@ type laneScratch struct {
 	byID   map[string]*cust
 	slab   []cust
 	custs  []*cust
-	misses []*cust // the customers a batch reads from Redis
+	misses []*cust         // the customers a batch reads from Redis
+	out    []kafka.Message // a batch's records to produce (process)
 }
 
 // arena hands out the output records from shared blocks: one allocation per 64 KiB of records
