@@ -284,6 +284,11 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		row(fmt.Sprintf("  the last run's %d features records, one pass", sc.records), sc.rate, "rec/s", nil)
 		fmt.Fprintf(w, "bench process CPU per record, scorer + in-process broker: %.1f µs (%d records per core-second); redis-server CPU busy %.0f%%\n",
 			sc.cpuPerEvent, int(res.ScoredPerCoreSecond), 100*sc.redisBusy)
+		if m := sc.mem; m.customers > 0 {
+			// What a customer costs Redis, for sizing maxmemory (docs/operations.md, "Memory").
+			fmt.Fprintf(w, "redis-server memory a customer (MEMORY USAGE of %d): feature state %.0f B, score hash %.0f B (%s); used_memory %.1f MB in all\n",
+				m.customers, m.state, m.hash, m.encoding, float64(m.used)/1e6)
+		}
 	}
 	fmt.Fprintf(w, "events_per_second=%d ratio_vs_naive=%.2f scored_per_second=%d\n", int(res.EventsPerSecond), res.RatioVsNaive, int(res.ScoredPerSecond))
 	if o.MemProfile != nil {

@@ -35,7 +35,7 @@ func TestRunSmall(t *testing.T) {
 		t.Errorf("last line %q, result %+v", last, res)
 	}
 	for _, want := range []string{"consume + decode, no Redis", "naive: one rich script per event", "segstream: batched compare-and-set", "GOGC=",
-		"features records, one pass", "records per core-second",
+		"features records, one pass", "records per core-second", "score hash", "(listpack)",
 		"scale-out: 3-master Redis Cluster, 2 ingesters", "segstream on the cluster", "on the busiest"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())

@@ -2,10 +2,13 @@ package benchingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +30,70 @@ type scoreResult struct {
 	rate        float64 // records scored per second, wall clock
 	cpuPerEvent float64 // µs of this process's CPU (scorer and in-process broker) per record
 	redisBusy   float64 // redis-server's share of a core while scoring
+	mem         memoryUse
+}
+
+// memoryUse is Redis's memory after the scoring pass: MEMORY USAGE (every field) of a sample of
+// customers' feature states and score hashes, the score hashes' encoding, and INFO's used_memory.
+type memoryUse struct {
+	customers   int
+	state, hash float64 // bytes a customer, averaged over the sample
+	encoding    string  // the first sampled score hash's
+	used        int64
+}
+
+// sampleMemory measures memoryUse over up to n customers' keys, found by SCAN.
+func sampleMemory(ctx context.Context, rdb redis.UniversalClient, n int) (memoryUse, error) {
+	var m memoryUse
+	var cursor uint64
+	for m.customers < n {
+		keys, next, err := rdb.Scan(ctx, cursor, "*}:f", 1000).Result()
+		if err != nil {
+			return m, fmt.Errorf("scanning for feature states: %w", err)
+		}
+		for _, k := range keys {
+			if m.customers == n {
+				break
+			}
+			hk := strings.TrimSuffix(k, ":f") + ":s" // the score hash: same prefix and hash tag
+			st, err := rdb.MemoryUsage(ctx, k, 0).Result()
+			if err != nil {
+				return m, fmt.Errorf("MEMORY USAGE %s: %w", k, err)
+			}
+			h, err := rdb.MemoryUsage(ctx, hk, 0).Result()
+			if errors.Is(err, redis.Nil) {
+				continue // a customer the pass did not score
+			}
+			if err != nil {
+				return m, fmt.Errorf("MEMORY USAGE %s: %w", hk, err)
+			}
+			if m.encoding == "" {
+				if m.encoding, err = rdb.ObjectEncoding(ctx, hk).Result(); err != nil {
+					return m, fmt.Errorf("OBJECT ENCODING %s: %w", hk, err)
+				}
+			}
+			m.state += float64(st)
+			m.hash += float64(h)
+			m.customers++
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	if m.customers > 0 {
+		m.state /= float64(m.customers)
+		m.hash /= float64(m.customers)
+	}
+	info, err := rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		return m, fmt.Errorf("INFO memory: %w", err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			m.used, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return m, nil
 }
 
 // scoreRun fits a model on the store as the retrainer does (one refit, published to the
@@ -99,6 +166,9 @@ func scoreRun(ctx context.Context, brokers []string, rdb redis.UniversalClient, 
 	res.rate = float64(res.records) / wall
 	res.cpuPerEvent = (end.self - start.self).Seconds() * 1e6 / float64(res.records)
 	res.redisBusy = (end.redis - start.redis) / wall
+	if res.mem, err = sampleMemory(ctx, rdb, 1000); err != nil {
+		return res, err
+	}
 	return res, nil
 }
 
