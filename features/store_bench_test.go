@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,21 +14,6 @@ import (
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
 )
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// redisCPU is the server's user+system CPU time so far.
-func redisCPU(b *testing.B, rdb *redis.Client) time.Duration {
-	total, err := redisx.ServerCPU(context.Background(), rdb)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(total * 1e9)
-}
 
 // BenchmarkApplyBatch applies batches of 1,000 generated shopper events (visits with a price
 // context, purchases, refunds, profiles) to a real Redis, as an ingest lane does, with training
@@ -56,7 +40,7 @@ func BenchmarkApplyBatch(b *testing.B) {
 			off := int64(0)
 			next := 0
 			b.ResetTimer()
-			c0, r0 := processCPU(), redisCPU(b, srv.Client())
+			c0, r0 := testenv.ProcessCPU(), testenv.RedisCPU(b, srv.Client())
 			for b.Loop() {
 				for i := range recs {
 					recs[i] = Record{Event: &evs[next%len(evs)], Pos: Position{Offset: off}}
@@ -67,8 +51,8 @@ func BenchmarkApplyBatch(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(processCPU()-c0)/float64(b.N*batch), "cpu-ns/event")
-			b.ReportMetric(float64(redisCPU(b, srv.Client())-r0)/float64(b.N*batch), "redis-cpu-ns/event")
+			b.ReportMetric(float64(testenv.ProcessCPU()-c0)/float64(b.N*batch), "cpu-ns/event")
+			b.ReportMetric(float64(testenv.RedisCPU(b, srv.Client())-r0)/float64(b.N*batch), "redis-cpu-ns/event")
 		})
 	}
 }
@@ -117,7 +101,7 @@ func BenchmarkApplyBatchHistory(b *testing.B) {
 				} else {
 					srv := testenv.StartRedis(b)
 					rdb = srv.Client()
-					serverCPU = func() time.Duration { return redisCPU(b, srv.Client()) }
+					serverCPU = func() time.Duration { return testenv.RedisCPU(b, srv.Client()) }
 				}
 				st := NewStore(rdb, cfg)
 				g := shoppers.New(1, h.n, time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -152,7 +136,7 @@ func BenchmarkApplyBatchHistory(b *testing.B) {
 				recs = make([]Record, batch)
 				next := 0
 				b.ResetTimer()
-				c0, r0 := processCPU(), serverCPU()
+				c0, r0 := testenv.ProcessCPU(), serverCPU()
 				for b.Loop() {
 					for i := range recs {
 						recs[i] = Record{Event: &evs[next%len(evs)], Pos: Position{Offset: off}}
@@ -164,7 +148,7 @@ func BenchmarkApplyBatchHistory(b *testing.B) {
 					}
 					st.Release(res[:batch])
 				}
-				b.ReportMetric(float64(processCPU()-c0)/float64(b.N*batch), "cpu-ns/event")
+				b.ReportMetric(float64(testenv.ProcessCPU()-c0)/float64(b.N*batch), "cpu-ns/event")
 				b.ReportMetric(float64(serverCPU()-r0)/float64(b.N*batch), "redis-cpu-ns/event")
 				_, bytes := st.CacheUse()
 				b.ReportMetric(float64(bytes)/float64(h.n), "cache-B/customer")

@@ -4,16 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/features"
 	"github.com/segstream/segstream/models/bundle"
 	"github.com/segstream/segstream/models/rfm"
-	"github.com/segstream/segstream/redisx"
 	"github.com/segstream/segstream/stream"
 	"github.com/segstream/segstream/testkit/testenv"
 )
@@ -76,13 +72,13 @@ func BenchmarkWriteLive(b *testing.B) {
 			}
 			sv := uint64(1)
 			b.ResetTimer()
-			c0, r0 := benchProcessCPU(), benchServerCPU(b, rdb)
+			c0, r0 := testenv.ProcessCPU(), testenv.RedisCPU(b, rdb)
 			for b.Loop() {
 				sv++
 				round(sv)
 			}
-			b.ReportMetric(float64(benchServerCPU(b, rdb)-r0)/float64(b.N*customers), "redis-cpu-ns/customer")
-			b.ReportMetric(float64(benchProcessCPU()-c0)/float64(b.N*customers), "cpu-ns/customer")
+			b.ReportMetric(float64(testenv.RedisCPU(b, rdb)-r0)/float64(b.N*customers), "redis-cpu-ns/customer")
+			b.ReportMetric(float64(testenv.ProcessCPU()-c0)/float64(b.N*customers), "cpu-ns/customer")
 			b.StopTimer()
 			var mem, n int64
 			for i := 0; i < customers; i += 97 {
@@ -120,18 +116,4 @@ func benchResult(i int) *bundle.Result {
 		HasCLV: true, CLV: 123.456 + f, PAlive: 0.98765, ExpectedPurchases: 3.4567 + f,
 		HasPrice: i%2 == 0, PPurchase: 0.23456, BrandProbs: []float64{0.2, 0.3, 0.1 + f/10, 0.25, 0.15 - f/10},
 		ExpectedQuantity: 1.2345, ExpectedRevenue: 4.5678 + f}
-}
-
-func benchProcessCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func benchServerCPU(b *testing.B, rdb redis.UniversalClient) time.Duration {
-	total, err := redisx.ServerCPU(context.Background(), rdb)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(total * 1e9)
 }
