@@ -72,8 +72,8 @@ const redisConfigTimeout = 5 * time.Second
 // state, score and registry keys never have.
 //
 // A hash-max-listpack-value under listpackValue is advice, logged: the scorer's score hashes
-// (a score JSON of 400-700 bytes among seven fields) are then hash tables, which take about a
-// third more memory than listpacks for the same Redis CPU (BenchmarkWriteLive: 1,216 against 841
+// (a score JSON of 400-700 bytes among seven fields) are then hash tables, which take about
+// 45% more memory than listpacks for the same Redis CPU (BenchmarkWriteLive: 1,216 against 841
 // bytes a hash, docs/operations.md).
 func CheckRedisConfig(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger, persistence prometheus.Gauge) error {
 	ctx, cancel := context.WithTimeout(ctx, redisConfigTimeout)
@@ -96,7 +96,7 @@ func CheckRedisConfig(ctx context.Context, rdb redis.UniversalClient, log *slog.
 				"redis", c.Options().Addr)
 		}
 		if v, ok := hashListpackValue(cfg); ok && v < listpackValue {
-			log.Info("redis stores the score hashes as hash tables, about a third larger than listpacks for the same CPU; set hash-max-listpack-value 1024 (hash-max-ziplist-value before Redis 7)",
+			log.Info("redis stores the score hashes as hash tables, about 45% larger than listpacks for the same CPU; set hash-max-listpack-value 1024 (hash-max-ziplist-value before Redis 7)",
 				"redis", c.Options().Addr, "hash_max_listpack_value", v)
 		}
 		return nil
