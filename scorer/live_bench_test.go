@@ -18,15 +18,24 @@ import (
 // single Redis) over 20,000 customers, each an answer that keeps her segment and the model (the
 // steady state: tok, rec, sv and dig written), under the two encodings Redis can give a score
 // hash: "hashtable", Redis's default for a hash with a value over 64 bytes (hash-max-listpack-value
-// 64; the score JSON is about 450), and "listpack", with hash-max-listpack-value 1024 as
-// docs/operations.md advises. It reports Redis's CPU and this process's per customer written, and
-// Redis's memory per score hash (MEMORY USAGE, averaged over a sample).
+// 64; the score JSON is about 600 bytes here), and "listpack", with hash-max-listpack-value 1024
+// as docs/operations.md advises. "rec=json" writes the score JSON; "rec=300B" and "rec=150B" cut
+// it to that many bytes, standing in for a compact answer of that size, to show what the JSON's
+// bytes cost Redis (docs/benchmarks.md, session 26). It reports Redis's CPU and this process's
+// per customer written, and Redis's memory per score hash (MEMORY USAGE, averaged over a sample).
 //
-//	go test ./scorer -run '^$' -bench WriteLive -benchtime 20x
+//	go test ./scorer -run '^$' -bench WriteLive -benchtime 10x
 func BenchmarkWriteLive(b *testing.B) {
 	const customers = 20000
-	for _, enc := range []string{"hashtable", "listpack"} {
-		b.Run("encoding="+enc, func(b *testing.B) {
+	for _, c := range []struct {
+		enc    string
+		recLen int // 0: the whole JSON
+	}{{"hashtable", 0}, {"listpack", 0}, {"hashtable", 300}, {"hashtable", 150}} {
+		enc, name := c.enc, "json"
+		if c.recLen > 0 {
+			name = fmt.Sprintf("%dB", c.recLen)
+		}
+		b.Run("encoding="+enc+"/rec="+name, func(b *testing.B) {
 			ctx := context.Background()
 			var extra []string
 			if enc == "listpack" {
@@ -46,6 +55,9 @@ func BenchmarkWriteLive(b *testing.B) {
 				for i, cu := range custs {
 					it := benchItem(cu.id, sv, int64(i))
 					rec = appendScore(rec[:0], &it, benchResult(i), benchBrands, features.GraphNode{}, false, time.Now().UnixMilli())
+					if c.recLen > 0 {
+						rec = rec[:min(c.recLen, len(rec))]
+					}
 					cu.rec = append(cu.rec[:0], rec...)
 					recBytes += len(rec)
 					seg := cu.read.seg
