@@ -1,8 +1,6 @@
 package stream
 
 import (
-	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -58,44 +56,4 @@ func NewWriter(brokers []string, topic string, o WriterOptions) *kafka.Writer {
 		WriteBackoffMax:        2 * time.Second,
 		Transport:              o.Security.Transport(),
 	}
-}
-
-// GroupReaderOptions name a consumer group's reader of one topic.
-type GroupReaderOptions struct {
-	Brokers      []string
-	Security     *Security
-	Group, Topic string
-	// Queue is how many fetched records the reader may hold ahead of the caller: a batch.
-	Queue int
-	Log   *slog.Logger // kafka-go's errors, at debug level; nil discards them
-}
-
-// NewGroupReader returns the consumer-group reader ingest and the scorer share: offsets
-// committed synchronously, by the caller, after its work.
-func NewGroupReader(o GroupReaderOptions) *kafka.Reader {
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return kafka.NewReader(kafka.ReaderConfig{
-		Brokers:  o.Brokers,
-		Dialer:   o.Security.Dialer(),
-		GroupID:  o.Group,
-		Topic:    o.Topic,
-		MinBytes: 1,
-		// Responses of about 1 MiB (beyond the first batch, which the broker returns whole
-		// whatever its size) and a generous wait: kafka-go makes MaxWait the deadline for the
-		// response to start arriving, and a broker building a large response on a busy machine
-		// missed a 100 ms one 5-33 times in 10 s, stalling the partition each time. MinBytes 1
-		// answers as soon as there is data, so the wait only matters on an idle partition.
-		MaxBytes:              1 << 20,
-		MaxWait:               500 * time.Millisecond,
-		QueueCapacity:         o.Queue,
-		CommitInterval:        0, // synchronous commits, after the work
-		StartOffset:           kafka.FirstOffset,
-		ReadBackoffMin:        20 * time.Millisecond,
-		ReadBackoffMax:        time.Second,
-		WatchPartitionChanges: true,
-		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { log.Debug("kafka reader: " + fmt.Sprintf(f, a...)) }),
-	})
 }

@@ -198,7 +198,10 @@ type queue struct {
 // the cause) when the drain left work unfinished.
 func (ls *Lanes[T]) Run(ctx context.Context) error {
 	o := &ls.o
-	reader := NewGroupReader(GroupReaderOptions{Brokers: o.Brokers, Security: o.Security, Group: o.Group, Topic: o.Topic, Queue: o.BatchSize, Log: o.Log})
+	reader, err := NewGroupReader(GroupReaderOptions{Brokers: o.Brokers, Security: o.Security, Group: o.Group, Topic: o.Topic, Log: o.Log})
+	if err != nil {
+		return err
+	}
 	defer reader.Close()
 
 	// Work outlives ctx by DrainTimeout so queued batches can finish and commit.
@@ -212,21 +215,7 @@ func (ls *Lanes[T]) Run(ctx context.Context) error {
 	ls.consuming.Store(true)
 	o.Log.Info(o.Name+" consuming", "topic", o.Topic, "group", o.Group, "brokers", o.Brokers)
 	bo := NewBackoff(o.MaxBackoff)
-	for {
-		msg, err := reader.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			// A broker restart shows up here as a dial error: retry, do not exit.
-			o.Failed("fetch", err)
-			o.Log.Warn("fetching from kafka", "err", err)
-			if !bo.Wait(ctx) {
-				break
-			}
-			continue
-		}
-		bo.Reset()
+	hand := func(msg kafka.Message) bool {
 		o.Fetched()
 		q := queues[msg.Partition]
 		if q == nil {
@@ -248,11 +237,25 @@ func (ls *Lanes[T]) Run(ctx context.Context) error {
 			case q.ch <- msg:
 			case <-ctx.Done():
 				// The message is not lost: it was never committed and will be fetched again.
+				return false
 			}
 		}
-		if ctx.Err() != nil {
-			break
+		return true
+	}
+	for ctx.Err() == nil {
+		if err := reader.Fetch(ctx, hand); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			// A broker restart can show up here: retry, do not exit.
+			o.Failed("fetch", err)
+			o.Log.Warn("fetching from kafka", "err", err)
+			if !bo.Wait(ctx) {
+				break
+			}
+			continue
 		}
+		bo.Reset()
 	}
 	ls.consuming.Store(false)
 	o.Log.Info(o.Name+" draining", "lanes", len(queues))
@@ -275,7 +278,7 @@ type worked[T any] struct {
 
 // runLane batches one partition's records through Work, and hands them to the finishing stage
 // in order over a small channel, so memory stays bounded and commits follow the work.
-func (ls *Lanes[T]) runLane(ctx context.Context, q *queue, reader *kafka.Reader) {
+func (ls *Lanes[T]) runLane(ctx context.Context, q *queue, reader *GroupReader) {
 	h := ls.newLane(q.partition)
 	toFinish := make(chan worked[T], ls.o.Pipeline)
 	var inFlight sync.WaitGroup // batches handed to the finishing stage and not finished
@@ -365,7 +368,7 @@ func (ls *Lanes[T]) fail(partition, records int, err error) {
 
 // finish runs Finish on every batch that finished Work since its last call, in order, and
 // hands the last one's offset to the lane's committer.
-func (ls *Lanes[T]) finish(ctx context.Context, partition int, h LaneHandler[T], reader *kafka.Reader, in <-chan worked[T], inFlight *sync.WaitGroup, failed *atomic.Bool) {
+func (ls *Lanes[T]) finish(ctx context.Context, partition int, h LaneHandler[T], reader *GroupReader, in <-chan worked[T], inFlight *sync.WaitGroup, failed *atomic.Bool) {
 	c := ls.startCommitter(ctx, partition, reader, failed)
 	defer c.close()
 	var ws []worked[T]
@@ -419,7 +422,7 @@ type committer struct {
 	done   chan struct{}
 }
 
-func (ls *Lanes[T]) startCommitter(ctx context.Context, partition int, reader *kafka.Reader, failed *atomic.Bool) *committer {
+func (ls *Lanes[T]) startCommitter(ctx context.Context, partition int, reader *GroupReader, failed *atomic.Bool) *committer {
 	c := &committer{offers: make(chan kafka.Message, 1), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
@@ -444,7 +447,7 @@ func (c *committer) close() {
 	<-c.done
 }
 
-func (ls *Lanes[T]) commitLoop(ctx context.Context, partition int, reader *kafka.Reader, offers <-chan kafka.Message, failed *atomic.Bool) {
+func (ls *Lanes[T]) commitLoop(ctx context.Context, partition int, reader *GroupReader, offers <-chan kafka.Message, failed *atomic.Bool) {
 	var pending *kafka.Message
 	var lastCommit time.Time
 	timer := time.NewTimer(time.Hour)
@@ -455,7 +458,7 @@ func (ls *Lanes[T]) commitLoop(ctx context.Context, partition int, reader *kafka
 		if pending == nil || failed.Load() {
 			return
 		}
-		err := Retry(ctx, NewBackoff(ls.o.MaxBackoff), "committing offsets", func() error { return reader.CommitMessages(ctx, *pending) },
+		err := Retry(ctx, NewBackoff(ls.o.MaxBackoff), "committing offsets", func() error { return reader.Commit(ctx, *pending) },
 			func(err error) {
 				ls.o.Failed("commit", err)
 				ls.o.Log.Warn("committing offsets; will retry", "partition", partition, "offset", pending.Offset, "err", err)

@@ -406,20 +406,28 @@ func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient,
 }
 
 func consumeDecode(ctx context.Context, brokers []string, group string, n int) (float64, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: group, Topic: topic, MinBytes: 1, MaxBytes: 16 << 20,
-		MaxWait: 100 * time.Millisecond, QueueCapacity: 1000, StartOffset: kafka.FirstOffset})
+	r, err := stream.NewGroupReader(stream.GroupReaderOptions{Brokers: brokers, Group: group, Topic: topic})
+	if err != nil {
+		return 0, err
+	}
 	defer r.Close()
 	var d stream.Decoder
 	var ev stream.Event
+	var derr error
 	start := time.Now()
-	for i := 0; i < n; i++ {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
+	for i := 0; i < n && derr == nil; {
+		if err := r.Fetch(ctx, func(m kafka.Message) bool {
+			if derr = d.Decode(m.Value, &ev); derr != nil {
+				return false
+			}
+			i++
+			return true
+		}); err != nil {
 			return 0, fmt.Errorf("consuming: %w", err)
 		}
-		if err := d.Decode(m.Value, &ev); err != nil {
-			return 0, fmt.Errorf("decoding bench event: %w", err)
-		}
+	}
+	if derr != nil {
+		return 0, fmt.Errorf("decoding bench event: %w", derr)
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
 }

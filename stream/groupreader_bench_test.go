@@ -1,0 +1,113 @@
+package stream_test
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/segstream/segstream/stream"
+	"github.com/segstream/segstream/testkit/testenv"
+)
+
+// BenchmarkGroupReader is what consuming a topic costs the lanes' process: 200,000 records of
+// 300 bytes over six partitions, read by a fresh consumer group and handed, record by record,
+// to a goroutine per partition as Lanes does. reader=kafka-go is kafka-go's group Reader as
+// the lanes used it until session 27, reader=kgo the GroupReader. The in-process broker's
+// serving of the fetches is in both figures (cpu-µs/record, the process's CPU).
+//
+//	go test ./stream -run '^$' -bench GroupReader -benchtime 3x
+func BenchmarkGroupReader(b *testing.B) {
+	const n, partitions = 200000, 6
+	c := testenv.StartKfake(b, kfake.NumBrokers(1), kfake.SeedTopics(partitions, "ev"))
+	brokers := c.ListenAddrs()
+	ctx := testenv.Context(b, 5*time.Minute)
+	w := stream.NewWriter(brokers, "ev", stream.WriterOptions{BatchSize: 5000})
+	msgs := make([]kafka.Message, 0, 20000)
+	value := bytes.Repeat([]byte(`{"type":"visit","customer_id":"c000123"},`), 8)[:300]
+	for i := 0; i < n; i++ {
+		msgs = append(msgs, kafka.Message{Key: fmt.Appendf(nil, "c%06d", i%50000), Value: value})
+		if len(msgs) == cap(msgs) {
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				b.Fatal(err)
+			}
+			msgs = msgs[:0]
+		}
+	}
+	w.Close()
+
+	// lanes hands every record to its partition's goroutine and waits until all n arrived.
+	lanes := func(b *testing.B, fetch func(hand func(kafka.Message)) error) {
+		qs := map[int]chan kafka.Message{}
+		done := make(chan int, partitions)
+		got := 0
+		hand := func(m kafka.Message) {
+			q := qs[m.Partition]
+			if q == nil {
+				q = make(chan kafka.Message, 2000)
+				qs[m.Partition] = q
+				go func() {
+					k := 0
+					for m := range q {
+						k += len(m.Value)
+					}
+					done <- k
+				}()
+			}
+			q <- m
+			got++
+		}
+		for got < n {
+			if err := fetch(hand); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, q := range qs {
+			close(q)
+		}
+		for range qs {
+			<-done
+		}
+	}
+	group := 0
+	for _, reader := range []string{"kafka-go", "kgo"} {
+		b.Run("reader="+reader, func(b *testing.B) {
+			var cpu time.Duration
+			start := time.Now()
+			for b.Loop() {
+				group++
+				g := fmt.Sprintf("bench-%d", group)
+				c0 := testenv.ProcessCPU()
+				switch reader {
+				case "kafka-go":
+					r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: g, Topic: "ev", MinBytes: 1, MaxBytes: 1 << 20,
+						MaxWait: 500 * time.Millisecond, QueueCapacity: 2000, StartOffset: kafka.FirstOffset})
+					lanes(b, func(hand func(kafka.Message)) error {
+						m, err := r.FetchMessage(ctx)
+						if err == nil {
+							hand(m)
+						}
+						return err
+					})
+					cpu += testenv.ProcessCPU() - c0
+					r.Close()
+				case "kgo":
+					r, err := stream.NewGroupReader(stream.GroupReaderOptions{Brokers: brokers, Group: g, Topic: "ev"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					lanes(b, func(hand func(kafka.Message)) error {
+						return r.Fetch(ctx, func(m kafka.Message) bool { hand(m); return true })
+					})
+					cpu += testenv.ProcessCPU() - c0
+					r.Close()
+				}
+			}
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*n), "cpu-µs/record")
+			b.ReportMetric(float64(b.N*n)/time.Since(start).Seconds(), "records/s")
+		})
+	}
+}
