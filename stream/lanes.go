@@ -413,7 +413,8 @@ func (ls *Lanes[T]) finish(ctx context.Context, partition int, h LaneHandler[T],
 // will be).
 //
 // Committing after every batch, in line, made each lane wait on a round trip through the
-// reader's commit loop, which kafka-go runs one commit at a time for all lanes: at 20,000
+// reader's commit loop, which ran one commit at a time for all lanes (kafka-go's then, and
+// GroupReader's synchronous commits are serialized the same way): at 20,000
 // events/s that was some 800 commits a second, and a lane's next batch waited up to tens of
 // milliseconds behind them (p99 of ingest's wait for its publish stage 26 ms,
 // docs/benchmarks.md).
