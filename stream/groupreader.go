@@ -60,8 +60,10 @@ func NewGroupReader(o GroupReaderOptions) (*GroupReader, error) {
 		kgo.SessionTimeout(30 * time.Second),
 		kgo.RebalanceTimeout(30 * time.Second),
 		kgo.HeartbeatInterval(3 * time.Second),
-		// Responses of about 1 MiB a partition, answered as soon as there is data; the wait
-		// only matters on an idle partition.
+		// Responses of about 1 MiB a partition and at most 16 MiB in all, answered as soon as
+		// there is data; the wait only matters on an idle partition. kgo holds one response a
+		// broker until it is polled, and a record the lanes hold keeps its batch's buffer: a
+		// consumer's Kafka buffers stay within a few such responses.
 		kgo.FetchMinBytes(1),
 		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.FetchMaxBytes(16 << 20),
@@ -107,13 +109,13 @@ func kgoSASL(c SecurityConfig) (sasl.Mechanism, error) {
 // Close leaves the group and closes the client; nothing is committed by it.
 func (r *GroupReader) Close() { r.cl.Close() }
 
-// Fetch waits for records and calls each with every fetched partition's records in offset
-// order, as kafka.Messages whose HighWaterMark is the fetch's (CaughtUp reads it). The messages'
-// keys and values point into the fetched batch: valid as long as they are referenced. each
-// returns false to stop early; the records not handed over are fetched again after a restart,
-// as they were not committed. Fetch returns the first fetch error, after handing over what was
-// fetched beside it, and ctx's error once ctx ends.
-func (r *GroupReader) Fetch(ctx context.Context, each func(kafka.Message) bool) error {
+// Fetch waits for records and calls each with every fetched partition's records, in offset
+// order, as kafka.Messages whose HighWaterMark is the fetch's (CaughtUp reads it). Each call
+// gets a slice of its own, which the callee may keep; the messages' keys and values point into
+// the fetched batch. each returns false to stop early: the records not handed over are fetched
+// again after a restart, as they were not committed. Fetch returns the first fetch error, after
+// handing over what was fetched beside it, and ctx's error once ctx ends.
+func (r *GroupReader) Fetch(ctx context.Context, each func(partition int, msgs []kafka.Message) bool) error {
 	fs := r.cl.PollFetches(ctx)
 	if err := ctx.Err(); err != nil {
 		return err
@@ -122,7 +124,6 @@ func (r *GroupReader) Fetch(ctx context.Context, each func(kafka.Message) bool) 
 		return kgo.ErrClientClosed
 	}
 	var first error
-	stop := false
 	for i := range fs {
 		for t := range fs[i].Topics {
 			ft := &fs[i].Topics[t]
@@ -131,11 +132,13 @@ func (r *GroupReader) Fetch(ctx context.Context, each func(kafka.Message) bool) 
 				if fp.Err != nil && first == nil {
 					first = fmt.Errorf("fetching %s/%d: %w", ft.Topic, fp.Partition, fp.Err)
 				}
-				for _, rec := range fp.Records {
-					if stop {
-						break
-					}
-					m := kafka.Message{Topic: rec.Topic, Partition: int(rec.Partition), Offset: rec.Offset, HighWaterMark: fp.HighWatermark,
+				if len(fp.Records) == 0 {
+					continue
+				}
+				msgs := make([]kafka.Message, len(fp.Records))
+				for j, rec := range fp.Records {
+					m := &msgs[j]
+					*m = kafka.Message{Topic: rec.Topic, Partition: int(rec.Partition), Offset: rec.Offset, HighWaterMark: fp.HighWatermark,
 						Key: rec.Key, Value: rec.Value, Time: rec.Timestamp}
 					if len(rec.Headers) > 0 {
 						m.Headers = make([]kafka.Header, len(rec.Headers))
@@ -143,7 +146,9 @@ func (r *GroupReader) Fetch(ctx context.Context, each func(kafka.Message) bool) 
 							m.Headers[h] = kafka.Header{Key: rh.Key, Value: rh.Value}
 						}
 					}
-					stop = !each(m)
+				}
+				if !each(int(fp.Partition), msgs) {
+					return first
 				}
 			}
 		}

@@ -14,8 +14,8 @@ import (
 )
 
 // BenchmarkGroupReader is what consuming a topic costs the lanes' process: 200,000 records of
-// 300 bytes over six partitions, read by a fresh consumer group and handed, record by record,
-// to a goroutine per partition as Lanes does. reader=kafka-go is kafka-go's group Reader as
+// 300 bytes over six partitions, read by a fresh consumer group and handed to a goroutine per
+// partition as Lanes does. reader=kafka-go is kafka-go's group Reader as
 // the lanes used it until session 27, reader=kgo the GroupReader. The in-process broker's
 // serving of the fetches is in both figures (cpu-µs/record, the process's CPU).
 //
@@ -39,26 +39,31 @@ func BenchmarkGroupReader(b *testing.B) {
 	}
 	w.Close()
 
-	// lanes hands every record to its partition's goroutine and waits until all n arrived.
-	lanes := func(b *testing.B, fetch func(hand func(kafka.Message)) error) {
-		qs := map[int]chan kafka.Message{}
+	// lanes hands records to their partition's goroutine, as kafka-go's reader gave them (one
+	// by one) or as GroupReader gives them (a partition's share of a fetch at once), and waits
+	// until all n arrived.
+	lanes := func(b *testing.B, fetch func(hand func([]kafka.Message)) error) {
+		qs := map[int]chan []kafka.Message{}
 		done := make(chan int, partitions)
 		got := 0
-		hand := func(m kafka.Message) {
-			q := qs[m.Partition]
+		hand := func(msgs []kafka.Message) {
+			p := msgs[0].Partition
+			q := qs[p]
 			if q == nil {
-				q = make(chan kafka.Message, 2000)
-				qs[m.Partition] = q
+				q = make(chan []kafka.Message, 64)
+				qs[p] = q
 				go func() {
 					k := 0
-					for m := range q {
-						k += len(m.Value)
+					for msgs := range q {
+						for _, m := range msgs {
+							k += len(m.Value)
+						}
 					}
 					done <- k
 				}()
 			}
-			q <- m
-			got++
+			q <- msgs
+			got += len(msgs)
 		}
 		for got < n {
 			if err := fetch(hand); err != nil {
@@ -85,10 +90,13 @@ func BenchmarkGroupReader(b *testing.B) {
 				case "kafka-go":
 					r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: g, Topic: "ev", MinBytes: 1, MaxBytes: 1 << 20,
 						MaxWait: 500 * time.Millisecond, QueueCapacity: 2000, StartOffset: kafka.FirstOffset})
-					lanes(b, func(hand func(kafka.Message)) error {
+					one := make([]kafka.Message, 1)
+					lanes(b, func(hand func([]kafka.Message)) error {
 						m, err := r.FetchMessage(ctx)
 						if err == nil {
-							hand(m)
+							one[0] = m
+							hand(one)
+							one = make([]kafka.Message, 1)
 						}
 						return err
 					})
@@ -99,8 +107,8 @@ func BenchmarkGroupReader(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					lanes(b, func(hand func(kafka.Message)) error {
-						return r.Fetch(ctx, func(m kafka.Message) bool { hand(m); return true })
+					lanes(b, func(hand func([]kafka.Message)) error {
+						return r.Fetch(ctx, func(_ int, msgs []kafka.Message) bool { hand(msgs); return true })
 					})
 					cpu += testenv.ProcessCPU() - c0
 					r.Close()

@@ -188,9 +188,23 @@ func (ls *Lanes[T]) Stalled() error {
 	return nil
 }
 
+// queue is a lane's inbox: the records of one partition, a fetch's worth at a time, in order.
+// queued counts the records in ch; the fetch loop waits on room while it is at least Queue.
 type queue struct {
 	partition int
-	ch        chan kafka.Message
+	ch        chan []kafka.Message
+	queued    atomic.Int64
+	room      chan struct{} // 1-buffered: the lane took a chunk
+}
+
+// take is the lane's side of the bound: chunk left the queue.
+func (q *queue) take(chunk []kafka.Message) []kafka.Message {
+	q.queued.Add(-int64(len(chunk)))
+	select {
+	case q.room <- struct{}{}:
+	default:
+	}
+	return chunk
 }
 
 // Run consumes until ctx ends, then drains: it stops fetching, finishes and commits what the
@@ -215,30 +229,37 @@ func (ls *Lanes[T]) Run(ctx context.Context) error {
 	ls.consuming.Store(true)
 	o.Log.Info(o.Name+" consuming", "topic", o.Topic, "group", o.Group, "brokers", o.Brokers)
 	bo := NewBackoff(o.MaxBackoff)
-	hand := func(msg kafka.Message) bool {
-		o.Fetched()
-		q := queues[msg.Partition]
+	// Each fetched partition's records go to its lane in one hand-over. Handing them over one
+	// by one made the fetch loop wait on the first partition's lane while the fetch's records
+	// for the others sat behind it: the scorer's lanes (a queue of 1,000 records, fetches of up
+	// to a MiB a partition) took turns instead of working side by side.
+	hand := func(partition int, msgs []kafka.Message) bool {
+		for range msgs {
+			o.Fetched()
+		}
+		q := queues[partition]
 		if q == nil {
-			q = &queue{partition: msg.Partition, ch: make(chan kafka.Message, o.Queue)}
-			queues[msg.Partition] = q
+			q = &queue{partition: partition, ch: make(chan []kafka.Message, 64), room: make(chan struct{}, 1)}
+			queues[partition] = q
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				ls.runLane(workCtx, q, reader)
 			}()
 		}
-		// A send that cannot block skips the select's locking of both channels: this runs once
-		// per record (selectgo was 3% of bench ingest's profile across this send and the
-		// lane's receive).
-		select {
-		case q.ch <- msg:
-		default:
+		for q.queued.Load() >= int64(o.Queue) {
 			select {
-			case q.ch <- msg:
+			case <-q.room:
 			case <-ctx.Done():
-				// The message is not lost: it was never committed and will be fetched again.
+				// The records are not lost: they were never committed and will be fetched again.
 				return false
 			}
+		}
+		q.queued.Add(int64(len(msgs)))
+		select {
+		case q.ch <- msgs:
+		case <-ctx.Done():
+			return false
 		}
 		return true
 	}
@@ -295,39 +316,49 @@ func (ls *Lanes[T]) runLane(ctx context.Context, q *queue, reader *GroupReader) 
 	batch := make([]kafka.Message, 0, ls.o.BatchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	handed := int64(-1) // the last offset handed to the finishing stage
+	handed := int64(-1)         // the last offset handed to the finishing stage
+	var pending []kafka.Message // what is left of the chunk taken last
 	abandon := func(err error) {
-		ls.fail(q.partition, len(batch), err)
-		for range q.ch { // drain so the fetch loop never blocks on us
+		ls.fail(q.partition, len(batch)+len(pending), err)
+		for chunk := range q.ch { // drain so the fetch loop never blocks on us
+			q.take(chunk)
 		}
 	}
 	for {
 		batch = batch[:0]
-		msg, ok := <-q.ch
-		if !ok {
-			return
+		if len(pending) == 0 {
+			chunk, ok := <-q.ch
+			if !ok {
+				return
+			}
+			pending = q.take(chunk)
 		}
-		batch = append(batch, msg)
 		timer.Reset(ls.o.Linger)
 	fill:
-		for len(batch) < ls.o.BatchSize && !(ls.o.StopWhenCaughtUp && len(q.ch) == 0 && CaughtUp(&batch[len(batch)-1])) {
-			// Queued records are taken without a select (see Run's send); the timer is only
-			// waited on when the queue is empty.
+		for {
+			k := min(len(pending), ls.o.BatchSize-len(batch))
+			batch = append(batch, pending[:k]...)
+			pending = pending[k:]
+			if len(batch) == ls.o.BatchSize || ls.o.StopWhenCaughtUp && len(pending) == 0 && len(q.ch) == 0 && CaughtUp(&batch[len(batch)-1]) {
+				break
+			}
+			// Queued chunks are taken without a select; the timer is only waited on when the
+			// queue is empty.
 			select {
-			case m, ok := <-q.ch:
+			case chunk, ok := <-q.ch:
 				if !ok {
 					break fill
 				}
-				batch = append(batch, m)
+				pending = q.take(chunk)
 				continue
 			default:
 			}
 			select {
-			case m, ok := <-q.ch:
+			case chunk, ok := <-q.ch:
 				if !ok {
 					break fill
 				}
-				batch = append(batch, m)
+				pending = q.take(chunk)
 			case <-timer.C:
 				break fill
 			}

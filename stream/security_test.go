@@ -58,9 +58,11 @@ func TestSecurityAgainstKfake(t *testing.T) {
 	var got []string
 	var first kafka.Message
 	for len(got) < 2 {
-		if err := gr.Fetch(ctx, func(m kafka.Message) bool {
-			if got = append(got, string(m.Value)); len(got) == 1 {
-				first = m
+		if err := gr.Fetch(ctx, func(_ int, msgs []kafka.Message) bool {
+			for _, m := range msgs {
+				if got = append(got, string(m.Value)); len(got) == 1 {
+					first = m
+				}
 			}
 			return true
 		}); err != nil {
@@ -79,7 +81,12 @@ func TestSecurityAgainstKfake(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gr.Close()
-	if err := gr.Fetch(ctx, func(m kafka.Message) bool { got = append(got, string(m.Value)); return true }); err != nil || got[2] != "again" {
+	if err := gr.Fetch(ctx, func(_ int, msgs []kafka.Message) bool {
+		for _, m := range msgs {
+			got = append(got, string(m.Value))
+		}
+		return true
+	}); err != nil || got[2] != "again" {
 		t.Fatalf("after committing the first record the group read %q, %v; want it to resume at the second", got, err)
 	}
 

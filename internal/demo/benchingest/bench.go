@@ -416,11 +416,13 @@ func consumeDecode(ctx context.Context, brokers []string, group string, n int) (
 	var derr error
 	start := time.Now()
 	for i := 0; i < n && derr == nil; {
-		if err := r.Fetch(ctx, func(m kafka.Message) bool {
-			if derr = d.Decode(m.Value, &ev); derr != nil {
-				return false
+		if err := r.Fetch(ctx, func(_ int, msgs []kafka.Message) bool {
+			for _, m := range msgs {
+				if derr = d.Decode(m.Value, &ev); derr != nil {
+					return false
+				}
+				i++
 			}
-			i++
 			return true
 		}); err != nil {
 			return 0, fmt.Errorf("consuming: %w", err)
