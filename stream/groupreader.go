@@ -30,17 +30,16 @@ type GroupReaderOptions struct {
 //
 // Why kgo and not kafka-go's Reader, which the rest of the package uses: kafka-go's reader
 // hands over one message at a time through a channel, re-arms the connection's read deadline
-// for every message and copies every key and value into allocations of their own. Consuming the
-// bench's 500,000 events from the in-process broker into six per-partition channels cost 1.5-1.7
-// µs of CPU an event through kafka-go's reader against 0.5-0.7 µs through kgo, whose records
-// point into the fetch's decoded batch (docs/benchmarks.md, session 27).
+// for every message and copies every key and value into allocations of their own. Consuming
+// 200,000 records from the in-process broker into six per-partition goroutines cost 1.3-1.8 µs
+// of CPU a record through kafka-go's reader against 0.6-1.0 µs through kgo, whose records point
+// into the fetch's decoded batch (BenchmarkGroupReader; docs/benchmarks.md, session 27).
 //
 // The group speaks the range and round-robin protocols, kafka-go's, so a group can mix members
 // built before and after this reader during a rolling upgrade; its timeouts are kafka-go's
 // defaults that the lanes ran under (30 s session and rebalance, 3 s heartbeats).
 type GroupReader struct {
-	cl    *kgo.Client
-	topic string
+	cl *kgo.Client
 }
 
 // NewGroupReader joins o.Group as a consumer of o.Topic from its committed offsets (from the
@@ -90,7 +89,7 @@ func NewGroupReader(o GroupReaderOptions) (*GroupReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka consumer of %s in group %s: %w", o.Topic, o.Group, err)
 	}
-	return &GroupReader{cl: cl, topic: o.Topic}, nil
+	return &GroupReader{cl: cl}, nil
 }
 
 // kgoSASL is c's mechanism as kgo takes it; Build has validated c.
