@@ -2,7 +2,10 @@ package stream_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,6 +119,96 @@ func BenchmarkGroupReader(b *testing.B) {
 			}
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*n), "cpu-µs/record")
 			b.ReportMetric(float64(b.N*n)/time.Since(start).Seconds(), "records/s")
+		})
+	}
+}
+
+// BenchmarkGroupReaderLatency is the time from a synchronous produce to the record's arrival
+// through each reader, one record at a time: 2,000 records, written one by one to six
+// partitions after the reader has joined its group (p50-ms and p99-ms).
+//
+//	go test ./stream -run '^$' -bench GroupReaderLatency -benchtime 1x
+func BenchmarkGroupReaderLatency(b *testing.B) {
+	const n = 2000
+	c := testenv.StartKfake(b, kfake.NumBrokers(1), kfake.SeedTopics(6, "lat"))
+	brokers := c.ListenAddrs()
+	ctx := testenv.Context(b, 5*time.Minute)
+	group := 0
+	for _, reader := range []string{"kafka-go", "kgo"} {
+		b.Run("reader="+reader, func(b *testing.B) {
+			var lats []time.Duration
+			for b.Loop() {
+				group++
+				g := fmt.Sprintf("lat-%d", group)
+				got := make(chan time.Duration, n)
+				rctx, cancel := context.WithCancel(ctx)
+				since := func(m kafka.Message) {
+					var ns int64
+					if _, err := fmt.Sscan(string(m.Value), &ns); err == nil {
+						got <- time.Duration(time.Now().UnixNano() - ns)
+					}
+				}
+				var joined sync.WaitGroup
+				joined.Add(1)
+				go func() {
+					if reader == "kafka-go" {
+						// LastOffset: only the records written below.
+						r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: g, Topic: "lat", MinBytes: 1, MaxBytes: 1 << 20,
+							MaxWait: 500 * time.Millisecond, StartOffset: kafka.LastOffset})
+						defer r.Close()
+						joined.Done()
+						for {
+							m, err := r.FetchMessage(rctx)
+							if err != nil {
+								return
+							}
+							since(m)
+						}
+					}
+					r, err := stream.NewGroupReader(stream.GroupReaderOptions{Brokers: brokers, Group: g, Topic: "lat"})
+					if err != nil {
+						b.Error(err)
+						joined.Done()
+						return
+					}
+					defer r.Close()
+					joined.Done()
+					for rctx.Err() == nil {
+						_ = r.Fetch(rctx, func(_ int, msgs []kafka.Message) bool {
+							for _, m := range msgs {
+								since(m)
+							}
+							return true
+						})
+					}
+				}()
+				joined.Wait()
+				time.Sleep(3 * time.Second) // the group's join and first fetch
+				// The kgo reader starts at the topic's start: what earlier rounds wrote is
+				// drained here and not counted.
+				for len(got) > 0 {
+					<-got
+				}
+				w := stream.NewWriter(brokers, "lat", stream.WriterOptions{})
+				for i := range n {
+					if err := w.WriteMessages(ctx, kafka.Message{Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "%d", time.Now().UnixNano())}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				w.Close()
+				for range n {
+					select {
+					case d := <-got:
+						lats = append(lats, d)
+					case <-time.After(10 * time.Second):
+						b.Fatalf("%d of %d records arrived", len(lats), n)
+					}
+				}
+				cancel()
+			}
+			slices.Sort(lats)
+			b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
 		})
 	}
 }
