@@ -1,6 +1,7 @@
 package scorer_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -105,8 +106,14 @@ func TestPipelineLatency(t *testing.T) {
 	e.waitFor("scorer warm-up", func() bool { return e.count(stream.DefaultScoresTopic) >= int64(e.events) })
 	warm := e.events
 
-	// An asynchronous producer, so the offered rate does not wait on acknowledgements.
-	aw := stream.NewWriter([]string{e.broker.Address}, stream.DefaultEventsTopic, stream.WriterOptions{BatchSize: 500, BatchTimeout: time.Millisecond, Async: true})
+	// The load's producer stands in for the shops' producers, which run elsewhere in production,
+	// so it should take as little of the two cores as it can. The records go out through
+	// stream.Producer, the producer ingest and the scorer use, from a goroutine of their own, so
+	// the offered rate does not wait on acknowledgements: it takes every tick's records queued
+	// by then into one produce request. kafka-go's asynchronous Writer, used before, was
+	// 10-26% of this process's CPU at 20,000/s (docs/benchmarks.md, session 28);
+	// SEGSTREAM_BENCH_PRODUCER=writer uses it again, to compare.
+	send, sent := loadProducer(t, ctx, e.broker.Address, os.Getenv("SEGSTREAM_BENCH_PRODUCER") == "writer")
 	per := int(time.Duration(rate) * tick / time.Second)
 	// SEGSTREAM_LOADPROF=file writes a CPU profile of this process over the load alone, and
 	// SEGSTREAM_LOADTRACE=file an execution trace (go tool trace; -pprof=sched says where
@@ -123,7 +130,7 @@ func TestPipelineLatency(t *testing.T) {
 			evs = e.gen.Next(evs[:0])
 			for j := range evs {
 				v, _ := json.Marshal(&evs[j])
-				msgs = append(msgs, kafka.Message{Key: []byte(evs[j].CustomerID), Value: v})
+				msgs = append(msgs, kafka.Message{Topic: stream.DefaultEventsTopic, Key: []byte(evs[j].CustomerID), Value: v})
 			}
 		}
 		return msgs
@@ -136,9 +143,10 @@ func TestPipelineLatency(t *testing.T) {
 	}
 	loadBefore := loadAverage()
 	redisCPU0, _ := redisx.ServerCPU(ctx, e.rdb)
+	procCPU0 := testenv.ProcessCPU()
 	e.rdb.ConfigResetStat(ctx)
 	start := time.Now()
-	msgs := make([]kafka.Message, 0, per)
+	var msgs []kafka.Message
 	behind := 0
 	for i := 0; i < ticks; i++ {
 		if d := time.Until(start.Add(time.Duration(i) * tick)); d > 0 {
@@ -149,18 +157,16 @@ func TestPipelineLatency(t *testing.T) {
 		if pregen != nil {
 			msgs, pregen[i] = pregen[i], nil
 		} else {
-			msgs = next(msgs[:0])
+			msgs = next(nil) // the sender may still hold the last tick's
 		}
 		now := time.Now()
 		for j := range msgs {
 			msgs[j].Time = now
 		}
-		if err := aw.WriteMessages(ctx, msgs...); err != nil {
-			t.Fatal(err)
-		}
+		send(msgs)
 		e.events += len(msgs)
 	}
-	aw.Close()
+	sent()
 	stopProfile()
 	stopTrace()
 	offered := float64(e.events-warm) / time.Since(start).Seconds()
@@ -193,6 +199,7 @@ func TestPipelineLatency(t *testing.T) {
 		return featured >= int64(e.events) && done >= featured
 	})
 	redisCPU1, _ := redisx.ServerCPU(ctx, e.rdb)
+	procCPU := testenv.ProcessCPU() - procCPU0
 
 	// An event's answer is its own score record, or, when a sweep had already scored a newer
 	// state of the customer from Redis (the scorer then skips the older record as stale, by
@@ -277,6 +284,8 @@ func TestPipelineLatency(t *testing.T) {
 	t.Logf("offered %.0f events/s for %ds (producer fell >50ms behind %d times); %d answered; load average %s before, %s after", offered, seconds, behind, len(lat), loadBefore, loadAverage())
 	t.Logf("redis-server CPU %.2f s, %.2f µs an event (ingest's and the scorer's, the load's and its drain's)",
 		redisCPU1-redisCPU0, (redisCPU1-redisCPU0)*1e6/float64(e.events-warm))
+	t.Logf("this process's CPU %.2f s, %.2f µs an event (the load's producer, the broker, ingest and the scorer, over the same span)",
+		procCPU.Seconds(), procCPU.Seconds()*1e6/float64(e.events-warm))
 	if info, err := e.rdb.Info(ctx, "commandstats").Result(); err == nil {
 		for _, line := range strings.Split(info, "\r\n") {
 			if name, rest, ok := strings.Cut(line, ":"); ok && strings.HasPrefix(name, "cmdstat_") {
@@ -320,4 +329,57 @@ func captureLoad(t *testing.T, env string, start func(io.Writer) error, stop fun
 		t.Fatal(err)
 	}
 	return stop
+}
+
+// loadProducer sends TestPipelineLatency's load from a goroutine of its own. send queues one
+// tick's records (each naming its topic) and returns at once; sent waits until every queued
+// record was acknowledged and fails the test on a produce error. The goroutine takes every tick
+// queued by the time it is free into one produce, as a shop's client batches while a request is
+// in flight. writer sends through kafka-go's asynchronous Writer instead, as the harness did
+// before session 28.
+func loadProducer(t *testing.T, ctx context.Context, broker string, writer bool) (send func([]kafka.Message), sent func()) {
+	var produce func([]kafka.Message) error
+	closeProducer := func() {}
+	if writer {
+		w := stream.NewWriter([]string{broker}, "", stream.WriterOptions{BatchSize: 500, BatchTimeout: time.Millisecond, Async: true})
+		produce = func(m []kafka.Message) error { return w.WriteMessages(ctx, m...) }
+		closeProducer = func() { w.Close() }
+	} else {
+		p := stream.NewProducer([]string{broker}, stream.ProducerOptions{})
+		produce = func(m []kafka.Message) error { return p.Produce(ctx, m) }
+		closeProducer = func() { p.Close() }
+	}
+	q := make(chan []kafka.Message, 1<<14)
+	done := make(chan error, 1)
+	go func() {
+		var batch []kafka.Message
+		var failed error
+		for m := range q {
+			batch = append(batch[:0], m...)
+		more:
+			for {
+				select {
+				case m, ok := <-q:
+					if !ok {
+						break more
+					}
+					batch = append(batch, m...)
+				default:
+					break more
+				}
+			}
+			if failed == nil {
+				failed = produce(batch)
+			}
+		}
+		done <- failed
+	}()
+	return func(m []kafka.Message) { q <- m }, func() {
+		close(q)
+		err := <-done
+		closeProducer()
+		if err != nil {
+			t.Fatalf("producing the load: %v", err)
+		}
+	}
 }
