@@ -110,16 +110,11 @@ func TestPipelineLatency(t *testing.T) {
 	// so it should take as little of the two cores as it can. The records go out through
 	// stream.Producer, the producer ingest and the scorer use, from a goroutine of their own, so
 	// the offered rate does not wait on acknowledgements: it takes every tick's records queued
-	// by then into one produce request. kafka-go's asynchronous Writer, used before, was
-	// 10-26% of this process's CPU at 20,000/s (docs/benchmarks.md, session 28);
-	// SEGSTREAM_BENCH_PRODUCER=writer uses it again, to compare.
+	// by then into one produce request. kafka-go's asynchronous Writer, used before, took about
+	// 10% of this process's CPU at 20,000/s and could not offer 50,000/s (docs/benchmarks.md,
+	// session 28); SEGSTREAM_BENCH_PRODUCER=writer uses it again, to compare.
 	send, sent := loadProducer(t, ctx, e.broker.Address, os.Getenv("SEGSTREAM_BENCH_PRODUCER") == "writer")
 	per := int(time.Duration(rate) * tick / time.Second)
-	// SEGSTREAM_LOADPROF=file writes a CPU profile of this process over the load alone, and
-	// SEGSTREAM_LOADTRACE=file an execution trace (go tool trace; -pprof=sched says where
-	// goroutines waited for a core, -pprof=sync where they waited on each other).
-	stopProfile := captureLoad(t, "SEGSTREAM_LOADPROF", pprof.StartCPUProfile, pprof.StopCPUProfile)
-	stopTrace := captureLoad(t, "SEGSTREAM_LOADTRACE", trace.Start, trace.Stop)
 	// The events are drawn and encoded before the clock starts: in production the producers
 	// run elsewhere, and encoding 50,000 events/s here took 11% of this process's CPU from the
 	// pipeline it measures (SEGSTREAM_BENCH_PREGEN=0 encodes them in the loop, as before).
@@ -141,6 +136,12 @@ func TestPipelineLatency(t *testing.T) {
 			pregen = append(pregen, next(nil))
 		}
 	}
+	// SEGSTREAM_LOADPROF=file writes a CPU profile of this process over the load alone (the
+	// events already drawn and encoded), and SEGSTREAM_LOADTRACE=file an execution trace (go tool
+	// trace; -pprof=sched says where goroutines waited for a core, -pprof=sync where they waited
+	// on each other).
+	stopProfile := captureLoad(t, "SEGSTREAM_LOADPROF", pprof.StartCPUProfile, pprof.StopCPUProfile)
+	stopTrace := captureLoad(t, "SEGSTREAM_LOADTRACE", trace.Start, trace.Stop)
 	loadBefore := loadAverage()
 	redisCPU0, _ := redisx.ServerCPU(ctx, e.rdb)
 	procCPU0 := testenv.ProcessCPU()
