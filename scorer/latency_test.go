@@ -339,8 +339,10 @@ func captureLoad(t *testing.T, env string, start func(io.Writer) error, stop fun
 // in flight. writer sends through kafka-go's asynchronous Writer instead, as the harness did
 // before session 28.
 func loadProducer(t *testing.T, ctx context.Context, broker string, writer bool) (send func([]kafka.Message), sent func()) {
-	var produce func([]kafka.Message) error
-	closeProducer := func() {}
+	var (
+		produce       func([]kafka.Message) error
+		closeProducer func()
+	)
 	if writer {
 		w := stream.NewWriter([]string{broker}, "", stream.WriterOptions{BatchSize: 500, BatchTimeout: time.Millisecond, Async: true})
 		produce = func(m []kafka.Message) error { return w.WriteMessages(ctx, m...) }
