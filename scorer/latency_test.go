@@ -28,8 +28,10 @@ import (
 // TestPipelineLatency offers events at a steady 20,000/s (SEGSTREAM_BENCH_RATE, up to about 260,000 before the
 // generator's event time would pass the wall clock) for 10 s through ingest and the
 // scorer and logs the p50/p99 time from an event produced to its score produced (both Kafka
-// record timestamps, milliseconds, one clock), with redis-server's CPU and INFO commandstats over
-// the load. It is a measurement, not a check: run it with
+// record timestamps, milliseconds, one clock), with redis-server's CPU, this process's CPU and
+// INFO commandstats over the load. Redis runs as deployed (score hashes as listpacks) and the load
+// goes out through stream.Producer; SEGSTREAM_BENCH_LISTPACK=0 and SEGSTREAM_BENCH_PRODUCER=writer
+// undo either, to compare with figures from before session 28. It is a measurement, not a check: run it with
 // SEGSTREAM_BENCH=1 go test ./scorer -run TestPipelineLatency -v.
 func TestPipelineLatency(t *testing.T) {
 	if os.Getenv("SEGSTREAM_BENCH") == "" {
