@@ -339,7 +339,8 @@ func captureLoad(t *testing.T, env string, start func(io.Writer) error, stop fun
 // record was acknowledged and fails the test on a produce error. The goroutine takes every tick
 // queued by the time it is free into one produce, as a shop's client batches while a request is
 // in flight. writer sends through kafka-go's asynchronous Writer instead, as the harness did
-// before session 28.
+// before session 28; sent then waits for its Close, which flushes it, and the Writer reports no
+// produce errors (it never did here).
 func loadProducer(t *testing.T, ctx context.Context, broker string, writer bool) (send func([]kafka.Message), sent func()) {
 	var (
 		produce       func([]kafka.Message) error
