@@ -6,8 +6,8 @@
 #
 #   scripts/bench/device-pack.sh            # writes bin/device/pack.tar.gz (bin/ is ignored)
 #
-# Then, from the device tool, one call that carries the pack (39 MB at session 28; the carry limit is
-# 64 MiB):
+# Then, from the device tool, one call that carries the pack (39 MB at session 28; the carry
+# limit is 64 MiB):
 #
 #   run carry=["bin/device"] command="scripts/bench/device-run.sh" timeout_s=560
 #
