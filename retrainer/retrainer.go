@@ -231,7 +231,10 @@ type RunStatus struct {
 	Duration float64   `json:"duration_seconds"`
 	Rows     int       `json:"rows"`
 	Samples  int       `json:"samples"`
-	K        int       `json:"k"`
+	// ConversionLabels: samples older than the conversion horizon, which the conversion model
+	// is fitted on (below bundle.MinConversionSamples the serving model is kept).
+	ConversionLabels int `json:"conversion_labels"`
+	K                int `json:"k"`
 	// Customers is how many customers the snapshot scanned; Rows of them, a uniform sample
 	// (bottom-k on a seeded hash of the id), were fitted.
 	Customers int `json:"customers"`
@@ -613,7 +616,16 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 	}
 	st.Version, st.Rows = v, len(snap.IDs)
 	if training != nil {
-		st.Samples = training.Samples
+		st.Samples, st.ConversionLabels = training.Samples, training.Labelled()
+		if training.Samples > 0 && st.ConversionLabels < bundle.MinConversionSamples {
+			// The latest samples of a live stream span less than the horizon, so none has a
+			// label yet: the serving conversion model is kept (bundle.Build says so in the
+			// scorecard), and the operator learns why here.
+			r.log.Warn("too few samples older than the conversion horizon to refit the conversion model",
+				"labelled", st.ConversionLabels, "need", bundle.MinConversionSamples, "samples", training.Samples,
+				"span", training.Latest.Sub(training.Earliest).String(), "horizon", r.o.Horizon.String(),
+				"fix", "samples must span more than the horizon: raise --max-samples, or see docs/retrainer.md")
+		}
 	}
 	// Brand counts and contact attributes for the descriptive analyses and the accessible
 	// criterion; without them the refit goes on and the scorecard says what it lacked.

@@ -58,9 +58,9 @@ func readPartition(ctx context.Context, c stream.Cluster, topic string, partitio
 
 // Training is the point-in-time training data built from samples.
 type Training struct {
-	// Samples read and the event time of the latest (the samples' clock).
-	Samples int
-	Latest  time.Time
+	// Samples read and the event times of the earliest and the latest (the samples' clock).
+	Samples          int
+	Earliest, Latest time.Time
 
 	// Occasions with a full five-brand price context, for the purchase models, and each
 	// occasion's customer features at the visit.
@@ -141,11 +141,11 @@ func (tb *TrainingBuilder) Build() *Training {
 	if len(tb.rows) == 0 {
 		return t
 	}
-	var latest int64
+	latest, earliest := tb.rows[0].ts, tb.rows[0].ts
 	for _, r := range tb.rows {
-		latest = max(latest, r.ts)
+		latest, earliest = max(latest, r.ts), min(earliest, r.ts)
 	}
-	t.Latest = time.UnixMilli(latest).UTC()
+	t.Earliest, t.Latest = time.UnixMilli(earliest).UTC(), time.UnixMilli(latest).UTC()
 	idx := make([]int, len(tb.rows))
 	for i := range idx {
 		idx[i] = i
@@ -217,4 +217,12 @@ func (tb *TrainingBuilder) Build() *Training {
 		t.Conversion = conv
 	}
 	return t
+}
+
+// Labelled is the number of conversion samples whose horizon has passed.
+func (t *Training) Labelled() int {
+	if t == nil || t.Conversion == nil {
+		return 0
+	}
+	return len(t.Conversion.Labels)
 }

@@ -135,8 +135,9 @@ func CheckKRange(kmin, kmax int) error {
 
 // Build fits a bundle from per-customer columns (feature name → one value per customer, all
 // of equal length; the names of FieldNames and the window features). Models whose inputs are
-// missing or whose fits fail are left out with a note in the scorecard; the segmentation and
-// the feature distributions are required.
+// missing or whose fits fail are carried from o.Current where it has them (carryServing), else
+// left out, with a note in the scorecard either way; the segmentation and the feature
+// distributions are required.
 func Build(cols map[string][]float64, o BuildOptions) (*Bundle, error) {
 	b, _, err := BuildWithDiagnostics(cols, o)
 	return b, err
@@ -209,12 +210,19 @@ func BuildWithDiagnostics(cols map[string][]float64, o BuildOptions) (*Bundle, *
 	if err := fitCLV(p, cols, o); err != nil {
 		note("clv left out: %v", err)
 	}
+	// Conversion: from point-in-time samples; where they cannot fit it, the serving bundle's
+	// calibrated model, else the stand-in fitted on the snapshot.
 	if o.Conversion != nil {
-		if err := fitConversionSamples(p, d, o.Conversion, o.Seed); err != nil {
+		if err := fitConversionSamples(p, d, o.Conversion, o.Seed); err != nil && !keepConversion(p, o.Current, err, note) {
+			note("conversion from samples left out (%v): the stand-in from the snapshot instead", err)
+			if err := fitConversion(p, cols); err != nil {
+				note("conversion left out: %v", err)
+			}
+		}
+	} else if !keepConversion(p, o.Current, errors.New("no point-in-time samples"), note) {
+		if err := fitConversion(p, cols); err != nil {
 			note("conversion left out: %v", err)
 		}
-	} else if err := fitConversion(p, cols); err != nil {
-		note("conversion left out: %v", err)
 	}
 	if len(o.Purchases) > 0 {
 		if err := fitPurchase(p, o.Purchases); err != nil {
@@ -228,6 +236,7 @@ func BuildWithDiagnostics(cols map[string][]float64, o BuildOptions) (*Bundle, *
 	} else {
 		note("purchase models left out: no price-context data given")
 	}
+	carryServing(p, o.Current, note)
 	if err := measureSegments(b, cols, d.Labels, o); err != nil {
 		note("segment responses left out: %v", err)
 	}

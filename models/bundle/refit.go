@@ -172,10 +172,13 @@ func (c *Compiled) AssignColumns(cols map[string][]float64, n int) ([]int, error
 
 // fitConversionSamples fits the conversion logit on point-in-time samples, holding out a
 // seeded share to measure calibration on rows the fit never saw.
+// MinConversionSamples is the fewest labelled samples the conversion model is fitted on.
+const MinConversionSamples = 50
+
 func fitConversionSamples(p *Payload, d *Diagnostics, cd *ConversionData, seed uint64) error {
 	n := len(cd.Labels)
-	if n < 50 {
-		return fmt.Errorf("%d labelled samples, need 50", n)
+	if n < MinConversionSamples {
+		return fmt.Errorf("%d labelled samples, need %d", n, MinConversionSamples)
 	}
 	hold := cd.HoldOut
 	if hold <= 0 || hold >= 1 {

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -102,25 +103,29 @@ func TestChooseKStability(t *testing.T) {
 	}
 }
 
-func TestConversionFromSamples(t *testing.T) {
-	cols, _ := synthetic(1000, 2)
-	n := 4000
+// conversionSamples are n labelled samples of cols' customers (sample i is customer i mod
+// customers) in which frequent buyers convert, a signal strong enough for a clear AUC.
+func conversionSamples(cols map[string][]float64, customers, n int) *ConversionData {
 	conv := map[string][]float64{}
 	for _, f := range ConversionFeatures {
 		conv[f] = make([]float64, n)
 	}
 	labels := make([]float64, n)
 	for i := range n {
-		j := i % 1000
+		j := i % customers
 		for _, f := range ConversionFeatures {
 			conv[f][i] = cols[f][j]
 		}
-		// Frequent buyers convert; the signal is strong enough for a clear AUC.
 		if cols["frequency"][j] > 4 && i%7 != 0 || i%13 == 0 {
 			labels[i] = 1
 		}
 	}
-	b, err := Build(cols, BuildOptions{Seed: 1, Created: time.Unix(1, 0), Conversion: &ConversionData{Cols: conv, Labels: labels, Horizon: "purchase within 30 days"}})
+	return &ConversionData{Cols: conv, Labels: labels, Horizon: "purchase within 30 days"}
+}
+
+func TestConversionFromSamples(t *testing.T) {
+	cols, _ := synthetic(1000, 2)
+	b, err := Build(cols, BuildOptions{Seed: 1, Created: time.Unix(1, 0), Conversion: conversionSamples(cols, 1000, 4000)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,4 +278,87 @@ func TestSweepAtLeastSklearn(t *testing.T) {
 		t.Logf("k=%2d: WCSS %.4f, KMeans(n_init=10) %.4f (%+.3f%%)", pt.K, pt.WCSS, ref.Inertia, 100*(pt.WCSS/ref.Inertia-1))
 	}
 	t.Logf("below n_init=10 at %d of %d ks", below, len(d.Sweep))
+}
+
+// TestRefitKeepsServingModels: a refit whose samples cannot fit the conversion model (too few
+// have a label: the latest samples of a live stream are younger than the horizon) or the price
+// response (no occasions) keeps the serving bundle's, and the scorer answers what it answered
+// before; without a calibrated serving model, the stand-in is fitted instead of none.
+func TestRefitKeepsServingModels(t *testing.T) {
+	cols, rows := synthetic(1200, 9)
+	first, err := Build(cols, BuildOptions{Seed: 1, Version: 1, Purchases: rows, PurchaseCols: visitColumns(cols, len(rows)),
+		Conversion: conversionSamples(cols, 1200, 4000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !calibrated(&first.Payload) || first.Payload.Purchase == nil || len(first.Payload.Purchase.Segments) == 0 {
+		t.Fatalf("the serving bundle lacks a model to keep; notes %q", first.Payload.Scorecard.Notes)
+	}
+	young := conversionSamples(cols, 1200, 30) // under the 50 labelled samples a fit needs
+	refit, err := Build(cols, BuildOptions{Seed: 2, Version: 2, Current: first, Conversion: young})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := refit.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, c := &refit.Payload, &first.Payload
+	notes := strings.Join(p.Scorecard.Notes, "; ")
+	if !reflect.DeepEqual(p.Conversion, c.Conversion) || !reflect.DeepEqual(p.Scorecard.Conversion, c.Scorecard.Conversion) ||
+		!strings.Contains(notes, "conversion kept from v1") || !strings.Contains(notes, "30 labelled samples, need 50") {
+		t.Errorf("conversion: kept %v, notes %q", reflect.DeepEqual(p.Conversion, c.Conversion), notes)
+	}
+	pooled := *c.Purchase
+	pooled.Segments = nil
+	if p.Purchase == nil || !reflect.DeepEqual(*p.Purchase, pooled) || len(p.Elasticities) != 1 || p.Elasticities[0].Segment != -1 ||
+		!reflect.DeepEqual(p.Elasticities[0], c.Elasticities[slices.IndexFunc(c.Elasticities, func(e Elasticity) bool { return e.Segment < 0 })]) ||
+		!strings.Contains(notes, "purchase models kept from v1") {
+		t.Errorf("price response: %+v, %d elasticity tables, notes %q", p.Purchase, len(p.Elasticities), notes)
+	}
+	// The scorer's answers: the probability to convert and the pooled purchase probability of
+	// every customer are v1's to the bit.
+	was, err := Compile(first, CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := Compile(refit, CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prices := map[string]float64{"1": 1.3, "2": 1.9, "3": 2.1, "4": 2.0, "5": 2.5}
+	wasWhatIf, _ := was.WhatIf(prices, nil)
+	nowWhatIf, _ := now.WhatIf(prices, nil)
+	if wasWhatIf.PPurchase != nowWhatIf.PPurchase || wasWhatIf.PPurchase == 0 {
+		t.Errorf("pooled purchase probability %v, v1 answered %v", nowWhatIf.PPurchase, wasWhatIf.PPurchase)
+	}
+	var a, b Result
+	for row := range 50 {
+		in := inputOf(cols, row)
+		was.Score(in, was.NewScratch(), &a)
+		now.Score(in, now.NewScratch(), &b)
+		if !a.HasConversion || !b.HasConversion || a.PConvert != b.PConvert {
+			t.Fatalf("customer %d: p(convert) %v (%v), v1 answered %v (%v)", row, b.PConvert, b.HasConversion, a.PConvert, a.HasConversion)
+		}
+	}
+
+	// A first fit, or a serving stand-in: the stand-in is fitted afresh, not left out.
+	for _, cur := range []*Bundle{nil, mustBuild(t, cols, BuildOptions{Seed: 1, Version: 1})} {
+		b, err := Build(cols, BuildOptions{Seed: 2, Version: 2, Current: cur, Conversion: young})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes := strings.Join(b.Payload.Scorecard.Notes, "; ")
+		if b.Payload.Conversion == nil || calibrated(&b.Payload) || !strings.Contains(notes, "the stand-in from the snapshot instead") || strings.Contains(notes, "kept from") {
+			t.Errorf("serving %v: conversion %+v, notes %q", cur != nil, b.Payload.Conversion, notes)
+		}
+	}
+}
+
+func mustBuild(t *testing.T, cols map[string][]float64, o BuildOptions) *Bundle {
+	t.Helper()
+	b, err := Build(cols, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
