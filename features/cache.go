@@ -159,7 +159,7 @@ func (c *stateCache) putAll(cs, buf []*customer, samples bool) []*customer {
 			// with it.
 			e.st, e.taken = cu.state, false
 			switch {
-			case samples && cu.write:
+			case samples && cu.write && !cu.unsampled:
 				e.sample = appendSampleState(e.sample[:0], cu.blob, int(cu.offsetsAt), int(cu.recentEnd))
 			case cu.sample == nil:
 				e.sample = e.sample[:0]

@@ -33,6 +33,32 @@ type Sample struct {
 // sampleV1 is the first byte of an encoded sample.
 const sampleV1 = 1
 
+// SampledCustomer reports whether a store with Config.SampleShare share makes the samples of
+// customer id. The choice is FNV-1a of the id, finished by splitmix64's mixer (so it agrees with
+// no other hash of the id, such as the partitioner's or the snapshot's), against share·2⁶⁴: the
+// same in every process and version, and each customer in with probability share.
+func SampledCustomer(id string, share float64) bool {
+	if share <= 0 || share >= 1 {
+		return true
+	}
+	return sampleHash(id) < sampleBelow(share)
+}
+
+func sampleBelow(share float64) uint64 { return uint64(share * (1 << 64)) }
+
+func sampleHash(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
 // Sampled reports whether ev yields a training sample.
 func Sampled(ev *stream.Event) bool { return ev.Type == stream.Visit || ev.Type == stream.Purchase }
 

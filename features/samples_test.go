@@ -2,7 +2,9 @@ package features
 
 import (
 	"bytes"
+	"math"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -64,5 +66,46 @@ func TestUnsortedPriceContext(t *testing.T) {
 	}
 	if a, b := AppendMessage(nil, &st, &sorted, Position{}, false, st.LastSeen, []int{30}), AppendMessage(nil, &st, &unsorted, Position{}, false, st.LastSeen, []int{30}); !bytes.Equal(a, b) {
 		t.Errorf("features records differ:\n%s\n%s", a, b)
+	}
+}
+
+// TestSampledCustomerHash: the choice of --samples-share is the same in every process and
+// version: its hash against values computed from the definition in Python
+// (scripts/golden/sample_hash.py), and the share of 200,000 ids it chooses within four standard
+// errors of the share asked for.
+func TestSampledCustomerHash(t *testing.T) {
+	for _, g := range []struct {
+		id   string
+		hash uint64
+	}{
+		{"c1", 0x3dad38d96cd8adb9},            // 0.240924
+		{"17850", 0x6724625fb101842},          // 0.025181
+		{"customer-0042", 0xe743cf5c9280c992}, // 0.903378
+		{"", 0xf52a15e9a9b5e89b},              // 0.957673
+		{"é", 0x233403617480019e},             // 0.137512
+	} {
+		if h := sampleHash(g.id); h != g.hash {
+			t.Errorf("hash of %q: %#x, want %#x", g.id, h, g.hash)
+		}
+	}
+	if !SampledCustomer("c1", 0.25) || SampledCustomer("c1", 0.24) || !SampledCustomer("17850", 0.03) || SampledCustomer("customer-0042", 0.9) {
+		t.Error("the share's threshold is not where the hash puts these ids")
+	}
+	for _, share := range []float64{0, 1, -1, 2} {
+		if !SampledCustomer("customer-0042", share) {
+			t.Errorf("share %v leaves a customer out; it means every customer", share)
+		}
+	}
+	const n = 200000
+	for _, share := range []float64{0.001, 0.05, 0.5} {
+		chosen := 0
+		for i := range n {
+			if SampledCustomer(strconv.Itoa(i), share) {
+				chosen++
+			}
+		}
+		if se := math.Sqrt(n * share * (1 - share)); math.Abs(float64(chosen)-n*share) > 4*se {
+			t.Errorf("share %v chose %d of %d ids, want %.0f ± %.0f", share, chosen, n, n*share, 4*se)
+		}
 	}
 }

@@ -59,6 +59,11 @@ type Config struct {
 	// Samples makes ApplyBatch return a point-in-time training sample (features/samples.go)
 	// for every applied visit and purchase, in Result.Sample.
 	Samples bool
+	// SampleShare, in (0, 1), limits the samples to that share of customers, chosen by a
+	// hash of the id (SampledCustomer): a chosen customer's every visit and purchase has its
+	// sample, so the conversion labels, which look for a later purchase of the same customer,
+	// stay whole. 0 or 1 (the default) samples every customer.
+	SampleShare float64
 	// RecordFormat is the encoding of the features records ApplyBatch returns: binary (the
 	// default) or JSON.
 	RecordFormat RecordFormat

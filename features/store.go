@@ -157,6 +157,9 @@ type Store struct {
 	batchCAS bool
 	cfg      Config
 	cache    *stateCache
+	// sampleBelow: with Config.SampleShare, customers whose sampleHash is below it have samples
+	// (0: every customer)
+	sampleBelow uint64
 
 	// nodeCAS: until this time (Unix nanoseconds) a cluster's writes go one script per customer,
 	// after the per-node script failed (casnode.go).
@@ -172,7 +175,11 @@ type Store struct {
 func NewStore(rdb redis.UniversalClient, cfg Config) *Store {
 	cfg = cfg.withDefaults()
 	_, cluster := rdb.(*redis.ClusterClient)
-	return &Store{rdb: rdb, cfg: cfg, cache: newStateCache(cfg.CacheSize, cfg.CacheBytes), batchCAS: !cluster}
+	s := &Store{rdb: rdb, cfg: cfg, cache: newStateCache(cfg.CacheSize, cfg.CacheBytes), batchCAS: !cluster}
+	if cfg.SampleShare > 0 && cfg.SampleShare < 1 {
+		s.sampleBelow = sampleBelow(cfg.SampleShare)
+	}
+	return s
 }
 
 // Config returns the store's configuration with defaults filled in.
@@ -206,6 +213,8 @@ type customer struct {
 	sample []byte
 	entry  *cacheEntry // the cache entry state was taken from
 	shard  uint8       // of the cache
+	// unsampled: Config.SampleShare leaves this customer out of the samples
+	unsampled bool
 }
 
 // batchScratch is what ApplyBatch needs besides the results, kept for the next batch.
@@ -264,7 +273,8 @@ func (s *Store) ApplyBatch(ctx context.Context, recs []Record, res []Result) err
 		if !ok {
 			ci = int32(len(b.custs))
 			b.byID[id] = ci
-			b.custs = append(b.custs, customer{id: id, key: Key(s.cfg.Prefix, id), first: int32(i), last: int32(i)})
+			b.custs = append(b.custs, customer{id: id, key: Key(s.cfg.Prefix, id), first: int32(i), last: int32(i),
+				unsampled: s.sampleBelow != 0 && sampleHash(id) >= s.sampleBelow})
 			continue
 		}
 		c := &b.custs[ci]
@@ -485,7 +495,7 @@ func (s *Store) applyCustomer(c *customer, next []int32, recs []Record, res []Re
 		r := &recs[ri]
 		ctx := priceContext(r.Event, ctxBuf[:0])
 		sampleAt := -1
-		if s.cfg.Samples && !r.Target && Sampled(r.Event) {
+		if s.cfg.Samples && !c.unsampled && !r.Target && Sampled(r.Event) {
 			// The sample needs the state before the event, so encode it first and drop it
 			// again if the event turns out to be a duplicate.
 			ar.reserve(1024)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"maps"
 	"math"
@@ -544,12 +545,36 @@ func TestFeaturesTopicKeepsCustomerOrder(t *testing.T) {
 // TestSamplesTopic checks the samples topic after a run with duplicates and malformed records:
 // exactly one sample per applied visit or purchase (none for refunds, profiles, duplicated events
 // or rejects), each holding the customer's state just before the event and the event's outcome.
+//
+// With features.Config.SampleShare, the samples are those of the customers the documented hash
+// chooses (computed here from its definition), each of them whole: every applied visit and
+// purchase of a chosen customer, none of the others'.
 func TestSamplesTopic(t *testing.T) {
+	t.Run("every customer", func(t *testing.T) { checkSamplesTopic(t, 0, 40, 3000) })
+	t.Run("share 0.3", func(t *testing.T) { checkSamplesTopic(t, 0.3, 400, 6000) })
+}
+
+// chosenForSamples is features.SampledCustomer as docs/ingest.md defines it: FNV-1a 64 of the id,
+// splitmix64's finalizer, below share·2⁶⁴.
+func chosenForSamples(id string, share float64) bool {
+	if share <= 0 || share >= 1 {
+		return true
+	}
+	f := fnv.New64a()
+	f.Write([]byte(id))
+	h := f.Sum64()
+	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9
+	h = (h ^ h>>27) * 0x94d049bb133111eb
+	h ^= h >> 31
+	return float64(h) < share*math.Exp2(64)
+}
+
+func checkSamplesTopic(t *testing.T, share float64, customers, events int) {
 	ctx := testenv.Context(t, 2*time.Minute)
 	br := testenv.StartBroker(t, 3)
 	srv := testenv.StartRedis(t)
 	rdb := srv.Client()
-	w := makeWorkload(4, 40, 3000, 0.10, 12)
+	w := makeWorkload(4, customers, events, 0.10, 12)
 
 	// The oracle: a customer's events share a partition, so ingest applies them in publish
 	// order; the first delivery of an event id applies, later ones are duplicates.
@@ -572,19 +597,38 @@ func TestSamplesTopic(t *testing.T) {
 			c = &before{}
 			counts[ev.CustomerID] = c
 		}
+		chosen := chosenForSamples(ev.CustomerID, share)
 		switch ev.Type {
 		case stream.Purchase:
-			want[ev.EventID] = *c
+			if chosen {
+				want[ev.EventID] = *c
+			}
 			c.orders++
 		case stream.Visit:
-			want[ev.EventID] = *c
+			if chosen {
+				want[ev.EventID] = *c
+			}
 			c.visits++
 		}
 		wantEvents[ev.EventID] = &ev
 	}
+	if share > 0 {
+		kept := 0
+		for id := range counts {
+			if chosenForSamples(id, share) {
+				kept++
+			}
+		}
+		// The oracle's own check: the hash chooses about share of the customers.
+		if n := float64(len(counts)); math.Abs(float64(kept)-share*n) > 4*math.Sqrt(n*share*(1-share)) {
+			t.Fatalf("the hash chooses %d of %d customers at share %v", kept, len(counts), share)
+		}
+		t.Logf("%d of %d customers chosen, %d samples", kept, len(counts), len(want))
+	}
 
 	publish(t, ctx, br.Address, w.msgs)
-	startIngest(t, ctx, br.Address, rdb, "a")
+	runIngest(t, ctx, "a", ingest.Options{Consumer: consumer(br.Address, 200, 500*time.Millisecond), Registerer: prometheus.NewRegistry(),
+		Features: features.Config{SampleShare: share}}, rdb)
 	waitMatch(t, ctx, rdb, w, time.Minute)
 	waitCommitted(t, ctx, br.Address, time.Minute)
 

@@ -1,6 +1,7 @@
 package retrainer
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segstream/segstream/features"
@@ -17,21 +19,16 @@ import (
 	"github.com/segstream/segstream/testkit/testenv"
 )
 
-// TestRefitKeepsConversionOnYoungSamples: the Online Retail purchases go through the store's
-// own batched update (the code ingest runs) into real Redis, and their training samples into a
-// samples topic on the in-process broker, as ingest produces them. A refit that reads every
-// sample (a year of them) fits a calibrated conversion model. A refit that reads only the
-// latest 2,000 (a few weeks: what the latest samples of a live stream are, all younger than
-// the 30-day horizon, so none has a label) must keep that model, not drop it: the scorer's
-// probability to convert after the swap is the one it gave before, for every customer.
-func TestRefitKeepsConversionOnYoungSamples(t *testing.T) {
+// retailSamples applies the Online Retail purchases to a store in real Redis through its own
+// batched update (the code ingest runs) and produces their training samples, as ingest does, to
+// the samples topic of an in-process broker; share is ingest's --samples-share (0: all).
+func retailSamples(t *testing.T, ctx context.Context, share float64) (*redis.Client, *features.Store, string, int) {
+	t.Helper()
 	evs := onlineRetail(t)
 	srv := testenv.StartRedis(t)
 	rdb := srv.Client()
 	br := testenv.StartBroker(t, 1)
-	ctx := testenv.Context(t, 3*time.Minute)
-
-	st := features.NewStore(rdb, features.Config{Samples: true})
+	st := features.NewStore(rdb, features.Config{Samples: true, SampleShare: share})
 	w := stream.NewWriter([]string{br.Address}, stream.DefaultSamplesTopic, stream.WriterOptions{})
 	defer w.Close()
 	const batch = 2000
@@ -61,8 +58,21 @@ func TestRefitKeepsConversionOnYoungSamples(t *testing.T) {
 		}
 	}
 	flush()
+	return rdb, st, br.Address, samples
+}
 
-	o := Options{Seed: 7, Brokers: []string{br.Address}, Registerer: prometheus.NewRegistry()}
+// TestRefitKeepsConversionOnYoungSamples: the Online Retail purchases go through the store's
+// own batched update (the code ingest runs) into real Redis, and their training samples into a
+// samples topic on the in-process broker, as ingest produces them. A refit that reads every
+// sample (a year of them) fits a calibrated conversion model. A refit that reads only the
+// latest 2,000 (a few weeks: what the latest samples of a live stream are, all younger than
+// the 30-day horizon, so none has a label) must keep that model, not drop it: the scorer's
+// probability to convert after the swap is the one it gave before, for every customer.
+func TestRefitKeepsConversionOnYoungSamples(t *testing.T) {
+	ctx := testenv.Context(t, 3*time.Minute)
+	rdb, st, broker, samples := retailSamples(t, ctx, 0)
+
+	o := Options{Seed: 7, Brokers: []string{broker}, Registerer: prometheus.NewRegistry()}
 	r, err := New(o, rdb)
 	if err != nil {
 		t.Fatal(err)
@@ -127,4 +137,52 @@ func TestRefitKeepsConversionOnYoungSamples(t *testing.T) {
 			t.Fatalf("customer %s: p(convert) %v (%v) after the swap, %v (%v) before", snap.IDs[i], b.PConvert, b.HasConversion, a.PConvert, a.HasConversion)
 		}
 	}
+}
+
+// TestRefitConversionWithSamplesShare: the remedy the retrainer's warning names. With ingest's
+// --samples-share 0.1 the topic holds the samples of a tenth of the customers, so the latest
+// 1,000 (half of them) reach months back where 2,000 of every customer's reach weeks: the refit
+// fits a calibrated conversion model of its own on labelled samples. The samples are exactly the
+// chosen customers' (features.SampledCustomer).
+func TestRefitConversionWithSamplesShare(t *testing.T) {
+	ctx := testenv.Context(t, 3*time.Minute)
+	rdb, _, broker, samples := retailSamples(t, ctx, 0.1)
+	var customers, chosen int
+	seen := map[string]bool{}
+	for _, ev := range onlineRetail(t) {
+		if !seen[ev.CustomerID] {
+			seen[ev.CustomerID] = true
+			customers++
+			if features.SampledCustomer(ev.CustomerID, 0.1) {
+				chosen++
+			}
+		}
+	}
+	read := map[string]bool{}
+	if _, err := ReadSamples(ctx, stream.Cluster{Brokers: []string{broker}}, stream.DefaultSamplesTopic, 1<<30, nil, func(s *features.Sample) {
+		read[s.CustomerID] = true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for id := range read {
+		if !features.SampledCustomer(id, 0.1) {
+			t.Fatalf("a sample of %s, whom the share leaves out", id)
+		}
+	}
+	t.Logf("%d samples of %d customers (%d chosen of %d)", samples, len(read), chosen, customers)
+
+	r, err := New(Options{Seed: 7, Brokers: []string{broker}, MaxSamples: 1000, Registerer: prometheus.NewRegistry()}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.setHeld(true)
+	res := mustPromote(t, ctx, r, "refit on the latest samples of a tenth of the customers")
+	if res.Samples > 1000 || res.Samples >= samples {
+		t.Fatalf("read %d of %d samples, want the latest 1,000", res.Samples, samples)
+	}
+	b := published.Current(t, rdb)
+	if res.ConversionLabels < bundle.MinConversionSamples || b.Payload.Scorecard.Conversion == nil || strings.Contains(strings.Join(b.Payload.Scorecard.Notes, "; "), "conversion kept") {
+		t.Fatalf("%d samples read, %d labelled; calibration %v; notes %q", res.Samples, res.ConversionLabels, b.Payload.Scorecard.Conversion, b.Payload.Scorecard.Notes)
+	}
+	t.Logf("%d samples read, %d labelled, AUC %.3f", res.Samples, res.ConversionLabels, b.Payload.Scorecard.Conversion.AUC)
 }

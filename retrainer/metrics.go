@@ -14,6 +14,8 @@ type metrics struct {
 	lockHeld    prometheus.Gauge
 	drift       *prometheus.GaugeVec
 	restored    prometheus.Counter
+	// of the last refit that read samples
+	samples, labelled, span prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -32,8 +34,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			"Population stability index of each segmentation feature against the serving bundle's training data.", "feature"),
 		restored: promx.Counter("segstream_retrainer_bundle_restores_total",
 			"Times the registry had no current bundle (Redis lost it) and the kept copy was published again."),
+		samples: promx.Gauge("segstream_retrainer_training_samples",
+			"Training samples the last refit read (at most --max-samples)."),
+		labelled: promx.Gauge("segstream_retrainer_conversion_labels",
+			"Of those, samples older than the conversion horizon, which the conversion model is fitted on; under 50 the serving model is kept."),
+		span: promx.Gauge("segstream_retrainer_training_samples_span_seconds",
+			"Event time from the earliest to the latest sample the last refit read; the conversion model refits only once it is past the horizon."),
 	}
-	if err := promx.Register(reg, m.interval, m.runs, m.duration, m.lastSuccess, m.lockHeld, m.drift, m.restored); err != nil {
+	if err := promx.Register(reg, m.interval, m.runs, m.duration, m.lastSuccess, m.lockHeld, m.drift, m.restored, m.samples, m.labelled, m.span); err != nil {
 		return nil, err
 	}
 	for _, t := range Triggers {

@@ -617,6 +617,9 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 	st.Version, st.Rows = v, len(snap.IDs)
 	if training != nil {
 		st.Samples, st.ConversionLabels = training.Samples, training.Labelled()
+		r.m.samples.Set(float64(training.Samples))
+		r.m.labelled.Set(float64(st.ConversionLabels))
+		r.m.span.Set(training.Latest.Sub(training.Earliest).Seconds())
 		if training.Samples > 0 && st.ConversionLabels < bundle.MinConversionSamples {
 			// The latest samples of a live stream span less than the horizon, so none has a
 			// label yet: the serving conversion model is kept (bundle.Build says so in the
@@ -624,7 +627,7 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 			r.log.Warn("too few samples older than the conversion horizon to refit the conversion model",
 				"labelled", st.ConversionLabels, "need", bundle.MinConversionSamples, "samples", training.Samples,
 				"span", training.Latest.Sub(training.Earliest).String(), "horizon", r.o.Horizon.String(),
-				"fix", "samples must span more than the horizon: raise --max-samples, or see docs/retrainer.md")
+				"fix", "the samples read must span more than the horizon: lower ingest's --samples-share, or raise --max-samples (docs/retrainer.md)")
 		}
 	}
 	// Brand counts and contact attributes for the descriptive analyses and the accessible

@@ -377,7 +377,7 @@ func exportTo(t *testing.T, ctx context.Context, addr, name string, extra ...str
 func ingestOptions(t *testing.T, broker string) ingest.Options {
 	t.Helper()
 	o, err := (&roles.IngestFlags{Windows: "30,90,365", BatchSize: 1000, Linger: 5 * time.Millisecond,
-		DrainTimeout: 10 * time.Second, MaxFuture: 24 * time.Hour, DedupWindow: 1024, StallAfter: 2 * time.Minute,
+		DrainTimeout: 10 * time.Second, MaxFuture: 24 * time.Hour, DedupWindow: 1024, StallAfter: 2 * time.Minute, SampleShare: 1,
 		Topic: "segstream.events", Group: "segstream-ingest", FeaturesTopic: "segstream.features", DLQTopic: "segstream.dlq"}).Options([]string{broker})
 	if err != nil {
 		t.Fatal(err)

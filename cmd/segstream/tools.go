@@ -209,6 +209,7 @@ func benchIngest(fs *flag.FlagSet) runFunc {
 	fs.BoolVar(&o.NoNaive, "no-naive", false, "skip the naive baseline (for profiling; no ratio)")
 	fs.BoolVar(&o.NoScore, "no-score", false, "skip the scorer's pass over the last run's features records")
 	fs.BoolVar(&o.NoSamples, "no-samples", false, "do not make training samples (shows what the samples topic costs)")
+	fs.Float64Var(&o.SampleShare, "samples-share", 1, "ingest's --samples-share: make training samples for this share of customers")
 	fs.IntVar(&o.RedisCluster, "redis-cluster", 0, "also run on a Redis Cluster of this many masters (at least 3; redis-server processes started here), to measure scale-out")
 	fs.IntVar(&o.Replicas, "replicas", 1, "with --redis-cluster: ingesters in one consumer group, each with its own Redis client and cache")
 	fs.Func("features-format", "encoding of the features records: binary (the default) or json, to compare them", func(s string) (err error) {

@@ -134,7 +134,7 @@ func Run(ctx context.Context, o Options, stdout io.Writer) error {
 
 	f := roles.IngestFlags{Topic: stream.DefaultEventsTopic, Group: stream.DefaultIngestGroup, FeaturesTopic: stream.DefaultFeaturesTopic,
 		DLQTopic: stream.DefaultDLQTopic, SamplesTopic: stream.DefaultSamplesTopic, Samples: true, BatchSize: 500, Linger: 5 * time.Millisecond, DrainTimeout: 10 * time.Second,
-		MaxFuture: 24 * time.Hour, Windows: "30,90,365", DedupWindow: 1024}
+		MaxFuture: 24 * time.Hour, Windows: "30,90,365", DedupWindow: 1024, SampleShare: 1}
 	io_, err := f.Options(brokers)
 	if err != nil {
 		return err

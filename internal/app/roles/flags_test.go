@@ -89,6 +89,25 @@ func TestIngestFeaturesFormatFlag(t *testing.T) {
 	}
 }
 
+func TestIngestSamplesShareFlag(t *testing.T) {
+	for arg, want := range map[string]float64{"": 1, "1": 1, "0.05": 0.05, "0": -1, "1.5": -1, "-0.1": -1, "NaN": -1} {
+		var args []string
+		if arg != "" {
+			args = []string{"--samples-share", arg}
+		}
+		o, err := ingestOptions(t, args)
+		if want < 0 {
+			if err == nil || !strings.Contains(err.Error(), "--samples-share") || !strings.Contains(err.Error(), "(0, 1]") {
+				t.Errorf("--samples-share %s: %v, want an error naming the flag and its range", arg, err)
+			}
+			continue
+		}
+		if err != nil || o.Features.SampleShare != want {
+			t.Errorf("--samples-share %q: %v, %v; want %v", arg, o.Features.SampleShare, err, want)
+		}
+	}
+}
+
 // ingestOptions parses args (and the environment) as the ingest role does and validates them.
 func ingestOptions(t *testing.T, args []string) (ingest.Options, error) {
 	t.Helper()

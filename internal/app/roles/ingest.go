@@ -25,6 +25,7 @@ type IngestFlags struct {
 	Topic, Group, FeaturesTopic, DLQTopic string
 	SamplesTopic                          string
 	Samples                               bool
+	SampleShare                           float64
 	BatchSize                             int
 	Linger, DrainTimeout, MaxFuture       time.Duration
 	StallAfter                            time.Duration
@@ -44,6 +45,7 @@ func (f *IngestFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.DLQTopic, "dlq-topic", stream.DefaultDLQTopic, "topic for rejected events")
 	fs.StringVar(&f.SamplesTopic, "samples-topic", stream.DefaultSamplesTopic, "topic for point-in-time training samples (one per applied visit or purchase); cap it with retention.bytes / retention.ms")
 	fs.BoolVar(&f.Samples, "samples", true, "produce training samples to --samples-topic (--samples=false for none)")
+	fs.Float64Var(&f.SampleShare, "samples-share", 1, "share of customers, chosen by a hash of the id, whose every visit and purchase makes a training sample; size it so the latest --max-samples span more than the conversion horizon (docs/retrainer.md)")
 	fs.IntVar(&f.BatchSize, "batch-size", 2000, "most records per partition batch")
 	fs.DurationVar(&f.Linger, "linger", 5*time.Millisecond, "how long a partition lane waits to fill a batch")
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 15*time.Second, "how long shutdown may spend finishing queued batches")
@@ -108,6 +110,9 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 	if f.Samples && (samples == "" || samples == "-") {
 		return ingest.Options{}, fmt.Errorf("--samples-topic %q: name a topic, or turn samples off with --samples=false", samples)
 	}
+	if !(f.SampleShare > 0 && f.SampleShare <= 1) {
+		return ingest.Options{}, fmt.Errorf("--samples-share %v: give a share in (0, 1], such as 0.05 for one customer in twenty (or --samples=false for none)", f.SampleShare)
+	}
 	lim := stream.DefaultLimits
 	lim.MaxFuture = f.MaxFuture
 	o := ingest.Options{
@@ -119,7 +124,7 @@ func (f *IngestFlags) Options(brokers []string) (ingest.Options, error) {
 		StallAfter:    f.StallAfter,
 		WaitReplicas:  f.WaitReplicas,
 		Period:        f.Period,
-		Features:      features.Config{Windows: w, DedupWindow: f.DedupWindow, RecordFormat: format},
+		Features:      features.Config{Windows: w, DedupWindow: f.DedupWindow, RecordFormat: format, SampleShare: f.SampleShare},
 		Limits:        lim,
 	}
 	if v := os.Getenv("SEGSTREAM_FAULT_CRASH_AFTER_BATCHES"); v != "" {

@@ -48,6 +48,8 @@ type Options struct {
 	NoFeatures bool
 	// NoSamples skips the training samples (ingest's --samples=false), to see what they cost.
 	NoSamples bool
+	// SampleShare is ingest's --samples-share (0 is 1: every customer's samples).
+	SampleShare float64
 	// RecordFormat is the features records' encoding (ingest's --features-format).
 	RecordFormat features.RecordFormat
 	// RedisCluster, when at least 3, also runs segstream's ingest on a Redis Cluster of that
@@ -255,6 +257,9 @@ func Run(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	case o.NoSamples:
 		outputs = "features topic"
 	}
+	if !o.NoSamples && o.SampleShare > 0 && o.SampleShare < 1 {
+		outputs = strings.Replace(outputs, "samples", fmt.Sprintf("samples (%g of customers)", o.SampleShare), 1)
+	}
 	if !o.NoFeatures {
 		outputs = strings.Replace(outputs, "features", o.RecordFormat.String()+" features", 1)
 	}
@@ -358,7 +363,7 @@ func runIngest(ctx context.Context, brokers []string, rdb redis.UniversalClient,
 			FeaturesTopic: out.features, NoFeatures: o.NoFeatures,
 			SamplesTopic: out.samples, NoSamples: o.NoSamples,
 			DLQTopic: "bench.dlq",
-			Features: features.Config{Samples: !o.NoSamples, RecordFormat: o.RecordFormat},
+			Features: features.Config{Samples: !o.NoSamples, SampleShare: o.SampleShare, RecordFormat: o.RecordFormat},
 			Applied:  func(records int) { applied.Add(int64(records)) },
 		}
 		if app != nil {

@@ -19,6 +19,8 @@ func (o Options) Validate() error {
 	switch {
 	case o.Events < 1000 || o.Customers < 1 || o.Partitions < 1 || o.Runs < 1 || o.BatchSize < 1:
 		return errors.New("--events must be at least 1000 and --customers, --partitions, --runs, --batch-size at least 1")
+	case o.SampleShare < 0 || o.SampleShare > 1 || o.SampleShare != o.SampleShare:
+		return fmt.Errorf("--samples-share %v: give a share in (0, 1]", o.SampleShare)
 	case o.RedisCluster != 0 && (o.RedisCluster < 3 || o.RedisCluster > 64):
 		return fmt.Errorf("--redis-cluster %d: a Redis Cluster needs 3 to 64 masters here (0 for none)", o.RedisCluster)
 	case o.RedisCluster != 0 && (o.Replicas < 1 || o.Replicas > o.Partitions):
