@@ -61,6 +61,18 @@ func retailSamples(t *testing.T, ctx context.Context, share float64) (*redis.Cli
 	return rdb, st, br.Address, samples
 }
 
+// samplesRetrainer is a retrainer holding the lease that reads at most maxSamples (0: the
+// default) from broker's samples topic.
+func samplesRetrainer(t *testing.T, rdb *redis.Client, broker string, maxSamples int) *Retrainer {
+	t.Helper()
+	r, err := New(Options{Seed: 7, Brokers: []string{broker}, MaxSamples: maxSamples, Registerer: prometheus.NewRegistry()}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.setHeld(true)
+	return r
+}
+
 // TestRefitKeepsConversionOnYoungSamples: the Online Retail purchases go through the store's
 // own batched update (the code ingest runs) into real Redis, and their training samples into a
 // samples topic on the in-process broker, as ingest produces them. A refit that reads every
@@ -72,13 +84,7 @@ func TestRefitKeepsConversionOnYoungSamples(t *testing.T) {
 	ctx := testenv.Context(t, 3*time.Minute)
 	rdb, st, broker, samples := retailSamples(t, ctx, 0)
 
-	o := Options{Seed: 7, Brokers: []string{broker}, Registerer: prometheus.NewRegistry()}
-	r, err := New(o, rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.setHeld(true)
-	first := mustPromote(t, ctx, r, "refit on every sample")
+	first := mustPromote(t, ctx, samplesRetrainer(t, rdb, broker, 0), "refit on every sample")
 	v1 := published.Current(t, rdb)
 	if first.Samples != samples || first.ConversionLabels < bundle.MinConversionSamples || v1.Payload.Scorecard.Conversion == nil {
 		t.Fatalf("first refit: %d of %d samples read, %d labelled, calibration %v; notes %q", first.Samples, samples,
@@ -86,12 +92,7 @@ func TestRefitKeepsConversionOnYoungSamples(t *testing.T) {
 	}
 	t.Logf("first refit: %d samples, %d labelled, AUC %.3f", first.Samples, first.ConversionLabels, v1.Payload.Scorecard.Conversion.AUC)
 
-	o.MaxSamples, o.Registerer = 2000, prometheus.NewRegistry()
-	r2, err := New(o, rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r2.setHeld(true)
+	r2 := samplesRetrainer(t, rdb, broker, 2000)
 	second := mustPromote(t, ctx, r2, "refit on the latest samples")
 	v2 := published.Current(t, rdb)
 	if second.Version == first.Version || second.Samples == 0 || second.Samples > 2000 || second.ConversionLabels != 0 {
@@ -171,12 +172,7 @@ func TestRefitConversionWithSamplesShare(t *testing.T) {
 	}
 	t.Logf("%d samples of %d customers (%d chosen of %d)", samples, len(read), chosen, customers)
 
-	r, err := New(Options{Seed: 7, Brokers: []string{broker}, MaxSamples: 1000, Registerer: prometheus.NewRegistry()}, rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.setHeld(true)
-	res := mustPromote(t, ctx, r, "refit on the latest samples of a tenth of the customers")
+	res := mustPromote(t, ctx, samplesRetrainer(t, rdb, broker, 1000), "refit on the latest samples of a tenth of the customers")
 	if res.Samples > 1000 || res.Samples >= samples {
 		t.Fatalf("read %d of %d samples, want the latest 1,000", res.Samples, samples)
 	}
