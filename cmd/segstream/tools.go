@@ -225,6 +225,9 @@ func benchIngest(fs *flag.FlagSet) runFunc {
 		if err := o.Validate(); err != nil {
 			return badUsage("%v", err)
 		}
+		if o.SampleShare == 0 { // Options takes 0 as every customer; a flag of 0 is a mistake
+			return badUsage("--samples-share 0: give a share in (0, 1], or --no-samples for none")
+		}
 		o.Seed = *seed
 		if *only != "" {
 			if !slices.Contains([]string{"purchase", "visit", "refund", "profile", "interaction"}, *only) {
