@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
@@ -98,6 +99,12 @@ func TestRefitKeepsConversionOnYoungSamples(t *testing.T) {
 	if second.Version == first.Version || second.Samples == 0 || second.Samples > 2000 || second.ConversionLabels != 0 {
 		t.Fatalf("second refit: v%d (first v%d), %d samples, %d labelled; want at most 2,000 samples, none labelled",
 			second.Version, first.Version, second.Samples, second.ConversionLabels)
+	}
+	// What SegstreamConversionNotRefitted reads.
+	span := testutil.ToFloat64(r2.m.span)
+	if testutil.ToFloat64(r2.m.samples) != float64(second.Samples) || testutil.ToFloat64(r2.m.labelled) != 0 || span <= 0 || span >= r2.o.Horizon.Seconds() {
+		t.Errorf("gauges: %v samples, %v labelled, span %v s; want %d, 0, under the %v horizon", testutil.ToFloat64(r2.m.samples),
+			testutil.ToFloat64(r2.m.labelled), span, second.Samples, r2.o.Horizon)
 	}
 	if notes := strings.Join(v2.Payload.Scorecard.Notes, "; "); !strings.Contains(notes, "conversion kept from v") {
 		t.Errorf("v%d's notes do not say the conversion model was kept: %q", v2.Version, notes)
