@@ -1,8 +1,10 @@
 package retrainer
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -63,10 +65,10 @@ func retailSamples(t *testing.T, ctx context.Context, share float64) (*redis.Cli
 }
 
 // samplesRetrainer is a retrainer holding the lease that reads at most maxSamples (0: the
-// default) from broker's samples topic.
-func samplesRetrainer(t *testing.T, rdb *redis.Client, broker string, maxSamples int) *Retrainer {
+// default) from broker's samples topic, logging to log (nil: nowhere).
+func samplesRetrainer(t *testing.T, rdb *redis.Client, broker string, maxSamples int, log *slog.Logger) *Retrainer {
 	t.Helper()
-	r, err := New(Options{Seed: 7, Brokers: []string{broker}, MaxSamples: maxSamples, Registerer: prometheus.NewRegistry()}, rdb)
+	r, err := New(Options{Seed: 7, Brokers: []string{broker}, MaxSamples: maxSamples, Registerer: prometheus.NewRegistry(), Logger: log}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestRefitKeepsConversionOnYoungSamples(t *testing.T) {
 	ctx := testenv.Context(t, 3*time.Minute)
 	rdb, st, broker, samples := retailSamples(t, ctx, 0)
 
-	first := mustPromote(t, ctx, samplesRetrainer(t, rdb, broker, 0), "refit on every sample")
+	first := mustPromote(t, ctx, samplesRetrainer(t, rdb, broker, 0, nil), "refit on every sample")
 	v1 := published.Current(t, rdb)
 	if first.Samples != samples || first.ConversionLabels < bundle.MinConversionSamples || v1.Payload.Scorecard.Conversion == nil {
 		t.Fatalf("first refit: %d of %d samples read, %d labelled, calibration %v; notes %q", first.Samples, samples,
@@ -93,18 +95,23 @@ func TestRefitKeepsConversionOnYoungSamples(t *testing.T) {
 	}
 	t.Logf("first refit: %d samples, %d labelled, AUC %.3f", first.Samples, first.ConversionLabels, v1.Payload.Scorecard.Conversion.AUC)
 
-	r2 := samplesRetrainer(t, rdb, broker, 2000)
+	var logged bytes.Buffer
+	r2 := samplesRetrainer(t, rdb, broker, 2000, slog.New(slog.NewTextHandler(&logged, nil)))
 	second := mustPromote(t, ctx, r2, "refit on the latest samples")
 	v2 := published.Current(t, rdb)
 	if second.Version == first.Version || second.Samples == 0 || second.Samples > 2000 || second.ConversionLabels != 0 {
 		t.Fatalf("second refit: v%d (first v%d), %d samples, %d labelled; want at most 2,000 samples, none labelled",
 			second.Version, first.Version, second.Samples, second.ConversionLabels)
 	}
-	// What SegstreamConversionNotRefitted reads.
+	// What SegstreamConversionNotRefitted reads, and the log's advice: for the same number of
+	// samples to span twice the horizon, the topic must hold span/(2·horizon) of them.
 	span := testutil.ToFloat64(r2.m.span)
 	if testutil.ToFloat64(r2.m.samples) != float64(second.Samples) || testutil.ToFloat64(r2.m.labelled) != 0 || span <= 0 || span >= r2.o.Horizon.Seconds() {
 		t.Errorf("gauges: %v samples, %v labelled, span %v s; want %d, 0, under the %v horizon", testutil.ToFloat64(r2.m.samples),
 			testutil.ToFloat64(r2.m.labelled), span, second.Samples, r2.o.Horizon)
+	}
+	if advice := fmt.Sprintf("multiply ingest's --samples-share by %.2g", span/(2*r2.o.Horizon.Seconds())); !strings.Contains(logged.String(), advice) {
+		t.Errorf("the refit's log does not say %q:\n%s", advice, logged.String())
 	}
 	if notes := strings.Join(v2.Payload.Scorecard.Notes, "; "); !strings.Contains(notes, "conversion kept from v") {
 		t.Errorf("v%d's notes do not say the conversion model was kept: %q", v2.Version, notes)
@@ -179,7 +186,7 @@ func TestRefitConversionWithSamplesShare(t *testing.T) {
 	}
 	t.Logf("%d samples of %d customers (%d chosen of %d)", samples, len(read), chosen, customers)
 
-	res := mustPromote(t, ctx, samplesRetrainer(t, rdb, broker, 1000), "refit on the latest samples of a tenth of the customers")
+	res := mustPromote(t, ctx, samplesRetrainer(t, rdb, broker, 1000, nil), "refit on the latest samples of a tenth of the customers")
 	if res.Samples > 1000 || res.Samples >= samples {
 		t.Fatalf("read %d of %d samples, want the latest 1,000", res.Samples, samples)
 	}

@@ -624,10 +624,14 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 			// The latest samples of a live stream span less than the horizon, so none has a
 			// label yet: the serving conversion model is kept (bundle.Build says so in the
 			// scorecard), and the operator learns why here.
+			// For the same number of samples to span the horizon and as much again of labelled
+			// ones, the topic must hold span/(2·horizon) of the samples a second it holds now.
+			span := training.Latest.Sub(training.Earliest)
 			r.log.Warn("too few samples older than the conversion horizon to refit the conversion model",
 				"labelled", st.ConversionLabels, "need", bundle.MinConversionSamples, "samples", training.Samples,
-				"span", training.Latest.Sub(training.Earliest).String(), "horizon", r.o.Horizon.String(),
-				"fix", "the samples read must span more than the horizon: lower ingest's --samples-share, or raise --max-samples (docs/retrainer.md)")
+				"span", span.String(), "horizon", r.o.Horizon.String(),
+				"fix", fmt.Sprintf("the samples read must span more than the horizon: multiply ingest's --samples-share by %.2g, or raise --max-samples by %.2g× (docs/retrainer.md)",
+					span.Seconds()/(2*r.o.Horizon.Seconds()), 2*r.o.Horizon.Seconds()/max(span.Seconds(), 1)))
 		}
 	}
 	// Brand counts and contact attributes for the descriptive analyses and the accessible
