@@ -174,7 +174,7 @@ func TestRefitConversionWithSamplesShare(t *testing.T) {
 		}
 	}
 	read := map[string]bool{}
-	if _, err := ReadSamples(ctx, stream.Cluster{Brokers: []string{broker}}, stream.DefaultSamplesTopic, 1<<30, nil, func(s *features.Sample) {
+	if _, err := ReadSamples(ctx, stream.Cluster{Brokers: []string{broker}}, stream.DefaultSamplesTopic, 1<<30, nil, func(_ int, s *features.Sample) {
 		read[s.CustomerID] = true
 	}); err != nil {
 		t.Fatal(err)

@@ -575,7 +575,7 @@ func (r *Retrainer) refit(ctx context.Context, trigger Trigger, st *RunStatus) (
 	var training *Training
 	if !r.o.NoSamples {
 		tb := NewTrainingBuilder(TrainingOptions{Windows: r.store.Config().Windows, Horizon: r.o.Horizon, Session: r.o.Session})
-		if _, err := ReadSamples(ctx, stream.Cluster{Brokers: r.o.Brokers, Security: r.o.Security}, r.o.SamplesTopic, r.o.MaxSamples, r.log, tb.Add); err != nil {
+		if _, err := ReadSamples(ctx, stream.Cluster{Brokers: r.o.Brokers, Security: r.o.Security}, r.o.SamplesTopic, r.o.MaxSamples, r.log, tb.AddFrom); err != nil {
 			// The segmentation, RFM and CLV need no samples; fit them and say so.
 			r.log.Warn("refit without samples", "topic", r.o.SamplesTopic, "err", err)
 		} else {

@@ -19,7 +19,7 @@ import (
 // over its partitions, up to the end offsets it finds when it starts (records produced
 // meanwhile wait for the next refit). Records that do not decode are counted and skipped:
 // training data is best effort, a refit is not.
-func ReadSamples(ctx context.Context, c stream.Cluster, topic string, maxSamples int, log *slog.Logger, fn func(*features.Sample)) (bad int, err error) {
+func ReadSamples(ctx context.Context, c stream.Cluster, topic string, maxSamples int, log *slog.Logger, fn func(partition int, s *features.Sample)) (bad int, err error) {
 	offs, err := c.LogOffsets(ctx, topic)
 	if err != nil {
 		return 0, err
@@ -43,14 +43,14 @@ func ReadSamples(ctx context.Context, c stream.Cluster, topic string, maxSamples
 }
 
 // readPartition decodes the samples of [start, end) of one partition.
-func readPartition(ctx context.Context, c stream.Cluster, topic string, partition int, start, end int64, fn func(*features.Sample)) (bad int, err error) {
+func readPartition(ctx context.Context, c stream.Cluster, topic string, partition int, start, end int64, fn func(int, *features.Sample)) (bad int, err error) {
 	err = c.ReadRange(ctx, topic, partition, start, end, func(m *kafka.Message) error {
 		s, err := features.DecodeSample(m.Value)
 		if err != nil {
 			bad++
 			return nil
 		}
-		fn(&s)
+		fn(partition, &s)
 		return nil
 	})
 	return bad, err
@@ -84,6 +84,7 @@ type TrainingOptions struct {
 // sampleRow is what BuildTraining keeps of a sample.
 type sampleRow struct {
 	customer string
+	part     int // of the samples topic
 	ts       int64
 	bought   bool
 	brand    int // 1..5, 0 when not a course brand
@@ -112,9 +113,12 @@ func NewTrainingBuilder(o TrainingOptions) *TrainingBuilder {
 	return &TrainingBuilder{o: o, cols: newColumns(o.Windows, 1024)}
 }
 
-// Add takes one sample.
-func (tb *TrainingBuilder) Add(s *features.Sample) {
-	r := sampleRow{customer: s.CustomerID, ts: s.TS, bought: s.Bought, qty: s.Quantity, full: true}
+// Add takes one sample, of a topic with one partition.
+func (tb *TrainingBuilder) Add(s *features.Sample) { tb.AddFrom(0, s) }
+
+// AddFrom takes one sample read from partition of the samples topic.
+func (tb *TrainingBuilder) AddFrom(partition int, s *features.Sample) {
+	r := sampleRow{customer: s.CustomerID, part: partition, ts: s.TS, bought: s.Bought, qty: s.Quantity, full: true}
 	if b, err := strconv.Atoi(s.Brand); err == nil && b >= 1 && b <= choice.Brands {
 		r.brand = b
 	}
@@ -135,15 +139,22 @@ func (tb *TrainingBuilder) Add(s *features.Sample) {
 }
 
 // Build joins the samples into occasions and conversion labels. Samples whose conversion
-// horizon has not passed by the latest sample are left out of the conversion data.
+// horizon has not passed by the latest sample of their partition are left out of the conversion
+// data.
 func (tb *TrainingBuilder) Build() *Training {
 	t := &Training{Samples: len(tb.rows)}
 	if len(tb.rows) == 0 {
 		return t
 	}
+	// A customer's samples are all in her partition, in the order ingest applied them, so a
+	// sample's horizon has passed, and its label is whole, once its partition's latest sample is
+	// past it. Against the latest of all partitions, a partition behind the others would have
+	// its recent samples labelled 0 before their purchases arrived.
 	latest, earliest := tb.rows[0].ts, tb.rows[0].ts
+	latestOf := map[int]int64{}
 	for _, r := range tb.rows {
 		latest, earliest = max(latest, r.ts), min(earliest, r.ts)
+		latestOf[r.part] = max(latestOf[r.part], r.ts)
 	}
 	t.Earliest, t.Latest = time.UnixMilli(earliest).UTC(), time.UnixMilli(latest).UTC()
 	idx := make([]int, len(tb.rows))
@@ -174,7 +185,7 @@ func (tb *TrainingBuilder) Build() *Training {
 	for k, i := range idx {
 		r := &tb.rows[i]
 		// Conversion: did this customer buy after the sample and within the horizon?
-		if r.ts+horizon <= latest {
+		if r.ts+horizon <= latestOf[r.part] {
 			label := 0.0
 			for _, j := range idx[k+1:] {
 				q := &tb.rows[j]

@@ -40,7 +40,7 @@ func TestReadSamples(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	start := time.Now()
-	bad, err := ReadSamples(ctx, stream.Cluster{Brokers: []string{br.Address}}, stream.DefaultSamplesTopic, 1<<20, nil, func(s *features.Sample) { seen[s.EventID] = true })
+	bad, err := ReadSamples(ctx, stream.Cluster{Brokers: []string{br.Address}}, stream.DefaultSamplesTopic, 1<<20, nil, func(_ int, s *features.Sample) { seen[s.EventID] = true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestReadSamples(t *testing.T) {
 		t.Fatalf("read %d distinct samples (%d bad), want %d (1 bad)", len(seen), bad, n)
 	}
 	capped := 0
-	if _, err := ReadSamples(ctx, stream.Cluster{Brokers: []string{br.Address}}, stream.DefaultSamplesTopic, 600, nil, func(*features.Sample) { capped++ }); err != nil {
+	if _, err := ReadSamples(ctx, stream.Cluster{Brokers: []string{br.Address}}, stream.DefaultSamplesTopic, 600, nil, func(int, *features.Sample) { capped++ }); err != nil {
 		t.Fatal(err)
 	}
 	if capped < 590 || capped > 600 {

@@ -88,6 +88,42 @@ func TestTrainingJoinsOccasionsAndLabels(t *testing.T) {
 	}
 }
 
+// TestConversionLabelsPerPartition: a sample's horizon is measured to the latest sample of its
+// own partition, which holds every sample of its customer. Partition 1 is 50 days behind
+// partition 0, so its visit at t0+30d, whose purchase may not have been ingested yet, has no label,
+// where against partition 0's clock it would have been labelled 0.
+func TestConversionLabelsPerPartition(t *testing.T) {
+	day := 24 * time.Hour
+	t0 := time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC)
+	tb := NewTrainingBuilder(TrainingOptions{Windows: []int{30}})
+	n := 0
+	add := func(part int, cust string, typ stream.EventType, at time.Time) {
+		n++
+		ev := &stream.Event{EventID: strconv.Itoa(n), Type: typ, CustomerID: cust, TS: at}
+		if typ == stream.Purchase {
+			ev.Items = []stream.Item{{Quantity: 1, UnitPrice: 2}}
+		}
+		s, err := features.DecodeSample(features.AppendSample(nil, &features.State{}, ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.AddFrom(part, &s)
+	}
+	add(0, "x", stream.Visit, t0)                // partition 0 is at t0+100d: labelled 0
+	add(0, "c", stream.Visit, t0.Add(100*day))   // partition 0's clock
+	add(1, "z", stream.Visit, t0)                // bought 10 days later: labelled 1
+	add(1, "z", stream.Purchase, t0.Add(10*day)) // labelled 0 (nothing within 30 days by t0+50d)
+	add(1, "y", stream.Visit, t0.Add(30*day))    // horizon past t0+50d: no label
+	add(1, "w", stream.Visit, t0.Add(50*day))    // partition 1's clock
+	tr := tb.Build()
+	if tr.Conversion == nil || len(tr.Conversion.Labels) != 3 {
+		t.Fatalf("conversion %+v, want three labelled samples (x, z's visit, z's purchase)", tr.Conversion)
+	}
+	if got := tr.Conversion.Labels; got[0] != 0 || got[1] != 1 || got[2] != 0 {
+		t.Fatalf("labels %v (in customer order c, w, x, y, z), want x 0, z 1 and 0", got)
+	}
+}
+
 // The snapshot sample does not depend on the order SCAN visits keys in: the same data in two
 // redis-servers (different hash seeds) gives the same rows in the same order.
 func TestSnapshotIsOrderFree(t *testing.T) {
